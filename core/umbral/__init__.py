@@ -1,0 +1,39 @@
+"""umbral: schema migrations for Python.
+
+Declare models, run ``umbral makemigrations`` and ``umbral migrate``. This package's import is
+kept light (no SQLAlchemy, no driver): ``from umbral import Model, fields`` is what model modules
+do at import time, and the CLI must start fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from umbral import fields
+from umbral.errors import UmbralError, UnsafeAlter
+from umbral.hookspecs import hookimpl
+from umbral.models import Model
+
+if TYPE_CHECKING:
+    from umbral.app import App
+    from umbral.safety import Finding, OpSafety
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "App", "Finding", "Model", "OpSafety", "UmbralError", "UnsafeAlter", "__version__", "fields",
+    "hookimpl",
+]  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: App pulls in the config machinery, safety the classification rules.
+    if name == "App":
+        from umbral.app import App
+
+        return App
+    if name in ("Finding", "OpSafety"):
+        from umbral import safety
+
+        return getattr(safety, name)
+    raise AttributeError(f"module 'umbral' has no attribute {name!r}")

@@ -1,0 +1,3 @@
+from umbral.cli import main
+
+main()

@@ -1,0 +1,319 @@
+"""``umbral.App``: the programmatic entry point (SPEC §3).
+
+Every command is a method returning a structured result; the CLI only prints them. An App
+mirrors the config keys: ``App(models=[...], database=..., plugins=[...], plugin_modules={...})``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable, Mapping
+from functools import cached_property
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from umbral.config import ProjectConfig, resolve_database
+from umbral.errors import ConfigError, Refused, UmbralError
+
+if TYPE_CHECKING:
+    from umbral.backend import Backend
+    from umbral.drift import Entry
+    from umbral.environment import Environment
+    from umbral.executor import Rendered
+    from umbral.makemigrations import MakeMigrationsResult
+    from umbral.migrate import MigrateResult
+    from umbral.plugins import PluginInfo
+    from umbral.safety import Classified
+
+Event = Callable[[str, dict[str, Any]], None]
+DEFAULT_LOCK_WAIT = 300.0
+
+
+class App:
+    def __init__(
+        self,
+        models: Iterable[Any] = (),
+        database: str | None = None,
+        plugins: list[str] | None = None,
+        plugin_modules: Mapping[str, str | ModuleType] | None = None,
+        *,
+        migrations: str = "migrations",
+        root: str | Path | None = None,
+        entry_points: bool = True,
+        lock_wait: float | None = None,
+    ) -> None:
+        self.models = list(models)
+        self.database = database
+        self.plugin_names = plugins
+        self.plugin_modules = dict(plugin_modules or {})
+        self.migrations_dir = migrations
+        self.root = Path(root).resolve() if root is not None else Path.cwd()
+        self.entry_points = entry_points
+        self.lock_wait = lock_wait
+        self._config_database: str | None = None
+        self._cli_database: str | None = None
+
+    @classmethod
+    def from_config(cls, cfg: ProjectConfig, database: str | None = None) -> App:
+        """The App a project's configuration describes; ``database`` is ``--database``."""
+        if cfg.app:
+            module_name, _, attr = cfg.app.partition(":")
+            import sys
+
+            if str(cfg.root) not in sys.path:
+                sys.path.insert(0, str(cfg.root))
+            try:
+                obj = getattr(importlib.import_module(module_name), attr)
+            except (ImportError, AttributeError) as exc:
+                raise ConfigError(f"{cfg.source}: `app = {cfg.app!r}` cannot be loaded: {exc}") from exc
+            if not isinstance(obj, App):
+                raise ConfigError(f"{cfg.source}: `app = {cfg.app!r}` is not an umbral.App")
+            app = obj
+            app.root = cfg.root
+            app.migrations_dir = cfg.migrations
+        else:
+            app = cls(
+                models=cfg.models,
+                plugins=cfg.plugins,
+                plugin_modules=cfg.plugin_modules,
+                migrations=cfg.migrations,
+                root=cfg.root,
+            )
+        app._config_database = cfg.database
+        app._cli_database = database
+        if cfg.lock_wait is not None and app.lock_wait is None:
+            app.lock_wait = cfg.lock_wait
+        return app
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    @cached_property
+    def env(self) -> Environment:
+        from umbral.environment import Environment
+
+        return Environment(
+            root=self.root,
+            migrations=self.migrations_dir,
+            models=self.models,
+            plugins=self.plugin_names,
+            plugin_modules=self.plugin_modules,
+            entry_points=self.entry_points,
+        )
+
+    @property
+    def database_url(self) -> str:
+        url = resolve_database(self._cli_database, self._config_database, self.database)
+        if not url:
+            raise ConfigError(
+                "no database configured: set `database` in the project config, "
+                "UMBRAL_DATABASE_URL, or pass --database URL"
+            )
+        return url
+
+    def _backend(self) -> tuple[Backend, str]:
+        url = self.database_url
+        backend = self.env.backend_for(url)
+        return backend, backend.normalize_url(url, self.root)
+
+    # -- commands -------------------------------------------------------------------------
+
+    def makemigrations(
+        self,
+        *,
+        check: bool = False,
+        dry_run: bool = False,
+        empty: str | None = None,
+        name: str | None = None,
+    ) -> MakeMigrationsResult:
+        """Diff models against the latest snapshots; write the files unless check/dry_run."""
+        from umbral import makemigrations as mk
+
+        if empty is not None:
+            result = mk.MakeMigrationsResult(migrations=[mk.empty_migration(self.env, empty, name=name)])
+        else:
+            result = mk.plan_migrations(self.env, name=name)
+        if result.migrations and not (check or dry_run):
+            mk.write_all(result.migrations)
+            result.written = True
+        return result
+
+    def migrate(
+        self,
+        target: str | None = None,
+        *,
+        fake: str | None = None,
+        fake_initial: bool = False,
+        allow_drift: bool = False,
+        allow_in_memory: bool = False,
+        allow_destructive: bool = False,
+        plan: bool = False,
+        lock_wait: float | None = None,
+        on_event: Event | None = None,
+    ) -> MigrateResult:
+        """Apply pending migrations (SPEC §8). Warnings go to ``on_event("warning", ...)``."""
+        from umbral import executor, recorder
+        from umbral.database import connect
+        from umbral.drift import State
+        from umbral.migrate import MigrateResult, Migrator
+        from umbral.safety import OpSafety, classify
+
+        result = MigrateResult()
+
+        def warn(text: str) -> None:
+            result.warnings.append(text)
+            if on_event:
+                on_event("warning", {"message": text})
+
+        url = self.database_url
+        backend = self.env.backend_for(url)
+        if backend.is_in_memory(url) and not allow_in_memory:
+            raise Refused(
+                "umbral migrate: refusing to migrate an in-memory database: the schema would "
+                "vanish when this process exits (is the project config being found?); pass "
+                "--allow-in-memory if this is intended"
+            )
+        if fake is not None:
+            from umbral.migrate import parse_spec
+
+            parse_spec(fake, "--fake")  # a malformed spec fails before anything else
+        if target is not None:
+            from umbral.migrate import parse_spec
+
+            parse_spec(target, "")
+        self.env.all_migrations()  # validate every file before touching the database
+        wait = lock_wait if lock_wait is not None else (self.lock_wait or DEFAULT_LOCK_WAIT)
+        if hasattr(backend, "busy_timeout"):
+            backend.busy_timeout = wait
+        with connect(backend, backend.normalize_url(url, self.root)) as conn:
+            with _db_errors(url), backend.migration_lock(conn, wait):
+                m = Migrator(self.env, backend, conn)
+                if fake is not None:
+                    result.message = m.fake(fake)
+                    return result
+                applied = m.applied()
+                entries = m.entries(applied)
+                m.check_drift(entries, allow_drift, warn)
+                for e in entries:
+                    if e.state is State.OUT_OF_ORDER:
+                        warn(
+                            f"umbral migrate: migration {e.key} is on disk but appears before the "
+                            "last applied migration of its plugin; applying it out of order"
+                        )
+                todo = m.pending_plan(applied, target)
+                rendered = [m.render(x) for x in todo]
+                if not allow_destructive and not fake_initial:
+                    _destructive_gate(self.env.pm, backend, rendered, classify, OpSafety)
+                if plan:
+                    result.plan = rendered
+                    return result
+                with executor.write_transaction(conn, backend):
+                    recorder.ensure_table(conn)
+                if fake_initial:
+                    faked, _ = m.fake_initial(applied)
+                    result.faked = faked
+                    if on_event:
+                        on_event("faked", {"count": len(faked)})
+                    applied = m.applied()
+                    todo = m.pending_plan(applied, target)
+                    rendered = [m.render(x) for x in todo]
+                    if not allow_destructive:
+                        _destructive_gate(self.env.pm, backend, rendered, classify, OpSafety)
+                result.plan = rendered
+                result.applied = executor.apply_plan(conn, backend, rendered, on_event)
+        return result
+
+    def showmigrations(self) -> list[Entry]:
+        """Every migration with its drift state (SPEC §9), plugins alphabetical."""
+        from umbral.database import connect
+        from umbral.migrate import Migrator
+
+        backend, url = self._backend()
+        self.env.all_migrations()
+        with connect(backend, url) as conn, _db_errors(url):
+            return Migrator(self.env, backend, conn).entries()
+
+    def sqlmigrate(self, spec: str) -> Rendered:
+        """The SQL of one migration for the configured backend; no database is opened."""
+        from umbral.executor import render_migration
+        from umbral.migrate import parse_spec
+        from umbral.operations import state_from_snapshot
+
+        plugin, name = parse_spec(spec, "")
+        self.env.info(plugin)
+        backend, _ = self._backend()
+        by_key = {m.key: m for m in self.env.all_migrations()}
+        m = by_key.get(f"{plugin}/{name}")
+        if m is None:
+            raise UmbralError(f"umbral sqlmigrate: no migration {plugin}/{name} on disk")
+        state: dict = {}
+        for dep in m.depends_on:
+            prev = by_key.get(dep)
+            if prev is not None and prev.plugin == plugin:
+                state = state_from_snapshot(prev.snapshot_after.models)
+        return render_migration(self.env.pm, backend, m, state)
+
+    def plugins(self) -> list[PluginInfo]:
+        """Every plugin: app plugins in order, then backends."""
+        env = self.env
+        apps = [env.infos[n] for n in env.order]
+        backends = [i for n, i in sorted(env.infos.items()) if i.is_backend]
+        return apps + backends
+
+    def check_pending_safety(self) -> list[Classified]:
+        """Classify every operation of every migration ``migrate`` would run."""
+        from umbral.database import connect
+        from umbral.migrate import Migrator
+        from umbral.safety import classify_migrations
+
+        backend, url = self._backend()
+        self.env.all_migrations()
+        with connect(backend, url) as conn, _db_errors(url):
+            m = Migrator(self.env, backend, conn)
+            todo = m.pending_plan(m.applied())
+        return classify_migrations(self.env.pm, todo, backend)
+
+
+def _destructive_gate(pm: Any, backend: Any, rendered: list, classify: Any, OpSafety: Any) -> None:
+    lines = []
+    for r in rendered:
+        for op in r.migration.operations:
+            finding = classify(pm, op, backend, {"migration": r.migration.key})
+            if finding.tier is OpSafety.UNSAFE:
+                lines.append(f"    [UNSAFE] {r.migration.key}: {finding.message}")
+    if lines:
+        err = Refused(
+            f"umbral migrate: {len(lines)} pending destructive operation(s) would DESTROY DATA:"
+        )
+        err.details = (
+            *lines,
+            "Nothing was applied. If a model or plugin was removed by mistake, restore it and "
+            "re-run makemigrations; if the data loss is intended, re-run with "
+            "--allow-destructive.",
+        )
+        raise err
+
+
+class _db_errors:
+    """Turn driver errors raised outside a migration into one-line DatabaseErrors."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        if exc is None:
+            return False
+        from sqlalchemy.exc import DBAPIError
+
+        if isinstance(exc, DBAPIError):
+            from umbral.config import mask_url
+            from umbral.database import scrub
+            from umbral.errors import DatabaseError
+
+            orig = getattr(exc, "orig", None) or exc
+            reason = scrub(str(orig).strip().splitlines()[0], self.url)
+            raise DatabaseError(f"database {mask_url(self.url)}: {reason}") from exc
+        return False

@@ -1,0 +1,289 @@
+"""The backend base class: shared DDL rendering and connection plumbing.
+
+A backend turns one operation into SQL statements for its dialect. Differences between
+databases are data on the subclass (``TYPES``, ``UNIQUE_AS_INDEX``, ``bool_literals``...) and a few
+overridden ``render_<kind>`` methods, never ``if name == ...`` branches in the core.
+Backends are provided by backend plugins (``umbral-sqlite``, ``umbral-postgres``) through the
+``umbral_backends`` hook; this module never imports a driver, and imports SQLAlchemy only inside
+the methods that open connections.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from umbral import operations as ops
+from umbral.naming import index_name
+from umbral.schema import INTEGER_TYPES, Column, ModelState
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+
+
+@dataclass
+class RenderContext:
+    """What a renderer may know besides the operation itself."""
+
+    #: Tables of the migration's plugin before this operation (``table -> ModelState``).
+    state: ops.State = field(default_factory=dict)
+    #: ``plugin/id`` of the migration being rendered, when there is one.
+    migration: str | None = None
+    #: Set by renderers that need foreign-key enforcement off for the whole migration
+    #: (a SQLite table rebuild). The executor reads it before opening the transaction.
+    needs_fk_off: bool = False
+
+
+_FK_ACTION_SQL = {"cascade": "CASCADE", "restrict": "RESTRICT", "set_null": "SET NULL"}
+_AUTO_DEFAULTS = {
+    "Timestamp": "CURRENT_TIMESTAMP",
+    "Timestamptz": "CURRENT_TIMESTAMP",
+    "Date": "CURRENT_DATE",
+    "Time": "CURRENT_TIME",
+}
+
+
+class Backend:
+    """Base class of every backend. Subclasses fill in the class attributes."""
+
+    name: ClassVar[str] = ""
+    #: URL schemes this backend serves (the part before ``+driver`` and ``://``).
+    schemes: ClassVar[tuple[str, ...]] = ()
+    #: SQL type per umbral type.
+    TYPES: ClassVar[dict[str, str]] = {}
+    #: Render a column's ``unique`` as a separate ``uniq_<t>_<c>`` index (SQLite) instead of an
+    #: inline named constraint.
+    UNIQUE_AS_INDEX: ClassVar[bool] = True
+    TRUE: ClassVar[str] = "TRUE"
+    FALSE: ClassVar[str] = "FALSE"
+
+    # -- identifiers and literals -----------------------------------------------------------
+
+    def quote(self, ident: str) -> str:
+        return '"' + ident.replace('"', '""') + '"'
+
+    def literal(self, value: Any) -> str:
+        if isinstance(value, bool):
+            return self.TRUE if value else self.FALSE
+        if isinstance(value, int | float):
+            return repr(value)
+        if isinstance(value, list | dict):
+            value = json.dumps(value, sort_keys=True)
+        return "'" + str(value).replace("'", "''") + "'"
+
+    def sql_type(self, col: Column) -> str:
+        storage = col.storage_type
+        if storage == "Text" and col.max_length and not col.is_fk:
+            return f"VARCHAR({col.max_length})"
+        return self.TYPES[storage]
+
+    def default_sql(self, col: Column) -> str | None:
+        if col.auto_now_add or col.auto_now:
+            return _AUTO_DEFAULTS.get(col.type)
+        if col.default is None:
+            return None
+        return self.literal(col.default)
+
+    # -- column definitions -----------------------------------------------------------------
+
+    def pk_sql(self, table: str, col: Column) -> str:
+        """The definition of a primary-key column."""
+        return f"{self.quote(col.name)} {self.sql_type(col)} NOT NULL PRIMARY KEY"
+
+    def references_sql(self, table: str, col: Column) -> str:
+        sql = f" REFERENCES {self.quote(col.fk_target or '')} ({self.quote(col.fk_column or 'id')})"
+        if col.on_delete in _FK_ACTION_SQL:
+            sql += f" ON DELETE {_FK_ACTION_SQL[col.on_delete]}"
+        if col.on_update in _FK_ACTION_SQL:
+            sql += f" ON UPDATE {_FK_ACTION_SQL[col.on_update]}"
+        return sql
+
+    def column_sql(self, table: str, col: Column, *, with_unique: bool = True) -> str:
+        if col.primary_key:
+            return self.pk_sql(table, col)
+        sql = f"{self.quote(col.name)} {self.sql_type(col)}"
+        if not col.nullable:
+            sql += " NOT NULL"
+        default = self.default_sql(col)
+        if default is not None:
+            sql += f" DEFAULT {default}"
+        if col.unique and with_unique and not self.UNIQUE_AS_INDEX:
+            sql += f" CONSTRAINT {self.quote(f'{table}_{col.name}_key')} UNIQUE"
+        if col.is_fk and col.db_constraint:
+            sql += self.references_sql(table, col)
+        return sql
+
+    def index_sql(self, table: str, columns: tuple[str, ...], unique: bool) -> str:
+        name = index_name(table, columns, unique)
+        cols = ", ".join(self.quote(c) for c in columns)
+        kw = "UNIQUE INDEX" if unique else "INDEX"
+        return f"CREATE {kw} {self.quote(name)} ON {self.quote(table)} ({cols})"
+
+    def drop_index_sql(self, table: str, columns: tuple[str, ...], unique: bool) -> str:
+        return f"DROP INDEX IF EXISTS {self.quote(index_name(table, columns, unique))}"
+
+    def table_indexes_sql(self, model: ModelState) -> list[str]:
+        """Every index a table has besides its primary key (SPEC §6 index names)."""
+        out = []
+        if self.UNIQUE_AS_INDEX:
+            out += [
+                self.index_sql(model.table, (c.name,), True)
+                for c in model.fields
+                if c.unique and not c.primary_key
+            ]
+        out += [self.index_sql(model.table, cols, u) for cols, u in model.index_specs()]
+        return out
+
+    def create_table_sql(self, table: str, columns: tuple[Column, ...]) -> str:
+        body = ", ".join(self.column_sql(table, c) for c in columns)
+        return f"CREATE TABLE {self.quote(table)} ({body})"
+
+    # -- rendering ----------------------------------------------------------------------------
+
+    def render(self, operation: ops.Operation, context: RenderContext) -> list[str] | None:
+        """Render through ``render_<kind>``; None when this backend has no renderer for it."""
+        method = getattr(self, "render_" + _snake(operation.kind), None)
+        return None if method is None else method(operation, context)
+
+    def render_create_table(self, op: ops.CreateTable, ctx: RenderContext) -> list[str]:
+        model = ModelState(op.table, op.table, op.columns, op.unique_together, op.indexes)
+        return [self.create_table_sql(op.table, op.columns), *self.table_indexes_sql(model)]
+
+    def render_drop_table(self, op: ops.DropTable, ctx: RenderContext) -> list[str]:
+        return [f"DROP TABLE {self.quote(op.table)}"]
+
+    def render_add_column(self, op: ops.AddColumn, ctx: RenderContext) -> list[str]:
+        col = op.column
+        out = [
+            f"ALTER TABLE {self.quote(op.table)} ADD COLUMN {self.column_sql(op.table, col)}"
+        ]
+        if col.unique and self.UNIQUE_AS_INDEX:
+            out.append(self.index_sql(op.table, (col.name,), True))
+        if (col.index or col.is_fk) and not col.unique:
+            out.append(self.index_sql(op.table, (col.name,), False))
+        return out
+
+    def render_drop_column(self, op: ops.DropColumn, ctx: RenderContext) -> list[str]:
+        return [f"ALTER TABLE {self.quote(op.table)} DROP COLUMN {self.quote(op.column)}"]
+
+    def render_rename_table(self, op: ops.RenameTable, ctx: RenderContext) -> list[str]:
+        return [f"ALTER TABLE {self.quote(op.from_)} RENAME TO {self.quote(op.to)}"]
+
+    def render_rename_column(self, op: ops.RenameColumn, ctx: RenderContext) -> list[str]:
+        return [
+            f"ALTER TABLE {self.quote(op.table)} RENAME COLUMN {self.quote(op.from_)} "
+            f"TO {self.quote(op.to)}"
+        ]
+
+    def render_create_m2m_table(self, op: ops.CreateM2MTable, ctx: RenderContext) -> list[str]:
+        ptype = self.TYPES[op.parent_type]
+        ctype = self.TYPES[op.child_type]
+        q = self.quote
+        return [
+            f"CREATE TABLE {q(op.table)} ("
+            f"{q('parent_id')} {ptype} NOT NULL REFERENCES {q(op.parent_table)} "
+            f"({q(op.parent_column)}) ON DELETE CASCADE, "
+            f"{q('child_id')} {ctype} NOT NULL REFERENCES {q(op.child_table)} "
+            f"({q(op.child_column)}) ON DELETE CASCADE, "
+            f"PRIMARY KEY ({q('parent_id')}, {q('child_id')}))",
+            self.index_sql(op.table, ("child_id",), False),
+        ]
+
+    def render_drop_m2m_table(self, op: ops.DropM2MTable, ctx: RenderContext) -> list[str]:
+        return [f"DROP TABLE {self.quote(op.table)}"]
+
+    def render_add_index(self, op: ops.AddIndex, ctx: RenderContext) -> list[str]:
+        return [self.index_sql(op.table, op.columns, op.unique)]
+
+    def render_drop_index(self, op: ops.DropIndex, ctx: RenderContext) -> list[str]:
+        return [self.drop_index_sql(op.table, op.columns, op.unique)]
+
+    def render_create_view(self, op: ops.CreateView, ctx: RenderContext) -> list[str]:
+        return [f"CREATE VIEW {self.quote(op.name)} AS {op.sql}"]
+
+    def render_drop_view(self, op: ops.DropView, ctx: RenderContext) -> list[str]:
+        return [f"DROP VIEW IF EXISTS {self.quote(op.name)}"]
+
+    def render_run_sql(self, op: ops.RunSql, ctx: RenderContext) -> list[str]:
+        return split_sql(op.sql)
+
+    # -- connections ----------------------------------------------------------------------
+
+    def normalize_url(self, url: str, root: Path) -> str:
+        """Turn a configured URL into a SQLAlchemy URL (driver, relative paths)."""
+        return url
+
+    def is_in_memory(self, url: str) -> bool:
+        return False
+
+    def create_engine(self, url: str) -> Engine:
+        from sqlalchemy import create_engine
+
+        return create_engine(url)
+
+    def begin_sql(self) -> str | None:
+        """The statement that opens a migration transaction, or None for the driver default."""
+        return None
+
+    @contextmanager
+    def migration_lock(self, conn: Connection, wait: float) -> Iterator[None]:
+        """Hold the cross-process migration lock for a whole run (no-op by default)."""
+        yield
+
+    def foreign_keys_off(self, conn: Connection) -> None:
+        """Turn foreign-key enforcement off before a migration that rebuilds a table."""
+
+    def foreign_keys_on(self, conn: Connection) -> None:
+        """Turn it back on after that migration, whatever happened."""
+
+    def foreign_key_violations(self, conn: Connection) -> int:
+        """Count dangling references (checked before committing a rebuild)."""
+        return 0
+
+
+def _snake(kind: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", kind).lower().replace("m2_m", "m2m")
+
+
+def split_sql(sql: str) -> list[str]:
+    """Split a SQL script on top-level ``;`` (quotes and comments respected)."""
+    out: list[str] = []
+    buf: list[str] = []
+    i, n = 0, len(sql)
+    quote: str | None = None
+    while i < n:
+        ch = sql[i]
+        if quote:
+            buf.append(ch)
+            if ch == quote:
+                quote = None
+        elif ch in ("'", '"'):
+            quote = ch
+            buf.append(ch)
+        elif sql.startswith("--", i):
+            j = sql.find("\n", i)
+            j = n if j == -1 else j
+            buf.append(sql[i:j])
+            i = j
+            continue
+        elif ch == ";":
+            stmt = "".join(buf).strip()
+            if stmt:
+                out.append(stmt)
+            buf = []
+        else:
+            buf.append(ch)
+        i += 1
+    stmt = "".join(buf).strip()
+    if stmt and not all(line.strip().startswith("--") for line in stmt.splitlines() if line.strip()):
+        out.append(stmt)
+    return out
+
+
+def integer_pk(col: Column) -> bool:
+    return col.primary_key and col.storage_type in INTEGER_TYPES

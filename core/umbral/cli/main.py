@@ -1,0 +1,396 @@
+"""Command definitions. Output conventions (SPEC §12): results on stdout; ``error: ...`` and
+``warning: ...`` on stderr; exit 0 success, 1 refusal or error, 2 usage error."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from umbral.cli.output import Progress, err, out, run_command
+from umbral.errors import UmbralError
+
+BUILTIN_COMMANDS = (
+    "init", "makemigrations", "migrate", "showmigrations", "checkmigrations", "squashmigrations",
+    "sqlmigrate", "inspectdb", "plugins",
+)  # fmt: skip
+
+ProjectOpt = Annotated[
+    Path | None,
+    typer.Option("--project", help="Project directory (default: found by walking up from the cwd).",
+                 file_okay=False),
+]  # fmt: skip
+DatabaseOpt = Annotated[
+    str | None,
+    typer.Option("--database", help="Database URL (overrides UMBRAL_DATABASE_URL and the config)."),
+]
+TracebackOpt = Annotated[
+    bool, typer.Option("--traceback", help="Show a Python traceback on errors.")
+]
+
+
+def _root_callback(
+    ctx: typer.Context,
+    project: ProjectOpt = None,
+    database: DatabaseOpt = None,
+    traceback: TracebackOpt = False,
+) -> None:
+    """Schema migrations for Python: models in, JSON migrations out, applied safely."""
+    ctx.obj = {"project": project, "database": database, "traceback": traceback}
+
+
+def _opts(ctx: typer.Context, project: Path | None, database: str | None, tb: bool) -> dict:
+    """Merge global options given before the command with the same options given after it."""
+    base = dict(ctx.obj or {})
+    if project is not None:
+        base["project"] = project
+    if database is not None:
+        base["database"] = database
+    base["traceback"] = bool(base.get("traceback")) or tb
+    return base
+
+
+def load_app(opts: dict) -> Any:
+    from umbral.app import App
+    from umbral.config import find_project, load_project
+    from umbral.errors import ConfigError
+
+    project = opts.get("project")
+    cfg = load_project(project) if project else find_project()
+    if cfg is None:
+        raise ConfigError(
+            f"no umbral project found in {Path.cwd()} or its parents (looked for umbral.toml and "
+            "[tool.umbral] in pyproject.toml); run `umbral init` or pass --project DIR"
+        )
+    return App.from_config(cfg, database=opts.get("database"))
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+def init_cmd(
+    ctx: typer.Context,
+    directory: Annotated[Path, typer.Argument(help="Project directory.")] = Path("."),
+    pyproject: Annotated[
+        bool, typer.Option("--pyproject", help="Append [tool.umbral] to pyproject.toml.")
+    ] = False,
+    database_url: Annotated[
+        str, typer.Option("--database-url", help="Database URL to write.")
+    ] = "sqlite:///db.sqlite3",
+    traceback: TracebackOpt = False,
+) -> None:
+    """Write a starter configuration and models module."""
+
+    def body() -> None:
+        from umbral.init import init_project
+
+        for line in init_project(directory, pyproject=pyproject, database=database_url):
+            out(line)
+
+    run_command(_opts(ctx, None, None, traceback), body)
+
+
+def makemigrations_cmd(
+    ctx: typer.Context,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 1 if changes are pending; write nothing.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would be written; write nothing.")
+    ] = False,
+    empty: Annotated[
+        str | None, typer.Option("--empty", metavar="PLUGIN", help="Write an empty migration.")
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Migration name suffix.")] = None,
+    project: ProjectOpt = None,
+    database: DatabaseOpt = None,
+    traceback: TracebackOpt = False,
+) -> None:
+    """Diff models against the latest snapshots and write migration files."""
+    opts = _opts(ctx, project, database, traceback)
+
+    def body() -> int:
+        app = load_app(opts)
+        result = app.makemigrations(check=check, dry_run=dry_run, empty=empty, name=name)
+        for note in result.notes:
+            (out if note.stream == "stdout" else err)(note.text)
+        if not result.migrations:
+            out("no changes detected")
+            return 0
+        for m in result.migrations:
+            path = _rel(m.path)
+            if check or dry_run:
+                out(f"Would write {path}")
+                for op in m.operations:
+                    out(f"  - {op.describe()}")
+                if dry_run:
+                    out(m.dumps().rstrip("\n"))
+            else:
+                out(f"Wrote {path}" + (" (empty)" if empty else ""))
+        if empty and not (check or dry_run):
+            out(
+                'Add operations by hand, e.g. {"kind": "RunSql", "sql": "UPDATE ...", '
+                '"reverse_sql": "..."}'
+            )
+        return 1 if check else 0
+
+    run_command(opts, body)
+
+
+def migrate_cmd(
+    ctx: typer.Context,
+    target: Annotated[
+        str | None, typer.Argument(help="Migrate up to plugin/name.", show_default=False)
+    ] = None,
+    fake: Annotated[
+        str | None,
+        typer.Option("--fake", metavar="PLUGIN/NAME", help="Record a migration without running it."),
+    ] = None,
+    fake_initial: Annotated[
+        bool, typer.Option("--fake-initial", help="Adopt existing tables of initial migrations.")
+    ] = False,
+    allow_drift: Annotated[
+        bool, typer.Option("--allow-drift", help="Proceed despite missing or edited files.")
+    ] = False,
+    allow_destructive: Annotated[
+        bool, typer.Option("--allow-destructive", help="Allow operations that destroy data.")
+    ] = False,
+    allow_in_memory: Annotated[
+        bool, typer.Option("--allow-in-memory", help="Allow an in-memory database.")
+    ] = False,
+    plan: Annotated[bool, typer.Option("--plan", help="Print what would run, then exit.")] = False,
+    lock_wait: Annotated[
+        float | None,
+        typer.Option("--lock-wait", help="Seconds to wait for the migration lock (default 300)."),
+    ] = None,
+    project: ProjectOpt = None,
+    database: DatabaseOpt = None,
+    traceback: TracebackOpt = False,
+) -> None:
+    """Apply pending migrations in dependency order, one transaction each."""
+    opts = _opts(ctx, project, database, traceback)
+
+    def body() -> int:
+        app = load_app(opts)
+        progress = Progress()
+
+        def on_event(kind: str, data: dict) -> None:
+            if kind == "warning":
+                progress.clear()
+                err(f"warning: {data['message']}")
+            elif kind == "faked":
+                out(f"Fake-applied initial migration for {data['count']} plugin(s)")
+            else:
+                progress.update(kind, data)
+
+        result = app.migrate(
+            target,
+            fake=fake,
+            fake_initial=fake_initial,
+            allow_drift=allow_drift,
+            allow_destructive=allow_destructive,
+            allow_in_memory=allow_in_memory,
+            plan=plan,
+            lock_wait=lock_wait,
+            on_event=on_event,
+        )
+        progress.finish()
+        if fake is not None:
+            out(result.message)
+        elif plan:
+            if not result.plan:
+                out("No pending migrations")
+            for r in result.plan:
+                out(r.migration.key)
+                for description, _ in r.parts:
+                    out(f"    {description}")
+        elif result.applied:
+            out(f"Applied {len(result.applied)} migration(s)")
+        else:
+            out("No pending migrations")
+        return 0
+
+    run_command(opts, body)
+
+
+def showmigrations_cmd(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    project: ProjectOpt = None,
+    database: DatabaseOpt = None,
+    traceback: TracebackOpt = False,
+) -> None:
+    """List every migration and its state: [X] [ ] [!] [?] [~]."""
+    opts = _opts(ctx, project, database, traceback)
+
+    def body() -> int:
+        from umbral.drift import State
+
+        entries = load_app(opts).showmigrations()
+        waiting = sum(e.state in (State.PENDING, State.OUT_OF_ORDER) for e in entries)
+        if as_json:
+            data = {
+                "migrations": [
+                    {"plugin": e.plugin, "name": e.name, "state": e.state.label,
+                     "marker": e.state.marker}  # fmt: skip
+                    for e in entries
+                ],
+                "not_applied": waiting,
+            }
+            out(json.dumps(data, indent=2))
+            return 0
+        plugin = None
+        for e in entries:
+            if e.plugin != plugin:
+                if plugin is not None:
+                    out("")
+                plugin = e.plugin
+                out(f"# plugin: {plugin}")
+            out(f"{e.state.marker} {e.key}")
+        if waiting:
+            out("")
+            out(f"{waiting} migration(s) not yet applied.")
+        return 0
+
+    run_command(opts, body)
+
+
+def sqlmigrate_cmd(
+    ctx: typer.Context,
+    spec: Annotated[str, typer.Argument(metavar="PLUGIN/NAME", help="The migration to show.")],
+    project: ProjectOpt = None,
+    database: DatabaseOpt = None,
+    traceback: TracebackOpt = False,
+) -> None:
+    """Print the SQL of one migration for the configured backend (nothing is run)."""
+    opts = _opts(ctx, project, database, traceback)
+
+    def body() -> int:
+        rendered = load_app(opts).sqlmigrate(spec)
+        out(f"-- {rendered.migration.key}")
+        for description, statements in rendered.parts:
+            out(f"-- {description}")
+            for stmt in statements:
+                out(f"{stmt};")
+        return 0
+
+    run_command(opts, body)
+
+
+def plugins_cmd(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    project: ProjectOpt = None,
+    database: DatabaseOpt = None,
+    traceback: TracebackOpt = False,
+) -> None:
+    """List plugins: distribution, models, migrations directory, hooks."""
+    opts = _opts(ctx, project, database, traceback)
+
+    def body() -> int:
+        infos = load_app(opts).plugins()
+        rows = []
+        for i in infos:
+            rows.append(
+                {
+                    "name": i.name,
+                    "kind": "backend" if i.is_backend else "app",
+                    "distribution": i.distribution,
+                    "version": i.version,
+                    "models": sorted(m.__name__ for m in i.models),
+                    "migrations_dir": str(i.migrations_dir) if i.migrations_dir else None,
+                    "read_only": i.read_only,
+                    "hooks": i.hooks,
+                }
+            )
+        if as_json:
+            out(json.dumps(rows, indent=2))
+            return 0
+        for r in rows:
+            dist = f"{r['distribution']} {r['version']}" if r["distribution"] else "project"
+            out(f"{r['name']} ({r['kind']}, {dist})")
+            if r["kind"] == "app":
+                out(f"  models: {', '.join(r['models']) or '-'}")
+                ro = " (read-only)" if r["read_only"] else ""
+                out(f"  migrations: {_rel(Path(r['migrations_dir']))}{ro}")
+            out(f"  hooks: {', '.join(r['hooks']) or '-'}")
+        return 0
+
+    run_command(opts, body)
+
+
+def _rel(path: Path | None) -> str:
+    if path is None:
+        return "-"
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+# -- assembly --------------------------------------------------------------------------------
+
+
+class _Registrar:
+    """What ``umbral_commands(cli)`` receives: ``cli.command("name")(function)``."""
+
+    def __init__(self, cli: typer.Typer) -> None:
+        self.cli = cli
+        self.dropped: list[str] = []
+
+    def command(self, name: str | None = None, **kwargs: Any) -> Any:
+        def register(fn: Any) -> Any:
+            cmd = name or fn.__name__.replace("_", "-")
+            if cmd in BUILTIN_COMMANDS:
+                self.dropped.append(cmd)
+                return fn
+            return self.cli.command(cmd, rich_help_panel="Plugin commands", **kwargs)(fn)
+
+        return register
+
+
+def build_cli(plugin_commands: bool = True) -> typer.Typer:
+    cli = typer.Typer(
+        name="umbral",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    cli.callback()(_root_callback)
+    cli.command("init")(init_cmd)
+    cli.command("makemigrations")(makemigrations_cmd)
+    cli.command("migrate")(migrate_cmd)
+    cli.command("showmigrations")(showmigrations_cmd)
+    cli.command("sqlmigrate")(sqlmigrate_cmd)
+    cli.command("plugins")(plugins_cmd)
+    if plugin_commands:
+        _add_plugin_commands(cli)
+    return cli
+
+
+def _add_plugin_commands(cli: typer.Typer) -> None:
+    from umbral.plugins import load_plugins, new_manager
+
+    pm = new_manager()
+    try:
+        load_plugins(pm)
+    except UmbralError:
+        return  # the failing plugin is reported by whichever command loads plugins next
+    registrar = _Registrar(cli)
+    pm.hook.umbral_commands(cli=registrar)
+    for name in registrar.dropped:
+        err(f"warning: a plugin command named `{name}` was dropped: it would shadow a built-in")
+
+
+def main() -> None:
+    cli = build_cli()
+    try:
+        cli(prog_name="umbral")
+    except KeyboardInterrupt:
+        err("error: interrupted")
+        sys.exit(130)

@@ -1,0 +1,74 @@
+"""Printing helpers and the error boundary of every command."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import typer
+
+from umbral.errors import UmbralError
+
+
+def out(line: str = "") -> None:
+    sys.stdout.write(line + "\n")
+
+
+def err(line: str) -> None:
+    sys.stderr.write(line + "\n")
+
+
+def run_command(opts: dict, body: Callable[[], Any]) -> None:
+    """Run a command body; user errors become one ``error:`` line and exit 1 (SPEC §12)."""
+    try:
+        code = body()
+    except typer.Exit:
+        raise
+    except UmbralError as exc:
+        if opts.get("traceback"):
+            raise
+        err(f"error: {exc}")
+        for line in exc.details:
+            err(line)
+        raise typer.Exit(1) from None
+    except Exception as exc:
+        if opts.get("traceback"):
+            raise
+        err(
+            f"error: internal error: {type(exc).__name__}: {exc} "
+            "(re-run with --traceback and report it)"
+        )
+        raise typer.Exit(1) from None
+    sys.stdout.flush()
+    raise typer.Exit(code or 0)
+
+
+class Progress:
+    """A one-line progress bar on stderr, shown only when stderr is a terminal."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty()
+        self.shown = False
+
+    def update(self, kind: str, data: dict) -> None:
+        if not self.enabled or kind not in ("start", "done", "skipped"):
+            return
+        total = max(int(data.get("total", 1)), 1)
+        index = int(data.get("index", 0)) - (1 if kind == "start" else 0)
+        width = 30
+        filled = width * index // total
+        bar = "#" * filled + "." * (width - filled)
+        sys.stderr.write(f"\r[{bar}] {index}/{total} {data.get('migration', '')}\x1b[K")
+        sys.stderr.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
+            self.shown = False
+
+    def finish(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+            self.shown = False

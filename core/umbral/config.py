@@ -1,0 +1,161 @@
+"""Project discovery and configuration (SPEC §3).
+
+A project is a directory with ``umbral.toml`` (keys at the top level) or a ``pyproject.toml``
+with ``[tool.umbral]``. Commands find it by walking up from the working directory; ``--project``
+names it directly. Read with ``tomllib``; written only by ``umbral init`` (``tomli-w``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from umbral.errors import ConfigError
+
+ENV_DATABASE = "UMBRAL_DATABASE_URL"
+KEYS = ("database", "models", "app", "plugins", "migrations", "plugin_modules", "lock_wait")
+
+
+@dataclass
+class ProjectConfig:
+    root: Path
+    source: Path | None = None
+    database: str | None = None
+    models: list[str] = field(default_factory=list)
+    app: str | None = None
+    plugins: list[str] | None = None
+    plugin_modules: dict[str, str] = field(default_factory=dict)
+    migrations: str = "migrations"
+    lock_wait: float | None = None
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path} cannot be read: {exc.strerror}") from None
+
+
+def config_in(directory: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The umbral config of ``directory``, if it has one (``umbral.toml`` wins)."""
+    toml = directory / "umbral.toml"
+    if toml.is_file():
+        return toml, _read(toml)
+    pyproject = directory / "pyproject.toml"
+    if pyproject.is_file():
+        data = _read(pyproject)
+        section = data.get("tool", {}).get("umbral")
+        if section is not None:
+            return pyproject, section
+    return None
+
+
+def find_project(start: Path | None = None) -> ProjectConfig | None:
+    """Walk up from ``start`` (default: the cwd) to the first directory with a config."""
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        found = config_in(directory)
+        if found:
+            return parse(found[1], found[0], directory)
+    return None
+
+
+def load_project(directory: Path) -> ProjectConfig:
+    """The project in ``directory`` exactly (``--project DIR``)."""
+    directory = directory.resolve()
+    if not directory.is_dir():
+        raise ConfigError(f"--project {directory}: no such directory")
+    found = config_in(directory)
+    if not found:
+        raise ConfigError(
+            f"--project {directory}: no umbral.toml or [tool.umbral] in pyproject.toml there; "
+            "run `umbral init` to create one"
+        )
+    return parse(found[1], found[0], directory)
+
+
+def parse(data: dict[str, Any], source: Path | None, root: Path) -> ProjectConfig:
+    where = str(source) if source else "configuration"
+
+    def bad(key: str, expected: str) -> ConfigError:
+        return ConfigError(f"{where}: `{key}` must be {expected}")
+
+    unknown = sorted(set(data) - set(KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(KEYS)})"
+        )
+    cfg = ProjectConfig(root=root, source=source)
+    if "database" in data:
+        if not isinstance(data["database"], str):
+            raise bad("database", "a URL string")
+        cfg.database = data["database"]
+    if "models" in data:
+        if not _str_list(data["models"]):
+            raise bad("models", "a list of module names")
+        cfg.models = list(data["models"])
+    if "app" in data:
+        if not isinstance(data["app"], str) or ":" not in data["app"]:
+            raise bad("app", 'a "module:attribute" string')
+        cfg.app = data["app"]
+        clash = [k for k in ("models", "plugins", "plugin_modules") if k in data]
+        if clash:
+            raise ConfigError(
+                f"{where}: `app` cannot be combined with {', '.join(clash)}; the App object "
+                "carries its models and plugins"
+            )
+    if "plugins" in data:
+        if not _str_list(data["plugins"]):
+            raise bad("plugins", "a list of plugin names")
+        cfg.plugins = list(data["plugins"])
+    if "plugin_modules" in data:
+        pm = data["plugin_modules"]
+        if not isinstance(pm, dict) or not all(isinstance(v, str) for v in pm.values()):
+            raise bad("plugin_modules", "a table of plugin name = module path")
+        cfg.plugin_modules = dict(pm)
+    if "migrations" in data:
+        if not isinstance(data["migrations"], str):
+            raise bad("migrations", "a directory path")
+        cfg.migrations = data["migrations"]
+    if "lock_wait" in data:
+        if not isinstance(data["lock_wait"], int | float) or data["lock_wait"] < 0:
+            raise bad("lock_wait", "a number of seconds")
+        cfg.lock_wait = float(data["lock_wait"])
+    return cfg
+
+
+def _str_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def resolve_database(cli: str | None, config: str | None, app: str | None) -> str | None:
+    """``--database`` > ``UMBRAL_DATABASE_URL`` > config > ``App(database=...)`` (SPEC §3)."""
+    return cli or os.environ.get(ENV_DATABASE) or config or app
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced by ``***`` (passwords never appear in output)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest.split("/", 1)[0]:
+        return url
+    creds, host = rest.split("@", 1)
+    if ":" in creds:
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url
+
+
+def url_password(url: str) -> str | None:
+    scheme, sep, rest = url.partition("://")
+    netloc = rest.split("/", 1)[0]
+    if "@" in netloc:
+        creds = netloc.rsplit("@", 1)[0]
+        if ":" in creds:
+            return creds.split(":", 1)[1]
+    return None

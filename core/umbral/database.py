@@ -1,0 +1,48 @@
+"""Opening a database: one place that turns driver errors into one-line user errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from umbral.backend import Backend
+from umbral.config import mask_url, url_password
+from umbral.errors import DatabaseError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+
+def scrub(message: str, url: str) -> str:
+    password = url_password(url)
+    if password:
+        message = message.replace(password, "***")
+    return message
+
+
+@contextmanager
+def connect(backend: Backend, url: str) -> Iterator[Connection]:
+    """Yield a connection, or raise DatabaseError naming the (masked) URL and the reason."""
+    from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
+    try:
+        engine = backend.create_engine(url)
+        conn = engine.connect()
+    except (DBAPIError, ArgumentError, NoSuchModuleError, OSError, ImportError) as exc:
+        orig = getattr(exc, "orig", None) or exc
+        reason = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+        raise DatabaseError(
+            f"cannot connect to database {mask_url(url)}: {scrub(reason, url)}; check the URL "
+            "(--database, UMBRAL_DATABASE_URL or `database` in the config) and that the server "
+            "is running"
+        ) from None
+    except Exception as exc:  # sqlite3.OperationalError raised before SQLAlchemy wraps it
+        raise DatabaseError(
+            f"cannot connect to database {mask_url(url)}: {scrub(str(exc), url)}"
+        ) from None
+    try:
+        yield conn
+    finally:
+        conn.close()
+        engine.dispose()

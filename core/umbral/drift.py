@@ -1,0 +1,78 @@
+"""Drift: tracking rows x files on disk -> one state per migration (SPEC §9). Pure.
+
+``[X]`` applied, ``[ ]`` pending, ``[!]`` applied but missing, ``[?]`` out of order,
+``[~]`` edited (recorded checksum differs from the file's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+
+from umbral.migration import ID_RE, Migration
+
+
+class State(Enum):
+    APPLIED = "[X]"
+    PENDING = "[ ]"
+    MISSING = "[!]"
+    OUT_OF_ORDER = "[?]"
+    EDITED = "[~]"
+
+    @property
+    def marker(self) -> str:
+        return self.value
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class Entry:
+    plugin: str
+    name: str
+    state: State
+    migration: Migration | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.plugin}/{self.name}"
+
+
+def _seq(name: str) -> int:
+    m = ID_RE.match(name)
+    return int(m.group(1)) if m else 0
+
+
+def detect(migrations: Iterable[Migration], applied: Mapping[str, str]) -> list[Entry]:
+    """Classify every migration on disk and every tracking row.
+
+    ``applied`` maps ``plugin/name`` to the recorded checksum. The result is sorted by plugin
+    (alphabetically), then name.
+    """
+    on_disk = {m.key: m for m in migrations}
+    max_applied: dict[str, int] = {}
+    for key in applied:
+        plugin, name = key.split("/", 1)
+        max_applied[plugin] = max(max_applied.get(plugin, 0), _seq(name))
+    # A squash whose replaced migrations are all applied counts as applied, and migrations
+    # replaced by an applied squash count as applied too.
+    entries: list[Entry] = []
+    for key, m in on_disk.items():
+        if key in applied:
+            state = State.APPLIED if applied[key] == m.checksum else State.EDITED
+        elif m.replaces and all(r in applied for r in m.replaces):
+            state = State.APPLIED
+        elif "_squashed_" not in m.id and m.sequence < max_applied.get(m.plugin, 0):
+            state = State.OUT_OF_ORDER
+        else:
+            state = State.PENDING
+        entries.append(Entry(m.plugin, m.id, state, m))
+    for key in applied:
+        if key not in on_disk:
+            plugin, name = key.split("/", 1)
+            entries.append(Entry(plugin, name, State.MISSING))
+    entries.sort(key=lambda e: (e.plugin, e.name))
+    return entries

@@ -1,0 +1,195 @@
+"""Everything one command needs to know, loaded once per invocation and without a database:
+plugins, their models and snapshots, their order, their migration directories and files.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+from collections.abc import Iterable, Mapping
+from functools import cached_property
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from umbral import loader
+from umbral.backend import Backend
+from umbral.errors import ConfigError, MigrationGraphError, ModelDefinitionError, PluginError
+from umbral.graph import leaves
+from umbral.migration import Migration
+from umbral.models import Model, build_snapshots
+from umbral.plugins import APP, PluginInfo, call_own, load_plugins, new_manager, plugin_order
+from umbral.schema import EMPTY, Snapshot
+
+
+class Environment:
+    def __init__(
+        self,
+        *,
+        root: Path,
+        migrations: str = "migrations",
+        models: Iterable[Any] = (),
+        plugins: list[str] | None = None,
+        plugin_modules: Mapping[str, str | ModuleType] | None = None,
+        entry_points: bool = True,
+    ) -> None:
+        self.root = root
+        self.migrations_root = (root / migrations).resolve()
+        root_str = str(root)
+        if root_str not in sys.path:
+            # SPEC §3: the project's directory is importable without installing it.
+            sys.path.insert(0, root_str)
+        self.pm = new_manager()
+        self.infos: dict[str, PluginInfo] = load_plugins(
+            self.pm, plugin_modules, entry_points=entry_points
+        )
+        if plugins is not None:
+            app_plugins = {n for n, i in self.infos.items() if not i.is_backend}
+            unknown = sorted(set(plugins) - app_plugins)
+            if unknown:
+                raise PluginError(
+                    f"`plugins` names unknown plugin(s) {', '.join(unknown)}; installed app "
+                    f"plugins: {', '.join(sorted(app_plugins)) or 'none'}"
+                )
+            for name in sorted(app_plugins - set(plugins)):
+                self.pm.unregister(name=name)
+                del self.infos[name]
+        owned: dict[str, list[type]] = {}
+        for name, info in self.infos.items():
+            if info.is_backend:
+                continue
+            info.models = list(call_own(self.pm, "umbral_models", info.plugin) or [])
+            info.dependencies = list(
+                call_own(self.pm, "umbral_plugin_dependencies", info.plugin) or []
+            )
+            shipped = call_own(self.pm, "umbral_migrations_dir", info.plugin)
+            if shipped is not None:
+                info.migrations_dir = Path(str(shipped))
+                info.read_only = bool(info.distribution) and not info.editable
+            else:
+                info.migrations_dir = self.migrations_root / name
+            owned[name] = info.models
+        app_models = _collect_models(models)
+        if app_models or not owned or (self.migrations_root / APP).is_dir():
+            app = PluginInfo(APP, None, models=app_models, editable=True)
+            app.migrations_dir = self.migrations_root / APP
+            self.infos[APP] = app
+            owned[APP] = app_models
+        _check_single_owner(owned)
+        self.snapshots: dict[str, Snapshot] = build_snapshots(owned)
+        self.order: list[str] = plugin_order(
+            {n: i for n, i in self.infos.items() if not i.is_backend}, self.snapshots
+        )
+        self._migrations: dict[str, list[Migration]] = {}
+
+    # -- plugins ------------------------------------------------------------------------------
+
+    @property
+    def app_plugins(self) -> list[str]:
+        return list(self.order)
+
+    def info(self, plugin: str) -> PluginInfo:
+        try:
+            return self.infos[plugin]
+        except KeyError:
+            raise PluginError(
+                f"no plugin named `{plugin}`; known plugins: {', '.join(sorted(self.order))}"
+            ) from None
+
+    @cached_property
+    def backends(self) -> list[Backend]:
+        out: list[Backend] = []
+        for result in self.pm.hook.umbral_backends():
+            out.extend(result or [])
+        return out
+
+    def backend_for(self, url: str) -> Backend:
+        scheme = url.split("://", 1)[0].split("+", 1)[0].lower()
+        if "://" not in url:
+            raise ConfigError(
+                f"database URL {url!r} is not a URL; write e.g. sqlite:///db.sqlite3 or "
+                "postgresql://user@host/dbname"
+            )
+        for backend in self.backends:
+            if scheme in backend.schemes:
+                return backend
+        known = sorted({s for b in self.backends for s in b.schemes})
+        hint = "pip install umbral-postgres" if scheme.startswith("postgres") else ""
+        raise ConfigError(
+            f"no installed backend serves `{scheme}://` URLs (installed: "
+            f"{', '.join(known) or 'none'})" + (f"; {hint}" if hint else "")
+        )
+
+    # -- migrations -----------------------------------------------------------------------
+
+    def migrations(self, plugin: str) -> list[Migration]:
+        if plugin not in self._migrations:
+            directory = self.info(plugin).migrations_dir
+            assert directory is not None
+            self._migrations[plugin] = loader.load_plugin(plugin, directory)
+        return self._migrations[plugin]
+
+    def all_migrations(self) -> list[Migration]:
+        return [m for p in self.order for m in self.migrations(p)]
+
+    def latest(self, plugin: str) -> Migration | None:
+        """The plugin's single leaf migration; two leaves are a conflict (SPEC §5)."""
+        ms = self.migrations(plugin)
+        if not ms:
+            return None
+        tips = leaves(ms).get(plugin, [])
+        if len(tips) > 1:
+            files = " and ".join(str(m.path) for m in tips)
+            raise MigrationGraphError(
+                f"plugin `{plugin}` has conflicting migrations {files}: both are leaves of its "
+                "graph (two branches each ran makemigrations); merge them with a migration that "
+                "depends on both, or delete one and re-run makemigrations"
+            )
+        return tips[0] if tips else ms[-1]
+
+    def previous_snapshot(self, plugin: str) -> Snapshot:
+        latest = self.latest(plugin)
+        return latest.snapshot_after if latest else EMPTY
+
+    def table_owner(self) -> dict[str, str]:
+        return {m.table: p for p, s in self.snapshots.items() for m in s.models.values()}
+
+
+def _collect_models(items: Iterable[Any]) -> list[type]:
+    """Model classes from a mix of classes, modules and module paths (config ``models``)."""
+    out: list[type] = []
+    for item in items:
+        if isinstance(item, str):
+            try:
+                item = importlib.import_module(item)
+            except ModelDefinitionError:
+                raise
+            except Exception as exc:
+                raise ConfigError(
+                    f"models module `{item}` failed to import: {type(exc).__name__}: {exc}"
+                ) from exc
+        if isinstance(item, ModuleType):
+            # Only models defined in the module: one imported from a plugin is the plugin's.
+            out.extend(
+                obj
+                for _, obj in inspect.getmembers(item, inspect.isclass)
+                if issubclass(obj, Model) and obj is not Model and obj.__module__ == item.__name__
+            )
+        elif isinstance(item, type) and issubclass(item, Model):
+            out.append(item)
+        else:
+            raise ConfigError(f"`models` entry {item!r} is not a Model class or a module")
+    return list(dict.fromkeys(out))
+
+
+def _check_single_owner(owned: Mapping[str, list[type]]) -> None:
+    seen: dict[type, str] = {}
+    for plugin, models in owned.items():
+        for m in models:
+            if m in seen and seen[m] != plugin:
+                raise PluginError(
+                    f"model `{m.__name__}` is returned by two plugins ({seen[m]} and {plugin}); "
+                    "exactly one plugin must own it"
+                )
+            seen[m] = plugin

@@ -1,0 +1,78 @@
+"""Exceptions for every user-facing failure.
+
+Anything that derives from :class:`UmbralError` is a user mistake or a refusal: the CLI prints
+``error: <message>`` on one line and exits 1, without a traceback (SPEC §12). Anything else that
+escapes is a bug in umbral.
+"""
+
+from __future__ import annotations
+
+
+class UmbralError(Exception):
+    """A user-facing error. ``str(error)`` is the one line the CLI prints after ``error: ``."""
+
+    #: Extra lines printed after the error line (a list of affected migrations, options...).
+    details: tuple[str, ...] = ()
+
+
+class ConfigError(UmbralError):
+    """The project configuration is missing or invalid."""
+
+
+class ModelDefinitionError(UmbralError):
+    """A model or field declaration is invalid."""
+
+
+class PluginError(UmbralError):
+    """A plugin cannot be loaded, or the plugin graph is invalid."""
+
+
+class PluginCycle(PluginError):
+    """Declared plugin dependencies form a cycle."""
+
+
+class ForeignKeyCycle(PluginError):
+    """Foreign keys between plugins form a cycle (the declared graph alone is acyclic)."""
+
+
+class MigrationFileError(UmbralError):
+    """A migration file is unreadable or invalid."""
+
+
+class MigrationGraphError(UmbralError):
+    """The merged migration graph is invalid (missing dependency, cycle, conflict)."""
+
+
+class UnsafeAlter(UmbralError):
+    """The autodetector refuses a column change that could lose data (SPEC §7)."""
+
+    def __init__(self, model: str, column: str, reason: str, advice: str) -> None:
+        self.model, self.column, self.reason, self.advice = model, column, reason, advice
+        super().__init__(
+            f"umbral makemigrations: unsafe column change on `{model}.{column}`: {reason}; {advice}"
+        )
+
+
+class UnsupportedChange(UmbralError):
+    """The autodetector sees a change it cannot express as operations."""
+
+
+class DatabaseError(UmbralError):
+    """The database is unreachable or rejected a statement outside a migration."""
+
+
+class MigrationFailed(UmbralError):
+    """A migration's statement failed; the migration was rolled back."""
+
+    def __init__(self, key: str, statement: str, error: str) -> None:
+        self.key, self.statement, self.error = key, statement, error
+        super().__init__(f"umbral migrate: migration {key} failed and was rolled back: {error}")
+        self.details = (f"  statement: {statement}",)
+
+
+class Refused(UmbralError):
+    """A guard refused to run (in-memory database, drift, destructive operations...)."""
+
+
+class DriftDetected(Refused):
+    """The tracking table and the files on disk disagree (SPEC §9)."""

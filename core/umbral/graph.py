@@ -1,0 +1,77 @@
+"""One migration graph across every plugin (SPEC §5). Pure: no disk, no database.
+
+Nodes are ``plugin/id`` keys, edges come from ``depends_on``. :func:`plan_order` gives the
+topological order, ties broken by plugin order and then by id, so the same files always give the
+same plan.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Mapping
+
+from umbral.errors import MigrationGraphError
+from umbral.migration import Migration
+
+
+def check_dependencies(
+    migrations: Iterable[Migration], applied: Iterable[str] = ()
+) -> None:
+    """Every dependency must be on disk or recorded as applied."""
+    on_disk = {m.key: m for m in migrations}
+    known = set(on_disk) | set(applied)
+    for m in on_disk.values():
+        for dep in m.depends_on:
+            if dep not in known:
+                raise MigrationGraphError(
+                    f"migration file {m.path}: depends on {dep}, which is neither on disk nor "
+                    "recorded as applied; restore that file or fix `depends_on`"
+                )
+
+
+def plan_order(migrations: Iterable[Migration], plugin_order: Mapping[str, int]) -> list[Migration]:
+    """Every migration in topological order over ``depends_on`` edges."""
+    nodes = {m.key: m for m in migrations}
+    indegree = {k: 0 for k in nodes}
+    dependents: dict[str, list[str]] = {k: [] for k in nodes}
+    for m in nodes.values():
+        for dep in set(m.depends_on):
+            if dep in nodes:  # dependencies that are only recorded are already satisfied
+                indegree[m.key] += 1
+                dependents[dep].append(m.key)
+
+    def rank(key: str) -> tuple[int, str, str]:
+        m = nodes[key]
+        return (plugin_order.get(m.plugin, len(plugin_order)), m.plugin, m.id)
+
+    heap = [(rank(k), k) for k, d in indegree.items() if d == 0]
+    heapq.heapify(heap)
+    order: list[Migration] = []
+    while heap:
+        _, key = heapq.heappop(heap)
+        order.append(nodes[key])
+        for d in dependents[key]:
+            indegree[d] -= 1
+            if indegree[d] == 0:
+                heapq.heappush(heap, (rank(d), d))
+    if len(order) != len(nodes):
+        stuck = sorted(k for k, d in indegree.items() if d > 0)
+        raise MigrationGraphError(
+            "migration dependency cycle among " + ", ".join(stuck)
+            + "; fix `depends_on` in those files so the graph has no loop"
+        )
+    return order
+
+
+def leaves(migrations: Iterable[Migration]) -> dict[str, list[Migration]]:
+    """Per plugin, the migrations no other migration of the same plugin depends on."""
+    by_plugin: dict[str, list[Migration]] = {}
+    for m in migrations:
+        by_plugin.setdefault(m.plugin, []).append(m)
+    out: dict[str, list[Migration]] = {}
+    for plugin, ms in by_plugin.items():
+        depended = {d for m in ms for d in m.depends_on}
+        depended |= {r for m in ms for r in m.replaces}
+        replaced = {r for m in ms for r in m.replaces}
+        out[plugin] = [m for m in ms if m.key not in depended and m.key not in replaced]
+    return out

@@ -1,0 +1,57 @@
+"""``umbral init``: a starter configuration (written with tomli-w) and a models module."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from umbral.errors import ConfigError
+
+MODELS_TEMPLATE = '''"""Models of this project: every Model subclass here belongs to the `app` plugin."""
+
+from umbral import Model, fields
+
+
+class Note(Model):
+    title = fields.Text(max_length=200)
+    body = fields.Text(default="")
+    created_at = fields.Timestamptz(auto_now_add=True)
+'''
+
+
+def init_project(directory: Path, *, pyproject: bool, database: str) -> list[str]:
+    import tomli_w
+
+    from umbral.config import config_in
+
+    directory = directory.resolve()
+    if not directory.is_dir():
+        raise ConfigError(f"umbral init: no such directory {directory}")
+    if config_in(directory):
+        raise ConfigError(
+            f"umbral init: {directory} already has an umbral configuration; edit it instead"
+        )
+    settings = {"database": database, "models": ["models"], "migrations": "migrations"}
+    lines: list[str] = []
+    if pyproject:
+        path = directory / "pyproject.toml"
+        # Never round-trip pyproject.toml through a TOML writer: comments would be lost.
+        # Append a [tool.umbral] table as text instead.
+        block = tomli_w.dumps({"tool": {"umbral": settings}})
+        existing = path.read_text(encoding="utf-8") if path.exists() else ""
+        sep = "" if not existing or existing.endswith("\n\n") else (
+            "\n" if existing.endswith("\n") else "\n\n"
+        )
+        path.write_text(existing + sep + block, encoding="utf-8")
+        lines.append(f"Wrote [tool.umbral] to {path}")
+    else:
+        path = directory / "umbral.toml"
+        path.write_text(tomli_w.dumps(settings), encoding="utf-8")
+        lines.append(f"Wrote {path}")
+    models = directory / "models.py"
+    if models.exists():
+        lines.append(f"Kept existing {models}")
+    else:
+        models.write_text(MODELS_TEMPLATE, encoding="utf-8")
+        lines.append(f"Wrote {models}")
+    lines.append("Next: umbral makemigrations && umbral migrate")
+    return lines

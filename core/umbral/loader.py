@@ -1,0 +1,115 @@
+"""Read and validate migration files from disk (SPEC §5).
+
+Every file is validated before anything touches the database: bad JSON, an unknown ``kind``, a
+missing key, an id that does not match the file name, a plugin that does not match the folder, a
+duplicate sequence number. Errors name the file. This module reads files; it never writes them
+(see ``writer``) and never opens a database.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from umbral.errors import MigrationFileError
+from umbral.migration import FORMAT_VERSION, ID_RE, Migration, canonical_json, sha256
+from umbral.operations import Operation
+from umbral.schema import Snapshot
+
+_REQUIRED = ("umbral", "id", "plugin", "depends_on", "operations", "snapshot_after")
+_ALLOWED = frozenset((*_REQUIRED, "replaces", "atomic"))
+
+
+def load_file(path: Path, plugin: str) -> Migration:
+    def fail(problem: str) -> MigrationFileError:
+        return MigrationFileError(f"migration file {path}: {problem}")
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"cannot be read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise fail("is not UTF-8 text") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise fail(f"is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    if not isinstance(data, dict):
+        raise fail("must contain a JSON object")
+    missing = [k for k in _REQUIRED if k not in data]
+    if missing:
+        raise fail(f"missing key(s) {', '.join(repr(k) for k in missing)}")
+    unknown = set(data) - _ALLOWED
+    if unknown:
+        raise fail(f"unknown key(s) {', '.join(repr(k) for k in sorted(unknown))}")
+    if data["umbral"] != FORMAT_VERSION:
+        raise fail(f"unsupported format version {data['umbral']!r} (this umbral reads 1)")
+    if data["id"] != path.stem:
+        raise fail(f"id {data['id']!r} does not match the file name {path.name!r}")
+    if not ID_RE.match(path.stem):
+        raise fail("file name must look like NNNN_name.json")
+    if data["plugin"] != plugin:
+        raise fail(f"plugin {data['plugin']!r} does not match its directory's plugin {plugin!r}")
+    depends_on = _string_list(data["depends_on"], "depends_on", fail)
+    for dep in depends_on:
+        if dep.count("/") != 1 or not all(dep.split("/")):
+            raise fail(f"depends_on entry {dep!r} must look like plugin/NNNN_name")
+    replaces = _string_list(data.get("replaces", []), "replaces", fail)
+    atomic = data.get("atomic", True)
+    if not isinstance(atomic, bool):
+        raise fail("`atomic` must be true or false")
+    if not isinstance(data["operations"], list):
+        raise fail("`operations` must be a list")
+    operations: list[Operation] = []
+    for i, raw in enumerate(data["operations"]):
+        if not isinstance(raw, dict):
+            raise fail(f"operation #{i + 1} must be an object")
+        try:
+            operations.append(Operation.from_dict(raw))
+        except (ValueError, TypeError) as exc:
+            raise fail(f"operation #{i + 1}: {exc}") from None
+    try:
+        snapshot = Snapshot.from_dict(data["snapshot_after"])
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise fail(f"snapshot_after: {exc}") from None
+    migration = Migration(
+        plugin=plugin,
+        id=data["id"],
+        operations=operations,
+        snapshot_after=snapshot,
+        depends_on=depends_on,
+        replaces=replaces,
+        atomic=atomic,
+        path=path,
+    )
+    # The checksum is over the canonical form of what was read, so formatting-only edits by
+    # hand are not drift but any change of content is.
+    migration._checksum = sha256(canonical_json(data))
+    return migration
+
+
+def _string_list(value: Any, key: str, fail: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise fail(f"`{key}` must be a list of strings")
+    return list(value)
+
+
+def load_plugin(plugin: str, directory: Path) -> list[Migration]:
+    """Load every ``*.json`` of a plugin's migrations directory, sorted by id."""
+    if not directory.is_dir():
+        return []
+    migrations = [load_file(p, plugin) for p in sorted(directory.glob("*.json"))]
+    seen: dict[int, Migration] = {}
+    for m in migrations:
+        if "_squashed_" in m.id:
+            continue  # a squash's name does not count as a sequence number (SPEC §5)
+        other = seen.get(m.sequence)
+        if other is not None:
+            raise MigrationFileError(
+                f"plugin `{plugin}` has two migrations with sequence {m.sequence:04d}: "
+                f"{other.path} and {m.path}; renumber one of them (or merge the branches) so "
+                "each sequence appears once"
+            )
+        seen[m.sequence] = m
+    return migrations

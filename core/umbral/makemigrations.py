@@ -1,0 +1,133 @@
+"""makemigrations: diff every plugin, name the files, compute ``depends_on``, write atomically.
+
+All plugins are diffed before anything is written, so a refusal in any plugin writes nothing
+(SPEC §12: all plugins' files or none). Files are written to temporary names first and renamed
+into place only when every one of them was written.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from umbral.autodetector import Note, diff
+from umbral.environment import Environment
+from umbral.errors import PluginError, UmbralError
+from umbral.migration import Migration, sanitize_suffix, suffix_for
+
+
+@dataclass
+class MakeMigrationsResult:
+    migrations: list[Migration] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    written: bool = False
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.migrations)
+
+
+def _next_id(env: Environment, plugin: str, suffix: str) -> str:
+    seqs = [m.sequence for m in env.migrations(plugin)]
+    return f"{max(seqs, default=0) + 1:04d}_{suffix}"
+
+
+def plan_migrations(env: Environment, *, name: str | None = None) -> MakeMigrationsResult:
+    """Diff every plugin against its latest snapshot and build (unwritten) migrations."""
+    result = MakeMigrationsResult()
+    pending: dict[str, Migration] = {}
+    for plugin in env.order:
+        info = env.info(plugin)
+        previous_migration = env.latest(plugin)
+        previous = env.previous_snapshot(plugin)
+        current = env.snapshots.get(plugin)
+        assert current is not None
+        d = diff(previous, current)
+        if not d.operations:
+            continue
+        if info.read_only:
+            raise PluginError(
+                f"plugin `{plugin}` ({info.distribution} {info.version}): its models differ from "
+                f"its latest shipped migration in {info.migrations_dir}; upgrade the plugin "
+                "(umbral never writes into an installed distribution)"
+            )
+        result.notes.extend(d.notes)
+        suffix = sanitize_suffix(name) if name else suffix_for(d.operations)
+        pending[plugin] = Migration(
+            plugin=plugin,
+            id=_next_id(env, plugin, suffix),
+            operations=d.operations,
+            snapshot_after=current,
+            depends_on=[previous_migration.key] if previous_migration else [],
+            path=env.info(plugin).migrations_dir / f"{_next_id(env, plugin, suffix)}.json",
+        )
+    # depends_on: the latest migration of every other plugin whose tables this one references,
+    # counting the files written in this same run (SPEC §5).
+    owner = env.table_owner()
+    for plugin, migration in pending.items():
+        referenced = set()
+        for op in migration.operations:
+            referenced |= op.references()
+        for table in sorted(referenced):
+            other = owner.get(table)
+            if other is None or other == plugin:
+                continue
+            latest = pending.get(other) or env.latest(other)
+            if latest is not None and latest.key not in migration.depends_on:
+                migration.depends_on.append(latest.key)
+        migration.depends_on.sort()
+    result.migrations = [pending[p] for p in env.order if p in pending]
+    return result
+
+
+def empty_migration(env: Environment, plugin: str, *, name: str | None = None) -> Migration:
+    """A migration with no operations, carrying the previous snapshot, to fill by hand."""
+    if plugin not in env.order:
+        raise PluginError(
+            f"umbral makemigrations --empty: no plugin named `{plugin}`; known plugins: "
+            f"{', '.join(sorted(env.order)) or 'none'}"
+        )
+    info = env.info(plugin)
+    if info.read_only:
+        raise PluginError(
+            f"plugin `{plugin}` ships its migrations inside an installed distribution "
+            f"({info.migrations_dir}); umbral never writes there"
+        )
+    latest = env.latest(plugin)
+    suffix = sanitize_suffix(name) if name else "empty"
+    mid = _next_id(env, plugin, suffix)
+    return Migration(
+        plugin=plugin,
+        id=mid,
+        operations=[],
+        snapshot_after=env.previous_snapshot(plugin),
+        depends_on=[latest.key] if latest else [],
+        path=info.migrations_dir / f"{mid}.json",  # type: ignore[operator]
+    )
+
+
+def write_all(migrations: list[Migration]) -> None:
+    """Write every file or none: temp files first, then renames; clean up on any failure."""
+    temps: list[tuple[Path, Path]] = []
+    done: list[Path] = []
+    try:
+        for m in migrations:
+            assert m.path is not None
+            m.path.parent.mkdir(parents=True, exist_ok=True)
+            if m.path.exists():
+                raise UmbralError(f"refusing to overwrite existing migration file {m.path}")
+            tmp = m.path.with_name(f".{m.path.name}.tmp")
+            tmp.write_text(m.dumps(), encoding="utf-8")
+            temps.append((tmp, m.path))
+        for tmp, final in temps:
+            os.replace(tmp, final)
+            done.append(final)
+    except BaseException as exc:
+        for tmp, _ in temps:
+            tmp.unlink(missing_ok=True)
+        for final in done:
+            final.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise UmbralError(f"cannot write migration file: {exc}") from exc
+        raise

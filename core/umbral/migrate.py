@@ -1,0 +1,295 @@
+"""The migrate flow: guards, drift, --fake, --fake-initial, plan, apply (SPEC §8-9).
+
+Public Python API for safety checks lives here too (``check_pending_safety``,
+``classify_operation``, ``OpSafety``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from umbral import drift, executor, recorder
+from umbral.backend import Backend
+from umbral.errors import DatabaseError, DriftDetected, MigrationFileError, Refused, UmbralError
+from umbral.graph import check_dependencies, plan_order
+from umbral.migration import Migration
+from umbral.operations import CreateTable, State, state_from_snapshot
+from umbral.safety import Finding, OpSafety, check_pending_safety, classify_operation
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from umbral.environment import Environment
+
+Event = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class MigrateResult:
+    applied: list[str] = field(default_factory=list)
+    faked: list[str] = field(default_factory=list)
+    plan: list[executor.Rendered] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    message: str = ""
+
+
+def parse_spec(spec: str, flag: str) -> tuple[str, str]:
+    plugin, sep, name = spec.partition("/")
+    if not sep or not plugin or not name or "/" in name:
+        raise UmbralError(
+            f"umbral migrate {flag}: {spec!r} is not a migration spec; write plugin/name, "
+            "e.g. app/0003_add_post_tag"
+        )
+    return plugin, name
+
+
+class Migrator:
+    """One migrate/showmigrations/sqlmigrate run against one database."""
+
+    def __init__(self, env: Environment, backend: Backend, conn: Connection) -> None:
+        self.env = env
+        self.backend = backend
+        self.conn = conn
+        self.migrations = env.all_migrations()  # validates every file before the DB is touched
+        self.by_key = {m.key: m for m in self.migrations}
+        self.plugin_rank = {p: i for i, p in enumerate(env.order)}
+
+    # -- reading state --------------------------------------------------------------------
+
+    def applied(self) -> dict[str, str]:
+        return recorder.applied(self.conn)
+
+    def entries(self, applied: dict[str, str] | None = None) -> list[drift.Entry]:
+        return drift.detect(self.migrations, self.applied() if applied is None else applied)
+
+    def state_before(self, m: Migration) -> State:
+        """The plugin's tables before ``m``: the snapshot of its in-plugin predecessor."""
+        for dep in m.depends_on:
+            prev = self.by_key.get(dep)
+            if prev is not None and prev.plugin == m.plugin:
+                return state_from_snapshot(prev.snapshot_after.models)
+        return {}
+
+    def render(self, m: Migration) -> executor.Rendered:
+        return executor.render_migration(self.env.pm, self.backend, m, self.state_before(m))
+
+    # -- migrate --------------------------------------------------------------------------
+
+    def fake(self, spec: str) -> str:
+        plugin, name = parse_spec(spec, "--fake")
+        self.env.info(plugin)  # unknown plugin -> error naming the known ones
+        m = self.by_key.get(f"{plugin}/{name}")
+        if m is None:
+            raise MigrationFileError(
+                f"umbral migrate --fake: no migration {plugin}/{name} on disk in "
+                f"{self.env.info(plugin).migrations_dir}"
+            )
+        recorder.ensure_table(self.conn)
+        self.conn.commit()
+        applied = self.applied()
+        with self.conn.begin():
+            if m.key in applied:
+                if applied[m.key] == m.checksum:
+                    return f"{m.key} is already applied (nothing to do)"
+                recorder.update_checksum(self.conn, m.plugin, m.id, m.checksum)
+                return f"Re-recorded {m.key} with its current checksum (no SQL executed)"
+            recorder.record(self.conn, m.plugin, m.id, m.checksum)
+        return f"Marked {m.key} as applied (no SQL executed)"
+
+    def check_drift(self, entries: list[drift.Entry], allow: bool, warn: Callable[[str], None]) -> None:
+        missing = [e for e in entries if e.state is drift.State.MISSING]
+        edited = [e for e in entries if e.state is drift.State.EDITED]
+        if (missing or edited) and not allow:
+            details: list[str] = []
+            if missing:
+                details.append(
+                    "The following migrations are in the tracking table but missing on disk:"
+                )
+                details += [f"[!] {e.key}" for e in missing]
+            if edited:
+                if details:
+                    details.append("")
+                details.append(
+                    "The following migrations were edited after they were applied "
+                    "(checksum differs from the tracking table):"
+                )
+                details += [f"[~] {e.key}" for e in edited]
+            details += [
+                "",
+                "Options:",
+                "1. Restore the file(s) from VCS.",
+                "2. Run `umbral migrate --allow-drift` to proceed and apply pending migrations.",
+                "3. Run `umbral migrate --fake <plugin/name>` to mark an individual migration as "
+                "applied.",
+            ]
+            err = DriftDetected("umbral migrate: drift detected")
+            err.details = tuple(details)
+            raise err
+        for e in missing:
+            warn(
+                f"umbral migrate --allow-drift: migration {e.key} is recorded in the tracking "
+                "table but the file is missing from disk; proceeding."
+            )
+        for e in edited:
+            warn(
+                f"umbral migrate --allow-drift: migration {e.key} was edited after it was "
+                "applied (checksum differs); proceeding without re-running it."
+            )
+
+    def pending_plan(self, applied: dict[str, str], target: str | None = None) -> list[Migration]:
+        """Unapplied migrations in topological order (squash-aware), up to ``target``."""
+        check_dependencies(self.migrations, applied)
+        order = plan_order(self.migrations, self.plugin_rank)
+        shadowed: set[str] = set()
+        todo: list[Migration] = []
+        for m in order:
+            if m.replaces:
+                done = [r for r in m.replaces if r in applied]
+                if len(done) == len(m.replaces) or not done:
+                    shadowed |= set(m.replaces)
+                    if not done and m.key not in applied:
+                        todo.append(m)
+                    continue
+                missing = [r for r in m.replaces if r not in applied and r not in self.by_key]
+                if missing:
+                    raise Refused(
+                        f"umbral migrate: squash {m.key} is half-applied and its replaced "
+                        f"migration(s) {', '.join(missing)} are missing from disk; restore those "
+                        "files so the remaining ones can run"
+                    )
+                continue
+        for m in order:
+            if m.key in applied or m.key in shadowed or m.replaces:
+                continue
+            todo.append(m)
+        position = {m.key: i for i, m in enumerate(order)}
+        todo.sort(key=lambda m: position[m.key])
+        if target is not None:
+            todo = self._upto(todo, target, applied)
+        return todo
+
+    def _upto(self, todo: list[Migration], target: str, applied: dict[str, str]) -> list[Migration]:
+        plugin, name = parse_spec(target, "")
+        self.env.info(plugin)
+        if name == "zero" or (f"{plugin}/{name}" in applied):
+            later = [
+                k for k in applied if k.startswith(f"{plugin}/") and k > f"{plugin}/{name}"
+            ]
+            if name == "zero" or later:
+                raise Refused(
+                    f"umbral migrate {target}: migrating backward is not supported yet; "
+                    f"{plugin} is already past {name}"
+                )
+            return []
+        key = f"{plugin}/{name}"
+        if key not in self.by_key:
+            raise MigrationFileError(f"umbral migrate: no migration {key} on disk")
+        needed: set[str] = set()
+        stack = [key]
+        while stack:
+            k = stack.pop()
+            if k in needed:
+                continue
+            needed.add(k)
+            stack.extend(self.by_key[k].depends_on if k in self.by_key else [])
+        return [m for m in todo if m.key in needed]
+
+    def fake_initial(self, applied: dict[str, str]) -> tuple[list[str], list[str]]:
+        """Record each plugin's first migration whose tables already exist and match."""
+        from sqlalchemy import inspect
+
+        insp = inspect(self.conn)
+        existing = set(insp.get_table_names())
+        faked: list[str] = []
+        problems: list[str] = []
+        for plugin in self.env.order:
+            ms = self.env.migrations(plugin)
+            if not ms or ms[0].key in applied:
+                continue
+            first = ms[0]
+            creates = [op for op in first.operations if isinstance(op, CreateTable)]
+            if not creates or not all(op.table in existing for op in creates):
+                continue
+            diffs: list[str] = []
+            for op in creates:
+                cols = {c["name"]: c for c in insp.get_columns(op.table)}
+                for col in op.columns:
+                    found = cols.pop(col.name, None)
+                    if found is None:
+                        diffs.append(f"{op.table}.{col.name}: missing in the database")
+                        continue
+                    if not col.primary_key and bool(found["nullable"]) != col.nullable:
+                        want = "NULL" if col.nullable else "NOT NULL"
+                        diffs.append(f"{op.table}.{col.name}: database column is not {want}")
+                    if not _compatible(self.backend, col, found["type"]):
+                        diffs.append(
+                            f"{op.table}.{col.name}: database type {found['type']} does not "
+                            f"match {col.storage_type}"
+                        )
+                for extra in cols:
+                    diffs.append(f"{op.table}.{extra}: in the database but not in {first.key}")
+            if diffs:
+                problems.append(
+                    f"{first.key}: tables exist but differ from the migration:\n    "
+                    + "\n    ".join(diffs)
+                )
+                continue
+            faked.append(first.key)
+        if problems:
+            err = Refused(
+                "umbral migrate --fake-initial: existing tables do not match the initial "
+                "migration; nothing was recorded"
+            )
+            err.details = tuple(problems)
+            raise err
+        with self.conn.begin():
+            for key in faked:
+                m = self.by_key[key]
+                recorder.record(self.conn, m.plugin, m.id, m.checksum)
+        return faked, problems
+
+
+_TYPE_FAMILIES = {
+    "SmallInt": "int", "Integer": "int", "BigInt": "int", "Real": "float", "Double": "float",
+    "Decimal": "num", "Boolean": "bool", "Text": "str", "Date": "date", "Time": "time",
+    "Timestamp": "ts", "Timestamptz": "ts", "Uuid": "uuid", "Json": "json", "Bytes": "bytes",
+}  # fmt: skip
+
+
+def _compatible(backend: Backend, col: Any, db_type: Any) -> bool:
+    """Loose type check for --fake-initial: same family of types (names vary by dialect)."""
+    name = str(db_type).upper()
+    family = _TYPE_FAMILIES.get(col.storage_type, "")
+    checks = {
+        "int": ("INT",),
+        "float": ("REAL", "FLOAT", "DOUBLE"),
+        "num": ("NUMERIC", "DECIMAL"),
+        "bool": ("BOOL",),
+        "str": ("TEXT", "CHAR", "CLOB", "STRING"),
+        "date": ("DATE",),
+        "time": ("TIME",),
+        "ts": ("TIMESTAMP", "DATETIME"),
+        "uuid": ("UUID", "CHAR"),
+        "json": ("JSON",),
+        "bytes": ("BLOB", "BYTEA", "BINARY"),
+    }
+    return any(k in name for k in checks.get(family, ("",)))
+
+
+def translate_db_errors(exc: Exception) -> UmbralError:
+    from umbral.database import scrub
+
+    orig = getattr(exc, "orig", None) or exc
+    return DatabaseError(f"database error: {scrub(str(orig).strip().splitlines()[0], '')}")
+
+
+__all__ = [
+    "Finding",
+    "MigrateResult",
+    "Migrator",
+    "OpSafety",
+    "check_pending_safety",
+    "classify_operation",
+]

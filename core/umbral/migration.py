@@ -1,0 +1,112 @@
+"""Migration files: the in-memory form and its canonical JSON (SPEC §5).
+
+Canonical serialization: keys sorted, 2-space indent, trailing newline, non-ASCII kept as is.
+Re-writing an unchanged file is byte-identical, and the checksum recorded on apply is the SHA-256
+of this canonical text, so re-formatting a file by hand is not drift but changing it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from umbral.operations import Operation
+from umbral.schema import Snapshot
+
+FORMAT_VERSION = 1
+ID_RE = re.compile(r"^(\d{4,})_[A-Za-z0-9_]+$")
+
+
+@dataclass
+class Migration:
+    plugin: str
+    id: str
+    operations: list[Operation]
+    snapshot_after: Snapshot
+    depends_on: list[str] = field(default_factory=list)
+    replaces: list[str] = field(default_factory=list)
+    atomic: bool = True
+    path: Path | None = None
+    _checksum: str | None = field(default=None, repr=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.plugin}/{self.id}"
+
+    @property
+    def sequence(self) -> int:
+        m = ID_RE.match(self.id)
+        return int(m.group(1)) if m else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "umbral": FORMAT_VERSION,
+            "id": self.id,
+            "plugin": self.plugin,
+            "depends_on": sorted(self.depends_on),
+            "operations": [op.to_dict() for op in self.operations],
+            "snapshot_after": self.snapshot_after.to_dict(),
+        }
+        if self.replaces:
+            out["replaces"] = list(self.replaces)
+        if not self.atomic:
+            out["atomic"] = False
+        return out
+
+    def dumps(self) -> str:
+        return canonical_json(self.to_dict())
+
+    @property
+    def checksum(self) -> str:
+        if self._checksum is None:
+            self._checksum = sha256(self.dumps())
+        return self._checksum
+
+
+def canonical_json(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def suffix_for(operations: list[Operation]) -> str:
+    """Name a single-operation migration for its operation (SPEC §5); anything else is `auto`."""
+    if len(operations) != 1:
+        return "auto"
+    op = operations[0]
+    d = op.to_dict()
+    kind = op.kind
+    if kind == "CreateTable":
+        return f"create_{d['table']}"
+    if kind == "DropTable":
+        return f"drop_{d['table']}"
+    if kind == "AddColumn":
+        return f"add_{d['table']}_{d['column']['name']}"
+    if kind == "DropColumn":
+        return f"drop_{d['table']}_{d['column']}"
+    if kind == "AlterColumn":
+        return f"alter_{d['table']}_{d['column']}"
+    if kind == "RenameTable":
+        return f"rename_{d['from']}_to_{d['to']}"
+    if kind == "RenameColumn":
+        return f"rename_{d['table']}_{d['from']}_to_{d['to']}"
+    if kind == "AddIndex":
+        return f"add_index_{d['table']}_{'_'.join(d['columns'])}"
+    if kind == "DropIndex":
+        return f"drop_index_{d['table']}_{'_'.join(d['columns'])}"
+    if kind == "SetColumnComment":
+        return f"comment_{d['table']}_{d['column']}"
+    if kind == "RunSql":
+        return "run_sql"
+    return "auto"
+
+
+def sanitize_suffix(name: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_")
+    return cleaned or "auto"

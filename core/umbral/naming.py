@@ -1,0 +1,39 @@
+"""Naming rules: table names from class names, index names (SPEC §2, §6)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+def snake_case(name: str) -> str:
+    """Convert a class name to snake_case with acronym handling.
+
+    An underscore goes before an uppercase letter when the previous character is lowercase or a
+    digit, or when the letter ends an uppercase run followed by a lowercase letter:
+    ``BlogPost -> blog_post``, ``HTTPRequest -> http_request``, ``S3Upload -> s3_upload``.
+    """
+    out: list[str] = []
+    for i, ch in enumerate(name):
+        if ch.isupper() and i > 0:
+            prev = name[i - 1]
+            nxt = name[i + 1] if i + 1 < len(name) else ""
+            if prev.islower() or prev.isdigit() or (prev.isupper() and nxt.islower()):
+                out.append("_")
+        out.append(ch.lower())
+    return "".join(out)
+
+
+def table_name(class_name: str, plugin: str | None) -> str:
+    base = snake_case(class_name)
+    if plugin and plugin != "app":
+        return f"{plugin}_{base}"
+    return base
+
+
+def index_name(table: str, columns: Iterable[str], unique: bool) -> str:
+    prefix = "uniq" if unique else "idx"
+    return f"{prefix}_{table}_{'_'.join(columns)}"
+
+
+def junction_table(parent_table: str, field: str) -> str:
+    return f"{parent_table}_{field}"

@@ -1,0 +1,428 @@
+"""Operations are data (SPEC §6).
+
+Each operation is a frozen dataclass tagged by ``kind`` with ``to_dict``/``from_dict``,
+``describe()``, ``references()`` (tables it reads, for ``depends_on``) and ``apply(state)``, which
+returns the table state after the operation. No SQL and no connection here: backends render
+operations through the ``umbral_render_operation`` hook.
+
+``state`` is a mapping ``table name -> ModelState``: the tables of one plugin as its migrations
+have shaped them. Backends get it in their render context so that, say, a SQLite table rebuild
+knows the full definition of the table it rebuilds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, dataclass, field, fields, replace
+from typing import Any, ClassVar
+
+from umbral.schema import Column, ModelState
+
+State = dict[str, ModelState]
+
+# Optional keys any operation may carry that do not change what it does.
+_COMMON_OPTIONAL = ("acknowledged",)
+
+
+def _key(name: str) -> str:
+    # `from` is a Python keyword; the JSON key is `from`.
+    return name.rstrip("_")
+
+
+@dataclass(frozen=True)
+class Operation:
+    kind: ClassVar[str] = ""
+    acknowledged: str | None = field(default=None, kw_only=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind}
+        for fl in fields(self):
+            value = getattr(self, fl.name)
+            if fl.default is not MISSING and value == fl.default:
+                continue
+            if isinstance(value, Column):
+                value = value.to_dict()
+            elif isinstance(value, tuple):
+                value = [
+                    c.to_dict() if isinstance(c, Column) else list(c) if isinstance(c, tuple) else c
+                    for c in value
+                ]
+            out[_key(fl.name)] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Operation:
+        """Build an operation from its dict form; raises ValueError naming what is wrong."""
+        kind = data.get("kind")
+        if kind not in OPERATIONS:
+            raise ValueError(f"unknown operation kind {kind!r}")
+        op_cls = OPERATIONS[kind]
+        allowed = {_key(fl.name): fl for fl in fields(op_cls)}
+        unknown = set(data) - set(allowed) - {"kind"}
+        if unknown:
+            raise ValueError(f"{kind}: unknown key(s) {', '.join(sorted(unknown))}")
+        kwargs: dict[str, Any] = {}
+        for key, fl in allowed.items():
+            if key not in data:
+                if fl.default is MISSING:
+                    raise ValueError(f"{kind}: missing key {key!r}")
+                continue
+            kwargs[fl.name] = _parse_value(kind, key, fl.type, data[key])
+        return op_cls(**kwargs)
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def references(self) -> set[str]:
+        """Tables this operation needs to exist besides its own (for ``depends_on``)."""
+        return set()
+
+    def apply(self, state: State) -> State:
+        return state
+
+
+def _parse_value(kind: str, key: str, type_: Any, value: Any) -> Any:
+    t = str(type_)
+    try:
+        if t.startswith("Column"):
+            return Column.from_dict(value)
+        if t.startswith("tuple[Column"):
+            return tuple(Column.from_dict(c) for c in value)
+        if t.startswith("tuple[tuple"):
+            return tuple(tuple(_strs(g)) for g in value)
+        if t.startswith("tuple[str"):
+            return tuple(_strs(value))
+        if t.startswith("bool"):
+            if not isinstance(value, bool):
+                raise ValueError("expected true or false")
+            return value
+        if t.startswith("str"):
+            if not isinstance(value, str) and not (value is None and "None" in t):
+                raise ValueError("expected a string")
+            return value
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(f"{kind}.{key}: {exc}") from None
+    return value
+
+
+def _strs(values: Any) -> list[str]:
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise ValueError("expected a list of strings")
+    return values
+
+
+def _fk_refs(columns: tuple[Column, ...] | list[Column]) -> set[str]:
+    return {c.fk_target for c in columns if c.is_fk and c.fk_target and c.db_constraint}
+
+
+@dataclass(frozen=True)
+class CreateTable(Operation):
+    kind: ClassVar[str] = "CreateTable"
+    table: str
+    columns: tuple[Column, ...]
+    unique_together: tuple[tuple[str, ...], ...] = ()
+    indexes: tuple[tuple[str, ...], ...] = ()
+
+    def describe(self) -> str:
+        return f"Create table {self.table}"
+
+    def references(self) -> set[str]:
+        return _fk_refs(self.columns) - {self.table}
+
+    def apply(self, state: State) -> State:
+        new = dict(state)
+        new[self.table] = ModelState(
+            self.table, self.table, self.columns, self.unique_together, self.indexes
+        )
+        return new
+
+
+@dataclass(frozen=True)
+class DropTable(Operation):
+    kind: ClassVar[str] = "DropTable"
+    table: str
+
+    def describe(self) -> str:
+        return f"Drop table {self.table}"
+
+    def apply(self, state: State) -> State:
+        new = dict(state)
+        new.pop(self.table, None)
+        return new
+
+
+def _with_table(state: State, table: str, **changes: Any) -> State:
+    new = dict(state)
+    if table in new:
+        new[table] = replace(new[table], **changes)
+    return new
+
+
+@dataclass(frozen=True)
+class AddColumn(Operation):
+    kind: ClassVar[str] = "AddColumn"
+    table: str
+    column: Column
+
+    def describe(self) -> str:
+        return f"Add column {self.column.name} to {self.table}"
+
+    def references(self) -> set[str]:
+        return _fk_refs([self.column]) - {self.table}
+
+    def apply(self, state: State) -> State:
+        if self.table not in state:
+            return state
+        return _with_table(state, self.table, fields=(*state[self.table].fields, self.column))
+
+
+def _drop_from_groups(groups: tuple[tuple[str, ...], ...], column: str) -> tuple:
+    return tuple(g for g in groups if column not in g)
+
+
+@dataclass(frozen=True)
+class DropColumn(Operation):
+    kind: ClassVar[str] = "DropColumn"
+    table: str
+    column: str
+
+    def describe(self) -> str:
+        return f"Drop column {self.column} from {self.table}"
+
+    def apply(self, state: State) -> State:
+        model = state.get(self.table)
+        if model is None:
+            return state
+        return _with_table(
+            state,
+            self.table,
+            fields=tuple(c for c in model.fields if c.name != self.column),
+            unique_together=_drop_from_groups(model.unique_together, self.column),
+            indexes=_drop_from_groups(model.indexes, self.column),
+        )
+
+
+@dataclass(frozen=True)
+class AlterColumn(Operation):
+    kind: ClassVar[str] = "AlterColumn"
+    table: str
+    column: str
+    from_: Column
+    to: Column
+
+    def describe(self) -> str:
+        return f"Alter column {self.column} of {self.table}"
+
+    def references(self) -> set[str]:
+        return _fk_refs([self.to]) - {self.table}
+
+    def apply(self, state: State) -> State:
+        model = state.get(self.table)
+        if model is None:
+            return state
+        cols = tuple(self.to if c.name == self.column else c for c in model.fields)
+        return _with_table(state, self.table, fields=cols)
+
+
+@dataclass(frozen=True)
+class RenameTable(Operation):
+    kind: ClassVar[str] = "RenameTable"
+    from_: str
+    to: str
+
+    def describe(self) -> str:
+        return f"Rename table {self.from_} to {self.to}"
+
+    def apply(self, state: State) -> State:
+        new = dict(state)
+        if self.from_ in new:
+            new[self.to] = replace(new.pop(self.from_), table=self.to, name=self.to)
+        return new
+
+
+@dataclass(frozen=True)
+class RenameColumn(Operation):
+    kind: ClassVar[str] = "RenameColumn"
+    table: str
+    from_: str
+    to: str
+
+    def describe(self) -> str:
+        return f"Rename column {self.from_} of {self.table} to {self.to}"
+
+    def apply(self, state: State) -> State:
+        model = state.get(self.table)
+        if model is None:
+            return state
+
+        def ren(group: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple(self.to if c == self.from_ else c for c in group)
+
+        return _with_table(
+            state,
+            self.table,
+            fields=tuple(c.renamed(self.to) if c.name == self.from_ else c for c in model.fields),
+            unique_together=tuple(ren(g) for g in model.unique_together),
+            indexes=tuple(ren(g) for g in model.indexes),
+        )
+
+
+@dataclass(frozen=True)
+class CreateM2MTable(Operation):
+    kind: ClassVar[str] = "CreateM2MTable"
+    table: str
+    parent_table: str
+    parent_column: str
+    child_table: str
+    child_column: str
+    parent_type: str = "BigInt"
+    child_type: str = "BigInt"
+
+    def describe(self) -> str:
+        return f"Create junction table {self.table}"
+
+    def references(self) -> set[str]:
+        return {self.parent_table, self.child_table}
+
+
+@dataclass(frozen=True)
+class DropM2MTable(Operation):
+    kind: ClassVar[str] = "DropM2MTable"
+    table: str
+
+    def describe(self) -> str:
+        return f"Drop junction table {self.table}"
+
+
+@dataclass(frozen=True)
+class AddIndex(Operation):
+    kind: ClassVar[str] = "AddIndex"
+    table: str
+    columns: tuple[str, ...]
+    unique: bool = False
+    #: Postgres only: build with CREATE INDEX CONCURRENTLY (needs "atomic": false).
+    concurrent: bool = False
+
+    def describe(self) -> str:
+        what = "unique index" if self.unique else "index"
+        return f"Add {what} on {self.table} ({', '.join(self.columns)})"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["unique"] = self.unique  # always written: it names the index
+        return out
+
+    def apply(self, state: State) -> State:
+        # Index flags live on columns/groups in snapshots; the table state keeps them as groups.
+        model = state.get(self.table)
+        if model is None:
+            return state
+        if self.unique:
+            return _with_table(
+                state, self.table, unique_together=(*model.unique_together, self.columns)
+            )
+        return _with_table(state, self.table, indexes=(*model.indexes, self.columns))
+
+
+@dataclass(frozen=True)
+class DropIndex(Operation):
+    kind: ClassVar[str] = "DropIndex"
+    table: str
+    columns: tuple[str, ...]
+    unique: bool = False
+    concurrent: bool = False
+
+    def describe(self) -> str:
+        what = "unique index" if self.unique else "index"
+        return f"Drop {what} on {self.table} ({', '.join(self.columns)})"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["unique"] = self.unique
+        return out
+
+    def apply(self, state: State) -> State:
+        model = state.get(self.table)
+        if model is None:
+            return state
+        if self.unique:
+            groups = tuple(g for g in model.unique_together if g != self.columns)
+            return _with_table(state, self.table, unique_together=groups)
+        groups = tuple(g for g in model.indexes if g != self.columns)
+        cols = model.fields
+        if len(self.columns) == 1:
+            cols = tuple(
+                replace(c, index=False) if c.name == self.columns[0] else c for c in cols
+            )
+        return _with_table(state, self.table, indexes=groups, fields=cols)
+
+
+@dataclass(frozen=True)
+class SetColumnComment(Operation):
+    kind: ClassVar[str] = "SetColumnComment"
+    table: str
+    column: str
+    comment: str | None = None
+
+    def describe(self) -> str:
+        return f"Set comment on {self.table}.{self.column}"
+
+    def apply(self, state: State) -> State:
+        model = state.get(self.table)
+        if model is None:
+            return state
+        cols = tuple(
+            replace(c, help=self.comment) if c.name == self.column else c for c in model.fields
+        )
+        return _with_table(state, self.table, fields=cols)
+
+
+@dataclass(frozen=True)
+class CreateView(Operation):
+    kind: ClassVar[str] = "CreateView"
+    name: str
+    sql: str
+
+    def describe(self) -> str:
+        return f"Create view {self.name}"
+
+
+@dataclass(frozen=True)
+class DropView(Operation):
+    kind: ClassVar[str] = "DropView"
+    name: str
+    sql: str = ""
+
+    def describe(self) -> str:
+        return f"Drop view {self.name}"
+
+
+@dataclass(frozen=True)
+class RunSql(Operation):
+    kind: ClassVar[str] = "RunSql"
+    sql: str
+    reverse_sql: str | None = None
+
+    def describe(self) -> str:
+        first = self.sql.strip().splitlines()[0] if self.sql.strip() else ""
+        return f"Run SQL: {first[:60]}"
+
+
+OPERATIONS: dict[str, type[Operation]] = {
+    cls.kind: cls
+    for cls in (
+        CreateTable, DropTable, AddColumn, DropColumn, AlterColumn, RenameTable, RenameColumn,
+        CreateM2MTable, DropM2MTable, AddIndex, DropIndex, SetColumnComment, CreateView,
+        DropView, RunSql,
+    )
+}  # fmt: skip
+
+
+def apply_all(state: State, operations: list[Operation] | tuple[Operation, ...]) -> State:
+    for op in operations:
+        state = op.apply(state)
+    return state
+
+
+def state_from_snapshot(models: Any) -> State:
+    """Table state from a snapshot's models (views excluded: they are not tables)."""
+    return {m.table: m for m in models.values() if m.view is None}

@@ -1,0 +1,255 @@
+"""Loading plugins and ordering them (SPEC §4).
+
+A fresh ``pluggy.PluginManager`` is built per invocation (no global manager, nothing loaded at
+import time). Plugins come from the ``umbral`` entry-point group and from project-local plugin
+modules. App plugins own models and migrations; backend plugins provide backends and renderers
+and are always loaded.
+"""
+
+from __future__ import annotations
+
+import heapq
+import importlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from umbral import hookspecs
+from umbral.errors import ForeignKeyCycle, PluginCycle, PluginError
+from umbral.schema import Snapshot
+
+ENTRY_POINT_GROUP = "umbral"
+APP = "app"
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    plugin: Any  # the registered module or object (None for the implicit `app`)
+    distribution: str | None = None
+    version: str | None = None
+    editable: bool = False
+    models: list[type] = field(default_factory=list)
+    dependencies: list[str] = field(default_factory=list)
+    migrations_dir: Path | None = None
+    read_only: bool = False
+    hooks: list[str] = field(default_factory=list)
+    is_backend: bool = False
+
+    @property
+    def is_app_plugin(self) -> bool:
+        return not self.is_backend or bool(self.models)
+
+
+def new_manager() -> pluggy.PluginManager:
+    from umbral import safety
+
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    pm.register(safety, name="umbral.safety")  # core rules are a plugin like any other
+    return pm
+
+
+def _dist_info(dist: Any) -> tuple[str | None, str | None, bool]:
+    if dist is None:
+        return None, None, False
+    editable = False
+    try:
+        raw = dist.read_text("direct_url.json")
+        if raw:
+            editable = bool(json.loads(raw).get("dir_info", {}).get("editable"))
+    except (OSError, ValueError):
+        editable = False
+    return dist.metadata["Name"], dist.version, editable
+
+
+def load_plugins(
+    pm: pluggy.PluginManager,
+    plugin_modules: Mapping[str, str | ModuleType] | None = None,
+    *,
+    entry_points: bool = True,
+) -> dict[str, PluginInfo]:
+    """Register every plugin on ``pm`` and return their infos by name.
+
+    Raises PluginError for duplicate names, the reserved name ``app``, a plugin that fails to
+    import, and a misspelled hook implementation (``check_pending``).
+    """
+    infos: dict[str, PluginInfo] = {}
+    if entry_points:
+        from importlib.metadata import entry_points as eps
+
+        found: dict[str, Any] = {}
+        for ep in eps(group=ENTRY_POINT_GROUP):
+            if ep.name in found:
+                a = found[ep.name].dist.metadata["Name"] if found[ep.name].dist else "?"
+                b = ep.dist.metadata["Name"] if ep.dist else "?"
+                if a == b:
+                    continue  # the same distribution seen twice on sys.path
+                raise PluginError(
+                    f"two installed distributions declare the plugin `{ep.name}` ({a} and {b}); "
+                    "uninstall one of them"
+                )
+            found[ep.name] = ep
+        for name, ep in sorted(found.items()):
+            _check_name(name, ep.dist.metadata["Name"] if ep.dist else ep.value)
+            try:
+                obj = ep.load()
+            except Exception as exc:  # a broken plugin must not take the CLI down with a traceback
+                raise PluginError(
+                    f"plugin `{name}` ({ep.value}) failed to import: {type(exc).__name__}: {exc}"
+                ) from exc
+            dist, version, editable = _dist_info(ep.dist)
+            infos[name] = PluginInfo(name, obj, dist, version, editable)
+    for name, target in (plugin_modules or {}).items():
+        _check_name(name, str(target))
+        if name in infos:
+            raise PluginError(
+                f"plugin `{name}` is both an installed distribution ({infos[name].distribution}) "
+                "and a project plugin module; rename the project plugin"
+            )
+        if isinstance(target, str):
+            try:
+                obj = importlib.import_module(target)
+            except Exception as exc:
+                raise PluginError(
+                    f"plugin module `{target}` (plugin `{name}`) failed to import: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+        else:
+            obj = target
+        infos[name] = PluginInfo(name, obj, editable=True)
+    for name, info in infos.items():
+        try:
+            pm.register(info.plugin, name=name)
+        except ValueError as exc:
+            raise PluginError(f"plugin `{name}` cannot be registered: {exc}") from exc
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"plugin `{pm.get_name(exc.plugin)}`: {exc}") from exc
+    for name, info in infos.items():
+        info.hooks = sorted(h.name for h in pm.get_hookcallers(info.plugin) or [])
+        info.is_backend = "umbral_backends" in info.hooks and "umbral_models" not in info.hooks
+    return infos
+
+
+def _check_name(name: str, where: str) -> None:
+    if name == APP:
+        raise PluginError(
+            f"a plugin may not be named `app` ({where}): that name is reserved for the project's "
+            "own models"
+        )
+
+
+def call_own(pm: pluggy.PluginManager, hook: str, plugin: Any) -> Any:
+    """Call one plugin's own implementation of a per-plugin hook (None if it has none)."""
+    for impl in getattr(pm.hook, hook).get_hookimpls():
+        if impl.plugin is plugin:
+            return impl.function()
+    return None
+
+
+def plugin_order(
+    infos: Mapping[str, PluginInfo], snapshots: Mapping[str, Snapshot]
+) -> list[str]:
+    """Kahn-sort app plugins over declared dependencies + FK edges, ties by name, ``app`` last.
+
+    Raises PluginError for a dependency on an unknown plugin, PluginCycle for a declared cycle,
+    ForeignKeyCycle when foreign keys alone close a loop.
+    """
+    names = sorted(n for n in infos if n != APP)
+    declared: dict[str, set[str]] = {n: set() for n in names}
+    for n in names:
+        for dep in infos[n].dependencies:
+            if dep == APP:
+                continue
+            if dep not in infos:
+                raise PluginError(
+                    f"plugin `{n}` depends on unknown plugin `{dep}`; install it or enable it in "
+                    "`plugins`"
+                )
+            declared[n].add(dep)
+    cycle = _find_cycle(declared)
+    if cycle:
+        raise PluginCycle("plugin dependency cycle: " + " -> ".join(cycle))
+
+    owner = {m.table: p for p, s in snapshots.items() for m in s.models.values()}
+    fk_edges: dict[str, set[str]] = {n: set() for n in names}
+    why: dict[tuple[str, str], list[str]] = {}
+    for plugin in names:
+        for model in snapshots.get(plugin, Snapshot()).models.values():
+            targets = [(c.fk_target, c.name) for c in model.fields if c.is_fk and c.db_constraint]
+            targets += [(r.target, r.field) for r in model.m2m]
+            for target, _col in targets:
+                other = owner.get(target)
+                if other and other != plugin and other != APP:
+                    fk_edges[plugin].add(other)
+                    why.setdefault((plugin, other), []).append(
+                        f"{plugin}.{model.table} -> {target} (owned by {other})"
+                    )
+    combined = {n: declared[n] | fk_edges[n] for n in names}
+    cycle = _find_cycle(combined)
+    if cycle:
+        edges = []
+        for a, b in zip(cycle, cycle[1:], strict=False):
+            edges.extend(why.get((a, b), [f"{a} -> {b} (declared dependency)"]))
+        raise ForeignKeyCycle(
+            "foreign keys between plugins form a cycle: " + "; ".join(edges)
+            + ". Make one of these foreign keys nullable and add it in a later migration, or "
+            "set db_constraint=False on it"
+        )
+    order = _toposort(combined)
+    if APP in infos:
+        order.append(APP)
+    return order
+
+
+def _toposort(deps: Mapping[str, Iterable[str]]) -> list[str]:
+    indeg = {n: len(set(d)) for n, d in deps.items()}
+    dependents: dict[str, list[str]] = {n: [] for n in deps}
+    for n, ds in deps.items():
+        for d in set(ds):
+            dependents[d].append(n)
+    heap = [n for n, k in indeg.items() if k == 0]
+    heapq.heapify(heap)
+    out = []
+    while heap:
+        n = heapq.heappop(heap)
+        out.append(n)
+        for d in dependents[n]:
+            indeg[d] -= 1
+            if indeg[d] == 0:
+                heapq.heappush(heap, d)
+    return out
+
+
+def _find_cycle(deps: Mapping[str, set[str]]) -> list[str] | None:
+    """Return one cycle as [a, b, ..., a], or None."""
+    color: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(n: str) -> list[str] | None:
+        color[n] = 1
+        stack.append(n)
+        for d in sorted(deps.get(n, ())):
+            if color.get(d) == 1:
+                return [*stack[stack.index(d):], d]
+            if color.get(d) is None:
+                found = visit(d)
+                if found:
+                    return found
+        stack.pop()
+        color[n] = 2
+        return None
+
+    for n in sorted(deps):
+        if color.get(n) is None:
+            found = visit(n)
+            if found:
+                return found
+    return None

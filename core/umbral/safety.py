@@ -1,0 +1,148 @@
+"""Safety classification (SPEC §10). Pure: classifies operations, touches no database.
+
+Core rules live here and are registered as a built-in plugin (``umbral_classify_operation``), so
+backends and app plugins add rules the same way. :func:`classify_operation` applies only the core
+rules; :func:`classify` collects every plugin's findings and the worst tier wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from umbral import operations as ops
+from umbral.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    import pluggy
+
+
+class OpSafety(IntEnum):
+    SAFE = 0
+    WARNING = 1
+    UNSAFE = 2
+
+    def is_unsafe(self) -> bool:
+        return self is OpSafety.UNSAFE
+
+
+class Finding(NamedTuple):
+    tier: OpSafety
+    tag: str
+    message: str
+
+
+TAGS = {
+    "CreateTable": "CREATE TABLE", "DropTable": "DROP TABLE", "AddColumn": "ADD COL",
+    "DropColumn": "DROP COL", "AlterColumn": "ALTER COL", "RenameTable": "RENAME TABLE",
+    "RenameColumn": "RENAME COL", "CreateM2MTable": "CREATE M2M", "DropM2MTable": "DROP M2M",
+    "AddIndex": "ADD INDEX", "DropIndex": "DROP INDEX", "SetColumnComment": "COMMENT COL",
+    "CreateView": "CREATE VIEW", "DropView": "DROP VIEW", "RunSql": "RUN SQL",
+}  # fmt: skip
+
+
+def _core_rule(op: ops.Operation) -> Finding:
+    tag = TAGS.get(op.kind, op.kind.upper())
+    S, W, U = OpSafety.SAFE, OpSafety.WARNING, OpSafety.UNSAFE
+    if isinstance(op, ops.DropTable):
+        return Finding(U, tag, f"drops table `{op.table}` and all its rows; old code reading it "
+                       "breaks. Expand-contract: stop reading and writing it, deploy, then drop")
+    if isinstance(op, ops.DropColumn):
+        return Finding(U, tag, f"drops column `{op.table}.{op.column}` and its data; old code "
+                       "reading it breaks. Expand-contract: stop writing it, deploy, then drop")
+    if isinstance(op, ops.DropM2MTable):
+        return Finding(U, tag, f"drops junction table `{op.table}` and every link in it; old "
+                       "code reading it breaks. Expand-contract: stop using the relation, "
+                       "deploy, then drop")
+    if isinstance(op, ops.AddColumn):
+        c = op.column
+        if not c.nullable and not c.has_default and not (c.auto_now or c.auto_now_add):
+            return Finding(W, tag, f"adds NOT NULL column `{op.table}.{c.name}` without a "
+                           "default; old code inserting rows fails. Expand-contract: add it "
+                           "nullable or with a default, backfill, then tighten")
+        return Finding(S, tag, "")
+    if isinstance(op, ops.AlterColumn):
+        return Finding(W, tag, f"alters column `{op.table}.{op.column}`; the table may be "
+                       "rewritten or locked and old code may not expect the new definition. "
+                       f"Expand-contract: add a new column, backfill, switch reads, then drop "
+                       f"`{op.column}`")
+    if isinstance(op, ops.RenameTable):
+        return Finding(W, tag, f"renames table `{op.from_}` -> `{op.to}`; old code references "
+                       f"`{op.from_}`. Expand-contract: create `{op.to}`, copy and dual-write, "
+                       f"switch reads, then drop `{op.from_}`")
+    if isinstance(op, ops.RenameColumn):
+        return Finding(W, tag, f"renames column `{op.table}.{op.from_}` -> `{op.to}`; old code "
+                       f"references `{op.from_}`. Expand-contract: add `{op.to}`, backfill, "
+                       f"switch reads, then drop `{op.from_}`")
+    if isinstance(op, ops.AddIndex) and op.unique:
+        cols = ", ".join(op.columns)
+        return Finding(W, "ADD UNIQUE", f"adds a unique index on `{op.table}({cols})`; it fails "
+                       "if existing rows have duplicates and old code inserting duplicates "
+                       "breaks. Expand-contract: de-duplicate, deploy code that keeps it unique, "
+                       "then add the index")
+    if isinstance(op, ops.DropView):
+        return Finding(W, tag, f"drops view `{op.name}`; code reading it breaks until it is "
+                       "re-created. Expand-contract: stop reading it, deploy, then drop")
+    if isinstance(op, ops.RunSql):
+        return Finding(W, tag, "runs hand-written SQL that umbral cannot classify; review its "
+                       "row impact, locking and idempotency. Expand-contract: keep it backward "
+                       "compatible with the running code")
+    return Finding(S, tag, "")
+
+
+def classify_operation(op: ops.Operation) -> Finding:
+    """The core verdict for one operation (pure; plugin rules not included)."""
+    return _core_rule(op)
+
+
+@hookimpl
+def umbral_classify_operation(operation: ops.Operation, backend: Any, context: Any) -> list:
+    return [_core_rule(operation)]
+
+
+def _as_finding(item: Any) -> Finding:
+    if isinstance(item, Finding):
+        return item
+    tier, tag, message = item
+    return Finding(OpSafety(tier), str(tag), str(message))
+
+
+def classify(
+    pm: pluggy.PluginManager, op: ops.Operation, backend: Any, context: dict[str, Any]
+) -> Finding:
+    """Collect every plugin's findings for ``op``; the worst tier wins (first one on ties)."""
+    findings: list[Finding] = []
+    for result in pm.hook.umbral_classify_operation(
+        operation=op, backend=backend, context=context
+    ):
+        findings.extend(_as_finding(f) for f in (result or []))
+    if not findings:
+        return Finding(OpSafety.SAFE, TAGS.get(op.kind, op.kind.upper()), "")
+    worst = max(f.tier for f in findings)
+    # Prefer a backend/plugin finding over the core one at the same tier: it is more specific.
+    at_worst = [f for f in findings if f.tier == worst]
+    return at_worst[0]
+
+
+@dataclass(frozen=True)
+class Classified:
+    migration: str
+    operation: ops.Operation
+    finding: Finding
+
+
+def classify_migrations(
+    pm: pluggy.PluginManager, migrations: Iterable[Any], backend: Any
+) -> list[Classified]:
+    out = []
+    for m in migrations:
+        for op in m.operations:
+            out.append(Classified(m.key, op, classify(pm, op, backend, {"migration": m.key})))
+    return out
+
+
+def check_pending_safety(app: Any) -> list[Classified]:
+    """Classify every operation ``app.migrate()`` would run now (``App`` or project path)."""
+    return app.check_pending_safety()

@@ -1,0 +1,237 @@
+"""The schema as data: columns, models and per-plugin snapshots.
+
+A :class:`Snapshot` is what a migration file stores in ``snapshot_after`` and what the
+autodetector diffs. It is plain, immutable data with a canonical dict form (SPEC §5): column
+objects always carry ``name type primary_key nullable``, every other attribute only when it is not
+at its default. This module must not import SQLAlchemy or know about any backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+TYPES = (
+    "SmallInt", "Integer", "BigInt", "Real", "Double", "Boolean", "Text", "Date", "Time",
+    "Timestamp", "Timestamptz", "Uuid", "Json", "Bytes", "Decimal", "ForeignKey",
+)  # fmt: skip
+INTEGER_TYPES = frozenset({"SmallInt", "Integer", "BigInt"})
+TEMPORAL_TYPES = frozenset({"Date", "Time", "Timestamp", "Timestamptz"})
+FK_ACTIONS = ("cascade", "restrict", "set_null", "no_action")
+
+# Attributes that are written to the snapshot only when they differ from these defaults.
+_COLUMN_DEFAULTS: dict[str, Any] = {
+    "default": None,
+    "unique": False,
+    "index": False,
+    "help": None,
+    "max_length": None,
+    "choices": None,
+    "fk_target": None,
+    "fk_column": None,
+    "fk_type": None,
+    "on_delete": "no_action",
+    "on_update": "no_action",
+    "db_constraint": True,
+    "auto_now_add": False,
+    "auto_now": False,
+}
+_ALWAYS = ("name", "type", "primary_key", "nullable")
+
+# Attributes that do not reach the database; a change to only these produces no migration.
+# ``help`` reaches it as a comment (SetColumnComment), handled separately.
+NON_DB_ATTRIBUTES = frozenset({"help"})
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    primary_key: bool = False
+    nullable: bool = False
+    default: Any = None
+    unique: bool = False
+    index: bool = False
+    help: str | None = None
+    max_length: int | None = None
+    choices: tuple[Any, ...] | None = None
+    fk_target: str | None = None
+    fk_column: str | None = None
+    #: SQL-level type of an FK column: the target primary key's type. ``None`` means BigInt.
+    fk_type: str | None = None
+    on_delete: str = "no_action"
+    on_update: str = "no_action"
+    db_constraint: bool = True
+    auto_now_add: bool = False
+    auto_now: bool = False
+
+    @property
+    def is_fk(self) -> bool:
+        return self.type == "ForeignKey"
+
+    @property
+    def storage_type(self) -> str:
+        """The type the database stores: an FK stores its target's primary-key type."""
+        if self.is_fk:
+            return self.fk_type or "BigInt"
+        return self.type
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {k: getattr(self, k) for k in _ALWAYS}
+        for key, default in _COLUMN_DEFAULTS.items():
+            value = getattr(self, key)
+            if value != default:
+                out[key] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Column:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown column attribute(s): {', '.join(sorted(unknown))}")
+        missing = [k for k in _ALWAYS if k not in data]
+        if missing:
+            raise ValueError(f"column is missing {', '.join(missing)}")
+        if data["type"] not in TYPES:
+            raise ValueError(f"unknown column type {data['type']!r}")
+        values = dict(data)
+        if values.get("choices") is not None:
+            values["choices"] = tuple(values["choices"])
+        return cls(**values)
+
+    def shape(self) -> tuple[Any, ...]:
+        """Everything but the name: two columns with one shape are rename candidates."""
+        return tuple(getattr(self, f.name) for f in fields(self) if f.name not in ("name", "help"))
+
+    def db_attributes(self) -> tuple[Any, ...]:
+        """Every attribute that reaches the database as part of the column definition."""
+        skip = {"name", "help", "index"}
+        return tuple(getattr(self, f.name) for f in fields(self) if f.name not in skip)
+
+    def renamed(self, name: str) -> Column:
+        return replace(self, name=name)
+
+
+@dataclass(frozen=True)
+class M2M:
+    """A ManyToMany field: junction table ``<parent_table>_<field>`` (SPEC §2)."""
+
+    field: str
+    table: str
+    target: str  # target table
+    target_column: str  # target primary-key column
+    target_type: str = "BigInt"  # target primary-key storage type
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"field": self.field, "table": self.table, "target": self.target,
+               "target_column": self.target_column}  # fmt: skip
+        if self.target_type != "BigInt":
+            out["target_type"] = self.target_type
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> M2M:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class ModelState:
+    name: str
+    table: str
+    fields: tuple[Column, ...]
+    unique_together: tuple[tuple[str, ...], ...] = ()
+    indexes: tuple[tuple[str, ...], ...] = ()
+    m2m: tuple[M2M, ...] = ()
+    view: str | None = None
+
+    def column(self, name: str) -> Column | None:
+        for col in self.fields:
+            if col.name == name:
+                return col
+        return None
+
+    @property
+    def pk(self) -> Column | None:
+        for col in self.fields:
+            if col.primary_key:
+                return col
+        return None
+
+    def index_specs(self) -> list[tuple[tuple[str, ...], bool]]:
+        """Every index of the table as ``(columns, unique)``, in a stable order (SPEC §6).
+
+        ``unique_together`` groups, ``indexes`` groups, then ``idx_<table>_<col>`` for every
+        non-PK, non-unique column that is a ForeignKey or has ``index=True``. A column's own
+        ``unique`` is part of the column definition and is not listed here.
+        """
+        specs = [(g, True) for g in self.unique_together]
+        specs += [(g, False) for g in self.indexes]
+        specs += [
+            ((c.name,), False)
+            for c in self.fields
+            if (c.index or c.is_fk) and not c.unique and not c.primary_key
+        ]
+        return list(dict.fromkeys(specs))
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "table": self.table,
+            "fields": [c.to_dict() for c in self.fields],
+        }
+        if self.unique_together:
+            out["unique_together"] = [list(g) for g in self.unique_together]
+        if self.indexes:
+            out["indexes"] = [list(g) for g in self.indexes]
+        if self.m2m:
+            out["m2m"] = [m.to_dict() for m in self.m2m]
+        if self.view is not None:
+            out["view"] = self.view
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelState:
+        allowed = {"name", "table", "fields", "unique_together", "indexes", "m2m", "view"}
+        unknown = set(data) - allowed
+        if unknown:
+            raise ValueError(f"unknown model attribute(s): {', '.join(sorted(unknown))}")
+        for key in ("name", "table", "fields"):
+            if key not in data:
+                raise ValueError(f"model is missing {key!r}")
+        return cls(
+            name=data["name"],
+            table=data["table"],
+            fields=tuple(Column.from_dict(c) for c in data["fields"]),
+            unique_together=tuple(tuple(g) for g in data.get("unique_together", ())),
+            indexes=tuple(tuple(g) for g in data.get("indexes", ())),
+            m2m=tuple(M2M.from_dict(m) for m in data.get("m2m", ())),
+            view=data.get("view"),
+        )
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Every model of one plugin, keyed by class name (the model's identity, SPEC §2)."""
+
+    models: dict[str, ModelState] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"models": [self.models[k].to_dict() for k in sorted(self.models)]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Snapshot:
+        if not isinstance(data, dict) or not isinstance(data.get("models"), list):
+            raise ValueError("snapshot_after must be an object with a `models` list")
+        models = [ModelState.from_dict(m) for m in data["models"]]
+        return cls({m.name: m for m in models})
+
+    def by_table(self) -> dict[str, ModelState]:
+        return {m.table: m for m in self.models.values()}
+
+
+EMPTY = Snapshot()

@@ -1,0 +1,1 @@
+"""umbral-accounts: user accounts. Models live in :mod:`umbral_accounts.models`."""

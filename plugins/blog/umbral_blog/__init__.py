@@ -1,0 +1,1 @@
+"""umbral-blog: posts and tags, authored by accounts users."""

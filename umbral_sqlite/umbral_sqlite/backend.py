@@ -1,0 +1,209 @@
+"""The SQLite dialect: types, autoincrement keys, and the table-recreation dance (SPEC §6).
+
+SQLite cannot alter a column in place, cannot drop a column that a foreign key or the primary
+key uses, and cannot add a column whose default is not a constant. Those changes rebuild the
+table: create ``_umbral_new_<t>``, copy every row, drop the old table, rename the new one into
+place and re-create every index. The executor runs such a migration with foreign-key enforcement
+off and checks ``PRAGMA foreign_key_check`` before committing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from umbral import operations as ops
+from umbral.backend import Backend, RenderContext, integer_pk
+from umbral.errors import UnsupportedChange
+from umbral.schema import Column, ModelState
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+
+#: Seconds a connection waits on a locked database before giving up (also the ``--lock-wait``
+#: default): concurrent ``migrate`` processes queue on ``BEGIN IMMEDIATE``.
+DEFAULT_BUSY_TIMEOUT = 300.0
+
+
+class SQLiteBackend(Backend):
+    name: ClassVar[str] = "sqlite"
+    schemes: ClassVar[tuple[str, ...]] = ("sqlite",)
+    TYPES: ClassVar[dict[str, str]] = {
+        "SmallInt": "SMALLINT",
+        "Integer": "INTEGER",
+        "BigInt": "BIGINT",
+        "Real": "REAL",
+        "Double": "DOUBLE",
+        "Boolean": "BOOLEAN",
+        "Text": "TEXT",
+        "Date": "DATE",
+        "Time": "TIME",
+        "Timestamp": "TIMESTAMP",
+        "Timestamptz": "TIMESTAMPTZ",
+        "Uuid": "UUID",
+        "Json": "JSON",
+        "Bytes": "BLOB",
+        "Decimal": "DECIMAL",
+    }
+    UNIQUE_AS_INDEX: ClassVar[bool] = True
+    TRUE: ClassVar[str] = "1"
+    FALSE: ClassVar[str] = "0"
+
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+
+    def pk_sql(self, table: str, col: Column) -> str:
+        if integer_pk(col):
+            # Only the exact type INTEGER aliases the rowid and auto-assigns ids.
+            return f"{self.quote(col.name)} INTEGER PRIMARY KEY AUTOINCREMENT"
+        return f"{self.quote(col.name)} {self.sql_type(col)} NOT NULL PRIMARY KEY"
+
+    # -- operations that need a rebuild ---------------------------------------------------
+
+    def render_add_column(self, op: ops.AddColumn, ctx: RenderContext) -> list[str]:
+        col = op.column
+        # ALTER TABLE ADD COLUMN refuses non-constant defaults (CURRENT_TIMESTAMP) and, with
+        # foreign keys on, a REFERENCES column with a non-NULL default.
+        if col.auto_now_add or col.auto_now or (col.is_fk and col.default is not None):
+            old = self._table(op.table, ctx)
+            new = replace(old, fields=(*old.fields, col))
+            return self.rebuild(old, new, ctx)
+        return super().render_add_column(op, ctx)
+
+    def render_drop_column(self, op: ops.DropColumn, ctx: RenderContext) -> list[str]:
+        old = self._table(op.table, ctx, required=False)
+        if old is None:
+            return super().render_drop_column(op, ctx)
+        col = old.column(op.column)
+        new = ops.DropColumn(table=op.table, column=op.column).apply({op.table: old})[op.table]
+        if col is not None and (col.primary_key or (col.is_fk and col.db_constraint)):
+            return self.rebuild(old, new, ctx)
+        # SQLite refuses to drop an indexed column: drop its indexes first.
+        out = []
+        if col is not None and col.unique:
+            out.append(self.drop_index_sql(op.table, (op.column,), True))
+        out += [
+            self.drop_index_sql(op.table, cols, u)
+            for cols, u in old.index_specs()
+            if op.column in cols
+        ]
+        return [*out, *super().render_drop_column(op, ctx)]
+
+    def render_alter_column(self, op: ops.AlterColumn, ctx: RenderContext) -> list[str]:
+        old = self._table(op.table, ctx)
+        new = op.apply({op.table: old})[op.table]
+        if op.from_.db_attributes() == op.to.db_attributes():
+            return []
+        return self.rebuild(old, new, ctx)
+
+    def render_set_column_comment(self, op: ops.SetColumnComment, ctx: RenderContext) -> list[str]:
+        return []  # SQLite has no column comments; the migration is still recorded
+
+    def _table(self, table: str, ctx: RenderContext, required: bool = True) -> ModelState:
+        model = ctx.state.get(table)
+        if model is None and required:
+            raise UnsupportedChange(
+                f"{ctx.migration or 'migration'}: table `{table}` is not in the plugin's schema "
+                "before this operation, so SQLite cannot rebuild it"
+            )
+        return model  # type: ignore[return-value]
+
+    def rebuild(self, old: ModelState, new: ModelState, ctx: RenderContext) -> list[str]:
+        """The table-recreation dance, keeping every row and re-creating every index."""
+        ctx.needs_fk_off = True
+        q = self.quote
+        table = new.table
+        tmp = f"_umbral_new_{table}"
+        old_names = {c.name for c in old.fields}
+        copied = [c for c in new.fields if c.name in old_names]
+        targets = ", ".join(q(c.name) for c in copied)
+        exprs = ", ".join(self._copy_expr(c) for c in copied)
+        return [
+            self.create_table_sql(tmp, new.fields),
+            f"INSERT INTO {q(tmp)} ({targets}) SELECT {exprs} FROM {q(table)}",
+            f"DROP TABLE {q(table)}",
+            # Legacy mode renames without re-parsing views and triggers that name the table
+            # we just dropped; they keep pointing at the name, which is back after the rename.
+            "PRAGMA legacy_alter_table = ON",
+            f"ALTER TABLE {q(tmp)} RENAME TO {q(table)}",
+            "PRAGMA legacy_alter_table = OFF",
+            *self.table_indexes_sql(new),
+        ]
+
+    def _copy_expr(self, col: Column) -> str:
+        if not col.nullable and col.default is not None:
+            return f"COALESCE({self.quote(col.name)}, {self.literal(col.default)})"
+        return self.quote(col.name)
+
+    # -- connections ----------------------------------------------------------------------
+
+    def normalize_url(self, url: str, root: Path) -> str:
+        # sqlite:///relative/path is relative to the project directory, not the cwd.
+        prefix, _, rest = url.partition("://")
+        if rest.startswith("/") and not rest.startswith("//") and rest[1:] and not self.is_in_memory(url):
+            path = rest[1:]
+            query = ""
+            if "?" in path:
+                path, query = path.split("?", 1)
+                query = "?" + query
+            p = Path(path)
+            if not p.is_absolute():
+                p = root / p
+            return f"{prefix}:///{p}{query}"
+        return url
+
+    def is_in_memory(self, url: str) -> bool:
+        rest = url.partition("://")[2]
+        path = rest.split("?", 1)[0]
+        return path in ("", "/", "/:memory:") or ":memory:" in rest or "mode=memory" in rest
+
+    def create_engine(self, url: str) -> Engine:
+        import sqlite3
+
+        from sqlalchemy import create_engine, event
+        from sqlalchemy.pool import NullPool
+
+        if not self.is_in_memory(url):
+            path = url.partition("://")[2][1:].split("?", 1)[0]
+            if path and not Path(path).parent.exists():
+                # Without this check sqlite3 says only "unable to open database file".
+                raise sqlite3.OperationalError(f"directory {Path(path).parent} does not exist")
+        engine = create_engine(
+            url, poolclass=NullPool, connect_args={"timeout": self.busy_timeout}
+        )
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            # pysqlite would otherwise commit DDL behind our back (tech notes §3.3): we emit
+            # BEGIN ourselves so a migration's statements and its tracking row are atomic.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys = ON")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):  # type: ignore[no-untyped-def]
+            conn.exec_driver_sql(conn.info.get("umbral_begin", "BEGIN"))
+
+        return engine
+
+    def begin_sql(self) -> str | None:
+        # Take the write lock up front: the re-check of the applied set inside the transaction
+        # then sees every migration another process committed before us.
+        return "BEGIN IMMEDIATE"
+
+    def foreign_keys_off(self, conn: Connection) -> None:
+        # A no-op inside a transaction, so the executor calls it before BEGIN.
+        conn.connection.dbapi_connection.execute("PRAGMA foreign_keys = OFF")
+
+    def foreign_keys_on(self, conn: Connection) -> None:
+        conn.connection.dbapi_connection.execute("PRAGMA foreign_keys = ON")
+
+    def foreign_key_violations(self, conn: Connection) -> int:
+        return len(conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall())
+
+    @contextmanager
+    def migration_lock(self, conn: Connection, wait: float) -> Iterator[None]:
+        yield  # BEGIN IMMEDIATE per migration serialises writers; no run-wide lock needed

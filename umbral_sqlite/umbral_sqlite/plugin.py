@@ -1,0 +1,26 @@
+"""Hook implementations of the SQLite backend plugin.
+
+Kept light on purpose: it is imported at every ``umbral`` start-up (``--help`` included), so it
+imports neither SQLAlchemy nor sqlite3 at module level.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from umbral import hookimpl
+from umbral_sqlite.backend import SQLiteBackend
+
+_BACKEND = SQLiteBackend()
+
+
+@hookimpl
+def umbral_backends() -> list[Any]:
+    return [_BACKEND]
+
+
+@hookimpl
+def umbral_render_operation(operation: Any, backend: Any, context: Any) -> list[str] | None:
+    if backend.name != SQLiteBackend.name:
+        return None
+    return backend.render(operation, context)
