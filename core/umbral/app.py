@@ -66,7 +66,9 @@ class App:
             try:
                 obj = getattr(importlib.import_module(module_name), attr)
             except (ImportError, AttributeError) as exc:
-                raise ConfigError(f"{cfg.source}: `app = {cfg.app!r}` cannot be loaded: {exc}") from exc
+                raise ConfigError(
+                    f"{cfg.source}: `app = {cfg.app!r}` cannot be loaded: {exc}"
+                ) from exc
             if not isinstance(obj, App):
                 raise ConfigError(f"{cfg.source}: `app = {cfg.app!r}` is not an umbral.App")
             app = obj
@@ -130,7 +132,9 @@ class App:
         from umbral import makemigrations as mk
 
         if empty is not None:
-            result = mk.MakeMigrationsResult(migrations=[mk.empty_migration(self.env, empty, name=name)])
+            result = mk.MakeMigrationsResult(
+                migrations=[mk.empty_migration(self.env, empty, name=name)]
+            )
         else:
             result = mk.plan_migrations(self.env, name=name)
         if result.migrations and not (check or dry_run):
@@ -185,42 +189,45 @@ class App:
         wait = lock_wait if lock_wait is not None else (self.lock_wait or DEFAULT_LOCK_WAIT)
         if hasattr(backend, "busy_timeout"):
             backend.busy_timeout = wait
-        with connect(backend, backend.normalize_url(url, self.root)) as conn:
-            with _db_errors(url), backend.migration_lock(conn, wait):
-                m = Migrator(self.env, backend, conn)
-                if fake is not None:
-                    result.message = m.fake(fake)
-                    return result
+        with (
+            connect(backend, backend.normalize_url(url, self.root)) as conn,
+            _db_errors(url),
+            backend.migration_lock(conn, wait),
+        ):
+            m = Migrator(self.env, backend, conn)
+            if fake is not None:
+                result.message = m.fake(fake)
+                return result
+            applied = m.applied()
+            entries = m.entries(applied)
+            m.check_drift(entries, allow_drift, warn)
+            for e in entries:
+                if e.state is State.OUT_OF_ORDER:
+                    warn(
+                        f"umbral migrate: migration {e.key} is on disk but appears before the "
+                        "last applied migration of its plugin; applying it out of order"
+                    )
+            todo = m.pending_plan(applied, target)
+            rendered = [m.render(x) for x in todo]
+            if not allow_destructive and not fake_initial:
+                _destructive_gate(self.env.pm, backend, rendered, classify, OpSafety)
+            if plan:
+                result.plan = rendered
+                return result
+            with executor.write_transaction(conn, backend):
+                recorder.ensure_table(conn)
+            if fake_initial:
+                faked, _ = m.fake_initial(applied)
+                result.faked = faked
+                if on_event:
+                    on_event("faked", {"count": len(faked)})
                 applied = m.applied()
-                entries = m.entries(applied)
-                m.check_drift(entries, allow_drift, warn)
-                for e in entries:
-                    if e.state is State.OUT_OF_ORDER:
-                        warn(
-                            f"umbral migrate: migration {e.key} is on disk but appears before the "
-                            "last applied migration of its plugin; applying it out of order"
-                        )
                 todo = m.pending_plan(applied, target)
                 rendered = [m.render(x) for x in todo]
-                if not allow_destructive and not fake_initial:
+                if not allow_destructive:
                     _destructive_gate(self.env.pm, backend, rendered, classify, OpSafety)
-                if plan:
-                    result.plan = rendered
-                    return result
-                with executor.write_transaction(conn, backend):
-                    recorder.ensure_table(conn)
-                if fake_initial:
-                    faked, _ = m.fake_initial(applied)
-                    result.faked = faked
-                    if on_event:
-                        on_event("faked", {"count": len(faked)})
-                    applied = m.applied()
-                    todo = m.pending_plan(applied, target)
-                    rendered = [m.render(x) for x in todo]
-                    if not allow_destructive:
-                        _destructive_gate(self.env.pm, backend, rendered, classify, OpSafety)
-                result.plan = rendered
-                result.applied = executor.apply_plan(conn, backend, rendered, on_event)
+            result.plan = rendered
+            result.applied = executor.apply_plan(conn, backend, rendered, on_event)
         return result
 
     def showmigrations(self) -> list[Entry]:

@@ -270,14 +270,13 @@ def _check_alter(model: str, before: Column, after: Column) -> None:
             "add a new column, copy the data over in a hand-written RunSql migration, then drop "
             "the old column",
         )
-    if before.is_fk and after.is_fk and before.storage_type != after.storage_type:
-        if not is_safe_cast(before.storage_type, after.storage_type):
-            raise UnsafeAlter(
-                model,
-                name,
-                f"foreign-key type change {before.storage_type} -> {after.storage_type}",
-                "add a new column, copy the data in a hand-written migration, then drop the old one",
-            )
+    if before.is_fk and after.is_fk and not is_safe_cast(before.storage_type, after.storage_type):
+        raise UnsafeAlter(
+            model,
+            name,
+            f"foreign-key type change {before.storage_type} -> {after.storage_type}",
+            "add a new column, copy the data in a hand-written migration, then drop it",
+        )
     if before.nullable and not after.nullable and not after.has_default:
         raise UnsafeAlter(
             model,

@@ -159,9 +159,7 @@ class Backend:
 
     def render_add_column(self, op: ops.AddColumn, ctx: RenderContext) -> list[str]:
         col = op.column
-        out = [
-            f"ALTER TABLE {self.quote(op.table)} ADD COLUMN {self.column_sql(op.table, col)}"
-        ]
+        out = [f"ALTER TABLE {self.quote(op.table)} ADD COLUMN {self.column_sql(op.table, col)}"]
         if col.unique and self.UNIQUE_AS_INDEX:
             out.append(self.index_sql(op.table, (col.name,), True))
         if (col.index or col.is_fk) and not col.unique:
@@ -280,7 +278,9 @@ def split_sql(sql: str) -> list[str]:
             buf.append(ch)
         i += 1
     stmt = "".join(buf).strip()
-    if stmt and not all(line.strip().startswith("--") for line in stmt.splitlines() if line.strip()):
+    if stmt and not all(
+        line.strip().startswith("--") for line in stmt.splitlines() if line.strip()
+    ):
         out.append(stmt)
     return out
 

@@ -152,7 +152,7 @@ def mask_url(url: str) -> str:
 
 
 def url_password(url: str) -> str | None:
-    scheme, sep, rest = url.partition("://")
+    _scheme, _sep, rest = url.partition("://")
     netloc = rest.split("/", 1)[0]
     if "@" in netloc:
         creds = netloc.rsplit("@", 1)[0]

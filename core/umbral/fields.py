@@ -1,8 +1,8 @@
 """Field declarations (SPEC §2).
 
 A field is a declaration only: it describes a column and knows nothing about SQL. ``Model``
-collects fields in declaration order and turns them into :class:`umbral.schema.Column` objects when a
-snapshot is built (foreign-key targets are resolved then, once every model is known).
+collects fields in declaration order and turns them into :class:`umbral.schema.Column` objects
+when a snapshot is built (foreign-key targets are resolved then, once every model is known).
 """
 
 from __future__ import annotations

@@ -14,9 +14,7 @@ from umbral.errors import MigrationGraphError
 from umbral.migration import Migration
 
 
-def check_dependencies(
-    migrations: Iterable[Migration], applied: Iterable[str] = ()
-) -> None:
+def check_dependencies(migrations: Iterable[Migration], applied: Iterable[str] = ()) -> None:
     """Every dependency must be on disk or recorded as applied."""
     on_disk = {m.key: m for m in migrations}
     known = set(on_disk) | set(applied)
@@ -57,7 +55,8 @@ def plan_order(migrations: Iterable[Migration], plugin_order: Mapping[str, int])
     if len(order) != len(nodes):
         stuck = sorted(k for k, d in indegree.items() if d > 0)
         raise MigrationGraphError(
-            "migration dependency cycle among " + ", ".join(stuck)
+            "migration dependency cycle among "
+            + ", ".join(stuck)
             + "; fix `depends_on` in those files so the graph has no loop"
         )
     return order

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from umbral.errors import ConfigError
 
-MODELS_TEMPLATE = '''"""Models of this project: every Model subclass here belongs to the `app` plugin."""
+MODELS_TEMPLATE = '''"""This project's models: they form the `app` plugin."""
 
 from umbral import Model, fields
 
@@ -38,8 +38,10 @@ def init_project(directory: Path, *, pyproject: bool, database: str) -> list[str
         # Append a [tool.umbral] table as text instead.
         block = tomli_w.dumps({"tool": {"umbral": settings}})
         existing = path.read_text(encoding="utf-8") if path.exists() else ""
-        sep = "" if not existing or existing.endswith("\n\n") else (
-            "\n" if existing.endswith("\n") else "\n\n"
+        sep = (
+            ""
+            if not existing or existing.endswith("\n\n")
+            else ("\n" if existing.endswith("\n") else "\n\n")
         )
         path.write_text(existing + sep + block, encoding="utf-8")
         lines.append(f"Wrote [tool.umbral] to {path}")

@@ -34,7 +34,9 @@ def load_file(path: Path, plugin: str) -> Migration:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise fail(f"is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+        raise fail(
+            f"is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        ) from None
     if not isinstance(data, dict):
         raise fail("must contain a JSON object")
     missing = [k for k in _REQUIRED if k not in data]

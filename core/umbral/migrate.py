@@ -98,7 +98,9 @@ class Migrator:
             recorder.record(self.conn, m.plugin, m.id, m.checksum)
         return f"Marked {m.key} as applied (no SQL executed)"
 
-    def check_drift(self, entries: list[drift.Entry], allow: bool, warn: Callable[[str], None]) -> None:
+    def check_drift(
+        self, entries: list[drift.Entry], allow: bool, warn: Callable[[str], None]
+    ) -> None:
         missing = [e for e in entries if e.state is drift.State.MISSING]
         edited = [e for e in entries if e.state is drift.State.EDITED]
         if (missing or edited) and not allow:
@@ -174,9 +176,7 @@ class Migrator:
         plugin, name = parse_spec(target, "")
         self.env.info(plugin)
         if name == "zero" or (f"{plugin}/{name}" in applied):
-            later = [
-                k for k in applied if k.startswith(f"{plugin}/") and k > f"{plugin}/{name}"
-            ]
+            later = [k for k in applied if k.startswith(f"{plugin}/") and k > f"{plugin}/{name}"]
             if name == "zero" or later:
                 raise Refused(
                     f"umbral migrate {target}: migrating backward is not supported yet; "

@@ -50,8 +50,8 @@ class ModelOptions:
 class Model:
     """Base class of every model. Subclass it with class keywords::
 
-        class Post(Model, plugin="blog", unique_together=[("author", "slug")]):
-            title = fields.Text()
+    class Post(Model, plugin="blog", unique_together=[("author", "slug")]):
+        title = fields.Text()
     """
 
     _meta: ClassVar[ModelOptions]

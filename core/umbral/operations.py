@@ -350,9 +350,7 @@ class DropIndex(Operation):
         groups = tuple(g for g in model.indexes if g != self.columns)
         cols = model.fields
         if len(self.columns) == 1:
-            cols = tuple(
-                replace(c, index=False) if c.name == self.columns[0] else c for c in cols
-            )
+            cols = tuple(replace(c, index=False) if c.name == self.columns[0] else c for c in cols)
         return _with_table(state, self.table, indexes=groups, fields=cols)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import importlib
+import itertools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -132,7 +133,7 @@ def load_plugins(
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         raise PluginError(f"plugin `{pm.get_name(exc.plugin)}`: {exc}") from exc
-    for name, info in infos.items():
+    for info in infos.values():
         info.hooks = sorted(h.name for h in pm.get_hookcallers(info.plugin) or [])
         info.is_backend = "umbral_backends" in info.hooks and "umbral_models" not in info.hooks
     return infos
@@ -154,9 +155,7 @@ def call_own(pm: pluggy.PluginManager, hook: str, plugin: Any) -> Any:
     return None
 
 
-def plugin_order(
-    infos: Mapping[str, PluginInfo], snapshots: Mapping[str, Snapshot]
-) -> list[str]:
+def plugin_order(infos: Mapping[str, PluginInfo], snapshots: Mapping[str, Snapshot]) -> list[str]:
     """Kahn-sort app plugins over declared dependencies + FK edges, ties by name, ``app`` last.
 
     Raises PluginError for a dependency on an unknown plugin, PluginCycle for a declared cycle,
@@ -196,10 +195,11 @@ def plugin_order(
     cycle = _find_cycle(combined)
     if cycle:
         edges = []
-        for a, b in zip(cycle, cycle[1:], strict=False):
+        for a, b in itertools.pairwise(cycle):
             edges.extend(why.get((a, b), [f"{a} -> {b} (declared dependency)"]))
         raise ForeignKeyCycle(
-            "foreign keys between plugins form a cycle: " + "; ".join(edges)
+            "foreign keys between plugins form a cycle: "
+            + "; ".join(edges)
             + ". Make one of these foreign keys nullable and add it in a later migration, or "
             "set db_constraint=False on it"
         )
@@ -238,7 +238,7 @@ def _find_cycle(deps: Mapping[str, set[str]]) -> list[str] | None:
         stack.append(n)
         for d in sorted(deps.get(n, ())):
             if color.get(d) == 1:
-                return [*stack[stack.index(d):], d]
+                return [*stack[stack.index(d) :], d]
             if color.get(d) is None:
                 found = visit(d)
                 if found:

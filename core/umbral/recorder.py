@@ -64,10 +64,7 @@ def record(conn: Connection, plugin: str, name: str, checksum: str) -> None:
 
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     conn.execute(
-        text(
-            f"INSERT INTO {TABLE} (plugin, name, applied_at, checksum) "
-            "VALUES (:p, :n, :a, :c)"
-        ),
+        text(f"INSERT INTO {TABLE} (plugin, name, applied_at, checksum) VALUES (:p, :n, :a, :c)"),
         {"p": plugin, "n": name, "a": now, "c": checksum},
     )
 

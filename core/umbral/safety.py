@@ -47,48 +47,88 @@ def _core_rule(op: ops.Operation) -> Finding:
     tag = TAGS.get(op.kind, op.kind.upper())
     S, W, U = OpSafety.SAFE, OpSafety.WARNING, OpSafety.UNSAFE
     if isinstance(op, ops.DropTable):
-        return Finding(U, tag, f"drops table `{op.table}` and all its rows; old code reading it "
-                       "breaks. Expand-contract: stop reading and writing it, deploy, then drop")
+        return Finding(
+            U,
+            tag,
+            f"drops table `{op.table}` and all its rows; old code reading it "
+            "breaks. Expand-contract: stop reading and writing it, deploy, then drop",
+        )
     if isinstance(op, ops.DropColumn):
-        return Finding(U, tag, f"drops column `{op.table}.{op.column}` and its data; old code "
-                       "reading it breaks. Expand-contract: stop writing it, deploy, then drop")
+        return Finding(
+            U,
+            tag,
+            f"drops column `{op.table}.{op.column}` and its data; old code "
+            "reading it breaks. Expand-contract: stop writing it, deploy, then drop",
+        )
     if isinstance(op, ops.DropM2MTable):
-        return Finding(U, tag, f"drops junction table `{op.table}` and every link in it; old "
-                       "code reading it breaks. Expand-contract: stop using the relation, "
-                       "deploy, then drop")
+        return Finding(
+            U,
+            tag,
+            f"drops junction table `{op.table}` and every link in it; old "
+            "code reading it breaks. Expand-contract: stop using the relation, "
+            "deploy, then drop",
+        )
     if isinstance(op, ops.AddColumn):
         c = op.column
         if not c.nullable and not c.has_default and not (c.auto_now or c.auto_now_add):
-            return Finding(W, tag, f"adds NOT NULL column `{op.table}.{c.name}` without a "
-                           "default; old code inserting rows fails. Expand-contract: add it "
-                           "nullable or with a default, backfill, then tighten")
+            return Finding(
+                W,
+                tag,
+                f"adds NOT NULL column `{op.table}.{c.name}` without a "
+                "default; old code inserting rows fails. Expand-contract: add it "
+                "nullable or with a default, backfill, then tighten",
+            )
         return Finding(S, tag, "")
     if isinstance(op, ops.AlterColumn):
-        return Finding(W, tag, f"alters column `{op.table}.{op.column}`; the table may be "
-                       "rewritten or locked and old code may not expect the new definition. "
-                       f"Expand-contract: add a new column, backfill, switch reads, then drop "
-                       f"`{op.column}`")
+        return Finding(
+            W,
+            tag,
+            f"alters column `{op.table}.{op.column}`; the table may be "
+            "rewritten or locked and old code may not expect the new definition. "
+            f"Expand-contract: add a new column, backfill, switch reads, then drop "
+            f"`{op.column}`",
+        )
     if isinstance(op, ops.RenameTable):
-        return Finding(W, tag, f"renames table `{op.from_}` -> `{op.to}`; old code references "
-                       f"`{op.from_}`. Expand-contract: create `{op.to}`, copy and dual-write, "
-                       f"switch reads, then drop `{op.from_}`")
+        return Finding(
+            W,
+            tag,
+            f"renames table `{op.from_}` -> `{op.to}`; old code references "
+            f"`{op.from_}`. Expand-contract: create `{op.to}`, copy and dual-write, "
+            f"switch reads, then drop `{op.from_}`",
+        )
     if isinstance(op, ops.RenameColumn):
-        return Finding(W, tag, f"renames column `{op.table}.{op.from_}` -> `{op.to}`; old code "
-                       f"references `{op.from_}`. Expand-contract: add `{op.to}`, backfill, "
-                       f"switch reads, then drop `{op.from_}`")
+        return Finding(
+            W,
+            tag,
+            f"renames column `{op.table}.{op.from_}` -> `{op.to}`; old code "
+            f"references `{op.from_}`. Expand-contract: add `{op.to}`, backfill, "
+            f"switch reads, then drop `{op.from_}`",
+        )
     if isinstance(op, ops.AddIndex) and op.unique:
         cols = ", ".join(op.columns)
-        return Finding(W, "ADD UNIQUE", f"adds a unique index on `{op.table}({cols})`; it fails "
-                       "if existing rows have duplicates and old code inserting duplicates "
-                       "breaks. Expand-contract: de-duplicate, deploy code that keeps it unique, "
-                       "then add the index")
+        return Finding(
+            W,
+            "ADD UNIQUE",
+            f"adds a unique index on `{op.table}({cols})`; it fails "
+            "if existing rows have duplicates and old code inserting duplicates "
+            "breaks. Expand-contract: de-duplicate, deploy code that keeps it unique, "
+            "then add the index",
+        )
     if isinstance(op, ops.DropView):
-        return Finding(W, tag, f"drops view `{op.name}`; code reading it breaks until it is "
-                       "re-created. Expand-contract: stop reading it, deploy, then drop")
+        return Finding(
+            W,
+            tag,
+            f"drops view `{op.name}`; code reading it breaks until it is "
+            "re-created. Expand-contract: stop reading it, deploy, then drop",
+        )
     if isinstance(op, ops.RunSql):
-        return Finding(W, tag, "runs hand-written SQL that umbral cannot classify; review its "
-                       "row impact, locking and idempotency. Expand-contract: keep it backward "
-                       "compatible with the running code")
+        return Finding(
+            W,
+            tag,
+            "runs hand-written SQL that umbral cannot classify; review its "
+            "row impact, locking and idempotency. Expand-contract: keep it backward "
+            "compatible with the running code",
+        )
     return Finding(S, tag, "")
 
 
@@ -114,9 +154,7 @@ def classify(
 ) -> Finding:
     """Collect every plugin's findings for ``op``; the worst tier wins (first one on ties)."""
     findings: list[Finding] = []
-    for result in pm.hook.umbral_classify_operation(
-        operation=op, backend=backend, context=context
-    ):
+    for result in pm.hook.umbral_classify_operation(operation=op, backend=backend, context=context):
         findings.extend(_as_finding(f) for f in (result or []))
     if not findings:
         return Finding(OpSafety.SAFE, TAGS.get(op.kind, op.kind.upper()), "")

@@ -61,7 +61,7 @@ class PostgresBackend(Backend):
         return [f"COMMENT ON COLUMN {self.quote(op.table)}.{self.quote(op.column)} IS {comment}"]
 
     def normalize_url(self, url: str, root: Path) -> str:
-        scheme, sep, rest = url.partition("://")
+        scheme, _sep, rest = url.partition("://")
         if scheme in ("postgres", "postgresql"):
             return f"postgresql+psycopg://{rest}"
         return url

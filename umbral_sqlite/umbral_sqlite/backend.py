@@ -142,7 +142,12 @@ class SQLiteBackend(Backend):
     def normalize_url(self, url: str, root: Path) -> str:
         # sqlite:///relative/path is relative to the project directory, not the cwd.
         prefix, _, rest = url.partition("://")
-        if rest.startswith("/") and not rest.startswith("//") and rest[1:] and not self.is_in_memory(url):
+        if (
+            rest.startswith("/")
+            and not rest.startswith("//")
+            and rest[1:]
+            and not self.is_in_memory(url)
+        ):
             path = rest[1:]
             query = ""
             if "?" in path:
@@ -170,9 +175,7 @@ class SQLiteBackend(Backend):
             if path and not Path(path).parent.exists():
                 # Without this check sqlite3 says only "unable to open database file".
                 raise sqlite3.OperationalError(f"directory {Path(path).parent} does not exist")
-        engine = create_engine(
-            url, poolclass=NullPool, connect_args={"timeout": self.busy_timeout}
-        )
+        engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": self.busy_timeout})
 
         @event.listens_for(engine, "connect")
         def _connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]

@@ -147,7 +147,9 @@ def migrate_cmd(
     ] = None,
     fake: Annotated[
         str | None,
-        typer.Option("--fake", metavar="PLUGIN/NAME", help="Record a migration without running it."),
+        typer.Option(
+            "--fake", metavar="PLUGIN/NAME", help="Record a migration without running it."
+        ),
     ] = None,
     fake_initial: Annotated[
         bool, typer.Option("--fake-initial", help="Adopt existing tables of initial migrations.")
@@ -234,8 +236,12 @@ def showmigrations_cmd(
         if as_json:
             data = {
                 "migrations": [
-                    {"plugin": e.plugin, "name": e.name, "state": e.state.label,
-                     "marker": e.state.marker}  # fmt: skip
+                    {
+                        "plugin": e.plugin,
+                        "name": e.name,
+                        "state": e.state.label,
+                        "marker": e.state.marker,
+                    }
                     for e in entries
                 ],
                 "not_applied": waiting,

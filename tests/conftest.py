@@ -1,0 +1,267 @@
+"""Shared fixtures: throwaway projects driven through the real CLI, and real databases.
+
+* ``project`` builds a project directory in ``tmp_path`` (``umbral.toml``, a models module,
+  optional project plugin modules) and runs ``python -m umbral`` in it as a subprocess.
+* ``db_url`` is parametrized over the backends: a SQLite file, and a fresh PostgreSQL database
+  per test (skipped with the reason when no server answers, unless UMBRAL_REQUIRE_POSTGRES=1,
+  as in CI, which turns the skip into a failure).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+POSTGRES_URL = os.environ.get(
+    "UMBRAL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+REQUIRE_POSTGRES = os.environ.get("UMBRAL_REQUIRE_POSTGRES") == "1"
+
+
+@dataclass
+class Result:
+    args: tuple[str, ...]
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def out_lines(self) -> list[str]:
+        return self.stdout.splitlines()
+
+    @property
+    def err_lines(self) -> list[str]:
+        return self.stderr.splitlines()
+
+    def __repr__(self) -> str:  # shown by pytest when an assertion fails
+        return (
+            f"umbral {' '.join(self.args)} -> exit {self.code}\n--- stdout\n{self.stdout}"
+            f"--- stderr\n{self.stderr}"
+        )
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UMBRAL_")}
+    env.update(extra)
+    return env
+
+
+def run_umbral(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> Result:
+    proc = subprocess.run(
+        [sys.executable, "-m", "umbral", *args],
+        cwd=cwd,
+        env=env if env is not None else clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return Result(args, proc.returncode, proc.stdout, proc.stderr)
+
+
+@dataclass
+class Project:
+    """A temporary umbral project. ``plugins = []`` by default so installed plugins stay out."""
+
+    root: Path
+    database: str
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def write_config(self, **overrides: Any) -> None:
+        import tomli_w
+
+        cfg = {"database": self.database, "models": ["models"], "plugins": []}
+        cfg.update(self.config)
+        cfg.update(overrides)
+        cfg = {k: v for k, v in cfg.items() if v is not None}
+        self.config = cfg
+        (self.root / "umbral.toml").write_text(tomli_w.dumps(cfg))
+
+    def write(self, relpath: str, text: str) -> Path:
+        path = self.root / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip())
+        # A rewritten module must not be served from a stale bytecode cache.
+        for pyc in path.parent.glob(f"__pycache__/{path.stem}.*.pyc"):
+            pyc.unlink()
+        return path
+
+    def models(self, body: str) -> Path:
+        """Write models.py; ``from umbral import Model, fields`` is prepended."""
+        return self.write(
+            "models.py", "from umbral import Model, fields\n\n" + textwrap.dedent(body)
+        )
+
+    def run(self, *args: str, **env: str) -> Result:
+        return run_umbral(*args, cwd=self.root, env=clean_env(**env))
+
+    def migration_files(self, plugin: str = "app") -> list[str]:
+        d = self.root / "migrations" / plugin
+        return sorted(p.name for p in d.glob("*.json")) if d.is_dir() else []
+
+    def load_migration(self, plugin: str, name: str) -> dict[str, Any]:
+        return json.loads((self.root / "migrations" / plugin / name).read_text())
+
+    def tree(self) -> dict[str, bytes]:
+        """Every file under the project (for "nothing was written" assertions)."""
+        return {
+            str(p.relative_to(self.root)): p.read_bytes()
+            for p in sorted(self.root.rglob("*"))
+            if p.is_file()
+            and "__pycache__" not in p.parts
+            and not p.name.endswith((".sqlite3", "-journal", "-wal", "-shm"))
+        }
+
+
+def _postgres_admin() -> Any:
+    try:
+        import psycopg
+    except ImportError as exc:  # pragma: no cover - the test extra installs it
+        return None, f"psycopg is not installed ({exc})"
+    try:
+        conn = psycopg.connect(_libpq(POSTGRES_URL), autocommit=True, connect_timeout=3)
+    except Exception as exc:
+        return None, f"no PostgreSQL server at {POSTGRES_URL}: {str(exc).strip().splitlines()[0]}"
+    return conn, ""
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://").replace(
+        "postgres://", "postgresql://"
+    )
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[Any]:
+    conn, reason = _postgres_admin()
+    if conn is None:
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"PostgreSQL is required (UMBRAL_REQUIRE_POSTGRES=1): {reason}")
+        pytest.skip(reason)
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def postgres_url(postgres_admin: Any) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    name = f"umbral_t_{uuid.uuid4().hex[:12]}"
+    postgres_admin.execute(f'CREATE DATABASE "{name}"')
+    base = _libpq(POSTGRES_URL).rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        postgres_admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database URL on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'db.sqlite3'}"
+
+
+@pytest.fixture
+def project(tmp_path: Path, sqlite_url: str) -> Project:
+    """A SQLite project with an empty models module (most CLI tests start here)."""
+    root = tmp_path / "proj"
+    root.mkdir()
+    p = Project(root, sqlite_url)
+    p.write_config()
+    p.models("")
+    return p
+
+
+@pytest.fixture
+def any_project(tmp_path: Path, db_url: str) -> Project:
+    """The same as ``project``, once per backend."""
+    root = tmp_path / "proj"
+    root.mkdir()
+    p = Project(root, db_url)
+    p.write_config()
+    p.models("")
+    return p
+
+
+def sqlite_path(url: str) -> str:
+    return url.split(":///", 1)[1]
+
+
+def schema_of(url: str) -> dict[str, Any]:
+    """Tables -> columns, indexes, foreign keys, read back through SQLAlchemy's inspector."""
+    from sqlalchemy import create_engine, inspect
+
+    engine = create_engine(_sa_url(url))
+    try:
+        insp = inspect(engine)
+        out: dict[str, Any] = {}
+        for t in sorted(insp.get_table_names()):
+            if t in ("sqlite_sequence",):
+                continue
+            out[t] = {
+                "columns": [
+                    (c["name"], str(c["type"]), bool(c["nullable"])) for c in insp.get_columns(t)
+                ],
+                "indexes": sorted(
+                    (i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                    for i in insp.get_indexes(t)
+                ),
+                "fks": sorted(
+                    (tuple(f["constrained_columns"]), f["referred_table"])
+                    for f in insp.get_foreign_keys(t)
+                ),
+            }
+        return out
+    finally:
+        engine.dispose()
+
+
+def _sa_url(url: str) -> str:
+    if url.startswith(("postgres://", "postgresql://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def rows(url: str, sql: str) -> list[tuple]:
+    if url.startswith("sqlite"):
+        with sqlite3.connect(sqlite_path(url)) as conn:
+            return [tuple(r) for r in conn.execute(sql).fetchall()]
+    import psycopg
+
+    with psycopg.connect(_libpq(url)) as conn:
+        return [tuple(r) for r in conn.execute(sql).fetchall()]
+
+
+def execute(url: str, *statements: str) -> None:
+    if url.startswith("sqlite"):
+        conn = sqlite3.connect(sqlite_path(url))
+        try:
+            for s in statements:
+                conn.execute(s)
+            conn.commit()
+        finally:
+            conn.close()
+        return
+    import psycopg
+
+    with psycopg.connect(_libpq(url), autocommit=True) as conn:
+        for s in statements:
+            conn.execute(s)
