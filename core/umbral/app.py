@@ -151,6 +151,7 @@ class App:
         allow_drift: bool = False,
         allow_in_memory: bool = False,
         allow_destructive: bool = False,
+        allow_irreversible: bool = False,
         plan: bool = False,
         lock_wait: float | None = None,
         on_event: Event | None = None,
@@ -207,6 +208,17 @@ class App:
                         f"umbral migrate: migration {e.key} is on disk but appears before the "
                         "last applied migration of its plugin; applying it out of order"
                     )
+            if target is not None and m.is_backward(target, applied):
+                undo = [
+                    m.render_backward(x, allow_irreversible)
+                    for x in m.backward_plan(target, applied)
+                ]
+                if not allow_destructive:
+                    _destructive_gate(self.env.pm, backend, undo, classify, OpSafety)
+                result.plan = undo
+                if not plan:
+                    result.unapplied = executor.apply_plan(conn, backend, undo, on_event)
+                return result
             todo = m.pending_plan(applied, target)
             rendered = [m.render(x) for x in todo]
             if not allow_destructive and not fake_initial:
@@ -284,7 +296,7 @@ class App:
 def _destructive_gate(pm: Any, backend: Any, rendered: list, classify: Any, OpSafety: Any) -> None:
     lines = []
     for r in rendered:
-        for op in r.migration.operations:
+        for op in r.migration.operations:  # for a backward run: the reverse operations
             finding = classify(pm, op, backend, {"migration": r.migration.key})
             if finding.tier is OpSafety.UNSAFE:
                 lines.append(f"    [UNSAFE] {r.migration.key}: {finding.message}")

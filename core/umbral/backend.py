@@ -37,6 +37,8 @@ class RenderContext:
     #: Set by renderers that need foreign-key enforcement off for the whole migration
     #: (a SQLite table rebuild). The executor reads it before opening the transaction.
     needs_fk_off: bool = False
+    #: Tables rebuilt by the rendered operations (set by renderers that rebuild).
+    rebuilt: set[str] = field(default_factory=set)
 
 
 _FK_ACTION_SQL = {"cascade": "CASCADE", "restrict": "RESTRICT", "set_null": "SET NULL"}
@@ -242,6 +244,17 @@ class Backend:
     def foreign_key_violations(self, conn: Connection) -> int:
         """Count dangling references (checked before committing a rebuild)."""
         return 0
+
+    def dependent_objects_sql(self, conn: Connection, tables: set[str]) -> list[str]:
+        """Statements re-creating objects a rebuild of ``tables`` drops (SQLite triggers).
+
+        Read inside the migration's transaction before its statements run, executed after them.
+        """
+        return []
+
+    def broken_views(self, conn: Connection) -> list[str]:
+        """Views that no longer compile (checked before committing a migration)."""
+        return []
 
 
 def _snake(kind: str) -> str:

@@ -32,6 +32,10 @@ class Rendered:
     migration: Migration
     statements: list[str]
     needs_fk_off: bool = False
+    #: Tables the migration rebuilds (their triggers are re-created after it).
+    rebuilt: set[str] = field(default_factory=set)
+    #: True when this un-applies the migration (reverse operations; removes the tracking row).
+    backward: bool = False
     #: Per operation: (description, statements), for sqlmigrate and --plan.
     parts: list[tuple[str, list[str]]] = field(default_factory=list)
 
@@ -54,6 +58,7 @@ def render_migration(
         out.statements.extend(stmts)
         state = op.apply(state)
     out.needs_fk_off = ctx.needs_fk_off
+    out.rebuilt = set(ctx.rebuilt)
     return out
 
 
@@ -84,12 +89,14 @@ def apply_one(
         backend.foreign_keys_off(conn)
     try:
         with write_transaction(conn, backend):
-            if recorder.is_applied(conn, m.plugin, m.id):
+            # Re-checked inside the write transaction: another process may have got here first.
+            if recorder.is_applied(conn, m.plugin, m.id) != rendered.backward:
                 return False
             current = ""
             try:
                 if not fake:
-                    for stmt in rendered.statements:
+                    keep = backend.dependent_objects_sql(conn, rendered.rebuilt)
+                    for stmt in [*rendered.statements, *keep]:
                         current = stmt
                         run_statement(conn, stmt)
                     if fk_off:
@@ -100,8 +107,20 @@ def apply_one(
                                 m.key, current,
                                 f"it would leave {dangling} dangling foreign-key reference(s)",
                             )  # fmt: skip
-                current = f"INSERT INTO {recorder.TABLE} ..."
-                recorder.record(conn, m.plugin, m.id, m.checksum)
+                    current = "checking views"
+                    broken = backend.broken_views(conn) if rendered.rebuilt else []
+                    if broken:
+                        raise MigrationFailed(
+                            m.key, current,
+                            f"it would break view(s) {', '.join(broken)}; drop or change them "
+                            "in the same migration",
+                        )  # fmt: skip
+                if rendered.backward:
+                    current = f"DELETE FROM {recorder.TABLE} ..."
+                    recorder.unrecord(conn, m.plugin, m.id)
+                else:
+                    current = f"INSERT INTO {recorder.TABLE} ..."
+                    recorder.record(conn, m.plugin, m.id, m.checksum)
             except DBAPIError as exc:
                 raise MigrationFailed(m.key, current, _db_message(exc)) from exc
         return True

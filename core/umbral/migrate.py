@@ -14,8 +14,15 @@ from umbral import drift, executor, recorder
 from umbral.backend import Backend
 from umbral.errors import DatabaseError, DriftDetected, MigrationFileError, Refused, UmbralError
 from umbral.graph import check_dependencies, plan_order
-from umbral.migration import Migration
-from umbral.operations import CreateTable, State, state_from_snapshot
+from umbral.migration import ID_RE, Migration
+from umbral.operations import (
+    CreateTable,
+    IrreversibleOperation,
+    Operation,
+    State,
+    apply_all,
+    state_from_snapshot,
+)
 from umbral.safety import Finding, OpSafety, check_pending_safety, classify_operation
 
 if TYPE_CHECKING:
@@ -29,6 +36,7 @@ Event = Callable[[str, dict[str, Any]], None]
 @dataclass
 class MigrateResult:
     applied: list[str] = field(default_factory=list)
+    unapplied: list[str] = field(default_factory=list)
     faked: list[str] = field(default_factory=list)
     plan: list[executor.Rendered] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -169,20 +177,13 @@ class Migrator:
         position = {m.key: i for i, m in enumerate(order)}
         todo.sort(key=lambda m: position[m.key])
         if target is not None:
-            todo = self._upto(todo, target, applied)
+            todo = self._upto(todo, target)
         return todo
 
-    def _upto(self, todo: list[Migration], target: str, applied: dict[str, str]) -> list[Migration]:
+    def _upto(self, todo: list[Migration], target: str) -> list[Migration]:
+        """Only the pending migrations ``target`` needs (itself and its dependencies)."""
         plugin, name = parse_spec(target, "")
         self.env.info(plugin)
-        if name == "zero" or (f"{plugin}/{name}" in applied):
-            later = [k for k in applied if k.startswith(f"{plugin}/") and k > f"{plugin}/{name}"]
-            if name == "zero" or later:
-                raise Refused(
-                    f"umbral migrate {target}: migrating backward is not supported yet; "
-                    f"{plugin} is already past {name}"
-                )
-            return []
         key = f"{plugin}/{name}"
         if key not in self.by_key:
             raise MigrationFileError(f"umbral migrate: no migration {key} on disk")
@@ -195,6 +196,89 @@ class Migrator:
             needed.add(k)
             stack.extend(self.by_key[k].depends_on if k in self.by_key else [])
         return [m for m in todo if m.key in needed]
+
+    def is_backward(self, target: str, applied: dict[str, str]) -> bool:
+        """True when ``target`` (plugin/name or plugin/zero) lies behind what is applied."""
+        plugin, name = parse_spec(target, "")
+        self.env.info(plugin)
+        if name == "zero":
+            return True
+        return f"{plugin}/{name}" in applied and bool(self._later_applied(plugin, name, applied))
+
+    def _later_applied(self, plugin: str, name: str, applied: dict[str, str]) -> list[str]:
+        seq = _seq(name)
+        return [
+            k for k in applied if k.split("/", 1)[0] == plugin and _seq(k.split("/", 1)[1]) > seq
+        ]
+
+    def backward_plan(self, target: str, applied: dict[str, str]) -> list[Migration]:
+        """Applied migrations to un-apply to reach ``target``, dependents first (SPEC §8)."""
+        plugin, name = parse_spec(target, "")
+        if name == "zero":
+            roots = [k for k in applied if k.split("/", 1)[0] == plugin]
+        else:
+            if f"{plugin}/{name}" not in self.by_key:
+                raise MigrationFileError(f"umbral migrate: no migration {plugin}/{name} on disk")
+            roots = self._later_applied(plugin, name, applied)
+        # Everything applied that depends on a root, in any plugin, goes first.
+        dependents: dict[str, list[str]] = {}
+        for m in self.migrations:
+            for dep in m.depends_on:
+                dependents.setdefault(dep, []).append(m.key)
+        undo: set[str] = set()
+        stack = list(roots)
+        while stack:
+            key = stack.pop()
+            if key in undo or key not in applied:
+                continue
+            undo.add(key)
+            stack.extend(dependents.get(key, []))
+        missing = sorted(k for k in undo if k not in self.by_key)
+        if missing:
+            raise Refused(
+                f"umbral migrate {target}: cannot un-apply {', '.join(missing)}: the file(s) are "
+                "missing from disk, so their reverse operations are unknown; restore them first"
+            )
+        order = plan_order(self.migrations, self.plugin_rank)
+        return [m for m in reversed(order) if m.key in undo]
+
+    def render_backward(self, m: Migration, allow_irreversible: bool) -> executor.Rendered:
+        """Render the reverse of ``m``; irreversible operations stop unless allowed."""
+        before = self.state_before(m)
+        after = apply_all(before, m.operations)
+        reverse: list[Operation] = []
+        state = before
+        blocked: list[str] = []
+        for op in m.operations:
+            if op.irreversible:
+                blocked.append(op.describe())
+            try:
+                reverse[:0] = op.reverse(state)
+            except IrreversibleOperation as exc:
+                if not allow_irreversible:
+                    raise Refused(
+                        f"umbral migrate: {m.key} cannot be un-applied: {exc}; pass "
+                        "--allow-irreversible to skip that step"
+                    ) from None
+            state = op.apply(state)
+        if blocked and not allow_irreversible:
+            raise Refused(
+                f"umbral migrate: un-applying {m.key} cannot restore the data removed by: "
+                + "; ".join(blocked)
+                + ". Pass --allow-irreversible to un-apply it anyway"
+            )
+        undo = Migration(
+            plugin=m.plugin,
+            id=m.id,
+            operations=reverse,
+            snapshot_after=m.snapshot_after,
+            depends_on=m.depends_on,
+            path=m.path,
+        )
+        undo._checksum = m.checksum
+        rendered = executor.render_migration(self.env.pm, self.backend, undo, after)
+        rendered.backward = True
+        return rendered
 
     def fake_initial(self, applied: dict[str, str]) -> tuple[list[str], list[str]]:
         """Record each plugin's first migration whose tables already exist and match."""
@@ -249,6 +333,11 @@ class Migrator:
                 m = self.by_key[key]
                 recorder.record(self.conn, m.plugin, m.id, m.checksum)
         return faked, problems
+
+
+def _seq(name: str) -> int:
+    m = ID_RE.match(name)
+    return int(m.group(1)) if m else 0
 
 
 _TYPE_FAMILIES = {

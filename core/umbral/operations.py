@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any, ClassVar
 
-from umbral.schema import Column, ModelState
+from umbral.schema import M2M, Column, ModelState
 
 State = dict[str, ModelState]
 
@@ -79,6 +79,18 @@ class Operation:
     def apply(self, state: State) -> State:
         return state
 
+    #: True when undoing the operation cannot bring the data back (DropTable, DropColumn...):
+    #: a backward run stops at it unless --allow-irreversible (SPEC §8).
+    irreversible: ClassVar[bool] = False
+
+    def reverse(self, state: State) -> list[Operation]:
+        """The operations that undo this one; ``state`` is the table state before it ran."""
+        raise IrreversibleOperation(f"{self.kind} has no reverse")
+
+
+class IrreversibleOperation(Exception):
+    """An operation that cannot be undone at all (RunSql without reverse_sql)."""
+
 
 def _parse_value(kind: str, key: str, type_: Any, value: Any) -> Any:
     t = str(type_)
@@ -135,6 +147,9 @@ class CreateTable(Operation):
         )
         return new
 
+    def reverse(self, state: State) -> list[Operation]:
+        return [DropTable(table=self.table)]
+
 
 @dataclass(frozen=True)
 class DropTable(Operation):
@@ -144,10 +159,16 @@ class DropTable(Operation):
     def describe(self) -> str:
         return f"Drop table {self.table}"
 
+    irreversible: ClassVar[bool] = True
+
     def apply(self, state: State) -> State:
         new = dict(state)
         new.pop(self.table, None)
         return new
+
+    def reverse(self, state: State) -> list[Operation]:
+        model = _require(state, self.table, self)
+        return [CreateTable(self.table, model.fields, model.unique_together, model.indexes)]
 
 
 def _with_table(state: State, table: str, **changes: Any) -> State:
@@ -174,6 +195,9 @@ class AddColumn(Operation):
             return state
         return _with_table(state, self.table, fields=(*state[self.table].fields, self.column))
 
+    def reverse(self, state: State) -> list[Operation]:
+        return [DropColumn(table=self.table, column=self.column.name)]
+
 
 def _drop_from_groups(groups: tuple[tuple[str, ...], ...], column: str) -> tuple:
     return tuple(g for g in groups if column not in g)
@@ -182,8 +206,26 @@ def _drop_from_groups(groups: tuple[tuple[str, ...], ...], column: str) -> tuple
 @dataclass(frozen=True)
 class DropColumn(Operation):
     kind: ClassVar[str] = "DropColumn"
+    irreversible: ClassVar[bool] = True
     table: str
     column: str
+
+    def reverse(self, state: State) -> list[Operation]:
+        model = _require(state, self.table, self)
+        col = model.column(self.column)
+        if col is None:
+            raise IrreversibleOperation(f"column {self.table}.{self.column} is not in the state")
+        if not col.nullable and not col.has_default and not (col.auto_now or col.auto_now_add):
+            # Re-adding it to a populated table needs a value for every row: add it nullable.
+            col = replace(col, nullable=True)
+        ops: list[Operation] = [AddColumn(table=self.table, column=col)]
+        ops += [
+            AddIndex(table=self.table, columns=g, unique=True)
+            for g in model.unique_together
+            if self.column in g
+        ]
+        ops += [AddIndex(table=self.table, columns=g) for g in model.indexes if self.column in g]
+        return ops
 
     def describe(self) -> str:
         return f"Drop column {self.column} from {self.table}"
@@ -222,6 +264,9 @@ class AlterColumn(Operation):
         cols = tuple(self.to if c.name == self.column else c for c in model.fields)
         return _with_table(state, self.table, fields=cols)
 
+    def reverse(self, state: State) -> list[Operation]:
+        return [AlterColumn(table=self.table, column=self.column, from_=self.to, to=self.from_)]
+
 
 @dataclass(frozen=True)
 class RenameTable(Operation):
@@ -237,6 +282,9 @@ class RenameTable(Operation):
         if self.from_ in new:
             new[self.to] = replace(new.pop(self.from_), table=self.to, name=self.to)
         return new
+
+    def reverse(self, state: State) -> list[Operation]:
+        return [RenameTable(from_=self.to, to=self.from_)]
 
 
 @dataclass(frozen=True)
@@ -265,6 +313,9 @@ class RenameColumn(Operation):
             indexes=tuple(ren(g) for g in model.indexes),
         )
 
+    def reverse(self, state: State) -> list[Operation]:
+        return [RenameColumn(table=self.table, from_=self.to, to=self.from_)]
+
 
 @dataclass(frozen=True)
 class CreateM2MTable(Operation):
@@ -283,14 +334,52 @@ class CreateM2MTable(Operation):
     def references(self) -> set[str]:
         return {self.parent_table, self.child_table}
 
+    def apply(self, state: State) -> State:
+        parent = state.get(self.parent_table)
+        if parent is None:
+            return state
+        field = self.table[len(self.parent_table) + 1 :]
+        rel = M2M(field, self.table, self.child_table, self.child_column, self.child_type)
+        others = tuple(m for m in parent.m2m if m.table != self.table)
+        return _with_table(state, self.parent_table, m2m=(*others, rel))
+
+    def reverse(self, state: State) -> list[Operation]:
+        return [DropM2MTable(table=self.table)]
+
 
 @dataclass(frozen=True)
 class DropM2MTable(Operation):
     kind: ClassVar[str] = "DropM2MTable"
     table: str
 
+    irreversible: ClassVar[bool] = True
+
     def describe(self) -> str:
         return f"Drop junction table {self.table}"
+
+    def apply(self, state: State) -> State:
+        for model in state.values():
+            if any(m.table == self.table for m in model.m2m):
+                kept = tuple(m for m in model.m2m if m.table != self.table)
+                return _with_table(state, model.table, m2m=kept)
+        return state
+
+    def reverse(self, state: State) -> list[Operation]:
+        for model in state.values():
+            for rel in model.m2m:
+                if rel.table == self.table and model.pk is not None:
+                    return [
+                        CreateM2MTable(
+                            table=rel.table,
+                            parent_table=model.table,
+                            parent_column=model.pk.name,
+                            child_table=rel.target,
+                            child_column=rel.target_column,
+                            parent_type=model.pk.storage_type,
+                            child_type=rel.target_type,
+                        )
+                    ]
+        raise IrreversibleOperation(f"junction table {self.table} is not in the state")
 
 
 @dataclass(frozen=True)
@@ -321,6 +410,10 @@ class AddIndex(Operation):
                 state, self.table, unique_together=(*model.unique_together, self.columns)
             )
         return _with_table(state, self.table, indexes=(*model.indexes, self.columns))
+
+    def reverse(self, state: State) -> list[Operation]:
+        return [DropIndex(table=self.table, columns=self.columns, unique=self.unique,
+                          concurrent=self.concurrent)]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -353,6 +446,10 @@ class DropIndex(Operation):
             cols = tuple(replace(c, index=False) if c.name == self.columns[0] else c for c in cols)
         return _with_table(state, self.table, indexes=groups, fields=cols)
 
+    def reverse(self, state: State) -> list[Operation]:
+        return [AddIndex(table=self.table, columns=self.columns, unique=self.unique,
+                         concurrent=self.concurrent)]  # fmt: skip
+
 
 @dataclass(frozen=True)
 class SetColumnComment(Operation):
@@ -373,6 +470,11 @@ class SetColumnComment(Operation):
         )
         return _with_table(state, self.table, fields=cols)
 
+    def reverse(self, state: State) -> list[Operation]:
+        model = state.get(self.table)
+        col = model.column(self.column) if model else None
+        return [SetColumnComment(self.table, self.column, col.help if col else None)]
+
 
 @dataclass(frozen=True)
 class CreateView(Operation):
@@ -383,6 +485,9 @@ class CreateView(Operation):
     def describe(self) -> str:
         return f"Create view {self.name}"
 
+    def reverse(self, state: State) -> list[Operation]:
+        return [DropView(name=self.name, sql=self.sql)]
+
 
 @dataclass(frozen=True)
 class DropView(Operation):
@@ -392,6 +497,11 @@ class DropView(Operation):
 
     def describe(self) -> str:
         return f"Drop view {self.name}"
+
+    def reverse(self, state: State) -> list[Operation]:
+        if not self.sql:
+            raise IrreversibleOperation(f"DropView {self.name} does not carry the view's SQL")
+        return [CreateView(name=self.name, sql=self.sql)]
 
 
 @dataclass(frozen=True)
@@ -404,6 +514,15 @@ class RunSql(Operation):
         first = self.sql.strip().splitlines()[0] if self.sql.strip() else ""
         return f"Run SQL: {first[:60]}"
 
+    @property
+    def irreversible(self) -> bool:  # type: ignore[override]
+        return self.reverse_sql is None
+
+    def reverse(self, state: State) -> list[Operation]:
+        if self.reverse_sql is None:
+            raise IrreversibleOperation("RunSql without reverse_sql cannot be undone")
+        return [RunSql(sql=self.reverse_sql, reverse_sql=self.sql)]
+
 
 OPERATIONS: dict[str, type[Operation]] = {
     cls.kind: cls
@@ -413,6 +532,24 @@ OPERATIONS: dict[str, type[Operation]] = {
         DropView, RunSql,
     )
 }  # fmt: skip
+
+
+def _require(state: State, table: str, op: Operation) -> ModelState:
+    model = state.get(table)
+    if model is None:
+        raise IrreversibleOperation(f"{op.kind}: table {table} is not in the plugin's schema")
+    return model
+
+
+def reverse_operations(operations: list[Operation], state: State) -> list[Operation]:
+    """The operations that undo ``operations`` (run in order from ``state``), in order."""
+    states = [state]
+    for op in operations:
+        states.append(op.apply(states[-1]))
+    out: list[Operation] = []
+    for op, before in zip(reversed(operations), reversed(states[:-1]), strict=True):
+        out.extend(op.reverse(before))
+    return out
 
 
 def apply_all(state: State, operations: list[Operation] | tuple[Operation, ...]) -> State:

@@ -113,6 +113,7 @@ class SQLiteBackend(Backend):
     def rebuild(self, old: ModelState, new: ModelState, ctx: RenderContext) -> list[str]:
         """The table-recreation dance, keeping every row and re-creating every index."""
         ctx.needs_fk_off = True
+        ctx.rebuilt.add(new.table)
         q = self.quote
         table = new.table
         tmp = f"_umbral_new_{table}"
@@ -206,6 +207,35 @@ class SQLiteBackend(Backend):
 
     def foreign_key_violations(self, conn: Connection) -> int:
         return len(conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall())
+
+    def dependent_objects_sql(self, conn: Connection, tables: set[str]) -> list[str]:
+        # DROP TABLE takes a table's triggers with it; bring them back after the rebuild. A
+        # trigger that names a column the migration removed then fails to re-create, which
+        # rolls the migration back instead of losing the trigger silently.
+        if not tables:
+            return []
+        marks = ", ".join("?" for _ in tables)
+        rows = conn.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND sql IS NOT NULL "
+            f"AND tbl_name IN ({marks}) ORDER BY name",
+            tuple(sorted(tables)),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def broken_views(self, conn: Connection) -> list[str]:
+        names = [
+            r[0]
+            for r in conn.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'view' ORDER BY name"
+            ).fetchall()
+        ]
+        broken = []
+        for name in names:
+            try:
+                conn.exec_driver_sql(f"SELECT * FROM {self.quote(name)} LIMIT 0").fetchall()
+            except Exception:
+                broken.append(name)
+        return broken
 
     @contextmanager
     def migration_lock(self, conn: Connection, wait: float) -> Iterator[None]:

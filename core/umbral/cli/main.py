@@ -163,6 +163,10 @@ def migrate_cmd(
     allow_in_memory: Annotated[
         bool, typer.Option("--allow-in-memory", help="Allow an in-memory database.")
     ] = False,
+    allow_irreversible: Annotated[
+        bool,
+        typer.Option("--allow-irreversible", help="Un-apply migrations whose data cannot return."),
+    ] = False,
     plan: Annotated[bool, typer.Option("--plan", help="Print what would run, then exit.")] = False,
     lock_wait: Annotated[
         float | None,
@@ -195,6 +199,7 @@ def migrate_cmd(
             allow_drift=allow_drift,
             allow_destructive=allow_destructive,
             allow_in_memory=allow_in_memory,
+            allow_irreversible=allow_irreversible,
             plan=plan,
             lock_wait=lock_wait,
             on_event=on_event,
@@ -206,9 +211,11 @@ def migrate_cmd(
             if not result.plan:
                 out("No pending migrations")
             for r in result.plan:
-                out(r.migration.key)
+                out(f"{'Unapply' if r.backward else 'Apply'} {r.migration.key}")
                 for description, _ in r.parts:
                     out(f"    {description}")
+        elif result.unapplied:
+            out(f"Unapplied {len(result.unapplied)} migration(s)")
         elif result.applied:
             out(f"Applied {len(result.applied)} migration(s)")
         else:
