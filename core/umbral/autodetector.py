@@ -10,6 +10,7 @@ runs: views dropped first, renames, creates (FK targets first), per-model column
 from __future__ import annotations
 
 import heapq
+import re
 from dataclasses import dataclass, field, replace
 
 from umbral import operations as ops
@@ -52,9 +53,6 @@ def diff(previous: Snapshot, current: Snapshot) -> Diff:
     result = Diff()
     prev_tables = {k: m for k, m in previous.models.items() if m.view is None}
     cur_tables = {k: m for k, m in current.models.items() if m.view is None}
-
-    view_drops, view_creates = _generate_views(previous, current)
-    result.operations.extend(view_drops)
 
     # Pass 1: same class name, different table -> RenameTable.
     renames: dict[str, str] = {}  # current model name -> previous model name
@@ -100,8 +98,22 @@ def diff(previous: Snapshot, current: Snapshot) -> Diff:
 
     _generate_m2m(prev_tables, cur_tables, renames, result)
     result.operations.extend(_generate_drop_tables([prev_tables[n] for n in dropped]))
+    # Views are dropped before and created after every table operation; a view that reads a
+    # table this diff touches is re-created so it sees the new definition (SPEC §7).
+    view_drops, view_creates = _generate_views(previous, current, _touched(result.operations))
+    result.operations[:0] = view_drops
     result.operations.extend(view_creates)
     return result
+
+
+def _touched(operations: list[ops.Operation]) -> set[str]:
+    names: set[str] = set()
+    for op in operations:
+        for attr in ("table", "from_", "to"):
+            value = getattr(op, attr, None)
+            if isinstance(value, str):
+                names.add(value)
+    return names
 
 
 def _table_shape(model: ModelState) -> tuple:
@@ -226,10 +238,13 @@ def _generate_model_changes(old: ModelState, new: ModelState, result: Diff) -> N
         for cols, uniq in old_specs
         if (cols, uniq) not in new_specs and all(c in new_cols for c in cols)
     ]
+    # An added column's own index (index=True or a ForeignKey) is created by its AddColumn;
+    # a separate AddIndex would create it twice.
+    own_indexes = {((n,), False) for n in added}
     index_adds = [
         ops.AddIndex(table=table, columns=cols, unique=uniq)
         for cols, uniq in new_specs
-        if (cols, uniq) not in old_specs
+        if (cols, uniq) not in old_specs and (cols, uniq) not in own_indexes
     ]
 
     result.operations.extend(alters)
@@ -353,9 +368,30 @@ def _generate_m2m(
     result.operations.extend(creates)
 
 
-def _generate_views(previous: Snapshot, current: Snapshot) -> tuple[list, list]:
+def _generate_views(
+    previous: Snapshot, current: Snapshot, touched: set[str]
+) -> tuple[list[ops.Operation], list[ops.Operation]]:
     old = {m.table: m.view for m in previous.models.values() if m.view is not None}
     new = {m.table: m.view for m in current.models.values() if m.view is not None}
-    drops = [ops.DropView(name=v, sql=old[v]) for v in sorted(old) if new.get(v) != old[v]]
-    creates = [ops.CreateView(name=v, sql=new[v]) for v in sorted(new) if old.get(v) != new[v]]
+    redo = {v for v in new if old.get(v) != new[v]}
+    # A kept view that reads a touched table, or a re-created view, is re-created too.
+    changed = True
+    while changed:
+        changed = False
+        for v, sql in new.items():
+            if v in redo or v not in old:
+                continue
+            if any(_reads(sql, t) for t in touched | redo):
+                redo.add(v)
+                changed = True
+    drop = [v for v in old if v not in new or v in redo]
+    order = _kahn({v: {w for w in new if w != v and _reads(new[v], w)} for v in new})
+    creates = [ops.CreateView(name=v, sql=new[v]) for v in order if v in redo]
+    drops = [ops.DropView(name=v, sql=old[v]) for v in reversed(order) if v in drop]
+    drops += [ops.DropView(name=v, sql=old[v]) for v in sorted(drop) if v not in new]
     return drops, creates
+
+
+def _reads(sql: str, name: str) -> bool:
+    """Whole-word, case-insensitive: does the view's SQL name this table or view?"""
+    return re.search(rf"(?<![\w$]){re.escape(name)}(?![\w$])", sql, re.IGNORECASE) is not None
