@@ -46,6 +46,16 @@ class Part(Model):
 """
 
 N_ROWS = 3000
+SCORE = "score = fields.Integer(nullable=True)"
+SCORE_BIG = "score = fields.BigInt(nullable=True)"
+
+
+def _edit(*replacements: tuple[str, str]) -> str:
+    text = MODELS
+    for old, new in replacements:
+        assert old in text
+        text = text.replace(old, new)
+    return text
 
 
 def _populate(path: str) -> None:
@@ -136,10 +146,12 @@ def test_alter_column_keeps_every_row_index_and_constraint(populated: Project) -
 
     # Three alterations of `item` in one migration: a safe cast, a loosening and a widening.
     p.models(
-        MODELS.replace("score = fields.Integer(nullable=True)", "score = fields.BigInt(nullable=True)")
-        .replace('note = fields.Text(default="", help="free text")', 'note = fields.Text(nullable=True, default="", help="free text")')
-        .replace("code = fields.Text(max_length=20)", "code = fields.Text(max_length=40)")
-    )  # fmt: skip
+        _edit(
+            (SCORE, SCORE_BIG),
+            ('note = fields.Text(default=""', 'note = fields.Text(nullable=True, default=""'),
+            ("code = fields.Text(max_length=20)", "code = fields.Text(max_length=40)"),
+        )
+    )
     r = p.run("makemigrations")
     assert r.code == 0, r
     assert r.out_lines == ["Wrote migrations/app/0002_auto.json"]
@@ -180,10 +192,15 @@ def test_alter_add_and_drop_in_one_migration(populated: Project) -> None:
     path = sqlite_path(p.database)
     before = _dump(path)
     p.models(
-        MODELS.replace("score = fields.Integer(nullable=True)", "score = fields.BigInt(nullable=True)")
-        .replace("    big = fields.BigInt(nullable=True)\n", "")
-        .replace("    owner = fields.ForeignKey", "    added = fields.Text(default='new')\n    owner = fields.ForeignKey")
-    )  # fmt: skip
+        _edit(
+            (SCORE, SCORE_BIG),
+            ("    big = fields.BigInt(nullable=True)\n", ""),
+            (
+                "    owner = fields.ForeignKey",
+                "    added = fields.Text(default='new')\n    owner = fields.ForeignKey",
+            ),
+        )
+    )
     r = p.run("makemigrations")
     assert r.code == 0, r
     ops = [op["kind"] for op in p.load_migration("app", "0002_auto.json")["operations"]]
@@ -225,7 +242,8 @@ def test_rebuild_keeps_triggers_and_views(populated: Project) -> None:
     conn = sqlite3.connect(path)
     conn.execute("CREATE TABLE audit (item_id INTEGER)")
     conn.execute(
-        "CREATE TRIGGER item_audit AFTER UPDATE ON item BEGIN INSERT INTO audit VALUES (new.id); END"
+        "CREATE TRIGGER item_audit AFTER UPDATE ON item "
+        "BEGIN INSERT INTO audit VALUES (new.id); END"
     )
     conn.execute("CREATE VIEW item_codes AS SELECT id, code FROM item")
     conn.commit()
