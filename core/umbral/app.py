@@ -51,6 +51,9 @@ class App:
         self.root = Path(root).resolve() if root is not None else Path.cwd()
         self.entry_points = entry_points
         self.lock_wait = lock_wait
+        #: ``lock_timeout`` / ``statement_timeout`` (seconds) and ``lock_retries`` for migrate;
+        #: unset keys keep the backend's defaults.
+        self.timeouts: dict[str, float | int | None] = {}
         self._config_database: str | None = None
         self._cli_database: str | None = None
 
@@ -86,6 +89,9 @@ class App:
         app._cli_database = database
         if cfg.lock_wait is not None and app.lock_wait is None:
             app.lock_wait = cfg.lock_wait
+        for key in ("lock_timeout", "statement_timeout", "lock_retries"):
+            if getattr(cfg, key) is not None and app.timeouts.get(key) is None:
+                app.timeouts[key] = getattr(cfg, key)
         return app
 
     # -- plumbing -----------------------------------------------------------------------------
@@ -140,6 +146,7 @@ class App:
         if result.migrations and not (check or dry_run):
             mk.write_all(result.migrations)
             result.written = True
+            self.env.forget_migrations()  # the next command on this App must see the new files
         return result
 
     def migrate(
@@ -154,6 +161,9 @@ class App:
         allow_irreversible: bool = False,
         plan: bool = False,
         lock_wait: float | None = None,
+        lock_timeout: float | None = None,
+        statement_timeout: float | None = None,
+        lock_retries: int | None = None,
         on_event: Event | None = None,
     ) -> MigrateResult:
         """Apply pending migrations (SPEC §8). Warnings go to ``on_event("warning", ...)``."""
@@ -190,6 +200,14 @@ class App:
         wait = lock_wait if lock_wait is not None else (self.lock_wait or DEFAULT_LOCK_WAIT)
         if hasattr(backend, "busy_timeout"):
             backend.busy_timeout = wait
+        given = {"lock_timeout": lock_timeout, "statement_timeout": statement_timeout,
+                 "lock_retries": lock_retries}  # fmt: skip
+        for key, value in given.items():
+            value = value if value is not None else self.timeouts.get(key)
+            if value is not None:
+                setattr(backend, key, value)
+            else:  # backends are shared objects: drop what an earlier run set
+                vars(backend).pop(key, None)
         with (
             connect(backend, backend.normalize_url(url, self.root)) as conn,
             _db_errors(url),

@@ -130,6 +130,9 @@ class Environment:
             self._migrations[plugin] = loader.load_plugin(plugin, directory)
         return self._migrations[plugin]
 
+    def forget_migrations(self) -> None:
+        self._migrations.clear()
+
     def all_migrations(self) -> list[Migration]:
         return [m for p in self.order for m in self.migrations(p)]
 

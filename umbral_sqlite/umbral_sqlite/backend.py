@@ -98,6 +98,36 @@ class SQLiteBackend(Backend):
             return []
         return self.rebuild(old, new, ctx)
 
+    def render_rename_table(self, op: ops.RenameTable, ctx: RenderContext) -> list[str]:
+        # Index names embed the table name (SPEC §6): re-create them under the new name so
+        # later operations (DropIndex, a rebuild) find them. SQLite cannot rename an index.
+        out = super().render_rename_table(op, ctx)
+        model = ctx.state.get(op.from_)
+        if model is not None:
+            renamed = replace(model, table=op.to)
+            out += [self.drop_index_sql(op.from_, c, u) for c, u in self._indexes(model)]
+            out += [self.index_sql(op.to, c, u) for c, u in self._indexes(renamed)]
+        for parent in ctx.state.values():
+            if any(rel.table == op.from_ for rel in parent.m2m):  # a junction table
+                out.append(self.drop_index_sql(op.from_, ("child_id",), False))
+                out.append(self.index_sql(op.to, ("child_id",), False))
+        return out
+
+    def render_rename_column(self, op: ops.RenameColumn, ctx: RenderContext) -> list[str]:
+        out = super().render_rename_column(op, ctx)
+        model = ctx.state.get(op.table)
+        if model is not None:
+            renamed = op.apply({op.table: model})[op.table]
+            old = [s for s in self._indexes(model) if op.from_ in s[0]]
+            new = [s for s in self._indexes(renamed) if op.to in s[0]]
+            out += [self.drop_index_sql(op.table, c, u) for c, u in old]
+            out += [self.index_sql(op.table, c, u) for c, u in new]
+        return out
+
+    def _indexes(self, model: ModelState) -> list[tuple[tuple[str, ...], bool]]:
+        own = [((c.name,), True) for c in model.fields if c.unique and not c.primary_key]
+        return own + model.index_specs()
+
     def render_set_column_comment(self, op: ops.SetColumnComment, ctx: RenderContext) -> list[str]:
         return []  # SQLite has no column comments; the migration is still recorded
 
