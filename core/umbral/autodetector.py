@@ -121,22 +121,55 @@ def _table_shape(model: ModelState) -> tuple:
 
 
 def _generate_create_tables(models: list[ModelState]) -> list[ops.Operation]:
-    """CreateTable per new model, Kahn-sorted so in-batch FK targets come first."""
+    """CreateTable per new model, Kahn-sorted so in-batch FK targets come first.
+
+    A foreign-key cycle inside the batch is broken by creating the tables without the FK
+    columns that point forward and adding those columns (and any index on them) afterwards, so
+    no statement references a table that does not exist yet (PostgreSQL checks that).
+    """
     by_table = {m.table: m for m in models}
     deps = {
         m.table: {c.fk_target for c in m.fields if c.is_fk and c.fk_target in by_table} - {m.table}
         for m in models
     }
-    order = _kahn(deps)
-    return [
-        ops.CreateTable(
-            table=t,
-            columns=by_table[t].fields,
-            unique_together=by_table[t].unique_together,
-            indexes=by_table[t].indexes,
+    creates: list[ops.Operation] = []
+    later: list[ops.Operation] = []
+    created: set[str] = set()
+    for t in _kahn(deps):
+        model = by_table[t]
+        forward = [
+            c for c in model.fields
+            if c.is_fk and c.db_constraint and c.fk_target in by_table
+            and c.fk_target not in created and c.fk_target != t
+        ]  # fmt: skip
+        created.add(t)
+        if not forward:
+            creates.append(ops.CreateTable(t, model.fields, model.unique_together, model.indexes))
+            continue
+        required = [c.name for c in forward if not c.nullable and not c.has_default]
+        if required:
+            raise UnsupportedChange(
+                f"the new tables {', '.join(sorted(deps))} reference each other through NOT NULL "
+                f"foreign keys ({t}.{required[0]} -> {forward[0].fk_target}); make one of them "
+                "nullable so it can be added after both tables exist, or set db_constraint=False"
+            )
+        names = {c.name for c in forward}
+        creates.append(
+            ops.CreateTable(
+                t,
+                tuple(c for c in model.fields if c.name not in names),
+                tuple(g for g in model.unique_together if not names & set(g)),
+                tuple(g for g in model.indexes if not names & set(g)),
+            )
         )
-        for t in order
-    ]
+        later += [ops.AddColumn(table=t, column=c) for c in forward]
+        later += [
+            ops.AddIndex(table=t, columns=g, unique=True)
+            for g in model.unique_together
+            if names & set(g)
+        ]
+        later += [ops.AddIndex(table=t, columns=g) for g in model.indexes if names & set(g)]
+    return creates + later
 
 
 def _generate_drop_tables(models: list[ModelState]) -> list[ops.Operation]:

@@ -1,0 +1,107 @@
+"""The migration graph across plugins (SPEC §5). Pure: Migration objects, no files."""
+
+from __future__ import annotations
+
+import pytest
+
+from umbral.errors import MigrationGraphError
+from umbral.graph import check_dependencies, leaves, plan_order
+from umbral.migration import Migration
+from umbral.schema import EMPTY
+
+
+def mig(key: str, *depends_on: str, replaces: tuple[str, ...] = ()) -> Migration:
+    plugin, mid = key.split("/")
+    return Migration(plugin, mid, [], EMPTY, list(depends_on), list(replaces))
+
+
+def keys(ms: list[Migration]) -> list[str]:
+    return [m.key for m in ms]
+
+
+def test_plan_crosses_plugins_along_depends_on() -> None:
+    """
+    auth/0001 <- auth/0002 <- blog/0002
+                 blog/0001 <- blog/0002
+    app/0001 (no edges)
+    """
+    ms = [
+        mig("blog/0002_b", "blog/0001_a", "auth/0002_b"),
+        mig("blog/0001_a"),
+        mig("auth/0002_b", "auth/0001_a"),
+        mig("auth/0001_a"),
+        mig("app/0001_a"),
+    ]
+    order = keys(plan_order(ms, {"auth": 0, "blog": 1, "app": 2}))
+    assert order == ["auth/0001_a", "auth/0002_b", "blog/0001_a", "blog/0002_b", "app/0001_a"]
+
+
+def test_ties_go_by_plugin_order_then_id() -> None:
+    ms = [mig("zeta/0001_a"), mig("alpha/0002_b"), mig("alpha/0001_a"), mig("app/0001_a")]
+    # Plugin order (not the alphabet) decides between plugins; ids decide within one.
+    order = keys(plan_order(ms, {"zeta": 0, "alpha": 1, "app": 2}))
+    assert order == ["zeta/0001_a", "alpha/0001_a", "alpha/0002_b", "app/0001_a"]
+
+
+def test_a_dependency_overrides_plugin_order() -> None:
+    """zeta/0001 must wait for alpha/0001 although zeta comes first."""
+    ms = [mig("zeta/0001_a", "alpha/0001_a"), mig("alpha/0001_a")]
+    assert keys(plan_order(ms, {"zeta": 0, "alpha": 1})) == ["alpha/0001_a", "zeta/0001_a"]
+
+
+def test_plugins_missing_from_the_order_go_last() -> None:
+    ms = [mig("extra/0001_a"), mig("app/0001_a")]
+    assert keys(plan_order(ms, {"app": 0})) == ["app/0001_a", "extra/0001_a"]
+
+
+def test_recorded_only_dependencies_are_satisfied() -> None:
+    ms = [mig("blog/0002_b", "blog/0001_a")]
+    check_dependencies(ms, applied=["blog/0001_a"])
+    assert keys(plan_order(ms, {})) == ["blog/0002_b"]
+
+
+def test_cycle_is_an_error_naming_the_nodes() -> None:
+    """blog/0001 -> auth/0002 -> blog/0001, plus an innocent app/0001."""
+    ms = [
+        mig("blog/0001_a", "auth/0002_b"),
+        mig("auth/0002_b", "blog/0001_a"),
+        mig("app/0001_a"),
+    ]
+    with pytest.raises(MigrationGraphError) as exc:
+        plan_order(ms, {})
+    msg = str(exc.value)
+    assert msg.startswith("migration dependency cycle among auth/0002_b, blog/0001_a;")
+    assert "app/0001_a" not in msg
+
+
+def test_missing_dependency_is_an_error_naming_file_and_dependency(tmp_path) -> None:
+    m = mig("blog/0002_b", "blog/0001_a", "auth/0009_gone")
+    m.path = tmp_path / "blog" / "0002_b.json"
+    with pytest.raises(MigrationGraphError) as exc:
+        check_dependencies([m, mig("blog/0001_a")], applied=[])
+    msg = str(exc.value)
+    assert f"migration file {m.path}: depends on auth/0009_gone" in msg
+    assert "neither on disk nor recorded as applied" in msg
+
+
+def test_leaves_per_plugin() -> None:
+    ms = [
+        mig("blog/0001_a"),
+        mig("blog/0002_b", "blog/0001_a"),
+        mig("blog/0002_c", "blog/0001_a"),
+        mig("auth/0001_a"),
+        mig("auth/0002_b", "auth/0001_a"),
+    ]
+    found = {p: keys(ls) for p, ls in leaves(ms).items()}
+    assert found == {"blog": ["blog/0002_b", "blog/0002_c"], "auth": ["auth/0002_b"]}
+    merge = mig("blog/0003_merge", "blog/0002_b", "blog/0002_c")
+    assert keys(leaves([*ms, merge])["blog"]) == ["blog/0003_merge"]
+
+
+def test_a_squash_and_its_replaced_migrations_leave_one_leaf() -> None:
+    ms = [
+        mig("blog/0001_a"),
+        mig("blog/0002_b", "blog/0001_a"),
+        mig("blog/0001_a_squashed_0002_b", replaces=("blog/0001_a", "blog/0002_b")),
+    ]
+    assert keys(leaves(ms)["blog"]) == ["blog/0001_a_squashed_0002_b"]

@@ -1,0 +1,436 @@
+"""SQLite rendering (SPEC §6): operation -> exact statements, then the same on a real file.
+
+The first half needs no database: each case renders one operation against a known table state.
+The second half runs every case's statements through the executor on a fresh SQLite file and
+reads the schema back with SQLAlchemy's inspector.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import execute, rows, schema_of
+from umbral import executor, recorder
+from umbral import operations as ops
+from umbral.backend import RenderContext
+from umbral.migration import Migration
+from umbral.plugins import new_manager
+from umbral.schema import EMPTY, Column, ModelState
+from umbral_sqlite import plugin as sqlite_plugin
+from umbral_sqlite.backend import SQLiteBackend
+
+ID = Column("id", "BigInt", primary_key=True)
+AUTHOR = ModelState(
+    "author",
+    "author",
+    (ID, Column("name", "Text", max_length=100), Column("email", "Text", unique=True)),
+)
+POST = ModelState(
+    "post",
+    "post",
+    (
+        ID,
+        Column("title", "Text", default="x"),
+        Column("author", "ForeignKey", fk_target="author", fk_column="id", on_delete="cascade"),
+        Column("status", "Text", index=True, nullable=True),
+    ),
+    unique_together=(("author", "title"),),
+)
+STATE = {"author": AUTHOR, "post": POST}
+
+CREATE_AUTHOR = [
+    'CREATE TABLE "author" ("id" INTEGER PRIMARY KEY AUTOINCREMENT, '
+    '"name" VARCHAR(100) NOT NULL, "email" TEXT NOT NULL)',
+    'CREATE UNIQUE INDEX "uniq_author_email" ON "author" ("email")',
+]
+CREATE_POST = [
+    'CREATE TABLE "post" ("id" INTEGER PRIMARY KEY AUTOINCREMENT, '
+    "\"title\" TEXT NOT NULL DEFAULT 'x', "
+    '"author" BIGINT NOT NULL REFERENCES "author" ("id") ON DELETE CASCADE, "status" TEXT)',
+    'CREATE UNIQUE INDEX "uniq_post_author_title" ON "post" ("author", "title")',
+    'CREATE INDEX "idx_post_author" ON "post" ("author")',
+    'CREATE INDEX "idx_post_status" ON "post" ("status")',
+]
+POST_INDEXES = CREATE_POST[1:]
+
+
+def rebuild(table: str, create: str, targets: str, exprs: str, indexes: list[str]) -> list[str]:
+    """The table-recreation dance of SPEC §6, statement by statement."""
+    return [
+        create,
+        f'INSERT INTO "_umbral_new_{table}" ({targets}) SELECT {exprs} FROM "{table}"',
+        f'DROP TABLE "{table}"',
+        "PRAGMA legacy_alter_table = ON",
+        f'ALTER TABLE "_umbral_new_{table}" RENAME TO "{table}"',
+        "PRAGMA legacy_alter_table = OFF",
+        *indexes,
+    ]
+
+
+Schema = dict[str, Any]
+
+
+def columns(schema: Schema, table: str) -> list[str]:
+    return [c[0] for c in schema[table]["columns"]]
+
+
+def index_names(schema: Schema, table: str) -> set[str]:
+    return {i[0] for i in schema[table]["indexes"]}
+
+
+# (id, operation, expected statements, check of the schema after running them)
+CASES: list[tuple[str, ops.Operation, list[str], Callable[[Schema], Any]]] = [
+    (
+        "create-table",
+        ops.CreateTable(table="tag", columns=(ID, Column("label", "Text", unique=True))),
+        [
+            'CREATE TABLE "tag" ("id" INTEGER PRIMARY KEY AUTOINCREMENT, "label" TEXT NOT NULL)',
+            'CREATE UNIQUE INDEX "uniq_tag_label" ON "tag" ("label")',
+        ],
+        lambda s: s["tag"]["indexes"] == [("uniq_tag_label", ("label",), True)],
+    ),
+    (
+        "create-table-every-type",
+        ops.CreateTable(
+            table="kinds",
+            columns=tuple(
+                Column(t.lower(), t, nullable=True)
+                for t in (
+                    "SmallInt",
+                    "Integer",
+                    "Real",
+                    "Double",
+                    "Boolean",
+                    "Date",
+                    "Time",
+                    "Timestamp",
+                    "Timestamptz",
+                    "Uuid",
+                    "Json",
+                    "Bytes",
+                    "Decimal",
+                )
+            ),
+        ),
+        [
+            'CREATE TABLE "kinds" ("smallint" SMALLINT, "integer" INTEGER, "real" REAL, '
+            '"double" DOUBLE, "boolean" BOOLEAN, "date" DATE, "time" TIME, '
+            '"timestamp" TIMESTAMP, "timestamptz" TIMESTAMPTZ, "uuid" UUID, "json" JSON, '
+            '"bytes" BLOB, "decimal" DECIMAL)'
+        ],
+        lambda s: len(s["kinds"]["columns"]) == 13,
+    ),
+    (
+        "create-table-text-pk-defaults",
+        ops.CreateTable(
+            table="country",
+            columns=(
+                Column("code", "Text", primary_key=True),
+                Column("flag", "Boolean", default=True),
+                Column("seen", "Timestamptz", auto_now_add=True),
+            ),
+        ),
+        [
+            'CREATE TABLE "country" ("code" TEXT NOT NULL PRIMARY KEY, '
+            '"flag" BOOLEAN NOT NULL DEFAULT 1, '
+            '"seen" TIMESTAMPTZ NOT NULL DEFAULT CURRENT_TIMESTAMP)'
+        ],
+        lambda s: columns(s, "country") == ["code", "flag", "seen"],
+    ),
+    ("drop-table", ops.DropTable(table="post"), ['DROP TABLE "post"'], lambda s: "post" not in s),
+    (
+        "add-column",
+        ops.AddColumn(table="post", column=Column("summary", "Text", nullable=True)),
+        ['ALTER TABLE "post" ADD COLUMN "summary" TEXT'],
+        lambda s: columns(s, "post")[-1] == "summary",
+    ),
+    (
+        "add-unique-column",
+        ops.AddColumn(table="post", column=Column("slug", "Text", nullable=True, unique=True)),
+        [
+            'ALTER TABLE "post" ADD COLUMN "slug" TEXT',
+            'CREATE UNIQUE INDEX "uniq_post_slug" ON "post" ("slug")',
+        ],
+        lambda s: "uniq_post_slug" in index_names(s, "post"),
+    ),
+    (
+        "add-fk-column",
+        ops.AddColumn(
+            table="post",
+            column=Column(
+                "editor",
+                "ForeignKey",
+                nullable=True,
+                fk_target="author",
+                fk_column="id",
+                on_delete="set_null",
+            ),
+        ),
+        [
+            'ALTER TABLE "post" ADD COLUMN "editor" BIGINT REFERENCES "author" ("id") '
+            "ON DELETE SET NULL",
+            'CREATE INDEX "idx_post_editor" ON "post" ("editor")',
+        ],
+        lambda s: (("editor",), "author") in s["post"]["fks"],
+    ),
+    (
+        "add-column-non-constant-default-rebuilds",
+        ops.AddColumn(table="post", column=Column("created", "Timestamp", auto_now_add=True)),
+        rebuild(
+            "post",
+            'CREATE TABLE "_umbral_new_post" ("id" INTEGER PRIMARY KEY AUTOINCREMENT, '
+            "\"title\" TEXT NOT NULL DEFAULT 'x', "
+            '"author" BIGINT NOT NULL REFERENCES "author" ("id") ON DELETE CASCADE, '
+            '"status" TEXT, "created" TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)',
+            '"id", "title", "author", "status"',
+            '"id", COALESCE("title", \'x\'), "author", "status"',
+            POST_INDEXES,
+        ),
+        lambda s: (
+            columns(s, "post") == ["id", "title", "author", "status", "created"]
+            and index_names(s, "post")
+            == {"uniq_post_author_title", "idx_post_author", "idx_post_status"}
+        ),
+    ),
+    (
+        "drop-indexed-column",
+        ops.DropColumn(table="post", column="status"),
+        ['DROP INDEX IF EXISTS "idx_post_status"', 'ALTER TABLE "post" DROP COLUMN "status"'],
+        lambda s: "status" not in columns(s, "post"),
+    ),
+    (
+        "drop-fk-column-rebuilds",
+        ops.DropColumn(table="post", column="author"),
+        rebuild(
+            "post",
+            'CREATE TABLE "_umbral_new_post" ("id" INTEGER PRIMARY KEY AUTOINCREMENT, '
+            '"title" TEXT NOT NULL DEFAULT \'x\', "status" TEXT)',
+            '"id", "title", "status"',
+            '"id", COALESCE("title", \'x\'), "status"',
+            ['CREATE INDEX "idx_post_status" ON "post" ("status")'],
+        ),
+        lambda s: columns(s, "post") == ["id", "title", "status"] and s["post"]["fks"] == [],
+    ),
+    (
+        "alter-column-rebuilds",
+        ops.AlterColumn(
+            table="author", column="name", from_=AUTHOR.fields[1], to=Column("name", "Text")
+        ),
+        rebuild(
+            "author",
+            'CREATE TABLE "_umbral_new_author" ("id" INTEGER PRIMARY KEY AUTOINCREMENT, '
+            '"name" TEXT NOT NULL, "email" TEXT NOT NULL)',
+            '"id", "name", "email"',
+            '"id", "name", "email"',
+            ['CREATE UNIQUE INDEX "uniq_author_email" ON "author" ("email")'],
+        ),
+        lambda s: (
+            s["author"]["columns"][1] == ("name", "TEXT", False)
+            and "uniq_author_email" in index_names(s, "author")
+        ),
+    ),
+    (
+        "rename-table",
+        ops.RenameTable(from_="post", to="article"),
+        [
+            'ALTER TABLE "post" RENAME TO "article"',
+            # index names embed the table name: re-created under the new one
+            'DROP INDEX IF EXISTS "uniq_post_author_title"',
+            'DROP INDEX IF EXISTS "idx_post_author"',
+            'DROP INDEX IF EXISTS "idx_post_status"',
+            'CREATE UNIQUE INDEX "uniq_article_author_title" ON "article" ("author", "title")',
+            'CREATE INDEX "idx_article_author" ON "article" ("author")',
+            'CREATE INDEX "idx_article_status" ON "article" ("status")',
+        ],
+        lambda s: "article" in s and "post" not in s,
+    ),
+    (
+        "rename-column",
+        ops.RenameColumn(table="post", from_="title", to="headline"),
+        [
+            'ALTER TABLE "post" RENAME COLUMN "title" TO "headline"',
+            'DROP INDEX IF EXISTS "uniq_post_author_title"',
+            'CREATE UNIQUE INDEX "uniq_post_author_headline" ON "post" ("author", "headline")',
+        ],
+        lambda s: columns(s, "post") == ["id", "headline", "author", "status"],
+    ),
+    (
+        "create-m2m",
+        ops.CreateM2MTable(
+            table="post_tags",
+            parent_table="post",
+            parent_column="id",
+            child_table="author",
+            child_column="id",
+        ),
+        [
+            'CREATE TABLE "post_tags" ("parent_id" BIGINT NOT NULL REFERENCES "post" ("id") '
+            'ON DELETE CASCADE, "child_id" BIGINT NOT NULL REFERENCES "author" ("id") '
+            'ON DELETE CASCADE, PRIMARY KEY ("parent_id", "child_id"))',
+            'CREATE INDEX "idx_post_tags_child_id" ON "post_tags" ("child_id")',
+        ],
+        lambda s: s["post_tags"]["fks"] == [(("child_id",), "author"), (("parent_id",), "post")],
+    ),
+    (
+        "add-index",
+        ops.AddIndex(table="post", columns=("title",)),
+        ['CREATE INDEX "idx_post_title" ON "post" ("title")'],
+        lambda s: "idx_post_title" in index_names(s, "post"),
+    ),
+    (
+        "add-unique-index",
+        ops.AddIndex(table="post", columns=("title", "status"), unique=True),
+        ['CREATE UNIQUE INDEX "uniq_post_title_status" ON "post" ("title", "status")'],
+        lambda s: ("uniq_post_title_status", ("title", "status"), True) in s["post"]["indexes"],
+    ),
+    (
+        "drop-unique-index",
+        ops.DropIndex(table="post", columns=("author", "title"), unique=True),
+        ['DROP INDEX IF EXISTS "uniq_post_author_title"'],
+        lambda s: "uniq_post_author_title" not in index_names(s, "post"),
+    ),
+    (
+        "drop-index",
+        ops.DropIndex(table="post", columns=("status",)),
+        ['DROP INDEX IF EXISTS "idx_post_status"'],
+        lambda s: "idx_post_status" not in index_names(s, "post"),
+    ),
+    (
+        "comment-is-no-sql",
+        ops.SetColumnComment(table="post", column="title", comment="x"),
+        [],
+        lambda s: "post" in s,
+    ),
+    (
+        "create-view",
+        ops.CreateView(name="recent", sql="SELECT id FROM post"),
+        ['CREATE VIEW "recent" AS SELECT id FROM post'],
+        lambda s: True,
+    ),
+    (
+        "run-sql-split-on-top-level-semicolons",
+        ops.RunSql(sql="UPDATE post SET title = 'a;b'; DELETE FROM post -- done;\n"),
+        ["UPDATE post SET title = 'a;b'", "DELETE FROM post -- done;"],
+        lambda s: True,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("op", "expected"), [(c[1], c[2]) for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_render(op: ops.Operation, expected: list[str]) -> None:
+    assert SQLiteBackend().render(op, RenderContext(state=dict(STATE))) == expected
+
+
+def test_setup_tables_render_as_expected() -> None:
+    b = SQLiteBackend()
+    for model, expected in ((AUTHOR, CREATE_AUTHOR), (POST, CREATE_POST)):
+        op = ops.CreateTable(
+            table=model.table, columns=model.fields, unique_together=model.unique_together
+        )
+        assert b.render(op, RenderContext()) == expected
+
+
+def test_rebuilds_ask_for_foreign_keys_off() -> None:
+    b = SQLiteBackend()
+    for case_id, op, _, _ in CASES:
+        ctx = RenderContext(state=dict(STATE))
+        b.render(op, ctx)
+        assert ctx.needs_fk_off == case_id.endswith("-rebuilds"), case_id
+
+
+def test_drop_view_and_drop_m2m() -> None:
+    b = SQLiteBackend()
+    assert b.render(ops.DropView(name="recent"), RenderContext()) == [
+        'DROP VIEW IF EXISTS "recent"'
+    ]
+    assert b.render(ops.DropM2MTable(table="post_tags"), RenderContext()) == [
+        'DROP TABLE "post_tags"'
+    ]
+
+
+def test_rebuild_without_a_known_table_is_an_error() -> None:
+    from umbral.errors import UnsupportedChange
+
+    op = ops.AlterColumn(
+        table="ghost", column="c", from_=Column("c", "Text"), to=Column("c", "Text", nullable=True)
+    )
+    with pytest.raises(UnsupportedChange, match="table `ghost` is not in the plugin's schema"):
+        SQLiteBackend().render(op, RenderContext(migration="app/0002_x"))
+
+
+# -- the same statements on a real SQLite file --------------------------------------------------
+
+
+def _run(url: str, plugin_id: str, operations: list[ops.Operation], state: ops.State) -> None:
+    """Render through the hook and apply through the executor, as `umbral migrate` does."""
+    pm = new_manager()
+    pm.register(sqlite_plugin, name="sqlite")
+    backend = SQLiteBackend()
+    migration = Migration("app", plugin_id, operations, EMPTY)
+    rendered = executor.render_migration(pm, backend, migration, state)
+    engine = backend.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            with executor.write_transaction(conn, backend):
+                recorder.ensure_table(conn)
+            assert executor.apply_one(conn, backend, rendered)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(("op", "check"), [(c[1], c[3]) for c in CASES], ids=[c[0] for c in CASES])
+def test_statements_run_on_sqlite(tmp_path: Path, op: ops.Operation, check: Callable) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    setup = [
+        ops.CreateTable(table=m.table, columns=m.fields, unique_together=m.unique_together)
+        for m in (AUTHOR, POST)
+    ]
+    _run(url, "0001_setup", setup, {})
+    # A row in each table: rebuilds must keep it.
+    execute(
+        url,
+        "INSERT INTO author (name, email) VALUES ('Ann', 'a@x')",
+        "INSERT INTO post (title, author) VALUES ('hello', 1)",
+    )
+    _run(url, "0002_case", [op], dict(STATE))
+    schema = schema_of(url)
+    assert check(schema), schema
+    assert rows(url, "SELECT name FROM umbral_migrations ORDER BY name") == [
+        ("0001_setup",),
+        ("0002_case",),
+    ]
+    if "author" in schema:
+        assert rows(url, "SELECT id FROM author") == [(1,)]
+    for table in ("post", "article"):
+        if table in schema and not isinstance(op, ops.RunSql):
+            assert rows(url, f"SELECT id FROM {table}") == [(1,)]
+
+
+def test_indexes_follow_a_renamed_table(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    history: list[list[ops.Operation]] = [
+        [
+            ops.CreateTable(table="author", columns=AUTHOR.fields),
+            ops.CreateTable(
+                table="post", columns=POST.fields, unique_together=POST.unique_together
+            ),
+        ],
+        [ops.RenameTable(from_="post", to="article")],
+        [ops.DropColumn(table="article", column="status")],
+    ]
+    state: ops.State = {}
+    for i, operations in enumerate(history, 1):
+        _run(url, f"{i:04d}_step", operations, state)
+        state = ops.apply_all(state, operations)
+    assert columns(schema_of(url), "article") == ["id", "title", "author"]
+    # Every index left on the table carries the name SPEC §6 gives it for `article`.
+    assert index_names(schema_of(url), "article") == {
+        "uniq_article_author_title",
+        "idx_article_author",
+    }

@@ -1,0 +1,167 @@
+"""One transaction per migration (SPEC §8): a failing statement leaves no trace of its migration.
+
+pysqlite commits DDL behind the caller's back unless the backend takes over transaction control
+(tech notes §3.3); these tests prove on real databases that a CREATE TABLE followed by a failing
+statement rolls back, tracking row included, while earlier migrations stay applied.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import Project, rows, schema_of
+from umbral import executor, recorder
+from umbral import operations as ops
+from umbral.errors import MigrationFailed
+from umbral.migration import Migration
+from umbral.plugins import new_manager
+from umbral.schema import EMPTY, Column
+from umbral_sqlite import plugin as sqlite_plugin
+from umbral_sqlite.backend import SQLiteBackend
+
+ID = Column("id", "BigInt", primary_key=True)
+
+
+def _migration(mid: str, *operations: ops.Operation) -> Migration:
+    return Migration("app", mid, list(operations), EMPTY)
+
+
+def _apply(url: str, *migrations: Migration) -> list[str]:
+    """Render and apply through the executor with the real SQLite plugin and engine."""
+    pm = new_manager()
+    pm.register(sqlite_plugin, name="sqlite")
+    backend = SQLiteBackend()
+    plan = [executor.render_migration(pm, backend, m, {}) for m in migrations]
+    engine = backend.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            with executor.write_transaction(conn, backend):
+                recorder.ensure_table(conn)
+            return executor.apply_plan(conn, backend, plan)
+    finally:
+        engine.dispose()
+
+
+def test_executor_rolls_back_a_migration_whose_second_statement_fails(sqlite_url: str) -> None:
+    good = _migration("0001_good", ops.CreateTable(table="kept", columns=(ID,)))
+    bad = _migration(
+        "0002_bad",
+        ops.CreateTable(table="half", columns=(ID,)),
+        ops.RunSql(sql="INSERT INTO nowhere (id) VALUES (1)"),
+    )
+    later = _migration("0003_later", ops.CreateTable(table="later", columns=(ID,)))
+    with pytest.raises(MigrationFailed) as exc:
+        _apply(sqlite_url, good, bad, later)
+    e = exc.value
+    assert (e.key, e.statement) == ("app/0002_bad", "INSERT INTO nowhere (id) VALUES (1)")
+    assert "no such table: nowhere" in e.error
+    assert str(e) == (
+        "umbral migrate: migration app/0002_bad failed and was rolled back: no such table: nowhere"
+    )
+    # The first migration stays, the failing one left nothing, the run stopped there.
+    assert set(schema_of(sqlite_url)) == {"kept", "umbral_migrations"}
+    assert rows(sqlite_url, "SELECT plugin, name FROM umbral_migrations") == [("app", "0001_good")]
+
+
+def test_a_failing_ddl_statement_inside_one_operation_rolls_back_the_ones_before(
+    sqlite_url: str,
+) -> None:
+    # CreateTable renders CREATE TABLE then CREATE UNIQUE INDEX; an index on a name that
+    # already exists fails after the table was created.
+    _apply(
+        sqlite_url,
+        _migration(
+            "0001_setup",
+            ops.RunSql(sql="CREATE TABLE other (x INTEGER)"),
+            ops.RunSql(sql='CREATE INDEX "uniq_t_code" ON other (x)'),
+        ),
+    )
+    bad = _migration(
+        "0002_bad",
+        ops.CreateTable(table="t", columns=(ID, Column("code", "Text", unique=True))),
+    )
+    with pytest.raises(MigrationFailed) as exc:
+        _apply(sqlite_url, bad)
+    assert exc.value.statement == 'CREATE UNIQUE INDEX "uniq_t_code" ON "t" ("code")'
+    assert "already exists" in exc.value.error
+    assert "t" not in schema_of(sqlite_url)
+    assert rows(sqlite_url, "SELECT name FROM umbral_migrations") == [("0001_setup",)]
+
+
+def test_rerun_after_fixing_the_failure_applies_it(sqlite_url: str) -> None:
+    bad = _migration(
+        "0001_x",
+        ops.CreateTable(table="half", columns=(ID,)),
+        ops.RunSql(sql="INSERT INTO nowhere (id) VALUES (1)"),
+    )
+    with pytest.raises(MigrationFailed):
+        _apply(sqlite_url, bad)
+    # Had the CREATE TABLE survived, this re-run would fail with "table half already exists".
+    fixed = _migration(
+        "0001_x",
+        ops.CreateTable(table="half", columns=(ID,)),
+        ops.RunSql(sql="INSERT INTO half (id) VALUES (1)"),
+    )
+    assert _apply(sqlite_url, fixed) == ["app/0001_x"]
+    assert rows(sqlite_url, "SELECT id FROM half") == [(1,)]
+
+
+# -- through the CLI, on each backend ------------------------------------------------------------
+
+
+def _hand_written(p: Project, mid: str, *operations: dict) -> Path:
+    """Fill the empty migration `makemigrations --empty` wrote, as a user would by hand."""
+    path = p.root / "migrations" / "app" / f"{mid}.json"
+    data = json.loads(path.read_text())
+    data["operations"] = list(operations)
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    return path
+
+
+def test_cli_failing_migration_is_rolled_back_and_named(any_project: Project) -> None:
+    p = any_project
+    p.models(
+        """
+        class Post(Model):
+            title = fields.Text()
+        """
+    )
+    assert p.run("makemigrations").code == 0
+    r = p.run("makemigrations", "--empty", "app", "--name", "backfill")
+    assert r.code == 0, r
+    _hand_written(
+        p,
+        "0002_backfill",
+        {"kind": "RunSql", "sql": "CREATE TABLE side_effect (x INTEGER)"},
+        {"kind": "RunSql", "sql": "INSERT INTO missing_table (x) VALUES (1)"},
+    )
+    r = p.run("migrate")
+    assert r.code == 1, r
+    assert r.stdout == ""
+    assert r.err_lines[0].startswith(
+        "error: umbral migrate: migration app/0002_backfill failed and was rolled back: "
+    )
+    # The database's own words: SQLite "no such table", Postgres "relation ... does not exist".
+    assert "missing_table" in r.err_lines[0]
+    assert "  statement: INSERT INTO missing_table (x) VALUES (1)" in r.err_lines
+    assert "Traceback" not in r.stderr
+    tables = set(schema_of(p.database))
+    assert "post" in tables
+    assert "side_effect" not in tables
+    assert rows(p.database, "SELECT plugin, name FROM umbral_migrations") == [
+        ("app", "0001_create_post")
+    ]
+    # Fixing the file and re-running applies it: nothing half-done was left behind.
+    _hand_written(
+        p,
+        "0002_backfill",
+        {"kind": "RunSql", "sql": "CREATE TABLE side_effect (x INTEGER)"},
+        {"kind": "RunSql", "sql": "INSERT INTO side_effect (x) VALUES (1)"},
+    )
+    r = p.run("migrate")
+    assert r.code == 0, r
+    assert r.out_lines == ["Applied 1 migration(s)"]
+    assert rows(p.database, "SELECT x FROM side_effect") == [(1,)]
