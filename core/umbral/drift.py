@@ -59,9 +59,12 @@ def detect(migrations: Iterable[Migration], applied: Mapping[str, str]) -> list[
         max_applied[plugin] = max(max_applied.get(plugin, 0), _seq(name))
     # A squash whose replaced migrations are all applied counts as applied, and migrations
     # replaced by an applied squash count as applied too.
+    squashed_by = {r: m.key for m in on_disk.values() for r in m.replaces}
     entries: list[Entry] = []
     for key, m in on_disk.items():
-        if key in applied:
+        if key not in applied and squashed_by.get(key) in applied:
+            state = State.APPLIED  # the squash that replaces it ran instead
+        elif key in applied:
             state = State.APPLIED if applied[key] == m.checksum else State.EDITED
         elif m.replaces and all(r in applied for r in m.replaces):
             state = State.APPLIED
@@ -71,7 +74,8 @@ def detect(migrations: Iterable[Migration], applied: Mapping[str, str]) -> list[
             state = State.PENDING
         entries.append(Entry(m.plugin, m.id, state, m))
     for key in applied:
-        if key not in on_disk:
+        # A replaced migration deleted after its squash was recorded is not drift.
+        if key not in on_disk and not (key in squashed_by and squashed_by[key] in applied):
             plugin, name = key.split("/", 1)
             entries.append(Entry(plugin, name, State.MISSING))
     entries.sort(key=lambda e: (e.plugin, e.name))

@@ -17,7 +17,8 @@ from umbral.migration import Migration
 def check_dependencies(migrations: Iterable[Migration], applied: Iterable[str] = ()) -> None:
     """Every dependency must be on disk or recorded as applied."""
     on_disk = {m.key: m for m in migrations}
-    known = set(on_disk) | set(applied)
+    replaced = {r for m in on_disk.values() for r in m.replaces}
+    known = set(on_disk) | set(applied) | replaced
     for m in on_disk.values():
         for dep in m.depends_on:
             if dep not in known:
@@ -32,8 +33,13 @@ def plan_order(migrations: Iterable[Migration], plugin_order: Mapping[str, int])
     nodes = {m.key: m for m in migrations}
     indegree = {k: 0 for k in nodes}
     dependents: dict[str, list[str]] = {k: [] for k in nodes}
+    squash_of = {r: m.key for m in nodes.values() for r in m.replaces}
     for m in nodes.values():
-        for dep in set(m.depends_on):
+        deps = set(m.depends_on)
+        # A dependency on a replaced migration is re-pointed at the squash too, so the squash
+        # runs first when it runs instead of the originals (SPEC §5).
+        deps |= {squash_of[d] for d in m.depends_on if d in squash_of and squash_of[d] != m.key}
+        for dep in deps:
             if dep in nodes:  # dependencies that are only recorded are already satisfied
                 indegree[m.key] += 1
                 dependents[dep].append(m.key)
@@ -70,7 +76,9 @@ def leaves(migrations: Iterable[Migration]) -> dict[str, list[Migration]]:
     out: dict[str, list[Migration]] = {}
     for plugin, ms in by_plugin.items():
         depended = {d for m in ms for d in m.depends_on}
-        depended |= {r for m in ms for r in m.replaces}
+        squash_of = {r: m.key for m in ms for r in m.replaces}
+        # A migration that depends on a replaced one depends on its squash too.
+        depended |= {squash_of[d] for d in depended if d in squash_of}
         replaced = {r for m in ms for r in m.replaces}
         out[plugin] = [m for m in ms if m.key not in depended and m.key not in replaced]
     return out

@@ -19,6 +19,7 @@ from umbral.schema import Snapshot
 
 FORMAT_VERSION = 1
 ID_RE = re.compile(r"^(\d{4,})_[A-Za-z0-9_]+$")
+SQUASH_RE = re.compile(r"^(\d{4,})_squashed_(\d{4,})(?:_[A-Za-z0-9_]+)?$")
 
 
 @dataclass
@@ -39,6 +40,10 @@ class Migration:
 
     @property
     def sequence(self) -> int:
+        """The number in the id; for ``<first>_squashed_<last>`` the last one."""
+        squashed = SQUASH_RE.match(self.id)
+        if squashed:
+            return int(squashed.group(2))
         m = ID_RE.match(self.id)
         return int(m.group(1)) if m else 0
 

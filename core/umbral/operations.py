@@ -509,6 +509,8 @@ class RunSql(Operation):
     kind: ClassVar[str] = "RunSql"
     sql: str
     reverse_sql: str | None = None
+    #: A squash may drop this statement (e.g. a one-off data backfill).
+    elidable: bool = False
 
     def describe(self) -> str:
         first = self.sql.strip().splitlines()[0] if self.sql.strip() else ""

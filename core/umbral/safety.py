@@ -171,6 +171,34 @@ class Classified:
     finding: Finding
 
 
+@dataclass
+class CheckReport:
+    """The verdict of ``checkmigrations`` over the pending operations."""
+
+    items: list[Classified]
+
+    @property
+    def migrations(self) -> int:
+        """Pending migrations with at least one operation."""
+        return len({c.migration for c in self.items})
+
+    def acknowledged(self, item: Classified) -> bool:
+        # An `"acknowledged": "<reason>"` on a reviewed operation turns its finding into a note.
+        return bool(item.operation.acknowledged) and item.finding.tier > OpSafety.SAFE
+
+    def by_tier(self, tier: OpSafety) -> list[Classified]:
+        return [c for c in self.items if c.finding.tier == tier and not self.acknowledged(c)]
+
+    @property
+    def notes(self) -> list[Classified]:
+        return [c for c in self.items if self.acknowledged(c)]
+
+    def passes(self, strict: bool = False) -> bool:
+        if self.by_tier(OpSafety.UNSAFE):
+            return False
+        return not (strict and self.by_tier(OpSafety.WARNING))
+
+
 def classify_migrations(
     pm: pluggy.PluginManager, migrations: Iterable[Any], backend: Any
 ) -> list[Classified]:

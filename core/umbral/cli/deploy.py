@@ -1,0 +1,128 @@
+"""Deploy-safety commands: ``checkmigrations`` and ``squashmigrations`` (SPEC §10, §5)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from umbral.cli.main import DatabaseOpt, ProjectOpt, TracebackOpt, _opts, _rel, load_app
+from umbral.cli.output import err, out, run_command
+
+
+def checkmigrations_cmd(
+    ctx: typer.Context,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail on WARNING findings too.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    project: ProjectOpt = None,
+    database: DatabaseOpt = None,
+    traceback: TracebackOpt = False,
+) -> None:
+    """Tell whether the pending migrations are safe for a rolling deploy."""
+    opts = _opts(ctx, project, database, traceback)
+
+    def body() -> int:
+        from umbral.safety import OpSafety
+
+        report = load_app(opts).checkmigrations()
+        unsafe = report.by_tier(OpSafety.UNSAFE)
+        warning = report.by_tier(OpSafety.WARNING)
+        safe = report.by_tier(OpSafety.SAFE)
+        notes = report.notes
+        ok = report.passes(strict)
+        if as_json:
+            data = {
+                "pending_migrations": report.migrations,
+                "operations": [
+                    {
+                        "migration": c.migration,
+                        "kind": c.operation.kind,
+                        "tier": c.finding.tier.name,
+                        "tag": c.finding.tag,
+                        "message": c.finding.message,
+                        "acknowledged": c.operation.acknowledged,
+                    }
+                    for c in report.items
+                ],
+                "summary": {
+                    "safe": len(safe),
+                    "warning": len(warning),
+                    "unsafe": len(unsafe),
+                    "acknowledged": len(notes),
+                },
+                "ok": ok,
+            }
+            out(json.dumps(data, indent=2))
+            return 0 if ok else 1
+        if not report.items:
+            out("No pending migrations — nothing to check.")
+            return 0
+        out(
+            f"Checking {len(report.items)} operation(s) across {report.migrations} pending "
+            "migration(s)..."
+        )
+        out("")
+        for title, group in (("UNSAFE", unsafe), ("WARNING", warning)):
+            if group:
+                out(f"{title} ({len(group)}):")
+                for c in group:
+                    out(f"  [{c.finding.tag}] {c.migration}: {c.finding.message}")
+                out("")
+        if notes:
+            out(f"ACKNOWLEDGED ({len(notes)}):")
+            for c in notes:
+                out(
+                    f"  [{c.finding.tag}] {c.migration}: {c.finding.message} "
+                    f"(acknowledged: {c.operation.acknowledged})"
+                )
+            out("")
+        summary = f"Summary: {len(safe)} safe, {len(warning)} warning, {len(unsafe)} unsafe"
+        out(summary + (f", {len(notes)} acknowledged." if notes else "."))
+        if unsafe:
+            err(
+                f"error: checkmigrations: {len(unsafe)} unsafe operation(s) found. Review the "
+                "expand-contract notes above before deploying."
+            )
+            return 1
+        if not ok:
+            err(
+                f"error: checkmigrations: {len(warning)} warning(s) found (--strict). Review the "
+                "expand-contract notes above before deploying."
+            )
+            return 1
+        out("")
+        out("All pending operations are safe for a rolling deploy.")
+        return 0
+
+    run_command(opts, body)
+
+
+def squashmigrations_cmd(
+    ctx: typer.Context,
+    plugin: Annotated[str, typer.Argument(help="The plugin whose migrations to squash.")],
+    start: Annotated[
+        str | None, typer.Option("--from", metavar="ID", help="First migration (default: first).")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", metavar="ID", help="Last migration (default: last).")
+    ] = None,
+    project: ProjectOpt = None,
+    database: DatabaseOpt = None,
+    traceback: TracebackOpt = False,
+) -> None:
+    """Write one migration that replaces a range of a plugin's migrations."""
+    opts = _opts(ctx, project, database, traceback)
+
+    def body() -> int:
+        m = load_app(opts).squashmigrations(plugin, start=start, end=end)
+        out(f"Squashed {len(m.replaces)} migrations for `{plugin}` into {m.id}")
+        out(f"  wrote {_rel(m.path)}")
+        out(f"  replaces: {', '.join(m.replaces)}")
+        out(
+            "The originals are kept; delete them once every database you deploy to has "
+            "applied the squash or the migrations it replaces."
+        )
+        return 0
+
+    run_command(opts, body)

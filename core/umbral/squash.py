@@ -1,0 +1,76 @@
+"""squashmigrations: one migration replacing a range of a plugin's history (SPEC §5).
+
+The squash's operations are the diff from the schema before the range to the schema after it,
+so a fresh database runs one migration instead of many. Originals stay on disk; ``replaces``
+tells ``migrate`` how to treat databases that ran some or all of them.
+"""
+
+from __future__ import annotations
+
+from umbral.autodetector import diff
+from umbral.environment import Environment
+from umbral.errors import UmbralError
+from umbral.migration import Migration
+from umbral.operations import RunSql
+from umbral.schema import EMPTY
+
+
+class CannotSquash(UmbralError):
+    pass
+
+
+def squash(
+    env: Environment, plugin: str, *, start: str | None = None, end: str | None = None
+) -> Migration:
+    """Build (unwritten) the squash of ``plugin``'s migrations from ``start`` to ``end``."""
+
+    def refuse(reason: str) -> CannotSquash:
+        return CannotSquash(f"umbral squashmigrations: can't squash `{plugin}`: {reason}")
+
+    info = env.info(plugin)
+    if info.read_only:
+        raise refuse(
+            f"its migrations ship inside an installed distribution ({info.migrations_dir})"
+        )
+    history = [m for m in env.migrations(plugin) if not m.replaces]
+    if any(m.replaces for m in env.migrations(plugin)):
+        raise refuse("it already has a squash; nested squashing is not supported (delete the "
+                     "replaced originals and the old squash's `replaces` first)")  # fmt: skip
+    ids = [m.id for m in history]
+    for flag, value in (("--from", start), ("--to", end)):
+        if value is not None and value not in ids:
+            raise refuse(f"{flag} {value}: no such migration (known: {', '.join(ids) or 'none'})")
+    lo = ids.index(start) if start else 0
+    hi = ids.index(end) if end else len(ids) - 1
+    chosen = history[lo : hi + 1]
+    if len(chosen) < 2:
+        raise refuse(f"need at least 2 migrations to squash, found {len(chosen)}")
+    for m in chosen:
+        for op in m.operations:
+            if isinstance(op, RunSql) and not op.elidable:
+                raise refuse(
+                    f"{m.key} contains RunSql, which a schema diff cannot reproduce; mark it "
+                    '"elidable": true if the squash may drop it, or squash a range without it'
+                )
+    keys = {m.key for m in chosen}
+    before = history[lo - 1].snapshot_after if lo > 0 else EMPTY
+    after = chosen[-1].snapshot_after
+    try:
+        operations = diff(before, after).operations
+    except UmbralError as exc:
+        raise refuse(f"the range cannot be expressed as one diff: {exc}") from exc
+    depends_on = sorted({d for m in chosen for d in m.depends_on if d not in keys})
+    mid = f"{chosen[0].sequence:04d}_squashed_{chosen[-1].sequence:04d}"
+    directory = info.migrations_dir
+    assert directory is not None
+    if (directory / f"{mid}.json").exists():
+        raise refuse(f"{directory / (mid + '.json')} already exists")
+    return Migration(
+        plugin=plugin,
+        id=mid,
+        operations=operations,
+        snapshot_after=after,
+        depends_on=depends_on,
+        replaces=sorted(keys),
+        path=directory / f"{mid}.json",
+    )
