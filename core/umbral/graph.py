@@ -77,8 +77,14 @@ def leaves(migrations: Iterable[Migration]) -> dict[str, list[Migration]]:
     for plugin, ms in by_plugin.items():
         depended = {d for m in ms for d in m.depends_on}
         squash_of = {r: m.key for m in ms for r in m.replaces}
-        # A migration that depends on a replaced one depends on its squash too.
-        depended |= {squash_of[d] for d in depended if d in squash_of}
+        # A migration outside a squash's range that depends on a replaced one depends on the
+        # squash too (so the squash is not a second leaf).
+        depended |= {
+            squash_of[d]
+            for m in ms
+            for d in m.depends_on
+            if d in squash_of and m.key not in squash_of and m.key != squash_of[d]
+        }
         replaced = {r for m in ms for r in m.replaces}
         out[plugin] = [m for m in ms if m.key not in depended and m.key not in replaced]
     return out
