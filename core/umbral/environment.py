@@ -46,7 +46,7 @@ class Environment:
         )
         if plugins is not None:
             app_plugins = {n for n, i in self.infos.items() if not i.is_backend}
-            unknown = sorted(set(plugins) - app_plugins)
+            unknown = sorted(set(plugins) - set(self.infos))
             if unknown:
                 raise PluginError(
                     f"`plugins` names unknown plugin(s) {', '.join(unknown)}; installed app "
@@ -82,6 +82,8 @@ class Environment:
             {n: i for n, i in self.infos.items() if not i.is_backend}, self.snapshots
         )
         self._migrations: dict[str, list[Migration]] = {}
+        #: Load unmerged branches without the duplicate-sequence error (``--merge`` does).
+        self.accept_branches = False
 
     # -- plugins ------------------------------------------------------------------------------
 
@@ -127,8 +129,21 @@ class Environment:
         if plugin not in self._migrations:
             directory = self.info(plugin).migrations_dir
             assert directory is not None
-            self._migrations[plugin] = loader.load_plugin(plugin, directory)
+            self._migrations[plugin] = loader.load_plugin(
+                plugin, directory, branches=self.accept_branches
+            )
         return self._migrations[plugin]
+
+    def conflicts(self) -> list[str]:
+        """One message per plugin whose graph has more than one leaf (SPEC §5)."""
+        from umbral.merge import conflicts_message
+
+        out = []
+        for plugin in self.order:
+            tips = leaves(self.migrations(plugin)).get(plugin, [])
+            if len(tips) > 1:
+                out.append(conflicts_message(plugin, tips))
+        return out
 
     def forget_migrations(self) -> None:
         self._migrations.clear()
@@ -143,12 +158,9 @@ class Environment:
             return None
         tips = leaves(ms).get(plugin, [])
         if len(tips) > 1:
-            files = " and ".join(str(m.path) for m in tips)
-            raise MigrationGraphError(
-                f"plugin `{plugin}` has conflicting migrations {files}: both are leaves of its "
-                "graph (two branches each ran makemigrations); merge them with a migration that "
-                "depends on both, or delete one and re-run makemigrations"
-            )
+            from umbral.merge import conflicts_message
+
+            raise MigrationGraphError(conflicts_message(plugin, tips))
         return tips[0] if tips else ms[-1]
 
     def previous_snapshot(self, plugin: str) -> Snapshot:

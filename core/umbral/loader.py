@@ -71,6 +71,15 @@ def load_file(path: Path, plugin: str) -> Migration:
             operations.append(Operation.from_dict(raw))
         except (ValueError, TypeError) as exc:
             raise fail(f"operation #{i + 1}: {exc}") from None
+    if atomic:
+        for i, op in enumerate(operations):
+            if getattr(op, "concurrent", False):
+                # CREATE/DROP INDEX CONCURRENTLY cannot run inside a transaction (SPEC §5).
+                raise fail(
+                    f'operation #{i + 1} ({op.kind}) has "concurrent": true but the migration is '
+                    'atomic; add "atomic": false to the file (a concurrent index build runs '
+                    "outside a transaction, best alone in its migration)"
+                )
     try:
         snapshot = Snapshot.from_dict(data["snapshot_after"])
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -97,21 +106,31 @@ def _string_list(value: Any, key: str, fail: Any) -> list[str]:
     return list(value)
 
 
-def load_plugin(plugin: str, directory: Path) -> list[Migration]:
-    """Load every ``*.json`` of a plugin's migrations directory, sorted by id."""
+def load_plugin(plugin: str, directory: Path, *, branches: bool = False) -> list[Migration]:
+    """Load every ``*.json`` of a plugin's migrations directory, sorted by id.
+
+    ``branches=True`` accepts unmerged duplicate sequence numbers (for ``--merge``).
+    """
     if not directory.is_dir():
         return []
     migrations = [load_file(p, plugin) for p in sorted(directory.glob("*.json"))]
+    # Two files with one sequence number are two branches; once a merge migration depends on
+    # both they are resolved (SPEC §5).
+    merged = {frozenset(m.depends_on) for m in migrations if len(m.depends_on) > 1}
     seen: dict[int, Migration] = {}
     for m in migrations:
         if "_squashed_" in m.id:
             continue  # a squash's name does not count as a sequence number (SPEC §5)
         other = seen.get(m.sequence)
-        if other is not None:
+        if (
+            other is not None
+            and not branches
+            and not any({other.key, m.key} <= deps for deps in merged)
+        ):
             raise MigrationFileError(
                 f"plugin `{plugin}` has two migrations with sequence {m.sequence:04d}: "
-                f"{other.path} and {m.path}; renumber one of them (or merge the branches) so "
-                "each sequence appears once"
+                f"{other.path} and {m.path}; if two branches each ran makemigrations, run "
+                "`umbral makemigrations --merge`, otherwise renumber one of them"
             )
         seen[m.sequence] = m
     return migrations

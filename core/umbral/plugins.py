@@ -135,7 +135,10 @@ def load_plugins(
         raise PluginError(f"plugin `{pm.get_name(exc.plugin)}`: {exc}") from exc
     for info in infos.values():
         info.hooks = sorted(h.name for h in pm.get_hookcallers(info.plugin) or [])
-        info.is_backend = "umbral_backends" in info.hooks and "umbral_models" not in info.hooks
+        # App plugins own models or migrations; everything else (backends, renderers, safety
+        # rules) is always loaded, whatever the `plugins` allow-list says (SPEC §3).
+        owns = {"umbral_models", "umbral_migrations_dir", "umbral_plugin_dependencies"}
+        info.is_backend = not owns & set(info.hooks)
     return infos
 
 

@@ -105,6 +105,9 @@ def makemigrations_cmd(
         str | None, typer.Option("--empty", metavar="PLUGIN", help="Write an empty migration.")
     ] = None,
     name: Annotated[str | None, typer.Option("--name", help="Migration name suffix.")] = None,
+    merge: Annotated[
+        bool, typer.Option("--merge", help="Write merge migrations for conflicting branches.")
+    ] = False,
     project: ProjectOpt = None,
     database: DatabaseOpt = None,
     traceback: TracebackOpt = False,
@@ -114,11 +117,13 @@ def makemigrations_cmd(
 
     def body() -> int:
         app = load_app(opts)
-        result = app.makemigrations(check=check, dry_run=dry_run, empty=empty, name=name)
+        result = app.makemigrations(
+            check=check, dry_run=dry_run, empty=empty, name=name, merge=merge
+        )
         for note in result.notes:
             (out if note.stream == "stdout" else err)(note.text)
         if not result.migrations:
-            out("no changes detected")
+            out("no conflicts to merge" if merge else "no changes detected")
             return 0
         for m in result.migrations:
             path = _rel(m.path)
@@ -129,7 +134,7 @@ def makemigrations_cmd(
                 if dry_run:
                     out(m.dumps().rstrip("\n"))
             else:
-                out(f"Wrote {path}" + (" (empty)" if empty else ""))
+                out(f"Wrote {path}" + (" (empty)" if empty else " (merge)" if merge else ""))
         if empty and not (check or dry_run):
             out(
                 'Add operations by hand, e.g. {"kind": "RunSql", "sql": "UPDATE ...", '
@@ -172,6 +177,31 @@ def migrate_cmd(
         float | None,
         typer.Option("--lock-wait", help="Seconds to wait for the migration lock (default 300)."),
     ] = None,
+    lock_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--lock-timeout",
+            min=0,
+            help="Seconds a DDL statement may wait for a table lock before it is retried "
+            "(Postgres; default 2, 0 = no limit).",
+        ),
+    ] = None,
+    statement_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--statement-timeout",
+            min=0,
+            help="Seconds any statement may run (Postgres; default: no limit).",
+        ),
+    ] = None,
+    lock_retries: Annotated[
+        int | None,
+        typer.Option(
+            "--lock-retries",
+            min=0,
+            help="Retries of a migration that hit the lock timeout (Postgres; default 5).",
+        ),
+    ] = None,
     project: ProjectOpt = None,
     database: DatabaseOpt = None,
     traceback: TracebackOpt = False,
@@ -202,6 +232,9 @@ def migrate_cmd(
             allow_irreversible=allow_irreversible,
             plan=plan,
             lock_wait=lock_wait,
+            lock_timeout=lock_timeout,
+            statement_timeout=statement_timeout,
+            lock_retries=lock_retries,
             on_event=on_event,
         )
         progress.finish()
@@ -238,7 +271,11 @@ def showmigrations_cmd(
     def body() -> int:
         from umbral.drift import State
 
-        entries = load_app(opts).showmigrations()
+        app = load_app(opts)
+        entries = app.showmigrations()
+        # Conflicting branches are reported, but showmigrations always exits 0 (SPEC §9).
+        for message in app.env.conflicts():
+            err(f"error: {message}")
         waiting = sum(e.state in (State.PENDING, State.OUT_OF_ORDER) for e in entries)
         if as_json:
             data = {
@@ -293,6 +330,63 @@ def sqlmigrate_cmd(
     run_command(opts, body)
 
 
+def inspectdb_cmd(
+    ctx: typer.Context,
+    source: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[DATABASE_URL_OR_SQLITE_PATH]",
+            help="Database to read (a bare path is a SQLite file; default: the project's).",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[
+        Path, typer.Option("--output", help="Directory for models.py and migrations/.")
+    ] = ...,  # type: ignore[assignment]  # required: typer reports a missing --output (exit 2)
+    plugin: Annotated[
+        str, typer.Option("--plugin", help="Plugin that owns the written models.")
+    ] = "app",
+    mark_applied: Annotated[
+        bool,
+        typer.Option("--mark-applied", help="Record the initial migration in that database."),
+    ] = False,
+    project: ProjectOpt = None,
+    database: DatabaseOpt = None,
+    traceback: TracebackOpt = False,
+) -> None:
+    """Write models and an initial migration from an existing database (read-only)."""
+    opts = _opts(ctx, project, database, traceback)
+
+    def body() -> int:
+        import os
+
+        from umbral.config import ENV_DATABASE
+        from umbral.inspect import inspectdb
+
+        # Works without a project when the database is named; otherwise the project's (SPEC §11).
+        url = source or opts.get("database") or os.environ.get(ENV_DATABASE)
+        root = Path.cwd()
+        if url is None:
+            app = load_app(opts)
+            url, root = app.database_url, app.root
+        result = inspectdb(
+            url, Path.cwd() / output, plugin=plugin, mark_applied=mark_applied, root=root
+        )
+        for warning in result.warnings:
+            err(f"warning: umbral inspectdb: {warning}")
+        if not result.tables:
+            out("no tables found in the database")
+            return 0
+        out(f"Inspected {result.tables} table(s), {result.columns} column(s)")
+        for path in result.written:
+            out(f"Wrote {_rel(path)}")
+        if result.marked_applied:
+            out(f"Marked {result.marked_applied} as applied (no SQL executed)")
+        return 0
+
+    run_command(opts, body)
+
+
 def plugins_cmd(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
@@ -310,7 +404,11 @@ def plugins_cmd(
             rows.append(
                 {
                     "name": i.name,
-                    "kind": "backend" if i.is_backend else "app",
+                    "kind": "app"
+                    if not i.is_backend
+                    else "backend"
+                    if "umbral_backends" in i.hooks
+                    else "extension",
                     "distribution": i.distribution,
                     "version": i.version,
                     "models": sorted(m.__name__ for m in i.models),
@@ -380,7 +478,12 @@ def build_cli(plugin_commands: bool = True) -> typer.Typer:
     cli.command("migrate")(migrate_cmd)
     cli.command("showmigrations")(showmigrations_cmd)
     cli.command("sqlmigrate")(sqlmigrate_cmd)
+    cli.command("inspectdb")(inspectdb_cmd)
     cli.command("plugins")(plugins_cmd)
+    from umbral.cli.deploy import checkmigrations_cmd, squashmigrations_cmd
+
+    cli.command("checkmigrations")(checkmigrations_cmd)
+    cli.command("squashmigrations")(squashmigrations_cmd)
     if plugin_commands:
         _add_plugin_commands(cli)
     return cli
@@ -391,13 +494,34 @@ def _add_plugin_commands(cli: typer.Typer) -> None:
 
     pm = new_manager()
     try:
-        load_plugins(pm)
+        cfg = _project_for_commands()
+        if cfg is not None and str(cfg.root) not in sys.path:
+            sys.path.insert(0, str(cfg.root))
+        infos = load_plugins(pm, cfg.plugin_modules if cfg else None)
     except UmbralError:
         return  # the failing plugin is reported by whichever command loads plugins next
+    if cfg is not None and cfg.plugins is not None:
+        for name, info in infos.items():
+            if not info.is_backend and name not in cfg.plugins:
+                pm.unregister(name=name)
     registrar = _Registrar(cli)
     pm.hook.umbral_commands(cli=registrar)
     for name in registrar.dropped:
         err(f"warning: a plugin command named `{name}` was dropped: it would shadow a built-in")
+
+
+def _project_for_commands() -> Any:
+    """The project whose plugin modules may add commands: ``--project`` on argv, or found
+    from the cwd. Only the cheap TOML read happens here; None when there is no project."""
+    from umbral.config import find_project, load_project
+
+    argv = sys.argv[1:]
+    for i, arg in enumerate(argv):
+        if arg == "--project" and i + 1 < len(argv):
+            return load_project(Path(argv[i + 1]))
+        if arg.startswith("--project="):
+            return load_project(Path(arg.split("=", 1)[1]))
+    return find_project()
 
 
 def main() -> None:
@@ -407,3 +531,9 @@ def main() -> None:
     except KeyboardInterrupt:
         err("error: interrupted")
         sys.exit(130)
+    except BrokenPipeError:
+        # `umbral showmigrations | head`: the reader left; nothing more to say.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(141)

@@ -23,7 +23,7 @@ def run_command(opts: dict, body: Callable[[], Any]) -> None:
     """Run a command body; user errors become one ``error:`` line and exit 1 (SPEC §12)."""
     try:
         code = body()
-    except typer.Exit:
+    except (typer.Exit, BrokenPipeError):
         raise
     except UmbralError as exc:
         if opts.get("traceback"):

@@ -1,0 +1,141 @@
+"""Merging two branches of one plugin's history (SPEC §5 conflicts).
+
+When two branches each ran makemigrations, the plugin's graph has two leaves. A merge
+migration depends on both, has no operations (each branch's operations run as they are) and
+carries the merged snapshot: a three-way merge of both leaves' snapshots against their latest
+common ancestor, model by model and column by column. The same column changed differently on
+both sides is a conflict, reported by name; nothing is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields, replace
+from typing import Any
+
+from umbral.errors import MigrationGraphError, UmbralError
+from umbral.graph import leaves
+from umbral.migration import Migration
+from umbral.schema import EMPTY, Column, ModelState, Snapshot
+
+
+class MergeConflict(UmbralError):
+    pass
+
+
+def conflicts_message(plugin: str, tips: list[Migration]) -> str:
+    files = " and ".join(str(m.path) for m in tips)
+    return (
+        f"plugin `{plugin}` has conflicting migrations {files}: both are leaves of its graph "
+        "(two branches each ran makemigrations); run `umbral makemigrations --merge` to write a "
+        "merge migration that depends on both"
+    )
+
+
+def check_conflicts(migrations_by_plugin: dict[str, list[Migration]]) -> None:
+    for plugin, ms in migrations_by_plugin.items():
+        tips = leaves(ms).get(plugin, [])
+        if len(tips) > 1:
+            raise MigrationGraphError(conflicts_message(plugin, tips))
+
+
+def _ancestors(key: str, by_key: dict[str, Migration]) -> set[str]:
+    seen: set[str] = set()
+    stack = [key]
+    while stack:
+        k = stack.pop()
+        if k in seen or k not in by_key:
+            continue
+        seen.add(k)
+        stack.extend(by_key[k].depends_on)
+        stack.extend(by_key[k].replaces)
+    return seen
+
+
+def merge_migration(plugin: str, ms: list[Migration], directory: Any) -> Migration | None:
+    """The merge migration for ``plugin``, or None when it has a single leaf."""
+    tips = sorted(leaves(ms).get(plugin, []), key=lambda m: m.id)
+    if len(tips) < 2:
+        return None
+    by_key = {m.key: m for m in ms}
+    common = set.intersection(*(_ancestors(t.key, by_key) for t in tips))
+    base_m = max((by_key[k] for k in common), key=lambda m: (m.sequence, m.id), default=None)
+    merged = base_m.snapshot_after if base_m else EMPTY
+    base = merged
+    problems: list[str] = []
+    for tip in tips:
+        merged = _merge(base, merged, tip.snapshot_after, tip.id, problems)
+    if problems:
+        raise MergeConflict(
+            f"umbral makemigrations --merge: cannot merge `{plugin}`: the branches conflict: "
+            + "; ".join(problems)
+            + ". Change one branch so they agree, then merge again"
+        )
+    seq = max(m.sequence for m in ms) + 1
+    mid = f"{seq:04d}_merge"
+    return Migration(
+        plugin=plugin,
+        id=mid,
+        operations=[],
+        snapshot_after=merged,
+        depends_on=sorted(t.key for t in tips),
+        path=directory / f"{mid}.json",
+    )
+
+
+def _merge(base: Snapshot, left: Snapshot, right: Snapshot, rid: str, problems: list) -> Snapshot:
+    out: dict[str, ModelState] = {}
+    for name in sorted(set(base.models) | set(left.models) | set(right.models)):
+        b, lt, rt = base.models.get(name), left.models.get(name), right.models.get(name)
+        picked = _three_way(b, lt, rt)
+        if picked is not _CONFLICT:
+            if picked is not None:
+                out[name] = picked
+            continue
+        if lt is None or rt is None or b is None:
+            problems.append(f"model `{name}` was removed on one branch and changed on the other")
+            continue
+        out[name] = _merge_model(b, lt, rt, rid, problems)
+    return Snapshot(out)
+
+
+_CONFLICT = object()
+
+
+def _three_way(base: Any, left: Any, right: Any) -> Any:
+    if left == right:
+        return left
+    if left == base:
+        return right
+    if right == base:
+        return left
+    return _CONFLICT
+
+
+def _merge_model(
+    b: ModelState, lt: ModelState, rt: ModelState, rid: str, problems: list
+) -> ModelState:
+    changes: dict[str, Any] = {}
+    for f in fields(ModelState):
+        if f.name in ("name", "fields"):
+            continue
+        v = _three_way(getattr(b, f.name), getattr(lt, f.name), getattr(rt, f.name))
+        if v is _CONFLICT:
+            problems.append(f"`{b.name}` {f.name} changed differently (see {rid})")
+            v = getattr(lt, f.name)
+        changes[f.name] = v
+    bc = {c.name: c for c in b.fields}
+    lc = {c.name: c for c in lt.fields}
+    rc = {c.name: c for c in rt.fields}
+    cols: list[Column] = []
+    for name in [
+        *lc,
+        *(n for n in rc if n not in lc),
+        *(n for n in bc if n not in lc and n not in rc),
+    ]:
+        v = _three_way(bc.get(name), lc.get(name), rc.get(name))
+        if v is _CONFLICT:
+            problems.append(f"both branches changed `{b.name}.{name}` differently (see {rid})")
+            continue
+        if v is not None and name not in {c.name for c in cols}:
+            cols.append(v)
+    return replace(lt, fields=tuple(cols), **changes)

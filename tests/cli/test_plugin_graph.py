@@ -1,0 +1,270 @@
+"""Several plugins and the app: dependency order, cycles and invalid plugin sets (SPEC §4, §5)."""
+
+from __future__ import annotations
+
+from conftest import Project, rows
+
+SHOP = """
+from umbral import Model, fields, hookimpl
+
+
+class Item(Model, plugin="shop"):
+    name = fields.Text()
+
+
+@hookimpl
+def umbral_models():
+    return [Item]
+"""
+
+BILLING = """
+from umbral import Model, fields, hookimpl
+
+
+class Invoice(Model, plugin="billing"):
+    item = fields.ForeignKey("shop.Item", on_delete="cascade")
+    total = fields.Integer(default=0)
+
+
+@hookimpl
+def umbral_models():
+    return [Invoice]
+"""
+
+APP = """
+class Order(Model):
+    invoice = fields.ForeignKey("billing.Invoice")
+    item = fields.ForeignKey("Item", nullable=True)
+"""
+
+
+def three_plugins(p: Project) -> None:
+    # "billing" sorts before "shop" by name, so only the FK edge can put shop first.
+    p.write_config(
+        plugin_modules={"shop": "shop", "billing": "billing"}, plugins=["billing", "shop"]
+    )
+    p.write("shop.py", SHOP)
+    p.write("billing.py", BILLING)
+    p.models(APP)
+
+
+def applied_in_order(url: str) -> list[str]:
+    # One transaction per migration: on PostgreSQL each row has a later xmin than the previous.
+    order = "rowid" if url.startswith("sqlite") else "xmin::text::bigint"
+    return [
+        f"{a}/{b}"
+        for a, b in rows(url, f"SELECT plugin, name FROM umbral_migrations ORDER BY {order}")
+    ]
+
+
+def test_cross_plugin_foreign_keys_are_applied_in_dependency_order(any_project: Project) -> None:
+    p = any_project
+    three_plugins(p)
+    r = p.run("makemigrations")
+    assert r.code == 0, r
+    assert r.out_lines == [
+        "Wrote migrations/shop/0001_create_shop_item.json",
+        "Wrote migrations/billing/0001_create_billing_invoice.json",
+        "Wrote migrations/app/0001_create_order.json",
+    ]
+    assert p.load_migration("shop", "0001_create_shop_item.json")["depends_on"] == []
+    assert p.load_migration("billing", "0001_create_billing_invoice.json")["depends_on"] == [
+        "shop/0001_create_shop_item"
+    ]
+    assert p.load_migration("app", "0001_create_order.json")["depends_on"] == [
+        "billing/0001_create_billing_invoice",
+        "shop/0001_create_shop_item",
+    ]
+    r = p.run("migrate", "--plan")
+    assert r.code == 0, r
+    assert [line for line in r.out_lines if not line.startswith(" ")] == [
+        "Apply shop/0001_create_shop_item",
+        "Apply billing/0001_create_billing_invoice",
+        "Apply app/0001_create_order",
+    ]
+    r = p.run("migrate")
+    assert (r.code, r.out_lines) == (0, ["Applied 3 migration(s)"]), r
+    assert applied_in_order(p.database) == [
+        "shop/0001_create_shop_item",
+        "billing/0001_create_billing_invoice",
+        "app/0001_create_order",
+    ]
+    r = p.run("showmigrations")
+    assert r.out_lines == [
+        "# plugin: app",
+        "[X] app/0001_create_order",
+        "",
+        "# plugin: billing",
+        "[X] billing/0001_create_billing_invoice",
+        "",
+        "# plugin: shop",
+        "[X] shop/0001_create_shop_item",
+    ]
+
+
+def test_a_later_migration_depends_on_the_latest_of_the_referenced_plugin(
+    project: Project,
+) -> None:
+    p = project
+    three_plugins(p)
+    assert p.run("makemigrations").code == 0
+    p.write(
+        "shop.py",
+        SHOP.replace(
+            "name = fields.Text()", "name = fields.Text()\n    sku = fields.Text(nullable=True)"
+        ),
+    )
+    p.models(APP + '    item2 = fields.ForeignKey("shop.Item", nullable=True)\n')
+    r = p.run("makemigrations")
+    assert r.out_lines == [
+        "Wrote migrations/shop/0002_add_shop_item_sku.json",
+        "Wrote migrations/app/0002_add_order_item2.json",
+    ], r
+    assert p.load_migration("app", "0002_add_order_item2.json")["depends_on"] == [
+        "app/0001_create_order",
+        "shop/0002_add_shop_item_sku",
+    ]
+    r = p.run("migrate")
+    assert (r.code, r.out_lines) == (0, ["Applied 5 migration(s)"]), r
+
+
+def test_foreign_key_cycle_between_plugins_lists_the_edges(project: Project) -> None:
+    p = project
+    three_plugins(p)
+    p.write(
+        "shop.py",
+        SHOP.replace(
+            "name = fields.Text()",
+            "name = fields.Text()\n"
+            '    invoice = fields.ForeignKey("billing.Invoice", nullable=True)',
+        ),
+    )
+    before = p.tree()
+    r = p.run("makemigrations")
+    assert r.code == 1, r
+    assert r.out_lines == []
+    assert len(r.err_lines) == 1, r
+    line = r.err_lines[0]
+    assert line.startswith("error: foreign keys between plugins form a cycle: ")
+    assert "billing.billing_invoice -> shop_item" in line
+    assert "shop.shop_item -> billing_invoice" in line
+    assert "nullable" in line and "db_constraint=False" in line
+    assert p.tree() == before
+
+
+def test_fk_cycle_broken_by_db_constraint_false(project: Project) -> None:
+    p = project
+    three_plugins(p)
+    p.write(
+        "shop.py",
+        SHOP.replace(
+            "name = fields.Text()",
+            "name = fields.Text()\n"
+            '    invoice = fields.ForeignKey("billing.Invoice", nullable=True,'
+            " db_constraint=False)",
+        ),
+    )
+    r = p.run("makemigrations")
+    assert r.code == 0, r
+    assert p.run("migrate").code == 0
+
+
+def deps_plugin(name: str, deps: list[str]) -> str:
+    return f"""
+from umbral import hookimpl
+
+
+@hookimpl
+def umbral_models():
+    return []
+
+
+@hookimpl
+def umbral_plugin_dependencies():
+    return {deps!r}
+"""
+
+
+def error_line(p: Project, *args: str) -> str:
+    before = p.tree()
+    r = p.run(*args)
+    assert r.code == 1, r
+    assert r.out_lines == []
+    assert len(r.err_lines) == 1, r
+    assert "Traceback" not in r.stderr
+    assert p.tree() == before
+    return r.err_lines[0]
+
+
+def test_declared_dependency_cycle(project: Project) -> None:
+    p = project
+    p.write_config(plugin_modules={"alpha": "alpha", "beta": "beta"}, plugins=["alpha", "beta"])
+    p.write("alpha.py", deps_plugin("alpha", ["beta"]))
+    p.write("beta.py", deps_plugin("beta", ["alpha"]))
+    line = error_line(p, "makemigrations")
+    assert line == "error: plugin dependency cycle: alpha -> beta -> alpha"
+    # Every command that loads the plugins refuses the same way, before touching the database.
+    assert error_line(p, "migrate") == line
+    assert not (p.root.parent / "db.sqlite3").exists()
+
+
+def test_dependency_on_an_unknown_plugin(project: Project) -> None:
+    p = project
+    p.write_config(plugin_modules={"alpha": "alpha"}, plugins=["alpha"])
+    p.write("alpha.py", deps_plugin("alpha", ["ghost"]))
+    line = error_line(p, "makemigrations")
+    assert line.startswith("error: plugin `alpha` depends on unknown plugin `ghost`")
+
+
+def test_a_plugin_named_app_is_refused(project: Project) -> None:
+    p = project
+    p.write_config(plugin_modules={"app": "shop"})
+    p.write("shop.py", SHOP)
+    line = error_line(p, "makemigrations")
+    assert line.startswith("error: a plugin may not be named `app`")
+
+
+def test_two_models_with_one_class_name_in_a_plugin(project: Project) -> None:
+    p = project
+    p.write_config(plugin_modules={"shop": "shop"}, plugins=["shop"])
+    p.write(
+        "shop_extra.py",
+        SHOP.split("@hookimpl")[0].replace('plugin="shop"', 'plugin="shop", table="other_item"'),
+    )
+    p.write(
+        "shop.py",
+        SHOP.replace("return [Item]", "return [Item, shop_extra.Item]").replace(
+            "from umbral import", "import shop_extra\nfrom umbral import"
+        ),
+    )
+    line = error_line(p, "makemigrations")
+    assert line == (
+        "error: plugin `shop` has two models named `Item` (shop.Item and shop_extra.Item); "
+        "model identity is the class name, rename one"
+    )
+
+
+def test_two_app_models_with_one_class_name(project: Project) -> None:
+    p = project
+    p.write_config(models=["models", "more_models"])
+    p.models("class Post(Model):\n    title = fields.Text()\n")
+    p.write(
+        "more_models.py",
+        'from umbral import Model, fields\n\n\nclass Post(Model, table="post2"):\n'
+        "    body = fields.Text()\n",
+    )
+    line = error_line(p, "makemigrations")
+    assert line.startswith("error: plugin `app` has two models named `Post`")
+    assert "models.Post" in line and "more_models.Post" in line
+
+
+def test_plugins_allow_list_filters_project_plugins(project: Project) -> None:
+    p = project
+    three_plugins(p)
+    p.write_config(plugins=["shop"])
+    p.models("class Note(Model):\n    text = fields.Text()\n")
+    r = p.run("makemigrations")
+    assert r.out_lines == [
+        "Wrote migrations/shop/0001_create_shop_item.json",
+        "Wrote migrations/app/0001_create_note.json",
+    ], r

@@ -1,0 +1,100 @@
+"""Lazy startup: help works anywhere and imports no database or heavy UI library (SPEC §12)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import clean_env, run_umbral
+
+SPEC_COMMANDS = [
+    "init",
+    "makemigrations",
+    "migrate",
+    "showmigrations",
+    "checkmigrations",
+    "squashmigrations",
+    "sqlmigrate",
+    "inspectdb",
+    "plugins",
+]
+HEAVY = ("sqlalchemy", "psycopg", "psycopg2", "alembic", "alembic_utils", "pydantic", "rich")
+
+PROBE = """
+import sys
+sys.argv = ["umbral", *sys.argv[1:]]
+from umbral.cli.main import main
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+else:
+    code = 0
+heavy = sorted({m.split(".")[0] for m in sys.modules} & set(%r))
+sys.stderr.write("HEAVY=" + ",".join(heavy) + "\\n")
+sys.exit(code)
+"""
+
+
+def probe(cwd: Path, *args: str) -> tuple[int, str, list[str]]:
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE % (HEAVY,), *args],
+        cwd=cwd,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    marker = [line for line in proc.stderr.splitlines() if line.startswith("HEAVY=")]
+    assert marker, proc.stderr
+    heavy = [m for m in marker[-1].removeprefix("HEAVY=").split(",") if m]
+    return proc.returncode, proc.stdout, heavy
+
+
+def test_help_in_an_empty_directory_imports_nothing_heavy(tmp_path: Path) -> None:
+    code, stdout, heavy = probe(tmp_path, "--help")
+    assert code == 0
+    assert "Usage: umbral" in stdout
+    for command in ("makemigrations", "migrate", "showmigrations", "plugins"):
+        assert command in stdout
+    assert heavy == []
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_command_help_imports_nothing_heavy(tmp_path: Path) -> None:
+    code, stdout, heavy = probe(tmp_path, "migrate", "--help")
+    assert code == 0
+    assert "--fake-initial" in stdout
+    # typer itself may load pydantic to describe a command's parameters; no database layer.
+    assert [m for m in heavy if m != "pydantic"] == []
+
+
+def test_help_under_importtime_does_not_load_sqlalchemy(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "umbral", "--help"],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    imported = {
+        line.split("|")[-1].strip().split(".")[0]
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    assert "umbral" in imported  # the probe really saw the imports
+    assert not imported & set(HEAVY)
+
+
+@pytest.mark.parametrize("command", SPEC_COMMANDS)
+def test_every_command_help_works_without_a_project(tmp_path: Path, command: str) -> None:
+    r = run_umbral(command, "--help", cwd=tmp_path)
+    assert r.code == 0, r
+    assert f"Usage: umbral {command}" in r.stdout
+    assert r.stderr == ""
+    assert list(tmp_path.iterdir()) == []
