@@ -21,10 +21,12 @@ if TYPE_CHECKING:
     from umbral.drift import Entry
     from umbral.environment import Environment
     from umbral.executor import Rendered
+    from umbral.inspect import InspectResult
     from umbral.makemigrations import MakeMigrationsResult
     from umbral.migrate import MigrateResult
+    from umbral.migration import Migration
     from umbral.plugins import PluginInfo
-    from umbral.safety import Classified
+    from umbral.safety import CheckReport, Classified
 
 Event = Callable[[str, dict[str, Any]], None]
 DEFAULT_LOCK_WAIT = 300.0
@@ -133,11 +135,22 @@ class App:
         dry_run: bool = False,
         empty: str | None = None,
         name: str | None = None,
+        merge: bool = False,
     ) -> MakeMigrationsResult:
         """Diff models against the latest snapshots; write the files unless check/dry_run."""
         from umbral import makemigrations as mk
 
-        if empty is not None:
+        if merge:
+            from umbral.merge import merge_migration
+
+            self.env.accept_branches = True
+            self.env.forget_migrations()
+            merges = [
+                merge_migration(p, self.env.migrations(p), self.env.info(p).migrations_dir)
+                for p in self.env.order
+            ]
+            result = mk.MakeMigrationsResult(migrations=[m for m in merges if m is not None])
+        elif empty is not None:
             result = mk.MakeMigrationsResult(
                 migrations=[mk.empty_migration(self.env, empty, name=name)]
             )
@@ -197,6 +210,11 @@ class App:
 
             parse_spec(target, "")
         self.env.all_migrations()  # validate every file before touching the database
+        conflicts = self.env.conflicts()
+        if conflicts:
+            from umbral.errors import MigrationGraphError
+
+            raise MigrationGraphError(conflicts[0])
         wait = lock_wait if lock_wait is not None else (self.lock_wait or DEFAULT_LOCK_WAIT)
         if hasattr(backend, "busy_timeout"):
             backend.busy_timeout = wait
@@ -276,7 +294,7 @@ class App:
         from umbral.migrate import parse_spec
         from umbral.operations import state_from_snapshot
 
-        plugin, name = parse_spec(spec, "")
+        plugin, name = parse_spec(spec, "", "umbral sqlmigrate")
         self.env.info(plugin)
         backend, _ = self._backend()
         by_key = {m.key: m for m in self.env.all_migrations()}
@@ -289,6 +307,47 @@ class App:
             if prev is not None and prev.plugin == plugin:
                 state = state_from_snapshot(prev.snapshot_after.models)
         return render_migration(self.env.pm, backend, m, state)
+
+    def inspectdb(
+        self,
+        output: str | Path,
+        *,
+        source: str | None = None,
+        plugin: str = "app",
+        mark_applied: bool = False,
+    ) -> InspectResult:
+        """Write models and an initial migration from ``source`` (default: this App's database).
+
+        Read-only on the source; see :func:`umbral.inspect.inspectdb` (SPEC §11).
+        """
+        from umbral.inspect import inspectdb
+
+        return inspectdb(
+            source or self.database_url,
+            self.root / output,
+            plugin=plugin,
+            mark_applied=mark_applied,
+            root=self.root,
+        )
+
+    def squashmigrations(
+        self, plugin: str, *, start: str | None = None, end: str | None = None
+    ) -> Migration:
+        """Write one migration replacing ``plugin``'s range ``start``..``end`` (SPEC §5)."""
+        from umbral.makemigrations import write_all
+        from umbral.squash import squash
+
+        migration = squash(self.env, plugin, start=start, end=end)
+        write_all([migration])
+        self.env.forget_migrations()
+        return migration
+
+    def checkmigrations(self) -> CheckReport:
+        """Classify every operation ``migrate`` would run now (SPEC §10)."""
+        from umbral.safety import CheckReport
+
+        items = self.check_pending_safety()
+        return CheckReport(items)
 
     def plugins(self) -> list[PluginInfo]:
         """Every plugin: app plugins in order, then backends."""

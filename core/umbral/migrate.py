@@ -43,11 +43,13 @@ class MigrateResult:
     message: str = ""
 
 
-def parse_spec(spec: str, flag: str) -> tuple[str, str]:
+def parse_spec(spec: str, flag: str, command: str = "umbral migrate") -> tuple[str, str]:
+    """Split ``plugin/name``; a malformed spec is an error naming the command and flag."""
     plugin, sep, name = spec.partition("/")
     if not sep or not plugin or not name or "/" in name:
+        where = f"{command} {flag}".rstrip()
         raise UmbralError(
-            f"umbral migrate {flag}: {spec!r} is not a migration spec; write plugin/name, "
+            f"{where}: {spec!r} is not a migration spec; write plugin/name, "
             "e.g. app/0003_add_post_tag"
         )
     return plugin, name
@@ -63,6 +65,8 @@ class Migrator:
         self.migrations = env.all_migrations()  # validates every file before the DB is touched
         self.by_key = {m.key: m for m in self.migrations}
         self.plugin_rank = {p: i for i, p in enumerate(env.order)}
+        #: Squashes to record without SQL (set by ``pending_plan``).
+        self.record_only: set[str] = set()
 
     # -- reading state --------------------------------------------------------------------
 
@@ -81,6 +85,8 @@ class Migrator:
         return {}
 
     def render(self, m: Migration) -> executor.Rendered:
+        if m.key in self.record_only:
+            return executor.Rendered(m, [], record_only=True)
         return executor.render_migration(self.env.pm, self.backend, m, self.state_before(m))
 
     # -- migrate --------------------------------------------------------------------------
@@ -149,19 +155,27 @@ class Migrator:
             )
 
     def pending_plan(self, applied: dict[str, str], target: str | None = None) -> list[Migration]:
-        """Unapplied migrations in topological order (squash-aware), up to ``target``."""
+        """Unapplied migrations in topological order (squash-aware, SPEC §5), up to ``target``.
+
+        A squash whose replaced migrations all ran is returned too, to be recorded without SQL
+        (``record_only``); with none of them applied only the squash runs; with some applied
+        the remaining originals run, and a missing one is refused by name.
+        """
         check_dependencies(self.migrations, applied)
         order = plan_order(self.migrations, self.plugin_rank)
         shadowed: set[str] = set()
-        todo: list[Migration] = []
+        self.record_only.clear()
         for m in order:
-            if m.replaces:
-                done = [r for r in m.replaces if r in applied]
-                if len(done) == len(m.replaces) or not done:
-                    shadowed |= set(m.replaces)
-                    if not done and m.key not in applied:
-                        todo.append(m)
-                    continue
+            if not m.replaces or m.key in applied:
+                shadowed |= set(m.replaces) if m.key in applied else set()
+                continue
+            done = [r for r in m.replaces if r in applied]
+            if len(done) == len(m.replaces):
+                self.record_only.add(m.key)
+                shadowed |= set(m.replaces)
+            elif not done:
+                shadowed |= set(m.replaces)
+            else:
                 missing = [r for r in m.replaces if r not in applied and r not in self.by_key]
                 if missing:
                     raise Refused(
@@ -169,13 +183,8 @@ class Migrator:
                         f"migration(s) {', '.join(missing)} are missing from disk; restore those "
                         "files so the remaining ones can run"
                     )
-                continue
-        for m in order:
-            if m.key in applied or m.key in shadowed or m.replaces:
-                continue
-            todo.append(m)
-        position = {m.key: i for i, m in enumerate(order)}
-        todo.sort(key=lambda m: position[m.key])
+                shadowed.add(m.key)  # the remaining originals run instead
+        todo = [m for m in order if m.key not in applied and m.key not in shadowed]
         if target is not None:
             todo = self._upto(todo, target)
         return todo
@@ -284,6 +293,8 @@ class Migrator:
         """Record each plugin's first migration whose tables already exist and match."""
         from sqlalchemy import inspect
 
+        from umbral.inspect import declared_types
+
         insp = inspect(self.conn)
         existing = set(insp.get_table_names())
         faked: list[str] = []
@@ -299,6 +310,11 @@ class Migrator:
             diffs: list[str] = []
             for op in creates:
                 cols = {c["name"]: c for c in insp.get_columns(op.table)}
+                # Declared type names: SQLite reflection reports ones it does not know
+                # (TIMESTAMPTZ, UUID, which umbral writes) as NUMERIC.
+                for name, declared in declared_types(self.conn, op.table).items():
+                    if name in cols:
+                        cols[name] = {**cols[name], "type": declared}
                 for col in op.columns:
                     found = cols.pop(col.name, None)
                     if found is None:
@@ -328,7 +344,9 @@ class Migrator:
             )
             err.details = tuple(problems)
             raise err
-        with self.conn.begin():
+        # The inspector's reads opened a transaction; end it so the records get their own.
+        self.conn.rollback()
+        with executor.write_transaction(self.conn, self.backend):
             for key in faked:
                 m = self.by_key[key]
                 recorder.record(self.conn, m.plugin, m.id, m.checksum)
