@@ -68,6 +68,11 @@ def plan_order(migrations: Iterable[Migration], plugin_order: Mapping[str, int])
     return order
 
 
+def _seq(key: str) -> int:
+    head = key.split("/", 1)[1].split("_", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
 def leaves(migrations: Iterable[Migration]) -> dict[str, list[Migration]]:
     """Per plugin, the migrations no other migration of the same plugin depends on."""
     by_plugin: dict[str, list[Migration]] = {}
@@ -86,5 +91,15 @@ def leaves(migrations: Iterable[Migration]) -> dict[str, list[Migration]]:
             if d in squash_of and m.key not in squash_of and m.key != squash_of[d]
         }
         replaced = {r for m in ms for r in m.replaces}
-        out[plugin] = [m for m in ms if m.key not in depended and m.key not in replaced]
+        # A dependency on a file of this plugin that is gone (drift) hides part of the chain:
+        # count everything below its sequence as depended on, so drift is not a "conflict".
+        present = {m.key for m in ms}
+        gaps = [
+            _seq(d) for m in ms for d in m.depends_on
+            if d.startswith(f"{plugin}/") and d not in present
+        ]  # fmt: skip
+        floor = max(gaps, default=0)
+        out[plugin] = [
+            m for m in ms if m.key not in depended and m.key not in replaced and m.sequence >= floor
+        ]
     return out
