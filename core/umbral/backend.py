@@ -37,6 +37,9 @@ class RenderContext:
     #: Set by renderers that need foreign-key enforcement off for the whole migration
     #: (a SQLite table rebuild). The executor reads it before opening the transaction.
     needs_fk_off: bool = False
+    #: False for a migration marked ``"atomic": false`` (runs outside a transaction); a
+    #: renderer refuses operations that need one or the other (SPEC §5).
+    atomic: bool = True
     #: Tables rebuilt by the rendered operations (set by renderers that rebuild).
     rebuilt: set[str] = field(default_factory=set)
 
@@ -63,6 +66,17 @@ class Backend:
     UNIQUE_AS_INDEX: ClassVar[bool] = True
     TRUE: ClassVar[str] = "TRUE"
     FALSE: ClassVar[str] = "FALSE"
+    #: Whether ``"atomic": false`` migrations really run outside a transaction here (else they
+    #: run in one like any other).
+    NON_ATOMIC_MIGRATIONS: ClassVar[bool] = False
+    #: Seconds a DDL statement may wait for a table lock before it is cancelled (None: the
+    #: database default), seconds any statement may run, and how many times a migration whose
+    #: statement hit the lock timeout is retried (SPEC §8). Set per run by ``App.migrate``.
+    lock_timeout: float | None = None
+    statement_timeout: float | None = None
+    lock_retries: int = 0
+    #: First pause before a retry after a lock timeout; it doubles each time, up to 30 s.
+    lock_retry_backoff: float = 0.5
 
     # -- identifiers and literals -----------------------------------------------------------
 
@@ -234,6 +248,18 @@ class Backend:
     def migration_lock(self, conn: Connection, wait: float) -> Iterator[None]:
         """Hold the cross-process migration lock for a whole run (no-op by default)."""
         yield
+
+    def session_setup(self, conn: Connection) -> None:
+        """Apply session settings (timeouts) once the migration lock is held (no-op default)."""
+
+    def is_lock_timeout(self, exc: BaseException) -> bool:
+        """Whether a driver error means "gave up waiting for a lock" (worth a retry)."""
+        return False
+
+    def non_atomic_prelude(self, conn: Connection, sql: str) -> list[str]:
+        """Statements that clean up what a failed earlier run of ``sql`` (a statement of a
+        non-atomic migration) left behind, run before each attempt. Default: none."""
+        return []
 
     def foreign_keys_off(self, conn: Connection) -> None:
         """Turn foreign-key enforcement off before a migration that rebuilds a table."""

@@ -16,7 +16,10 @@ from typing import Any
 from umbral.errors import ConfigError
 
 ENV_DATABASE = "UMBRAL_DATABASE_URL"
-KEYS = ("database", "models", "app", "plugins", "migrations", "plugin_modules", "lock_wait")
+KEYS = (
+    "database", "models", "app", "plugins", "migrations", "plugin_modules", "lock_wait",
+    "lock_timeout", "statement_timeout", "lock_retries",
+)  # fmt: skip
 
 
 @dataclass
@@ -30,6 +33,11 @@ class ProjectConfig:
     plugin_modules: dict[str, str] = field(default_factory=dict)
     migrations: str = "migrations"
     lock_wait: float | None = None
+    #: Seconds DDL may wait for a table lock / any statement may run (0 = no limit), and how
+    #: many times a migration that hit the lock timeout is retried (SPEC §8; Postgres).
+    lock_timeout: float | None = None
+    statement_timeout: float | None = None
+    lock_retries: int | None = None
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -127,6 +135,17 @@ def parse(data: dict[str, Any], source: Path | None, root: Path) -> ProjectConfi
         if not isinstance(data["lock_wait"], int | float) or data["lock_wait"] < 0:
             raise bad("lock_wait", "a number of seconds")
         cfg.lock_wait = float(data["lock_wait"])
+    for key in ("lock_timeout", "statement_timeout"):
+        if key in data:
+            value = data[key]
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise bad(key, "a number of seconds (0 = no limit)")
+            setattr(cfg, key, float(value))
+    if "lock_retries" in data:
+        value = data["lock_retries"]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise bad("lock_retries", "a whole number of retries")
+        cfg.lock_retries = value
     return cfg
 
 

@@ -9,8 +9,10 @@ SQLite, ``BEGIN IMMEDIATE``) and skipped when another process applied it meanwhi
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +27,9 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 Event = Callable[[str, dict[str, Any]], None]
+#: The progress callback of the current ``apply_plan`` run, for retries inside ``apply_one``
+#: (whose signature the other callers share).
+_on_event: ContextVar[Event | None] = ContextVar("umbral_on_event", default=None)
 
 
 @dataclass
@@ -36,6 +41,8 @@ class Rendered:
     rebuilt: set[str] = field(default_factory=set)
     #: True when this un-applies the migration (reverse operations; removes the tracking row).
     backward: bool = False
+    #: Record without running SQL: a squash whose replaced migrations all ran (SPEC §5).
+    record_only: bool = False
     #: Per operation: (description, statements), for sqlmigrate and --plan.
     parts: list[tuple[str, list[str]]] = field(default_factory=list)
 
@@ -44,7 +51,7 @@ def render_migration(
     pm: pluggy.PluginManager, backend: Backend, migration: Migration, state: State
 ) -> Rendered:
     """Render every operation of one migration, threading the table state through them."""
-    ctx = RenderContext(state=state, migration=migration.key)
+    ctx = RenderContext(state=state, migration=migration.key, atomic=migration.atomic)
     out = Rendered(migration, [])
     for op in migration.operations:
         ctx.state = state
@@ -84,6 +91,9 @@ def apply_one(
     from sqlalchemy.exc import DBAPIError
 
     m = rendered.migration
+    fake = fake or rendered.record_only
+    if not m.atomic and backend.NON_ATOMIC_MIGRATIONS and not fake:
+        return apply_non_atomic(conn, backend, rendered)
     fk_off = rendered.needs_fk_off and not fake
     if fk_off:
         backend.foreign_keys_off(conn)
@@ -131,8 +141,105 @@ def apply_one(
 
 def run_statement(conn: Connection, sql: str) -> None:
     # exec_driver_sql: the SQL goes to the driver as written (no bind-parameter parsing of
-    # `:name` inside string literals).
+    # `:name` inside string literals). Drivers with `%s` placeholders (psycopg) still parse `%`
+    # even without parameters, so a literal `%` (`7 % 4`, `LIKE 'a%'`) is doubled for them.
+    if conn.dialect.paramstyle in ("format", "pyformat"):
+        sql = sql.replace("%", "%%")
     conn.exec_driver_sql(sql)
+
+
+class NonAtomicMigrationFailed(MigrationFailed):
+    """A statement of a non-atomic migration failed: earlier statements stay committed."""
+
+    def __init__(self, key: str, statement: str, error: str) -> None:
+        super().__init__(key, statement, error)
+        self.args = (
+            f"umbral migrate: non-atomic migration {key} failed and was not recorded: {error}",
+        )
+        self.details = (
+            f"  statement: {statement}",
+            "  Statements before it were committed (the migration runs outside a transaction); "
+            "re-running migrate runs the migration again, so its statements must be idempotent "
+            "(IF [NOT] EXISTS).",
+        )
+
+
+def apply_non_atomic(conn: Connection, backend: Backend, rendered: Rendered) -> bool:
+    """Run a migration marked ``"atomic": false`` statement by statement, in autocommit.
+
+    It is recorded (un-recorded when backward) only after every statement succeeded. A
+    statement that times out waiting for a lock is retried on its own (the ones before it are
+    committed), after the backend's clean-up of what a failed attempt left behind (an INVALID
+    index of a concurrent build).
+    """
+    from sqlalchemy.exc import DBAPIError
+
+    m = rendered.migration
+    if (m.key in recorder.applied(conn)) != rendered.backward:
+        return False
+    level = conn.get_execution_options().get("isolation_level", conn.default_isolation_level)
+    conn.execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        for stmt in rendered.statements:
+
+            def attempt(stmt: str = stmt) -> None:
+                try:
+                    for cleanup in backend.non_atomic_prelude(conn, stmt):
+                        run_statement(conn, cleanup)
+                    run_statement(conn, stmt)
+                    conn.commit()
+                except DBAPIError as exc:
+                    conn.rollback()
+                    raise NonAtomicMigrationFailed(m.key, stmt, _db_message(exc)) from exc
+
+            retry_lock_timeouts(backend, m.key, attempt, _on_event.get())
+    finally:
+        conn.execution_options(isolation_level=level)
+    with write_transaction(conn, backend):
+        if rendered.backward:
+            recorder.unrecord(conn, m.plugin, m.id)
+        else:
+            recorder.record(conn, m.plugin, m.id, m.checksum)
+    return True
+
+
+def retry_lock_timeouts(
+    backend: Backend, key: str, attempt: Callable[[], Any], on_event: Event | None
+) -> Any:
+    """Call ``attempt``; when it fails on a lock timeout, retry with backoff (SPEC §8).
+
+    ``attempt`` must leave nothing behind when it fails (a rolled-back transaction, or one
+    idempotent statement), so running it again is safe.
+    """
+    tries = 0
+    while True:
+        try:
+            return attempt()
+        except MigrationFailed as exc:
+            cause = exc.__cause__
+            timed_out = cause is not None and backend.is_lock_timeout(cause)
+            if not timed_out or getattr(exc, "gave_up", False):
+                raise
+            if tries >= backend.lock_retries:
+                exc.gave_up = True  # type: ignore[attr-defined]  # outer retry loops stop too
+                exc.args = (
+                    f"{exc.args[0]} (gave up after {tries + 1} attempt(s): another session "
+                    "holds a conflicting lock on the table; find it in pg_stat_activity, or "
+                    "re-run later or with a larger --lock-timeout)",
+                )
+                raise
+            tries += 1
+            pause = min(backend.lock_retry_backoff * 2 ** (tries - 1), 30.0)
+            if on_event:
+                on_event(
+                    "warning",
+                    {
+                        "message": f"umbral migrate: migration {key} timed out waiting for a "
+                        f"lock ({exc.error}); retrying in {pause:g}s "
+                        f"(retry {tries} of {backend.lock_retries})"
+                    },
+                )
+            time.sleep(pause)
 
 
 def _db_message(exc: Exception) -> str:
@@ -153,7 +260,13 @@ def apply_plan(
         key = rendered.migration.key
         if on_event:
             on_event("start", {"migration": key, "index": i, "total": total})
-        ran = apply_one(conn, backend, rendered)
+        token = _on_event.set(on_event)
+        try:
+            ran = retry_lock_timeouts(
+                backend, key, lambda r=rendered: apply_one(conn, backend, r), on_event
+            )
+        finally:
+            _on_event.reset(token)
         if ran:
             done.append(key)
         if on_event:

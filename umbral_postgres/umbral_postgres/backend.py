@@ -1,22 +1,71 @@
-"""The PostgreSQL dialect (SPEC §6): identity primary keys, named constraints, native ALTER.
+"""The PostgreSQL dialect (SPEC §6) and its connection plumbing (SPEC §8).
+
+Rendering: identity primary keys, named constraints (``<t>_<c>_key``, ``<t>_<c>_fkey``,
+``<t>_<c>_check``), native ``ALTER COLUMN``, ``COMMENT ON COLUMN``, views through alembic-utils
+entities (imported lazily: ``umbral --help`` must not pay for it), and concurrent index builds for
+migrations marked ``"atomic": false``.
 
 Connections use SQLAlchemy with psycopg 3; ``postgres://`` and ``postgresql://`` URLs both mean
-that driver. DDL is transactional, so a migration and its tracking row commit together.
+that driver. DDL is transactional, so a migration and its tracking row commit together. A whole
+``migrate`` run holds a session-level advisory lock taken on a dedicated connection, and its DDL
+runs under ``lock_timeout`` (set only once that lock is held, so the wait for the migration lock
+is governed by ``--lock-wait`` alone).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+import os
+import re
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from umbral.backend import Backend, RenderContext, integer_pk
-from umbral.schema import Column
+from umbral.errors import UmbralError, UnsupportedChange
+from umbral.naming import index_name
+from umbral.schema import Column, ModelState
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from sqlalchemy.engine import Engine
+    from sqlalchemy.engine import Connection, Engine
 
     from umbral import operations as ops
+
+
+class MigrationLockTimeout(UmbralError):
+    """Another process held the Postgres migration lock for longer than ``--lock-wait``."""
+
+
+def _fnv1a_64(data: bytes) -> int:
+    h = 0xCBF29CE484222325
+    for byte in data:
+        h ^= byte
+        h = (h * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def _signed64(value: int) -> int:
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+#: The advisory-lock key of the migration lock: one per database (advisory locks are scoped to
+#: the database they are taken in), stable across umbral versions and processes.
+LOCK_KEY = _signed64(_fnv1a_64(b"umbral_migrations\0default"))
+#: SQLSTATE of "canceling statement due to lock timeout" (lock_not_available).
+LOCK_NOT_AVAILABLE = "55P03"
+
+_CIC_RE = re.compile(
+    r'^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+IF\s+NOT\s+EXISTS\s+("(?:[^"]|"")+")',
+    re.IGNORECASE,
+)
+
+
+def _interval(seconds: float) -> str:
+    """A GUC duration in milliseconds; 0 turns the timeout off."""
+    return f"{round(seconds * 1000)}ms"
 
 
 class PostgresBackend(Backend):
@@ -40,6 +89,21 @@ class PostgresBackend(Backend):
         "Decimal": "NUMERIC",
     }
     UNIQUE_AS_INDEX: ClassVar[bool] = False
+    NON_ATOMIC_MIGRATIONS: ClassVar[bool] = True
+    #: Schema that alembic-utils view entities are created in (its entities are always
+    #: schema-qualified).
+    VIEW_SCHEMA: ClassVar[str] = "public"
+    #: How often the orphaned server process of a killed client checks that its client is
+    #: still there (PostgreSQL 14+), so a killed ``migrate`` stops holding locks quickly.
+    CLIENT_CHECK_INTERVAL: ClassVar[str] = "1s"
+    #: Defaults of the run's timeouts (SPEC §8): DDL waits at most 2 s for a table lock, so a
+    #: long transaction on the table never queues the application's traffic behind our
+    #: ACCESS EXCLUSIVE request for long; a timed-out migration is retried 5 times with
+    #: backoff (0.5, 1, 2, 4, 8 s). No statement timeout unless configured.
+    lock_timeout: float | None = 2.0
+    lock_retries: int = 5
+
+    # -- column definitions ---------------------------------------------------------------
 
     def pk_sql(self, table: str, col: Column) -> str:
         if integer_pk(col):
@@ -53,12 +117,243 @@ class PostgresBackend(Backend):
         name = self.quote(f"{table}_{col.name}_fkey")
         return f" CONSTRAINT {name}" + super().references_sql(table, col)
 
+    def check_sql(self, table: str, col: Column) -> str:
+        """The ``choices`` constraint, named ``<t>_<c>_check`` (SPEC §6)."""
+        values = ", ".join(self.literal(v) for v in col.choices or ())
+        name = self.quote(f"{table}_{col.name}_check")
+        return f"CONSTRAINT {name} CHECK ({self.quote(col.name)} IN ({values}))"
+
+    def column_sql(self, table: str, col: Column, *, with_unique: bool = True) -> str:
+        sql = super().column_sql(table, col, with_unique=with_unique)
+        if col.choices and not col.primary_key:
+            sql += " " + self.check_sql(table, col)
+        return sql
+
+    def comment_sql(self, table: str, column: str, comment: str | None) -> str:
+        text = "NULL" if not comment else self.literal(comment)
+        return f"COMMENT ON COLUMN {self.quote(table)}.{self.quote(column)} IS {text}"
+
+    # -- tables and columns ---------------------------------------------------------------
+
+    def render_create_table(self, op: ops.CreateTable, ctx: RenderContext) -> list[str]:
+        out = super().render_create_table(op, ctx)
+        out += [self.comment_sql(op.table, c.name, c.help) for c in op.columns if c.help]
+        return out
+
+    def render_drop_table(self, op: ops.DropTable, ctx: RenderContext) -> list[str]:
+        return [f"DROP TABLE IF EXISTS {self.quote(op.table)}"]
+
+    def render_drop_m2m_table(self, op: ops.DropM2MTable, ctx: RenderContext) -> list[str]:
+        return [f"DROP TABLE IF EXISTS {self.quote(op.table)}"]
+
     def render_add_column(self, op: ops.AddColumn, ctx: RenderContext) -> list[str]:
-        return super().render_add_column(op, ctx)
+        out = super().render_add_column(op, ctx)
+        if op.column.help:
+            out.append(self.comment_sql(op.table, op.column.name, op.column.help))
+        return out
 
     def render_set_column_comment(self, op: ops.SetColumnComment, ctx: RenderContext) -> list[str]:
-        comment = "NULL" if op.comment is None else self.literal(op.comment)
-        return [f"COMMENT ON COLUMN {self.quote(op.table)}.{self.quote(op.column)} IS {comment}"]
+        return [self.comment_sql(op.table, op.column, op.comment)]
+
+    def render_alter_column(self, op: ops.AlterColumn, ctx: RenderContext) -> list[str]:
+        """Native ALTERs in a fixed order, each only when it applies (SPEC §6)."""
+        old, new = op.from_, op.to
+        q = self.quote
+        table, col = q(op.table), q(op.column)
+        alter = f"ALTER TABLE {table} ALTER COLUMN {col}"
+        out: list[str] = []
+        old_type, new_type = self.sql_type(old), self.sql_type(new)
+        old_default, new_default = self.default_sql(old), self.default_sql(new)
+        if old_type != new_type:
+            # The old default may not cast to the new type on its own: drop it first and set
+            # the new one afterwards.
+            if old_default is not None:
+                out.append(f"{alter} DROP DEFAULT")
+                old_default = None
+            out.append(f"{alter} TYPE {new_type} USING {col}::{new_type}")
+        if new_default != old_default:
+            action = "DROP DEFAULT" if new_default is None else f"SET DEFAULT {new_default}"
+            out.append(f"{alter} {action}")
+        if not new.primary_key and old.nullable != new.nullable:
+            if new.nullable:
+                out.append(f"{alter} DROP NOT NULL")
+            else:
+                if new_default is not None:
+                    # Backfill first: SET NOT NULL fails on existing NULLs.
+                    out.append(f"UPDATE {table} SET {col} = {new_default} WHERE {col} IS NULL")
+                out.append(f"{alter} SET NOT NULL")
+        out += self._alter_unique(op, old, new)
+        out += self._alter_fk(op, old, new)
+        if old.choices != new.choices:
+            check = q(f"{op.table}_{op.column}_check")
+            out.append(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {check}")
+            if new.choices:
+                out.append(f"ALTER TABLE {table} ADD {self.check_sql(op.table, new)}")
+        return out
+
+    def _auto_indexed(self, col: Column) -> bool:
+        return (col.index or col.is_fk) and not col.unique and not col.primary_key
+
+    def _alter_unique(self, op: ops.AlterColumn, old: Column, new: Column) -> list[str]:
+        q = self.quote
+        out: list[str] = []
+        key = q(f"{op.table}_{op.column}_key")
+        if new.unique and not old.unique and not new.primary_key:
+            out.append(f"ALTER TABLE {q(op.table)} ADD CONSTRAINT {key} UNIQUE ({q(op.column)})")
+        elif old.unique and not new.unique:
+            out.append(f"ALTER TABLE {q(op.table)} DROP CONSTRAINT IF EXISTS {key}")
+        return out
+
+    def _alter_fk(self, op: ops.AlterColumn, old: Column, new: Column) -> list[str]:
+        q = self.quote
+        out: list[str] = []
+
+        def fk(c: Column) -> tuple[Any, ...] | None:
+            if not (c.is_fk and c.db_constraint):
+                return None
+            return (c.fk_target, c.fk_column, c.on_delete, c.on_update)
+
+        if fk(old) != fk(new):
+            name = q(f"{op.table}_{op.column}_fkey")
+            if fk(old) is not None:
+                out.append(f"ALTER TABLE {q(op.table)} DROP CONSTRAINT IF EXISTS {name}")
+            if fk(new) is not None:
+                ref = super().references_sql(op.table, new)
+                out.append(
+                    f"ALTER TABLE {q(op.table)} ADD CONSTRAINT {name} FOREIGN KEY "
+                    f"({q(op.column)}){ref}"
+                )
+        # The auto index of FK / index=True columns follows the column (SPEC §6 index names).
+        idx = (op.column,)
+        if self._auto_indexed(new) and not self._auto_indexed(old):
+            out.append(self.index_sql(op.table, idx, False, if_not_exists=True))
+        elif self._auto_indexed(old) and not self._auto_indexed(new):
+            out.append(self.drop_index_sql(op.table, idx, False))
+        return out
+
+    def render_rename_table(self, op: ops.RenameTable, ctx: RenderContext) -> list[str]:
+        """Rename the table and the names derived from it, so later operations find them."""
+        q = self.quote
+        out = super().render_rename_table(op, ctx)
+        out.append(f"ALTER INDEX IF EXISTS {q(op.from_ + '_pkey')} RENAME TO {q(op.to + '_pkey')}")
+        model = ctx.state.get(op.from_)
+        if model is not None:
+            out += self._rename_derived(op.to, model, op.from_, op.to, lambda c: c)
+        return out
+
+    def render_rename_column(self, op: ops.RenameColumn, ctx: RenderContext) -> list[str]:
+        out = super().render_rename_column(op, ctx)
+        model = ctx.state.get(op.table)
+        if model is not None:
+
+            def ren(c: str) -> str:
+                return op.to if c == op.from_ else c
+
+            out += self._rename_derived(op.table, model, op.table, op.table, ren, only=op.from_)
+        return out
+
+    def _rename_derived(
+        self,
+        table: str,
+        model: ModelState,
+        old_table: str,
+        new_table: str,
+        ren: Any,
+        only: str | None = None,
+    ) -> list[str]:
+        """Renames of the constraints and indexes whose names embed the table or column."""
+        q = self.quote
+        out: list[str] = []
+        for c in model.fields:
+            if c.primary_key or (only is not None and c.name != only):
+                continue
+            names = []
+            if c.unique:
+                names.append("key")
+            if c.is_fk and c.db_constraint:
+                names.append("fkey")
+            if c.choices:
+                names.append("check")
+            for suffix in names:
+                old_name = f"{old_table}_{c.name}_{suffix}"
+                new_name = f"{new_table}_{ren(c.name)}_{suffix}"
+                if old_name != new_name:
+                    out.append(
+                        f"ALTER TABLE {q(table)} RENAME CONSTRAINT {q(old_name)} TO {q(new_name)}"
+                    )
+        for cols, unique in model.index_specs():
+            if only is not None and only not in cols:
+                continue
+            old_name = index_name(old_table, cols, unique)
+            new_name = index_name(new_table, tuple(ren(c) for c in cols), unique)
+            if old_name != new_name:
+                out.append(f"ALTER INDEX IF EXISTS {q(old_name)} RENAME TO {q(new_name)}")
+        return out
+
+    # -- indexes --------------------------------------------------------------------------
+
+    def index_sql(
+        self,
+        table: str,
+        columns: tuple[str, ...],
+        unique: bool,
+        *,
+        concurrent: bool = False,
+        if_not_exists: bool = False,
+    ) -> str:
+        name = index_name(table, columns, unique)
+        cols = ", ".join(self.quote(c) for c in columns)
+        kw = "UNIQUE INDEX" if unique else "INDEX"
+        if concurrent:
+            # IF NOT EXISTS: a non-atomic migration re-runs its statements after a crash.
+            kw += " CONCURRENTLY IF NOT EXISTS"
+        elif if_not_exists:
+            kw += " IF NOT EXISTS"
+        return f"CREATE {kw} {self.quote(name)} ON {self.quote(table)} ({cols})"
+
+    def _require_non_atomic(self, op: ops.AddIndex | ops.DropIndex, ctx: RenderContext) -> None:
+        if ctx.atomic:
+            raise UnsupportedChange(
+                f"migration {ctx.migration or '?'}: {op.kind} on `{op.table}` has "
+                '"concurrent": true but the migration is atomic; PostgreSQL cannot build or '
+                'drop an index CONCURRENTLY inside a transaction. Add "atomic": false to the '
+                "migration file (and keep the concurrent operation in a migration of its own)"
+            )
+
+    def render_add_index(self, op: ops.AddIndex, ctx: RenderContext) -> list[str]:
+        if op.concurrent:
+            self._require_non_atomic(op, ctx)
+            return [self.index_sql(op.table, op.columns, op.unique, concurrent=True)]
+        return super().render_add_index(op, ctx)
+
+    def render_drop_index(self, op: ops.DropIndex, ctx: RenderContext) -> list[str]:
+        if op.concurrent:
+            self._require_non_atomic(op, ctx)
+            name = self.quote(index_name(op.table, op.columns, op.unique))
+            return [f"DROP INDEX CONCURRENTLY IF EXISTS {name}"]
+        return super().render_drop_index(op, ctx)
+
+    # -- views and raw SQL ----------------------------------------------------------------
+
+    def _view(self, name: str, sql: str) -> Any:
+        # Lazy: alembic-utils imports alembic.autogenerate (~0.4 s); only rendering a view
+        # pays for it.
+        from alembic_utils.pg_view import PGView
+
+        return PGView(schema=self.VIEW_SCHEMA, signature=name, definition=sql.strip().rstrip(";"))
+
+    def render_create_view(self, op: ops.CreateView, ctx: RenderContext) -> list[str]:
+        stmt = str(self._view(op.name, op.sql).to_sql_statement_create())
+        return [stmt.strip().rstrip(";").strip()]
+
+    def render_drop_view(self, op: ops.DropView, ctx: RenderContext) -> list[str]:
+        stmt = str(self._view(op.name, op.sql or "SELECT 1").to_sql_statement_drop())
+        return [re.sub(r"^\s*DROP VIEW\s+", "DROP VIEW IF EXISTS ", stmt).strip().rstrip(";")]
+
+    def render_run_sql(self, op: ops.RunSql, ctx: RenderContext) -> list[str]:
+        return split_pg_sql(op.sql)
+
+    # -- connections ----------------------------------------------------------------------
 
     def normalize_url(self, url: str, root: Path) -> str:
         scheme, _sep, rest = url.partition("://")
@@ -70,4 +365,163 @@ class PostgresBackend(Backend):
         from sqlalchemy import create_engine
         from sqlalchemy.pool import NullPool
 
-        return create_engine(url, poolclass=NullPool)
+        connect_args: dict[str, Any] = {}
+        if "application_name=" not in url:
+            # Shown in pg_stat_activity: tells whoever waits for the migration lock who has it.
+            host = socket.gethostname()
+            connect_args["application_name"] = f"umbral {host} pid {os.getpid()}"[:63]
+        return create_engine(url, poolclass=NullPool, connect_args=connect_args)
+
+    def is_lock_timeout(self, exc: BaseException) -> bool:
+        orig = getattr(exc, "orig", None) or exc
+        return getattr(orig, "sqlstate", None) == LOCK_NOT_AVAILABLE
+
+    def session_setup(self, conn: Connection) -> None:
+        """Session settings for the run's DDL, applied once the migration lock is held."""
+        stmts = []
+        if self.lock_timeout is not None:
+            stmts.append(f"SET lock_timeout = '{_interval(self.lock_timeout)}'")
+        if self.statement_timeout is not None:
+            stmts.append(f"SET statement_timeout = '{_interval(self.statement_timeout)}'")
+        version = conn.exec_driver_sql("SHOW server_version_num").scalar()
+        if int(str(version)) >= 140000:
+            stmts.append(f"SET client_connection_check_interval = '{self.CLIENT_CHECK_INTERVAL}'")
+        for stmt in stmts:
+            conn.exec_driver_sql(stmt)
+        # Plain SET inside a transaction is undone by a rollback: commit it into the session.
+        conn.commit()
+
+    @contextmanager
+    def migration_lock(self, conn: Connection, wait: float) -> Iterator[None]:
+        """Hold a session-level advisory lock on a dedicated connection for the whole run.
+
+        Acquired by polling ``pg_try_advisory_lock``: a blocking ``pg_advisory_lock`` waiter
+        keeps a transaction open, which a CREATE INDEX CONCURRENTLY in the holder then waits
+        for, forever (Flyway #1654). The connection is in autocommit, so it never holds a
+        snapshot either. Session-scoped: released on exit, or by the server when the process
+        dies (no stale lock rows).
+        """
+        lock_conn = conn.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            self._acquire(lock_conn, wait)
+            try:
+                self.session_setup(conn)
+                yield
+            finally:
+                self._release(lock_conn)
+        finally:
+            lock_conn.close()
+
+    def _acquire(self, lock_conn: Connection, wait: float) -> None:
+        deadline = time.monotonic() + max(wait, 0.0)
+        pause = 0.05
+        while True:
+            got = lock_conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({LOCK_KEY})").scalar()
+            if got:
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise MigrationLockTimeout(self._lock_timeout_message(lock_conn, wait))
+            time.sleep(min(pause, remaining))
+            pause = min(pause * 2, 0.5)
+
+    def _release(self, lock_conn: Connection) -> None:
+        from sqlalchemy.exc import DBAPIError
+
+        # If the connection is already gone, the server released the session lock with it.
+        with suppress(DBAPIError):
+            lock_conn.exec_driver_sql(f"SELECT pg_advisory_unlock({LOCK_KEY})")
+
+    def _lock_timeout_message(self, lock_conn: Connection, wait: float) -> str:
+        unsigned = LOCK_KEY & 0xFFFFFFFFFFFFFFFF
+        # A bigint advisory key shows in pg_locks as classid = high half, objid = low half,
+        # objsubid = 1.
+        row = lock_conn.exec_driver_sql(
+            "SELECT a.pid, a.application_name, a.backend_start, current_database() "
+            "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+            f"AND l.classid::bigint = {unsigned >> 32} "
+            f"AND l.objid::bigint = {unsigned & 0xFFFFFFFF} "
+            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ).first()
+        head = f"umbral migrate: timed out after {wait:g}s waiting for the migration lock"
+        if row is None:
+            return (
+                f"{head}; PostgreSQL did not say who holds it (it may have just been released, "
+                "or this role cannot see other sessions); re-run, or raise --lock-wait"
+            )
+        pid, app_name, started, database = row
+        since = started.isoformat(sep=" ", timespec="seconds") if started else "unknown"
+        return (
+            f"{head} on database `{database}`: it is held by server pid {pid} "
+            f"(application_name {app_name or ''!r}, connected since {since}). Another "
+            "`umbral migrate` is probably running: wait for it and re-run, raise --lock-wait, or "
+            f"end that session with SELECT pg_terminate_backend({pid})"
+        )
+
+    def non_atomic_prelude(self, conn: Connection, sql: str) -> list[str]:
+        """Drop the INVALID index a failed concurrent build of ``sql`` left behind.
+
+        ``CREATE INDEX CONCURRENTLY`` that fails (lock timeout, duplicate key, killed client)
+        leaves an invalid index of that name; ``IF NOT EXISTS`` would then skip the rebuild
+        and leave a useless index forever.
+        """
+        match = _CIC_RE.match(sql)
+        if match is None:
+            return []
+        from sqlalchemy import text
+
+        name = match.group(1)
+        invalid = conn.execute(
+            text("SELECT NOT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass(:name)"),
+            {"name": name},
+        ).scalar()
+        return [f"DROP INDEX CONCURRENTLY IF EXISTS {name}"] if invalid else []
+
+
+def split_pg_sql(sql: str) -> list[str]:
+    """Split a script on top-level ``;``, respecting quotes, comments and dollar quoting."""
+    out: list[str] = []
+    start = i = 0
+    n = len(sql)
+    while i < n:
+        ch = sql[i]
+        if ch in ("'", '"'):
+            j = i + 1
+            while j < n:
+                if sql[j] == ch:
+                    if j + 1 < n and sql[j + 1] == ch:  # doubled quote inside
+                        j += 2
+                        continue
+                    break
+                j += 1
+            i = j + 1
+        elif sql.startswith("--", i):
+            j = sql.find("\n", i)
+            i = n if j == -1 else j + 1
+        elif sql.startswith("/*", i):
+            j = sql.find("*/", i + 2)
+            i = n if j == -1 else j + 2
+        elif ch == "$":
+            m = re.match(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$", sql[i:])
+            if m and not (i > 0 and (sql[i - 1].isalnum() or sql[i - 1] == "_")):
+                tag = m.group(0)
+                j = sql.find(tag, i + len(tag))
+                i = n if j == -1 else j + len(tag)
+            else:
+                i += 1
+        elif ch == ";":
+            _append_statement(out, sql[start:i])
+            i += 1
+            start = i
+        else:
+            i += 1
+    _append_statement(out, sql[start:])
+    return out
+
+
+def _append_statement(out: list[str], chunk: str) -> None:
+    stmt = chunk.strip()
+    meaningful = re.sub(r"--[^\n]*|/\*.*?\*/", "", stmt, flags=re.DOTALL).strip()
+    if meaningful:
+        out.append(stmt)

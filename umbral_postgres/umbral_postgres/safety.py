@@ -1,0 +1,239 @@
+"""PostgreSQL safety rules (SPEC §10; peer-tools §2a-2d): locks, scans and table rewrites.
+
+Pure: classifies operations, touches no database. Each rule has a stable tag and names the
+table and column, what the statement locks or scans, and the safe alternative. Every rule is a
+WARNING: they are about locking and data-dependent failures, not lost data, and ``migrate``
+refuses every UNSAFE operation as destructive (SPEC §8), which these are not. ``checkmigrations
+--strict`` fails on them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from umbral import operations as ops
+from umbral.naming import index_name
+from umbral.safety import Finding, OpSafety
+from umbral.schema import Column
+
+TAG_INDEX = "PG INDEX LOCK"
+TAG_DROP_INDEX = "PG DROP INDEX LOCK"
+TAG_UNIQUE = "PG UNIQUE CONSTRAINT"
+TAG_FK = "PG VALIDATED FK"
+TAG_CHECK = "PG VALIDATED CHECK"
+TAG_NOT_NULL = "PG SET NOT NULL"
+TAG_DROP_NOT_NULL = "PG DROP NOT NULL"
+TAG_REWRITE = "PG TABLE REWRITE"
+TAG_SQL_INDEX = "PG RUN SQL INDEX"
+TAG_SQL_TXN = "PG RUN SQL TRANSACTION"
+
+W = OpSafety.WARNING
+
+_CONCURRENT_ADVICE = (
+    'Safe alternative: set "concurrent": true on the operation, in a migration of its own '
+    'with "atomic": false (CREATE INDEX CONCURRENTLY does not block writes)'
+)
+
+
+def _new_tables(context: Any, op: ops.Operation) -> set[str]:
+    """Tables created earlier in the same migration (no reader can be blocked on them yet).
+
+    Known only when the caller puts the migration's ``operations`` in the context.
+    """
+    seen: set[str] = set()
+    operations: Iterable[Any] = ()
+    if isinstance(context, Mapping):
+        operations = context.get("operations") or ()
+    for other in operations:
+        if other is op:
+            break
+        if isinstance(other, ops.CreateTable | ops.CreateM2MTable):
+            seen.add(other.table)
+    return seen
+
+
+def _index_finding(table: str, columns: tuple[str, ...], unique: bool) -> Finding:
+    name = index_name(table, columns, unique)
+    cols = ", ".join(columns)
+    extra = "; it also fails if existing rows have duplicates" if unique else ""
+    return Finding(
+        W,
+        TAG_INDEX,
+        f"builds index `{name}` on existing table `{table}({cols})` without CONCURRENTLY: "
+        f"writes to `{table}` block for the whole build{extra}. {_CONCURRENT_ADVICE}",
+    )
+
+
+def _unique_finding(table: str, column: str) -> Finding:
+    return Finding(
+        W,
+        TAG_UNIQUE,
+        f"adds unique constraint `{table}_{column}_key` on `{table}.{column}`: the index is "
+        f"built under an ACCESS EXCLUSIVE lock (reads and writes of `{table}` wait) and it "
+        "fails if rows have duplicates. Safe alternative: de-duplicate, CREATE UNIQUE INDEX "
+        "CONCURRENTLY in a non-atomic migration, then ALTER TABLE ... ADD CONSTRAINT ... UNIQUE "
+        "USING INDEX",
+    )
+
+
+def _fk_finding(table: str, col: Column) -> Finding:
+    return Finding(
+        W,
+        TAG_FK,
+        f"adds foreign key `{table}_{col.name}_fkey` on `{table}.{col.name}` -> "
+        f"`{col.fk_target}`: validating it scans `{table}` while both tables are locked against "
+        "writes. Safe alternative: add the constraint NOT VALID (RunSql), then VALIDATE "
+        "CONSTRAINT in a later migration",
+    )
+
+
+def _check_finding(table: str, col: Column) -> Finding:
+    return Finding(
+        W,
+        TAG_CHECK,
+        f"adds check constraint `{table}_{col.name}_check` (choices) on `{table}.{col.name}`: "
+        f"validating it scans `{table}` under an ACCESS EXCLUSIVE lock and fails on rows "
+        "outside the choices. Safe alternative: add it NOT VALID (RunSql), then VALIDATE "
+        "CONSTRAINT in a later migration",
+    )
+
+
+def _rewrites(old: Column, new: Column, sql_type: Any) -> bool:
+    """Whether ALTER COLUMN TYPE rewrites the table (binary-coercible changes do not)."""
+    before, after = sql_type(old), sql_type(new)
+    if before == after:
+        return False
+    text_like = ("TEXT", "VARCHAR")
+    if before.startswith(text_like) and after == "TEXT":
+        return False  # varchar(n) -> text
+    if before.startswith("VARCHAR") and after.startswith("VARCHAR"):
+        return (new.max_length or 0) < (old.max_length or 0)  # widening only
+    return True
+
+
+def classify(operation: ops.Operation, backend: Any, context: Any) -> list[Finding]:
+    """Every PostgreSQL finding for one operation, most important first."""
+    op = operation
+    if isinstance(op, ops.AddIndex):
+        if op.concurrent or op.table in _new_tables(context, op):
+            return []
+        return [_index_finding(op.table, op.columns, op.unique)]
+    if isinstance(op, ops.DropIndex):
+        if op.concurrent:
+            return []
+        name = index_name(op.table, op.columns, op.unique)
+        return [
+            Finding(
+                W,
+                TAG_DROP_INDEX,
+                f"drops index `{name}` on `{op.table}({', '.join(op.columns)})` without "
+                f"CONCURRENTLY: it takes an ACCESS EXCLUSIVE lock on `{op.table}` (reads "
+                'queue behind it). Safe alternative: set "concurrent": true, in a migration '
+                'with "atomic": false (DROP INDEX CONCURRENTLY)',
+            )
+        ]
+    if isinstance(op, ops.AddColumn):
+        if op.table in _new_tables(context, op):
+            return []
+        return _add_column(op)
+    if isinstance(op, ops.AlterColumn):
+        return _alter_column(op, backend)
+    if isinstance(op, ops.RunSql):
+        return _run_sql(op)
+    return []
+
+
+def _add_column(op: ops.AddColumn) -> list[Finding]:
+    col = op.column
+    out: list[Finding] = []
+    if col.unique and not col.primary_key:
+        out.append(_unique_finding(op.table, col.name))
+    if col.is_fk and col.db_constraint:
+        out.append(_fk_finding(op.table, col))
+    if col.choices:
+        out.append(_check_finding(op.table, col))
+    if (col.index or col.is_fk) and not col.unique and not col.primary_key:
+        out.append(_index_finding(op.table, (col.name,), False))
+    return out
+
+
+def _alter_column(op: ops.AlterColumn, backend: Any) -> list[Finding]:
+    old, new = op.from_, op.to
+    t, c = op.table, op.column
+    out: list[Finding] = []
+    if _rewrites(old, new, backend.sql_type):
+        out.append(
+            Finding(
+                W,
+                TAG_REWRITE,
+                f"changes the type of `{t}.{c}` from {backend.sql_type(old)} to "
+                f"{backend.sql_type(new)}: PostgreSQL rewrites `{t}` and its indexes under an "
+                "ACCESS EXCLUSIVE lock (reads and writes wait for the whole rewrite). "
+                f"Expand-contract: add a new column of the new type, backfill it in batches, "
+                f"switch reads, then drop `{c}`",
+            )
+        )
+    if old.nullable and not new.nullable and not new.primary_key:
+        out.append(
+            Finding(
+                W,
+                TAG_NOT_NULL,
+                f"sets `{t}.{c}` NOT NULL: PostgreSQL scans all of `{t}` under an ACCESS "
+                "EXCLUSIVE lock, and it fails if NULLs remain. Safe alternative: ADD CONSTRAINT "
+                f'... CHECK ("{c}" IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT in a later '
+                "migration, then SET NOT NULL (no scan) and drop the check",
+            )
+        )
+    if new.unique and not old.unique and not new.primary_key:
+        out.append(_unique_finding(t, c))
+    fk_before = (old.fk_target, old.fk_column, old.on_delete, old.on_update)
+    fk_after = (new.fk_target, new.fk_column, new.on_delete, new.on_update)
+    new_fk = new.is_fk and new.db_constraint
+    if new_fk and (not (old.is_fk and old.db_constraint) or fk_before != fk_after):
+        out.append(_fk_finding(t, new))
+    if new.choices and new.choices != old.choices:
+        out.append(_check_finding(t, new))
+    if new.nullable and not old.nullable and not old.primary_key:
+        out.append(
+            Finding(
+                W,
+                TAG_DROP_NOT_NULL,
+                f"drops NOT NULL on `{t}.{c}`: code still running the old release may not "
+                f"handle NULLs in `{c}`. Expand-contract: deploy code that handles NULL first, "
+                "then relax the column",
+            )
+        )
+    return out
+
+
+_SQL_INDEX_RE = re.compile(r"\bCREATE\s+(?:UNIQUE\s+)?INDEX\b(?!\s+CONCURRENTLY)", re.I)
+_SQL_TXN_RE = re.compile(r"^\s*(?:BEGIN|COMMIT|ROLLBACK|START\s+TRANSACTION)\b", re.I | re.M)
+
+
+def _run_sql(op: ops.RunSql) -> list[Finding]:
+    out: list[Finding] = []
+    if _SQL_TXN_RE.search(op.sql):
+        out.append(
+            Finding(
+                W,
+                TAG_SQL_TXN,
+                "hand-written SQL controls the transaction (BEGIN/COMMIT/ROLLBACK): it breaks "
+                "the one-transaction-per-migration guarantee, so a failure can leave the schema "
+                "changed but the migration unrecorded. Safe alternative: remove the transaction "
+                'statements, or mark the migration "atomic": false and make every statement '
+                "idempotent",
+            )
+        )
+    if _SQL_INDEX_RE.search(op.sql):
+        out.append(
+            Finding(
+                W,
+                TAG_SQL_INDEX,
+                "hand-written SQL builds an index without CONCURRENTLY: writes to the table "
+                "block for the whole build. Safe alternative: CREATE INDEX CONCURRENTLY IF NOT "
+                'EXISTS in a migration with "atomic": false',
+            )
+        )
+    return out
