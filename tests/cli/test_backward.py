@@ -1,0 +1,230 @@
+"""Backward migrate: ``migrate plugin/name`` and ``plugin/zero`` (SPEC §8).
+
+Every operation knows its reverse from the snapshot it carries; un-applying runs the reverse
+operations and removes the tracking row in one transaction; irreversible steps stop the run
+unless ``--allow-irreversible``; dependents in other plugins are un-applied first.
+"""
+
+from __future__ import annotations
+
+import json
+
+from conftest import Project, rows, schema_of
+
+
+def recorded(p: Project) -> list[tuple[str, str]]:
+    return sorted(rows(p.database, "SELECT plugin, name FROM umbral_migrations"))
+
+
+def history(p: Project) -> dict:
+    """Three migrations: create post, add an indexed column, rename a column."""
+    p.models(
+        """
+        class Post(Model):
+            title = fields.Text()
+        """
+    )
+    assert p.run("makemigrations").code == 0
+    assert p.run("migrate").code == 0
+    s1 = schema_of(p.database)
+    p.models(
+        """
+        class Post(Model):
+            title = fields.Text()
+            slug = fields.Text(nullable=True, index=True)
+        """
+    )
+    assert p.run("makemigrations").code == 0
+    assert p.run("migrate").code == 0
+    s2 = schema_of(p.database)
+    p.models(
+        """
+        class Post(Model):
+            headline = fields.Text()
+            slug = fields.Text(nullable=True, index=True)
+        """
+    )
+    r = p.run("makemigrations")
+    assert r.code == 0, r
+    assert p.run("migrate").code == 0
+    return {"s1": s1, "s2": s2, "s3": schema_of(p.database)}
+
+
+def test_backward_to_a_target_and_forward_again(any_project: Project) -> None:
+    p = any_project
+    schemas = history(p)
+    assert p.migration_files() == [
+        "0001_create_post.json",
+        "0002_add_post_slug.json",
+        "0003_rename_post_title_to_headline.json",
+    ]
+    # Un-applying 0003 renames the column back: no data is lost, no flag needed.
+    r = p.run("migrate", "app/0002_add_post_slug")
+    assert r.code == 0, r
+    assert r.out_lines == ["Unapplied 1 migration(s)"]
+    assert schema_of(p.database) == schemas["s2"]
+    assert recorded(p) == [("app", "0001_create_post"), ("app", "0002_add_post_slug")]
+
+    # Un-applying 0002 drops the column it added: the destructive gate asks first.
+    r = p.run("migrate", "app/0001_create_post")
+    assert r.code == 1, r
+    assert r.err_lines[0] == (
+        "error: umbral migrate: 1 pending destructive operation(s) would DESTROY DATA:"
+    )
+    assert schema_of(p.database) == schemas["s2"]
+    r = p.run("migrate", "app/0001_create_post", "--allow-destructive")
+    assert r.code == 0, r
+    assert schema_of(p.database) == schemas["s1"]
+    assert recorded(p) == [("app", "0001_create_post")]
+
+    r = p.run("migrate")
+    assert r.code == 0, r
+    assert r.out_lines == ["Applied 2 migration(s)"]
+    assert schema_of(p.database) == schemas["s3"]
+
+
+def test_undoing_a_drop_is_irreversible(any_project: Project) -> None:
+    p = any_project
+    schemas = history(p)
+    p.models(
+        """
+        class Post(Model):
+            headline = fields.Text()
+        """
+    )
+    assert p.run("makemigrations").out_lines == ["Wrote migrations/app/0004_drop_post_slug.json"]
+    assert p.run("migrate", "--allow-destructive").code == 0
+    # The column can come back, its data cannot: refused without --allow-irreversible.
+    r = p.run("migrate", "app/0003_rename_post_title_to_headline")
+    assert r.code == 1, r
+    assert r.err_lines == [
+        "error: umbral migrate: un-applying app/0004_drop_post_slug cannot restore the data "
+        "removed by: Drop column slug from post. Pass --allow-irreversible to un-apply it anyway"
+    ]
+    r = p.run("migrate", "app/0003_rename_post_title_to_headline", "--allow-irreversible")
+    assert r.code == 0, r
+    assert schema_of(p.database) == schemas["s3"]
+
+
+def test_backward_keeps_rows_through_reversible_steps(any_project: Project) -> None:
+    p = any_project
+    history(p)
+    p.run("migrate")
+    from conftest import execute
+
+    execute(p.database, "INSERT INTO post (headline, slug) VALUES ('hello', 'h')")
+    r = p.run("migrate", "app/0002_add_post_slug")
+    assert r.code == 0, r
+    assert rows(p.database, "SELECT title, slug FROM post") == [("hello", "h")]
+
+
+def test_plan_shows_the_reverse_operations(project: Project) -> None:
+    p = project
+    history(p)
+    r = p.run("migrate", "app/0002_add_post_slug", "--plan")
+    assert r.code == 0, r
+    assert r.out_lines == [
+        "Unapply app/0003_rename_post_title_to_headline",
+        "    Rename column headline of post to title",
+    ]
+    assert recorded(p)[-1] == ("app", "0003_rename_post_title_to_headline")
+
+
+def test_zero_unapplies_dependents_in_other_plugins_first(project: Project) -> None:
+    p = project
+    p.write_config(plugins=["shop"], plugin_modules={"shop": "shop"})
+    p.write(
+        "shop.py",
+        """
+        from umbral import Model, fields, hookimpl
+
+
+        class Product(Model, plugin="shop"):
+            name = fields.Text()
+
+
+        @hookimpl
+        def umbral_models():
+            return [Product]
+        """,
+    )
+    p.models(
+        """
+        class Review(Model):
+            product = fields.ForeignKey("shop.Product", on_delete="cascade")
+            body = fields.Text()
+        """
+    )
+    assert p.run("makemigrations").code == 0
+    assert p.run("migrate").code == 0
+    r = p.run("migrate", "shop/zero", "--allow-destructive", "--allow-irreversible")
+    assert r.code == 0, r
+    assert r.out_lines == ["Unapplied 2 migration(s)"]
+    assert recorded(p) == []
+    assert set(schema_of(p.database)) == {"umbral_migrations"}
+    r = p.run("migrate")
+    assert r.code == 0, r
+    assert set(schema_of(p.database)) == {"umbral_migrations", "shop_product", "review"}
+
+
+def test_run_sql_with_and_without_reverse(project: Project) -> None:
+    p = project
+    p.models(
+        """
+        class Post(Model):
+            title = fields.Text()
+        """
+    )
+    assert p.run("makemigrations").code == 0
+    r = p.run("makemigrations", "--empty", "app", "--name", "seed")
+    assert r.code == 0, r
+    assert r.out_lines[0] == "Wrote migrations/app/0002_seed.json (empty)"
+    path = p.root / "migrations" / "app" / "0002_seed.json"
+    data = json.loads(path.read_text())
+    data["operations"] = [
+        {
+            "kind": "RunSql",
+            "sql": "INSERT INTO post (title) VALUES ('a'); INSERT INTO post (title) VALUES ('b;c')",
+            "reverse_sql": "DELETE FROM post WHERE title IN ('a', 'b;c')",
+        }
+    ]
+    path.write_text(json.dumps(data))
+    assert p.run("makemigrations").out_lines == ["no changes detected"]
+    r = p.run("migrate")
+    assert r.code == 0, r
+    assert rows(p.database, "SELECT title FROM post ORDER BY id") == [("a",), ("b;c",)]
+    r = p.run("migrate", "app/0001_create_post")
+    assert r.code == 0, r
+    assert rows(p.database, "SELECT count(*) FROM post") == [(0,)]
+    assert recorded(p) == [("app", "0001_create_post")]
+
+    # Without reverse_sql the step is irreversible: refused, or skipped when allowed.
+    del data["operations"][0]["reverse_sql"]
+    path.write_text(json.dumps(data))
+    assert p.run("migrate").code == 0
+    r = p.run("migrate", "app/0001_create_post")
+    assert r.code == 1, r
+    assert "RunSql without reverse_sql cannot be undone" in r.stderr
+    assert recorded(p)[-1] == ("app", "0002_seed")
+    r = p.run("migrate", "app/0001_create_post", "--allow-irreversible")
+    assert r.code == 0, r
+    assert rows(p.database, "SELECT count(*) FROM post") == [(2,)]  # nothing was undone
+    assert recorded(p) == [("app", "0001_create_post")]
+
+
+def test_run_sql_is_validated_by_the_loader(project: Project) -> None:
+    p = project
+    p.models("class Post(Model):\n    title = fields.Text()\n")
+    assert p.run("makemigrations").code == 0
+    assert p.run("makemigrations", "--empty", "app").code == 0
+    path = p.root / "migrations" / "app" / "0002_empty.json"
+    data = json.loads(path.read_text())
+    data["operations"] = [{"kind": "RunSql", "sql": 42}]
+    path.write_text(json.dumps(data))
+    before = p.tree()
+    r = p.run("migrate")
+    assert r.code == 1, r
+    assert r.err_lines == [
+        f"error: migration file {path}: operation #1: RunSql.sql: expected a string"
+    ]
+    assert p.tree() == before
