@@ -1,0 +1,276 @@
+"""Read a database's schema for inspectdb: reflection plus per-dialect fix-ups (read-only)."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from umbral import recorder
+from umbral.errors import UmbralError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+
+class UnsupportedColumnType(UmbralError):
+    """A column's type has no umbral field type (SPEC §11: exit 1, nothing written)."""
+
+
+class UnsupportedTable(UmbralError):
+    """A table cannot be expressed as an umbral model (no or a composite primary key)."""
+
+
+# -- raw schema ---------------------------------------------------------------------------------
+
+
+@dataclass
+class RawColumn:
+    name: str
+    type: str  # the declared type as the database spells it: "varchar(100)", "integer unsigned"
+    nullable: bool
+    default: str | None  # raw SQL text of the server default
+    comment: str | None = None
+    autoincrement: bool = False  # a rowid alias, identity or serial column
+    rowid: bool = False  # SQLite: the single INTEGER PRIMARY KEY, an alias of the 64-bit rowid
+
+
+@dataclass
+class RawForeignKey:
+    columns: tuple[str, ...]
+    target: str
+    target_columns: tuple[str, ...]
+    on_delete: str = "NO ACTION"
+    on_update: str = "NO ACTION"
+
+
+@dataclass
+class RawIndex:
+    columns: tuple[str | None, ...]  # None for an expression
+    unique: bool
+    partial: bool = False
+    name: str | None = None
+
+
+@dataclass
+class RawTable:
+    name: str
+    columns: list[RawColumn]
+    pk: tuple[str, ...]
+    fks: list[RawForeignKey] = field(default_factory=list)
+    indexes: list[RawIndex] = field(default_factory=list)  # unique constraints included
+    checks: list[str] = field(default_factory=list)
+
+    def column(self, name: str) -> RawColumn:
+        return next(c for c in self.columns if c.name == name)
+
+
+def read_schema(conn: Connection) -> tuple[list[RawTable], list[str]]:
+    """Every user table of the connection's default schema, sorted by name, and the views."""
+    from sqlalchemy import inspect
+
+    insp = inspect(conn)
+    tables: list[RawTable] = []
+    for name in sorted(insp.get_table_names()):
+        # The inspector already leaves out sqlite_* and other schemas' (system) tables.
+        if name != recorder.TABLE:
+            tables.append(_read_table(conn, insp, name))
+    return tables, sorted(insp.get_view_names())
+
+
+def _read_table(conn: Connection, insp: Any, name: str) -> RawTable:
+    from sqlalchemy.exc import SAWarning
+
+    with warnings.catch_warnings():
+        # "Skipped unsupported reflection of expression-based index": reported as our warning.
+        warnings.simplefilter("ignore", SAWarning)
+        table = _reflect(conn, insp, name)
+    fixup = _FIXUPS.get(conn.dialect.name)
+    if fixup is not None:
+        fixup(conn, table)
+    return table
+
+
+def _reflect(conn: Connection, insp: Any, name: str) -> RawTable:
+    columns = [
+        RawColumn(
+            name=c["name"],
+            type=_compile_type(conn, c["type"]),
+            nullable=bool(c["nullable"]),
+            default=c.get("default"),
+            comment=c.get("comment"),
+            autoincrement=bool(c.get("identity")) or "nextval(" in str(c.get("default") or ""),
+        )
+        for c in insp.get_columns(name)
+    ]
+    pk = tuple(insp.get_pk_constraint(name).get("constrained_columns") or ())
+    fks = [
+        RawForeignKey(
+            columns=tuple(fk["constrained_columns"]),
+            target=fk["referred_table"],
+            target_columns=tuple(fk["referred_columns"]),
+            on_delete=(fk.get("options") or {}).get("ondelete") or "NO ACTION",
+            on_update=(fk.get("options") or {}).get("onupdate") or "NO ACTION",
+        )
+        for fk in insp.get_foreign_keys(name)
+        if fk.get("referred_schema") in (None, insp.default_schema_name)
+    ]
+    indexes = [
+        RawIndex(tuple(u["column_names"]), True, name=u.get("name"))
+        for u in insp.get_unique_constraints(name)
+    ]
+    for ix in insp.get_indexes(name):
+        options = ix.get("dialect_options") or {}
+        partial = any(k.endswith("_where") and v for k, v in options.items())
+        indexes.append(
+            RawIndex(tuple(ix["column_names"]), bool(ix["unique"]), partial, ix.get("name"))
+        )
+    try:
+        checks = [c["sqltext"] for c in insp.get_check_constraints(name)]
+    except NotImplementedError:  # a dialect without CHECK reflection
+        checks = []
+    return RawTable(name, columns, pk, fks, indexes, checks)
+
+
+def _compile_type(conn: Connection, sa_type: Any) -> str:
+    try:
+        return str(sa_type.compile(dialect=conn.dialect))
+    except Exception:  # NullType and friends: the dialect fix-up supplies the real name
+        return str(sa_type)
+
+
+def _sqlite_fixup(conn: Connection, table: RawTable) -> None:
+    """Re-read from PRAGMAs what SQLAlchemy's SQLite reflection loses (tech notes §3.1)."""
+    q = '"' + table.name.replace('"', '""') + '"'
+    info = conn.exec_driver_sql(f"PRAGMA table_info({q})").fetchall()
+    declared = {row[1]: row for row in info}  # cid, name, type, notnull, dflt_value, pk
+    for col in table.columns:
+        row = declared.get(col.name)
+        if row is None:
+            continue
+        col.type, col.default = row[2] or "", row[4]
+    # Only the exact declared type INTEGER makes a single-column primary key the rowid alias.
+    if len(table.pk) == 1 and declared[table.pk[0]][2].strip().upper() == "INTEGER":
+        pk = table.column(table.pk[0])
+        pk.autoincrement = pk.rowid = True
+    # An inline `REFERENCES t(c) ON DELETE CASCADE` loses its actions in the inspector.
+    groups: dict[int, list[Any]] = {}
+    for row in conn.exec_driver_sql(f"PRAGMA foreign_key_list({q})").fetchall():
+        groups.setdefault(row[0], []).append(row)  # id, seq, table, from, to, on_update, on_delete
+    table.fks = []
+    for rows in groups.values():
+        rows.sort(key=lambda r: r[1])
+        table.fks.append(
+            RawForeignKey(
+                columns=tuple(r[3] for r in rows),
+                target=rows[0][2],
+                target_columns=tuple(r[4] for r in rows if r[4] is not None),
+                on_delete=rows[0][6],
+                on_update=rows[0][5],
+            )
+        )
+    # An inline UNIQUE after a parenthesised type is invisible to get_unique_constraints();
+    # index_list is complete: origin 'u' = UNIQUE constraint, 'c' = CREATE INDEX, 'pk' = the PK.
+    table.indexes = []
+    for row in conn.exec_driver_sql(f"PRAGMA index_list({q})").fetchall():
+        _seq, name, unique, origin, partial = row[:5]
+        if origin == "pk":
+            continue
+        qi = '"' + name.replace('"', '""') + '"'
+        cols = conn.exec_driver_sql(f"PRAGMA index_info({qi})").fetchall()
+        names = tuple(c[2] for c in sorted(cols, key=lambda c: c[0]))
+        table.indexes.append(RawIndex(names, bool(unique), bool(partial), name))
+
+
+def _postgres_fixup(conn: Connection, table: RawTable) -> None:
+    """Declared types as Postgres spells them: the inspector turns unknown ones into NullType."""
+    from sqlalchemy import text
+
+    rows = conn.execute(
+        text(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+            "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relname = :t AND a.attnum > 0 "
+            "AND NOT a.attisdropped"
+        ),
+        {"t": table.name},
+    ).fetchall()
+    declared = dict(rows)  # type: ignore[arg-type]
+    for col in table.columns:
+        col.type = declared.get(col.name, col.type)
+
+
+# Dialect differences are data: a dialect without an entry is read through the inspector alone.
+_FIXUPS: dict[str, Callable[[Any, RawTable], None]] = {
+    "sqlite": _sqlite_fixup,
+    "postgresql": _postgres_fixup,
+}
+
+
+def declared_types(conn: Connection, table: str) -> dict[str, str]:
+    """``column -> declared type`` of one table (``--fake-initial`` compares these).
+
+    SQLAlchemy's SQLite reflection reports a type it does not know (``TIMESTAMPTZ``, ``UUID``,
+    which umbral itself writes) as ``NUMERIC``; the declared name is what tells them apart.
+    """
+    from sqlalchemy import inspect
+
+    return {c.name: c.type for c in _read_table(conn, inspect(conn), table).columns}
+
+
+# -- mapping ------------------------------------------------------------------------------------
+
+_TEXT_TYPES = (
+    "text", "varchar", "character varying", "char", "character", "nchar", "nvarchar",
+    "varying character", "native character", "clob", "string",
+)  # fmt: skip
+# Declared type (lower case, parameters and signedness stripped) -> umbral field type (SPEC §2).
+TYPE_MAP: dict[str, str] = {
+    **dict.fromkeys(("smallint", "int2", "tinyint"), "SmallInt"),
+    **dict.fromkeys(("integer", "int", "int4", "mediumint"), "Integer"),
+    **dict.fromkeys(("bigint", "int8"), "BigInt"),
+    **dict.fromkeys(("real", "float4"), "Real"),
+    **dict.fromkeys(("double", "double precision", "float8", "float"), "Double"),
+    **dict.fromkeys(("boolean", "bool"), "Boolean"),
+    **dict.fromkeys(_TEXT_TYPES, "Text"),
+    "date": "Date",
+    **dict.fromkeys(("time", "time without time zone", "time with time zone", "timetz"), "Time"),
+    **dict.fromkeys(("timestamp", "timestamp without time zone", "datetime"), "Timestamp"),
+    **dict.fromkeys(("timestamptz", "timestamp with time zone"), "Timestamptz"),
+    "uuid": "Uuid",
+    **dict.fromkeys(("json", "jsonb"), "Json"),
+    **dict.fromkeys(("blob", "bytea", "binary", "varbinary"), "Bytes"),
+    **dict.fromkeys(("decimal", "numeric"), "Decimal"),
+}
+_LENGTH_TYPES = frozenset({"varchar", "character varying", "nvarchar", "varying character",
+                           "char", "character", "nchar", "native character"})  # fmt: skip
+
+
+def map_type(declared: str) -> tuple[str, int | None] | None:
+    """``(umbral type, max_length)`` for a declared column type, or None when unmappable."""
+    text = declared.strip().lower()
+    if text.endswith("]"):
+        return None  # Postgres arrays
+    length = re.search(r"\(\s*(\d+)\s*[,)]", text)
+    base = re.sub(r"\([^)]*\)", " ", text)
+    base = re.sub(r"\b(unsigned|signed)\b", " ", base)
+    base = " ".join(base.split())
+    umbral_type = TYPE_MAP.get(base)
+    if umbral_type is None:
+        return None
+    max_length = int(length.group(1)) if length and base in _LENGTH_TYPES else None
+    return umbral_type, max_length
+
+
+_FK_ACTIONS = {
+    "CASCADE": "cascade", "RESTRICT": "restrict", "SET NULL": "set_null", "NO ACTION": "no_action",
+}  # fmt: skip
+_NOW = {
+    "current_timestamp", "now()", "localtimestamp", "transaction_timestamp()",
+    "statement_timestamp()", "clock_timestamp()", "datetime('now')", "current_date",
+    "current_time", "localtime", "date('now')", "time('now')",
+}  # fmt: skip
+_TEMPORAL = frozenset({"Date", "Time", "Timestamp", "Timestamptz"})
+_BARE = re.compile(r"[A-Za-z0-9._+-]+")
