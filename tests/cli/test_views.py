@@ -1,0 +1,62 @@
+"""Views declared with ``view=`` (SPEC §2, §7): created after tables, re-created when a table
+they read changes, dropped before table operations; on both backends."""
+
+from __future__ import annotations
+
+from conftest import Project, execute, rows
+
+POST = """
+class Post(Model):
+    title = fields.Text()
+    published = fields.Boolean(default=False)
+"""
+
+VIEW = """
+class PublishedPost(Model, view="SELECT id, title FROM post WHERE published"):
+    pass
+"""
+
+
+def kinds(p: Project, name: str) -> list[str]:
+    return [op["kind"] for op in p.load_migration("app", name)["operations"]]
+
+
+def test_view_lifecycle(any_project: Project) -> None:
+    p = any_project
+    p.models(POST + VIEW)
+    r = p.run("makemigrations")
+    assert r.code == 0, r
+    assert kinds(p, "0001_auto.json") == ["CreateTable", "CreateView"]
+    assert p.run("migrate").code == 0, p.run("migrate")
+    execute(p.database, "INSERT INTO post (title, published) VALUES ('a', TRUE), ('b', FALSE)")
+    assert rows(p.database, "SELECT title FROM published_post") == [("a",)]
+
+    # A change to a table the view reads re-creates the view around it.
+    p.models(POST.replace("title = fields.Text()", "title = fields.Text(nullable=True)") + VIEW)
+    r = p.run("makemigrations")
+    assert r.code == 0, r
+    assert kinds(p, "0002_auto.json") == ["DropView", "AlterColumn", "CreateView"]
+    r = p.run("migrate")
+    assert r.code == 0, r
+    assert rows(p.database, "SELECT title FROM published_post") == [("a",)]
+
+    # Changing the view's SQL replaces it; removing the model drops it.
+    p.models(
+        POST.replace("title = fields.Text()", "title = fields.Text(nullable=True)")
+        + VIEW.replace("WHERE published", "WHERE NOT published")
+    )
+    assert p.run("makemigrations").code == 0
+    assert kinds(p, "0003_auto.json") == ["DropView", "CreateView"]
+    assert p.run("migrate").code == 0
+    assert rows(p.database, "SELECT title FROM published_post") == [("b",)]
+
+    p.models(POST.replace("title = fields.Text()", "title = fields.Text(nullable=True)"))
+    assert p.run("makemigrations").code == 0
+    assert kinds(p, "0004_auto.json") == ["DropView"]
+    r = p.run("migrate")
+    assert r.code == 0, r
+    r = p.run("migrate", "app/0003_auto", "--plan")
+    assert r.out_lines == ["Unapply app/0004_auto", "    Create view published_post"]
+    r = p.run("migrate", "app/0003_auto")
+    assert r.code == 0, r
+    assert rows(p.database, "SELECT title FROM published_post") == [("b",)]
