@@ -282,3 +282,87 @@ def test_rebuild_that_would_break_a_view_is_refused(populated: Project) -> None:
     assert r.code == 1, r
     assert "item_owner" in r.stderr and "0002_drop_item_owner" in r.stderr
     assert _dump(path) == before  # rolled back: nothing changed
+
+
+PG_MODELS = """
+class Owner(Model):
+    name = fields.Text()
+
+class Item(Model, unique_together=[("code", "revision")], indexes=[("kind", "score")]):
+    code = fields.Text(max_length=20)
+    revision = fields.Integer()
+    kind = fields.Text(nullable=True, index=True)
+    score = fields.Integer(nullable=True)
+    flag = fields.Boolean(nullable=True)
+    body = fields.Text(nullable=True)
+    seen = fields.Timestamptz(nullable=True)
+    meta = fields.Json(nullable=True)
+    blob = fields.Bytes(nullable=True)
+    owner = fields.ForeignKey(Owner, nullable=True, on_delete="cascade")
+    note = fields.Text(default="")
+
+class Part(Model):
+    item = fields.ForeignKey(Item, on_delete="cascade")
+    label = fields.Text()
+"""
+
+
+@pytest.mark.postgres
+def test_postgres_alter_keeps_rows_indexes_and_constraints(tmp_path, postgres_url) -> None:
+    from conftest import execute, rows, schema_of
+
+    p = Project(tmp_path, postgres_url)
+    p.write_config()
+    p.models(PG_MODELS)
+    assert p.run("makemigrations").code == 0
+    assert p.run("migrate").code == 0
+    execute(
+        postgres_url,
+        "INSERT INTO owner (name) SELECT 'o' || i FROM generate_series(1, 50) i",
+        "INSERT INTO item (code, revision, kind, score, flag, body, seen, meta, blob, owner, note)"
+        " SELECT 'c' || (i % 500), i / 500, CASE WHEN i % 7 = 0 THEN NULL ELSE 'k' || (i % 3) END,"
+        " CASE WHEN i % 7 = 0 THEN NULL ELSE i END, i % 2 = 0, repeat('ü✓', i % 50),"
+        " timestamptz '2024-01-02 03:04:05+00' + i * interval '1 minute',"
+        " jsonb_build_object('i', i), decode(md5(i::text), 'hex'), 1 + i % 50, 'n' || i"
+        " FROM generate_series(1, 3000) i",
+        "INSERT INTO part (item, label) SELECT 1 + i % 3000, 'p' || i"
+        " FROM generate_series(1, 5000) i",
+    )
+    dump = "SELECT * FROM {} ORDER BY id"
+    before = {t: rows(postgres_url, dump.format(t)) for t in ("owner", "item", "part")}
+    schema_before = schema_of(postgres_url)
+
+    edited = PG_MODELS
+    for old, new in (
+        (SCORE, SCORE_BIG),
+        ('note = fields.Text(default="")', 'note = fields.Text(nullable=True, default="")'),
+        ("code = fields.Text(max_length=20)", "code = fields.Text(max_length=40)"),
+    ):
+        edited = edited.replace(old, new)
+    p.models(edited)
+    assert p.run("makemigrations").code == 0
+    r = p.run("migrate")
+    assert r.code == 0, r
+
+    after = {t: rows(postgres_url, dump.format(t)) for t in ("owner", "item", "part")}
+    assert after == before
+    schema_after = schema_of(postgres_url)
+    for table in ("owner", "part"):
+        assert schema_after[table] == schema_before[table]
+    assert schema_after["item"]["indexes"] == schema_before["item"]["indexes"]
+    assert schema_after["item"]["fks"] == schema_before["item"]["fks"]
+    cols = {c[0]: c for c in schema_after["item"]["columns"]}
+    assert cols["score"][1] == "BIGINT" and cols["code"][1] == "VARCHAR(40)"
+    assert cols["note"][2] is True
+    import psycopg
+
+    with psycopg.connect(postgres_url) as conn:
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute("INSERT INTO item (code, revision) VALUES ('c1', 0)")
+        conn.rollback()
+        with pytest.raises(psycopg.errors.ForeignKeyViolation):
+            conn.execute("INSERT INTO part (item, label) VALUES (999999, 'dangling')")
+        conn.rollback()
+        conn.execute("DELETE FROM item WHERE id = 1")
+        assert conn.execute("SELECT count(*) FROM part WHERE item = 1").fetchone() == (0,)
+        conn.rollback()
