@@ -367,14 +367,19 @@ class App:
         with connect(backend, url) as conn, _db_errors(url):
             m = Migrator(self.env, backend, conn)
             todo = m.pending_plan(m.applied())
+            # A squash recorded without SQL runs none of its operations (SPEC §5).
+            todo = [x for x in todo if x.key not in m.record_only]
         return classify_migrations(self.env.pm, todo, backend)
 
 
 def _destructive_gate(pm: Any, backend: Any, rendered: list, classify: Any, OpSafety: Any) -> None:
     lines = []
     for r in rendered:
+        if r.record_only:  # a squash whose replaced migrations all ran: no SQL runs (SPEC §5)
+            continue
         for op in r.migration.operations:  # for a backward run: the reverse operations
-            finding = classify(pm, op, backend, {"migration": r.migration.key})
+            ctx = {"migration": r.migration.key, "operations": r.migration.operations}
+            finding = classify(pm, op, backend, ctx)
             if finding.tier is OpSafety.UNSAFE:
                 lines.append(f"    [UNSAFE] {r.migration.key}: {finding.message}")
     if lines:

@@ -94,7 +94,9 @@ def umbral_classify_operation(
 
     :param operation: the operation to classify.
     :param backend: the active backend, or None when classifying without a database.
-    :param context: ``{"migration": "plugin/id"}`` and room for future keys.
+    :param context: ``{"migration": "plugin/id", "operations": [...]}`` — the migration's key
+        and all its operations (a rule may, say, skip a lock warning for a table the same
+        migration creates); more keys may be added later.
     :return: a list of ``umbral.Finding(tier, tag, message)`` or plain ``(tier, tag, message)``
         tuples, ``tier`` an ``OpSafety``; None or ``[]`` for no finding.
 

@@ -205,7 +205,8 @@ def classify_migrations(
     out = []
     for m in migrations:
         for op in m.operations:
-            out.append(Classified(m.key, op, classify(pm, op, backend, {"migration": m.key})))
+            ctx = {"migration": m.key, "operations": m.operations}
+            out.append(Classified(m.key, op, classify(pm, op, backend, ctx)))
     return out
 
 
