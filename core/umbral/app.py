@@ -184,8 +184,6 @@ class App:
         from umbral.database import connect
         from umbral.drift import State
         from umbral.migrate import MigrateResult, Migrator
-        from umbral.safety import OpSafety, classify
-
         result = MigrateResult()
 
         def warn(text: str) -> None:
@@ -250,7 +248,7 @@ class App:
                     for x in m.backward_plan(target, applied)
                 ]
                 if not allow_destructive:
-                    _destructive_gate(self.env.pm, backend, undo, classify, OpSafety)
+                    _destructive_gate(self.env.pm, backend, undo)
                 result.plan = undo
                 if not plan:
                     result.unapplied = executor.apply_plan(conn, backend, undo, on_event)
@@ -258,7 +256,7 @@ class App:
             todo = m.pending_plan(applied, target)
             rendered = [m.render(x) for x in todo]
             if not allow_destructive and not fake_initial:
-                _destructive_gate(self.env.pm, backend, rendered, classify, OpSafety)
+                _destructive_gate(self.env.pm, backend, rendered)
             if plan:
                 result.plan = rendered
                 return result
@@ -273,7 +271,7 @@ class App:
                 todo = m.pending_plan(applied, target)
                 rendered = [m.render(x) for x in todo]
                 if not allow_destructive:
-                    _destructive_gate(self.env.pm, backend, rendered, classify, OpSafety)
+                    _destructive_gate(self.env.pm, backend, rendered)
             result.plan = rendered
             result.applied = executor.apply_plan(conn, backend, rendered, on_event)
         return result
@@ -372,7 +370,10 @@ class App:
         return classify_migrations(self.env.pm, todo, backend)
 
 
-def _destructive_gate(pm: Any, backend: Any, rendered: list, classify: Any, OpSafety: Any) -> None:
+def _destructive_gate(pm: Any, backend: Any, rendered: list[Rendered]) -> None:
+    """Refuse the run when any operation about to run is UNSAFE (SPEC §8 guards)."""
+    from umbral.safety import OpSafety, classify
+
     lines = []
     for r in rendered:
         if r.record_only:  # a squash whose replaced migrations all ran: no SQL runs (SPEC §5)
