@@ -362,6 +362,11 @@ class App:
 
         backend, url = self._backend()
         self.env.all_migrations()
+        conflicts = self.env.conflicts()
+        if conflicts:  # migrate would refuse: so does the check (SPEC §10: what migrate runs)
+            from umbral.errors import MigrationGraphError
+
+            raise MigrationGraphError(conflicts[0])
         with connect(backend, url) as conn, _db_errors(url):
             m = Migrator(self.env, backend, conn)
             todo = m.pending_plan(m.applied())

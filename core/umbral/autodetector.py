@@ -330,8 +330,8 @@ def _check_alter(model: str, before: Column, after: Column) -> None:
             model,
             name,
             "nullable -> NOT NULL without a default fails on existing NULL rows",
-            "give it a default (existing NULLs are backfilled with it), or backfill the NULLs in "
-            "a RunSql migration first",
+            "give it a default (existing NULLs are backfilled with it), or hand-write the "
+            "migration: a RunSql that fills the NULLs, then the NOT NULL change",
         )
     if after.unique and not before.unique:
         raise UnsafeAlter(
