@@ -184,6 +184,7 @@ class App:
         from umbral.database import connect
         from umbral.drift import State
         from umbral.migrate import MigrateResult, Migrator
+
         result = MigrateResult()
 
         def warn(text: str) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from umbral.errors import MigrationFileError
-from umbral.migration import FORMAT_VERSION, ID_RE, Migration, canonical_json, sha256
+from umbral.migration import FORMAT_VERSION, ID_RE, Migration
 from umbral.operations import Operation
 from umbral.schema import Snapshot
 
@@ -96,7 +96,7 @@ def load_file(path: Path, plugin: str) -> Migration:
     )
     # The checksum is over the canonical form of what was read, so formatting-only edits by
     # hand are not drift but any change of content is.
-    migration._checksum = sha256(canonical_json(data))
+    migration._source_text = text  # type: ignore[attr-defined]  # Migration.checksum uses it
     return migration
 
 

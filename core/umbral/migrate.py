@@ -196,6 +196,8 @@ class Migrator:
         key = f"{plugin}/{name}"
         if key not in self.by_key:
             raise MigrationFileError(f"umbral migrate: no migration {key} on disk")
+        # A target inside a squashed range is reached by the squash when that runs instead.
+        squash_of = {r: m.key for m in self.migrations for r in m.replaces}
         needed: set[str] = set()
         stack = [key]
         while stack:
@@ -204,6 +206,8 @@ class Migrator:
                 continue
             needed.add(k)
             stack.extend(self.by_key[k].depends_on if k in self.by_key else [])
+            if k in squash_of:
+                stack.append(squash_of[k])
         return [m for m in todo if m.key in needed]
 
     def is_backward(self, target: str, applied: dict[str, str]) -> bool:
@@ -282,6 +286,7 @@ class Migrator:
             operations=reverse,
             snapshot_after=m.snapshot_after,
             depends_on=m.depends_on,
+            atomic=m.atomic,
             path=m.path,
         )
         undo._checksum = m.checksum

@@ -68,7 +68,12 @@ class Migration:
     @property
     def checksum(self) -> str:
         if self._checksum is None:
-            self._checksum = sha256(self.dumps())
+            # A file read from disk: the checksum is over the canonical form of what was read
+            # (see loader), computed on first use: re-serialising every file was most of the
+            # cost of loading a long history for commands that never look at checksums.
+            text = vars(self).pop("_source_text", None)
+            canonical = canonical_json(json.loads(text)) if text is not None else self.dumps()
+            self._checksum = sha256(canonical)
         return self._checksum
 
 

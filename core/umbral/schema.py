@@ -90,8 +90,7 @@ class Column:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Column:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
+        unknown = data.keys() - _COLUMN_ATTRIBUTES  # a set built once: this runs per column
         if unknown:
             raise ValueError(f"unknown column attribute(s): {', '.join(sorted(unknown))}")
         missing = [k for k in _ALWAYS if k not in data]
@@ -106,15 +105,20 @@ class Column:
 
     def shape(self) -> tuple[Any, ...]:
         """Everything but the name: two columns with one shape are rename candidates."""
-        return tuple(getattr(self, f.name) for f in fields(self) if f.name not in ("name", "help"))
+        return tuple(getattr(self, name) for name in _SHAPE_ATTRIBUTES)
 
     def db_attributes(self) -> tuple[Any, ...]:
         """Every attribute that reaches the database as part of the column definition."""
-        skip = {"name", "help", "index"}
-        return tuple(getattr(self, f.name) for f in fields(self) if f.name not in skip)
+        return tuple(getattr(self, name) for name in _DB_ATTRIBUTES)
 
     def renamed(self, name: str) -> Column:
         return replace(self, name=name)
+
+
+# Built once, in field order: ``fields()`` per column was a hot spot of loading and diffing.
+_COLUMN_ATTRIBUTES = frozenset(f.name for f in fields(Column))
+_SHAPE_ATTRIBUTES = tuple(f.name for f in fields(Column) if f.name not in ("name", "help"))
+_DB_ATTRIBUTES = tuple(f.name for f in fields(Column) if f.name not in ("name", "help", "index"))
 
 
 @dataclass(frozen=True)

@@ -32,10 +32,11 @@ def squash(
         raise refuse(
             f"its migrations ship inside an installed distribution ({info.migrations_dir})"
         )
-    history = [m for m in env.migrations(plugin) if not m.replaces]
-    if any(m.replaces for m in env.migrations(plugin)):
-        raise refuse("it already has a squash; nested squashing is not supported (delete the "
-                     "replaced originals and the old squash's `replaces` first)")  # fmt: skip
+    env.latest(plugin)  # unmerged branches: the conflict error, before anything else
+    every = env.migrations(plugin)
+    replaced = {r for m in every for r in m.replaces}
+    # An earlier squash stands in for the originals it replaces.
+    history = [m for m in every if m.key not in replaced]
     ids = [m.id for m in history]
     for flag, value in (("--from", start), ("--to", end)):
         if value is not None and value not in ids:
@@ -45,6 +46,12 @@ def squash(
     chosen = history[lo : hi + 1]
     if len(chosen) < 2:
         raise refuse(f"need at least 2 migrations to squash, found {len(chosen)}")
+    nested = [m.id for m in chosen if m.replaces]
+    if nested:
+        raise refuse(
+            f"the range includes the squash {nested[0]}; nested squashing is not supported: "
+            f"squash only the migrations after it (--from)"
+        )
     for m in chosen:
         for op in m.operations:
             if isinstance(op, RunSql) and not op.elidable:

@@ -1,0 +1,217 @@
+"""Two branches of one plugin's history and ``makemigrations --merge`` (SPEC §5), end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import Project, rows, schema_of
+
+POST = "class Post(Model):\n    title = fields.Text()\n"
+LEFT = POST + "    summary = fields.Text(nullable=True)\n"
+RIGHT = POST + "    views = fields.Integer(default=0)\n"
+BOTH = POST + "    summary = fields.Text(nullable=True)\n    views = fields.Integer(default=0)\n"
+A, B = "0002_add_post_summary", "0002_add_post_views"
+
+
+def make(p: Project, body: str, *args: str) -> list[str]:
+    p.models(body)
+    r = p.run("makemigrations", *args)
+    assert r.code == 0, r
+    return r.out_lines
+
+
+def migration_path(p: Project, name: str) -> Path:
+    return (p.root / "migrations" / "app" / f"{name}.json").resolve()
+
+
+def branches(
+    p: Project,
+    left: str = LEFT,
+    right: str = RIGHT,
+    *,
+    apply_left: bool = False,
+    names: tuple[str, str] | None = None,
+) -> None:
+    """0001 applied; then each branch runs makemigrations without seeing the other's file.
+
+    The left branch's file is moved out of the migrations directory while the right branch
+    runs makemigrations, then put back, as a VCS merge of the two branches would. The models
+    end up with both changes.
+    """
+    assert make(p, POST) == ["Wrote migrations/app/0001_create_post.json"]
+    assert p.run("migrate").code == 0
+    left_args, right_args = (("--name", n) for n in names) if names else ((), ())
+    (left_file,) = make(p, left, *left_args)
+    left_name = left_file.rsplit("/", 1)[1]
+    if apply_left:
+        assert p.run("migrate").code == 0
+    aside = p.root.parent / left_name
+    (p.root / "migrations/app" / left_name).rename(aside)
+    make(p, right, *right_args)
+    aside.rename(p.root / "migrations/app" / left_name)
+    p.models(BOTH)
+
+
+def conflict_error(p: Project, left: str = A, right: str = B) -> str:
+    return (
+        f"error: plugin `app` has two migrations with sequence 0002: {migration_path(p, left)} "
+        f"and {migration_path(p, right)}; if two branches each ran makemigrations, run "
+        "`umbral makemigrations --merge`, otherwise renumber one of them"
+    )
+
+
+def recorded(p: Project) -> list[str]:
+    return sorted(name for (name,) in rows(p.database, "SELECT name FROM umbral_migrations"))
+
+
+def test_branches_conflict_until_merged(any_project: Project) -> None:
+    p = any_project
+    branches(p)
+    assert p.migration_files() == ["0001_create_post.json", f"{A}.json", f"{B}.json"]
+    before = (p.tree(), schema_of(p.database), recorded(p))
+
+    # makemigrations and migrate refuse, naming both files and the way out.
+    for args in (("makemigrations",), ("migrate",), ("migrate", "--plan"), ("checkmigrations",)):
+        r = p.run(*args)
+        assert (r.code, r.stdout) == (1, ""), r
+        assert r.err_lines == [conflict_error(p)], r
+    assert (p.tree(), schema_of(p.database), recorded(p)) == before
+
+    # showmigrations still lists everything and reports the conflict, but exits 0.
+    r = p.run("showmigrations")
+    assert r.code == 0, r
+    assert r.out_lines == [
+        "# plugin: app",
+        "[X] app/0001_create_post",
+        f"[ ] app/{A}",
+        f"[ ] app/{B}",
+        "",
+        "2 migration(s) not yet applied.",
+    ]
+    assert r.err_lines == [
+        f"error: plugin `app` has conflicting migrations {migration_path(p, A)} and "
+        f"{migration_path(p, B)}: both are leaves of its graph (two branches each ran "
+        "makemigrations); run `umbral makemigrations --merge` to write a merge migration that "
+        "depends on both"
+    ]
+    assert json.loads(p.run("showmigrations", "--json").stdout)["not_applied"] == 2
+
+    # The merge migration depends on both leaves, runs nothing, and carries both changes.
+    r = p.run("makemigrations", "--merge")
+    assert (r.code, r.out_lines, r.stderr) == (
+        0,
+        ["Wrote migrations/app/0003_merge.json (merge)"],
+        "",
+    ), r
+    merge = p.load_migration("app", "0003_merge.json")
+    assert merge["id"] == "0003_merge"
+    assert merge["depends_on"] == [f"app/{A}", f"app/{B}"]
+    assert merge["operations"] == []
+    (model,) = merge["snapshot_after"]["models"]
+    assert [c["name"] for c in model["fields"]] == ["id", "title", "summary", "views"]
+    # The merged snapshot is exactly what the merged models declare.
+    assert p.run("makemigrations").out_lines == ["no changes detected"]
+    assert p.run("makemigrations", "--merge").out_lines == ["no conflicts to merge"]
+
+    r = p.run("migrate")
+    assert (r.code, r.out_lines, r.stderr) == (0, ["Applied 3 migration(s)"], ""), r
+    assert recorded(p) == ["0001_create_post", A, B, "0003_merge"]
+    assert [c[0] for c in schema_of(p.database)["post"]["columns"]] == [
+        "id",
+        "title",
+        "summary",
+        "views",
+    ]
+    r = p.run("showmigrations")
+    assert (r.code, r.stderr) == (0, ""), r
+    assert r.out_lines == [
+        "# plugin: app",
+        "[X] app/0001_create_post",
+        f"[X] app/{A}",
+        f"[X] app/{B}",
+        "[X] app/0003_merge",
+    ]
+
+    # History continues after the merge.
+    assert make(p, BOTH + "    slug = fields.Text(nullable=True)\n") == [
+        "Wrote migrations/app/0004_add_post_slug.json"
+    ]
+    assert p.load_migration("app", "0004_add_post_slug.json")["depends_on"] == ["app/0003_merge"]
+
+
+def test_merge_after_one_branch_was_deployed(project: Project) -> None:
+    p = project
+    branches(p, apply_left=True)
+    assert recorded(p) == ["0001_create_post", A]
+    assert p.run("migrate").code == 1
+    assert p.run("makemigrations", "--merge").code == 0
+    r = p.run("migrate")
+    assert (r.code, r.out_lines, r.stderr) == (0, ["Applied 2 migration(s)"], ""), r
+    assert recorded(p) == ["0001_create_post", A, B, "0003_merge"]
+    assert [c[0] for c in schema_of(p.database)["post"]["columns"]] == [
+        "id",
+        "title",
+        "summary",
+        "views",
+    ]
+
+
+def test_leaves_with_different_sequence_numbers_also_conflict(project: Project) -> None:
+    p = project
+    branches(p)
+    # One branch renumbered its file by hand: no shared sequence, still two leaves.
+    data = json.loads(migration_path(p, B).read_text())
+    data["id"] = "0003_add_post_views"
+    (p.root / "migrations/app/0003_add_post_views.json").write_text(json.dumps(data, indent=2))
+    migration_path(p, B).unlink()
+    message = (
+        f"error: plugin `app` has conflicting migrations {migration_path(p, A)} and "
+        f"{migration_path(p, '0003_add_post_views')}: both are leaves of its graph (two branches "
+        "each ran makemigrations); run `umbral makemigrations --merge` to write a merge "
+        "migration that depends on both"
+    )
+    for args in (("makemigrations",), ("migrate",)):
+        r = p.run(*args)
+        assert (r.code, r.err_lines) == (1, [message]), r
+    r = p.run("makemigrations", "--merge")
+    assert r.out_lines == ["Wrote migrations/app/0004_merge.json (merge)"], r
+    assert p.load_migration("app", "0004_merge.json")["depends_on"] == [
+        f"app/{A}",
+        "app/0003_add_post_views",
+    ]
+    r = p.run("migrate")
+    assert (r.code, r.out_lines) == (0, ["Applied 3 migration(s)"]), r
+
+
+def test_a_conflicting_merge_is_refused(project: Project) -> None:
+    p = project
+    branches(
+        p,
+        POST.replace("fields.Text()", 'fields.Text(default="untitled")', 1),
+        POST.replace("fields.Text()", 'fields.Text(default="draft")', 1),
+        names=("left", "right"),
+    )
+    assert p.migration_files() == ["0001_create_post.json", "0002_left.json", "0002_right.json"]
+    before = p.tree()
+    r = p.run("makemigrations", "--merge")
+    assert r.code == 1, r
+    assert r.stdout == ""
+    assert r.err_lines == [
+        "error: umbral makemigrations --merge: cannot merge `app`: the branches conflict: both "
+        "branches changed `Post.title` differently (see 0002_right). Change one branch so they "
+        "agree, then merge again"
+    ]
+    assert p.tree() == before
+
+
+def test_merge_without_a_conflict(project: Project) -> None:
+    p = project
+    make(p, POST)
+    make(p, LEFT)
+    before = p.tree()
+    r = p.run("makemigrations", "--merge")
+    assert (r.code, r.out_lines, r.stderr) == (0, ["no conflicts to merge"], ""), r
+    assert p.tree() == before
+    r = p.run("makemigrations", "--merge")
+    assert r.out_lines == ["no conflicts to merge"]

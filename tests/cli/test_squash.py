@@ -1,0 +1,412 @@
+"""``squashmigrations`` and how ``migrate`` treats a squash (SPEC §5), against real databases."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import Project, execute, rows, schema_of
+
+POST = "class Post(Model):\n    title = fields.Text()\n"
+ORIGINALS = ["0001_create_post", "0002_add_post_slug", "0003_add_post_views"]
+REPLACES = [f"app/{name}" for name in ORIGINALS]
+SQUASH = "0001_squashed_0003"
+
+
+def make(p: Project, body: str, *args: str) -> None:
+    p.models(body)
+    r = p.run("makemigrations", *args)
+    assert r.code == 0, r
+
+
+def history(p: Project) -> str:
+    """Three migrations of `post`: create, add a nullable column, add one with a default."""
+    body = POST
+    make(p, body)
+    body += "    slug = fields.Text(nullable=True)\n"
+    make(p, body)
+    body += "    views = fields.Integer(default=0)\n"
+    make(p, body)
+    assert p.migration_files() == [f"{name}.json" for name in ORIGINALS]
+    return body
+
+
+def squash(p: Project, *args: str) -> None:
+    r = p.run("squashmigrations", "app", *args)
+    assert r.code == 0, r
+
+
+def recorded(p: Project) -> list[tuple[str, str]]:
+    return sorted(rows(p.database, "SELECT plugin, name FROM umbral_migrations"))
+
+
+def user_tables(url: str) -> dict:
+    return {t: v for t, v in schema_of(url).items() if t != "umbral_migrations"}
+
+
+def delete(p: Project, *names: str, plugin: str = "app") -> None:
+    for name in names:
+        (p.root / "migrations" / plugin / f"{name}.json").unlink()
+
+
+# -- refusals: exit 1, the reason, nothing written ---------------------------------------------
+
+
+def refused(p: Project, *args: str) -> str:
+    before = p.tree()
+    r = p.run("squashmigrations", "app", *args)
+    assert r.code == 1, r
+    assert r.stdout == ""
+    assert len(r.err_lines) == 1, r
+    assert p.tree() == before
+    return r.err_lines[0]
+
+
+def test_refuses_fewer_than_two_migrations(project: Project) -> None:
+    p = project
+    make(p, POST)
+    assert refused(p) == (
+        "error: umbral squashmigrations: can't squash `app`: need at least 2 migrations to "
+        "squash, found 1"
+    )
+    make(p, POST + "    slug = fields.Text(nullable=True)\n")
+    assert refused(p, "--from", "0002_add_post_slug") == (
+        "error: umbral squashmigrations: can't squash `app`: need at least 2 migrations to "
+        "squash, found 1"
+    )
+    assert refused(p, "--from", "0002_add_post_slug", "--to", "0001_create_post").endswith(
+        "need at least 2 migrations to squash, found 0"
+    )
+
+
+def test_refuses_unknown_from_and_to(project: Project) -> None:
+    p = project
+    history(p)
+    known = ", ".join(ORIGINALS)
+    assert refused(p, "--from", "0009_nope") == (
+        "error: umbral squashmigrations: can't squash `app`: --from 0009_nope: no such migration "
+        f"(known: {known})"
+    )
+    assert refused(p, "--to", "0003") == (
+        "error: umbral squashmigrations: can't squash `app`: --to 0003: no such migration "
+        f"(known: {known})"
+    )
+
+
+def test_refuses_an_unknown_plugin(project: Project) -> None:
+    p = project
+    history(p)
+    before = p.tree()
+    r = p.run("squashmigrations", "shop")
+    assert r.code == 1, r
+    assert (r.stdout, r.err_lines) == ("", ["error: no plugin named `shop`; known plugins: app"])
+    assert p.tree() == before
+
+
+def add_run_sql(p: Project, **extra: object) -> None:
+    """A hand-written data migration between 0001 and 0002 (``makemigrations --empty``)."""
+    make(p, POST)
+    r = p.run("makemigrations", "--empty", "app", "--name", "backfill")
+    assert r.code == 0, r
+    path = p.root / "migrations/app/0002_backfill.json"
+    data = json.loads(path.read_text())
+    data["operations"] = [{"kind": "RunSql", "sql": "UPDATE post SET title = 'x'", **extra}]
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    make(p, POST + "    slug = fields.Text(nullable=True)\n")
+    assert p.migration_files() == [
+        "0001_create_post.json",
+        "0002_backfill.json",
+        "0003_add_post_slug.json",
+    ]
+
+
+def test_refuses_run_sql_in_the_range(project: Project) -> None:
+    p = project
+    add_run_sql(p)
+    assert refused(p) == (
+        "error: umbral squashmigrations: can't squash `app`: app/0002_backfill contains RunSql, "
+        'which a schema diff cannot reproduce; mark it "elidable": true if the squash may drop '
+        "it, or squash a range without it"
+    )
+    assert refused(p, "--to", "0002_backfill").startswith(
+        "error: umbral squashmigrations: can't squash `app`: app/0002_backfill contains RunSql"
+    )
+    # A range that leaves the RunSql out can be squashed.
+    make(p, POST + "    slug = fields.Text(nullable=True)\n    views = fields.Integer(default=0)\n")
+    squash(p, "--from", "0003_add_post_slug")
+    data = p.load_migration("app", "0003_squashed_0004.json")
+    assert data["depends_on"] == ["app/0002_backfill"]
+    assert [op["kind"] for op in data["operations"]] == ["AddColumn", "AddColumn"]
+
+
+def test_elidable_run_sql_is_dropped_by_the_squash(project: Project) -> None:
+    p = project
+    add_run_sql(p, elidable=True)
+    squash(p)
+    data = p.load_migration("app", f"{SQUASH}.json")
+    assert data["replaces"] == [
+        "app/0001_create_post",
+        "app/0002_backfill",
+        "app/0003_add_post_slug",
+    ]
+    assert [op["kind"] for op in data["operations"]] == ["CreateTable"]
+
+
+def test_refuses_a_nested_squash(project: Project) -> None:
+    p = project
+    body = history(p)
+    squash(p)
+    body += "    rank = fields.Integer(default=0)\n"
+    make(p, body)
+    make(p, body + "    score = fields.Integer(default=0)\n")
+    assert p.load_migration("app", "0004_add_post_rank.json")["depends_on"] == [f"app/{SQUASH}"]
+    nested = (
+        "error: umbral squashmigrations: can't squash `app`: the range includes the squash "
+        f"{SQUASH}; nested squashing is not supported: squash only the migrations after it "
+        "(--from)"
+    )
+    assert refused(p) == nested
+    assert refused(p, "--to", "0004_add_post_rank") == nested
+    # The migrations after the squash can be squashed on their own.
+    squash(p, "--from", "0004_add_post_rank")
+    data = p.load_migration("app", "0004_squashed_0005.json")
+    assert data["replaces"] == ["app/0004_add_post_rank", "app/0005_add_post_score"]
+    assert data["depends_on"] == [f"app/{SQUASH}"]
+    assert [op["kind"] for op in data["operations"]] == ["AddColumn", "AddColumn"]
+    # A fresh database runs the two squashes, one after the other.
+    r = p.run("migrate")
+    assert (r.code, r.out_lines) == (0, ["Applied 2 migration(s)"]), r
+    assert recorded(p) == [("app", SQUASH), ("app", "0004_squashed_0005")]
+    assert [c[0] for c in schema_of(p.database)["post"]["columns"]][-2:] == ["rank", "score"]
+
+
+# -- the squash file ------------------------------------------------------------------------
+
+
+def test_the_squash_file(project: Project) -> None:
+    p = project
+    history(p)
+    r = p.run("squashmigrations", "app")
+    assert r.code == 0, r
+    assert r.out_lines == [
+        f"Squashed 3 migrations for `app` into {SQUASH}",
+        f"  wrote migrations/app/{SQUASH}.json",
+        f"  replaces: {', '.join(REPLACES)}",
+        "The originals are kept; delete them once every database you deploy to has applied the "
+        "squash or the migrations it replaces.",
+    ]
+    assert p.migration_files() == [f"{n}.json" for n in (ORIGINALS[0], SQUASH, *ORIGINALS[1:])]
+    data = p.load_migration("app", f"{SQUASH}.json")
+    last = p.load_migration("app", "0003_add_post_views.json")
+    assert data["id"] == SQUASH
+    assert data["plugin"] == "app"
+    assert data["replaces"] == REPLACES
+    assert data["depends_on"] == []
+    assert data["snapshot_after"] == last["snapshot_after"]
+    assert [op["kind"] for op in data["operations"]] == ["CreateTable"]
+    assert [c["name"] for c in data["operations"][0]["columns"]] == ["id", "title", "slug", "views"]
+    # The originals are kept as they were, and the models need no new migration.
+    assert p.run("makemigrations").out_lines == ["no changes detected"]
+
+
+def test_a_partial_range_depends_on_what_comes_before_it(project: Project) -> None:
+    p = project
+    history(p)
+    squash(p, "--from", "0002_add_post_slug")
+    data = p.load_migration("app", "0002_squashed_0003.json")
+    assert data["replaces"] == REPLACES[1:]
+    assert data["depends_on"] == ["app/0001_create_post"]
+    assert [op["kind"] for op in data["operations"]] == ["AddColumn", "AddColumn"]
+
+
+# -- how migrate treats a squash --------------------------------------------------------------
+
+
+def test_all_replaced_applied_records_the_squash_without_sql(any_project: Project) -> None:
+    p = any_project
+    history(p)
+    assert p.run("migrate").code == 0
+    execute(p.database, "INSERT INTO post (title, slug) VALUES ('kept', 's')")
+    before = user_tables(p.database)
+    squash(p)
+
+    r = p.run("showmigrations")
+    assert f"[X] app/{SQUASH}" in r.out_lines
+    r = p.run("checkmigrations")
+    assert (r.code, r.out_lines) == (0, ["No pending migrations — nothing to check."]), r
+    r = p.run("migrate")
+    assert (r.code, r.out_lines) == (0, ["Applied 1 migration(s)"]), r
+    assert recorded(p) == sorted([("app", n) for n in (*ORIGINALS, SQUASH)])
+    # No SQL ran: re-creating `post` would have failed, and the row is still there.
+    assert user_tables(p.database) == before
+    assert rows(p.database, "SELECT title, slug, views FROM post") == [("kept", "s", 0)]
+    assert p.run("migrate").out_lines == ["No pending migrations"]
+
+
+def test_a_record_only_squash_is_not_destructive(any_project: Project) -> None:
+    p = any_project
+    body = POST + "    legacy = fields.Text(nullable=True)\n"
+    make(p, body)
+    make(p, POST)
+    make(p, POST + "    views = fields.Integer(default=0)\n")
+    assert p.run("migrate", "--allow-destructive").code == 0
+    squash(p, "--from", "0002_drop_post_legacy")
+    ops = p.load_migration("app", "0002_squashed_0003.json")["operations"]
+    assert [op["kind"] for op in ops] == ["DropColumn", "AddColumn"]
+    # Its replaced migrations all ran, so none of its operations run: nothing to refuse.
+    r = p.run("checkmigrations")
+    assert (r.code, r.out_lines) == (0, ["No pending migrations — nothing to check."]), r
+    r = p.run("migrate")
+    assert (r.code, r.out_lines) == (0, ["Applied 1 migration(s)"]), r
+    assert ("app", "0002_squashed_0003") in recorded(p)
+
+
+def test_none_applied_runs_only_the_squash(any_project: Project) -> None:
+    p = any_project
+    history(p)
+    assert p.run("migrate").code == 0
+    unsquashed = user_tables(p.database)
+    execute(p.database, "DROP TABLE post", "DROP TABLE umbral_migrations")
+    assert schema_of(p.database) == {}
+    squash(p)
+
+    r = p.run("migrate", "--plan")
+    assert r.code == 0, r
+    assert [line for line in r.out_lines if not line.startswith(" ")] == [f"Apply app/{SQUASH}"]
+    r = p.run("migrate")
+    assert (r.code, r.out_lines) == (0, ["Applied 1 migration(s)"]), r
+    assert recorded(p) == [("app", SQUASH)]
+    assert user_tables(p.database) == unsquashed
+    r = p.run("showmigrations")
+    assert (r.code, r.out_lines) == (
+        0,
+        ["# plugin: app", *(f"[X] app/{n}" for n in (ORIGINALS[0], SQUASH, *ORIGINALS[1:]))],
+    ), r
+    assert p.run("migrate").out_lines == ["No pending migrations"]
+
+
+def test_half_applied_runs_the_remaining_originals(any_project: Project) -> None:
+    p = any_project
+    history(p)
+    assert p.run("migrate", "app/0001_create_post").code == 0
+    squash(p)
+    r = p.run("migrate", "--plan")
+    assert [line for line in r.out_lines if not line.startswith(" ")] == [
+        "Apply app/0002_add_post_slug",
+        "Apply app/0003_add_post_views",
+    ]
+    r = p.run("migrate")
+    assert (r.code, r.out_lines) == (0, ["Applied 2 migration(s)"]), r
+    assert [c[0] for c in schema_of(p.database)["post"]["columns"]] == [
+        "id",
+        "title",
+        "slug",
+        "views",
+    ]
+    assert set(REPLACES) <= {f"{a}/{b}" for a, b in recorded(p)}
+    assert all(line.startswith("[X]") for line in p.run("showmigrations").out_lines[1:])
+
+
+def test_half_applied_with_a_replaced_original_missing_is_refused(any_project: Project) -> None:
+    p = any_project
+    history(p)
+    assert p.run("migrate", "app/0001_create_post").code == 0
+    squash(p)
+    delete(p, "0002_add_post_slug")
+    before = (schema_of(p.database), recorded(p))
+    r = p.run("migrate")
+    assert r.code == 1, r
+    assert r.err_lines == [
+        f"error: umbral migrate: squash app/{SQUASH} is half-applied and its replaced "
+        "migration(s) app/0002_add_post_slug are missing from disk; restore those files so the "
+        "remaining ones can run"
+    ]
+    assert (schema_of(p.database), recorded(p)) == before
+
+
+def test_originals_deleted_after_the_squash_is_recorded(any_project: Project) -> None:
+    p = any_project
+    body = history(p)
+    assert p.run("migrate").code == 0
+    squash(p)
+    assert p.run("migrate").out_lines == ["Applied 1 migration(s)"]
+    delete(p, *ORIGINALS)
+
+    r = p.run("showmigrations")
+    assert (r.code, r.out_lines, r.stderr) == (0, ["# plugin: app", f"[X] app/{SQUASH}"], ""), r
+    r = p.run("migrate")
+    assert (r.code, r.out_lines, r.stderr) == (0, ["No pending migrations"], ""), r
+    assert p.run("makemigrations").out_lines == ["no changes detected"]
+
+    make(p, body + "    rank = fields.Integer(default=0)\n")
+    assert p.migration_files() == [f"{SQUASH}.json", "0004_add_post_rank.json"]
+    assert p.load_migration("app", "0004_add_post_rank.json")["depends_on"] == [f"app/{SQUASH}"]
+    r = p.run("migrate")
+    assert (r.code, r.out_lines) == (0, ["Applied 1 migration(s)"]), r
+    assert "rank" in [c[0] for c in schema_of(p.database)["post"]["columns"]]
+
+
+SHOP = """
+from umbral import Model, fields, hookimpl
+
+
+class Item(Model, plugin="shop"):
+    name = fields.Text()
+{extra}
+
+@hookimpl
+def umbral_models():
+    return [Item]
+"""
+
+
+@pytest.mark.parametrize("originals", ["kept", "deleted"])
+def test_a_dependency_on_a_replaced_migration_follows_the_squash(
+    any_project: Project, originals: str
+) -> None:
+    p = any_project
+    p.write_config(plugin_modules={"shop": "shop"}, plugins=["shop"])
+    p.write("shop.py", SHOP.format(extra=""))
+    p.models("")
+    assert p.run("makemigrations").code == 0
+    p.write("shop.py", SHOP.format(extra="    sku = fields.Text(nullable=True)\n"))
+    make(p, 'class Order(Model):\n    item = fields.ForeignKey("shop.Item")\n')
+    assert p.migration_files("shop") == [
+        "0001_create_shop_item.json",
+        "0002_add_shop_item_sku.json",
+    ]
+    assert p.load_migration("app", "0001_create_order.json")["depends_on"] == [
+        "shop/0002_add_shop_item_sku"
+    ]
+    r = p.run("squashmigrations", "shop")
+    assert r.code == 0, r
+    if originals == "deleted":
+        delete(p, "0001_create_shop_item", "0002_add_shop_item_sku", plugin="shop")
+
+    r = p.run("migrate")
+    assert (r.code, r.out_lines) == (0, ["Applied 2 migration(s)"]), r
+    order = "rowid" if p.database.startswith("sqlite") else "xmin::text::bigint"
+    assert rows(p.database, f"SELECT plugin, name FROM umbral_migrations ORDER BY {order}") == [
+        ("shop", "0001_squashed_0002"),
+        ("app", "0001_create_order"),
+    ]
+    tables = schema_of(p.database)
+    assert tables["order"]["fks"] == [(("item",), "shop_item")]
+    assert [c[0] for c in tables["shop_item"]["columns"]] == ["id", "name", "sku"]
+
+
+def test_a_target_inside_a_squash_is_reached(project: Project) -> None:
+    p = project
+    history(p)
+    squash(p)
+    # On a fresh database the squash runs instead of the originals, so it reaches the target.
+    r = p.run("migrate", "app/0003_add_post_views")
+    assert (r.code, r.out_lines) == (0, ["Applied 1 migration(s)"]), r
+    assert recorded(p) == [("app", SQUASH)]
+    assert [c[0] for c in schema_of(p.database)["post"]["columns"]] == [
+        "id",
+        "title",
+        "slug",
+        "views",
+    ]
