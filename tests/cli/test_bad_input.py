@@ -117,7 +117,15 @@ def test_invalid_migration_file_is_refused_before_the_database(
     line = assert_one_error(p, ("migrate",), needle)
     # The error names the culprit file.
     assert "0002_add_post_a" in line or "0002_other" in line
-    if breakage != "missing_dependency":  # a graph check, made by the commands that plan
+    if breakage == "duplicate_sequence":
+        # Two files with one number are two branches: makemigrations refuses too, while
+        # showmigrations lists both and reports the conflict, exiting 0 (SPEC §9).
+        assert assert_one_error(p, ("makemigrations",), needle) == line
+        r = p.run("showmigrations")
+        assert r.code == 0, r
+        assert "[ ] app/0002_add_post_a" in r.out_lines and "[ ] app/0002_other" in r.out_lines
+        assert len(r.err_lines) == 1 and "run `umbral makemigrations --merge`" in r.stderr, r
+    elif breakage != "missing_dependency":  # a graph check, made by the commands that plan
         # A file that does not load stops every command that reads the migrations.
         for command in ("showmigrations", "makemigrations"):
             assert assert_one_error(p, (command,), needle) == line
