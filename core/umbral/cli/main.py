@@ -494,7 +494,7 @@ def build_cli(plugin_commands: bool = True) -> typer.Typer:
 def _add_plugin_commands(cli: typer.Typer) -> None:
     from umbral.plugins import load_plugins, new_manager
 
-    pm = new_manager()
+    pm = new_manager(core_rules=False)  # only umbral_commands is called on it
     try:
         cfg = _project_for_commands()
         if cfg is not None and str(cfg.root) not in sys.path:
@@ -533,9 +533,4 @@ def main() -> None:
     except KeyboardInterrupt:
         err("error: interrupted")
         sys.exit(130)
-    except BrokenPipeError:
-        # `umbral showmigrations | head`: the reader left; nothing more to say.
-        import os
 
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(141)

@@ -24,6 +24,8 @@ def run_command(opts: dict, body: Callable[[], Any]) -> None:
     try:
         code = body()
     except (typer.Exit, BrokenPipeError):
+        # A closed output pipe (`umbral showmigrations | head`) is not an error of ours: the
+        # CLI library ends the process quietly with status 1.
         raise
     except UmbralError as exc:
         if opts.get("traceback"):
