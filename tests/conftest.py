@@ -22,6 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
+
+# Property tests: a fixed, reproducible search in CI (a red build must mean a real regression,
+# not a new random example); `--hypothesis-profile=deep` searches much further by hand.
+settings.register_profile("default", max_examples=25)
+settings.register_profile("ci", max_examples=25, derandomize=True)
+settings.register_profile("deep", max_examples=400)
+settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 POSTGRES_URL = os.environ.get(
     "UMBRAL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"

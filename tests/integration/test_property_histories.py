@@ -166,7 +166,6 @@ def schema(path: Path) -> dict[str, object]:
 
 
 @settings(
-    max_examples=20,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
