@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from umbral import fields
 from umbral.errors import UmbralError, UnsafeAlter
 from umbral.hookspecs import hookimpl
-from umbral.models import Model
 
 if TYPE_CHECKING:
+    from umbral import fields
     from umbral.app import App
+    from umbral.models import Model
     from umbral.safety import Finding, OpSafety
 
 __version__ = "0.1.0"
@@ -27,7 +27,17 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy: App pulls in the config machinery, safety the classification rules.
+    # Lazy: App pulls in the config machinery, safety the classification rules, and fields /
+    # Model the schema dataclasses, which `umbral --help` never needs (it imports plugin
+    # modules, and with them this package, only for their commands).
+    if name == "fields":
+        import umbral.fields
+
+        return umbral.fields
+    if name == "Model":
+        from umbral.models import Model
+
+        return Model
     if name == "App":
         from umbral.app import App
 

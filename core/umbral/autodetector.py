@@ -94,6 +94,8 @@ def diff(previous: Snapshot, current: Snapshot) -> Diff:
     for new_name in sorted(renames):
         old_model = prev_tables[renames[new_name]]
         new_model = cur_tables[new_name]
+        if old_model == new_model:
+            continue  # the common case by far; comparing is much cheaper than diffing
         _generate_model_changes(old_model, new_model, result)
 
     _generate_m2m(prev_tables, cur_tables, renames, result)

@@ -80,6 +80,21 @@ def write_transaction(conn: Connection, backend: Backend) -> Iterator[None]:
         conn.info.pop("umbral_begin", None)
 
 
+#: Seconds a batch of migrations may keep its transaction open before committing (apply_plan).
+BATCH_SECONDS = 0.5
+
+
+@contextmanager
+def _migration_transaction(conn: Connection, backend: Backend) -> Iterator[None]:
+    """One migration's own write transaction, or its savepoint inside apply_plan's batch."""
+    if conn.info.get("umbral_batch"):
+        with conn.begin_nested():
+            yield
+    else:
+        with write_transaction(conn, backend):
+            yield
+
+
 def apply_one(
     conn: Connection, backend: Backend, rendered: Rendered, *, fake: bool = False
 ) -> bool:
@@ -98,7 +113,7 @@ def apply_one(
     if fk_off:
         backend.foreign_keys_off(conn)
     try:
-        with write_transaction(conn, backend):
+        with _migration_transaction(conn, backend):
             # Re-checked inside the write transaction: another process may have got here first.
             if recorder.is_applied(conn, m.plugin, m.id) != rendered.backward:
                 return False
@@ -253,25 +268,96 @@ def apply_plan(
     plan: Sequence[Rendered],
     on_event: Event | None = None,
 ) -> list[str]:
-    """Apply each migration in order; stop at the first failure (earlier ones stay applied)."""
+    """Apply each migration in order; stop at the first failure (earlier ones stay applied).
+
+    On a backend with ``BATCH_MIGRATIONS`` (SQLite), consecutive atomic migrations that need
+    the same foreign-key mode share one transaction, each in its own savepoint: a migration is
+    still all-or-nothing with its tracking row, and a failure still keeps the ones before it
+    (the batch commits up to it), but the run pays one commit (fsync) per batch instead of one
+    per migration. A batch holds the write lock at most ``BATCH_SECONDS`` (plus one migration).
+    """
     done: list[str] = []
     total = len(plan)
-    for i, rendered in enumerate(plan, 1):
-        key = rendered.migration.key
-        if on_event:
-            on_event("start", {"migration": key, "index": i, "total": total})
-        token = _on_event.set(on_event)
-        try:
-            ran = retry_lock_timeouts(
-                backend, key, lambda r=rendered: apply_one(conn, backend, r), on_event
-            )
-        finally:
-            _on_event.reset(token)
-        if ran:
-            done.append(key)
-        if on_event:
-            on_event("done" if ran else "skipped", {"migration": key, "index": i, "total": total})
+    batching = getattr(backend, "BATCH_MIGRATIONS", False)
+    i = 0
+    while i < total:
+        first = plan[i]
+        j = i + 1
+        if batching and first.migration.atomic:
+            while (
+                j < total
+                and plan[j].migration.atomic
+                and plan[j].needs_fk_off == first.needs_fk_off
+            ):
+                j += 1
+        if j - i == 1:
+            _apply_step(conn, backend, first, i + 1, total, on_event, done)
+            i += 1
+        else:
+            i += _apply_batch(conn, backend, plan[i:j], i, total, on_event, done)
     return done
+
+
+def _apply_step(
+    conn: Connection,
+    backend: Backend,
+    rendered: Rendered,
+    i: int,
+    total: int,
+    on_event: Event | None,
+    done: list[str],
+) -> None:
+    key = rendered.migration.key
+    if on_event:
+        on_event("start", {"migration": key, "index": i, "total": total})
+    token = _on_event.set(on_event)
+    try:
+        ran = retry_lock_timeouts(
+            backend, key, lambda r=rendered: apply_one(conn, backend, r), on_event
+        )
+    finally:
+        _on_event.reset(token)
+    if ran:
+        done.append(key)
+    if on_event:
+        on_event("done" if ran else "skipped", {"migration": key, "index": i, "total": total})
+
+
+def _apply_batch(
+    conn: Connection,
+    backend: Backend,
+    batch: Sequence[Rendered],
+    offset: int,
+    total: int,
+    on_event: Event | None,
+    done: list[str],
+) -> int:
+    """Apply migrations in one transaction, a savepoint each; returns how many it attempted."""
+    fk_off = batch[0].needs_fk_off
+    if fk_off:
+        backend.foreign_keys_off(conn)  # before BEGIN: a no-op inside a transaction
+    failure: BaseException | None = None
+    count = 0
+    started = time.monotonic()
+    conn.info["umbral_batch"] = True
+    try:
+        with write_transaction(conn, backend):
+            for rendered in batch:
+                count += 1
+                try:
+                    _apply_step(conn, backend, rendered, offset + count, total, on_event, done)
+                except Exception as exc:  # its savepoint is rolled back; keep the ones before
+                    failure = exc
+                    break
+                if time.monotonic() - started > BATCH_SECONDS:
+                    break
+    finally:
+        conn.info.pop("umbral_batch", None)
+        if fk_off:
+            backend.foreign_keys_on(conn)
+    if failure is not None:
+        raise failure
+    return count
 
 
 __all__ = ["Rendered", "UmbralError", "apply_one", "apply_plan", "render_migration"]

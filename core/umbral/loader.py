@@ -113,7 +113,10 @@ def load_plugin(plugin: str, directory: Path, *, branches: bool = False) -> list
     """
     if not directory.is_dir():
         return []
-    migrations = [load_file(p, plugin) for p in sorted(directory.glob("*.json"))]
+    from umbral.loadcache import load_files
+
+    # Unchanged, already-validated files come from the validation cache (see loadcache).
+    migrations = load_files(plugin, directory, sorted(directory.glob("*.json")), load_file)
     # Two files with one sequence number are two branches; once a merge migration depends on
     # both they are resolved (SPEC §5).
     merged = {frozenset(m.depends_on) for m in migrations if len(m.depends_on) > 1}

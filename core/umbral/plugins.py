@@ -16,13 +16,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from umbral import hookspecs
 from umbral.errors import ForeignKeyCycle, PluginCycle, PluginError
-from umbral.schema import Snapshot
+
+if TYPE_CHECKING:  # umbral.schema is not needed at start-up (`umbral --help` imports this)
+    from umbral.schema import Snapshot
 
 ENTRY_POINT_GROUP = "umbral"
 APP = "app"
@@ -47,12 +49,16 @@ class PluginInfo:
         return not self.is_backend or bool(self.models)
 
 
-def new_manager() -> pluggy.PluginManager:
-    from umbral import safety
-
+def new_manager(*, core_rules: bool = True) -> pluggy.PluginManager:
+    """A fresh manager. ``core_rules=False`` leaves out the core safety rules: the CLI's
+    plugin-command lookup only calls ``umbral_commands`` and must not import them at start-up.
+    """
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
-    pm.register(safety, name="umbral.safety")  # core rules are a plugin like any other
+    if core_rules:
+        from umbral import safety
+
+        pm.register(safety, name="umbral.safety")  # core rules are a plugin like any other
     return pm
 
 
@@ -184,7 +190,8 @@ def plugin_order(infos: Mapping[str, PluginInfo], snapshots: Mapping[str, Snapsh
     fk_edges: dict[str, set[str]] = {n: set() for n in names}
     why: dict[tuple[str, str], list[str]] = {}
     for plugin in names:
-        for model in snapshots.get(plugin, Snapshot()).models.values():
+        snapshot = snapshots.get(plugin)
+        for model in snapshot.models.values() if snapshot is not None else ():
             targets = [(c.fk_target, c.name) for c in model.fields if c.is_fk and c.db_constraint]
             targets += [(r.target, r.field) for r in model.m2m]
             for target, _col in targets:

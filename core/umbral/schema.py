@@ -200,6 +200,23 @@ class ModelState:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelState:
+        # Every migration file repeats its plugin's whole snapshot, so loading a history
+        # rebuilds the same model hundreds of times; equal dicts give one shared (frozen)
+        # ModelState. The key is the dict's repr (C code, type-exact: True and 1 differ), far
+        # cheaper than the build; equal dicts in another key order merely miss the cache.
+        key: str | None = repr(data) if type(data) is dict else None
+        cached = _MODEL_CACHE.get(key) if key is not None else None
+        if cached is not None:
+            return cached
+        model = cls._from_dict(data)
+        if key is not None:
+            if len(_MODEL_CACHE) >= _MODEL_CACHE_SIZE:
+                _MODEL_CACHE.clear()
+            _MODEL_CACHE[key] = model
+        return model
+
+    @classmethod
+    def _from_dict(cls, data: dict[str, Any]) -> ModelState:
         allowed = {"name", "table", "fields", "unique_together", "indexes", "m2m", "view"}
         unknown = set(data) - allowed
         if unknown:
@@ -216,6 +233,10 @@ class ModelState:
             m2m=tuple(M2M.from_dict(m) for m in data.get("m2m", ())),
             view=data.get("view"),
         )
+
+
+_MODEL_CACHE: dict[str, ModelState] = {}
+_MODEL_CACHE_SIZE = 100_000
 
 
 @dataclass(frozen=True)

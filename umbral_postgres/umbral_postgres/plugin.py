@@ -6,22 +6,30 @@ backend's methods, so ``umbral --help`` does not pay for them.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from umbral import hookimpl
-from umbral_postgres import safety
-from umbral_postgres.backend import PostgresBackend
 
-_BACKEND = PostgresBackend()
+# PostgresBackend.name. The backend and the safety rules are imported on first use: every
+# `umbral` start-up (`--help` included) imports this module to look for plugin commands.
+NAME = "postgres"
+
+
+@cache
+def _backend() -> Any:
+    from umbral_postgres.backend import PostgresBackend
+
+    return PostgresBackend()
 
 
 def _ours(backend: Any) -> bool:
-    return getattr(backend, "name", None) == PostgresBackend.name
+    return getattr(backend, "name", None) == NAME
 
 
 @hookimpl
 def umbral_backends() -> list[Any]:
-    return [_BACKEND]
+    return [_backend()]
 
 
 @hookimpl
@@ -36,4 +44,6 @@ def umbral_classify_operation(operation: Any, backend: Any, context: Any) -> lis
     """Dialect rules (locks, scans, rewrites) only when the active backend is PostgreSQL."""
     if not _ours(backend):
         return None
+    from umbral_postgres import safety
+
     return safety.classify(operation, backend, context)

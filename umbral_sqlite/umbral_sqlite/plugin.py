@@ -6,21 +6,28 @@ imports neither SQLAlchemy nor sqlite3 at module level.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from umbral import hookimpl
-from umbral_sqlite.backend import SQLiteBackend
 
-_BACKEND = SQLiteBackend()
+NAME = "sqlite"  # SQLiteBackend.name, without importing the backend (and umbral.backend)
+
+
+@cache
+def _backend() -> Any:
+    from umbral_sqlite.backend import SQLiteBackend
+
+    return SQLiteBackend()
 
 
 @hookimpl
 def umbral_backends() -> list[Any]:
-    return [_BACKEND]
+    return [_backend()]
 
 
 @hookimpl
 def umbral_render_operation(operation: Any, backend: Any, context: Any) -> list[str] | None:
-    if backend.name != SQLiteBackend.name:
+    if backend.name != NAME:
         return None
     return backend.render(operation, context)

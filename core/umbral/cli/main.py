@@ -533,4 +533,3 @@ def main() -> None:
     except KeyboardInterrupt:
         err("error: interrupted")
         sys.exit(130)
-

@@ -1,0 +1,151 @@
+"""A validation cache for migration files, in the spirit of ``.pyc`` files.
+
+Loading validates every file (SPEC §5). For a long history that means parsing megabytes of JSON
+whose snapshots nobody reads: ``makemigrations --check`` needs each plugin's leaf snapshot only,
+``showmigrations`` only ids, dependencies and checksums. A file loaded and validated once is
+recorded here with its header and checksum, keyed by its name, size, mtime and inode; a later
+load of the unchanged file skips parsing it and reads its body only when something asks for it.
+So a command's cost stops growing with history length unless it really needs the history.
+
+Entries are written only for files whose mtime is at least ``RACY_SECONDS`` old (git's "racily
+clean" rule): an edit that keeps the size and lands in the same timestamp tick as the cached
+version can then never be mistaken for it. The cache lives outside the project
+(``$UMBRAL_CACHE_DIR``, else ``$XDG_CACHE_HOME/umbral``, else ``~/.cache/umbral``; an empty
+``UMBRAL_CACHE_DIR`` turns it off). Any problem reading or writing it means no cache, never an
+error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from umbral import __version__
+from umbral.errors import MigrationFileError
+from umbral.migration import Migration
+
+VERSION = 1
+RACY_SECONDS = 3.0
+
+
+def cache_dir() -> Path | None:
+    env = os.environ.get("UMBRAL_CACHE_DIR")
+    if env is not None:
+        return Path(env) if env else None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "umbral"
+
+
+def stat_key(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+class CachedMigration(Migration):
+    """A migration the cache vouches for: ``operations`` and ``snapshot_after`` are read from
+    its file on first use (the file was validated when the entry was written)."""
+
+    @classmethod
+    def from_entry(cls, plugin: str, path: Path, key: list[int], entry: dict) -> CachedMigration:
+        m = cls.__new__(cls)  # no dataclass __init__: the body is not known yet
+        m.__dict__.update(
+            plugin=plugin,
+            id=entry["id"],
+            depends_on=list(entry["depends_on"]),
+            replaces=list(entry["replaces"]),
+            atomic=entry["atomic"],
+            path=path,
+            _checksum=entry["checksum"],
+            _stat_key=key,
+        )
+        return m
+
+    def _read_body(self) -> None:
+        from umbral.loader import load_file
+
+        assert self.path is not None
+        if stat_key(self.path) != self.__dict__.get("_stat_key"):
+            raise MigrationFileError(
+                f"migration file {self.path}: changed while umbral was running; run the "
+                "command again"
+            )
+        full = load_file(self.path, self.plugin)
+        self.__dict__.setdefault("_operations", full.operations)
+        self.__dict__.setdefault("_snapshot_after", full.snapshot_after)
+
+    @property  # type: ignore[override]
+    def operations(self) -> Any:
+        if "_operations" not in self.__dict__:
+            self._read_body()
+        return self.__dict__["_operations"]
+
+    @operations.setter
+    def operations(self, value: Any) -> None:
+        self.__dict__["_operations"] = value
+
+    @property  # type: ignore[override]
+    def snapshot_after(self) -> Any:
+        if "_snapshot_after" not in self.__dict__:
+            self._read_body()
+        return self.__dict__["_snapshot_after"]
+
+    @snapshot_after.setter
+    def snapshot_after(self, value: Any) -> None:
+        self.__dict__["_snapshot_after"] = value
+
+
+def load_files(
+    plugin: str, directory: Path, paths: list[Path], load: Callable[[Path, str], Migration]
+) -> list[Migration]:
+    """``load(path, plugin)`` for every path, except files the cache knows unchanged."""
+    root = cache_dir()
+    if root is None:
+        return [load(p, plugin) for p in paths]
+    digest = hashlib.sha256(str(directory.resolve()).encode()).hexdigest()[:24]
+    store = root / f"migrations-{digest}.json"
+    try:
+        data = json.loads(store.read_text(encoding="utf-8"))
+        same = data.get("version") == VERSION and data.get("umbral") == __version__
+        files = data["files"] if same else {}  # another umbral may validate differently
+    except (OSError, ValueError, KeyError, TypeError):
+        files = {}
+    dirty = False
+    cutoff = time.time_ns() - int(RACY_SECONDS * 1e9)
+    out: list[Migration] = []
+    for p in paths:
+        try:
+            key = stat_key(p)
+        except OSError:  # vanished or unreadable: load() reports it naming the file
+            out.append(load(p, plugin))
+            continue
+        entry = files.get(p.name)
+        if isinstance(entry, dict) and entry.get("key") == key and entry.get("plugin") == plugin:
+            out.append(CachedMigration.from_entry(plugin, p, key, entry))
+            continue
+        m = load(p, plugin)  # validates; raises naming the file
+        out.append(m)
+        if key[1] < cutoff:
+            files[p.name] = {
+                "key": key, "plugin": plugin, "id": m.id, "depends_on": m.depends_on,
+                "replaces": m.replaces, "atomic": m.atomic, "checksum": m.checksum,
+            }  # fmt: skip
+            dirty = True
+    names = {p.name for p in paths}
+    for gone in [n for n in files if n not in names]:
+        del files[gone]
+        dirty = True
+    if dirty:
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            tmp = store.with_name(f".{store.name}.{os.getpid()}.tmp")
+            payload = {"version": VERSION, "umbral": __version__, "files": files}
+            tmp.write_text(json.dumps(payload), encoding="utf-8")
+            os.replace(tmp, store)
+        except OSError:
+            pass
+    return out

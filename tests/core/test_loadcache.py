@@ -1,0 +1,94 @@
+"""The migration-file validation cache: a cached load equals a full load, edits are noticed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from umbral import Model, fields, loadcache
+from umbral.autodetector import diff
+from umbral.loader import load_plugin
+from umbral.makemigrations import write_all
+from umbral.migration import Migration
+from umbral.models import build_snapshots
+from umbral.schema import EMPTY
+
+
+def sample_migration(directory: Path) -> Migration:
+    class Post(Model, plugin="blog"):
+        title = fields.Text(max_length=100)
+        status = fields.Text(default="draft", index=True)
+
+    snapshot = build_snapshots({"blog": [Post]})["blog"]
+    m = Migration(
+        plugin="blog",
+        id="0001_initial",
+        operations=diff(EMPTY, snapshot).operations,
+        snapshot_after=snapshot,
+        path=directory / "0001_initial.json",
+    )
+    write_all([m])
+    return m
+
+
+def age(path: Path, seconds: float = 60.0) -> None:
+    """Make a file look older than the racy window, as files in a real repository are."""
+    st = path.stat()
+    old = st.st_mtime_ns - int(seconds * 1e9)
+    os.utime(path, ns=(old, old))
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    directory = tmp_path / "cache"
+    monkeypatch.setenv("UMBRAL_CACHE_DIR", str(directory))
+    return directory
+
+
+def test_second_load_comes_from_the_cache_and_matches(tmp_path: Path, cache: Path) -> None:
+    m = sample_migration(tmp_path / "blog")
+    assert m.path is not None
+    age(m.path)
+    [first] = load_plugin("blog", tmp_path / "blog")
+    assert not isinstance(first, loadcache.CachedMigration)
+    [second] = load_plugin("blog", tmp_path / "blog")
+    assert isinstance(second, loadcache.CachedMigration)
+    assert second.checksum == first.checksum
+    assert second.depends_on == first.depends_on
+    assert second.operations == first.operations  # the body is read on first use
+    assert second.snapshot_after == first.snapshot_after
+    assert second.dumps() == first.dumps()
+
+
+def test_fresh_files_are_not_cached(tmp_path: Path, cache: Path) -> None:
+    sample_migration(tmp_path / "blog")  # just written: inside the racy window
+    load_plugin("blog", tmp_path / "blog")
+    [again] = load_plugin("blog", tmp_path / "blog")
+    assert not isinstance(again, loadcache.CachedMigration)
+
+
+def test_an_edit_is_seen(tmp_path: Path, cache: Path) -> None:
+    m = sample_migration(tmp_path / "blog")
+    assert m.path is not None
+    age(m.path)
+    [before] = load_plugin("blog", tmp_path / "blog")
+    load_plugin("blog", tmp_path / "blog")
+    text = m.path.read_text()
+    m.path.write_text(text.replace('"draft"', '"DRAFT"'))  # same size, new mtime
+    [after] = load_plugin("blog", tmp_path / "blog")
+    assert not isinstance(after, loadcache.CachedMigration)
+    assert after.checksum != before.checksum
+
+
+def test_an_empty_cache_dir_setting_turns_it_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UMBRAL_CACHE_DIR", "")
+    m = sample_migration(tmp_path / "blog")
+    assert m.path is not None
+    age(m.path)
+    load_plugin("blog", tmp_path / "blog")
+    [again] = load_plugin("blog", tmp_path / "blog")
+    assert not isinstance(again, loadcache.CachedMigration)
