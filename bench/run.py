@@ -1,0 +1,968 @@
+"""Benchmark umbral against Django and Alembic, side by side, and write ``bench/RESULTS.md``.
+
+    python bench/run.py                 # everything (~30 min on 2 cores), writes bench/RESULTS.md
+    python bench/run.py --quick         # small sizes, 3 runs: a few minutes, for development
+    python bench/run.py --only check,help --runs 7
+
+Everything it builds lives under ``bench/.work/``: a virtualenv with this repository's umbral
+distributions installed editable (never the unrelated PyPI project named ``umbral``) plus
+Django, Alembic and psycopg; the generated projects; the databases. Every timing is the wall
+time of a fresh process (what a developer waits for), the median of ``--runs`` runs, with the
+contenders of one case interleaved run by run so background load hits them alike. Peak memory
+is the child's maximum RSS from ``wait4``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+WORK = HERE / ".work"
+VENV = WORK / "venv"
+BIN = VENV / "bin"
+PY = str(BIN / "python")
+ALL = (
+    "makemigrations",
+    "check",
+    "migrate-sqlite",
+    "migrate-postgres",
+    "showmigrations",
+    "help",
+    "alter1m",
+)
+
+
+# -- environment ------------------------------------------------------------------------------
+
+
+def setup_venv() -> None:
+    """Create the benchmark virtualenv once; re-running only re-checks the editable installs."""
+    if not (BIN / "python").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    # One pip call: umbral-core is satisfied by the local path, so pip never looks for it (or
+    # the unrelated `umbral`) on PyPI.
+    subprocess.run(
+        [
+            PY,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "-e",
+            str(REPO),
+            "-e",
+            str(REPO / "umbral_sqlite"),
+            "-e",
+            str(REPO / "umbral_postgres"),
+            "django",
+            "alembic",
+            "psycopg[binary]",
+        ],
+        check=True,
+    )
+
+
+def versions() -> dict[str, str]:
+    code = (
+        "import importlib.metadata as m, json, sqlite3, platform; print(json.dumps({"
+        "'python': platform.python_implementation() + ' ' + platform.python_version(), "
+        "'sqlite': sqlite3.sqlite_version, **{d: m.version(d) for d in ('umbral-core', "
+        "'Django', 'alembic', 'SQLAlchemy', 'typer', 'psycopg')}}))"
+    )
+    return json.loads(
+        subprocess.run([PY, "-c", code], capture_output=True, text=True, check=True).stdout
+    )
+
+
+# -- measuring --------------------------------------------------------------------------------
+
+
+@dataclass
+class Sample:
+    seconds: float
+    rss_mib: float
+
+
+def child_env(extra: dict[str, str] | None) -> dict[str, str]:
+    env = {**os.environ, **(extra or {})}
+    # Byte-code caching on, as on a developer machine: without it every run of every tool
+    # re-compiles all its modules (some sandboxes set this variable).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def run_once(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> Sample:
+    full_env = child_env(env)
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    # wait4 gives this child's own peak RSS (getrusage(RUSAGE_CHILDREN) would be the max over
+    # every child so far).
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode not in (0,):
+        raise RuntimeError(f"{' '.join(cmd)} in {cwd} exited {proc.returncode}:\n{err[-2000:]}")
+    return Sample(elapsed, usage.ru_maxrss / 1024)
+
+
+@dataclass
+class Contender:
+    name: str  # umbral | django | alembic | floor | ...
+    cmd: list[str]
+    cwd: Path
+    env: dict[str, str] = field(default_factory=dict)
+    setup: Callable[[], None] | None = None  # untimed, before every run
+
+
+@dataclass
+class Result:
+    seconds: float
+    rss_mib: float
+    runs: int
+
+
+PEERS = ("django", "alembic")
+#: Results with fewer runs than this are marked in the report (set from --runs).
+RUNS_SHOWN = 5
+
+
+def bench(
+    label: str, contenders: list[Contender], runs: int, peer_runs: int | None = None
+) -> dict[str, Result]:
+    """Median of ``runs`` runs per contender; Django/Alembic get ``peer_runs`` if given."""
+    samples: dict[str, list[Sample]] = {c.name: [] for c in contenders}
+    for rep in range(runs):
+        for c in contenders:  # interleaved: noise from other processes hits every contender
+            if peer_runs is not None and c.name in PEERS and rep >= peer_runs:
+                continue
+            if c.setup:
+                c.setup()
+            samples[c.name].append(run_once(c.cmd, c.cwd, c.env))
+    out = {}
+    for name, ss in samples.items():
+        out[name] = Result(
+            statistics.median(s.seconds for s in ss), max(s.rss_mib for s in ss), len(ss)
+        )
+    shown = "  ".join(f"{n}={r.seconds:.3f}s/{r.rss_mib:.0f}MiB" for n, r in out.items())
+    print(f"  {label}: {shown}", flush=True)
+    return out
+
+
+# -- projects ---------------------------------------------------------------------------------
+
+
+def project(n: int, h: int, seed: int, models_only: bool = False) -> Path:
+    """The generated projects for (n, h), cached under .work/projects (generation is slow)."""
+    name = f"n{n}_h{h}_s{seed}" + ("_models" if models_only else "")
+    out = WORK / "projects" / name
+    if not (out / "manifest.json").exists():
+        shutil.rmtree(out, ignore_errors=True)
+        print(f"  generating {name} ...", flush=True)
+        cmd = [
+            PY,
+            str(HERE / "gen.py"),
+            "project",
+            str(out),
+            "--n",
+            str(n),
+            "--h",
+            str(h),
+            "--seed",
+            str(seed),
+        ]
+        if models_only:
+            cmd.append("--models-only")
+        subprocess.run(cmd, check=True)
+    return out
+
+
+def fresh_copy(src: Path, label: str) -> Path:
+    """A scratch copy of a generated project for one benchmark (databases go in it)."""
+    dst = WORK / "run" / label
+    shutil.rmtree(dst, ignore_errors=True)
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.sqlite3"))
+    return dst
+
+
+def rm(*paths: Path) -> Callable[[], None]:
+    def go() -> None:
+        for p in paths:
+            if p.is_dir():
+                shutil.rmtree(p)
+            else:
+                p.unlink(missing_ok=True)
+
+    return go
+
+
+def sh(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
+    r = subprocess.run(cmd, cwd=cwd, env=child_env(env), capture_output=True, text=True)
+    if r.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
+    return r.stdout
+
+
+def umbral(*args: str) -> list[str]:
+    return [str(BIN / "umbral"), *args]
+
+
+def django(*args: str) -> list[str]:
+    return [PY, "manage.py", *args]
+
+
+def alembic(*args: str) -> list[str]:
+    return [str(BIN / "alembic"), *args]
+
+
+# -- PostgreSQL -------------------------------------------------------------------------------
+
+
+class Postgres:
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")  # e.g. postgresql://postgres@127.0.0.1:5432/test
+        self.base = self.url.rsplit("/", 1)[0]
+
+    def db(self, name: str) -> str:
+        return f"{self.base}/{name}"
+
+    def psql(self, *args: str, db: str | None = None) -> list[str]:
+        return ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", db or self.url, *args]
+
+    def recreate(self, name: str) -> Callable[[], None]:
+        def go() -> None:
+            sh(
+                self.psql("-c", f"DROP DATABASE IF EXISTS {name}", "-c", f"CREATE DATABASE {name}"),
+                HERE,
+            )
+
+        return go
+
+    def version(self) -> str:
+        return sh(self.psql("-Atc", "SHOW server_version"), HERE).strip().split()[0]
+
+
+# -- the benchmarks ---------------------------------------------------------------------------
+
+Table = list[tuple[str, dict[str, Result]]]
+
+
+def b_makemigrations(cfg: argparse.Namespace) -> Table:
+    rows: Table = []
+    for n in cfg.sizes_scratch:
+        d = fresh_copy(project(n, 0, cfg.seed, models_only=True), f"mk_n{n}")
+        dj_migs = [
+            d / "django" / p / "migrations"
+            for p in sorted(os.listdir(d / "django"))
+            if (d / "django" / p / "migrations").is_dir()
+        ]
+
+        def clear_django(dirs: list[Path] = dj_migs) -> None:
+            for m in dirs:
+                for f in m.glob("0*.py"):
+                    f.unlink()
+
+        empty = d / "alembic" / "empty.sqlite3"
+        contenders = [
+            Contender(
+                "umbral",
+                umbral("makemigrations"),
+                d / "umbral",
+                setup=rm(d / "umbral" / "migrations"),
+            ),
+            Contender(
+                "django", django("makemigrations", "-v", "0"), d / "django", setup=clear_django
+            ),
+            Contender(
+                "alembic",
+                alembic("revision", "--autogenerate", "-m", "initial"),
+                d / "alembic",
+                env={"BENCH_DB_URL": f"sqlite:///{empty}"},
+                setup=lambda d=d, e=empty: (
+                    rm(d / "alembic" / "alembic" / "versions")(),
+                    (d / "alembic" / "alembic" / "versions").mkdir(),
+                    e.unlink(missing_ok=True),
+                ),
+            ),
+        ]
+        rows.append(
+            (f"makemigrations from scratch, N={n}", bench(f"scratch N={n}", contenders, cfg.runs))
+        )
+    return rows
+
+
+def b_check(cfg: argparse.Namespace) -> Table:
+    rows: Table = []
+    n = cfg.n_check
+    for h in cfg.h_check:
+        d = fresh_copy(project(n, h, cfg.seed), f"check_n{n}_h{h}")
+        # Alembic's check compares against a live database at head.
+        sh(alembic("upgrade", "head"), d / "alembic")
+        contenders = [
+            Contender("umbral", umbral("makemigrations", "--check"), d / "umbral"),
+            Contender("django", django("makemigrations", "--check", "--dry-run"), d / "django"),
+            Contender("alembic", alembic("check"), d / "alembic"),
+        ]
+        rows.append(
+            (f"no-change check, N={n}, H={h}", bench(f"check N={n} H={h}", contenders, cfg.runs))
+        )
+    return rows
+
+
+def floor_sql(proj: Path, url: str, out: Path) -> None:
+    """umbral's statements for empty -> head, wrapped in one transaction."""
+    raw = out.with_suffix(".raw")
+    sh([PY, str(HERE / "gen.py"), "sql", str(proj), url, str(raw)], HERE)
+    out.write_text("BEGIN;\n" + raw.read_text() + "COMMIT;\n")
+
+
+def b_migrate_sqlite(cfg: argparse.Namespace) -> Table:
+    rows: Table = []
+    for n, h in cfg.nh_migrate:
+        d = fresh_copy(project(n, h, cfg.seed), f"mig_n{n}_h{h}")
+        db = "db.sqlite3"
+        floor = d / "floor.sql"
+        floor_sql(d / "umbral", f"sqlite:///{d / 'floor-plan.sqlite3'}", floor)
+        contenders = [
+            Contender(
+                "floor",
+                ["sqlite3", str(d / "floor.sqlite3"), f".read {floor}"],
+                d,
+                setup=rm(d / "floor.sqlite3"),
+            ),
+            Contender(
+                "umbral",
+                umbral("migrate", "--allow-destructive"),
+                d / "umbral",
+                setup=rm(d / "umbral" / db),
+            ),
+        ]
+        if cfg.peers:
+            contenders += [
+                Contender(
+                    "django",
+                    django("migrate", "-v", "0"),
+                    d / "django",
+                    setup=rm(d / "django" / db),
+                ),
+                Contender(
+                    "alembic",
+                    alembic("upgrade", "head"),
+                    d / "alembic",
+                    setup=rm(d / "alembic" / db),
+                ),
+            ]
+        rows.append(
+            (
+                f"migrate empty→head, SQLite, N={n}, H={h}",
+                bench(f"migrate sqlite N={n} H={h}", contenders, cfg.runs, cfg.peer_runs),
+            )
+        )
+    return rows
+
+
+def b_migrate_postgres(cfg: argparse.Namespace) -> Table:
+    pg = Postgres(cfg.pg_url)
+    rows: Table = []
+    for n, h in cfg.nh_migrate:
+        d = fresh_copy(project(n, h, cfg.seed), f"pgmig_n{n}_h{h}")
+        floor = d / "floor.sql"
+        pg.recreate("umbral_bench_plan")()
+        floor_sql(d / "umbral", pg.db("umbral_bench_plan"), floor)
+        contenders = [
+            Contender(
+                "floor",
+                pg.psql("-f", str(floor), db=pg.db("umbral_bench_floor")),
+                d,
+                setup=pg.recreate("umbral_bench_floor"),
+            ),
+            Contender(
+                "umbral",
+                umbral(
+                    "migrate", "--allow-destructive", "--database", pg.db("umbral_bench_umbral")
+                ),
+                d / "umbral",
+                setup=pg.recreate("umbral_bench_umbral"),
+            ),
+        ]
+        if cfg.peers:
+            contenders += [
+                Contender(
+                    "django",
+                    django("migrate", "-v", "0"),
+                    d / "django",
+                    env={"BENCH_DB_URL": pg.db("umbral_bench_django")},
+                    setup=pg.recreate("umbral_bench_django"),
+                ),
+                Contender(
+                    "alembic",
+                    alembic("upgrade", "head"),
+                    d / "alembic",
+                    env={"BENCH_DB_URL": pg.db("umbral_bench_alembic")},
+                    setup=pg.recreate("umbral_bench_alembic"),
+                ),
+            ]
+        rows.append(
+            (
+                f"migrate empty→head, PostgreSQL, N={n}, H={h}",
+                bench(f"migrate pg N={n} H={h}", contenders, cfg.runs, cfg.peer_runs),
+            )
+        )
+    for name in ("plan", "floor", "umbral", "django", "alembic"):
+        sh(pg.psql("-c", f"DROP DATABASE IF EXISTS umbral_bench_{name}"), HERE)
+    return rows
+
+
+def b_showmigrations(cfg: argparse.Namespace) -> Table:
+    n, h = cfg.nh_show
+    d = fresh_copy(project(n, h, cfg.seed), f"show_n{n}_h{h}")
+    sh(umbral("migrate", "--allow-destructive"), d / "umbral")
+    sh(django("migrate", "-v", "0"), d / "django")
+    sh(alembic("upgrade", "head"), d / "alembic")
+    contenders = [
+        Contender("umbral", umbral("showmigrations"), d / "umbral"),
+        Contender("django", django("showmigrations"), d / "django"),
+        Contender("alembic", alembic("current"), d / "alembic"),
+    ]
+    return [
+        (
+            f"showmigrations (all applied), N={n}, H={h}",
+            bench("showmigrations", contenders, cfg.runs),
+        )
+    ]
+
+
+def b_help(cfg: argparse.Namespace) -> Table:
+    runs = max(cfg.runs, 15)  # tens of milliseconds: more runs for a stable median
+    contenders = [
+        Contender("python -c pass", [PY, "-c", "pass"], HERE),
+        Contender("import typer", [PY, "-c", "import typer"], HERE),
+        Contender("umbral", umbral("--help"), HERE),
+        Contender("django", [str(BIN / "django-admin"), "help"], HERE),
+        Contender("alembic", alembic("--help"), HERE),
+    ]
+    return [("`--help`", bench("--help", contenders, runs))]
+
+
+BIG_UMBRAL = """\
+from umbral import Model, fields
+
+
+class Big(Model):
+    name = fields.Text(max_length=100)
+    qty = fields.Integer(nullable={nullable})
+    price = fields.Double()
+    created = fields.Timestamptz()
+    code = fields.Text(max_length=20, index=True)
+"""
+
+BIG_DJANGO = """\
+from django.db import models
+
+
+class Big(models.Model):
+    name = models.CharField(max_length=100)
+    qty = models.IntegerField(null={nullable})
+    price = models.FloatField()
+    created = models.DateTimeField()
+    code = models.CharField(max_length=20, db_index=True)
+"""
+
+BIG_SA = """\
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+sa.Table(
+    "big", metadata,
+    sa.Column("id", sa.Integer(), primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("qty", sa.Integer(), nullable={nullable}),
+    sa.Column("price", sa.Float(), nullable=False),
+    sa.Column("created", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("code", sa.String(20), nullable=False),
+    sa.Index("ix_big_code", "code"),
+)
+"""
+
+ALEMBIC_ALTER = '''\
+"""make big.qty nullable"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = "r0002"
+down_revision = "r0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table("big") as b:
+        b.alter_column("qty", existing_type=sa.Integer(), nullable=True)
+
+
+def downgrade():
+    pass
+'''
+
+
+def populate(db: Path, table: str, rows: int) -> None:
+    """Fill ``table`` with ``rows`` deterministic rows, in one sqlite3 process."""
+    sql = (
+        f"BEGIN; WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {rows}) "
+        f"INSERT INTO {table} (name, qty, price, created, code) SELECT 'name ' || i, i % 1000, "
+        "i * 0.5, '2024-01-01T00:00:00+00:00', 'c' || (i % 5000) FROM s; COMMIT;"
+    )
+    sh(["sqlite3", str(db), sql], HERE)
+
+
+def hand_rebuild_sql(template: Path, table: str) -> str:
+    """The SQLite rebuild written by hand: new table, copy, drop, rename, re-index."""
+    rows = sh(
+        [
+            "sqlite3",
+            str(template),
+            "SELECT type, sql FROM sqlite_master WHERE tbl_name = "
+            f"'{table}' AND sql IS NOT NULL ORDER BY type DESC",
+        ],
+        HERE,
+    )
+    create = next(line for line in rows.splitlines() if line.startswith("table|"))[6:]
+    indexes = [line[6:] for line in rows.splitlines() if line.startswith("index|")]
+    new = create.replace(f'"{table}"', '"big_new"', 1).replace(f"TABLE {table}", "TABLE big_new")
+    new = new.replace('"qty" INTEGER NOT NULL', '"qty" INTEGER')
+    assert new != create and "qty" in new
+    return "\n".join(
+        [
+            "BEGIN;",
+            new + ";",
+            f'INSERT INTO big_new SELECT * FROM "{table}";',
+            f'DROP TABLE "{table}";',
+            f'ALTER TABLE big_new RENAME TO "{table}";',
+            *(i + ";" for i in indexes),
+            "COMMIT;",
+            "",
+        ]
+    )
+
+
+def b_alter1m(cfg: argparse.Namespace) -> Table:
+    rows_n = cfg.big_rows
+    d = WORK / "run" / "alter1m"
+    shutil.rmtree(d, ignore_errors=True)
+    # umbral: migration 0001 applied and populated = the template; 0002 makes qty nullable.
+    u = d / "umbral"
+    u.mkdir(parents=True)
+    (u / "umbral.toml").write_text('database = "sqlite:///db.sqlite3"\nmodels = ["bigmodels"]\n')
+    (u / "bigmodels.py").write_text(BIG_UMBRAL.format(nullable=False))
+    sh(umbral("makemigrations"), u)
+    sh(umbral("migrate"), u)
+    populate(u / "db.sqlite3", "big", rows_n)
+    shutil.move(u / "db.sqlite3", u / "template.sqlite3")
+    (u / "bigmodels.py").write_text(BIG_UMBRAL.format(nullable=True))
+    shutil.rmtree(u / "__pycache__", ignore_errors=True)
+    sh(umbral("makemigrations"), u)
+    # The floor: the same rebuild by hand, on a copy of the same template.
+    (d / "rebuild.sql").write_text(hand_rebuild_sql(u / "template.sqlite3", "big"))
+    contenders = [
+        Contender(
+            "floor",
+            ["sqlite3", str(d / "floor.sqlite3"), f".read {d / 'rebuild.sql'}"],
+            d,
+            setup=lambda: shutil.copyfile(u / "template.sqlite3", d / "floor.sqlite3"),
+        ),
+        Contender(
+            "umbral",
+            umbral("migrate"),
+            u,
+            setup=lambda: shutil.copyfile(u / "template.sqlite3", u / "db.sqlite3"),
+        ),
+    ]
+    if cfg.peers:
+        j = d / "django"
+        (j / "big" / "migrations").mkdir(parents=True)
+        (j / "benchsite").mkdir()
+        from projects import DJANGO_MANAGE, DJANGO_SETTINGS
+
+        (j / "manage.py").write_text(DJANGO_MANAGE)
+        (j / "benchsite" / "__init__.py").write_text("")
+        (j / "benchsite" / "settings.py").write_text(DJANGO_SETTINGS.format(apps='"big"'))
+        (j / "big" / "__init__.py").write_text("")
+        (j / "big" / "migrations" / "__init__.py").write_text("")
+        (j / "big" / "models.py").write_text(BIG_DJANGO.format(nullable=False))
+        sh(django("makemigrations", "-v", "0"), j)
+        sh(django("migrate", "-v", "0"), j)
+        populate(j / "db.sqlite3", "big_big", rows_n)
+        shutil.move(j / "db.sqlite3", j / "template.sqlite3")
+        (j / "big" / "models.py").write_text(BIG_DJANGO.format(nullable=True))
+        sh(django("makemigrations", "-v", "0"), j)
+        a = d / "alembic"
+        (a / "alembic" / "versions").mkdir(parents=True)
+        from projects import ALEMBIC_ENV, ALEMBIC_INI, ALEMBIC_MAKO
+
+        (a / "alembic.ini").write_text(ALEMBIC_INI)
+        (a / "alembic" / "env.py").write_text(ALEMBIC_ENV)
+        (a / "alembic" / "script.py.mako").write_text(ALEMBIC_MAKO)
+        (a / "models.py").write_text(BIG_SA.format(nullable=False))
+        sh(alembic("revision", "--autogenerate", "--rev-id", "r0001", "-m", "big"), a)
+        sh(alembic("upgrade", "head"), a)
+        populate(a / "db.sqlite3", "big", rows_n)
+        shutil.move(a / "db.sqlite3", a / "template.sqlite3")
+        (a / "models.py").write_text(BIG_SA.format(nullable=True))
+        (a / "alembic" / "versions" / "r0002.py").write_text(ALEMBIC_ALTER)
+        contenders += [
+            Contender(
+                "django",
+                django("migrate", "-v", "0"),
+                j,
+                setup=lambda: shutil.copyfile(j / "template.sqlite3", j / "db.sqlite3"),
+            ),
+            Contender(
+                "alembic",
+                alembic("upgrade", "head"),
+                a,
+                setup=lambda: shutil.copyfile(a / "template.sqlite3", a / "db.sqlite3"),
+            ),
+        ]
+    return [
+        (
+            f"AlterColumn (make nullable) on a {rows_n:,}-row SQLite table",
+            bench("alter1m", contenders, cfg.runs),
+        )
+    ]
+
+
+BENCHES: dict[str, Callable[[argparse.Namespace], Table]] = {
+    "makemigrations": b_makemigrations,
+    "check": b_check,
+    "migrate-sqlite": b_migrate_sqlite,
+    "migrate-postgres": b_migrate_postgres,
+    "showmigrations": b_showmigrations,
+    "help": b_help,
+    "alter1m": b_alter1m,
+}
+
+
+# -- report -----------------------------------------------------------------------------------
+
+
+def fmt_s(r: Result | None) -> str:
+    if r is None:
+        return "—"
+    text = f"{r.seconds * 1000:.0f} ms" if r.seconds < 1 else f"{r.seconds:.2f} s"
+    return text + (f" ({r.runs} runs)" if r.runs < RUNS_SHOWN else "")
+
+
+def ratio(rows: dict[str, Result], a: str, b: str) -> float | None:
+    if a in rows and b in rows and rows[b].seconds > 0:
+        return rows[a].seconds / rows[b].seconds
+    return None
+
+
+def fmt_ratio(x: float | None) -> str:
+    return "—" if x is None else f"{x:.2f}x"
+
+
+def targets(results: dict[str, dict[str, Result]]) -> list[tuple[str, str, bool]]:
+    """(target, measured, met) for every target of the issue that this run measured."""
+    out: list[tuple[str, str, bool]] = []
+    for label, rows in results.items():
+        if label.startswith("migrate empty→head"):
+            r = ratio(rows, "umbral", "floor")
+            if r is not None:
+                where = label.split(", ", 1)[1]
+                out.append(
+                    (
+                        f"migrate within 1.5x of the raw floor ({where})",
+                        f"{fmt_s(rows['umbral'])} vs {fmt_s(rows['floor'])} = {r:.2f}x",
+                        r <= 1.5,
+                    )
+                )
+    checks = {
+        lbl: rows["umbral"]
+        for lbl, rows in results.items()
+        if lbl.startswith("no-change check") and "umbral" in rows
+    }
+    for lbl, r in checks.items():
+        out.append(
+            (f"no-change check ≤ 0.3 s ({lbl.split(', ', 1)[1]})", fmt_s(r), r.seconds <= 0.3)
+        )
+    hs = sorted(((int(lbl.rsplit("H=", 1)[1]), r) for lbl, r in checks.items()), key=lambda t: t[0])
+    if len(hs) > 1 and hs[0][0] == 0:
+        x = hs[-1][1].seconds / hs[0][1].seconds
+        out.append(
+            (
+                f"no-change check flat: H={hs[-1][0]} ≤ 1.2x H=0",
+                f"{fmt_s(hs[-1][1])} / {fmt_s(hs[0][1])} = {x:.2f}x",
+                x <= 1.2,
+            )
+        )
+    scratch = [
+        (lbl, rows)
+        for lbl, rows in results.items()
+        if lbl.startswith("makemigrations from scratch")
+    ]
+    if scratch:
+        lbl, rows = max(scratch, key=lambda t: int(t[0].rsplit("N=", 1)[1]))
+        n = lbl.rsplit("N=", 1)[1]
+        r = ratio(rows, "django", "umbral")
+        if r is not None:
+            out.append(
+                (
+                    f"makemigrations from scratch N={n} ≥ 3x faster than Django",
+                    f"{fmt_s(rows['umbral'])} vs {fmt_s(rows['django'])} = {r:.1f}x",
+                    r >= 3,
+                )
+            )
+            out.append(
+                (
+                    f"peak memory at N={n} below Django's",
+                    f"{rows['umbral'].rss_mib:.0f} MiB vs {rows['django'].rss_mib:.0f} MiB",
+                    rows["umbral"].rss_mib < rows["django"].rss_mib,
+                )
+            )
+    for lbl, rows in results.items():
+        if lbl.startswith("showmigrations"):
+            r = ratio(rows, "django", "umbral")
+            if r is not None:
+                out.append(
+                    (
+                        "showmigrations ≥ 4x faster than Django",
+                        f"{fmt_s(rows['umbral'])} vs {fmt_s(rows['django'])} = {r:.1f}x",
+                        r >= 4,
+                    )
+                )
+        if lbl == "`--help`":
+            u, t = rows["umbral"], rows["import typer"]
+            out.append(("`umbral --help` ≤ 150 ms", fmt_s(u), u.seconds <= 0.150))
+            x = u.seconds / t.seconds
+            out.append(
+                (
+                    "`umbral --help` ≤ 1.5x a bare `import typer`",
+                    f"{fmt_s(u)} vs {fmt_s(t)} = {x:.2f}x",
+                    x <= 1.5,
+                )
+            )
+        if lbl.startswith("AlterColumn"):
+            r = ratio(rows, "umbral", "floor")
+            if r is not None:
+                out.append(
+                    (
+                        "1M-row AlterColumn within 1.2x of the hand-written rebuild",
+                        f"{fmt_s(rows['umbral'])} vs {fmt_s(rows['floor'])} = {r:.2f}x",
+                        r <= 1.2,
+                    )
+                )
+    return out
+
+
+def render(results: dict[str, dict[str, Result]], meta: dict) -> str:
+    v = meta["versions"]
+    lines = [
+        "# umbral vs Django vs Alembic",
+        "",
+        f"Machine: {meta['machine']}; {v['python']}; SQLite {v['sqlite']}; "
+        f"PostgreSQL {meta.get('postgres', 'not measured')}; umbral-core {v['umbral-core']} "
+        f"(this repository); Django {v['Django']}; Alembic {v['alembic']}; "
+        f"SQLAlchemy {v['SQLAlchemy']}; typer {v['typer']}; psycopg {v['psycopg']}.",
+        f"Generated {meta['date']} by `{meta['command']}` (see `bench/README.md`). Every number "
+        f"is the median wall time of fresh processes ({meta['runs']} runs, contenders "
+        "interleaved); memory is the peak RSS over those runs. Schemas: N models over 10 "
+        "plugins/apps, ~10 mixed columns, 0-2 foreign keys each, H history steps (seed "
+        f'{meta["seed"]}). "floor" = umbral\'s own DDL run by one `sqlite3`/`psql` process in '
+        "one transaction (for the 1M-row case: the rebuild written by hand).",
+        "",
+        "## Targets",
+        "",
+        "| target | measured | met |",
+        "|---|---|---|",
+    ]
+    for name, measured, ok in targets(results):
+        lines.append(f"| {name} | {measured} | {'yes' if ok else '**NO**'} |")
+    lines += [
+        "",
+        "## Raw numbers",
+        "",
+        "| case | umbral | Django | Alembic | floor | umbral / Django | umbral / Alembic "
+        "| umbral / floor | peak RSS umbral / Django / Alembic |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label, rows in results.items():
+        rss = " / ".join(
+            f"{rows[k].rss_mib:.0f}" if k in rows else "—" for k in ("umbral", "django", "alembic")
+        )
+        extra = ""
+        if label == "`--help`":
+            extra = (
+                f" (`python -c pass` {fmt_s(rows['python -c pass'])}, "
+                f"`import typer` {fmt_s(rows['import typer'])})"
+            )
+        lines.append(
+            f"| {label}{extra} | {fmt_s(rows.get('umbral'))} | {fmt_s(rows.get('django'))} | "
+            f"{fmt_s(rows.get('alembic'))} | {fmt_s(rows.get('floor'))} | "
+            f"{fmt_ratio(ratio(rows, 'umbral', 'django'))} | "
+            f"{fmt_ratio(ratio(rows, 'umbral', 'alembic'))} | "
+            f"{fmt_ratio(ratio(rows, 'umbral', 'floor'))} | {rss} MiB |"
+        )
+    lines += [
+        "",
+        "What each tool runs: umbral `makemigrations` / `makemigrations --check` / `migrate "
+        "--allow-destructive` / `showmigrations` / `--help`; Django `manage.py makemigrations` / "
+        "`makemigrations --check --dry-run` / `migrate` / `showmigrations` / `django-admin help`; "
+        "Alembic `revision --autogenerate` / `check` (against a database at head) / "
+        "`upgrade head` / `current` / `--help`.",
+        "",
+    ]
+    notes = HERE / "NOTES.md"
+    if notes.exists():
+        lines.append(notes.read_text())
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} vCPU {cpu} ({platform.system()} {platform.machine()})".strip()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="small sizes and 3 runs (development; targets are not meaningful)",
+    )
+    ap.add_argument(
+        "--only",
+        default=",".join(ALL),
+        help=f"comma-separated benchmarks (default all: {','.join(ALL)})",
+    )
+    ap.add_argument("--runs", type=int, help="runs per contender (default 5, --quick 3)")
+    ap.add_argument(
+        "--no-peers",
+        dest="peers",
+        action="store_false",
+        help="skip Django/Alembic in the migrate and 1M-row benchmarks",
+    )
+    ap.add_argument(
+        "--pg-url",
+        default=os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+        help="an existing database on the server to benchmark against (CREATE DATABASE needed)",
+    )
+    ap.add_argument(
+        "--peer-runs",
+        type=int,
+        help="runs for Django/Alembic in the migrate benchmarks (default: --runs); they take "
+        "minutes per run at N=500",
+    )
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--skip-setup", action="store_true", help="do not re-run pip install")
+    ap.add_argument(
+        "--report-only",
+        action="store_true",
+        help="re-write the report from the saved results (after editing bench/NOTES.md)",
+    )
+    ap.add_argument("--out", default=str(HERE / "RESULTS.md"))
+    ap.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep earlier results of benchmarks not selected by --only",
+    )
+    cfg = ap.parse_args()
+    only = [b.strip() for b in cfg.only.split(",") if b.strip()]
+    unknown = set(only) - set(ALL)
+    if unknown:
+        ap.error(f"unknown benchmark(s) {', '.join(sorted(unknown))}; known: {', '.join(ALL)}")
+    cfg.runs = cfg.runs or (3 if cfg.quick else 5)
+    global RUNS_SHOWN
+    RUNS_SHOWN = cfg.runs
+    if cfg.quick:
+        cfg.sizes_scratch, cfg.n_check, cfg.h_check = [50, 200], 100, [0, 50]
+        cfg.nh_migrate, cfg.nh_show, cfg.big_rows = [(50, 50), (100, 0)], (100, 50), 100_000
+    else:
+        cfg.sizes_scratch, cfg.n_check, cfg.h_check = [100, 500, 2000], 500, [0, 50, 200, 500]
+        cfg.nh_migrate = [(100, 500), (500, 0), (500, 500)]
+        cfg.nh_show, cfg.big_rows = (500, 500), 1_000_000
+    if cfg.report_only:
+        store = WORK / ("results-quick.json" if cfg.quick else "results.json")
+        data = json.loads(store.read_text())
+        results = {k: {n: Result(**r) for n, r in rs.items()} for k, rs in data["results"].items()}
+        Path(cfg.out).write_text(render(results, data["meta"]))
+        print(f"wrote {cfg.out}")
+        return
+    if not cfg.skip_setup:
+        print("setting up bench/.work/venv ...", flush=True)
+        setup_venv()
+    (WORK / "run").mkdir(parents=True, exist_ok=True)
+    store = WORK / ("results-quick.json" if cfg.quick else "results.json")
+    saved = json.loads(store.read_text()) if cfg.merge and store.exists() else {"results": {}}
+    results = {k: {n: Result(**r) for n, r in rows.items()} for k, rows in saved["results"].items()}
+    meta = {
+        "versions": versions(),
+        "machine": machine(),
+        "seed": cfg.seed,
+        "runs": cfg.runs,
+        "date": time.strftime("%Y-%m-%d"),
+        "command": " ".join(["python bench/run.py", *sys.argv[1:]]),
+    }
+    earlier = saved.get("meta", {}).get("command")
+    if cfg.merge and earlier and earlier != meta["command"]:
+        meta["command"] = f"{earlier}` then `{meta['command']}"  # rendered inside backticks
+    if "migrate-postgres" in only or "postgres" in saved.get("meta", {}):
+        try:
+            meta["postgres"] = Postgres(cfg.pg_url).version()
+        except RuntimeError as exc:
+            if "migrate-postgres" in only:
+                raise SystemExit(f"PostgreSQL at {cfg.pg_url} is not reachable: {exc}") from exc
+    started = time.perf_counter()
+    order = {lbl: i for i, lbl in enumerate(_label_order(cfg))}
+    for name in ALL:
+        if name in only:
+            print(f"[{name}]", flush=True)
+            for label, rows in BENCHES[name](cfg):
+                results[label] = rows
+            # Saved after every benchmark: an interrupted run keeps what it measured (--merge).
+            results = dict(sorted(results.items(), key=lambda kv: order.get(kv[0], 999)))
+            payload = {k: {n: vars(r) for n, r in rs.items()} for k, rs in results.items()}
+            store.write_text(json.dumps({"meta": meta, "results": payload}, indent=1))
+            Path(cfg.out).write_text(render(results, meta))
+    print(f"wrote {cfg.out} in {time.perf_counter() - started:.0f} s")
+    for target, measured, ok in targets(results):
+        print(f"  [{'ok' if ok else 'MISS'}] {target}: {measured}")
+
+
+def _label_order(cfg: argparse.Namespace) -> list[str]:
+    """Report rows in the issue's order, whatever order --merge accumulated them in."""
+    out = [f"makemigrations from scratch, N={n}" for n in cfg.sizes_scratch]
+    out += [f"no-change check, N={cfg.n_check}, H={h}" for h in cfg.h_check]
+    out += [f"migrate empty→head, SQLite, N={n}, H={h}" for n, h in cfg.nh_migrate]
+    out += [f"migrate empty→head, PostgreSQL, N={n}, H={h}" for n, h in cfg.nh_migrate]
+    out += [f"showmigrations (all applied), N={cfg.nh_show[0]}, H={cfg.nh_show[1]}", "`--help`"]
+    return out
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(HERE))
+    main()
