@@ -187,26 +187,26 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'db.sqlite3'}"
 
 
-@pytest.fixture
-def project(tmp_path: Path, sqlite_url: str) -> Project:
-    """A SQLite project with an empty models module (most CLI tests start here)."""
+def make_project(tmp_path: Path, database: str) -> Project:
+    """A project in ``tmp_path/proj`` on ``database`` with an empty models module."""
     root = tmp_path / "proj"
     root.mkdir()
-    p = Project(root, sqlite_url)
+    p = Project(root, database)
     p.write_config()
     p.models("")
     return p
+
+
+@pytest.fixture
+def project(tmp_path: Path, sqlite_url: str) -> Project:
+    """A SQLite project with an empty models module (most CLI tests start here)."""
+    return make_project(tmp_path, sqlite_url)
 
 
 @pytest.fixture
 def any_project(tmp_path: Path, db_url: str) -> Project:
     """The same as ``project``, once per backend."""
-    root = tmp_path / "proj"
-    root.mkdir()
-    p = Project(root, db_url)
-    p.write_config()
-    p.models("")
-    return p
+    return make_project(tmp_path, db_url)
 
 
 def sqlite_path(url: str) -> str:

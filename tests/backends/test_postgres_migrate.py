@@ -15,7 +15,7 @@ import pytest
 from pg_helpers import columns, connect, indexes, query, recorded, tables
 from pg_helpers import write_migration as write
 
-from conftest import Project, clean_env, execute
+from conftest import Project, clean_env, execute, make_project
 from umbral import operations as ops
 from umbral.schema import Column as C
 from umbral_postgres.backend import LOCK_KEY
@@ -27,12 +27,7 @@ PK = C("id", "BigInt", primary_key=True)
 
 @pytest.fixture
 def pg_project(tmp_path: Path, postgres_url: str) -> Project:
-    root = tmp_path / "proj"
-    root.mkdir()
-    p = Project(root, postgres_url)
-    p.write_config()
-    p.models("")
-    return p
+    return make_project(tmp_path, postgres_url)
 
 
 def start(p: Project, *args: str) -> subprocess.Popen[str]:
