@@ -290,8 +290,7 @@ class App:
     def sqlmigrate(self, spec: str) -> Rendered:
         """The SQL of one migration for the configured backend; no database is opened."""
         from umbral.executor import render_migration
-        from umbral.migrate import parse_spec
-        from umbral.operations import state_from_snapshot
+        from umbral.migrate import parse_spec, state_before
 
         plugin, name = parse_spec(spec, "", "umbral sqlmigrate")
         self.env.info(plugin)
@@ -300,12 +299,7 @@ class App:
         m = by_key.get(f"{plugin}/{name}")
         if m is None:
             raise UmbralError(f"umbral sqlmigrate: no migration {plugin}/{name} on disk")
-        state: dict = {}
-        for dep in m.depends_on:
-            prev = by_key.get(dep)
-            if prev is not None and prev.plugin == plugin:
-                state = state_from_snapshot(prev.snapshot_after.models)
-        return render_migration(self.env.pm, backend, m, state)
+        return render_migration(self.env.pm, backend, m, state_before(m, by_key))
 
     def inspectdb(
         self,

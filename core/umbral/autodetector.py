@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from umbral import operations as ops
 from umbral.errors import UnsafeAlter, UnsupportedChange
-from umbral.schema import INTEGER_TYPES, Column, ModelState, Snapshot
+from umbral.schema import Column, ModelState, Snapshot
 
 # Safe casts (SPEC §7): every scalar -> Text; SmallInt -> Integer -> BigInt; Real -> Double;
 # Timestamp <-> Timestamptz; BigInt <-> ForeignKey.
@@ -353,10 +353,6 @@ def _check_alter(model: str, before: Column, after: Column) -> None:
             "keep the wider length, or add a new column and copy the data in a hand-written "
             "migration",
         )
-    if before.type in INTEGER_TYPES and after.type in INTEGER_TYPES and before.primary_key:
-        # Widening an integer primary key changes autoincrement semantics on some backends;
-        # allowed, the backend renders it.
-        return
 
 
 def _generate_m2m(

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 
-from umbral.migration import ID_RE, Migration
+from umbral.migration import Migration, id_sequence
 
 
 class State(Enum):
@@ -41,11 +41,6 @@ class Entry:
         return f"{self.plugin}/{self.name}"
 
 
-def _seq(name: str) -> int:
-    m = ID_RE.match(name)
-    return int(m.group(1)) if m else 0
-
-
 def detect(migrations: Iterable[Migration], applied: Mapping[str, str]) -> list[Entry]:
     """Classify every migration on disk and every tracking row.
 
@@ -56,7 +51,7 @@ def detect(migrations: Iterable[Migration], applied: Mapping[str, str]) -> list[
     max_applied: dict[str, int] = {}
     for key in applied:
         plugin, name = key.split("/", 1)
-        max_applied[plugin] = max(max_applied.get(plugin, 0), _seq(name))
+        max_applied[plugin] = max(max_applied.get(plugin, 0), id_sequence(name))
     # A squash whose replaced migrations are all applied counts as applied, and migrations
     # replaced by an applied squash count as applied too.
     squashed_by = {r: m.key for m in on_disk.values() for r in m.replaces}

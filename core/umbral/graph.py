@@ -11,7 +11,7 @@ import heapq
 from collections.abc import Iterable, Mapping
 
 from umbral.errors import MigrationGraphError
-from umbral.migration import Migration
+from umbral.migration import Migration, id_sequence
 
 
 def check_dependencies(migrations: Iterable[Migration], applied: Iterable[str] = ()) -> None:
@@ -68,11 +68,6 @@ def plan_order(migrations: Iterable[Migration], plugin_order: Mapping[str, int])
     return order
 
 
-def _seq(key: str) -> int:
-    head = key.split("/", 1)[1].split("_", 1)[0]
-    return int(head) if head.isdigit() else 0
-
-
 def leaves(migrations: Iterable[Migration]) -> dict[str, list[Migration]]:
     """Per plugin, the migrations no other migration of the same plugin depends on."""
     by_plugin: dict[str, list[Migration]] = {}
@@ -95,7 +90,7 @@ def leaves(migrations: Iterable[Migration]) -> dict[str, list[Migration]]:
         # count everything below its sequence as depended on, so drift is not a "conflict".
         present = {m.key for m in ms}
         gaps = [
-            _seq(d) for m in ms for d in m.depends_on
+            id_sequence(d.split("/", 1)[1]) for m in ms for d in m.depends_on
             if d.startswith(f"{plugin}/") and d not in present
         ]  # fmt: skip
         floor = max(gaps, default=0)

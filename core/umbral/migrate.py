@@ -14,7 +14,7 @@ from umbral import drift, executor, recorder
 from umbral.backend import Backend
 from umbral.errors import DatabaseError, DriftDetected, MigrationFileError, Refused, UmbralError
 from umbral.graph import check_dependencies, plan_order
-from umbral.migration import ID_RE, Migration
+from umbral.migration import Migration, id_sequence
 from umbral.operations import (
     CreateTable,
     IrreversibleOperation,
@@ -55,6 +55,15 @@ def parse_spec(spec: str, flag: str, command: str = "umbral migrate") -> tuple[s
     return plugin, name
 
 
+def state_before(m: Migration, by_key: dict[str, Migration]) -> State:
+    """The plugin's tables before ``m``: the snapshot of its in-plugin predecessor."""
+    for dep in m.depends_on:
+        prev = by_key.get(dep)
+        if prev is not None and prev.plugin == m.plugin:
+            return state_from_snapshot(prev.snapshot_after.models)
+    return {}
+
+
 class Migrator:
     """One migrate/showmigrations/sqlmigrate run against one database."""
 
@@ -77,12 +86,7 @@ class Migrator:
         return drift.detect(self.migrations, self.applied() if applied is None else applied)
 
     def state_before(self, m: Migration) -> State:
-        """The plugin's tables before ``m``: the snapshot of its in-plugin predecessor."""
-        for dep in m.depends_on:
-            prev = self.by_key.get(dep)
-            if prev is not None and prev.plugin == m.plugin:
-                return state_from_snapshot(prev.snapshot_after.models)
-        return {}
+        return state_before(m, self.by_key)
 
     def render(self, m: Migration) -> executor.Rendered:
         if m.key in self.record_only:
@@ -219,9 +223,11 @@ class Migrator:
         return f"{plugin}/{name}" in applied and bool(self._later_applied(plugin, name, applied))
 
     def _later_applied(self, plugin: str, name: str, applied: dict[str, str]) -> list[str]:
-        seq = _seq(name)
+        seq = id_sequence(name)
         return [
-            k for k in applied if k.split("/", 1)[0] == plugin and _seq(k.split("/", 1)[1]) > seq
+            k
+            for k in applied
+            if k.split("/", 1)[0] == plugin and id_sequence(k.split("/", 1)[1]) > seq
         ]
 
     def backward_plan(self, target: str, applied: dict[str, str]) -> list[Migration]:
@@ -356,11 +362,6 @@ class Migrator:
                 m = self.by_key[key]
                 recorder.record(self.conn, m.plugin, m.id, m.checksum)
         return faked, problems
-
-
-def _seq(name: str) -> int:
-    m = ID_RE.match(name)
-    return int(m.group(1)) if m else 0
 
 
 _TYPE_FAMILIES = {

@@ -44,8 +44,7 @@ class Migration:
         squashed = SQUASH_RE.match(self.id)
         if squashed:
             return int(squashed.group(2))
-        m = ID_RE.match(self.id)
-        return int(m.group(1)) if m else 0
+        return id_sequence(self.id)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -75,6 +74,12 @@ class Migration:
             canonical = canonical_json(json.loads(text)) if text is not None else self.dumps()
             self._checksum = sha256(canonical)
         return self._checksum
+
+
+def id_sequence(name: str) -> int:
+    """The leading number of a migration id (``0003_add_x`` -> 3); 0 when it has none."""
+    m = ID_RE.match(name)
+    return int(m.group(1)) if m else 0
 
 
 def canonical_json(data: Any) -> str:

@@ -44,10 +44,6 @@ class PluginInfo:
     hooks: list[str] = field(default_factory=list)
     is_backend: bool = False
 
-    @property
-    def is_app_plugin(self) -> bool:
-        return not self.is_backend or bool(self.models)
-
 
 def new_manager(*, core_rules: bool = True) -> pluggy.PluginManager:
     """A fresh manager. ``core_rules=False`` leaves out the core safety rules: the CLI's
