@@ -11,7 +11,6 @@ from __future__ import annotations
 import heapq
 import importlib
 import itertools
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,19 +57,6 @@ def new_manager(*, core_rules: bool = True) -> pluggy.PluginManager:
     return pm
 
 
-def _dist_info(dist: Any) -> tuple[str | None, str | None, bool]:
-    if dist is None:
-        return None, None, False
-    editable = False
-    try:
-        raw = dist.read_text("direct_url.json")
-        if raw:
-            editable = bool(json.loads(raw).get("dir_info", {}).get("editable"))
-    except (OSError, ValueError):
-        editable = False
-    return dist.metadata["Name"], dist.version, editable
-
-
 def load_plugins(
     pm: pluggy.PluginManager,
     plugin_modules: Mapping[str, str | ModuleType] | None = None,
@@ -84,30 +70,28 @@ def load_plugins(
     """
     infos: dict[str, PluginInfo] = {}
     if entry_points:
-        from importlib.metadata import entry_points as eps
+        from umbral.entrypoints import entry_points as eps
 
         found: dict[str, Any] = {}
-        for ep in eps(group=ENTRY_POINT_GROUP):
+        for ep in eps(ENTRY_POINT_GROUP):
             if ep.name in found:
-                a = found[ep.name].dist.metadata["Name"] if found[ep.name].dist else "?"
-                b = ep.dist.metadata["Name"] if ep.dist else "?"
-                if a == b:
-                    continue  # the same distribution seen twice on sys.path
+                a = found[ep.name].distribution().name
+                b = ep.distribution().name
                 raise PluginError(
                     f"two installed distributions declare the plugin `{ep.name}` ({a} and {b}); "
                     "uninstall one of them"
                 )
             found[ep.name] = ep
         for name, ep in sorted(found.items()):
-            _check_name(name, ep.dist.metadata["Name"] if ep.dist else ep.value)
+            dist = ep.distribution()
+            _check_name(name, dist.name)
             try:
                 obj = ep.load()
             except Exception as exc:  # a broken plugin must not take the CLI down with a traceback
                 raise PluginError(
                     f"plugin `{name}` ({ep.value}) failed to import: {type(exc).__name__}: {exc}"
                 ) from exc
-            dist, version, editable = _dist_info(ep.dist)
-            infos[name] = PluginInfo(name, obj, dist, version, editable)
+            infos[name] = PluginInfo(name, obj, dist.name, dist.version, dist.editable)
     for name, target in (plugin_modules or {}).items():
         _check_name(name, str(target))
         if name in infos:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -292,6 +291,8 @@ def showmigrations_cmd(
                 ],
                 "not_applied": waiting,
             }
+            import json
+
             out(json.dumps(data, indent=2))
             return 0
         plugin = None
@@ -420,6 +421,8 @@ def plugins_cmd(
                 }
             )
         if as_json:
+            import json
+
             out(json.dumps(rows, indent=2))
             return 0
         for r in rows:
