@@ -250,7 +250,7 @@ def _column(fl: f.Field, resolve: Any) -> Column:
             on_update=fl.on_update,
             db_constraint=fl.db_constraint,
         )
-    return Column(**kwargs)
+    return Column.build(kwargs)
 
 
 def _qualname(model: type) -> str:

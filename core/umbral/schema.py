@@ -101,7 +101,18 @@ class Column:
         values = dict(data)
         if values.get("choices") is not None:
             values["choices"] = tuple(values["choices"])
-        return cls(**values)
+        return cls.build(values)
+
+    @classmethod
+    def build(cls, values: dict[str, Any]) -> Column:
+        """``Column(**values)`` without the frozen dataclass ``__init__``, which pays one
+        ``object.__setattr__`` per field: loading a long history builds hundreds of thousands of
+        columns. ``values`` must name every attribute of ``_ALWAYS``; the rest default."""
+        column = object.__new__(cls)
+        attrs = column.__dict__
+        attrs.update(_COLUMN_DEFAULTS)
+        attrs.update(values)
+        return column
 
     def shape(self) -> tuple[Any, ...]:
         """Everything but the name: two columns with one shape are rename candidates."""
@@ -117,6 +128,7 @@ class Column:
 
 # Built once, in field order: ``fields()`` per column was a hot spot of loading and diffing.
 _COLUMN_ATTRIBUTES = frozenset(f.name for f in fields(Column))
+assert {*_ALWAYS, *_COLUMN_DEFAULTS} == _COLUMN_ATTRIBUTES, "Column.build needs every default"
 _SHAPE_ATTRIBUTES = tuple(f.name for f in fields(Column) if f.name not in ("name", "help"))
 _DB_ATTRIBUTES = tuple(f.name for f in fields(Column) if f.name not in ("name", "help", "index"))
 
@@ -237,6 +249,9 @@ class ModelState:
 
 _MODEL_CACHE: dict[str, ModelState] = {}
 _MODEL_CACHE_SIZE = 100_000
+#: Per plugin (keyed by its first model), the last snapshot read: its dicts and models.
+_PREVIOUS: dict[tuple[Any, Any], tuple[Any, Any]] = {}
+_PREVIOUS_SIZE = 1_000
 
 
 @dataclass(frozen=True)
@@ -252,7 +267,20 @@ class Snapshot:
     def from_dict(cls, data: dict[str, Any]) -> Snapshot:
         if not isinstance(data, dict) or not isinstance(data.get("models"), list):
             raise ValueError("snapshot_after must be an object with a `models` list")
-        models = [ModelState.from_dict(m) for m in data["models"]]
+        raw: list[Any] = data["models"]
+        # Consecutive files of one plugin repeat its snapshot with one model changed. Comparing
+        # a model's dict with the one at the same place in the plugin's previous snapshot is
+        # five times cheaper than the ModelState cache's repr key, and reuses that ModelState.
+        first = raw[0] if raw and type(raw[0]) is dict else {}
+        key = (first.get("name"), first.get("table"))
+        previous_raw, previous = _PREVIOUS.get(key, ((), ()))
+        models = [
+            previous[i] if i < len(previous) and previous_raw[i] == m else ModelState.from_dict(m)
+            for i, m in enumerate(raw)
+        ]
+        if len(_PREVIOUS) >= _PREVIOUS_SIZE:
+            _PREVIOUS.clear()
+        _PREVIOUS[key] = (raw, models)
         return cls({m.name: m for m in models})
 
     def by_table(self) -> dict[str, ModelState]:

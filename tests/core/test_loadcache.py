@@ -9,6 +9,7 @@ import pytest
 
 from umbral import Model, fields, loadcache
 from umbral.autodetector import diff
+from umbral.errors import MigrationFileError
 from umbral.loader import load_plugin
 from umbral.makemigrations import write_all
 from umbral.migration import Migration
@@ -92,3 +93,31 @@ def test_an_empty_cache_dir_setting_turns_it_off(
     load_plugin("blog", tmp_path / "blog")
     [again] = load_plugin("blog", tmp_path / "blog")
     assert not isinstance(again, loadcache.CachedMigration)
+
+
+def test_the_snapshot_alone_is_read_without_the_operations(tmp_path: Path, cache: Path) -> None:
+    m = sample_migration(tmp_path / "blog")
+    assert m.path is not None
+    age(m.path)
+    [first] = load_plugin("blog", tmp_path / "blog")
+    [cached] = load_plugin("blog", tmp_path / "blog")
+    assert isinstance(cached, loadcache.CachedMigration)
+    # makemigrations asks a leaf for its snapshot only: the operations stay unread...
+    assert cached.snapshot_after == first.snapshot_after
+    assert "_operations" not in vars(cached)
+    # ...and are read, the same as a full load, when something asks for them.
+    assert cached.operations == first.operations
+    assert cached.dumps() == first.dumps()
+
+
+def test_a_file_changed_after_loading_is_refused_when_its_body_is_read(
+    tmp_path: Path, cache: Path
+) -> None:
+    m = sample_migration(tmp_path / "blog")
+    assert m.path is not None
+    age(m.path)
+    load_plugin("blog", tmp_path / "blog")
+    [cached] = load_plugin("blog", tmp_path / "blog")
+    m.path.write_text(m.path.read_text().replace('"draft"', '"DRAFT"'))
+    with pytest.raises(MigrationFileError, match="changed while umbral was running"):
+        cached.snapshot_after  # noqa: B018

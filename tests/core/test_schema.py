@@ -152,3 +152,50 @@ def test_index_specs_list_every_index_once() -> None:
         (("status",), False),
         (("author",), False),
     ]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"name": "id", "type": "BigInt", "primary_key": True, "nullable": False},
+        {"name": "t", "type": "Text", "primary_key": False, "nullable": True, "max_length": 20,
+         "choices": ("a", "b"), "default": "a", "index": True, "help": "why"},
+        {"name": "fk", "type": "ForeignKey", "primary_key": False, "nullable": False,
+         "fk_target": "p", "fk_column": "id", "fk_type": "Uuid", "on_delete": "cascade",
+         "db_constraint": False},
+    ],
+)  # fmt: skip
+def test_column_build_is_the_dataclass_constructor(values: dict) -> None:
+    built, made = Column.build(dict(values)), Column(**values)
+    assert built == made
+    assert hash(built) == hash(made)
+    assert repr(built) == repr(made)
+    assert built.to_dict() == made.to_dict()
+    assert Column.from_dict(made.to_dict()) == made
+    with pytest.raises(AttributeError):
+        built.name = "other"  # type: ignore[misc]  # still frozen
+
+
+def test_consecutive_snapshots_share_unchanged_models_and_rebuild_changed_ones() -> None:
+    def snap(title_nullable: bool) -> dict:
+        return {
+            "models": [
+                {"name": "Author", "table": "shared_author",
+                 "fields": [{"name": "id", "type": "BigInt", "primary_key": True,
+                             "nullable": False}]},
+                {"name": "Post", "table": "shared_post",
+                 "fields": [{"name": "title", "type": "Text", "primary_key": False,
+                             "nullable": title_nullable}]},
+            ]
+        }  # fmt: skip
+
+    first = Snapshot.from_dict(snap(False))
+    second = Snapshot.from_dict(snap(True))
+    assert second.models["Author"] is first.models["Author"]
+    assert second.models["Post"].fields[0].nullable is True
+    assert first.models["Post"].fields[0].nullable is False
+    assert second == Snapshot(
+        {m.name: m for m in (ModelState.from_dict(x) for x in snap(True)["models"])}
+    )
+    with pytest.raises(ValueError, match="unknown model attribute"):
+        Snapshot.from_dict({"models": [snap(True)["models"][0], {"bogus": 1}]})
