@@ -45,6 +45,18 @@ class Rendered:
     record_only: bool = False
     #: Per operation: (description, statements), for sqlmigrate and --plan.
     parts: list[tuple[str, list[str]]] = field(default_factory=list)
+    #: Runs the same with foreign-key enforcement on or off (see FK_NEUTRAL), so apply_plan
+    #: may put it in a batch of either mode.
+    fk_neutral: bool = False
+
+
+#: Operations whose SQL does the same with foreign-key enforcement on or off: they create,
+#: rename or re-index but never delete rows (DropTable does, with cascades when enforcement is
+#: on) and run no user SQL (RunSql). A rebuild makes its migration need enforcement off anyway.
+FK_NEUTRAL = frozenset({
+    "CreateTable", "AddColumn", "DropColumn", "AlterColumn", "RenameTable", "RenameColumn",
+    "CreateM2MTable", "AddIndex", "DropIndex", "SetColumnComment", "CreateView", "DropView",
+})  # fmt: skip
 
 
 def render_migration(
@@ -66,6 +78,9 @@ def render_migration(
         state = op.apply(state)
     out.needs_fk_off = ctx.needs_fk_off
     out.rebuilt = set(ctx.rebuilt)
+    out.fk_neutral = not ctx.needs_fk_off and all(
+        op.kind in FK_NEUTRAL for op in migration.operations
+    )
     return out
 
 
@@ -114,11 +129,18 @@ def apply_one(
         backend.foreign_keys_off(conn)
     try:
         with _migration_transaction(conn, backend):
-            # Re-checked inside the write transaction: another process may have got here first.
-            if recorder.is_applied(conn, m.plugin, m.id) != rendered.backward:
-                return False
-            current = ""
+            # The tracking row is claimed (or released) first, inside the write transaction:
+            # another process may have got here first, and then this migration is skipped.
+            # A failure below rolls the row back with everything else.
+            verb = "DELETE FROM" if rendered.backward else "INSERT INTO"
+            current = f"{verb} {recorder.TABLE} ..."
             try:
+                if rendered.backward:
+                    mine = recorder.release(conn, m.plugin, m.id)
+                else:
+                    mine = recorder.claim(conn, m.plugin, m.id, m.checksum)
+                if not mine:
+                    return False
                 if not fake:
                     keep = backend.dependent_objects_sql(conn, rendered.rebuilt)
                     for stmt in [*rendered.statements, *keep]:
@@ -140,12 +162,6 @@ def apply_one(
                             f"it would break view(s) {', '.join(broken)}; drop or change them "
                             "in the same migration",
                         )  # fmt: skip
-                if rendered.backward:
-                    current = f"DELETE FROM {recorder.TABLE} ..."
-                    recorder.unrecord(conn, m.plugin, m.id)
-                else:
-                    current = f"INSERT INTO {recorder.TABLE} ..."
-                    recorder.record(conn, m.plugin, m.id, m.checksum)
             except DBAPIError as exc:
                 raise MigrationFailed(m.key, current, _db_message(exc)) from exc
         return True
@@ -271,7 +287,8 @@ def apply_plan(
     """Apply each migration in order; stop at the first failure (earlier ones stay applied).
 
     On a backend with ``BATCH_MIGRATIONS`` (SQLite), consecutive atomic migrations that need
-    the same foreign-key mode share one transaction, each in its own savepoint: a migration is
+    the same foreign-key mode share one transaction, each in its own savepoint (a migration
+    that runs the same in either mode joins whichever batch it meets): a migration is
     still all-or-nothing with its tracking row, and a failure still keeps the ones before it
     (the batch commits up to it), but the run pays one commit (fsync) per batch instead of one
     per migration. A batch holds the write lock at most ``BATCH_SECONDS`` (plus one migration).
@@ -281,21 +298,32 @@ def apply_plan(
     batching = getattr(backend, "BATCH_MIGRATIONS", False)
     i = 0
     while i < total:
-        first = plan[i]
-        j = i + 1
-        if batching and first.migration.atomic:
-            while (
-                j < total
-                and plan[j].migration.atomic
-                and plan[j].needs_fk_off == first.needs_fk_off
-            ):
-                j += 1
-        if j - i == 1:
-            _apply_step(conn, backend, first, i + 1, total, on_event, done)
+        end, fk_off = batch_end(plan, i, batching=batching)
+        if end - i == 1:
+            _apply_step(conn, backend, plan[i], i + 1, total, on_event, done)
             i += 1
         else:
-            i += _apply_batch(conn, backend, plan[i:j], i, total, on_event, done)
+            i += _apply_batch(conn, backend, plan[i:end], fk_off, i, total, on_event, done)
     return done
+
+
+def batch_end(plan: Sequence[Rendered], start: int, *, batching: bool) -> tuple[int, bool]:
+    """Where the batch that starts at ``plan[start]`` ends (exclusive), and whether it runs
+    with foreign-key enforcement off: consecutive atomic migrations of one mode, migrations
+    that run the same in either mode joining the batch they meet."""
+    first = plan[start]
+    fk_off: bool | None = None if first.fk_neutral else first.needs_fk_off
+    end = start + 1
+    if batching and first.migration.atomic:
+        while end < len(plan) and plan[end].migration.atomic:
+            step = plan[end]
+            if not step.fk_neutral:
+                if fk_off is None:
+                    fk_off = step.needs_fk_off
+                elif step.needs_fk_off != fk_off:
+                    break
+            end += 1
+    return end, bool(fk_off)
 
 
 def _apply_step(
@@ -327,13 +355,15 @@ def _apply_batch(
     conn: Connection,
     backend: Backend,
     batch: Sequence[Rendered],
+    fk_off: bool,
     offset: int,
     total: int,
     on_event: Event | None,
     done: list[str],
 ) -> int:
-    """Apply migrations in one transaction, a savepoint each; returns how many it attempted."""
-    fk_off = batch[0].needs_fk_off
+    """Apply migrations in one transaction, a savepoint each; returns how many it attempted.
+    ``fk_off``: the batch runs with foreign-key enforcement off (its migrations need it so or
+    run the same either way)."""
     if fk_off:
         backend.foreign_keys_off(conn)  # before BEGIN: a no-op inside a transaction
     failure: BaseException | None = None

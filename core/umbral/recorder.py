@@ -50,37 +50,84 @@ def _applied(conn: Connection) -> dict[str, str]:
     return {f"{p}/{n}": c for p, n, c in rows}
 
 
-def is_applied(conn: Connection, plugin: str, name: str) -> bool:
-    from sqlalchemy import text
+def _sql(conn: Connection, sql: str) -> str:
+    """``sql`` with its ``?`` placeholders in the driver's own style.
 
-    row = conn.execute(
-        text(f"SELECT 1 FROM {TABLE} WHERE plugin = :p AND name = :n"), {"p": plugin, "n": name}
+    The tracking-row statements run once or twice per migration; going straight to the driver
+    (``exec_driver_sql``) skips SQLAlchemy's statement compilation, which cost more than the
+    statements themselves on a long history.
+    """
+    return sql if conn.dialect.paramstyle == "qmark" else sql.replace("?", "%s")
+
+
+def is_applied(conn: Connection, plugin: str, name: str) -> bool:
+    row = conn.exec_driver_sql(
+        _sql(conn, f"SELECT 1 FROM {TABLE} WHERE plugin = ? AND name = ?"), (plugin, name)
     ).first()
     return row is not None
 
 
 def record(conn: Connection, plugin: str, name: str, checksum: str) -> None:
-    from sqlalchemy import text
-
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    conn.execute(
-        text(f"INSERT INTO {TABLE} (plugin, name, applied_at, checksum) VALUES (:p, :n, :a, :c)"),
-        {"p": plugin, "n": name, "a": now, "c": checksum},
+    conn.exec_driver_sql(
+        _sql(conn, f"INSERT INTO {TABLE} (plugin, name, applied_at, checksum) VALUES (?, ?, ?, ?)"),
+        (plugin, name, now, checksum),
     )
 
 
-def update_checksum(conn: Connection, plugin: str, name: str, checksum: str) -> None:
-    from sqlalchemy import text
+def _returning(conn: Connection) -> bool:
+    """INSERT/DELETE ... RETURNING with ON CONFLICT: PostgreSQL, and SQLite from 3.35."""
+    if conn.dialect.name == "sqlite":
+        return (conn.dialect.server_version_info or (0,)) >= (3, 35)
+    return conn.dialect.name == "postgresql"
 
-    conn.execute(
-        text(f"UPDATE {TABLE} SET checksum = :c WHERE plugin = :p AND name = :n"),
-        {"p": plugin, "n": name, "c": checksum},
+
+def claim(conn: Connection, plugin: str, name: str, checksum: str) -> bool:
+    """Record a migration unless its row exists; True if this call recorded it.
+
+    One statement instead of a check and an insert: it runs first in each migration's
+    transaction, so a migration another process applied meanwhile is skipped before any of its
+    SQL runs, and the primary key makes a double apply impossible even without the check.
+    """
+    if not _returning(conn):
+        if is_applied(conn, plugin, name):
+            return False
+        record(conn, plugin, name, checksum)
+        return True
+    now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    row = conn.exec_driver_sql(
+        _sql(
+            conn,
+            f"INSERT INTO {TABLE} (plugin, name, applied_at, checksum) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (plugin, name) DO NOTHING RETURNING 1",
+        ),
+        (plugin, name, now, checksum),
+    ).first()
+    return row is not None
+
+
+def release(conn: Connection, plugin: str, name: str) -> bool:
+    """Delete a migration's row; True if there was one (the un-applying twin of claim)."""
+    if not _returning(conn):
+        if not is_applied(conn, plugin, name):
+            return False
+        unrecord(conn, plugin, name)
+        return True
+    row = conn.exec_driver_sql(
+        _sql(conn, f"DELETE FROM {TABLE} WHERE plugin = ? AND name = ? RETURNING 1"),
+        (plugin, name),
+    ).first()
+    return row is not None
+
+
+def update_checksum(conn: Connection, plugin: str, name: str, checksum: str) -> None:
+    conn.exec_driver_sql(
+        _sql(conn, f"UPDATE {TABLE} SET checksum = ? WHERE plugin = ? AND name = ?"),
+        (checksum, plugin, name),
     )
 
 
 def unrecord(conn: Connection, plugin: str, name: str) -> None:
-    from sqlalchemy import text
-
-    conn.execute(
-        text(f"DELETE FROM {TABLE} WHERE plugin = :p AND name = :n"), {"p": plugin, "n": name}
+    conn.exec_driver_sql(
+        _sql(conn, f"DELETE FROM {TABLE} WHERE plugin = ? AND name = ?"), (plugin, name)
     )

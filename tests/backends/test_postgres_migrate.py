@@ -279,3 +279,18 @@ def test_passwords_never_appear_in_output(pg_project: Project) -> None:
     assert "no_such_database_x" in outputs[4].stderr
     assert "waiting for the migration lock" in outputs[6].stderr
     assert secret not in str(query(p.database, "SELECT application_name FROM pg_stat_activity"))
+
+
+def test_migrations_commit_asynchronously_each_on_its_own(pg_project: Project) -> None:
+    """During `migrate` the session does not wait for each commit's WAL flush (the run flushes
+    once at the end, on the lock connection); the server's setting is untouched."""
+    p, url = pg_project, pg_project.database
+    seen = "CREATE TABLE seen AS SELECT current_setting('synchronous_commit') AS value"
+    write(p.root, "0001_seen", [ops.RunSql(sql=seen)])
+    write(p.root, "0002_t", [ops.CreateTable(table="t", columns=(PK,))])
+    r = p.run("migrate")
+    assert (r.code, r.out_lines) == (0, ["Applied 2 migration(s)"]), r
+    assert query(url, "SELECT value FROM seen") == [("off",)]
+    assert "t" in tables(url)
+    assert recorded(url) == [("app", "0001_seen"), ("app", "0002_t")]
+    assert query(url, "SHOW synchronous_commit") == [("on",)]

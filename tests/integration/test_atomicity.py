@@ -34,7 +34,10 @@ def _apply(url: str, *migrations: Migration) -> list[str]:
     pm = new_manager()
     pm.register(sqlite_plugin, name="sqlite")
     backend = SQLiteBackend()
-    plan = [executor.render_migration(pm, backend, m, {}) for m in migrations]
+    plan, state = [], {}
+    for m in migrations:  # each migration renders against the tables the ones before it left
+        plan.append(executor.render_migration(pm, backend, m, state))
+        state = ops.apply_all(state, m.operations)
     engine = backend.create_engine(url)
     try:
         with engine.connect() as conn:
@@ -107,6 +110,84 @@ def test_rerun_after_fixing_the_failure_applies_it(sqlite_url: str) -> None:
     )
     assert _apply(sqlite_url, fixed) == ["app/0001_x"]
     assert rows(sqlite_url, "SELECT id FROM half") == [(1,)]
+
+
+def test_batched_migrations_keep_the_foreign_key_mode_they_need(sqlite_url: str) -> None:
+    """One run mixes a rebuild (enforcement off), migrations that run the same either way and
+    hand-written SQL that relies on enforcement (ON DELETE CASCADE): each gets its mode."""
+    fk = Column("author_id", "ForeignKey", nullable=True, fk_target="author", fk_column="id",
+                on_delete="cascade")  # fmt: skip
+    name = Column("name", "Text", nullable=False)
+    plan = [
+        _migration(
+            "0001_tables",
+            ops.CreateTable(table="author", columns=(ID, name)),
+            ops.CreateTable(table="book", columns=(ID, fk)),
+        ),
+        _migration(
+            "0002_rows",
+            ops.RunSql(sql="INSERT INTO author (id, name) VALUES (1, 'a'), (2, 'b')"),
+            ops.RunSql(sql="INSERT INTO book (id, author_id) VALUES (10, 1), (11, 1), (12, 2)"),
+        ),
+        # A rebuild of the parent: needs enforcement off (it drops and re-creates `author`).
+        _migration(
+            "0003_nullable",
+            ops.AlterColumn(
+                table="author", column="name", from_=name, to=Column("name", "Text", nullable=True)
+            ),
+        ),
+        # Runs the same in either mode: joins the rebuild's batch.
+        _migration("0004_index", ops.AddIndex(table="author", columns=("name",))),
+        # Deleting a parent must cascade, so this one needs enforcement on.
+        _migration("0005_delete", ops.RunSql(sql="DELETE FROM author WHERE id = 1")),
+    ]
+    state_free = [m.id for m in plan]
+    assert _apply(sqlite_url, *plan) == [f"app/{mid}" for mid in state_free]
+    assert rows(sqlite_url, "SELECT id, name FROM author") == [(2, "b")]
+    # The rebuild kept the children; the cascade removed the deleted author's books.
+    assert rows(sqlite_url, "SELECT id, author_id FROM book ORDER BY id") == [(12, 2)]
+    assert rows(sqlite_url, "PRAGMA foreign_key_check") == []
+    assert rows(sqlite_url, "SELECT name FROM umbral_migrations ORDER BY name") == [
+        (mid,) for mid in state_free
+    ]
+
+
+def test_batches_group_by_foreign_key_mode() -> None:
+    """Which migrations may share a transaction: neutral ones join either mode, a change of
+    mode ends the batch, a non-atomic migration runs alone."""
+
+    def rendered(mid: str, *, off: bool = False, neutral: bool = False) -> executor.Rendered:
+        r = executor.Rendered(_migration(mid), [])
+        r.needs_fk_off, r.fk_neutral = off, neutral
+        return r
+
+    plan = [
+        rendered("0001", neutral=True),
+        rendered("0002", off=True),
+        rendered("0003", neutral=True),
+        rendered("0004", off=True),
+        rendered("0005"),
+        rendered("0006", neutral=True),
+        rendered("0007", off=True),
+        rendered("0008", neutral=True),
+    ]
+    plan[7].migration.atomic = False
+
+    def groups() -> list[tuple[list[str], bool]]:
+        out, i = [], 0
+        while i < len(plan):
+            end, fk_off = executor.batch_end(plan, i, batching=True)
+            out.append(([r.migration.id for r in plan[i:end]], fk_off))
+            i = end
+        return out
+
+    assert groups() == [
+        (["0001", "0002", "0003", "0004"], True),
+        (["0005", "0006"], False),
+        (["0007"], True),
+        (["0008"], False),
+    ]
+    assert executor.batch_end(plan, 0, batching=False) == (1, False)
 
 
 # -- through the CLI, on each backend ------------------------------------------------------------
