@@ -26,8 +26,6 @@ if TYPE_CHECKING:
 #: Seconds a connection waits on a locked database before giving up (also the ``--lock-wait``
 #: default): concurrent ``migrate`` processes queue on ``BEGIN IMMEDIATE``.
 DEFAULT_BUSY_TIMEOUT = 300.0
-#: Page cache of a migrate connection, in KiB (see create_engine).
-CACHE_KIB = 65536
 
 
 class SQLiteBackend(Backend):
@@ -222,11 +220,6 @@ class SQLiteBackend(Backend):
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys = ON")
-            # A rebuild copies a whole table in one transaction. With SQLite's default 2 MiB
-            # page cache the copy spills dirty pages every few thousand rows, each spill
-            # syncing the journal first (84 fsyncs for a 1,000,000-row table; 8 with 64 MiB).
-            # The cache grows only as pages are used, so a small database pays nothing.
-            cur.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             cur.close()
 
         @event.listens_for(engine, "begin")
