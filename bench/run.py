@@ -452,6 +452,14 @@ def b_help(cfg: argparse.Namespace) -> Table:
     contenders = [
         Contender("python -c pass", [PY, "-c", "pass"], HERE),
         Contender("import typer", [PY, "-c", "import typer"], HERE),
+        # The start-up every database command pays before its first statement, whatever umbral
+        # does: the CLI library plus SQLAlchemy (SQLite) and psycopg (PostgreSQL).
+        Contender("import typer, sqlalchemy", [PY, "-c", "import typer, sqlalchemy"], HERE),
+        Contender(
+            "import typer, sqlalchemy, psycopg",
+            [PY, "-c", "import typer, sqlalchemy, psycopg"],
+            HERE,
+        ),
         Contender("umbral", umbral("--help"), HERE),
         Contender("django", [str(BIN / "django-admin"), "help"], HERE),
         Contender("alembic", alembic("--help"), HERE),
@@ -808,8 +816,13 @@ def render(results: dict[str, dict[str, Result]], meta: dict) -> str:
         extra = ""
         if label == "`--help`":
             extra = (
-                f" (`python -c pass` {fmt_s(rows['python -c pass'])}, "
-                f"`import typer` {fmt_s(rows['import typer'])})"
+                " ("
+                + ", ".join(
+                    f"`{name}` {fmt_s(rows[name])}"
+                    for name in rows
+                    if name.startswith(("python -c", "import "))
+                )
+                + ")"
             )
         lines.append(
             f"| {label}{extra} | {fmt_s(rows.get('umbral'))} | {fmt_s(rows.get('django'))} | "
