@@ -41,7 +41,6 @@ class Distribution:
 class EntryPoint:
     name: str
     value: str  # ``module`` or ``module:attribute``
-    dist_key: str  # normalised distribution name: equal keys are one distribution
     _info_dir: Path | None = None  # the .dist-info/.egg-info directory, when read directly
     _dist: Any = None  # an importlib.metadata.Distribution, for zip entries
 
@@ -88,7 +87,7 @@ def entry_points(group: str, path: Iterable[str] | None = None) -> list[EntryPoi
             except OSError:
                 continue
             for ep_name, value in _parse_group(text, group):
-                found.append(EntryPoint(ep_name, value, key, _info_dir=info_dir))
+                found.append(EntryPoint(ep_name, value, _info_dir=info_dir))
     return found
 
 
@@ -157,7 +156,7 @@ def _from_zip(entry: str, group: str, seen: set[str]) -> list[EntryPoint]:
         seen.add(key)
         for ep in dist.entry_points:
             if ep.group == group:
-                out.append(EntryPoint(ep.name, ep.value, key, _dist=dist))
+                out.append(EntryPoint(ep.name, ep.value, _dist=dist))
     return out
 
 
