@@ -48,13 +48,20 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return directory
 
 
-def test_second_load_comes_from_the_cache_and_matches(tmp_path: Path, cache: Path) -> None:
-    m = sample_migration(tmp_path / "blog")
+def load_twice(directory: Path) -> tuple[Path, Migration, Migration]:
+    """Write an old-enough sample, load it (validated, cached), load it again (from the cache):
+    the file, the full load and the cached one."""
+    m = sample_migration(directory)
     assert m.path is not None
     age(m.path)
-    [first] = load_plugin("blog", tmp_path / "blog")
+    [first] = load_plugin("blog", directory)
+    [second] = load_plugin("blog", directory)
+    return m.path, first, second
+
+
+def test_second_load_comes_from_the_cache_and_matches(tmp_path: Path, cache: Path) -> None:
+    _, first, second = load_twice(tmp_path / "blog")
     assert not isinstance(first, loadcache.CachedMigration)
-    [second] = load_plugin("blog", tmp_path / "blog")
     assert isinstance(second, loadcache.CachedMigration)
     assert second.checksum == first.checksum
     assert second.depends_on == first.depends_on
@@ -71,13 +78,8 @@ def test_fresh_files_are_not_cached(tmp_path: Path, cache: Path) -> None:
 
 
 def test_an_edit_is_seen(tmp_path: Path, cache: Path) -> None:
-    m = sample_migration(tmp_path / "blog")
-    assert m.path is not None
-    age(m.path)
-    [before] = load_plugin("blog", tmp_path / "blog")
-    load_plugin("blog", tmp_path / "blog")
-    text = m.path.read_text()
-    m.path.write_text(text.replace('"draft"', '"DRAFT"'))  # same size, new mtime
+    path, before, _ = load_twice(tmp_path / "blog")
+    path.write_text(path.read_text().replace('"draft"', '"DRAFT"'))  # same size, new mtime
     [after] = load_plugin("blog", tmp_path / "blog")
     assert not isinstance(after, loadcache.CachedMigration)
     assert after.checksum != before.checksum
@@ -96,11 +98,7 @@ def test_an_empty_cache_dir_setting_turns_it_off(
 
 
 def test_the_snapshot_alone_is_read_without_the_operations(tmp_path: Path, cache: Path) -> None:
-    m = sample_migration(tmp_path / "blog")
-    assert m.path is not None
-    age(m.path)
-    [first] = load_plugin("blog", tmp_path / "blog")
-    [cached] = load_plugin("blog", tmp_path / "blog")
+    _, first, cached = load_twice(tmp_path / "blog")
     assert isinstance(cached, loadcache.CachedMigration)
     # makemigrations asks a leaf for its snapshot only: the operations stay unread...
     assert cached.snapshot_after == first.snapshot_after
@@ -113,11 +111,8 @@ def test_the_snapshot_alone_is_read_without_the_operations(tmp_path: Path, cache
 def test_a_file_changed_after_loading_is_refused_when_its_body_is_read(
     tmp_path: Path, cache: Path
 ) -> None:
-    m = sample_migration(tmp_path / "blog")
-    assert m.path is not None
-    age(m.path)
-    load_plugin("blog", tmp_path / "blog")
-    [cached] = load_plugin("blog", tmp_path / "blog")
-    m.path.write_text(m.path.read_text().replace('"draft"', '"DRAFT"'))
+    path, _, cached = load_twice(tmp_path / "blog")
+    assert isinstance(cached, loadcache.CachedMigration)
+    path.write_text(path.read_text().replace('"draft"', '"DRAFT"'))
     with pytest.raises(MigrationFileError, match="changed while umbral was running"):
         cached.snapshot_after  # noqa: B018
