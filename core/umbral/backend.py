@@ -26,6 +26,28 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
 
+@dataclass(frozen=True)
+class Shortcut:
+    """A cheaper way to the schema that ``replaces`` (a run of rendered statements) produces,
+    which the backend may take at run time instead.
+
+    Rendering cannot see the database, and some changes have a fast path that is safe only when
+    the table is exactly as the migrations left it: SQLite drops NOT NULL by editing the stored
+    table definition instead of copying every row. The executor offers the shortcut to
+    ``Backend.run_shortcut`` when it reaches ``replaces``; when the backend declines, the
+    statements run as rendered (and as ``sqlmigrate`` shows them).
+    """
+
+    #: What to do instead, in the backend's terms (e.g. ``"definition"``, ``"statement"``).
+    kind: str
+    table: str
+    replaces: tuple[str, ...]
+    #: The table definition the database must hold for the shortcut to be taken.
+    expected: str
+    #: The SQL of the shortcut (for ``kind``: the new definition, or the statement to run).
+    sql: str
+
+
 @dataclass
 class RenderContext:
     """What a renderer may know besides the operation itself."""
@@ -42,6 +64,8 @@ class RenderContext:
     atomic: bool = True
     #: Tables rebuilt by the rendered operations (set by renderers that rebuild).
     rebuilt: set[str] = field(default_factory=set)
+    #: Fast paths the backend may take instead of some of the rendered statements.
+    shortcuts: list[Shortcut] = field(default_factory=list)
 
 
 _FK_ACTION_SQL = {"cascade": "CASCADE", "restrict": "RESTRICT", "set_null": "SET NULL"}
@@ -281,6 +305,14 @@ class Backend:
     def broken_views(self, conn: Connection) -> list[str]:
         """Views that no longer compile (checked before committing a migration)."""
         return []
+
+    def run_shortcut(self, conn: Connection, shortcut: Shortcut) -> bool:
+        """Take ``shortcut`` instead of its statements, inside the migration's transaction.
+
+        Returns False, having changed nothing, when the database is not as the shortcut
+        requires; the executor then runs the statements it replaces. Default: never.
+        """
+        return False
 
 
 def _snake(kind: str) -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from umbral import recorder
-from umbral.backend import Backend, RenderContext
+from umbral.backend import Backend, RenderContext, Shortcut
 from umbral.errors import MigrationFailed, UmbralError, UnsupportedChange
 from umbral.migration import Migration
 from umbral.operations import State
@@ -48,6 +48,9 @@ class Rendered:
     #: Runs the same with foreign-key enforcement on or off (see FK_NEUTRAL), so apply_plan
     #: may put it in a batch of either mode.
     fk_neutral: bool = False
+    #: Fast paths the backend may take at run time, by the index in ``statements`` of the
+    #: first statement each one replaces.
+    shortcuts: dict[int, Shortcut] = field(default_factory=dict)
 
 
 #: Operations whose SQL does the same with foreign-key enforcement on or off: they create,
@@ -67,12 +70,17 @@ def render_migration(
     out = Rendered(migration, [])
     for op in migration.operations:
         ctx.state = state
+        offered = len(ctx.shortcuts)
         stmts = pm.hook.umbral_render_operation(operation=op, backend=backend, context=ctx)
         if stmts is None:
             raise UnsupportedChange(
                 f"migration {migration.key}: no plugin renders operation {op.kind} for the "
                 f"{backend.name} backend; install the plugin that provides it"
             )
+        for shortcut in ctx.shortcuts[offered:]:
+            at = _find_run(stmts, shortcut.replaces)
+            if at is not None:  # a hook wrapper may have rewritten the statements: no shortcut
+                out.shortcuts[len(out.statements) + at] = shortcut
         out.parts.append((op.describe(), list(stmts)))
         out.statements.extend(stmts)
         state = op.apply(state)
@@ -82,6 +90,14 @@ def render_migration(
         op.kind in FK_NEUTRAL for op in migration.operations
     )
     return out
+
+
+def _find_run(stmts: Sequence[str], run: Sequence[str]) -> int | None:
+    """Where ``run`` occurs in ``stmts`` as consecutive statements."""
+    for i in range(len(stmts) - len(run) + 1):
+        if list(stmts[i : i + len(run)]) == list(run):
+            return i
+    return None
 
 
 @contextmanager
@@ -143,7 +159,18 @@ def apply_one(
                     return False
                 if not fake:
                     keep = backend.dependent_objects_sql(conn, rendered.rebuilt)
-                    for stmt in [*rendered.statements, *keep]:
+                    stmts, i = rendered.statements, 0
+                    while i < len(stmts):
+                        shortcut = rendered.shortcuts.get(i)
+                        if shortcut is not None:
+                            current = shortcut.sql
+                            if backend.run_shortcut(conn, shortcut):
+                                i += len(shortcut.replaces)
+                                continue
+                        current = stmts[i]
+                        run_statement(conn, current)
+                        i += 1
+                    for stmt in keep:
                         current = stmt
                         run_statement(conn, stmt)
                     if fk_off:

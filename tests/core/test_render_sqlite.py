@@ -234,6 +234,27 @@ CASES: list[tuple[str, ops.Operation, list[str], Callable[[Schema], Any]]] = [
         ),
     ),
     (
+        "drop-not-null-rebuilds",
+        ops.AlterColumn(
+            table="author",
+            column="name",
+            from_=AUTHOR.fields[1],
+            to=Column("name", "Text", max_length=100, nullable=True),
+        ),
+        rebuild(
+            "author",
+            'CREATE TABLE "_umbral_new_author" ("id" INTEGER PRIMARY KEY AUTOINCREMENT, '
+            '"name" VARCHAR(100), "email" TEXT NOT NULL)',
+            '"id", "name", "email"',
+            '"id", "name", "email"',
+            ['CREATE UNIQUE INDEX "uniq_author_email" ON "author" ("email")'],
+        ),
+        lambda s: (
+            s["author"]["columns"][1] == ("name", "VARCHAR(100)", True)
+            and "uniq_author_email" in index_names(s, "author")
+        ),
+    ),
+    (
         "rename-table",
         ops.RenameTable(from_="post", to="article"),
         [
@@ -344,6 +365,48 @@ def test_rebuilds_ask_for_foreign_keys_off() -> None:
         assert ctx.needs_fk_off == case_id.endswith("-rebuilds"), case_id
 
 
+def test_rebuilds_offer_shortcuts_for_a_table_laid_out_as_its_state() -> None:
+    b = SQLiteBackend()
+    offered = {}
+    for case_id, op, _, _ in CASES:
+        ctx = RenderContext(state=dict(STATE))
+        stmts = b.render(op, ctx)
+        offered[case_id] = {sc.kind: sc for sc in ctx.shortcuts}
+        for sc in ctx.shortcuts:
+            assert executor._find_run(stmts, sc.replaces) is not None, case_id
+    assert {k: sorted(v) for k, v in offered.items() if v} == {
+        # Same columns, same order, copied as they are: the copy may use SELECT *.
+        "alter-column-rebuilds": ["statement"],
+        # And a NOT NULL dropped may skip the rebuild altogether.
+        "drop-not-null-rebuilds": ["definition", "statement"],
+    }  # (adding or dropping a column, or a COALESCE'd copy, offers neither)
+    edit = offered["drop-not-null-rebuilds"]["definition"]
+    rebuild_stmts = next(c[2] for c in CASES if c[0] == "drop-not-null-rebuilds")
+    assert list(edit.replaces) == rebuild_stmts  # the whole rebuild
+    assert edit.expected == CREATE_AUTHOR[0]
+    assert edit.sql == CREATE_AUTHOR[0].replace("VARCHAR(100) NOT NULL", "VARCHAR(100)")
+    copy = offered["alter-column-rebuilds"]["statement"]
+    assert copy.replaces == (
+        'INSERT INTO "_umbral_new_author" ("id", "name", "email") '
+        'SELECT "id", "name", "email" FROM "author"',
+    )
+    assert copy.expected == CREATE_AUTHOR[0]
+    assert copy.sql == 'INSERT INTO "_umbral_new_author" SELECT * FROM "author"'
+
+
+def test_the_executor_finds_the_shortcut_among_the_migration_statements() -> None:
+    pm = new_manager()
+    pm.register(sqlite_plugin, name="sqlite")
+    drop_not_null = next(c[1] for c in CASES if c[0] == "drop-not-null-rebuilds")
+    add_index = ops.AddIndex(table="post", columns=("title",))
+    migration = Migration("app", "0002_x", [add_index, drop_not_null], EMPTY)
+    rendered = executor.render_migration(pm, SQLiteBackend(), migration, dict(STATE))
+    found = {sc.kind: at for at, sc in rendered.shortcuts.items()}
+    assert found == {"definition": 1, "statement": 2}  # after the one statement of AddIndex
+    for at, shortcut in rendered.shortcuts.items():
+        assert rendered.statements[at : at + len(shortcut.replaces)] == list(shortcut.replaces)
+
+
 def test_drop_view_and_drop_m2m() -> None:
     b = SQLiteBackend()
     assert b.render(ops.DropView(name="recent"), RenderContext()) == [
@@ -434,3 +497,45 @@ def test_indexes_follow_a_renamed_table(tmp_path: Path) -> None:
         "uniq_article_author_title",
         "idx_article_author",
     }
+
+
+@pytest.mark.parametrize("laid_out_as_state", [True, False])
+def test_shortcuts_are_taken_only_for_a_table_laid_out_as_its_state(
+    tmp_path: Path, laid_out_as_state: bool
+) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    if laid_out_as_state:
+        _run(url, "0001_setup", [ops.CreateTable(table="author", columns=AUTHOR.fields)], {})
+    else:  # the same columns, created by hand in another order
+        execute(
+            url,
+            'CREATE TABLE "author" ("email" TEXT NOT NULL, '
+            '"id" INTEGER PRIMARY KEY AUTOINCREMENT, "name" VARCHAR(100) NOT NULL)',
+        )
+    execute(url, "INSERT INTO author (id, name, email) VALUES (7, 'Ann', 'a@x')")
+    backend = SQLiteBackend()
+    by_kind = {}
+    for case_id in ("alter-column-rebuilds", "drop-not-null-rebuilds"):
+        ctx = RenderContext(state={"author": AUTHOR})
+        stmts = backend.render(next(c[1] for c in CASES if c[0] == case_id), ctx)
+        by_kind.update({sc.kind: (sc, stmts) for sc in ctx.shortcuts})
+    engine = backend.create_engine(url)
+    try:
+        with engine.connect() as conn, executor.write_transaction(conn, backend):
+            copy, stmts = by_kind["statement"]
+            conn.exec_driver_sql(stmts[0])  # CREATE TABLE "_umbral_new_author"
+            assert backend.run_shortcut(conn, copy) is laid_out_as_state
+            copied = conn.exec_driver_sql(
+                'SELECT id, name, email FROM "_umbral_new_author"'
+            ).fetchall()
+            assert copied == ([(7, "Ann", "a@x")] if laid_out_as_state else [])
+            conn.exec_driver_sql('DROP TABLE "_umbral_new_author"')
+            edit, _ = by_kind["definition"]
+            assert backend.run_shortcut(conn, edit) is laid_out_as_state
+            notnull = {r[1]: r[3] for r in conn.exec_driver_sql("PRAGMA table_info(author)")}
+            assert notnull["name"] == (0 if laid_out_as_state else 1)
+    finally:
+        engine.dispose()
+    # Committed: a new connection sees the definition the shortcut left.
+    assert rows(url, "SELECT id, name, email FROM author") == [(7, "Ann", "a@x")]
+    assert rows(url, "PRAGMA integrity_check") == [("ok",)]

@@ -8,6 +8,7 @@ still bite.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -282,6 +283,176 @@ def test_rebuild_that_would_break_a_view_is_refused(populated: Project) -> None:
     assert r.code == 1, r
     assert "item_owner" in r.stderr and "0002_drop_item_owner" in r.stderr
     assert _dump(path) == before  # rolled back: nothing changed
+
+
+def _rootpage(path: str, table: str) -> int:
+    """Where the table's rows live: a rebuild moves them, an in-place edit does not."""
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(
+            "SELECT rootpage FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+        ).fetchone()[0]
+    finally:
+        conn.close()
+
+
+REVISION = "revision = fields.Integer()"
+REVISION_NULL = "revision = fields.Integer(nullable=True)"
+NOTE = 'note = fields.Text(default="", help="free text")\n'
+ADDED = "    added = fields.Text(nullable=True)\n"  # last: ALTER TABLE ADD COLUMN appends
+
+
+def test_dropping_not_null_edits_the_definition_in_place(populated: Project) -> None:
+    p = populated
+    path = sqlite_path(p.database)
+    # First a column added with ALTER TABLE (SQLite appends it to the stored text), then the
+    # NOT NULL dropped: both pending, applied by one `migrate`.
+    p.models(_edit((NOTE, NOTE + ADDED)))
+    assert p.run("makemigrations", "--name", "add_added").code == 0
+    p.models(_edit((NOTE, NOTE + ADDED), (REVISION, REVISION_NULL)))
+    assert p.run("makemigrations", "--name", "revision_null").code == 0
+    ops = [op["kind"] for op in p.load_migration("app", "0003_revision_null.json")["operations"]]
+    assert ops == ["AlterColumn"]
+    # sqlmigrate shows the rebuild: what runs when the table is not as the migrations made it.
+    shown = p.run("sqlmigrate", "app/0003_revision_null")
+    assert 'INSERT INTO "_umbral_new_item"' in shown.stdout
+    before, indexes_before = _dump(path), _indexes(path)
+    rootpage = _rootpage(path, "item")
+
+    r = p.run("migrate")
+    assert r.code == 0, r
+
+    assert _rootpage(path, "item") == rootpage  # no row was copied
+    after = _dump(path)
+    assert after["owner"] == before["owner"] and after["part"] == before["part"]
+    # Every row, value and storage class; the added column (last) is NULL everywhere.
+    assert [row[:-2] for row in after["item"]] == before["item"]
+    assert {row[-2:] for row in after["item"]} == {(None, "null")}
+    assert _indexes(path) == indexes_before
+    conn = sqlite3.connect(path)  # a connection that never saw the old definition
+    conn.execute("PRAGMA foreign_keys = ON")
+    assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    cols = {r[1]: r for r in conn.execute("PRAGMA table_info(item)")}
+    assert cols["revision"][3] == 0 and cols["code"][3] == 1 and "added" in cols
+    conn.execute("INSERT INTO item (code, revision) VALUES ('new', NULL)")
+    with pytest.raises(sqlite3.IntegrityError):  # unique_together still bites
+        conn.execute("INSERT INTO item (code, revision) VALUES ('c1', 0)")
+    with pytest.raises(sqlite3.IntegrityError):  # the other NOT NULLs too
+        conn.execute("INSERT INTO item (code, revision) VALUES (NULL, 1)")
+    with pytest.raises(sqlite3.IntegrityError):  # inbound FK still bites, and cascades
+        conn.execute("INSERT INTO part (item, label) VALUES (999999, 'dangling')")
+    conn.execute("DELETE FROM item WHERE id = 1")
+    assert conn.execute("SELECT count(*) FROM part WHERE item = 1").fetchone() == (0,)
+    conn.rollback()
+    conn.close()
+    assert p.run("makemigrations", "--check").code == 0
+
+
+@pytest.mark.parametrize(
+    "size", ["fields.Integer(nullable=True)", "fields.BigInt()"], ids=["drop-not-null", "retype"]
+)
+def test_a_table_not_laid_out_as_the_migrations_made_it_is_rebuilt(
+    project: Project, size: str
+) -> None:
+    # The stored definition decides: here the table was created by hand with its columns in
+    # another order, so editing the text or copying with SELECT * would re-label the values;
+    # the rebuild copies by name.
+    p = project
+    path = sqlite_path(p.database)
+    p.models("class Thing(Model):\n    name = fields.Text()\n    size = fields.Integer()\n")
+    assert p.run("makemigrations").code == 0
+    (initial,) = p.migration_files()
+    conn = sqlite3.connect(path)
+    conn.execute(
+        'CREATE TABLE "thing" ("size" INTEGER NOT NULL, '
+        '"id" INTEGER PRIMARY KEY AUTOINCREMENT, "name" TEXT NOT NULL)'
+    )
+    conn.executemany(
+        "INSERT INTO thing (id, name, size) VALUES (?, ?, ?)",
+        [(i, f"n{i}", i * 10) for i in range(1, 201)],
+    )
+    conn.commit()
+    conn.close()
+    assert p.run("migrate", "--fake", f"app/{initial.removesuffix('.json')}").code == 0
+    rootpage = _rootpage(path, "thing")
+    p.models(f"class Thing(Model):\n    name = fields.Text()\n    size = {size}\n")
+    assert p.run("makemigrations").code == 0
+    r = p.run("migrate")
+    assert r.code == 0, r
+    assert _rootpage(path, "thing") != rootpage
+    conn = sqlite3.connect(path)
+    got = conn.execute("SELECT id, name, size FROM thing ORDER BY id").fetchall()
+    assert got == [(i, f"n{i}", i * 10) for i in range(1, 201)]
+    size_column = {r[1]: r for r in conn.execute("PRAGMA table_info(thing)")}["size"]
+    assert size_column[2:4] == (("INTEGER", 0) if "nullable" in size else ("BIGINT", 1))
+    conn.close()
+
+
+def test_a_table_with_triggers_is_rebuilt_and_keeps_them(populated: Project) -> None:
+    p = populated
+    path = sqlite_path(p.database)
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE audit (item_id INTEGER)")
+    conn.execute(
+        "CREATE TRIGGER item_audit AFTER UPDATE ON item "
+        "BEGIN INSERT INTO audit VALUES (new.id); END"
+    )
+    conn.commit()
+    conn.close()
+    rootpage = _rootpage(path, "item")
+    before = _dump(path)
+    p.models(_edit((REVISION, REVISION_NULL)))
+    assert p.run("makemigrations").code == 0
+    r = p.run("migrate")
+    assert r.code == 0, r
+    assert _rootpage(path, "item") != rootpage
+    assert _dump(path) == before
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE item SET revision = NULL WHERE id = 2")
+    assert conn.execute("SELECT item_id FROM audit").fetchall() == [(2,)]
+    conn.close()
+
+
+def test_an_in_place_edit_rolls_back_with_its_migration(populated: Project) -> None:
+    p = populated
+    path = sqlite_path(p.database)
+    p.models(_edit((REVISION, REVISION_NULL)))
+    assert p.run("makemigrations", "--name", "revision_null").code == 0
+    file = p.root / "migrations" / "app" / "0002_revision_null.json"
+    data = json.loads(file.read_text())
+    good = json.dumps(data, indent=2)
+    data["operations"].append({"kind": "RunSql", "sql": "INSERT INTO no_such_table VALUES (1)"})
+    file.write_text(json.dumps(data, indent=2))
+    conn = sqlite3.connect(path)
+    definition = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'item'").fetchone()
+    conn.close()
+    before = _dump(path)
+
+    r = p.run("migrate")
+    assert r.code == 1, r
+    assert "app/0002_revision_null" in r.stderr and "no_such_table" in r.stderr
+
+    conn = sqlite3.connect(path)
+    assert (
+        conn.execute("SELECT sql FROM sqlite_master WHERE name = 'item'").fetchone() == definition
+    )
+    assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute("INSERT INTO item (code, revision) VALUES ('new', NULL)")
+    assert (
+        conn.execute("SELECT name FROM umbral_migrations WHERE name LIKE '0002%'").fetchall() == []
+    )
+    conn.close()
+    assert _dump(path) == before
+
+    file.write_text(good)  # without the failing statement it applies, in place
+    rootpage = _rootpage(path, "item")
+    assert p.run("migrate").code == 0
+    assert _rootpage(path, "item") == rootpage
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO item (code, revision) VALUES ('new', NULL)")
+    conn.close()
 
 
 PG_MODELS = """

@@ -4,7 +4,9 @@ SQLite cannot alter a column in place, cannot drop a column that a foreign key o
 key uses, and cannot add a column whose default is not a constant. Those changes rebuild the
 table: create ``_umbral_new_<t>``, copy every row, drop the old table, rename the new one into
 place and re-create every index. The executor runs such a migration with foreign-key enforcement
-off and checks ``PRAGMA foreign_key_check`` before committing.
+off and checks ``PRAGMA foreign_key_check`` before committing. For a table exactly as its
+migrations left it, two rebuilds have shortcuts (``run_shortcut``): dropping NOT NULL edits the
+stored definition, and a copy that keeps every column in place uses ``SELECT *``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from umbral import operations as ops
-from umbral.backend import Backend, RenderContext, integer_pk
+from umbral.backend import Backend, RenderContext, Shortcut, integer_pk
 from umbral.errors import UnsupportedChange
 from umbral.schema import Column, ModelState
 
@@ -101,7 +103,18 @@ class SQLiteBackend(Backend):
         new = op.apply({op.table: old})[op.table]
         if op.from_.db_attributes() == op.to.db_attributes():
             return []
-        return self.rebuild(old, new, ctx)
+        stmts = self.rebuild(old, new, ctx)
+        if _only_drops_not_null(op):
+            ctx.shortcuts.append(
+                Shortcut(
+                    "definition",
+                    op.table,
+                    tuple(stmts),
+                    self.create_table_sql(op.table, old.fields),
+                    self.create_table_sql(op.table, new.fields),
+                )
+            )
+        return stmts
 
     def render_rename_table(self, op: ops.RenameTable, ctx: RenderContext) -> list[str]:
         # Index names embed the table name (SPEC §6): re-create them under the new name so
@@ -156,9 +169,23 @@ class SQLiteBackend(Backend):
         copied = [c for c in new.fields if c.name in old_names]
         targets = ", ".join(q(c.name) for c in copied)
         exprs = ", ".join(self._copy_expr(c) for c in copied)
+        copy = f"INSERT INTO {q(tmp)} ({targets}) SELECT {exprs} FROM {q(table)}"
+        if [c.name for c in new.fields] == [c.name for c in old.fields] and targets == exprs:
+            # The same columns in the same order, copied as they are: when the stored table is
+            # laid out as `old` says, `SELECT *` copies the same values, and lets SQLite move
+            # whole records without decoding them when the two definitions allow it.
+            ctx.shortcuts.append(
+                Shortcut(
+                    "statement",
+                    table,
+                    (copy,),
+                    self.create_table_sql(table, old.fields),
+                    f"INSERT INTO {q(tmp)} SELECT * FROM {q(table)}",
+                )
+            )
         return [
             self.create_table_sql(tmp, new.fields),
-            f"INSERT INTO {q(tmp)} ({targets}) SELECT {exprs} FROM {q(table)}",
+            copy,
             f"DROP TABLE {q(table)}",
             # Legacy mode renames without re-parsing views and triggers that name the table
             # we just dropped; they keep pointing at the name, which is back after the rename.
@@ -257,6 +284,66 @@ class SQLiteBackend(Backend):
         ).fetchall()
         return [r[0] for r in rows]
 
+    def run_shortcut(self, conn: Connection, shortcut: Shortcut) -> bool:
+        """Take a shortcut of ``rebuild``/``render_alter_column`` when the stored table is
+        exactly what the migrations created: its ``CREATE TABLE`` text is the one this backend
+        renders for the table's state before the change (a table created by hand, or whose
+        columns are not in the order the models say, does not match and is rebuilt)."""
+        stored = conn.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (shortcut.table,)
+        ).scalar()
+        if stored != shortcut.expected:
+            return False
+        if shortcut.kind == "statement":
+            conn.exec_driver_sql(shortcut.sql)
+            return True
+        if shortcut.kind == "definition":
+            return self._edit_definition(conn, shortcut.table, shortcut.sql)
+        return False
+
+    def _edit_definition(self, conn: Connection, table: str, definition: str) -> bool:
+        """Drop NOT NULL by editing the table's stored definition: no row is copied.
+
+        This is the procedure SQLite documents for removing NOT NULL, CHECK or FOREIGN KEY
+        constraints (lang_altertable.html, "making other kinds of table schema changes"): the
+        rows on disk do not change, only the ``CREATE TABLE`` text in ``sqlite_master``, and
+        bumping ``schema_version`` makes every connection re-read it. Taken only when the table
+        has no triggers and schema edits are allowed (not ``SQLITE_DBCONFIG_DEFENSIVE``). It
+        runs in a savepoint and is checked afterwards; anything unexpected undoes it and the
+        rebuild runs instead.
+        """
+        from sqlalchemy.exc import DBAPIError
+
+        run = conn.exec_driver_sql
+        if run(
+            "SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (table,)
+        ).first():
+            return False
+        before = run(f"PRAGMA table_info({self.quote(table)})").fetchall()
+        # SQLite's advice: make sure the new text parses before it goes into the schema.
+        probe = definition.replace(self.quote(table), self.quote(f"_umbral_new_{table}"), 1)
+        try:
+            run(f"EXPLAIN {probe}").fetchall()
+            with conn.begin_nested():
+                run("PRAGMA writable_schema = ON")
+                try:
+                    if run("PRAGMA writable_schema").scalar() != 1:
+                        raise _Declined  # defensive mode ignores the pragma
+                    version = int(run("PRAGMA schema_version").scalar())
+                    run(
+                        "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?",
+                        (definition, table),
+                    )
+                    run(f"PRAGMA schema_version = {version + 1}")
+                finally:
+                    run("PRAGMA writable_schema = OFF")
+                after = run(f"PRAGMA table_info({self.quote(table)})").fetchall()
+                if not _relaxed_only(before, after):
+                    raise _Declined
+        except (_Declined, DBAPIError):
+            return False  # the savepoint is rolled back: the table is as it was
+        return True
+
     def broken_views(self, conn: Connection) -> list[str]:
         names = [
             r[0]
@@ -275,3 +362,31 @@ class SQLiteBackend(Backend):
     @contextmanager
     def migration_lock(self, conn: Connection, wait: float) -> Iterator[None]:
         yield  # BEGIN IMMEDIATE per migration serialises writers; no run-wide lock needed
+
+
+class _Declined(Exception):
+    """A shortcut found the database not as it requires (its savepoint is rolled back)."""
+
+
+def _only_drops_not_null(op: ops.AlterColumn) -> bool:
+    """The change makes a NOT NULL column nullable and nothing else."""
+    return (
+        not op.from_.nullable
+        and op.to.nullable
+        and not op.from_.primary_key
+        and replace(op.from_, nullable=True).db_attributes() == op.to.db_attributes()
+    )
+
+
+def _relaxed_only(before: list, after: list) -> bool:
+    """``PRAGMA table_info`` rows after an in-place edit: the same columns, in the same order,
+    with one NOT NULL dropped."""
+    changed = [(b, a) for b, a in zip(before, after, strict=False) if tuple(b) != tuple(a)]
+    return (
+        len(before) == len(after)
+        and len(changed) == 1
+        and tuple(changed[0][0])[:3] == tuple(changed[0][1])[:3]
+        and tuple(changed[0][0])[4:] == tuple(changed[0][1])[4:]
+        and changed[0][0][3] == 1
+        and changed[0][1][3] == 0
+    )
