@@ -131,6 +131,20 @@ def _indexes(path: str) -> set[tuple[str, str]]:
         conn.close()
 
 
+def _add_audit_trigger(path: str, *more: str) -> None:
+    """A hand-made trigger on `item` that records updated ids in `audit` (plus ``more`` SQL)."""
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE audit (item_id INTEGER)")
+    conn.execute(
+        "CREATE TRIGGER item_audit AFTER UPDATE ON item "
+        "BEGIN INSERT INTO audit VALUES (new.id); END"
+    )
+    for sql in more:
+        conn.execute(sql)
+    conn.commit()
+    conn.close()
+
+
 @pytest.fixture
 def populated(project: Project) -> Project:
     project.models(MODELS)
@@ -240,15 +254,7 @@ def test_tightening_with_default_backfills_nulls(populated: Project) -> None:
 def test_rebuild_keeps_triggers_and_views(populated: Project) -> None:
     p = populated
     path = sqlite_path(p.database)
-    conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE audit (item_id INTEGER)")
-    conn.execute(
-        "CREATE TRIGGER item_audit AFTER UPDATE ON item "
-        "BEGIN INSERT INTO audit VALUES (new.id); END"
-    )
-    conn.execute("CREATE VIEW item_codes AS SELECT id, code FROM item")
-    conn.commit()
-    conn.close()
+    _add_audit_trigger(path, "CREATE VIEW item_codes AS SELECT id, code FROM item")
     p.models(
         MODELS.replace(
             "score = fields.Integer(nullable=True)", "score = fields.BigInt(nullable=True)"
@@ -392,14 +398,7 @@ def test_a_table_not_laid_out_as_the_migrations_made_it_is_rebuilt(
 def test_a_table_with_triggers_is_rebuilt_and_keeps_them(populated: Project) -> None:
     p = populated
     path = sqlite_path(p.database)
-    conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE audit (item_id INTEGER)")
-    conn.execute(
-        "CREATE TRIGGER item_audit AFTER UPDATE ON item "
-        "BEGIN INSERT INTO audit VALUES (new.id); END"
-    )
-    conn.commit()
-    conn.close()
+    _add_audit_trigger(path)
     rootpage = _rootpage(path, "item")
     before = _dump(path)
     p.models(_edit((REVISION, REVISION_NULL)))
