@@ -539,3 +539,18 @@ def test_shortcuts_are_taken_only_for_a_table_laid_out_as_its_state(
     # Committed: a new connection sees the definition the shortcut left.
     assert rows(url, "SELECT id, name, email FROM author") == [(7, "Ann", "a@x")]
     assert rows(url, "PRAGMA integrity_check") == [("ok",)]
+
+
+def test_an_in_place_edit_is_kept_only_if_just_that_not_null_went_away() -> None:
+    from umbral_sqlite.backend import _relaxed_only
+
+    # PRAGMA table_info rows: cid, name, type, notnull, dflt_value, pk
+    before = [(0, "id", "INTEGER", 0, None, 1), (1, "name", "TEXT", 1, None, 0)]
+    assert _relaxed_only(before, [before[0], (1, "name", "TEXT", 0, None, 0)])
+    assert not _relaxed_only(before, before)  # nothing changed
+    assert not _relaxed_only(before, [before[0], (1, "name", "BLOB", 0, None, 0)])  # type too
+    assert not _relaxed_only(before, [before[0], (1, "nom", "TEXT", 0, None, 0)])  # renamed
+    assert not _relaxed_only(before, [before[0]])  # a column gone
+    assert not _relaxed_only(  # two columns changed
+        before, [(0, "id", "INTEGER", 0, "1", 1), (1, "name", "TEXT", 0, None, 0)]
+    )

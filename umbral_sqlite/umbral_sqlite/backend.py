@@ -380,13 +380,11 @@ def _only_drops_not_null(op: ops.AlterColumn) -> bool:
 
 def _relaxed_only(before: list, after: list) -> bool:
     """``PRAGMA table_info`` rows after an in-place edit: the same columns, in the same order,
-    with one NOT NULL dropped."""
-    changed = [(b, a) for b, a in zip(before, after, strict=False) if tuple(b) != tuple(a)]
-    return (
-        len(before) == len(after)
-        and len(changed) == 1
-        and tuple(changed[0][0])[:3] == tuple(changed[0][1])[:3]
-        and tuple(changed[0][0])[4:] == tuple(changed[0][1])[4:]
-        and changed[0][0][3] == 1
-        and changed[0][1][3] == 0
-    )
+    with one NOT NULL dropped (``notnull``, the fourth field, from 1 to 0) and nothing else."""
+    if len(before) != len(after):
+        return False
+    changed = [(tuple(b), tuple(a)) for b, a in zip(before, after, strict=True) if b != a]
+    if len(changed) != 1:
+        return False
+    old, new = changed[0]
+    return old[3] == 1 and new == (*old[:3], 0, *old[4:])
