@@ -324,11 +324,18 @@ def test_dropping_not_null_edits_the_definition_in_place(populated: Project) -> 
     assert 'INSERT INTO "_umbral_new_item"' in shown.stdout
     before, indexes_before = _dump(path), _indexes(path)
     rootpage = _rootpage(path, "item")
+    # The application's connection, open across the migration with the old schema loaded.
+    early = sqlite3.connect(path)
+    assert early.execute("SELECT count(*) FROM item").fetchone() == (N_ROWS,)
 
     r = p.run("migrate")
     assert r.code == 0, r
 
     assert _rootpage(path, "item") == rootpage  # no row was copied
+    # It re-reads the schema (schema_version moved) and sees the new definition.
+    early.execute("INSERT INTO item (code, revision) VALUES ('early', NULL)")
+    early.rollback()
+    early.close()
     after = _dump(path)
     assert after["owner"] == before["owner"] and after["part"] == before["part"]
     # Every row, value and storage class; the added column (last) is NULL everywhere.
