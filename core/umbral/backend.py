@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -305,6 +305,15 @@ class Backend:
     def broken_views(self, conn: Connection) -> list[str]:
         """Views that no longer compile (checked before committing a migration)."""
         return []
+
+    def can_run_script(self, conn: Connection) -> bool:
+        """Whether ``run_script`` can run a migration on this connection. Default: no."""
+        return False
+
+    def run_script(self, conn: Connection, statements: Sequence[str]) -> None:
+        """Run ``statements`` in order in one round trip, inside the current transaction,
+        raising the driver's error when one fails (the executor then rolls back)."""
+        raise NotImplementedError
 
     def run_shortcut(self, conn: Connection, shortcut: Shortcut) -> bool:
         """Take ``shortcut`` instead of its statements, inside the migration's transaction.

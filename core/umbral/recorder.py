@@ -8,6 +8,7 @@ created here on first use with ``CREATE TABLE IF NOT EXISTS``.
 from __future__ import annotations
 
 import datetime
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -73,6 +74,23 @@ def record(conn: Connection, plugin: str, name: str, checksum: str) -> None:
         _sql(conn, f"INSERT INTO {TABLE} (plugin, name, applied_at, checksum) VALUES (?, ?, ?, ?)"),
         (plugin, name, now, checksum),
     )
+
+
+#: What record_sql writes into a statement as a literal as it is: names, ids, hex, ISO times.
+_PLAIN = re.compile(r"[A-Za-z0-9_.:+/-]*")
+
+
+def record_sql(plugin: str, name: str, checksum: str) -> str | None:
+    """The INSERT of ``record`` as one statement with its values written in, for a backend
+    that sends a migration as one script (no parameters there). None when a value is not plain
+    enough to be written as a literal the same way under every server setting (quotes,
+    backslashes): that migration then goes statement by statement."""
+    now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    values = (plugin, name, now, checksum)
+    if not all(_PLAIN.fullmatch(v) for v in values):
+        return None
+    literals = ", ".join(f"'{v}'" for v in values)
+    return f"INSERT INTO {TABLE} (plugin, name, applied_at, checksum) VALUES ({literals})"
 
 
 def _returning(conn: Connection) -> bool:

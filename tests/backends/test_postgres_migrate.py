@@ -238,7 +238,7 @@ def test_killed_migrate_leaves_whole_migrations_and_the_next_run_finishes(
     ])  # fmt: skip
     write(p.root, "0003_d", [ops.CreateTable(table="d", columns=(PK,))])
     proc = start(p)
-    wait_for(lambda: running(url, "SELECT pg_sleep(5)%"))
+    wait_for(lambda: running(url, "%SELECT pg_sleep(5)%"))  # inside its migration's script
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     proc.communicate()
@@ -294,3 +294,56 @@ def test_migrations_commit_asynchronously_each_on_its_own(pg_project: Project) -
     assert "t" in tables(url)
     assert recorded(url) == [("app", "0001_seen"), ("app", "0002_t")]
     assert query(url, "SHOW synchronous_commit") == [("on",)]
+
+
+def test_a_migration_goes_to_the_server_as_one_script_with_its_tracking_row(
+    pg_project: Project,
+) -> None:
+    """One round trip per migration: the tracking row's INSERT and every statement in one
+    query, run in order; literals with `%`, `:name` and `?` and a trailing comment arrive as
+    written."""
+    p, url = pg_project, pg_project.database
+    write(p.root, "0001_t", [
+        ops.CreateTable(table="t", columns=(PK, C("s", "Text"))),
+        ops.RunSql(sql="INSERT INTO t (s) VALUES ('7 % 4 %% :x ?') -- a trailing comment"),
+        ops.RunSql(sql="SELECT pg_sleep(1)"),
+        ops.CreateTable(table="u", columns=(PK,)),
+    ])  # fmt: skip
+    proc = start(p)
+    script = 'INSERT INTO umbral_migrations %CREATE TABLE%pg_sleep(1)%CREATE TABLE "u"%'
+    wait_for(lambda: running(url, script))
+    code, out, err = proc.wait(timeout=60), *proc.communicate()
+    assert (code, out.strip()) == (0, "Applied 1 migration(s)"), err
+    assert query(url, "SELECT s FROM t") == [("7 % 4 %% :x ?",)]
+    assert tables(url) == ["t", "u", "umbral_migrations"]
+    assert recorded(url) == [("app", "0001_t")]
+
+
+def test_a_recorded_migration_runs_none_of_its_statements(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """The script's tracking-row INSERT fails on the primary key before anything else runs;
+    the statement-by-statement path then finds the row and skips the migration. A sequence
+    (whose nextval no rollback undoes) proves no statement of the migration ran."""
+    from umbral import executor, recorder
+    from umbral.migration import Migration
+    from umbral.schema import EMPTY
+    from umbral_postgres.backend import PostgresBackend
+
+    backend = PostgresBackend()
+    engine = backend.create_engine(backend.normalize_url(postgres_url, tmp_path))
+    m = Migration("app", "0001_next", [], EMPTY)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("CREATE SEQUENCE s")
+            recorder.ensure_table(conn)
+            recorder.record(conn, "app", "0001_next", m.checksum)
+            conn.commit()
+            rendered = executor.Rendered(m, ["SELECT nextval('s')", "CREATE TABLE t (x int)"])
+            assert executor.apply_one(conn, backend, rendered) is False
+            conn.rollback()
+    finally:
+        engine.dispose()
+    assert query(postgres_url, "SELECT is_called FROM s") == [(False,)]
+    assert "t" not in tables(postgres_url)
+    assert recorded(postgres_url) == [("app", "0001_next")]

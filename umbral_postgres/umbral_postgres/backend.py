@@ -18,7 +18,7 @@ import os
 import re
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -374,6 +374,20 @@ class PostgresBackend(Backend):
             host = socket.gethostname()
             connect_args["application_name"] = f"umbral {host} pid {os.getpid()}"[:63]
         return create_engine(url, poolclass=NullPool, connect_args=connect_args)
+
+    def can_run_script(self, conn: Connection) -> bool:
+        # Before PostgreSQL 13 a statement_timeout covers a whole multi-statement query, not
+        # each statement in it: the script would change what the timeout means.
+        version = conn.connection.driver_connection.info.server_version  # type: ignore[union-attr]
+        return self.statement_timeout is None or version >= 130000
+
+    def run_script(self, conn: Connection, statements: Sequence[str]) -> None:
+        """Send the statements as one simple-protocol query: one round trip for a migration
+        instead of one per statement (half of a long history's run time here). The server runs
+        them in order and stops at the first error; a line break before each `;` keeps a
+        trailing `--` comment from swallowing the next statement."""
+        sql = "\n;\n".join(statements)
+        conn.connection.driver_connection.cursor().execute(sql)  # type: ignore[union-attr]
 
     def is_lock_timeout(self, exc: BaseException) -> bool:
         orig = getattr(exc, "orig", None) or exc
