@@ -73,20 +73,18 @@ class CachedMigration(Migration):
         self.__dict__.setdefault("_operations", full.operations)
         self.__dict__.setdefault("_snapshot_after", full.snapshot_after)
 
-    def _read_snapshot(self) -> None:
-        """Only ``snapshot_after``: what ``makemigrations`` needs of a plugin's leaf. Building
-        the operations too doubled the cost of a no-change check."""
-        from umbral.schema import Snapshot
-
+    def _read_part(self, attr: str, build: Callable[[dict], Any]) -> None:
+        """Build one part of the body from the file, not the other: ``makemigrations`` needs
+        only the snapshot of a plugin's leaf (building the operations too doubled the cost of a
+        no-change check), ``migrate`` only the operations of a leaf it applies."""
         self._check_unchanged()
         assert self.path is not None
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            snapshot = Snapshot.from_dict(data["snapshot_after"])
+            value = build(json.loads(self.path.read_text(encoding="utf-8")))
         except (OSError, ValueError, TypeError, KeyError, AttributeError):
             self._read_body()  # let the full loader name the problem
             return
-        self.__dict__.setdefault("_snapshot_after", snapshot)
+        self.__dict__.setdefault(attr, value)
 
     def _check_unchanged(self) -> None:
         assert self.path is not None
@@ -99,7 +97,11 @@ class CachedMigration(Migration):
     @property  # type: ignore[override]
     def operations(self) -> Any:
         if "_operations" not in self.__dict__:
-            self._read_body()
+            if self.__dict__.get("_leaf"):
+                # Nothing of its plugin renders after it: its snapshot is not asked for.
+                self._read_part("_operations", _operations_of)
+            else:  # its successor's rendering needs its snapshot: one read for both
+                self._read_body()
         return self.__dict__["_operations"]
 
     @operations.setter
@@ -109,12 +111,24 @@ class CachedMigration(Migration):
     @property  # type: ignore[override]
     def snapshot_after(self) -> Any:
         if "_snapshot_after" not in self.__dict__:
-            self._read_snapshot()
+            self._read_part("_snapshot_after", _snapshot_of)
         return self.__dict__["_snapshot_after"]
 
     @snapshot_after.setter
     def snapshot_after(self, value: Any) -> None:
         self.__dict__["_snapshot_after"] = value
+
+
+def _operations_of(data: dict) -> list[Any]:
+    from umbral.operations import Operation
+
+    return [Operation.from_dict(raw) for raw in data["operations"]]
+
+
+def _snapshot_of(data: dict) -> Any:
+    from umbral.schema import Snapshot
+
+    return Snapshot.from_dict(data["snapshot_after"])
 
 
 def load_files(
@@ -153,6 +167,11 @@ def load_files(
                 "replaces": m.replaces, "atomic": m.atomic, "checksum": m.checksum,
             }  # fmt: skip
             dirty = True
+    # A leaf (no migration of the plugin depends on it) needs no snapshot to render a successor.
+    needed = {dep for m in out for dep in m.depends_on}
+    for m in out:
+        if isinstance(m, CachedMigration):
+            m.__dict__["_leaf"] = m.key not in needed
     names = {p.name for p in paths}
     for gone in [n for n in files if n not in names]:
         del files[gone]

@@ -108,6 +108,38 @@ def test_the_snapshot_alone_is_read_without_the_operations(tmp_path: Path, cache
     assert cached.dumps() == first.dumps()
 
 
+def test_a_leaf_reads_its_operations_without_its_snapshot(tmp_path: Path, cache: Path) -> None:
+    _, first, cached = load_twice(tmp_path / "blog")
+    assert isinstance(cached, loadcache.CachedMigration)
+    # migrate renders a leaf from its predecessor's snapshot: its own is not needed...
+    assert cached.operations == first.operations
+    assert "_snapshot_after" not in vars(cached)
+    # ...and is read, the same as a full load, when something asks for it.
+    assert cached.snapshot_after == first.snapshot_after
+    assert cached.dumps() == first.dumps()
+
+
+def test_a_migration_with_a_successor_reads_both_parts_at_once(
+    tmp_path: Path, cache: Path
+) -> None:
+    directory = tmp_path / "blog"
+    m = sample_migration(directory)
+    after = Migration("blog", "0002_next", [], m.snapshot_after, [m.key], path=None)
+    after.path = directory / "0002_next.json"
+    write_all([after])
+    for path in directory.glob("*.json"):
+        age(path)
+    load_plugin("blog", directory)
+    cached, leaf = load_plugin("blog", directory)
+    assert isinstance(cached, loadcache.CachedMigration)
+    assert isinstance(leaf, loadcache.CachedMigration)
+    assert cached.operations == m.operations
+    # Rendering its successor needs its snapshot next: one read of the file built both.
+    assert vars(cached)["_snapshot_after"] == m.snapshot_after
+    assert leaf.operations == []
+    assert "_snapshot_after" not in vars(leaf)
+
+
 def test_a_file_changed_after_loading_is_refused_when_its_body_is_read(
     tmp_path: Path, cache: Path
 ) -> None:
