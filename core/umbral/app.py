@@ -278,14 +278,17 @@ class App:
         return result
 
     def showmigrations(self) -> list[Entry]:
-        """Every migration with its drift state (SPEC §9), plugins alphabetical."""
+        """Every migration with its drift state (SPEC §9), plugins alphabetical.
+
+        Reads the migration files and the tracking table only: the plugins' models are not
+        loaded (a broken model does not hide where the database stands)."""
+        from umbral import drift, recorder
         from umbral.database import connect
-        from umbral.migrate import Migrator
 
         backend, url = self._backend()
-        self.env.all_migrations()
+        migrations = [m for p in self.env.plugin_names for m in self.env.migrations(p)]
         with connect(backend, url) as conn, _db_errors(url):
-            return Migrator(self.env, backend, conn).entries()
+            return drift.detect(migrations, recorder.applied(conn))
 
     def sqlmigrate(self, spec: str) -> Rendered:
         """The SQL of one migration for the configured backend; no database is opened."""

@@ -19,7 +19,15 @@ from umbral.errors import ConfigError, MigrationGraphError, ModelDefinitionError
 from umbral.graph import leaves
 from umbral.migration import Migration
 from umbral.models import Model, build_snapshots
-from umbral.plugins import APP, PluginInfo, call_own, load_plugins, new_manager, plugin_order
+from umbral.plugins import (
+    APP,
+    PluginInfo,
+    call_own,
+    declared_dependencies,
+    load_plugins,
+    new_manager,
+    plugin_order,
+)
 from umbral.schema import EMPTY, Snapshot
 
 
@@ -55,11 +63,10 @@ class Environment:
             for name in sorted(app_plugins - set(plugins)):
                 self.pm.unregister(name=name)
                 del self.infos[name]
-        owned: dict[str, list[type]] = {}
+        plugin_names: list[str] = []
         for name, info in self.infos.items():
             if info.is_backend:
                 continue
-            info.models = list(call_own(self.pm, "umbral_models", info.plugin) or [])
             info.dependencies = list(
                 call_own(self.pm, "umbral_plugin_dependencies", info.plugin) or []
             )
@@ -69,27 +76,52 @@ class Environment:
                 info.read_only = bool(info.distribution) and not info.editable
             else:
                 info.migrations_dir = self.migrations_root / name
-            owned[name] = info.models
+            plugin_names.append(name)
         app_models = _collect_models(models)
-        if app_models or not owned or (self.migrations_root / APP).is_dir():
+        if app_models or not plugin_names or (self.migrations_root / APP).is_dir():
             app = PluginInfo(APP, None, models=app_models, editable=True)
             app.migrations_dir = self.migrations_root / APP
             self.infos[APP] = app
-            owned[APP] = app_models
-        _check_single_owner(owned)
-        self.snapshots: dict[str, Snapshot] = build_snapshots(owned)
-        self.order: list[str] = plugin_order(
-            {n: i for n, i in self.infos.items() if not i.is_backend}, self.snapshots
-        )
+        # Declared dependencies are checked now; foreign-key edges need the models (`order`).
+        declared_dependencies({n: i for n, i in self.infos.items() if not i.is_backend})
         self._migrations: dict[str, list[Migration]] = {}
         #: Load unmerged branches without the duplicate-sequence error (``--merge`` does).
         self.accept_branches = False
+
+    # -- models ---------------------------------------------------------------------------
+
+    @cached_property
+    def snapshots(self) -> dict[str, Snapshot]:
+        """Each app plugin's models as a snapshot. Built on first use: importing and resolving
+        every plugin's models is most of what a command that only reads migration files and
+        the tracking table (``showmigrations``) would otherwise pay."""
+        owned: dict[str, list[type]] = {}
+        for name, info in self.infos.items():
+            if info.is_backend:
+                continue
+            if name != APP:
+                info.models = list(call_own(self.pm, "umbral_models", info.plugin) or [])
+            owned[name] = info.models
+        _check_single_owner(owned)
+        return build_snapshots(owned)
+
+    @cached_property
+    def order(self) -> list[str]:
+        """App plugins in dependency order: declared dependencies and foreign keys first."""
+        return plugin_order(
+            {n: i for n, i in self.infos.items() if not i.is_backend}, self.snapshots
+        )
 
     # -- plugins ------------------------------------------------------------------------------
 
     @property
     def app_plugins(self) -> list[str]:
         return list(self.order)
+
+    @property
+    def plugin_names(self) -> list[str]:
+        """App plugins by name, without loading their models (see ``snapshots``)."""
+        return sorted(n for n, i in self.infos.items() if not i.is_backend)
 
     def info(self, plugin: str) -> PluginInfo:
         try:
@@ -134,12 +166,13 @@ class Environment:
             )
         return self._migrations[plugin]
 
-    def conflicts(self) -> list[str]:
-        """One message per plugin whose graph has more than one leaf (SPEC §5)."""
+    def conflicts(self, plugins: Iterable[str] | None = None) -> list[str]:
+        """One message per plugin whose graph has more than one leaf (SPEC §5), for
+        ``plugins`` (default: every app plugin, in order)."""
         from umbral.merge import conflicts_message
 
         out = []
-        for plugin in self.order:
+        for plugin in self.order if plugins is None else plugins:
             tips = leaves(self.migrations(plugin)).get(plugin, [])
             if len(tips) > 1:
                 out.append(conflicts_message(plugin, tips))

@@ -144,11 +144,10 @@ def call_own(pm: pluggy.PluginManager, hook: str, plugin: Any) -> Any:
     return None
 
 
-def plugin_order(infos: Mapping[str, PluginInfo], snapshots: Mapping[str, Snapshot]) -> list[str]:
-    """Kahn-sort app plugins over declared dependencies + FK edges, ties by name, ``app`` last.
+def declared_dependencies(infos: Mapping[str, PluginInfo]) -> dict[str, set[str]]:
+    """Each app plugin's declared dependencies (``app`` aside), checked without its models.
 
-    Raises PluginError for a dependency on an unknown plugin, PluginCycle for a declared cycle,
-    ForeignKeyCycle when foreign keys alone close a loop.
+    Raises PluginError for a dependency on an unknown plugin, PluginCycle for a cycle.
     """
     names = sorted(n for n in infos if n != APP)
     declared: dict[str, set[str]] = {n: set() for n in names}
@@ -165,7 +164,17 @@ def plugin_order(infos: Mapping[str, PluginInfo], snapshots: Mapping[str, Snapsh
     cycle = _find_cycle(declared)
     if cycle:
         raise PluginCycle("plugin dependency cycle: " + " -> ".join(cycle))
+    return declared
 
+
+def plugin_order(infos: Mapping[str, PluginInfo], snapshots: Mapping[str, Snapshot]) -> list[str]:
+    """Kahn-sort app plugins over declared dependencies + FK edges, ties by name, ``app`` last.
+
+    Raises PluginError for a dependency on an unknown plugin, PluginCycle for a declared cycle,
+    ForeignKeyCycle when foreign keys alone close a loop.
+    """
+    names = sorted(n for n in infos if n != APP)
+    declared = declared_dependencies(infos)
     owner = {m.table: p for p, s in snapshots.items() for m in s.models.values()}
     fk_edges: dict[str, set[str]] = {n: set() for n in names}
     why: dict[tuple[str, str], list[str]] = {}

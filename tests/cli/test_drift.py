@@ -288,3 +288,44 @@ def test_fake_initial_skips_plugins_whose_tables_are_absent(any_project: Project
         "Applied 2 migration(s)",
     ]
     assert sorted(schema_of(p.database)) == ["post", "shop_item", "umbral_migrations"]
+
+
+def test_showmigrations_tells_where_the_database_stands_without_importing_models(
+    project: Project,
+) -> None:
+    """showmigrations reads the files and the tracking table only: a plugin whose models no
+    longer import (a half-finished edit) does not hide the state; commands that need the models
+    still report it."""
+    p = project
+    p.write_config(plugins=["shop"], plugin_modules={"shop": "shop_plugin"})
+    p.write(
+        "shop_plugin.py",
+        """
+        from umbral import hookimpl
+
+
+        @hookimpl
+        def umbral_models():
+            from shop_models import Item
+
+            return [Item]
+        """,
+    )
+    p.write(
+        "shop_models.py",
+        """
+        from umbral import Model, fields
+
+
+        class Item(Model, plugin="shop"):
+            name = fields.Text()
+        """,
+    )
+    assert p.run("makemigrations").code == 0
+    assert p.run("migrate").code == 0
+    p.write("shop_models.py", "raise RuntimeError('half-edited models')\n")
+    r = p.run("showmigrations")
+    assert (r.code, r.out_lines) == (0, ["# plugin: shop", "[X] shop/0001_create_shop_item"]), r
+    r = p.run("makemigrations", "--check")
+    assert r.code == 1, r
+    assert "half-edited models" in r.stderr

@@ -276,7 +276,7 @@ def showmigrations_cmd(
         # load both branches instead of failing on their shared sequence number.
         app.env.accept_branches = True
         entries = app.showmigrations()
-        for message in app.env.conflicts():
+        for message in app.env.conflicts(app.env.plugin_names):
             err(f"error: {message}")
         waiting = sum(e.state in (State.PENDING, State.OUT_OF_ORDER) for e in entries)
         if as_json:
