@@ -39,19 +39,25 @@ sys.exit(code)
 """
 
 
-def probe(cwd: Path, *args: str) -> tuple[int, str, list[str]]:
+def run_probe(script: str, marker: str, cwd: Path, *args: str) -> tuple[int, str, str]:
+    """Run ``script`` as ``umbral ARGS``; its exit code, stdout, and the value it wrote on
+    stderr after ``MARKER=``."""
     proc = subprocess.run(
-        [sys.executable, "-c", PROBE % (HEAVY,), *args],
+        [sys.executable, "-c", script, *args],
         cwd=cwd,
         env=clean_env(),
         capture_output=True,
         text=True,
         timeout=60,
     )
-    marker = [line for line in proc.stderr.splitlines() if line.startswith("HEAVY=")]
-    assert marker, proc.stderr
-    heavy = [m for m in marker[-1].removeprefix("HEAVY=").split(",") if m]
-    return proc.returncode, proc.stdout, heavy
+    lines = [line for line in proc.stderr.splitlines() if line.startswith(f"{marker}=")]
+    assert lines, proc.stderr
+    return proc.returncode, proc.stdout, lines[-1].removeprefix(f"{marker}=")
+
+
+def probe(cwd: Path, *args: str) -> tuple[int, str, list[str]]:
+    code, stdout, value = run_probe(PROBE % (HEAVY,), "HEAVY", cwd, *args)
+    return code, stdout, [m for m in value.split(",") if m]
 
 
 def test_help_in_an_empty_directory_imports_nothing_heavy(tmp_path: Path) -> None:
@@ -123,17 +129,8 @@ def test_the_cli_runs_without_the_cyclic_collector_and_leaves_it_nothing_at_exit
     """No collection walks the imported libraries during a command, and everything alive when
     it ends is frozen, so the interpreter's final collection skips it (whatever the exit code:
     --check exits 1 without a project)."""
-    proc = subprocess.run(
-        [sys.executable, "-c", FREEZE_PROBE, *args],
-        cwd=tmp_path,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    marker = [line for line in proc.stderr.splitlines() if line.startswith("FROZEN=")]
-    assert marker, proc.stderr
-    before, after, enabled = (int(n) for n in marker[-1].removeprefix("FROZEN=").split(","))
+    _, _, value = run_probe(FREEZE_PROBE, "FROZEN", tmp_path, *args)
+    before, after, enabled = (int(n) for n in value.split(","))
     assert before == 0
     # Everything the run built is frozen: the modules it imported at the least.
     assert after > 10_000, after
