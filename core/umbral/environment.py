@@ -63,7 +63,6 @@ class Environment:
             for name in sorted(app_plugins - set(plugins)):
                 self.pm.unregister(name=name)
                 del self.infos[name]
-        plugin_names: list[str] = []
         for name, info in self.infos.items():
             if info.is_backend:
                 continue
@@ -76,9 +75,8 @@ class Environment:
                 info.read_only = bool(info.distribution) and not info.editable
             else:
                 info.migrations_dir = self.migrations_root / name
-            plugin_names.append(name)
         app_models = _collect_models(models)
-        if app_models or not plugin_names or (self.migrations_root / APP).is_dir():
+        if app_models or not self.plugin_names or (self.migrations_root / APP).is_dir():
             app = PluginInfo(APP, None, models=app_models, editable=True)
             app.migrations_dir = self.migrations_root / APP
             self.infos[APP] = app

@@ -239,8 +239,10 @@ def _apply_as_script(
     m = rendered.migration
     if rendered.backward or rendered.shortcuts or rendered.rebuilt or rendered.needs_fk_off:
         return False
+    if not backend.can_run_script(conn):
+        return False
     record = recorder.record_sql(m.plugin, m.id, m.checksum)
-    if record is None or not backend.can_run_script(conn):
+    if record is None:
         return False
     try:
         with _migration_transaction(conn, backend):
