@@ -53,7 +53,7 @@ class Environment:
             self.pm, plugin_modules, entry_points=entry_points
         )
         if plugins is not None:
-            app_plugins = {n for n, i in self.infos.items() if not i.is_backend}
+            app_plugins = set(self.app_infos)
             unknown = sorted(set(plugins) - set(self.infos))
             if unknown:
                 raise PluginError(
@@ -63,9 +63,7 @@ class Environment:
             for name in sorted(app_plugins - set(plugins)):
                 self.pm.unregister(name=name)
                 del self.infos[name]
-        for name, info in self.infos.items():
-            if info.is_backend:
-                continue
+        for name, info in self.app_infos.items():
             info.dependencies = list(
                 call_own(self.pm, "umbral_plugin_dependencies", info.plugin) or []
             )
@@ -81,7 +79,7 @@ class Environment:
             app.migrations_dir = self.migrations_root / APP
             self.infos[APP] = app
         # Declared dependencies are checked now; foreign-key edges need the models (`order`).
-        declared_dependencies({n: i for n, i in self.infos.items() if not i.is_backend})
+        declared_dependencies(self.app_infos)
         self._migrations: dict[str, list[Migration]] = {}
         #: Load unmerged branches without the duplicate-sequence error (``--merge`` does).
         self.accept_branches = False
@@ -94,9 +92,7 @@ class Environment:
         every plugin's models is most of what a command that only reads migration files and
         the tracking table (``showmigrations``) would otherwise pay."""
         owned: dict[str, list[type]] = {}
-        for name, info in self.infos.items():
-            if info.is_backend:
-                continue
+        for name, info in self.app_infos.items():
             if name != APP:
                 info.models = list(call_own(self.pm, "umbral_models", info.plugin) or [])
             owned[name] = info.models
@@ -106,9 +102,7 @@ class Environment:
     @cached_property
     def order(self) -> list[str]:
         """App plugins in dependency order: declared dependencies and foreign keys first."""
-        return plugin_order(
-            {n: i for n, i in self.infos.items() if not i.is_backend}, self.snapshots
-        )
+        return plugin_order(self.app_infos, self.snapshots)
 
     # -- plugins ------------------------------------------------------------------------------
 
@@ -117,9 +111,14 @@ class Environment:
         return list(self.order)
 
     @property
+    def app_infos(self) -> dict[str, PluginInfo]:
+        """The app plugins (backends and other extension plugins aside)."""
+        return {n: i for n, i in self.infos.items() if not i.is_backend}
+
+    @property
     def plugin_names(self) -> list[str]:
         """App plugins by name, without loading their models (see ``snapshots``)."""
-        return sorted(n for n, i in self.infos.items() if not i.is_backend)
+        return sorted(self.app_infos)
 
     def info(self, plugin: str) -> PluginInfo:
         try:
