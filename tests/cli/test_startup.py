@@ -23,20 +23,31 @@ SPEC_COMMANDS = [
 ]
 HEAVY = ("sqlalchemy", "psycopg", "psycopg2", "alembic", "alembic_utils", "pydantic", "rich")
 
-PROBE = """
-import sys
+
+def probe_script(report: str) -> str:
+    """A script that runs ``umbral ARGS`` in this interpreter, then ``report`` (Python that
+    writes ``MARKER=value`` on stderr; ``frozen_before`` is the freeze count before the command),
+    and exits with the command's exit code."""
+    return f"""
+import gc, sys
 sys.argv = ["umbral", *sys.argv[1:]]
 from umbral.cli.main import main
+frozen_before = gc.get_freeze_count()
 try:
     main()
 except SystemExit as exc:
     code = exc.code
 else:
     code = 0
-heavy = sorted({m.split(".")[0] for m in sys.modules} & set(%r))
-sys.stderr.write("HEAVY=" + ",".join(heavy) + "\\n")
+{report}
 sys.exit(code)
 """
+
+
+PROBE = probe_script(
+    f"heavy = sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))\n"
+    "sys.stderr.write('HEAVY=' + ','.join(heavy) + '\\n')"
+)
 
 
 def run_probe(script: str, marker: str, cwd: Path, *args: str) -> tuple[int, str, str]:
@@ -56,7 +67,7 @@ def run_probe(script: str, marker: str, cwd: Path, *args: str) -> tuple[int, str
 
 
 def probe(cwd: Path, *args: str) -> tuple[int, str, list[str]]:
-    code, stdout, value = run_probe(PROBE % (HEAVY,), "HEAVY", cwd, *args)
+    code, stdout, value = run_probe(PROBE, "HEAVY", cwd, *args)
     return code, stdout, [m for m in value.split(",") if m]
 
 
@@ -106,20 +117,9 @@ def test_every_command_help_works_without_a_project(tmp_path: Path, command: str
     assert list(tmp_path.iterdir()) == []
 
 
-FREEZE_PROBE = """
-import gc, sys
-sys.argv = ["umbral", *sys.argv[1:]]
-from umbral.cli.main import main
-before = gc.get_freeze_count()
-try:
-    main()
-except SystemExit as exc:
-    code = exc.code
-else:
-    code = 0
-sys.stderr.write(f"FROZEN={before},{gc.get_freeze_count()},{int(gc.isenabled())}\\n")
-sys.exit(code)
-"""
+FREEZE_PROBE = probe_script(
+    'sys.stderr.write(f"FROZEN={frozen_before},{gc.get_freeze_count()},{int(gc.isenabled())}\\n")'
+)
 
 
 @pytest.mark.parametrize("args", [("--help",), ("makemigrations", "--check")])

@@ -119,9 +119,7 @@ def test_a_leaf_reads_its_operations_without_its_snapshot(tmp_path: Path, cache:
     assert cached.dumps() == first.dumps()
 
 
-def test_a_migration_with_a_successor_reads_both_parts_at_once(
-    tmp_path: Path, cache: Path
-) -> None:
+def test_a_migration_with_a_successor_reads_both_parts_at_once(tmp_path: Path, cache: Path) -> None:
     directory = tmp_path / "blog"
     m = sample_migration(directory)
     after = Migration("blog", "0002_next", [], m.snapshot_after, [m.key], path=None)
