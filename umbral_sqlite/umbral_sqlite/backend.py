@@ -5,8 +5,10 @@ key uses, and cannot add a column whose default is not a constant. Those changes
 table: create ``_umbral_new_<t>``, copy every row, drop the old table, rename the new one into
 place and re-create every index. The executor runs such a migration with foreign-key enforcement
 off and checks ``PRAGMA foreign_key_check`` before committing. For a table exactly as its
-migrations left it, two rebuilds have shortcuts (``run_shortcut``): dropping NOT NULL edits the
-stored definition, and a copy that keeps every column in place uses ``SELECT *``.
+migrations left it, two rebuilds have shortcuts (``run_shortcut``): an AlterColumn that changes
+only the column's definition text (NOT NULL dropped, the default, the declared type within its
+affinity) edits the stored definition, and a copy that keeps every column in place uses
+``SELECT *``.
 """
 
 from __future__ import annotations
@@ -103,18 +105,32 @@ class SQLiteBackend(Backend):
         new = op.apply({op.table: old})[op.table]
         if op.from_.db_attributes() == op.to.db_attributes():
             return []
+        before = self.create_table_sql(op.table, old.fields)
+        after = self.create_table_sql(op.table, new.fields)
+        same_indexes = self.table_indexes_sql(old) == self.table_indexes_sql(new)
+        if before == after and same_indexes:
+            return []  # what changed is not stored by SQLite (``choices``: no CHECK here)
         stmts = self.rebuild(old, new, ctx)
-        if _only_drops_not_null(op):
-            ctx.shortcuts.append(
-                Shortcut(
-                    "definition",
-                    op.table,
-                    tuple(stmts),
-                    self.create_table_sql(op.table, old.fields),
-                    self.create_table_sql(op.table, new.fields),
-                )
-            )
+        if same_indexes and self._definition_only(op):
+            ctx.shortcuts.append(Shortcut("definition", op.table, tuple(stmts), before, after))
         return stmts
+
+    def _definition_only(self, op: ops.AlterColumn) -> bool:
+        """The rebuild would copy every stored value unchanged and check none of them: only
+        the column's definition text differs. True when the change drops NOT NULL (never adds
+        it), changes the default, or changes the declared type within one SQLite type affinity
+        (VARCHAR(20) to VARCHAR(40) or TEXT, INTEGER to BIGINT): the rebuild's copy converts a
+        value only to the column's affinity, which every stored value already has, and SQLite
+        enforces no length."""
+        old, new = op.from_, op.to
+        if old.primary_key or new.primary_key or old.is_fk != new.is_fk:
+            return False
+        if old.nullable and not new.nullable:
+            return False  # NOT NULL must be checked against every row: the rebuild does
+        if affinity(self.sql_type(old)) != affinity(self.sql_type(new)):
+            return False
+        relaxed = replace(old, **{a: getattr(new, a) for a in _DEFINITION_ONLY})
+        return relaxed.db_attributes() == new.db_attributes()
 
     def render_rename_table(self, op: ops.RenameTable, ctx: RenderContext) -> list[str]:
         # Index names embed the table name (SPEC §6): re-create them under the new name so
@@ -302,15 +318,16 @@ class SQLiteBackend(Backend):
         return False
 
     def _edit_definition(self, conn: Connection, table: str, definition: str) -> bool:
-        """Drop NOT NULL by editing the table's stored definition: no row is copied.
+        """Alter a column by editing the table's stored definition: no row is copied.
 
-        This is the procedure SQLite documents for removing NOT NULL, CHECK or FOREIGN KEY
-        constraints (lang_altertable.html, "making other kinds of table schema changes"): the
-        rows on disk do not change, only the ``CREATE TABLE`` text in ``sqlite_master``, and
-        bumping ``schema_version`` makes every connection re-read it. Taken only when the table
-        has no triggers and schema edits are allowed (not ``SQLITE_DBCONFIG_DEFENSIVE``). It
-        runs in a savepoint and is checked afterwards; anything unexpected undoes it and the
-        rebuild runs instead.
+        This is the procedure SQLite documents for changes that do not touch the rows on disk
+        (lang_altertable.html, "making other kinds of table schema changes": removing NOT NULL,
+        changing a default, and here a declared type of the same affinity, which decides how
+        values are stored and so leaves the stored ones as they are): only the ``CREATE TABLE``
+        text in ``sqlite_master`` changes, and bumping ``schema_version`` makes every
+        connection re-read it. Taken only when the table has no triggers and schema edits are
+        allowed (not ``SQLITE_DBCONFIG_DEFENSIVE``). It runs in a savepoint and is checked
+        afterwards; anything unexpected undoes it and the rebuild runs instead.
         """
         from sqlalchemy.exc import DBAPIError
 
@@ -338,7 +355,7 @@ class SQLiteBackend(Backend):
                 finally:
                     run("PRAGMA writable_schema = OFF")
                 after = run(f"PRAGMA table_info({self.quote(table)})").fetchall()
-                if not _relaxed_only(before, after):
+                if not _edited_in_place(before, after):
                     raise _Declined
         except (_Declined, DBAPIError):
             return False  # the savepoint is rolled back: the table is as it was
@@ -368,23 +385,40 @@ class _Declined(Exception):
     """A shortcut found the database not as it requires (its savepoint is rolled back)."""
 
 
-def _only_drops_not_null(op: ops.AlterColumn) -> bool:
-    """The change makes a NOT NULL column nullable and nothing else."""
-    return (
-        not op.from_.nullable
-        and op.to.nullable
-        and not op.from_.primary_key
-        and replace(op.from_, nullable=True).db_attributes() == op.to.db_attributes()
-    )
+#: Column attributes whose change the in-place definition edit may carry (``_definition_only``
+#: decides which changes of them qualify).
+_DEFINITION_ONLY = ("nullable", "default", "max_length", "type", "fk_type", "choices")
 
 
-def _relaxed_only(before: list, after: list) -> bool:
-    """``PRAGMA table_info`` rows after an in-place edit: the same columns, in the same order,
-    with one NOT NULL dropped (``notnull``, the fourth field, from 1 to 0) and nothing else."""
+def affinity(declared: str) -> str:
+    """The type affinity SQLite gives a column declared with type ``declared`` (the rules of
+    datatype3.html, section 3.1, in their order)."""
+    t = declared.upper()
+    if "INT" in t:
+        return "INTEGER"
+    if "CHAR" in t or "CLOB" in t or "TEXT" in t:
+        return "TEXT"
+    if "BLOB" in t or not t:
+        return "BLOB"
+    if "REAL" in t or "FLOA" in t or "DOUB" in t:
+        return "REAL"
+    return "NUMERIC"
+
+
+def _edited_in_place(before: list, after: list) -> bool:
+    """``PRAGMA table_info`` rows (cid, name, type, notnull, dflt_value, pk) after an in-place
+    edit: the same columns in the same order, one of them changed, and only in what the edit
+    may change: NOT NULL dropped (never added), the default, the declared type within its
+    affinity."""
     if len(before) != len(after):
         return False
     changed = [(tuple(b), tuple(a)) for b, a in zip(before, after, strict=True) if b != a]
     if len(changed) != 1:
         return False
-    old, new = changed[0]
-    return old[3] == 1 and new == (*old[:3], 0, *old[4:])
+    (cid, name, type_, notnull, _, pk), new = changed[0]
+    return (
+        new[:2] == (cid, name)
+        and new[5] == pk
+        and new[3] <= notnull
+        and affinity(new[2]) == affinity(type_)
+    )
