@@ -357,3 +357,45 @@ def test_hook_umbral_commands() -> None:
     assert r.exit_code == 0
     assert "hijacked" not in r.stdout
     assert "Apply pending migrations" in r.stdout
+
+
+def test_a_run_of_a_builtin_command_registers_only_that_command() -> None:
+    from umbral.cli.main import BUILTIN_COMMANDS, _Registrar, build_cli, invoked_command
+
+    # The command past the global options; None whenever the whole CLI must answer.
+    assert invoked_command(["migrate", "--plan"]) == "migrate"
+    assert invoked_command(["--project", "p", "--database=sqlite://", "sqlmigrate", "x"]) == (
+        "sqlmigrate"
+    )
+    assert invoked_command(["--traceback", "--project=p", "--database", "u", "plugins"]) == (
+        "plugins"
+    )
+    assert invoked_command(["--project", "migrate"]) is None  # `migrate` is the option's value
+    assert invoked_command([]) is None
+    assert invoked_command(["--help", "migrate"]) is None
+    assert invoked_command(["-h"]) is None
+    assert invoked_command(["shop-report"]) is None  # a plugin's command
+    assert invoked_command(["migrat"]) is None  # a typo: typer says there is no such command
+
+    def commands(cli: typer.Typer) -> list[str]:
+        return list(typer.main.get_command(cli).commands)  # type: ignore[attr-defined]
+
+    full = build_cli(plugin_commands=False)
+    assert commands(full) == list(BUILTIN_COMMANDS)
+    for name in BUILTIN_COMMANDS:
+        cli = build_cli(plugin_commands=False, only=name)
+        assert commands(cli) == [name]
+        r = CliRunner().invoke(cli, [name, "--help"])
+        assert r.exit_code == 0, r.output
+        assert r.stdout == CliRunner().invoke(full, [name, "--help"]).stdout  # the same command
+        r = CliRunner().invoke(cli, [name, "--no-such-flag"])
+        assert r.exit_code == 2
+        assert "No such option: --no-such-flag" in r.output
+
+    # A plugin command that shadows a built-in is still noted; none is registered.
+    cli = build_cli(plugin_commands=False, only="migrate")
+    registrar = _Registrar(cli, register=False)
+    registrar.command("migrate")(lambda: None)
+    registrar.command("shop-report")(lambda: None)
+    assert registrar.dropped == ["migrate"]
+    assert commands(cli) == ["migrate"]

@@ -13,9 +13,9 @@ import typer
 from umbral.cli.output import Progress, err, out, run_command
 from umbral.errors import UmbralError
 
-BUILTIN_COMMANDS = (
-    "init", "makemigrations", "migrate", "showmigrations", "checkmigrations", "squashmigrations",
-    "sqlmigrate", "inspectdb", "plugins",
+BUILTIN_COMMANDS = (  # in the order `umbral --help` lists them
+    "init", "makemigrations", "migrate", "showmigrations", "sqlmigrate", "inspectdb", "plugins",
+    "checkmigrations", "squashmigrations",
 )  # fmt: skip
 
 ProjectOpt = Annotated[
@@ -452,10 +452,13 @@ def _rel(path: Path | None) -> str:
 
 
 class _Registrar:
-    """What ``umbral_commands(cli)`` receives: ``cli.command("name")(function)``."""
+    """What ``umbral_commands(cli)`` receives: ``cli.command("name")(function)``. With
+    ``register=False`` it only notes the names (a run of a built-in command, see ``build_cli``):
+    a plugin command that would shadow a built-in is still reported."""
 
-    def __init__(self, cli: typer.Typer) -> None:
+    def __init__(self, cli: typer.Typer, register: bool = True) -> None:
         self.cli = cli
+        self.register = register
         self.dropped: list[str] = []
 
     def command(self, name: str | None = None, **kwargs: Any) -> Any:
@@ -464,12 +467,26 @@ class _Registrar:
             if cmd in BUILTIN_COMMANDS:
                 self.dropped.append(cmd)
                 return fn
+            if not self.register:
+                return fn
             return self.cli.command(cmd, rich_help_panel="Plugin commands", **kwargs)(fn)
 
         return register
 
 
-def build_cli(plugin_commands: bool = True) -> typer.Typer:
+def _builtin(name: str) -> Any:
+    if name in ("checkmigrations", "squashmigrations"):
+        from umbral.cli import deploy
+
+        return getattr(deploy, f"{name}_cmd")
+    return globals()[f"{name}_cmd"]
+
+
+def build_cli(plugin_commands: bool = True, only: str | None = None) -> typer.Typer:
+    """The ``umbral`` command group. ``only`` (a built-in command's name) registers just that
+    command: on every run typer turns each registered command's signature into click options,
+    which for all of them costs more than the command a run invokes (``invoked_command``).
+    Plugin commands are still collected, for the warning about one that shadows a built-in."""
     cli = typer.Typer(
         name="umbral",
         no_args_is_help=True,
@@ -479,23 +496,28 @@ def build_cli(plugin_commands: bool = True) -> typer.Typer:
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     cli.callback()(_root_callback)
-    cli.command("init")(init_cmd)
-    cli.command("makemigrations")(makemigrations_cmd)
-    cli.command("migrate")(migrate_cmd)
-    cli.command("showmigrations")(showmigrations_cmd)
-    cli.command("sqlmigrate")(sqlmigrate_cmd)
-    cli.command("inspectdb")(inspectdb_cmd)
-    cli.command("plugins")(plugins_cmd)
-    from umbral.cli.deploy import checkmigrations_cmd, squashmigrations_cmd
-
-    cli.command("checkmigrations")(checkmigrations_cmd)
-    cli.command("squashmigrations")(squashmigrations_cmd)
+    for name in (only,) if only else BUILTIN_COMMANDS:
+        cli.command(name)(_builtin(name))
     if plugin_commands:
-        _add_plugin_commands(cli)
+        _add_plugin_commands(cli, register=only is None)
     return cli
 
 
-def _add_plugin_commands(cli: typer.Typer) -> None:
+def invoked_command(argv: list[str]) -> str | None:
+    """The built-in command ``argv`` runs, found past the global options; None when it is not
+    plainly one (help, a plugin command, a mistake): the whole CLI then answers."""
+    args = iter(argv)
+    for arg in args:
+        if arg in ("--project", "--database"):
+            next(args, None)
+        elif arg == "--traceback" or arg.startswith(("--project=", "--database=")):
+            continue
+        else:
+            return arg if arg in BUILTIN_COMMANDS else None
+    return None
+
+
+def _add_plugin_commands(cli: typer.Typer, register: bool = True) -> None:
     from umbral.plugins import load_plugins, new_manager
 
     pm = new_manager(core_rules=False)  # only umbral_commands is called on it
@@ -510,7 +532,7 @@ def _add_plugin_commands(cli: typer.Typer) -> None:
         for name, info in infos.items():
             if not info.is_backend and name not in cfg.plugins:
                 pm.unregister(name=name)
-    registrar = _Registrar(cli)
+    registrar = _Registrar(cli, register)
     pm.hook.umbral_commands(cli=registrar)
     for name in registrar.dropped:
         err(f"warning: a plugin command named `{name}` was dropped: it would shadow a built-in")
@@ -537,7 +559,7 @@ def main() -> None:
     # reference counting frees its garbage. Without it a command runs 0.1-0.5 s faster, and
     # peak memory on the benchmark projects is unchanged (docs/decisions.md).
     gc.disable()
-    cli = build_cli()
+    cli = build_cli(only=invoked_command(sys.argv[1:]))
     try:
         cli(prog_name="umbral")
     except KeyboardInterrupt:
