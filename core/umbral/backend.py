@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,8 +52,9 @@ class Shortcut:
 class RenderContext:
     """What a renderer may know besides the operation itself."""
 
-    #: Tables of the migration's plugin before this operation (``table -> ModelState``).
-    state: ops.State = field(default_factory=dict)
+    #: Tables of the migration's plugin before this operation (``table -> ModelState``): a
+    #: read-only mapping, built on first read.
+    state: Mapping[str, ModelState] = field(default_factory=dict)
     #: ``plugin/id`` of the migration being rendered, when there is one.
     migration: str | None = None
     #: Set by renderers that need foreign-key enforcement off for the whole migration

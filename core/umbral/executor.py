@@ -20,7 +20,7 @@ from umbral import recorder
 from umbral.backend import Backend, RenderContext, Shortcut
 from umbral.errors import MigrationFailed, UmbralError, UnsupportedChange
 from umbral.migration import Migration
-from umbral.operations import State
+from umbral.operations import State, StateThread
 
 if TYPE_CHECKING:
     import pluggy
@@ -63,13 +63,20 @@ FK_NEUTRAL = frozenset({
 
 
 def render_migration(
-    pm: pluggy.PluginManager, backend: Backend, migration: Migration, state: State
+    pm: pluggy.PluginManager,
+    backend: Backend,
+    migration: Migration,
+    state: State | Callable[[], State],
 ) -> Rendered:
-    """Render every operation of one migration, threading the table state through them."""
-    ctx = RenderContext(state=state, migration=migration.key, atomic=migration.atomic)
+    """Render every operation of one migration, threading the table state through them.
+    ``state`` is the plugin's tables before the migration, or a function that builds them: it
+    is called only if a renderer reads ``context.state``."""
+    operations = migration.operations
+    thread = StateThread(state if callable(state) else lambda: state, operations)
+    ctx = RenderContext(migration=migration.key, atomic=migration.atomic)
     out = Rendered(migration, [])
-    for op in migration.operations:
-        ctx.state = state
+    for index, op in enumerate(operations):
+        ctx.state = thread.lazy(index)
         offered = len(ctx.shortcuts)
         stmts = pm.hook.umbral_render_operation(operation=op, backend=backend, context=ctx)
         if stmts is None:
@@ -83,7 +90,6 @@ def render_migration(
                 out.shortcuts[len(out.statements) + at] = shortcut
         out.parts.append((op.describe(), list(stmts)))
         out.statements.extend(stmts)
-        state = op.apply(state)
     out.needs_fk_off = ctx.needs_fk_off
     out.rebuilt = set(ctx.rebuilt)
     out.fk_neutral = not ctx.needs_fk_off and all(
@@ -117,10 +123,24 @@ BATCH_SECONDS = 0.5
 
 @contextmanager
 def _migration_transaction(conn: Connection, backend: Backend) -> Iterator[None]:
-    """One migration's own write transaction, or its savepoint inside apply_plan's batch."""
+    """One migration's own write transaction, or its savepoint inside apply_plan's batch.
+
+    The savepoint is set on the driver's cursor: SQLAlchemy's nested-transaction bookkeeping
+    cost about 0.2 ms a migration, a tenth of applying a long history of small migrations.
+    """
     if conn.info.get("umbral_batch"):
-        with conn.begin_nested():
+        cursor = driver_cursor(conn)
+        cursor.execute("SAVEPOINT umbral_migration")
+        try:
             yield
+        except BaseException:
+            try:
+                cursor.execute("ROLLBACK TO umbral_migration")
+                cursor.execute("RELEASE umbral_migration")
+            except driver_errors(conn):
+                pass  # the database ended the whole transaction itself: nothing to undo
+            raise
+        cursor.execute("RELEASE umbral_migration")
     else:
         with write_transaction(conn, backend):
             yield

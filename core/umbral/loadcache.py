@@ -29,7 +29,7 @@ from umbral import __version__
 from umbral.errors import MigrationFileError
 from umbral.migration import Migration
 
-VERSION = 1
+VERSION = 2
 RACY_SECONDS = 3.0
 
 
@@ -62,6 +62,7 @@ class CachedMigration(Migration):
             path=path,
             _checksum=entry["checksum"],
             _stat_key=key,
+            _operations_span=entry.get("operations_at"),
         )
         return m
 
@@ -76,11 +77,20 @@ class CachedMigration(Migration):
     def _read_part(self, attr: str, build: Callable[[dict], Any]) -> None:
         """Build one part of the body from the file, not the other: ``makemigrations`` needs
         only the snapshot of a plugin's leaf (building the operations too doubled the cost of a
-        no-change check), ``migrate`` only the operations of a leaf it applies."""
+        no-change check), ``migrate`` only the operations, and the snapshot of a predecessor
+        only when a renderer asks for the tables (``executor.LazyState``)."""
         self._check_unchanged()
         assert self.path is not None
+        span = self.__dict__.get("_operations_span")
         try:
-            value = build(json.loads(self.path.read_text(encoding="utf-8")))
+            if attr == "_operations" and span is not None:
+                # Only the bytes of the operations array: the snapshot after it is most of
+                # the file, and each history step repeats the plugin's whole schema.
+                with self.path.open("rb") as f:
+                    f.seek(span[0])
+                    value = build({"operations": json.loads(f.read(span[1] - span[0]))})
+            else:
+                value = build(json.loads(self.path.read_text(encoding="utf-8")))
         except (OSError, ValueError, TypeError, KeyError, AttributeError):
             self._read_body()  # let the full loader name the problem
             return
@@ -97,11 +107,7 @@ class CachedMigration(Migration):
     @property  # type: ignore[override]
     def operations(self) -> Any:
         if "_operations" not in self.__dict__:
-            if self.__dict__.get("_leaf"):
-                # Nothing of its plugin renders after it: its snapshot is not asked for.
-                self._read_part("_operations", _operations_of)
-            else:  # its successor's rendering needs its snapshot: one read for both
-                self._read_body()
+            self._read_part("_operations", _operations_of)
         return self.__dict__["_operations"]
 
     @operations.setter
@@ -129,6 +135,28 @@ def _snapshot_of(data: dict) -> Any:
     from umbral.schema import Snapshot
 
     return Snapshot.from_dict(data["snapshot_after"])
+
+
+def operations_span(path: Path) -> list[int] | None:
+    """Byte offsets ``[start, end)`` of the top-level ``operations`` array of a migration file,
+    for reading it alone later; None when the file is not laid out canonically (SPEC §5: sorted
+    keys, two-space indent) or the span does not hold exactly that array."""
+    key = b'\n  "operations": '  # a string cannot hold a raw newline: only a top-level key
+    try:
+        raw = path.read_bytes()
+        at = raw.find(key)
+        if at < 0:
+            return None
+        start = at + len(key)
+        decoder = json.JSONDecoder()
+        text = raw.decode("utf-8")
+        char_start = len(raw[:start].decode("utf-8"))
+        value, char_end = decoder.raw_decode(text, char_start)
+        if value != json.loads(text)["operations"]:
+            return None
+        return [start, start + len(text[char_start:char_end].encode("utf-8"))]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def load_files(
@@ -165,13 +193,9 @@ def load_files(
             files[p.name] = {
                 "key": key, "plugin": plugin, "id": m.id, "depends_on": m.depends_on,
                 "replaces": m.replaces, "atomic": m.atomic, "checksum": m.checksum,
+                "operations_at": operations_span(p),
             }  # fmt: skip
             dirty = True
-    # A leaf (no migration of the plugin depends on it) needs no snapshot to render a successor.
-    needed = {dep for m in out for dep in m.depends_on}
-    for m in out:
-        if isinstance(m, CachedMigration):
-            m.__dict__["_leaf"] = m.key not in needed
     names = {p.name for p in paths}
     for gone in [n for n in files if n not in names]:
         del files[gone]

@@ -91,7 +91,7 @@ class Migrator:
     def render(self, m: Migration) -> executor.Rendered:
         if m.key in self.record_only:
             return executor.Rendered(m, [], record_only=True)
-        return executor.render_migration(self.env.pm, self.backend, m, self.state_before(m))
+        return executor.render_migration(self.env.pm, self.backend, m, lambda: self.state_before(m))
 
     # -- migrate --------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -108,34 +109,41 @@ def test_the_snapshot_alone_is_read_without_the_operations(tmp_path: Path, cache
     assert cached.dumps() == first.dumps()
 
 
-def test_a_leaf_reads_its_operations_without_its_snapshot(tmp_path: Path, cache: Path) -> None:
-    _, first, cached = load_twice(tmp_path / "blog")
+def test_operations_are_read_without_the_snapshot(tmp_path: Path, cache: Path) -> None:
+    path, first, cached = load_twice(tmp_path / "blog")
     assert isinstance(cached, loadcache.CachedMigration)
-    # migrate renders a leaf from its predecessor's snapshot: its own is not needed...
+    # migrate renders from the predecessor's snapshot, and only when a renderer asks for the
+    # tables: a migration's own snapshot is not needed to apply it...
     assert cached.operations == first.operations
     assert "_snapshot_after" not in vars(cached)
     # ...and is read, the same as a full load, when something asks for it.
     assert cached.snapshot_after == first.snapshot_after
     assert cached.dumps() == first.dumps()
+    # The operations came from their own bytes of the file, recorded when it was validated.
+    start, end = vars(cached)["_operations_span"]
+    raw = path.read_bytes()
+    assert raw[start:end].startswith(b"[") and raw[start:end].endswith(b"]")
+    assert b'"snapshot_after"' in raw[end:]
 
 
-def test_a_migration_with_a_successor_reads_both_parts_at_once(tmp_path: Path, cache: Path) -> None:
+def test_a_file_not_laid_out_canonically_is_read_whole(tmp_path: Path, cache: Path) -> None:
     directory = tmp_path / "blog"
     m = sample_migration(directory)
-    after = Migration("blog", "0002_next", [], m.snapshot_after, [m.key], path=None)
-    after.path = directory / "0002_next.json"
-    write_all([after])
-    for path in directory.glob("*.json"):
-        age(path)
-    load_plugin("blog", directory)
-    cached, leaf = load_plugin("blog", directory)
+    assert m.path is not None
+    data = json.loads(m.path.read_text())
+    # Hand-formatted: another indent, and a RunSql whose SQL holds the canonical key's text.
+    data["operations"].append(
+        {"kind": "RunSql", "sql": 'SELECT \'\n  "operations": []\'', "reverse_sql": ""}
+    )
+    m.path.write_text(json.dumps(data, indent=4, sort_keys=True))
+    age(m.path)
+    [first] = load_plugin("blog", directory)
+    [cached] = load_plugin("blog", directory)
     assert isinstance(cached, loadcache.CachedMigration)
-    assert isinstance(leaf, loadcache.CachedMigration)
-    assert cached.operations == m.operations
-    # Rendering its successor needs its snapshot next: one read of the file built both.
-    assert vars(cached)["_snapshot_after"] == m.snapshot_after
-    assert leaf.operations == []
-    assert "_snapshot_after" not in vars(leaf)
+    assert vars(cached)["_operations_span"] is None
+    assert cached.operations == first.operations
+    assert cached.operations[-1].kind == "RunSql"
+    assert loadcache.operations_span(m.path) is None
 
 
 def test_a_file_changed_after_loading_is_refused_when_its_body_is_read(

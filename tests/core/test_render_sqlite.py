@@ -718,3 +718,86 @@ def test_a_type_of_another_affinity_is_rebuilt_and_converts(tmp_path: Path) -> N
         ("seven", "text"),
         (2.5, "real"),
     ]
+
+
+# -- the tables before each operation are built only when a renderer reads them ----------------
+
+
+def test_the_state_before_a_migration_is_built_only_if_a_renderer_reads_it() -> None:
+    pm = new_manager()
+    pm.register(sqlite_plugin, name="sqlite")
+    calls = []
+
+    def before() -> ops.State:
+        calls.append(1)
+        return dict(STATE)
+
+    tag = ops.CreateTable(table="tag", columns=(ID, Column("label", "Text")))
+    index = ops.AddIndex(table="post", columns=("title",))
+    quiet = Migration("app", "0002_x", [tag, index], EMPTY)
+    executor.render_migration(pm, SQLiteBackend(), quiet, before)
+    assert calls == []  # neither operation looks at the tables
+    # A rebuild reads them: once for the whole migration, with the earlier operations applied.
+    add = ops.AddColumn(table="tag", column=Column("note", "Text", nullable=True))
+    widen = ops.AlterColumn(
+        table="tag",
+        column="label",
+        from_=Column("label", "Text"),
+        to=Column("label", "Text", nullable=True),
+    )
+    drop_not_null = next(c[1] for c in CASES if c[0] == "drop-not-null-rebuilds")
+    busy = Migration("app", "0002_x", [tag, add, widen, drop_not_null], EMPTY)
+    rendered = executor.render_migration(pm, SQLiteBackend(), busy, before)
+    assert calls == [1]
+    assert (  # the rebuild of `tag` knows the column added before it
+        'CREATE TABLE "_umbral_new_tag" ("id" INTEGER PRIMARY KEY AUTOINCREMENT, '
+        '"label" TEXT, "note" TEXT)'
+    ) in rendered.statements
+    eager = executor.render_migration(pm, SQLiteBackend(), busy, dict(STATE))
+    assert eager.statements == rendered.statements
+
+
+def test_a_state_thread_applies_the_operations_before_each_index() -> None:
+    tag = ops.CreateTable(table="tag", columns=(ID,))
+    rename = ops.RenameTable(from_="tag", to="label")
+    drop = ops.DropTable(table="post")
+    operations = [tag, rename, drop]
+    built = []
+    thread = ops.StateThread(lambda: built.append(1) or dict(STATE), operations)
+    for index in (2, 3, 0, 1, 3):  # in order, then back to an earlier one
+        assert thread.before(index) == ops.apply_all(dict(STATE), operations[:index])
+    assert built == [1]  # the base is built once
+    lazy = thread.lazy(1)
+    assert set(lazy) == {"author", "post", "tag"} and len(lazy) == 3
+    assert lazy.get("ghost") is None and "tag" in lazy
+
+
+def test_an_in_place_edit_that_does_not_check_out_is_undone(tmp_path: Path) -> None:
+    from umbral.backend import Shortcut
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    _item_db(url, laid_out_as_state=True)
+    start = _stored(url)
+    backend = SQLiteBackend()
+    expected = backend.create_table_sql("item", ITEM.fields)
+    # Two columns relaxed at once: more than one AlterColumn may change.
+    two = expected.replace('"code" VARCHAR(20) NOT NULL', '"code" VARCHAR(20)').replace(
+        '"qty" INTEGER NOT NULL', '"qty" INTEGER'
+    )
+    unparsable = expected.replace('"qty" INTEGER NOT NULL', '"qty" INTEGER NOT NULL NOT')
+    engine = backend.create_engine(url)
+    try:
+        with engine.connect() as conn, executor.write_transaction(conn, backend):
+            for definition in (two, unparsable):
+                assert two != expected and unparsable != expected
+                edit = Shortcut("definition", "item", (), expected, definition)
+                assert backend.run_shortcut(conn, edit) is False
+            # The transaction goes on, with the table as it was.
+            conn.exec_driver_sql("INSERT INTO item (code, qty) VALUES ('late', 9)")
+    finally:
+        engine.dispose()
+    end = _stored(url)
+    assert end["schema"] == start["schema"]
+    assert end["columns"] == start["columns"]
+    assert end["rows"] == [*start["rows"], (5, "late", "text", 9, "integer", None, "null")]
+    assert end["integrity"] == [("ok",)]
