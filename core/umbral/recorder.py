@@ -113,15 +113,18 @@ def claim(conn: Connection, plugin: str, name: str, checksum: str) -> bool:
         record(conn, plugin, name, checksum)
         return True
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    row = conn.exec_driver_sql(
+    # On the driver's own cursor, inside SQLAlchemy's transaction: once per migration, where
+    # even exec_driver_sql's result machinery was a measurable share of a long history.
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor.execute(
         _sql(
             conn,
             f"INSERT INTO {TABLE} (plugin, name, applied_at, checksum) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (plugin, name) DO NOTHING RETURNING 1",
         ),
         (plugin, name, now, checksum),
-    ).first()
-    return row is not None
+    )
+    return cursor.fetchone() is not None
 
 
 def release(conn: Connection, plugin: str, name: str) -> bool:
