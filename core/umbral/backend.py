@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from umbral import operations as ops
 from umbral.naming import index_name
 from umbral.schema import INTEGER_TYPES, Column, ModelState
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
+
+    from umbral import operations as ops
 
 
 @dataclass(frozen=True)

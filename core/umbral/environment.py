@@ -166,12 +166,12 @@ class Environment:
     def conflicts(self, plugins: Iterable[str] | None = None) -> list[str]:
         """One message per plugin whose graph has more than one leaf (SPEC §5), for
         ``plugins`` (default: every app plugin, in order)."""
-        from umbral.merge import conflicts_message
-
         out = []
         for plugin in self.order if plugins is None else plugins:
             tips = leaves(self.migrations(plugin)).get(plugin, [])
             if len(tips) > 1:
+                from umbral.merge import conflicts_message
+
                 out.append(conflicts_message(plugin, tips))
         return out
 

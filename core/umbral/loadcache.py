@@ -17,10 +17,10 @@ error.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -166,7 +166,11 @@ def load_files(
     root = cache_dir()
     if root is None:
         return [load(p, plugin) for p in paths]
-    digest = hashlib.sha256(str(directory.resolve()).encode()).hexdigest()[:24]
+    # A name per directory, not a secret: two zlib checksums, as zlib is loaded anyway and
+    # hashlib (OpenSSL) is not. Two directories sharing a name would only share entries,
+    # which the file's size, mtime and inode tell apart.
+    where = str(directory.resolve()).encode()
+    digest = f"{zlib.crc32(where):08x}{zlib.adler32(where):08x}"
     store = root / f"migrations-{digest}.json"
     try:
         data = json.loads(store.read_text(encoding="utf-8"))

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from umbral.errors import MigrationFileError
 from umbral.migration import FORMAT_VERSION, ID_RE, Migration
-from umbral.operations import Operation
 from umbral.schema import Snapshot
+
+if TYPE_CHECKING:
+    from umbral.operations import Operation
 
 _REQUIRED = ("umbral", "id", "plugin", "depends_on", "operations", "snapshot_after")
 _ALLOWED = frozenset((*_REQUIRED, "replaces", "atomic"))
@@ -63,6 +65,8 @@ def load_file(path: Path, plugin: str) -> Migration:
         raise fail("`atomic` must be true or false")
     if not isinstance(data["operations"], list):
         raise fail("`operations` must be a list")
+    from umbral.operations import Operation  # here: a load from the cache never needs it
+
     operations: list[Operation] = []
     for i, raw in enumerate(data["operations"]):
         if not isinstance(raw, dict):

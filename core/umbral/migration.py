@@ -7,15 +7,15 @@ of this canonical text, so re-formatting a file by hand is not drift but changin
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from umbral.operations import Operation
-from umbral.schema import Snapshot
+if TYPE_CHECKING:  # only annotations: commands that read no operation never import them
+    from umbral.operations import Operation
+    from umbral.schema import Snapshot
 
 FORMAT_VERSION = 1
 ID_RE = re.compile(r"^(\d{4,})_[A-Za-z0-9_]+$")
@@ -87,6 +87,8 @@ def canonical_json(data: Any) -> str:
 
 
 def sha256(text: str) -> str:
+    import hashlib  # here: loading OpenSSL is a measurable share of a short command
+
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

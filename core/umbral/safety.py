@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from umbral import operations as ops
 from umbral.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     import pluggy
+
+    from umbral import operations as ops
 
 
 class OpSafety(IntEnum):
@@ -44,6 +45,8 @@ TAGS = {
 
 
 def _core_rule(op: ops.Operation) -> Finding:
+    from umbral import operations as ops  # not at import: the plugin manager loads this module
+
     tag = TAGS.get(op.kind, op.kind.upper())
     S, W, U = OpSafety.SAFE, OpSafety.WARNING, OpSafety.UNSAFE
     if isinstance(op, ops.DropTable):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import clean_env, run_umbral
+from conftest import Project, clean_env, run_umbral
 
 SPEC_COMMANDS = [
     "init",
@@ -135,3 +136,33 @@ def test_the_cli_runs_without_the_cyclic_collector_and_leaves_it_nothing_at_exit
     # Everything the run built is frozen: the modules it imported at the least.
     assert after > 10_000, after
     assert enabled == 0  # the command ran without the cyclic collector
+
+
+OPERATIONS_PROBE = probe_script(
+    "sys.stderr.write('OPS=' + str('umbral.operations' in sys.modules) + '\\n')"
+)
+
+
+def test_showmigrations_from_cached_files_builds_no_operation(project: Project) -> None:
+    """Telling applied from pending needs each file's id, dependencies and checksum, which the
+    validation cache holds: no operation is parsed, and their classes (a tenth of the command's
+    own time to define) are never imported."""
+    p = project
+    p.models(
+        """
+        class Post(Model):
+            title = fields.Text()
+        """
+    )
+    assert p.run("makemigrations").code == 0
+    assert p.run("migrate").code == 0
+    for path in (p.root / "migrations").rglob("*.json"):
+        old = path.stat().st_mtime_ns - 60 * 10**9  # older than the cache's racy window
+        os.utime(path, ns=(old, old))
+    assert p.run("showmigrations").code == 0  # validates the files and caches them
+    code, stdout, imported = run_probe(OPERATIONS_PROBE, "OPS", p.root, "showmigrations")
+    assert (code, stdout) == (0, "# plugin: app\n[X] app/0001_create_post\n")
+    assert imported == "False"
+    # A file the cache does not know is parsed whole, operations included.
+    (p.root / "migrations").joinpath("app", "0001_create_post.json").touch()
+    assert run_probe(OPERATIONS_PROBE, "OPS", p.root, "showmigrations")[2] == "True"

@@ -19,7 +19,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from umbral import operations as ops
 from umbral.backend import Backend, RenderContext, Shortcut, integer_pk
 from umbral.errors import UnsupportedChange
 from umbral.schema import Column, ModelState
@@ -28,6 +27,8 @@ if TYPE_CHECKING:
     import sqlite3
 
     from sqlalchemy.engine import Connection, Engine
+
+    from umbral import operations as ops
 
 #: Seconds a connection waits on a locked database before giving up (also the ``--lock-wait``
 #: default): concurrent ``migrate`` processes queue on ``BEGIN IMMEDIATE``.
@@ -88,7 +89,9 @@ class SQLiteBackend(Backend):
         if old is None:
             return super().render_drop_column(op, ctx)
         col = old.column(op.column)
-        new = ops.DropColumn(table=op.table, column=op.column).apply({op.table: old})[op.table]
+        from umbral.operations import DropColumn
+
+        new = DropColumn(table=op.table, column=op.column).apply({op.table: old})[op.table]
         if col is not None and (col.primary_key or (col.is_fk and col.db_constraint)):
             return self.rebuild(old, new, ctx)
         # SQLite refuses to drop an indexed column: drop its indexes first.
