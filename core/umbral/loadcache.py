@@ -2,10 +2,12 @@
 
 Loading validates every file (SPEC §5). For a long history that means parsing megabytes of JSON
 whose snapshots nobody reads: ``makemigrations --check`` needs each plugin's leaf snapshot only,
-``showmigrations`` only ids, dependencies and checksums. A file loaded and validated once is
-recorded here with its header and checksum, keyed by its name, size, mtime and inode; a later
-load of the unchanged file skips parsing it and reads its body only when something asks for it.
-So a command's cost stops growing with history length unless it really needs the history.
+``showmigrations`` only ids, dependencies and checksums, ``migrate`` the operations of what it
+applies and a predecessor's snapshot only when a renderer asks for the tables. A file loaded and
+validated once is recorded here with its header, its checksum and where its operations lie in
+it, keyed by its name, size, mtime and inode; a later load of the unchanged file skips parsing
+it and reads a part of its body only when something asks for that part. So a command's cost
+stops growing with history length unless it really needs the history.
 
 Entries are written only for files whose mtime is at least ``RACY_SECONDS`` old (git's "racily
 clean" rule): an edit that keeps the size and lands in the same timestamp tick as the cached
