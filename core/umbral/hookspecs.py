@@ -76,7 +76,8 @@ def umbral_render_operation(
     :param backend: the active backend; implementations must check ``backend.name`` and return
         None for backends they do not serve.
     :param context: a :class:`umbral.backend.RenderContext` with the table state before the
-        operation (``context.state``), the migration being rendered and its plugin.
+        operation (``context.state``, a read-only mapping built on first read), the migration
+        being rendered and its plugin.
     :return: the list of SQL statements (possibly empty: the operation needs no SQL on this
         backend but is still recorded), or None to let another plugin render it.
 
