@@ -307,26 +307,30 @@ def b_makemigrations(cfg: argparse.Namespace) -> Table:
 
 
 def b_check(cfg: argparse.Namespace) -> Table:
-    rows: Table = []
     n = cfg.n_check
+    contenders = []
     for h in cfg.h_check:
         d = fresh_copy(project(n, h, cfg.seed), f"check_n{n}_h{h}")
         # Alembic's check compares against a live database at head.
         sh(alembic("upgrade", "head"), d / "alembic")
-        contenders = [
-            Contender("umbral", umbral("makemigrations", "--check"), d / "umbral"),
-            Contender("django", django("makemigrations", "--check", "--dry-run"), d / "django"),
-            Contender("alembic", alembic("check"), d / "alembic"),
+        contenders += [
+            Contender(f"umbral H={h}", umbral("makemigrations", "--check"), d / "umbral"),
+            Contender(
+                f"django H={h}", django("makemigrations", "--check", "--dry-run"), d / "django"
+            ),
+            Contender(f"alembic H={h}", alembic("check"), d / "alembic"),
         ]
-        rows.append(
-            # ~0.2 s medians held to 20% of each other (flat in H), on a noisy 2-core machine:
-            # twice the runs.
-            (
-                f"no-change check, N={n}, H={h}",
-                bench(f"check N={n} H={h}", contenders, 2 * cfg.runs),
-            )
+    # One interleaved run over every history length: the flatness target compares umbral's
+    # medians across H, which background load drifting between separate runs would skew. ~0.2 s
+    # medians held to 20% of each other on a noisy 2-core machine: twice the runs.
+    results = bench(f"check N={n}", contenders, 2 * cfg.runs)
+    return [
+        (
+            f"no-change check, N={n}, H={h}",
+            {tool: results[f"{tool} H={h}"] for tool in ("umbral", "django", "alembic")},
         )
-    return rows
+        for h in cfg.h_check
+    ]
 
 
 def floor_sql(proj: Path, url: str, out: Path) -> None:
