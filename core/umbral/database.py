@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from umbral.backend import Backend
 from umbral.config import mask_url, url_password
@@ -12,6 +12,17 @@ from umbral.errors import DatabaseError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
+
+
+def driver_cursor(conn: Connection) -> Any:
+    """A cursor of the driver's own connection under ``conn`` (inside its transaction).
+
+    Migration statements go to it as written, without parameters: no bind-parameter parsing
+    (`:name`, `%` inside literals are safe) and none of SQLAlchemy's per-statement execution
+    machinery (~18 µs a statement, a measurable share of a long history's thousands of
+    statements). SQLAlchemy still owns the connection and its transactions.
+    """
+    return conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
 
 
 def scrub(message: str, url: str) -> str:

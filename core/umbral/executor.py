@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from umbral import recorder
 from umbral.backend import Backend, RenderContext, Shortcut
+from umbral.database import driver_cursor
 from umbral.errors import MigrationFailed, UmbralError, UnsupportedChange
 from umbral.migration import Migration
 from umbral.operations import State, StateThread
@@ -217,17 +218,6 @@ def apply_one(
     finally:
         if fk_off:
             backend.foreign_keys_on(conn)
-
-
-def driver_cursor(conn: Connection) -> Any:
-    """A cursor of the driver's own connection under ``conn`` (inside its transaction).
-
-    Migration statements go to it as written, without parameters: no bind-parameter parsing
-    (`:name`, `%` inside literals are safe) and none of SQLAlchemy's per-statement execution
-    machinery (~18 µs a statement, a measurable share of a long history's thousands of
-    statements). SQLAlchemy still owns the connection and its transactions.
-    """
-    return conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
 
 
 def driver_errors(conn: Connection) -> tuple[type[BaseException], ...]:

@@ -11,6 +11,8 @@ import datetime
 import re
 from typing import TYPE_CHECKING
 
+from umbral.database import driver_cursor
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
@@ -115,7 +117,7 @@ def claim(conn: Connection, plugin: str, name: str, checksum: str) -> bool:
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     # On the driver's own cursor, inside SQLAlchemy's transaction: once per migration, where
     # even exec_driver_sql's result machinery was a measurable share of a long history.
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor = driver_cursor(conn)
     cursor.execute(
         _sql(
             conn,

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from umbral.backend import Backend, RenderContext, Shortcut, integer_pk
+from umbral.database import driver_cursor
 from umbral.errors import UnsupportedChange
 from umbral.schema import Column, ModelState
 
@@ -312,7 +313,7 @@ class SQLiteBackend(Backend):
         columns are not in the order the models say, does not match and is rebuilt)."""
         # The driver's cursor, as for the migration's own statements: a history that drops
         # NOT NULL a hundred times runs a thousand of these small statements.
-        cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cur = driver_cursor(conn)
         stored = cur.execute(
             "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (shortcut.table,)
         ).fetchone()
