@@ -139,10 +139,11 @@ def _snapshot_of(data: dict) -> Any:
     return Snapshot.from_dict(data["snapshot_after"])
 
 
-def operations_span(path: Path) -> list[int] | None:
-    """Byte offsets ``[start, end)`` of the top-level ``operations`` array of a migration file,
-    for reading it alone later; None when the file is not laid out canonically (SPEC §5: sorted
-    keys, two-space indent) or the span does not hold exactly that array."""
+def operations_span(path: Path, operations: list[Any]) -> list[int] | None:
+    """Byte offsets ``[start, end)`` of the top-level ``operations`` array of a migration file
+    whose validated ``operations`` are given, for reading it alone later; None when the file is
+    not laid out canonically (SPEC §5: sorted keys, two-space indent) or the span does not
+    hold exactly those operations."""
     key = b'\n  "operations": '  # a string cannot hold a raw newline: only a top-level key
     try:
         raw = path.read_bytes()
@@ -154,10 +155,10 @@ def operations_span(path: Path) -> list[int] | None:
         text = raw.decode("utf-8")
         char_start = len(raw[:start].decode("utf-8"))
         value, char_end = decoder.raw_decode(text, char_start)
-        if value != json.loads(text)["operations"]:
+        if _operations_of({"operations": value}) != operations:
             return None
         return [start, start + len(text[char_start:char_end].encode("utf-8"))]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
@@ -199,7 +200,7 @@ def load_files(
             files[p.name] = {
                 "key": key, "plugin": plugin, "id": m.id, "depends_on": m.depends_on,
                 "replaces": m.replaces, "atomic": m.atomic, "checksum": m.checksum,
-                "operations_at": operations_span(p),
+                "operations_at": operations_span(p, m.operations),
             }  # fmt: skip
             dirty = True
     names = {p.name for p in paths}

@@ -594,14 +594,17 @@ class StateThread:
     (``base``, built once when first needed) and the operations applied in order."""
 
     def __init__(self, base: Callable[[], State], operations: Sequence[Operation]) -> None:
-        self._base = LazyState(base)
+        self._build_base = base
+        self._base: State | None = None
         self._operations = operations
-        self._at = -1  # how many operations ``_state`` has applied; -1: nothing built yet
+        self._at = 0  # how many operations ``_state`` has applied to the base
         self._state: State = {}
 
     def before(self, index: int) -> State:
-        if self._at < 0 or index < self._at:  # first use, or asked again for an earlier one
-            self._state, self._at = self._base._tables(), 0
+        if self._base is None or index < self._at:  # first use, or asked for an earlier one
+            if self._base is None:
+                self._base = self._build_base()
+            self._state, self._at = self._base, 0
         while self._at < index:
             self._state = self._operations[self._at].apply(self._state)
             self._at += 1

@@ -133,7 +133,7 @@ def test_a_file_not_laid_out_canonically_is_read_whole(tmp_path: Path, cache: Pa
     data = json.loads(m.path.read_text())
     # Hand-formatted: another indent, and a RunSql whose SQL holds the canonical key's text.
     data["operations"].append(
-        {"kind": "RunSql", "sql": 'SELECT \'\n  "operations": []\'', "reverse_sql": ""}
+        {"kind": "RunSql", "sql": "SELECT '\n  \"operations\": []'", "reverse_sql": ""}
     )
     m.path.write_text(json.dumps(data, indent=4, sort_keys=True))
     age(m.path)
@@ -143,7 +143,7 @@ def test_a_file_not_laid_out_canonically_is_read_whole(tmp_path: Path, cache: Pa
     assert vars(cached)["_operations_span"] is None
     assert cached.operations == first.operations
     assert cached.operations[-1].kind == "RunSql"
-    assert loadcache.operations_span(m.path) is None
+    assert loadcache.operations_span(m.path, first.operations) is None
 
 
 def test_a_file_changed_after_loading_is_refused_when_its_body_is_read(
