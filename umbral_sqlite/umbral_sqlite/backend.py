@@ -6,9 +6,8 @@ table: create ``_umbral_new_<t>``, copy every row, drop the old table, rename th
 place and re-create every index. The executor runs such a migration with foreign-key enforcement
 off and checks ``PRAGMA foreign_key_check`` before committing. For a table exactly as its
 migrations left it, two rebuilds have shortcuts (``run_shortcut``): an AlterColumn that changes
-only the column's definition text (NOT NULL dropped, the default, the declared type within its
-affinity) edits the stored definition, and a copy that keeps every column in place uses
-``SELECT *``.
+only the column's definition text (NOT NULL dropped, the declared type within its affinity)
+edits the stored definition, and a copy that keeps every column in place uses ``SELECT *``.
 """
 
 from __future__ import annotations
@@ -124,10 +123,15 @@ class SQLiteBackend(Backend):
     def _definition_only(self, op: ops.AlterColumn) -> bool:
         """The rebuild would copy every stored value unchanged and check none of them: only
         the column's definition text differs. True when the change drops NOT NULL (never adds
-        it), changes the default, or changes the declared type within one SQLite type affinity
-        (VARCHAR(20) to VARCHAR(40) or TEXT, INTEGER to BIGINT): the rebuild's copy converts a
-        value only to the column's affinity, which every stored value already has, and SQLite
-        enforces no length."""
+        it) or changes the declared type within one SQLite type affinity (VARCHAR(20) to
+        VARCHAR(40) or TEXT, INTEGER to BIGINT): the rebuild's copy converts a value only to
+        the column's affinity, which every stored value already has, and SQLite enforces no
+        length.
+
+        Never a changed default, though SQLite's documentation lists it among the safe edits:
+        rows written before an ``ADD COLUMN`` do not hold that column, and SQLite reads the
+        column's current default for them, so editing the default would change their values.
+        The rebuild stores every value as it reads it."""
         old, new = op.from_, op.to
         if old.primary_key or new.primary_key or old.is_fk != new.is_fk:
             return False
@@ -331,12 +335,12 @@ class SQLiteBackend(Backend):
 
         This is the procedure SQLite documents for changes that do not touch the rows on disk
         (lang_altertable.html, "making other kinds of table schema changes": removing NOT NULL,
-        changing a default, and here a declared type of the same affinity, which decides how
-        values are stored and so leaves the stored ones as they are): only the ``CREATE TABLE``
-        text in ``sqlite_master`` changes, and bumping ``schema_version`` makes every
-        connection re-read it. Taken only when the table has no triggers and schema edits are
-        allowed (not ``SQLITE_DBCONFIG_DEFENSIVE``). It runs in a savepoint and is checked
-        afterwards; anything unexpected undoes it and the rebuild runs instead.
+        and here a declared type of the same affinity, which decides how values are stored and
+        so leaves the stored ones as they are; not a default, see ``_definition_only``): only
+        the ``CREATE TABLE`` text in ``sqlite_master`` changes, and bumping ``schema_version``
+        makes every connection re-read it. Taken only when the table has no triggers and schema
+        edits are allowed (not ``SQLITE_DBCONFIG_DEFENSIVE``). It runs in a savepoint and is
+        checked afterwards; anything unexpected undoes it and the rebuild runs instead.
         """
         import sqlite3
 
@@ -402,7 +406,7 @@ class _Declined(Exception):
 
 #: Column attributes whose change the in-place definition edit may carry (``_definition_only``
 #: decides which changes of them qualify).
-_DEFINITION_ONLY = ("nullable", "default", "max_length", "type", "fk_type", "choices")
+_DEFINITION_ONLY = ("nullable", "max_length", "type", "fk_type", "choices")
 
 
 def affinity(declared: str) -> str:
@@ -423,16 +427,17 @@ def affinity(declared: str) -> str:
 def _edited_in_place(before: list, after: list) -> bool:
     """``PRAGMA table_info`` rows (cid, name, type, notnull, dflt_value, pk) after an in-place
     edit: the same columns in the same order, one of them changed, and only in what the edit
-    may change: NOT NULL dropped (never added), the default, the declared type within its
-    affinity."""
+    may change: NOT NULL dropped (never added), the declared type within its affinity; never
+    the default (``SQLiteBackend._definition_only``)."""
     if len(before) != len(after):
         return False
     changed = [(tuple(b), tuple(a)) for b, a in zip(before, after, strict=True) if b != a]
     if len(changed) != 1:
         return False
-    (cid, name, type_, notnull, _, pk), new = changed[0]
+    (cid, name, type_, notnull, default, pk), new = changed[0]
     return (
         new[:2] == (cid, name)
+        and new[4] == default
         and new[5] == pk
         and new[3] <= notnull
         and affinity(new[2]) == affinity(type_)
