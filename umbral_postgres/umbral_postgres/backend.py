@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -371,6 +370,10 @@ class PostgresBackend(Backend):
         connect_args: dict[str, Any] = {"prepare_threshold": None}
         if "application_name=" not in url:
             # Shown in pg_stat_activity: tells whoever waits for the migration lock who has it.
+            # (socket is imported here: every command creates this backend to know its URL
+            # schemes, a SQLite project's included.)
+            import socket
+
             host = socket.gethostname()
             connect_args["application_name"] = f"umbral {host} pid {os.getpid()}"[:63]
         return create_engine(url, poolclass=NullPool, connect_args=connect_args)
