@@ -169,8 +169,26 @@ def cmd_sql(args: argparse.Namespace) -> None:
     app = App.from_config(load_project(Path(args.project)), database=args.database)
     plan = app.migrate(plan=True, allow_destructive=True).plan
     stmts = [s for r in plan for s in r.statements]
-    Path(args.out).write_text("".join(s.rstrip().rstrip(";") + ";\n" for s in stmts))
+    Path(args.out).write_text("".join(_terminated(s) for s in stmts))
+    if args.per_migration:
+        # The same statements with what SPEC §8 adds in the database itself: the tracking
+        # table, and each migration in its own transaction with its tracking row, committed
+        # as umbral's PostgreSQL session commits (synchronous_commit off until the end).
+        from umbral import recorder
+
+        lines = ["SET synchronous_commit = off;\n", _terminated(recorder._CREATE)]
+        for r in plan:
+            m = r.migration
+            lines += ["BEGIN;\n", _terminated(recorder.record_sql(m.plugin, m.id, m.checksum))]
+            lines += [_terminated(s) for s in r.statements]
+            lines.append("COMMIT;\n")
+        Path(args.per_migration).write_text("".join(lines))
     print(len(plan), len(stmts))
+
+
+def _terminated(statement: str | None) -> str:
+    assert statement is not None
+    return statement.rstrip().rstrip(";") + ";\n"
 
 
 def main() -> None:
@@ -188,6 +206,7 @@ def main() -> None:
     q.add_argument("project")
     q.add_argument("database")
     q.add_argument("out")
+    q.add_argument("--per-migration", help="also write the statements a transaction each")
     args = ap.parse_args()
     {"project": cmd_project, "sql": cmd_sql}[args.cmd](args)
 
