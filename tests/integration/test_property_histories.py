@@ -1,12 +1,13 @@
 """Property: any history of model changes migrates without losing a row (SPEC §7, §8).
 
 Hypothesis generates model histories (add/drop/rename tables and columns, nullability flips, safe
-casts, index toggles, foreign keys). After each step makemigrations + migrate run on a populated
-database through ``umbral.App``, on SQLite and on PostgreSQL. Checked: no row of a surviving
-table is lost, and every value of a surviving column is what the change makes of it (kept, a
-NULL filled with the default when NOT NULL comes, converted by a cast), rows stored before an
-``ADD COLUMN`` included; the final schema equals that of a fresh database built from the final
-models in one migration; migrating back to zero and forward again gives the same schema.
+casts, default changes, index toggles, foreign keys). After each step makemigrations + migrate
+run on a populated database through ``umbral.App``, on SQLite and on PostgreSQL. Checked: no row
+of a surviving table is lost, and every value of a surviving column is what the change makes of
+it (kept, a NULL filled with the default when NOT NULL comes, converted by a cast), rows stored
+before an ``ADD COLUMN`` included; the final schema equals that of a fresh database built from
+the final models in one migration; migrating back to zero and forward again gives the same
+schema.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ CASTS = {"SmallInt": "Integer", "Integer": "BigInt", "Real": "Double", "BigInt":
 SCALARS = ["SmallInt", "Integer", "BigInt", "Real", "Text", "Boolean"]
 DEFAULTS = {"SmallInt": 1, "Integer": 2, "BigInt": 3, "Real": 1.5, "Double": 2.5, "Text": "d",
             "Boolean": True}  # fmt: skip
+OTHER_DEFAULTS = {"SmallInt": 4, "Integer": 5, "BigInt": 6, "Real": 3.5, "Double": 4.5,
+                  "Text": "e", "Boolean": False}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,14 @@ def step(h: History, action: int, pick: int) -> None:
         target = names[(pick + 1) % len(names)]
         if target != model.name:
             model.cols.append(Col(h.fresh("f"), "ForeignKey", fk=target, uid=h.fresh("u")))
+    elif action == 10 and col and col.fk is None:  # add, change or remove a default
+        if col.default is None:
+            model.cols[i] = replace(col, default=DEFAULTS[col.type])
+        elif col.nullable:
+            model.cols[i] = replace(col, default=None)
+        else:
+            other = OTHER_DEFAULTS if col.default == DEFAULTS[col.type] else DEFAULTS
+            model.cols[i] = replace(col, default=other[col.type])
 
 
 def classes(h: History) -> list[type]:
@@ -266,11 +277,13 @@ def run_history(
     assert db.schema() == final, history
 
 
-HISTORIES = st.lists(st.tuples(st.integers(0, 9), st.integers(0, 1000)), min_size=1, max_size=7)
+HISTORIES = st.lists(st.tuples(st.integers(0, 10), st.integers(0, 1000)), min_size=1, max_size=7)
 #: A table with rows, a NOT NULL column added with default 2 (the rows do not store it), then
 #: cast to BigInt with default 3: the older rows must still read 2 (SQLite reads a column a row
 #: does not store from the column's current default).
 ADDED_THEN_CAST = [(0, 1), (3, 1), (7, 1)]
+#: The same with only the default changed.
+ADDED_THEN_NEW_DEFAULT = [(0, 1), (3, 1), (10, 1)]
 SETTINGS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -280,6 +293,7 @@ SETTINGS = settings(
 @SETTINGS
 @given(HISTORIES)
 @example(history=ADDED_THEN_CAST)
+@example(history=ADDED_THEN_NEW_DEFAULT)
 def test_histories_never_lose_a_row_or_change_a_value(tmp_path_factory, history) -> None:
     run_history(
         history,
@@ -292,6 +306,7 @@ def test_histories_never_lose_a_row_or_change_a_value(tmp_path_factory, history)
 @SETTINGS
 @given(HISTORIES)
 @example(history=ADDED_THEN_CAST)
+@example(history=ADDED_THEN_NEW_DEFAULT)
 def test_histories_never_lose_a_row_or_change_a_value_on_postgres(
     tmp_path_factory, postgres_admin, history
 ) -> None:
