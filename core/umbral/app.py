@@ -293,7 +293,7 @@ class App:
     def sqlmigrate(self, spec: str) -> Rendered:
         """The SQL of one migration for the configured backend; no database is opened."""
         from umbral.executor import render_migration
-        from umbral.migrate import parse_spec, state_before
+        from umbral.migrate import no_such_migration, parse_spec, state_before
 
         plugin, name = parse_spec(spec, "", "umbral sqlmigrate")
         self.env.info(plugin)
@@ -301,7 +301,7 @@ class App:
         by_key = {m.key: m for m in self.env.all_migrations()}
         m = by_key.get(f"{plugin}/{name}")
         if m is None:
-            raise UmbralError(f"umbral sqlmigrate: no migration {plugin}/{name} on disk")
+            raise UmbralError(no_such_migration("umbral sqlmigrate", f"{plugin}/{name}", by_key))
         return render_migration(self.env.pm, backend, m, state_before(m, by_key))
 
     def inspectdb(

@@ -6,7 +6,7 @@ Public Python API for safety checks lives here too (``check_pending_safety``,
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +55,25 @@ def parse_spec(spec: str, flag: str, command: str = "umbral migrate") -> tuple[s
     return plugin, name
 
 
+def no_such_migration(where: str, key: str, known: Iterable[str]) -> str:
+    """The error for a spec naming no migration on disk, with what to write instead: the
+    plugin's migrations that start with the given name or resemble it, else where to look."""
+    plugin, _, name = key.partition("/")
+    mine = sorted(k for k in known if k.partition("/")[0] == plugin)
+    close = [k for k in mine if k.partition("/")[2].startswith(name)]
+    if not close:
+        import difflib
+
+        close = difflib.get_close_matches(key, mine, n=3)
+    if close:
+        hint = f"did you mean {' or '.join(close)}?"
+    elif mine:
+        hint = f"`umbral showmigrations` lists the {len(mine)} migration(s) of {plugin}"
+    else:
+        hint = f"plugin {plugin} has no migrations yet; run `umbral makemigrations` first"
+    return f"{where}: no migration {key} on disk; {hint}"
+
+
 def state_before(m: Migration, by_key: dict[str, Migration]) -> State:
     """The plugin's tables before ``m``: the snapshot of its in-plugin predecessor."""
     for dep in m.depends_on:
@@ -101,8 +120,7 @@ class Migrator:
         m = self.by_key.get(f"{plugin}/{name}")
         if m is None:
             raise MigrationFileError(
-                f"umbral migrate --fake: no migration {plugin}/{name} on disk in "
-                f"{self.env.info(plugin).migrations_dir}"
+                no_such_migration("umbral migrate --fake", f"{plugin}/{name}", self.by_key)
             )
         recorder.ensure_table(self.conn)
         self.conn.commit()
@@ -199,7 +217,7 @@ class Migrator:
         self.env.info(plugin)
         key = f"{plugin}/{name}"
         if key not in self.by_key:
-            raise MigrationFileError(f"umbral migrate: no migration {key} on disk")
+            raise MigrationFileError(no_such_migration("umbral migrate", key, self.by_key))
         # A target inside a squashed range is reached by the squash when that runs instead.
         squash_of = {r: m.key for m in self.migrations for r in m.replaces}
         needed: set[str] = set()
@@ -237,7 +255,9 @@ class Migrator:
             roots = [k for k in applied if k.split("/", 1)[0] == plugin]
         else:
             if f"{plugin}/{name}" not in self.by_key:
-                raise MigrationFileError(f"umbral migrate: no migration {plugin}/{name} on disk")
+                raise MigrationFileError(
+                    no_such_migration("umbral migrate", f"{plugin}/{name}", self.by_key)
+                )
             roots = self._later_applied(plugin, name, applied)
         # Everything applied that depends on a root, in any plugin, goes first.
         dependents: dict[str, list[str]] = {}

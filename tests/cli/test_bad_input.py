@@ -138,7 +138,8 @@ def test_invalid_migration_file_is_refused_before_the_database(
         ("app", "'app' is not a migration spec; write plugin/name"),
         ("app/", "'app/' is not a migration spec"),
         ("app/0001/x", "is not a migration spec"),
-        ("app/0009_missing", "no migration app/0009_missing on disk"),
+        ("app/0009_missing", "no migration app/0009_missing on disk; `umbral showmigrations`"),
+        ("app/0002", "no migration app/0002 on disk; did you mean app/0002_"),
     ],
 )
 def test_bad_fake_spec_records_nothing(any_project: Project, spec: str, needle: str) -> None:
@@ -150,7 +151,9 @@ def test_bad_fake_spec_records_nothing(any_project: Project, spec: str, needle: 
 def test_unknown_migrate_target(any_project: Project) -> None:
     p = any_project
     two_migrations(p)
-    assert_one_error(p, ("migrate", "app/0009_missing"), "app/0009_missing")
+    line = assert_one_error(p, ("migrate", "app/0002"), "no migration app/0002 on disk")
+    assert line.startswith("error: umbral migrate: no migration app/0002 on disk; did you mean ")
+    assert_one_error(p, ("migrate", "app/0009_missing"), "no migration app/0009_missing on disk")
 
 
 @pytest.mark.parametrize("command", ["migrate", "showmigrations"])

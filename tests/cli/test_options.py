@@ -70,10 +70,29 @@ def test_sqlmigrate_prints_sql_and_touches_nothing(ready: Project) -> None:
     assert tables(p.database) == []
 
 
-def test_sqlmigrate_unknown_migration(ready: Project) -> None:
-    r = ready.run("sqlmigrate", "app/0009_nope")
+@pytest.mark.parametrize(
+    ("spec", "hint"),
+    [
+        # A name that starts one on disk, or resembles one: say which.
+        ("app/0001", "did you mean app/0001_create_post?"),
+        ("app/0001_create_posts", "did you mean app/0001_create_post?"),
+        ("app/0009_nope", "`umbral showmigrations` lists the 1 migration(s) of app"),
+    ],
+)
+def test_sqlmigrate_unknown_migration(ready: Project, spec: str, hint: str) -> None:
+    r = ready.run("sqlmigrate", spec)
     assert r.code == 1, r
-    assert r.err_lines == ["error: umbral sqlmigrate: no migration app/0009_nope on disk"]
+    assert r.err_lines == [f"error: umbral sqlmigrate: no migration {spec} on disk; {hint}"]
+
+
+def test_sqlmigrate_in_a_plugin_without_migrations(project: Project) -> None:
+    project.models(POST)
+    r = project.run("sqlmigrate", "app/0001_create_post")
+    assert r.code == 1, r
+    assert r.err_lines == [
+        "error: umbral sqlmigrate: no migration app/0001_create_post on disk; plugin app has "
+        "no migrations yet; run `umbral makemigrations` first"
+    ]
 
 
 def test_global_options_before_and_after_the_command(ready: Project, tmp_path: Path) -> None:
