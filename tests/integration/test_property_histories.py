@@ -13,18 +13,16 @@ schema.
 from __future__ import annotations
 
 import itertools
-import sqlite3
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from conftest import POSTGRES_URL, schema_of
+from conftest import POSTGRES_URL, execute, rows, schema_of
 from umbral import Model, fields
 from umbral.app import App
 
@@ -142,28 +140,11 @@ class Db:
         self.url = url
         self.sqlite = url.startswith("sqlite")
 
-    def _connect(self) -> Any:
-        if self.sqlite:
-            return sqlite3.connect(self.url.split(":///", 1)[1])
-        import psycopg
-
-        return psycopg.connect(self.url)
-
     def query(self, sql: str) -> list[tuple]:
-        conn = self._connect()
-        try:
-            return [tuple(r) for r in conn.execute(sql).fetchall()]
-        finally:
-            conn.close()
+        return rows(self.url, sql)
 
     def execute(self, *statements: str) -> None:
-        conn = self._connect()
-        try:
-            for stmt in statements:
-                conn.execute(stmt)
-            conn.commit()
-        finally:
-            conn.close()
+        execute(self.url, *statements)
 
     def tables(self) -> set[str]:
         if self.sqlite:
