@@ -5,9 +5,9 @@ casts, default changes, index toggles, foreign keys). After each step makemigrat
 run on a populated database through ``umbral.App``, on SQLite and on PostgreSQL. Checked: no row
 of a surviving table is lost, and every value of a surviving column is what the change makes of
 it (kept, a NULL filled with the default when NOT NULL comes, converted by a cast), rows stored
-before an ``ADD COLUMN`` included; the final schema equals that of a fresh database built from
-the final models in one migration; migrating back to zero and forward again gives the same
-schema.
+before an ``ADD COLUMN`` and foreign keys pointing at other tables' rows included; the final
+schema equals that of a fresh database built from the final models in one migration; migrating
+back to zero and forward again gives the same schema.
 """
 
 from __future__ import annotations
@@ -207,9 +207,21 @@ def expected(before: Col, after: Col, value: object) -> object:
 
 
 def insert_rows(db: Db, h: History) -> None:
-    db.execute(
-        *(f'INSERT INTO "{m.table or _snake(m.name)}" DEFAULT VALUES' for m in h.models.values())
-    )
+    """One row per table: defaults, and each foreign key pointing at its target's newest row
+    (NULL while the target is empty), so rebuilds carry references as well as values."""
+    stmts = []
+    for m in h.models.values():
+        table = m.table or _snake(m.name)
+        fks = [c for c in m.cols if c.fk]
+        if not fks:
+            stmts.append(f'INSERT INTO "{table}" DEFAULT VALUES')
+            continue
+        names = ", ".join(f'"{c.name}"' for c in fks)
+        targets = ", ".join(
+            f'(SELECT max(id) FROM "{h.models[c.fk].table or _snake(c.fk)}")' for c in fks
+        )
+        stmts.append(f'INSERT INTO "{table}" ({names}) VALUES ({targets})')
+    db.execute(*stmts)
 
 
 def run_history(
