@@ -60,10 +60,17 @@ POST_INDEXES = CREATE_POST[1:]
 
 
 def rebuild(table: str, create: str, targets: str, exprs: str, indexes: list[str]) -> list[str]:
-    """The table-recreation dance of SPEC §6, statement by statement."""
+    """The table-recreation dance of SPEC §6, statement by statement (the tables here have an
+    AUTOINCREMENT id, whose counter the new table takes over)."""
+    new = f"_umbral_new_{table}"
     return [
         create,
-        f'INSERT INTO "_umbral_new_{table}" ({targets}) SELECT {exprs} FROM "{table}"',
+        f'INSERT INTO "{new}" ({targets}) SELECT {exprs} FROM "{table}"',
+        "UPDATE sqlite_sequence SET seq = (SELECT max(seq) FROM sqlite_sequence "
+        f"WHERE name IN ('{table}', '{new}')) WHERE name = '{new}'",
+        f"INSERT INTO sqlite_sequence (name, seq) SELECT '{new}', seq FROM sqlite_sequence "
+        f"WHERE name = '{table}' AND NOT EXISTS "
+        f"(SELECT 1 FROM sqlite_sequence WHERE name = '{new}')",
         f'DROP TABLE "{table}"',
         "PRAGMA legacy_alter_table = ON",
         f'ALTER TABLE "_umbral_new_{table}" RENAME TO "{table}"',
@@ -571,6 +578,20 @@ def test_shortcuts_are_taken_only_for_a_table_laid_out_as_its_state(
     # Committed: a new connection sees the definition the shortcut left.
     assert rows(url, "SELECT id, name, email FROM author") == [(7, "Ann", "a@x")]
     assert rows(url, "PRAGMA integrity_check") == [("ok",)]
+
+
+def test_a_rebuild_carries_the_counter_only_between_autoincrement_keys() -> None:
+    code = Column("code", "Text", primary_key=True)
+    qty = Column("qty", "Integer")
+    keyed_by_text = ModelState("stock", "stock", (code, qty))
+    op = ops.AlterColumn(table="stock", column="qty", from_=qty, to=replace(qty, type="Text"))
+    stmts = SQLiteBackend().render(op, RenderContext(state={"stock": keyed_by_text}))
+    assert any(s.startswith('DROP TABLE "stock"') for s in stmts)  # rebuilt
+    assert not any("sqlite_sequence" in s for s in stmts)  # no AUTOINCREMENT, no counter
+    # An integer key that becomes a text key: the new table has no counter to take.
+    op = ops.AlterColumn(table="post", column="id", from_=ID, to=replace(ID, type="Text"))
+    stmts = SQLiteBackend().render(op, RenderContext(state=dict(STATE)))
+    assert not any("sqlite_sequence" in s for s in stmts)
 
 
 def test_an_in_place_edit_is_kept_only_if_it_changed_what_it_may() -> None:

@@ -251,6 +251,32 @@ def test_tightening_with_default_backfills_nulls(populated: Project) -> None:
     conn.close()
 
 
+@pytest.mark.parametrize("emptied", [False, True])
+def test_rebuild_keeps_the_autoincrement_counter(project: Project, emptied: bool) -> None:
+    # AUTOINCREMENT promises that an id is never used twice, even after its row is deleted:
+    # the counter lives in sqlite_sequence, which a rebuild must carry to the new table.
+    p = project
+    path = sqlite_path(p.database)
+    p.models("class Item(Model):\n    qty = fields.Integer()\n")
+    assert p.run("makemigrations").code == 0
+    assert p.run("migrate").code == 0
+    conn = sqlite3.connect(path)
+    conn.executemany("INSERT INTO item (qty) VALUES (?)", [(i,) for i in range(1, 6)])
+    conn.execute("DELETE FROM item WHERE id >= 4" if not emptied else "DELETE FROM item")
+    conn.commit()
+    conn.close()
+    p.models("class Item(Model):\n    qty = fields.Text()\n")  # another affinity: a rebuild
+    assert p.run("makemigrations").code == 0
+    r = p.run("migrate")
+    assert r.code == 0, r
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'item'").fetchall() == [(5,)]
+    assert conn.execute("SELECT count(*) FROM sqlite_sequence").fetchone() == (1,)
+    conn.execute("INSERT INTO item (qty) VALUES ('new')")
+    assert conn.execute("SELECT id FROM item WHERE qty = 'new'").fetchone() == (6,)
+    conn.close()
+
+
 def test_rebuild_keeps_triggers_and_views(populated: Project) -> None:
     p = populated
     path = sqlite_path(p.database)

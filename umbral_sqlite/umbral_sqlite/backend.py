@@ -2,9 +2,10 @@
 
 SQLite cannot alter a column in place, cannot drop a column that a foreign key or the primary
 key uses, and cannot add a column whose default is not a constant. Those changes rebuild the
-table: create ``_umbral_new_<t>``, copy every row, drop the old table, rename the new one into
-place and re-create every index. The executor runs such a migration with foreign-key enforcement
-off and checks ``PRAGMA foreign_key_check`` before committing. For a table exactly as its
+table: create ``_umbral_new_<t>``, copy every row and the AUTOINCREMENT counter, drop the old
+table, rename the new one into place and re-create every index. The executor runs such a
+migration with foreign-key enforcement off and checks ``PRAGMA foreign_key_check`` before
+committing. For a table exactly as its
 migrations left it, two rebuilds have shortcuts (``run_shortcut``): an AlterColumn that changes
 only the column's definition text (NOT NULL dropped, the declared type within its affinity)
 edits the stored definition, and a copy that keeps every column in place uses ``SELECT *``.
@@ -212,6 +213,7 @@ class SQLiteBackend(Backend):
         return [
             self.create_table_sql(tmp, new.fields),
             copy,
+            *self._carry_counter_sql(old, new, table, tmp),
             f"DROP TABLE {q(table)}",
             # Legacy mode renames without re-parsing views and triggers that name the table
             # we just dropped; they keep pointing at the name, which is back after the rename.
@@ -219,6 +221,31 @@ class SQLiteBackend(Backend):
             f"ALTER TABLE {q(tmp)} RENAME TO {q(table)}",
             "PRAGMA legacy_alter_table = OFF",
             *self.table_indexes_sql(new),
+        ]
+
+    def _carry_counter_sql(
+        self, old: ModelState, new: ModelState, table: str, tmp: str
+    ) -> list[str]:
+        """Carry the AUTOINCREMENT counter (``sqlite_sequence``) to the new table.
+
+        AUTOINCREMENT promises that no id is used twice, even one whose row was deleted: the
+        counter keeps the largest id the table ever had. The copy sets the new table's counter
+        only to the largest id still there (or leaves none), and dropping the old table deletes
+        its counter, so the next insert would reuse the ids of deleted rows. The rename at the
+        end of the rebuild renames the counter with the table.
+        """
+        old_pk = [c.name for c in old.fields if integer_pk(c)]
+        new_pk = [c.name for c in new.fields if integer_pk(c)]
+        if not old_pk or old_pk != new_pk:
+            return []  # one of the two has no AUTOINCREMENT key: no counter to carry
+        lit = self.literal
+        both = f"{lit(table)}, {lit(tmp)}"
+        return [
+            f"UPDATE sqlite_sequence SET seq = (SELECT max(seq) FROM sqlite_sequence "
+            f"WHERE name IN ({both})) WHERE name = {lit(tmp)}",
+            f"INSERT INTO sqlite_sequence (name, seq) SELECT {lit(tmp)}, seq FROM sqlite_sequence "
+            f"WHERE name = {lit(table)} AND NOT EXISTS "
+            f"(SELECT 1 FROM sqlite_sequence WHERE name = {lit(tmp)})",
         ]
 
     def _copy_expr(self, col: Column) -> str:
