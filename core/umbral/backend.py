@@ -297,8 +297,11 @@ class Backend:
         """Count dangling references (checked before committing a rebuild)."""
         return 0
 
-    def dependent_objects_sql(self, conn: Connection, tables: set[str]) -> list[str]:
-        """Statements re-creating objects a rebuild of ``tables`` drops (SQLite triggers).
+    def dependent_objects_sql(
+        self, conn: Connection, tables: set[str], statements: Sequence[str] = ()
+    ) -> list[str]:
+        """Statements re-creating objects a rebuild of ``tables`` drops (SQLite: triggers, and
+        indexes that are not in the models); ``statements`` are the migration's own.
 
         Read inside the migration's transaction before its statements run, executed after them.
         """

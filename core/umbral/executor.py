@@ -180,7 +180,9 @@ def apply_one(
                 if not mine:
                     return False
                 if not fake:
-                    keep = backend.dependent_objects_sql(conn, rendered.rebuilt)
+                    keep = backend.dependent_objects_sql(
+                        conn, rendered.rebuilt, rendered.statements
+                    )
                     cursor = driver_cursor(conn)
                     stmts, i = rendered.statements, 0
                     while i < len(stmts):

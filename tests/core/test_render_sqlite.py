@@ -594,6 +594,21 @@ def test_a_rebuild_carries_the_counter_only_between_autoincrement_keys() -> None
     assert not any("sqlite_sequence" in s for s in stmts)
 
 
+@pytest.mark.parametrize(
+    ("sql", "name"),
+    [
+        ("DROP INDEX item_lower_kind", "item_lower_kind"),
+        ('drop index if exists "item_lower_kind"', "item_lower_kind"),
+        ('DROP INDEX main."Item_Kind";', "Item_Kind"),
+        ("DROP  INDEX\n  IF  EXISTS x1", "x1"),
+    ],
+)
+def test_a_dropped_index_is_found_in_the_migrations_statements(sql: str, name: str) -> None:
+    from umbral_sqlite.backend import _DROP_INDEX
+
+    assert [m.group(1) for m in _DROP_INDEX.finditer(sql)] == [name]
+
+
 def test_an_in_place_edit_is_kept_only_if_it_changed_what_it_may() -> None:
     from umbral_sqlite.backend import _edited_in_place
 

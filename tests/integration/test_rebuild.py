@@ -277,6 +277,75 @@ def test_rebuild_keeps_the_autoincrement_counter(project: Project, emptied: bool
     conn.close()
 
 
+def _index_sql(path: str) -> dict[str, str]:
+    conn = sqlite3.connect(path)
+    try:
+        return dict(
+            conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+            ).fetchall()
+        )
+    finally:
+        conn.close()
+
+
+HAND_MADE_INDEXES = (
+    "CREATE INDEX item_lower_kind ON item (lower(kind)) WHERE score > 10",
+    "CREATE UNIQUE INDEX item_body_unique ON item (code, revision, kind)",
+    'CREATE INDEX "idx_item_code" ON item (code, small)',  # umbral's name, other columns
+)
+
+
+@pytest.mark.parametrize("change", ["rebuild", "in place"])
+def test_a_rebuild_keeps_indexes_made_outside_the_models(populated: Project, change: str) -> None:
+    # Indexes created by hand or by RunSql are not in the models; DROP TABLE takes them with
+    # it, so the rebuild puts them back as they were (a unique one is a constraint).
+    p = populated
+    path = sqlite_path(p.database)
+    conn = sqlite3.connect(path)
+    for sql in HAND_MADE_INDEXES:
+        conn.execute(sql)
+    conn.commit()
+    conn.close()
+    before = _index_sql(path)
+    p.models(
+        _edit(
+            (SCORE, SCORE_BIG)
+            if change == "in place"
+            else (SCORE, "score = fields.Integer(default=0)")
+        )
+    )
+    assert p.run("makemigrations").code == 0
+    r = p.run("migrate")
+    assert r.code == 0, r
+    assert _index_sql(path) == before
+    conn = sqlite3.connect(path)
+    with pytest.raises(sqlite3.IntegrityError):  # the hand-made unique index still bites
+        conn.execute(
+            "INSERT INTO item (code, revision, kind) SELECT code, revision, kind FROM item "
+            "WHERE kind IS NOT NULL LIMIT 1"
+        )
+    conn.close()
+
+
+def test_an_index_the_migration_drops_is_not_brought_back(populated: Project) -> None:
+    p = populated
+    path = sqlite_path(p.database)
+    conn = sqlite3.connect(path)
+    conn.execute(HAND_MADE_INDEXES[0])
+    conn.commit()
+    conn.close()
+    p.models(_edit((SCORE, "score = fields.Integer(default=0)")))
+    assert p.run("makemigrations").code == 0
+    (migration,) = (p.root / "migrations" / "app").glob("0002_*.json")
+    data = json.loads(migration.read_text())
+    data["operations"].insert(0, {"kind": "RunSql", "sql": "DROP INDEX item_lower_kind"})
+    migration.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    r = p.run("migrate")
+    assert r.code == 0, r
+    assert "item_lower_kind" not in _index_sql(path)
+
+
 def test_rebuild_keeps_triggers_and_views(populated: Project) -> None:
     p = populated
     path = sqlite_path(p.database)

@@ -13,7 +13,8 @@ edits the stored definition, and a copy that keeps every column in place uses ``
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, ClassVar
 from umbral.backend import Backend, RenderContext, Shortcut, integer_pk
 from umbral.database import driver_cursor
 from umbral.errors import UnsupportedChange
+from umbral.naming import index_name
 from umbral.schema import Column, ModelState
 
 if TYPE_CHECKING:
@@ -323,19 +325,44 @@ class SQLiteBackend(Backend):
     def foreign_key_violations(self, conn: Connection) -> int:
         return len(conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall())
 
-    def dependent_objects_sql(self, conn: Connection, tables: set[str]) -> list[str]:
-        # DROP TABLE takes a table's triggers with it; bring them back after the rebuild. A
-        # trigger that names a column the migration removed then fails to re-create, which
-        # rolls the migration back instead of losing the trigger silently.
+    def dependent_objects_sql(
+        self, conn: Connection, tables: set[str], statements: Sequence[str] = ()
+    ) -> list[str]:
+        """DROP TABLE takes a table's triggers with it, and the indexes that are not in its
+        models (made by hand or by RunSql; the rebuild re-creates the models' own): bring them
+        back after the rebuild. One that names a column the migration removed then fails to
+        re-create, which rolls the migration back instead of losing it silently. An index the
+        migration drops itself (a ``DROP INDEX`` among ``statements``) stays dropped."""
         if not tables:
             return []
+        cur = driver_cursor(conn)
         marks = ", ".join("?" for _ in tables)
-        rows = conn.exec_driver_sql(
-            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND sql IS NOT NULL "
-            f"AND tbl_name IN ({marks}) ORDER BY name",
+        rows = cur.execute(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE type IN ('trigger', "
+            f"'index') AND sql IS NOT NULL AND tbl_name IN ({marks}) ORDER BY type DESC, name",
             tuple(sorted(tables)),
         ).fetchall()
-        return [r[0] for r in rows]
+        dropped = {m.group(1).lower() for s in statements for m in _DROP_INDEX.finditer(s)}
+        out = []
+        for kind, name, table, sql in rows:
+            if kind == "trigger":
+                out.append(sql)
+            elif name.lower() not in dropped and not self._models_index(cur, table, name):
+                # The table may still be there (the in-place edit does not drop it).
+                out.append(_CREATE_INDEX.sub(r"\1 IF NOT EXISTS ", sql, count=1))
+        return out
+
+    def _models_index(self, cur: sqlite3.Cursor, table: str, name: str) -> bool:
+        """Whether index ``name`` is one umbral makes from the models: a full (not partial)
+        index on plain columns, named as umbral names an index on exactly those columns."""
+        listed = {r[1]: r for r in cur.execute(f"PRAGMA index_list({self.quote(table)})")}
+        entry = listed.get(name)
+        if entry is None or entry[4]:  # (seq, name, unique, origin, partial)
+            return False
+        columns = [r[2] for r in cur.execute(f"PRAGMA index_info({self.quote(name)})")]
+        if any(c is None for c in columns):  # an expression
+            return False
+        return name == index_name(table, columns, bool(entry[2]))
 
     def run_shortcut(self, conn: Connection, shortcut: Shortcut) -> bool:
         """Take a shortcut of ``rebuild``/``render_alter_column`` when the stored table is
@@ -425,6 +452,14 @@ class SQLiteBackend(Backend):
     @contextmanager
     def migration_lock(self, conn: Connection, wait: float) -> Iterator[None]:
         yield  # BEGIN IMMEDIATE per migration serialises writers; no run-wide lock needed
+
+
+#: ``DROP INDEX [IF EXISTS] name`` in a migration's statements (name quoted or not).
+_DROP_INDEX = re.compile(
+    r'\bDROP\s+INDEX\s+(?:IF\s+EXISTS\s+)?(?:"?main"?\.)?"?([^"\s;]+)"?', re.IGNORECASE
+)
+#: The start of an index's stored ``CREATE [UNIQUE] INDEX`` text.
+_CREATE_INDEX = re.compile(r"^\s*(CREATE\s+(?:UNIQUE\s+)?INDEX)\s+", re.IGNORECASE)
 
 
 class _Declined(Exception):
