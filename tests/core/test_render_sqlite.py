@@ -73,7 +73,7 @@ def rebuild(table: str, create: str, targets: str, exprs: str, indexes: list[str
         f"(SELECT 1 FROM sqlite_sequence WHERE name = '{new}')",
         f'DROP TABLE "{table}"',
         "PRAGMA legacy_alter_table = ON",
-        f'ALTER TABLE "_umbral_new_{table}" RENAME TO "{table}"',
+        f'ALTER TABLE "{new}" RENAME TO "{table}"',
         "PRAGMA legacy_alter_table = OFF",
         *indexes,
     ]

@@ -5,10 +5,10 @@ key uses, and cannot add a column whose default is not a constant. Those changes
 table: create ``_umbral_new_<t>``, copy every row and the AUTOINCREMENT counter, drop the old
 table, rename the new one into place and re-create every index. The executor runs such a
 migration with foreign-key enforcement off and checks ``PRAGMA foreign_key_check`` before
-committing. For a table exactly as its
-migrations left it, two rebuilds have shortcuts (``run_shortcut``): an AlterColumn that changes
-only the column's definition text (NOT NULL dropped, the declared type within its affinity)
-edits the stored definition, and a copy that keeps every column in place uses ``SELECT *``.
+committing. For a table exactly as its migrations left it, two rebuilds have shortcuts
+(``run_shortcut``): an AlterColumn that changes only the column's definition text (NOT NULL
+dropped, the declared type within its affinity) edits the stored definition, and a copy that
+keeps every column in place uses ``SELECT *``.
 """
 
 from __future__ import annotations
@@ -343,20 +343,27 @@ class SQLiteBackend(Backend):
             tuple(sorted(tables)),
         ).fetchall()
         dropped = {m.group(1).lower() for s in statements for m in _DROP_INDEX.finditer(s)}
+        listed: dict[str, dict[str, tuple]] = {}  # table -> index name -> PRAGMA index_list row
         out = []
         for kind, name, table, sql in rows:
             if kind == "trigger":
                 out.append(sql)
-            elif name.lower() not in dropped and not self._models_index(cur, table, name):
+                continue
+            if table not in listed:
+                pragma = f"PRAGMA index_list({self.quote(table)})"
+                listed[table] = {r[1]: r for r in cur.execute(pragma).fetchall()}
+            entry = listed[table].get(name)
+            if name.lower() not in dropped and not self._models_index(cur, table, name, entry):
                 # The table may still be there (the in-place edit does not drop it).
                 out.append(_CREATE_INDEX.sub(r"\1 IF NOT EXISTS ", sql, count=1))
         return out
 
-    def _models_index(self, cur: sqlite3.Cursor, table: str, name: str) -> bool:
-        """Whether index ``name`` is one umbral makes from the models: a full (not partial)
-        index on plain columns, named as umbral names an index on exactly those columns."""
-        listed = {r[1]: r for r in cur.execute(f"PRAGMA index_list({self.quote(table)})")}
-        entry = listed.get(name)
+    def _models_index(
+        self, cur: sqlite3.Cursor, table: str, name: str, entry: tuple | None
+    ) -> bool:
+        """Whether index ``name`` (``entry``: its ``PRAGMA index_list`` row) is one umbral
+        makes from the models: a full (not partial) index on plain columns, named as umbral
+        names an index on exactly those columns."""
         if entry is None or entry[4]:  # (seq, name, unique, origin, partial)
             return False
         columns = [r[2] for r in cur.execute(f"PRAGMA index_info({self.quote(name)})")]
