@@ -50,8 +50,8 @@ class Rendered:
     #: may put it in a batch of either mode.
     fk_neutral: bool = False
     #: Fast paths the backend may take at run time, by the index in ``statements`` of the
-    #: first statement each one replaces.
-    shortcuts: dict[int, Shortcut] = field(default_factory=dict)
+    #: first statement each one replaces, in the order they were rendered.
+    shortcuts: dict[int, list[Shortcut]] = field(default_factory=dict)
 
 
 #: Operations whose SQL does the same with foreign-key enforcement on or off: they create,
@@ -88,7 +88,7 @@ def render_migration(
         for shortcut in ctx.shortcuts[offered:]:
             at = _find_run(stmts, shortcut.replaces)
             if at is not None:  # a hook wrapper may have rewritten the statements: no shortcut
-                out.shortcuts[len(out.statements) + at] = shortcut
+                out.shortcuts.setdefault(len(out.statements) + at, []).append(shortcut)
         out.parts.append((op.describe(), list(stmts)))
         out.statements.extend(stmts)
     out.needs_fk_off = ctx.needs_fk_off
@@ -186,12 +186,15 @@ def apply_one(
                     cursor = driver_cursor(conn)
                     stmts, i = rendered.statements, 0
                     while i < len(stmts):
-                        shortcut = rendered.shortcuts.get(i)
-                        if shortcut is not None:
+                        taken = 0
+                        for shortcut in rendered.shortcuts.get(i, ()):
                             current = shortcut.sql
                             if backend.run_shortcut(conn, shortcut):
-                                i += len(shortcut.replaces)
-                                continue
+                                taken = len(shortcut.replaces)
+                                break
+                        if taken:
+                            i += taken
+                            continue
                         current = stmts[i]
                         cursor.execute(current)
                         i += 1
@@ -216,6 +219,8 @@ def apply_one(
                         )  # fmt: skip
             except errors as exc:
                 raise MigrationFailed(m.key, current, _db_message(exc)) from exc
+            except UnsupportedChange as exc:  # a shortcut found what the change cannot keep
+                raise MigrationFailed(m.key, current, str(exc)) from exc
         return True
     finally:
         if fk_off:

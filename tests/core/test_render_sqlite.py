@@ -412,13 +412,22 @@ def test_rebuilds_offer_shortcuts_for_a_table_laid_out_as_its_state() -> None:
         for sc in ctx.shortcuts:
             assert executor._find_run(stmts, sc.replaces) is not None, case_id
     assert {k: sorted(v) for k, v in offered.items() if v} == {
+        # Every rebuild carries what a table umbral did not create holds beyond its models.
+        "add-column-non-constant-default-rebuilds": ["carry"],
+        "drop-fk-column-rebuilds": ["carry"],
         # Same columns, same order, copied as they are: the copy may use SELECT *.
-        "alter-column-rebuilds": ["statement"],
+        "alter-column-rebuilds": ["carry", "statement"],
         # And a change of the definition text alone (NOT NULL dropped, a declared type of the
         # same affinity) may skip the rebuild altogether.
-        "drop-not-null-rebuilds": ["definition", "statement"],
-        "unbound-length-rebuilds": ["definition", "statement"],
-    }  # (adding or dropping a column, or a COALESCE'd copy, offers neither)
+        "drop-not-null-rebuilds": ["carry", "definition", "statement"],
+        "unbound-length-rebuilds": ["carry", "definition", "statement"],
+    }  # (adding or dropping a column, or a COALESCE'd copy, offers neither of the last two)
+    for kinds in offered.values():
+        if "carry" in kinds:  # the new table's CREATE, checked against the table before
+            carried = kinds["carry"]
+            assert carried.replaces == (carried.sql,)
+            assert carried.sql.startswith('CREATE TABLE "_umbral_new_')
+            assert carried.expected.startswith(f'CREATE TABLE "{carried.table}" (')
     edit = offered["drop-not-null-rebuilds"]["definition"]
     rebuild_stmts = next(c[2] for c in CASES if c[0] == "drop-not-null-rebuilds")
     assert list(edit.replaces) == rebuild_stmts  # the whole rebuild
@@ -440,10 +449,14 @@ def test_the_executor_finds_the_shortcut_among_the_migration_statements() -> Non
     add_index = ops.AddIndex(table="post", columns=("title",))
     migration = Migration("app", "0002_x", [add_index, drop_not_null], EMPTY)
     rendered = executor.render_migration(pm, SQLiteBackend(), migration, dict(STATE))
-    found = {sc.kind: at for at, sc in rendered.shortcuts.items()}
-    assert found == {"definition": 1, "statement": 2}  # after the one statement of AddIndex
-    for at, shortcut in rendered.shortcuts.items():
-        assert rendered.statements[at : at + len(shortcut.replaces)] == list(shortcut.replaces)
+    found = {sc.kind: at for at, scs in rendered.shortcuts.items() for sc in scs}
+    # After the one statement of AddIndex; the CREATE TABLE offers two, carry first.
+    assert found == {"carry": 1, "definition": 1, "statement": 2}
+    assert [sc.kind for sc in rendered.shortcuts[1]] == ["carry", "definition"]
+    for at, shortcuts in rendered.shortcuts.items():
+        for shortcut in shortcuts:
+            replaced = rendered.statements[at : at + len(shortcut.replaces)]
+            assert replaced == list(shortcut.replaces)
 
 
 def test_drop_view_and_drop_m2m() -> None:

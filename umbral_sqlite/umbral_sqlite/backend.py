@@ -5,7 +5,9 @@ key uses, and cannot add a column whose default is not a constant. Those changes
 table: create ``_umbral_new_<t>``, copy every row and the AUTOINCREMENT counter, drop the old
 table, rename the new one into place and re-create every index. The executor runs such a
 migration with foreign-key enforcement off and checks ``PRAGMA foreign_key_check`` before
-committing. For a table exactly as its migrations left it, two rebuilds have shortcuts
+committing. A table umbral did not create keeps the CHECK constraints, collations and foreign
+keys its models do not describe (``tabledef.carry``, at run time); what a rebuild cannot keep
+stops the migration. For a table exactly as its migrations left it, two rebuilds have shortcuts
 (``run_shortcut``): an AlterColumn that changes only the column's definition text (NOT NULL
 dropped, the declared type within its affinity) edits the stored definition, and a copy that
 keeps every column in place uses ``SELECT *``.
@@ -25,6 +27,7 @@ from umbral.database import driver_cursor
 from umbral.errors import UnsupportedChange
 from umbral.naming import index_name
 from umbral.schema import Column, ModelState
+from umbral_sqlite.tabledef import CannotCarry, carry
 
 if TYPE_CHECKING:
     import sqlite3
@@ -199,6 +202,12 @@ class SQLiteBackend(Backend):
         targets = ", ".join(q(c.name) for c in copied)
         exprs = ", ".join(self._copy_expr(c) for c in copied)
         copy = f"INSERT INTO {q(tmp)} ({targets}) SELECT {exprs} FROM {q(table)}"
+        expected = self.create_table_sql(table, old.fields)
+        create = self.create_table_sql(tmp, new.fields)
+        # A table umbral did not create may hold constraints its models do not describe: the
+        # new table takes them from the stored definition (tabledef.carry), or the migration
+        # stops before it would lose them.
+        ctx.shortcuts.append(Shortcut("carry", table, (create,), expected, create))
         if [c.name for c in new.fields] == [c.name for c in old.fields] and targets == exprs:
             # The same columns in the same order, copied as they are: when the stored table is
             # laid out as `old` says, `SELECT *` copies the same values, and lets SQLite move
@@ -208,12 +217,12 @@ class SQLiteBackend(Backend):
                     "statement",
                     table,
                     (copy,),
-                    self.create_table_sql(table, old.fields),
+                    expected,
                     f"INSERT INTO {q(tmp)} SELECT * FROM {q(table)}",
                 )
             )
         return [
-            self.create_table_sql(tmp, new.fields),
+            create,
             copy,
             *self._carry_counter_sql(old, new, table, tmp),
             f"DROP TABLE {q(table)}",
@@ -382,6 +391,8 @@ class SQLiteBackend(Backend):
         stored = cur.execute(
             "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (shortcut.table,)
         ).fetchone()
+        if shortcut.kind == "carry":
+            return stored is not None and self._carry(cur, shortcut, stored[0])
         if stored is None or stored[0] != shortcut.expected:
             return False
         if shortcut.kind == "statement":
@@ -390,6 +401,24 @@ class SQLiteBackend(Backend):
         if shortcut.kind == "definition":
             return self._edit_definition(cur, shortcut.table, shortcut.sql)
         return False
+
+    def _carry(self, cur: sqlite3.Cursor, shortcut: Shortcut, stored: str) -> bool:
+        """Create the rebuild's new table with what the stored definition holds beyond the
+        models (``tabledef.carry``); False when there is nothing beyond them."""
+        if stored == shortcut.expected:
+            return False  # the table is as its migrations made it: the models say it all
+        try:
+            create = carry(stored, shortcut.expected, shortcut.sql)
+        except (CannotCarry, ValueError) as exc:
+            raise UnsupportedChange(
+                f"SQLite table `{shortcut.table}` cannot be rebuilt without losing what its "
+                f"models do not describe: {exc}; make this change by hand in a RunSql "
+                'migration (docs/decisions.md, "What a SQLite rebuild carries")'
+            ) from exc
+        if create is None:
+            return False
+        cur.execute(create)
+        return True
 
     def _edit_definition(self, cur: sqlite3.Cursor, table: str, definition: str) -> bool:
         """Alter a column by editing the table's stored definition: no row is copied.

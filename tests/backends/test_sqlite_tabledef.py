@@ -1,0 +1,154 @@
+"""Reading stored SQLite table definitions, and what a rebuild carries from them
+(``umbral_sqlite.tabledef``). Every carried definition is also created in a real SQLite
+database, so a carried text that SQLite would not accept fails here."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from umbral_sqlite.tabledef import CannotCarry, carry, parse
+
+# What umbral renders for a table with columns id, name, qty, shelf_id (an FK in the models).
+EXPECTED = (
+    'CREATE TABLE "item" ("id" INTEGER PRIMARY KEY AUTOINCREMENT, "name" TEXT NOT NULL, '
+    '"qty" INTEGER NOT NULL, "shelf_id" BIGINT REFERENCES "shelf" ("id"))'
+)
+NEW = (
+    'CREATE TABLE "_umbral_new_item" ("id" INTEGER PRIMARY KEY AUTOINCREMENT, '
+    '"name" TEXT NOT NULL, "qty" BIGINT NOT NULL, "shelf_id" BIGINT REFERENCES "shelf" ("id"))'
+)
+
+
+def _created(sql: str) -> str:
+    """Create ``sql`` (with the table it references) and return what SQLite stored."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.execute("CREATE TABLE shelf (id INTEGER PRIMARY KEY, a INT, b INT, UNIQUE (a, b))")
+        conn.execute(sql)
+        name = parse(sql).head.split()[-1].strip('"')
+        return conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (name,)).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_parse_splits_columns_clauses_and_table_constraints() -> None:
+    t = parse(
+        "CREATE TABLE [item] (\n"
+        "  id INTEGER PRIMARY KEY ASC AUTOINCREMENT, -- the key, (with, commas)\n"
+        "  `name` VARCHAR(10, 2) NOT NULL ON CONFLICT IGNORE COLLATE NOCASE DEFAULT 'a,b)',\n"
+        "  qty INT CONSTRAINT qty_ok CHECK (qty IN (1, 2)) DEFAULT NULL,\n"
+        "  owner INT REFERENCES shelf(id) ON DELETE SET NULL ON UPDATE SET DEFAULT "
+        "NOT DEFERRABLE INITIALLY IMMEDIATE,\n"
+        '  "we""ird" TEXT AS (upper(name)) STORED,\n'
+        "  CONSTRAINT pair UNIQUE (name, qty), /* a comment */ CHECK (qty > 0)\n"
+        ") WITHOUT ROWID, STRICT"
+    )
+    assert t.head == "CREATE TABLE [item]"
+    assert t.options == "WITHOUT ROWID, STRICT"
+    assert [c.name for c in t.columns] == ["id", "name", "qty", "owner", 'we"ird']
+    kinds = {c.name: [(k.kind, k.label, k.body) for k in c.clauses] for c in t.columns}
+    assert kinds == {
+        "id": [("PRIMARY", "", "PRIMARY KEY ASC AUTOINCREMENT")],
+        "name": [
+            ("NOT NULL", "", "NOT NULL ON CONFLICT IGNORE"),
+            ("COLLATE", "", "COLLATE NOCASE"),
+            ("DEFAULT", "", "DEFAULT 'a,b)'"),
+        ],
+        "qty": [
+            ("CHECK", "CONSTRAINT qty_ok", "CHECK (qty IN (1, 2))"),
+            ("DEFAULT", "", "DEFAULT NULL"),
+        ],
+        "owner": [
+            (
+                "REFERENCES",
+                "",
+                "REFERENCES shelf(id) ON DELETE SET NULL ON UPDATE SET DEFAULT NOT DEFERRABLE "
+                "INITIALLY IMMEDIATE",
+            )
+        ],
+        'we"ird': [("GENERATED", "", "AS (upper(name)) STORED")],
+    }
+    assert [(k.kind, k.text) for k in t.constraints] == [
+        ("UNIQUE", "CONSTRAINT pair UNIQUE (name, qty)"),
+        ("CHECK", "CHECK (qty > 0)"),
+    ]
+
+
+def test_nothing_to_carry_for_a_table_as_umbral_writes_it() -> None:
+    assert carry(EXPECTED, EXPECTED, NEW) is None
+    # Spelled differently (quoting, case, spacing) is still the same table.
+    assert (
+        carry(
+            "create table item (id integer primary key autoincrement, name text not null, "
+            'qty integer not null, shelf_id bigint references shelf("id"))',
+            EXPECTED,
+            NEW,
+        )
+        is None
+    )
+
+
+def test_checks_collations_and_foreign_keys_are_carried() -> None:
+    stored = (
+        "CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT NOT NULL COLLATE NOCASE, "
+        "qty INTEGER NOT NULL CONSTRAINT qty_ok CHECK (qty >= 0), "
+        "shelf_id BIGINT REFERENCES shelf (id), "
+        "CHECK (length(name) > 1), FOREIGN KEY (qty, shelf_id) REFERENCES shelf (a, b))"
+    )
+    out = carry(stored, EXPECTED, NEW)
+    assert out == (
+        'CREATE TABLE "_umbral_new_item" ("id" INTEGER PRIMARY KEY AUTOINCREMENT, '
+        '"name" TEXT NOT NULL COLLATE NOCASE, "qty" BIGINT NOT NULL, '
+        '"shelf_id" BIGINT REFERENCES "shelf" ("id"), CONSTRAINT qty_ok CHECK (qty >= 0), '
+        "CHECK (length(name) > 1), FOREIGN KEY (qty, shelf_id) REFERENCES shelf (a, b))"
+    )
+    assert _created(out) == out
+
+
+def test_a_foreign_key_the_models_keep_as_a_plain_column_is_carried() -> None:
+    expected = EXPECTED.replace(' REFERENCES "shelf" ("id")', "")
+    new = NEW.replace(' REFERENCES "shelf" ("id")', "")
+    stored = expected.replace(
+        '"shelf_id" BIGINT', '"shelf_id" BIGINT CONSTRAINT to_shelf REFERENCES shelf (id)'
+    )
+    out = carry(stored, expected, new)
+    assert out is not None
+    assert out.endswith(
+        '"shelf_id" BIGINT, CONSTRAINT to_shelf FOREIGN KEY ("shelf_id") REFERENCES shelf (id))'
+    )
+    assert _created(out) == out
+
+
+def test_what_names_a_removed_column_goes_with_it() -> None:
+    stored = EXPECTED.replace(
+        'REFERENCES "shelf" ("id"))',
+        'REFERENCES "shelf" ("id") CHECK (shelf_id > 0) COLLATE BINARY, '
+        'CHECK ("shelf_id" IS NOT NULL OR qty = 0), CHECK (qty < 10), '
+        "FOREIGN KEY (shelf_id, qty) REFERENCES shelf (a, b))",
+    )
+    new = NEW.replace(', "shelf_id" BIGINT REFERENCES "shelf" ("id")', "")
+    out = carry(stored, EXPECTED, new)
+    assert out == new[:-1] + ", CHECK (qty < 10))"
+    assert _created(out) == out
+
+
+@pytest.mark.parametrize(
+    ("stored", "message"),
+    [
+        (EXPECTED + " STRICT", "it is a STRICT table"),
+        (EXPECTED + " without  rowid", "it is a WITHOUT ROWID table"),
+        (
+            EXPECTED[:-1] + ', "total" INT GENERATED ALWAYS AS (qty * 2) VIRTUAL)',
+            "it has column(s) `total` that its models do not declare",
+        ),
+        (
+            EXPECTED.replace('"qty" INTEGER NOT NULL', '"qty" INTEGER AS (id + 1)'),
+            "generated column(s) `qty` cannot be copied",
+        ),
+    ],
+)
+def test_what_cannot_be_carried_is_refused(stored: str, message: str) -> None:
+    with pytest.raises(CannotCarry, match=message.replace("(", r"\(").replace(")", r"\)")):
+        carry(stored, EXPECTED, NEW)

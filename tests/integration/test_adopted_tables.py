@@ -1,0 +1,273 @@
+"""A table umbral did not create keeps what its models do not describe.
+
+``inspectdb`` adopts a legacy database whose tables hold CHECK constraints, a collation and a
+composite foreign key, none of which a model can say. Changing a column afterwards must keep
+them: PostgreSQL alters the column in place; SQLite rebuilds the table from the models and
+carries them over from the stored definition. What a rebuild cannot carry stops the migration
+before anything changes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from conftest import Project, execute, rows, schema_of, sqlite_path
+
+LEGACY = {
+    "sqlite": [
+        "CREATE TABLE shelf (id INTEGER PRIMARY KEY, label TEXT NOT NULL)",
+        "CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+        "qty INTEGER NOT NULL CHECK (qty >= 0), price REAL NOT NULL, "
+        "shelf_id INTEGER REFERENCES shelf (id), "
+        "CONSTRAINT item_price_positive CHECK (price > 0), "
+        "CONSTRAINT item_shelved_stock CHECK (shelf_id IS NOT NULL OR qty = 0))",
+        "CREATE INDEX idx_item_shelf_id ON item (shelf_id)",
+    ],
+    "postgres": [
+        "CREATE TABLE shelf (id BIGSERIAL PRIMARY KEY, label TEXT NOT NULL)",
+        "CREATE TABLE item (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL, "
+        "qty INTEGER NOT NULL CHECK (qty >= 0), price DOUBLE PRECISION NOT NULL, "
+        "shelf_id BIGINT REFERENCES shelf (id), "
+        "CONSTRAINT item_price_positive CHECK (price > 0), "
+        "CONSTRAINT item_shelved_stock CHECK (shelf_id IS NOT NULL OR qty = 0))",
+        "CREATE INDEX idx_item_shelf_id ON item (shelf_id)",
+    ],
+}
+DATA = [
+    "INSERT INTO shelf (label) VALUES ('top'), ('bottom')",
+    "INSERT INTO item (name, qty, price, shelf_id) VALUES ('ann', 3, 1.5, 1), "
+    "('bob', 0, 2.25, NULL), ('cid', 7, 9.0, 2)",
+]
+
+
+def _inspect(p: Project) -> None:
+    (p.root / "models.py").unlink()  # the project's empty one: inspectdb writes its own
+    r = p.run("inspectdb", "--output", ".")
+    assert r.code == 0, r
+
+
+def _adopt(p: Project, ddl: list[str]) -> None:
+    execute(p.database, *ddl, *DATA)
+    _inspect(p)
+    r = p.run("migrate", "--fake-initial")
+    assert r.code == 0, r
+    assert p.run("makemigrations", "--check").code == 0  # the models say what the tables are
+
+
+def _change(p: Project, old: str, new: str, *flags: str) -> None:
+    models = (p.root / "models.py").read_text()
+    assert old in models, models
+    p.write("models.py", models.replace(old, new))
+    r = p.run("makemigrations")
+    assert r.code == 0, r
+    r = p.run("migrate", *flags)
+    assert r.code == 0, r
+
+
+def _refused(url: str, *statements: str) -> bool:
+    """Whether the database refuses every one of ``statements`` (each in its own transaction)."""
+    for statement in statements:
+        try:
+            execute(url, statement)
+        except Exception as exc:  # sqlite3.IntegrityError, psycopg's CheckViolation
+            if "check" not in str(exc).lower():
+                raise
+        else:
+            return False
+    return True
+
+
+def _items(url: str) -> list[tuple]:
+    return rows(url, "SELECT id, name, qty, price, shelf_id FROM item ORDER BY id")
+
+
+def test_a_changed_column_keeps_the_tables_check_constraints(any_project: Project) -> None:
+    p, url = any_project, any_project.database
+    backend = "postgres" if url.startswith("postgres") else "sqlite"
+    _adopt(p, LEGACY[backend])
+    before, schema = _items(url), schema_of(url)
+
+    _change(p, "qty = fields.Integer()", "qty = fields.BigInt()")
+
+    after = schema_of(url)
+    assert _items(url) == before
+    assert after["item"]["indexes"] == schema["item"]["indexes"]
+    assert after["item"]["fks"] == schema["item"]["fks"]
+    assert [c[0] for c in after["item"]["columns"]] == [c[0] for c in schema["item"]["columns"]]
+    # Every CHECK still bites: the column's own, and both table constraints.
+    assert _refused(
+        url,
+        "INSERT INTO item (name, qty, price, shelf_id) VALUES ('neg', -1, 1.0, 1)",
+        "INSERT INTO item (name, qty, price, shelf_id) VALUES ('free', 1, 0, 1)",
+        "INSERT INTO item (name, qty, price, shelf_id) VALUES ('loose', 2, 1.0, NULL)",
+    )
+    execute(url, "INSERT INTO item (name, qty, price, shelf_id) VALUES ('ok', 1, 1.0, 1)")
+    assert len(_items(url)) == len(before) + 1
+
+    # Dropping the foreign-key column (a rebuild on SQLite) takes the CHECK that names it with
+    # it, as PostgreSQL does, and keeps the others.
+    fk = "shelf_id = fields.ForeignKey("
+    _change(p, fk, "# " + fk, "--allow-destructive")
+    assert rows(url, "SELECT name, qty, price FROM item ORDER BY id") == [
+        r[1:4] for r in before
+    ] + [("ok", 1, 1.0)]
+    execute(url, "INSERT INTO item (name, qty, price) VALUES ('loose', 2, 1.0)")  # allowed now
+    assert _refused(
+        url,
+        "INSERT INTO item (name, qty, price) VALUES ('neg', -1, 1.0)",
+        "INSERT INTO item (name, qty, price) VALUES ('free', 1, 0)",
+    )
+
+
+SQLITE_EXTRAS = [
+    "CREATE TABLE bin (id INTEGER PRIMARY KEY, aisle INTEGER NOT NULL, slot INTEGER NOT NULL, "
+    "UNIQUE (aisle, slot))",
+    "CREATE TABLE part (id INTEGER PRIMARY KEY, code TEXT NOT NULL COLLATE NOCASE, "
+    "qty INTEGER NOT NULL CONSTRAINT part_qty_small CHECK (qty < 100), "
+    "aisle INTEGER, slot INTEGER, FOREIGN KEY (aisle, slot) REFERENCES bin (aisle, slot))",
+    "CREATE INDEX idx_part_code ON part (code)",
+    "INSERT INTO bin (aisle, slot) VALUES (1, 1), (1, 2)",
+    "INSERT INTO part (code, qty, aisle, slot) VALUES ('Ab-1', 5, 1, 1), ('cd-2', 6, 1, 2), "
+    "('EF-3', 7, NULL, NULL)",
+]
+
+
+def _part_definition(path: str) -> str:
+    with sqlite3.connect(path) as conn:
+        return conn.execute("SELECT sql FROM sqlite_master WHERE name = 'part'").fetchone()[0]
+
+
+def test_a_sqlite_rebuild_keeps_collations_and_foreign_keys_the_models_lack(
+    project: Project,
+) -> None:
+    p, url = project, project.database
+    execute(url, *SQLITE_EXTRAS)
+    _inspect(p)
+    models = (p.root / "models.py").read_text()
+    assert "COLLATE" not in models and "ForeignKey" not in models  # nothing a model can say
+    assert p.run("migrate", "--fake-initial").code == 0
+    part = "SELECT id, code, qty, aisle, slot FROM part ORDER BY id"
+    before = rows(url, part)
+    indexes = schema_of(url)["part"]["indexes"]
+
+    _change(p, "qty = fields.Integer()", "qty = fields.BigInt()")
+
+    path = sqlite_path(url)
+    assert rows(url, part) == before
+    assert schema_of(url)["part"]["indexes"] == indexes
+    assert "BIGINT" in _part_definition(path)  # rebuilt from the models
+    # The collation: a case-insensitive lookup, through the index too.
+    assert rows(url, "SELECT id FROM part WHERE code = 'ab-1'") == [(1,)]
+    # The composite foreign key, enforced.
+    assert rows(url, "PRAGMA foreign_key_list(part)") == rows(
+        url, "SELECT 0, 0, 'bin', 'aisle', 'aisle', 'NO ACTION', 'NO ACTION', 'NONE' "
+        "UNION ALL SELECT 0, 1, 'bin', 'slot', 'slot', 'NO ACTION', 'NO ACTION', 'NONE'"
+    )  # fmt: skip
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA foreign_keys = ON")
+        with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+            conn.execute("INSERT INTO part (code, qty, aisle, slot) VALUES ('x', 1, 9, 9)")
+        with pytest.raises(sqlite3.IntegrityError, match="part_qty_small"):
+            conn.execute("INSERT INTO part (code, qty) VALUES ('x', 100)")
+
+    # A second rebuild carries them again, and nothing twice.
+    _change(p, "qty = fields.BigInt()", "qty = fields.BigInt(nullable=True)")
+    definition = _part_definition(path)
+    assert definition.count("COLLATE NOCASE") == 1
+    assert definition.count("part_qty_small") == 1
+    assert definition.count("FOREIGN KEY") == 1
+    assert rows(url, part) == before
+
+
+@pytest.mark.parametrize(
+    ("ddl", "reason"),
+    [
+        (
+            "CREATE TABLE part (id INTEGER PRIMARY KEY, qty INTEGER NOT NULL, price REAL, "
+            "total REAL GENERATED ALWAYS AS (qty * price) VIRTUAL)",
+            "generated column(s) `total` cannot be copied",
+        ),
+        (
+            "CREATE TABLE part (id INTEGER PRIMARY KEY, qty INTEGER NOT NULL, price REAL) STRICT",
+            "it is a STRICT table",
+        ),
+        (
+            "CREATE TABLE part (id INTEGER PRIMARY KEY, qty INTEGER NOT NULL, price REAL)",
+            "it has column(s) `extra` that its models do not declare",
+        ),
+    ],
+    ids=["generated", "strict", "undeclared-column"],
+)
+def test_a_sqlite_rebuild_that_would_lose_something_is_refused(
+    project: Project, ddl: str, reason: str
+) -> None:
+    p, url = project, project.database
+    execute(url, ddl, "INSERT INTO part (qty, price) VALUES (2, 1.5), (3, 2.5)")
+    _inspect(p)
+    assert p.run("migrate", "--fake-initial").code == 0
+    if "extra" in reason:  # a column added by hand after the table was adopted
+        execute(url, "ALTER TABLE part ADD COLUMN extra TEXT", "UPDATE part SET extra = 'kept'")
+    path = sqlite_path(url)
+    definition = _part_definition(path)
+    data = rows(url, "SELECT * FROM part ORDER BY id")
+    models = (p.root / "models.py").read_text()
+    p.write("models.py", models.replace("qty = fields.Integer()", "qty = fields.BigInt()"))
+    assert p.run("makemigrations").code == 0
+
+    r = p.run("migrate")
+
+    assert r.code == 1, r
+    assert r.err_lines[0].startswith(
+        "error: umbral migrate: migration app/0002_alter_part_qty failed and was rolled back: "
+        "SQLite table `part` cannot be rebuilt without losing what its models do not describe: "
+        + reason
+    ), r
+    assert "RunSql" in r.err_lines[0]
+    assert "Traceback" not in r.stderr
+    # Nothing changed: the table, its rows, and the tracking table.
+    assert _part_definition(path) == definition
+    assert rows(url, "SELECT * FROM part ORDER BY id") == data
+    assert rows(url, "SELECT name FROM umbral_migrations ORDER BY name") == [("0001_initial",)]
+
+
+def test_a_refused_rebuild_can_be_written_by_hand_in_the_migration(project: Project) -> None:
+    """The way out the error names: the operation replaced by a RunSql in the written file,
+    its snapshot kept."""
+    p, url = project, project.database
+    execute(
+        url,
+        "CREATE TABLE part (id INTEGER PRIMARY KEY, qty INTEGER NOT NULL, price REAL, "
+        "total REAL GENERATED ALWAYS AS (qty * price) VIRTUAL)",
+        "INSERT INTO part (qty, price) VALUES (2, 1.5), (3, 2.5)",
+    )
+    _inspect(p)
+    assert p.run("migrate", "--fake-initial").code == 0
+    models = (p.root / "models.py").read_text()
+    p.write("models.py", models.replace("qty = fields.Integer()", "qty = fields.BigInt()"))
+    assert p.run("makemigrations").code == 0
+    assert p.run("migrate").code == 1
+    name = "0002_alter_part_qty.json"
+    written = p.load_migration("app", name)
+    written["operations"] = [
+        {
+            "kind": "RunSql",
+            "sql": "CREATE TABLE part_new (id INTEGER PRIMARY KEY, qty BIGINT NOT NULL, "
+            "price REAL, total REAL GENERATED ALWAYS AS (qty * price) VIRTUAL); "
+            "INSERT INTO part_new (id, qty, price) SELECT id, qty, price FROM part; "
+            "DROP TABLE part; ALTER TABLE part_new RENAME TO part",
+        }
+    ]
+    (p.root / "migrations" / "app" / name).write_text(json.dumps(written, indent=2))
+
+    r = p.run("migrate")
+
+    assert r.code == 0, r
+    assert p.run("makemigrations", "--check").code == 0
+    assert rows(url, "SELECT id, qty, price, total FROM part ORDER BY id") == [
+        (1, 2, 1.5, 3.0),
+        (2, 3, 2.5, 7.5),
+    ]
+    assert "BIGINT" in _part_definition(sqlite_path(url))

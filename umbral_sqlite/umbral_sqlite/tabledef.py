@@ -1,0 +1,296 @@
+"""What a table rebuild must carry over from the stored ``CREATE TABLE`` text.
+
+A rebuild creates the new table from the models. A table umbral did not create (adopted by
+``inspectdb``, or created by hand before the project used umbral) may hold more than its models
+say: CHECK constraints, a collation, a foreign key the models keep as a plain column. Writing
+the new table from the models alone would drop them silently. ``carry`` compares the stored
+definition with the one umbral renders for the table's state before the change, and adds
+what only the stored one has to the new table: CHECK constraints (as table constraints, which
+SQLite treats exactly as column ones), collations, and foreign keys (as table constraints). A
+CHECK or foreign key that names a column the rebuild removes goes with the column, as
+PostgreSQL's ``DROP COLUMN`` does.
+
+What cannot be carried stops the migration before anything changes (``CannotCarry``):
+generated columns, ``STRICT`` and ``WITHOUT ROWID`` tables (their rules differ from the tables
+umbral writes), and stored columns the models do not declare, whose values the copy would
+leave behind.
+
+Uniqueness, the primary key, NOT NULL and defaults follow the models: they are what the
+models describe, and ``inspectdb`` adopts them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_TOKEN = re.compile(
+    r"""
+    (?P<space>\s+|--[^\n]*|/\*.*?(?:\*/|\Z))
+  | (?P<blob>[xX]'[0-9A-Fa-f]*')
+  | (?P<string>'(?:[^']|'')*')
+  | (?P<ident>"(?:[^"]|"")*"|`(?:[^`]|``)*`|\[[^\]]*\])
+  | (?P<word>[^\W\d]\w*)
+  | (?P<number>0[xX][0-9A-Fa-f]+|(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)
+  | (?P<other>.)
+    """,
+    re.DOTALL | re.VERBOSE,
+)
+
+#: Words that open a column constraint (SQLite's ``column-constraint``).
+_COLUMN_CONSTRAINT = frozenset(
+    {"CONSTRAINT", "PRIMARY", "NOT", "NULL", "UNIQUE", "CHECK", "DEFAULT", "COLLATE",
+     "REFERENCES", "GENERATED", "AS"}
+)  # fmt: skip
+#: Words that open a table constraint.
+_TABLE_CONSTRAINT = frozenset({"CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN"})
+
+
+class CannotCarry(Exception):
+    """The stored table holds something a rebuild from the models would lose."""
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str
+    text: str
+    start: int
+    end: int
+
+    @property
+    def word(self) -> str:
+        """Upper-cased keyword, or '' for anything but a bare word."""
+        return self.text.upper() if self.kind == "word" else ""
+
+    @property
+    def name(self) -> str | None:
+        """The identifier this token spells (bare or quoted), or None."""
+        if self.kind == "word":
+            return self.text
+        if self.kind == "ident":
+            inner = self.text[1:-1]
+            return inner.replace(self.text[0] * 2, self.text[0]) if self.text[0] != "[" else inner
+        return None
+
+
+@dataclass
+class Clause:
+    """One constraint of a column or of the table, as written."""
+
+    kind: str  # CHECK, COLLATE, REFERENCES, GENERATED, FOREIGN, PRIMARY, UNIQUE, ...
+    #: ``CONSTRAINT <name>`` when the constraint is named, else ''.
+    label: str
+    body: str
+    tokens: list[Token]
+
+    @property
+    def text(self) -> str:
+        return f"{self.label} {self.body}" if self.label else self.body
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        """Compares two clauses regardless of spacing, case and identifier quoting."""
+        return tuple(_norm(t) for t in self.tokens)
+
+    def names(self) -> set[str]:
+        """Every identifier the clause spells, lower-cased (column names among them)."""
+        return {n.lower() for t in self.tokens if (n := t.name) is not None}
+
+
+@dataclass
+class ColumnDef:
+    name: str
+    text: str
+    clauses: list[Clause] = field(default_factory=list)
+
+    def of(self, kind: str) -> list[Clause]:
+        return [c for c in self.clauses if c.kind == kind]
+
+
+@dataclass
+class TableDef:
+    head: str
+    columns: list[ColumnDef]
+    constraints: list[Clause]
+    options: str
+
+    def column(self, name: str) -> ColumnDef | None:
+        low = name.lower()
+        return next((c for c in self.columns if c.name.lower() == low), None)
+
+
+def tokenize(sql: str) -> list[Token]:
+    return [
+        Token(m.lastgroup or "other", m.group(), m.start(), m.end())
+        for m in _TOKEN.finditer(sql)
+        if m.lastgroup != "space"
+    ]
+
+
+def parse(sql: str) -> TableDef:
+    """Split a stored ``CREATE TABLE name (...) options`` into its parts."""
+    tokens = tokenize(sql)
+    open_at = next((i for i, t in enumerate(tokens) if t.text == "("), None)
+    if open_at is None:
+        raise ValueError("not a CREATE TABLE with a column list")
+    items: list[list[Token]] = [[]]
+    depth = 0
+    close = None
+    for i in range(open_at + 1, len(tokens)):
+        t = tokens[i]
+        if t.text == "(":
+            depth += 1
+        elif t.text == ")":
+            if depth == 0:
+                close = i
+                break
+            depth -= 1
+        elif t.text == "," and depth == 0:
+            items.append([])
+            continue
+        items[-1].append(t)
+    if close is None:
+        raise ValueError("unbalanced parentheses")
+    columns: list[ColumnDef] = []
+    constraints: list[Clause] = []
+    for item in items:
+        if not item:
+            continue
+        if item[0].word in _TABLE_CONSTRAINT:
+            constraints.extend(_clauses(sql, item, table=True))
+            continue
+        name = item[0].name or item[0].text
+        text = sql[item[0].start : item[-1].end]
+        columns.append(ColumnDef(name, text, _clauses(sql, item[1:], table=False)))
+    return TableDef(
+        head=sql[: tokens[open_at].start].rstrip(),
+        columns=columns,
+        constraints=constraints,
+        options=sql[tokens[close].end :].strip(),
+    )
+
+
+def _clauses(sql: str, tokens: list[Token], *, table: bool) -> list[Clause]:
+    """Cut a column's constraint list (after its name and type) or one table constraint."""
+    starts = _TABLE_CONSTRAINT if table else _COLUMN_CONSTRAINT
+    groups: list[list[Token]] = []
+    depth = 0
+    named = 0  # tokens left of a ``CONSTRAINT <name>`` prefix, which opens no new clause
+    prev = ""
+    for i, t in enumerate(tokens):
+        if t.text == "(":
+            depth += 1
+        elif t.text == ")":
+            depth -= 1
+        after = tokens[i + 1].word if i + 1 < len(tokens) else ""
+        opens = (
+            depth == 0 and t.word in starts and not named and not _continues(prev, t.word, after)
+        )
+        if table and groups:
+            opens = False  # a table constraint is one clause
+        if opens:
+            groups.append([])
+            named = 2 if t.word == "CONSTRAINT" else 0
+        elif named:
+            named -= 1
+        if groups:
+            groups[-1].append(t)
+        prev = t.word
+    out = []
+    for group in groups:
+        label = ""
+        body = group
+        if group[0].word == "CONSTRAINT" and len(group) > 2:
+            label = sql[group[0].start : group[1].end]
+            body = group[2:]
+        kind = {"AS": "GENERATED", "NOT": "NOT NULL"}.get(body[0].word, body[0].word)
+        out.append(Clause(kind, label, sql[body[0].start : body[-1].end], body))
+    return out
+
+
+def _continues(prev: str, word: str, after: str) -> bool:
+    """Keywords that go on the clause before instead of opening one: NOT NULL, DEFAULT NULL,
+    ON DELETE SET NULL / SET DEFAULT, NOT DEFERRABLE, GENERATED ALWAYS AS."""
+    return (
+        (word == "NULL" and prev in ("NOT", "DEFAULT", "SET"))
+        or (word == "DEFAULT" and prev == "SET")
+        or (word == "AS" and prev == "ALWAYS")
+        or (word == "NOT" and after == "DEFERRABLE")
+    )
+
+
+def _norm(t: Token) -> str:
+    name = t.name
+    return name.lower() if name is not None else t.text
+
+
+def carry(stored: str, expected: str, new: str) -> str | None:
+    """The rebuild's ``CREATE TABLE`` (``new``, rendered from the models) with what the stored
+    definition has beyond ``expected`` (what umbral renders for the table's state before the
+    change) added; None when there is nothing to add. Raises CannotCarry."""
+    s, e, n = parse(stored), parse(expected), parse(new)
+    if s.options:
+        raise CannotCarry(f"it is a {' '.join(s.options.upper().split())} table")
+    unknown = [c.name for c in s.columns if e.column(c.name) is None]
+    if unknown:
+        listed = ", ".join(f"`{c}`" for c in unknown)
+        raise CannotCarry(
+            f"it has column(s) {listed} that its models do not declare, and the copy would "
+            "leave their values behind; declare them in the models or drop them first"
+        )
+    generated = [c.name for c in s.columns if c.of("GENERATED")]
+    if generated:
+        listed = ", ".join(f"`{c}`" for c in generated)
+        raise CannotCarry(f"generated column(s) {listed} cannot be copied")
+    gone = {c.name.lower() for c in s.columns if n.column(c.name) is None}
+    collations: dict[str, str] = {}
+    constraints: list[str] = []
+    for col in s.columns:
+        mine = e.column(col.name)
+        assert mine is not None
+        theirs = {c.key for c in mine.clauses}
+        kept = col.name.lower() not in gone
+        for clause in col.clauses:
+            if clause.key in theirs:
+                continue
+            if clause.kind == "CHECK" and not clause.names() & gone:
+                constraints.append(clause.text)  # a column CHECK is a table CHECK to SQLite
+            elif clause.kind == "COLLATE" and kept and not mine.of("COLLATE"):
+                collations[col.name.lower()] = clause.text
+            elif clause.kind == "REFERENCES" and kept and not mine.of("REFERENCES"):
+                column = '"' + col.name.replace('"', '""') + '"'
+                fk = f"FOREIGN KEY ({column}) {clause.body}"
+                constraints.append(f"{clause.label} {fk}" if clause.label else fk)
+    theirs = {c.key for c in e.constraints}
+    for clause in s.constraints:
+        if clause.key in theirs or clause.kind not in ("CHECK", "FOREIGN"):
+            continue
+        if clause.kind == "FOREIGN":
+            local = _fk_columns(clause)
+            if local & gone:
+                continue
+        elif clause.names() & gone:
+            continue
+        constraints.append(clause.text)
+    if not collations and not constraints:
+        return None
+    items = []
+    for col in n.columns:
+        extra = collations.get(col.name.lower())
+        items.append(f"{col.text} {extra}" if extra else col.text)
+    items += [c.text for c in n.constraints] + constraints
+    return f"{n.head} ({', '.join(items)})"
+
+
+def _fk_columns(clause: Clause) -> set[str]:
+    """The local columns of ``FOREIGN KEY (a, b) REFERENCES ...``."""
+    out: set[str] = set()
+    inside = False
+    for t in clause.tokens:
+        if t.text == "(":
+            inside = True
+        elif t.text == ")":
+            break
+        elif inside and (name := t.name) is not None:
+            out.add(name.lower())
+    return out
