@@ -271,3 +271,25 @@ def test_a_refused_rebuild_can_be_written_by_hand_in_the_migration(project: Proj
         (2, 3, 2.5, 7.5),
     ]
     assert "BIGINT" in _part_definition(sqlite_path(url))
+
+
+def test_inspectdb_says_which_columns_are_generated(any_project: Project) -> None:
+    p, url = any_project, any_project.database
+    real = "REAL" if url.startswith("sqlite") else "DOUBLE PRECISION"
+    execute(
+        url,
+        f"CREATE TABLE part (id INTEGER PRIMARY KEY, qty INTEGER NOT NULL, price {real}, "
+        f"total {real} GENERATED ALWAYS AS (qty * price) STORED)",
+    )
+    (p.root / "models.py").unlink()
+
+    r = p.run("inspectdb", "--output", ".")
+
+    assert r.code == 0, r
+    warning = next(line for line in r.err_lines if "part.total" in line)
+    assert warning.startswith("warning: umbral inspectdb: part.total: a generated column (AS (")
+    assert warning.endswith("); the model has a plain field")
+    models = (p.root / "models.py").read_text()
+    assert "# generated column in the database: AS (" in models
+    assert p.run("migrate", "--fake-initial").code == 0
+    assert p.run("makemigrations", "--check").code == 0

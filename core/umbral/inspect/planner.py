@@ -289,6 +289,9 @@ def _plan_column(
     if col.comment:
         opts["help"] = col.comment
     _plan_default(col, umbral_type, is_pk, opts, fp, where, warn)
+    if col.generated is not None:
+        warn(f"{where}: a generated column (AS ({col.generated})); the model has a plain field")
+        fp.notes.append(f"generated column in the database: AS ({col.generated})")
     if fk is not None:
         fp.kind = "ForeignKey"
         fp.target = fk.target

@@ -35,6 +35,7 @@ class RawColumn:
     comment: str | None = None
     autoincrement: bool = False  # a rowid alias, identity or serial column
     rowid: bool = False  # SQLite: the single INTEGER PRIMARY KEY, an alias of the 64-bit rowid
+    generated: str | None = None  # the expression of a generated (computed) column
 
 
 @dataclass
@@ -102,6 +103,7 @@ def _reflect(conn: Connection, insp: Any, name: str) -> RawTable:
             default=c.get("default"),
             comment=c.get("comment"),
             autoincrement=bool(c.get("identity")) or "nextval(" in str(c.get("default") or ""),
+            generated=(c.get("computed") or {}).get("sqltext"),
         )
         for c in insp.get_columns(name)
     ]
