@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from umbral.naming import index_name
 from umbral.schema import INTEGER_TYPES, Column, ModelState
+from umbral.sqlscript import split_sql
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -331,43 +332,6 @@ class Backend:
 
 def _snake(kind: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", kind).lower().replace("m2_m", "m2m")
-
-
-def split_sql(sql: str) -> list[str]:
-    """Split a SQL script on top-level ``;`` (quotes and comments respected)."""
-    out: list[str] = []
-    buf: list[str] = []
-    i, n = 0, len(sql)
-    quote: str | None = None
-    while i < n:
-        ch = sql[i]
-        if quote:
-            buf.append(ch)
-            if ch == quote:
-                quote = None
-        elif ch in ("'", '"'):
-            quote = ch
-            buf.append(ch)
-        elif sql.startswith("--", i):
-            j = sql.find("\n", i)
-            j = n if j == -1 else j
-            buf.append(sql[i:j])
-            i = j
-            continue
-        elif ch == ";":
-            stmt = "".join(buf).strip()
-            if stmt:
-                out.append(stmt)
-            buf = []
-        else:
-            buf.append(ch)
-        i += 1
-    stmt = "".join(buf).strip()
-    if stmt and not all(
-        line.strip().startswith("--") for line in stmt.splitlines() if line.strip()
-    ):
-        out.append(stmt)
-    return out
 
 
 def integer_pk(col: Column) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import Project, rows, schema_of
+from conftest import Project, execute, rows, schema_of
 
 
 def recorded(p: Project) -> list[tuple[str, str]]:
@@ -210,6 +210,64 @@ def test_run_sql_with_and_without_reverse(project: Project) -> None:
     assert r.code == 0, r
     assert rows(p.database, "SELECT count(*) FROM post") == [(2,)]  # nothing was undone
     assert recorded(p) == [("app", "0001_create_post")]
+
+
+TRIGGERS = {
+    "sqlite": (
+        "CREATE TABLE audit (title TEXT); "
+        "CREATE TRIGGER post_audit AFTER INSERT ON post BEGIN "
+        "INSERT INTO audit VALUES (CASE WHEN new.title = '' THEN '(none)' ELSE new.title END); "
+        "INSERT INTO audit VALUES ('; done'); END",
+        ["CREATE TABLE audit (title TEXT)", "CREATE TRIGGER post_audit"],
+        "DROP TRIGGER post_audit; DROP TABLE audit",
+    ),
+    "postgres": (
+        "CREATE TABLE audit (title TEXT); "
+        "CREATE FUNCTION post_audit() RETURNS trigger AS $fn$ BEGIN "
+        "INSERT INTO audit VALUES (CASE WHEN NEW.title = '' THEN '(none)' ELSE NEW.title END); "
+        "INSERT INTO audit VALUES ('; done'); RETURN NEW; END $fn$ LANGUAGE plpgsql; "
+        "CREATE TRIGGER post_audit AFTER INSERT ON post FOR EACH ROW "
+        "EXECUTE FUNCTION post_audit()",
+        ["CREATE TABLE audit (title TEXT)", "CREATE FUNCTION post_audit()", "CREATE TRIGGER"],
+        "DROP TRIGGER post_audit ON post; DROP FUNCTION post_audit(); DROP TABLE audit",
+    ),
+}
+
+
+def test_run_sql_with_trigger_and_function_bodies(any_project: Project) -> None:
+    """A ``;`` inside a trigger's BEGIN ... END or a dollar-quoted function body does not end
+    the RunSql statement."""
+    p = any_project
+    sql, starts, reverse = TRIGGERS["postgres" if p.database.startswith("postgres") else "sqlite"]
+    p.models(
+        """
+        class Post(Model):
+            title = fields.Text()
+        """
+    )
+    assert p.run("makemigrations").code == 0
+    assert p.run("makemigrations", "--empty", "app", "--name", "audit").code == 0
+    path = p.root / "migrations" / "app" / "0002_audit.json"
+    data = json.loads(path.read_text())
+    data["operations"] = [{"kind": "RunSql", "sql": sql, "reverse_sql": reverse}]
+    path.write_text(json.dumps(data))
+
+    shown = p.run("sqlmigrate", "app/0002_audit")
+    assert shown.code == 0, shown
+    statements = [line for line in shown.out_lines if not line.startswith("--")]
+    assert len(statements) == len(starts), shown
+    for line, start in zip(statements, starts, strict=True):
+        assert line.startswith(start) and line.endswith(";"), shown
+
+    r = p.run("migrate")
+    assert r.code == 0, r
+    execute(p.database, "INSERT INTO post (title) VALUES ('hello'), ('')")
+    assert sorted(rows(p.database, "SELECT title FROM audit")) == sorted(
+        [("hello",), ("; done",), ("(none)",), ("; done",)]
+    )
+    r = p.run("migrate", "app/0001_create_post")
+    assert r.code == 0, r
+    assert "audit" not in schema_of(p.database)
 
 
 def test_run_sql_is_validated_by_the_loader(project: Project) -> None:

@@ -1,0 +1,62 @@
+"""Splitting a ``RunSql`` script into the statements it holds.
+
+A ``;`` ends a statement except inside a string, a quoted identifier, a comment, a PostgreSQL
+dollar-quoted body (``$$ ... $$``, ``$fn$ ... $fn$``), or the ``BEGIN ... END`` block of a
+``CREATE TRIGGER`` (SQLite) or of a ``CREATE FUNCTION`` / ``PROCEDURE`` body (``BEGIN ATOMIC``),
+where it ends a statement of the body. Inside such a block ``CASE ... END`` nests.
+"""
+
+from __future__ import annotations
+
+import re
+
+_TOKEN = re.compile(
+    r"""
+    (?P<space>\s+)
+  | (?P<comment>--[^\n]*|/\*.*?(?:\*/|\Z))
+  | (?P<quoted>'(?:[^']|'')*(?:'|\Z)|"(?:[^"]|"")*(?:"|\Z)|`[^`]*(?:`|\Z))
+  | (?P<dollar>\$(?:[^\W\d]\w*)?\$)
+  | (?P<word>[^\W\d][\w$]*)
+  | (?P<end>;)
+  | (?P<other>.)
+    """,
+    re.DOTALL | re.VERBOSE,
+)
+#: Statements whose body may hold ``;`` between BEGIN and END.
+_BLOCK_OBJECTS = frozenset({"TRIGGER", "FUNCTION", "PROCEDURE"})
+
+
+def split_sql(sql: str) -> list[str]:
+    """The statements of ``sql``, each without its ``;``; comment-only parts are left out."""
+    out: list[str] = []
+    start = pos = depth = 0
+    words: list[str] = []  # the first words of the current statement, upper-cased
+    code = False  # whether the current statement has anything but comments
+    n = len(sql)
+    while pos < n:
+        m = _TOKEN.match(sql, pos)
+        assert m is not None  # `other` matches any character
+        kind, pos = m.lastgroup, m.end()
+        if kind == "end" and depth == 0:
+            if code:
+                out.append(sql[start : m.start()].strip())
+            start, words, code = pos, [], False
+            continue
+        if kind in ("space", "comment"):
+            continue
+        code = True
+        if kind == "dollar":
+            close = sql.find(m.group(), pos)
+            pos = n if close == -1 else close + len(m.group())
+        elif kind == "word":
+            word = m.group().upper()
+            if len(words) < 6:
+                words.append(word)
+            if words[0] == "CREATE" and _BLOCK_OBJECTS.intersection(words):
+                if word in ("BEGIN", "CASE"):
+                    depth += 1
+                elif word == "END" and depth:
+                    depth -= 1
+    if code:
+        out.append(sql[start:].strip())
+    return out
