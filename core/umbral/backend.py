@@ -30,14 +30,16 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Shortcut:
-    """A cheaper way to the schema that ``replaces`` (a run of rendered statements) produces,
-    which the backend may take at run time instead.
+    """A way to the schema that ``replaces`` (a run of rendered statements) produces that
+    depends on what the database holds, which the backend may take at run time instead.
 
-    Rendering cannot see the database, and some changes have a fast path that is safe only when
-    the table is exactly as the migrations left it: SQLite drops NOT NULL by editing the stored
-    table definition instead of copying every row. The executor offers the shortcut to
-    ``Backend.run_shortcut`` when it reaches ``replaces``; when the backend declines, the
-    statements run as rendered (and as ``sqlmigrate`` shows them).
+    Rendering cannot see the database. Some changes have a fast path that is safe only when
+    the table is exactly as the migrations left it (SQLite drops NOT NULL by editing the stored
+    table definition instead of copying every row); some must adapt to it (a SQLite rebuild
+    keeps the triggers the table has when it is dropped). The executor offers each shortcut to
+    ``Backend.run_shortcut`` when it reaches ``replaces``, in the order they were rendered;
+    when the backend declines them all, the statements run as rendered (and as ``sqlmigrate``
+    shows them).
     """
 
     #: What to do instead, in the backend's terms (e.g. ``"definition"``, ``"statement"``).
@@ -297,16 +299,6 @@ class Backend:
     def foreign_key_violations(self, conn: Connection) -> int:
         """Count dangling references (checked before committing a rebuild)."""
         return 0
-
-    def dependent_objects_sql(
-        self, conn: Connection, tables: set[str], statements: Sequence[str] = ()
-    ) -> list[str]:
-        """Statements re-creating objects a rebuild of ``tables`` drops (SQLite: triggers, and
-        indexes that are not in the models); ``statements`` are the migration's own.
-
-        Read inside the migration's transaction before its statements run, executed after them.
-        """
-        return []
 
     def broken_views(self, conn: Connection) -> list[str]:
         """Views that no longer compile (checked before committing a migration)."""

@@ -38,7 +38,7 @@ class Rendered:
     migration: Migration
     statements: list[str]
     needs_fk_off: bool = False
-    #: Tables the migration rebuilds (their triggers are re-created after it).
+    #: Tables the migration rebuilds (views are checked after it).
     rebuilt: set[str] = field(default_factory=set)
     #: True when this un-applies the migration (reverse operations; removes the tracking row).
     backward: bool = False
@@ -180,9 +180,6 @@ def apply_one(
                 if not mine:
                     return False
                 if not fake:
-                    keep = backend.dependent_objects_sql(
-                        conn, rendered.rebuilt, rendered.statements
-                    )
                     cursor = driver_cursor(conn)
                     stmts, i = rendered.statements, 0
                     while i < len(stmts):
@@ -198,9 +195,6 @@ def apply_one(
                         current = stmts[i]
                         cursor.execute(current)
                         i += 1
-                    for stmt in keep:
-                        current = stmt
-                        cursor.execute(stmt)
                     if fk_off:
                         current = "PRAGMA foreign_key_check"
                         dangling = backend.foreign_key_violations(conn)

@@ -346,6 +346,94 @@ def test_an_index_the_migration_drops_is_not_brought_back(populated: Project) ->
     assert "item_lower_kind" not in _index_sql(path)
 
 
+def _trigger_sql(path: str) -> dict[str, str]:
+    conn = sqlite3.connect(path)
+    try:
+        return dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"))
+    finally:
+        conn.close()
+
+
+AUDIT_INSERTS = (
+    "CREATE TRIGGER item_audit_insert AFTER INSERT ON item "
+    "BEGIN INSERT INTO audit VALUES (-new.id); END"
+)
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_triggers_and_indexes_changed_in_the_same_migration_as_a_rebuild(
+    populated: Project, where: str
+) -> None:
+    """The rebuild keeps what the table has when it is dropped: a RunSql of the same migration
+    may create, drop or replace a trigger or an index before the rebuild or after it."""
+    p = populated
+    path = sqlite_path(p.database)
+    _add_audit_trigger(path, HAND_MADE_INDEXES[0], HAND_MADE_INDEXES[1])
+    p.models(_edit((SCORE, "score = fields.Integer(default=0)")))
+    assert p.run("makemigrations").code == 0
+    (migration,) = (p.root / "migrations" / "app").glob("0002_*.json")
+    data = json.loads(migration.read_text())
+    run_sql = {
+        "kind": "RunSql",
+        "sql": "DROP TRIGGER item_audit; "
+        # replaced: the updated id, negated
+        "CREATE TRIGGER item_audit AFTER UPDATE ON item BEGIN INSERT INTO audit VALUES "
+        "(new.id * 10); END; "
+        f"{AUDIT_INSERTS}; "  # created
+        "DROP INDEX item_lower_kind; "  # dropped
+        "CREATE INDEX item_kind_score ON item (kind, score DESC)",  # created
+    }
+    if where == "before":
+        data["operations"].insert(0, run_sql)
+    else:
+        data["operations"].append(run_sql)
+    migration.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    before = _dump(path)
+
+    r = p.run("migrate")
+
+    assert r.code == 0, r
+    assert sorted(_trigger_sql(path)) == ["item_audit", "item_audit_insert"]
+    assert "new.id * 10" in _trigger_sql(path)["item_audit"]
+    indexes = _index_sql(path)
+    assert "item_lower_kind" not in indexes
+    assert indexes["item_kind_score"] == "CREATE INDEX item_kind_score ON item (kind, score DESC)"
+    assert indexes["item_body_unique"] == HAND_MADE_INDEXES[1]
+    dumped = _dump(path)
+    assert dumped["owner"] == before["owner"] and dumped["part"] == before["part"]
+    assert len(dumped["item"]) == len(before["item"])
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE item SET score = 1 WHERE id = 2")
+    conn.execute("INSERT INTO item (code, revision) VALUES ('new', 1)")
+    new_id = conn.execute("SELECT max(id) FROM item").fetchone()[0]
+    assert conn.execute("SELECT item_id FROM audit").fetchall() == [(20,), (-new_id,)]
+    conn.close()
+
+
+def test_a_hand_made_index_on_a_removed_column_stops_the_rebuild(populated: Project) -> None:
+    p = populated
+    path = sqlite_path(p.database)
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE INDEX item_owner_code ON item (owner, code)")
+    conn.commit()
+    conn.close()
+    before, indexes = _dump(path), _index_sql(path)
+    p.models(
+        _edit(('    owner = fields.ForeignKey(Owner, nullable=True, on_delete="cascade")\n', ""))
+    )
+    assert p.run("makemigrations").code == 0
+
+    r = p.run("migrate", "--allow-destructive")
+
+    assert r.code == 1, r
+    assert r.err_lines[0] == (
+        "error: umbral migrate: migration app/0002_drop_item_owner failed and was rolled back: "
+        "the rebuild of `item` cannot re-create its index `item_owner_code` (no such column: "
+        "owner); drop or change the index in the same migration, before the change"
+    ), r
+    assert _dump(path) == before and _index_sql(path) == indexes
+
+
 def test_rebuild_keeps_triggers_and_views(populated: Project) -> None:
     p = populated
     path = sqlite_path(p.database)

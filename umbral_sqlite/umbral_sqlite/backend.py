@@ -16,7 +16,7 @@ keeps every column in place uses ``SELECT *``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -221,10 +221,7 @@ class SQLiteBackend(Backend):
                     f"INSERT INTO {q(tmp)} SELECT * FROM {q(table)}",
                 )
             )
-        return [
-            create,
-            copy,
-            *self._carry_counter_sql(old, new, table, tmp),
+        swap = (
             f"DROP TABLE {q(table)}",
             # Legacy mode renames without re-parsing views and triggers that name the table
             # we just dropped; they keep pointing at the name, which is back after the rename.
@@ -232,7 +229,11 @@ class SQLiteBackend(Backend):
             f"ALTER TABLE {q(tmp)} RENAME TO {q(table)}",
             "PRAGMA legacy_alter_table = OFF",
             *self.table_indexes_sql(new),
-        ]
+        )
+        # DROP TABLE takes the table's triggers and hand-made indexes with it: the swap reads
+        # them just before and re-creates them after (``_swap``).
+        ctx.shortcuts.append(Shortcut("swap", table, swap, "", swap[0]))
+        return [create, copy, *self._carry_counter_sql(old, new, table, tmp), *swap]
 
     def _carry_counter_sql(
         self, old: ModelState, new: ModelState, table: str, tmp: str
@@ -334,39 +335,6 @@ class SQLiteBackend(Backend):
     def foreign_key_violations(self, conn: Connection) -> int:
         return len(conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall())
 
-    def dependent_objects_sql(
-        self, conn: Connection, tables: set[str], statements: Sequence[str] = ()
-    ) -> list[str]:
-        """DROP TABLE takes a table's triggers with it, and the indexes that are not in its
-        models (made by hand or by RunSql; the rebuild re-creates the models' own): bring them
-        back after the rebuild. One that names a column the migration removed then fails to
-        re-create, which rolls the migration back instead of losing it silently. An index the
-        migration drops itself (a ``DROP INDEX`` among ``statements``) stays dropped."""
-        if not tables:
-            return []
-        cur = driver_cursor(conn)
-        marks = ", ".join("?" for _ in tables)
-        rows = cur.execute(
-            "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE type IN ('trigger', "
-            f"'index') AND sql IS NOT NULL AND tbl_name IN ({marks}) ORDER BY type DESC, name",
-            tuple(sorted(tables)),
-        ).fetchall()
-        dropped = {m.group(1).lower() for s in statements for m in _DROP_INDEX.finditer(s)}
-        listed: dict[str, dict[str, tuple]] = {}  # table -> index name -> PRAGMA index_list row
-        out = []
-        for kind, name, table, sql in rows:
-            if kind == "trigger":
-                out.append(sql)
-                continue
-            if table not in listed:
-                pragma = f"PRAGMA index_list({self.quote(table)})"
-                listed[table] = {r[1]: r for r in cur.execute(pragma).fetchall()}
-            entry = listed[table].get(name)
-            if name.lower() not in dropped and not self._models_index(cur, table, name, entry):
-                # The table may still be there (the in-place edit does not drop it).
-                out.append(_CREATE_INDEX.sub(r"\1 IF NOT EXISTS ", sql, count=1))
-        return out
-
     def _models_index(
         self, cur: sqlite3.Cursor, table: str, name: str, entry: tuple | None
     ) -> bool:
@@ -393,6 +361,9 @@ class SQLiteBackend(Backend):
         ).fetchone()
         if shortcut.kind == "carry":
             return stored is not None and self._carry(cur, shortcut, stored[0])
+        if shortcut.kind == "swap":
+            self._swap(cur, shortcut)
+            return True
         if stored is None or stored[0] != shortcut.expected:
             return False
         if shortcut.kind == "statement":
@@ -419,6 +390,41 @@ class SQLiteBackend(Backend):
             return False
         cur.execute(create)
         return True
+
+    def _swap(self, cur: sqlite3.Cursor, shortcut: Shortcut) -> None:
+        """Put the rebuilt table in place of the old one (``shortcut.replaces``: drop, rename,
+        the models' indexes), keeping the old table's triggers and the indexes that are not in
+        its models (made by hand or by RunSql: partial, expression, unique ones).
+
+        They are read just before the drop, so they are the table's objects at that point of
+        the migration: one a RunSql created earlier in it is kept, one it dropped stays
+        dropped. One that names a column the rebuild removed cannot be re-created, and the
+        migration is rolled back rather than losing it.
+        """
+        import sqlite3
+
+        table = shortcut.table
+        keep = []
+        listed = {r[1]: r for r in cur.execute(f"PRAGMA index_list({self.quote(table)})")}
+        for kind, name, sql in cur.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE type IN ('trigger', 'index') "
+            "AND sql IS NOT NULL AND tbl_name = ? ORDER BY type DESC, name",
+            (table,),
+        ).fetchall():
+            if kind == "trigger" or not self._models_index(cur, table, name, listed.get(name)):
+                keep.append((kind, name, sql))
+        for stmt in shortcut.replaces:
+            cur.execute(stmt)
+        for kind, name, sql in keep:
+            if kind == "index":  # the models' indexes, just re-created, win a clash of names
+                sql = _CREATE_INDEX.sub(r"\1 IF NOT EXISTS ", sql, count=1)
+            try:
+                cur.execute(sql)
+            except sqlite3.Error as exc:
+                raise UnsupportedChange(
+                    f"the rebuild of `{table}` cannot re-create its {kind} `{name}` ({exc}); "
+                    f"drop or change the {kind} in the same migration, before the change"
+                ) from exc
 
     def _edit_definition(self, cur: sqlite3.Cursor, table: str, definition: str) -> bool:
         """Alter a column by editing the table's stored definition: no row is copied.
@@ -490,10 +496,6 @@ class SQLiteBackend(Backend):
         yield  # BEGIN IMMEDIATE per migration serialises writers; no run-wide lock needed
 
 
-#: ``DROP INDEX [IF EXISTS] name`` in a migration's statements (name quoted or not).
-_DROP_INDEX = re.compile(
-    r'\bDROP\s+INDEX\s+(?:IF\s+EXISTS\s+)?(?:"?main"?\.)?"?([^"\s;]+)"?', re.IGNORECASE
-)
 #: The start of an index's stored ``CREATE [UNIQUE] INDEX`` text.
 _CREATE_INDEX = re.compile(r"^\s*(CREATE\s+(?:UNIQUE\s+)?INDEX)\s+", re.IGNORECASE)
 
