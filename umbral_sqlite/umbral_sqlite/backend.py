@@ -335,19 +335,6 @@ class SQLiteBackend(Backend):
     def foreign_key_violations(self, conn: Connection) -> int:
         return len(conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall())
 
-    def _models_index(
-        self, cur: sqlite3.Cursor, table: str, name: str, entry: tuple | None
-    ) -> bool:
-        """Whether index ``name`` (``entry``: its ``PRAGMA index_list`` row) is one umbral
-        makes from the models: a full (not partial) index on plain columns, named as umbral
-        names an index on exactly those columns."""
-        if entry is None or entry[4]:  # (seq, name, unique, origin, partial)
-            return False
-        columns = [r[2] for r in cur.execute(f"PRAGMA index_info({self.quote(name)})")]
-        if any(c is None for c in columns):  # an expression
-            return False
-        return name == index_name(table, columns, bool(entry[2]))
-
     def run_shortcut(self, conn: Connection, shortcut: Shortcut) -> bool:
         """Take a shortcut of ``rebuild``/``render_alter_column`` when the stored table is
         exactly what the migrations created: its ``CREATE TABLE`` text is the one this backend
@@ -399,24 +386,31 @@ class SQLiteBackend(Backend):
         They are read just before the drop, so they are the table's objects at that point of
         the migration: one a RunSql created earlier in it is kept, one it dropped stays
         dropped. One that names a column the rebuild removed cannot be re-created, and the
-        migration is rolled back rather than losing it.
+        migration is rolled back rather than losing it. An index the models now make under
+        umbral's name (the same columns, the same uniqueness: an index ``inspectdb`` adopted
+        with its legacy name) is not made twice.
         """
         import sqlite3
 
         table = shortcut.table
-        keep = []
-        listed = {r[1]: r for r in cur.execute(f"PRAGMA index_list({self.quote(table)})")}
-        for kind, name, sql in cur.execute(
-            "SELECT type, name, sql FROM sqlite_master WHERE type IN ('trigger', 'index') "
-            "AND sql IS NOT NULL AND tbl_name = ? ORDER BY type DESC, name",
-            (table,),
-        ).fetchall():
-            if kind == "trigger" or not self._models_index(cur, table, name, listed.get(name)):
-                keep.append((kind, name, sql))
+        specs = self._index_specs(cur, table)
+        keep = [
+            (kind, name, sql)
+            for kind, name, sql in cur.execute(
+                "SELECT type, name, sql FROM sqlite_master WHERE type IN ('trigger', 'index') "
+                "AND sql IS NOT NULL AND tbl_name = ? ORDER BY type DESC, name",
+                (table,),
+            ).fetchall()
+            if kind == "trigger" or name not in specs or name != index_name(table, *specs[name][:2])
+        ]
         for stmt in shortcut.replaces:
             cur.execute(stmt)
+        made = set(self._index_specs(cur, table).values())
         for kind, name, sql in keep:
-            if kind == "index":  # the models' indexes, just re-created, win a clash of names
+            if kind == "index":
+                if specs.get(name) in made:
+                    continue
+                # The models' indexes, just re-created, win a clash of names.
                 sql = _CREATE_INDEX.sub(r"\1 IF NOT EXISTS ", sql, count=1)
             try:
                 cur.execute(sql)
@@ -425,6 +419,21 @@ class SQLiteBackend(Backend):
                     f"the rebuild of `{table}` cannot re-create its {kind} `{name}` ({exc}); "
                     f"drop or change the {kind} in the same migration, before the change"
                 ) from exc
+
+    def _index_specs(self, cur: sqlite3.Cursor, table: str) -> dict[str, tuple]:
+        """The full (not partial) indexes of ``table`` on columns (no expression), by name:
+        (columns, unique, (descending, collation) of each column). Two indexes with the same
+        spec index the same way; umbral names an index after its columns and uniqueness."""
+        out = {}
+        for _seq, name, unique, _origin, partial in cur.execute(
+            f"PRAGMA index_list({self.quote(table)})"
+        ).fetchall():
+            # (seqno, cid, name, desc, coll, key); cid -2 is an expression
+            keys = [r for r in cur.execute(f"PRAGMA index_xinfo({self.quote(name)})") if r[5]]
+            if not partial and all(r[1] >= 0 for r in keys):
+                cols = tuple(r[2] for r in keys)
+                out[name] = (cols, bool(unique), tuple((r[3], r[4].upper()) for r in keys))
+        return out
 
     def _edit_definition(self, cur: sqlite3.Cursor, table: str, definition: str) -> bool:
         """Alter a column by editing the table's stored definition: no row is copied.
