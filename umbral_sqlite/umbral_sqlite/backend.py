@@ -336,21 +336,25 @@ class SQLiteBackend(Backend):
         return len(conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall())
 
     def run_shortcut(self, conn: Connection, shortcut: Shortcut) -> bool:
-        """Take a shortcut of ``rebuild``/``render_alter_column`` when the stored table is
-        exactly what the migrations created: its ``CREATE TABLE`` text is the one this backend
-        renders for the table's state before the change (a table created by hand, or whose
-        columns are not in the order the models say, does not match and is rebuilt)."""
+        """The run-time steps of ``rebuild``: ``carry`` (the new table takes what the stored
+        one holds beyond its models) and ``swap`` (the old table's triggers and hand-made
+        indexes survive the drop) always apply. The fast paths ``statement`` (copy with
+        ``SELECT *``) and ``definition`` (edit the stored definition, no copy) are taken only
+        when the stored table is exactly what the migrations created: its ``CREATE TABLE`` text
+        is the one this backend renders for the table's state before the change (a table
+        created by hand, or whose columns are not in the order the models say, does not match
+        and is rebuilt)."""
         # The driver's cursor, as for the migration's own statements: a history that drops
         # NOT NULL a hundred times runs a thousand of these small statements.
         cur = driver_cursor(conn)
+        if shortcut.kind == "swap":
+            self._swap(cur, shortcut)
+            return True
         stored = cur.execute(
             "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (shortcut.table,)
         ).fetchone()
         if shortcut.kind == "carry":
             return stored is not None and self._carry(cur, shortcut, stored[0])
-        if shortcut.kind == "swap":
-            self._swap(cur, shortcut)
-            return True
         if stored is None or stored[0] != shortcut.expected:
             return False
         if shortcut.kind == "statement":
