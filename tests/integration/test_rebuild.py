@@ -410,18 +410,25 @@ def test_triggers_and_indexes_changed_in_the_same_migration_as_a_rebuild(
     conn.close()
 
 
-def test_a_hand_made_index_on_a_removed_column_stops_the_rebuild(populated: Project) -> None:
-    p = populated
+def _drop_owner_beside(p: Project, hand_made: str) -> str:
+    """Create ``hand_made`` on the populated database, then remove the FK field `owner` from
+    the models (dropping that column rebuilds `item`) and write the migration."""
     path = sqlite_path(p.database)
     conn = sqlite3.connect(path)
-    conn.execute("CREATE INDEX item_owner_code ON item (owner, code)")
+    conn.execute(hand_made)
     conn.commit()
     conn.close()
-    before, indexes = _dump(path), _index_sql(path)
     p.models(
         _edit(('    owner = fields.ForeignKey(Owner, nullable=True, on_delete="cascade")\n', ""))
     )
     assert p.run("makemigrations").code == 0
+    return path
+
+
+def test_a_hand_made_index_on_a_removed_column_stops_the_rebuild(populated: Project) -> None:
+    p = populated
+    path = _drop_owner_beside(p, "CREATE INDEX item_owner_code ON item (owner, code)")
+    before, indexes = _dump(path), _index_sql(path)
 
     r = p.run("migrate", "--allow-destructive")
 
@@ -455,18 +462,8 @@ def test_rebuild_keeps_triggers_and_views(populated: Project) -> None:
 
 def test_rebuild_that_would_break_a_view_is_refused(populated: Project) -> None:
     p = populated
-    path = sqlite_path(p.database)
-    conn = sqlite3.connect(path)
-    conn.execute("CREATE VIEW item_owner AS SELECT id, owner FROM item")
-    conn.commit()
-    conn.close()
     # Dropping the FK column `owner` rebuilds `item`; the hand-made view reads it.
-    p.models(
-        MODELS.replace(
-            '    owner = fields.ForeignKey(Owner, nullable=True, on_delete="cascade")\n', ""
-        )
-    )
-    assert p.run("makemigrations").code == 0
+    path = _drop_owner_beside(p, "CREATE VIEW item_owner AS SELECT id, owner FROM item")
     before = _dump(path)
     r = p.run("migrate", "--allow-destructive")
     assert r.code == 1, r
