@@ -50,6 +50,8 @@ class Shortcut:
     expected: str
     #: The SQL of the shortcut (for ``kind``: the new definition, or the statement to run).
     sql: str
+    #: The column the step concerns, for kinds that need one.
+    column: str | None = None
 
 
 @dataclass

@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from umbral_sqlite.tabledef import CannotCarry, carry, parse
+from umbral_sqlite.tabledef import CannotCarry, carry, index_columns, parse, trigger_event
 
 # What umbral renders for a table with columns id, name, qty, shelf_id (an FK in the models).
 EXPECTED = (
@@ -152,3 +152,35 @@ def test_what_names_a_removed_column_goes_with_it() -> None:
 def test_what_cannot_be_carried_is_refused(stored: str, message: str) -> None:
     with pytest.raises(CannotCarry, match=message.replace("(", r"\(").replace(")", r"\)")):
         carry(stored, EXPECTED, NEW)
+
+
+def test_index_columns_are_what_the_index_uses_after_its_table() -> None:
+    assert index_columns('CREATE INDEX "title" ON "title" ("isbn")') == {"isbn"}
+    assert index_columns(
+        "CREATE UNIQUE INDEX ix ON book (lower(Title) COLLATE NOCASE, [isbn] DESC) "
+        "WHERE `owner` IS NOT NULL"
+    ) == {
+        "lower",
+        "title",
+        "collate",
+        "nocase",
+        "isbn",
+        "desc",
+        "where",
+        "owner",
+        "is",
+        "not",
+        "null",
+    }
+
+
+@pytest.mark.parametrize(
+    ("sql", "event"),
+    [
+        ("CREATE TRIGGER update_log AFTER INSERT ON t BEGIN SELECT 1; END", "INSERT"),
+        ('CREATE TRIGGER "insert" BEFORE DELETE ON t BEGIN SELECT 1; END', "DELETE"),
+        ("CREATE TEMP TRIGGER x AFTER UPDATE OF a, b ON t BEGIN DELETE FROM u; END", "UPDATE"),
+    ],
+)
+def test_trigger_event(sql: str, event: str) -> None:
+    assert trigger_event(sql) == event

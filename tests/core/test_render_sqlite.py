@@ -422,9 +422,17 @@ def test_rebuilds_offer_shortcuts_for_a_table_laid_out_as_its_state() -> None:
         # same affinity) may skip the rebuild altogether.
         "drop-not-null-rebuilds": ["carry", "definition", "statement", "swap"],
         "unbound-length-rebuilds": ["carry", "definition", "statement", "swap"],
+        # A column dropped in place also drops the indexes the models do not know.
+        "drop-indexed-column": ["drop column"],
     }  # (adding or dropping a column, or a COALESCE'd copy, offers neither of the last two)
+    dropped = offered["drop-indexed-column"]["drop column"]
+    assert (
+        dropped.replaces == (dropped.sql,)
+        and dropped.sql == 'ALTER TABLE "post" DROP COLUMN "status"'
+    )
+    assert dropped.column == "status"
     for case_id, kinds in offered.items():
-        if not kinds:
+        if not kinds or "carry" not in kinds:
             continue
         stmts = next(c[2] for c in CASES if c[0] == case_id)
         carried = kinds["carry"]  # the new table's CREATE, checked against the table before

@@ -295,3 +295,39 @@ def test_inspectdb_says_which_columns_are_generated(any_project: Project) -> Non
     assert "# generated column in the database: AS (" in models
     assert p.run("migrate", "--fake-initial").code == 0
     assert p.run("makemigrations", "--check").code == 0
+
+
+def test_dropping_a_column_drops_the_indexes_that_use_it(any_project: Project) -> None:
+    """Indexes the models do not know (an adopted index under its legacy name, a hand-made
+    composite or partial one) go with the column they use, as PostgreSQL's DROP COLUMN does;
+    SQLite would otherwise refuse to drop the column."""
+    p, url = any_project, any_project.database
+    p.models(
+        """
+        class Book(Model):
+            title = fields.Text(index=True)
+            isbn = fields.Text(nullable=True)
+        """
+    )
+    assert p.run("makemigrations").code == 0
+    assert p.run("migrate").code == 0
+    execute(
+        url,
+        "INSERT INTO book (title, isbn) VALUES ('a', '1'), ('b', NULL)",
+        "CREATE INDEX book_title_isbn ON book (title, isbn)",
+        "CREATE INDEX book_titled ON book (isbn) WHERE title <> ''",
+        "CREATE INDEX book_isbn ON book (isbn)",
+    )
+    p.models(
+        """
+        class Book(Model):
+            isbn = fields.Text(nullable=True)
+        """
+    )
+    assert p.run("makemigrations").code == 0
+
+    r = p.run("migrate", "--allow-destructive")
+
+    assert r.code == 0, r
+    assert schema_of(url)["book"]["indexes"] == [("book_isbn", ("isbn",), False)]
+    assert rows(url, "SELECT id, isbn FROM book ORDER BY id") == [(1, "1"), (2, None)]

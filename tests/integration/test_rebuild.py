@@ -425,18 +425,54 @@ def _drop_owner_beside(p: Project, hand_made: str) -> str:
     return path
 
 
-def test_a_hand_made_index_on_a_removed_column_stops_the_rebuild(populated: Project) -> None:
+def test_a_removed_column_takes_the_hand_made_indexes_that_use_it(populated: Project) -> None:
+    # As on PostgreSQL: dropping a column drops the indexes that use it, the others stay.
     p = populated
     path = _drop_owner_beside(p, "CREATE INDEX item_owner_code ON item (owner, code)")
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE INDEX item_owned ON item (code) WHERE owner IS NOT NULL")
+    conn.execute(HAND_MADE_INDEXES[1])
+    conn.commit()
+    conn.close()
+    before = _dump(path)
+
+    r = p.run("migrate", "--allow-destructive")
+
+    assert r.code == 0, r
+    indexes = _index_sql(path)
+    assert "item_owner_code" not in indexes and "item_owned" not in indexes
+    assert indexes["item_body_unique"] == HAND_MADE_INDEXES[1]
+    after = _dump(path)
+    assert len(after["item"]) == len(before["item"])
+    assert after["part"] == before["part"]
+
+
+@pytest.mark.parametrize("on", ["item", "part"])
+def test_a_trigger_the_rebuild_would_break_stops_it(populated: Project, on: str) -> None:
+    """SQLite accepts a trigger naming a column that is gone, then fails every write that fires
+    it: a rebuild that would leave one so (on the table or on another) is refused."""
+    p = populated
+    trigger = {
+        "item": "CREATE TRIGGER item_audit AFTER UPDATE ON item "
+        "BEGIN INSERT INTO audit VALUES (new.owner); END",
+        "part": "CREATE TRIGGER part_claims AFTER INSERT ON part "
+        "BEGIN UPDATE item SET owner = NULL WHERE id = new.item; END",
+    }[on]
+    path = _drop_owner_beside(p, "CREATE TABLE audit (item_id INTEGER)")
+    conn = sqlite3.connect(path)
+    conn.execute(trigger)
+    conn.commit()
+    conn.close()
     before, indexes = _dump(path), _index_sql(path)
 
     r = p.run("migrate", "--allow-destructive")
 
     assert r.code == 1, r
+    name, column = ("item_audit", "new.owner") if on == "item" else ("part_claims", "owner")
     assert r.err_lines[0] == (
         "error: umbral migrate: migration app/0002_drop_item_owner failed and was rolled back: "
-        "the rebuild of `item` cannot re-create its index `item_owner_code` (no such column: "
-        "owner); drop or change the index in the same migration, before the change"
+        f"the rebuild of `item` would break trigger `{name}` (no such column: {column}); drop "
+        "or change the trigger in the same migration, before the change"
     ), r
     assert _dump(path) == before and _index_sql(path) == indexes
 

@@ -27,7 +27,7 @@ from umbral.database import driver_cursor
 from umbral.errors import UnsupportedChange
 from umbral.naming import index_name
 from umbral.schema import Column, ModelState
-from umbral_sqlite.tabledef import CannotCarry, carry
+from umbral_sqlite.tabledef import CannotCarry, carry, index_columns, trigger_event
 
 if TYPE_CHECKING:
     import sqlite3
@@ -109,7 +109,11 @@ class SQLiteBackend(Backend):
             for cols, u in old.index_specs()
             if op.column in cols
         ]
-        return [*out, *super().render_drop_column(op, ctx)]
+        drop = super().render_drop_column(op, ctx)
+        # And the indexes the models do not know (made by hand, adopted under a legacy name),
+        # found at run time: dropping a column drops the indexes that use it, as on PostgreSQL.
+        ctx.shortcuts.append(Shortcut("drop column", op.table, tuple(drop), "", drop[0], op.column))
+        return [*out, *drop]
 
     def render_alter_column(self, op: ops.AlterColumn, ctx: RenderContext) -> list[str]:
         old = self._table(op.table, ctx)
@@ -350,6 +354,13 @@ class SQLiteBackend(Backend):
         if shortcut.kind == "swap":
             self._swap(cur, shortcut)
             return True
+        if shortcut.kind == "drop column":
+            for name, sql in self._indexes_sql(cur, shortcut.table):
+                if str(shortcut.column).lower() in index_columns(sql):
+                    cur.execute(f"DROP INDEX {self.quote(name)}")
+            for stmt in shortcut.replaces:
+                cur.execute(stmt)
+            return True
         stored = cur.execute(
             "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (shortcut.table,)
         ).fetchone()
@@ -389,33 +400,41 @@ class SQLiteBackend(Backend):
 
         They are read just before the drop, so they are the table's objects at that point of
         the migration: one a RunSql created earlier in it is kept, one it dropped stays
-        dropped. One that names a column the rebuild removed cannot be re-created, and the
-        migration is rolled back rather than losing it. An index the models now make under
-        umbral's name (the same columns, the same uniqueness: an index ``inspectdb`` adopted
-        with its legacy name) is not made twice.
+        dropped. An index that uses a column the rebuild removed goes with the column, as on
+        PostgreSQL. An index the models now make under umbral's name (the same columns, the
+        same uniqueness: an index ``inspectdb`` adopted with its legacy name) is not made
+        twice. A trigger the rebuild would break (one that names a removed column, here or on
+        another table) stops the migration: SQLite would accept it and fail every write that
+        fires it.
         """
         import sqlite3
 
         table = shortcut.table
+        columns = f"PRAGMA table_info({self.quote(table)})"
+        before = {r[1].lower() for r in cur.execute(columns)}
         specs = self._index_specs(cur, table)
-        keep = [
-            (kind, name, sql)
-            for kind, name, sql in cur.execute(
-                "SELECT type, name, sql FROM sqlite_master WHERE type IN ('trigger', 'index') "
-                "AND sql IS NOT NULL AND tbl_name = ? ORDER BY type DESC, name",
-                (table,),
-            ).fetchall()
-            if kind == "trigger" or name not in specs or name != index_name(table, *specs[name][:2])
+        indexes = [
+            (name, sql)
+            for name, sql in self._indexes_sql(cur, table)
+            if name not in specs or name != index_name(table, *specs[name][:2])
         ]
+        triggers = cur.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? "
+            "ORDER BY name",
+            (table,),
+        ).fetchall()
+        broken = self._broken_triggers(cur)
         for stmt in shortcut.replaces:
             cur.execute(stmt)
+        gone = before - {r[1].lower() for r in cur.execute(columns)}
         made = set(self._index_specs(cur, table).values())
+        keep = [
+            ("index", name, _CREATE_INDEX.sub(r"\1 IF NOT EXISTS ", sql, count=1))
+            for name, sql in indexes
+            # The models' indexes, just made, win a clash of names (IF NOT EXISTS).
+            if specs.get(name) not in made and not index_columns(sql) & gone
+        ] + [("trigger", name, sql) for name, sql in triggers]
         for kind, name, sql in keep:
-            if kind == "index":
-                if specs.get(name) in made:
-                    continue
-                # The models' indexes, just re-created, win a clash of names.
-                sql = _CREATE_INDEX.sub(r"\1 IF NOT EXISTS ", sql, count=1)
             try:
                 cur.execute(sql)
             except sqlite3.Error as exc:
@@ -423,6 +442,46 @@ class SQLiteBackend(Backend):
                     f"the rebuild of `{table}` cannot re-create its {kind} `{name}` ({exc}); "
                     f"drop or change the {kind} in the same migration, before the change"
                 ) from exc
+        for name, error in self._broken_triggers(cur).items():
+            if name not in broken:
+                raise UnsupportedChange(
+                    f"the rebuild of `{table}` would break trigger `{name}` ({error}); drop or "
+                    "change the trigger in the same migration, before the change"
+                )
+
+    def _indexes_sql(self, cur: sqlite3.Cursor, table: str) -> list[tuple[str, str]]:
+        """(name, stored SQL) of the indexes of ``table`` made by CREATE INDEX."""
+        return cur.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+            "AND tbl_name = ? ORDER BY name",
+            (table,),
+        ).fetchall()
+
+    def _broken_triggers(self, cur: sqlite3.Cursor) -> dict[str, str]:
+        """The triggers that no longer compile, with SQLite's error: each is compiled by
+        EXPLAIN of a statement that fires it (nothing runs)."""
+        import sqlite3
+
+        out = {}
+        rows = cur.execute(
+            "SELECT t.name, t.tbl_name, t.sql FROM sqlite_master t JOIN sqlite_master o "
+            "ON o.name = t.tbl_name AND o.type = 'table' WHERE t.type = 'trigger'"
+        ).fetchall()
+        for name, table, sql in rows:
+            q = self.quote(table)
+            event = trigger_event(sql)
+            if event == "INSERT":
+                probe = f"INSERT INTO {q} DEFAULT VALUES"
+            elif event == "DELETE":
+                probe = f"DELETE FROM {q}"
+            else:
+                cols = [self.quote(r[1]) for r in cur.execute(f"PRAGMA table_info({q})")]
+                probe = f"UPDATE {q} SET " + ", ".join(f"{c} = {c}" for c in cols)
+            try:
+                cur.execute(f"EXPLAIN {probe}").fetchall()
+            except sqlite3.Error as exc:
+                out[name] = str(exc)
+        return out
 
     def _index_specs(self, cur: sqlite3.Cursor, table: str) -> dict[str, tuple]:
         """The full (not partial) indexes of ``table`` on columns (no expression), by name:

@@ -294,3 +294,19 @@ def _fk_columns(clause: Clause) -> set[str]:
         elif inside and (name := t.name) is not None:
             out.add(name.lower())
     return out
+
+
+def index_columns(sql: str) -> set[str]:
+    """Every name an index's stored ``CREATE INDEX ... ON t (...) [WHERE ...]`` uses after its
+    table, lower-cased: its columns, and those its expressions and WHERE clause name."""
+    tokens = tokenize(sql)
+    start = next((i for i, t in enumerate(tokens) if t.text == "("), len(tokens))
+    return {n.lower() for t in tokens[start:] if (n := t.name) is not None}
+
+
+def trigger_event(sql: str) -> str:
+    """What fires a stored ``CREATE TRIGGER``: INSERT, UPDATE or DELETE."""
+    for t in tokenize(sql):
+        if t.word in ("INSERT", "UPDATE", "DELETE"):
+            return t.word
+    return "UPDATE"
