@@ -8,7 +8,14 @@ import sqlite3
 
 import pytest
 
-from umbral_sqlite.tabledef import CannotCarry, carry, index_columns, parse, trigger_event
+from umbral_sqlite.tabledef import (
+    CannotCarry,
+    carry,
+    index_columns,
+    parse,
+    trigger_event,
+    without_constraints_on,
+)
 
 # What umbral renders for a table with columns id, name, qty, shelf_id (an FK in the models).
 EXPECTED = (
@@ -184,3 +191,28 @@ def test_index_columns_are_what_the_index_uses_after_its_table() -> None:
 )
 def test_trigger_event(sql: str, event: str) -> None:
     assert trigger_event(sql) == event
+
+
+def test_without_constraints_on_a_column() -> None:
+    stored = (
+        "CREATE TABLE item (id INTEGER PRIMARY KEY, qty INTEGER NOT NULL CHECK (qty >= 0), "
+        "price REAL NOT NULL CONSTRAINT  priced\n CHECK (price > 0 OR qty = 0) DEFAULT 1, "
+        "shelf INT, CONSTRAINT value CHECK (qty * price < 100), CHECK (price < 50), "
+        "FOREIGN KEY (shelf, qty) REFERENCES shelf (a, b), FOREIGN KEY (shelf) REFERENCES "
+        "shelf (id))"
+    )
+    definition, removed = without_constraints_on(stored, "QTY") or ("", [])
+    # The column's own CHECK goes with the column (SQLite's DROP COLUMN takes it).
+    assert definition == (
+        "CREATE TABLE item (id INTEGER PRIMARY KEY, qty INTEGER NOT NULL CHECK (qty >= 0), "
+        "price REAL NOT NULL DEFAULT 1, shelf INT, CHECK (price < 50), "
+        "FOREIGN KEY (shelf) REFERENCES shelf (id))"
+    )
+    assert removed == [
+        "CONSTRAINT priced CHECK (price > 0 OR qty = 0)",
+        "CONSTRAINT value CHECK (qty * price < 100)",
+        "FOREIGN KEY (shelf, qty) REFERENCES shelf (a, b)",
+    ]
+    assert _created(definition.replace("TABLE item", 'TABLE "_umbral_new_item"'))
+    assert without_constraints_on(stored, "id") is None
+    assert without_constraints_on(EXPECTED + " STRICT", "qty") is None

@@ -23,7 +23,8 @@ LEGACY = {
         "qty INTEGER NOT NULL CHECK (qty >= 0), price REAL NOT NULL, "
         "shelf_id INTEGER REFERENCES shelf (id), "
         "CONSTRAINT item_price_positive CHECK (price > 0), "
-        "CONSTRAINT item_shelved_stock CHECK (shelf_id IS NOT NULL OR qty = 0))",
+        "CONSTRAINT item_shelved_stock CHECK (shelf_id IS NOT NULL OR qty = 0), "
+        "CONSTRAINT item_stock_value CHECK (qty * price < 1000))",
         "CREATE INDEX idx_item_shelf_id ON item (shelf_id)",
     ],
     "postgres": [
@@ -32,7 +33,8 @@ LEGACY = {
         "qty INTEGER NOT NULL CHECK (qty >= 0), price DOUBLE PRECISION NOT NULL, "
         "shelf_id BIGINT REFERENCES shelf (id), "
         "CONSTRAINT item_price_positive CHECK (price > 0), "
-        "CONSTRAINT item_shelved_stock CHECK (shelf_id IS NOT NULL OR qty = 0))",
+        "CONSTRAINT item_shelved_stock CHECK (shelf_id IS NOT NULL OR qty = 0), "
+        "CONSTRAINT item_stock_value CHECK (qty * price < 1000))",
         "CREATE INDEX idx_item_shelf_id ON item (shelf_id)",
     ],
 }
@@ -119,7 +121,15 @@ def test_a_changed_column_keeps_the_tables_check_constraints(any_project: Projec
         url,
         "INSERT INTO item (name, qty, price) VALUES ('neg', -1, 1.0)",
         "INSERT INTO item (name, qty, price) VALUES ('free', 1, 0)",
+        "INSERT INTO item (name, qty, price) VALUES ('dear', 10, 200)",
     )
+
+    # Dropping a plain column (in place on SQLite too) takes the CHECKs that name it as well.
+    names = rows(url, "SELECT name, price FROM item ORDER BY id")
+    _change(p, "qty = fields.BigInt()", "", "--allow-destructive")
+    assert rows(url, "SELECT name, price FROM item ORDER BY id") == names
+    execute(url, "INSERT INTO item (name, price) VALUES ('dear', 200)")  # allowed now
+    assert _refused(url, "INSERT INTO item (name, price) VALUES ('free', 0)")
 
 
 SQLITE_EXTRAS = [
@@ -331,3 +341,38 @@ def test_dropping_a_column_drops_the_indexes_that_use_it(any_project: Project) -
     assert r.code == 0, r
     assert schema_of(url)["book"]["indexes"] == [("book_isbn", ("isbn",), False)]
     assert rows(url, "SELECT id, isbn FROM book ORDER BY id") == [(1, "1"), (2, None)]
+
+
+def test_a_check_naming_a_dropped_column_that_cannot_be_removed_stops_the_drop(
+    project: Project,
+) -> None:
+    p, url = project, project.database
+    execute(
+        url,
+        "CREATE TABLE part (id INTEGER PRIMARY KEY, qty INTEGER NOT NULL, price REAL NOT NULL, "
+        "CONSTRAINT part_value CHECK (qty * price < 100))",
+        "CREATE TABLE audit (id INTEGER PRIMARY KEY, part_id INTEGER)",
+        "CREATE TRIGGER part_audit AFTER UPDATE ON part BEGIN INSERT INTO audit (part_id) "
+        "VALUES (new.id); "
+        "END",
+        "INSERT INTO part (qty, price) VALUES (2, 1.5)",
+    )
+    _inspect(p)
+    assert p.run("migrate", "--fake-initial").code == 0
+    models = (p.root / "models.py").read_text()
+    p.write("models.py", models.replace("qty = fields.Integer()", ""))
+    assert p.run("makemigrations").code == 0
+    definition = _part_definition(sqlite_path(url))
+
+    r = p.run("migrate", "--allow-destructive")
+
+    assert r.code == 1, r
+    assert r.err_lines[0] == (
+        "error: umbral migrate: migration app/0002_drop_part_qty failed and was rolled back: "
+        "SQLite cannot drop column `qty` of `part` while CONSTRAINT part_value CHECK "
+        "(qty * price < 100) name(s) it, and could not remove them (the table has triggers, "
+        "or the connection does not allow schema edits); drop the column by hand in a RunSql "
+        "migration"
+    ), r
+    assert _part_definition(sqlite_path(url)) == definition
+    assert rows(url, "SELECT id, qty, price FROM part") == [(1, 2, 1.5)]

@@ -16,7 +16,7 @@ keeps every column in place uses ``SELECT *``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -27,7 +27,14 @@ from umbral.database import driver_cursor
 from umbral.errors import UnsupportedChange
 from umbral.naming import index_name
 from umbral.schema import Column, ModelState
-from umbral_sqlite.tabledef import CannotCarry, carry, index_columns, trigger_event
+from umbral_sqlite.tabledef import (
+    CannotCarry,
+    carry,
+    index_columns,
+    parse,
+    trigger_event,
+    without_constraints_on,
+)
 
 if TYPE_CHECKING:
     import sqlite3
@@ -355,11 +362,7 @@ class SQLiteBackend(Backend):
             self._swap(cur, shortcut)
             return True
         if shortcut.kind == "drop column":
-            for name, sql in self._indexes_sql(cur, shortcut.table):
-                if str(shortcut.column).lower() in index_columns(sql):
-                    cur.execute(f"DROP INDEX {self.quote(name)}")
-            for stmt in shortcut.replaces:
-                cur.execute(stmt)
+            self._drop_column(cur, shortcut.table, str(shortcut.column), shortcut.replaces)
             return True
         stored = cur.execute(
             "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (shortcut.table,)
@@ -374,6 +377,33 @@ class SQLiteBackend(Backend):
         if shortcut.kind == "definition":
             return self._edit_definition(cur, shortcut.table, shortcut.sql)
         return False
+
+    def _drop_column(
+        self, cur: sqlite3.Cursor, table: str, column: str, statements: Sequence[str]
+    ) -> None:
+        """Drop ``column`` (``statements``: the ALTER TABLE) with what uses it, as PostgreSQL's
+        DROP COLUMN does and SQLite's refuses to: the indexes the models do not know (made by
+        hand, or adopted by inspectdb under a legacy name), and the CHECK constraints and
+        foreign keys of a table umbral did not create that name it, removed by editing the
+        stored definition (SQLite's documented procedure for removing constraints)."""
+        for name, sql in self._indexes_sql(cur, table):
+            if column.lower() in index_columns(sql):
+                cur.execute(f"DROP INDEX {self.quote(name)}")
+        stored = cur.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+        ).fetchone()
+        cut = without_constraints_on(stored[0], column) if stored else None
+        if cut is not None:
+            definition, removed = cut
+            if not self._edit_definition(cur, table, definition, lambda a, b: a == b):
+                raise UnsupportedChange(
+                    f"SQLite cannot drop column `{column}` of `{table}` while "
+                    f"{' and '.join(removed)} name(s) it, and could not remove them (the table "
+                    "has triggers, or the connection does not allow schema edits); drop the "
+                    "column by hand in a RunSql migration"
+                )
+        for stmt in statements:
+            cur.execute(stmt)
 
     def _carry(self, cur: sqlite3.Cursor, shortcut: Shortcut, stored: str) -> bool:
         """Create the rebuild's new table with what the stored definition holds beyond the
@@ -498,7 +528,13 @@ class SQLiteBackend(Backend):
                 out[name] = (cols, bool(unique), tuple((r[3], r[4].upper()) for r in keys))
         return out
 
-    def _edit_definition(self, cur: sqlite3.Cursor, table: str, definition: str) -> bool:
+    def _edit_definition(
+        self,
+        cur: sqlite3.Cursor,
+        table: str,
+        definition: str,
+        allowed: Callable[[list, list], bool] | None = None,
+    ) -> bool:
         """Alter a column by editing the table's stored definition: no row is copied.
 
         This is the procedure SQLite documents for changes that do not touch the rows on disk
@@ -508,7 +544,8 @@ class SQLiteBackend(Backend):
         the ``CREATE TABLE`` text in ``sqlite_master`` changes, and bumping ``schema_version``
         makes every connection re-read it. Taken only when the table has no triggers and schema
         edits are allowed (not ``SQLITE_DBCONFIG_DEFENSIVE``). It runs in a savepoint and is
-        checked afterwards; anything unexpected undoes it and the rebuild runs instead.
+        checked afterwards (``allowed`` compares ``PRAGMA table_info`` before and after; by
+        default ``_edited_in_place``); anything unexpected undoes it and returns False.
         """
         import sqlite3
 
@@ -519,7 +556,10 @@ class SQLiteBackend(Backend):
         info = f"PRAGMA table_info({self.quote(table)})"
         before = cur.execute(info).fetchall()
         # SQLite's advice: make sure the new text parses before it goes into the schema.
-        probe = definition.replace(self.quote(table), self.quote(f"_umbral_new_{table}"), 1)
+        probe = (
+            f"CREATE TABLE {self.quote(f'_umbral_new_{table}')} "
+            + definition[len(parse(definition).head) :].lstrip()
+        )
         try:
             cur.execute(f"EXPLAIN {probe}").fetchall()
         except sqlite3.Error:
@@ -538,7 +578,7 @@ class SQLiteBackend(Backend):
                 cur.execute(f"PRAGMA schema_version = {version + 1}")
             finally:
                 cur.execute("PRAGMA writable_schema = OFF")
-            if not _edited_in_place(before, cur.execute(info).fetchall()):
+            if not (allowed or _edited_in_place)(before, cur.execute(info).fetchall()):
                 raise _Declined
         except (_Declined, sqlite3.Error):
             # Undone: the table is as it was, and the rebuild runs.

@@ -82,6 +82,8 @@ class Clause:
     label: str
     body: str
     tokens: list[Token]
+    #: Where the clause, its label included, starts in the parsed text.
+    start: int = 0
 
     @property
     def text(self) -> str:
@@ -102,6 +104,8 @@ class ColumnDef:
     name: str
     text: str
     clauses: list[Clause] = field(default_factory=list)
+    #: Where the column's definition starts in the parsed text.
+    start: int = 0
 
     def of(self, kind: str) -> list[Clause]:
         return [c for c in self.clauses if c.kind == kind]
@@ -161,7 +165,7 @@ def parse(sql: str) -> TableDef:
             continue
         name = item[0].name or item[0].text
         text = sql[item[0].start : item[-1].end]
-        columns.append(ColumnDef(name, text, _clauses(sql, item[1:], table=False)))
+        columns.append(ColumnDef(name, text, _clauses(sql, item[1:], table=False), item[0].start))
     return TableDef(
         head=sql[: tokens[open_at].start].rstrip(),
         columns=columns,
@@ -201,10 +205,11 @@ def _clauses(sql: str, tokens: list[Token], *, table: bool) -> list[Clause]:
         label = ""
         body = group
         if group[0].word == "CONSTRAINT" and len(group) > 2:
-            label = sql[group[0].start : group[1].end]
+            label = " ".join(sql[group[0].start : group[1].end].split())
             body = group[2:]
         kind = {"AS": "GENERATED", "NOT": "NOT NULL"}.get(body[0].word, body[0].word)
-        out.append(Clause(kind, label, sql[body[0].start : body[-1].end], body))
+        text = sql[body[0].start : body[-1].end]
+        out.append(Clause(kind, label, text, body, group[0].start))
     return out
 
 
@@ -310,3 +315,34 @@ def trigger_event(sql: str) -> str:
         if t.word in ("INSERT", "UPDATE", "DELETE"):
             return t.word
     return "UPDATE"
+
+
+def without_constraints_on(stored: str, column: str) -> tuple[str, list[str]] | None:
+    """The stored definition without the CHECK constraints and foreign keys that name
+    ``column`` apart from its own (table constraints, other columns' CHECKs), which SQLite's
+    ``DROP COLUMN`` refuses and PostgreSQL's drops with the column; and those constraints.
+    None when there are none."""
+    t = parse(stored)
+    low = column.lower()
+    removed: list[str] = []
+    items: list[str] = []
+    for col in t.columns:
+        text = col.text
+        if col.name.lower() != low:
+            # Cut from the end so the earlier offsets stay right.
+            for clause in reversed(col.clauses):
+                if clause.kind == "CHECK" and low in clause.names():
+                    at, end = clause.start - col.start, clause.tokens[-1].end - col.start
+                    text = (text[:at].rstrip() + " " + text[end:].lstrip()).strip()
+                    removed.insert(0, clause.text)
+        items.append(text)
+    for clause in t.constraints:
+        names = _fk_columns(clause) if clause.kind == "FOREIGN" else clause.names()
+        if clause.kind in ("CHECK", "FOREIGN") and low in names:
+            removed.append(clause.text)
+        else:
+            items.append(clause.text)
+    if not removed:
+        return None
+    options = f" {t.options}" if t.options else ""
+    return f"{t.head} ({', '.join(items)}){options}", removed
