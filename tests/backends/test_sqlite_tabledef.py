@@ -7,6 +7,8 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from umbral_sqlite.tabledef import (
     CannotCarry,
@@ -163,22 +165,13 @@ def test_what_cannot_be_carried_is_refused(stored: str, message: str) -> None:
 
 def test_index_columns_are_what_the_index_uses_after_its_table() -> None:
     assert index_columns('CREATE INDEX "title" ON "title" ("isbn")') == {"isbn"}
-    assert index_columns(
+    used = index_columns(
         "CREATE UNIQUE INDEX ix ON book (lower(Title) COLLATE NOCASE, [isbn] DESC) "
-        "WHERE `owner` IS NOT NULL"
-    ) == {
-        "lower",
-        "title",
-        "collate",
-        "nocase",
-        "isbn",
-        "desc",
-        "where",
-        "owner",
-        "is",
-        "not",
-        "null",
-    }
+        'WHERE `owner` IS NOT NULL AND "desc" > 0'
+    )
+    # Keywords are not names unless quoted: a column named "desc" is used only where quoted.
+    assert used == {"lower", "title", "nocase", "isbn", "owner", "desc"}
+    assert "desc" not in index_columns("CREATE INDEX ix ON book (isbn DESC)")
 
 
 @pytest.mark.parametrize(
@@ -216,3 +209,110 @@ def test_without_constraints_on_a_column() -> None:
     assert _created(definition.replace("TABLE item", 'TABLE "_umbral_new_item"'))
     assert without_constraints_on(stored, "id") is None
     assert without_constraints_on(EXPECTED + " STRICT", "qty") is None
+
+
+# -- generated definitions, checked against SQLite itself ----------------------------------------
+
+NAMES = st.sampled_from(["a", "Qty", '"we""ird"', "[br acket]", "`tick`", '"check"', "c_2"])
+DEFAULTS = st.sampled_from(
+    ["DEFAULT 'x;y)'", "DEFAULT -1", "DEFAULT 1.5e3", "DEFAULT (1 + 2)", "DEFAULT NULL",
+     "DEFAULT CURRENT_TIMESTAMP"]
+)  # fmt: skip
+COMMENTS = st.sampled_from(["", " /* a, (b; */ ", " -- c, (\n "])
+
+
+@st.composite
+def definitions(draw: st.DrawFn) -> tuple[str, list[str], int, int]:
+    """A CREATE TABLE SQLite accepts: (sql, column names, CHECKs, foreign keys)."""
+    names = draw(st.lists(NAMES, min_size=1, max_size=5, unique=True))
+    checks = fks = 0
+    items = []
+    for i, name in enumerate(names):
+        parts = [name, draw(st.sampled_from(["", "INTEGER", "VARCHAR(20)", "DECIMAL(10, 2)"]))]
+        if i == 0:
+            parts.append("PRIMARY KEY")
+        for clause in draw(
+            st.lists(
+                st.sampled_from(["nn", "default", "collate", "check", "fk", "unique"]),
+                unique=True,
+                max_size=4,
+            )
+        ):
+            comment = draw(COMMENTS)
+            if clause == "nn":
+                parts.append("NOT NULL ON CONFLICT ABORT")
+            elif clause == "default":
+                parts.append(draw(DEFAULTS))
+            elif clause == "collate":
+                parts.append("COLLATE NOCASE")
+            elif clause == "check":
+                checks += 1
+                label = draw(st.sampled_from(["", f"CONSTRAINT ck{i} "]))
+                other = draw(st.sampled_from([name, names[-1]]))  # the last may be dropped
+                parts.append(f"{label}CHECK ({name} IS NOT NULL OR {other} = 'a,b')")
+            elif clause == "fk":
+                fks += 1
+                parts.append("REFERENCES shelf (id) ON DELETE SET NULL NOT DEFERRABLE")
+            else:
+                parts.append("UNIQUE")
+            parts.append(comment)
+        items.append(" ".join(p for p in parts if p))
+    if draw(st.booleans()):
+        checks += 1
+        items.append(f"CONSTRAINT whole CHECK (CASE WHEN {names[0]} > 0 THEN 1 ELSE 1 END)")
+    if len(names) > 1 and draw(st.booleans()):
+        fks += 1
+        items.append(f"FOREIGN KEY ({names[1]}) REFERENCES shelf (id)")
+    return f"CREATE TABLE item ({', '.join(items)})", names, checks, fks
+
+
+def _fk_count(conn: sqlite3.Connection, table: str) -> int:
+    return len({r[0] for r in conn.execute(f'PRAGMA foreign_key_list("{table}")')})
+
+
+@settings(max_examples=150, deadline=None)
+@given(definitions())
+def test_generated_definitions_read_as_sqlite_reads_them(
+    definition: tuple[str, list[str], int, int],
+) -> None:
+    sql, names, checks, fks = definition
+    assert len(names) == len(set(names))
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.execute("CREATE TABLE shelf (id INTEGER PRIMARY KEY)")
+        conn.execute(sql)
+        t = parse(sql)
+        pragma = [r[1] for r in conn.execute("PRAGMA table_info(item)")]
+        assert [c.name for c in t.columns] == pragma
+        found = [c for col in t.columns for c in col.of("CHECK")]
+        found += [c for c in t.constraints if c.kind == "CHECK"]
+        assert len(found) == checks
+
+        # Carried onto a table written from the columns alone: every CHECK and foreign key,
+        # and SQLite accepts the result.
+        bare = ", ".join('"' + n.replace('"', '""') + '"' for n in pragma)
+        expected = f"CREATE TABLE item ({bare})"
+        new = f'CREATE TABLE "_umbral_new_item" ({bare})'
+        carried = carry(sql, expected, new) or new
+        conn.execute(carried)
+        assert _fk_count(conn, "_umbral_new_item") == _fk_count(conn, "item") == fks
+        assert carried.count("CHECK") == checks
+        conn.execute('DROP TABLE "_umbral_new_item"')
+
+        # Without what names the last column, the definition still creates the same columns,
+        # and then SQLite drops that column.
+        cut = without_constraints_on(sql, pragma[-1])
+        if cut is not None:
+            conn.execute(cut[0].replace("CREATE TABLE item", 'CREATE TABLE "_umbral_new_item"', 1))
+            columns = [r[1] for r in conn.execute('PRAGMA table_info("_umbral_new_item")')]
+            assert columns == pragma
+            kept_and_cut = cut[0].count("CHECK") + sum(r.count("CHECK") for r in cut[1])
+            assert kept_and_cut == checks
+            last = '"' + pragma[-1].replace('"', '""') + '"'
+            if len(pragma) > 1:
+                try:
+                    conn.execute(f'ALTER TABLE "_umbral_new_item" DROP COLUMN {last}')
+                except sqlite3.OperationalError as exc:  # what SQLite refuses on its own
+                    assert "cannot drop UNIQUE column" in str(exc), exc
+    finally:
+        conn.close()

@@ -95,8 +95,8 @@ class Clause:
         return tuple(_norm(t) for t in self.tokens)
 
     def names(self) -> set[str]:
-        """Every identifier the clause spells, lower-cased (column names among them)."""
-        return {n.lower() for t in self.tokens if (n := t.name) is not None}
+        """The names the clause uses, lower-cased (column names among them)."""
+        return _names(self.tokens)
 
 
 @dataclass
@@ -104,8 +104,8 @@ class ColumnDef:
     name: str
     text: str
     clauses: list[Clause] = field(default_factory=list)
-    #: Where the column's definition starts in the parsed text.
-    start: int = 0
+    #: The definition's tokens, its name first.
+    tokens: list[Token] = field(default_factory=list)
 
     def of(self, kind: str) -> list[Clause]:
         return [c for c in self.clauses if c.kind == kind]
@@ -165,7 +165,7 @@ def parse(sql: str) -> TableDef:
             continue
         name = item[0].name or item[0].text
         text = sql[item[0].start : item[-1].end]
-        columns.append(ColumnDef(name, text, _clauses(sql, item[1:], table=False), item[0].start))
+        columns.append(ColumnDef(name, text, _clauses(sql, item[1:], table=False), item))
     return TableDef(
         head=sql[: tokens[open_at].start].rstrip(),
         columns=columns,
@@ -222,6 +222,28 @@ def _continues(prev: str, word: str, after: str) -> bool:
         or (word == "AS" and prev == "ALWAYS")
         or (word == "NOT" and after == "DEFERRABLE")
     )
+
+
+#: Words of SQL expressions that are not names unless quoted.
+_KEYWORDS = frozenset(
+    {"ABORT", "AND", "AS", "ASC", "BETWEEN", "BY", "CASCADE", "CASE", "CAST", "CHECK",
+     "COLLATE", "CONSTRAINT", "CURRENT_DATE", "CURRENT_TIME", "CURRENT_TIMESTAMP", "DEFAULT",
+     "DEFERRABLE", "DEFERRED", "DELETE", "DESC", "DISTINCT", "ELSE", "END", "ESCAPE", "EXISTS",
+     "FAIL", "FALSE", "FOREIGN", "FROM", "GLOB", "IGNORE", "IMMEDIATE", "IN", "INITIALLY", "IS",
+     "ISNULL", "KEY", "LIKE", "MATCH", "NO", "NOT", "NOTNULL", "NULL", "ON", "OR", "REFERENCES",
+     "REGEXP", "REPLACE", "RESTRICT", "ROLLBACK", "SELECT", "SET", "THEN", "TRUE", "UPDATE",
+     "WHEN", "WHERE"}
+)  # fmt: skip
+
+
+def _names(tokens: list[Token]) -> set[str]:
+    """The names among ``tokens``, lower-cased: quoted identifiers, and bare words that are not
+    SQL keywords (a column named like a keyword must be quoted to be one)."""
+    return {
+        n.lower()
+        for t in tokens
+        if (n := t.name) is not None and (t.kind != "word" or t.word not in _KEYWORDS)
+    }
 
 
 def _norm(t: Token) -> str:
@@ -306,7 +328,7 @@ def index_columns(sql: str) -> set[str]:
     table, lower-cased: its columns, and those its expressions and WHERE clause name."""
     tokens = tokenize(sql)
     start = next((i for i, t in enumerate(tokens) if t.text == "("), len(tokens))
-    return {n.lower() for t in tokens[start:] if (n := t.name) is not None}
+    return _names(tokens[start:])
 
 
 def trigger_event(sql: str) -> str:
@@ -327,15 +349,19 @@ def without_constraints_on(stored: str, column: str) -> tuple[str, list[str]] | 
     removed: list[str] = []
     items: list[str] = []
     for col in t.columns:
-        text = col.text
-        if col.name.lower() != low:
-            # Cut from the end so the earlier offsets stay right.
-            for clause in reversed(col.clauses):
-                if clause.kind == "CHECK" and low in clause.names():
-                    at, end = clause.start - col.start, clause.tokens[-1].end - col.start
-                    text = (text[:at].rstrip() + " " + text[end:].lstrip()).strip()
-                    removed.insert(0, clause.text)
-        items.append(text)
+        own = col.name.lower() == low  # its own CHECKs go with it
+        cut = [c for c in col.clauses if c.kind == "CHECK" and low in c.names() and not own]
+        removed += [c.text for c in cut]
+        # The definition without those clauses, from the text between the tokens that stay (a
+        # comment among them stays too, and none can end the text and swallow what follows).
+        gone = {id(k) for c in cut for k in col.tokens if c.start <= k.start < c.tokens[-1].end}
+        runs: list[list[Token]] = [[]]
+        for tok in col.tokens:
+            if id(tok) in gone:
+                runs.append([])
+            else:
+                runs[-1].append(tok)
+        items.append(" ".join(stored[r[0].start : r[-1].end] for r in runs if r))
     for clause in t.constraints:
         names = _fk_columns(clause) if clause.kind == "FOREIGN" else clause.names()
         if clause.kind in ("CHECK", "FOREIGN") and low in names:
