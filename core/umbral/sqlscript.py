@@ -1,7 +1,8 @@
 """Splitting a ``RunSql`` script into the statements it holds.
 
-A ``;`` ends a statement except inside a string, a quoted identifier, a comment, a PostgreSQL
-dollar-quoted body (``$$ ... $$``, ``$fn$ ... $fn$``), or the ``BEGIN ... END`` block of a
+A ``;`` ends a statement except inside a string (PostgreSQL's ``E'...'`` with backslash
+escapes included), a quoted identifier, a comment, a PostgreSQL dollar-quoted body
+(``$$ ... $$``, ``$fn$ ... $fn$``), or the ``BEGIN ... END`` block of a
 ``CREATE TRIGGER`` (SQLite) or of a ``CREATE FUNCTION`` / ``PROCEDURE`` body (``BEGIN ATOMIC``),
 where it ends a statement of the body. Inside such a block ``CASE ... END`` nests.
 """
@@ -14,6 +15,7 @@ _TOKEN = re.compile(
     r"""
     (?P<space>\s+)
   | (?P<comment>--[^\n]*|/\*.*?(?:\*/|\Z))
+  | (?P<escaped>[eE]'(?:[^'\\]|\\.|'')*(?:'|\Z))
   | (?P<quoted>'(?:[^']|'')*(?:'|\Z)|"(?:[^"]|"")*(?:"|\Z)|`[^`]*(?:`|\Z))
   | (?P<dollar>\$(?:[^\W\d]\w*)?\$)
   | (?P<word>[^\W\d][\w$]*)

@@ -31,6 +31,11 @@ PLPGSQL = (
             ["UPDATE a SET x = 'it''s; fine'", 'DELETE FROM "odd;name" -- gone; really'],
         ),
         ("/* one; two */ SELECT 1;;  ;", ["/* one; two */ SELECT 1"]),
+        # PostgreSQL escape strings: a backslash-escaped quote does not end them
+        (
+            "INSERT INTO t VALUES (E'it\\'s; \\\\'); SELECT e'a;b'; SELECT 'x\\'",
+            ["INSERT INTO t VALUES (E'it\\'s; \\\\')", "SELECT e'a;b'", "SELECT 'x\\'"],
+        ),
         # comment-only parts are not statements
         ("-- nothing to do\n", []),
         ("SELECT 1; -- done\n", ["SELECT 1"]),
