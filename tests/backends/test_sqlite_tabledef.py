@@ -10,14 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from umbral_sqlite.tabledef import (
-    CannotCarry,
-    carry,
-    index_columns,
-    parse,
-    trigger_event,
-    without_constraints_on,
-)
+from umbral_sqlite import tabledef
 
 # What umbral renders for a table with columns id, name, qty, shelf_id (an FK in the models).
 EXPECTED = (
@@ -36,14 +29,14 @@ def _created(sql: str) -> str:
     try:
         conn.execute("CREATE TABLE shelf (id INTEGER PRIMARY KEY, a INT, b INT, UNIQUE (a, b))")
         conn.execute(sql)
-        name = parse(sql).head.split()[-1].strip('"')
+        name = tabledef.parse(sql).head.split()[-1].strip('"')
         return conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (name,)).fetchone()[0]
     finally:
         conn.close()
 
 
 def test_parse_splits_columns_clauses_and_table_constraints() -> None:
-    t = parse(
+    t = tabledef.parse(
         "CREATE TABLE [item] (\n"
         "  id INTEGER PRIMARY KEY ASC AUTOINCREMENT, -- the key, (with, commas)\n"
         "  `name` VARCHAR(10, 2) NOT NULL ON CONFLICT IGNORE COLLATE NOCASE DEFAULT 'a,b)',\n"
@@ -86,10 +79,10 @@ def test_parse_splits_columns_clauses_and_table_constraints() -> None:
 
 
 def test_nothing_to_carry_for_a_table_as_umbral_writes_it() -> None:
-    assert carry(EXPECTED, EXPECTED, NEW) is None
+    assert tabledef.carry(EXPECTED, EXPECTED, NEW) is None
     # Spelled differently (quoting, case, spacing) is still the same table.
     assert (
-        carry(
+        tabledef.carry(
             "create table item (id integer primary key autoincrement, name text not null, "
             'qty integer not null, shelf_id bigint references shelf("id"))',
             EXPECTED,
@@ -106,7 +99,7 @@ def test_checks_collations_and_foreign_keys_are_carried() -> None:
         "shelf_id BIGINT REFERENCES shelf (id), "
         "CHECK (length(name) > 1), FOREIGN KEY (qty, shelf_id) REFERENCES shelf (a, b))"
     )
-    out = carry(stored, EXPECTED, NEW)
+    out = tabledef.carry(stored, EXPECTED, NEW)
     assert out == (
         'CREATE TABLE "_umbral_new_item" ("id" INTEGER PRIMARY KEY AUTOINCREMENT, '
         '"name" TEXT NOT NULL COLLATE NOCASE, "qty" BIGINT NOT NULL, '
@@ -122,7 +115,7 @@ def test_a_foreign_key_the_models_keep_as_a_plain_column_is_carried() -> None:
     stored = expected.replace(
         '"shelf_id" BIGINT', '"shelf_id" BIGINT CONSTRAINT to_shelf REFERENCES shelf (id)'
     )
-    out = carry(stored, expected, new)
+    out = tabledef.carry(stored, expected, new)
     assert out is not None
     assert out.endswith(
         '"shelf_id" BIGINT, CONSTRAINT to_shelf FOREIGN KEY ("shelf_id") REFERENCES shelf (id))'
@@ -138,7 +131,7 @@ def test_what_names_a_removed_column_goes_with_it() -> None:
         "FOREIGN KEY (shelf_id, qty) REFERENCES shelf (a, b))",
     )
     new = NEW.replace(', "shelf_id" BIGINT REFERENCES "shelf" ("id")', "")
-    out = carry(stored, EXPECTED, new)
+    out = tabledef.carry(stored, EXPECTED, new)
     assert out == new[:-1] + ", CHECK (qty < 10))"
     assert _created(out) == out
 
@@ -159,19 +152,19 @@ def test_what_names_a_removed_column_goes_with_it() -> None:
     ],
 )
 def test_what_cannot_be_carried_is_refused(stored: str, message: str) -> None:
-    with pytest.raises(CannotCarry, match=message.replace("(", r"\(").replace(")", r"\)")):
-        carry(stored, EXPECTED, NEW)
+    with pytest.raises(tabledef.CannotCarry, match=message.replace("(", r"\(").replace(")", r"\)")):
+        tabledef.carry(stored, EXPECTED, NEW)
 
 
 def test_index_columns_are_what_the_index_uses_after_its_table() -> None:
-    assert index_columns('CREATE INDEX "title" ON "title" ("isbn")') == {"isbn"}
-    used = index_columns(
+    assert tabledef.index_columns('CREATE INDEX "title" ON "title" ("isbn")') == {"isbn"}
+    used = tabledef.index_columns(
         "CREATE UNIQUE INDEX ix ON book (lower(Title) COLLATE NOCASE, [isbn] DESC) "
         'WHERE `owner` IS NOT NULL AND "desc" > 0'
     )
     # Keywords are not names unless quoted: a column named "desc" is used only where quoted.
     assert used == {"lower", "title", "nocase", "isbn", "owner", "desc"}
-    assert "desc" not in index_columns("CREATE INDEX ix ON book (isbn DESC)")
+    assert "desc" not in tabledef.index_columns("CREATE INDEX ix ON book (isbn DESC)")
 
 
 @pytest.mark.parametrize(
@@ -183,7 +176,7 @@ def test_index_columns_are_what_the_index_uses_after_its_table() -> None:
     ],
 )
 def test_trigger_event(sql: str, event: str) -> None:
-    assert trigger_event(sql) == event
+    assert tabledef.trigger_event(sql) == event
 
 
 def test_without_constraints_on_a_column() -> None:
@@ -194,7 +187,7 @@ def test_without_constraints_on_a_column() -> None:
         "FOREIGN KEY (shelf, qty) REFERENCES shelf (a, b), FOREIGN KEY (shelf) REFERENCES "
         "shelf (id))"
     )
-    definition, removed = without_constraints_on(stored, "QTY") or ("", [])
+    definition, removed = tabledef.without_constraints_on(stored, "QTY") or ("", [])
     # The column's own CHECK goes with the column (SQLite's DROP COLUMN takes it).
     assert definition == (
         "CREATE TABLE item (id INTEGER PRIMARY KEY, qty INTEGER NOT NULL CHECK (qty >= 0), "
@@ -207,8 +200,8 @@ def test_without_constraints_on_a_column() -> None:
         "FOREIGN KEY (shelf, qty) REFERENCES shelf (a, b)",
     ]
     assert _created(definition.replace("TABLE item", 'TABLE "_umbral_new_item"'))
-    assert without_constraints_on(stored, "id") is None
-    assert without_constraints_on(EXPECTED + " STRICT", "qty") is None
+    assert tabledef.without_constraints_on(stored, "id") is None
+    assert tabledef.without_constraints_on(EXPECTED + " STRICT", "qty") is None
 
 
 # -- generated definitions, checked against SQLite itself ----------------------------------------
@@ -281,7 +274,7 @@ def test_generated_definitions_read_as_sqlite_reads_them(
     try:
         conn.execute("CREATE TABLE shelf (id INTEGER PRIMARY KEY)")
         conn.execute(sql)
-        t = parse(sql)
+        t = tabledef.parse(sql)
         pragma = [r[1] for r in conn.execute("PRAGMA table_info(item)")]
         assert [c.name for c in t.columns] == pragma
         found = [c for col in t.columns for c in col.of("CHECK")]
@@ -293,7 +286,7 @@ def test_generated_definitions_read_as_sqlite_reads_them(
         bare = ", ".join('"' + n.replace('"', '""') + '"' for n in pragma)
         expected = f"CREATE TABLE item ({bare})"
         new = f'CREATE TABLE "_umbral_new_item" ({bare})'
-        carried = carry(sql, expected, new) or new
+        carried = tabledef.carry(sql, expected, new) or new
         conn.execute(carried)
         assert _fk_count(conn, "_umbral_new_item") == _fk_count(conn, "item") == fks
         assert carried.count("CHECK") == checks
@@ -301,7 +294,7 @@ def test_generated_definitions_read_as_sqlite_reads_them(
 
         # Without what names the last column, the definition still creates the same columns,
         # and then SQLite drops that column.
-        cut = without_constraints_on(sql, pragma[-1])
+        cut = tabledef.without_constraints_on(sql, pragma[-1])
         if cut is not None:
             conn.execute(cut[0].replace("CREATE TABLE item", 'CREATE TABLE "_umbral_new_item"', 1))
             columns = [r[1] for r in conn.execute('PRAGMA table_info("_umbral_new_item")')]

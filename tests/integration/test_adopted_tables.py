@@ -51,20 +51,28 @@ def _inspect(p: Project) -> None:
     assert r.code == 0, r
 
 
-def _adopt(p: Project, ddl: list[str]) -> None:
-    execute(p.database, *ddl, *DATA)
+def _adopt(p: Project, *statements: str) -> str:
+    """Build a legacy database with ``statements``, adopt it (inspectdb, migrate --fake-initial)
+    and return the models inspectdb wrote."""
+    execute(p.database, *statements)
     _inspect(p)
     r = p.run("migrate", "--fake-initial")
     assert r.code == 0, r
     assert p.run("makemigrations", "--check").code == 0  # the models say what the tables are
+    return (p.root / "models.py").read_text()
 
 
-def _change(p: Project, old: str, new: str, *flags: str) -> None:
+def _rewrite(p: Project, old: str, new: str) -> None:
+    """Change the models and write the migration."""
     models = (p.root / "models.py").read_text()
     assert old in models, models
     p.write("models.py", models.replace(old, new))
     r = p.run("makemigrations")
     assert r.code == 0, r
+
+
+def _change(p: Project, old: str, new: str, *flags: str) -> None:
+    _rewrite(p, old, new)
     r = p.run("migrate", *flags)
     assert r.code == 0, r
 
@@ -89,7 +97,7 @@ def _items(url: str) -> list[tuple]:
 def test_a_changed_column_keeps_the_tables_check_constraints(any_project: Project) -> None:
     p, url = any_project, any_project.database
     backend = "postgres" if url.startswith("postgres") else "sqlite"
-    _adopt(p, LEGACY[backend])
+    _adopt(p, *LEGACY[backend], *DATA)
     before, schema = _items(url), schema_of(url)
 
     _change(p, "qty = fields.Integer()", "qty = fields.BigInt()")
@@ -154,11 +162,8 @@ def test_a_sqlite_rebuild_keeps_collations_and_foreign_keys_the_models_lack(
     project: Project,
 ) -> None:
     p, url = project, project.database
-    execute(url, *SQLITE_EXTRAS)
-    _inspect(p)
-    models = (p.root / "models.py").read_text()
+    models = _adopt(p, *SQLITE_EXTRAS)
     assert "COLLATE" not in models and "ForeignKey" not in models  # nothing a model can say
-    assert p.run("migrate", "--fake-initial").code == 0
     part = "SELECT id, code, qty, aisle, slot FROM part ORDER BY id"
     before = rows(url, part)
     indexes = schema_of(url)["part"]["indexes"]
@@ -217,17 +222,13 @@ def test_a_sqlite_rebuild_that_would_lose_something_is_refused(
     project: Project, ddl: str, reason: str
 ) -> None:
     p, url = project, project.database
-    execute(url, ddl, "INSERT INTO part (qty, price) VALUES (2, 1.5), (3, 2.5)")
-    _inspect(p)
-    assert p.run("migrate", "--fake-initial").code == 0
+    _adopt(p, ddl, "INSERT INTO part (qty, price) VALUES (2, 1.5), (3, 2.5)")
     if "extra" in reason:  # a column added by hand after the table was adopted
         execute(url, "ALTER TABLE part ADD COLUMN extra TEXT", "UPDATE part SET extra = 'kept'")
     path = sqlite_path(url)
     definition = _part_definition(path)
     data = rows(url, "SELECT * FROM part ORDER BY id")
-    models = (p.root / "models.py").read_text()
-    p.write("models.py", models.replace("qty = fields.Integer()", "qty = fields.BigInt()"))
-    assert p.run("makemigrations").code == 0
+    _rewrite(p, "qty = fields.Integer()", "qty = fields.BigInt()")
 
     r = p.run("migrate")
 
@@ -249,17 +250,13 @@ def test_a_refused_rebuild_can_be_written_by_hand_in_the_migration(project: Proj
     """The way out the error names: the operation replaced by a RunSql in the written file,
     its snapshot kept."""
     p, url = project, project.database
-    execute(
-        url,
+    _adopt(
+        p,
         "CREATE TABLE part (id INTEGER PRIMARY KEY, qty INTEGER NOT NULL, price REAL, "
         "total REAL GENERATED ALWAYS AS (qty * price) VIRTUAL)",
         "INSERT INTO part (qty, price) VALUES (2, 1.5), (3, 2.5)",
     )
-    _inspect(p)
-    assert p.run("migrate", "--fake-initial").code == 0
-    models = (p.root / "models.py").read_text()
-    p.write("models.py", models.replace("qty = fields.Integer()", "qty = fields.BigInt()"))
-    assert p.run("makemigrations").code == 0
+    _rewrite(p, "qty = fields.Integer()", "qty = fields.BigInt()")
     assert p.run("migrate").code == 1
     name = "0002_alter_part_qty.json"
     written = p.load_migration("app", name)
@@ -347,21 +344,16 @@ def test_a_check_naming_a_dropped_column_that_cannot_be_removed_stops_the_drop(
     project: Project,
 ) -> None:
     p, url = project, project.database
-    execute(
-        url,
+    _adopt(
+        p,
         "CREATE TABLE part (id INTEGER PRIMARY KEY, qty INTEGER NOT NULL, price REAL NOT NULL, "
         "CONSTRAINT part_value CHECK (qty * price < 100))",
         "CREATE TABLE audit (id INTEGER PRIMARY KEY, part_id INTEGER)",
         "CREATE TRIGGER part_audit AFTER UPDATE ON part BEGIN INSERT INTO audit (part_id) "
-        "VALUES (new.id); "
-        "END",
+        "VALUES (new.id); END",
         "INSERT INTO part (qty, price) VALUES (2, 1.5)",
     )
-    _inspect(p)
-    assert p.run("migrate", "--fake-initial").code == 0
-    models = (p.root / "models.py").read_text()
-    p.write("models.py", models.replace("qty = fields.Integer()", ""))
-    assert p.run("makemigrations").code == 0
+    _rewrite(p, "qty = fields.Integer()", "")
     definition = _part_definition(sqlite_path(url))
 
     r = p.run("migrate", "--allow-destructive")
