@@ -853,3 +853,24 @@ def test_an_in_place_edit_that_does_not_check_out_is_undone(tmp_path: Path) -> N
     assert end["columns"] == start["columns"]
     assert end["rows"] == [*start["rows"], (5, "late", "text", 9, "integer", None, "null")]
     assert end["integrity"] == [("ok",)]
+
+
+def test_dropping_a_unique_column_rebuilds_or_drops_in_place() -> None:
+    """SQLite never drops a column of a UNIQUE constraint, which a table umbral did not create
+    may hold in its definition: the rebuild is rendered, and dropping the column in place is
+    offered for a table laid out as its state (its uniqueness is an index dropped first)."""
+    ctx = RenderContext(state=dict(STATE))
+    stmts = SQLiteBackend().render(ops.DropColumn(table="author", column="email"), ctx)
+    assert stmts[0].startswith('CREATE TABLE "_umbral_new_author"') and ctx.needs_fk_off
+    in_place = next(sc for sc in ctx.shortcuts if sc.kind == "in place")
+    assert in_place.replaces == tuple(stmts)
+    assert in_place.expected == CREATE_AUTHOR[0]
+    assert in_place.column == "email"
+    assert in_place.sql == (
+        'DROP INDEX IF EXISTS "uniq_author_email";\nALTER TABLE "author" DROP COLUMN "email"'
+    )
+    # A column of a composite unique constraint too.
+    ctx = RenderContext(state=dict(STATE))
+    stmts = SQLiteBackend().render(ops.DropColumn(table="post", column="title"), ctx)
+    assert stmts[0].startswith('CREATE TABLE "_umbral_new_post"')
+    assert "in place" in {sc.kind for sc in ctx.shortcuts}

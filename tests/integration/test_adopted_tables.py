@@ -368,3 +368,30 @@ def test_a_check_naming_a_dropped_column_that_cannot_be_removed_stops_the_drop(
     ), r
     assert _part_definition(sqlite_path(url)) == definition
     assert rows(url, "SELECT id, qty, price FROM part") == [(1, 2, 1.5)]
+
+
+def test_a_column_of_a_unique_constraint_in_the_definition_can_be_dropped(
+    any_project: Project,
+) -> None:
+    """SQLite refuses to drop a column of a UNIQUE constraint declared in the table's
+    definition (an adopted table); PostgreSQL drops the constraint with it. Both drop it."""
+    p, url = any_project, any_project.database
+    serial = "INTEGER" if url.startswith("sqlite") else "BIGSERIAL"
+    _adopt(
+        p,
+        f"CREATE TABLE book (id {serial} PRIMARY KEY, isbn TEXT UNIQUE, shelf INTEGER NOT NULL, "
+        "slot INTEGER NOT NULL, title TEXT NOT NULL, UNIQUE (shelf, slot), "
+        "CONSTRAINT book_titled CHECK (title <> ''))",
+        "INSERT INTO book (isbn, shelf, slot, title) VALUES ('1', 1, 1, 'a'), (NULL, 1, 2, 'b')",
+    )
+    models = (p.root / "models.py").read_text()
+    assert "unique=True" in models and "unique_together" in models
+    _change(p, "    isbn = fields.Text(nullable=True, unique=True)\n", "", "--allow-destructive")
+    text = (p.root / "models.py").read_text()
+    p.write("models.py", text.replace("    slot = fields.Integer()\n", ""))
+    _change(p, 'unique_together=[("shelf", "slot")]', "", "--allow-destructive")
+
+    assert rows(url, "SELECT id, shelf, title FROM book ORDER BY id") == [(1, 1, "a"), (2, 1, "b")]
+    assert [c[0] for c in schema_of(url)["book"]["columns"]] == ["id", "shelf", "title"]
+    assert _refused(url, "INSERT INTO book (shelf, title) VALUES (3, '')")  # the CHECK stays
+    execute(url, "INSERT INTO book (shelf, title) VALUES (1, 'c')")  # (shelf) alone: not unique

@@ -13,7 +13,7 @@ import sqlite3
 
 import pytest
 
-from conftest import Project, sqlite_path
+from conftest import Project, execute, rows, sqlite_path
 
 MODELS = """
 class Owner(Model):
@@ -516,6 +516,37 @@ def _rootpage(path: str, table: str) -> int:
         ).fetchone()[0]
     finally:
         conn.close()
+
+
+def test_a_unique_column_of_a_table_umbral_made_is_dropped_in_place(project: Project) -> None:
+    p = project
+    p.models(
+        """
+        class Book(Model, unique_together=[("shelf", "slot")]):
+            isbn = fields.Text(unique=True)
+            shelf = fields.Integer()
+            slot = fields.Integer()
+        """
+    )
+    assert p.run("makemigrations").code == 0
+    assert p.run("migrate").code == 0
+    path = sqlite_path(p.database)
+    execute(p.database, "INSERT INTO book (isbn, shelf, slot) VALUES ('1', 1, 1), ('2', 1, 2)")
+    rootpage = _rootpage(path, "book")
+    p.models(
+        """
+        class Book(Model):
+            shelf = fields.Integer()
+        """
+    )
+    assert p.run("makemigrations").code == 0
+
+    r = p.run("migrate", "--allow-destructive")
+
+    assert r.code == 0, r
+    assert _rootpage(path, "book") == rootpage  # ALTER TABLE DROP COLUMN, no rebuild
+    assert rows(p.database, "SELECT id, shelf FROM book ORDER BY id") == [(1, 1), (2, 1)]
+    assert _index_sql(path) == {}
 
 
 REVISION = "revision = fields.Integer()"

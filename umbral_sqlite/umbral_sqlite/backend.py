@@ -27,6 +27,7 @@ from umbral.database import driver_cursor
 from umbral.errors import UnsupportedChange
 from umbral.naming import index_name
 from umbral.schema import Column, ModelState
+from umbral.sqlscript import split_sql
 from umbral_sqlite.tabledef import (
     CannotCarry,
     carry,
@@ -117,6 +118,20 @@ class SQLiteBackend(Backend):
             if op.column in cols
         ]
         drop = super().render_drop_column(op, ctx)
+        unique = col is not None and (
+            col.unique or any(u and op.column in cols for cols, u in old.index_specs())
+        )
+        if unique:
+            # SQLite never drops a column of a UNIQUE constraint, and a table umbral did not
+            # create may declare one in its definition: rebuild, unless the table is as its
+            # migrations made it (its uniqueness then lives in the indexes dropped above).
+            stmts = self.rebuild(old, new, ctx)
+            expected = self.create_table_sql(op.table, old.fields)
+            native = ";\n".join([*out, *drop])
+            ctx.shortcuts.append(
+                Shortcut("in place", op.table, tuple(stmts), expected, native, op.column)
+            )
+            return stmts
         # And the indexes the models do not know (made by hand, adopted under a legacy name),
         # found at run time: dropping a column drops the indexes that use it, as on PostgreSQL.
         ctx.shortcuts.append(Shortcut("drop column", op.table, tuple(drop), "", drop[0], op.column))
@@ -373,6 +388,10 @@ class SQLiteBackend(Backend):
             return False
         if shortcut.kind == "statement":
             cur.execute(shortcut.sql)
+            return True
+        if shortcut.kind == "in place":
+            statements = split_sql(shortcut.sql)
+            self._drop_column(cur, shortcut.table, str(shortcut.column), statements)
             return True
         if shortcut.kind == "definition":
             return self._edit_definition(cur, shortcut.table, shortcut.sql)
