@@ -424,6 +424,10 @@ def test_rebuilds_offer_shortcuts_for_a_table_laid_out_as_its_state() -> None:
         "unbound-length-rebuilds": ["carry", "definition", "statement", "swap"],
         # A column dropped in place also drops the indexes the models do not know.
         "drop-indexed-column": ["drop column"],
+        # A rename re-creates the models' indexes under their new names, unless the table
+        # already has one that indexes the same way (kept under a legacy name).
+        "rename-column": ["moved index"],
+        "rename-table": ["moved index"],
     }  # (adding or dropping a column, or a COALESCE'd copy, offers neither of the last two)
     dropped = offered["drop-indexed-column"]["drop column"]
     assert (

@@ -395,3 +395,29 @@ def test_a_column_of_a_unique_constraint_in_the_definition_can_be_dropped(
     assert [c[0] for c in schema_of(url)["book"]["columns"]] == ["id", "shelf", "title"]
     assert _refused(url, "INSERT INTO book (shelf, title) VALUES (3, '')")  # the CHECK stays
     execute(url, "INSERT INTO book (shelf, title) VALUES (1, 'c')")  # (shelf) alone: not unique
+
+
+@pytest.mark.parametrize("rename", ["table", "column"])
+def test_a_rename_keeps_one_index_where_the_legacy_one_was(
+    any_project: Project, rename: str
+) -> None:
+    """An index adopted under its legacy name stays the table's only index on its columns
+    through a rename (umbral names it after the table and column, and renames it when they
+    change; a legacy-named one keeps its name, on both backends)."""
+    p, url = any_project, any_project.database
+    serial = "INTEGER" if url.startswith("sqlite") else "BIGSERIAL"
+    _adopt(
+        p,
+        f"CREATE TABLE book (id {serial} PRIMARY KEY, title TEXT NOT NULL)",
+        "CREATE INDEX book_title_ix ON book (title)",
+        "INSERT INTO book (title) VALUES ('a'), ('b')",
+    )
+    if rename == "table":
+        _change(p, "class Book(Model", 'class Book(Model, table="volume"')
+        table, column = "volume", "title"
+    else:
+        _change(p, "title = fields.Text(index=True)", "name = fields.Text(index=True)")
+        table, column = "book", "name"
+
+    assert schema_of(url)[table]["indexes"] == [("book_title_ix", (column,), False)]
+    assert rows(url, f"SELECT id, {column} FROM {table} ORDER BY id") == [(1, "a"), (2, "b")]

@@ -33,6 +33,7 @@ from umbral_sqlite.tabledef import (
     carry,
     index_columns,
     parse,
+    tokenize,
     trigger_event,
     without_constraints_on,
 )
@@ -182,7 +183,7 @@ class SQLiteBackend(Backend):
         if model is not None:
             renamed = replace(model, table=op.to)
             out += [self.drop_index_sql(op.from_, c, u) for c, u in self._indexes(model)]
-            out += [self.index_sql(op.to, c, u) for c, u in self._indexes(renamed)]
+            out += self._moved_indexes(op.to, self._indexes(renamed), ctx)
         for parent in ctx.state.values():
             if any(rel.table == op.from_ for rel in parent.m2m):  # a junction table
                 out.append(self.drop_index_sql(op.from_, ("child_id",), False))
@@ -197,7 +198,21 @@ class SQLiteBackend(Backend):
             old = [s for s in self._indexes(model) if op.from_ in s[0]]
             new = [s for s in self._indexes(renamed) if op.to in s[0]]
             out += [self.drop_index_sql(op.table, c, u) for c, u in old]
-            out += [self.index_sql(op.table, c, u) for c, u in new]
+            out += self._moved_indexes(op.table, new, ctx)
+        return out
+
+    def _moved_indexes(
+        self, table: str, specs: list[tuple[tuple[str, ...], bool]], ctx: RenderContext
+    ) -> list[str]:
+        """Re-create the models' indexes of ``table`` under the names a rename gives them. At
+        run time one is left out when the table already has an index that indexes the same way
+        under another name (adopted by inspectdb with its legacy name, which SQLite kept
+        through the rename): the rename does not add a second one, as on PostgreSQL."""
+        out = []
+        for cols, unique in specs:
+            create = self.index_sql(table, cols, unique)
+            ctx.shortcuts.append(Shortcut("moved index", table, (create,), "", create))
+            out.append(create)
         return out
 
     def _indexes(self, model: ModelState) -> list[tuple[tuple[str, ...], bool]]:
@@ -376,6 +391,8 @@ class SQLiteBackend(Backend):
         if shortcut.kind == "swap":
             self._swap(cur, shortcut)
             return True
+        if shortcut.kind == "moved index":
+            return self._has_index_like(cur, shortcut.table, shortcut.sql)
         if shortcut.kind == "drop column":
             self._drop_column(cur, shortcut.table, str(shortcut.column), shortcut.replaces)
             return True
@@ -497,6 +514,18 @@ class SQLiteBackend(Backend):
                     f"the rebuild of `{table}` would break trigger `{name}` ({error}); drop or "
                     "change the trigger in the same migration, before the change"
                 )
+
+    def _has_index_like(self, cur: sqlite3.Cursor, table: str, create: str) -> bool:
+        """Whether ``table`` has an index that indexes as ``create`` (one of umbral's
+        ``CREATE [UNIQUE] INDEX``, on plain ascending columns) would."""
+        tokens = tokenize(create)
+        unique = tokens[1].word == "UNIQUE"
+        start = next(i for i, t in enumerate(tokens) if t.text == "(")
+        cols = tuple(str(t.name) for t in tokens[start:] if t.kind == "ident")
+        return any(
+            spec[0] == cols and spec[1] == unique and not any(d for d, _ in spec[2])
+            for spec in self._index_specs(cur, table).values()
+        )
 
     def _indexes_sql(self, cur: sqlite3.Cursor, table: str) -> list[tuple[str, str]]:
         """(name, stored SQL) of the indexes of ``table`` made by CREATE INDEX."""
