@@ -1,4 +1,5 @@
-"""What a table rebuild must carry over from the stored ``CREATE TABLE`` text.
+"""Reading SQLite's stored ``CREATE TABLE`` / ``CREATE INDEX`` / ``CREATE TRIGGER`` texts:
+what a table rebuild must carry over, and what a dropped column takes with it.
 
 A rebuild creates the new table from the models. A table umbral did not create (adopted by
 ``inspectdb``, or created by hand before the project used umbral) may hold more than its models
@@ -17,6 +18,10 @@ leave behind.
 
 Uniqueness, the primary key, NOT NULL and defaults follow the models: they are what the
 models describe, and ``inspectdb`` adopts them.
+
+``without_constraints_on`` is the definition without the CHECK constraints and foreign keys
+that name a column (SQLite's ``DROP COLUMN`` refuses them, PostgreSQL's drops them);
+``index_columns`` and ``trigger_event`` read what an index uses and what fires a trigger.
 """
 
 from __future__ import annotations
