@@ -52,6 +52,8 @@ class Shortcut:
     sql: str
     #: The column the step concerns, for kinds that need one.
     column: str | None = None
+    #: The statements to run instead, for kinds that run several.
+    statements: tuple[str, ...] = ()
 
 
 @dataclass

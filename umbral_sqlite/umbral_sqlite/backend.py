@@ -15,6 +15,7 @@ keeps every column in place uses ``SELECT *``.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,7 +28,6 @@ from umbral.database import driver_cursor
 from umbral.errors import UnsupportedChange
 from umbral.naming import index_name
 from umbral.schema import Column, ModelState
-from umbral.sqlscript import split_sql
 from umbral_sqlite.tabledef import (
     CannotCarry,
     carry,
@@ -128,9 +128,9 @@ class SQLiteBackend(Backend):
             # migrations made it (its uniqueness then lives in the indexes dropped above).
             stmts = self.rebuild(old, new, ctx)
             expected = self.create_table_sql(op.table, old.fields)
-            native = ";\n".join([*out, *drop])
+            native = (*out, *drop)
             ctx.shortcuts.append(
-                Shortcut("in place", op.table, tuple(stmts), expected, native, op.column)
+                Shortcut("in place", op.table, tuple(stmts), expected, native[0], op.column, native)
             )
             return stmts
         # And the indexes the models do not know (made by hand, adopted under a legacy name),
@@ -393,45 +393,50 @@ class SQLiteBackend(Backend):
             return True
         if shortcut.kind == "moved index":
             return self._has_index_like(cur, shortcut.table, shortcut.sql)
-        if shortcut.kind == "drop column":
-            self._drop_column(cur, shortcut.table, str(shortcut.column), shortcut.replaces)
-            return True
-        stored = cur.execute(
+        row = cur.execute(
             "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (shortcut.table,)
         ).fetchone()
+        stored = None if row is None else str(row[0])
+        if shortcut.kind == "drop column":
+            column = str(shortcut.column)
+            self._drop_column(cur, shortcut.table, column, shortcut.replaces, stored)
+            return True
         if shortcut.kind == "carry":
-            return stored is not None and self._carry(cur, shortcut, stored[0])
-        if stored is None or stored[0] != shortcut.expected:
+            return stored is not None and self._carry(cur, shortcut, stored)
+        if stored != shortcut.expected:
             return False
         if shortcut.kind == "statement":
             cur.execute(shortcut.sql)
             return True
         if shortcut.kind == "in place":
-            statements = split_sql(shortcut.sql)
-            self._drop_column(cur, shortcut.table, str(shortcut.column), statements)
+            column = str(shortcut.column)
+            self._drop_column(cur, shortcut.table, column, shortcut.statements, stored)
             return True
         if shortcut.kind == "definition":
             return self._edit_definition(cur, shortcut.table, shortcut.sql)
         return False
 
     def _drop_column(
-        self, cur: sqlite3.Cursor, table: str, column: str, statements: Sequence[str]
+        self,
+        cur: sqlite3.Cursor,
+        table: str,
+        column: str,
+        statements: Sequence[str],
+        stored: str | None,
     ) -> None:
         """Drop ``column`` (``statements``: the ALTER TABLE) with what uses it, as PostgreSQL's
         DROP COLUMN does and SQLite's refuses to: the indexes the models do not know (made by
         hand, or adopted by inspectdb under a legacy name), and the CHECK constraints and
         foreign keys of a table umbral did not create that name it, removed by editing the
-        stored definition (SQLite's documented procedure for removing constraints)."""
+        stored definition (``stored``, SQLite's documented procedure for removing
+        constraints)."""
         for name, sql in self._indexes_sql(cur, table):
             if column.lower() in index_columns(sql):
                 cur.execute(f"DROP INDEX {self.quote(name)}")
-        stored = cur.execute(
-            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
-        ).fetchone()
-        cut = without_constraints_on(stored[0], column) if stored else None
+        cut = without_constraints_on(stored, column) if stored else None
         if cut is not None:
             definition, removed = cut
-            if not self._edit_definition(cur, table, definition, lambda a, b: a == b):
+            if not self._edit_definition(cur, table, definition, operator.eq):
                 raise UnsupportedChange(
                     f"SQLite cannot drop column `{column}` of `{table}` while "
                     f"{' and '.join(removed)} name(s) it, and could not remove them (the table "
