@@ -145,9 +145,8 @@ def test_inspectdb_outside_a_project_from_the_environment(tmp_path: Path) -> Non
 
 def test_a_closed_output_pipe_exits_quietly(project: Project) -> None:
     p = project
-    for i in range(40):
-        p.models(POST + "".join(f"    c{j} = fields.Text(nullable=True)\n" for j in range(i)))
-        assert p.run("makemigrations").code == 0
+    p.models(POST)
+    assert p.run("makemigrations").code == 0
     umbral = subprocess.Popen(
         [sys.executable, "-m", "umbral", "showmigrations"],
         cwd=p.root,
@@ -155,14 +154,12 @@ def test_a_closed_output_pipe_exits_quietly(project: Project) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    assert umbral.stdout is not None
-    umbral.stdout.readline()
-    umbral.stdout.close()  # the reader goes away, as `| head -1` does
+    assert umbral.stdout is not None and umbral.stderr is not None
+    # The reader is gone before umbral has written anything (its start-up alone takes longer),
+    # as with `| head -0`: every write meets a closed pipe.
+    umbral.stdout.close()
     code = umbral.wait(timeout=60)
-    assert umbral.stderr is not None
-    stderr = umbral.stderr.read().decode()
-    assert code == 1
-    assert stderr == ""
+    assert (code, umbral.stderr.read().decode()) == (1, "")
 
 
 BROKEN_PLUGIN = """
