@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from umbral.migration import Migration
     from umbral.plugins import PluginInfo
     from umbral.safety import CheckReport, Classified
+    from umbral.schemadrift import SchemaCheck
 
 Event = Callable[[str, dict[str, Any]], None]
 DEFAULT_LOCK_WAIT = 300.0
@@ -345,6 +346,50 @@ class App:
         items = self.check_pending_safety()
         return CheckReport(items)
 
+    def checkschema(self) -> SchemaCheck:
+        """Compare the live schema with what each plugin's applied migrations promise; read
+        only. ``render_repair`` turns the result into the SQL that repairs it."""
+        from umbral import recorder
+        from umbral.database import connect
+        from umbral.schemadrift import SchemaCheck, compare, outside, owned_tables, read_live
+
+        backend, url = self._backend()
+        with connect(backend, url) as conn, _db_errors(url):
+            applied = recorder.applied(conn)
+            promises = _promises(self.env, applied)
+            live = read_live(conn, owned_tables(promises))
+        return SchemaCheck(
+            promises=promises,
+            differences=compare(promises, live, comments=backend.COLUMN_COMMENTS,
+                                quote=backend.quote),
+            outside=outside(promises, live, recorder.TABLE),
+            live=live,
+        )  # fmt: skip
+
+    def render_repair(self, check: SchemaCheck) -> list[tuple[str, list[str], bool]]:
+        """``(description, statements, destructive)`` per repair operation, in order, rendered
+        by the backend's renderers against the live tables."""
+        from umbral.executor import render_migration
+        from umbral.migration import Migration
+        from umbral.safety import OpSafety, classify
+        from umbral.schemadrift import by_plugin, live_state, lossy
+
+        backend, _ = self._backend()
+        state = live_state(check.live, check.promises)
+        promised = {p.plugin: p for p in check.promises}
+        out: list[tuple[str, list[str], bool]] = []
+        for plugin, diffs in by_plugin(check.differences).items():
+            operations = [op for d in diffs for op in d.operations]
+            if not operations:
+                continue
+            m = Migration(plugin, "checkschema", operations, promised[plugin].snapshot)
+            rendered = render_migration(self.env.pm, backend, m, dict(state))
+            ctx = {"migration": m.key, "operations": operations}
+            for op, (description, statements) in zip(operations, rendered.parts, strict=True):
+                unsafe = classify(self.env.pm, op, backend, ctx).tier is OpSafety.UNSAFE
+                out.append((description, statements, unsafe or lossy(op)))
+        return out
+
     def plugins(self) -> list[PluginInfo]:
         """Every plugin: app plugins in order, then backends."""
         env = self.env
@@ -371,6 +416,20 @@ class App:
             # A squash recorded without SQL runs none of its operations (SPEC §5).
             todo = [x for x in todo if x.key not in m.record_only]
         return classify_migrations(self.env.pm, todo, backend)
+
+
+def _promises(env: Environment, applied: Mapping[str, str]) -> list[Any]:
+    """Per plugin with an applied migration: the snapshot of the last one applied."""
+    from umbral.migration import id_sequence
+    from umbral.schemadrift import Promise
+
+    out = []
+    for plugin in env.plugin_names:  # names only: a broken models module does not matter here
+        done = [m for m in env.migrations(plugin) if m.key in applied]
+        if done:
+            last = max(done, key=lambda m: (id_sequence(m.id), m.id))
+            out.append(Promise(plugin, last.key, last.snapshot_after))
+    return out
 
 
 def _destructive_gate(pm: Any, backend: Any, rendered: list[Rendered]) -> None:

@@ -99,6 +99,8 @@ class Backend:
     UNIQUE_AS_INDEX: ClassVar[bool] = True
     TRUE: ClassVar[str] = "TRUE"
     FALSE: ClassVar[str] = "FALSE"
+    #: Whether the database stores column comments (``help``).
+    COLUMN_COMMENTS: ClassVar[bool] = True
     #: Whether ``"atomic": false`` migrations really run outside a transaction here (else they
     #: run in one like any other).
     NON_ATOMIC_MIGRATIONS: ClassVar[bool] = False

@@ -71,6 +71,7 @@ class SQLiteBackend(Backend):
         "Decimal": "DECIMAL",
     }
     UNIQUE_AS_INDEX: ClassVar[bool] = True
+    COLUMN_COMMENTS: ClassVar[bool] = False
     TRUE: ClassVar[str] = "1"
     FALSE: ClassVar[str] = "0"
 

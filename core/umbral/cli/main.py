@@ -15,7 +15,7 @@ from umbral.errors import UmbralError
 
 BUILTIN_COMMANDS = (  # in the order `umbral --help` lists them
     "init", "makemigrations", "migrate", "showmigrations", "sqlmigrate", "inspectdb", "plugins",
-    "checkmigrations", "squashmigrations",
+    "checkmigrations", "squashmigrations", "checkschema",
 )  # fmt: skip
 
 ProjectOpt = Annotated[
@@ -479,6 +479,10 @@ def _builtin(name: str) -> Any:
         from umbral.cli import deploy
 
         return getattr(deploy, f"{name}_cmd")
+    if name == "checkschema":
+        from umbral.cli import schema
+
+        return schema.checkschema_cmd
     return globals()[f"{name}_cmd"]
 
 

@@ -45,6 +45,7 @@ class RawForeignKey:
     target_columns: tuple[str, ...]
     on_delete: str = "NO ACTION"
     on_update: str = "NO ACTION"
+    name: str | None = None
 
 
 @dataclass
@@ -115,6 +116,7 @@ def _reflect(conn: Connection, insp: Any, name: str) -> RawTable:
             target_columns=tuple(fk["referred_columns"]),
             on_delete=(fk.get("options") or {}).get("ondelete") or "NO ACTION",
             on_update=(fk.get("options") or {}).get("onupdate") or "NO ACTION",
+            name=fk.get("name"),
         )
         for fk in insp.get_foreign_keys(name)
         if fk.get("referred_schema") in (None, insp.default_schema_name)

@@ -1,0 +1,102 @@
+"""``checkschema``: schema drift between the database and its applied migrations."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from umbral.cli.main import DatabaseOpt, ProjectOpt, TracebackOpt, _opts, load_app
+from umbral.cli.output import out, run_command
+
+
+def checkschema_cmd(
+    ctx: typer.Context,
+    sql: Annotated[
+        bool, typer.Option("--sql", help="Print the SQL that repairs the drift (never run).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Also list tables and views that no plugin owns.")
+    ] = False,
+    project: ProjectOpt = None,
+    database: DatabaseOpt = None,
+    traceback: TracebackOpt = False,
+) -> None:
+    """Tell whether the live schema is what the applied migrations say (read only)."""
+    opts = _opts(ctx, project, database, traceback)
+
+    def body() -> int:
+        app = load_app(opts)
+        check = app.checkschema()
+        repair = app.render_repair(check) if sql else []
+        drift = bool(check.differences)
+        if as_json:
+            data: dict = {
+                "drift": drift,
+                "plugins": [{"plugin": p.plugin, "migration": p.migration}
+                            for p in check.promises],
+                "differences": [
+                    {"plugin": d.plugin, "sign": d.sign, "message": d.message,
+                     "destructive": d.destructive}
+                    for d in check.differences
+                ],
+            }  # fmt: skip
+            if show_all:
+                data["outside"] = check.outside
+            if sql:
+                data["repair"] = [
+                    {"description": description, "statements": statements,
+                     "destructive": destructive}
+                    for description, statements, destructive in repair
+                ]  # fmt: skip
+            out(json.dumps(data, indent=2))
+            return 1 if drift else 0
+        if sql:
+            _print_sql(repair)
+            return 1 if drift else 0
+        if not check.promises:
+            out("No applied migrations: nothing to compare")
+        plugin = None
+        for d in check.differences:
+            if d.plugin != plugin:
+                if plugin is not None:
+                    out("")
+                plugin = d.plugin
+                where = next(p.migration for p in check.promises if p.plugin == plugin)
+                out(f"# plugin: {plugin} (applied up to {where})")
+            out(d.line)
+        if show_all and check.outside:
+            if check.differences:
+                out("")
+            out("# owned by no plugin (not compared)")
+            for line in check.outside:
+                out(f"  {line}")
+        if drift:
+            out("")
+            out(
+                f"Schema drift: {len(check.differences)} difference(s). "
+                "`umbral checkschema --sql` prints the SQL that repairs them."
+            )
+            return 1
+        if check.promises:
+            out(
+                "No schema drift: the database matches the applied migrations of "
+                f"{len(check.promises)} plugin(s)"
+            )
+        return 0
+
+    run_command(opts, body)
+
+
+def _print_sql(repair: list[tuple[str, list[str], bool]]) -> None:
+    if not repair:
+        out("-- no schema drift: nothing to repair")
+        return
+    out("-- umbral checkschema: the SQL that brings the database back to its migrations.")
+    out("-- It was not run: review it, then apply it yourself.")
+    for description, statements, destructive in repair:
+        out(f"-- {'DESTRUCTIVE: ' if destructive else ''}{description}")
+        for stmt in statements:
+            out(stmt.rstrip().rstrip(";") + ";")

@@ -1,0 +1,445 @@
+"""Schema drift: the live schema against what the applied migrations promise.
+
+Each plugin's promise is the ``snapshot_after`` of its last applied migration. The live schema
+is read with inspectdb's reader and mapped to models by the same planner, so both sides are
+umbral model states and compare attribute by attribute: tables, columns (type, nullability,
+default, unique, foreign key and its actions, primary key, comment where the backend stores
+one), indexes, junction tables and views. What a model cannot express (CHECKs, partial or
+expression indexes, triggers) is not compared.
+
+:func:`compare` is pure. Each :class:`Difference` carries the operations that bring the database
+back to the snapshot, so the repair SQL is rendered by the backend's own renderers: the same SQL
+``migrate`` would run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from umbral import operations as ops
+from umbral.naming import index_name
+from umbral.schema import Column, ModelState, Snapshot
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+#: Column attributes a database does not store: they are never drift.
+_NOT_STORED = ("name", "help", "index", "choices", "auto_now")
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One line of the report: ``+`` only in the database, ``-`` only in the snapshot, ``~``
+    in both but different."""
+
+    plugin: str
+    sign: str
+    message: str
+    operations: tuple[ops.Operation, ...] = ()
+    destructive: bool = False
+
+    @property
+    def line(self) -> str:
+        return f"{self.sign} {self.message}"
+
+
+@dataclass
+class Promise:
+    """What one plugin's applied migrations say its tables are."""
+
+    plugin: str
+    migration: str  # plugin/id of its last applied migration
+    snapshot: Snapshot
+
+
+@dataclass
+class LiveSchema:
+    """The database's tables as model states (keyed by table), its views and other tables."""
+
+    tables: dict[str, ModelState] = field(default_factory=dict)
+    views: set[str] = field(default_factory=set)
+    junctions: set[str] = field(default_factory=set)
+    #: Each table's plain-column, non-partial indexes as (columns, unique), unique
+    #: constraints included.
+    indexes: dict[str, set[tuple[tuple[str, ...], bool]]] = field(default_factory=dict)
+    #: Index names by (table, columns, unique), to drop one that only the database has.
+    index_names: dict[tuple[str, tuple[str, ...], bool], str] = field(default_factory=dict)
+    all_tables: set[str] = field(default_factory=set)
+    #: Tables with more than one foreign key on one column: (table, column) -> every such
+    #: key as (name, target table, on_delete, on_update), actions spelled as in a model.
+    fk_groups: dict[tuple[str, str], list[tuple[str | None, str, str, str]]] = field(
+        default_factory=dict
+    )
+
+
+@dataclass
+class SchemaCheck:
+    """What ``checkschema`` found: the promises compared, the differences, and the database's
+    objects that no plugin owns."""
+
+    promises: list[Promise]
+    differences: list[Difference]
+    outside: list[str]
+    live: LiveSchema
+
+
+def owned_tables(promises: Iterable[Promise]) -> set[str]:
+    """Every table and view name the plugins' snapshots own, junction tables included."""
+    names: set[str] = set()
+    for p in promises:
+        for m in p.snapshot.models.values():
+            names.add(m.table)
+            names.update(rel.table for rel in m.m2m)
+    return names
+
+
+def read_live(conn: Connection, owned: set[str]) -> LiveSchema:
+    """Read the connection's schema; map the tables in ``owned`` to model states."""
+    from umbral.inspect.planner import plan_models
+    from umbral.inspect.reader import read_schema
+    from umbral.inspect.writer import render_models, snapshot_of
+
+    raw, views = read_schema(conn)
+    live = LiveSchema(views=set(views), all_tables={t.name for t in raw})
+    mine = [t for t in raw if t.name in owned]
+    for t in mine:
+        groups: dict[str, list[tuple[str | None, str, str, str]]] = {}
+        for fk in t.fks:
+            if len(fk.columns) == 1:
+                groups.setdefault(fk.columns[0], []).append(
+                    (fk.name, fk.target, _action(fk.on_delete), _action(fk.on_update))
+                )
+        for column, keys in groups.items():
+            if len(keys) > 1:
+                live.fk_groups[(t.name, column)] = keys
+        specs = live.indexes.setdefault(t.name, set())
+        for ix in t.indexes:
+            if None in ix.columns or ix.partial:
+                continue  # a model cannot declare it: not compared
+            columns: tuple[str, ...] = tuple(ix.columns)  # type: ignore[arg-type]
+            specs.add((columns, ix.unique))
+            if ix.name:
+                live.index_names[(t.name, columns, ix.unique)] = ix.name
+    if not mine:
+        return live
+    plans = plan_models(mine, "live", lambda _warning: None)
+    snapshot = snapshot_of(render_models(plans, "live", conn.dialect.name), "live")
+    for model in snapshot.models.values():
+        live.tables[model.table] = model
+        live.junctions.update(rel.table for rel in model.m2m)
+    return live
+
+
+def compare(
+    promises: Iterable[Promise],
+    live: LiveSchema,
+    *,
+    comments: bool,
+    quote: Callable[[str], str] = lambda name: '"' + name.replace('"', '""') + '"',
+) -> list[Difference]:
+    """Every difference between the promises and the live schema, plugin by plugin.
+    ``comments``: whether the backend stores column comments; ``quote`` quotes an identifier
+    (for dropping an index that has a name other than umbral's)."""
+    out: list[Difference] = []
+    for p in promises:
+        models = sorted(p.snapshot.models.values(), key=lambda m: m.table)
+        tables = [m for m in models if m.view is None]
+        missing = [m for m in tables if m.table not in live.tables]
+        for m in _fk_order(missing):
+            out.append(
+                Difference(
+                    p.plugin, "-", f"table {m.table} (in {p.migration}, not in the database)",
+                    (ops.CreateTable(table=m.table, columns=m.fields,
+                                     unique_together=m.unique_together, indexes=m.indexes),),
+                )
+            )  # fmt: skip
+        for m in tables:
+            if m.table in live.tables:
+                out += _compare_table(p, m, live.tables[m.table], live, comments, quote)
+        by_table = {m.table: m for m in tables}
+        for m in tables:
+            for rel in m.m2m:
+                if rel.table not in live.junctions and rel.table not in live.all_tables:
+                    out.append(
+                        Difference(
+                            p.plugin, "-",
+                            f"junction table {rel.table} ({m.name}.{rel.field}, in "
+                            f"{p.migration}, not in the database)",
+                            (_create_junction(by_table[m.table], rel),),
+                        )
+                    )  # fmt: skip
+        for m in models:
+            if m.view is not None and m.table not in live.views:
+                out.append(
+                    Difference(
+                        p.plugin, "-", f"view {m.table} (in {p.migration}, not in the database)",
+                        (ops.CreateView(name=m.table, sql=m.view),),
+                    )
+                )  # fmt: skip
+    return out
+
+
+def outside(promises: Iterable[Promise], live: LiveSchema, tracking_table: str) -> list[str]:
+    """Tables and views of the database that no plugin owns (``--all``)."""
+    owned = owned_tables(promises)
+    names = sorted((live.all_tables | live.views) - owned - {tracking_table})
+    return [f"{'view' if n in live.views else 'table'} {n}" for n in names]
+
+
+def _compare_table(
+    p: Promise,
+    want: ModelState,
+    have: ModelState,
+    live: LiveSchema,
+    comments: bool,
+    quote: Callable[[str], str],
+) -> list[Difference]:
+    out: list[Difference] = []
+    t = want.table
+    for (table, column), keys in sorted(live.fk_groups.items()):
+        if table != t:
+            continue
+        col, found = want.column(column), have.column(column)
+        wanted = (col.fk_target, col.on_delete, col.on_update) if col is not None else None
+        keep = next((k for k in keys if k[1:] == wanted), keys[0])
+        if found is not None:  # compare the column with the key that is kept
+            patched = replace(found, fk_target=keep[1], on_delete=keep[2], on_update=keep[3])
+            have = replace(have, fields=tuple(patched if c is found else c for c in have.fields))
+        for name, target, _, _ in keys:
+            if (name, target) == keep[:2]:
+                continue
+            label = f" {name}" if name else ""
+            drop = ops.RunSql(sql=f"ALTER TABLE {quote(t)} DROP CONSTRAINT {quote(name)}")
+            out.append(
+                Difference(
+                    p.plugin, "+",
+                    f"foreign key{label} on {t} ({column}) referencing {target} (in the "
+                    f"database, not in {p.migration}): a second foreign key on the column",
+                    (drop,) if name else (),
+                )
+            )  # fmt: skip
+    for col in want.fields:
+        if have.column(col.name) is None:
+            out.append(
+                Difference(
+                    p.plugin, "-",
+                    f"column {t}.{col.name} (in {p.migration}, not in the database)",
+                    (ops.AddColumn(table=t, column=col),),
+                )
+            )  # fmt: skip
+    for col in have.fields:
+        if want.column(col.name) is None:
+            out.append(
+                Difference(
+                    p.plugin, "+",
+                    f"column {t}.{col.name} (in the database, not in {p.migration})",
+                    (ops.DropColumn(table=t, column=col.name),), destructive=True,
+                )
+            )  # fmt: skip
+    for col in want.fields:
+        found = have.column(col.name)
+        if found is None:
+            continue
+        lines = _column_changes(_as_stored(col), _as_stored(found), p.migration, comments)
+        if not lines:
+            continue
+        repair: list[ops.Operation] = []
+        if _stored(_as_stored(col), comments=False) != _stored(_as_stored(found), comments=False):
+            # The database's column as it is, with the model's index flag so the alter does
+            # not touch the index (indexes are compared and repaired on their own).
+            before = replace(found, index=col.index)
+            repair.append(ops.AlterColumn(table=t, column=col.name, from_=before, to=col))
+        elif comments and col.help != found.help:
+            repair.append(ops.SetColumnComment(table=t, column=col.name, comment=col.help))
+        first, *rest = lines
+        out.append(Difference(p.plugin, "~", f"{t}.{col.name}: {first}", tuple(repair)))
+        out += [Difference(p.plugin, "~", f"{t}.{col.name}: {line}") for line in rest]
+    wanted = set(want.index_specs())
+    pk = (have.pk.name,) if have.pk is not None else ()
+    present = {
+        (columns, unique)
+        for columns, unique in live.indexes.get(t, set())
+        if columns != pk
+        # A column's own unique is compared as a column attribute.
+        and not (unique and len(columns) == 1 and _unique_column(have, columns[0]))
+    }
+    for columns, unique in sorted(wanted - present):
+        kind = "unique index" if unique else "index"
+        out.append(
+            Difference(
+                p.plugin, "-",
+                f"{kind} on {t} ({', '.join(columns)}) (in {p.migration}, not in the database)",
+                (ops.AddIndex(table=t, columns=columns, unique=unique),),
+            )
+        )  # fmt: skip
+    for columns, unique in sorted(present - wanted):
+        kind = "unique index" if unique else "index"
+        name = live.index_names.get((t, columns, unique))
+        label = f" {name}" if name else ""
+        drop: ops.Operation = ops.DropIndex(table=t, columns=columns, unique=unique)
+        if name and name != index_name(t, columns, unique):
+            # Made by hand or by another tool: umbral's DropIndex would look for its own name.
+            drop = ops.RunSql(sql=f"DROP INDEX {quote(name)}")
+        out.append(
+            Difference(
+                p.plugin, "+",
+                f"{kind}{label} on {t} ({', '.join(columns)}) (in the database, not in "
+                f"{p.migration})",
+                (drop,),
+            )
+        )  # fmt: skip
+    return out
+
+
+def _action(raw: str) -> str:
+    """``SET NULL`` -> ``set_null``: a reflected action as a model spells it."""
+    return raw.strip().lower().replace(" ", "_")
+
+
+def _unique_column(model: ModelState, name: str) -> bool:
+    col = model.column(name)
+    return col is not None and col.unique
+
+
+def _as_stored(col: Column) -> Column:
+    """A foreign key without a database constraint is a plain column of its storage type."""
+    if col.is_fk and not col.db_constraint:
+        return replace(col, type=col.storage_type, fk_target=None, fk_column=None,
+                       fk_type=None, db_constraint=True, on_delete="no_action",
+                       on_update="no_action")  # fmt: skip
+    return col
+
+
+def _stored(col: Column, *, comments: bool) -> dict[str, Any]:
+    """The attributes of ``col`` that the database stores."""
+    skip = _NOT_STORED if not comments else tuple(a for a in _NOT_STORED if a != "help")
+    out = {k: v for k, v in vars(col).items() if k not in skip}
+    out["auto_now_add"] = _now(col)
+    return out
+
+
+def _column_changes(want: Column, have: Column, where: str, comments: bool) -> list[str]:
+    """One phrase per stored attribute that differs: ``<snapshot> in <where>, <database> in
+    the database``."""
+    shown = [
+        (_type, (want.storage_type, want.max_length) != (have.storage_type, have.max_length)),
+        (_null, want.nullable != have.nullable),
+        (_default, (want.default, _now(want)) != (have.default, _now(have))),
+        (_unique, want.unique != have.unique),
+        (_pk, want.primary_key != have.primary_key),
+        (_fk, _fk(want) != _fk(have)),
+        (_comment, comments and want.help != have.help),
+    ]
+    pairs = [(say(want), say(have)) for say, differs in shown if differs]
+    if not pairs and _stored(want, comments=comments) != _stored(have, comments=comments):
+        # A stored attribute no phrase above names (a type spelled another way, say).
+        pairs.append((f"declared as {want.type}", f"read back as {have.type}"))
+    return [f"{a} in {where}, {b} in the database" for a, b in pairs]
+
+
+def _type(c: Column) -> str:
+    return f"{c.storage_type}({c.max_length})" if c.max_length else c.storage_type
+
+
+def _null(c: Column) -> str:
+    return "nullable" if c.nullable else "NOT NULL"
+
+
+def _now(c: Column) -> bool:
+    # auto_now and auto_now_add are one DEFAULT CURRENT_TIMESTAMP in the database.
+    return c.auto_now_add or c.auto_now
+
+
+def _default(c: Column) -> str:
+    if _now(c):
+        return "default now"
+    return "no default" if c.default is None else f"default {c.default!r}"
+
+
+def _unique(c: Column) -> str:
+    return "unique" if c.unique else "not unique"
+
+
+def _pk(c: Column) -> str:
+    return "primary key" if c.primary_key else "not a primary key"
+
+
+def _comment(c: Column) -> str:
+    return "no comment" if c.help is None else f"comment {c.help!r}"
+
+
+def _fk(c: Column) -> str:
+    if not c.is_fk or not c.db_constraint:
+        return "no foreign key"
+    actions = "".join(
+        f" ON {verb} {action.replace('_', ' ').upper()}"
+        for verb, action in (("DELETE", c.on_delete), ("UPDATE", c.on_update))
+        if action != "no_action"
+    )
+    return f"references {c.fk_target}({c.fk_column}){actions}"
+
+
+def _fk_order(models: list[ModelState]) -> list[ModelState]:
+    """Missing tables, each after the missing tables its foreign keys reference."""
+    by_table = {m.table: m for m in models}
+    done: list[ModelState] = []
+    seen: set[str] = set()
+
+    def visit(m: ModelState) -> None:
+        if m.table in seen:
+            return
+        seen.add(m.table)
+        for c in m.fields:
+            target = by_table.get(c.fk_target or "")
+            if target is not None:
+                visit(target)
+        done.append(m)
+
+    for m in models:
+        visit(m)
+    return done
+
+
+def _create_junction(model: ModelState, rel: Any) -> ops.Operation:
+    pk = model.pk
+    assert pk is not None
+    return ops.CreateM2MTable(
+        table=rel.table,
+        parent_table=model.table,
+        parent_column=pk.name,
+        child_table=rel.target,
+        child_column=rel.target_column,
+        parent_type=pk.storage_type,
+        child_type=rel.target_type,
+    )
+
+
+def live_state(live: LiveSchema, promises: Iterable[Promise]) -> dict[str, ModelState]:
+    """The live tables as a renderer's table state, named as the snapshots name them."""
+    names = {m.table: m.name for p in promises for m in p.snapshot.models.values()}
+    return {
+        table: replace(model, name=names.get(table, model.name))
+        for table, model in live.tables.items()
+    }
+
+
+def by_plugin(differences: Iterable[Difference]) -> Mapping[str, list[Difference]]:
+    out: dict[str, list[Difference]] = {}
+    for d in differences:
+        out.setdefault(d.plugin, []).append(d)
+    return out
+
+
+def lossy(op: ops.Operation) -> bool:
+    """Whether a repair alter can lose data: a cast outside the safe list, a narrower length."""
+    from umbral.autodetector import is_safe_cast
+
+    if not isinstance(op, ops.AlterColumn):
+        return False
+    before, after = op.from_, op.to
+    narrower = after.max_length is not None and (
+        before.max_length is None or after.max_length < before.max_length
+    )
+    return narrower or not is_safe_cast(before.type, after.type)
