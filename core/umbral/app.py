@@ -397,6 +397,39 @@ class App:
         backends = [i for n, i in sorted(env.infos.items()) if i.is_backend]
         return apps + backends
 
+    def check_offline(
+        self, since: str | None = None, backend: str | None = None
+    ) -> tuple[str, list[Classified]]:
+        """Classify, without a database, the migrations added since the git revision ``since``
+        (default: the merge base of HEAD and ``main``); returns the revision and the findings.
+        ``backend`` names the backend whose rules apply (default: the configured URL's)."""
+        from umbral import vcs
+        from umbral.safety import classify_migrations
+
+        base = vcs.resolve_base(self.root, since)
+        env = self.env
+        directories = [d for p in env.plugin_names if (d := env.info(p).migrations_dir)]
+        added = vcs.added_files(self.root, base, directories)
+        migrations = [
+            m
+            for p in env.plugin_names
+            for m in env.migrations(p)
+            if m.path is not None and m.path.resolve() in added
+        ]
+        return base, classify_migrations(env.pm, migrations, self._named_backend(backend))
+
+    def _named_backend(self, name: str | None) -> Backend:
+        if name is None:
+            return self.env.backend_for(self.database_url)
+        for b in self.env.backends:
+            if name == b.name or name in b.schemes:
+                return b
+        known = ", ".join(sorted(b.name for b in self.env.backends))
+        raise ConfigError(
+            f"umbral checkmigrations --offline: --backend {name!r}: no installed backend has "
+            f"that name; known: {known}"
+        )
+
     def check_pending_safety(self) -> list[Classified]:
         """Classify every operation of every migration ``migrate`` would run."""
         from umbral.database import connect

@@ -15,17 +15,47 @@ def checkmigrations_cmd(
     ctx: typer.Context,
     strict: Annotated[bool, typer.Option("--strict", help="Fail on WARNING findings too.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    offline: Annotated[
+        bool,
+        typer.Option("--offline", help="Check the migrations added since --since, no database."),
+    ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="REV",
+            help="With --offline: git revision (default: merge base with main).",
+        ),
+    ] = None,
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            "--backend",
+            metavar="NAME",
+            help="With --offline: whose rules apply (default: the config URL's).",
+        ),
+    ] = None,
     project: ProjectOpt = None,
     database: DatabaseOpt = None,
     traceback: TracebackOpt = False,
 ) -> None:
     """Tell whether the pending migrations are safe for a rolling deploy."""
     opts = _opts(ctx, project, database, traceback)
+    if not offline and (since is not None or backend is not None):
+        raise typer.BadParameter("--since and --backend go with --offline")
 
     def body() -> int:
-        from umbral.safety import OpSafety
+        from umbral.safety import CheckReport, OpSafety
 
-        report = load_app(opts).checkmigrations()
+        app = load_app(opts)
+        base = ""
+        if offline:
+            base, items = app.check_offline(since, backend)
+            report = CheckReport(items)
+            what = f"migration(s) added since {base[:12]}"
+        else:
+            report = app.checkmigrations()
+            what = "pending migration(s)"
         unsafe = report.by_tier(OpSafety.UNSAFE)
         warning = report.by_tier(OpSafety.WARNING)
         safe = report.by_tier(OpSafety.SAFE)
@@ -53,15 +83,14 @@ def checkmigrations_cmd(
                 },
                 "ok": ok,
             }
+            if offline:
+                data["since"] = base
             out(json.dumps(data, indent=2))
             return 0 if ok else 1
         if not report.items:
-            out("No pending migrations — nothing to check.")
+            out(f"No {what.replace('(s)', 's')} — nothing to check.")
             return 0
-        out(
-            f"Checking {len(report.items)} operation(s) across {report.migrations} pending "
-            "migration(s)..."
-        )
+        out(f"Checking {len(report.items)} operation(s) across {report.migrations} {what}...")
         out("")
         for title, group in (("UNSAFE", unsafe), ("WARNING", warning)):
             if group:
@@ -92,7 +121,7 @@ def checkmigrations_cmd(
             )
             return 1
         out("")
-        out("All pending operations are safe for a rolling deploy.")
+        out(f"All {'new' if offline else 'pending'} operations are safe for a rolling deploy.")
         return 0
 
     run_command(opts, body)
