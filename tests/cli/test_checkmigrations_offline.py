@@ -118,3 +118,15 @@ def test_outside_a_git_work_tree(tmp_path: Path) -> None:
     assert r.code == 1, r
     assert r.err_lines[0].startswith("error: umbral checkmigrations --offline: git rev-parse:")
     assert "not a git repository" in r.stderr
+
+
+def test_the_shipped_pre_commit_hook_runs_the_offline_check(repo: Project) -> None:
+    hooks = (Path(__file__).parents[2] / ".pre-commit-hooks.yaml").read_text()
+    entry = next(ln.split(":", 1)[1].split() for ln in hooks.splitlines() if "entry:" in ln)
+    assert entry[0] == "umbral"
+    files = next(ln.split(":", 1)[1].strip() for ln in hooks.splitlines() if "files:" in ln)
+    import re
+
+    assert re.search(files, f"migrations/app/{repo.migration_files()[-1]}")
+    r = repo.run(*entry[1:])
+    assert r.code == 1 and "[DROP COL]" in r.stdout, r
