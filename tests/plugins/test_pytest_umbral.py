@@ -1,0 +1,135 @@
+"""pytest-umbral, run by pytest itself (``pytester``) on a sample project in a temporary
+directory: the tests of a project that uses umbral get a migrated database, roll back between
+tests, and run the ready migration tests; a broken project fails them with a readable line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import POSTGRES_URL, clean_env
+
+pytest_plugins = ["pytester"]
+
+MODELS = """
+from umbral import Model, fields
+
+
+class Author(Model):
+    name = fields.Text()
+
+
+class Post(Model):
+    title = fields.Text()
+    author = fields.ForeignKey("Author", nullable=True, on_delete="set_null")
+"""
+
+TESTS = """
+from sqlalchemy import text
+
+from pytest_umbral.migration_tests import *  # noqa: F403
+
+
+def count(conn):
+    return conn.execute(text("SELECT count(*) FROM post")).scalar()
+
+
+def test_a_write(umbral_connection):
+    umbral_connection.execute(text("INSERT INTO post (title) VALUES ('a')"))
+    assert count(umbral_connection) == 1
+
+
+def test_the_write_was_rolled_back(umbral_connection):
+    assert count(umbral_connection) == 0
+
+
+def test_code_under_test_commits(umbral_session):
+    umbral_session.execute(text("INSERT INTO post (title) VALUES ('b')"))
+    umbral_session.commit()
+    assert count(umbral_session.connection()) == 1
+
+
+def test_the_commit_was_rolled_back_too(umbral_connection):
+    assert count(umbral_connection) == 0
+
+
+def test_the_app_is_on_the_test_database(umbral_app, umbral_database):
+    entries = umbral_app.showmigrations()
+    assert [e.state.marker for e in entries] == ["[X]"]
+    assert umbral_app.database_url == umbral_database.url
+"""
+
+
+@pytest.fixture
+def sample(pytester: pytest.Pytester) -> pytest.Pytester:
+    root = pytester.path
+    (root / "umbral.toml").write_text(
+        'database = "sqlite:///dev.sqlite3"\nmodels = ["models"]\nplugins = []\n'
+    )
+    (root / "models.py").write_text(textwrap.dedent(MODELS))
+    proc = subprocess.run(
+        [sys.executable, "-m", "umbral", "makemigrations"],
+        cwd=root,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    (root / "test_app.py").write_text(textwrap.dedent(TESTS))
+    return pytester
+
+
+def test_a_project_gets_a_migrated_database_and_the_ready_tests(sample: pytest.Pytester) -> None:
+    result = sample.runpytest_subprocess("-p", "no:cacheprovider", "-v")
+    result.assert_outcomes(passed=8, skipped=1)  # not a git work tree: the offline check skips
+    result.stdout.fnmatch_lines(["*test_umbral_up_down_up PASSED*"])
+    assert not (sample.path / "dev.sqlite3").exists()  # the project's own database is untouched
+
+
+def test_models_ahead_of_the_migrations_fail_readably(sample: pytest.Pytester) -> None:
+    (sample.path / "models.py").write_text(
+        textwrap.dedent(MODELS) + "    slug = fields.Text(nullable=True)\n"
+    )
+    result = sample.runpytest_subprocess("-p", "no:cacheprovider", "-k", "models_match")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*umbral: the models have changes no migration holds; run `umbral makemigrations`:",
+            "*app/0002_*: Add column slug to post",
+        ]
+    )
+
+
+def test_a_broken_migration_fails_the_fixture_readably(sample: pytest.Pytester) -> None:
+    folder = sample.path / "migrations" / "app"
+    first = next(folder.glob("0001_*.json"))
+    data = json.loads(first.read_text())
+    data.update(id="0002_broken", depends_on=[f"app/{first.stem}"])
+    data["operations"] = [{"kind": "RunSql", "sql": "SELEC 1", "reverse_sql": "SELECT 1"}]
+    (folder / "0002_broken.json").write_text(json.dumps(data))
+    result = sample.runpytest_subprocess("-p", "no:cacheprovider", "-k", "a_write")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*pytest-umbral: migrating the test database failed: *app/0002_broken*"]
+    )
+
+
+@pytest.mark.postgres
+def test_a_throwaway_database_on_a_server(sample: pytest.Pytester, postgres_admin: object) -> None:
+    result = sample.runpytest_subprocess(
+        "-p", "no:cacheprovider", f"--umbral-database={POSTGRES_URL}"
+    )
+    result.assert_outcomes(passed=8, skipped=1)
+    import psycopg
+
+    from conftest import _libpq
+
+    with psycopg.connect(_libpq(POSTGRES_URL)) as conn:
+        left = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE '%\\_test\\_%'"
+        ).fetchall()
+    assert left == [], "the throwaway databases are dropped"
