@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from types import ModuleType
@@ -30,6 +31,15 @@ if TYPE_CHECKING:
     from umbral.schemadrift import SchemaCheck
 
 Event = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class GraphResult:
+    nodes: list[Any]  # umbral.graphviz.Node
+    edges: list[tuple[str, str]]
+    unread: str | None = None  # why the database's states are not shown
+
+
 DEFAULT_LOCK_WAIT = 300.0
 
 
@@ -389,6 +399,25 @@ class App:
                 unsafe = classify(self.env.pm, op, backend, ctx).tier is OpSafety.UNSAFE
                 out.append((description, statements, unsafe or lossy(op)))
         return out
+
+    def graph(self, plugin: str | None = None, *, states: bool = True) -> GraphResult:
+        """The merged migration graph; with ``states``, each migration's drift state when the
+        database can be read (``GraphResult.unread`` says why not otherwise)."""
+        from umbral import graphviz
+
+        if plugin is not None:
+            self.env.info(plugin)  # an unknown plugin is an error naming the known ones
+        self.env.accept_branches = True  # a graph is how one looks at two branches
+        migrations = [m for p in self.env.plugin_names for m in self.env.migrations(p)]
+        found: dict[str, tuple[str, str]] | None = None
+        unread = None
+        if states:
+            try:
+                found = {e.key: (e.state.label, e.state.marker) for e in self.showmigrations()}
+            except UmbralError as exc:
+                unread = str(exc)
+        nodes, edges = graphviz.build(migrations, found, plugin)
+        return GraphResult(nodes, edges, unread)
 
     def plugins(self) -> list[PluginInfo]:
         """Every plugin: app plugins in order, then backends."""

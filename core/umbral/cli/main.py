@@ -15,7 +15,7 @@ from umbral.errors import UmbralError
 
 BUILTIN_COMMANDS = (  # in the order `umbral --help` lists them
     "init", "makemigrations", "migrate", "showmigrations", "sqlmigrate", "inspectdb", "plugins",
-    "checkmigrations", "squashmigrations", "checkschema",
+    "checkmigrations", "squashmigrations", "checkschema", "graph",
 )  # fmt: skip
 
 ProjectOpt = Annotated[
@@ -483,6 +483,10 @@ def _builtin(name: str) -> Any:
         from umbral.cli import schema
 
         return schema.checkschema_cmd
+    if name == "graph":
+        from umbral.cli import graphcmd
+
+        return graphcmd.graph_cmd
     return globals()[f"{name}_cmd"]
 
 

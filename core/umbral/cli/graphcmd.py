@@ -1,0 +1,44 @@
+"""``graph``: the merged migration graph of every plugin, as Mermaid or Graphviz dot."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from umbral.cli.main import DatabaseOpt, ProjectOpt, TracebackOpt, _opts, load_app
+from umbral.cli.output import err, out, run_command
+
+
+def graph_cmd(
+    ctx: typer.Context,
+    fmt: Annotated[
+        str, typer.Option("--format", metavar="mermaid|dot", help="Output format.")
+    ] = "mermaid",
+    plugin: Annotated[
+        str | None,
+        typer.Option("--plugin", help="Only this plugin (and what its migrations depend on)."),
+    ] = None,
+    no_state: Annotated[
+        bool, typer.Option("--no-state", help="Do not read the database for states.")
+    ] = False,
+    project: ProjectOpt = None,
+    database: DatabaseOpt = None,
+    traceback: TracebackOpt = False,
+) -> None:
+    """Print the migration graph of every plugin (Mermaid or Graphviz dot)."""
+    opts = _opts(ctx, project, database, traceback)
+    if fmt not in ("mermaid", "dot"):
+        raise typer.BadParameter(f"{fmt!r} is not one of 'mermaid', 'dot'", param_hint="--format")
+
+    def body() -> int:
+        from umbral import graphviz
+
+        result = load_app(opts).graph(plugin, states=not no_state)
+        if result.unread:
+            err(f"warning: umbral graph: states not shown: {result.unread}")
+        render = graphviz.mermaid if fmt == "mermaid" else graphviz.dot
+        out(render(result.nodes, result.edges))
+        return 0
+
+    run_command(opts, body)
