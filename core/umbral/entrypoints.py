@@ -91,6 +91,21 @@ def entry_points(group: str, path: Iterable[str] | None = None) -> list[EntryPoi
     return found
 
 
+def find_distribution(name: str, path: Iterable[str] | None = None) -> Distribution | None:
+    """The first installed distribution called ``name`` on the path, read directly."""
+    want = normalize(name)
+    for entry in sys.path if path is None else path:
+        directory = entry or "."
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError:
+            continue
+        for dirname in names:
+            if dirname.endswith(_SUFFIXES) and normalize(_dist_name_from_dir(dirname)) == want:
+                return _read_distribution(Path(directory, dirname))
+    return None
+
+
 def _dist_name_from_dir(dirname: str) -> str:
     stem = dirname.rsplit(".", 1)[0]
     return stem.split("-", 1)[0]  # name-version.dist-info; the name holds no dash when built

@@ -32,11 +32,38 @@ TracebackOpt = Annotated[
 ]
 
 
+def _print_version(value: bool) -> None:
+    if not value:
+        return
+    from umbral.entrypoints import entry_points, find_distribution, normalize
+
+    core = find_distribution("umbral-core")
+    version = core.version if core and core.version else "unknown"
+    out(f"umbral-core {version}" + (" (editable)" if core and core.editable else ""))
+    seen = {"umbral-core"}
+    for ep in entry_points("umbral"):
+        dist = ep.distribution()
+        if normalize(dist.name) in seen:
+            continue
+        seen.add(normalize(dist.name))
+        out(f"{dist.name} {dist.version or 'unknown'}" + (" (editable)" if dist.editable else ""))
+    raise typer.Exit(0)
+
+
 def _root_callback(
     ctx: typer.Context,
     project: ProjectOpt = None,
     database: DatabaseOpt = None,
     traceback: TracebackOpt = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="Show umbral's and every installed plugin's version, then exit.",
+        ),
+    ] = False,
 ) -> None:
     """Schema migrations for Python: models in, JSON migrations out, applied safely."""
     ctx.obj = {"project": project, "database": database, "traceback": traceback}
@@ -498,7 +525,7 @@ def build_cli(plugin_commands: bool = True, only: str | None = None) -> typer.Ty
     cli = typer.Typer(
         name="umbral",
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=True,
         pretty_exceptions_enable=False,
         rich_markup_mode=None,
         context_settings={"help_option_names": ["-h", "--help"]},
