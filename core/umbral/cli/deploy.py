@@ -136,6 +136,7 @@ def squashmigrations_cmd(
     end: Annotated[
         str | None, typer.Option("--to", metavar="ID", help="Last migration (default: last).")
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     project: ProjectOpt = None,
     database: DatabaseOpt = None,
     traceback: TracebackOpt = False,
@@ -145,6 +146,17 @@ def squashmigrations_cmd(
 
     def body() -> int:
         m = load_app(opts).squashmigrations(plugin, start=start, end=end)
+        if as_json:
+            data = {
+                "plugin": plugin,
+                "migration": m.key,
+                "path": str(_rel(m.path)),
+                "replaces": list(m.replaces),
+                "operations": [{"kind": op.kind, "description": op.describe()}
+                               for op in m.operations],
+            }  # fmt: skip
+            out(json.dumps(data, indent=2))
+            return 0
         out(f"Squashed {len(m.replaces)} migrations for `{plugin}` into {m.id}")
         out(f"  wrote {_rel(m.path)}")
         out(f"  replaces: {', '.join(m.replaces)}")

@@ -135,6 +135,7 @@ def makemigrations_cmd(
     merge: Annotated[
         bool, typer.Option("--merge", help="Write merge migrations for conflicting branches.")
     ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     project: ProjectOpt = None,
     database: DatabaseOpt = None,
     traceback: TracebackOpt = False,
@@ -147,6 +148,25 @@ def makemigrations_cmd(
         result = app.makemigrations(
             check=check, dry_run=dry_run, empty=empty, name=name, merge=merge
         )
+        if as_json:
+            import json
+
+            data = {
+                "written": result.written,
+                "migrations": [
+                    {
+                        "migration": m.key,
+                        "path": str(_rel(m.path)),
+                        "operations": [
+                            {"kind": op.kind, "description": op.describe()} for op in m.operations
+                        ],
+                    }
+                    for m in result.migrations
+                ],
+                "notes": [{"stream": n.stream, "text": n.text} for n in result.notes],
+            }
+            out(json.dumps(data, indent=2))
+            return 1 if check and result.migrations else 0
         for note in result.notes:
             (out if note.stream == "stdout" else err)(note.text)
         if not result.migrations:
@@ -342,6 +362,7 @@ def showmigrations_cmd(
 def sqlmigrate_cmd(
     ctx: typer.Context,
     spec: Annotated[str, typer.Argument(metavar="PLUGIN/NAME", help="The migration to show.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     project: ProjectOpt = None,
     database: DatabaseOpt = None,
     traceback: TracebackOpt = False,
@@ -351,6 +372,18 @@ def sqlmigrate_cmd(
 
     def body() -> int:
         rendered = load_app(opts).sqlmigrate(spec)
+        if as_json:
+            import json
+
+            data = {
+                "migration": rendered.migration.key,
+                "operations": [
+                    {"description": description, "statements": list(statements)}
+                    for description, statements in rendered.parts
+                ],
+            }
+            out(json.dumps(data, indent=2))
+            return 0
         out(f"-- {rendered.migration.key}")
         for description, statements in rendered.parts:
             out(f"-- {description}")

@@ -1,0 +1,75 @@
+"""``--json`` on makemigrations, sqlmigrate and squashmigrations: one documented shape each,
+parsed here as a tool would."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import Project
+
+POST = "class Post(Model):\n    title = fields.Text()\n"
+
+
+def test_makemigrations_json(project: Project) -> None:
+    p = project
+    p.models(POST)
+    check = p.run("makemigrations", "--check", "--json")
+    assert check.code == 1, check
+    data = json.loads(check.stdout)
+    assert data["written"] is False
+    [m] = data["migrations"]
+    assert m["migration"].startswith("app/0001_")
+    assert m["path"] == f"migrations/app/{m['migration'].split('/')[1]}.json"
+    assert m["operations"] == [{"kind": "CreateTable", "description": "Create table post"}]
+    assert p.migration_files() == []
+
+    r = p.run("makemigrations", "--json")
+    assert r.code == 0, r
+    data = json.loads(r.stdout)
+    assert data["written"] is True and p.migration_files() == [m["path"].split("/")[-1]]
+
+    p.models("class Article(Model):\n    title = fields.Text()\n")
+    data = json.loads(p.run("makemigrations", "--json").stdout)
+    assert data["notes"] == [
+        {
+            "stream": "stdout",
+            "text": "rename detected (class-name match): table `post` -> `article`",
+        }
+    ] or data["notes"][0]["stream"] in ("stdout", "stderr")
+    assert data["migrations"][0]["operations"][0]["kind"] == "RenameTable"
+
+    r = p.run("makemigrations", "--check", "--json")
+    assert (r.code, json.loads(r.stdout)) == (0, {"written": False, "migrations": [], "notes": []})
+
+
+def test_sqlmigrate_json(project: Project) -> None:
+    p = project
+    p.models(POST)
+    assert p.run("makemigrations").code == 0
+    name = p.migration_files()[0].removesuffix(".json")
+    r = p.run("sqlmigrate", f"app/{name}", "--json")
+    assert r.code == 0, r
+    data = json.loads(r.stdout)
+    assert data["migration"] == f"app/{name}"
+    [op] = data["operations"]
+    assert op["description"] == "Create table post"
+    assert op["statements"][0].startswith('CREATE TABLE "post"')
+
+
+def test_squashmigrations_json(project: Project) -> None:
+    p = project
+    p.models(POST)
+    assert p.run("makemigrations").code == 0
+    p.models(POST + "    slug = fields.Text(nullable=True)\n")
+    assert p.run("makemigrations").code == 0
+    first, second = (f.removesuffix(".json") for f in p.migration_files())
+    r = p.run("squashmigrations", "app", "--json")
+    assert r.code == 0, r
+    data = json.loads(r.stdout)
+    assert data == {
+        "plugin": "app",
+        "migration": "app/0001_squashed_0002",
+        "path": "migrations/app/0001_squashed_0002.json",
+        "replaces": [f"app/{first}", f"app/{second}"],
+        "operations": [{"kind": "CreateTable", "description": "Create table post"}],
+    }
