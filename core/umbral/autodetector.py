@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from umbral import operations as ops
@@ -46,10 +47,19 @@ class Note:
 class Diff:
     operations: list[ops.Operation] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
+    #: Tables this plugin renamed, old name -> new name (for the plugins diffed after it).
+    renamed: dict[str, str] = field(default_factory=dict)
+    #: Tables of other plugins, under their new names, that this plugin's foreign keys or
+    #: ManyToMany fields now name only because those plugins renamed them: no SQL is needed
+    #: (the database's references follow a rename), but the snapshot must record it.
+    follows: set[str] = field(default_factory=set)
 
 
-def diff(previous: Snapshot, current: Snapshot) -> Diff:
-    """Return the operations that turn ``previous`` into ``current`` (one plugin)."""
+def diff(previous: Snapshot, current: Snapshot, moved: Mapping[str, str] | None = None) -> Diff:
+    """Return the operations that turn ``previous`` into ``current`` (one plugin).
+
+    ``moved`` maps the tables other plugins renamed in the same run, old name -> new name.
+    """
     result = Diff()
     prev_tables = {k: m for k, m in previous.models.items() if m.view is None}
     cur_tables = {k: m for k, m in current.models.items() if m.view is None}
@@ -91,6 +101,21 @@ def diff(previous: Snapshot, current: Snapshot) -> Diff:
 
     result.operations.extend(_generate_create_tables([cur_tables[n] for n in created]))
 
+    # A foreign key or a ManyToMany to a renamed table follows it in the database: compare
+    # them under the new name, so the rename alone neither alters the column nor replaces the
+    # junction table (and its rows).
+    result.renamed = {
+        prev_tables[o].table: cur_tables[n].table
+        for n, o in renames.items()
+        if prev_tables[o].table != cur_tables[n].table
+    }
+    elsewhere = dict(moved or {})
+    for model in prev_tables.values():
+        result.follows |= {elsewhere[t] for t in _targets(model) if t in elsewhere}
+    prev_tables = {
+        n: _follow_renames(m, {**elsewhere, **result.renamed}) for n, m in prev_tables.items()
+    }
+
     for new_name in sorted(renames):
         old_model = prev_tables[renames[new_name]]
         new_model = cur_tables[new_name]
@@ -106,6 +131,27 @@ def diff(previous: Snapshot, current: Snapshot) -> Diff:
     result.operations[:0] = view_drops
     result.operations.extend(view_creates)
     return result
+
+
+def _targets(model: ModelState) -> set[str]:
+    """The tables a model's foreign keys and ManyToMany fields point at."""
+    return {c.fk_target for c in model.fields if c.fk_target} | {r.target for r in model.m2m}
+
+
+def _follow_renames(model: ModelState, moved: Mapping[str, str]) -> ModelState:
+    """``model`` with its foreign-key and ManyToMany targets under their new table names."""
+    if not _targets(model) & moved.keys():
+        return model
+    return replace(
+        model,
+        fields=tuple(
+            replace(c, fk_target=moved[c.fk_target]) if c.fk_target in moved else c
+            for c in model.fields
+        ),
+        m2m=tuple(
+            replace(r, target=moved[r.target]) if r.target in moved else r for r in model.m2m
+        ),
+    )
 
 
 def _touched(operations: list[ops.Operation]) -> set[str]:
@@ -381,7 +427,6 @@ def _generate_m2m(
     its target was renamed (the database's foreign keys follow a table rename) and when the
     field itself was renamed with nothing else pointing the same way: the junction is renamed
     when its name changes. A relation to another table is a new relation."""
-    moved = {prev_tables[old].table: cur_tables[new].table for new, old in renames.items()}
     old_rels = {n: {r.field: r for r in m.m2m} for n, m in prev_tables.items()}
     creates: list[ops.Operation] = []
     kept: list[tuple[M2M, M2M]] = []
@@ -392,12 +437,12 @@ def _generate_m2m(
         new_rels: list[M2M] = []
         for rel in model.m2m:
             old = before.get(rel.field)
-            if old is not None and _same_relation(old, rel, moved):
+            if old is not None and _same_relation(old, rel):
                 kept.append((old, rel))
             else:
                 new_rels.append(rel)
         if old_name is not None:
-            pairs = _field_renames(prev_tables[old_name], model, new_rels, moved, result)
+            pairs = _field_renames(prev_tables[old_name], model, new_rels, result)
             kept += pairs
             new_rels = [r for r in new_rels if all(r != rel for _, rel in pairs)]
         for rel in new_rels:
@@ -431,19 +476,19 @@ def _generate_m2m(
     result.operations.extend(creates)
 
 
-def _same_relation(old: M2M, new: M2M, moved: dict[str, str]) -> bool:
-    """The same target table (under its new name when it was renamed) and the same key."""
-    return moved.get(old.target, old.target) == new.target and (
-        old.target_column,
-        old.target_type,
-    ) == (new.target_column, new.target_type)
+def _same_relation(old: M2M, new: M2M) -> bool:
+    """The same target table and key; the junction's name may differ."""
+    return (old.target, old.target_column, old.target_type) == (
+        new.target,
+        new.target_column,
+        new.target_type,
+    )
 
 
 def _field_renames(
     old_model: ModelState,
     new_model: ModelState,
     unmatched: list[M2M],
-    moved: dict[str, str],
     result: Diff,
 ) -> list[tuple[M2M, M2M]]:
     """Pair a removed and an added ManyToMany field of one model that relate to the same
@@ -454,8 +499,8 @@ def _field_renames(
     added = [r for r in unmatched if r.field not in old_fields]
     pairs = []
     for old in gone:
-        candidates = [r for r in added if _same_relation(old, r, moved)]
-        rivals = [o for o in gone if _same_relation(o, candidates[0], moved)] if candidates else []
+        candidates = [r for r in added if _same_relation(old, r)]
+        rivals = [o for o in gone if _same_relation(o, candidates[0])] if candidates else []
         if len(candidates) == 1 and rivals == [old]:
             new = candidates[0]
             pairs.append((old, new))

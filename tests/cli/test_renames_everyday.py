@@ -173,6 +173,94 @@ def test_renaming_a_self_referencing_model_keeps_its_links(any_project: Project)
     assert links_in(p, "tag_related") == [(1, 2), (2, 1)]
 
 
+def test_a_foreign_key_to_a_renamed_table_follows_it(any_project: Project) -> None:
+    p = any_project
+    body = """
+    class Tag(Model{kw}):
+        name = fields.Text()
+
+    class Book(Model):
+        tag = fields.ForeignKey("Tag", nullable=True, on_delete="cascade")
+    """
+    first = make(p, body.format(kw=""))
+    migrate(p)
+    execute(
+        p.database,
+        "INSERT INTO tag (id, name) VALUES (1, 'sf'), (2, 'classic')",
+        "INSERT INTO book (id, tag) VALUES (1, 1), (2, 2)",
+    )
+    # The database's foreign key follows the rename: nothing to alter.
+    rename = make(p, body.format(kw=', table="label"'))
+    assert kinds(rename) == ["RenameTable"]
+    migrate(p)
+    assert_clean(p)
+    delete(p, "DELETE FROM label WHERE id = 1")
+    assert rows(p.database, "SELECT id, tag FROM book") == [(2, 2)]
+    migrate(p, f"app/{first['name']}")
+    delete(p, "DELETE FROM tag WHERE id = 2")
+    assert rows(p.database, "SELECT id, tag FROM book") == []
+
+
+SHELF = """
+from umbral import Model, fields, hookimpl
+
+
+class Tag(Model, plugin="shelf"{kw}):
+    name = fields.Text()
+
+
+@hookimpl
+def umbral_models():
+    return [Tag]
+"""
+
+
+def test_a_target_renamed_by_another_plugin_keeps_the_links(any_project: Project) -> None:
+    p = any_project
+    p.write_config(plugins=["shelf"], plugin_modules={"shelf": "shelf"})
+    p.write("shelf.py", SHELF.format(kw=""))
+    p.models(
+        """
+        class Book(Model):
+            title = fields.Text()
+            tags = fields.ManyToMany("shelf.Tag")
+        """
+    )
+    assert p.run("makemigrations").code == 0
+    migrate(p)
+    execute(
+        p.database,
+        "INSERT INTO shelf_tag (id, name) VALUES (1, 'sf'), (2, 'classic')",
+        "INSERT INTO book (id, title) VALUES (1, 'Dune'), (2, 'Emma')",
+        "INSERT INTO book_tags (parent_id, child_id) VALUES (1, 1), (1, 2), (2, 2)",
+    )
+
+    p.write("shelf.py", SHELF.format(kw=', table="shelf_label"'))
+    r = p.run("makemigrations")
+    assert r.code == 0, r
+    assert r.out_lines == [
+        "rename detected (class-name match): table `shelf_tag` -> `shelf_label`",
+        "Wrote migrations/shelf/0002_rename_shelf_tag_to_shelf_label.json",
+        "Wrote migrations/app/0002_auto.json",
+    ]
+    # Nothing to run for `app`: its junction's foreign key follows the rename. Its migration
+    # records the relation's new target, after the rename.
+    follow = p.load_migration("app", "0002_auto.json")
+    assert follow["operations"] == []
+    assert follow["depends_on"] == ["app/0001_auto", "shelf/0002_rename_shelf_tag_to_shelf_label"]
+    assert follow["snapshot_after"]["models"][0]["m2m"][0]["target"] == "shelf_label"
+    migrate(p)
+    assert links_in(p, "book_tags") == LINKS
+    assert_clean(p)
+    delete(p, "DELETE FROM shelf_label WHERE id = 1")
+    assert links_in(p, "book_tags") == [(1, 2), (2, 2)]
+
+    r = p.run("migrate", "shelf/0001_create_shelf_tag")
+    assert r.code == 0, r
+    assert links_in(p, "book_tags") == [(1, 2), (2, 2)]
+    assert rows(p.database, "SELECT id FROM shelf_tag") == [(2,)]
+
+
 def test_two_renamed_relations_to_one_target_are_not_guessed(project: Project) -> None:
     p = project
     body = """
