@@ -215,17 +215,18 @@ def umbral_models():
 """
 
 
-def test_a_target_renamed_by_another_plugin_keeps_the_links(any_project: Project) -> None:
-    p = any_project
+SHELF_BOOK = """
+class Book(Model):
+    title = fields.Text()
+    tags = fields.ManyToMany("shelf.Tag")
+"""
+
+
+def shelf_library(p: Project) -> None:
+    """`shelf.Tag` in a plugin, `Book.tags` to it in the app, linked and applied."""
     p.write_config(plugins=["shelf"], plugin_modules={"shelf": "shelf"})
     p.write("shelf.py", SHELF.format(kw=""))
-    p.models(
-        """
-        class Book(Model):
-            title = fields.Text()
-            tags = fields.ManyToMany("shelf.Tag")
-        """
-    )
+    p.models(SHELF_BOOK)
     assert p.run("makemigrations").code == 0
     migrate(p)
     execute(
@@ -234,6 +235,11 @@ def test_a_target_renamed_by_another_plugin_keeps_the_links(any_project: Project
         "INSERT INTO book (id, title) VALUES (1, 'Dune'), (2, 'Emma')",
         "INSERT INTO book_tags (parent_id, child_id) VALUES (1, 1), (1, 2), (2, 2)",
     )
+
+
+def test_a_target_renamed_by_another_plugin_keeps_the_links(any_project: Project) -> None:
+    p = any_project
+    shelf_library(p)
 
     p.write("shelf.py", SHELF.format(kw=', table="shelf_label"'))
     r = p.run("makemigrations")
@@ -259,6 +265,22 @@ def test_a_target_renamed_by_another_plugin_keeps_the_links(any_project: Project
     assert r.code == 0, r
     assert links_in(p, "book_tags") == [(1, 2), (2, 2)]
     assert rows(p.database, "SELECT id FROM shelf_tag") == [(2,)]
+
+
+def test_a_squash_over_a_followed_rename_keeps_the_links(project: Project) -> None:
+    p = project
+    shelf_library(p)
+    p.write("shelf.py", SHELF.format(kw=', table="shelf_label"'))
+    assert p.run("makemigrations").code == 0  # app/0002_auto follows the rename
+    p.models(SHELF_BOOK + "    note = fields.Text(nullable=True)\n")
+    assert p.run("makemigrations").code == 0
+    r = p.run("squashmigrations", "app", "--from", "0002_auto")
+    assert r.code == 0, r
+    squash = p.load_migration("app", "0002_squashed_0003.json")
+    assert [op["kind"] for op in squash["operations"]] == ["AddColumn"]
+    migrate(p)  # the squash runs in place of the two: nothing destroyed
+    assert links_in(p, "book_tags") == LINKS
+    assert_clean(p)
 
 
 def test_two_renamed_relations_to_one_target_are_not_guessed(project: Project) -> None:
