@@ -109,12 +109,12 @@ def diff(previous: Snapshot, current: Snapshot, moved: Mapping[str, str] | None 
         for n, o in renames.items()
         if prev_tables[o].table != cur_tables[n].table
     }
-    elsewhere = dict(moved or {})
-    for model in prev_tables.values():
-        result.follows |= {elsewhere[t] for t in _targets(model) if t in elsewhere}
-    prev_tables = {
-        n: _follow_renames(m, {**elsewhere, **result.renamed}) for n, m in prev_tables.items()
-    }
+    elsewhere = moved or {}
+    follow = {**elsewhere, **result.renamed}
+    if follow:  # rare: most runs rename nothing
+        for model in prev_tables.values():
+            result.follows |= {elsewhere[t] for t in _targets(model) if t in elsewhere}
+        prev_tables = {n: _follow_renames(m, follow) for n, m in prev_tables.items()}
 
     for new_name in sorted(renames):
         old_model = prev_tables[renames[new_name]]
