@@ -494,6 +494,22 @@ def _promises(env: Environment, applied: Mapping[str, str]) -> list[Any]:
     return out
 
 
+# What to do about a refused run. Forward, the operations come from files not yet applied, so
+# they can still be deleted and written again; a rename written as a drop and a create is the
+# usual surprise.
+_DESTRUCTIVE = (
+    "Nothing was applied. If this data is not meant to go (a model or field removed by "
+    "mistake, or a rename makemigrations wrote as a drop and a create), delete the unapplied "
+    "migration file(s) named above, correct the models and run makemigrations again, or write "
+    "the rename by hand (RenameTable, RenameColumn); if the data loss is intended, re-run with "
+    "--allow-destructive."
+)
+_DESTRUCTIVE_BACKWARD = (
+    "Nothing was un-applied. Un-applying these migrations removes what they added, with its "
+    "data; if that is intended, re-run with --allow-destructive."
+)
+
+
 def _destructive_gate(pm: Any, backend: Any, rendered: list[Rendered]) -> None:
     """Refuse the run when any operation about to run is UNSAFE (SPEC §8 guards)."""
     from umbral.safety import OpSafety, classify
@@ -511,12 +527,7 @@ def _destructive_gate(pm: Any, backend: Any, rendered: list[Rendered]) -> None:
         err = Refused(
             f"umbral migrate: {len(lines)} pending destructive operation(s) would DESTROY DATA:"
         )
-        err.details = (
-            *lines,
-            "Nothing was applied. If a model or plugin was removed by mistake, restore it and "
-            "re-run makemigrations; if the data loss is intended, re-run with "
-            "--allow-destructive.",
-        )
+        err.details = (*lines, _DESTRUCTIVE_BACKWARD if rendered[0].backward else _DESTRUCTIVE)
         raise err
 
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import heapq
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from umbral import operations as ops
 from umbral.errors import UnsafeAlter, UnsupportedChange
-from umbral.schema import Column, ModelState, Snapshot
+from umbral.schema import M2M, Column, ModelState, Snapshot
 
 # Safe casts (SPEC §7): every scalar -> Text; SmallInt -> Integer -> BigInt; Real -> Double;
 # Timestamp <-> Timestamptz; BigInt <-> ForeignKey.
@@ -46,10 +47,19 @@ class Note:
 class Diff:
     operations: list[ops.Operation] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
+    #: Tables this plugin renamed, old name -> new name (for the plugins diffed after it).
+    renamed: dict[str, str] = field(default_factory=dict)
+    #: Tables of other plugins, under their new names, that this plugin's foreign keys or
+    #: ManyToMany fields now name only because those plugins renamed them: no SQL is needed
+    #: (the database's references follow a rename), but the snapshot must record it.
+    follows: set[str] = field(default_factory=set)
 
 
-def diff(previous: Snapshot, current: Snapshot) -> Diff:
-    """Return the operations that turn ``previous`` into ``current`` (one plugin)."""
+def diff(previous: Snapshot, current: Snapshot, moved: Mapping[str, str] | None = None) -> Diff:
+    """Return the operations that turn ``previous`` into ``current`` (one plugin).
+
+    ``moved`` maps the tables other plugins renamed in the same run, old name -> new name.
+    """
     result = Diff()
     prev_tables = {k: m for k, m in previous.models.items() if m.view is None}
     cur_tables = {k: m for k, m in current.models.items() if m.view is None}
@@ -91,6 +101,21 @@ def diff(previous: Snapshot, current: Snapshot) -> Diff:
 
     result.operations.extend(_generate_create_tables([cur_tables[n] for n in created]))
 
+    # A foreign key or a ManyToMany to a renamed table follows it in the database: compare
+    # them under the new name, so the rename alone neither alters the column nor replaces the
+    # junction table (and its rows).
+    result.renamed = {
+        prev_tables[o].table: cur_tables[n].table
+        for n, o in renames.items()
+        if prev_tables[o].table != cur_tables[n].table
+    }
+    elsewhere = moved or {}
+    follow = {**elsewhere, **result.renamed}
+    if follow:  # rare: most runs rename nothing
+        for model in prev_tables.values():
+            result.follows |= {elsewhere[t] for t in _targets(model) if t in elsewhere}
+        prev_tables = {n: _follow_renames(m, follow) for n, m in prev_tables.items()}
+
     for new_name in sorted(renames):
         old_model = prev_tables[renames[new_name]]
         new_model = cur_tables[new_name]
@@ -106,6 +131,27 @@ def diff(previous: Snapshot, current: Snapshot) -> Diff:
     result.operations[:0] = view_drops
     result.operations.extend(view_creates)
     return result
+
+
+def _targets(model: ModelState) -> set[str]:
+    """The tables a model's foreign keys and ManyToMany fields point at."""
+    return {c.fk_target for c in model.fields if c.fk_target} | {r.target for r in model.m2m}
+
+
+def _follow_renames(model: ModelState, moved: Mapping[str, str]) -> ModelState:
+    """``model`` with its foreign-key and ManyToMany targets under their new table names."""
+    if not _targets(model) & moved.keys():
+        return model
+    return replace(
+        model,
+        fields=tuple(
+            replace(c, fk_target=moved[c.fk_target]) if c.fk_target in moved else c
+            for c in model.fields
+        ),
+        m2m=tuple(
+            replace(r, target=moved[r.target]) if r.target in moved else r for r in model.m2m
+        ),
+    )
 
 
 def _touched(operations: list[ops.Operation]) -> set[str]:
@@ -214,25 +260,21 @@ def _generate_model_changes(old: ModelState, new: ModelState, result: Diff) -> N
     added = [c.name for c in new.fields if c.name not in old_cols]
     table = new.table
 
-    rename: tuple[str, str] | None = None
-    if (
-        len(removed) == 1
-        and len(added) == 1
-        and old_cols[removed[0]].shape() == new_cols[added[0]].shape()
-    ):
-        rename = (removed[0], added[0])
+    renames = _column_renames([old_cols[n] for n in removed], [new_cols[n] for n in added])
+    for before, after in renames:
         result.notes.append(
             Note(
                 "stderr",
                 f"umbral makemigrations: rename detected (column-shape match): column "
-                f"`{table}.{removed[0]}` -> `{added[0]}` - please verify this is a rename and not "
+                f"`{table}.{before}` -> `{after}` - please verify this is a rename and not "
                 "a drop and an add of two unrelated columns",
             )
         )
-        old_cols = {(added[0] if n == removed[0] else n): c.renamed(added[0]) if n == removed[0]
-                    else c for n, c in old_cols.items()}  # fmt: skip
-        removed, added = [], []
-        old = _renamed_model(old, *rename)
+        old_cols = {(after if n == before else n): c.renamed(after) if n == before else c
+                    for n, c in old_cols.items()}  # fmt: skip
+        old = _renamed_model(old, before, after)
+    removed = [n for n in removed if all(n != before for before, _ in renames)]
+    added = [n for n in added if all(n != after for _, after in renames)]
 
     alters: list[ops.Operation] = []
     comments: list[ops.Operation] = []
@@ -282,14 +324,34 @@ def _generate_model_changes(old: ModelState, new: ModelState, result: Diff) -> N
         if (cols, uniq) not in old_specs and (cols, uniq) not in own_indexes
     ]
 
+    # Renames first: an alter or a comment of the renamed column names it by its new name.
+    result.operations.extend(
+        ops.RenameColumn(table=table, from_=before, to=after) for before, after in renames
+    )
     result.operations.extend(alters)
     result.operations.extend(comments)
-    if rename:
-        result.operations.append(ops.RenameColumn(table=table, from_=rename[0], to=rename[1]))
     result.operations.extend(index_drops)
     result.operations.extend(ops.DropColumn(table=table, column=n) for n in removed)
     result.operations.extend(ops.AddColumn(table=table, column=new_cols[n]) for n in added)
     result.operations.extend(index_adds)
+
+
+def _column_renames(removed: list[Column], added: list[Column]) -> list[tuple[str, str]]:
+    """Pair each removed column with the added column of its shape, when that pairing is the
+    only one possible: a shape shared by two removed or two added columns is never guessed
+    (SPEC §7). Whatever else changes in the model does not matter."""
+
+    def named(columns: list[Column], shape: tuple) -> list[str]:
+        # Compared, not hashed: a Json default may be a list or a dict.
+        return [c.name for c in columns if c.shape() == shape]
+
+    pairs = []
+    for column in removed:
+        shape = column.shape()
+        candidates = named(added, shape)
+        if len(candidates) == 1 and named(removed, shape) == [column.name]:
+            pairs.append((column.name, candidates[0]))
+    return pairs
 
 
 def _renamed_model(model: ModelState, old: str, new: str) -> ModelState:
@@ -361,23 +423,29 @@ def _generate_m2m(
     renames: dict[str, str],
     result: Diff,
 ) -> None:
-    old_by_key = {(n, r.field): (m, r) for n, m in prev_tables.items() for r in m.m2m}
+    """Junction tables. A relation keeps its junction, and every link in it, when its parent or
+    its target was renamed (the database's foreign keys follow a table rename) and when the
+    field itself was renamed with nothing else pointing the same way: the junction is renamed
+    when its name changes. A relation to another table is a new relation."""
+    old_rels = {n: {r.field: r for r in m.m2m} for n, m in prev_tables.items()}
     creates: list[ops.Operation] = []
-    drops: list[ops.Operation] = []
-    consumed: set[tuple[str, str]] = set()
+    kept: list[tuple[M2M, M2M]] = []
     for name in sorted(cur_tables):
         model = cur_tables[name]
+        old_name = renames.get(name)
+        before = old_rels.get(old_name, {}) if old_name is not None else {}
+        new_rels: list[M2M] = []
         for rel in model.m2m:
-            key = (renames.get(name, ""), rel.field)
-            old = old_by_key.get(key)
-            if old is not None and old[1].target == rel.target:
-                consumed.add(key)
-                if old[1].table != rel.table:
-                    result.operations.append(ops.RenameTable(from_=old[1].table, to=rel.table))
-                continue
-            if old is not None:
-                consumed.add(key)
-                drops.append(ops.DropM2MTable(table=old[1].table))
+            old = before.get(rel.field)
+            if old is not None and _same_relation(old, rel):
+                kept.append((old, rel))
+            else:
+                new_rels.append(rel)
+        if old_name is not None:
+            pairs = _field_renames(prev_tables[old_name], model, new_rels, result)
+            kept += pairs
+            new_rels = [r for r in new_rels if all(r != rel for _, rel in pairs)]
+        for rel in new_rels:
             pk = model.pk
             if pk is None:
                 raise UnsupportedChange(f"model `{name}` has a ManyToMany but no primary key")
@@ -392,11 +460,59 @@ def _generate_m2m(
                     child_type=rel.target_type,
                 )
             )
-    for key, (_, rel) in sorted(old_by_key.items()):
-        if key not in consumed:
-            drops.append(ops.DropM2MTable(table=rel.table))
-    result.operations.extend(drops)
+    # Drops first (a kept junction may take a dropped one's name), renames before creates.
+    kept_tables = {old.table for old, _ in kept}
+    result.operations.extend(
+        ops.DropM2MTable(table=rel.table)
+        for name in sorted(old_rels)
+        for _, rel in sorted(old_rels[name].items())
+        if rel.table not in kept_tables
+    )
+    result.operations.extend(
+        ops.RenameTable(from_=old.table, to=rel.table)
+        for old, rel in kept
+        if old.table != rel.table
+    )
     result.operations.extend(creates)
+
+
+def _same_relation(old: M2M, new: M2M) -> bool:
+    """The same target table and key; the junction's name may differ."""
+    return (old.target, old.target_column, old.target_type) == (
+        new.target,
+        new.target_column,
+        new.target_type,
+    )
+
+
+def _field_renames(
+    old_model: ModelState,
+    new_model: ModelState,
+    unmatched: list[M2M],
+    result: Diff,
+) -> list[tuple[M2M, M2M]]:
+    """Pair a removed and an added ManyToMany field of one model that relate to the same
+    table, when no other removed or added field of the model does (never a guess)."""
+    new_fields = {r.field for r in new_model.m2m}
+    old_fields = {r.field for r in old_model.m2m}
+    gone = [r for r in old_model.m2m if r.field not in new_fields]
+    added = [r for r in unmatched if r.field not in old_fields]
+    pairs = []
+    for old in gone:
+        candidates = [r for r in added if _same_relation(old, r)]
+        rivals = [o for o in gone if _same_relation(o, candidates[0])] if candidates else []
+        if len(candidates) == 1 and rivals == [old]:
+            new = candidates[0]
+            pairs.append((old, new))
+            result.notes.append(
+                Note(
+                    "stderr",
+                    "umbral makemigrations: rename detected (same target): many-to-many "
+                    f"`{new_model.table}.{old.field}` -> `{new.field}` - please verify this is a "
+                    "rename and not a drop and an add of two unrelated relations",
+                )
+            )
+    return pairs
 
 
 def _generate_views(

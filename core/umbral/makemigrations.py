@@ -37,15 +37,23 @@ def plan_migrations(env: Environment, *, name: str | None = None) -> MakeMigrati
     """Diff every plugin against its latest snapshot and build (unwritten) migrations."""
     result = MakeMigrationsResult()
     pending: dict[str, Migration] = {}
+    # Tables renamed by the plugins diffed so far (a plugin comes after those it references),
+    # so a reference to one is seen as following the rename, not as pointing elsewhere.
+    moved: dict[str, str] = {}
+    follows: dict[str, set[str]] = {}
     for plugin in env.order:
         info = env.info(plugin)
         previous_migration = env.latest(plugin)
         previous = env.previous_snapshot(plugin)
         current = env.snapshots.get(plugin)
         assert current is not None
-        d = diff(previous, current)
-        if not d.operations:
+        d = diff(previous, current, moved)
+        moved.update(d.renamed)
+        # A plugin whose references follow another plugin's rename gets a migration even with
+        # no operation: its snapshot must name the table as it is now called.
+        if not d.operations and not d.follows:
             continue
+        follows[plugin] = d.follows
         if info.read_only:
             raise PluginError(
                 f"plugin `{plugin}` ({info.distribution} {info.version}): its models differ from "
@@ -66,7 +74,7 @@ def plan_migrations(env: Environment, *, name: str | None = None) -> MakeMigrati
     # counting the files written in this same run (SPEC §5).
     owner = env.table_owner()
     for plugin, migration in pending.items():
-        referenced = set()
+        referenced = set(follows[plugin])
         for op in migration.operations:
             referenced |= op.references()
         for table in sorted(referenced):

@@ -282,7 +282,30 @@ class RenameTable(Operation):
         new = dict(state)
         if self.from_ in new:
             new[self.to] = replace(new.pop(self.from_), table=self.to, name=self.to)
+        # What refers to the table follows it, as the database's foreign keys do: the targets
+        # of foreign keys and ManyToMany relations, and a renamed junction's own name.
+        for table, model in new.items():
+            if any(c.fk_target == self.from_ for c in model.fields) or any(
+                self.from_ in (r.target, r.table) for r in model.m2m
+            ):
+                new[table] = replace(
+                    model,
+                    fields=tuple(
+                        replace(c, fk_target=self.to) if c.fk_target == self.from_ else c
+                        for c in model.fields
+                    ),
+                    m2m=tuple(self._follow(r, table) for r in model.m2m),
+                )
         return new
+
+    def _follow(self, rel: M2M, parent_table: str) -> M2M:
+        if rel.target == self.from_:
+            rel = replace(rel, target=self.to)
+        if rel.table == self.from_:
+            prefix = parent_table + "_"
+            field = self.to[len(prefix) :] if self.to.startswith(prefix) else rel.field
+            rel = replace(rel, table=self.to, field=field)
+        return rel
 
     def reverse(self, state: State) -> list[Operation]:
         return [RenameTable(from_=self.to, to=self.from_)]

@@ -11,7 +11,7 @@ from umbral.autodetector import diff
 from umbral.environment import Environment
 from umbral.errors import UmbralError
 from umbral.migration import Migration
-from umbral.operations import RunSql
+from umbral.operations import RenameTable, RunSql
 from umbral.schema import EMPTY
 
 
@@ -63,7 +63,7 @@ def squash(
     before = history[lo - 1].snapshot_after if lo > 0 else EMPTY
     after = chosen[-1].snapshot_after
     try:
-        operations = diff(before, after).operations
+        operations = diff(before, after, _renamed_elsewhere(env, plugin, chosen)).operations
     except UmbralError as exc:
         raise refuse(f"the range cannot be expressed as one diff: {exc}") from exc
     depends_on = sorted({d for m in chosen for d in m.depends_on if d not in keys})
@@ -81,3 +81,19 @@ def squash(
         replaces=sorted(keys),
         path=directory / f"{mid}.json",
     )
+
+
+def _renamed_elsewhere(env: Environment, plugin: str, chosen: list[Migration]) -> dict[str, str]:
+    """Tables other plugins renamed in the migrations the range depends on, old -> new name.
+
+    A migration that only follows another plugin's rename has no operation but depends on the
+    rename; without this, the range's diff would see its relations pointing at another table
+    and drop their junction tables."""
+    by_key = {m.key: m for other in env.order if other != plugin for m in env.migrations(other)}
+    moved: dict[str, str] = {}
+    for dep in sorted({d for m in chosen for d in m.depends_on}):
+        for op in by_key[dep].operations if dep in by_key else ():
+            if isinstance(op, RenameTable):
+                moved = {old: op.to if new == op.from_ else new for old, new in moved.items()}
+                moved.setdefault(op.from_, op.to)
+    return moved

@@ -294,8 +294,11 @@ def test_migrate_refuses_destructive_operations_until_allowed(any_project: Proje
         "breaks. Expand-contract: stop writing it, deploy, then drop",
         "    [UNSAFE] app/0003_drop_post: drops table `post` and all its rows; old code reading "
         "it breaks. Expand-contract: stop reading and writing it, deploy, then drop",
-        "Nothing was applied. If a model or plugin was removed by mistake, restore it and re-run "
-        "makemigrations; if the data loss is intended, re-run with --allow-destructive.",
+        "Nothing was applied. If this data is not meant to go (a model or field removed by "
+        "mistake, or a rename makemigrations wrote as a drop and a create), delete the unapplied "
+        "migration file(s) named above, correct the models and run makemigrations again, or "
+        "write the rename by hand (RenameTable, RenameColumn); if the data loss is intended, "
+        "re-run with --allow-destructive.",
     ]
     # The SAFE AddColumn of 0002 did not run either: the whole run is refused.
     assert schema_of(p.database) == before

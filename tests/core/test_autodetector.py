@@ -589,3 +589,141 @@ def test_views_are_created_last_and_dropped_first() -> None:
         ops.DropView(name="recent", sql="SELECT 1"),
         ops.CreateView(name="recent", sql="SELECT 2"),
     ]
+
+
+# -- renames beside other changes -------------------------------------------------------------
+
+
+def test_a_column_rename_is_found_beside_an_added_column_of_another_shape() -> None:
+    before = [model("Order", total=fields.Integer(default=0))]
+    after = [model("Order", amount=fields.Integer(default=0), note=fields.Text(nullable=True))]
+    d = changes(before, after)
+    assert kinds(d) == ["RenameColumn", "AddColumn"]
+    assert d.operations[0] == ops.RenameColumn(table="order", from_="total", to="amount")
+    assert [n.stream for n in d.notes] == ["stderr"]
+
+
+def test_two_column_renames_of_different_shapes_in_one_model() -> None:
+    before = [model("Order", total=fields.Integer(default=0), memo=fields.Text(nullable=True))]
+    after = [model("Order", amount=fields.Integer(default=0), note=fields.Text(nullable=True))]
+    d = changes(before, after)
+    assert d.operations == [
+        ops.RenameColumn(table="order", from_="total", to="amount"),
+        ops.RenameColumn(table="order", from_="memo", to="note"),
+    ]
+    assert len(d.notes) == 2
+
+
+def test_a_renamed_column_whose_comment_changes_is_renamed_before_the_comment() -> None:
+    before = [model("Order", total=fields.Integer(default=0), status=fields.Text())]
+    after = [
+        model(
+            "Order",
+            amount=fields.Integer(default=0, help="in cents"),
+            code=fields.Boolean(nullable=True),
+        )
+    ]
+    d = changes(before, after)
+    assert kinds(d) == ["RenameColumn", "SetColumnComment", "DropColumn", "AddColumn"]
+    assert d.operations[1] == ops.SetColumnComment(
+        table="order", column="amount", comment="in cents"
+    )
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (
+            {"a": fields.Text(nullable=True)},
+            {"b": fields.Text(nullable=True), "c": fields.Text(nullable=True)},
+        ),
+        (
+            {"a": fields.Text(nullable=True), "b": fields.Text(nullable=True)},
+            {"c": fields.Text(nullable=True)},
+        ),
+    ],
+    ids=["two-added", "two-removed"],
+)
+def test_a_shape_shared_by_two_candidates_is_never_guessed(before: dict, after: dict) -> None:
+    d = changes([model("Post", **before)], [model("Post", **after)])
+    assert "RenameColumn" not in kinds(d)
+    assert d.notes == []
+
+
+def test_a_json_default_does_not_stop_rename_detection() -> None:
+    before = [model("Post", meta=fields.Json(default={"a": [1]}), x=fields.Text())]
+    after = [model("Post", data=fields.Json(default={"a": [1]}), y=fields.Integer(default=0))]
+    d = changes(before, after)
+    assert d.operations[0] == ops.RenameColumn(table="post", from_="meta", to="data")
+
+
+# -- ManyToMany renames -----------------------------------------------------------------------
+
+
+def test_a_renamed_target_keeps_the_junction() -> None:
+    before = [model("Tag"), model("Post", tags=fields.ManyToMany("Tag"))]
+    after = [model("Tag", _table="label"), model("Post", tags=fields.ManyToMany("Tag"))]
+    assert changes(before, after).operations == [ops.RenameTable(from_="tag", to="label")]
+
+
+def test_a_renamed_field_renames_the_junction() -> None:
+    before = [model("Tag"), model("Post", tags=fields.ManyToMany("Tag"))]
+    after = [model("Tag"), model("Post", labels=fields.ManyToMany("Tag"))]
+    d = changes(before, after)
+    assert d.operations == [ops.RenameTable(from_="post_tags", to="post_labels")]
+    assert d.notes == [
+        Note(
+            "stderr",
+            "umbral makemigrations: rename detected (same target): many-to-many `post.tags` -> "
+            "`labels` - please verify this is a rename and not a drop and an add of two "
+            "unrelated relations",
+        )
+    ]
+
+
+def test_a_renamed_field_beside_a_new_relation_to_another_table() -> None:
+    tag, genre = model("Tag"), model("Genre")
+    before = [tag, genre, model("Post", tags=fields.ManyToMany("Tag"))]
+    after = [
+        tag,
+        genre,
+        model("Post", labels=fields.ManyToMany("Tag"), genres=fields.ManyToMany("Genre")),
+    ]
+    d = changes(before, after)
+    assert kinds(d) == ["RenameTable", "CreateM2MTable"]
+    assert d.operations[0] == ops.RenameTable(from_="post_tags", to="post_labels")
+
+
+def test_a_foreign_key_to_a_renamed_table_is_not_altered() -> None:
+    before = [model("Tag"), model("Post", tag=fields.ForeignKey("Tag"))]
+    after = [model("Tag", _table="label"), model("Post", tag=fields.ForeignKey("Tag"))]
+    assert changes(before, after).operations == [ops.RenameTable(from_="tag", to="label")]
+
+
+def test_a_target_renamed_by_another_plugin_is_followed() -> None:
+    def post() -> type:
+        return model("Post", tags=fields.ManyToMany("Tag"), tag=fields.ForeignKey("Tag"))
+
+    tag_before = build_snapshots({"shelf": [model("Tag", _plugin="shelf")], "app": [post()]})
+    tag_after = build_snapshots(
+        {"shelf": [model("Tag", _plugin="shelf", _table="shelf_label")], "app": [post()]}
+    )
+    shelf = diff(tag_before["shelf"], tag_after["shelf"])
+    assert shelf.renamed == {"shelf_tag": "shelf_label"}
+    app = diff(tag_before["app"], tag_after["app"], shelf.renamed)
+    assert app.operations == []
+    assert app.follows == {"shelf_label"}
+    # Without the other plugin's renames it is a new relation, as before.
+    assert "DropM2MTable" in kinds(diff(tag_before["app"], tag_after["app"]))
+
+
+def test_a_rename_applied_to_the_state_moves_what_refers_to_the_table() -> None:
+    before = snap(
+        model("Tag"), model("Post", tags=fields.ManyToMany("Tag"), tag=fields.ForeignKey("Tag"))
+    )
+    state = ops.state_from_snapshot(before.models)
+    state = ops.RenameTable(from_="tag", to="label").apply(state)
+    state = ops.RenameTable(from_="post_tags", to="post_labels").apply(state)
+    post = state["post"]
+    assert post.column("tag").fk_target == "label"  # type: ignore[union-attr]
+    assert [(r.field, r.table, r.target) for r in post.m2m] == [("labels", "post_labels", "label")]
