@@ -111,7 +111,7 @@ def test_descending_index_is_warned_and_kept_once(any_project: Project) -> None:
 
     assert r.code == 0, r
     assert (
-        f"{WARN}event: index event_at_desc orders at DESC (umbral indexes are ascending); "
+        f"{WARN}event: index event_at_desc orders at DESC (umbral indexes use the default order); "
         "umbral models cannot carry it (it stays in the database)"
     ) in r.err_lines, r
     assert f"{WARN}event: index event_kind_at orders at DESC" in r.stderr, r

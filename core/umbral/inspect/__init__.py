@@ -144,7 +144,8 @@ def inspectdb(
 
     select = TableFilter(tuple(include), tuple(exclude))
     with _read_only(url, given) as conn:
-        result.warnings += select.unmatched(table_names(conn))
+        if include or exclude:
+            result.warnings += select.unmatched(table_names(conn))
         tables, views = read_schema(conn, select)
         dialect = conn.dialect.name
         already = bool(mark_applied and tables) and _is_recorded(conn, plugin)

@@ -280,7 +280,7 @@ def _uncarried(ix: RawIndex) -> str | None:
     if None in ix.columns:
         return "is on an expression"
     if ix.descending:
-        return f"orders {', '.join(ix.descending)} (umbral indexes are ascending)"
+        return f"orders {', '.join(ix.descending)} (umbral indexes use the default order)"
     return None
 
 

@@ -151,7 +151,10 @@ def _reflect(conn: Connection, insp: Any, name: str) -> RawTable:
                 where is not None,
                 ix.get("name"),
                 where=None if where is None else str(where),
-                descending=tuple(f"{c} {' '.join(s).upper()}" for c, s in sorting.items()),
+                # ("desc", "nulls_first") -> "DESC NULLS FIRST"
+                descending=tuple(
+                    f"{c} {' '.join(s).upper().replace('_', ' ')}" for c, s in sorting.items()
+                ),
             )
         )
     try:
@@ -207,7 +210,7 @@ def _sqlite_fixup(conn: Connection, table: RawTable) -> None:
     stored = _stored_sql(conn, "table", table.name)
     generated = sqlite_generated(stored) if stored else {}
     for col in table.columns:
-        if col.generated is not None or col.name.lower() in generated:
+        if col.generated is not None:
             col.generated = generated.get(col.name.lower(), col.generated)
     # An inline UNIQUE after a parenthesised type is invisible to get_unique_constraints();
     # index_list is complete: origin 'u' = UNIQUE constraint, 'c' = CREATE INDEX, 'pk' = the PK.
