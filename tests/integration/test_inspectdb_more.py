@@ -5,10 +5,12 @@ migrations umbral makes afterwards."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from test_inspectdb import adopt_config, assert_round_trip
 
-from conftest import Project, execute, rows
+from conftest import Project, execute, make_project, rows
 
 WARN = "warning: umbral inspectdb: "
 
@@ -132,9 +134,7 @@ def test_descending_index_is_warned_and_kept_once(any_project: Project) -> None:
 
 
 @pytest.mark.postgres
-def test_postgres_table_comment_is_warned(postgres_url: str, tmp_path) -> None:
-    from conftest import make_project
-
+def test_postgres_table_comment_is_warned(postgres_url: str, tmp_path: Path) -> None:
     p = make_project(tmp_path, postgres_url)
     execute(
         postgres_url,
@@ -255,3 +255,16 @@ def test_include_and_exclude_in_help(project: Project) -> None:
     r = project.run("inspectdb", "--help")
     assert r.code == 0
     assert "--include" in r.stdout and "--exclude" in r.stdout
+
+
+def test_python_api_takes_patterns(tmp_path: Path, sqlite_url: str) -> None:
+    from umbral import App
+
+    execute(sqlite_url, *BOOKKEEPING)
+    result = App(database=sqlite_url, root=tmp_path).inspectdb(
+        "out", include=["shop_*", "audit"], exclude=["shop_order"]
+    )
+    assert (result.tables, result.columns) == (2, 4)
+    models = (tmp_path / "out" / "models.py").read_text()
+    assert "class ShopItem(Model):" in models and "class Audit(Model):" in models
+    assert "ShopOrder" not in models
