@@ -7,7 +7,7 @@ mirrors the config keys: ``App(models=[...], database=..., plugins=[...], plugin
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -322,10 +322,13 @@ class App:
         source: str | None = None,
         plugin: str = "app",
         mark_applied: bool = False,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
     ) -> InspectResult:
         """Write models and an initial migration from ``source`` (default: this App's database).
 
-        Read-only on the source; see :func:`umbral.inspect.inspectdb` (SPEC §11).
+        Read-only on the source; ``include`` / ``exclude`` are shell-style table name patterns.
+        See :func:`umbral.inspect.inspectdb` (SPEC §11).
         """
         from umbral.inspect import inspectdb
 
@@ -334,6 +337,8 @@ class App:
             self.root / output,
             plugin=plugin,
             mark_applied=mark_applied,
+            include=include,
+            exclude=exclude,
             root=self.root,
         )
 

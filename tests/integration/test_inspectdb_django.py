@@ -1,17 +1,24 @@
 """inspectdb on a schema another framework's migration tool created: Django's built-in apps
-(auth, contenttypes, sessions, admin) migrated by Django itself, on SQLite and PostgreSQL.
+(auth, contenttypes, sessions, admin, sites) with django-taggit and django-allauth (whose
+`account_emailaddress` has partial unique indexes), migrated by Django itself, on SQLite and
+PostgreSQL; then adopted (`inspectdb --exclude django_migrations`, `migrate --fake-initial`)
+and evolved by umbral: an FK's `on_delete`, a nullability flip with an index, column renames.
+Each step keeps every row and leaves exactly one index / unique / foreign key per column set.
 
-Django is installed once per session into a temporary ``--target`` directory (PyPI is needed;
-a failed install fails the test rather than skipping it) and runs as ``python -m django
-migrate`` in a subprocess, so nothing of it lands in the test environment.
+Django and the apps are installed once per session into a temporary ``--target`` directory
+and run as ``python -m django migrate`` in a subprocess, so nothing of them lands in the test
+environment. When the install fails (no package index), the tests skip with the reason; in CI
+(``CI`` set) they fail instead.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -29,22 +36,39 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.sites",
+    "taggit",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
 ]
+MIDDLEWARE = ["allauth.account.middleware.AccountMiddleware"]
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+SITE_ID = 1
 USE_TZ = True
 DATABASES = {"default": json.loads(os.environ["UMBRAL_TEST_DJANGO_DB"])}
 """
+PACKAGES = ["django>=5.2,<6", "django-taggit>=6", "django-allauth>=65"]
 
 
 @pytest.fixture(scope="session")
 def django_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A directory with Django installed (``pip install --target``) and a settings module."""
+    """A directory with Django and the apps installed (``pip install --target``) and a
+    settings module."""
     site = tmp_path_factory.mktemp("django_site")
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "--target", str(site), "django>=5.2,<6"],
+         "--target", str(site), *PACKAGES],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
-    assert proc.returncode == 0, f"pip install django failed:\n{proc.stdout}\n{proc.stderr}"
+    if proc.returncode != 0:
+        reason = f"pip install {' '.join(PACKAGES)} failed:\n{proc.stdout}\n{proc.stderr}"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
     (site / "umbral_test_settings.py").write_text(SETTINGS)
     return site
 
@@ -72,24 +96,104 @@ def django_migrate(site: Path, url: str) -> None:
     assert proc.returncode == 0, f"django migrate failed:\n{proc.stdout}\n{proc.stderr}"
 
 
+SEED = [
+    "INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, "
+    "is_staff, is_active, date_joined) VALUES ('x', FALSE, 'ada', 'Ada', 'Lovelace', "
+    "'ada@example.com', FALSE, TRUE, '2024-01-01 00:00:00')",
+    "INSERT INTO auth_group (name) VALUES ('staff')",
+    "INSERT INTO auth_user_groups (user_id, group_id) VALUES (1, 1)",
+    'INSERT INTO account_emailaddress (verified, "primary", user_id, email) '
+    "VALUES (TRUE, TRUE, 1, 'ada@example.com')",
+    "INSERT INTO taggit_tag (name, slug) VALUES ('Python', 'python'), ('SQL', 'sql')",
+    "INSERT INTO taggit_taggeditem (object_id, content_type_id, tag_id) VALUES (1, (SELECT id "
+    "FROM django_content_type WHERE app_label = 'auth' AND model = 'user'), 2)",
+    "INSERT INTO django_session (session_key, session_data, expire_date) "
+    "VALUES ('k1', 'data', '2030-01-01 00:00:00')",
+]
+
+
+def counts(url: str) -> dict[str, int]:
+    """Rows per table (umbral's tracking table aside)."""
+    return {
+        t: rows(url, f'SELECT count(*) FROM "{t}"')[0][0]
+        for t in schema_of(url)
+        if t != "umbral_migrations"
+    }
+
+
+def shapes(url: str) -> Counter[tuple[str, ...]]:
+    """Every index (unique constraints and primary keys included) and foreign key, by what it
+    is: table, kind, columns with their order and operator class, predicate, target table."""
+    out: Counter[tuple[str, ...]] = Counter()
+    if url.startswith("sqlite"):
+        tables = rows(url, "SELECT name FROM sqlite_master WHERE type = 'table' "
+                           "AND name NOT LIKE 'sqlite_%'")  # fmt: skip
+        for (t,) in tables:
+            fks: dict[int, list[tuple]] = {}
+            for fk in rows(url, f'PRAGMA foreign_key_list("{t}")'):
+                fks.setdefault(fk[0], []).append(fk)
+            for group in fks.values():
+                out[(t, "fk", ",".join(r[3] for r in group), group[0][2])] += 1
+            for _seq, name, unique, _origin, partial in rows(url, f'PRAGMA index_list("{t}")'):
+                cols = [c for c in rows(url, f'PRAGMA index_xinfo("{name}")') if c[5]]
+                key = ",".join(f"{c[2]}{' DESC' if c[3] else ''}" for c in cols)
+                sql = rows(url, f"SELECT sql FROM sqlite_master WHERE name = '{name}'")[0][0]
+                where = sql.split(" WHERE ", 1)[1] if partial else ""
+                out[(t, "unique" if unique else "index", key, where)] += 1
+        return out
+    for t, definition in rows(
+        url, "SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+    ):
+        out[(t, re.sub(r"^(CREATE (UNIQUE )?INDEX) \S+ ON", r"\1 ON", definition))] += 1
+    for t, cols, target in rows(
+        url,
+        "SELECT conrelid::regclass::text, conkey::text, confrelid::regclass::text "
+        "FROM pg_constraint WHERE contype = 'f' AND connamespace = current_schema()::regnamespace",
+    ):
+        out[(t, "fk", cols, target)] += 1
+    return out
+
+
+def duplicates(url: str) -> list[tuple[str, ...]]:
+    return sorted(k for k, n in shapes(url).items() if n > 1)
+
+
+def adopt_django(p: Project, site: Path) -> str:
+    """Django's schema with rows, adopted by umbral; the text of the written models.py."""
+    django_migrate(site, p.database)
+    execute(p.database, *SEED)
+    adopt_config(p)
+    r = p.run("inspectdb", "--output", "legacy", "--exclude", "django_migrations")
+    assert r.code == 0, r
+    assert_round_trip(p)
+    assert p.run("makemigrations", "--check").code == 0
+    return (p.root / "legacy" / "models.py").read_text()
+
+
+def edit(p: Project, text: str, model: str, old: str, new: str) -> str:
+    """Replace the field line ``old`` of class ``model`` in models.py with ``new``."""
+    start = text.index(f"class {model}(")
+    end = text.find("\nclass ", start + 1)
+    end = len(text) if end < 0 else end
+    block = text[start:end]
+    assert f"    {old}\n" in block, (old, block)
+    text = text[:start] + block.replace(f"    {old}\n", f"    {new}\n") + text[end:]
+    p.write("legacy/models.py", text)
+    return text
+
+
 def test_django_schema_round_trip(any_project: Project, django_site: Path) -> None:
     p = any_project
     sqlite = p.database.startswith("sqlite")
     django_migrate(django_site, p.database)
-    execute(
-        p.database,
-        "INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, "
-        "is_staff, is_active, date_joined) VALUES ('x', FALSE, 'ada', 'Ada', 'Lovelace', "
-        "'ada@example.com', FALSE, TRUE, '2024-01-01 00:00:00')",
-        "INSERT INTO auth_group (name) VALUES ('staff')",
-        "INSERT INTO auth_user_groups (user_id, group_id) VALUES (1, 1)",
-    )
+    execute(p.database, *SEED)
     adopt_config(p)
     before = fingerprint(p.database)
 
-    r = p.run("inspectdb", "--output", "legacy")  # the project's configured database
+    # The project's configured database; Django's own bookkeeping stays Django's.
+    r = p.run("inspectdb", "--output", "legacy", "--exclude", "django_migrations")
     assert r.code == 0, r
-    assert r.out_lines[0].startswith("Inspected 10 table(s), "), r
+    assert r.out_lines[0].startswith("Inspected 18 table(s), "), r
     assert r.out_lines[1:] == [
         "Wrote legacy/models.py",
         "Wrote legacy/migrations/app/0001_initial.json",
@@ -97,6 +201,10 @@ def test_django_schema_round_trip(any_project: Project, django_site: Path) -> No
     assert fingerprint(p.database) == before
     # django_admin_log.action_flag is a PositiveSmallIntegerField: CHECK ("action_flag" >= 0).
     assert "django_admin_log: CHECK" in r.stderr, r
+    # allauth's partial unique indexes are read, said, and stay in the database.
+    for name in ("unique_verified_email", "unique_primary_email"):
+        assert f"account_emailaddress: unique index {name} is partial (WHERE " in r.stderr, r
+    assert "django_migrations" not in r.stderr
 
     text = (p.root / "legacy" / "models.py").read_text()
     pk = "" if sqlite else "    id = fields.Integer(primary_key=True)\n"
@@ -114,6 +222,9 @@ def test_django_schema_round_trip(any_project: Project, django_site: Path) -> No
         assert expected in text, (expected, text)
     # The junction tables became ManyToMany fields, not models.
     assert "class AuthUserGroups" not in text
+    assert "class DjangoMigrations" not in text
+    assert "    sites = fields.ManyToMany(DjangoSite)\n" in text
+    assert "class TaggitTaggeditem(" in text and "class AccountEmailaddress(" in text
 
     assert_round_trip(p)
 
@@ -136,3 +247,102 @@ def test_django_schema_round_trip(any_project: Project, django_site: Path) -> No
     ]
     assert rows(p.database, "SELECT user_id, group_id FROM auth_user_groups") == [(1, 1)]
     assert p.run("makemigrations").out_lines == ["no changes detected"]
+    assert duplicates(p.database) == []
+
+
+def test_django_fk_on_delete_change(any_project: Project, django_site: Path) -> None:
+    """taggit's TaggedItem.tag becomes ON DELETE CASCADE: one foreign key on `tag_id` is left,
+    with the new action, and the table's other (unchanged) foreign key stays as Django made it."""
+    p, url = any_project, any_project.database
+    text = adopt_django(p, django_site)
+    before = counts(url)
+    edit(p, text, "TaggitTaggeditem", "tag_id = fields.ForeignKey(TaggitTag)",
+         'tag_id = fields.ForeignKey(TaggitTag, on_delete="cascade")')  # fmt: skip
+    assert p.run("makemigrations").code == 0
+    r = p.run("migrate")
+    assert (r.code, r.out_lines) == (0, ["Applied 1 migration(s)"]), r
+    assert counts(url) == before
+    assert rows(url, "SELECT object_id, tag_id FROM taggit_taggeditem") == [(1, 2)]
+    if url.startswith("sqlite"):
+        fks = {r[3]: r for r in rows(url, "PRAGMA foreign_key_list(taggit_taggeditem)")}
+        assert fks["tag_id"][6] == "CASCADE"
+        stored = rows(url, "SELECT sql FROM sqlite_master WHERE name = 'taggit_taggeditem'")[0][0]
+        content_type = stored.split('"content_type_id"', 1)[1].split(",", 1)[0]
+        if "DEFERRABLE" not in content_type:
+            pytest.xfail("needs item 4: a SQLite rebuild keeps DEFERRABLE INITIALLY DEFERRED")
+        assert "DEFERRABLE INITIALLY DEFERRED" in content_type, stored
+    else:
+        actions = rows(
+            url,
+            "SELECT confdeltype FROM pg_constraint WHERE contype = 'f' "
+            "AND conrelid = 'taggit_taggeditem'::regclass AND confrelid = 'taggit_tag'::regclass",
+        )
+        if len(actions) > 1:
+            pytest.xfail("needs item 4: an adopted FK is found by what it is, not by name")
+        assert actions == [("c",)]
+    assert duplicates(url) == []
+    assert p.run("makemigrations", "--check").code == 0
+
+
+def test_django_nullability_flip_with_index(any_project: Project, django_site: Path) -> None:
+    p, url = any_project, any_project.database
+    text = adopt_django(p, django_site)
+    before = counts(url)
+    edit(p, text, "AuthUser", "last_name = fields.Text(max_length=150)",
+         "last_name = fields.Text(max_length=150, nullable=True, index=True)")  # fmt: skip
+    assert p.run("makemigrations").code == 0
+    r = p.run("migrate")
+    if r.code != 0 and re.search(r'idx_auth_user_last_name"? already exists', r.stderr):
+        pytest.xfail("needs item 2: an index added with another column change is made once")
+    assert (r.code, r.out_lines) == (0, ["Applied 1 migration(s)"]), r
+    assert counts(url) == before
+    execute(
+        url,
+        "INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, "
+        "is_staff, is_active, date_joined) VALUES ('x', FALSE, 'bob', 'Bob', NULL, "
+        "'bob@example.com', FALSE, TRUE, '2024-01-02 00:00:00')",
+    )
+    assert rows(url, "SELECT username, last_name FROM auth_user ORDER BY id") == [
+        ("ada", "Lovelace"), ("bob", None),
+    ]  # fmt: skip
+    last_name = [k for k in shapes(url) if k[0] == "auth_user" and "last_name" in str(k)]
+    assert len(last_name) == 1, shapes(url)
+    assert rows(url, "SELECT user_id, group_id FROM auth_user_groups") == [(1, 1)]
+    assert duplicates(url) == []
+    assert p.run("makemigrations", "--check").code == 0
+
+
+def test_django_column_renames(any_project: Project, django_site: Path) -> None:
+    """An indexed column (django_session.expire_date) and a unique one (taggit_tag.slug) are
+    renamed: values kept, and each still has exactly one index / unique constraint."""
+    p, url = any_project, any_project.database
+    text = adopt_django(p, django_site)
+    before = counts(url)
+    text = edit(p, text, "DjangoSession", "expire_date = fields.Timestamp"
+                + ("(index=True)" if url.startswith("sqlite") else "tz(index=True)"),
+                "expires_at = fields.Timestamp"
+                + ("(index=True)" if url.startswith("sqlite") else "tz(index=True)"))  # fmt: skip
+    edit(p, text, "TaggitTag", "slug = fields.Text(max_length=100, unique=True)",
+         "handle = fields.Text(max_length=100, unique=True)")  # fmt: skip
+    r = p.run("makemigrations")
+    assert r.code == 0, r
+    if "rename detected" not in r.stderr:
+        pytest.xfail("needs item 6: a column rename is paired whatever else changes")
+    assert "column `django_session.expire_date` -> `expires_at`" in r.stderr, r
+    assert "column `taggit_tag.slug` -> `handle`" in r.stderr, r
+    r = p.run("migrate")
+    assert (r.code, r.out_lines) == (0, ["Applied 1 migration(s)"]), r
+    assert counts(url) == before
+    assert rows(url, "SELECT name, handle FROM taggit_tag ORDER BY id") == [
+        ("Python", "python"), ("SQL", "sql"),
+    ]  # fmt: skip
+    assert rows(url, "SELECT session_key FROM django_session WHERE expires_at > '2029-01-01'") == [
+        ("k1",)
+    ]
+    session = [k for k in shapes(url) if k[0] == "django_session" and "expires_at" in str(k)]
+    tag = [k for k in shapes(url) if k[0] == "taggit_tag" and "handle" in str(k)]
+    sqlite = url.startswith("sqlite")
+    # PostgreSQL: Django's varchar_pattern_ops (`_like`) index sits beside the unique one.
+    assert (len(session), len(tag)) == (1, 1 if sqlite else 2), shapes(url)
+    assert duplicates(url) == []
+    assert p.run("makemigrations", "--check").code == 0

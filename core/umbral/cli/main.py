@@ -414,6 +414,22 @@ def inspectdb_cmd(
         bool,
         typer.Option("--mark-applied", help="Record the initial migration in that database."),
     ] = False,
+    include: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--include",
+            metavar="PATTERN",
+            help="Read only the tables matching PATTERN (shell-style: auth_*); repeatable.",
+        ),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude",
+            metavar="PATTERN",
+            help="Leave out the tables matching PATTERN (e.g. django_migrations); repeatable.",
+        ),
+    ] = None,
     project: ProjectOpt = None,
     database: DatabaseOpt = None,
     traceback: TracebackOpt = False,
@@ -434,7 +450,13 @@ def inspectdb_cmd(
             app = load_app(opts)
             url, root = app.database_url, app.root
         result = inspectdb(
-            url, Path.cwd() / output, plugin=plugin, mark_applied=mark_applied, root=root
+            url,
+            Path.cwd() / output,
+            plugin=plugin,
+            mark_applied=mark_applied,
+            include=include or (),
+            exclude=exclude or (),
+            root=root,
         )
         for warning in result.warnings:
             err(f"warning: umbral inspectdb: {warning}")

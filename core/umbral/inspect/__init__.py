@@ -22,14 +22,16 @@ read, except for the tracking row ``--mark-applied`` asks for.
 from __future__ import annotations
 
 import keyword
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from umbral import recorder
 from umbral.errors import ConfigError, DatabaseError, UmbralError
 from umbral.inspect.planner import plan_models
-from umbral.inspect.reader import declared_types, map_type, read_schema
+from umbral.inspect.reader import declared_types, map_type, read_schema, table_names
 from umbral.inspect.writer import (
     INITIAL_ID,
     _remove,
@@ -56,6 +58,33 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
     from umbral.backend import Backend
+
+
+#: Tables other migration tools keep their history in. They are adopted like any table (an
+#: explicit --exclude leaves them out); inspectdb names the flag when it meets one.
+BOOKKEEPING = {"django_migrations": "Django", "alembic_version": "Alembic"}
+
+
+@dataclass(frozen=True)
+class TableFilter:
+    """Which tables inspectdb reads: shell-style patterns (``fnmatch``, case-sensitive)."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    def __call__(self, name: str) -> bool:
+        if self.include and not any(fnmatchcase(name, p) for p in self.include):
+            return False
+        return not any(fnmatchcase(name, p) for p in self.exclude)
+
+    def unmatched(self, names: list[str]) -> list[str]:
+        """A warning per pattern that matches no table or view (a typo leaves nothing out)."""
+        return [
+            f"--{flag} {pattern!r} matches no table"
+            for flag, patterns in (("include", self.include), ("exclude", self.exclude))
+            for pattern in dict.fromkeys(patterns)
+            if not any(fnmatchcase(n, pattern) for n in names)
+        ]
 
 
 @dataclass
@@ -88,10 +117,15 @@ def inspectdb(
     *,
     plugin: str = "app",
     mark_applied: bool = False,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
     root: Path | None = None,
     backends: list[Backend] | None = None,
 ) -> InspectResult:
     """Read ``source`` (URL or SQLite path), write ``output/models.py`` and the initial migration.
+
+    ``include`` / ``exclude`` are shell-style patterns of table (and view) names: with
+    ``include``, only the tables matching one are read; a table matching an ``exclude`` is not.
 
     Raises UmbralError (nothing written) for an unreachable database, an unmappable column or
     table, or files that already exist. ``--mark-applied`` records the initial migration in the
@@ -108,10 +142,20 @@ def inspectdb(
     migrations_dir = output / "migrations" / plugin
     result = InspectResult(models_path=None)
 
+    select = TableFilter(tuple(include), tuple(exclude))
     with _read_only(url, given) as conn:
-        tables, views = read_schema(conn)
+        if include or exclude:
+            result.warnings += select.unmatched(table_names(conn))
+        tables, views = read_schema(conn, select)
         dialect = conn.dialect.name
         already = bool(mark_applied and tables) and _is_recorded(conn, plugin)
+    for table in tables:
+        tool = BOOKKEEPING.get(table.name)
+        if tool is not None:
+            result.warnings.append(
+                f"`{table.name}` is {tool}'s migration bookkeeping, adopted as a model like any "
+                f"table; --exclude {table.name} leaves it out"
+            )
     for view in views:
         result.warnings.append(f"view `{view}` is not adopted (umbral view models are by hand)")
     result.tables = len(tables)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import keyword
 import re
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ from umbral.inspect.reader import (
     TYPE_MAP,
     RawColumn,
     RawForeignKey,
+    RawIndex,
     RawTable,
     UnsupportedColumnType,
     UnsupportedTable,
@@ -227,6 +229,11 @@ def _plan_table(
         implicit = fp.kind == "BigInt" and col.name == "id" and fp.options == {"primary_key": True}
         if not (implicit and col.name == pk and not fp.notes):
             plan.fields.append(fp)
+    if t.comment:
+        plan.notes.append(f"table comment in the database: {t.comment}")
+        shown = textwrap.shorten(t.comment, 60, placeholder="...")
+        warn(f"{t.name}: the table comment ({shown}) has no umbral equivalent; the model does "
+             "not carry it (it stays in the database)")  # fmt: skip
     for check in t.checks:
         plan.notes.append(f"CHECK ({check}) is not represented")
         warn(f"{t.name}: CHECK ({check}) has no umbral equivalent; the model does not carry it")
@@ -245,8 +252,11 @@ def _index_groups(
     single_index: set[str] = set()
     for ix in t.indexes:
         label = f"{t.name}: {'unique ' if ix.unique else ''}index {ix.name or ''}".rstrip()
-        if ix.partial or None in ix.columns:
-            warn(f"{label} is partial or on an expression; umbral models cannot carry it")
+        why = _uncarried(ix)
+        if why is not None:
+            # Carried as a plain index it would be a different one: a SQLite rebuild would then
+            # make umbral's beside it. It stays in the database, as the only one.
+            warn(f"{label} {why}; umbral models cannot carry it (it stays in the database)")
             continue
         cols = tuple(c for c in ix.columns if c is not None)
         if cols == t.pk:
@@ -261,6 +271,17 @@ def _index_groups(
         if cols not in groups:
             groups.append(cols)
     return unique_cols, single_index
+
+
+def _uncarried(ix: RawIndex) -> str | None:
+    """Why a model cannot say what ``ix`` is, or None when it can."""
+    if ix.partial:
+        return f"is partial (WHERE {ix.where})" if ix.where else "is partial"
+    if None in ix.columns:
+        return "is on an expression"
+    if ix.descending:
+        return f"orders {', '.join(ix.descending)} (umbral indexes use the default order)"
+    return None
 
 
 def _plan_column(

@@ -54,6 +54,8 @@ class RawIndex:
     unique: bool
     partial: bool = False
     name: str | None = None
+    where: str | None = None  # the predicate of a partial index, as the database spells it
+    descending: tuple[str, ...] = ()  # columns in a non-default order ("label DESC")
 
 
 @dataclass
@@ -64,22 +66,34 @@ class RawTable:
     fks: list[RawForeignKey] = field(default_factory=list)
     indexes: list[RawIndex] = field(default_factory=list)  # unique constraints included
     checks: list[str] = field(default_factory=list)
+    comment: str | None = None
 
     def column(self, name: str) -> RawColumn:
         return next(c for c in self.columns if c.name == name)
 
 
-def read_schema(conn: Connection) -> tuple[list[RawTable], list[str]]:
-    """Every user table of the connection's default schema, sorted by name, and the views."""
+def read_schema(
+    conn: Connection, keep: Callable[[str], bool] = lambda name: True
+) -> tuple[list[RawTable], list[str]]:
+    """The user tables of the connection's default schema that ``keep`` accepts, sorted by
+    name, and the views it accepts. A table left out is not read at all."""
     from sqlalchemy import inspect
 
     insp = inspect(conn)
     tables: list[RawTable] = []
     for name in sorted(insp.get_table_names()):
         # The inspector already leaves out sqlite_* and other schemas' (system) tables.
-        if name != recorder.TABLE:
+        if name != recorder.TABLE and keep(name):
             tables.append(_read_table(conn, insp, name))
-    return tables, sorted(insp.get_view_names())
+    return tables, sorted(v for v in insp.get_view_names() if keep(v))
+
+
+def table_names(conn: Connection) -> list[str]:
+    """Every table and view name ``read_schema`` could read (what --include/--exclude match)."""
+    from sqlalchemy import inspect
+
+    insp = inspect(conn)
+    return sorted({*insp.get_table_names(), *insp.get_view_names()} - {recorder.TABLE})
 
 
 def _read_table(conn: Connection, insp: Any, name: str) -> RawTable:
@@ -126,16 +140,34 @@ def _reflect(conn: Connection, insp: Any, name: str) -> RawTable:
         for u in insp.get_unique_constraints(name)
     ]
     for ix in insp.get_indexes(name):
+        if ix.get("duplicates_constraint"):
+            continue  # the index behind a unique constraint, already read above
         options = ix.get("dialect_options") or {}
-        partial = any(k.endswith("_where") and v for k, v in options.items())
+        # The predicate is a string on PostgreSQL and a SQL clause object on SQLite.
+        where = next((v for k, v in options.items() if k.endswith("_where")), None)
+        sorting = ix.get("column_sorting") or {}
         indexes.append(
-            RawIndex(tuple(ix["column_names"]), bool(ix["unique"]), partial, ix.get("name"))
+            RawIndex(
+                tuple(ix["column_names"]),
+                bool(ix["unique"]),
+                where is not None,
+                ix.get("name"),
+                where=None if where is None else str(where),
+                # ("desc", "nulls_first") -> "DESC NULLS FIRST"
+                descending=tuple(
+                    f"{c} {' '.join(s).upper().replace('_', ' ')}" for c, s in sorting.items()
+                ),
+            )
         )
     try:
         checks = [c["sqltext"] for c in insp.get_check_constraints(name)]
     except NotImplementedError:  # a dialect without CHECK reflection
         checks = []
-    return RawTable(name, columns, pk, fks, indexes, checks)
+    try:
+        comment = insp.get_table_comment(name).get("text")
+    except NotImplementedError:  # SQLite: tables have no comments
+        comment = None
+    return RawTable(name, columns, pk, fks, indexes, checks, comment)
 
 
 def _compile_type(conn: Connection, sa_type: Any) -> str:
@@ -175,6 +207,13 @@ def _sqlite_fixup(conn: Connection, table: RawTable) -> None:
                 on_update=rows[0][5],
             )
         )
+    # The generated columns' expressions, read from the stored definition: SQLAlchemy's regex
+    # misses `x AS (...)` without GENERATED ALWAYS and runs past a nested parenthesis.
+    stored = _stored_sql(conn, "table", table.name)
+    generated = sqlite_generated(stored) if stored else {}
+    for col in table.columns:
+        if col.generated is not None:
+            col.generated = generated.get(col.name.lower(), col.generated)
     # An inline UNIQUE after a parenthesised type is invisible to get_unique_constraints();
     # index_list is complete: origin 'u' = UNIQUE constraint, 'c' = CREATE INDEX, 'pk' = the PK.
     table.indexes = []
@@ -183,9 +222,93 @@ def _sqlite_fixup(conn: Connection, table: RawTable) -> None:
         if origin == "pk":
             continue
         qi = '"' + name.replace('"', '""') + '"'
-        cols = conn.exec_driver_sql(f"PRAGMA index_info({qi})").fetchall()
-        names = tuple(c[2] for c in sorted(cols, key=lambda c: c[0]))
-        table.indexes.append(RawIndex(names, bool(unique), bool(partial), name))
+        # seqno, cid, name, desc, collation, key: the key columns in order, with their order.
+        cols = [c for c in conn.exec_driver_sql(f"PRAGMA index_xinfo({qi})").fetchall() if c[5]]
+        cols.sort(key=lambda c: c[0])
+        names = tuple(c[2] for c in cols)
+        where = sqlite_index_where(_stored_sql(conn, "index", name) or "") if partial else None
+        descending = tuple(f"{c[2] or '(expression)'} DESC" for c in cols if c[3])
+        table.indexes.append(
+            RawIndex(names, bool(unique), bool(partial), name, where=where, descending=descending)
+        )
+
+
+def _stored_sql(conn: Connection, kind: str, name: str) -> str | None:
+    row = conn.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = ? AND name = ?", (kind, name)
+    ).fetchone()
+    return row[0] if row else None
+
+
+# Enough of SQLite's lexer to find parentheses and words outside strings and quoted names.
+_SQL_TOKEN = re.compile(
+    r"""(?P<space>\s+|--[^\n]*|/\*.*?(?:\*/|\Z))
+      | (?P<string>'(?:[^']|'')*')
+      | (?P<ident>"(?:[^"]|"")*"|`(?:[^`]|``)*`|\[[^\]]*\])
+      | (?P<word>\w+)
+      | (?P<other>.)""",
+    re.DOTALL | re.VERBOSE,
+)
+
+
+def _tokens(sql: str) -> list[tuple[str, str, int, int]]:
+    """``(kind, text, start, end)`` of every token of ``sql`` but spaces and comments."""
+    return [
+        (m.lastgroup or "", m.group(), m.start(), m.end())
+        for m in _SQL_TOKEN.finditer(sql)
+        if m.lastgroup != "space"
+    ]
+
+
+def _unquote(text: str) -> str:
+    if text[:1] in ('"', "`"):
+        return text[1:-1].replace(text[0] * 2, text[0])
+    return text[1:-1] if text[:1] == "[" else text
+
+
+def sqlite_generated(create_table: str) -> dict[str, str]:
+    """``column (lower case) -> expression`` of the generated columns of a ``CREATE TABLE``:
+    the parenthesis after a column definition's ``AS`` (``GENERATED ALWAYS`` is optional)."""
+    tokens = _tokens(create_table)
+    out: dict[str, str] = {}
+    depth, column, first, after_as, start = 0, None, False, False, 0
+    for kind, text, begin, end in tokens:
+        if text == "(":
+            depth += 1
+            if depth == 1:
+                first = True  # the table's body opens: a column name comes next
+            elif depth == 2 and after_as:
+                start = end
+        elif text == ")":
+            if depth == 2 and after_as and column is not None:
+                out[column.lower()] = create_table[start:begin].strip()
+                after_as = False
+            depth -= 1
+        elif depth == 1 and text == ",":
+            first, after_as = True, False
+        elif depth == 1 and first:
+            first = False
+            column = None if text.upper() in _TABLE_CONSTRAINTS else _unquote(text)
+        elif depth == 1 and kind == "word" and text.upper() == "AS":
+            after_as = True
+    return out
+
+
+_TABLE_CONSTRAINTS = frozenset({"CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN"})
+
+
+def sqlite_index_where(create_index: str) -> str | None:
+    """The predicate of a partial ``CREATE INDEX``: what follows WHERE after the columns."""
+    depth, closed = 0, False
+    for kind, text, _begin, end in _tokens(create_index):
+        if text == "(":
+            depth += 1
+        elif text == ")":
+            depth -= 1
+            closed = closed or depth == 0
+        elif closed and depth == 0 and kind == "word" and text.upper() == "WHERE":
+            return create_index[end:].strip().rstrip(";").strip()
+    return None
 
 
 def _postgres_fixup(conn: Connection, table: RawTable) -> None:

@@ -1,0 +1,270 @@
+"""inspectdb on what other tools write beside plain tables: partial and descending indexes,
+generated columns, table comments, named unique constraints, and other tools' bookkeeping
+tables left out with --exclude / --include. Each is read, said on stderr, and survives the
+migrations umbral makes afterwards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_inspectdb import adopt_config, assert_round_trip
+
+from conftest import Project, execute, make_project, rows
+
+WARN = "warning: umbral inspectdb: "
+
+
+def _indexes_on(url: str, table: str, column: str) -> list[str]:
+    """Names of the indexes of ``table`` whose first column is ``column``."""
+    if url.startswith("sqlite"):
+        names = [r[1] for r in rows(url, f"PRAGMA index_list({table})")]
+        return sorted(n for n in names if rows(url, f"PRAGMA index_info({n})")[0][2] == column)
+    return sorted(
+        r[0]
+        for r in rows(
+            url,
+            "SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+            "JOIN pg_class t ON t.oid = x.indrelid JOIN pg_attribute a ON a.attrelid = t.oid "
+            f"AND a.attnum = x.indkey[0] WHERE t.relname = '{table}' AND a.attname = '{column}'",
+        )
+    )
+
+
+def _change(p: Project, old: str, new: str) -> None:
+    text = (p.root / "legacy" / "models.py").read_text()
+    assert old in text, (old, text)
+    p.write("legacy/models.py", text.replace(old, new))
+
+
+def test_partial_index_is_read_and_warned(any_project: Project) -> None:
+    """django-allauth's `account_emailaddress` has two partial unique indexes: inspectdb
+    crashed on SQLite reading them."""
+    p, url = any_project, any_project.database
+    serial = "INTEGER PRIMARY KEY" if url.startswith("sqlite") else "SERIAL PRIMARY KEY"
+    execute(
+        url,
+        f"CREATE TABLE email (id {serial}, address VARCHAR(254) NOT NULL, "
+        "verified BOOLEAN NOT NULL, label TEXT NOT NULL)",
+        'CREATE UNIQUE INDEX unique_verified_email ON email (address) WHERE "verified"',
+        "INSERT INTO email (address, verified, label) VALUES ('a@x', TRUE, 'a')",
+    )
+    adopt_config(p)
+
+    r = p.run("inspectdb", "--output", "legacy")
+
+    assert r.code == 0, r
+    warning = next(line for line in r.err_lines if "unique_verified_email" in line)
+    assert warning.startswith(f"{WARN}email: unique index unique_verified_email is partial (WHERE ")
+    assert "verified" in warning and "stays in the database" in warning, warning
+    models = (p.root / "legacy" / "models.py").read_text()
+    assert "    address = fields.Text(max_length=254)\n" in models  # not unique: partial
+    assert_round_trip(p)
+
+    # A change that rebuilds the table on SQLite keeps the partial index, once.
+    _change(p, "label = fields.Text()", "label = fields.Text(nullable=True)")
+    assert p.run("makemigrations").code == 0
+    r = p.run("migrate")
+    assert r.code == 0, r
+    assert _indexes_on(url, "email", "address") == ["unique_verified_email"]
+    assert rows(url, "SELECT address, label FROM email") == [("a@x", "a")]
+    assert p.run("makemigrations", "--check").code == 0
+
+
+@pytest.mark.parametrize(
+    ("definition", "expression"),
+    [
+        ("total INTEGER GENERATED ALWAYS AS (qty * 2) STORED", "qty * 2"),
+        ("total INTEGER AS (abs(qty) + (1)) VIRTUAL", "abs(qty) + (1)"),
+        ('"total" TEXT GENERATED ALWAYS AS (lower(name))', "lower(name)"),
+    ],
+)
+def test_sqlite_generated_column_warning_keeps_its_expression(
+    project: Project, definition: str, expression: str
+) -> None:
+    p = project
+    execute(
+        p.database,
+        f"CREATE TABLE part (id INTEGER PRIMARY KEY, qty INTEGER, {definition}, name TEXT, "
+        "CHECK (CAST(qty AS INTEGER) >= 0))",
+    )
+    r = p.run("inspectdb", "--output", "legacy")
+    assert r.code == 0, r
+    assert f"{WARN}part.total: a generated column (AS ({expression})); the model has a plain " in (
+        r.stderr
+    ), r
+    models = (p.root / "legacy" / "models.py").read_text()
+    assert f"    # generated column in the database: AS ({expression})\n" in models
+
+
+def test_descending_index_is_warned_and_kept_once(any_project: Project) -> None:
+    p, url = any_project, any_project.database
+    serial = "INTEGER PRIMARY KEY" if url.startswith("sqlite") else "SERIAL PRIMARY KEY"
+    execute(
+        url,
+        f"CREATE TABLE event (id {serial}, at VARCHAR(30) NOT NULL, kind TEXT NOT NULL)",
+        "CREATE INDEX event_at_desc ON event (at DESC)",
+        "CREATE INDEX event_kind_at ON event (kind, at DESC)",
+        "INSERT INTO event (at, kind) VALUES ('2024-01-01', 'x')",
+    )
+    adopt_config(p)
+
+    r = p.run("inspectdb", "--output", "legacy")
+
+    assert r.code == 0, r
+    assert (
+        f"{WARN}event: index event_at_desc orders at DESC (umbral indexes use the default order); "
+        "umbral models cannot carry it (it stays in the database)"
+    ) in r.err_lines, r
+    assert f"{WARN}event: index event_kind_at orders at DESC" in r.stderr, r
+    models = (p.root / "legacy" / "models.py").read_text()
+    assert "    at = fields.Text(max_length=30)\n" in models  # no index=True
+    assert "indexes=" not in models
+    assert_round_trip(p)
+
+    # A nullability flip (a rebuild on SQLite) leaves the descending index the only one.
+    _change(p, "at = fields.Text(max_length=30)", "at = fields.Text(max_length=30, nullable=True)")
+    assert p.run("makemigrations").code == 0
+    r = p.run("migrate")
+    assert r.code == 0, r
+    assert _indexes_on(url, "event", "at") == ["event_at_desc"]
+    assert _indexes_on(url, "event", "kind") == ["event_kind_at"]
+    assert rows(url, "SELECT at, kind FROM event") == [("2024-01-01", "x")]
+    assert p.run("makemigrations", "--check").code == 0
+
+
+@pytest.mark.postgres
+def test_postgres_table_comment_is_warned(postgres_url: str, tmp_path: Path) -> None:
+    p = make_project(tmp_path, postgres_url)
+    execute(
+        postgres_url,
+        "CREATE TABLE shelf (id SERIAL PRIMARY KEY, label TEXT NOT NULL)",
+        "COMMENT ON TABLE shelf IS 'Where books\nare kept'",
+        "COMMENT ON COLUMN shelf.label IS 'printed on the shelf'",
+    )
+    r = p.run("inspectdb", "--output", "legacy")
+    assert r.code == 0, r
+    assert (
+        f"{WARN}shelf: the table comment (Where books are kept) has no umbral equivalent; the "
+        "model does not carry it (it stays in the database)"
+    ) in r.err_lines, r
+    models = (p.root / "legacy" / "models.py").read_text()
+    assert "# table comment in the database: Where books are kept\nclass Shelf(Model):" in models
+    assert 'label = fields.Text(help="printed on the shelf")' in models
+
+
+def test_index_names_are_listed_once(any_project: Project) -> None:
+    """PostgreSQL reflects a unique constraint twice (the constraint and its index)."""
+    p, url = any_project, any_project.database
+    serial = "INTEGER PRIMARY KEY" if url.startswith("sqlite") else "SERIAL PRIMARY KEY"
+    execute(
+        url,
+        f"CREATE TABLE tag (id {serial}, name VARCHAR(50) NOT NULL, "
+        "slug VARCHAR(50) NOT NULL CONSTRAINT tag_slug_uq UNIQUE)",
+        "CREATE UNIQUE INDEX tag_name_uq ON tag (name)",
+    )
+    r = p.run("inspectdb", "--output", "legacy")
+    assert r.code == 0, r
+    auto = "sqlite_autoindex_tag_1" if url.startswith("sqlite") else "tag_slug_uq"
+    names = ", ".join(sorted([auto, "tag_name_uq"]))
+    assert (
+        f"{WARN}2 index(es) keep their database names ({names}), not umbral's "
+        "idx_/uniq_<table>_<columns>: to drop or change one of them later, write a RunSql "
+        "migration"
+    ) in r.err_lines, r
+    models = (p.root / "legacy" / "models.py").read_text()
+    line = next(x for x in models.splitlines() if x.startswith("# index names kept"))
+    assert sorted(line.split(": ", 1)[1].split(", ")) == [*names.split(", ")], models
+
+
+BOOKKEEPING = [
+    "CREATE TABLE django_migrations (id INTEGER PRIMARY KEY, app VARCHAR(255) NOT NULL, "
+    "name VARCHAR(255) NOT NULL)",
+    "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+    "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))",
+    "CREATE TABLE shop_item (id INTEGER PRIMARY KEY, name TEXT NOT NULL)",
+    "CREATE TABLE shop_order (id INTEGER PRIMARY KEY, item_id INTEGER REFERENCES shop_item (id))",
+    "CREATE TABLE audit (id INTEGER PRIMARY KEY, note TEXT)",
+    "CREATE VIEW shop_names AS SELECT name FROM shop_item",
+]
+
+
+def test_bookkeeping_tables_are_adopted_with_a_hint(any_project: Project) -> None:
+    """Nothing is left out unless asked (docs/decisions.md): the hint names the flag."""
+    p = any_project
+    execute(p.database, *BOOKKEEPING)
+    r = p.run("inspectdb", "--output", "legacy")
+    assert r.code == 0, r
+    assert r.out_lines[0] == "Inspected 5 table(s), 10 column(s)", r
+    assert (
+        f"{WARN}`django_migrations` is Django's migration bookkeeping, adopted as a model like "
+        "any table; --exclude django_migrations leaves it out"
+    ) in r.err_lines, r
+    assert f"{WARN}`alembic_version` is Alembic's migration bookkeeping" in r.stderr
+    assert "class DjangoMigrations(Model):" in (p.root / "legacy" / "models.py").read_text()
+
+
+def test_exclude_and_include_patterns(any_project: Project) -> None:
+    p = any_project
+    execute(p.database, *BOOKKEEPING)
+    adopt_config(p)
+
+    r = p.run(
+        "inspectdb", "--output", "legacy", "--exclude", "django_migrations",
+        "--exclude", "alembic_*", "--exclude", "typo_*",
+    )  # fmt: skip
+
+    assert r.code == 0, r
+    assert r.out_lines[0] == "Inspected 3 table(s), 6 column(s)", r
+    assert "bookkeeping" not in r.stderr
+    assert f"{WARN}--exclude 'typo_*' matches no table" in r.err_lines, r
+    models = (p.root / "legacy" / "models.py").read_text()
+    assert "DjangoMigrations" not in models and "AlembicVersion" not in models
+    assert "class ShopItem(Model):" in models and "class Audit(Model):" in models
+    assert_round_trip(p)
+    # The excluded tables are untouched and unknown to the models.
+    r = p.run("migrate")
+    assert r.code == 0, r
+    assert rows(p.database, "SELECT count(*) FROM django_migrations") == [(0,)]
+
+    # --include keeps only the matches, then --exclude takes from them; a table whose FK
+    # target is left out keeps the column as a plain one, and says so.
+    r = p.run("inspectdb", "--output", "second", "--include", "shop_*", "--exclude", "shop_item")
+    assert r.code == 0, r
+    assert r.out_lines[0] == "Inspected 1 table(s), 2 column(s)", r
+    assert f"{WARN}view `shop_names` is not adopted" in r.stderr  # a view matches shop_* too
+    text = (p.root / "second" / "models.py").read_text()
+    assert "class ShopOrder(Model):" in text and "ShopItem" not in text
+    assert "    item_id = fields.Integer(nullable=True)\n" in text
+    assert "the target is not an adopted model" in r.stderr
+
+
+def test_include_matches_views_and_tables(any_project: Project) -> None:
+    p = any_project
+    execute(p.database, *BOOKKEEPING)
+    r = p.run("inspectdb", "--output", "legacy", "--include", "shop_*", "--include", "nothing")
+    assert r.code == 0, r
+    assert r.out_lines[0] == "Inspected 2 table(s), 4 column(s)", r
+    assert f"{WARN}view `shop_names` is not adopted (umbral view models are by hand)" in (
+        r.err_lines
+    ), r
+    assert f"{WARN}--include 'nothing' matches no table" in r.err_lines, r
+
+
+def test_include_and_exclude_in_help(project: Project) -> None:
+    r = project.run("inspectdb", "--help")
+    assert r.code == 0
+    assert "--include" in r.stdout and "--exclude" in r.stdout
+
+
+def test_python_api_takes_patterns(tmp_path: Path, sqlite_url: str) -> None:
+    from umbral import App
+
+    execute(sqlite_url, *BOOKKEEPING)
+    result = App(database=sqlite_url, root=tmp_path).inspectdb(
+        "out", include=["shop_*", "audit"], exclude=["shop_order"]
+    )
+    assert (result.tables, result.columns) == (2, 4)
+    models = (tmp_path / "out" / "models.py").read_text()
+    assert "class ShopItem(Model):" in models and "class Audit(Model):" in models
+    assert "ShopOrder" not in models
