@@ -319,3 +319,77 @@ def test_changing_an_adopted_foreign_keys_actions_replaces_its_constraint(
         )
         is None
     )
+
+
+# -- indexes and unique constraints of an adopted table -----------------------------------
+
+
+def test_dropping_an_adopted_index_or_unique_drops_it_whatever_its_name(
+    any_project: Project,
+) -> None:
+    """The models say the table no longer has an index on `title` or `code`, nor uniqueness on
+    `isbn` or (`shelf`, `slot`): each goes, though none has umbral's name (`code`'s goes with a
+    rebuild on SQLite, `title`'s without)."""
+    p, url = any_project, any_project.database
+    serial = "INTEGER" if _backend(url) == "sqlite" else "BIGSERIAL"
+    models = _adopt(
+        p,
+        f"CREATE TABLE book (id {serial} PRIMARY KEY, title TEXT NOT NULL, code TEXT NOT NULL, "
+        "isbn TEXT NOT NULL, shelf INTEGER NOT NULL, slot INTEGER NOT NULL, "
+        "UNIQUE (shelf, slot))",
+        "CREATE INDEX book_title_ix ON book (title)",
+        "CREATE INDEX book_code_ix ON book (code)",
+        "CREATE UNIQUE INDEX book_isbn_uq ON book (isbn)",
+        "INSERT INTO book (title, code, isbn, shelf, slot) VALUES ('a', 'x', '1', 1, 1), "
+        "('b', 'y', '2', 1, 2)",
+    )
+    assert 'unique_together=[("shelf", "slot")]' in models
+    _edit(p, 'unique_together=[("shelf", "slot")]', "")
+    _edit(p, "title = fields.Text(index=True)", "title = fields.Text()")
+    _edit(p, "code = fields.Text(index=True)", "code = fields.Text(nullable=True)")
+    _edit(p, "isbn = fields.Text(unique=True)", "isbn = fields.Text()")
+
+    _migrate(p)
+
+    assert schema_of(url)["book"]["indexes"] == []
+    # Each uniqueness is gone too: duplicates go in.
+    execute(url, "INSERT INTO book (title, code, isbn, shelf, slot) VALUES ('a', 'x', '1', 1, 1)")
+    assert rows(url, "SELECT id, title, code, isbn, shelf, slot FROM book ORDER BY id") == [
+        (1, "a", "x", "1", 1, 1),
+        (2, "b", "y", "2", 1, 2),
+        (3, "a", "x", "1", 1, 1),
+    ]
+
+
+def test_a_unique_constraint_of_an_adopted_table_definition_can_be_dropped(
+    any_project: Project,
+) -> None:
+    """A UNIQUE constraint written in the table's definition (as SQLAlchemy and Alembic write
+    one), removed on its own: SQLite rebuilds the table for it, and keeps the rest."""
+    p, url = any_project, any_project.database
+    serial = "INTEGER" if _backend(url) == "sqlite" else "BIGSERIAL"
+    _adopt(
+        p,
+        f"CREATE TABLE seat (id {serial} PRIMARY KEY, row_no INTEGER NOT NULL, "
+        "seat_no INTEGER NOT NULL, note TEXT, CONSTRAINT uq_seat_place UNIQUE (row_no, seat_no), "
+        "CONSTRAINT seat_note_short CHECK (length(note) < 10))",
+        "INSERT INTO seat (row_no, seat_no, note) VALUES (1, 1, 'a'), (1, 2, NULL)",
+    )
+    execute(url, "CREATE INDEX seat_note_part ON seat (note) WHERE note IS NOT NULL")  # by hand
+    _edit(p, 'unique_together=[("row_no", "seat_no")]', "")
+
+    _migrate(p)
+
+    execute(url, "INSERT INTO seat (row_no, seat_no) VALUES (1, 1)")  # no longer unique
+    assert rows(url, "SELECT id, row_no, seat_no, note FROM seat ORDER BY id") == [
+        (1, 1, 1, "a"),
+        (2, 1, 2, None),
+        (3, 1, 1, None),
+    ]
+    # What the models do not describe stays: the CHECK, the partial index.
+    named = ["seat_note_part"] + (
+        ["seat_note_short", "seat_pkey"] if _backend(url) != "sqlite" else []
+    )
+    assert _names(url, "seat") == sorted(named)
+    with pytest.raises(Exception, match=r"(?i)check"):
+        execute(url, "INSERT INTO seat (row_no, seat_no, note) VALUES (2, 2, 'far too long')")
