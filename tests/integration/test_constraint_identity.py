@@ -393,3 +393,27 @@ def test_a_unique_constraint_of_an_adopted_table_definition_can_be_dropped(
     assert _names(url, "seat") == sorted(named)
     with pytest.raises(Exception, match=r"(?i)check"):
         execute(url, "INSERT INTO seat (row_no, seat_no, note) VALUES (2, 2, 'far too long')")
+
+
+@pytest.mark.parametrize("rename", ["table", "column"])
+def test_renaming_an_adopted_table_or_column_keeps_its_foreign_keys(
+    any_project: Project, rename: str
+) -> None:
+    """Its constraints keep the names another tool gave them: nothing to rename, nothing that
+    fails for want of umbral's name."""
+    p, url = any_project, any_project.database
+    _adopt(p, *STOCK[_backend(url)], *STOCK_ROWS)
+    before = rows(url, "SELECT id, qty, product_id, owner_id FROM stock ORDER BY id")
+    if rename == "table":
+        _edit(p, "class Stock(Model", 'class Stock(Model, table="inventory"')
+        table, column = "inventory", "product_id"
+    else:
+        _edit(p, "product_id = fields.ForeignKey(", "item = fields.ForeignKey(")
+        table, column = "stock", "item"
+
+    _migrate(p)
+
+    assert rows(url, f"SELECT id, qty, {column}, owner_id FROM {table} ORDER BY id") == before
+    assert _foreign_keys(url, table) == sorted(
+        [("owner_id", "owner", "NO ACTION"), (column, "product", "CASCADE")]
+    )
