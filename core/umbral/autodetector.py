@@ -310,14 +310,22 @@ def _generate_model_changes(old: ModelState, new: ModelState, result: Diff) -> N
 
     old_specs = old.index_specs()
     new_specs = new.index_specs()
+    # An added column's own index (index=True or a ForeignKey) is created by its AddColumn,
+    # and an altered column's by its AlterColumn when the change gives or takes it (which
+    # drops it too): a separate AddIndex would create it twice.
+    altered = [
+        op.column
+        for op in alters
+        if isinstance(op, ops.AlterColumn) and _own_index(op.from_) != _own_index(op.to)
+    ]
+    own_indexes = {((n,), False) for n in (*added, *altered)}
     index_drops = [
         ops.DropIndex(table=table, columns=cols, unique=uniq)
         for cols, uniq in old_specs
-        if (cols, uniq) not in new_specs and all(c in new_cols for c in cols)
+        if (cols, uniq) not in new_specs
+        and all(c in new_cols for c in cols)
+        and (cols, uniq) not in own_indexes
     ]
-    # An added column's own index (index=True or a ForeignKey) is created by its AddColumn;
-    # a separate AddIndex would create it twice.
-    own_indexes = {((n,), False) for n in added}
     index_adds = [
         ops.AddIndex(table=table, columns=cols, unique=uniq)
         for cols, uniq in new_specs
@@ -352,6 +360,11 @@ def _column_renames(removed: list[Column], added: list[Column]) -> list[tuple[st
         if len(candidates) == 1 and named(removed, shape) == [column.name]:
             pairs.append((column.name, candidates[0]))
     return pairs
+
+
+def _own_index(col: Column) -> bool:
+    """Whether the column has its own ``idx_<table>_<column>`` (``ModelState.index_specs``)."""
+    return (col.index or col.is_fk) and not col.unique and not col.primary_key
 
 
 def _renamed_model(model: ModelState, old: str, new: str) -> ModelState:

@@ -13,6 +13,12 @@ from umbral.errors import UnsupportedChange
 from umbral.schema import Column as C
 from umbral.schema import ModelState
 from umbral_postgres.backend import PostgresBackend, split_pg_sql
+from umbral_postgres.catalog import (
+    drop_indexes_sql,
+    drop_unique_sql,
+    rename_constraint_sql,
+    replace_foreign_keys_sql,
+)
 
 B = PostgresBackend()
 
@@ -189,7 +195,7 @@ CASES: list[tuple[str, ops.Operation, list[str]]] = [
             from_=C("email", "Text", unique=True),
             to=C("email", "Text"),
         ),
-        ['ALTER TABLE "post" DROP CONSTRAINT IF EXISTS "post_email_key"'],
+        drop_unique_sql("post", ("email",)),
     ),
     (
         "alter: unique added",
@@ -216,7 +222,7 @@ CASES: list[tuple[str, ops.Operation, list[str]]] = [
         ],
     ),
     (
-        "alter: FK action change re-creates the named constraint",
+        "alter: FK action change re-creates the constraint, found by what it is",
         ops.AlterColumn(
             table="post",
             column="author",
@@ -224,9 +230,13 @@ CASES: list[tuple[str, ops.Operation, list[str]]] = [
             to=C("author", "ForeignKey", fk_target="author", fk_column="id", on_delete="cascade"),
         ),
         [
-            'ALTER TABLE "post" DROP CONSTRAINT IF EXISTS "post_author_fkey"',
-            'ALTER TABLE "post" ADD CONSTRAINT "post_author_fkey" FOREIGN KEY ("author") '
-            'REFERENCES "author" ("id") ON DELETE CASCADE',
+            replace_foreign_keys_sql(
+                "post",
+                ("author",),
+                ("author", "author"),
+                'ALTER TABLE "post" ADD CONSTRAINT "post_author_fkey" FOREIGN KEY ("author") '
+                'REFERENCES "author" ("id") ON DELETE CASCADE',
+            ),
         ],
     ),
     (
@@ -242,8 +252,8 @@ CASES: list[tuple[str, ops.Operation, list[str]]] = [
         [
             'ALTER TABLE "post" RENAME TO "article"',
             'ALTER INDEX IF EXISTS "post_pkey" RENAME TO "article_pkey"',
-            'ALTER TABLE "article" RENAME CONSTRAINT "post_status_check" TO "article_status_check"',
-            'ALTER TABLE "article" RENAME CONSTRAINT "post_author_fkey" TO "article_author_fkey"',
+            rename_constraint_sql("article", "post_status_check", "article_status_check"),
+            rename_constraint_sql("article", "post_author_fkey", "article_author_fkey"),
             'ALTER INDEX IF EXISTS "idx_post_title_status" RENAME TO "idx_article_title_status"',
             'ALTER INDEX IF EXISTS "idx_post_author" RENAME TO "idx_article_author"',
         ],
@@ -280,8 +290,8 @@ CASES: list[tuple[str, ops.Operation, list[str]]] = [
     ),
     (
         "add index",
-        ops.AddIndex(table="post", columns=("title", "status")),
-        ['CREATE INDEX "idx_post_title_status" ON "post" ("title", "status")'],
+        ops.AddIndex(table="post", columns=("status", "title")),
+        ['CREATE INDEX "idx_post_status_title" ON "post" ("status", "title")'],
     ),
     (
         "add unique index",
@@ -291,7 +301,7 @@ CASES: list[tuple[str, ops.Operation, list[str]]] = [
     (
         "drop index",
         ops.DropIndex(table="post", columns=("title", "status")),
-        ['DROP INDEX IF EXISTS "idx_post_title_status"'],
+        [drop_indexes_sql("post", ("title", "status"), unique=False)],
     ),
     (
         "comment",

@@ -123,6 +123,33 @@ def test_a_foreign_key_the_models_keep_as_a_plain_column_is_carried() -> None:
     assert _created(out) == out
 
 
+@pytest.mark.parametrize(
+    "foreign_key",
+    [
+        'shelf_id BIGINT, CONSTRAINT fk_item_shelf FOREIGN KEY ("shelf_id") REFERENCES shelf '
+        "(id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED",
+        'shelf_id BIGINT REFERENCES "shelf" ("id") ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED',
+    ],
+    ids=["named table constraint", "inline"],
+)
+def test_a_foreign_key_the_models_give_the_column_is_theirs_and_keeps_its_deferral(
+    foreign_key: str,
+) -> None:
+    """Written as another tool writes it, it is the models' foreign key: the new table has
+    that one, with the models' actions (here ON DELETE SET NULL), once, deferred as before."""
+    stored = (
+        "CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT NOT NULL, qty INTEGER NOT NULL, "
+        f"{foreign_key})"
+    )
+    new = NEW.replace('("id"))', '("id") ON DELETE SET NULL)')
+    out = tabledef.carry(stored, EXPECTED, new)
+    assert out == new.replace("SET NULL", "SET NULL DEFERRABLE INITIALLY DEFERRED")
+    assert _created(out) == out
+    # Without a deferral there is nothing to carry.
+    plain = stored.replace(" DEFERRABLE INITIALLY DEFERRED", "")
+    assert tabledef.carry(plain, EXPECTED, new) is None
+
+
 def test_what_names_a_removed_column_goes_with_it() -> None:
     stored = EXPECTED.replace(
         'REFERENCES "shelf" ("id"))',

@@ -346,9 +346,22 @@ CASES: list[tuple[str, ops.Operation, list[str], Callable[[Schema], Any]]] = [
         lambda s: ("uniq_post_title_status", ("title", "status"), True) in s["post"]["indexes"],
     ),
     (
-        "drop-unique-index",
+        # A UNIQUE constraint of a table's definition (one umbral did not create) goes only
+        # with a rebuild; the run time drops the index in place when there is none.
+        "drop-unique-index-rebuilds",
         ops.DropIndex(table="post", columns=("author", "title"), unique=True),
-        ['DROP INDEX IF EXISTS "uniq_post_author_title"'],
+        rebuild(
+            "post",
+            'CREATE TABLE "_umbral_new_post" ("id" INTEGER PRIMARY KEY AUTOINCREMENT, '
+            '"title" TEXT NOT NULL DEFAULT \'x\', "author" BIGINT NOT NULL REFERENCES "author" '
+            '("id") ON DELETE CASCADE, "status" TEXT)',
+            '"id", "title", "author", "status"',
+            '"id", COALESCE("title", \'x\'), "author", "status"',
+            [
+                'CREATE INDEX "idx_post_author" ON "post" ("author")',
+                'CREATE INDEX "idx_post_status" ON "post" ("status")',
+            ],
+        ),
         lambda s: "uniq_post_author_title" not in index_names(s, "post"),
     ),
     (
@@ -428,6 +441,10 @@ def test_rebuilds_offer_shortcuts_for_a_table_laid_out_as_its_state() -> None:
         # already has one that indexes the same way (kept under a legacy name).
         "rename-column": ["moved index"],
         "rename-table": ["moved index"],
+        # An index is dropped with every other that indexes the same way (adopted under a
+        # legacy name); a unique one in place of the rebuild, unless the definition has it.
+        "drop-index": ["drop index"],
+        "drop-unique-index-rebuilds": ["carry", "drop index", "swap"],
     }  # (adding or dropping a column, or a COALESCE'd copy, offers neither of the last two)
     dropped = offered["drop-indexed-column"]["drop column"]
     assert (

@@ -25,6 +25,12 @@ from umbral.backend import Backend, RenderContext, integer_pk
 from umbral.errors import UmbralError, UnsupportedChange
 from umbral.naming import index_name
 from umbral.schema import Column, ModelState
+from umbral_postgres.catalog import (
+    drop_indexes_sql,
+    drop_unique_sql,
+    rename_constraint_sql,
+    replace_foreign_keys_sql,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -182,7 +188,7 @@ class PostgresBackend(Backend):
                     out.append(f"UPDATE {table} SET {col} = {new_default} WHERE {col} IS NULL")
                 out.append(f"{alter} SET NOT NULL")
         out += self._alter_unique(op, old, new)
-        out += self._alter_fk(op, old, new)
+        out += self._alter_fk(op, old, new, ctx)
         if old.choices != new.choices:
             check = q(f"{op.table}_{op.column}_check")
             out.append(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {check}")
@@ -200,10 +206,13 @@ class PostgresBackend(Backend):
         if new.unique and not old.unique and not new.primary_key:
             out.append(f"ALTER TABLE {q(op.table)} ADD CONSTRAINT {key} UNIQUE ({q(op.column)})")
         elif old.unique and not new.unique:
-            out.append(f"ALTER TABLE {q(op.table)} DROP CONSTRAINT IF EXISTS {key}")
+            # Whatever its name: an adopted table's constraint or unique index.
+            out += drop_unique_sql(op.table, (op.column,))
         return out
 
-    def _alter_fk(self, op: ops.AlterColumn, old: Column, new: Column) -> list[str]:
+    def _alter_fk(
+        self, op: ops.AlterColumn, old: Column, new: Column, ctx: RenderContext
+    ) -> list[str]:
         q = self.quote
         out: list[str] = []
 
@@ -213,21 +222,31 @@ class PostgresBackend(Backend):
             return (c.fk_target, c.fk_column, c.on_delete, c.on_update)
 
         if fk(old) != fk(new):
-            name = q(f"{op.table}_{op.column}_fkey")
-            if fk(old) is not None:
-                out.append(f"ALTER TABLE {q(op.table)} DROP CONSTRAINT IF EXISTS {name}")
+            add = None
             if fk(new) is not None:
+                name = q(f"{op.table}_{op.column}_fkey")
                 ref = super().references_sql(op.table, new)
-                out.append(
+                add = (
                     f"ALTER TABLE {q(op.table)} ADD CONSTRAINT {name} FOREIGN KEY "
                     f"({q(op.column)}){ref}"
                 )
-        # The auto index of FK / index=True columns follows the column (SPEC §6 index names).
+            if fk(old) is None:
+                out.append(str(add))
+            else:
+                # The old one found by what it is (an adopted table names it its own way): the
+                # column and the table it references, under its old name or the new one.
+                targets = [str(old.fk_target), *([str(new.fk_target)] if add else [])]
+                out.append(replace_foreign_keys_sql(op.table, (op.column,), targets, add))
+        # The auto index of FK / index=True columns follows the column (SPEC §6 index names),
+        # unless the table keeps an index on it for another reason (``indexes``).
         idx = (op.column,)
         if self._auto_indexed(new) and not self._auto_indexed(old):
             out.append(self.index_sql(op.table, idx, False, if_not_exists=True))
         elif self._auto_indexed(old) and not self._auto_indexed(new):
-            out.append(self.drop_index_sql(op.table, idx, False))
+            model = ctx.state.get(op.table)
+            after = op.apply({op.table: model})[op.table] if model is not None else None
+            if after is None or (idx, False) not in after.index_specs():
+                out.append(drop_indexes_sql(op.table, idx, unique=False))
         return out
 
     def render_rename_table(self, op: ops.RenameTable, ctx: RenderContext) -> list[str]:
@@ -238,6 +257,15 @@ class PostgresBackend(Backend):
         model = ctx.state.get(op.from_)
         if model is not None:
             out += self._rename_derived(op.to, model, op.from_, op.to, lambda c: c)
+        if any(rel.table == op.from_ for parent in ctx.state.values() for rel in parent.m2m):
+            # A junction table: its index, and the foreign keys PostgreSQL named after it.
+            idx = ("child_id",)
+            old_idx, new_idx = q(index_name(op.from_, idx, False)), q(index_name(op.to, idx, False))
+            out.append(f"ALTER INDEX IF EXISTS {old_idx} RENAME TO {new_idx}")
+            out += [
+                rename_constraint_sql(op.to, f"{op.from_}_{c}_fkey", f"{op.to}_{c}_fkey")
+                for c in ("parent_id", "child_id")
+            ]
         return out
 
     def render_rename_column(self, op: ops.RenameColumn, ctx: RenderContext) -> list[str]:
@@ -277,9 +305,8 @@ class PostgresBackend(Backend):
                 old_name = f"{old_table}_{c.name}_{suffix}"
                 new_name = f"{new_table}_{ren(c.name)}_{suffix}"
                 if old_name != new_name:
-                    out.append(
-                        f"ALTER TABLE {q(table)} RENAME CONSTRAINT {q(old_name)} TO {q(new_name)}"
-                    )
+                    # Only when it has umbral's name: an adopted table's keeps its own.
+                    out.append(rename_constraint_sql(table, old_name, new_name))
         for cols, unique in model.index_specs():
             if only is not None and only not in cols:
                 continue
@@ -330,7 +357,10 @@ class PostgresBackend(Backend):
             self._require_non_atomic(op, ctx)
             name = self.quote(index_name(op.table, op.columns, op.unique))
             return [f"DROP INDEX CONCURRENTLY IF EXISTS {name}"]
-        return super().render_drop_index(op, ctx)
+        # Whatever its name: an index adopted under its legacy name is the one to drop.
+        if op.unique:
+            return drop_unique_sql(op.table, op.columns)
+        return [drop_indexes_sql(op.table, op.columns, unique=False)]
 
     # -- views and raw SQL ----------------------------------------------------------------
 

@@ -223,6 +223,25 @@ class SQLiteBackend(Backend):
     def render_set_column_comment(self, op: ops.SetColumnComment, ctx: RenderContext) -> list[str]:
         return []  # SQLite has no column comments; the migration is still recorded
 
+    def render_drop_index(self, op: ops.DropIndex, ctx: RenderContext) -> list[str]:
+        """Drop the index, found at run time by what it is (``drop index``): an index adopted
+        under its legacy name is the one the models drop. A UNIQUE constraint in the table's
+        definition (a table umbral did not create) cannot be dropped but by a rebuild, which
+        is what is rendered for a unique one; the run time takes the drop instead when the
+        definition has no such constraint."""
+        drop = self.drop_index_sql(op.table, op.columns, op.unique)
+        what = (self.index_sql(op.table, op.columns, op.unique),)  # the index, as umbral makes it
+        model = ctx.state.get(op.table) if op.unique else None
+        if model is None:
+            ctx.shortcuts.append(Shortcut("drop index", op.table, (drop,), "", drop, None, what))
+            return [drop]
+        offered = len(ctx.shortcuts)
+        stmts = self.rebuild(model, op.apply({op.table: model})[op.table], ctx)
+        # Offered before the rebuild's own steps: when taken, none of them runs.
+        shortcut = Shortcut("drop index", op.table, tuple(stmts), "", drop, None, what)
+        ctx.shortcuts.insert(offered, shortcut)
+        return stmts
+
     def _table(self, table: str, ctx: RenderContext, required: bool = True) -> ModelState:
         model = ctx.state.get(table)
         if model is None and required:
@@ -274,7 +293,10 @@ class SQLiteBackend(Backend):
         )
         # DROP TABLE takes the table's triggers and hand-made indexes with it: the swap reads
         # them just before and re-creates them after (``_swap``).
-        ctx.shortcuts.append(Shortcut("swap", table, swap, "", swap[0]))
+        # The indexes the models had before: one the table has under another name (adopted
+        # by inspectdb) is theirs, and goes when they no longer have it.
+        before = tuple(self.table_indexes_sql(old))
+        ctx.shortcuts.append(Shortcut("swap", table, swap, "", swap[0], None, before))
         return [create, copy, *self._carry_counter_sql(old, new, table, tmp), *swap]
 
     def _carry_counter_sql(
@@ -394,6 +416,8 @@ class SQLiteBackend(Backend):
             return True
         if shortcut.kind == "moved index":
             return self._has_index_like(cur, shortcut.table, shortcut.sql)
+        if shortcut.kind == "drop index":
+            return self._drop_index(cur, shortcut.table, _spec_of(shortcut.statements[0]))
         row = cur.execute(
             "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (shortcut.table,)
         ).fetchone()
@@ -475,9 +499,10 @@ class SQLiteBackend(Backend):
         dropped. An index that uses a column the rebuild removed goes with the column, as on
         PostgreSQL. An index the models now make under umbral's name (the same columns, the
         same uniqueness: an index ``inspectdb`` adopted with its legacy name) is not made
-        twice. A trigger the rebuild would break (one that names a removed column, here or on
-        another table) stops the migration: SQLite would accept it and fail every write that
-        fires it.
+        twice; one the models had before (``shortcut.statements``) and no longer have goes,
+        whatever its name. A trigger the rebuild would break (one that names a removed
+        column, here or on another table) stops the migration: SQLite would accept it and
+        fail every write that fires it.
         """
         import sqlite3
 
@@ -500,11 +525,14 @@ class SQLiteBackend(Backend):
             cur.execute(stmt)
         gone = before - {r[1].lower() for r in cur.execute(columns)}
         made = set(self._index_specs(cur, table).values())
+        modelled = {_spec_of(create) for create in shortcut.statements}
         keep = [
             ("index", name, _CREATE_INDEX.sub(r"\1 IF NOT EXISTS ", sql, count=1))
             for name, sql in indexes
             # The models' indexes, just made, win a clash of names (IF NOT EXISTS).
-            if specs.get(name) not in made and not index_columns(sql) & gone
+            if specs.get(name) not in made
+            and not index_columns(sql) & gone
+            and not _plain(specs.get(name), modelled)
         ] + [("trigger", name, sql) for name, sql in triggers]
         for kind, name, sql in keep:
             try:
@@ -524,14 +552,33 @@ class SQLiteBackend(Backend):
     def _has_index_like(self, cur: sqlite3.Cursor, table: str, create: str) -> bool:
         """Whether ``table`` has an index that indexes as ``create`` (one of umbral's
         ``CREATE [UNIQUE] INDEX``, on plain ascending columns) would."""
-        tokens = tokenize(create)
-        unique = tokens[1].word == "UNIQUE"
-        start = next(i for i, t in enumerate(tokens) if t.text == "(")
-        cols = tuple(str(t.name) for t in tokens[start:] if t.kind == "ident")
-        return any(
-            spec[0] == cols and spec[1] == unique and not any(d for d, _ in spec[2])
-            for spec in self._index_specs(cur, table).values()
-        )
+        return bool(self._indexes_like(cur, table, _spec_of(create)))
+
+    def _indexes_like(
+        self, cur: sqlite3.Cursor, table: str, spec: tuple[tuple[str, ...], bool]
+    ) -> list[str]:
+        """The names of the indexes of ``table`` on plain ascending ``spec[0]`` (in that
+        order) with uniqueness ``spec[1]``: a UNIQUE constraint's automatic index included."""
+        return [
+            name
+            for name, (cols, unique, keys) in self._index_specs(cur, table).items()
+            if (cols, unique) == spec and not any(d for d, _ in keys)
+        ]
+
+    def _drop_index(
+        self, cur: sqlite3.Cursor, table: str, spec: tuple[tuple[str, ...], bool]
+    ) -> bool:
+        """Drop every index of ``table`` that indexes as ``spec`` says, whatever its name;
+        False, having dropped nothing, when one of them is a UNIQUE constraint of the table's
+        definition (only a rebuild removes it)."""
+        found = self._indexes_like(cur, table, spec)
+        # (seq, name, unique, origin, partial): origin "c" is a CREATE INDEX
+        listed = cur.execute(f"PRAGMA index_list({self.quote(table)})").fetchall()
+        if {r[1] for r in listed if r[3] != "c"} & set(found):
+            return False
+        for index in found:
+            cur.execute(f"DROP INDEX {self.quote(index)}")
+        return True
 
     def _indexes_sql(self, cur: sqlite3.Cursor, table: str) -> list[tuple[str, str]]:
         """(name, stored SQL) of the indexes of ``table`` made by CREATE INDEX."""
@@ -660,6 +707,21 @@ class SQLiteBackend(Backend):
     @contextmanager
     def migration_lock(self, conn: Connection, wait: float) -> Iterator[None]:
         yield  # BEGIN IMMEDIATE per migration serialises writers; no run-wide lock needed
+
+
+def _plain(spec: tuple | None, specs: set[tuple[tuple[str, ...], bool]]) -> bool:
+    """Whether an index of ``spec`` (``SQLiteBackend._index_specs``) indexes as one of
+    ``specs`` (columns, unique) does: the same columns, ascending, and uniqueness."""
+    return spec is not None and spec[:2] in specs and not any(d for d, _ in spec[2])
+
+
+def _spec_of(create: str) -> tuple[tuple[str, ...], bool]:
+    """(columns, unique) of one of umbral's ``CREATE [UNIQUE] INDEX`` statements."""
+    tokens = tokenize(create)
+    start = next(i for i, t in enumerate(tokens) if t.text == "(")
+    return tuple(str(t.name) for t in tokens[start:] if t.kind == "ident"), tokens[
+        1
+    ].word == "UNIQUE"
 
 
 #: The start of an index's stored ``CREATE [UNIQUE] INDEX`` text.

@@ -275,6 +275,11 @@ def carry(stored: str, expected: str, new: str) -> str | None:
         listed = ", ".join(f"`{c}`" for c in generated)
         raise CannotCarry(f"generated column(s) {listed} cannot be copied")
     gone = {c.name.lower() for c in s.columns if n.column(c.name) is None}
+    # A foreign key on a column the models give one is the models' foreign key, whatever its
+    # name or form (inline, or a table constraint): the new table has the models' one, with
+    # its actions, made deferrable when the stored one was (which a model cannot say).
+    described = {c.name.lower() for c in e.columns if c.of("REFERENCES")}
+    deferrals: dict[str, str] = {}
     collations: dict[str, str] = {}
     constraints: list[str] = []
     for col in s.columns:
@@ -283,6 +288,10 @@ def carry(stored: str, expected: str, new: str) -> str | None:
         theirs = {c.key for c in mine.clauses}
         kept = col.name.lower() not in gone
         for clause in col.clauses:
+            if clause.kind == "REFERENCES" and col.name.lower() in described:
+                if kept and (deferral := _deferral(clause)):
+                    deferrals[col.name.lower()] = deferral
+                continue
             if clause.key in theirs:
                 continue
             if clause.kind == "CHECK" and not clause.names() & gone:
@@ -301,17 +310,42 @@ def carry(stored: str, expected: str, new: str) -> str | None:
             local = _fk_columns(clause)
             if local & gone:
                 continue
+            if len(local) == 1 and local <= described:
+                if deferral := _deferral(clause):
+                    deferrals[next(iter(local))] = deferral
+                continue
         elif clause.names() & gone:
             continue
         constraints.append(clause.text)
-    if not collations and not constraints:
+    # Only onto a new foreign key that ends its column's definition (umbral writes it last).
+    deferrals = {
+        name: text
+        for name, text in deferrals.items()
+        if (col := n.column(name)) is not None
+        and col.clauses
+        and col.clauses[-1].kind == "REFERENCES"
+    }
+    if not collations and not constraints and not deferrals:
         return None
     items = []
     for col in n.columns:
-        extra = collations.get(col.name.lower())
-        items.append(f"{col.text} {extra}" if extra else col.text)
+        low = col.name.lower()
+        text = " ".join(x for x in (col.text, deferrals.get(low), collations.get(low)) if x)
+        items.append(text)
     items += [c.text for c in n.constraints] + constraints
     return f"{n.head} ({', '.join(items)})"
+
+
+def _deferral(clause: Clause) -> str:
+    """The ``[NOT] DEFERRABLE [INITIALLY DEFERRED|IMMEDIATE]`` ending a foreign-key clause, as
+    written; '' when it has none."""
+    tokens = clause.tokens
+    at = next((i for i, t in enumerate(tokens) if t.word == "DEFERRABLE"), None)
+    if at is None:
+        return ""
+    if at and tokens[at - 1].word == "NOT":
+        at -= 1
+    return " ".join(t.text for t in tokens[at:])
 
 
 def _fk_columns(clause: Clause) -> set[str]:

@@ -88,12 +88,12 @@ def plan_models(
         plans[parent].depends_on.add(child)  # so the target class is defined first when it can be
     legacy = sorted(n for p in plans.values() for n in p.legacy_indexes)
     if legacy:
-        # umbral drops and re-creates indexes by its own names (idx_/uniq_<table>_<columns>);
-        # `DROP INDEX IF EXISTS idx_...` would silently miss these.
+        # umbral names the indexes it makes idx_/uniq_<table>_<columns>; it finds these by
+        # their columns when a migration drops or replaces them.
         warn(
             f"{len(legacy)} index(es) keep their database names ({', '.join(legacy[:5])}"
-            f"{', ...' if len(legacy) > 5 else ''}), not umbral's idx_/uniq_<table>_<columns>: "
-            "to drop or change one of them later, write a RunSql migration"
+            f"{', ...' if len(legacy) > 5 else ''}), not umbral's idx_/uniq_<table>_<columns>; "
+            "a migration that drops one finds it by its columns"
         )
     order = _topological({p.table: p.depends_on - {p.table} for p in plans.values()})
     return [plans[t] for t in order]

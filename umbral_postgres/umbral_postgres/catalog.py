@@ -1,0 +1,136 @@
+"""Statements that find a constraint or index by what it is, at run time.
+
+A table umbral did not create names its constraints and indexes its own way (``fk_stock_product``,
+Django's ``..._fk_app_product_id`` hashes, ``book_title_ix``); ``inspectdb`` adopts them without
+renaming them. Dropping one by the name umbral would have given it drops nothing, and the old
+constraint keeps working next to the new one. These statements look the object up in the
+catalog when the migration runs, by its table, kind, columns (in order) and, for a foreign key,
+the table it references, and drop every one that matches, whatever its name: a ``DO`` block,
+so ``sqlmigrate`` shows what runs. Renames of the names umbral gave are skipped when the object
+does not have that name (it kept its own through adoption).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def _quote(ident: str) -> str:
+    return '"' + ident.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _regclass(table: str) -> str:
+    return f"to_regclass({_literal(_quote(table))})"
+
+
+def _names(columns: Sequence[str]) -> str:
+    return "ARRAY[" + ", ".join(_literal(c) for c in columns) + "]::text[]"
+
+
+def _columns_of(keys: str, relation: str) -> str:
+    """The names of the attribute numbers ``keys`` of ``relation``, in their order."""
+    return (
+        f"ARRAY(SELECT a.attname::text FROM unnest({keys}) WITH ORDINALITY k(num, pos) "
+        f"JOIN pg_attribute a ON a.attrelid = {relation} AND a.attnum = k.num ORDER BY k.pos)"
+    )
+
+
+def _do(comment: str, declare: str, select: str, each: str, after: str = "") -> str:
+    """A ``DO`` block that runs ``each`` for every row ``found`` of ``select``, then
+    ``after``; ``comment`` says what it does, for ``sqlmigrate``'s reader."""
+    return (
+        f"DO $umbral$ -- {comment}\nDECLARE {declare}\nBEGIN\n  FOR found IN {select}\n"
+        f"  LOOP\n    {each}\n  END LOOP;{after}\nEND$umbral$"
+    )
+
+
+def _on(table: str, columns: Sequence[str]) -> str:
+    return f"{_quote(table)} ({', '.join(_quote(c) for c in columns)})"
+
+
+def replace_foreign_keys_sql(
+    table: str, columns: Sequence[str], targets: Sequence[str], add: str | None
+) -> str:
+    """Drop every foreign key of ``table`` on ``columns`` that references one of ``targets``,
+    then run ``add`` (an ``ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY``), if any, keeping
+    what the models cannot say: a dropped one that was ``DEFERRABLE`` (Django makes every
+    foreign key ``DEFERRABLE INITIALLY DEFERRED``) makes the new one so too."""
+    targets = list(dict.fromkeys(targets))
+    refs = ", ".join(_regclass(t) for t in targets)
+    select = (
+        f"SELECT conname, condeferrable, condeferred FROM pg_constraint "
+        f"WHERE conrelid = {_regclass(table)} AND contype = 'f' AND confrelid IN ({refs}) "
+        f"AND {_columns_of('conkey', 'conrelid')} = {_names(columns)}"
+    )
+    drop = _literal(f"ALTER TABLE {_quote(table)} DROP CONSTRAINT ")
+    each = (
+        f"EXECUTE {drop} || quote_ident(found.conname);\n"
+        "    IF found.condeferrable THEN\n"
+        "      deferral := ' DEFERRABLE INITIALLY ' || "
+        "CASE WHEN found.condeferred THEN 'DEFERRED' ELSE 'IMMEDIATE' END;\n"
+        "    END IF;"
+    )
+    what = "replace" if add else "drop"
+    to = " or ".join(_quote(t) for t in targets)
+    return _do(
+        f"{what} the foreign key of {_on(table, columns)} to {to}, whatever its name",
+        "found record; deferral text := '';",
+        select,
+        each,
+        f"\n  EXECUTE {_literal(add)} || deferral;" if add else "",
+    )
+
+
+def drop_unique_sql(table: str, columns: Sequence[str]) -> list[str]:
+    """Drop every UNIQUE constraint of ``table`` on ``columns``, and every unique index on
+    them that backs no constraint (a ``CREATE UNIQUE INDEX``): a plain one, on the columns
+    themselves, not partial."""
+    select = (
+        f"SELECT conname FROM pg_constraint WHERE conrelid = {_regclass(table)} "
+        f"AND contype = 'u' AND {_columns_of('conkey', 'conrelid')} = {_names(columns)}"
+    )
+    drop = _literal(f"ALTER TABLE {_quote(table)} DROP CONSTRAINT ")
+    return [
+        _do(
+            f"drop the UNIQUE constraints of {_on(table, columns)}, whatever their names",
+            "found text;",
+            select,
+            f"EXECUTE {drop} || quote_ident(found);",
+        ),
+        drop_indexes_sql(table, columns, unique=True),
+    ]
+
+
+def drop_indexes_sql(table: str, columns: Sequence[str], *, unique: bool) -> str:
+    """Drop every index of ``table`` on ``columns`` (in order) with that uniqueness that
+    backs no constraint of the table, is not partial, has no expression and sorts each column
+    ascending, nulls last (as every index umbral makes)."""
+    select = (
+        "SELECT i.indexrelid::regclass::text FROM pg_index i "
+        f"WHERE i.indrelid = {_regclass(table)} AND i.indisunique = {str(unique).upper()} "
+        "AND NOT i.indisprimary AND i.indpred IS NULL AND i.indexprs IS NULL "
+        "AND 0 = ALL(i.indoption::int2[]) AND NOT EXISTS "
+        "(SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid "
+        "AND c.conrelid = i.indrelid) "
+        f"AND {_columns_of('i.indkey::int2[]', 'i.indrelid')} = {_names(columns)}"
+    )
+    kind = "unique indexes" if unique else "indexes"
+    return _do(
+        f"drop the {kind} of {_on(table, columns)}, whatever their names",
+        "found text;",
+        select,
+        # indexrelid::regclass is already quoted (and qualified) as the search path needs.
+        "EXECUTE 'DROP INDEX ' || found;",
+    )
+
+
+def rename_constraint_sql(table: str, old: str, new: str) -> str:
+    """Rename constraint ``old`` of ``table`` to ``new`` when it has that name."""
+    return (
+        f"DO $umbral$BEGIN ALTER TABLE {_quote(table)} RENAME CONSTRAINT {_quote(old)} TO "
+        f"{_quote(new)}; EXCEPTION WHEN undefined_object THEN NULL; END$umbral$"
+    )
