@@ -169,8 +169,7 @@ def test_index_names_are_listed_once(any_project: Project) -> None:
     names = ", ".join(sorted([auto, "tag_name_uq"]))
     assert (
         f"{WARN}2 index(es) keep their database names ({names}), not umbral's "
-        "idx_/uniq_<table>_<columns>: to drop or change one of them later, write a RunSql "
-        "migration"
+        "idx_/uniq_<table>_<columns>; a migration that drops one finds it by its columns"
     ) in r.err_lines, r
     models = (p.root / "legacy" / "models.py").read_text()
     line = next(x for x in models.splitlines() if x.startswith("# index names kept"))
