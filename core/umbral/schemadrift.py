@@ -238,24 +238,6 @@ def _compare_table(
                     (ops.DropColumn(table=t, column=col.name),), destructive=True,
                 )
             )  # fmt: skip
-    for col in want.fields:
-        found = have.column(col.name)
-        if found is None:
-            continue
-        lines = _column_changes(_as_stored(col), _as_stored(found), p.migration, comments)
-        if not lines:
-            continue
-        repair: list[ops.Operation] = []
-        if _stored(_as_stored(col), comments=False) != _stored(_as_stored(found), comments=False):
-            # The database's column as it is, with the model's index flag so the alter does
-            # not touch the index (indexes are compared and repaired on their own).
-            before = replace(found, index=col.index)
-            repair.append(ops.AlterColumn(table=t, column=col.name, from_=before, to=col))
-        elif comments and col.help != found.help:
-            repair.append(ops.SetColumnComment(table=t, column=col.name, comment=col.help))
-        first, *rest = lines
-        out.append(Difference(p.plugin, "~", f"{t}.{col.name}: {first}", tuple(repair)))
-        out += [Difference(p.plugin, "~", f"{t}.{col.name}: {line}") for line in rest]
     wanted = set(want.index_specs())
     pk = (have.pk.name,) if have.pk is not None else ()
     present = {
@@ -265,13 +247,36 @@ def _compare_table(
         # A column's own unique is compared as a column attribute.
         and not (unique and len(columns) == 1 and _unique_column(have, columns[0]))
     }
+    #: Columns whose repair alter makes or drops their own index (as a model change would).
+    by_alter: set[tuple[str, ...]] = set()
+    for col in want.fields:
+        found = have.column(col.name)
+        if found is None:
+            continue
+        lines = _column_changes(_as_stored(col), _as_stored(found), p.migration, comments)
+        if not lines:
+            continue
+        repair: list[ops.Operation] = []
+        if _stored(_as_stored(col), comments=False) != _stored(_as_stored(found), comments=False):
+            # The database's column as it is, its own index included: an alter that gives or
+            # takes that index (a column becoming a foreign key, say) makes or drops it.
+            before = replace(found, index=((col.name,), False) in present)
+            if _own_index(before) != _own_index(col):
+                by_alter.add((col.name,))
+            repair.append(ops.AlterColumn(table=t, column=col.name, from_=before, to=col))
+        elif comments and col.help != found.help:
+            repair.append(ops.SetColumnComment(table=t, column=col.name, comment=col.help))
+        first, *rest = lines
+        out.append(Difference(p.plugin, "~", f"{t}.{col.name}: {first}", tuple(repair)))
+        out += [Difference(p.plugin, "~", f"{t}.{col.name}: {line}") for line in rest]
     for columns, unique in sorted(wanted - present):
         kind = "unique index" if unique else "index"
         out.append(
             Difference(
                 p.plugin, "-",
                 f"{kind} on {t} ({', '.join(columns)}) (in {p.migration}, not in the database)",
-                (ops.AddIndex(table=t, columns=columns, unique=unique),),
+                () if not unique and columns in by_alter
+                else (ops.AddIndex(table=t, columns=columns, unique=unique),),
             )
         )  # fmt: skip
     for columns, unique in sorted(present - wanted):
@@ -287,7 +292,7 @@ def _compare_table(
                 p.plugin, "+",
                 f"{kind}{label} on {t} ({', '.join(columns)}) (in the database, not in "
                 f"{p.migration})",
-                (drop,),
+                () if not unique and columns in by_alter else (drop,),
             )
         )  # fmt: skip
     return out
@@ -296,6 +301,11 @@ def _compare_table(
 def _action(raw: str) -> str:
     """``SET NULL`` -> ``set_null``: a reflected action as a model spells it."""
     return raw.strip().lower().replace(" ", "_")
+
+
+def _own_index(col: Column) -> bool:
+    """Whether the column has its own ``idx_<table>_<column>`` (``ModelState.index_specs``)."""
+    return bool(col.index or col.is_fk) and not col.unique and not col.primary_key
 
 
 def _unique_column(model: ModelState, name: str) -> bool:

@@ -223,3 +223,48 @@ def test_nothing_applied(project: Project) -> None:
     execute(p.database, "CREATE TABLE unrelated (id INTEGER PRIMARY KEY)")
     r = p.run("checkschema")
     assert (r.code, r.out_lines) == (0, ["No applied migrations: nothing to compare"]), r
+
+
+FK_DROPPED = {
+    "postgres": [
+        "ALTER TABLE post DROP CONSTRAINT post_author_fkey",
+        "DROP INDEX idx_post_author",
+    ],
+    "sqlite": [
+        "PRAGMA foreign_keys = OFF",
+        "CREATE TABLE post_new (id INTEGER PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL, "
+        "author BIGINT NOT NULL)",
+        "INSERT INTO post_new SELECT id, title, author FROM post",
+        "DROP TABLE post",
+        "ALTER TABLE post_new RENAME TO post",
+    ],
+}
+
+
+def test_a_dropped_foreign_key_and_its_index_are_restored_once(any_project: Project) -> None:
+    """The repair alter that makes the column a foreign key again also makes its index (as a
+    model change would): the printed SQL does not create that index a second time."""
+    p, url = any_project, any_project.database
+    first = _migrated(p)
+    backend = "sqlite" if url.startswith("sqlite") else "postgres"
+    _apply_script(url, ";\n".join(FK_DROPPED[backend]) + ";")
+    r = p.run("checkschema")
+    assert r.code == 1, r
+    assert [line for line in r.out_lines if line[:2] in ("+ ", "- ", "~ ")] == [
+        f"~ post.author: references author(id) ON DELETE CASCADE in app/{first}, "
+        "no foreign key in the database",
+        f"- index on post (author) (in app/{first}, not in the database)",
+    ]
+    data = rows(url, "SELECT id, title, author FROM post ORDER BY id")
+    sql = p.run("checkschema", "--sql").stdout
+    assert sql.count("CREATE INDEX") == 1, sql
+    _apply_script(url, sql)
+    assert p.run("checkschema").code == 0
+    assert rows(url, "SELECT id, title, author FROM post ORDER BY id") == data
+    if backend == "sqlite":  # sqlite3 connections enforce no foreign key unless asked
+        assert [(r[2], r[3], r[6]) for r in rows(url, "PRAGMA foreign_key_list(post)")] == [
+            ("author", "author", "CASCADE")
+        ]
+    else:
+        execute(url, "DELETE FROM author WHERE id = 1")  # the cascade is back
+        assert rows(url, "SELECT title FROM post") == [("two",)]
