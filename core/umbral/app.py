@@ -121,6 +121,12 @@ class App:
             )
         return url
 
+    def missing_database(self) -> str | None:
+        """The database file a read-only command reads as empty because it does not exist
+        yet (``migrate`` creates it), or None."""
+        backend, url = self._backend()
+        return backend.missing_database(url)
+
     def _backend(self) -> tuple[Backend, str]:
         url = self.database_url
         backend = self.env.backend_for(url)
@@ -226,7 +232,8 @@ class App:
             else:  # backends are shared objects: drop what an earlier run set
                 vars(backend).pop(key, None)
         with (
-            connect(backend, backend.normalize_url(url, self.root)) as conn,
+            # --plan only reads: it does not create a database that is not there.
+            connect(backend, backend.normalize_url(url, self.root), create=not plan) as conn,
             _db_errors(url),
             backend.migration_lock(conn, wait),
         ):
@@ -287,7 +294,7 @@ class App:
 
         backend, url = self._backend()
         migrations = [m for p in self.env.plugin_names for m in self.env.migrations(p)]
-        with connect(backend, url) as conn, _db_errors(url):
+        with connect(backend, url, create=False) as conn, _db_errors(url):
             return drift.detect(migrations, recorder.applied(conn))
 
     def sqlmigrate(self, spec: str) -> Rendered:
@@ -365,7 +372,7 @@ class App:
             from umbral.errors import MigrationGraphError
 
             raise MigrationGraphError(conflicts[0])
-        with connect(backend, url) as conn, _db_errors(url):
+        with connect(backend, url, create=False) as conn, _db_errors(url):
             m = Migrator(self.env, backend, conn)
             todo = m.pending_plan(m.applied())
             # A squash recorded without SQL runs none of its operations (SPEC §5).

@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from umbral.cli.main import DatabaseOpt, ProjectOpt, TracebackOpt, _opts, _rel, load_app
+from umbral.cli.main import (
+    DatabaseOpt,
+    ProjectOpt,
+    TracebackOpt,
+    _opts,
+    _rel,
+    load_app,
+    note_missing_database,
+)
 from umbral.cli.output import err, out, run_command
 
 
@@ -25,7 +33,9 @@ def checkmigrations_cmd(
     def body() -> int:
         from umbral.safety import OpSafety
 
-        report = load_app(opts).checkmigrations()
+        app = load_app(opts)
+        note_missing_database(app)
+        report = app.checkmigrations()
         unsafe = report.by_tier(OpSafety.UNSAFE)
         warning = report.by_tier(OpSafety.WARNING)
         safe = report.by_tier(OpSafety.SAFE)

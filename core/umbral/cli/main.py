@@ -145,6 +145,17 @@ def makemigrations_cmd(
     run_command(opts, body)
 
 
+def note_missing_database(app: Any) -> None:
+    """Say on stderr that a read-only command read a not-yet-created database as empty (a
+    mistyped path shows here, not as a silent "nothing applied")."""
+    missing = app.missing_database()
+    if missing is not None:
+        err(
+            f"note: database {missing} does not exist yet: read as empty, and not created "
+            "(`umbral migrate` creates it)"
+        )
+
+
 def migrate_cmd(
     ctx: typer.Context,
     target: Annotated[
@@ -211,6 +222,8 @@ def migrate_cmd(
 
     def body() -> int:
         app = load_app(opts)
+        if plan:
+            note_missing_database(app)
         progress = Progress()
 
         def on_event(kind: str, data: dict) -> None:
@@ -275,6 +288,7 @@ def showmigrations_cmd(
         # Conflicting branches are reported, but showmigrations always exits 0 (SPEC §9):
         # load both branches instead of failing on their shared sequence number.
         app.env.accept_branches = True
+        note_missing_database(app)
         entries = app.showmigrations()
         for message in app.env.conflicts(app.env.plugin_names):
             err(f"error: {message}")
