@@ -254,9 +254,16 @@ def migrate_cmd(
         if fake is not None:
             out(result.message)
         elif plan:
-            if not result.plan:
+            if not result.plan and not result.faked:
                 out("No pending migrations")
+            # What each step will do: a recorded-only migration runs no SQL.
+            for key in result.faked:
+                out(f"Record {key} (no SQL: its tables already exist)")
             for r in result.plan:
+                if r.record_only:
+                    why = "it replaces migrations applied before it"
+                    out(f"Record {r.migration.key} (no SQL: {why})")
+                    continue
                 out(f"{'Unapply' if r.backward else 'Apply'} {r.migration.key}")
                 for description, _ in r.parts:
                     out(f"    {description}")
@@ -290,9 +297,11 @@ def showmigrations_cmd(
         app.env.accept_branches = True
         note_missing_database(app)
         entries = app.showmigrations()
-        for message in app.env.conflicts(app.env.plugin_names):
+        waiting_states = (State.PENDING, State.OUT_OF_ORDER)
+        applied = {e.key for e in entries if e.state not in waiting_states}
+        for message in app.env.conflicts(app.env.plugin_names, applied):
             err(f"error: {message}")
-        waiting = sum(e.state in (State.PENDING, State.OUT_OF_ORDER) for e in entries)
+        waiting = sum(e.state in waiting_states for e in entries)
         if as_json:
             data = {
                 "migrations": [
