@@ -68,7 +68,7 @@ def test_read_only_commands_do_not_create_a_sqlite_file(
     assert sorted(x.name for x in p.root.iterdir() if x.suffix == ".sqlite3") == []
 
 
-def test_sqlmigrate_and_makemigrations_check_open_no_database(project: Project) -> None:
+def test_sqlmigrate_makemigrations_and_inspectdb_create_no_database(project: Project) -> None:
     p = project
     p.models(POST)
     assert p.run("makemigrations").code == 0
@@ -76,7 +76,14 @@ def test_sqlmigrate_and_makemigrations_check_open_no_database(project: Project) 
         r = p.run(*args, "--database", "sqlite:///typo.sqlite3")
         assert r.code == 0, r
         assert r.stderr == "", r
-    assert not (p.root / "typo.sqlite3").exists()
+    # inspectdb reads a source that must exist: it says so, and creates nothing either.
+    r = p.run("inspectdb", "typo.sqlite3", "--output", "adopted")
+    assert r.code == 1, r
+    assert r.err_lines == [
+        f"error: umbral inspectdb: cannot connect to database sqlite:///{p.root / 'typo.sqlite3'}: "
+        f"no SQLite database file at {p.root / 'typo.sqlite3'}"
+    ], r
+    assert not (p.root / "typo.sqlite3").exists() and not (p.root / "adopted").exists()
 
 
 def test_the_file_is_created_by_migrate_and_then_read(project: Project) -> None:
