@@ -132,6 +132,12 @@ class App:
             )
         return url
 
+    def missing_database(self) -> str | None:
+        """The database file a read-only command reads as empty because it does not exist
+        yet (``migrate`` creates it), or None."""
+        backend, url = self._backend()
+        return backend.missing_database(url)
+
     def _backend(self) -> tuple[Backend, str]:
         url = self.database_url
         backend = self.env.backend_for(url)
@@ -152,10 +158,17 @@ class App:
         from umbral import makemigrations as mk
 
         if merge:
+            from umbral.errors import MigrationGraphError
+            from umbral.graph import leaves
             from umbral.merge import merge_migration
 
             self.env.accept_branches = True
             self.env.forget_migrations()
+            for p in self.env.order:  # a missing dependency is no branch to merge
+                tips = leaves(self.env.migrations(p)).get(p, [])
+                hole = self.env.dependency_hole(p, tips) if len(tips) > 1 else None
+                if hole:
+                    raise MigrationGraphError(hole)
             merges = [
                 merge_migration(p, self.env.migrations(p), self.env.info(p).migrations_dir)
                 for p in self.env.order
@@ -220,11 +233,6 @@ class App:
 
             parse_spec(target, "")
         self.env.all_migrations()  # validate every file before touching the database
-        conflicts = self.env.conflicts()
-        if conflicts:
-            from umbral.errors import MigrationGraphError
-
-            raise MigrationGraphError(conflicts[0])
         wait = lock_wait if lock_wait is not None else (self.lock_wait or DEFAULT_LOCK_WAIT)
         if hasattr(backend, "busy_timeout"):
             backend.busy_timeout = wait
@@ -237,15 +245,19 @@ class App:
             else:  # backends are shared objects: drop what an earlier run set
                 vars(backend).pop(key, None)
         with (
-            connect(backend, backend.normalize_url(url, self.root)) as conn,
+            # --plan only reads: it does not create a database that is not there.
+            connect(backend, backend.normalize_url(url, self.root), create=not plan) as conn,
             _db_errors(url),
             backend.migration_lock(conn, wait),
         ):
             m = Migrator(self.env, backend, conn)
+            applied = m.applied()
+            # After reading the tracking rows: a dependency that is neither on disk nor
+            # applied is named as such, not taken for two branches.
+            m.check_conflicts(applied)
             if fake is not None:
                 result.message = m.fake(fake)
                 return result
-            applied = m.applied()
             entries = m.entries(applied)
             m.check_drift(entries, allow_drift, warn)
             for e in entries:
@@ -265,27 +277,26 @@ class App:
                 if not plan:
                     result.unapplied = executor.apply_plan(conn, backend, undo, on_event)
                 return result
+            if fake_initial:  # decided before anything is written, so --plan can show it
+                result.faked = m.initial_to_fake(applied)
+                applied = {**applied, **{k: m.by_key[k].checksum for k in result.faked}}
             todo = m.pending_plan(applied, target)
             rendered = [m.render(x) for x in todo]
-            if not allow_destructive and not fake_initial:
+            if not allow_destructive:
                 _destructive_gate(self.env.pm, backend, rendered)
+            result.plan = rendered
             if plan:
-                result.plan = rendered
                 return result
             with executor.write_transaction(conn, backend):
                 recorder.ensure_table(conn)
             if fake_initial:
-                faked, _ = m.fake_initial(applied)
-                result.faked = faked
+                m.record_faked(result.faked)
                 if on_event:
-                    on_event("faked", {"count": len(faked)})
-                applied = m.applied()
-                todo = m.pending_plan(applied, target)
-                rendered = [m.render(x) for x in todo]
-                if not allow_destructive:
-                    _destructive_gate(self.env.pm, backend, rendered)
-            result.plan = rendered
-            result.applied = executor.apply_plan(conn, backend, rendered, on_event)
+                    on_event("faked", {"count": len(result.faked)})
+            done = executor.apply_plan(conn, backend, rendered, on_event)
+            # A squash recorded because its last originals ran in this run is bookkeeping of
+            # those, not one more applied migration.
+            result.applied = [k for k in done if k not in m.completed_squashes]
         return result
 
     def showmigrations(self) -> list[Entry]:
@@ -298,7 +309,7 @@ class App:
 
         backend, url = self._backend()
         migrations = [m for p in self.env.plugin_names for m in self.env.migrations(p)]
-        with connect(backend, url) as conn, _db_errors(url):
+        with connect(backend, url, create=False) as conn, _db_errors(url):
             return drift.detect(migrations, recorder.applied(conn))
 
     def sqlmigrate(self, spec: str) -> Rendered:
@@ -472,14 +483,11 @@ class App:
 
         backend, url = self._backend()
         self.env.all_migrations()
-        conflicts = self.env.conflicts()
-        if conflicts:  # migrate would refuse: so does the check (SPEC §10: what migrate runs)
-            from umbral.errors import MigrationGraphError
-
-            raise MigrationGraphError(conflicts[0])
-        with connect(backend, url) as conn, _db_errors(url):
+        with connect(backend, url, create=False) as conn, _db_errors(url):
             m = Migrator(self.env, backend, conn)
-            todo = m.pending_plan(m.applied())
+            applied = m.applied()
+            m.check_conflicts(applied)  # migrate would refuse: so does the check (SPEC §10)
+            todo = m.pending_plan(applied)
             # A squash recorded without SQL runs none of its operations (SPEC §5).
             todo = [x for x in todo if x.key not in m.record_only]
         return classify_migrations(self.env.pm, todo, backend)

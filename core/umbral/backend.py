@@ -270,6 +270,17 @@ class Backend:
     def is_in_memory(self, url: str) -> bool:
         return False
 
+    def missing_database(self, url: str) -> str | None:
+        """What opening ``url`` would create because it does not exist yet (a file), or None.
+
+        Commands that only read do not create it: they read ``empty_database_url()`` instead,
+        the empty database it would be."""
+        return None
+
+    def empty_database_url(self) -> str:
+        """A database with nothing in it, created and gone with its connection."""
+        raise NotImplementedError
+
     def create_engine(self, url: str) -> Engine:
         from sqlalchemy import create_engine
 

@@ -33,10 +33,16 @@ def scrub(message: str, url: str) -> str:
 
 
 @contextmanager
-def connect(backend: Backend, url: str) -> Iterator[Connection]:
-    """Yield a connection, or raise DatabaseError naming the (masked) URL and the reason."""
+def connect(backend: Backend, url: str, *, create: bool = True) -> Iterator[Connection]:
+    """Yield a connection, or raise DatabaseError naming the (masked) URL and the reason.
+
+    ``create=False`` (commands that only read): a database that does not exist yet (a SQLite
+    file) is read as the empty database it would be, and is not created.
+    """
     from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
+    if not create and backend.missing_database(url) is not None:
+        url = backend.empty_database_url()
     try:
         engine = backend.create_engine(url)
         conn = engine.connect()

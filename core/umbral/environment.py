@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from functools import cached_property
 from pathlib import Path
 from types import ModuleType
@@ -16,8 +16,8 @@ from typing import Any
 from umbral import loader
 from umbral.backend import Backend
 from umbral.errors import ConfigError, MigrationGraphError, ModelDefinitionError, PluginError
-from umbral.graph import leaves
-from umbral.migration import Migration
+from umbral.graph import leaves, missing_dependencies, missing_dependency_message
+from umbral.migration import Migration, id_sequence
 from umbral.models import Model, build_snapshots
 from umbral.plugins import (
     APP,
@@ -73,9 +73,15 @@ class Environment:
                 info.read_only = bool(info.distribution) and not info.editable
             else:
                 info.migrations_dir = self.migrations_root / name
-        app_models = _collect_models(models)
-        if app_models or not self.plugin_names or (self.migrations_root / APP).is_dir():
-            app = PluginInfo(APP, None, models=app_models, editable=True)
+        # The project's models are imported only when something needs them (``snapshots``):
+        # ``showmigrations`` reads migration files and tracking rows alone, so a models module
+        # that does not import (an edit in progress) does not stop it, nor costs its import.
+        self._model_entries = list(models)
+        has_app = not self.plugin_names or (self.migrations_root / APP).is_dir()
+        #: The implicit `app` exists only for its models: dropped if the entries hold none.
+        self._app_needs_models = not has_app
+        if has_app or self._model_entries:
+            app = PluginInfo(APP, None, editable=True)
             app.migrations_dir = self.migrations_root / APP
             self.infos[APP] = app
         # Declared dependencies are checked now; foreign-key edges need the models (`order`).
@@ -91,6 +97,11 @@ class Environment:
         """Each app plugin's models as a snapshot. Built on first use: importing and resolving
         every plugin's models is most of what a command that only reads migration files and
         the tracking table (``showmigrations``) would otherwise pay."""
+        app = self.infos.get(APP)
+        if app is not None:
+            app.models = _collect_models(self._model_entries)
+            if self._app_needs_models and not app.models:
+                del self.infos[APP]
         owned: dict[str, list[type]] = {}
         for name, info in self.app_infos.items():
             if name != APP:
@@ -102,7 +113,8 @@ class Environment:
     @cached_property
     def order(self) -> list[str]:
         """App plugins in dependency order: declared dependencies and foreign keys first."""
-        return plugin_order(self.app_infos, self.snapshots)
+        snapshots = self.snapshots  # first: it settles whether the implicit `app` exists
+        return plugin_order(self.app_infos, snapshots)
 
     # -- plugins ------------------------------------------------------------------------------
 
@@ -163,17 +175,39 @@ class Environment:
             )
         return self._migrations[plugin]
 
-    def conflicts(self, plugins: Iterable[str] | None = None) -> list[str]:
+    def conflicts(
+        self, plugins: Iterable[str] | None = None, applied: Collection[str] | None = None
+    ) -> list[str]:
         """One message per plugin whose graph has more than one leaf (SPEC §5), for
-        ``plugins`` (default: every app plugin, in order)."""
+        ``plugins`` (default: every app plugin, in order). ``applied``: the tracking rows, when
+        the caller has read them."""
         out = []
         for plugin in self.order if plugins is None else plugins:
             tips = leaves(self.migrations(plugin)).get(plugin, [])
             if len(tips) > 1:
                 from umbral.merge import conflicts_message
 
-                out.append(conflicts_message(plugin, tips))
+                hole = self.dependency_hole(plugin, tips, applied)
+                out.append(hole or conflicts_message(plugin, tips))
         return out
+
+    def dependency_hole(
+        self, plugin: str, tips: list[Migration], applied: Collection[str] | None = None
+    ) -> str | None:
+        """The error for a ``depends_on`` naming a migration of ``plugin`` that is nowhere,
+        when that is why the plugin has several leaves ``tips`` (the migrations below the
+        missing one lose their dependent), or None when they are real branches.
+
+        Without the tracking rows (``applied`` None), a file that is not on disk counts when a
+        leaf sits at or below its number: a file deleted after it was applied leaves no extra
+        leaf there (see ``graph.leaves``)."""
+        lowest = min(m.sequence for m in tips)
+        for m, dep in missing_dependencies(self.migrations(plugin), applied or ()):
+            if not dep.startswith(f"{plugin}/"):
+                continue
+            if applied is not None or lowest <= id_sequence(dep.split("/", 1)[1]):
+                return missing_dependency_message(m, dep, applied_known=applied is not None)
+        return None
 
     def forget_migrations(self) -> None:
         self._migrations.clear()
@@ -190,7 +224,8 @@ class Environment:
         if len(tips) > 1:
             from umbral.merge import conflicts_message
 
-            raise MigrationGraphError(conflicts_message(plugin, tips))
+            hole = self.dependency_hole(plugin, tips)
+            raise MigrationGraphError(hole or conflicts_message(plugin, tips))
         return tips[0] if tips else ms[-1]
 
     def previous_snapshot(self, plugin: str) -> Snapshot:

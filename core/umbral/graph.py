@@ -14,18 +14,30 @@ from umbral.errors import MigrationGraphError
 from umbral.migration import Migration, id_sequence
 
 
-def check_dependencies(migrations: Iterable[Migration], applied: Iterable[str] = ()) -> None:
-    """Every dependency must be on disk or recorded as applied."""
+def missing_dependencies(
+    migrations: Iterable[Migration], applied: Iterable[str] = ()
+) -> list[tuple[Migration, str]]:
+    """``(migration, dependency)`` for every dependency that is not on disk, not replaced by a
+    squash on disk and not recorded as applied."""
     on_disk = {m.key: m for m in migrations}
     replaced = {r for m in on_disk.values() for r in m.replaces}
     known = set(on_disk) | set(applied) | replaced
-    for m in on_disk.values():
-        for dep in m.depends_on:
-            if dep not in known:
-                raise MigrationGraphError(
-                    f"migration file {m.path}: depends on {dep}, which is neither on disk nor "
-                    "recorded as applied; restore that file or fix `depends_on`"
-                )
+    return [(m, dep) for m in on_disk.values() for dep in m.depends_on if dep not in known]
+
+
+def missing_dependency_message(m: Migration, dep: str, *, applied_known: bool = True) -> str:
+    where = "neither on disk nor recorded as applied" if applied_known else "not on disk"
+    return (
+        f"migration file {m.path}: depends on {dep}, which is {where}; restore that file or "
+        "fix `depends_on`"
+    )
+
+
+def check_dependencies(migrations: Iterable[Migration], applied: Iterable[str] = ()) -> None:
+    """Every dependency must be on disk or recorded as applied."""
+    missing = missing_dependencies(migrations, applied)
+    if missing:
+        raise MigrationGraphError(missing_dependency_message(*missing[0]))
 
 
 def plan_order(migrations: Iterable[Migration], plugin_order: Mapping[str, int]) -> list[Migration]:

@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from umbral import drift, executor, recorder
 from umbral.backend import Backend
-from umbral.errors import DatabaseError, DriftDetected, MigrationFileError, Refused, UmbralError
+from umbral.errors import (
+    DatabaseError,
+    DriftDetected,
+    MigrationFileError,
+    MigrationGraphError,
+    Refused,
+    UmbralError,
+)
 from umbral.graph import check_dependencies, plan_order
 from umbral.migration import Migration, id_sequence
 from umbral.operations import (
@@ -95,11 +102,19 @@ class Migrator:
         self.plugin_rank = {p: i for i, p in enumerate(env.order)}
         #: Squashes to record without SQL (set by ``pending_plan``).
         self.record_only: set[str] = set()
+        #: Of those, the ones whose last replaced migrations run in the same plan.
+        self.completed_squashes: set[str] = set()
 
     # -- reading state --------------------------------------------------------------------
 
     def applied(self) -> dict[str, str]:
         return recorder.applied(self.conn)
+
+    def check_conflicts(self, applied: dict[str, str]) -> None:
+        """Refuse a plugin whose graph has several leaves (SPEC §5), or a missing dependency."""
+        conflicts = self.env.conflicts(applied=applied)
+        if conflicts:
+            raise MigrationGraphError(conflicts[0])
 
     def entries(self, applied: dict[str, str] | None = None) -> list[drift.Entry]:
         return drift.detect(self.migrations, self.applied() if applied is None else applied)
@@ -187,6 +202,7 @@ class Migrator:
         order = plan_order(self.migrations, self.plugin_rank)
         shadowed: set[str] = set()
         self.record_only.clear()
+        self.completed_squashes.clear()
         for m in order:
             if not m.replaces or m.key in applied:
                 shadowed |= set(m.replaces) if m.key in applied else set()
@@ -209,7 +225,24 @@ class Migrator:
         todo = [m for m in order if m.key not in applied and m.key not in shadowed]
         if target is not None:
             todo = self._upto(todo, target)
-        return todo
+        return self._complete_squashes(todo, applied)
+
+    def _complete_squashes(self, todo: list[Migration], applied: dict[str, str]) -> list[Migration]:
+        """``todo`` with each half-applied squash whose remaining originals all run in it
+        recorded (without SQL) right after the last of them, in the same run: the next run has
+        nothing left to do. A failure before that point leaves it unrecorded."""
+        out = list(todo)
+        position = {m.key: i for i, m in enumerate(out)}
+        for squash in self.migrations:
+            rest = [r for r in squash.replaces if r not in applied]
+            if squash.key in applied or not rest or len(rest) == len(squash.replaces):
+                continue
+            if all(r in position for r in rest):
+                self.record_only.add(squash.key)
+                self.completed_squashes.add(squash.key)
+                out.insert(max(position[r] for r in rest) + 1, squash)
+                position = {m.key: i for i, m in enumerate(out)}
+        return out
 
     def _upto(self, todo: list[Migration], target: str) -> list[Migration]:
         """Only the pending migrations ``target`` needs (itself and its dependencies)."""
@@ -320,8 +353,9 @@ class Migrator:
         rendered.backward = True
         return rendered
 
-    def fake_initial(self, applied: dict[str, str]) -> tuple[list[str], list[str]]:
-        """Record each plugin's first migration whose tables already exist and match."""
+    def initial_to_fake(self, applied: dict[str, str]) -> list[str]:
+        """Each plugin's first migration whose tables already exist and match (read only);
+        refused when some exist but differ."""
         from sqlalchemy import inspect
 
         from umbral.inspect import declared_types
@@ -377,11 +411,14 @@ class Migrator:
             raise err
         # The inspector's reads opened a transaction; end it so the records get their own.
         self.conn.rollback()
+        return faked
+
+    def record_faked(self, keys: list[str]) -> None:
+        """Record the migrations ``initial_to_fake`` found, without running them."""
         with executor.write_transaction(self.conn, self.backend):
-            for key in faked:
+            for key in keys:
                 m = self.by_key[key]
                 recorder.record(self.conn, m.plugin, m.id, m.checksum)
-        return faked, problems
 
 
 _TYPE_FAMILIES = {

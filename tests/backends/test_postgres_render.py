@@ -316,12 +316,12 @@ CASES: list[tuple[str, ops.Operation, list[str]]] = [
     (
         "view through alembic-utils",
         ops.CreateView(name="post_titles", sql="SELECT title FROM post;"),
-        ['CREATE VIEW "public"."post_titles" AS SELECT title FROM post'],
+        ['CREATE VIEW "post_titles" AS SELECT title FROM post'],
     ),
     (
         "drop view",
         ops.DropView(name="post_titles"),
-        ['DROP VIEW IF EXISTS "public"."post_titles"'],
+        ['DROP VIEW IF EXISTS "post_titles"'],
     ),
     (
         "run sql split on top-level semicolons",

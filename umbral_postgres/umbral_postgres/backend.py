@@ -56,9 +56,20 @@ def _signed64(value: int) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
-#: The advisory-lock key of the migration lock: one per database (advisory locks are scoped to
-#: the database they are taken in), stable across umbral versions and processes.
+#: The advisory-lock key of the migration lock in the ``public`` schema, stable across umbral
+#: versions and processes (advisory locks are scoped to the database they are taken in).
 LOCK_KEY = _signed64(_fnv1a_64(b"umbral_migrations\0default"))
+
+
+def lock_key(schema: str | None) -> int:
+    """The migration lock of the project migrated into ``schema`` (the connection's current
+    schema): projects in different schemas of one database have their own tracking tables and
+    do not wait for each other. ``public`` keeps the key older versions took."""
+    if schema is None or schema == "public":
+        return LOCK_KEY
+    return _signed64(_fnv1a_64(b"umbral_migrations\0schema\0" + schema.encode()))
+
+
 #: SQLSTATE of "canceling statement due to lock timeout" (lock_not_available).
 LOCK_NOT_AVAILABLE = "55P03"
 
@@ -95,8 +106,10 @@ class PostgresBackend(Backend):
     }
     UNIQUE_AS_INDEX: ClassVar[bool] = False
     NON_ATOMIC_MIGRATIONS: ClassVar[bool] = True
-    #: Schema that alembic-utils view entities are created in (its entities are always
-    #: schema-qualified).
+    #: Placeholder schema of alembic-utils view entities, which are always schema-qualified;
+    #: the rendered statement drops it, so a view goes where every other object umbral
+    #: creates goes: the connection's current schema (the first existing one on its
+    #: ``search_path``).
     VIEW_SCHEMA: ClassVar[str] = "public"
     #: How often the orphaned server process of a killed client checks that its client is
     #: still there (PostgreSQL 14+), so a killed ``migrate`` stops holding locks quickly.
@@ -371,13 +384,19 @@ class PostgresBackend(Backend):
 
         return PGView(schema=self.VIEW_SCHEMA, signature=name, definition=sql.strip().rstrip(";"))
 
+    def _unqualified(self, stmt: str, name: str) -> str:
+        """``stmt`` naming the view without its placeholder schema."""
+        qualified = f"{self.quote(self.VIEW_SCHEMA)}.{self.quote(name)}"
+        return stmt.replace(qualified, self.quote(name), 1).strip().rstrip(";").strip()
+
     def render_create_view(self, op: ops.CreateView, ctx: RenderContext) -> list[str]:
         stmt = str(self._view(op.name, op.sql).to_sql_statement_create())
-        return [stmt.strip().rstrip(";").strip()]
+        return [self._unqualified(stmt, op.name)]
 
     def render_drop_view(self, op: ops.DropView, ctx: RenderContext) -> list[str]:
         stmt = str(self._view(op.name, op.sql or "SELECT 1").to_sql_statement_drop())
-        return [re.sub(r"^\s*DROP VIEW\s+", "DROP VIEW IF EXISTS ", stmt).strip().rstrip(";")]
+        stmt = re.sub(r"^\s*DROP VIEW\s+", "DROP VIEW IF EXISTS ", stmt)
+        return [self._unqualified(stmt, op.name)]
 
     def render_run_sql(self, op: ops.RunSql, ctx: RenderContext) -> list[str]:
         return split_pg_sql(op.sql)
@@ -458,26 +477,28 @@ class PostgresBackend(Backend):
         """
         lock_conn = conn.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         try:
-            self._acquire(lock_conn, wait)
+            # Same URL, same search_path: the schema this run migrates.
+            key = lock_key(lock_conn.exec_driver_sql("SELECT current_schema()").scalar())
+            self._acquire(lock_conn, key, wait)
             try:
                 self.session_setup(conn)
                 yield
             finally:
                 self._make_durable(lock_conn)
-                self._release(lock_conn)
+                self._release(lock_conn, key)
         finally:
             lock_conn.close()
 
-    def _acquire(self, lock_conn: Connection, wait: float) -> None:
+    def _acquire(self, lock_conn: Connection, key: int, wait: float) -> None:
         deadline = time.monotonic() + max(wait, 0.0)
         pause = 0.05
         while True:
-            got = lock_conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({LOCK_KEY})").scalar()
+            got = lock_conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({key})").scalar()
             if got:
                 return
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise MigrationLockTimeout(self._lock_timeout_message(lock_conn, wait))
+                raise MigrationLockTimeout(self._lock_timeout_message(lock_conn, key, wait))
             time.sleep(min(pause, remaining))
             pause = min(pause * 2, 0.5)
 
@@ -494,15 +515,15 @@ class PostgresBackend(Backend):
         with suppress(DBAPIError):
             lock_conn.exec_driver_sql("SELECT txid_current()")
 
-    def _release(self, lock_conn: Connection) -> None:
+    def _release(self, lock_conn: Connection, key: int) -> None:
         from sqlalchemy.exc import DBAPIError
 
         # If the connection is already gone, the server released the session lock with it.
         with suppress(DBAPIError):
-            lock_conn.exec_driver_sql(f"SELECT pg_advisory_unlock({LOCK_KEY})")
+            lock_conn.exec_driver_sql(f"SELECT pg_advisory_unlock({key})")
 
-    def _lock_timeout_message(self, lock_conn: Connection, wait: float) -> str:
-        unsigned = LOCK_KEY & 0xFFFFFFFFFFFFFFFF
+    def _lock_timeout_message(self, lock_conn: Connection, key: int, wait: float) -> str:
+        unsigned = key & 0xFFFFFFFFFFFFFFFF
         # A bigint advisory key shows in pg_locks as classid = high half, objid = low half,
         # objsubid = 1.
         row = lock_conn.exec_driver_sql(

@@ -356,6 +356,18 @@ class SQLiteBackend(Backend):
         path = rest.split("?", 1)[0]
         return path in ("", "/", "/:memory:") or ":memory:" in rest or "mode=memory" in rest
 
+    def missing_database(self, url: str) -> str | None:
+        if self.is_in_memory(url):
+            return None
+        path = _file_path(url)
+        if not path or path.startswith("file:"):  # a URI filename: its own rules
+            return None
+        # A missing directory is not "empty": opening it fails, as `migrate` would.
+        return path if Path(path).parent.is_dir() and not Path(path).exists() else None
+
+    def empty_database_url(self) -> str:
+        return "sqlite://"
+
     def create_engine(self, url: str) -> Engine:
         import sqlite3
 
@@ -363,7 +375,7 @@ class SQLiteBackend(Backend):
         from sqlalchemy.pool import NullPool
 
         if not self.is_in_memory(url):
-            path = url.partition("://")[2][1:].split("?", 1)[0]
+            path = _file_path(url)
             if path and not Path(path).parent.exists():
                 # Without this check sqlite3 says only "unable to open database file".
                 raise sqlite3.OperationalError(f"directory {Path(path).parent} does not exist")
@@ -770,3 +782,8 @@ def _edited_in_place(before: list, after: list) -> bool:
         and new[3] <= notnull
         and affinity(new[2]) == affinity(type_)
     )
+
+
+def _file_path(url: str) -> str:
+    """The database file of a ``sqlite:///path?query`` URL."""
+    return url.partition("://")[2][1:].split("?", 1)[0]

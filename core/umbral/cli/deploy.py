@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from umbral.cli.main import DatabaseOpt, ProjectOpt, TracebackOpt, _opts, _rel, load_app
+from umbral.cli.main import (
+    DatabaseOpt,
+    ProjectOpt,
+    TracebackOpt,
+    _opts,
+    _rel,
+    load_app,
+    note_missing_database,
+)
 from umbral.cli.output import err, out, run_command
 
 
@@ -54,6 +62,7 @@ def checkmigrations_cmd(
             report = CheckReport(items)
             what = f"migration(s) added since {base[:12]}"
         else:
+            note_missing_database(app)
             report = app.checkmigrations()
             what = "pending migration(s)"
         unsafe = report.by_tier(OpSafety.UNSAFE)

@@ -192,6 +192,17 @@ def makemigrations_cmd(
     run_command(opts, body)
 
 
+def note_missing_database(app: Any) -> None:
+    """Say on stderr that a read-only command read a not-yet-created database as empty (a
+    mistyped path shows here, not as a silent "nothing applied")."""
+    missing = app.missing_database()
+    if missing is not None:
+        err(
+            f"note: database {missing} does not exist yet: read as empty, and not created "
+            "(`umbral migrate` creates it)"
+        )
+
+
 def migrate_cmd(
     ctx: typer.Context,
     target: Annotated[
@@ -258,6 +269,8 @@ def migrate_cmd(
 
     def body() -> int:
         app = load_app(opts)
+        if plan:
+            note_missing_database(app)
         progress = Progress()
 
         def on_event(kind: str, data: dict) -> None:
@@ -288,9 +301,16 @@ def migrate_cmd(
         if fake is not None:
             out(result.message)
         elif plan:
-            if not result.plan:
+            if not result.plan and not result.faked:
                 out("No pending migrations")
+            # What each step will do: a recorded-only migration runs no SQL.
+            for key in result.faked:
+                out(f"Record {key} (no SQL: its tables already exist)")
             for r in result.plan:
+                if r.record_only:
+                    why = "it replaces migrations applied before it"
+                    out(f"Record {r.migration.key} (no SQL: {why})")
+                    continue
                 out(f"{'Unapply' if r.backward else 'Apply'} {r.migration.key}")
                 for description, _ in r.parts:
                     out(f"    {description}")
@@ -322,10 +342,13 @@ def showmigrations_cmd(
         # Conflicting branches are reported, but showmigrations always exits 0 (SPEC §9):
         # load both branches instead of failing on their shared sequence number.
         app.env.accept_branches = True
+        note_missing_database(app)
         entries = app.showmigrations()
-        for message in app.env.conflicts(app.env.plugin_names):
+        waiting_states = (State.PENDING, State.OUT_OF_ORDER)
+        applied = {e.key for e in entries if e.state not in waiting_states}
+        for message in app.env.conflicts(app.env.plugin_names, applied):
             err(f"error: {message}")
-        waiting = sum(e.state in (State.PENDING, State.OUT_OF_ORDER) for e in entries)
+        waiting = sum(e.state in waiting_states for e in entries)
         if as_json:
             data = {
                 "migrations": [

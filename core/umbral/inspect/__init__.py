@@ -31,7 +31,15 @@ from typing import TYPE_CHECKING, Any
 from umbral import recorder
 from umbral.errors import ConfigError, DatabaseError, UmbralError
 from umbral.inspect.planner import plan_models
-from umbral.inspect.reader import declared_types, map_type, read_schema, table_names
+from umbral.inspect.reader import (
+    RawTable,
+    UnsupportedColumnType,
+    UnsupportedTable,
+    declared_types,
+    map_type,
+    read_schema,
+    table_names,
+)
 from umbral.inspect.writer import (
     INITIAL_ID,
     _remove,
@@ -45,6 +53,9 @@ from umbral.migration import Migration
 __all__ = [
     "INITIAL_ID",
     "InspectResult",
+    "RawTable",
+    "UnsupportedColumnType",
+    "UnsupportedTable",
     "declared_types",
     "inspectdb",
     "map_type",
@@ -303,17 +314,3 @@ def _record(backend: Backend, url: str, migration: Migration) -> None:
             from umbral.migrate import translate_db_errors
 
             raise translate_db_errors(exc) from None
-
-
-__all__ = [
-    "InspectResult",
-    "RawTable",
-    "UnsupportedColumnType",
-    "UnsupportedTable",
-    "declared_types",
-    "inspectdb",
-    "map_type",
-    "plan_models",
-    "read_schema",
-    "render_models",
-]
