@@ -380,7 +380,7 @@ class App:
         from umbral.schemadrift import SchemaCheck, compare, outside, owned_tables, read_live
 
         backend, url = self._backend()
-        with connect(backend, url) as conn, _db_errors(url):
+        with connect(backend, url, create=False) as conn, _db_errors(url):
             applied = recorder.applied(conn)
             promises = _promises(self.env, applied)
             live = read_live(conn, owned_tables(promises))

@@ -268,3 +268,15 @@ def test_a_dropped_foreign_key_and_its_index_are_restored_once(any_project: Proj
     else:
         execute(url, "DELETE FROM author WHERE id = 1")  # the cascade is back
         assert rows(url, "SELECT title FROM post") == [("two",)]
+
+
+def test_a_missing_sqlite_file_is_read_as_empty_and_not_created(project: Project) -> None:
+    p = project
+    p.models(MODELS)
+    assert p.run("makemigrations").code == 0
+    r = p.run("checkschema")
+    assert (r.code, r.out_lines) == (0, ["No applied migrations: nothing to compare"]), r
+    assert r.err_lines[0].startswith(f"note: database {sqlite_path(p.database)} does not exist")
+    r = p.run("graph")
+    assert r.code == 0 and "[ ]" in r.stdout, r
+    assert not __import__("pathlib").Path(sqlite_path(p.database)).exists()

@@ -6,7 +6,14 @@ from typing import Annotated
 
 import typer
 
-from umbral.cli.main import DatabaseOpt, ProjectOpt, TracebackOpt, _opts, load_app
+from umbral.cli.main import (
+    DatabaseOpt,
+    ProjectOpt,
+    TracebackOpt,
+    _opts,
+    load_app,
+    note_missing_database,
+)
 from umbral.cli.output import err, out, run_command
 
 
@@ -34,7 +41,10 @@ def graph_cmd(
     def body() -> int:
         from umbral import graphviz
 
-        result = load_app(opts).graph(plugin, states=not no_state)
+        app = load_app(opts)
+        result = app.graph(plugin, states=not no_state)
+        if not no_state and not result.unread:
+            note_missing_database(app)
         if result.unread:
             err(f"warning: umbral graph: states not shown: {result.unread}")
         render = graphviz.mermaid if fmt == "mermaid" else graphviz.dot

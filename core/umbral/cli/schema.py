@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from umbral.cli.main import DatabaseOpt, ProjectOpt, TracebackOpt, _opts, load_app
+from umbral.cli.main import (
+    DatabaseOpt,
+    ProjectOpt,
+    TracebackOpt,
+    _opts,
+    load_app,
+    note_missing_database,
+)
 from umbral.cli.output import out, run_command
 
 
@@ -29,6 +36,7 @@ def checkschema_cmd(
 
     def body() -> int:
         app = load_app(opts)
+        note_missing_database(app)
         check = app.checkschema()
         repair = app.render_repair(check) if sql else []
         drift = bool(check.differences)
