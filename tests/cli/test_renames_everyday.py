@@ -82,17 +82,21 @@ LINKS = [(1, 1), (1, 2), (2, 2)]
 
 
 @pytest.mark.parametrize(
-    ("tag_kw", "tag_table"),
-    [(', table="label"', "label"), (', plugin="shelf"', "shelf_tag")],
-    ids=["table", "plugin-move"],
+    ("body", "tag_table"),
+    [
+        (library(tag_kw=', table="label"'), "label"),
+        (library(tag_kw=', plugin="shelf"'), "shelf_tag"),
+        (library().replace("Tag", "Label"), "label"),  # matched on column shape
+    ],
+    ids=["table", "plugin-move", "class-rename"],
 )
 def test_renaming_the_target_of_a_many_to_many_keeps_its_links(
-    any_project: Project, tag_kw: str, tag_table: str
+    any_project: Project, body: str, tag_table: str
 ) -> None:
     p = any_project
     first = linked_library(p)
 
-    rename = make(p, library(tag_kw=tag_kw))
+    rename = make(p, body)
     assert kinds(rename) == ["RenameTable"]
     migrate(p)  # a rename destroys nothing: no --allow-destructive
     assert links_in(p, "book_tags") == LINKS
