@@ -319,6 +319,21 @@ def test_changing_an_adopted_foreign_keys_actions_replaces_its_constraint(
         )
         is None
     )
+    # Undone, the table has the actions it was adopted with, one foreign key each.
+    r = p.run("migrate", "app/0001_initial")
+    assert r.code == 0, r
+    assert _foreign_keys(url, "stock") == [
+        ("owner_id", "owner", "NO ACTION"),
+        ("product_id", "product", "CASCADE"),
+    ]
+    assert (
+        _transaction(
+            url,
+            "INSERT INTO stock (qty, product_id, owner_id) VALUES (1, 1, 9)",
+            "INSERT INTO owner (id, name) VALUES (9, 'last')",
+        )
+        is None
+    )
 
 
 # -- indexes and unique constraints of an adopted table -----------------------------------

@@ -243,13 +243,13 @@ class PostgresBackend(Backend):
                     f"ALTER TABLE {q(op.table)} ADD CONSTRAINT {name} FOREIGN KEY "
                     f"({q(op.column)}){ref}"
                 )
-            if fk(old) is None:
-                out.append(str(add))
-            else:
+            if fk(old) is not None:
                 # The old one found by what it is (an adopted table names it its own way): the
                 # column and the table it references, under its old name or the new one.
                 targets = [str(old.fk_target), *([str(new.fk_target)] if add else [])]
                 out.append(replace_foreign_keys_sql(op.table, (op.column,), targets, add))
+            elif add is not None:
+                out.append(add)
         # The auto index of FK / index=True columns follows the column (SPEC §6 index names),
         # unless the table keeps an index on it for another reason (``indexes``).
         idx = (op.column,)

@@ -731,9 +731,8 @@ def _spec_of(create: str) -> tuple[tuple[str, ...], bool]:
     """(columns, unique) of one of umbral's ``CREATE [UNIQUE] INDEX`` statements."""
     tokens = tokenize(create)
     start = next(i for i, t in enumerate(tokens) if t.text == "(")
-    return tuple(str(t.name) for t in tokens[start:] if t.kind == "ident"), tokens[
-        1
-    ].word == "UNIQUE"
+    columns = tuple(str(t.name) for t in tokens[start:] if t.kind == "ident")
+    return columns, tokens[1].word == "UNIQUE"
 
 
 #: The start of an index's stored ``CREATE [UNIQUE] INDEX`` text.

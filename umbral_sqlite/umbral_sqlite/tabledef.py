@@ -9,7 +9,9 @@ definition with the one umbral renders for the table's state before the change, 
 what only the stored one has to the new table: CHECK constraints (as table constraints, which
 SQLite treats exactly as column ones), collations, and foreign keys (as table constraints). A
 CHECK or foreign key that names a column the rebuild removes goes with the column, as
-PostgreSQL's ``DROP COLUMN`` does.
+PostgreSQL's ``DROP COLUMN`` does. A foreign key on a column the models give one is theirs,
+however it is written (inline, or a named ``CONSTRAINT … FOREIGN KEY``): the new table has the
+models' one, with their actions, once, and ``DEFERRABLE`` as the stored one was.
 
 What cannot be carried stops the migration before anything changes (``CannotCarry``):
 generated columns, ``STRICT`` and ``WITHOUT ROWID`` tables (their rules differ from the tables
