@@ -154,6 +154,25 @@ def test_renaming_only_the_field_renames_the_junction(any_project: Project) -> N
     assert_clean(p)
 
 
+def test_a_new_field_may_take_a_renamed_junctions_old_name(any_project: Project) -> None:
+    """The renamed junction's indexes and constraints follow its name, so a new ManyToMany
+    under the old field name gets fresh ones instead of colliding."""
+    p = any_project
+    linked_library(p)
+    make(p, library(field="labels"))
+    migrate(p)
+    both = (
+        TAG.format(tag_kw="")
+        + BOOK.format(book_kw="", field="labels")
+        + ('    tags = fields.ManyToMany("Tag")\n')
+    )
+    make(p, both)
+    migrate(p)
+    assert links_in(p, "book_labels") == LINKS
+    assert links_in(p, "book_tags") == []
+    assert_clean(p)
+
+
 def test_renaming_a_self_referencing_model_keeps_its_links(any_project: Project) -> None:
     p = any_project
     body = """
