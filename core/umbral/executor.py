@@ -334,7 +334,9 @@ def _apply_as_script(
         return False
     if not backend.can_run_script(conn):
         return False
-    now = recorder.now_iso()
+    # To the microsecond: after a failure, this tells the row the script wrote from one
+    # another process wrote (the script then failed on it, and nothing of it ran).
+    now = recorder.now_iso("microseconds")
     record = recorder.record_sql(m.plugin, m.id, m.checksum, now)
     if record is None:
         return False

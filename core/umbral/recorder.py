@@ -82,9 +82,9 @@ def record(conn: Connection, plugin: str, name: str, checksum: str) -> None:
 _PLAIN = re.compile(r"[A-Za-z0-9_.:+/-]*")
 
 
-def now_iso() -> str:
+def now_iso(timespec: str = "seconds") -> str:
     """The ``applied_at`` of a row written now."""
-    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec=timespec)
 
 
 def record_sql(plugin: str, name: str, checksum: str, now: str | None = None) -> str | None:
