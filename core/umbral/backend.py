@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from umbral.naming import index_name
 from umbral.schema import INTEGER_TYPES, Column, ModelState
-from umbral.sqlscript import split_sql
+from umbral.sqlscript import split_sql, transaction_control
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -320,6 +320,17 @@ class Backend:
     def broken_views(self, conn: Connection) -> list[str]:
         """Views that no longer compile (checked before committing a migration)."""
         return []
+
+    def cannot_run_in_transaction(self, statement: str) -> str | None:
+        """Why ``statement`` must not run inside a migration's transaction, or None.
+
+        Base: it controls the transaction (``BEGIN``, ``COMMIT``, ``SAVEPOINT``...), which would
+        commit part of the migration, or its tracking row, on its own. A backend adds what its
+        database cannot run inside a transaction (and calls this). The executor refuses such a
+        statement before anything runs, in every migration that runs in a transaction.
+        """
+        word = transaction_control(statement)
+        return "controls the transaction" if word else None
 
     def can_run_script(self, conn: Connection) -> bool:
         """Whether ``run_script`` can run a migration on this connection. Default: no."""

@@ -7,6 +7,7 @@ names it directly. Read with ``tomllib``; written only by ``umbral init`` (``tom
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -132,14 +133,14 @@ def parse(data: dict[str, Any], source: Path | None, root: Path) -> ProjectConfi
             raise bad("migrations", "a directory path")
         cfg.migrations = data["migrations"]
     if "lock_wait" in data:
-        if not isinstance(data["lock_wait"], int | float) or data["lock_wait"] < 0:
-            raise bad("lock_wait", "a number of seconds")
+        if not _seconds(data["lock_wait"]):
+            raise bad("lock_wait", "a finite number of seconds")
         cfg.lock_wait = float(data["lock_wait"])
     for key in ("lock_timeout", "statement_timeout"):
         if key in data:
             value = data[key]
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                raise bad(key, "a number of seconds (0 = no limit)")
+            if not _seconds(value):
+                raise bad(key, "a finite number of seconds (0 = no limit)")
             setattr(cfg, key, float(value))
     if "lock_retries" in data:
         value = data["lock_retries"]
@@ -147,6 +148,16 @@ def parse(data: dict[str, Any], source: Path | None, root: Path) -> ProjectConfi
             raise bad("lock_retries", "a whole number of retries")
         cfg.lock_retries = value
     return cfg
+
+
+def _seconds(value: Any) -> bool:
+    """A number of seconds: not negative, and finite (TOML can spell inf and nan)."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= 0
+    )
 
 
 def _str_list(value: Any) -> bool:

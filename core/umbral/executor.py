@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from umbral import recorder
 from umbral.backend import Backend, RenderContext, Shortcut
 from umbral.database import driver_cursor
-from umbral.errors import MigrationFailed, UmbralError, UnsupportedChange
+from umbral.errors import MigrationFailed, MigrationFileError, UmbralError, UnsupportedChange
 from umbral.migration import Migration
 from umbral.operations import State, StateThread
 
@@ -76,6 +76,7 @@ def render_migration(
     thread = StateThread(state if callable(state) else lambda: state, operations)
     ctx = RenderContext(migration=migration.key, atomic=migration.atomic)
     out = Rendered(migration, [])
+    in_transaction = migration.atomic or not backend.NON_ATOMIC_MIGRATIONS
     for index, op in enumerate(operations):
         ctx.state = thread.lazy(index)
         offered = len(ctx.shortcuts)
@@ -89,6 +90,8 @@ def render_migration(
             at = _find_run(stmts, shortcut.replaces)
             if at is not None:  # a hook wrapper may have rewritten the statements: no shortcut
                 out.shortcuts.setdefault(len(out.statements) + at, []).append(shortcut)
+        if in_transaction:
+            _refuse_outside_transaction_only(backend, migration, index, op.kind, stmts)
         out.parts.append((op.describe(), list(stmts)))
         out.statements.extend(stmts)
     out.needs_fk_off = ctx.needs_fk_off
@@ -97,6 +100,28 @@ def render_migration(
         op.kind in FK_NEUTRAL for op in migration.operations
     )
     return out
+
+
+def _refuse_outside_transaction_only(
+    backend: Backend, migration: Migration, index: int, kind: str, stmts: Sequence[str]
+) -> None:
+    """Refuse, before anything runs, a statement that cannot run inside the migration's
+    transaction (it ends the transaction, or the database refuses it there)."""
+    for stmt in stmts:
+        reason = backend.cannot_run_in_transaction(stmt)
+        if reason is None:
+            continue
+        from umbral.loader import in_transaction_problem
+
+        remedy = None
+        if not backend.NON_ATOMIC_MIGRATIONS:
+            remedy = (
+                f'the {backend.name} backend runs every migration in a transaction, "atomic": '
+                "false too: remove the statement and run it outside umbral"
+            )
+        raise MigrationFileError(
+            f"{migration.where}: {in_transaction_problem(index, kind, stmt, reason, remedy)}"
+        )
 
 
 def _find_run(stmts: Sequence[str], run: Sequence[str]) -> int | None:
@@ -165,6 +190,7 @@ def apply_one(
     fk_off = rendered.needs_fk_off and not fake
     if fk_off:
         backend.foreign_keys_off(conn)
+    claimed = False  # whether this run wrote (or deleted) the tracking row
     try:
         with _migration_transaction(conn, backend):
             # The tracking row is claimed (or released) first, inside the write transaction:
@@ -179,6 +205,7 @@ def apply_one(
                     mine = recorder.claim(conn, m.plugin, m.id, m.checksum)
                 if not mine:
                     return False
+                claimed = True
                 if not fake:
                     cursor = driver_cursor(conn)
                     stmts, i = rendered.statements, 0
@@ -216,9 +243,64 @@ def apply_one(
             except UnsupportedChange as exc:  # a shortcut found what the change cannot keep
                 raise MigrationFailed(m.key, current, str(exc)) from exc
         return True
+    except MigrationFailed as exc:
+        if claimed:
+            _verify_rolled_back(conn, backend, rendered, exc)
+        raise
     finally:
         if fk_off:
             backend.foreign_keys_on(conn)
+
+
+class MigrationNotRolledBack(MigrationFailed):
+    """A migration failed after one of its statements had ended its transaction: what ran
+    before that point stays committed, so it was not rolled back as a failure should be."""
+
+    gave_up = True  # never retried: running it again would repeat what stayed committed
+
+    def __init__(self, failure: MigrationFailed, *, unrecorded: bool) -> None:
+        super().__init__(failure.key, failure.statement, failure.error)
+        row = (
+            "umbral removed its tracking row, so it shows as pending"
+            if unrecorded
+            else "umbral could not remove its tracking row, so it shows as applied"
+        )
+        self.args = (
+            f"umbral migrate: migration {failure.key} failed and was NOT rolled back: a "
+            "statement of it ended its transaction before the failure, so the statements "
+            f"before that point stay committed; {row}; check and repair the database by hand "
+            f"before running migrate again: {failure.error}",
+        )
+
+
+def _verify_rolled_back(
+    conn: Connection, backend: Backend, rendered: Rendered, failure: MigrationFailed
+) -> None:
+    """After a failure, check that the migration's transaction really rolled back: its
+    tracking row must be as before (absent for a forward run, present for a backward one).
+    A statement that ended the transaction on its own committed what ran before it, the
+    tracking row included; then the migration is left unrecorded and the error says so.
+    Statements that end a transaction are refused when the migration is rendered; this is
+    for what the database ends by itself."""
+    m = rendered.migration
+    errors = driver_errors(conn)
+    try:
+        recorded = m.key in recorder.applied(conn)
+    except errors:
+        return  # the database cannot answer: the failure's own message stands
+    if recorded == rendered.backward:
+        return
+    unrecorded = True
+    if recorded:
+        try:
+            if conn.info.get("umbral_batch"):  # the batch's transaction was ended too
+                recorder.unrecord(conn, m.plugin, m.id)
+            else:
+                with write_transaction(conn, backend):
+                    recorder.unrecord(conn, m.plugin, m.id)
+        except errors:
+            unrecorded = False
+    raise MigrationNotRolledBack(failure, unrecorded=unrecorded) from failure
 
 
 def driver_errors(conn: Connection) -> tuple[type[BaseException], ...]:
@@ -252,13 +334,27 @@ def _apply_as_script(
         return False
     if not backend.can_run_script(conn):
         return False
-    record = recorder.record_sql(m.plugin, m.id, m.checksum)
+    # To the microsecond: after a failure, this tells the row the script wrote from one
+    # another process wrote (the script then failed on it, and nothing of it ran).
+    now = recorder.now_iso("microseconds")
+    record = recorder.record_sql(m.plugin, m.id, m.checksum, now)
     if record is None:
         return False
     try:
         with _migration_transaction(conn, backend):
             backend.run_script(conn, [record, *rendered.statements])
-    except errors:
+    except errors as exc:
+        # Rolled back, unless a statement ended the transaction: then the row this script
+        # wrote (its applied_at) is there, and the statement-by-statement run would skip it.
+        failure = MigrationFailed(m.key, "(its statements, sent as one script)", _db_message(exc))
+        failure.__cause__ = exc
+        try:
+            with conn.begin():
+                ours = recorder.applied_at(conn, m.plugin, m.id) == now
+        except errors:
+            ours = False
+        if ours:
+            _verify_rolled_back(conn, backend, rendered, failure)
         return False
     return True
 

@@ -31,7 +31,9 @@ from umbral import __version__
 from umbral.errors import MigrationFileError
 from umbral.migration import Migration
 
-VERSION = 2
+#: Bumped when validation changes: an entry vouches for a file as the validator of its version
+#: saw it (3: operations, columns and models are type-checked, see fileschema).
+VERSION = 3
 RACY_SECONDS = 3.0
 
 

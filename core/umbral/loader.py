@@ -34,11 +34,29 @@ def load_file(path: Path, plugin: str) -> Migration:
     except UnicodeDecodeError:
         raise fail("is not UTF-8 text") from None
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_not_json)
     except json.JSONDecodeError as exc:
         raise fail(
             f"is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
         ) from None
+    except RecursionError:
+        raise fail(_TOO_DEEP) from None
+    except ValueError as exc:  # NaN/Infinity, an integer of thousands of digits
+        raise fail(f"is not valid JSON ({exc})") from None
+    try:
+        return _build(path, plugin, text, data, fail)
+    except RecursionError:  # a structure nested beyond what any step of loading can walk
+        raise fail(_TOO_DEEP) from None
+
+
+_TOO_DEEP = "is nested too deeply to be a migration file (lists or objects within each other)"
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON number")
+
+
+def _build(path: Path, plugin: str, text: str, data: Any, fail: Any) -> Migration:
     if not isinstance(data, dict):
         raise fail("must contain a JSON object")
     missing = [k for k in _REQUIRED if k not in data]
@@ -47,7 +65,7 @@ def load_file(path: Path, plugin: str) -> Migration:
     unknown = set(data) - _ALLOWED
     if unknown:
         raise fail(f"unknown key(s) {', '.join(repr(k) for k in sorted(unknown))}")
-    if data["umbral"] != FORMAT_VERSION:
+    if type(data["umbral"]) is not int or data["umbral"] != FORMAT_VERSION:
         raise fail(f"unsupported format version {data['umbral']!r} (this umbral reads 1)")
     if data["id"] != path.stem:
         raise fail(f"id {data['id']!r} does not match the file name {path.name!r}")
@@ -60,22 +78,33 @@ def load_file(path: Path, plugin: str) -> Migration:
         if dep.count("/") != 1 or not all(dep.split("/")):
             raise fail(f"depends_on entry {dep!r} must look like plugin/NNNN_name")
     replaces = _string_list(data.get("replaces", []), "replaces", fail)
+    for key in replaces:
+        if key.count("/") != 1 or not all(key.split("/")):
+            raise fail(f"replaces entry {key!r} must look like plugin/NNNN_name")
     atomic = data.get("atomic", True)
     if not isinstance(atomic, bool):
         raise fail("`atomic` must be true or false")
     if not isinstance(data["operations"], list):
         raise fail("`operations` must be a list")
-    from umbral.operations import Operation  # here: a load from the cache never needs it
+    # here: a load from the cache never needs them
+    from umbral.fileschema import check_operation
+    from umbral.operations import Operation
 
     operations: list[Operation] = []
     for i, raw in enumerate(data["operations"]):
         if not isinstance(raw, dict):
             raise fail(f"operation #{i + 1} must be an object")
         try:
+            check_operation(raw)  # every key's type and value (fileschema)
             operations.append(Operation.from_dict(raw))
         except (ValueError, TypeError) as exc:
             raise fail(f"operation #{i + 1}: {exc}") from None
     if atomic:
+        for i, op in enumerate(operations):
+            statement = _transaction_control(op)
+            if statement is not None:
+                problem = in_transaction_problem(i, op.kind, statement, "controls the transaction")
+                raise fail(problem)
         for i, op in enumerate(operations):
             if getattr(op, "concurrent", False):
                 # CREATE/DROP INDEX CONCURRENTLY cannot run inside a transaction (SPEC §5).
@@ -102,6 +131,33 @@ def load_file(path: Path, plugin: str) -> Migration:
     # hand are not drift but any change of content is.
     migration._source_text = text  # type: ignore[attr-defined]  # Migration.checksum uses it
     return migration
+
+
+def _transaction_control(op: Operation) -> str | None:
+    """The first statement of a RunSql (``sql``, or ``reverse_sql``, which runs when the
+    migration is un-applied) that begins, ends or divides a transaction."""
+    if op.kind != "RunSql":
+        return None
+    from umbral.sqlscript import split_sql, transaction_control
+
+    scripts = (op.sql, op.reverse_sql or "")  # type: ignore[attr-defined]
+    return next((s for sql in scripts for s in split_sql(sql) if transaction_control(s)), None)
+
+
+def in_transaction_problem(
+    index: int, kind: str, statement: str, reason: str, remedy: str | None = None
+) -> str:
+    """Why operation ``index`` cannot run in its migration's transaction, and what to do."""
+    shown = " ".join(statement.split())
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    remedy = remedy or (
+        'remove the statement, or add "atomic": false to the file to run the migration '
+        "statement by statement outside a transaction"
+    )
+    return (
+        f"operation #{index + 1} ({kind}): statement `{shown}` {reason}, but the migration "
+        f"runs in one transaction with its tracking row (a failure must undo all of it); {remedy}"
+    )
 
 
 def _string_list(value: Any, key: str, fail: Any) -> list[str]:

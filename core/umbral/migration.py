@@ -39,6 +39,11 @@ class Migration:
         return f"{self.plugin}/{self.id}"
 
     @property
+    def where(self) -> str:
+        """How an error names the migration: its file, or its key when it has none."""
+        return f"migration file {self.path}" if self.path is not None else f"migration {self.key}"
+
+    @property
     def sequence(self) -> int:
         """The number in the id; for ``<first>_squashed_<last>`` the last one."""
         squashed = SQUASH_RE.match(self.id)

@@ -82,12 +82,17 @@ def record(conn: Connection, plugin: str, name: str, checksum: str) -> None:
 _PLAIN = re.compile(r"[A-Za-z0-9_.:+/-]*")
 
 
-def record_sql(plugin: str, name: str, checksum: str) -> str | None:
+def now_iso(timespec: str = "seconds") -> str:
+    """The ``applied_at`` of a row written now."""
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec=timespec)
+
+
+def record_sql(plugin: str, name: str, checksum: str, now: str | None = None) -> str | None:
     """The INSERT of ``record`` as one statement with its values written in, for a backend
     that sends a migration as one script (no parameters there). None when a value is not plain
     enough to be written as a literal the same way under every server setting (quotes,
     backslashes): that migration then goes statement by statement."""
-    now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    now = now or now_iso()
     values = (plugin, name, now, checksum)
     if not all(_PLAIN.fullmatch(v) for v in values):
         return None
@@ -141,6 +146,15 @@ def release(conn: Connection, plugin: str, name: str) -> bool:
         (plugin, name),
     ).first()
     return row is not None
+
+
+def applied_at(conn: Connection, plugin: str, name: str) -> str | None:
+    """When the migration was recorded, or None when it is not."""
+    row = conn.exec_driver_sql(
+        _sql(conn, f"SELECT applied_at FROM {TABLE} WHERE plugin = ? AND name = ?"),
+        (plugin, name),
+    ).first()
+    return None if row is None else str(row[0])
 
 
 def update_checksum(conn: Connection, plugin: str, name: str, checksum: str) -> None:

@@ -229,6 +229,10 @@ class ModelState:
 
     @classmethod
     def _from_dict(cls, data: dict[str, Any]) -> ModelState:
+        from umbral.fileschema import check_model  # here: schema is imported by fileschema
+
+        if not isinstance(data, dict):
+            check_model(data)  # raises, naming what the model is instead
         allowed = {"name", "table", "fields", "unique_together", "indexes", "m2m", "view"}
         unknown = set(data) - allowed
         if unknown:
@@ -236,6 +240,8 @@ class ModelState:
         for key in ("name", "table", "fields"):
             if key not in data:
                 raise ValueError(f"model is missing {key!r}")
+        # The types and values of every key, once per distinct model (see from_dict).
+        check_model(data)
         return cls(
             name=data["name"],
             table=data["table"],
@@ -267,6 +273,9 @@ class Snapshot:
     def from_dict(cls, data: dict[str, Any]) -> Snapshot:
         if not isinstance(data, dict) or not isinstance(data.get("models"), list):
             raise ValueError("snapshot_after must be an object with a `models` list")
+        if len(data) != 1:
+            unknown = ", ".join(sorted(k for k in data if k != "models"))
+            raise ValueError(f"unknown key(s) {unknown} (a snapshot holds only `models`)")
         raw: list[Any] = data["models"]
         # Consecutive files of one plugin repeat its snapshot with one model changed. Comparing
         # a model's dict with the one at the same place in the plugin's previous snapshot is

@@ -62,3 +62,34 @@ def split_sql(sql: str) -> list[str]:
     if code:
         out.append(sql[start:].strip())
     return out
+
+
+#: First words of a statement that begins, ends or divides a transaction (standard SQL and
+#: its common spellings): inside a migration's transaction it would commit the migration's
+#: first half, or its tracking row, on its own.
+TRANSACTION_CONTROL = frozenset({
+    "BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT", "RELEASE",
+})  # fmt: skip
+
+
+def leading_words(statement: str, count: int = 4) -> list[str]:
+    """The first ``count`` words of a statement, upper-cased, after any comments; a
+    parenthesis or other sign ends them (``CREATE UNIQUE INDEX CONCURRENTLY``)."""
+    words: list[str] = []
+    pos, n = 0, len(statement)
+    while pos < n and len(words) < count:
+        m = _TOKEN.match(statement, pos)
+        assert m is not None  # `other` matches any character
+        kind, pos = m.lastgroup, m.end()
+        if kind in ("space", "comment"):
+            continue
+        if kind != "word":
+            break
+        words.append(m.group().upper())
+    return words
+
+
+def transaction_control(statement: str) -> str | None:
+    """The keyword when ``statement`` controls the transaction (``COMMIT``, ``BEGIN`` ...)."""
+    words = leading_words(statement, 1)
+    return words[0] if words and words[0] in TRANSACTION_CONTROL else None

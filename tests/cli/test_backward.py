@@ -283,6 +283,6 @@ def test_run_sql_is_validated_by_the_loader(project: Project) -> None:
     r = p.run("migrate")
     assert r.code == 1, r
     assert r.err_lines == [
-        f"error: migration file {path}: operation #1: RunSql.sql: expected a string"
+        f"error: migration file {path}: operation #1: RunSql.sql: expected a string, got 42"
     ]
     assert p.tree() == before

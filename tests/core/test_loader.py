@@ -178,7 +178,7 @@ BAD_FILES = [
     ),
     pytest.param(
         valid(operations=[{"kind": "AddIndex", "table": "t", "columns": "a"}]),
-        "AddIndex.columns: expected a list of strings",
+        "AddIndex.columns: expected a non-empty list of strings",
         id="bad-operation-value",
     ),
 ]

@@ -25,6 +25,7 @@ from umbral.backend import Backend, RenderContext, integer_pk
 from umbral.errors import UmbralError, UnsupportedChange
 from umbral.naming import index_name
 from umbral.schema import Column, ModelState
+from umbral.sqlscript import leading_words
 from umbral_postgres.catalog import (
     drop_indexes_sql,
     drop_unique_sql,
@@ -120,6 +121,28 @@ class PostgresBackend(Backend):
     #: backoff (0.5, 1, 2, 4, 8 s). No statement timeout unless configured.
     lock_timeout: float | None = 2.0
     lock_retries: int = 5
+
+    #: Statements PostgreSQL refuses inside a transaction block, by their first words
+    #: (``CONCURRENTLY`` is looked for in the first few words of CREATE/DROP/REINDEX).
+    OUTSIDE_TRANSACTION: ClassVar[tuple[tuple[str, ...], ...]] = (
+        ("VACUUM",), ("CREATE", "DATABASE"), ("DROP", "DATABASE"), ("CREATE", "TABLESPACE"),
+        ("DROP", "TABLESPACE"), ("ALTER", "SYSTEM"), ("CREATE", "SUBSCRIPTION"),
+        ("DROP", "SUBSCRIPTION"), ("REINDEX", "DATABASE"), ("REINDEX", "SYSTEM"),
+        ("DISCARD", "ALL"),
+    )  # fmt: skip
+
+    def cannot_run_in_transaction(self, statement: str) -> str | None:
+        reason = super().cannot_run_in_transaction(statement)
+        if reason is not None:
+            return reason
+        words = leading_words(statement, 5)
+        if words[:2] == ["PREPARE", "TRANSACTION"]:
+            return "controls the transaction"
+        if words[:1] in (["CREATE"], ["DROP"], ["REINDEX"]) and "CONCURRENTLY" in words:
+            return "cannot run inside a transaction (CONCURRENTLY)"
+        if any(tuple(words[: len(w)]) == w for w in self.OUTSIDE_TRANSACTION):
+            return "cannot run inside a transaction on PostgreSQL"
+        return None
 
     # -- column definitions ---------------------------------------------------------------
 

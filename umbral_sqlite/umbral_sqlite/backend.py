@@ -28,6 +28,7 @@ from umbral.database import driver_cursor
 from umbral.errors import UnsupportedChange
 from umbral.naming import index_name
 from umbral.schema import Column, ModelState
+from umbral.sqlscript import leading_words
 from umbral_sqlite.tabledef import (
     CannotCarry,
     carry,
@@ -81,6 +82,16 @@ class SQLiteBackend(Backend):
     BATCH_MIGRATIONS: ClassVar[bool] = True
 
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+
+    #: Statements SQLite refuses inside a transaction.
+    OUTSIDE_TRANSACTION: ClassVar[frozenset[str]] = frozenset({"VACUUM", "ATTACH", "DETACH"})
+
+    def cannot_run_in_transaction(self, statement: str) -> str | None:
+        reason = super().cannot_run_in_transaction(statement)
+        words = leading_words(statement, 1)
+        if reason is None and words and words[0] in self.OUTSIDE_TRANSACTION:
+            return "cannot run inside a transaction on SQLite"
+        return reason
 
     def pk_sql(self, table: str, col: Column) -> str:
         if integer_pk(col):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gc
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -78,6 +79,14 @@ def _opts(ctx: typer.Context, project: Path | None, database: str | None, tb: bo
         base["database"] = database
     base["traceback"] = bool(base.get("traceback")) or tb
     return base
+
+
+def _finite(value: float | None) -> float | None:
+    """A number of seconds must be finite: ``inf`` and ``nan`` parse as floats, but no
+    timeout or wait can be infinite or undefined (a usage error, exit 2)."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number of seconds")
+    return value
 
 
 def load_app(opts: dict) -> Any:
@@ -233,13 +242,18 @@ def migrate_cmd(
     plan: Annotated[bool, typer.Option("--plan", help="Print what would run, then exit.")] = False,
     lock_wait: Annotated[
         float | None,
-        typer.Option("--lock-wait", help="Seconds to wait for the migration lock (default 300)."),
+        typer.Option(
+            "--lock-wait",
+            callback=_finite,
+            help="Seconds to wait for the migration lock (default 300).",
+        ),
     ] = None,
     lock_timeout: Annotated[
         float | None,
         typer.Option(
             "--lock-timeout",
             min=0,
+            callback=_finite,
             help="Seconds a DDL statement may wait for a table lock before it is retried "
             "(Postgres; default 2, 0 = no limit).",
         ),
@@ -249,6 +263,7 @@ def migrate_cmd(
         typer.Option(
             "--statement-timeout",
             min=0,
+            callback=_finite,
             help="Seconds any statement may run (Postgres; default: no limit).",
         ),
     ] = None,
