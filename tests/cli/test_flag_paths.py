@@ -147,6 +147,7 @@ def test_a_closed_output_pipe_exits_quietly(project: Project) -> None:
     p = project
     p.models(POST)
     assert p.run("makemigrations").code == 0
+    assert p.run("migrate").code == 0
     umbral = subprocess.Popen(
         [sys.executable, "-m", "umbral", "showmigrations"],
         cwd=p.root,
