@@ -179,6 +179,7 @@ def test_an_unexpected_failure_is_one_internal_error_line(project: Project) -> N
     p.write_config(plugin_modules={"broken": "broken_plugin"})
     p.models(POST)
     assert p.run("makemigrations").code == 0
+    execute(p.database, "CREATE TABLE unrelated (id INTEGER PRIMARY KEY)")  # the file exists
     r = p.run("checkmigrations")
     assert r.code == 1, r
     assert r.err_lines == [
