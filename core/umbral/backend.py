@@ -304,6 +304,21 @@ class Backend:
         """Count dangling references (checked before committing a rebuild)."""
         return 0
 
+    #: The check of deferred constraints at the end of a migration, as its error names it.
+    DEFERRED_CHECK: ClassVar[str] = ""
+
+    def deferred_state(self, conn: Connection) -> Any:
+        """What ``deferred_violations`` compares against, read before a migration runs its
+        statements (inside its transaction). Default: nothing."""
+        return None
+
+    def deferred_violations(self, conn: Connection, before: Any) -> str | None:
+        """Check deferred constraints at the end of a migration, inside its transaction, so
+        that a violation fails that migration rather than the COMMIT (which on SQLite may end
+        a batch of migrations). Returns what is violated, or None; may instead raise the
+        driver's error. ``before``: what ``deferred_state`` returned. Default: no check."""
+        return None
+
     def broken_views(self, conn: Connection) -> list[str]:
         """Views that no longer compile (checked before committing a migration)."""
         return []

@@ -179,6 +179,10 @@ def apply_one(
                     mine = recorder.claim(conn, m.plugin, m.id, m.checksum)
                 if not mine:
                     return False
+                # A migration that only creates, renames or re-indexes cannot violate a
+                # deferred constraint; the others are checked before their transaction ends.
+                check_deferred = not fake and not fk_off and not rendered.fk_neutral
+                before = backend.deferred_state(conn) if check_deferred else None
                 if not fake:
                     cursor = driver_cursor(conn)
                     stmts, i = rendered.statements, 0
@@ -203,6 +207,11 @@ def apply_one(
                                 m.key, current,
                                 f"it would leave {dangling} dangling foreign-key reference(s)",
                             )  # fmt: skip
+                    elif check_deferred:
+                        current = backend.DEFERRED_CHECK
+                        violated = backend.deferred_violations(conn, before)
+                        if violated:
+                            raise MigrationFailed(m.key, current, violated)
                     current = "checking views"
                     broken = backend.broken_views(conn) if rendered.rebuilt else []
                     if broken:
@@ -257,10 +266,18 @@ def _apply_as_script(
         return False
     try:
         with _migration_transaction(conn, backend):
+            before = None if rendered.fk_neutral else backend.deferred_state(conn)
             backend.run_script(conn, [record, *rendered.statements])
-    except errors:
+            if not rendered.fk_neutral and backend.deferred_violations(conn, before):
+                raise _Retry
+    except (_Retry, *errors):
         return False
     return True
+
+
+class _Retry(Exception):
+    """The script left a violated deferred constraint: rolled back, to be re-run statement by
+    statement, which reports it."""
 
 
 class NonAtomicMigrationFailed(MigrationFailed):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import operator
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -640,6 +641,47 @@ class SQLiteBackend(Backend):
             return False
         cur.execute("RELEASE umbral_edit_definition")
         return True
+
+    DEFERRED_CHECK: ClassVar[str] = (
+        "PRAGMA foreign_key_check (deferred foreign keys, checked at the end of the migration)"
+    )
+
+    def deferred_state(self, conn: Connection) -> Counter[tuple]:
+        return self._deferred_rows(driver_cursor(conn))
+
+    def deferred_violations(self, conn: Connection, before: Counter[tuple] | None) -> str | None:
+        """Rows violating a ``DEFERRABLE INITIALLY DEFERRED`` foreign key that were not there
+        before the migration. SQLite checks such keys only at COMMIT, which in a batch would
+        roll back the migrations before this one too; rows that violated them already (written
+        while enforcement was off) are not this migration's doing, and COMMIT ignores them."""
+        new = self._deferred_rows(driver_cursor(conn)) - (before or Counter())
+        if not new:
+            return None
+        shown = sorted(new)[:3]
+        where = ", ".join(f"{t} rowid {r} -> {p}" for t, r, p, _ in shown)
+        more = f" and {sum(new.values()) - len(shown)} more" if sum(new.values()) > 3 else ""
+        return (
+            f"it would leave {sum(new.values())} row(s) violating a deferred foreign key "
+            f"({where}{more}); such a key is checked only at the end of the migration, so no "
+            "single statement failed"
+        )
+
+    def _deferred_rows(self, cur: sqlite3.Cursor) -> Counter[tuple]:
+        """``PRAGMA foreign_key_check`` rows of the tables that have a deferred foreign key
+        (the others are checked statement by statement)."""
+        tables = [
+            r[0]
+            for r in cur.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' "
+                "AND sql LIKE '%DEFERRED%' ORDER BY name"
+            ).fetchall()
+        ]
+        found: Counter[tuple] = Counter()
+        for table in tables:
+            found.update(
+                tuple(row) for row in cur.execute(f"PRAGMA foreign_key_check({self.quote(table)})")
+            )
+        return found
 
     def broken_views(self, conn: Connection) -> list[str]:
         names = [
