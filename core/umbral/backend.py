@@ -289,6 +289,11 @@ class Backend:
         """Whether a driver error means "gave up waiting for a lock" (worth a retry)."""
         return False
 
+    def lock_wait_expired(self, exc: BaseException) -> bool:
+        """Whether a driver error means another process held the database's write lock for
+        longer than ``--lock-wait`` (where the backend waits for it per connection)."""
+        return False
+
     def non_atomic_prelude(self, conn: Connection, sql: str) -> list[str]:
         """Statements that clean up what a failed earlier run of ``sql`` (a statement of a
         non-atomic migration) left behind, run before each attempt. Default: none."""

@@ -52,6 +52,9 @@ class Rendered:
     #: Fast paths the backend may take at run time, by the index in ``statements`` of the
     #: first statement each one replaces, in the order they were rendered.
     shortcuts: dict[int, list[Shortcut]] = field(default_factory=dict)
+    #: Run statement by statement, never as one script: set when the script hit a lock
+    #: timeout, so that the retries name the statement that waits.
+    one_by_one: bool = False
 
 
 #: Operations whose SQL does the same with foreign-key enforcement on or off: they create,
@@ -255,9 +258,16 @@ def _apply_as_script(
     is left): the caller then runs the migration statement by statement, which names the
     failing statement, or finds the tracking row another process wrote (the plain INSERT of
     the script fails on the primary key before any statement of the migration runs).
+
+    A lock timeout is raised instead, as the MigrationFailed that ``retry_lock_timeouts``
+    retries: running the statements one by one at once would only wait for the same lock
+    again, stalling the table's readers queued behind the wait a second time. The retries
+    run statement by statement, so the error after the last one names the statement.
     """
     m = rendered.migration
     if rendered.backward or rendered.shortcuts or rendered.rebuilt or rendered.needs_fk_off:
+        return False
+    if rendered.one_by_one:
         return False
     if not backend.can_run_script(conn):
         return False
@@ -270,9 +280,18 @@ def _apply_as_script(
             backend.run_script(conn, [record, *rendered.statements])
             if not rendered.fk_neutral and backend.deferred_violations(conn, before):
                 raise _Retry
-    except (_Retry, *errors):
+    except _Retry:
         return False
+    except errors as exc:
+        if not backend.is_lock_timeout(exc):
+            return False
+        rendered.one_by_one = True
+        raise MigrationFailed(m.key, SCRIPT, _db_message(exc)) from exc
     return True
+
+
+#: The statement a failure of the one-round-trip script names (which one failed is unknown).
+SCRIPT = "(the migration's statements, sent as one script)"
 
 
 class _Retry(Exception):

@@ -367,6 +367,12 @@ class SQLiteBackend(Backend):
         # then sees every migration another process committed before us.
         return "BEGIN IMMEDIATE"
 
+    def lock_wait_expired(self, exc: BaseException) -> bool:
+        # SQLITE_BUSY once the busy timeout (``--lock-wait``) ran out; a statement inside
+        # BEGIN IMMEDIATE never waits, so this is BEGIN, or COMMIT waiting for readers.
+        orig = getattr(exc, "orig", None) or exc
+        return getattr(orig, "sqlite_errorcode", None) == _SQLITE_BUSY
+
     def foreign_keys_off(self, conn: Connection) -> None:
         # A no-op inside a transaction, so the executor calls it before BEGIN.
         conn.connection.dbapi_connection.execute("PRAGMA foreign_keys = OFF")
@@ -702,6 +708,9 @@ class SQLiteBackend(Backend):
     def migration_lock(self, conn: Connection, wait: float) -> Iterator[None]:
         yield  # BEGIN IMMEDIATE per migration serialises writers; no run-wide lock needed
 
+
+#: The primary result code of "database is locked".
+_SQLITE_BUSY = 5
 
 #: The start of an index's stored ``CREATE [UNIQUE] INDEX`` text.
 _CREATE_INDEX = re.compile(r"^\s*(CREATE\s+(?:UNIQUE\s+)?INDEX)\s+", re.IGNORECASE)
