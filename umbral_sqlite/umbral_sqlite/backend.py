@@ -24,6 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from umbral import cancel
 from umbral.backend import Backend, RenderContext, Shortcut, integer_pk
 from umbral.database import driver_cursor
 from umbral.errors import UnsupportedChange
@@ -355,6 +356,12 @@ class SQLiteBackend(Backend):
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys = ON")
             cur.close()
+            # Ctrl-C stops a long statement at once instead of after it (umbral.cancel).
+            cancel.register(dbapi_conn, sqlite3.Connection.interrupt)
+
+        @event.listens_for(engine, "close")
+        def _close(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            cancel.forget(dbapi_conn)
 
         @event.listens_for(engine, "begin")
         def _begin(conn):  # type: ignore[no-untyped-def]

@@ -1,0 +1,81 @@
+"""Ctrl-C: ``error: interrupted`` on stderr and exit 130, whatever was running (docs/commands.md).
+
+``install`` runs first thing, before the CLI's libraries load, so an interrupt while they import
+is reported like any other. The handler notes the interrupt and raises KeyboardInterrupt wherever
+the main thread is; the clean-up on the way out (a transaction's rollback on a connection the
+interrupt left half-used) may fail in its own way and replace it, so the top level asks
+``happened()`` rather than trusting the exception that reaches it.
+
+A statement runs inside the driver with the interpreter's lock released, and the handler would
+run only once it is over. A thread woken by the signal itself (``signal.set_wakeup_fd``) stops
+it at once through ``umbral.cancel``; psycopg also cancels its query on KeyboardInterrupt.
+This module imports nothing heavy: it is loaded before everything else.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+_interrupted = False
+_installed = False
+
+
+def install() -> None:
+    """Handle SIGINT from now on (once per process; only the main thread may set handlers)."""
+    global _installed
+    if _installed or threading.current_thread() is not threading.main_thread():
+        return
+    signal.signal(signal.SIGINT, _on_interrupt)
+    read, write = os.pipe()
+    os.set_blocking(write, False)
+    signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    threading.Thread(target=_wake, args=(read,), name="umbral-interrupt", daemon=True).start()
+    _installed = True
+
+
+def happened() -> bool:
+    """Whether this process was interrupted."""
+    return _interrupted
+
+
+def finish() -> None:
+    """The command is over: from now on Ctrl-C has nothing to stop, and is ignored (raised
+    while the interpreter exits, it would end the process with a traceback)."""
+    if _installed:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def report() -> None:
+    """End the progress bar's line and say so; the caller exits 130. A second Ctrl-C while
+    the process winds down no longer interrupts the message."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    output = sys.modules.get("umbral.cli.output")  # not imported: no bar was drawn
+    if output is not None:
+        output.end_line()
+    sys.stderr.write("error: interrupted\n")
+    sys.stderr.flush()
+
+
+def _on_interrupt(signum: int, frame: Any) -> None:
+    global _interrupted
+    _interrupted = True
+    raise KeyboardInterrupt
+
+
+def _wake(fd: int) -> None:
+    """Stop the running statements when SIGINT arrives (runs in its own thread)."""
+    while True:
+        try:
+            data = os.read(fd, 64)
+        except OSError:
+            return
+        if not data:
+            return
+        if signal.SIGINT in data:
+            cancel = sys.modules.get("umbral.cancel")  # not imported: no database is open
+            if cancel is not None:
+                cancel.cancel_all()
