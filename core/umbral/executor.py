@@ -279,8 +279,8 @@ def _apply_as_script(
             before = None if rendered.fk_neutral else backend.deferred_state(conn)
             backend.run_script(conn, [record, *rendered.statements])
             if not rendered.fk_neutral and backend.deferred_violations(conn, before):
-                raise _Retry
-    except _Retry:
+                raise _DeferredViolated
+    except _DeferredViolated:
         return False
     except errors as exc:
         if not backend.is_lock_timeout(exc):
@@ -294,7 +294,7 @@ def _apply_as_script(
 SCRIPT = "(the migration's statements, sent as one script)"
 
 
-class _Retry(Exception):
+class _DeferredViolated(Exception):
     """The script left a violated deferred constraint: rolled back, to be re-run statement by
     statement, which reports it."""
 
