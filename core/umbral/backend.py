@@ -311,6 +311,9 @@ class Backend:
 
     #: The check of deferred constraints at the end of a migration, as its error names it.
     DEFERRED_CHECK: ClassVar[str] = ""
+    #: The statement that checks them, raising the violation it finds, when the check is one
+    #: statement: the one-round-trip script (``run_script``) then carries it.
+    DEFERRED_CHECK_SQL: ClassVar[str | None] = None
 
     def deferred_state(self, conn: Connection) -> Any:
         """What ``deferred_violations`` compares against, read before a migration runs its

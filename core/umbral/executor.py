@@ -274,11 +274,15 @@ def _apply_as_script(
     record = recorder.record_sql(m.plugin, m.id, m.checksum)
     if record is None:
         return False
+    # Deferred constraints are checked at the end, in the script when the check is a statement.
+    check = not rendered.fk_neutral
+    in_script = [backend.DEFERRED_CHECK_SQL] if check and backend.DEFERRED_CHECK_SQL else []
+    check = check and not in_script
     try:
         with _migration_transaction(conn, backend):
-            before = None if rendered.fk_neutral else backend.deferred_state(conn)
-            backend.run_script(conn, [record, *rendered.statements])
-            if not rendered.fk_neutral and backend.deferred_violations(conn, before):
+            before = backend.deferred_state(conn) if check else None
+            backend.run_script(conn, [record, *rendered.statements, *in_script])
+            if check and backend.deferred_violations(conn, before):
                 raise _DeferredViolated
     except _DeferredViolated:
         return False

@@ -382,12 +382,13 @@ class PostgresBackend(Backend):
     DEFERRED_CHECK: ClassVar[str] = (
         "SET CONSTRAINTS ALL IMMEDIATE (deferred constraints, checked at the end of the migration)"
     )
+    #: Checks every deferred constraint now (raising the violation it finds) instead of at
+    #: COMMIT, where the error would name no migration. It lasts to the end of the migration's
+    #: transaction, which holds only the tracking row and the view check more.
+    DEFERRED_CHECK_SQL: ClassVar[str | None] = "SET CONSTRAINTS ALL IMMEDIATE"
 
     def deferred_violations(self, conn: Connection, before: Any) -> str | None:
-        # Checks every deferred constraint now (raising the violation it finds) instead of at
-        # COMMIT, where the error would name no migration. It lasts to the end of the
-        # migration's transaction, which holds only the tracking row and the view check more.
-        driver_cursor(conn).execute("SET CONSTRAINTS ALL IMMEDIATE")
+        driver_cursor(conn).execute(self.DEFERRED_CHECK_SQL)
         return None
 
     def can_run_script(self, conn: Connection) -> bool:
