@@ -93,12 +93,17 @@ def test_an_error_from_a_reachable_server_hides_the_password(
 
 
 @pytest.mark.parametrize("char", [*string.punctuation, " ", "é"])
-def test_every_character_class_is_masked(project: Project, char: str) -> None:
-    # One character of each class, between letters and at the end of the password.
+def test_every_character_class_is_masked(char: str) -> None:
+    # One character of each class, between letters and at the end of the password, through
+    # what every message above uses (the CLI runs above hold them all at once).
+    from umbral.config import mask_url
+    from umbral.database import scrub
+
     password = f"ab{char}cd{char}"
-    r = project.run(
-        "showmigrations", UMBRAL_DATABASE_URL=f"postgresql://u:{password}@{UNREACHABLE}/db"
-    )
-    assert r.code == 1, r
-    assert "://u:***@127.0.0.1:1/db: " in r.stderr, r
-    assert f"ab{char}cd" not in r.stderr, r
+    url = f"postgresql://u:{password}@{UNREACHABLE}/db"
+    assert mask_url(url) == f"postgresql://u:***@{UNREACHABLE}/db"
+    # A driver's message may quote the password, or what follows its first `@` as the host.
+    host = password.split("@", 1)[1] + f"@{UNREACHABLE}" if "@" in password else UNREACHABLE
+    message = scrub(f"failed for '{password}' at host '{host}'", url)
+    assert f"ab{char}cd" not in message, message
+    assert f"cd{char}" not in message or char == "@", message
