@@ -30,11 +30,16 @@ def install() -> None:
     if _installed or threading.current_thread() is not threading.main_thread():
         return
     signal.signal(signal.SIGINT, _on_interrupt)
-    read, write = os.pipe()
-    os.set_blocking(write, False)
-    signal.set_wakeup_fd(write, warn_on_full_buffer=False)
-    threading.Thread(target=_wake, args=(read,), name="umbral-interrupt", daemon=True).start()
     _installed = True
+    read, write = os.pipe()
+    try:
+        os.set_blocking(write, False)
+        signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    except (ValueError, OSError):  # Windows wants a socket here: statements then run on
+        os.close(read)
+        os.close(write)
+        return
+    threading.Thread(target=_wake, args=(read,), name="umbral-interrupt", daemon=True).start()
 
 
 def happened() -> bool:
