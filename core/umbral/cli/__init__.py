@@ -12,23 +12,17 @@ from typing import Any
 
 def main() -> None:
     """The ``umbral`` console script and ``python -m umbral``."""
-    import sys
-
     from umbral.cli import interrupt
 
-    interrupt.install()
     try:
+        interrupt.install()
         # This import also makes ``umbral.cli.main`` the module rather than this function; the
         # entry points have looked the function up already.
         from umbral.cli.main import main as run
-    except KeyboardInterrupt:
-        interrupt.report()
-        sys.exit(130)
-    try:
+
         run()
-    except KeyboardInterrupt:  # arrived while ``run`` was handling another exception
-        interrupt.report()
-        sys.exit(130)
+    except KeyboardInterrupt:  # while the CLI loads, or while ``run`` handled another error
+        interrupt.exit_interrupted()
 
 
 def __getattr__(name: str) -> Any:

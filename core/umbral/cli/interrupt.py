@@ -18,7 +18,8 @@ import os
 import signal
 import sys
 import threading
-from typing import Any
+from contextlib import suppress
+from typing import Any, NoReturn
 
 _interrupted = False
 _installed = False
@@ -29,17 +30,16 @@ def install() -> None:
     global _installed
     if _installed or threading.current_thread() is not threading.main_thread():
         return
-    signal.signal(signal.SIGINT, _on_interrupt)
     _installed = True
+    # The thread first: starting it waits for it, and an interrupt must not land in that wait.
     read, write = os.pipe()
     try:
         os.set_blocking(write, False)
+        threading.Thread(target=_wake, args=(read,), name="umbral-interrupt", daemon=True).start()
         signal.set_wakeup_fd(write, warn_on_full_buffer=False)
     except (ValueError, OSError):  # Windows wants a socket here: statements then run on
-        os.close(read)
         os.close(write)
-        return
-    threading.Thread(target=_wake, args=(read,), name="umbral-interrupt", daemon=True).start()
+    signal.signal(signal.SIGINT, _on_interrupt)
 
 
 def happened() -> bool:
@@ -54,15 +54,24 @@ def finish() -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def report() -> None:
-    """End the progress bar's line and say so; the caller exits 130. A second Ctrl-C while
-    the process winds down no longer interrupts the message."""
+def exit_interrupted() -> NoReturn:
+    """End the progress bar's line, say so, and exit 130 at once.
+
+    Everything was unwound on the way here (transactions rolled back, connections closed). The
+    exit skips the interpreter's own: CPython ends a process with SIGINT instead of the
+    requested status when the KeyboardInterrupt passed through an ``exec()`` of source text
+    (dataclasses make their methods so), even though it was handled. A second Ctrl-C from
+    here on is ignored.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     output = sys.modules.get("umbral.cli.output")  # not imported: no bar was drawn
     if output is not None:
         output.end_line()
     sys.stderr.write("error: interrupted\n")
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(Exception):  # a closed pipe: nothing more to say there
+            stream.flush()
+    os._exit(130)
 
 
 def _on_interrupt(signum: int, frame: Any) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import gc
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 
@@ -565,19 +565,14 @@ def main() -> None:
         cli = build_cli(only=invoked_command(sys.argv[1:]))
         cli(prog_name="umbral")
     except KeyboardInterrupt:  # before the CLI library's handling of it
-        _interrupted()
+        interrupt.exit_interrupted()
     except BaseException:
         # typer ends an interrupted command with a silent exit 130; a clean-up after the
         # interrupt may also fail in its own way: either way the interrupt is what to report.
         if interrupt.happened():
-            _interrupted()
+            interrupt.exit_interrupted()
         raise
     finally:
         interrupt.finish()
         # The interpreter's exit still runs a collection: frozen objects are skipped by it.
         gc.freeze()
-
-
-def _interrupted() -> NoReturn:
-    interrupt.report()
-    sys.exit(130)
