@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from umbral.errors import UmbralError, UnsafeAlter
-from umbral.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from umbral import fields
     from umbral.app import App
+    from umbral.hookspecs import hookimpl
     from umbral.models import Model
     from umbral.safety import Finding, OpSafety
 
@@ -29,7 +29,12 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # Lazy: App pulls in the config machinery, safety the classification rules, and fields /
     # Model the schema dataclasses, which `umbral --help` never needs (it imports plugin
-    # modules, and with them this package, only for their commands).
+    # modules, and with them this package, only for their commands). ``hookimpl`` loads
+    # pluggy, which the CLI imports only once it handles Ctrl-C (umbral.cli.interrupt).
+    if name == "hookimpl":
+        from umbral.hookspecs import hookimpl
+
+        return hookimpl
     if name == "fields":
         import umbral.fields
 

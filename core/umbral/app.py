@@ -247,7 +247,7 @@ class App:
         with (
             # --plan only reads: it does not create a database that is not there.
             connect(backend, backend.normalize_url(url, self.root), create=not plan) as conn,
-            _db_errors(url),
+            _db_errors(url, backend, wait),
             backend.migration_lock(conn, wait),
         ):
             m = Migrator(self.env, backend, conn)
@@ -545,10 +545,13 @@ def _destructive_gate(pm: Any, backend: Any, rendered: list[Rendered]) -> None:
 
 
 class _db_errors:
-    """Turn driver errors raised outside a migration into one-line DatabaseErrors."""
+    """Turn driver errors raised outside a migration into one-line DatabaseErrors. With the
+    run's backend and ``--lock-wait``, an expired wait for another process's lock says so."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, backend: Backend | None = None, wait: float = 0.0) -> None:
         self.url = url
+        self.backend = backend
+        self.wait = wait
 
     def __enter__(self) -> None:
         return None
@@ -563,6 +566,13 @@ class _db_errors:
             from umbral.database import scrub
             from umbral.errors import DatabaseError
 
+            if self.backend is not None and self.backend.lock_wait_expired(exc):
+                raise DatabaseError(
+                    f"umbral migrate: another process holds the write lock on database "
+                    f"{mask_url(self.url)} (another `umbral migrate`, or an application "
+                    f"writing to it); waited {self.wait:g}s for it, as --lock-wait allows. "
+                    "Re-run when it is done, or give it longer with --lock-wait SECONDS"
+                ) from exc
             orig = getattr(exc, "orig", None) or exc
             reason = scrub(str(orig).strip().splitlines()[0], self.url)
             raise DatabaseError(f"database {mask_url(self.url)}: {reason}") from exc

@@ -302,6 +302,11 @@ class Backend:
         """Whether a driver error means "gave up waiting for a lock" (worth a retry)."""
         return False
 
+    def lock_wait_expired(self, exc: BaseException) -> bool:
+        """Whether a driver error means another process held the database's write lock for
+        longer than ``--lock-wait`` (where the backend waits for it per connection)."""
+        return False
+
     def non_atomic_prelude(self, conn: Connection, sql: str) -> list[str]:
         """Statements that clean up what a failed earlier run of ``sql`` (a statement of a
         non-atomic migration) left behind, run before each attempt. Default: none."""
@@ -316,6 +321,24 @@ class Backend:
     def foreign_key_violations(self, conn: Connection) -> int:
         """Count dangling references (checked before committing a rebuild)."""
         return 0
+
+    #: The check of deferred constraints at the end of a migration, as its error names it.
+    DEFERRED_CHECK: ClassVar[str] = ""
+    #: The statement that checks them, raising the violation it finds, when the check is one
+    #: statement: the one-round-trip script (``run_script``) then carries it.
+    DEFERRED_CHECK_SQL: ClassVar[str | None] = None
+
+    def deferred_state(self, conn: Connection) -> Any:
+        """What ``deferred_violations`` compares against, read before a migration runs its
+        statements (inside its transaction). Default: nothing."""
+        return None
+
+    def deferred_violations(self, conn: Connection, before: Any) -> str | None:
+        """Check deferred constraints at the end of a migration, inside its transaction, so
+        that a violation fails that migration rather than the COMMIT (which on SQLite may end
+        a batch of migrations). Returns what is violated, or None; may instead raise the
+        driver's error. ``before``: what ``deferred_state`` returned. Default: no check."""
+        return None
 
     def broken_views(self, conn: Connection) -> list[str]:
         """Views that no longer compile (checked before committing a migration)."""

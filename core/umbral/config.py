@@ -169,23 +169,41 @@ def resolve_database(cli: str | None, config: str | None, app: str | None) -> st
     return cli or os.environ.get(ENV_DATABASE) or config or app
 
 
+def _credentials(url: str) -> tuple[str, str, str, str] | None:
+    """``(scheme, user, password, after)`` of a URL with a password, else None.
+
+    A password may hold any character (``/``, ``:``, ``@``, ``?``, ``#``) when its writer did
+    not percent-encode it, and the driver reads such a URL in its own way (SQLAlchemy ends the
+    password at the first ``@``, so the rest becomes part of the host). Whatever the driver
+    makes of it, the secret lies between the first ``:`` after the user name and the last
+    ``@`` of the URL: everything there counts as the password, so nothing of it is printed
+    (masking too much of an odd URL beats showing a piece of a password). A URL without
+    ``://`` (a mistyped one) counts from its start.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    if rest.startswith("/"):
+        return None  # no host part (sqlite:///path): nothing secret
+    at = rest.rfind("@")
+    if at < 0:
+        return None
+    user, colon, password = rest[:at].partition(":")
+    if not colon:
+        return None  # a user name alone
+    return scheme, user, password, rest[at + 1 :]
+
+
 def mask_url(url: str) -> str:
     """The URL with any password replaced by ``***`` (passwords never appear in output)."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest.split("/", 1)[0]:
+    found = _credentials(url)
+    if found is None:
         return url
-    creds, host = rest.split("@", 1)
-    if ":" in creds:
-        user = creds.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}"
-    return url
+    scheme, user, _password, after = found
+    return f"{scheme}{'://' if scheme else ''}{user}:***@{after}"
 
 
 def url_password(url: str) -> str | None:
-    _scheme, _sep, rest = url.partition("://")
-    netloc = rest.split("/", 1)[0]
-    if "@" in netloc:
-        creds = netloc.rsplit("@", 1)[0]
-        if ":" in creds:
-            return creds.split(":", 1)[1]
-    return None
+    """The password of ``url`` as ``mask_url`` delimits it (see ``_credentials``)."""
+    found = _credentials(url)
+    return found[2] if found else None

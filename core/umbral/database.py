@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -26,10 +27,30 @@ def driver_cursor(conn: Connection) -> Any:
 
 
 def scrub(message: str, url: str) -> str:
+    """``message`` (a driver's error about ``url``) without any piece of the URL's password.
+
+    The driver may quote the password as it parsed it: percent-decoded, or cut at its first
+    ``@`` with the rest taken for part of the host name ("could not translate host name
+    "pass@host""). Every such piece is replaced; a short one only where it stands apart from
+    letters and digits, so that a password like ``db`` does not garble the message's words.
+    """
     password = url_password(url)
-    if password:
-        message = message.replace(password, "***")
+    if not password:
+        return message
+    from urllib.parse import unquote
+
+    pieces = {password, *password.split("@")}
+    pieces |= {unquote(p) for p in pieces}
+    for piece in sorted(pieces, key=len, reverse=True):
+        if len(piece) >= _LONG_PIECE:
+            message = message.replace(piece, "***")
+        elif piece:
+            message = re.sub(rf"(?<![^\W_]){re.escape(piece)}(?![^\W_])", "***", message)
     return message
+
+
+#: Length from which a piece of a password is replaced wherever it occurs in a message.
+_LONG_PIECE = 4
 
 
 @contextmanager

@@ -150,8 +150,10 @@ class Environment:
     def backend_for(self, url: str) -> Backend:
         scheme = url.split("://", 1)[0].split("+", 1)[0].lower()
         if "://" not in url:
+            from umbral.config import mask_url
+
             raise ConfigError(
-                f"database URL {url!r} is not a URL; write e.g. sqlite:///db.sqlite3 or "
+                f"database URL {mask_url(url)!r} is not a URL; write e.g. sqlite:///db.sqlite3 or "
                 "postgresql://user@host/dbname"
             )
         for backend in self.backends:

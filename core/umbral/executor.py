@@ -52,6 +52,9 @@ class Rendered:
     #: Fast paths the backend may take at run time, by the index in ``statements`` of the
     #: first statement each one replaces, in the order they were rendered.
     shortcuts: dict[int, list[Shortcut]] = field(default_factory=dict)
+    #: Run statement by statement, never as one script: set when the script hit a lock
+    #: timeout, so that the retries name the statement that waits.
+    one_by_one: bool = False
 
 
 #: Operations whose SQL does the same with foreign-key enforcement on or off: they create,
@@ -206,6 +209,10 @@ def apply_one(
                 if not mine:
                     return False
                 claimed = True
+                # A migration that only creates, renames or re-indexes cannot violate a
+                # deferred constraint; the others are checked before their transaction ends.
+                check_deferred = not fake and not fk_off and not rendered.fk_neutral
+                before = backend.deferred_state(conn) if check_deferred else None
                 if not fake:
                     cursor = driver_cursor(conn)
                     stmts, i = rendered.statements, 0
@@ -230,6 +237,11 @@ def apply_one(
                                 m.key, current,
                                 f"it would leave {dangling} dangling foreign-key reference(s)",
                             )  # fmt: skip
+                    elif check_deferred:
+                        current = backend.DEFERRED_CHECK
+                        violated = backend.deferred_violations(conn, before)
+                        if violated:
+                            raise MigrationFailed(m.key, current, violated)
                     current = "checking views"
                     broken = backend.broken_views(conn) if rendered.rebuilt else []
                     if broken:
@@ -328,9 +340,16 @@ def _apply_as_script(
     is left): the caller then runs the migration statement by statement, which names the
     failing statement, or finds the tracking row another process wrote (the plain INSERT of
     the script fails on the primary key before any statement of the migration runs).
+
+    A lock timeout is raised instead, as the MigrationFailed that ``retry_lock_timeouts``
+    retries: running the statements one by one at once would only wait for the same lock
+    again, stalling the table's readers queued behind the wait a second time. The retries
+    run statement by statement, so the error after the last one names the statement.
     """
     m = rendered.migration
     if rendered.backward or rendered.shortcuts or rendered.rebuilt or rendered.needs_fk_off:
+        return False
+    if rendered.one_by_one:
         return False
     if not backend.can_run_script(conn):
         return False
@@ -340,13 +359,25 @@ def _apply_as_script(
     record = recorder.record_sql(m.plugin, m.id, m.checksum, now)
     if record is None:
         return False
+    # Deferred constraints are checked at the end, in the script when the check is a statement.
+    check = not rendered.fk_neutral
+    in_script = [backend.DEFERRED_CHECK_SQL] if check and backend.DEFERRED_CHECK_SQL else []
+    check = check and not in_script
     try:
         with _migration_transaction(conn, backend):
-            backend.run_script(conn, [record, *rendered.statements])
+            before = backend.deferred_state(conn) if check else None
+            backend.run_script(conn, [record, *rendered.statements, *in_script])
+            if check and backend.deferred_violations(conn, before):
+                raise _DeferredViolated
+    except _DeferredViolated:
+        return False
     except errors as exc:
+        if backend.is_lock_timeout(exc):
+            rendered.one_by_one = True
+            raise MigrationFailed(m.key, SCRIPT, _db_message(exc)) from exc
         # Rolled back, unless a statement ended the transaction: then the row this script
         # wrote (its applied_at) is there, and the statement-by-statement run would skip it.
-        failure = MigrationFailed(m.key, "(its statements, sent as one script)", _db_message(exc))
+        failure = MigrationFailed(m.key, SCRIPT, _db_message(exc))
         failure.__cause__ = exc
         try:
             with conn.begin():
@@ -357,6 +388,15 @@ def _apply_as_script(
             _verify_rolled_back(conn, backend, rendered, failure)
         return False
     return True
+
+
+#: The statement a failure of the one-round-trip script names (which one failed is unknown).
+SCRIPT = "(the migration's statements, sent as one script)"
+
+
+class _DeferredViolated(Exception):
+    """The script left a violated deferred constraint: rolled back, to be re-run statement by
+    statement, which reports it."""
 
 
 class NonAtomicMigrationFailed(MigrationFailed):

@@ -448,11 +448,11 @@ def _compatible(backend: Backend, col: Any, db_type: Any) -> bool:
     return any(k in name for k in checks.get(family, ("",)))
 
 
-def translate_db_errors(exc: Exception) -> UmbralError:
+def translate_db_errors(exc: Exception, url: str = "") -> UmbralError:
     from umbral.database import scrub
 
     orig = getattr(exc, "orig", None) or exc
-    return DatabaseError(f"database error: {scrub(str(orig).strip().splitlines()[0], '')}")
+    return DatabaseError(f"database error: {scrub(str(orig).strip().splitlines()[0], url)}")
 
 
 __all__ = [

@@ -22,6 +22,7 @@ from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from umbral.backend import Backend, RenderContext, integer_pk
+from umbral.database import driver_cursor
 from umbral.errors import UmbralError, UnsupportedChange
 from umbral.naming import index_name
 from umbral.schema import Column, ModelState
@@ -449,6 +450,18 @@ class PostgresBackend(Backend):
             host = socket.gethostname()
             connect_args["application_name"] = f"umbral {host} pid {os.getpid()}"[:63]
         return create_engine(url, poolclass=NullPool, connect_args=connect_args)
+
+    DEFERRED_CHECK: ClassVar[str] = (
+        "SET CONSTRAINTS ALL IMMEDIATE (deferred constraints, checked at the end of the migration)"
+    )
+    #: Checks every deferred constraint now (raising the violation it finds) instead of at
+    #: COMMIT, where the error would name no migration. It lasts to the end of the migration's
+    #: transaction, which holds only the tracking row and the view check more.
+    DEFERRED_CHECK_SQL: ClassVar[str | None] = "SET CONSTRAINTS ALL IMMEDIATE"
+
+    def deferred_violations(self, conn: Connection, before: Any) -> str | None:
+        driver_cursor(conn).execute(self.DEFERRED_CHECK_SQL)
+        return None
 
     def can_run_script(self, conn: Connection) -> bool:
         # Before PostgreSQL 13 a statement_timeout covers a whole multi-statement query, not

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import operator
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from umbral import cancel
 from umbral.backend import Backend, RenderContext, Shortcut, integer_pk
 from umbral.database import driver_cursor
 from umbral.errors import UnsupportedChange
@@ -400,6 +402,12 @@ class SQLiteBackend(Backend):
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys = ON")
             cur.close()
+            # Ctrl-C stops a long statement at once instead of after it (umbral.cancel).
+            cancel.register(dbapi_conn, sqlite3.Connection.interrupt)
+
+        @event.listens_for(engine, "close")
+        def _close(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            cancel.forget(dbapi_conn)
 
         @event.listens_for(engine, "begin")
         def _begin(conn):  # type: ignore[no-untyped-def]
@@ -411,6 +419,12 @@ class SQLiteBackend(Backend):
         # Take the write lock up front: the re-check of the applied set inside the transaction
         # then sees every migration another process committed before us.
         return "BEGIN IMMEDIATE"
+
+    def lock_wait_expired(self, exc: BaseException) -> bool:
+        # SQLITE_BUSY once the busy timeout (``--lock-wait``) ran out; a statement inside
+        # BEGIN IMMEDIATE never waits, so this is BEGIN, or COMMIT waiting for readers.
+        orig = getattr(exc, "orig", None) or exc
+        return getattr(orig, "sqlite_errorcode", None) == _SQLITE_BUSY
 
     def foreign_keys_off(self, conn: Connection) -> None:
         # A no-op inside a transaction, so the executor calls it before BEGIN.
@@ -712,6 +726,47 @@ class SQLiteBackend(Backend):
         cur.execute("RELEASE umbral_edit_definition")
         return True
 
+    DEFERRED_CHECK: ClassVar[str] = (
+        "PRAGMA foreign_key_check (deferred foreign keys, checked at the end of the migration)"
+    )
+
+    def deferred_state(self, conn: Connection) -> Counter[tuple]:
+        return self._deferred_rows(driver_cursor(conn))
+
+    def deferred_violations(self, conn: Connection, before: Counter[tuple] | None) -> str | None:
+        """Rows violating a ``DEFERRABLE INITIALLY DEFERRED`` foreign key that were not there
+        before the migration. SQLite checks such keys only at COMMIT, which in a batch would
+        roll back the migrations before this one too; rows that violated them already (written
+        while enforcement was off) are not this migration's doing, and COMMIT ignores them."""
+        new = self._deferred_rows(driver_cursor(conn)) - (before or Counter())
+        if not new:
+            return None
+        shown = sorted(new)[:3]
+        where = ", ".join(f"{t} rowid {r} -> {p}" for t, r, p, _ in shown)
+        more = f" and {sum(new.values()) - len(shown)} more" if sum(new.values()) > 3 else ""
+        return (
+            f"it would leave {sum(new.values())} row(s) violating a deferred foreign key "
+            f"({where}{more}); such a key is checked only at the end of the migration, so no "
+            "single statement failed"
+        )
+
+    def _deferred_rows(self, cur: sqlite3.Cursor) -> Counter[tuple]:
+        """``PRAGMA foreign_key_check`` rows of the tables that have a deferred foreign key
+        (the others are checked statement by statement)."""
+        tables = [
+            r[0]
+            for r in cur.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' "
+                "AND sql LIKE '%DEFERRED%' ORDER BY name"
+            ).fetchall()
+        ]
+        found: Counter[tuple] = Counter()
+        for table in tables:
+            found.update(
+                tuple(row) for row in cur.execute(f"PRAGMA foreign_key_check({self.quote(table)})")
+            )
+        return found
+
     def broken_views(self, conn: Connection) -> list[str]:
         names = [
             r[0]
@@ -745,6 +800,9 @@ def _spec_of(create: str) -> tuple[tuple[str, ...], bool]:
     columns = tuple(str(t.name) for t in tokens[start:] if t.kind == "ident")
     return columns, tokens[1].word == "UNIQUE"
 
+
+#: The primary result code of "database is locked".
+_SQLITE_BUSY = 5
 
 #: The start of an index's stored ``CREATE [UNIQUE] INDEX`` text.
 _CREATE_INDEX = re.compile(r"^\s*(CREATE\s+(?:UNIQUE\s+)?INDEX)\s+", re.IGNORECASE)

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from umbral.cli import interrupt
 from umbral.cli.output import Progress, err, out, run_command
 from umbral.errors import UmbralError
 
@@ -686,13 +687,20 @@ def main() -> None:
     # while SQLAlchemy imports) and once more at exit, to find cycles that umbral hardly makes:
     # reference counting frees its garbage. Without it a command runs 0.1-0.5 s faster, and
     # peak memory on the benchmark projects is unchanged (docs/decisions.md).
+    interrupt.install()  # again, for callers that skip ``umbral.cli.main`` the function
     gc.disable()
-    cli = build_cli(only=invoked_command(sys.argv[1:]))
     try:
+        cli = build_cli(only=invoked_command(sys.argv[1:]))
         cli(prog_name="umbral")
-    except KeyboardInterrupt:
-        err("error: interrupted")
-        sys.exit(130)
+    except KeyboardInterrupt:  # before the CLI library's handling of it
+        interrupt.exit_interrupted()
+    except BaseException:
+        # typer ends an interrupted command with a silent exit 130; a clean-up after the
+        # interrupt may also fail in its own way: either way the interrupt is what to report.
+        if interrupt.happened():
+            interrupt.exit_interrupted()
+        raise
     finally:
+        interrupt.finish()
         # The interpreter's exit still runs a collection: frozen objects are skipped by it.
         gc.freeze()

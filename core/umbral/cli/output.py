@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from umbral.cli import interrupt
 from umbral.errors import UmbralError
 
 
@@ -27,23 +28,37 @@ def run_command(opts: dict, body: Callable[[], Any]) -> None:
         # A closed output pipe (`umbral showmigrations | head`) is not an error of ours: the
         # CLI library ends the process quietly with status 1.
         raise
-    except UmbralError as exc:
-        if opts.get("traceback"):
-            raise
-        err(f"error: {exc}")
-        for line in exc.details:
-            err(line)
-        raise typer.Exit(1) from None
     except Exception as exc:
+        if interrupt.happened():
+            # Ctrl-C, surfacing as the error of what it stopped (an interrupted statement, a
+            # clean-up on a connection it left half-used): the top level reports it.
+            raise KeyboardInterrupt from exc
         if opts.get("traceback"):
             raise
-        err(
-            f"error: internal error: {type(exc).__name__}: {exc} "
-            "(re-run with --traceback and report it)"
-        )
+        if isinstance(exc, UmbralError):
+            err(f"error: {exc}")
+            for line in exc.details:
+                err(line)
+        else:
+            err(
+                f"error: internal error: {type(exc).__name__}: {exc} "
+                "(re-run with --traceback and report it)"
+            )
         raise typer.Exit(1) from None
     sys.stdout.flush()
     raise typer.Exit(code or 0)
+
+
+#: Whether a progress bar's line is on the terminal, not yet ended (see ``end_line``).
+_bar_shown = False
+
+
+def end_line() -> None:
+    """End the line of a progress bar left on the terminal (before an interrupt's message)."""
+    global _bar_shown
+    if _bar_shown:
+        sys.stderr.write("\n")
+        _bar_shown = False
 
 
 class Progress:
@@ -63,14 +78,18 @@ class Progress:
         bar = "#" * filled + "." * (width - filled)
         sys.stderr.write(f"\r[{bar}] {index}/{total} {data.get('migration', '')}\x1b[K")
         sys.stderr.flush()
-        self.shown = True
+        self._show(True)
+
+    def _show(self, shown: bool) -> None:
+        global _bar_shown
+        self.shown = _bar_shown = shown
 
     def clear(self) -> None:
         if self.shown:
             sys.stderr.write("\r\x1b[K")
-            self.shown = False
+            self._show(False)
 
     def finish(self) -> None:
         if self.shown:
             sys.stderr.write("\n")
-            self.shown = False
+            self._show(False)

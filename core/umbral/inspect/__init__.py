@@ -313,4 +313,4 @@ def _record(backend: Backend, url: str, migration: Migration) -> None:
                 raise
             from umbral.migrate import translate_db_errors
 
-            raise translate_db_errors(exc) from None
+            raise translate_db_errors(exc, url) from None
