@@ -28,6 +28,15 @@ DatabaseOpt = Annotated[
     str | None,
     typer.Option("--database", help="Database URL (overrides UMBRAL_DATABASE_URL and the config)."),
 ]
+EnvOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--env",
+        metavar="NAME",
+        help="The environment migrated (overrides UMBRAL_ENV and the config's env): a "
+        "migration whose skip_on names it is recorded as skipped, not run.",
+    ),
+]
 TracebackOpt = Annotated[
     bool, typer.Option("--traceback", help="Show a Python traceback on errors.")
 ]
@@ -275,6 +284,7 @@ def migrate_cmd(
             help="Retries of a migration that hit the lock timeout (Postgres; default 5).",
         ),
     ] = None,
+    env: EnvOpt = None,
     project: ProjectOpt = None,
     database: DatabaseOpt = None,
     traceback: TracebackOpt = False,
@@ -310,6 +320,7 @@ def migrate_cmd(
             lock_timeout=lock_timeout,
             statement_timeout=statement_timeout,
             lock_retries=lock_retries,
+            environment=env,
             on_event=on_event,
         )
         progress.finish()
@@ -322,6 +333,13 @@ def migrate_cmd(
             for key in result.faked:
                 out(f"Record {key} (no SQL: its tables already exist)")
             for r in result.plan:
+                if r.skipped and r.backward:
+                    out(f"Unrecord {r.migration.key} (no SQL: it was skipped on {r.skipped})")
+                    continue
+                if r.skipped:
+                    out(f"Skip {r.migration.key} (skip_on: {', '.join(r.migration.skip_on)}; "
+                        f"recorded as skipped on {r.skipped}, no SQL)")  # fmt: skip
+                    continue
                 if r.record_only:
                     why = "it replaces migrations applied before it"
                     out(f"Record {r.migration.key} (no SQL: {why})")
@@ -331,8 +349,11 @@ def migrate_cmd(
                     out(f"    {description}")
         elif result.unapplied:
             out(f"Unapplied {len(result.unapplied)} migration(s)")
-        elif result.applied:
-            out(f"Applied {len(result.applied)} migration(s)")
+        elif result.applied or result.skipped:
+            line = f"Applied {len(result.applied)} migration(s)"
+            if result.skipped:
+                line += f", skipped {len(result.skipped)} (skip_on): {', '.join(result.skipped)}"
+            out(line)
         else:
             out("No pending migrations")
         return 0
@@ -347,7 +368,7 @@ def showmigrations_cmd(
     database: DatabaseOpt = None,
     traceback: TracebackOpt = False,
 ) -> None:
-    """List every migration and its state: [X] [ ] [!] [?] [~]."""
+    """List every migration and its state: [X] [ ] [!] [?] [~] [-]."""
     opts = _opts(ctx, project, database, traceback)
 
     def body() -> int:
@@ -372,6 +393,7 @@ def showmigrations_cmd(
                         "name": e.name,
                         "state": e.state.label,
                         "marker": e.state.marker,
+                        **({"environment": e.environment} if e.environment else {}),
                     }
                     for e in entries
                 ],
@@ -388,7 +410,8 @@ def showmigrations_cmd(
                     out("")
                 plugin = e.plugin
                 out(f"# plugin: {plugin}")
-            out(f"{e.state.marker} {e.key}")
+            skipped = f"  (skipped on {e.environment})" if e.environment else ""
+            out(f"{e.state.marker} {e.key}{skipped}")
         if waiting:
             out("")
             out(f"{waiting} migration(s) not yet applied.")
