@@ -157,11 +157,20 @@ class App:
         empty: str | None = None,
         name: str | None = None,
         merge: bool = False,
+        compat: bool = False,
+        drop_compat: str | None = None,
     ) -> MakeMigrationsResult:
-        """Diff models against the latest snapshots; write the files unless check/dry_run."""
+        """Diff models against the latest snapshots; write the files unless check/dry_run.
+
+        ``compat``: renames leave an N-1 compatibility shim; ``drop_compat``: write the
+        contract migration that drops the named shim (see ``umbral.compat``)."""
         from umbral import makemigrations as mk
 
-        if merge:
+        if drop_compat is not None:
+            from umbral.compat import drop_migration
+
+            result = mk.MakeMigrationsResult(migrations=[drop_migration(self.env, drop_compat)])
+        elif merge:
             from umbral.errors import MigrationGraphError
             from umbral.graph import leaves
             from umbral.merge import merge_migration
@@ -183,7 +192,7 @@ class App:
                 migrations=[mk.empty_migration(self.env, empty, name=name)]
             )
         else:
-            result = mk.plan_migrations(self.env, name=name)
+            result = mk.plan_migrations(self.env, name=name, compat=compat)
         if result.migrations and not (check or dry_run):
             mk.write_all(result.migrations)
             result.written = True

@@ -41,6 +41,7 @@ TAGS = {
     "RenameColumn": "RENAME COL", "CreateM2MTable": "CREATE M2M", "DropM2MTable": "DROP M2M",
     "AddIndex": "ADD INDEX", "DropIndex": "DROP INDEX", "SetColumnComment": "COMMENT COL",
     "CreateView": "CREATE VIEW", "DropView": "DROP VIEW", "RunSql": "RUN SQL",
+    "CreateCompatShim": "CREATE SHIM", "DropCompatShim": "DROP SHIM",
 }  # fmt: skip
 
 
@@ -91,21 +92,34 @@ def _core_rule(op: ops.Operation) -> Finding:
             f"Expand-contract: add a new column, backfill, switch reads, then drop "
             f"`{op.column}`",
         )
+    if isinstance(op, ops.RenameTable | ops.RenameColumn) and op.compat:
+        return Finding(
+            S, tag, f"{op.describe()}: the previous release keeps working through the view"
+        )
     if isinstance(op, ops.RenameTable):
         return Finding(
             W,
             tag,
             f"renames table `{op.from_}` -> `{op.to}`; old code references "
-            f"`{op.from_}`. Expand-contract: create `{op.to}`, copy and dual-write, "
-            f"switch reads, then drop `{op.from_}`",
+            f"`{op.from_}`. Run `umbral makemigrations --compat` to leave a compatibility "
+            f"view under the old name, or expand-contract: create `{op.to}`, copy and "
+            f"dual-write, switch reads, then drop `{op.from_}`",
         )
     if isinstance(op, ops.RenameColumn):
         return Finding(
             W,
             tag,
             f"renames column `{op.table}.{op.from_}` -> `{op.to}`; old code "
-            f"references `{op.from_}`. Expand-contract: add `{op.to}`, backfill, "
+            f"references `{op.from_}`. Run `umbral makemigrations --compat` to leave a "
+            f"compatibility view, or expand-contract: add `{op.to}`, backfill, "
             f"switch reads, then drop `{op.from_}`",
+        )
+    if isinstance(op, ops.DropCompatShim):
+        return Finding(
+            W,
+            tag,
+            f"drops compatibility view `{op.name}`; code of the release before the rename "
+            "that still reads it breaks: deploy once no such code runs",
         )
     if isinstance(op, ops.AddIndex) and op.unique:
         cols = ", ".join(op.columns)

@@ -153,6 +153,21 @@ def makemigrations_cmd(
     merge: Annotated[
         bool, typer.Option("--merge", help="Write merge migrations for conflicting branches.")
     ] = False,
+    compat: Annotated[
+        bool,
+        typer.Option(
+            "--compat",
+            help="Renames leave a compatibility view so the previous release keeps working.",
+        ),
+    ] = False,
+    drop_compat: Annotated[
+        str | None,
+        typer.Option(
+            "--drop-compat",
+            metavar="NAME",
+            help="Write the contract migration that drops compatibility shim NAME.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     project: ProjectOpt = None,
     database: DatabaseOpt = None,
@@ -164,8 +179,9 @@ def makemigrations_cmd(
     def body() -> int:
         app = load_app(opts)
         result = app.makemigrations(
-            check=check, dry_run=dry_run, empty=empty, name=name, merge=merge
-        )
+            check=check, dry_run=dry_run, empty=empty, name=name, merge=merge, compat=compat,
+            drop_compat=drop_compat,
+        )  # fmt: skip
         if as_json:
             import json
 
