@@ -15,6 +15,7 @@ from conftest import Project, execute, rows
 POST = """
 class Post(Model{kw}):
     {column} = fields.Text()
+    status = fields.Text(default="draft")
 """
 
 
@@ -68,10 +69,14 @@ def test_table_rename_shim_keeps_the_old_name_working_until_dropped(any_project:
         "INSERT INTO article (title) VALUES ('from N')",
         "UPDATE post SET title = 'before, edited by N-1' WHERE title = 'before'",
     )
+    # A column N-1 leaves out gets the table's default, through the shim too.
+    assert rows(p.database, "SELECT status FROM article WHERE title = 'from N-1'") == [("draft",)]
     titles = sorted(t for (t,) in rows(p.database, "SELECT title FROM article"))
     assert titles == ["before, edited by N-1", "from N", "from N-1"]
     assert sorted(t for (t,) in rows(p.database, "SELECT title FROM post")) == titles
     execute(p.database, "DELETE FROM post WHERE title = 'from N'")
+    schema = p.run("checkschema")
+    assert schema.code == 0, schema  # the shim is what the snapshot promises, not drift
     assert len(rows(p.database, "SELECT id FROM article")) == 2
 
     # checkmigrations lists the live shim and its age.
@@ -91,7 +96,9 @@ def test_table_rename_shim_keeps_the_old_name_working_until_dropped(any_project:
         "Wrote migrations/app/0004_drop_compat_post.json"
     ]
     contract = p.load_migration("app", "0004_drop_compat_post.json")
-    assert contract["operations"] == [{"kind": "DropCompatShim", "name": "post", "table": "article"}]
+    assert contract["operations"] == [
+        {"kind": "DropCompatShim", "name": "post", "table": "article"}
+    ]
     assert "shims" not in contract["snapshot_after"]
     ok(p, "migrate")
     assert "post" not in relations(p) and "article" in relations(p)
@@ -139,6 +146,7 @@ def test_column_rename_shim_shows_the_old_column_name(any_project: Project) -> N
     ]
     ok(p, "migrate")
     assert "post_compat" not in relations(p)
+    assert p.run("checkschema").code == 0
     assert sorted(t for (t,) in rows(p.database, "SELECT headline FROM post")) == expected
 
 

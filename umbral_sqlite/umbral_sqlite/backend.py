@@ -188,9 +188,10 @@ class SQLiteBackend(Backend):
         return relaxed.db_attributes() == new.db_attributes()
 
     def compat_shim_sql(self, shim: Shim, model: ModelState | None) -> list[str]:
-        """SQLite views are read-only: INSTEAD OF triggers write through to the table. A
-        column the writer leaves out is written as NULL (the trigger cannot tell it from an
-        explicit NULL), so the table's defaults do not apply through the shim."""
+        """SQLite views are read-only: INSTEAD OF triggers write through to the table. The
+        trigger cannot tell a column the writer left out from an explicit NULL: a NOT NULL
+        column with a default gets its default for NULL (it could not hold NULL anyway), a
+        nullable one gets NULL."""
         out = super().compat_shim_sql(shim, model)
         if model is None:
             return out
@@ -202,7 +203,12 @@ class SQLiteBackend(Backend):
         names = [c.name for c in model.fields]
         keys = [c.name for c in model.fields if c.primary_key] or names
         cols = ", ".join(q(n) for n in names)
-        values = ", ".join(f"NEW.{q(seen(n))}" for n in names)
+        def value(c: Column) -> str:
+            default = None if c.nullable else self.default_sql(c)
+            new = f"NEW.{q(seen(c.name))}"
+            return f"COALESCE({new}, {default})" if default is not None else new
+
+        values = ", ".join(value(c) for c in model.fields)
         sets = ", ".join(f"{q(n)} = NEW.{q(seen(n))}" for n in names)
         where = " AND ".join(f"{q(k)} = OLD.{q(seen(k))}" for k in keys)
         view, table = q(shim.name), q(shim.table)
