@@ -101,17 +101,17 @@ def _core_rule(op: ops.Operation) -> Finding:
             W,
             tag,
             f"renames table `{op.from_}` -> `{op.to}`; old code references "
-            f"`{op.from_}`. Run `umbral makemigrations --compat` to leave a compatibility "
-            f"view under the old name, or expand-contract: create `{op.to}`, copy and "
-            f"dual-write, switch reads, then drop `{op.from_}`",
+            f"`{op.from_}` (unless renamed with `umbral makemigrations --compat`, which leaves "
+            f"a compatibility view under the old name). Expand-contract: create `{op.to}`, "
+            f"copy and dual-write, switch reads, then drop `{op.from_}`",
         )
     if isinstance(op, ops.RenameColumn):
         return Finding(
             W,
             tag,
             f"renames column `{op.table}.{op.from_}` -> `{op.to}`; old code "
-            f"references `{op.from_}`. Run `umbral makemigrations --compat` to leave a "
-            f"compatibility view, or expand-contract: add `{op.to}`, backfill, "
+            f"references `{op.from_}` (unless renamed with `umbral makemigrations --compat`, "
+            f"which leaves a compatibility view). Expand-contract: add `{op.to}`, backfill, "
             f"switch reads, then drop `{op.from_}`",
         )
     if isinstance(op, ops.DropCompatShim):
@@ -119,7 +119,7 @@ def _core_rule(op: ops.Operation) -> Finding:
             W,
             tag,
             f"drops compatibility view `{op.name}`; code of the release before the rename "
-            "that still reads it breaks: deploy once no such code runs",
+            "that still reads it breaks. Expand-contract: drop it once no such code runs",
         )
     if isinstance(op, ops.AddIndex) and op.unique:
         cols = ", ".join(op.columns)
