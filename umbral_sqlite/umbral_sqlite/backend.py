@@ -203,6 +203,7 @@ class SQLiteBackend(Backend):
         names = [c.name for c in model.fields]
         keys = [c.name for c in model.fields if c.primary_key] or names
         cols = ", ".join(q(n) for n in names)
+
         def value(c: Column) -> str:
             default = None if c.nullable else self.default_sql(c)
             new = f"NEW.{q(seen(c.name))}"
