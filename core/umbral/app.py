@@ -14,7 +14,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from umbral.config import ProjectConfig, resolve_database
+from umbral.config import ProjectConfig, resolve_database, resolve_env
 from umbral.errors import ConfigError, Refused, UmbralError
 
 if TYPE_CHECKING:
@@ -69,6 +69,8 @@ class App:
         self.timeouts: dict[str, float | int | None] = {}
         self._config_database: str | None = None
         self._cli_database: str | None = None
+        #: The config's ``env`` (``--env`` and UMBRAL_ENV win, see ``migrate``).
+        self.environment: str | None = None
 
     @classmethod
     def from_config(cls, cfg: ProjectConfig, database: str | None = None) -> App:
@@ -100,6 +102,8 @@ class App:
             )
         app._config_database = cfg.database
         app._cli_database = database
+        if cfg.env is not None and app.environment is None:
+            app.environment = cfg.env
         if cfg.lock_wait is not None and app.lock_wait is None:
             app.lock_wait = cfg.lock_wait
         for key in ("lock_timeout", "statement_timeout", "lock_retries"):
@@ -153,11 +157,20 @@ class App:
         empty: str | None = None,
         name: str | None = None,
         merge: bool = False,
+        compat: bool = False,
+        drop_compat: str | None = None,
     ) -> MakeMigrationsResult:
-        """Diff models against the latest snapshots; write the files unless check/dry_run."""
+        """Diff models against the latest snapshots; write the files unless check/dry_run.
+
+        ``compat``: renames leave an N-1 compatibility shim; ``drop_compat``: write the
+        contract migration that drops the named shim (see ``umbral.compat``)."""
         from umbral import makemigrations as mk
 
-        if merge:
+        if drop_compat is not None:
+            from umbral.compat import drop_migration
+
+            result = mk.MakeMigrationsResult(migrations=[drop_migration(self.env, drop_compat)])
+        elif merge:
             from umbral.errors import MigrationGraphError
             from umbral.graph import leaves
             from umbral.merge import merge_migration
@@ -179,7 +192,7 @@ class App:
                 migrations=[mk.empty_migration(self.env, empty, name=name)]
             )
         else:
-            result = mk.plan_migrations(self.env, name=name)
+            result = mk.plan_migrations(self.env, name=name, compat=compat)
         if result.migrations and not (check or dry_run):
             mk.write_all(result.migrations)
             result.written = True
@@ -201,9 +214,14 @@ class App:
         lock_timeout: float | None = None,
         statement_timeout: float | None = None,
         lock_retries: int | None = None,
+        environment: str | None = None,
         on_event: Event | None = None,
     ) -> MigrateResult:
-        """Apply pending migrations (SPEC §8). Warnings go to ``on_event("warning", ...)``."""
+        """Apply pending migrations (SPEC §8). Warnings go to ``on_event("warning", ...)``.
+
+        ``environment`` (else UMBRAL_ENV, else the config's ``env``) is where this database
+        runs: a pending migration whose ``skip_on`` names it is recorded as skipped, not run.
+        """
         from umbral import executor, recorder
         from umbral.database import connect
         from umbral.drift import State
@@ -233,6 +251,7 @@ class App:
 
             parse_spec(target, "")
         self.env.all_migrations()  # validate every file before touching the database
+        env_name = resolve_env(environment, self.environment)
         wait = lock_wait if lock_wait is not None else (self.lock_wait or DEFAULT_LOCK_WAIT)
         if hasattr(backend, "busy_timeout"):
             backend.busy_timeout = wait
@@ -252,6 +271,7 @@ class App:
         ):
             m = Migrator(self.env, backend, conn)
             applied = m.applied()
+            m.skipped = recorder.skipped(conn)
             # After reading the tracking rows: a dependency that is neither on disk nor
             # applied is named as such, not taken for two branches.
             m.check_conflicts(applied)
@@ -281,7 +301,7 @@ class App:
                 result.faked = m.initial_to_fake(applied)
                 applied = {**applied, **{k: m.by_key[k].checksum for k in result.faked}}
             todo = m.pending_plan(applied, target)
-            rendered = [m.render(x) for x in todo]
+            rendered = [m.render(x, env_name) for x in todo]
             if not allow_destructive:
                 _destructive_gate(self.env.pm, backend, rendered)
             result.plan = rendered
@@ -289,6 +309,8 @@ class App:
                 return result
             with executor.write_transaction(conn, backend):
                 recorder.ensure_table(conn)
+                if any(r.skipped for r in rendered):
+                    recorder.ensure_skip_column(conn)
             if fake_initial:
                 m.record_faked(result.faked)
                 if on_event:
@@ -296,7 +318,9 @@ class App:
             done = executor.apply_plan(conn, backend, rendered, on_event)
             # A squash recorded because its last originals ran in this run is bookkeeping of
             # those, not one more applied migration.
-            result.applied = [k for k in done if k not in m.completed_squashes]
+            gated = {r.migration.key for r in rendered if r.skipped}
+            result.skipped = [k for k in done if k in gated]
+            result.applied = [k for k in done if k not in m.completed_squashes and k not in gated]
         return result
 
     def showmigrations(self) -> list[Entry]:
@@ -310,7 +334,7 @@ class App:
         backend, url = self._backend()
         migrations = [m for p in self.env.plugin_names for m in self.env.migrations(p)]
         with connect(backend, url, create=False) as conn, _db_errors(url):
-            return drift.detect(migrations, recorder.applied(conn))
+            return drift.detect(migrations, recorder.applied(conn), recorder.skipped(conn))
 
     def sqlmigrate(self, spec: str) -> Rendered:
         """The SQL of one migration for the configured backend; no database is opened."""

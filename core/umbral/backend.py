@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from umbral.naming import index_name
-from umbral.schema import INTEGER_TYPES, Column, ModelState
+from umbral.schema import INTEGER_TYPES, Column, ModelState, Shim
 from umbral.sqlscript import split_sql, transaction_control
 
 if TYPE_CHECKING:
@@ -199,7 +199,35 @@ class Backend:
     def render(self, operation: ops.Operation, context: RenderContext) -> list[str] | None:
         """Render through ``render_<kind>``; None when this backend has no renderer for it."""
         method = getattr(self, "render_" + _snake(operation.kind), None)
-        return None if method is None else method(operation, context)
+        if method is None:
+            return None
+        out = method(operation, context)
+        if getattr(operation, "compat", False):  # a rename that leaves a shim behind
+            after = operation.apply(dict(context.state))
+            out = [*out, *self.compat_shim_sql(operation.shim(), after.get(operation.shim().table))]
+        return out
+
+    # -- compatibility shims (makemigrations --compat) ------------------------------------
+
+    def compat_shim_sql(self, shim: Shim, model: ModelState | None) -> list[str]:
+        """The view that keeps a renamed table's old name (or a renamed column's old name)
+        working for the previous release: a plain view of the table that a database which
+        updates simple views (PostgreSQL) reads and writes through. ``model`` is the table
+        as it is after the rename; a backend whose views are read-only adds triggers."""
+        q = self.quote
+        if shim.from_ is None or model is None:
+            return [f"CREATE VIEW {q(shim.name)} AS SELECT * FROM {q(shim.table)}"]
+        cols = ", ".join(
+            f"{q(c.name)} AS {q(shim.from_)}" if c.name == shim.to else q(c.name)
+            for c in model.fields
+        )
+        return [f"CREATE VIEW {q(shim.name)} AS SELECT {cols} FROM {q(shim.table)}"]
+
+    def render_create_compat_shim(self, op: ops.CreateCompatShim, ctx: RenderContext) -> list[str]:
+        return self.compat_shim_sql(op.shim(), ctx.state.get(op.table))
+
+    def render_drop_compat_shim(self, op: ops.DropCompatShim, ctx: RenderContext) -> list[str]:
+        return [f"DROP VIEW IF EXISTS {self.quote(op.name)}"]
 
     def render_create_table(self, op: ops.CreateTable, ctx: RenderContext) -> list[str]:
         model = ModelState(op.table, op.table, op.columns, op.unique_together, op.indexes)

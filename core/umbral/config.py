@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +20,11 @@ from umbral.errors import ConfigError
 ENV_DATABASE = "UMBRAL_DATABASE_URL"
 KEYS = (
     "database", "models", "app", "plugins", "migrations", "plugin_modules", "lock_wait",
-    "lock_timeout", "statement_timeout", "lock_retries",
+    "lock_timeout", "statement_timeout", "lock_retries", "env",
 )  # fmt: skip
+ENV_NAME = "UMBRAL_ENV"
+#: What an environment name (``--env``, ``UMBRAL_ENV``, ``env``, a file's ``skip_on``) may be.
+ENV_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 @dataclass
@@ -39,6 +43,9 @@ class ProjectConfig:
     lock_timeout: float | None = None
     statement_timeout: float | None = None
     lock_retries: int | None = None
+    #: The environment this project runs in by default (``--env`` and UMBRAL_ENV win): a
+    #: migration whose ``skip_on`` names it is recorded as skipped instead of run.
+    env: str | None = None
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -147,6 +154,10 @@ def parse(data: dict[str, Any], source: Path | None, root: Path) -> ProjectConfi
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise bad("lock_retries", "a whole number of retries")
         cfg.lock_retries = value
+    if "env" in data:
+        if not isinstance(data["env"], str) or not ENV_NAME_RE.match(data["env"]):
+            raise bad("env", 'an environment name such as "dev" or "production"')
+        cfg.env = data["env"]
     return cfg
 
 
@@ -192,6 +203,17 @@ def _credentials(url: str) -> tuple[str, str, str, str] | None:
     if not colon:
         return None  # a user name alone
     return scheme, user, password, rest[at + 1 :]
+
+
+def resolve_env(cli: str | None, config: str | None) -> str | None:
+    """``--env`` > ``UMBRAL_ENV`` > config ``env``; an ill-formed name is an error."""
+    name = cli or os.environ.get(ENV_NAME) or config
+    if name is not None and not ENV_NAME_RE.match(name):
+        source = "--env" if cli else ENV_NAME if os.environ.get(ENV_NAME) else "`env`"
+        raise ConfigError(
+            f"{source} {name!r} is not an environment name: use letters, digits, '_', '.', '-'"
+        )
+    return name
 
 
 def mask_url(url: str) -> str:

@@ -1,7 +1,8 @@
 """Drift: tracking rows x files on disk -> one state per migration (SPEC §9). Pure.
 
 ``[X]`` applied, ``[ ]`` pending, ``[!]`` applied but missing, ``[?]`` out of order,
-``[~]`` edited (recorded checksum differs from the file's).
+``[~]`` edited (recorded checksum differs from the file's), ``[-]`` skipped (recorded without
+running: its ``skip_on`` named the environment it was migrated in).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ class State(Enum):
     MISSING = "[!]"
     OUT_OF_ORDER = "[?]"
     EDITED = "[~]"
+    SKIPPED = "[-]"
 
     @property
     def marker(self) -> str:
@@ -35,18 +37,25 @@ class Entry:
     name: str
     state: State
     migration: Migration | None = None
+    #: For a skipped migration, the environment it was skipped in.
+    environment: str | None = None
 
     @property
     def key(self) -> str:
         return f"{self.plugin}/{self.name}"
 
 
-def detect(migrations: Iterable[Migration], applied: Mapping[str, str]) -> list[Entry]:
+def detect(
+    migrations: Iterable[Migration],
+    applied: Mapping[str, str],
+    skipped: Mapping[str, str] | None = None,
+) -> list[Entry]:
     """Classify every migration on disk and every tracking row.
 
-    ``applied`` maps ``plugin/name`` to the recorded checksum. The result is sorted by plugin
-    (alphabetically), then name.
+    ``applied`` maps ``plugin/name`` to the recorded checksum, ``skipped`` the rows recorded as
+    skipped to their environment. The result is sorted by plugin (alphabetically), then name.
     """
+    skipped = skipped or {}
     on_disk = {m.key: m for m in migrations}
     max_applied: dict[str, int] = {}
     for key in applied:
@@ -67,7 +76,9 @@ def detect(migrations: Iterable[Migration], applied: Mapping[str, str]) -> list[
             state = State.OUT_OF_ORDER
         else:
             state = State.PENDING
-        entries.append(Entry(m.plugin, m.id, state, m))
+        if state is State.APPLIED and key in skipped:
+            state = State.SKIPPED
+        entries.append(Entry(m.plugin, m.id, state, m, skipped.get(key)))
     for key in applied:
         # A replaced migration deleted after its squash was recorded is not drift.
         if key not in on_disk and not (key in squashed_by and squashed_by[key] in applied):

@@ -44,6 +44,9 @@ class Rendered:
     backward: bool = False
     #: Record without running SQL: a squash whose replaced migrations all ran (SPEC §5).
     record_only: bool = False
+    #: The environment this migration is recorded as skipped in (its ``skip_on`` names it):
+    #: recorded without running SQL, and un-applied the same way.
+    skipped: str | None = None
     #: Per operation: (description, statements), for sqlmigrate and --plan.
     parts: list[tuple[str, list[str]]] = field(default_factory=list)
     #: Runs the same with foreign-key enforcement on or off (see FK_NEUTRAL), so apply_plan
@@ -205,7 +208,7 @@ def apply_one(
                 if rendered.backward:
                     mine = recorder.release(conn, m.plugin, m.id)
                 else:
-                    mine = recorder.claim(conn, m.plugin, m.id, m.checksum)
+                    mine = recorder.claim(conn, m.plugin, m.id, m.checksum, rendered.skipped)
                 if not mine:
                     return False
                 claimed = True

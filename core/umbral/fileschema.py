@@ -203,6 +203,10 @@ MODEL = Obj(
     },
 )
 
+SHIM_FIELDS: dict[str, Spec] = {"name": NAME, "table": NAME, "from?": Str(empty=False, null=True),
+                                 "to?": Str(empty=False, null=True)}  # fmt: skip
+SHIMS = ListOf(Obj("shim", {**SHIM_FIELDS, "since": NAME}))
+
 #: Keys any operation may carry (they change how it is checked, not what it does).
 COMMON: dict[str, Spec] = {"acknowledged?": Str(null=True)}
 
@@ -214,8 +218,10 @@ OPERATIONS: dict[str, dict[str, Spec]] = {
     "AddColumn": {"table": NAME, "column": COLUMN},
     "DropColumn": {"table": NAME, "column": NAME},
     "AlterColumn": {"table": NAME, "column": NAME, "from": COLUMN, "to": COLUMN},
-    "RenameTable": {"from": NAME, "to": NAME},
-    "RenameColumn": {"table": NAME, "from": NAME, "to": NAME},
+    "RenameTable": {"from": NAME, "to": NAME, "compat?": BOOL},
+    "RenameColumn": {"table": NAME, "from": NAME, "to": NAME, "compat?": BOOL},
+    "CreateCompatShim": SHIM_FIELDS,
+    "DropCompatShim": SHIM_FIELDS,
     "CreateM2MTable": {"table": NAME, "parent_table": NAME, "parent_column": NAME,
                        "child_table": NAME, "child_column": NAME,
                        "parent_type?": OneOf(STORAGE_TYPES), "child_type?": OneOf(STORAGE_TYPES)},

@@ -63,6 +63,8 @@ class CachedMigration(Migration):
             depends_on=list(entry["depends_on"]),
             replaces=list(entry["replaces"]),
             atomic=entry["atomic"],
+            # An entry written before skip_on existed vouches for a file without it.
+            skip_on=list(entry.get("skip_on", ())),
             path=path,
             _checksum=entry["checksum"],
             _stat_key=key,
@@ -201,7 +203,8 @@ def load_files(
         if key[1] < cutoff:
             files[p.name] = {
                 "key": key, "plugin": plugin, "id": m.id, "depends_on": m.depends_on,
-                "replaces": m.replaces, "atomic": m.atomic, "checksum": m.checksum,
+                "replaces": m.replaces, "atomic": m.atomic, "skip_on": m.skip_on,
+                "checksum": m.checksum,
                 "operations_at": operations_span(p, m.operations),
             }  # fmt: skip
             dirty = True

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from umbral.operations import Operation
 
 _REQUIRED = ("umbral", "id", "plugin", "depends_on", "operations", "snapshot_after")
-_ALLOWED = frozenset((*_REQUIRED, "replaces", "atomic"))
+_ALLOWED = frozenset((*_REQUIRED, "replaces", "atomic", "skip_on"))
 
 
 def load_file(path: Path, plugin: str) -> Migration:
@@ -84,6 +84,15 @@ def _build(path: Path, plugin: str, text: str, data: Any, fail: Any) -> Migratio
     atomic = data.get("atomic", True)
     if not isinstance(atomic, bool):
         raise fail("`atomic` must be true or false")
+    skip_on = _string_list(data.get("skip_on", []), "skip_on", fail)
+    from umbral.config import ENV_NAME_RE
+
+    bad_names = [name for name in skip_on if not ENV_NAME_RE.match(name)]
+    if bad_names:
+        raise fail(
+            f"`skip_on` entry {bad_names[0]!r} is not an environment name "
+            "(letters, digits, '_', '.', '-')"
+        )
     if not isinstance(data["operations"], list):
         raise fail("`operations` must be a list")
     # here: a load from the cache never needs them
@@ -125,6 +134,7 @@ def _build(path: Path, plugin: str, text: str, data: Any, fail: Any) -> Migratio
         depends_on=depends_on,
         replaces=replaces,
         atomic=atomic,
+        skip_on=skip_on,
         path=path,
     )
     # The checksum is over the canonical form of what was read, so formatting-only edits by

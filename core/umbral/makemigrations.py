@@ -33,8 +33,13 @@ def _next_id(env: Environment, plugin: str, suffix: str) -> str:
     return f"{max(seqs, default=0) + 1:04d}_{suffix}"
 
 
-def plan_migrations(env: Environment, *, name: str | None = None) -> MakeMigrationsResult:
-    """Diff every plugin against its latest snapshot and build (unwritten) migrations."""
+def plan_migrations(
+    env: Environment, *, name: str | None = None, compat: bool = False
+) -> MakeMigrationsResult:
+    """Diff every plugin against its latest snapshot and build (unwritten) migrations.
+    ``compat``: every rename leaves a compatibility shim (see ``umbral.compat``)."""
+    from umbral.compat import carry_shims, with_compat
+
     result = MakeMigrationsResult()
     pending: dict[str, Migration] = {}
     # Tables renamed by the plugins diffed so far (a plugin comes after those it references),
@@ -62,11 +67,15 @@ def plan_migrations(env: Environment, *, name: str | None = None) -> MakeMigrati
             )
         result.notes.extend(d.notes)
         suffix = sanitize_suffix(name) if name else suffix_for(d.operations)
+        mid = _next_id(env, plugin, suffix)
+        operations = with_compat(d.operations) if compat else d.operations
         pending[plugin] = Migration(
             plugin=plugin,
-            id=_next_id(env, plugin, suffix),
-            operations=d.operations,
-            snapshot_after=current,
+            id=mid,
+            operations=operations,
+            snapshot_after=carry_shims(
+                previous, current, mid, operations, f"umbral makemigrations ({plugin})"
+            ),
             depends_on=[previous_migration.key] if previous_migration else [],
             path=env.info(plugin).migrations_dir / f"{_next_id(env, plugin, suffix)}.json",
         )

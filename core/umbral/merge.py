@@ -95,7 +95,12 @@ def _merge(base: Snapshot, left: Snapshot, right: Snapshot, rid: str, problems: 
             problems.append(f"model `{name}` was removed on one branch and changed on the other")
             continue
         out[name] = _merge_model(b, lt, rt, rid, problems)
-    return Snapshot(out)
+    # Compatibility shims: one dropped on either branch is gone, one added on either is live.
+    shims = [s for s in base.shims if left.shim(s.name) and right.shim(s.name)]
+    for s in (*left.shims, *right.shims):
+        if base.shim(s.name) is None and all(s.name != k.name for k in shims):
+            shims.append(s)
+    return Snapshot(out, tuple(shims))
 
 
 _CONFLICT = object()

@@ -45,6 +45,8 @@ class MigrateResult:
     applied: list[str] = field(default_factory=list)
     unapplied: list[str] = field(default_factory=list)
     faked: list[str] = field(default_factory=list)
+    #: Migrations recorded as skipped in this run (their ``skip_on`` named the environment).
+    skipped: list[str] = field(default_factory=list)
     plan: list[executor.Rendered] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     message: str = ""
@@ -104,6 +106,8 @@ class Migrator:
         self.record_only: set[str] = set()
         #: Of those, the ones whose last replaced migrations run in the same plan.
         self.completed_squashes: set[str] = set()
+        #: Migrations recorded as skipped, with the environment they were skipped in.
+        self.skipped: dict[str, str] = {}
 
     # -- reading state --------------------------------------------------------------------
 
@@ -122,9 +126,21 @@ class Migrator:
     def state_before(self, m: Migration) -> State:
         return state_before(m, self.by_key)
 
-    def render(self, m: Migration) -> executor.Rendered:
+    def render(self, m: Migration, environment: str | None = None) -> executor.Rendered:
+        """How ``m`` runs forward; in an environment its ``skip_on`` names, it is only
+        recorded (as skipped). A gated migration with no environment named is refused: running
+        it by default is what the gate exists to prevent."""
         if m.key in self.record_only:
             return executor.Rendered(m, [], record_only=True)
+        if m.skip_on:
+            if environment is None:
+                raise Refused(
+                    f"umbral migrate: {m.key} is skipped on {', '.join(m.skip_on)} (its "
+                    "`skip_on`), and no environment is named; pass --env NAME, set UMBRAL_ENV, "
+                    "or set `env` in the project config"
+                )
+            if environment in m.skip_on:
+                return executor.Rendered(m, [], record_only=True, skipped=environment)
         return executor.render_migration(self.env.pm, self.backend, m, lambda: self.state_before(m))
 
     # -- migrate --------------------------------------------------------------------------
@@ -315,7 +331,11 @@ class Migrator:
         return [m for m in reversed(order) if m.key in undo]
 
     def render_backward(self, m: Migration, allow_irreversible: bool) -> executor.Rendered:
-        """Render the reverse of ``m``; irreversible operations stop unless allowed."""
+        """Render the reverse of ``m``; irreversible operations stop unless allowed. A
+        migration recorded as skipped never ran: un-applying it only deletes its row."""
+        if m.key in self.skipped:
+            skipped = self.skipped[m.key]
+            return executor.Rendered(m, [], backward=True, record_only=True, skipped=skipped)
         before = self.state_before(m)
         after = apply_all(before, m.operations)
         reverse: list[Operation] = []

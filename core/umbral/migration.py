@@ -31,6 +31,8 @@ class Migration:
     depends_on: list[str] = field(default_factory=list)
     replaces: list[str] = field(default_factory=list)
     atomic: bool = True
+    #: Environments where the migration is recorded as skipped instead of run.
+    skip_on: list[str] = field(default_factory=list)
     path: Path | None = None
     _checksum: str | None = field(default=None, repr=False)
 
@@ -64,6 +66,8 @@ class Migration:
             out["replaces"] = list(self.replaces)
         if not self.atomic:
             out["atomic"] = False
+        if self.skip_on:
+            out["skip_on"] = list(self.skip_on)
         return out
 
     def dumps(self) -> str:

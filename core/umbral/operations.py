@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any, ClassVar
 
-from umbral.schema import M2M, Column, ModelState
+from umbral.schema import M2M, Column, ModelState, Shim
 
 State = dict[str, ModelState]
 
@@ -274,9 +274,16 @@ class RenameTable(Operation):
     kind: ClassVar[str] = "RenameTable"
     from_: str
     to: str
+    #: Leave a compatibility shim under the old name (``makemigrations --compat``).
+    compat: bool = False
 
     def describe(self) -> str:
-        return f"Rename table {self.from_} to {self.to}"
+        shim = f" (compat view {self.from_})" if self.compat else ""
+        return f"Rename table {self.from_} to {self.to}{shim}"
+
+    def shim(self, since: str = "") -> Shim:
+        """The view that keeps the old name working: it reads and writes the renamed table."""
+        return Shim(name=self.from_, table=self.to, since=since)
 
     def apply(self, state: State) -> State:
         new = dict(state)
@@ -308,7 +315,8 @@ class RenameTable(Operation):
         return rel
 
     def reverse(self, state: State) -> list[Operation]:
-        return [RenameTable(from_=self.to, to=self.from_)]
+        back = RenameTable(from_=self.to, to=self.from_)
+        return [DropCompatShim.of(self.shim()), back] if self.compat else [back]
 
 
 @dataclass(frozen=True)
@@ -317,9 +325,15 @@ class RenameColumn(Operation):
     table: str
     from_: str
     to: str
+    #: Leave a compatibility shim: a view of the table with the old column name.
+    compat: bool = False
 
     def describe(self) -> str:
-        return f"Rename column {self.from_} of {self.table} to {self.to}"
+        shim = f" (compat view {compat_view_name(self.table)})" if self.compat else ""
+        return f"Rename column {self.from_} of {self.table} to {self.to}{shim}"
+
+    def shim(self, since: str = "") -> Shim:
+        return Shim(compat_view_name(self.table), self.table, since, self.from_, self.to)
 
     def apply(self, state: State) -> State:
         model = state.get(self.table)
@@ -338,7 +352,62 @@ class RenameColumn(Operation):
         )
 
     def reverse(self, state: State) -> list[Operation]:
-        return [RenameColumn(table=self.table, from_=self.to, to=self.from_)]
+        back = RenameColumn(table=self.table, from_=self.to, to=self.from_)
+        return [DropCompatShim.of(self.shim()), back] if self.compat else [back]
+
+
+def compat_view_name(table: str) -> str:
+    """The shim view of a column rename: SQL cannot give a view the name of a table that is
+    still there, so it is the table's name with ``_compat``."""
+    return f"{table}_compat"
+
+
+@dataclass(frozen=True)
+class CreateCompatShim(Operation):
+    """Create the view of ``shim`` (a renamed table's old name, or a renamed column's view)."""
+
+    kind: ClassVar[str] = "CreateCompatShim"
+    name: str
+    table: str
+    from_: str | None = None
+    to: str | None = None
+
+    @classmethod
+    def of(cls, shim: Shim) -> CreateCompatShim:
+        return cls(name=shim.name, table=shim.table, from_=shim.from_, to=shim.to)
+
+    def shim(self, since: str = "") -> Shim:
+        return Shim(self.name, self.table, since, self.from_, self.to)
+
+    def describe(self) -> str:
+        return f"Create compatibility view {self.name} of {self.table}"
+
+    def reverse(self, state: State) -> list[Operation]:
+        return [DropCompatShim.of(self.shim())]
+
+
+@dataclass(frozen=True)
+class DropCompatShim(Operation):
+    """Drop a compatibility shim's view (the contract step: N-1 no longer runs)."""
+
+    kind: ClassVar[str] = "DropCompatShim"
+    name: str
+    table: str
+    from_: str | None = None
+    to: str | None = None
+
+    @classmethod
+    def of(cls, shim: Shim) -> DropCompatShim:
+        return cls(name=shim.name, table=shim.table, from_=shim.from_, to=shim.to)
+
+    def shim(self, since: str = "") -> Shim:
+        return Shim(self.name, self.table, since, self.from_, self.to)
+
+    def describe(self) -> str:
+        return f"Drop compatibility view {self.name} of {self.table}"
+
+    def reverse(self, state: State) -> list[Operation]:
+        return [CreateCompatShim.of(self.shim())]
 
 
 @dataclass(frozen=True)
@@ -555,7 +624,7 @@ OPERATIONS: dict[str, type[Operation]] = {
     for cls in (
         CreateTable, DropTable, AddColumn, DropColumn, AlterColumn, RenameTable, RenameColumn,
         CreateM2MTable, DropM2MTable, AddIndex, DropIndex, SetColumnComment, CreateView,
-        DropView, RunSql,
+        DropView, RunSql, CreateCompatShim, DropCompatShim,
     )
 }  # fmt: skip
 

@@ -24,8 +24,43 @@ _CREATE = (
 )
 
 
+#: Added to the table the first time a migration is recorded as skipped (environment gates):
+#: the environment it was skipped in; NULL (and every row of a table without the column) means
+#: the migration ran.
+SKIPPED = "skipped_on"
+
+
 def ensure_table(conn: Connection) -> None:
     conn.exec_driver_sql(_CREATE)
+
+
+def _has_skip_column(conn: Connection) -> bool:
+    from sqlalchemy import inspect
+
+    return any(c["name"] == SKIPPED for c in inspect(conn).get_columns(TABLE))
+
+
+def ensure_skip_column(conn: Connection) -> None:
+    """Add the ``skipped_on`` column unless it is there (inside the caller's transaction)."""
+    if not _has_skip_column(conn):
+        conn.exec_driver_sql(f"ALTER TABLE {TABLE} ADD COLUMN {SKIPPED} TEXT")
+
+
+def skipped(conn: Connection) -> dict[str, str]:
+    """``plugin/name -> environment`` for every migration recorded as skipped."""
+    if conn.in_transaction():
+        return _skipped(conn)
+    with conn.begin():
+        return _skipped(conn)
+
+
+def _skipped(conn: Connection) -> dict[str, str]:
+    if not has_table(conn) or not _has_skip_column(conn):
+        return {}
+    rows = conn.exec_driver_sql(
+        f"SELECT plugin, name, {SKIPPED} FROM {TABLE} WHERE {SKIPPED} IS NOT NULL"
+    ).fetchall()
+    return {f"{p}/{n}": str(e) for p, n, e in rows}
 
 
 def has_table(conn: Connection) -> bool:
@@ -70,8 +105,20 @@ def is_applied(conn: Connection, plugin: str, name: str) -> bool:
     return row is not None
 
 
-def record(conn: Connection, plugin: str, name: str, checksum: str) -> None:
+def record(
+    conn: Connection, plugin: str, name: str, checksum: str, skipped_on: str | None = None
+) -> None:
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    if skipped_on is not None:
+        conn.exec_driver_sql(
+            _sql(
+                conn,
+                f"INSERT INTO {TABLE} (plugin, name, applied_at, checksum, {SKIPPED}) "
+                "VALUES (?, ?, ?, ?, ?)",
+            ),
+            (plugin, name, now, checksum, skipped_on),
+        )
+        return
     conn.exec_driver_sql(
         _sql(conn, f"INSERT INTO {TABLE} (plugin, name, applied_at, checksum) VALUES (?, ?, ?, ?)"),
         (plugin, name, now, checksum),
@@ -107,17 +154,19 @@ def _returning(conn: Connection) -> bool:
     return conn.dialect.name == "postgresql"
 
 
-def claim(conn: Connection, plugin: str, name: str, checksum: str) -> bool:
+def claim(
+    conn: Connection, plugin: str, name: str, checksum: str, skipped_on: str | None = None
+) -> bool:
     """Record a migration unless its row exists; True if this call recorded it.
 
     One statement instead of a check and an insert: it runs first in each migration's
     transaction, so a migration another process applied meanwhile is skipped before any of its
     SQL runs, and the primary key makes a double apply impossible even without the check.
     """
-    if not _returning(conn):
+    if skipped_on is not None or not _returning(conn):
         if is_applied(conn, plugin, name):
             return False
-        record(conn, plugin, name, checksum)
+        record(conn, plugin, name, checksum, skipped_on)
         return True
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     # On the driver's own cursor, inside SQLAlchemy's transaction: once per migration, where

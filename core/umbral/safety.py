@@ -41,6 +41,7 @@ TAGS = {
     "RenameColumn": "RENAME COL", "CreateM2MTable": "CREATE M2M", "DropM2MTable": "DROP M2M",
     "AddIndex": "ADD INDEX", "DropIndex": "DROP INDEX", "SetColumnComment": "COMMENT COL",
     "CreateView": "CREATE VIEW", "DropView": "DROP VIEW", "RunSql": "RUN SQL",
+    "CreateCompatShim": "CREATE SHIM", "DropCompatShim": "DROP SHIM",
 }  # fmt: skip
 
 
@@ -91,21 +92,34 @@ def _core_rule(op: ops.Operation) -> Finding:
             f"Expand-contract: add a new column, backfill, switch reads, then drop "
             f"`{op.column}`",
         )
+    if isinstance(op, ops.RenameTable | ops.RenameColumn) and op.compat:
+        return Finding(
+            S, tag, f"{op.describe()}: the previous release keeps working through the view"
+        )
     if isinstance(op, ops.RenameTable):
         return Finding(
             W,
             tag,
             f"renames table `{op.from_}` -> `{op.to}`; old code references "
-            f"`{op.from_}`. Expand-contract: create `{op.to}`, copy and dual-write, "
-            f"switch reads, then drop `{op.from_}`",
+            f"`{op.from_}` (unless renamed with `umbral makemigrations --compat`, which leaves "
+            f"a compatibility view under the old name). Expand-contract: create `{op.to}`, "
+            f"copy and dual-write, switch reads, then drop `{op.from_}`",
         )
     if isinstance(op, ops.RenameColumn):
         return Finding(
             W,
             tag,
             f"renames column `{op.table}.{op.from_}` -> `{op.to}`; old code "
-            f"references `{op.from_}`. Expand-contract: add `{op.to}`, backfill, "
+            f"references `{op.from_}` (unless renamed with `umbral makemigrations --compat`, "
+            f"which leaves a compatibility view). Expand-contract: add `{op.to}`, backfill, "
             f"switch reads, then drop `{op.from_}`",
+        )
+    if isinstance(op, ops.DropCompatShim):
+        return Finding(
+            W,
+            tag,
+            f"drops compatibility view `{op.name}`; code of the release before the rename "
+            "that still reads it breaks. Expand-contract: drop it once no such code runs",
         )
     if isinstance(op, ops.AddIndex) and op.unique:
         cols = ", ".join(op.columns)

@@ -261,21 +261,59 @@ _PREVIOUS_SIZE = 1_000
 
 
 @dataclass(frozen=True)
-class Snapshot:
-    """Every model of one plugin, keyed by class name (the model's identity, SPEC §2)."""
+class Shim:
+    """A live N-1 compatibility shim: view ``name`` reads and writes through to ``table``, with
+    column ``to`` shown as ``from_`` for a column rename (both None for a table rename).
+    ``since`` is the migration that created it."""
 
-    models: dict[str, ModelState] = field(default_factory=dict)
+    name: str
+    table: str
+    since: str
+    from_: str | None = None
+    to: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"models": [self.models[k].to_dict() for k in sorted(self.models)]}
+        out: dict[str, Any] = {"name": self.name, "table": self.table, "since": self.since}
+        if self.from_ is not None:
+            out["from"], out["to"] = self.from_, self.to
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Shim:
+        return cls(data["name"], data["table"], data["since"], data.get("from"), data.get("to"))
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Every model of one plugin, keyed by class name (the model's identity, SPEC §2), and the
+    plugin's live compatibility shims (``makemigrations --compat``)."""
+
+    models: dict[str, ModelState] = field(default_factory=dict)
+    shims: tuple[Shim, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"models": [self.models[k].to_dict() for k in sorted(self.models)]}
+        if self.shims:
+            out["shims"] = [s.to_dict() for s in self.shims]
+        return out
+
+    def shim(self, name: str) -> Shim | None:
+        return next((s for s in self.shims if s.name == name), None)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Snapshot:
         if not isinstance(data, dict) or not isinstance(data.get("models"), list):
             raise ValueError("snapshot_after must be an object with a `models` list")
-        if len(data) != 1:
-            unknown = ", ".join(sorted(k for k in data if k != "models"))
-            raise ValueError(f"unknown key(s) {unknown} (a snapshot holds only `models`)")
+        extra = set(data) - {"models", "shims"}
+        if extra:
+            unknown = ", ".join(sorted(extra))
+            raise ValueError(f"unknown key(s) {unknown} (a snapshot holds `models` and `shims`)")
+        shims: tuple[Shim, ...] = ()
+        if "shims" in data:
+            from umbral.fileschema import SHIMS  # here: fileschema imports this module
+
+            SHIMS.check(data["shims"], "shims")
+            shims = tuple(Shim.from_dict(s) for s in data["shims"])
         raw: list[Any] = data["models"]
         # Consecutive files of one plugin repeat its snapshot with one model changed. Comparing
         # a model's dict with the one at the same place in the plugin's previous snapshot is
@@ -290,7 +328,7 @@ class Snapshot:
         if len(_PREVIOUS) >= _PREVIOUS_SIZE:
             _PREVIOUS.clear()
         _PREVIOUS[key] = (raw, models)
-        return cls({m.name: m for m in models})
+        return cls({m.name: m for m in models}, shims)
 
     def by_table(self) -> dict[str, ModelState]:
         return {m.table: m for m in self.models.values()}

@@ -62,6 +62,12 @@ def squash(
     keys = {m.key for m in chosen}
     before = history[lo - 1].snapshot_after if lo > 0 else EMPTY
     after = chosen[-1].snapshot_after
+    changed = sorted({s.name for s in before.shims} ^ {s.name for s in after.shims})
+    if changed:  # a schema diff has no view to create or drop for a shim
+        raise refuse(
+            f"the range creates or drops compatibility shim(s) {', '.join(changed)}; squash "
+            "once `makemigrations --drop-compat` has dropped them, or a range without them"
+        )
     try:
         operations = diff(before, after, _renamed_elsewhere(env, plugin, chosen)).operations
     except UmbralError as exc:

@@ -267,6 +267,26 @@ CASES: list[tuple[str, ops.Operation, list[str]]] = [
         ],
     ),
     (
+        "rename column with a compatibility view showing the old name",
+        ops.RenameColumn(table="post", from_="title", to="headline", compat=True),
+        [
+            'ALTER TABLE "post" RENAME COLUMN "title" TO "headline"',
+            'ALTER INDEX IF EXISTS "idx_post_title_status" RENAME TO "idx_post_headline_status"',
+            'CREATE VIEW "post_compat" AS SELECT "id", "headline" AS "title", "status", '
+            '"author", "note" FROM "post"',
+        ],
+    ),
+    (
+        "compatibility view of a renamed table",
+        ops.CreateCompatShim(name="article", table="post"),
+        ['CREATE VIEW "article" AS SELECT * FROM "post"'],
+    ),
+    (
+        "drop compatibility view",
+        ops.DropCompatShim(name="post_compat", table="post", from_="title", to="headline"),
+        ['DROP VIEW IF EXISTS "post_compat"'],
+    ),
+    (
         "M2M junction table typed like both primary keys",
         ops.CreateM2MTable(
             table="post_tags",

@@ -26,7 +26,8 @@ reading it breaks. Expand-contract: stop writing it, deploy, then drop
 
 WARNING (1):
   [RENAME COL] app/0006_rename: renames column `order.total` -> `amount`; old code references \
-`total`. Expand-contract: add `amount`, backfill, switch reads, then drop `total`
+`total` (unless renamed with `umbral makemigrations --compat`, which leaves a compatibility \
+view). Expand-contract: add `amount`, backfill, switch reads, then drop `total`
 
 Summary: 2 safe, 1 warning, 1 unsafe.
 """
@@ -115,7 +116,9 @@ def test_strict_fails_on_warnings_and_plain_check_passes_them(project: Project) 
         "",
         "WARNING (1):",
         "  [RENAME COL] app/0006_rename: renames column `order.total` -> `amount`; old code "
-        "references `total`. Expand-contract: add `amount`, backfill, switch reads, then drop "
+        "references `total` (unless renamed with `umbral makemigrations --compat`, which "
+        "leaves a compatibility view). Expand-contract: add `amount`, backfill, switch reads, "
+        "then drop "
         "`total`",
         "",
         "Summary: 0 safe, 1 warning, 0 unsafe.",
@@ -223,7 +226,9 @@ def test_acknowledged_finding_is_printed_but_does_not_fail(project: Project) -> 
         "",
         "WARNING (1):",
         "  [RENAME COL] app/0006_rename: renames column `order.total` -> `amount`; old code "
-        "references `total`. Expand-contract: add `amount`, backfill, switch reads, then drop "
+        "references `total` (unless renamed with `umbral makemigrations --compat`, which "
+        "leaves a compatibility view). Expand-contract: add `amount`, backfill, switch reads, "
+        "then drop "
         "`total`",
         "",
         "ACKNOWLEDGED (1):",

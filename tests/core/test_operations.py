@@ -30,6 +30,9 @@ SAMPLES: list[ops.Operation] = [
     ops.AlterColumn(table="post", column="title", from_=TITLE, to=Column("title", "Text")),
     ops.RenameTable(from_="post", to="article"),
     ops.RenameColumn(table="post", from_="title", to="headline"),
+    ops.RenameColumn(table="post", from_="title", to="headline", compat=True),
+    ops.CreateCompatShim(name="post", table="article"),
+    ops.DropCompatShim(name="post_compat", table="post", from_="title", to="headline"),
     ops.CreateM2MTable(
         table="post_tags",
         parent_table="post",

@@ -29,7 +29,7 @@ from umbral.backend import Backend, RenderContext, Shortcut, integer_pk
 from umbral.database import driver_cursor
 from umbral.errors import UnsupportedChange
 from umbral.naming import index_name
-from umbral.schema import Column, ModelState
+from umbral.schema import Column, ModelState, Shim
 from umbral.sqlscript import leading_words
 from umbral_sqlite.tabledef import (
     CannotCarry,
@@ -188,6 +188,43 @@ class SQLiteBackend(Backend):
             return False
         relaxed = replace(old, **{a: getattr(new, a) for a in _DEFINITION_ONLY})
         return relaxed.db_attributes() == new.db_attributes()
+
+    def compat_shim_sql(self, shim: Shim, model: ModelState | None) -> list[str]:
+        """SQLite views are read-only: INSTEAD OF triggers write through to the table. The
+        trigger cannot tell a column the writer left out from an explicit NULL: a NOT NULL
+        column with a default gets its default for NULL (it could not hold NULL anyway), a
+        nullable one gets NULL."""
+        out = super().compat_shim_sql(shim, model)
+        if model is None:
+            return out
+        q = self.quote
+
+        def seen(col: str) -> str:  # the column's name in the view
+            return shim.from_ if shim.from_ is not None and col == shim.to else col
+
+        names = [c.name for c in model.fields]
+        keys = [c.name for c in model.fields if c.primary_key] or names
+        cols = ", ".join(q(n) for n in names)
+
+        def value(c: Column) -> str:
+            default = None if c.nullable else self.default_sql(c)
+            new = f"NEW.{q(seen(c.name))}"
+            return f"COALESCE({new}, {default})" if default is not None else new
+
+        values = ", ".join(value(c) for c in model.fields)
+        sets = ", ".join(f"{q(n)} = NEW.{q(seen(n))}" for n in names)
+        where = " AND ".join(f"{q(k)} = OLD.{q(seen(k))}" for k in keys)
+        view, table = q(shim.name), q(shim.table)
+        trigger = f"umbral_compat_{shim.name}"
+        out += [
+            f"CREATE TRIGGER {q(trigger + '_insert')} INSTEAD OF INSERT ON {view} BEGIN "
+            f"INSERT INTO {table} ({cols}) VALUES ({values}); END",
+            f"CREATE TRIGGER {q(trigger + '_update')} INSTEAD OF UPDATE ON {view} BEGIN "
+            f"UPDATE {table} SET {sets} WHERE {where}; END",
+            f"CREATE TRIGGER {q(trigger + '_delete')} INSTEAD OF DELETE ON {view} BEGIN "
+            f"DELETE FROM {table} WHERE {where}; END",
+        ]
+        return out
 
     def render_rename_table(self, op: ops.RenameTable, ctx: RenderContext) -> list[str]:
         # Index names embed the table name (SPEC §6): re-create them under the new name so

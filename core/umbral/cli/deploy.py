@@ -65,6 +65,9 @@ def checkmigrations_cmd(
             note_missing_database(app)
             report = app.checkmigrations()
             what = "pending migration(s)"
+        from umbral.compat import live_shims
+
+        shims = live_shims(app.env)
         unsafe = report.by_tier(OpSafety.UNSAFE)
         warning = report.by_tier(OpSafety.WARNING)
         safe = report.by_tier(OpSafety.SAFE)
@@ -94,8 +97,22 @@ def checkmigrations_cmd(
             }
             if offline:
                 data["since"] = base
+            if shims:
+                data["shims"] = [
+                    {"plugin": s.plugin, **s.shim.to_dict(), "age": s.age} for s in shims
+                ]
             out(json.dumps(data, indent=2))
             return 0 if ok else 1
+        if shims:
+            out(f"LIVE SHIMS ({len(shims)}):")
+            for s in shims:
+                of = f" (column {s.shim.to} as {s.shim.from_})" if s.shim.from_ else ""
+                out(
+                    f"  {s.shim.name}: view of {s.shim.table}{of}, created by "
+                    f"{s.plugin}/{s.shim.since}, {s.age} migration(s) since; drop it with "
+                    f"`umbral makemigrations --drop-compat {s.shim.name}`"
+                )
+            out("")
         if not report.items:
             out(f"No {what.replace('(s)', 's')} — nothing to check.")
             return 0

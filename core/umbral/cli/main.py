@@ -29,6 +29,15 @@ DatabaseOpt = Annotated[
     str | None,
     typer.Option("--database", help="Database URL (overrides UMBRAL_DATABASE_URL and the config)."),
 ]
+EnvOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--env",
+        metavar="NAME",
+        help="The environment migrated (overrides UMBRAL_ENV and the config's env): a "
+        "migration whose skip_on names it is recorded as skipped, not run.",
+    ),
+]
 TracebackOpt = Annotated[
     bool, typer.Option("--traceback", help="Show a Python traceback on errors.")
 ]
@@ -145,6 +154,21 @@ def makemigrations_cmd(
     merge: Annotated[
         bool, typer.Option("--merge", help="Write merge migrations for conflicting branches.")
     ] = False,
+    compat: Annotated[
+        bool,
+        typer.Option(
+            "--compat",
+            help="Renames leave a compatibility view so the previous release keeps working.",
+        ),
+    ] = False,
+    drop_compat: Annotated[
+        str | None,
+        typer.Option(
+            "--drop-compat",
+            metavar="NAME",
+            help="Write the contract migration that drops compatibility shim NAME.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     project: ProjectOpt = None,
     database: DatabaseOpt = None,
@@ -156,8 +180,9 @@ def makemigrations_cmd(
     def body() -> int:
         app = load_app(opts)
         result = app.makemigrations(
-            check=check, dry_run=dry_run, empty=empty, name=name, merge=merge
-        )
+            check=check, dry_run=dry_run, empty=empty, name=name, merge=merge, compat=compat,
+            drop_compat=drop_compat,
+        )  # fmt: skip
         if as_json:
             import json
 
@@ -276,6 +301,7 @@ def migrate_cmd(
             help="Retries of a migration that hit the lock timeout (Postgres; default 5).",
         ),
     ] = None,
+    env: EnvOpt = None,
     project: ProjectOpt = None,
     database: DatabaseOpt = None,
     traceback: TracebackOpt = False,
@@ -311,6 +337,7 @@ def migrate_cmd(
             lock_timeout=lock_timeout,
             statement_timeout=statement_timeout,
             lock_retries=lock_retries,
+            environment=env,
             on_event=on_event,
         )
         progress.finish()
@@ -323,6 +350,13 @@ def migrate_cmd(
             for key in result.faked:
                 out(f"Record {key} (no SQL: its tables already exist)")
             for r in result.plan:
+                if r.skipped and r.backward:
+                    out(f"Unrecord {r.migration.key} (no SQL: it was skipped on {r.skipped})")
+                    continue
+                if r.skipped:
+                    out(f"Skip {r.migration.key} (skip_on: {', '.join(r.migration.skip_on)}; "
+                        f"recorded as skipped on {r.skipped}, no SQL)")  # fmt: skip
+                    continue
                 if r.record_only:
                     why = "it replaces migrations applied before it"
                     out(f"Record {r.migration.key} (no SQL: {why})")
@@ -332,8 +366,11 @@ def migrate_cmd(
                     out(f"    {description}")
         elif result.unapplied:
             out(f"Unapplied {len(result.unapplied)} migration(s)")
-        elif result.applied:
-            out(f"Applied {len(result.applied)} migration(s)")
+        elif result.applied or result.skipped:
+            line = f"Applied {len(result.applied)} migration(s)"
+            if result.skipped:
+                line += f", skipped {len(result.skipped)} (skip_on): {', '.join(result.skipped)}"
+            out(line)
         else:
             out("No pending migrations")
         return 0
@@ -348,7 +385,7 @@ def showmigrations_cmd(
     database: DatabaseOpt = None,
     traceback: TracebackOpt = False,
 ) -> None:
-    """List every migration and its state: [X] [ ] [!] [?] [~]."""
+    """List every migration and its state: [X] [ ] [!] [?] [~] [-]."""
     opts = _opts(ctx, project, database, traceback)
 
     def body() -> int:
@@ -373,6 +410,7 @@ def showmigrations_cmd(
                         "name": e.name,
                         "state": e.state.label,
                         "marker": e.state.marker,
+                        **({"environment": e.environment} if e.environment else {}),
                     }
                     for e in entries
                 ],
@@ -389,7 +427,8 @@ def showmigrations_cmd(
                     out("")
                 plugin = e.plugin
                 out(f"# plugin: {plugin}")
-            out(f"{e.state.marker} {e.key}")
+            skipped = f"  (skipped on {e.environment})" if e.environment else ""
+            out(f"{e.state.marker} {e.key}{skipped}")
         if waiting:
             out("")
             out(f"{waiting} migration(s) not yet applied.")

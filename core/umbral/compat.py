@@ -1,0 +1,101 @@
+"""N-1 compatibility shims for renames (``makemigrations --compat`` / ``--drop-compat``).
+
+A rename asked for with ``--compat`` leaves a view behind (the renamed table's old name, or
+``<table>_compat`` showing a renamed column under its old name) so the previous release keeps
+reading and writing during a rolling deploy. The plugin's snapshot records each live shim with
+the migration that created it; ``--drop-compat NAME`` writes the contract migration that drops
+it. Pure: no database, no printing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from umbral import operations as ops
+from umbral.errors import UmbralError
+from umbral.schema import Shim, Snapshot
+
+if TYPE_CHECKING:
+    from umbral.environment import Environment
+    from umbral.migration import Migration
+
+RENAMES = (ops.RenameTable, ops.RenameColumn)
+
+
+def with_compat(operations: list[ops.Operation]) -> list[ops.Operation]:
+    """Every rename of ``operations`` asking for a shim."""
+    return [replace(op, compat=True) if isinstance(op, RENAMES) else op for op in operations]
+
+
+def carry_shims(previous: Snapshot, current: Snapshot, migration_id: str,
+                operations: list[ops.Operation], where: str) -> Snapshot:  # fmt: skip
+    """``current`` with the live shims of ``previous`` and those ``operations`` create.
+
+    Refused when a new shim would take the name of a live one (a second column rename of a
+    table whose ``<table>_compat`` view is live): drop that shim first."""
+    shims = list(previous.shims)
+    for op in operations:
+        if isinstance(op, RENAMES) and op.compat:
+            shim = op.shim(migration_id)
+            if any(s.name == shim.name for s in shims):
+                raise UmbralError(
+                    f"{where}: {op.describe()}: compatibility view {shim.name} is already live; "
+                    f"run `umbral makemigrations --drop-compat {shim.name}` and migrate first, "
+                    "or rename without --compat"
+                )
+            shims.append(shim)
+    return Snapshot(current.models, tuple(shims)) if shims else current
+
+
+@dataclass(frozen=True)
+class LiveShim:
+    plugin: str
+    shim: Shim
+    #: Migrations of the plugin written after the one that created it.
+    age: int
+
+
+def live_shims(env: Environment) -> list[LiveShim]:
+    """Every plugin's live shims (in its latest snapshot), with their age in migrations."""
+    out: list[LiveShim] = []
+    for plugin in env.order:
+        latest = env.latest(plugin)
+        if latest is None:
+            continue
+        ids = [m.id for m in env.migrations(plugin)]
+        for shim in latest.snapshot_after.shims:
+            age = len(ids) - 1 - ids.index(shim.since) if shim.since in ids else len(ids)
+            out.append(LiveShim(plugin, shim, age))
+    return out
+
+
+def drop_migration(env: Environment, name: str) -> Migration:
+    """The contract migration that drops shim ``name``: one DropCompatShim, the snapshot
+    without the shim. The models' other changes are left to a plain ``makemigrations``."""
+    from umbral.makemigrations import _next_id
+    from umbral.migration import Migration, sanitize_suffix
+
+    live = live_shims(env)
+    found = next((s for s in live if s.shim.name == name), None)
+    if found is None:
+        names = ", ".join(s.shim.name for s in live) or "none"
+        raise UmbralError(
+            f"umbral makemigrations --drop-compat: no live compatibility shim named {name!r} "
+            f"(live: {names}); `umbral checkmigrations` lists them"
+        )
+    plugin = found.plugin
+    info = env.info(plugin)
+    latest = env.latest(plugin)
+    assert latest is not None
+    previous = latest.snapshot_after
+    rest = tuple(s for s in previous.shims if s.name != name)
+    mid = _next_id(env, plugin, sanitize_suffix(f"drop_compat_{name}"))
+    return Migration(
+        plugin=plugin,
+        id=mid,
+        operations=[ops.DropCompatShim.of(found.shim)],
+        snapshot_after=Snapshot(previous.models, rest),
+        depends_on=[latest.key],
+        path=info.migrations_dir / f"{mid}.json",  # type: ignore[operator]
+    )

@@ -1,0 +1,177 @@
+"""N-1 compatibility shims: a rename made with `makemigrations --compat` leaves a view so the
+previous release keeps reading and writing under the old names while the new release uses the
+new ones; `checkmigrations` lists the live shim, and `makemigrations --drop-compat` writes the
+contract migration that drops it. Through the CLI on both backends.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import Project, execute, rows
+
+POST = """
+class Post(Model{kw}):
+    {column} = fields.Text()
+    status = fields.Text(default="draft")
+"""
+
+
+def models(p: Project, kw: str = "", column: str = "title") -> None:
+    p.models(POST.format(kw=kw, column=column))
+
+
+def ok(p: Project, *args: str) -> list[str]:
+    r = p.run(*args)
+    assert r.code == 0, r
+    return r.out_lines
+
+
+def relations(p: Project) -> set[str]:
+    if p.database.startswith("sqlite"):
+        found = rows(p.database, "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")
+    else:
+        found = rows(
+            p.database,
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'",
+        )
+    return {name for (name,) in found}
+
+
+def test_table_rename_shim_keeps_the_old_name_working_until_dropped(any_project: Project) -> None:
+    p = any_project
+    models(p)
+    ok(p, "makemigrations")
+    ok(p, "migrate")
+    execute(p.database, "INSERT INTO post (title) VALUES ('before')")
+
+    models(p, kw=', table="article"')
+    ok(p, "makemigrations", "--compat")
+    rename = p.load_migration("app", "0002_rename_post_to_article.json")
+    assert rename["operations"] == [
+        {"kind": "RenameTable", "from": "post", "to": "article", "compat": True}
+    ]
+    assert rename["snapshot_after"]["shims"] == [
+        {"name": "post", "table": "article", "since": "0002_rename_post_to_article"}
+    ]
+    # With its shim the rename is safe for a rolling deploy.
+    check = p.run("checkmigrations", "--strict")
+    assert check.code == 0, check
+    assert "0 warning, 0 unsafe" in check.stdout
+    ok(p, "migrate")
+
+    # The previous release (old name) and the new one (new name), side by side.
+    execute(
+        p.database,
+        "INSERT INTO post (title) VALUES ('from N-1')",
+        "INSERT INTO article (title) VALUES ('from N')",
+        "UPDATE post SET title = 'before, edited by N-1' WHERE title = 'before'",
+    )
+    # A column N-1 leaves out gets the table's default, through the shim too.
+    assert rows(p.database, "SELECT status FROM article WHERE title = 'from N-1'") == [("draft",)]
+    titles = sorted(t for (t,) in rows(p.database, "SELECT title FROM article"))
+    assert titles == ["before, edited by N-1", "from N", "from N-1"]
+    assert sorted(t for (t,) in rows(p.database, "SELECT title FROM post")) == titles
+    execute(p.database, "DELETE FROM post WHERE title = 'from N'")
+    schema = p.run("checkschema")
+    assert schema.code == 0, schema  # the shim is what the snapshot promises, not drift
+    assert len(rows(p.database, "SELECT id FROM article")) == 2
+
+    # checkmigrations lists the live shim and its age.
+    ok(p, "makemigrations", "--empty", "app")
+    shown = ok(p, "checkmigrations")
+    assert (
+        "  post: view of article, created by app/0002_rename_post_to_article, 1 migration(s) "
+        "since; drop it with `umbral makemigrations --drop-compat post`"
+    ) in shown
+    data = json.loads(p.run("checkmigrations", "--json").stdout)
+    assert data["shims"] == [{"plugin": "app", "name": "post", "table": "article",
+                              "since": "0002_rename_post_to_article", "age": 1}]  # fmt: skip
+    ok(p, "migrate")
+
+    # The contract migration drops it.
+    assert ok(p, "makemigrations", "--drop-compat", "post") == [
+        "Wrote migrations/app/0004_drop_compat_post.json"
+    ]
+    contract = p.load_migration("app", "0004_drop_compat_post.json")
+    assert contract["operations"] == [
+        {"kind": "DropCompatShim", "name": "post", "table": "article"}
+    ]
+    assert "shims" not in contract["snapshot_after"]
+    ok(p, "migrate")
+    assert "post" not in relations(p) and "article" in relations(p)
+    assert "LIVE SHIMS" not in p.run("checkmigrations").stdout
+    assert ok(p, "makemigrations", "--check") == ["no changes detected"]
+
+    # Un-applied, the shim comes back, then the rename is undone.
+    ok(p, "migrate", "app/0003_empty")
+    assert {"post", "article"} <= relations(p)
+    ok(p, "migrate", "app/0001_create_post")
+    assert "article" not in relations(p)
+    assert len(rows(p.database, "SELECT title FROM post")) == 2
+
+
+def test_column_rename_shim_shows_the_old_column_name(any_project: Project) -> None:
+    p = any_project
+    models(p)
+    ok(p, "makemigrations")
+    ok(p, "migrate")
+    execute(p.database, "INSERT INTO post (title) VALUES ('before')")
+
+    models(p, column="headline")
+    ok(p, "makemigrations", "--compat")
+    name = p.migration_files()[-1]
+    rename = p.load_migration("app", name)
+    assert rename["operations"] == [
+        {"kind": "RenameColumn", "table": "post", "from": "title", "to": "headline",
+         "compat": True}
+    ]  # fmt: skip
+    ok(p, "migrate")
+
+    # N-1 reads and writes `title` through post_compat; N uses `headline` on post.
+    execute(
+        p.database,
+        "INSERT INTO post_compat (title) VALUES ('from N-1')",
+        "INSERT INTO post (headline) VALUES ('from N')",
+        "UPDATE post_compat SET title = 'edited by N-1' WHERE title = 'before'",
+    )
+    expected = ["edited by N-1", "from N", "from N-1"]
+    assert sorted(t for (t,) in rows(p.database, "SELECT headline FROM post")) == expected
+    assert sorted(t for (t,) in rows(p.database, "SELECT title FROM post_compat")) == expected
+
+    assert ok(p, "makemigrations", "--drop-compat", "post_compat") == [
+        "Wrote migrations/app/0003_drop_compat_post_compat.json"
+    ]
+    ok(p, "migrate")
+    assert "post_compat" not in relations(p)
+    assert p.run("checkschema").code == 0
+    assert sorted(t for (t,) in rows(p.database, "SELECT headline FROM post")) == expected
+
+
+def test_rename_without_a_shim_is_a_warning_naming_the_flag(project: Project) -> None:
+    p = project
+    models(p)
+    ok(p, "makemigrations")
+    ok(p, "migrate")
+    models(p, kw=', table="article"')
+    ok(p, "makemigrations")
+    check = p.run("checkmigrations")
+    assert check.code == 0, check
+    assert "(unless renamed with `umbral makemigrations --compat`, which leaves" in check.stdout
+    assert "WARNING (1):" in check.stdout
+
+
+@pytest.mark.parametrize("name", ["nope"])
+def test_drop_compat_of_an_unknown_shim_is_an_error(project: Project, name: str) -> None:
+    p = project
+    models(p)
+    ok(p, "makemigrations")
+    r = p.run("makemigrations", "--drop-compat", name)
+    assert r.code == 1, r
+    assert r.err_lines == [
+        "error: umbral makemigrations --drop-compat: no live compatibility shim named 'nope' "
+        "(live: none); `umbral checkmigrations` lists them"
+    ]
+    assert p.migration_files() == ["0001_create_post.json"]
