@@ -282,10 +282,11 @@ def _generate_model_changes(old: ModelState, new: ModelState, result: Diff) -> N
         if (cols, uniq) not in old_specs and (cols, uniq) not in own_indexes
     ]
 
-    result.operations.extend(alters)
-    result.operations.extend(comments)
+    # The alters and comments name a renamed column by its new name: the rename goes first.
     if rename:
         result.operations.append(ops.RenameColumn(table=table, from_=rename[0], to=rename[1]))
+    result.operations.extend(alters)
+    result.operations.extend(comments)
     result.operations.extend(index_drops)
     result.operations.extend(ops.DropColumn(table=table, column=n) for n in removed)
     result.operations.extend(ops.AddColumn(table=table, column=new_cols[n]) for n in added)
