@@ -175,6 +175,15 @@ class SQLiteBackend(Backend):
         relaxed = replace(old, **{a: getattr(new, a) for a in _DEFINITION_ONLY})
         return relaxed.db_attributes() == new.db_attributes()
 
+    def render_drop_table(self, op: ops.DropTable, ctx: RenderContext) -> list[str]:
+        # SQLite's DROP TABLE deletes the rows first and checks that delete against the
+        # table's own foreign keys: rows that reference each other through a RESTRICT key
+        # would stop it. Enforcement is off for the migration instead.
+        model = ctx.state.get(op.table)
+        if model is not None and any(c.fk_target == op.table for c in model.fields):
+            ctx.needs_fk_off = True
+        return super().render_drop_table(op, ctx)
+
     def render_rename_table(self, op: ops.RenameTable, ctx: RenderContext) -> list[str]:
         # Index names embed the table name (SPEC §6): re-create them under the new name so
         # later operations (DropIndex, a rebuild) find them. SQLite cannot rename an index.
