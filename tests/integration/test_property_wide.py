@@ -663,6 +663,8 @@ class Run:
     roots: Callable[[], Path]
     urls: Callable[[Path], str]
     known_open: frozenset[str]
+    #: An empty database for the fresh builds (default: a new one from ``urls``).
+    scratch: Callable[[Path], str] | None = None
 
 
 def _check_clean(app: App, where: Any) -> None:
@@ -672,7 +674,7 @@ def _check_clean(app: App, where: Any) -> None:
 
 def fresh_dump(run: Run, h: History) -> schema_dump.Dump:
     root = run.roots()
-    url = run.urls(root)
+    url = (run.scratch or run.urls)(root)
     app = make_app(root, h, url)
     app.makemigrations()
     app.migrate()
@@ -935,13 +937,25 @@ class _Postgres:
     def __init__(self, admin: Any, tmp_path_factory: Any, known_open: frozenset[str]) -> None:
         self.admin = admin
         self.created: list[str] = []
-        self.run = Run(lambda: tmp_path_factory.mktemp("wide"), self.database, known_open)
+        self.scratch_url = ""
+        self.run = Run(
+            lambda: tmp_path_factory.mktemp("wide"), self.database, known_open, self.scratch
+        )
 
     def database(self, _root: Path) -> str:
         name = f"umbral_w_{uuid.uuid4().hex[:12]}"
         self.admin.execute(f'CREATE DATABASE "{name}"')
         self.created.append(name)
         return f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
+
+    def scratch(self, root: Path) -> str:
+        """One database for every fresh build of an example, emptied in between (a new
+        database per build costs more than the build)."""
+        if not self.scratch_url:
+            self.scratch_url = self.database(root)
+        else:
+            execute(self.scratch_url, "DROP SCHEMA public CASCADE", "CREATE SCHEMA public")
+        return self.scratch_url
 
     def __enter__(self) -> Run:
         return self.run
@@ -989,4 +1003,51 @@ def test_adopted_schemas_evolve_keeping_every_row_on_postgres(
     tmp_path_factory, postgres_admin, legacy, history
 ) -> None:
     with _Postgres(postgres_admin, tmp_path_factory, OPEN) as run:
+        run_history(run, history, legacy)
+
+
+#: One minimal history per KNOWN_OPEN feature: (feature, backend, legacy tables, history).
+KNOWN_OPEN_CASES = [
+    ("m2m_end_rename", "sqlite", None, [[(0, 0), (0, 1)], [(10, 8)], [(2, 1)]]),
+    ("m2m_end_rename", "postgres", None, [[(0, 0), (0, 1)], [(10, 8)], [(2, 1)]]),
+    ("index_with_other_change", "sqlite", None, [[(14, 1)], [(7, 236)]]),
+    ("index_with_other_change", "postgres", None, [[(14, 1)], [(7, 236)]]),
+    ("m2m_parent_rename", "postgres", None, [[(0, 0), (0, 1)], [(10, 8)], [(2, 0)]]),
+    ("adopted_fk_action", "postgres", [(0, 0, 0), (0, 4, 0)], [[(9, 5)]]),  # on_delete
+    ("adopted_fk_action", "postgres", [(0, 76, 30), (0, 501, 20)], [[(3, 0)]]),  # target renamed
+    ("adopted_fk_rebuild", "sqlite", [(1, 120, 1), (1, 197, 58)], [[(7, 1)]]),  # doubled
+    ("adopted_fk_rebuild", "sqlite", [(0, 0, 0), (0, 4, 0)], [[(7, 1)]]),  # DEFERRABLE lost
+    ("rename_beside_change", "sqlite", None, [[(2, 0)], [(6, 0), (4, 3)]]),
+    ("rename_beside_change", "postgres", None, [[(2, 0)], [(6, 0), (4, 3)]]),
+    ("adopted_index_drop", "sqlite", [(2, 50, 36)], [[(12, 1)]]),
+    ("adopted_index_drop", "postgres", [(2, 50, 36)], [[(12, 1)]]),
+    ("legacy_partial_index", "sqlite", [(0, 16, 0)], [[(0, 0)]]),
+    ("legacy_desc_index", "sqlite", [(0, 64, 0)], [[(0, 0)]]),
+    ("reverse_fk_target_rename", "postgres", None, [[(6, 0)], [(8, 0)], [(3, 0)]]),
+    ("adopted_constraint_rename", "postgres", [(1, 1, 0)], [[(3, 0)]]),
+]
+
+
+@pytest.mark.parametrize(
+    ("feature", "backend", "legacy", "history"),
+    [
+        pytest.param(
+            *case,
+            marks=[pytest.mark.xfail(case[0] in OPEN, reason="open", strict=True)]
+            + ([pytest.mark.postgres] if case[1] == "postgres" else []),
+            id=f"{case[0]}-{case[1]}",
+        )
+        for case in KNOWN_OPEN_CASES
+    ],
+)
+def test_known_open_defects_still_reproduce(
+    request, tmp_path_factory, feature, backend, legacy, history
+) -> None:
+    """With its feature on, each KNOWN_OPEN entry's history fails while the defect is open (an
+    expected failure) and passes once it is fixed: then remove the entry from KNOWN_OPEN."""
+    known = OPEN - {feature}
+    if backend == "sqlite":
+        run_history(_sqlite_run(tmp_path_factory, known), history, legacy)
+        return
+    with _Postgres(request.getfixturevalue("postgres_admin"), tmp_path_factory, known) as run:
         run_history(run, history, legacy)
