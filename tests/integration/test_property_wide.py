@@ -60,9 +60,9 @@ KNOWN_OPEN: set[str] = {
     "legacy_desc_index",  # 9: a DESC index is adopted as index=True, then doubled
     # Found by this test, not in issue 16: on PostgreSQL, migrating back over a rename of a
     # table a foreign key points at fails: the reversed AlterColumn (or the reversed DropTable
-    # of a referencing table dropped in the same migration) re-creates the key on the old
-    # table name before the reversed RenameTable. While open, such a history skips the way
-    # back to zero on PostgreSQL.
+    # or DropM2MTable of a referencing table or junction dropped in the same migration)
+    # re-creates the key on the old table name before the reversed RenameTable. While open,
+    # such a history skips the way back to zero on PostgreSQL.
     "reverse_fk_target_rename",
     # Found by this test, not in issue 16: on PostgreSQL, renaming an adopted table, or an
     # adopted unique or foreign-key column, renames `<table>_<column>_key`/`_fkey`, which
@@ -354,8 +354,9 @@ def step(h: History, changes: list[tuple[int, int]]) -> None:
     for name, m in h.models.items():
         old = before.models.get(name)
         if old is not None and old.db_table != m.db_table:
-            pointed = [c for x in (before, h) for o in x.models.values() for c in o.cols]
-            h.renamed_fk_target |= any(c.fk == name for c in pointed)
+            pointed = [c.fk for x in (before, h) for o in x.models.values() for c in o.cols]
+            pointed += [r.target for x in (before, h) for o in x.models.values() for r in o.m2m]
+            h.renamed_fk_target |= name in pointed or bool(old.m2m)
     if "index_with_other_change" in h.known_open:  # keep only the index, or only the rest
         for name, m in h.models.items():
             old = before.models.get(name)
@@ -1041,6 +1042,7 @@ KNOWN_OPEN_CASES = [
     ("legacy_desc_index", "sqlite", [(0, 64, 0)], [[(0, 0)]]),
     ("reverse_fk_target_rename", "postgres", None, [[(6, 0)], [(8, 0)], [(3, 0)]]),
     ("reverse_fk_target_rename", "postgres", [(0, 8, 120), (2, 397, 140)], [[(1, 0), (2, 0)]]),
+    ("reverse_fk_target_rename", "postgres", None, [[(5, 0)], [(10, 0)], [(11, 0), (2, 0)]]),
     ("adopted_constraint_rename", "postgres", [(1, 1, 0)], [[(3, 0)]]),
 ]
 
