@@ -105,6 +105,33 @@ def test_loop_add_index_drop_and_rename_on_any_backend(any_project: Project) -> 
     assert p.run("makemigrations").out_lines == ["no changes detected"]
 
 
+def test_a_renamed_column_can_get_a_new_help_in_the_same_migration(any_project: Project) -> None:
+    """The comment is set on the column under its new name, so after the rename."""
+    p = any_project
+    make(p, POST + "    note = fields.Text(nullable=True)\n")
+    migrate(p)
+    execute(p.database, "INSERT INTO post (title, note) VALUES ('a', 'kept')")
+    make(p, POST + '    remark = fields.Text(nullable=True, help="Free text")\n')
+    migrate(p)
+    assert rows(p.database, "SELECT title, remark FROM post") == [("a", "kept")]
+    if not p.database.startswith("sqlite"):  # SQLite has no column comments
+        got = "SELECT col_description('post'::regclass, 3)"
+        assert rows(p.database, got) == [("Free text",)]
+    assert p.run("makemigrations", "--check").code == 0
+
+
+def test_a_table_whose_rows_reference_each_other_can_be_dropped(any_project: Project) -> None:
+    """SQLite checks a DROP TABLE's implicit delete against the table's own RESTRICT key."""
+    p = any_project
+    make(p, 'class Node(Model):\n    up = fields.ForeignKey("Node", nullable=True, '
+            'on_delete="restrict")\n')  # fmt: skip
+    migrate(p)
+    execute(p.database, "INSERT INTO node (up) VALUES (NULL)", "INSERT INTO node (up) VALUES (1)")
+    make(p, "")
+    assert migrate(p, "--allow-destructive") == ["Applied 1 migration(s)"]
+    assert "node" not in schema_of(p.database)
+
+
 def test_rename_by_column_shape_is_noted_on_stderr(project: Project) -> None:
     p = project
     make(p, POST)

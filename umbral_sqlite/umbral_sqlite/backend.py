@@ -226,6 +226,22 @@ class SQLiteBackend(Backend):
         ]
         return out
 
+    def render_drop_table(self, op: ops.DropTable, ctx: RenderContext) -> list[str]:
+        # SQLite's DROP TABLE deletes the rows first and checks that delete against the
+        # table's own foreign keys: rows that reference each other through a RESTRICT key
+        # would stop it. When nothing else points at the table (no cascade to keep),
+        # enforcement is off for the migration instead.
+        model = ctx.state.get(op.table)
+        if model is not None and any(c.fk_target == op.table for c in model.fields):
+            others = [m for m in ctx.state.values() if m.table != op.table]
+            if not model.m2m and not any(
+                any(c.fk_target == op.table for c in m.fields)
+                or any(r.target == op.table for r in m.m2m)
+                for m in others
+            ):
+                ctx.needs_fk_off = True
+        return super().render_drop_table(op, ctx)
+
     def render_rename_table(self, op: ops.RenameTable, ctx: RenderContext) -> list[str]:
         # Index names embed the table name (SPEC §6): re-create them under the new name so
         # later operations (DropIndex, a rebuild) find them. SQLite cannot rename an index.

@@ -1,0 +1,1072 @@
+"""Property: any history of model changes, several per migration, migrates without losing a row.
+
+The wide sibling of ``test_property_histories.py`` (SPEC §7, §8). Hypothesis generates histories
+whose every step makes one to four changes before one ``makemigrations``: several columns of one
+model, several attributes of one column at once (type, nullability, default, index, unique
+removal, choices, help), several models; ManyToMany fields added, removed and renamed at either
+end; ``unique``, ``unique_together``, ``indexes``; foreign-key targets and actions; ``table=`` and
+``plugin=`` moves; views over the changed tables. A history starts either from nothing or from a
+schema another tool wrote (raw DDL in Django's, Alembic's and Rails' naming conventions: named
+and hash-named constraints, ``CONSTRAINT ... FOREIGN KEY`` clauses, partial, expression and DESC
+indexes, CHECKs, comments, composite uniques) adopted with ``inspectdb`` + ``migrate
+--fake-initial``, and is then evolved by the same change generator.
+
+After every step, on SQLite and on PostgreSQL: every row of a surviving table and every value of
+a surviving column is what the change makes of it (ManyToMany links included); a step that drops
+nothing migrates without ``--allow-destructive``; ``makemigrations --check`` is clean; the schema
+(``schema_dump``: columns, defaults, foreign keys with their actions, unique and check
+definitions, index keys and predicates) equals that of a fresh database built from the same
+models, and no column set carries two constraints of one kind. At the end, migrating back to
+zero and forward again gives the same schema.
+
+CI runs a bounded number of examples; ``UMBRAL_LONG_TESTS=1`` runs 2,000 per backend (see
+tests/README.md).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import os
+import sys
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schema_dump
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from conftest import POSTGRES_URL, execute, rows
+from umbral import Model, fields
+from umbral.app import App
+from umbral.naming import table_name
+
+#: Generator features turned off while the defect each one finds is open (issue 16). Empty this
+#: set as the fixes land; ``test_known_open_defects_still_reproduce`` fails for a feature that
+#: no longer finds anything, so the set cannot outlive its defects.
+KNOWN_OPEN: set[str] = {
+    "m2m_end_rename",  # 1: renaming a ManyToMany's target (table=/plugin=) empties the junction
+    "index_with_other_change",  # 2: index=True with another attribute: the index is made twice
+    "m2m_parent_rename",  # 3: PostgreSQL keeps the junction's index under the old table name
+    "adopted_fk_action",  # 4: on_delete/on_update of an adopted FK keeps the old constraint
+    "adopted_fk_rebuild",  # 4: a SQLite rebuild doubles a named FK clause, drops DEFERRABLE
+    "adopted_index_drop",  # 4: dropping an adopted unique/index looks for umbral's name
+    "rename_beside_change",  # 6: a column rename beside an added/dropped column is missed
+    "legacy_partial_index",  # 5: inspectdb crashes on a SQLite partial index
+    "legacy_desc_index",  # 9: a DESC index is adopted as index=True, then doubled
+    # Found by this test, not in issue 16: on PostgreSQL, migrating back over a rename of a
+    # table a foreign key points at fails: the reversed AlterColumn (or the reversed DropTable
+    # or DropM2MTable of a referencing table or junction dropped in the same migration)
+    # re-creates the key on the old table name before the reversed RenameTable. While open,
+    # such a history skips the way back to zero on PostgreSQL.
+    "reverse_fk_target_rename",
+    # Found by this test, not in issue 16: on PostgreSQL, renaming an adopted table, or an
+    # adopted unique or foreign-key column, renames `<table>_<column>_key`/`_fkey`, which
+    # another tool did not name so: `constraint "items0_big_key" ... does not exist`.
+    "adopted_constraint_rename",
+}
+
+#: ``UMBRAL_LONG_TESTS=1``: 2,000 examples per test; a larger number: that many.
+LONG = os.environ.get("UMBRAL_LONG_TESTS", "")
+
+CASTS = {"SmallInt": "Integer", "Integer": "BigInt", "Real": "Double", "BigInt": "Text"}
+SCALARS = ["SmallInt", "Integer", "BigInt", "Real", "Double", "Text", "Boolean"]
+DEFAULTS = {"SmallInt": 1, "Integer": 2, "BigInt": 3, "Real": 1.5, "Double": 2.5, "Text": "d",
+            "Boolean": True}  # fmt: skip
+OTHER_DEFAULTS = {"SmallInt": 4, "Integer": 5, "BigInt": 6, "Real": 3.5, "Double": 4.5,
+                  "Text": "e", "Boolean": False}  # fmt: skip
+ACTIONS = ["no_action", "cascade", "restrict", "set_null"]
+
+
+@dataclass(frozen=True)
+class Col:
+    name: str
+    type: str
+    nullable: bool = True
+    default: object = None
+    index: bool = False
+    unique: bool = False
+    fk: str | None = None  # target model name
+    on_delete: str = "set_null"
+    on_update: str = "no_action"
+    help: str | None = None
+    choices: tuple | None = None
+    max_length: int | None = None
+    #: Identity through renames and alterations (not part of the schema).
+    uid: str = ""
+    #: Made by another tool's DDL, adopted by inspectdb.
+    legacy: bool = False
+
+    def shape(self) -> tuple:
+        """What umbral compares to pair a removed and an added column as a rename."""
+        return (self.type, self.nullable, self.default, self.index, self.unique, self.fk,
+                self.on_delete if self.fk else None, self.on_update if self.fk else None,
+                self.choices, self.max_length)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Rel:
+    """A ManyToMany field; ``uid`` is the identity of its junction rows."""
+
+    field: str
+    target: str
+    uid: str
+
+
+@dataclass
+class Mod:
+    name: str
+    cols: list[Col]
+    table: str | None = None
+    plugin: str | None = None
+    unique_together: list[tuple[str, ...]] = field(default_factory=list)  # column uids
+    indexes: list[tuple[str, ...]] = field(default_factory=list)
+    m2m: list[Rel] = field(default_factory=list)
+
+    @property
+    def db_table(self) -> str:
+        return self.table or table_name(self.name, self.plugin)
+
+    def col(self, uid: str) -> Col | None:
+        return next((c for c in self.cols if c.uid == uid), None)
+
+    def names(self, group: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(c.name for u in group if (c := self.col(u)) is not None)
+
+    def in_unique_set(self, c: Col) -> bool:
+        return c.unique or any(c.uid in g for g in self.unique_together)
+
+
+@dataclass(frozen=True)
+class View:
+    name: str
+    model: str
+    col: str  # column uid
+
+
+@dataclass
+class History:
+    models: dict[str, Mod] = field(default_factory=dict)
+    views: dict[str, View] = field(default_factory=dict)
+    counter: itertools.count = field(default_factory=lambda: itertools.count(1))
+    known_open: frozenset[str] = frozenset()
+    sqlite: bool = True
+    #: (model, column uid) of the adopted foreign keys the legacy DDL made DEFERRABLE.
+    deferred: set[tuple[str, str]] = field(default_factory=set)
+    #: (model, group of column uids) of the unique_together/indexes groups adopted.
+    legacy_groups: set[tuple[str, tuple[str, ...]]] = field(default_factory=set)
+    #: A table a foreign key points at was renamed (see KNOWN_OPEN).
+    renamed_fk_target: bool = False
+
+    def fresh(self, prefix: str) -> str:
+        return f"{prefix}{next(self.counter)}"
+
+    def referenced(self, name: str) -> bool:
+        return (
+            any(c.fk == name for m in self.models.values() for c in m.cols if m.name != name)
+            or any(r.target == name for m in self.models.values() for r in m.m2m if m.name != name)
+            or any(v.model == name for v in self.views.values())
+        )
+
+    def in_m2m(self, name: str) -> tuple[bool, bool]:
+        """(is a ManyToMany parent, is a ManyToMany target)."""
+        parent = bool(self.models[name].m2m)
+        target = any(r.target == name for m in self.models.values() for r in m.m2m)
+        return parent, target
+
+    def copy(self) -> History:
+        return History(
+            {n: replace(m, cols=list(m.cols), unique_together=list(m.unique_together),
+                        indexes=list(m.indexes), m2m=list(m.m2m))
+             for n, m in self.models.items()},
+            dict(self.views), self.counter, self.known_open, self.sqlite, set(self.deferred),
+            self.legacy_groups, self.renamed_fk_target,
+        )  # fmt: skip
+
+
+# -- the change generator ----------------------------------------------------------------------
+
+
+def _new_col(h: History, pick: int) -> Col:
+    t = SCALARS[pick % len(SCALARS)]
+    unique = pick % 5 == 0 and t != "Boolean"
+    nullable = unique or pick % 2 == 0
+    default = None if nullable else DEFAULTS[t]
+    return Col(h.fresh("c"), t, nullable=nullable, default=default, unique=unique,
+               index=pick % 7 == 3 and not unique, uid=h.fresh("u"))  # fmt: skip
+
+
+def _alter(h: History, m: Mod, c: Col, bits: int) -> Col:
+    """Several attributes of one column at once: ``bits`` picks which."""
+    new = c
+    if bits & 1 and c.type in CASTS and not m.in_unique_set(c):  # a safe cast
+        t = CASTS[c.type]
+        new = replace(new, type=t, choices=None,
+                      default=DEFAULTS[t] if new.default is not None else None)  # fmt: skip
+    if bits & 2:  # nullability (tightening comes with a default; unique sets stay nullable)
+        if new.nullable and not m.in_unique_set(c):
+            new = replace(new, nullable=False, default=new.default or DEFAULTS[new.type])
+            if new.choices is not None and new.default not in new.choices:
+                new = replace(new, choices=(*new.choices, new.default))
+        elif not new.nullable:
+            new = replace(new, nullable=True)
+    if bits & 4:  # add, change or remove a default
+        if new.default is None:
+            new = replace(new, default=DEFAULTS[new.type])
+        elif new.nullable:
+            new = replace(new, default=None)
+        else:
+            other = OTHER_DEFAULTS if new.default == DEFAULTS[new.type] else DEFAULTS
+            new = replace(new, default=other[new.type])
+        if new.choices is not None and new.default is not None and new.default not in new.choices:
+            new = replace(new, choices=(*new.choices, new.default))
+    keep_legacy = c.legacy and "adopted_index_drop" in h.known_open
+    if bits & 8 and not new.unique and not (keep_legacy and new.index):  # toggle the index
+        new = replace(new, index=not new.index)
+    if bits & 16 and new.unique and not keep_legacy:  # remove unique
+        new = replace(new, unique=False)
+    if bits & 32 and new.type in ("Text", "Boolean") and not m.in_unique_set(new):  # choices
+        if new.choices is None:
+            # The runner widens them to every stored value before migrating (``fit_choices``).
+            base = ("a", "b") if new.type == "Text" else (True, False)
+            extra = () if new.default is None or new.default in base else (new.default,)
+            new = replace(new, choices=base + extra)
+        else:
+            new = replace(new, choices=None)
+    if bits & 64:  # help: a column comment on PostgreSQL
+        new = replace(new, help=None if new.help else f"about {new.name}")
+    return new
+
+
+def change(h: History, action: int, pick: int) -> None:
+    """Apply one change to the declared models (a no-op when it does not apply)."""
+    names = sorted(h.models)
+    model = h.models[names[pick % len(names)]] if names else None
+    cols = [c for c in model.cols] if model else []
+    col = cols[pick % len(cols)] if cols else None
+    i = cols.index(col) if col else 0
+    other = h.models[names[(pick // 7) % len(names)]] if names else None
+    if action == 0 or model is None:  # add a model
+        name = h.fresh("M")
+        h.models[name] = Mod(name, [_new_col(h, pick), _new_col(h, pick // 3)])
+    elif action == 1 and not h.referenced(model.name):  # drop a model
+        del h.models[model.name]
+    elif action in (2, 3):  # table= (rename) or plugin= (move): a class-name match
+        parent, target = h.in_m2m(model.name)
+        if parent and not h.sqlite and "m2m_parent_rename" in h.known_open:
+            return
+        if target and "m2m_end_rename" in h.known_open:
+            return
+        if "adopted_fk_action" in h.known_open and any(
+            c.legacy and c.fk == model.name for m in h.models.values() for c in m.cols
+        ):
+            return  # the adopted key is re-pointed at the new name: by umbral's name
+        if _renames_adopted_constraint(h, model.cols):
+            return
+        if action == 2 or model.table is not None:
+            model.table = h.fresh("t")
+        else:
+            model.plugin = None if model.plugin else "shop"
+    elif action == 4:  # add a column
+        model.cols.append(_new_col(h, pick // 3))
+    elif action == 5 and col and len(cols) > 1:  # drop a column (with its groups and views)
+        model.cols.pop(i)
+        model.unique_together = [g for g in model.unique_together if col.uid not in g]
+        model.indexes = [g for g in model.indexes if col.uid not in g]
+        for v in [v for v in h.views.values() if v.col == col.uid]:
+            del h.views[v.name]
+    elif action == 6 and col and not _renames_adopted_constraint(h, [col]):  # rename a column
+        model.cols[i] = replace(col, name=h.fresh("r"))
+    elif action == 7 and col and col.fk is None:  # several attributes of one column
+        model.cols[i] = _alter(h, model, col, pick // 3 + 1)
+    elif action == 8 and other is not None:  # add a nullable foreign key
+        on_delete, on_update = ACTIONS[pick % 4], ACTIONS[pick // 4 % 4]
+        fk = Col(h.fresh("f"), "ForeignKey", fk=other.name, uid=h.fresh("u"),
+                 on_delete=on_delete, on_update=on_update)  # fmt: skip
+        model.cols.append(fk)
+    elif action == 9 and col and col.fk and other is not None:  # FK target and actions
+        if col.legacy and "adopted_fk_action" in h.known_open:
+            return
+        bits = pick // 3
+        new = col
+        if bits & 1:
+            new = replace(new, on_delete=ACTIONS[(ACTIONS.index(col.on_delete) + 1) % 4])
+        if bits & 2:
+            new = replace(new, on_update=ACTIONS[(ACTIONS.index(col.on_update) + 1) % 4])
+        if bits & 4 or new == col:
+            new = replace(new, fk=other.name)  # the runner NULLs the column first
+        model.cols[i] = new
+    elif action == 10 and other is not None:  # add a ManyToMany
+        model.m2m.append(Rel(h.fresh("g"), other.name, h.fresh("j")))
+    elif action == 11 and model.m2m:  # remove a ManyToMany, or point it elsewhere
+        rel = model.m2m[pick % len(model.m2m)]
+        model.m2m.remove(rel)
+        if pick % 2 and other is not None and other.name != rel.target:
+            model.m2m.append(Rel(rel.field, other.name, h.fresh("j")))  # a new junction
+    elif action == 12:  # unique_together: add or remove a group
+        eligible = [c.uid for c in cols if c.type != "Boolean" and c.choices is None]
+        if model.unique_together and pick % 2:
+            group = model.unique_together[pick % len(model.unique_together)]
+            if (model.name, group) in h.legacy_groups and "adopted_index_drop" in h.known_open:
+                return
+            model.unique_together.remove(group)
+        elif len(eligible) >= 2:
+            a = eligible[pick % len(eligible)]
+            b = eligible[(pick // 5 + 1 + eligible.index(a)) % len(eligible)]
+            group = (a, b) if a != b else (a,)
+            if group not in model.unique_together and len(group) == 2:
+                model.unique_together.append(group)  # the runner drops it if the data clash
+    elif action == 13:  # indexes: add or remove a composite index
+        if model.indexes and pick % 2:
+            group = model.indexes[pick % len(model.indexes)]
+            if (model.name, group) in h.legacy_groups and "adopted_index_drop" in h.known_open:
+                return
+            model.indexes.remove(group)
+        elif len(cols) >= 2:
+            group = (cols[pick % len(cols)].uid, cols[(pick + 1) % len(cols)].uid)
+            if group not in model.indexes:
+                model.indexes.append(group)
+    elif action == 14:  # a view over a table: add one, or drop one
+        if h.views and pick % 2:
+            del h.views[sorted(h.views)[pick % len(h.views)]]
+        elif col and col.fk is None:
+            name = h.fresh("V")
+            h.views[name] = View(name, model.name, col.uid)
+
+
+def _renames_adopted_constraint(h: History, cols: list[Col]) -> bool:
+    return (
+        not h.sqlite
+        and "adopted_constraint_rename" in h.known_open
+        and any(c.legacy and (c.unique or c.fk) for c in cols)
+    )
+
+
+def step(h: History, changes: list[tuple[int, int]]) -> None:
+    """Several changes, then one makemigrations."""
+    before = h.copy()
+    for action, pick in changes:
+        change(h, action, pick)
+    for name, m in h.models.items():
+        old = before.models.get(name)
+        if old is not None and old.db_table != m.db_table:
+            pointed = [c.fk for x in (before, h) for o in x.models.values() for c in o.cols]
+            pointed += [r.target for x in (before, h) for o in x.models.values() for r in o.m2m]
+            h.renamed_fk_target |= name in pointed or bool(old.m2m)
+    if "index_with_other_change" in h.known_open:  # keep only the index, or only the rest
+        for name, m in h.models.items():
+            old = before.models.get(name)
+            for i, c in enumerate(m.cols):
+                prev = old.col(c.uid) if old else None
+                if (
+                    prev
+                    and c.index
+                    and not prev.index
+                    and replace(c, index=False) != replace(prev, help=c.help)
+                ):
+                    m.cols[i] = replace(c, index=False)
+    if "rename_beside_change" in h.known_open:
+        for name, m in h.models.items():
+            old = before.models.get(name)
+            if old is None:
+                continue
+            renamed = sum(c.uid in {o.uid for o in old.cols} and c.name != old.col(c.uid).name
+                          for c in m.cols)  # fmt: skip
+            if renamed > 1 or (renamed and {c.uid for c in m.cols} ^ {c.uid for c in old.cols}):
+                h.models[name] = before.models[name]  # undo this model's changes
+                h.views = {k: v for k, v in h.views.items()
+                           if v.model != name or before.models[name].col(v.col)}  # fmt: skip
+
+
+# -- models from the history ---------------------------------------------------------------
+
+
+def _field(c: Col) -> Any:
+    if c.fk:
+        return fields.ForeignKey(c.fk, nullable=True, on_delete=c.on_delete,
+                                 on_update=c.on_update, help=c.help)  # fmt: skip
+    kw: dict[str, Any] = dict(nullable=c.nullable, default=c.default, index=c.index,
+                              unique=c.unique, help=c.help, choices=c.choices)  # fmt: skip
+    if c.max_length is not None:
+        kw["max_length"] = c.max_length
+    return getattr(fields, c.type)(**kw)
+
+
+def classes(h: History) -> list[type]:
+    out = []
+    for m in h.models.values():
+        attrs: dict[str, object] = {"__module__": __name__}
+        attrs.update({c.name: _field(c) for c in m.cols})
+        attrs.update({r.field: fields.ManyToMany(r.target) for r in m.m2m})
+        kw: dict[str, Any] = {}
+        if m.table:
+            kw["table"] = m.table
+        if m.plugin:
+            kw["plugin"] = m.plugin
+        if m.unique_together:
+            kw["unique_together"] = [m.names(g) for g in m.unique_together]
+        if m.indexes:
+            kw["indexes"] = [m.names(g) for g in m.indexes]
+        out.append(type(m.name, (Model,), attrs, **kw))
+    for v in h.views.values():
+        m = h.models[v.model]
+        c = m.col(v.col)
+        assert c is not None
+        sql = f'SELECT id, "{c.name}" FROM "{m.db_table}"'
+        attrs = {"__module__": __name__, "id": fields.BigInt(),
+                 c.name: getattr(fields, c.type)(nullable=True)}  # fmt: skip
+        out.append(type(v.name, (Model,), attrs, view=sql))
+    return out
+
+
+def make_app(root: Path, h: History, url: str) -> App:
+    return App(models=classes(h), database=url, plugins=[], root=root)
+
+
+# -- data ----------------------------------------------------------------------------------
+
+
+class Db:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.sqlite = url.startswith("sqlite")
+        self.serial = itertools.count(10)
+
+    def query(self, sql: str) -> list[tuple]:
+        return rows(self.url, sql)
+
+    def execute(self, *statements: str) -> None:
+        execute(self.url, *statements)
+
+    def tables(self) -> set[str]:
+        return {k for k in schema_dump.dump(self.url) if not k.startswith("view:")}
+
+
+def counts(db: Db, h: History) -> dict[str, int]:
+    """Rows per model and links per ManyToMany (keyed by identity, so renames keep the key)."""
+    tables = db.tables()
+    out = {}
+    for m in h.models.values():
+        if m.db_table in tables:
+            out[m.name] = db.query(f'SELECT count(*) FROM "{m.db_table}"')[0][0]
+        for r in m.m2m:
+            junction = f"{m.db_table}_{r.field}"
+            if junction in tables:
+                out[r.uid] = db.query(f'SELECT count(*) FROM "{junction}"')[0][0]
+    return out
+
+
+def values(db: Db, h: History) -> dict[tuple[str, str], tuple[Col, list[object]]]:
+    tables = db.tables()
+    out = {}
+    for m in h.models.values():
+        if m.db_table in tables:
+            for c in m.cols:
+                got = db.query(f'SELECT "{c.name}" FROM "{m.db_table}" ORDER BY id')
+                out[(m.name, c.uid)] = (c, [r[0] for r in got])
+    return out
+
+
+def _as_python(v: object, t: str) -> object:
+    if v is None:
+        return None
+    if t == "Boolean":
+        return bool(v)
+    return v
+
+
+def expected(before: Col, after: Col, value: object) -> object:
+    if value is None and not after.nullable:
+        return after.default
+    if value is not None and after.type == "Text" and before.type != "Text":
+        if before.type == "Boolean":
+            return {True: "true", False: "false"}.get(value, str(value))
+        return str(value)
+    return value
+
+
+def _literal(db: Db, c: Col, n: int) -> str:
+    if c.choices:
+        v = c.choices[n % len(c.choices)]
+    else:
+        v = {"SmallInt": n % 30000, "Integer": n, "BigInt": n, "Real": n + 0.5,
+             "Double": n + 0.25, "Text": f"v{n}", "Boolean": n % 2 == 0}[c.type]  # fmt: skip
+    if isinstance(v, bool):
+        return ("1" if v else "0") if db.sqlite else ("TRUE" if v else "FALSE")
+    if isinstance(v, str):
+        return "'" + v.replace("'", "''") + "'"
+    return repr(v)
+
+
+def insert_rows(db: Db, h: History) -> None:
+    """One row per table: some columns given (distinct values where a unique set needs them),
+    the rest left to their default; foreign keys and links point at the targets' newest rows."""
+    stmts = []
+    for m in h.models.values():
+        n = next(db.serial)
+        names, exprs = [], []
+        for k, c in enumerate(m.cols):
+            if c.fk:
+                target = h.models[c.fk].db_table
+                names.append(c.name)
+                exprs.append(f'(SELECT max(id) FROM "{target}")')
+            elif m.in_unique_set(c) or (n + k) % 2 == 0 or (not c.nullable and c.default is None):
+                names.append(c.name)
+                exprs.append(_literal(db, c, n))
+        if names:
+            cols = ", ".join(f'"{x}"' for x in names)
+            stmts.append(f'INSERT INTO "{m.db_table}" ({cols}) VALUES ({", ".join(exprs)})')
+        else:
+            stmts.append(f'INSERT INTO "{m.db_table}" DEFAULT VALUES')
+    db.execute(*stmts)
+    links = []
+    for m in h.models.values():
+        for r in m.m2m:
+            child = h.models[r.target].db_table
+            links.append(
+                f'INSERT INTO "{m.db_table}_{r.field}" (parent_id, child_id) '
+                f'SELECT (SELECT max(id) FROM "{m.db_table}"), (SELECT max(id) FROM "{child}") '
+                f'WHERE EXISTS (SELECT 1 FROM "{child}") AND NOT EXISTS (SELECT 1 FROM '
+                f'"{m.db_table}_{r.field}" WHERE parent_id = (SELECT max(id) FROM '
+                f'"{m.db_table}") AND child_id = (SELECT max(id) FROM "{child}"))'
+            )
+    if links:
+        db.execute(*links)
+
+
+def fit_to_data(h: History, before: History, stored: dict) -> None:
+    """What a careful user does with the data in view: choices widened to every stored value,
+    and a new unique group left out when the stored rows would violate it."""
+    for m in h.models.values():
+        old = before.models.get(m.name)
+        for i, c in enumerate(m.cols):
+            if c.choices is not None and (m.name, c.uid) in stored:
+                was, vals = stored[(m.name, c.uid)]
+                seen = {_as_python(expected(was, c, v), c.type) for v in vals} - {None}
+                extra = tuple(sorted((v for v in seen if v not in c.choices), key=repr))
+                if extra:
+                    m.cols[i] = replace(c, choices=c.choices + extra)
+        for g in list(m.unique_together):
+            if old is not None and g in old.unique_together:
+                continue
+            if any((m.name, u) not in stored for u in g):  # a new column: every row the same
+                m.unique_together.remove(g)
+                continue
+            columns = []
+            for u in g:
+                was, vals = stored[(m.name, u)]
+                now = m.col(u)
+                assert now is not None
+                columns.append([expected(was, now, v) for v in vals])
+            tuples = [t for t in zip(*columns, strict=True) if None not in t]
+            if len(set(tuples)) != len(tuples):
+                m.unique_together.remove(g)
+
+
+def renames(before: History, after: History) -> None:
+    """The renames umbral can see: a removed and an added column of one shape, the only such
+    pair. Any other renamed column is a drop and an add: it gets a new identity, so its values
+    are not expected to survive and the step counts as destructive. A NOT NULL column without
+    a default cannot be added that way (makemigrations refuses): such a rename is taken back."""
+    for name, m in after.models.items():
+        old = before.models.get(name)
+        if old is not None:
+            while _pair_renames(old, m, after):
+                pass
+
+
+def _pair_renames(old: Mod, m: Mod, after: History) -> bool:
+    """One pass over ``m``; True when a rename was taken back (the pairing must be redone)."""
+    old_names = {c.name for c in old.cols}
+    new_names = {c.name for c in m.cols}
+    removed = [c for c in old.cols if c.name not in new_names]
+    added = [c for c in m.cols if c.name not in old_names]
+    lost = []
+    for i, c in enumerate(m.cols):
+        prev = old.col(c.uid)
+        if c not in added or prev is None:
+            continue
+        seen = (
+            prev.shape() == c.shape()
+            and sum(r.shape() == c.shape() for r in removed) == 1
+            and sum(a.shape() == c.shape() for a in added) == 1
+        )
+        if "rename_beside_change" in after.known_open and (len(removed), len(added)) != (1, 1):
+            seen = False  # today's rule: the only removed and the only added column
+        if seen:
+            continue
+        if not c.nullable and c.default is None:
+            m.cols[i] = replace(c, name=prev.name)
+            return True
+        lost.append(i)
+    for i in lost:
+        c = m.cols[i]
+        m.cols[i] = replace(c, uid=after.fresh("u"))
+        for v in [v for v in after.views.values() if v.col == c.uid]:
+            after.views[v.name] = replace(v, col=m.cols[i].uid)
+    return False
+
+
+def is_destructive(before: History, after: History) -> bool:
+    """Whether the step drops anything: a model, a column, a ManyToMany's links."""
+    if set(before.models) - set(after.models):
+        return True
+    for name, m in after.models.items():
+        old = before.models.get(name)
+        if old is None:
+            continue
+        if {c.uid for c in old.cols} - {c.uid for c in m.cols}:
+            return True
+        if {r.uid for r in old.m2m} - {r.uid for r in m.m2m}:
+            return True
+    return False
+
+
+# -- the oracle ----------------------------------------------------------------------------
+
+
+#: Objects another tool made that no model can say (kept by umbral, absent from a fresh database).
+def _foreign_only(d: schema_dump.Dump) -> schema_dump.Dump:
+    out = {}
+    for k, t in d.items():
+        if isinstance(t, schema_dump.Table):
+            t = replace(
+                t,
+                checks=(),
+                indexes=tuple(i for i in t.indexes if not _foreign_index(i)),
+                comment="",
+                fks=tuple(replace(f, deferred=False) for f in t.fks),
+                columns=tuple((n, ty, nl, df, "") for n, ty, nl, df, _ in t.columns),
+            )
+        out[k] = t
+    return out
+
+
+def _foreign_index(i: schema_dump.Index) -> bool:
+    return bool(i.predicate) or any(not k.replace("_", "").isalnum() for k in i.keys)
+
+
+def compare(migrated: schema_dump.Dump, fresh: schema_dump.Dump, adopted: bool, where: Any):
+    """The migrated schema is the fresh one; an adopted one may keep beyond it only what the
+    other tool made and no model can say (CHECKs, partial and expression indexes, comments,
+    DEFERRABLE), and never two constraints of a kind on one column set."""
+    assert not schema_dump.duplicates(migrated), (schema_dump.duplicates(migrated), where)
+    if adopted:
+        a = _foreign_only(schema_dump.without_names(migrated))
+        b = _foreign_only(schema_dump.without_names(fresh))
+        assert a == b, (schema_dump.difference(a, b), where)
+    else:
+        assert migrated == fresh, (schema_dump.difference(migrated, fresh), where)
+
+
+@dataclass
+class Run:
+    roots: Callable[[], Path]
+    urls: Callable[[Path], str]
+    known_open: frozenset[str]
+    #: An empty database for the fresh builds (default: a new one from ``urls``).
+    scratch: Callable[[Path], str] | None = None
+
+
+def _check_clean(app: App, where: Any) -> None:
+    pending = app.makemigrations(check=True)
+    assert not pending.migrations, (pending.migrations[0].operations, where)
+
+
+def fresh_dump(run: Run, h: History) -> schema_dump.Dump:
+    root = run.roots()
+    url = (run.scratch or run.urls)(root)
+    app = make_app(root, h, url)
+    app.makemigrations()
+    app.migrate()
+    return schema_dump.dump(url)
+
+
+def run_history(
+    run: Run, history: list[list[tuple[int, int]]], legacy: list[tuple[int, int, int]] | None
+) -> None:
+    root = run.roots()
+    url = run.urls(root)
+    db = Db(url)
+    h = History(known_open=run.known_open, sqlite=db.sqlite)
+    where: dict[str, Any] = {"history": history, "legacy": legacy}
+    if legacy:
+        h = adopt(db, root, url, legacy, run.known_open)
+    for n, changes in enumerate(history):
+        where["step"] = n
+        before = h.copy()
+        rows_before = counts(db, h)
+        values_before = values(db, h)
+        step(h, changes)
+        renames(before, h)
+        fit_to_data(h, before, values_before)
+        # A foreign key pointed elsewhere: its values are the user's to clear first.
+        retarget = []
+        for name, m in h.models.items():
+            old = before.models.get(name)
+            for c in m.cols:
+                prev = old.col(c.uid) if old else None
+                if c.fk and prev is not None and prev.fk != c.fk and (name, c.uid) in values_before:
+                    retarget.append(f'UPDATE "{old.db_table}" SET "{prev.name}" = NULL')
+                    stored = values_before[(name, c.uid)]
+                    values_before[(name, c.uid)] = (stored[0], [None] * len(stored[1]))
+        if retarget:
+            db.execute(*retarget)
+        app = make_app(root, h, url)
+        app.makemigrations()
+        destructive = is_destructive(before, h)
+        app.migrate(allow_destructive=destructive)
+        rows_after = counts(db, h)
+        for key, count in rows_before.items():
+            if key in rows_after:
+                assert rows_after[key] == count, (key, where)
+        for key, (col, now) in values(db, h).items():
+            if key in values_before:
+                old, stored = values_before[key]
+                want = [_as_python(expected(old, col, v), col.type) for v in stored]
+                assert [_as_python(v, col.type) for v in now] == want, (key, col, where)
+        _check_clean(make_app(root, h, url), where)
+        now = schema_dump.dump(url)
+        compare(now, fresh_dump(run, h), bool(legacy), where)
+        h.deferred = {(m, u) for m, u in h.deferred if _still_deferred(h, before, m, u, now, where)}
+        insert_rows(db, h)
+
+    final = schema_dump.dump(url)
+    if not db.sqlite and h.renamed_fk_target and "reverse_fk_target_rename" in h.known_open:
+        return
+    # The way back re-creates what the steps removed (a unique, a NOT NULL, a narrower type),
+    # which the rows stored since may rightly violate: every step has checked the rows already,
+    # so the tables are emptied and the run checks the reverse operations.
+    if db.sqlite:
+        db.execute(*(f'DELETE FROM "{t}"' for t in sorted(db.tables())))
+    elif db.tables():
+        db.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in sorted(db.tables())) + " CASCADE")
+    make_app(root, h, url).migrate("app/zero", allow_destructive=True, allow_irreversible=True)
+    assert db.tables() == set(), where
+    make_app(root, h, url).migrate(allow_destructive=True)
+    back = schema_dump.dump(url)
+    if legacy:  # the way back to zero drops what only the legacy DDL made
+        final = fresh_dump(run, h)
+    assert back == final, (schema_dump.difference(back, final), where)
+
+
+def _still_deferred(
+    h: History, before: History, model: str, uid: str, now: schema_dump.Dump, where: Any
+) -> bool:
+    """An adopted DEFERRABLE foreign key stays deferrable through every change but its own
+    retargeting; False when it is gone (with its column, or pointed elsewhere)."""
+    m = h.models.get(model)
+    c = m.col(uid) if m else None
+    old = before.models[model].col(uid) if model in before.models else None
+    if m is None or c is None or c.fk is None or old is None or old.fk != c.fk:
+        return False
+    fks = [f for f in now[m.db_table].fks if f.columns == (c.name,)]
+    assert fks and all(f.deferred for f in fks), (m.db_table, c.name, fks, where)
+    return True
+
+
+# -- schemas umbral did not write ----------------------------------------------------------
+
+CONVENTIONS = ("django", "alembic", "rails")
+
+
+def legacy_ddl(spec: list[tuple[int, int, int]], sqlite: bool, known_open: frozenset[str]):
+    """CREATE statements and rows in another tool's style; ``spec`` is one
+    (convention, features, pick) per table."""
+    stmts: list[str] = []
+    data: list[str] = []
+    tables: list[str] = []
+    for k, (conv_i, bits, pick) in enumerate(spec):
+        conv = CONVENTIONS[conv_i % 3]
+        t = {"django": f"shop_item{k}", "alembic": f"items{k}", "rails": f"line_items{k}"}[conv]
+        h8 = uuid.uuid5(uuid.NAMESPACE_DNS, f"{t}{pick}").hex[:8]
+        idcol = '"id" integer NOT NULL PRIMARY KEY AUTOINCREMENT'
+        if not sqlite:
+            idcol = '"id" bigint NOT NULL PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY'
+        text = "varchar(40)" if pick % 2 else "text"
+        dbl = "real" if sqlite or pick % 3 else "double precision"
+        cols = [idcol, f'"name" {text} NOT NULL', '"qty" integer NOT NULL DEFAULT 0',
+                '"note" text NULL', f'"price" {dbl} NULL', '"big" bigint NULL']  # fmt: skip
+        extra: list[str] = []
+        after: list[str] = []
+        if bits & 1:  # a unique column
+            if conv == "django":
+                extra.append(f'CONSTRAINT "{t}_big_{h8}_uniq" UNIQUE ("big")')
+            elif conv == "alembic":
+                extra.append(f'CONSTRAINT "uq_{t}_big" UNIQUE ("big")')
+            else:
+                cols[-1] = '"big" bigint NULL UNIQUE'
+        if bits & 2:  # a composite unique
+            if conv == "rails":
+                after.append(f'CREATE UNIQUE INDEX "index_{t}_on_name_and_qty" ON "{t}" '
+                             '("name", "qty")')  # fmt: skip
+            else:
+                extra.append(f'CONSTRAINT "{t}_name_qty_{h8}_uniq" UNIQUE ("name", "qty")')
+        if bits & 4 and tables:  # a foreign key to an earlier table
+            target = tables[pick % len(tables)]
+            action = ["CASCADE", "SET NULL", "RESTRICT", "NO ACTION"][pick % 4]
+            defer = " DEFERRABLE INITIALLY DEFERRED" if conv == "django" else ""
+            fk_name = {"django": f"{t}_parent_id_{h8}_fk_{target}_id",
+                       "alembic": f"fk_{t}_parent_id_{target}",
+                       "rails": f"fk_rails_{h8}"}[conv]  # fmt: skip
+            if sqlite and "adopted_fk_rebuild" in known_open:
+                cols.append(f'"parent_id" bigint NULL REFERENCES "{target}" ("id") '
+                            f"ON DELETE {action}")  # fmt: skip
+            elif sqlite and conv == "django":  # Django: inline, deferred
+                cols.append(f'"parent_id" bigint NULL REFERENCES "{target}" ("id") '
+                            f"ON DELETE {action}{defer}")  # fmt: skip
+            else:
+                cols.append('"parent_id" bigint NULL')
+                extra.append(f'CONSTRAINT "{fk_name}" FOREIGN KEY ("parent_id") REFERENCES '
+                             f'"{target}" ("id") ON DELETE {action}{defer}')  # fmt: skip
+            iname = {"django": f"{t}_parent_id_{h8}", "alembic": f"ix_{t}_parent_id",
+                     "rails": f"index_{t}_on_parent_id"}[conv]  # fmt: skip
+            after.append(f'CREATE INDEX "{iname}" ON "{t}" ("parent_id")')
+        if bits & 8:  # a plain index
+            iname = {"django": f"{t}_note_{h8}", "alembic": f"ix_{t}_note",
+                     "rails": f"index_{t}_on_note"}[conv]  # fmt: skip
+            after.append(f'CREATE INDEX "{iname}" ON "{t}" ("note")')
+        if bits & 16 and not (sqlite and "legacy_partial_index" in known_open):
+            after.append(f'CREATE INDEX "{t}_price_partial" ON "{t}" ("price") '
+                         'WHERE "price" IS NOT NULL')  # fmt: skip
+        if bits & 32:  # an expression index
+            after.append(f'CREATE INDEX "{t}_lower_name" ON "{t}" (lower("name"))')
+        if bits & 64 and "legacy_desc_index" not in known_open:
+            after.append(f'CREATE INDEX "{t}_qty_desc" ON "{t}" ("qty" DESC)')
+        if bits & 128:  # CHECKs, named and not
+            cols[2] = '"qty" integer NOT NULL DEFAULT 0 CHECK ("qty" >= 0)'
+            extra.append(f'CONSTRAINT "ck_{t}_price" CHECK ("price" IS NULL OR "price" > 0)')
+        if bits & 256 and not sqlite:  # comments
+            after.append(f"COMMENT ON TABLE \"{t}\" IS 'made by {conv}'")
+            after.append(f'COMMENT ON COLUMN "{t}"."note" IS \'free text\'')
+        stmts.append(f'CREATE TABLE "{t}" ({", ".join(cols + extra)})')
+        stmts += after
+        for r in range(2):
+            fk = ', "parent_id"' if bits & 4 and tables else ""
+            fkv = f', (SELECT max(id) FROM "{target}")' if fk else ""
+            data.append(f'INSERT INTO "{t}" ("name", "qty", "note", "price", "big"{fk}) VALUES '
+                        f"('n{r}', {r + 1}, {'NULL' if r else repr('x')}, {r + 1.5}, "
+                        f"{r}{fkv})")  # fmt: skip
+        tables.append(t)
+    return stmts + data
+
+
+def adopt(db: Db, root: Path, url: str, spec: list, known_open: frozenset[str]) -> History:
+    """Build a legacy schema, adopt it (inspectdb, migrate --fake-initial), and read the models
+    inspectdb wrote back into a History."""
+    db.execute(*legacy_ddl(spec, db.sqlite, known_open))
+    app = App(models=[], database=url, plugins=[], root=root)
+    app.inspectdb(".")
+    path = root / "models.py"
+    name = f"_adopted_{uuid.uuid4().hex[:8]}"
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    assert module_spec and module_spec.loader
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[name] = module
+    try:
+        module_spec.loader.exec_module(module)
+    finally:
+        del sys.modules[name]
+    found = [v for v in vars(module).values()
+             if isinstance(v, type) and issubclass(v, Model) and v.__module__ == name]  # fmt: skip
+    h = History(known_open=known_open, sqlite=db.sqlite)
+    for cls in found:
+        meta = cls._meta
+        cols, by_name = [], {}
+        for attr, fl in meta.fields.items():
+            if fl.primary_key:
+                assert attr == "id", meta.name
+                continue
+            is_fk = isinstance(fl, fields.ForeignKey)
+            target = None
+            if is_fk:
+                target = fl.to if isinstance(fl.to, str) else fl.to.__name__
+            c = Col(attr, "ForeignKey" if is_fk else fl.type_name, nullable=fl.nullable,
+                    default=fl.default, index=fl.index, unique=fl.unique, fk=target,
+                    on_delete=getattr(fl, "on_delete", "set_null"),
+                    on_update=getattr(fl, "on_update", "no_action"), help=fl.help,
+                    choices=fl.choices, max_length=getattr(fl, "max_length", None),
+                    uid=h.fresh("u"), legacy=True)  # fmt: skip
+            assert fl.column_name == attr
+            cols.append(c)
+            by_name[attr] = c.uid
+        h.models[meta.name] = Mod(
+            meta.name, cols, table=meta.table,
+            unique_together=[tuple(by_name[c] for c in g) for g in meta.unique_together],
+            indexes=[tuple(by_name[c] for c in g) for g in meta.indexes],
+        )  # fmt: skip
+    h.legacy_groups = {
+        (m.name, g) for m in h.models.values() for g in m.unique_together + m.indexes
+    }
+    (root / "models.py").unlink()
+    by_table = {m.db_table: m for m in h.models.values()}
+    for t, table in schema_dump.dump(url).items():
+        for fk in getattr(table, "fks", ()):
+            m = by_table[t]
+            if fk.deferred:
+                h.deferred |= {(m.name, c.uid) for c in m.cols if (c.name,) == fk.columns}
+    app = make_app(root, h, url)
+    app.migrate(fake_initial=True)
+    _check_clean(app, spec)
+    return h
+
+
+# -- the tests ---------------------------------------------------------------------------------
+
+CHANGE = st.tuples(st.integers(0, 14), st.integers(0, 1000))
+HISTORIES = st.lists(st.lists(CHANGE, min_size=1, max_size=4), min_size=1, max_size=5)
+LEGACY = st.lists(
+    st.tuples(st.integers(0, 2), st.integers(0, 511), st.integers(0, 1000)), min_size=1, max_size=3
+)
+EXAMPLES = (2000 if LONG == "1" else int(LONG)) if LONG.isdigit() and LONG != "0" else 12
+SETTINGS = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+def _sqlite_run(tmp_path_factory: Any, known_open: frozenset[str]) -> Run:
+    return Run(
+        lambda: tmp_path_factory.mktemp("wide"),
+        lambda root: f"sqlite:///{root / 'db.sqlite3'}",
+        known_open,
+    )
+
+
+class _Postgres:
+    def __init__(self, admin: Any, tmp_path_factory: Any, known_open: frozenset[str]) -> None:
+        self.admin = admin
+        self.created: list[str] = []
+        self.scratch_url = ""
+        self.run = Run(
+            lambda: tmp_path_factory.mktemp("wide"), self.database, known_open, self.scratch
+        )
+
+    def database(self, _root: Path) -> str:
+        name = f"umbral_w_{uuid.uuid4().hex[:12]}"
+        self.admin.execute(f'CREATE DATABASE "{name}"')
+        self.created.append(name)
+        return f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
+
+    def scratch(self, root: Path) -> str:
+        """One database for every fresh build of an example, emptied in between (a new
+        database per build costs more than the build)."""
+        if not self.scratch_url:
+            self.scratch_url = self.database(root)
+        else:
+            execute(self.scratch_url, "DROP SCHEMA public CASCADE", "CREATE SCHEMA public")
+        return self.scratch_url
+
+    def __enter__(self) -> Run:
+        return self.run
+
+    def __exit__(self, *exc: object) -> None:
+        for name in self.created:
+            self.admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+#: ``UMBRAL_KNOWN_OPEN=a,b`` (or empty) replaces KNOWN_OPEN for one run, to see what the
+#: features it leaves out find.
+OPEN = frozenset(
+    KNOWN_OPEN
+    if "UMBRAL_KNOWN_OPEN" not in os.environ
+    else filter(None, os.environ["UMBRAL_KNOWN_OPEN"].split(","))
+)
+
+
+#: Found by this test, fixed: a renamed column's new help was set before the rename, under the
+#: new name (PostgreSQL: `column "r6" of relation "m1" does not exist`).
+RENAME_WITH_HELP = [[(13, 0)], [(6, 1), (7, 319)]]
+#: Found by this test, fixed: SQLite could not drop a table whose rows reference each other
+#: through a RESTRICT key (`FOREIGN KEY constraint failed` on `DROP TABLE`).
+DROP_SELF_REFERENCING = [[(8, 0)], [(8, 554)], [(1, 0)]]
+
+
+@SETTINGS
+@given(history=HISTORIES)
+@example(history=RENAME_WITH_HELP)
+@example(history=DROP_SELF_REFERENCING)
+def test_wide_histories_keep_every_row(tmp_path_factory, history) -> None:
+    run_history(_sqlite_run(tmp_path_factory, OPEN), history, None)
+
+
+@SETTINGS
+@given(legacy=LEGACY, history=HISTORIES)
+def test_adopted_schemas_evolve_keeping_every_row(tmp_path_factory, legacy, history) -> None:
+    run_history(_sqlite_run(tmp_path_factory, OPEN), history, legacy)
+
+
+@pytest.mark.postgres
+@SETTINGS
+@given(history=HISTORIES)
+@example(history=RENAME_WITH_HELP)
+@example(history=DROP_SELF_REFERENCING)
+def test_wide_histories_keep_every_row_on_postgres(
+    tmp_path_factory, postgres_admin, history
+) -> None:
+    with _Postgres(postgres_admin, tmp_path_factory, OPEN) as run:
+        run_history(run, history, None)
+
+
+@pytest.mark.postgres
+@SETTINGS
+@given(legacy=LEGACY, history=HISTORIES)
+def test_adopted_schemas_evolve_keeping_every_row_on_postgres(
+    tmp_path_factory, postgres_admin, legacy, history
+) -> None:
+    with _Postgres(postgres_admin, tmp_path_factory, OPEN) as run:
+        run_history(run, history, legacy)
+
+
+#: One minimal history per KNOWN_OPEN feature: (feature, backend, legacy tables, history).
+KNOWN_OPEN_CASES = [
+    ("m2m_end_rename", "sqlite", None, [[(0, 0), (0, 1)], [(10, 8)], [(2, 1)]]),
+    ("m2m_end_rename", "postgres", None, [[(0, 0), (0, 1)], [(10, 8)], [(2, 1)]]),
+    ("index_with_other_change", "sqlite", None, [[(14, 1)], [(7, 236)]]),
+    ("index_with_other_change", "postgres", None, [[(14, 1)], [(7, 236)]]),
+    ("m2m_parent_rename", "postgres", None, [[(0, 0), (0, 1)], [(10, 8)], [(2, 0)]]),
+    ("adopted_fk_action", "postgres", [(0, 0, 0), (0, 4, 0)], [[(9, 5)]]),  # on_delete
+    ("adopted_fk_action", "postgres", [(0, 76, 30), (0, 501, 20)], [[(3, 0)]]),  # target renamed
+    ("adopted_fk_rebuild", "sqlite", [(1, 120, 1), (1, 197, 58)], [[(7, 1)]]),  # doubled
+    ("adopted_fk_rebuild", "sqlite", [(0, 0, 0), (0, 4, 0)], [[(7, 1)]]),  # DEFERRABLE lost
+    ("rename_beside_change", "sqlite", None, [[(2, 0)], [(6, 0), (4, 3)]]),
+    ("rename_beside_change", "postgres", None, [[(2, 0)], [(6, 0), (4, 3)]]),
+    ("adopted_index_drop", "sqlite", [(2, 50, 36)], [[(12, 1)]]),
+    ("adopted_index_drop", "postgres", [(2, 50, 36)], [[(12, 1)]]),
+    ("legacy_partial_index", "sqlite", [(0, 16, 0)], [[(0, 0)]]),
+    ("legacy_desc_index", "sqlite", [(0, 64, 0)], [[(0, 0)]]),
+    ("reverse_fk_target_rename", "postgres", None, [[(6, 0)], [(8, 0)], [(3, 0)]]),
+    ("reverse_fk_target_rename", "postgres", [(0, 8, 120), (2, 397, 140)], [[(1, 0), (2, 0)]]),
+    ("reverse_fk_target_rename", "postgres", None, [[(5, 0)], [(10, 0)], [(11, 0), (2, 0)]]),
+    ("adopted_constraint_rename", "postgres", [(1, 1, 0)], [[(3, 0)]]),
+]
+
+
+@pytest.mark.parametrize(
+    ("feature", "backend", "legacy", "history"),
+    [
+        pytest.param(
+            *case,
+            marks=[pytest.mark.xfail(case[0] in OPEN, reason="open", strict=True)]
+            + ([pytest.mark.postgres] if case[1] == "postgres" else []),
+            id=f"{case[0]}-{case[1]}",
+        )
+        for case in KNOWN_OPEN_CASES
+    ],
+)
+def test_known_open_defects_still_reproduce(
+    request, tmp_path_factory, feature, backend, legacy, history
+) -> None:
+    """With its feature on, each KNOWN_OPEN entry's history fails while the defect is open (an
+    expected failure) and passes once it is fixed: then remove the entry from KNOWN_OPEN."""
+    known = OPEN - {feature}
+    if backend == "sqlite":
+        run_history(_sqlite_run(tmp_path_factory, known), history, legacy)
+        return
+    with _Postgres(request.getfixturevalue("postgres_admin"), tmp_path_factory, known) as run:
+        run_history(run, history, legacy)

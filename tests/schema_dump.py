@@ -1,0 +1,383 @@
+"""A normalized dump of a database schema, read from the catalogs, for comparing two databases.
+
+``dump(url)`` reads every table and view of a SQLite or PostgreSQL database (the connection's
+current schema) into plain tuples: columns (type, nullability, default, comment), the primary key,
+foreign keys with their actions and deferrability, unique constraints and unique indexes, plain
+indexes with their columns or expressions, sort order and predicate, CHECK constraints, and the
+table comment. Two databases built from the same models must dump equal.
+
+* ``without_names(d)`` drops every constraint and index name, for databases whose objects were
+  named by another tool (an adopted schema against one umbral built).
+* ``duplicates(d)`` lists every column set that carries more than one constraint or index of one
+  kind (two foreign keys, two unique constraints, two plain indexes on the same columns).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass, replace
+from typing import Any
+
+from conftest import _libpq, sqlite_path
+
+
+@dataclass(frozen=True, order=True)
+class Fk:
+    columns: tuple[str, ...]
+    target: str
+    target_columns: tuple[str, ...]
+    on_delete: str
+    on_update: str
+    deferred: bool
+    name: str = ""
+
+
+@dataclass(frozen=True, order=True)
+class Index:
+    #: Column names, or an expression's normalized text; " DESC" marks a descending key.
+    keys: tuple[str, ...]
+    unique: bool
+    predicate: str  # "" for a full index
+    name: str = ""
+
+
+@dataclass(frozen=True, order=True)
+class Check:
+    sql: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    columns: tuple[tuple[str, str, bool, str, str], ...]  # name, type, nullable, default, comment
+    pk: tuple[str, ...]
+    fks: tuple[Fk, ...]
+    indexes: tuple[Index, ...]  # unique constraints are unique indexes here
+    checks: tuple[Check, ...]
+    comment: str
+
+
+Dump = dict[str, Any]  # table name -> Table; "view:<name>" -> normalized SQL
+
+
+def dump(url: str) -> Dump:
+    return _sqlite(sqlite_path(url)) if url.startswith("sqlite") else _postgres(url)
+
+
+def without_names(d: Dump) -> Dump:
+    out: Dump = {}
+    for k, t in d.items():
+        if isinstance(t, Table):
+            t = replace(
+                t,
+                fks=tuple(sorted(replace(f, name="") for f in t.fks)),
+                indexes=tuple(sorted(replace(i, name="") for i in t.indexes)),
+                checks=tuple(sorted(replace(c, name="") for c in t.checks)),
+            )
+        out[k] = t
+    return out
+
+
+def duplicates(d: Dump) -> list[str]:
+    """Every column set with more than one constraint of a kind (a doubled FK, unique, index)."""
+    found = []
+    for name, t in d.items():
+        if not isinstance(t, Table):
+            continue
+        seen: dict[tuple, int] = {}
+        for f in t.fks:
+            key = ("fk", f.columns)
+            seen[key] = seen.get(key, 0) + 1
+        for i in t.indexes:
+            if not i.predicate:
+                key = ("unique" if i.unique else "index", i.keys)
+                seen[key] = seen.get(key, 0) + 1
+        if t.pk:  # the primary key's own unique index is the primary key
+            seen.pop(("unique", t.pk), None)
+        found += [f"{name}: {n} x {kind} {cols}" for (kind, cols), n in seen.items() if n > 1]
+    return found
+
+
+def _norm(sql: str | None) -> str:
+    """Whitespace, quotes and case do not make two definitions differ."""
+    if sql is None:
+        return ""
+    s = re.sub(r"\s+", " ", sql.replace('"', "").replace("`", "")).strip().lower()
+    s = re.sub(r"\s*([(),=<>])\s*", r"\1", s)
+    while s.startswith("(") and s.endswith(")") and _balanced(s[1:-1]):
+        s = s[1:-1]
+    return s
+
+
+def _balanced(s: str) -> bool:
+    depth = 0
+    for ch in s:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+# -- SQLite ------------------------------------------------------------------------------------
+
+_ACTIONS = {"CASCADE": "cascade", "RESTRICT": "restrict", "SET NULL": "set_null",
+            "NO ACTION": "no_action", "SET DEFAULT": "set_default"}  # fmt: skip
+
+
+def _sqlite(path: str) -> Dump:
+    conn = sqlite3.connect(path)
+    try:
+        out: Dump = {}
+        objects = conn.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE type IN ('table', 'view') "
+            "AND name NOT LIKE 'sqlite_%' AND name != 'umbral_migrations' ORDER BY name"
+        ).fetchall()
+        for kind, name, sql in objects:
+            if kind == "view":
+                out[f"view:{name}"] = _norm(sql)
+            else:
+                out[name] = _sqlite_table(conn, name, sql)
+        return out
+    finally:
+        conn.close()
+
+
+def _items(create_sql: str) -> list[str]:
+    """The top-level comma-separated items of a CREATE TABLE body."""
+    body = create_sql[create_sql.index("(") + 1 : create_sql.rindex(")")]
+    items, depth, cur, quote = [], 0, [], ""
+    for ch in body:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"`[":
+            quote = "]" if ch == "[" else ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            items.append("".join(cur).strip())
+            cur = []
+            continue
+        cur.append(ch)
+    items.append("".join(cur).strip())
+    return items
+
+
+def _checks(item: str) -> list[tuple[str, str]]:
+    """(name, expression) of every CHECK in one item of a CREATE TABLE body."""
+    out = []
+    for m in re.finditer(r"(?:CONSTRAINT\s+(\"[^\"]+\"|\S+)\s+)?CHECK\s*\(", item, re.I):
+        start = m.end() - 1
+        depth = 0
+        for j in range(start, len(item)):
+            depth += {"(": 1, ")": -1}.get(item[j], 0)
+            if depth == 0:
+                out.append(((m.group(1) or "").strip('"'), _norm(item[start : j + 1])))
+                break
+    return out
+
+
+def _sqlite_table(conn: sqlite3.Connection, name: str, sql: str) -> Table:
+    q = name.replace('"', '""')
+    info = conn.execute(f'PRAGMA table_info("{q}")').fetchall()
+    columns = tuple(
+        sorted((r[1], r[2].upper(), not r[3] and not r[5], _norm(r[4]), "") for r in info)
+    )
+    pk = tuple(r[1] for r in sorted(info, key=lambda r: r[5]) if r[5])
+    items = _items(sql)
+    deferred_cols: set[tuple[str, ...]] = set()
+    fk_names: dict[tuple[str, ...], str] = {}
+    checks: list[Check] = []
+    for item in items:
+        checks += [Check(expr, n) for n, expr in _checks(item)]
+        up = item.upper()
+        m = re.match(
+            r"(?:CONSTRAINT\s+(\"[^\"]+\"|\S+)\s+)?FOREIGN\s+KEY\s*\(([^)]*)\)", item, re.I
+        )
+        if m:
+            cols = tuple(c.strip().strip('"`[]') for c in m.group(2).split(","))
+            fk_names[cols] = (m.group(1) or "").strip('"')
+        elif "REFERENCES" in up:
+            cols = (
+                re.match(r"\s*(\"[^\"]+\"|`[^`]+`|\[[^\]]+\]|\S+)", item).group(1).strip('"`[]'),
+            )
+            m2 = re.search(r"CONSTRAINT\s+(\"[^\"]+\"|\S+)\s+REFERENCES", item, re.I)
+            fk_names[cols] = m2.group(1).strip('"') if m2 else ""
+        else:
+            continue
+        if re.search(r"DEFERRABLE\s+INITIALLY\s+DEFERRED", item, re.I) and not re.search(
+            r"NOT\s+DEFERRABLE", item, re.I
+        ):
+            deferred_cols.add(cols)
+    by_id: dict[int, list[tuple]] = {}
+    for r in conn.execute(f'PRAGMA foreign_key_list("{q}")').fetchall():
+        by_id.setdefault(r[0], []).append(r)
+    fks = []
+    for parts in by_id.values():
+        parts.sort(key=lambda r: r[1])
+        cols = tuple(r[3] for r in parts)
+        fks.append(
+            Fk(
+                cols,
+                parts[0][2],
+                tuple(r[4] or "" for r in parts),
+                _ACTIONS.get(parts[0][6], parts[0][6]),
+                _ACTIONS.get(parts[0][5], parts[0][5]),
+                cols in deferred_cols,
+                fk_names.get(cols, ""),
+            )
+        )
+    indexes = []
+    for _, iname, unique, origin, partial in conn.execute(f'PRAGMA index_list("{q}")'):
+        if origin == "pk":
+            continue
+        keys = []
+        xinfo = conn.execute(f'PRAGMA index_xinfo("{iname}")').fetchall()
+        isql = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", (iname,)
+        ).fetchone()[0]
+        exprs = _index_exprs(isql) if isql else []
+        for r in xinfo:
+            if not r[5]:  # not a key column (the rowid)
+                continue
+            key = r[2] if r[1] >= 0 else (exprs[r[0]] if r[0] < len(exprs) else "<expr>")
+            keys.append(key + (" DESC" if r[3] else ""))
+        pred = ""
+        if partial and isql:
+            pred = _norm(re.split(r"\bWHERE\b", isql, maxsplit=1, flags=re.I)[1])
+        stored_name = "" if origin == "u" and iname.startswith("sqlite_autoindex") else iname
+        indexes.append(Index(tuple(keys), bool(unique), pred, stored_name))
+    comment = ""
+    return Table(columns, pk, tuple(sorted(fks)), tuple(sorted(indexes)), tuple(sorted(checks)),
+                 comment)  # fmt: skip
+
+
+def _index_exprs(sql: str) -> list[str]:
+    """The normalized key terms of a CREATE INDEX statement, in order."""
+    on = re.search(r"\bON\s+(\"[^\"]+\"|\S+)\s*\(", sql, re.I)
+    if not on:
+        return []
+    rest = sql[on.end() - 1 :]
+    depth = 0
+    for j, ch in enumerate(rest):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth == 0:
+            inner = rest[1:j]
+            break
+    else:
+        return []
+    terms = _items(f"({inner})")
+    return [_norm(re.sub(r"\s+(ASC|DESC)\s*$", "", t, flags=re.I)) for t in terms]
+
+
+# -- PostgreSQL --------------------------------------------------------------------------------
+
+_PG_ACTIONS = {"a": "no_action", "r": "restrict", "c": "cascade", "n": "set_null",
+               "d": "set_default"}  # fmt: skip
+
+
+def _pg_norm(sql: str | None) -> str:
+    """PostgreSQL's deparsed text without casts of literals to their own column's type."""
+    s = _norm(sql)
+    s = re.sub(r"::(character varying|text|bigint|integer|numeric|double precision|real)", "", s)
+    return s
+
+
+def _postgres(url: str) -> Dump:
+    import psycopg
+
+    with psycopg.connect(_libpq(url), autocommit=True) as conn:
+        schema = conn.execute("SELECT current_schema()").fetchone()[0]
+        out: Dump = {}
+        rels = conn.execute(
+            "SELECT c.oid, c.relname, c.relkind, obj_description(c.oid, 'pg_class') "
+            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind IN ('r', 'v') AND c.relname != 'umbral_migrations' "
+            "ORDER BY c.relname",
+            (schema,),
+        ).fetchall()
+        for oid, name, kind, comment in rels:
+            if kind == "v":
+                sql = conn.execute("SELECT pg_get_viewdef(%s::oid)", (oid,)).fetchone()[0]
+                out[f"view:{name}"] = _norm(sql)
+                continue
+            out[name] = _pg_table(conn, oid, comment or "")
+        return out
+
+
+def _pg_table(conn: Any, oid: int, comment: str) -> Table:
+    cols = conn.execute(
+        "SELECT a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull, "
+        "pg_get_expr(d.adbin, d.adrelid), col_description(a.attrelid, a.attnum), a.attidentity "
+        "FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid "
+        "AND d.adnum = a.attnum WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped",
+        (oid,),
+    ).fetchall()
+    names = {r[0]: r[1] for r in cols}
+    columns = tuple(
+        sorted((r[1], r[2], r[3], "identity" if r[6] else _pg_norm(r[4]), r[5] or "") for r in cols)
+    )
+    pk: tuple[str, ...] = ()
+    fks, checks, indexes = [], [], []
+    constraint_indexes: set[int] = set()
+    for cname, ctype, conkey, target, confkey, upd, dele, deferred, cdef, conindid in conn.execute(
+        "SELECT conname, contype, conkey, confrelid::regclass::text, confkey, confupdtype, "
+        "confdeltype, condeferred, pg_get_constraintdef(oid), conindid FROM pg_constraint "
+        "WHERE conrelid = %s",
+        (oid,),
+    ).fetchall():
+        cs = tuple(names[k] for k in conkey or ())
+        if ctype == "p":
+            pk = cs
+            constraint_indexes.add(conindid)
+        elif ctype == "f":
+            tcols = conn.execute(
+                "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass "
+                "AND attnum = ANY(%s)",
+                (target, list(confkey)),
+            ).fetchall()
+            fks.append(Fk(cs, target.strip('"'), tuple(r[0] for r in tcols), _PG_ACTIONS[dele],
+                          _PG_ACTIONS[upd], bool(deferred), cname))  # fmt: skip
+        elif ctype == "u":
+            indexes.append(Index(cs, True, "", cname))
+            constraint_indexes.add(conindid)
+        elif ctype == "c":
+            checks.append(Check(_pg_norm(cdef.removeprefix("CHECK ")), cname))
+    for iname, ioid, unique, nkeys, indoption, pred in conn.execute(
+        "SELECT c.relname, i.indexrelid, i.indisunique, i.indnkeyatts, i.indoption::int2[], "
+        "pg_get_expr(i.indpred, i.indrelid) FROM pg_index i "
+        "JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = %s",
+        (oid,),
+    ).fetchall():
+        if ioid in constraint_indexes:
+            continue
+        keys = []
+        for k in range(nkeys):
+            term = conn.execute("SELECT pg_get_indexdef(%s, %s, true)", (ioid, k + 1)).fetchone()
+            keys.append(_pg_norm(term[0]) + (" DESC" if indoption[k] & 1 else ""))
+        indexes.append(Index(tuple(keys), bool(unique), _pg_norm(pred), iname))
+    return Table(columns, pk, tuple(sorted(fks)), tuple(sorted(indexes)), tuple(sorted(checks)),
+                 comment)  # fmt: skip
+
+
+def difference(a: Dump, b: Dump) -> dict[str, Any]:
+    """What differs between two dumps, per table and attribute (for assertion messages)."""
+    out: dict[str, Any] = {}
+    for k in sorted(set(a) | set(b)):
+        x, y = a.get(k), b.get(k)
+        if x == y:
+            continue
+        if isinstance(x, Table) and isinstance(y, Table):
+            out[k] = {
+                attr: (sorted(set(getattr(x, attr)) - set(getattr(y, attr)))
+                       if isinstance(getattr(x, attr), tuple) else getattr(x, attr),
+                       sorted(set(getattr(y, attr)) - set(getattr(x, attr)))
+                       if isinstance(getattr(y, attr), tuple) else getattr(y, attr))
+                for attr in ("columns", "pk", "fks", "indexes", "checks", "comment")
+                if getattr(x, attr) != getattr(y, attr)
+            }  # fmt: skip
+        else:
+            out[k] = (x, y)
+    return out
