@@ -48,27 +48,7 @@ from umbral.naming import table_name
 #: Generator features turned off while the defect each one finds is open (issue 16). Empty this
 #: set as the fixes land; ``test_known_open_defects_still_reproduce`` fails for a feature that
 #: no longer finds anything, so the set cannot outlive its defects.
-KNOWN_OPEN: set[str] = {
-    "m2m_end_rename",  # 1: renaming a ManyToMany's target (table=/plugin=) empties the junction
-    "index_with_other_change",  # 2: index=True with another attribute: the index is made twice
-    "m2m_parent_rename",  # 3: PostgreSQL keeps the junction's index under the old table name
-    "adopted_fk_action",  # 4: on_delete/on_update of an adopted FK keeps the old constraint
-    "adopted_fk_rebuild",  # 4: a SQLite rebuild doubles a named FK clause, drops DEFERRABLE
-    "adopted_index_drop",  # 4: dropping an adopted unique/index looks for umbral's name
-    "rename_beside_change",  # 6: a column rename beside an added/dropped column is missed
-    "legacy_partial_index",  # 5: inspectdb crashes on a SQLite partial index
-    "legacy_desc_index",  # 9: a DESC index is adopted as index=True, then doubled
-    # Found by this test, not in issue 16: on PostgreSQL, migrating back over a rename of a
-    # table a foreign key points at fails: the reversed AlterColumn (or the reversed DropTable
-    # or DropM2MTable of a referencing table or junction dropped in the same migration)
-    # re-creates the key on the old table name before the reversed RenameTable. While open,
-    # such a history skips the way back to zero on PostgreSQL.
-    "reverse_fk_target_rename",
-    # Found by this test, not in issue 16: on PostgreSQL, renaming an adopted table, or an
-    # adopted unique or foreign-key column, renames `<table>_<column>_key`/`_fkey`, which
-    # another tool did not name so: `constraint "items0_big_key" ... does not exist`.
-    "adopted_constraint_rename",
-}
+KNOWN_OPEN: set[str] = set()
 
 #: ``UMBRAL_LONG_TESTS=1``: 2,000 examples per test; a larger number: that many.
 LONG = os.environ.get("UMBRAL_LONG_TESTS", "")
