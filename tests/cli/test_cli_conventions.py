@@ -19,7 +19,10 @@ def test_version_lists_core_and_every_plugin_distribution(tmp_path: Path) -> Non
 
 
 def test_completion_script_and_completions(tmp_path: Path) -> None:
-    r = run_umbral("--show-completion", "bash", cwd=tmp_path)
+    # The shell named explicitly: typer otherwise detects it from the parent processes, which
+    # need not include a shell under a test runner.
+    env = clean_env(_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION="1")
+    r = run_umbral("--show-completion", "bash", cwd=tmp_path, env=env)
     assert r.code == 0, r
     assert "_umbral_completion" in r.stdout
     env = clean_env(_UMBRAL_COMPLETE="complete_bash", COMP_WORDS="umbral check", COMP_CWORD="1")
