@@ -18,6 +18,7 @@ from umbral.config import ProjectConfig, resolve_database
 from umbral.errors import ConfigError, Refused, UmbralError
 
 if TYPE_CHECKING:
+    from umbral.autodetector import Backfill
     from umbral.backend import Backend
     from umbral.drift import Entry
     from umbral.environment import Environment
@@ -153,8 +154,14 @@ class App:
         empty: str | None = None,
         name: str | None = None,
         merge: bool = False,
+        backfill: Backfill | None = None,
+        backfills: Mapping[str, Any] | None = None,
     ) -> MakeMigrationsResult:
-        """Diff models against the latest snapshots; write the files unless check/dry_run."""
+        """Diff models against the latest snapshots; write the files unless check/dry_run.
+
+        ``backfills`` (``Model.column`` -> value) then ``backfill`` (a questioner) give the
+        one-off value of a NOT NULL column without a default for the rows its table already
+        has (``makemigrations.plan_migrations``)."""
         from umbral import makemigrations as mk
 
         if merge:
@@ -179,7 +186,7 @@ class App:
                 migrations=[mk.empty_migration(self.env, empty, name=name)]
             )
         else:
-            result = mk.plan_migrations(self.env, name=name)
+            result = mk.plan_migrations(self.env, name=name, backfill=backfill, backfills=backfills)
         if result.migrations and not (check or dry_run):
             mk.write_all(result.migrations)
             result.written = True
