@@ -138,16 +138,14 @@ def test_json_values_and_checkmigrations(any_project: Project) -> None:
     p = any_project
     with_rows(p)
     p.models(post("    tags = fields.Json()\n    live = fields.Boolean()"))
-    r = p.run(
-        "makemigrations", "--backfill", 'Post.tags=["x", 1]', "--backfill", "Post.live=true"
-    )
+    r = p.run("makemigrations", "--backfill", 'Post.tags=["x", 1]', "--backfill", "Post.live=true")
     assert r.code == 0, r
     ops = p.load_migration("app", p.migration_files()[-1])["operations"]
     assert [op["backfill"] for op in ops] == [["x", 1], True]
     r = p.run("checkmigrations", "--json")
     data = json.loads(r.stdout)
     assert [(o["tier"], o["tag"]) for o in data["operations"]] == [("WARNING", "ADD COL")] * 2
-    assert "(existing rows get [\"x\", 1])" in data["operations"][0]["message"]
+    assert '(existing rows get ["x", 1])' in data["operations"][0]["message"]
     assert p.run("migrate").code == 0
     got = rows(p.database, "SELECT live FROM post")
     assert [bool(r[0]) for r in got] == [True] * 3

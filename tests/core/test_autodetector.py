@@ -544,8 +544,6 @@ def test_nullable_to_not_null_without_default_is_refused() -> None:
     assert "give it a default" in str(e)
 
 
-
-
 @pytest.mark.parametrize(("old", "new"), [(20, 10), (None, 10)])
 def test_narrowing_max_length_is_refused(old: int | None, new: int) -> None:
     e = _refusal(
