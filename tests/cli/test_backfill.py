@@ -250,3 +250,26 @@ def test_a_backfill_flag_is_not_asked_again_on_a_terminal(project: Project) -> N
     assert "Select an option" not in t.seen
     [op] = p.load_migration("app", p.migration_files()[-1])["operations"]
     assert op["backfill"] == 2
+
+
+def test_a_squash_keeps_the_backfill(any_project: Project) -> None:
+    p = any_project
+    with_rows(p, "    note = fields.Text(nullable=True)")
+    p.models(post("    note = fields.Text(nullable=True)\n    views = fields.Integer()"))
+    assert p.run("makemigrations", "--backfill", "Post.views=4").code == 0
+    p.models(post("    note = fields.Text()\n    views = fields.Integer()"))
+    assert p.run("makemigrations", "--backfill", 'Post.note="n"').code == 0
+    r = p.run("squashmigrations", "app", "--from", "0002_add_post_views")
+    assert r.code == 0, r
+    squash = [f for f in p.migration_files() if "squashed" in f]
+    assert len(squash) == 1
+    ops = p.load_migration("app", squash[0])["operations"]
+    assert sorted((op["kind"], op["backfill"]) for op in ops) == [
+        ("AddColumn", 4), ("AlterColumn", "n"),
+    ]  # fmt: skip
+    # Applied on its own (the originals removed), it fills the rows as they did.
+    for name in p.migration_files():
+        if name.startswith(("0002_add", "0003_alter")):
+            (p.root / "migrations" / "app" / name).unlink()
+    assert p.run("migrate").code == 0
+    assert rows(p.database, "SELECT note, views FROM post") == [("n", 4)] * 3
