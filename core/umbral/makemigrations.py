@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from umbral.autodetector import Backfill, BackfillRequest, Note, backfill_problem, diff
+from umbral.autodetector import Backfill, BackfillRequest, Note, diff
 from umbral.environment import Environment
 from umbral.errors import PluginError, UmbralError
 from umbral.migration import Migration, sanitize_suffix, suffix_for
+from umbral.schema import backfill_problem
 
 
 @dataclass

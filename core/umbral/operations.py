@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any, ClassVar
 
-from umbral.schema import M2M, Column, ModelState
+from umbral.schema import M2M, Column, ModelState, backfill_problem
 
 State = dict[str, ModelState]
 
@@ -189,6 +189,9 @@ class AddColumn(Operation):
     #: default); never the column's default, which the snapshot keeps as the model says.
     backfill: Any = None
 
+    def __post_init__(self) -> None:
+        _check_backfill(self.kind, self.column, self.backfill)
+
     def describe(self) -> str:
         return f"Add column {self.column.name} to {self.table}" + _filling(self.backfill)
 
@@ -208,6 +211,14 @@ def _filling(backfill: Any) -> str:
     if backfill is None:
         return ""
     return f" (existing rows get {json.dumps(backfill, ensure_ascii=False)})"
+
+
+def _check_backfill(kind: str, column: Column, backfill: Any) -> None:
+    """A file's backfill must fit its column (SQLite would store "abc" in an INTEGER)."""
+    if backfill is not None:
+        problem = backfill_problem(column, backfill)
+        if problem:
+            raise ValueError(f"{kind}.backfill: {problem}")
 
 
 def _drop_from_groups(groups: tuple[tuple[str, ...], ...], column: str) -> tuple:
@@ -264,6 +275,9 @@ class AlterColumn(Operation):
     #: A one-off value for the NULLs the column holds when it becomes NOT NULL without a
     #: default; never the column's default.
     backfill: Any = None
+
+    def __post_init__(self) -> None:
+        _check_backfill(self.kind, self.to, self.backfill)
 
     def describe(self) -> str:
         return f"Alter column {self.column} of {self.table}" + _filling(self.backfill)

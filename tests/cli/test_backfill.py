@@ -273,3 +273,21 @@ def test_a_squash_keeps_the_backfill(any_project: Project) -> None:
             (p.root / "migrations" / "app" / name).unlink()
     assert p.run("migrate").code == 0
     assert rows(p.database, "SELECT note, views FROM post") == [("n", 4)] * 3
+
+
+def test_a_file_whose_backfill_does_not_fit_its_column_is_refused(project: Project) -> None:
+    p = project
+    with_rows(p)
+    p.models(post("    views = fields.Integer()"))
+    assert p.run("makemigrations", "--backfill", "Post.views=1").code == 0
+    path = p.root / "migrations" / "app" / p.migration_files()[-1]
+    data = json.loads(path.read_text())
+    data["operations"][0]["backfill"] = "abc"
+    path.write_text(json.dumps(data))
+    r = p.run("migrate")
+    assert r.code == 1, r
+    assert r.err_lines == [
+        f"error: migration file {path}: operation #1: AddColumn.backfill: "
+        '"abc" is not a whole number (Integer column)'
+    ]
+    assert [c[0] for c in schema_of(p.database)["post"]["columns"]] == ["id", "title"]

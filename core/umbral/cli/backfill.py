@@ -52,7 +52,7 @@ def _read(prompt: str) -> str | None:
 def ask(request: BackfillRequest) -> Any:
     """Ask for the one-off value of ``request``; None when the user quits (the change is then
     refused with the usual advice)."""
-    from umbral.autodetector import backfill_problem
+    from umbral.schema import backfill_problem
 
     col, table = request.column, request.table
     if request.adding:
