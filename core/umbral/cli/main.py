@@ -167,7 +167,7 @@ def makemigrations_cmd(
     except typer.BadParameter as exc:
         raise typer.BadParameter(str(exc), param_hint="'--backfill'") from None
     # On a terminal, makemigrations asks for what --backfill does not give.
-    interactive = sys.stdin.isatty() and not (check or as_json)
+    interactive = sys.stdin is not None and sys.stdin.isatty() and not (check or as_json)
 
     def body() -> int:
         app = load_app(opts)
