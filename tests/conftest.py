@@ -72,6 +72,8 @@ def run_umbral(
         [sys.executable, "-m", "umbral", *args],
         cwd=cwd,
         env=env if env is not None else clean_env(),
+        # Never a terminal: makemigrations would ask questions there.
+        stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=timeout,

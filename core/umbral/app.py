@@ -18,6 +18,7 @@ from umbral.config import ProjectConfig, resolve_database, resolve_env
 from umbral.errors import ConfigError, Refused, UmbralError
 
 if TYPE_CHECKING:
+    from umbral.autodetector import Backfill
     from umbral.backend import Backend
     from umbral.drift import Entry
     from umbral.environment import Environment
@@ -159,11 +160,16 @@ class App:
         merge: bool = False,
         compat: bool = False,
         drop_compat: str | None = None,
+        backfill: Backfill | None = None,
+        backfills: Mapping[str, Any] | None = None,
     ) -> MakeMigrationsResult:
         """Diff models against the latest snapshots; write the files unless check/dry_run.
 
         ``compat``: renames leave an N-1 compatibility shim; ``drop_compat``: write the
-        contract migration that drops the named shim (see ``umbral.compat``)."""
+        contract migration that drops the named shim (see ``umbral.compat``). ``backfills``
+        (``Model.column`` -> value) then ``backfill`` (a questioner) give the one-off value of
+        a NOT NULL column without a default for the rows its table already has
+        (``makemigrations.plan_migrations``)."""
         from umbral import makemigrations as mk
 
         if drop_compat is not None:
@@ -192,7 +198,9 @@ class App:
                 migrations=[mk.empty_migration(self.env, empty, name=name)]
             )
         else:
-            result = mk.plan_migrations(self.env, name=name, compat=compat)
+            result = mk.plan_migrations(
+                self.env, name=name, compat=compat, backfill=backfill, backfills=backfills
+            )
         if result.migrations and not (check or dry_run):
             mk.write_all(result.migrations)
             result.written = True

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import heapq
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from umbral import operations as ops
 from umbral.errors import UnsafeAlter, UnsupportedChange
@@ -43,6 +44,26 @@ class Note:
     text: str
 
 
+@dataclass(frozen=True)
+class BackfillRequest:
+    """A NOT NULL column without a default that existing rows need a value for: an added
+    column (``adding``) or a nullable column made NOT NULL."""
+
+    model: str
+    table: str
+    column: Column
+    adding: bool
+
+    @property
+    def key(self) -> str:
+        """How ``--backfill`` names it: ``Model.column``."""
+        return f"{self.model}.{self.column.name}"
+
+
+#: Answers a BackfillRequest with the one-off value, or None to refuse the change.
+Backfill = Callable[[BackfillRequest], Any]
+
+
 @dataclass
 class Diff:
     operations: list[ops.Operation] = field(default_factory=list)
@@ -55,10 +76,17 @@ class Diff:
     follows: set[str] = field(default_factory=set)
 
 
-def diff(previous: Snapshot, current: Snapshot, moved: Mapping[str, str] | None = None) -> Diff:
+def diff(
+    previous: Snapshot,
+    current: Snapshot,
+    moved: Mapping[str, str] | None = None,
+    backfill: Backfill | None = None,
+) -> Diff:
     """Return the operations that turn ``previous`` into ``current`` (one plugin).
 
     ``moved`` maps the tables other plugins renamed in the same run, old name -> new name.
+    ``backfill`` gives the one-off value existing rows take when a column becomes NOT NULL
+    without a default; without one (or when it answers None) the change is refused.
     """
     result = Diff()
     prev_tables = {k: m for k, m in previous.models.items() if m.view is None}
@@ -121,7 +149,7 @@ def diff(previous: Snapshot, current: Snapshot, moved: Mapping[str, str] | None 
         new_model = cur_tables[new_name]
         if old_model == new_model:
             continue  # the common case by far; comparing is much cheaper than diffing
-        _generate_model_changes(old_model, new_model, result)
+        _generate_model_changes(old_model, new_model, result, backfill)
 
     _generate_m2m(prev_tables, cur_tables, renames, result)
     result.operations.extend(_generate_drop_tables([prev_tables[n] for n in dropped]))
@@ -253,7 +281,9 @@ def _kahn(deps: dict[str, set[str]]) -> list[str]:
     return order
 
 
-def _generate_model_changes(old: ModelState, new: ModelState, result: Diff) -> None:
+def _generate_model_changes(
+    old: ModelState, new: ModelState, result: Diff, backfill: Backfill | None = None
+) -> None:
     old_cols = {c.name: c for c in old.fields}
     new_cols = {c.name: c for c in new.fields}
     removed = [n for n in old_cols if n not in new_cols]
@@ -281,11 +311,17 @@ def _generate_model_changes(old: ModelState, new: ModelState, result: Diff) -> N
     for name in sorted(n for n in new_cols if n in old_cols):
         before, after = old_cols[name], new_cols[name]
         _check_alter(new.name, before, after)
+        fill = None
+        if before.nullable and not after.nullable and not after.has_default:
+            fill = _backfill(BackfillRequest(new.name, table, after, adding=False), backfill)
         if before.help != after.help:
             comments.append(ops.SetColumnComment(table=table, column=name, comment=after.help))
         if before.db_attributes() != replace(after, help=before.help).db_attributes():
-            alters.append(ops.AlterColumn(table=table, column=name, from_=before, to=after))
+            alters.append(
+                ops.AlterColumn(table=table, column=name, from_=before, to=after, backfill=fill)
+            )
 
+    fills: dict[str, Any] = {}
     for name in added:
         col = new_cols[name]
         if (
@@ -295,13 +331,7 @@ def _generate_model_changes(old: ModelState, new: ModelState, result: Diff) -> N
             and not col.auto_now
             and not col.primary_key
         ):
-            raise UnsafeAlter(
-                new.name,
-                name,
-                f"adding NOT NULL column `{table}.{name}` without a default fails on every "
-                "existing row",
-                "make it nullable, give it a default, or use auto_now_add",
-            )
+            fills[name] = _backfill(BackfillRequest(new.name, table, col, adding=True), backfill)
         if col.primary_key:
             raise UnsafeAlter(
                 new.name, name, "adding a primary-key column to an existing table",
@@ -340,7 +370,9 @@ def _generate_model_changes(old: ModelState, new: ModelState, result: Diff) -> N
     result.operations.extend(comments)
     result.operations.extend(index_drops)
     result.operations.extend(ops.DropColumn(table=table, column=n) for n in removed)
-    result.operations.extend(ops.AddColumn(table=table, column=new_cols[n]) for n in added)
+    result.operations.extend(
+        ops.AddColumn(table=table, column=new_cols[n], backfill=fills.get(n)) for n in added
+    )
     result.operations.extend(index_adds)
 
 
@@ -379,6 +411,30 @@ def _renamed_model(model: ModelState, old: str, new: str) -> ModelState:
     )
 
 
+def _backfill(request: BackfillRequest, backfill: Backfill | None) -> Any:
+    """The one-off value for ``request``, or UnsafeAlter when none is given (SPEC §7)."""
+    value = backfill(request) if backfill is not None else None
+    if value is not None:
+        return value
+    table, name, flag = request.table, request.column.name, f"--backfill {request.key}=VALUE"
+    if request.adding:
+        raise UnsafeAlter(
+            request.model,
+            name,
+            f"adding NOT NULL column `{table}.{name}` without a default fails on every "
+            "existing row",
+            "make it nullable, give it a default, or use auto_now_add; or give the existing "
+            f"rows a one-off value: run makemigrations on a terminal, or pass {flag}",
+        )
+    raise UnsafeAlter(
+        request.model,
+        name,
+        "nullable -> NOT NULL without a default fails on existing NULL rows",
+        "give it a default (existing NULLs are backfilled with it), or give the existing NULLs "
+        f"a one-off value: run makemigrations on a terminal, or pass {flag}",
+    )
+
+
 def _check_alter(model: str, before: Column, after: Column) -> None:
     """Raise UnsafeAlter for the changes SPEC §7 refuses."""
     name = after.name
@@ -401,21 +457,6 @@ def _check_alter(model: str, before: Column, after: Column) -> None:
             name,
             f"foreign-key type change {before.storage_type} -> {after.storage_type}",
             "add a new column, copy the data in a hand-written migration, then drop it",
-        )
-    if before.nullable and not after.nullable and not after.has_default:
-        raise UnsafeAlter(
-            model,
-            name,
-            "nullable -> NOT NULL without a default fails on existing NULL rows",
-            "give it a default (existing NULLs are backfilled with it), or hand-write the "
-            "migration: a RunSql that fills the NULLs, then the NOT NULL change",
-        )
-    if after.unique and not before.unique:
-        raise UnsafeAlter(
-            model,
-            name,
-            "adding unique to an existing column fails on duplicate values",
-            "de-duplicate the rows first, then add the unique index in a hand-written migration",
         )
     if after.max_length is not None and (
         before.max_length is None or after.max_length < before.max_length

@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -238,7 +238,19 @@ class Backend:
 
     def render_add_column(self, op: ops.AddColumn, ctx: RenderContext) -> list[str]:
         col = op.column
-        out = [f"ALTER TABLE {self.quote(op.table)} ADD COLUMN {self.column_sql(op.table, col)}"]
+        if op.backfill is not None:
+            # The existing rows take the backfill as a default the column then drops: it is
+            # not the model's default (Django's preserve_default=False).
+            filled = self.column_sql(op.table, replace(col, default=op.backfill))
+            out = [
+                f"ALTER TABLE {self.quote(op.table)} ADD COLUMN {filled}",
+                f"ALTER TABLE {self.quote(op.table)} ALTER COLUMN {self.quote(col.name)} "
+                "DROP DEFAULT",
+            ]
+        else:
+            out = [
+                f"ALTER TABLE {self.quote(op.table)} ADD COLUMN {self.column_sql(op.table, col)}"
+            ]
         if col.unique and self.UNIQUE_AS_INDEX:
             out.append(self.index_sql(op.table, (col.name,), True))
         if (col.index or col.is_fk) and not col.unique:
@@ -275,7 +287,28 @@ class Backend:
         return [f"DROP TABLE {self.quote(op.table)}"]
 
     def render_add_index(self, op: ops.AddIndex, ctx: RenderContext) -> list[str]:
-        return [self.index_sql(op.table, op.columns, op.unique)]
+        check = self.unique_check(op.table, op.columns, ctx) if op.unique else []
+        return [*check, self.index_sql(op.table, op.columns, op.unique)]
+
+    #: How many duplicated values a failed unique check names.
+    DUPLICATES_SHOWN: ClassVar[int] = 5
+
+    def unique_check(self, table: str, columns: tuple[str, ...], ctx: RenderContext) -> list[str]:
+        """The statement that looks for duplicates before a unique index or constraint is
+        added to existing rows. At run time the executor offers it to ``run_shortcut``, which
+        stops the migration (nothing applied) naming the duplicated values and their rows;
+        as a plain statement (``sqlmigrate``) it lists them."""
+        q = self.quote
+        cols = ", ".join(q(c) for c in columns)
+        # NULLs never collide in a unique index.
+        present = " AND ".join(f"{q(c)} IS NOT NULL" for c in columns)
+        sql = (
+            f"SELECT {cols}, COUNT(*) FROM {q(table)} WHERE {present} GROUP BY {cols} "
+            f"HAVING COUNT(*) > 1 ORDER BY COUNT(*) DESC, {cols} "
+            f"LIMIT {self.DUPLICATES_SHOWN + 1}"
+        )
+        ctx.shortcuts.append(Shortcut("unique check", table, (sql,), "", sql, ", ".join(columns)))
+        return [sql]
 
     def render_drop_index(self, op: ops.DropIndex, ctx: RenderContext) -> list[str]:
         return [self.drop_index_sql(op.table, op.columns, op.unique)]
@@ -396,9 +429,40 @@ class Backend:
         """Take ``shortcut`` instead of its statements, inside the migration's transaction.
 
         Returns False, having changed nothing, when the database is not as the shortcut
-        requires; the executor then runs the statements it replaces. Default: never.
+        requires; the executor then runs the statements it replaces. Raises UnsupportedChange
+        when the change cannot be made (the migration rolls back). Base: ``unique check``.
         """
+        if shortcut.kind == "unique check":
+            self._check_unique(conn, shortcut)
+            return True
         return False
+
+    def _check_unique(self, conn: Connection, shortcut: Shortcut) -> None:
+        from umbral.database import driver_cursor
+        from umbral.errors import UnsupportedChange
+
+        cur = driver_cursor(conn)
+        cur.execute(shortcut.sql)
+        rows = cur.fetchall()
+        if not rows:
+            return
+        shown = self.DUPLICATES_SHOWN
+        values = ", ".join(f"{_show(row[:-1])} ({row[-1]} rows)" for row in rows[:shown]) + (
+            ", and more" if len(rows) > shown else ""
+        )
+        columns = str(shortcut.column)
+        one = ", " not in columns
+        what = f"`{shortcut.table}.{columns}`" if one else f"`{shortcut.table}` ({columns})"
+        raise UnsupportedChange(
+            f"cannot make {what} unique: duplicated values: "
+            f"{values}; remove or change the duplicates, then run migrate again"
+        )
+
+
+def _show(values: Sequence[Any]) -> str:
+    """Duplicated values as a message shows them: ``'a@x.org'``, ``('a', 1)``."""
+    shown = [repr(v) if isinstance(v, str) else str(v) for v in values]
+    return shown[0] if len(shown) == 1 else "(" + ", ".join(shown) + ")"
 
 
 def _snake(kind: str) -> str:

@@ -8,13 +8,16 @@ into place only when every one of them was written.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from umbral.autodetector import Note, diff
+from umbral.autodetector import Backfill, BackfillRequest, Note, diff
 from umbral.environment import Environment
 from umbral.errors import PluginError, UmbralError
 from umbral.migration import Migration, sanitize_suffix, suffix_for
+from umbral.schema import backfill_problem
 
 
 @dataclass
@@ -33,13 +36,40 @@ def _next_id(env: Environment, plugin: str, suffix: str) -> str:
     return f"{max(seqs, default=0) + 1:04d}_{suffix}"
 
 
+def _given_first(given: Mapping[str, Any], ask: Backfill | None, used: set[str]) -> Backfill:
+    """Answer from ``given`` (``--backfill Model.column=VALUE``), else ask."""
+
+    def answer(request: BackfillRequest) -> Any:
+        if request.key not in given:
+            return ask(request) if ask is not None else None
+        used.add(request.key)
+        problem = backfill_problem(request.column, given[request.key])
+        if problem:
+            raise UmbralError(f"umbral makemigrations: --backfill {request.key}: {problem}")
+        return given[request.key]
+
+    return answer
+
+
 def plan_migrations(
-    env: Environment, *, name: str | None = None, compat: bool = False
+    env: Environment,
+    *,
+    name: str | None = None,
+    compat: bool = False,
+    backfill: Backfill | None = None,
+    backfills: Mapping[str, Any] | None = None,
 ) -> MakeMigrationsResult:
     """Diff every plugin against its latest snapshot and build (unwritten) migrations.
-    ``compat``: every rename leaves a compatibility shim (see ``umbral.compat``)."""
+
+    ``compat``: every rename leaves a compatibility shim (see ``umbral.compat``). The one-off
+    value of a NOT NULL column without a default, for the rows its table already has, comes
+    from ``backfills`` (``Model.column`` -> value), else from ``backfill`` (the terminal's
+    questioner); a value given for no such column is an error (a typo)."""
     from umbral.compat import carry_shims, with_compat
 
+    used: set[str] = set()
+    given = dict(backfills or {})
+    backfill = _given_first(given, backfill, used) if given else backfill
     result = MakeMigrationsResult()
     pending: dict[str, Migration] = {}
     # Tables renamed by the plugins diffed so far (a plugin comes after those it references),
@@ -52,7 +82,7 @@ def plan_migrations(
         previous = env.previous_snapshot(plugin)
         current = env.snapshots.get(plugin)
         assert current is not None
-        d = diff(previous, current, moved)
+        d = diff(previous, current, moved, backfill)
         moved.update(d.renamed)
         # A plugin whose references follow another plugin's rename gets a migration even with
         # no operation: its snapshot must name the table as it is now called.
@@ -94,6 +124,12 @@ def plan_migrations(
             if latest is not None and latest.key not in migration.depends_on:
                 migration.depends_on.append(latest.key)
         migration.depends_on.sort()
+    unused = sorted(set(given) - used)
+    if unused:
+        raise UmbralError(
+            f"umbral makemigrations: --backfill {unused[0]}: no NOT NULL column without a "
+            "default needs a value there (give it as Model.column, as the refusal names it)"
+        )
     result.migrations = [pending[p] for p in env.order if p in pending]
     return result
 

@@ -12,11 +12,12 @@ knows the full definition of the table it rebuilds.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any, ClassVar
 
-from umbral.schema import M2M, Column, ModelState, Shim
+from umbral.schema import M2M, Column, ModelState, Shim, backfill_problem
 
 State = dict[str, ModelState]
 
@@ -184,9 +185,15 @@ class AddColumn(Operation):
     kind: ClassVar[str] = "AddColumn"
     table: str
     column: Column
+    #: A one-off value for the rows the table already has (a NOT NULL column without a
+    #: default); never the column's default, which the snapshot keeps as the model says.
+    backfill: Any = None
+
+    def __post_init__(self) -> None:
+        _check_backfill(self.kind, self.column, self.backfill)
 
     def describe(self) -> str:
-        return f"Add column {self.column.name} to {self.table}"
+        return f"Add column {self.column.name} to {self.table}" + _filling(self.backfill)
 
     def references(self) -> set[str]:
         return _fk_refs([self.column]) - {self.table}
@@ -198,6 +205,20 @@ class AddColumn(Operation):
 
     def reverse(self, state: State) -> list[Operation]:
         return [DropColumn(table=self.table, column=self.column.name)]
+
+
+def _filling(backfill: Any) -> str:
+    if backfill is None:
+        return ""
+    return f" (existing rows get {json.dumps(backfill, ensure_ascii=False)})"
+
+
+def _check_backfill(kind: str, column: Column, backfill: Any) -> None:
+    """A file's backfill must fit its column (SQLite would store "abc" in an INTEGER)."""
+    if backfill is not None:
+        problem = backfill_problem(column, backfill)
+        if problem:
+            raise ValueError(f"{kind}.backfill: {problem}")
 
 
 def _drop_from_groups(groups: tuple[tuple[str, ...], ...], column: str) -> tuple:
@@ -251,9 +272,15 @@ class AlterColumn(Operation):
     column: str
     from_: Column
     to: Column
+    #: A one-off value for the NULLs the column holds when it becomes NOT NULL without a
+    #: default; never the column's default.
+    backfill: Any = None
+
+    def __post_init__(self) -> None:
+        _check_backfill(self.kind, self.to, self.backfill)
 
     def describe(self) -> str:
-        return f"Alter column {self.column} of {self.table}"
+        return f"Alter column {self.column} of {self.table}" + _filling(self.backfill)
 
     def references(self) -> set[str]:
         return _fk_refs([self.to]) - {self.table}

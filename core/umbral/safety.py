@@ -7,8 +7,9 @@ rules; :func:`classify` collects every plugin's findings and the worst tier wins
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -75,19 +76,30 @@ def _core_rule(op: ops.Operation) -> Finding:
     if isinstance(op, ops.AddColumn):
         c = op.column
         if not c.nullable and not c.has_default and not (c.auto_now or c.auto_now_add):
+            once = "" if op.backfill is None else f" (existing rows get {_json(op.backfill)})"
             return Finding(
                 W,
                 tag,
                 f"adds NOT NULL column `{op.table}.{c.name}` without a "
-                "default; old code inserting rows fails. Expand-contract: add it "
+                f"default{once}; old code inserting rows fails. Expand-contract: add it "
                 "nullable or with a default, backfill, then tighten",
             )
         return Finding(S, tag, "")
+    if isinstance(op, ops.AlterColumn) and _adds_unique_only(op):
+        return Finding(
+            W,
+            "ADD UNIQUE",
+            f"makes `{op.table}.{op.column}` unique: the duplicate check and the index build "
+            "scan the table under lock (migrate stops, naming the duplicates, if it has any), "
+            "and old code inserting duplicates breaks. Expand-contract: de-duplicate, deploy "
+            "code that keeps it unique, then add it",
+        )
     if isinstance(op, ops.AlterColumn):
+        once = "" if op.backfill is None else f" (its NULLs get {_json(op.backfill)})"
         return Finding(
             W,
             tag,
-            f"alters column `{op.table}.{op.column}`; the table may be "
+            f"alters column `{op.table}.{op.column}`{once}; the table may be "
             "rewritten or locked and old code may not expect the new definition. "
             f"Expand-contract: add a new column, backfill, switch reads, then drop "
             f"`{op.column}`",
@@ -126,10 +138,10 @@ def _core_rule(op: ops.Operation) -> Finding:
         return Finding(
             W,
             "ADD UNIQUE",
-            f"adds a unique index on `{op.table}({cols})`; it fails "
-            "if existing rows have duplicates and old code inserting duplicates "
-            "breaks. Expand-contract: de-duplicate, deploy code that keeps it unique, "
-            "then add the index",
+            f"adds a unique index on `{op.table}({cols})`: the duplicate check and the "
+            "build scan the table under lock (migrate stops, naming the duplicates, if it "
+            "has any), and old code inserting duplicates breaks. Expand-contract: "
+            "de-duplicate, deploy code that keeps it unique, then add the index",
         )
     if isinstance(op, ops.DropView):
         return Finding(
@@ -147,6 +159,18 @@ def _core_rule(op: ops.Operation) -> Finding:
             "compatible with the running code",
         )
     return Finding(S, tag, "")
+
+
+def _adds_unique_only(op: ops.AlterColumn) -> bool:
+    """The change makes the column unique and nothing else of its definition."""
+    old, new = op.from_, op.to
+    if old.unique or not new.unique or new.primary_key:
+        return False
+    return replace(old, unique=True, index=new.index, help=new.help) == new
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
 
 
 def classify_operation(op: ops.Operation) -> Finding:

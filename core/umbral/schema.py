@@ -8,6 +8,7 @@ at its default. This module must not import SQLAlchemy or know about any backend
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -335,3 +336,29 @@ class Snapshot:
 
 
 EMPTY = Snapshot()
+
+
+_NUMBERS = frozenset({"Real", "Double", "Decimal"})
+_TEXTUAL = frozenset({"Text", "Date", "Time", "Timestamp", "Timestamptz", "Uuid", "Bytes"})
+
+
+def backfill_problem(column: Column, value: Any) -> str | None:
+    """Why ``value`` cannot fill ``column``, or None. Only what the JSON value's kind tells:
+    the database checks the rest (a date's format) when the migration runs."""
+    if value is None:
+        return "a backfill value cannot be null (the column is NOT NULL)"
+    storage = column.storage_type
+    shown = json.dumps(value, ensure_ascii=False)
+    if storage in INTEGER_TYPES and (isinstance(value, bool) or not isinstance(value, int)):
+        return f"{shown} is not a whole number ({storage} column)"
+    if storage in _NUMBERS and (isinstance(value, bool) or not isinstance(value, int | float)):
+        return f"{shown} is not a number ({storage} column)"
+    if storage == "Boolean" and not isinstance(value, bool):
+        return f"{shown} is not true or false (Boolean column)"
+    if storage in _TEXTUAL and not isinstance(value, str):
+        return f"{shown} is not a string ({storage} column)"
+    if column.max_length is not None and isinstance(value, str) and len(value) > column.max_length:
+        return f"{shown} is longer than max_length {column.max_length}"
+    if column.choices and value not in column.choices:
+        return f"{shown} is not one of the choices"
+    return None

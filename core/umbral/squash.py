@@ -11,7 +11,7 @@ from umbral.autodetector import diff
 from umbral.environment import Environment
 from umbral.errors import UmbralError
 from umbral.migration import Migration
-from umbral.operations import RenameTable, RunSql
+from umbral.operations import AddColumn, AlterColumn, RenameTable, RunSql
 from umbral.schema import EMPTY
 
 
@@ -68,8 +68,20 @@ def squash(
             f"the range creates or drops compatibility shim(s) {', '.join(changed)}; squash "
             "once `makemigrations --drop-compat` has dropped them, or a range without them"
         )
+    # The one-off backfills the range's migrations recorded serve the squash's diff too.
+    recorded = {
+        (op.table, op.column.name if isinstance(op, AddColumn) else op.column): op.backfill
+        for m in chosen
+        for op in m.operations
+        if isinstance(op, AddColumn | AlterColumn) and op.backfill is not None
+    }
     try:
-        operations = diff(before, after, _renamed_elsewhere(env, plugin, chosen)).operations
+        operations = diff(
+            before,
+            after,
+            _renamed_elsewhere(env, plugin, chosen),
+            lambda request: recorded.get((request.table, request.column.name)),
+        ).operations
     except UmbralError as exc:
         raise refuse(f"the range cannot be expressed as one diff: {exc}") from exc
     depends_on = sorted({d for m in chosen for d in m.depends_on if d not in keys})

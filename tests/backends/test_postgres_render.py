@@ -205,7 +205,11 @@ CASES: list[tuple[str, ops.Operation, list[str]]] = [
             from_=C("email", "Text"),
             to=C("email", "Text", unique=True),
         ),
-        ['ALTER TABLE "post" ADD CONSTRAINT "post_email_key" UNIQUE ("email")'],
+        [
+            'SELECT "email", COUNT(*) FROM "post" WHERE "email" IS NOT NULL GROUP BY "email" '
+            'HAVING COUNT(*) > 1 ORDER BY COUNT(*) DESC, "email" LIMIT 6',
+            'ALTER TABLE "post" ADD CONSTRAINT "post_email_key" UNIQUE ("email")',
+        ],
     ),
     (
         "alter: BigInt becomes a ForeignKey (constraint and its index)",
@@ -316,7 +320,11 @@ CASES: list[tuple[str, ops.Operation, list[str]]] = [
     (
         "add unique index",
         ops.AddIndex(table="post", columns=("title",), unique=True),
-        ['CREATE UNIQUE INDEX "uniq_post_title" ON "post" ("title")'],
+        [
+            'SELECT "title", COUNT(*) FROM "post" WHERE "title" IS NOT NULL GROUP BY "title" '
+            'HAVING COUNT(*) > 1 ORDER BY COUNT(*) DESC, "title" LIMIT 6',
+            'CREATE UNIQUE INDEX "uniq_post_title" ON "post" ("title")',
+        ],
     ),
     (
         "drop index",

@@ -34,7 +34,6 @@ CASES = {
         "Post.x",
         "nullable -> NOT NULL without a default",
     ),
-    "add_unique": ("x = fields.Text()", "x = fields.Text(unique=True)", "Post.x", "unique"),
     "narrow_max_length": (
         "x = fields.Text(max_length=10)",
         "x = fields.Text(max_length=5)",
@@ -98,7 +97,8 @@ def test_refusal_in_a_plugin_stops_the_app_file_too(project: Project) -> None:
     assert r.err_lines == [
         "error: umbral makemigrations: unsafe column change on `Item.qty`: adding NOT NULL "
         "column `shop_item.qty` without a default fails on every existing row; make it "
-        "nullable, give it a default, or use auto_now_add"
+        "nullable, give it a default, or use auto_now_add; or give the existing rows a one-off "
+        "value: run makemigrations on a terminal, or pass --backfill Item.qty=VALUE"
     ]
     assert p.tree() == before
 

@@ -544,15 +544,6 @@ def test_nullable_to_not_null_without_default_is_refused() -> None:
     assert "give it a default" in str(e)
 
 
-def test_adding_unique_to_an_existing_column_is_refused() -> None:
-    e = _refusal(
-        [model("Post", slug=fields.Text())], [model("Post", slug=fields.Text(unique=True))]
-    )
-    assert "`Post.slug`" in str(e)
-    assert "adding unique to an existing column" in str(e)
-    assert "de-duplicate" in str(e)
-
-
 @pytest.mark.parametrize(("old", "new"), [(20, 10), (None, 10)])
 def test_narrowing_max_length_is_refused(old: int | None, new: int) -> None:
     e = _refusal(

@@ -1,10 +1,12 @@
 """Property: any history of model changes migrates without losing a row (SPEC §7, §8).
 
 Hypothesis generates model histories (add/drop/rename tables and columns, nullability flips, safe
-casts, default changes, index toggles, foreign keys). After each step makemigrations + migrate
+casts, default changes, index toggles, foreign keys, NOT NULL columns without a default filled
+by a one-off backfill). After each step makemigrations + migrate
 run on a populated database through ``umbral.App``, on SQLite and on PostgreSQL. Checked: no row
 of a surviving table is lost, and every value of a surviving column is what the change makes of
-it (kept, a NULL filled with the default when NOT NULL comes, converted by a cast), rows stored
+it (kept, a NULL filled with the default or the backfill when NOT NULL comes, converted by a
+cast; an added column's backfill in every older row), rows stored
 before an ``ADD COLUMN`` and foreign keys pointing at other tables' rows included; the final
 schema equals that of a fresh database built from the final models in one migration; migrating
 back to zero and forward again gives the same schema.
@@ -57,6 +59,10 @@ class Mod:
 class History:
     models: dict[str, Mod] = field(default_factory=dict)
     counter: itertools.count = field(default_factory=lambda: itertools.count(1))
+    #: The one-off backfills of the current step: column uid -> (``Model.column``, value).
+    backfills: dict[str, tuple[str, object]] = field(default_factory=dict)
+    #: Whether a column ever became NOT NULL without a default (through a backfill).
+    backfilled: bool = False
 
     def fresh(self, prefix: str) -> str:
         return f"{prefix}{next(self.counter)}"
@@ -83,14 +89,21 @@ def step(h: History, action: int, pick: int) -> None:
         model.table = h.fresh("t")
     elif action == 3:  # add a column
         t = SCALARS[pick % len(SCALARS)]
-        model.cols.append(Col(h.fresh("c"), t, nullable=pick % 2 == 0, uid=h.fresh("u"),
-                              default=None if pick % 2 == 0 else DEFAULTS[t]))  # fmt: skip
+        new = Col(h.fresh("c"), t, nullable=pick % 2 == 0, uid=h.fresh("u"),
+                  default=None if pick % 2 == 0 else DEFAULTS[t])  # fmt: skip
+        if pick % 4 == 3:  # NOT NULL without a default: the older rows take a backfill
+            new = replace(new, default=None)
+            h.backfills[new.uid] = (f"{model.name}.{new.name}", OTHER_DEFAULTS[t])
+        model.cols.append(new)
     elif action == 4 and col and len(cols) > 1:  # drop a column
         model.cols.pop(i)
     elif action == 5 and col:  # rename a column
         model.cols[i] = replace(col, name=h.fresh("r"))
-    elif action == 6 and col and col.fk is None:  # flip nullability (tightening needs a default)
-        if col.nullable:
+    elif action == 6 and col and col.fk is None:  # flip nullability
+        if col.nullable and col.default is None and pick % 3 == 0:  # NULLs take a backfill
+            model.cols[i] = replace(col, nullable=False)
+            h.backfills[col.uid] = (f"{model.name}.{col.name}", OTHER_DEFAULTS[col.type])
+        elif col.nullable:
             model.cols[i] = replace(col, nullable=False, default=DEFAULTS[col.type])
         else:
             model.cols[i] = replace(col, nullable=True)
@@ -197,10 +210,11 @@ def values(db: Db, h: History) -> dict[tuple[str, str], tuple[Col, list[object]]
     return out
 
 
-def expected(before: Col, after: Col, value: object) -> object:
+def expected(before: Col, after: Col, value: object, backfill: object = None) -> object:
     """What a change of column ``before`` into ``after`` makes of one stored value."""
     if value is None and not after.nullable:
-        return after.default  # NOT NULL came with a default: the NULLs take it
+        # NOT NULL came with a default or a one-off backfill: the NULLs take it.
+        return after.default if after.default is not None else backfill
     if value is not None and after.type == "Text" and before.type != "Text":
         return str(value)  # a cast to Text (SQLite: TEXT affinity) stores the number as text
     return value
@@ -213,15 +227,24 @@ def insert_rows(db: Db, h: History) -> None:
     for m in h.models.values():
         table = m.table or _snake(m.name)
         fks = [c for c in m.cols if c.fk]
-        if not fks:
+        # A NOT NULL column without a default (filled by a backfill) needs a value.
+        required = [c for c in m.cols if not c.fk and not c.nullable and c.default is None]
+        if not fks and not required:
             stmts.append(f'INSERT INTO "{table}" DEFAULT VALUES')
             continue
-        names = ", ".join(f'"{c.name}"' for c in fks)
+        names = ", ".join(f'"{c.name}"' for c in (*fks, *required))
         targets = ", ".join(
-            f'(SELECT max(id) FROM "{h.models[c.fk].table or _snake(c.fk)}")' for c in fks
+            [f'(SELECT max(id) FROM "{h.models[c.fk].table or _snake(c.fk)}")' for c in fks]
+            + [_literal(DEFAULTS[c.type]) for c in required]
         )
         stmts.append(f'INSERT INTO "{table}" ({names}) VALUES ({targets})')
     db.execute(*stmts)
+
+
+def _literal(value: object) -> str:
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    return f"'{value}'" if isinstance(value, str) else repr(value)
 
 
 def run_history(
@@ -237,16 +260,22 @@ def run_history(
         rows_before = counts(db, h)  # keyed by model: survives renames
         values_before = values(db, h)
         step(h, action, pick)
+        filled = dict(h.backfills)
+        h.backfilled = h.backfilled or bool(filled)
+        h.backfills.clear()
         app = make_app(root, h, url)
-        app.makemigrations()
+        app.makemigrations(backfills=dict(filled.values()))
         app.migrate(allow_destructive=True)
         rows_after = counts(db, h)
         for name in before_models & set(h.models):
             assert rows_after.get(name) == rows_before.get(name), (name, history)
         for key, (col, now) in values(db, h).items():
+            backfill = filled[col.uid][1] if col.uid in filled else None
             if key in values_before:
                 old, stored = values_before[key]
-                assert now == [expected(old, col, v) for v in stored], (key, history)
+                assert now == [expected(old, col, v, backfill) for v in stored], (key, history)
+            elif col.uid in filled:  # an added column: every older row holds the backfill
+                assert now == [backfill] * len(now), (key, history)
         insert_rows(db, h)
 
     final = db.schema()
@@ -261,8 +290,10 @@ def run_history(
     # All the way back to zero and forward again. PostgreSQL casts every stored value on the
     # way back, and a cast to Text does not come back from the Text default (`'d'` is no
     # bigint: that migration is rolled back, as it should be); there the tables are emptied
-    # first, so the run checks the reverse operations. SQLite's rebuilds keep any value.
-    if not db.sqlite:
+    # first, so the run checks the reverse operations. SQLite's rebuilds keep any value, but
+    # undoing a relaxed NOT NULL column without a default has no value for the NULLs stored
+    # since (that migration is rolled back, as it should be): emptied too after a backfill.
+    if not db.sqlite or h.backfilled:
         db.execute(*(f'DELETE FROM "{t}"' for t in sorted(db.tables())))
     make_app(root, h, url).migrate("app/zero", allow_destructive=True, allow_irreversible=True)
     assert db.tables() == set()
@@ -277,6 +308,10 @@ HISTORIES = st.lists(st.tuples(st.integers(0, 10), st.integers(0, 1000)), min_si
 ADDED_THEN_CAST = [(0, 1), (3, 1), (7, 1)]
 #: The same with only the default changed.
 ADDED_THEN_NEW_DEFAULT = [(0, 1), (3, 1), (10, 1)]
+#: A NOT NULL column added with a backfill, then a nullable one made NOT NULL with one.
+BACKFILLS = [(0, 0), (3, 3), (3, 0), (6, 6)]
+#: A column made NOT NULL with a backfill, then nullable again (undoing that needs no NULLs).
+BACKFILLED_THEN_RELAXED = [(0, 0), (6, 0), (6, 0)]
 SETTINGS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -287,6 +322,8 @@ SETTINGS = settings(
 @given(HISTORIES)
 @example(history=ADDED_THEN_CAST)
 @example(history=ADDED_THEN_NEW_DEFAULT)
+@example(history=BACKFILLS)
+@example(history=BACKFILLED_THEN_RELAXED)
 def test_histories_never_lose_a_row_or_change_a_value(tmp_path_factory, history) -> None:
     run_history(
         history,
@@ -300,6 +337,8 @@ def test_histories_never_lose_a_row_or_change_a_value(tmp_path_factory, history)
 @given(HISTORIES)
 @example(history=ADDED_THEN_CAST)
 @example(history=ADDED_THEN_NEW_DEFAULT)
+@example(history=BACKFILLS)
+@example(history=BACKFILLED_THEN_RELAXED)
 def test_histories_never_lose_a_row_or_change_a_value_on_postgres(
     tmp_path_factory, postgres_admin, history
 ) -> None:

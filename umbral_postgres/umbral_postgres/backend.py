@@ -19,6 +19,7 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from umbral.backend import Backend, RenderContext, integer_pk
@@ -220,11 +221,15 @@ class PostgresBackend(Backend):
             if new.nullable:
                 out.append(f"{alter} DROP NOT NULL")
             else:
-                if new_default is not None:
-                    # Backfill first: SET NOT NULL fails on existing NULLs.
-                    out.append(f"UPDATE {table} SET {col} = {new_default} WHERE {col} IS NULL")
+                # Backfill first: SET NOT NULL fails on existing NULLs. A one-off backfill
+                # fills them without becoming the column's default.
+                fill = new_default
+                if fill is None and op.backfill is not None:
+                    fill = self.default_sql(replace(new, default=op.backfill))
+                if fill is not None:
+                    out.append(f"UPDATE {table} SET {col} = {fill} WHERE {col} IS NULL")
                 out.append(f"{alter} SET NOT NULL")
-        out += self._alter_unique(op, old, new)
+        out += self._alter_unique(op, old, new, ctx)
         out += self._alter_fk(op, old, new, ctx)
         if old.choices != new.choices:
             check = q(f"{op.table}_{op.column}_check")
@@ -236,11 +241,14 @@ class PostgresBackend(Backend):
     def _auto_indexed(self, col: Column) -> bool:
         return (col.index or col.is_fk) and not col.unique and not col.primary_key
 
-    def _alter_unique(self, op: ops.AlterColumn, old: Column, new: Column) -> list[str]:
+    def _alter_unique(
+        self, op: ops.AlterColumn, old: Column, new: Column, ctx: RenderContext
+    ) -> list[str]:
         q = self.quote
         out: list[str] = []
         key = q(f"{op.table}_{op.column}_key")
         if new.unique and not old.unique and not new.primary_key:
+            out += self.unique_check(op.table, (op.column,), ctx)
             out.append(f"ALTER TABLE {q(op.table)} ADD CONSTRAINT {key} UNIQUE ({q(op.column)})")
         elif old.unique and not new.unique:
             # Whatever its name: an adopted table's constraint or unique index.

@@ -176,12 +176,15 @@ def _alter_column(op: ops.AlterColumn, backend: Any) -> list[Finding]:
             )
         )
     if old.nullable and not new.nullable and not new.primary_key:
+        fills = "it fails if NULLs remain"
+        if op.backfill is not None:
+            fills = "the backfill UPDATE of its NULL rows runs under that lock too"
         out.append(
             Finding(
                 W,
                 TAG_NOT_NULL,
                 f"sets `{t}.{c}` NOT NULL: PostgreSQL scans all of `{t}` under an ACCESS "
-                "EXCLUSIVE lock, and it fails if NULLs remain. Safe alternative: ADD CONSTRAINT "
+                f"EXCLUSIVE lock, and {fills}. Safe alternative: ADD CONSTRAINT "
                 f'... CHECK ("{c}" IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT in a later '
                 "migration, then SET NOT NULL (no scan) and drop the check",
             )

@@ -18,11 +18,11 @@ from __future__ import annotations
 import operator
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from umbral import cancel
 from umbral.backend import Backend, RenderContext, Shortcut, integer_pk
@@ -107,10 +107,18 @@ class SQLiteBackend(Backend):
         col = op.column
         # ALTER TABLE ADD COLUMN refuses non-constant defaults (CURRENT_TIMESTAMP) and, with
         # foreign keys on, a REFERENCES column with a non-NULL default.
-        if col.auto_now_add or col.auto_now or (col.is_fk and col.default is not None):
+        # And a one-off backfill: ADD COLUMN would keep it as the column's default (SQLite
+        # cannot drop a default without a rebuild); the rebuild writes it into the copied rows.
+        if (
+            col.auto_now_add
+            or col.auto_now
+            or (col.is_fk and col.default is not None)
+            or op.backfill is not None
+        ):
             old = self._table(op.table, ctx)
             new = replace(old, fields=(*old.fields, col))
-            return self.rebuild(old, new, ctx)
+            fill = {} if op.backfill is None else {col.name: op.backfill}
+            return self.rebuild(old, new, ctx, fill)
         return super().render_add_column(op, ctx)
 
     def render_drop_column(self, op: ops.DropColumn, ctx: RenderContext) -> list[str]:
@@ -162,10 +170,14 @@ class SQLiteBackend(Backend):
         same_indexes = self.table_indexes_sql(old) == self.table_indexes_sql(new)
         if before == after and same_indexes:
             return []  # what changed is not stored by SQLite (``choices``: no CHECK here)
-        stmts = self.rebuild(old, new, ctx)
+        fill = {} if op.backfill is None else {op.column: op.backfill}
+        check: list[str] = []
+        if op.to.unique and not op.from_.unique and not op.to.primary_key:
+            check = self.unique_check(op.table, (op.column,), ctx)
+        stmts = self.rebuild(old, new, ctx, fill)
         if same_indexes and self._definition_only(op):
             ctx.shortcuts.append(Shortcut("definition", op.table, tuple(stmts), before, after))
-        return stmts
+        return [*check, *stmts]
 
     def _definition_only(self, op: ops.AlterColumn) -> bool:
         """The rebuild would copy every stored value unchanged and check none of them: only
@@ -317,17 +329,27 @@ class SQLiteBackend(Backend):
             )
         return model  # type: ignore[return-value]
 
-    def rebuild(self, old: ModelState, new: ModelState, ctx: RenderContext) -> list[str]:
-        """The table-recreation dance, keeping every row and re-creating every index."""
+    def rebuild(
+        self,
+        old: ModelState,
+        new: ModelState,
+        ctx: RenderContext,
+        fill: Mapping[str, Any] | None = None,
+    ) -> list[str]:
+        """The table-recreation dance, keeping every row and re-creating every index.
+
+        ``fill``: one-off values (column -> value) the copy writes where a column of the new
+        table is NULL or new, without making them its default."""
+        fill = fill or {}
         ctx.needs_fk_off = True
         ctx.rebuilt.add(new.table)
         q = self.quote
         table = new.table
         tmp = f"_umbral_new_{table}"
         old_names = {c.name for c in old.fields}
-        copied = [c for c in new.fields if c.name in old_names]
+        copied = [c for c in new.fields if c.name in old_names or c.name in fill]
         targets = ", ".join(q(c.name) for c in copied)
-        exprs = ", ".join(self._copy_expr(c) for c in copied)
+        exprs = ", ".join(self._copy_expr(c, fill, old_names) for c in copied)
         copy = f"INSERT INTO {q(tmp)} ({targets}) SELECT {exprs} FROM {q(table)}"
         expected = self.create_table_sql(table, old.fields)
         create = self.create_table_sql(tmp, new.fields)
@@ -390,7 +412,12 @@ class SQLiteBackend(Backend):
             f"(SELECT 1 FROM sqlite_sequence WHERE name = {lit(tmp)})",
         ]
 
-    def _copy_expr(self, col: Column) -> str:
+    def _copy_expr(self, col: Column, fill: Mapping[str, Any], old_names: set[str]) -> str:
+        if col.name in fill:
+            value = self.literal(fill[col.name])
+            if col.name not in old_names:
+                return value
+            return f"COALESCE({self.quote(col.name)}, {value})"
         if not col.nullable and col.default is not None:
             return f"COALESCE({self.quote(col.name)}, {self.literal(col.default)})"
         return self.quote(col.name)
@@ -498,6 +525,8 @@ class SQLiteBackend(Backend):
         is the one this backend renders for the table's state before the change (a table
         created by hand, or whose columns are not in the order the models say, does not match
         and is rebuilt)."""
+        if shortcut.kind == "unique check":
+            return super().run_shortcut(conn, shortcut)
         # The driver's cursor, as for the migration's own statements: a history that drops
         # NOT NULL a hundred times runs a thousand of these small statements.
         cur = driver_cursor(conn)

@@ -169,6 +169,15 @@ def makemigrations_cmd(
             help="Write the contract migration that drops compatibility shim NAME.",
         ),
     ] = None,
+    backfill: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--backfill",
+            metavar="MODEL.COLUMN=VALUE",
+            help="One-off value (JSON; bare text is a string) for the existing rows of a NOT "
+            "NULL column without a default; not kept as its default. Repeatable.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     project: ProjectOpt = None,
     database: DatabaseOpt = None,
@@ -176,13 +185,28 @@ def makemigrations_cmd(
 ) -> None:
     """Diff models against the latest snapshots and write migration files."""
     opts = _opts(ctx, project, database, traceback)
+    from umbral.cli.backfill import ask, parse_backfills
+
+    try:
+        backfills = parse_backfills(backfill)
+    except typer.BadParameter as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--backfill'") from None
+    # On a terminal, makemigrations asks for what --backfill does not give.
+    interactive = sys.stdin is not None and sys.stdin.isatty() and not (check or as_json)
 
     def body() -> int:
         app = load_app(opts)
         result = app.makemigrations(
-            check=check, dry_run=dry_run, empty=empty, name=name, merge=merge, compat=compat,
+            check=check,
+            dry_run=dry_run,
+            empty=empty,
+            name=name,
+            merge=merge,
+            compat=compat,
             drop_compat=drop_compat,
-        )  # fmt: skip
+            backfill=ask if interactive else None,
+            backfills=backfills,
+        )
         if as_json:
             import json
 
