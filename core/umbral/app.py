@@ -192,6 +192,7 @@ class App:
         *,
         fake: str | None = None,
         fake_initial: bool = False,
+        prune: bool = False,
         allow_drift: bool = False,
         allow_in_memory: bool = False,
         allow_destructive: bool = False,
@@ -257,6 +258,11 @@ class App:
             m.check_conflicts(applied)
             if fake is not None:
                 result.message = m.fake(fake)
+                return result
+            if prune:  # bookkeeping only: drift is what it clears, so it is not checked
+                result.pruned = m.orphans(applied)
+                if not plan and result.pruned:
+                    m.prune(result.pruned)
                 return result
             entries = m.entries(applied)
             m.check_drift(entries, allow_drift, warn)

@@ -226,6 +226,13 @@ def migrate_cmd(
     fake_initial: Annotated[
         bool, typer.Option("--fake-initial", help="Adopt existing tables of initial migrations.")
     ] = False,
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune",
+            help="Delete the tracking rows of migrations no longer on disk ([!]), then exit.",
+        ),
+    ] = False,
     allow_drift: Annotated[
         bool, typer.Option("--allow-drift", help="Proceed despite missing or edited files.")
     ] = False,
@@ -282,6 +289,12 @@ def migrate_cmd(
     """Apply pending migrations in dependency order, one transaction each."""
     opts = _opts(ctx, project, database, traceback)
 
+    if prune and (target is not None or fake is not None or fake_initial):
+        raise typer.BadParameter(
+            "--prune only deletes tracking rows: it takes no target, --fake or --fake-initial",
+            param_hint="--prune",
+        )
+
     def body() -> int:
         app = load_app(opts)
         if plan:
@@ -301,6 +314,7 @@ def migrate_cmd(
             target,
             fake=fake,
             fake_initial=fake_initial,
+            prune=prune,
             allow_drift=allow_drift,
             allow_destructive=allow_destructive,
             allow_in_memory=allow_in_memory,
@@ -315,6 +329,14 @@ def migrate_cmd(
         progress.finish()
         if fake is not None:
             out(result.message)
+        elif prune:
+            if not result.pruned:
+                out("No orphan tracking rows to prune")
+            for key in result.pruned:
+                if plan:
+                    out(f"Prune {key} (delete its tracking row; the schema is not touched)")
+                else:
+                    out(f"Pruned {key} (tracking row deleted; the schema is not touched)")
         elif plan:
             if not result.plan and not result.faked:
                 out("No pending migrations")
