@@ -15,6 +15,7 @@ from umbral.autodetector import Note, diff
 from umbral.environment import Environment
 from umbral.errors import PluginError, UmbralError
 from umbral.migration import Migration, sanitize_suffix, suffix_for
+from umbral.operations import CreateTable, Operation
 
 
 @dataclass
@@ -31,6 +32,13 @@ class MakeMigrationsResult:
 def _next_id(env: Environment, plugin: str, suffix: str) -> str:
     seqs = [m.sequence for m in env.migrations(plugin)]
     return f"{max(seqs, default=0) + 1:04d}_{suffix}"
+
+
+def _is_initial(operations: list[Operation]) -> bool:
+    """A new plugin's first migration of several operations that starts by creating a table
+    is ``0001_initial``, as Django (and ``inspectdb``) name it; one operation keeps the SPEC §5
+    name (``0001_create_post``)."""
+    return len(operations) > 1 and isinstance(operations[0], CreateTable)
 
 
 def plan_migrations(env: Environment, *, name: str | None = None) -> MakeMigrationsResult:
@@ -61,7 +69,12 @@ def plan_migrations(env: Environment, *, name: str | None = None) -> MakeMigrati
                 "(umbral never writes into an installed distribution)"
             )
         result.notes.extend(d.notes)
-        suffix = sanitize_suffix(name) if name else suffix_for(d.operations)
+        if name:
+            suffix = sanitize_suffix(name)
+        elif previous_migration is None and _is_initial(d.operations):
+            suffix = "initial"
+        else:
+            suffix = suffix_for(d.operations)
         pending[plugin] = Migration(
             plugin=plugin,
             id=_next_id(env, plugin, suffix),
