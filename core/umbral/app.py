@@ -153,6 +153,7 @@ class App:
         empty: str | None = None,
         name: str | None = None,
         merge: bool = False,
+        python: bool = False,
     ) -> MakeMigrationsResult:
         """Diff models against the latest snapshots; write the files unless check/dry_run."""
         from umbral import makemigrations as mk
@@ -175,9 +176,8 @@ class App:
             ]
             result = mk.MakeMigrationsResult(migrations=[m for m in merges if m is not None])
         elif empty is not None:
-            result = mk.MakeMigrationsResult(
-                migrations=[mk.empty_migration(self.env, empty, name=name)]
-            )
+            make = mk.python_migration if python else mk.empty_migration
+            result = mk.MakeMigrationsResult(migrations=[make(self.env, empty, name=name)])
         else:
             result = mk.plan_migrations(self.env, name=name)
         if result.migrations and not (check or dry_run):

@@ -128,6 +128,60 @@ def empty_migration(env: Environment, plugin: str, *, name: str | None = None) -
     )
 
 
+PYTHON_TEMPLATE = '''"""Data migration {key}: `umbral migrate` calls these functions inside the
+migration's transaction (this module is imported only then)."""
+
+from __future__ import annotations
+
+from umbral.runpython import RunPythonContext
+
+
+def forward(ctx: RunPythonContext) -> None:
+    """Apply the data change. ``ctx.connection`` is the SQLAlchemy connection (do not commit),
+    ``ctx.backend`` the backend's name, ``ctx.tables`` this plugin's tables as SQLAlchemy
+    ``Table`` objects as they are at this point of history: never import today's models."""
+    # t = ctx.tables["post"]
+    # ctx.connection.execute(t.update().where(t.c.slug.is_(None)).values(slug=t.c.title))
+
+
+def backward(ctx: RunPythonContext) -> None:
+    """Undo ``forward`` when the migration is un-applied (delete ``reverse_code`` from the
+    migration file if it cannot be undone: un-applying is then refused)."""
+'''
+
+
+def python_module(env: Environment, directory: Path, stem: str) -> str:
+    """The importable name of ``directory/stem.py``: from the project's directory, or else
+    from a ``sys.path`` entry holding it."""
+    import re
+    import sys
+
+    for base in (env.root, *map(Path, sys.path)):
+        try:
+            parts = directory.resolve().relative_to(base.resolve()).parts
+        except (ValueError, OSError):
+            continue
+        if all(re.fullmatch(r"\w+", p) for p in parts) and parts:
+            return ".".join((*parts, stem))
+    raise UmbralError(
+        f"umbral makemigrations --python: {directory} is not importable from the project's "
+        "directory (it must lie inside it, every folder named with letters, digits and _)"
+    )
+
+
+def python_migration(env: Environment, plugin: str, *, name: str | None = None) -> Migration:
+    """An empty migration with one RunPython operation calling the functions of a skeleton
+    module written beside it (``Migration.extra_files``)."""
+    from umbral.operations import RunPython
+
+    m = empty_migration(env, plugin, name=name or "run_python")
+    assert m.path is not None
+    module = python_module(env, m.path.parent, m.id)
+    m.operations = [RunPython(code=f"{module}:forward", reverse_code=f"{module}:backward")]
+    m.extra_files = {m.path.with_suffix(".py"): PYTHON_TEMPLATE.format(key=m.key)}
+    return m
+
+
 def write_all(migrations: list[Migration]) -> None:
     """Write every file or none: temp files first, then renames; clean up on any failure."""
     temps: list[tuple[Path, Path]] = []
@@ -136,11 +190,13 @@ def write_all(migrations: list[Migration]) -> None:
         for m in migrations:
             assert m.path is not None
             m.path.parent.mkdir(parents=True, exist_ok=True)
-            if m.path.exists():
-                raise UmbralError(f"refusing to overwrite existing migration file {m.path}")
-            tmp = m.path.with_name(f".{m.path.name}.tmp")
-            tmp.write_text(m.dumps(), encoding="utf-8")
-            temps.append((tmp, m.path))
+            files = {m.path: m.dumps(), **m.extra_files}
+            for path, text in files.items():
+                if path.exists():
+                    raise UmbralError(f"refusing to overwrite existing migration file {path}")
+                tmp = path.with_name(f".{path.name}.tmp")
+                tmp.write_text(text, encoding="utf-8")
+                temps.append((tmp, path))
         for tmp, final in temps:
             os.replace(tmp, final)
             done.append(final)

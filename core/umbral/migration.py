@@ -33,6 +33,8 @@ class Migration:
     atomic: bool = True
     path: Path | None = None
     _checksum: str | None = field(default=None, repr=False)
+    #: Files written with the migration (a RunPython skeleton module), by path; not part of it.
+    extra_files: dict[Path, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def key(self) -> str:
@@ -126,6 +128,8 @@ def suffix_for(operations: list[Operation]) -> str:
         return f"comment_{d['table']}_{d['column']}"
     if kind == "RunSql":
         return "run_sql"
+    if kind == "RunPython":
+        return "run_python"
     return "auto"
 
 

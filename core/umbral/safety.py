@@ -41,6 +41,7 @@ TAGS = {
     "RenameColumn": "RENAME COL", "CreateM2MTable": "CREATE M2M", "DropM2MTable": "DROP M2M",
     "AddIndex": "ADD INDEX", "DropIndex": "DROP INDEX", "SetColumnComment": "COMMENT COL",
     "CreateView": "CREATE VIEW", "DropView": "DROP VIEW", "RunSql": "RUN SQL",
+    "RunPython": "RUN PYTHON",
 }  # fmt: skip
 
 
@@ -129,6 +130,14 @@ def _core_rule(op: ops.Operation) -> Finding:
             W,
             tag,
             "runs hand-written SQL that umbral cannot classify; review its "
+            "row impact, locking and idempotency. Expand-contract: keep it backward "
+            "compatible with the running code",
+        )
+    if isinstance(op, ops.RunPython):
+        return Finding(
+            W,
+            tag,
+            f"runs the Python function {op.code}, which umbral cannot classify; review its "
             "row impact, locking and idempotency. Expand-contract: keep it backward "
             "compatible with the running code",
         )

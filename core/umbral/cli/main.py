@@ -141,6 +141,13 @@ def makemigrations_cmd(
         str | None, typer.Option("--empty", metavar="PLUGIN", help="Write an empty migration.")
     ] = None,
     name: Annotated[str | None, typer.Option("--name", help="Migration name suffix.")] = None,
+    python: Annotated[
+        bool,
+        typer.Option(
+            "--python",
+            help="With --empty: a RunPython data migration and a skeleton module beside it.",
+        ),
+    ] = False,
     merge: Annotated[
         bool, typer.Option("--merge", help="Write merge migrations for conflicting branches.")
     ] = False,
@@ -151,11 +158,13 @@ def makemigrations_cmd(
 ) -> None:
     """Diff models against the latest snapshots and write migration files."""
     opts = _opts(ctx, project, database, traceback)
+    if python and empty is None:
+        raise typer.BadParameter("--python goes with --empty PLUGIN", param_hint="--python")
 
     def body() -> int:
         app = load_app(opts)
         result = app.makemigrations(
-            check=check, dry_run=dry_run, empty=empty, name=name, merge=merge
+            check=check, dry_run=dry_run, empty=empty, name=name, merge=merge, python=python
         )
         if as_json:
             import json
@@ -190,8 +199,13 @@ def makemigrations_cmd(
                 if dry_run:
                     out(m.dumps().rstrip("\n"))
             else:
-                out(f"Wrote {path}" + (" (empty)" if empty else " (merge)" if merge else ""))
-        if empty and not (check or dry_run):
+                what = " (empty)" if empty and not python else " (merge)" if merge else ""
+                out(f"Wrote {path}{what}")
+                for extra in m.extra_files:
+                    out(f"Wrote {_rel(extra)}")
+        if python and not (check or dry_run):
+            out("Write the data change in forward() (and its undo in backward()) of that module")
+        elif empty and not (check or dry_run):
             out(
                 'Add operations by hand, e.g. {"kind": "RunSql", "sql": "UPDATE ...", '
                 '"reverse_sql": "..."}'
@@ -438,7 +452,7 @@ def sqlmigrate_cmd(
             data = {
                 "migration": rendered.migration.key,
                 "operations": [
-                    {"description": description, "statements": list(statements)}
+                    {"description": description, "statements": [str(s) for s in statements]}
                     for description, statements in rendered.parts
                 ],
             }
@@ -448,7 +462,8 @@ def sqlmigrate_cmd(
         for description, statements in rendered.parts:
             out(f"-- {description}")
             for stmt in statements:
-                out(f"{stmt};")
+                # A Python step (RunPython) shows as a comment: it is no SQL to run.
+                out(f"{stmt};" if isinstance(stmt, str) else str(stmt))
         return 0
 
     run_command(opts, body)
