@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from conftest import Project, rows, schema_of
+from conftest import Project, execute, rows, schema_of
 
 POST = "class Post(Model):\n    title = fields.Text()\n    slug = fields.Text(nullable=True)\n"
 
-FORWARD = '''
+FORWARD = """
 from umbral.runpython import RunPythonContext
 
 
@@ -29,7 +29,7 @@ def boom(ctx: RunPythonContext) -> None:
     post = ctx.tables["post"]
     ctx.connection.execute(post.insert().values(title="half", slug="done"))
     raise ValueError("no slug for you")
-'''
+"""
 
 
 def recorded(p: Project) -> list[tuple[str, str]]:
@@ -59,8 +59,6 @@ def data_migration(p: Project) -> tuple:
 
 
 def p_exec(p: Project, *sql: str) -> None:
-    from conftest import execute
-
     execute(p.database, *sql)
 
 
@@ -87,7 +85,7 @@ def test_empty_python_writes_the_operation_and_a_skeleton_that_runs(any_project:
 
 def test_forward_and_backward_run_in_the_migration(any_project: Project) -> None:
     p = any_project
-    _, module = data_migration(p)
+    data_migration(p)
     p.write("migrations/app/0002_run_python.py", FORWARD)
     # Today's models no longer have `slug`: the function still sees it.
     p.models("class Post(Model):\n    title = fields.Text()\n")
@@ -140,7 +138,7 @@ def test_a_failing_function_rolls_the_migration_back(any_project: Project) -> No
 
 def test_a_missing_function_names_the_migration_and_the_function(any_project: Project) -> None:
     p = any_project
-    json_path, module = data_migration(p)
+    json_path, _ = data_migration(p)
     data = json.loads(json_path.read_text())
     for code, why in (
         ("migrations.app.0002_run_python:nope", "AttributeError"),
@@ -224,5 +222,3 @@ def test_python_needs_empty(project: Project) -> None:
     r = project.run("makemigrations", "--python")
     assert r.code == 2, r
     assert "--python goes with --empty PLUGIN" in r.stderr
-
-
