@@ -190,7 +190,7 @@ def write_all(migrations: list[Migration]) -> None:
         for m in migrations:
             assert m.path is not None
             m.path.parent.mkdir(parents=True, exist_ok=True)
-            files = {m.path: m.dumps(), **m.extra_files}
+            files = {m.path: m.dumps(), **(m.extra_files or {})}
             for path, text in files.items():
                 if path.exists():
                     raise UmbralError(f"refusing to overwrite existing migration file {path}")

@@ -34,7 +34,8 @@ class Migration:
     path: Path | None = None
     _checksum: str | None = field(default=None, repr=False)
     #: Files written with the migration (a RunPython skeleton module), by path; not part of it.
-    extra_files: dict[Path, str] = field(default_factory=dict, repr=False, compare=False)
+    #: None (a class default, so a migration the load cache builds has it too): none.
+    extra_files: dict[Path, str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def key(self) -> str:

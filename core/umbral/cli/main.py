@@ -201,7 +201,7 @@ def makemigrations_cmd(
             else:
                 what = " (empty)" if empty and not python else " (merge)" if merge else ""
                 out(f"Wrote {path}{what}")
-                for extra in m.extra_files:
+                for extra in m.extra_files or {}:
                     out(f"Wrote {_rel(extra)}")
         if python and not (check or dry_run):
             out("Write the data change in forward() (and its undo in backward()) of that module")
