@@ -100,8 +100,8 @@ def render_migration(
         elif any(isinstance(s, PythonStep) for s in stmts):
             raise MigrationFileError(
                 f"{migration.where}: operation #{index + 1} ({op.kind}) calls a Python function, "
-                'which runs inside the migration\'s transaction; remove "atomic": false or move '
-                "it to a migration of its own"
+                'which runs inside the migration\'s transaction; remove "atomic": false, or '
+                "put the statements that need it in a migration of their own"
             )
         out.parts.append((op.describe(), list(stmts)))
         out.statements.extend(stmts)

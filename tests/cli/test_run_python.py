@@ -222,3 +222,28 @@ def test_python_needs_empty(project: Project) -> None:
     r = project.run("makemigrations", "--python")
     assert r.code == 2, r
     assert "--python goes with --empty PLUGIN" in r.stderr
+
+
+def test_a_non_atomic_migration_cannot_hold_one_where_it_runs_outside_a_transaction(
+    any_project: Project,
+) -> None:
+    p = any_project
+    json_path, _ = data_migration(p)
+    p.write("migrations/app/0002_run_python.py", FORWARD)
+    data = json.loads(json_path.read_text())
+    data["atomic"] = False
+    json_path.write_text(json.dumps(data))
+    r = p.run("migrate")
+    if p.database.startswith("sqlite"):  # "atomic": false still runs in a transaction here
+        assert r.code == 0, r
+        assert posts(p)[:2] == [("a", "a"), ("b", "b")]
+        return
+    assert r.code == 1, r
+    assert r.err_lines[0].startswith("error: migration file ")
+    assert r.err_lines[0].endswith(
+        "0002_run_python.json: operation #1 (RunPython) calls a Python function, which runs "
+        'inside the migration\'s transaction; remove "atomic": false, or put the statements '
+        "that need it in a migration of their own"
+    ), r
+    assert posts(p) == [("a", None), ("b", None)]
+    assert recorded(p) == [("app", "0001_create_post")]
