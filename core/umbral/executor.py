@@ -361,7 +361,7 @@ def _apply_as_script(
         return False
     try:
         with _migration_transaction(conn, backend):
-            backend.run_script(conn, [record, *(str(s) for s in rendered.statements)])
+            backend.run_script(conn, [record, *map(str, rendered.statements)])
     except errors as exc:
         # Rolled back, unless a statement ended the transaction: then the row this script
         # wrote (its applied_at) is there, and the statement-by-statement run would skip it.
