@@ -162,6 +162,7 @@ class App:
         drop_compat: str | None = None,
         backfill: Backfill | None = None,
         backfills: Mapping[str, Any] | None = None,
+        python: bool = False,
     ) -> MakeMigrationsResult:
         """Diff models against the latest snapshots; write the files unless check/dry_run.
 
@@ -194,9 +195,8 @@ class App:
             ]
             result = mk.MakeMigrationsResult(migrations=[m for m in merges if m is not None])
         elif empty is not None:
-            result = mk.MakeMigrationsResult(
-                migrations=[mk.empty_migration(self.env, empty, name=name)]
-            )
+            make = mk.python_migration if python else mk.empty_migration
+            result = mk.MakeMigrationsResult(migrations=[make(self.env, empty, name=name)])
         else:
             result = mk.plan_migrations(
                 self.env, name=name, compat=compat, backfill=backfill, backfills=backfills
@@ -213,6 +213,7 @@ class App:
         *,
         fake: str | None = None,
         fake_initial: bool = False,
+        prune: bool = False,
         allow_drift: bool = False,
         allow_in_memory: bool = False,
         allow_destructive: bool = False,
@@ -285,6 +286,11 @@ class App:
             m.check_conflicts(applied)
             if fake is not None:
                 result.message = m.fake(fake)
+                return result
+            if prune:  # bookkeeping only: drift is what it clears, so it is not checked
+                result.pruned = m.orphans(applied)
+                if not plan and result.pruned:
+                    m.prune(result.pruned)
                 return result
             entries = m.entries(applied)
             m.check_drift(entries, allow_drift, warn)

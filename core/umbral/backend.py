@@ -322,6 +322,12 @@ class Backend:
     def render_run_sql(self, op: ops.RunSql, ctx: RenderContext) -> list[str]:
         return split_sql(op.sql)
 
+    def render_run_python(self, op: ops.RunPython, ctx: RenderContext) -> list[Any]:
+        """One step that calls the function in the migration's transaction (no SQL)."""
+        from umbral.runpython import PythonStep
+
+        return [PythonStep(op.code, ctx.state)]
+
     # -- connections ----------------------------------------------------------------------
 
     def normalize_url(self, url: str, root: Path) -> str:

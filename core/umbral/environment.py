@@ -15,7 +15,13 @@ from typing import Any
 
 from umbral import loader
 from umbral.backend import Backend
-from umbral.errors import ConfigError, MigrationGraphError, ModelDefinitionError, PluginError
+from umbral.errors import (
+    ConfigError,
+    MigrationGraphError,
+    ModelDefinitionError,
+    PluginError,
+    UmbralError,
+)
 from umbral.graph import leaves, missing_dependencies, missing_dependency_message
 from umbral.migration import Migration, id_sequence
 from umbral.models import Model, build_snapshots
@@ -52,6 +58,9 @@ class Environment:
         self.infos: dict[str, PluginInfo] = load_plugins(
             self.pm, plugin_modules, entry_points=entry_points
         )
+        self._allow_list = plugins
+        #: App plugins installed but left out of the `plugins` allow-list (turned off).
+        self.disabled: set[str] = set()
         if plugins is not None:
             app_plugins = set(self.app_infos)
             unknown = sorted(set(plugins) - set(self.infos))
@@ -63,6 +72,7 @@ class Environment:
             for name in sorted(app_plugins - set(plugins)):
                 self.pm.unregister(name=name)
                 del self.infos[name]
+                self.disabled.add(name)
         for name, info in self.app_infos.items():
             info.dependencies = list(
                 call_own(self.pm, "umbral_plugin_dependencies", info.plugin) or []
@@ -105,10 +115,47 @@ class Environment:
         owned: dict[str, list[type]] = {}
         for name, info in self.app_infos.items():
             if name != APP:
-                info.models = list(call_own(self.pm, "umbral_models", info.plugin) or [])
+                try:
+                    info.models = list(call_own(self.pm, "umbral_models", info.plugin) or [])
+                except UmbralError as exc:
+                    raise self._blame(exc, name) from exc
+                except Exception as exc:  # a broken plugin: one line, not a traceback
+                    failure = PluginError(
+                        f"plugin `{name}`: umbral_models() failed: {type(exc).__name__}: {exc}"
+                    )
+                    raise self._blame(failure, name) from exc
             owned[name] = info.models
         _check_single_owner(owned)
-        return build_snapshots(owned)
+        try:
+            return build_snapshots(owned)
+        except ModelDefinitionError as exc:
+            if exc.plugin is None or exc.plugin == APP:
+                raise
+            raise self._blame(exc, exc.plugin) from exc
+
+    def _blame(self, exc: UmbralError, plugin: str) -> UmbralError:
+        """``exc``, about plugin ``plugin``'s models, naming the plugin and the `plugins`
+        allow-list: with ``plugins`` absent every installed app plugin joins the project."""
+        info = self.infos.get(plugin)
+        dist = f" (from {info.distribution})" if info is not None and info.distribution else ""
+        keep = sorted(p for p in self.app_infos if p not in (APP, plugin))
+        example = "[" + ", ".join(f'"{p}"' for p in keep) + "]"
+        listed = (
+            "the configuration's `plugins` allow-list names it"
+            if self._allow_list is not None
+            else "the configuration has no `plugins` allow-list, so every installed app plugin "
+            "joins"
+        )
+        message = str(exc)
+        if not message.startswith(f"plugin `{plugin}`"):
+            message = f"plugin `{plugin}`{dist}: {message}"
+        cls = ModelDefinitionError if isinstance(exc, ModelDefinitionError) else PluginError
+        new = cls(
+            f"{message} ({listed}; fix or upgrade the plugin, or leave it out: "
+            f"`plugins = {example}`)"
+        )
+        new.details = exc.details
+        return new
 
     @cached_property
     def order(self) -> list[str]:

@@ -22,6 +22,9 @@ class ConfigError(UmbralError):
 class ModelDefinitionError(UmbralError):
     """A model or field declaration is invalid."""
 
+    #: The app plugin whose models the error is about, when known.
+    plugin: str | None = None
+
 
 class PluginError(UmbralError):
     """A plugin cannot be loaded, or the plugin graph is invalid."""

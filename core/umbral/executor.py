@@ -22,6 +22,7 @@ from umbral.database import driver_cursor
 from umbral.errors import MigrationFailed, MigrationFileError, UmbralError, UnsupportedChange
 from umbral.migration import Migration
 from umbral.operations import State, StateThread
+from umbral.runpython import PythonStep
 
 if TYPE_CHECKING:
     import pluggy
@@ -33,10 +34,14 @@ Event = Callable[[str, dict[str, Any]], None]
 _on_event: ContextVar[Event | None] = ContextVar("umbral_on_event", default=None)
 
 
+#: One rendered step: a SQL statement, or a Python function to call (RunPython).
+Step = str | PythonStep
+
+
 @dataclass
 class Rendered:
     migration: Migration
-    statements: list[str]
+    statements: list[Step]
     needs_fk_off: bool = False
     #: Tables the migration rebuilds (views are checked after it).
     rebuilt: set[str] = field(default_factory=set)
@@ -48,7 +53,7 @@ class Rendered:
     #: recorded without running SQL, and un-applied the same way.
     skipped: str | None = None
     #: Per operation: (description, statements), for sqlmigrate and --plan.
-    parts: list[tuple[str, list[str]]] = field(default_factory=list)
+    parts: list[tuple[str, list[Step]]] = field(default_factory=list)
     #: Runs the same with foreign-key enforcement on or off (see FK_NEUTRAL), so apply_plan
     #: may put it in a batch of either mode.
     fk_neutral: bool = False
@@ -98,6 +103,12 @@ def render_migration(
                 out.shortcuts.setdefault(len(out.statements) + at, []).append(shortcut)
         if in_transaction:
             _refuse_outside_transaction_only(backend, migration, index, op.kind, stmts)
+        elif any(isinstance(s, PythonStep) for s in stmts):
+            raise MigrationFileError(
+                f"{migration.where}: operation #{index + 1} ({op.kind}) calls a Python function, "
+                'which runs inside the migration\'s transaction; remove "atomic": false, or '
+                "put the statements that need it in a migration of their own"
+            )
         out.parts.append((op.describe(), list(stmts)))
         out.statements.extend(stmts)
     out.needs_fk_off = ctx.needs_fk_off
@@ -109,11 +120,13 @@ def render_migration(
 
 
 def _refuse_outside_transaction_only(
-    backend: Backend, migration: Migration, index: int, kind: str, stmts: Sequence[str]
+    backend: Backend, migration: Migration, index: int, kind: str, stmts: Sequence[Step]
 ) -> None:
     """Refuse, before anything runs, a statement that cannot run inside the migration's
     transaction (it ends the transaction, or the database refuses it there)."""
     for stmt in stmts:
+        if not isinstance(stmt, str):
+            continue  # a Python step: RunPythonContext says not to commit, the run checks
         reason = backend.cannot_run_in_transaction(stmt)
         if reason is None:
             continue
@@ -130,7 +143,7 @@ def _refuse_outside_transaction_only(
         )
 
 
-def _find_run(stmts: Sequence[str], run: Sequence[str]) -> int | None:
+def _find_run(stmts: Sequence[Step], run: Sequence[str]) -> int | None:
     """Where ``run`` occurs in ``stmts`` as consecutive statements."""
     for i in range(len(stmts) - len(run) + 1):
         if list(stmts[i : i + len(run)]) == list(run):
@@ -229,8 +242,12 @@ def apply_one(
                         if taken:
                             i += taken
                             continue
-                        current = stmts[i]
-                        cursor.execute(current)
+                        step = stmts[i]
+                        current = str(step)
+                        if isinstance(step, PythonStep):
+                            step.run(conn, backend.name, m.key)
+                        else:
+                            cursor.execute(step)
                         i += 1
                     if fk_off:
                         current = "PRAGMA foreign_key_check"
@@ -354,6 +371,8 @@ def _apply_as_script(
         return False
     if rendered.one_by_one:
         return False
+    if any(isinstance(s, PythonStep) for s in rendered.statements):
+        return False  # a script is SQL text: a Python step runs between statements
     if not backend.can_run_script(conn):
         return False
     # To the microsecond: after a failure, this tells the row the script wrote from one
@@ -369,7 +388,7 @@ def _apply_as_script(
     try:
         with _migration_transaction(conn, backend):
             before = backend.deferred_state(conn) if check else None
-            backend.run_script(conn, [record, *rendered.statements, *in_script])
+            backend.run_script(conn, [record, *map(str, rendered.statements), *in_script])
             if check and backend.deferred_violations(conn, before):
                 raise _DeferredViolated
     except _DeferredViolated:

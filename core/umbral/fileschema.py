@@ -12,6 +12,7 @@ already built is not checked again (see ``schema.ModelState.from_dict``).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,6 +43,23 @@ class Str(Spec):
         if value is None:
             return self.null
         return isinstance(value, str) and (self.empty or value != "")
+
+
+class FunctionRef(Spec):
+    """A function to import: ``package.module:function`` (dotted module, dotted name)."""
+
+    def __init__(self, *, null: bool = False) -> None:
+        self.null = null
+        self.expected = '"package.module:function"' + (" or null" if null else "")
+
+    def accepts(self, value: Any) -> bool:
+        if value is None:
+            return self.null
+        return isinstance(value, str) and _CALLABLE.fullmatch(value) is not None
+
+
+_DOTTED = r"\w+(?:\.\w+)*"
+_CALLABLE = re.compile(rf"{_DOTTED}:{_DOTTED}")
 
 
 class Bool(Spec):
@@ -233,6 +251,8 @@ OPERATIONS: dict[str, dict[str, Spec]] = {
     "CreateView": {"name": NAME, "sql": Str(empty=False)},
     "DropView": {"name": NAME, "sql?": Str()},
     "RunSql": {"sql": Str(), "reverse_sql?": Str(null=True), "elidable?": BOOL},
+    "RunPython": {"code": FunctionRef(), "reverse_code?": FunctionRef(null=True),
+                  "elidable?": BOOL},
 }  # fmt: skip
 
 

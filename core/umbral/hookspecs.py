@@ -79,7 +79,9 @@ def umbral_render_operation(
         operation (``context.state``, a read-only mapping built on first read), the migration
         being rendered and its plugin.
     :return: the list of SQL statements (possibly empty: the operation needs no SQL on this
-        backend but is still recorded), or None to let another plugin render it.
+        backend but is still recorded), or None to let another plugin render it. A
+        ``RunPython`` renders as a :class:`umbral.runpython.PythonStep` (a function the
+        executor calls in the migration's transaction), which a plugin passes through as is.
 
     Stops at the first non-None result. Backends implement it for their own dialect; a plugin
     may override one operation (use ``tryfirst=True``) or add a new operation kind. An operation

@@ -18,6 +18,15 @@ class Note(Model):
 '''
 
 
+# tomli-w writes no comments: the `plugins` key and what it means are appended as text.
+PLUGINS_BLOCK = """\
+# App plugins (installed distributions that bring models and migrations) in this project.
+# [] keeps every installed one out; name the ones to use, e.g. plugins = ["accounts"].
+# Without this key, every installed app plugin joins the project.
+plugins = []
+"""
+
+
 def init_project(directory: Path, *, pyproject: bool, database: str) -> list[str]:
     import tomli_w
 
@@ -36,7 +45,7 @@ def init_project(directory: Path, *, pyproject: bool, database: str) -> list[str
         path = directory / "pyproject.toml"
         # Never round-trip pyproject.toml through a TOML writer: comments would be lost.
         # Append a [tool.umbral] table as text instead.
-        block = tomli_w.dumps({"tool": {"umbral": settings}})
+        block = tomli_w.dumps({"tool": {"umbral": settings}}) + PLUGINS_BLOCK
         existing = path.read_text(encoding="utf-8") if path.exists() else ""
         sep = (
             ""
@@ -47,7 +56,7 @@ def init_project(directory: Path, *, pyproject: bool, database: str) -> list[str
         lines.append(f"Wrote [tool.umbral] to {path}")
     else:
         path = directory / "umbral.toml"
-        path.write_text(tomli_w.dumps(settings), encoding="utf-8")
+        path.write_text(tomli_w.dumps(settings) + PLUGINS_BLOCK, encoding="utf-8")
         lines.append(f"Wrote {path}")
     models = directory / "models.py"
     if models.exists():

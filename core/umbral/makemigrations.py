@@ -17,6 +17,7 @@ from umbral.autodetector import Backfill, BackfillRequest, Note, diff
 from umbral.environment import Environment
 from umbral.errors import PluginError, UmbralError
 from umbral.migration import Migration, sanitize_suffix, suffix_for
+from umbral.operations import CreateTable, Operation
 from umbral.schema import backfill_problem
 
 
@@ -34,6 +35,13 @@ class MakeMigrationsResult:
 def _next_id(env: Environment, plugin: str, suffix: str) -> str:
     seqs = [m.sequence for m in env.migrations(plugin)]
     return f"{max(seqs, default=0) + 1:04d}_{suffix}"
+
+
+def _is_initial(operations: list[Operation]) -> bool:
+    """A new plugin's first migration of several operations that starts by creating a table
+    is ``0001_initial``, as Django (and ``inspectdb``) name it; one operation keeps the SPEC §5
+    name (``0001_create_post``)."""
+    return len(operations) > 1 and isinstance(operations[0], CreateTable)
 
 
 def _given_first(given: Mapping[str, Any], ask: Backfill | None, used: set[str]) -> Backfill:
@@ -96,7 +104,12 @@ def plan_migrations(
                 "(umbral never writes into an installed distribution)"
             )
         result.notes.extend(d.notes)
-        suffix = sanitize_suffix(name) if name else suffix_for(d.operations)
+        if name:
+            suffix = sanitize_suffix(name)
+        elif previous_migration is None and _is_initial(d.operations):
+            suffix = "initial"
+        else:
+            suffix = suffix_for(d.operations)
         mid = _next_id(env, plugin, suffix)
         operations = with_compat(d.operations) if compat else d.operations
         pending[plugin] = Migration(
@@ -160,6 +173,60 @@ def empty_migration(env: Environment, plugin: str, *, name: str | None = None) -
     )
 
 
+PYTHON_TEMPLATE = '''"""Data migration {key}: `umbral migrate` calls these functions inside the
+migration's transaction (this module is imported only then)."""
+
+from __future__ import annotations
+
+from umbral.runpython import RunPythonContext
+
+
+def forward(ctx: RunPythonContext) -> None:
+    """Apply the data change. ``ctx.connection`` is the SQLAlchemy connection (do not commit),
+    ``ctx.backend`` the backend's name, ``ctx.tables`` this plugin's tables as SQLAlchemy
+    ``Table`` objects as they are at this point of history: never import today's models."""
+    # t = ctx.tables["post"]
+    # ctx.connection.execute(t.update().where(t.c.slug.is_(None)).values(slug=t.c.title))
+
+
+def backward(ctx: RunPythonContext) -> None:
+    """Undo ``forward`` when the migration is un-applied (delete ``reverse_code`` from the
+    migration file if it cannot be undone: un-applying is then refused)."""
+'''
+
+
+def python_module(env: Environment, directory: Path, stem: str) -> str:
+    """The importable name of ``directory/stem.py``: from the project's directory, or else
+    from a ``sys.path`` entry holding it."""
+    import re
+    import sys
+
+    for base in (env.root, *map(Path, sys.path)):
+        try:
+            parts = directory.resolve().relative_to(base.resolve()).parts
+        except (ValueError, OSError):
+            continue
+        if all(re.fullmatch(r"\w+", p) for p in parts) and parts:
+            return ".".join((*parts, stem))
+    raise UmbralError(
+        f"umbral makemigrations --python: {directory} is not importable from the project's "
+        "directory (it must lie inside it, every folder named with letters, digits and _)"
+    )
+
+
+def python_migration(env: Environment, plugin: str, *, name: str | None = None) -> Migration:
+    """An empty migration with one RunPython operation calling the functions of a skeleton
+    module written beside it (``Migration.extra_files``)."""
+    from umbral.operations import RunPython
+
+    m = empty_migration(env, plugin, name=name or "run_python")
+    assert m.path is not None
+    module = python_module(env, m.path.parent, m.id)
+    m.operations = [RunPython(code=f"{module}:forward", reverse_code=f"{module}:backward")]
+    m.extra_files = {m.path.with_suffix(".py"): PYTHON_TEMPLATE.format(key=m.key)}
+    return m
+
+
 def write_all(migrations: list[Migration]) -> None:
     """Write every file or none: temp files first, then renames; clean up on any failure."""
     temps: list[tuple[Path, Path]] = []
@@ -168,11 +235,13 @@ def write_all(migrations: list[Migration]) -> None:
         for m in migrations:
             assert m.path is not None
             m.path.parent.mkdir(parents=True, exist_ok=True)
-            if m.path.exists():
-                raise UmbralError(f"refusing to overwrite existing migration file {m.path}")
-            tmp = m.path.with_name(f".{m.path.name}.tmp")
-            tmp.write_text(m.dumps(), encoding="utf-8")
-            temps.append((tmp, m.path))
+            files = {m.path: m.dumps(), **(m.extra_files or {})}
+            for path, text in files.items():
+                if path.exists():
+                    raise UmbralError(f"refusing to overwrite existing migration file {path}")
+                tmp = path.with_name(f".{path.name}.tmp")
+                tmp.write_text(text, encoding="utf-8")
+                temps.append((tmp, path))
         for tmp, final in temps:
             os.replace(tmp, final)
             done.append(final)

@@ -47,6 +47,8 @@ class MigrateResult:
     faked: list[str] = field(default_factory=list)
     #: Migrations recorded as skipped in this run (their ``skip_on`` named the environment).
     skipped: list[str] = field(default_factory=list)
+    #: Tracking rows deleted (or, with --plan, to delete) by --prune.
+    pruned: list[str] = field(default_factory=list)
     plan: list[executor.Rendered] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     message: str = ""
@@ -165,18 +167,47 @@ class Migrator:
             recorder.record(self.conn, m.plugin, m.id, m.checksum)
         return f"Marked {m.key} as applied (no SQL executed)"
 
+    def orphans(self, applied: dict[str, str]) -> list[str]:
+        """Tracking rows of migrations neither on disk nor replaced by a squash on disk
+        (what ``--prune`` deletes), in plugin then name order."""
+        replaced = {r for m in self.migrations for r in m.replaces}
+        return sorted(
+            (k for k in applied if k not in self.by_key and k not in replaced),
+            key=lambda k: tuple(k.split("/", 1)),
+        )
+
+    def prune(self, keys: list[str]) -> None:
+        """Delete the tracking rows ``keys``, in one transaction; the schema is not touched."""
+        with executor.write_transaction(self.conn, self.backend):
+            for key in keys:
+                plugin, name = key.split("/", 1)
+                recorder.unrecord(self.conn, plugin, name)
+
     def check_drift(
         self, entries: list[drift.Entry], allow: bool, warn: Callable[[str], None]
     ) -> None:
         missing = [e for e in entries if e.state is drift.State.MISSING]
         edited = [e for e in entries if e.state is drift.State.EDITED]
         if (missing or edited) and not allow:
+            # A plugin left out of the `plugins` allow-list keeps its files: its rows are not
+            # lost files, and restoring files from VCS would not help.
+            off = [e for e in missing if e.plugin in self.env.disabled]
+            lost = [e for e in missing if e.plugin not in self.env.disabled]
             details: list[str] = []
-            if missing:
+            if lost:
                 details.append(
                     "The following migrations are in the tracking table but missing on disk:"
                 )
-                details += [f"[!] {e.key}" for e in missing]
+                details += [f"[!] {e.key}" for e in lost]
+            if off:
+                if details:
+                    details.append("")
+                plugins = sorted({e.plugin for e in off})
+                details.append(
+                    "The following migrations belong to plugin(s) turned off (left out of the "
+                    f"`plugins` allow-list of the configuration): {', '.join(plugins)}"
+                )
+                details += [f"[!] {e.key}" for e in off]
             if edited:
                 if details:
                     details.append("")
@@ -185,14 +216,29 @@ class Migrator:
                     "(checksum differs from the tracking table):"
                 )
                 details += [f"[~] {e.key}" for e in edited]
-            details += [
-                "",
-                "Options:",
-                "1. Restore the file(s) from VCS.",
-                "2. Run `umbral migrate --allow-drift` to proceed and apply pending migrations.",
-                "3. Run `umbral migrate --fake <plugin/name>` to mark an individual migration as "
-                "applied.",
-            ]
+            options: list[str] = []
+            if lost or edited:
+                options.append("Restore the file(s) from VCS.")
+            if off:
+                plugins = sorted({e.plugin for e in off})
+                options.append(
+                    f"Add {', '.join(plugins)} back to the `plugins` allow-list of the "
+                    "configuration."
+                )
+            options.append(
+                "Run `umbral migrate --allow-drift` to proceed and apply pending migrations."
+            )
+            if missing:
+                options.append(
+                    "Run `umbral migrate --prune` to delete the tracking rows of the [!] "
+                    "migrations (the schema is not touched)."
+                )
+            if edited:
+                options.append(
+                    "Run `umbral migrate --fake <plugin/name>` to re-record an edited migration "
+                    "with its current checksum."
+                )
+            details += ["", "Options:", *(f"{i}. {o}" for i, o in enumerate(options, 1))]
             err = DriftDetected("umbral migrate: drift detected")
             err.details = tuple(details)
             raise err

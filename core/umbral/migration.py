@@ -35,6 +35,9 @@ class Migration:
     skip_on: list[str] = field(default_factory=list)
     path: Path | None = None
     _checksum: str | None = field(default=None, repr=False)
+    #: Files written with the migration (a RunPython skeleton module), by path; not part of it.
+    #: None (a class default, so a migration the load cache builds has it too): none.
+    extra_files: dict[Path, str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def key(self) -> str:
@@ -130,6 +133,8 @@ def suffix_for(operations: list[Operation]) -> str:
         return f"comment_{d['table']}_{d['column']}"
     if kind == "RunSql":
         return "run_sql"
+    if kind == "RunPython":
+        return "run_python"
     return "auto"
 
 

@@ -148,13 +148,23 @@ def build_snapshots(owned: Mapping[str, Iterable[type[Model]]]) -> dict[str, Sna
     for model, plugin in owner.items():
         other = tables.get(model._meta.table)
         if other is not None:
-            raise ModelDefinitionError(
+            clash = ModelDefinitionError(
                 f"table `{model._meta.table}` is declared twice ({other} and {plugin}."
                 f"{model.__name__}); give one model an explicit table="
             )
+            # Blame the installed plugin rather than the project's own models.
+            clash.plugin = plugin if plugin != "app" else other.split(".", 1)[0]
+            raise clash
         tables[model._meta.table] = f"{plugin}.{model.__name__}"
 
     def resolve(target: Any, plugin: str, where: str) -> type[Model]:
+        try:
+            return _resolve(target, plugin, where)
+        except ModelDefinitionError as exc:
+            exc.plugin = exc.plugin or plugin  # the plugin whose model has the bad reference
+            raise
+
+    def _resolve(target: Any, plugin: str, where: str) -> type[Model]:
         if isinstance(target, type) and issubclass(target, Model):
             if target not in owner:
                 raise ModelDefinitionError(

@@ -646,12 +646,38 @@ class RunSql(Operation):
         return [RunSql(sql=self.reverse_sql, reverse_sql=self.sql)]
 
 
+@dataclass(frozen=True)
+class RunPython(Operation):
+    """A data migration in Python: ``code`` names a function (``package.module:function``)
+    imported only when the migration runs, and called inside its transaction with a
+    ``umbral.runpython.RunPythonContext`` (the connection, the backend name, the tables as of
+    this point of history). The file stays JSON: loading it runs no code."""
+
+    kind: ClassVar[str] = "RunPython"
+    code: str
+    reverse_code: str | None = None
+    #: A squash may drop this step (a one-off data fix), as for RunSql.
+    elidable: bool = False
+
+    def describe(self) -> str:
+        return f"Run Python: {self.code}"
+
+    @property
+    def irreversible(self) -> bool:  # type: ignore[override]
+        return self.reverse_code is None
+
+    def reverse(self, state: State) -> list[Operation]:
+        if self.reverse_code is None:
+            raise IrreversibleOperation("RunPython without reverse_code cannot be undone")
+        return [RunPython(code=self.reverse_code, reverse_code=self.code)]
+
+
 OPERATIONS: dict[str, type[Operation]] = {
     cls.kind: cls
     for cls in (
         CreateTable, DropTable, AddColumn, DropColumn, AlterColumn, RenameTable, RenameColumn,
         CreateM2MTable, DropM2MTable, AddIndex, DropIndex, SetColumnComment, CreateView,
-        DropView, RunSql, CreateCompatShim, DropCompatShim,
+        DropView, RunSql, CreateCompatShim, DropCompatShim, RunPython,
     )
 }  # fmt: skip
 

@@ -43,6 +43,7 @@ TAGS = {
     "AddIndex": "ADD INDEX", "DropIndex": "DROP INDEX", "SetColumnComment": "COMMENT COL",
     "CreateView": "CREATE VIEW", "DropView": "DROP VIEW", "RunSql": "RUN SQL",
     "CreateCompatShim": "CREATE SHIM", "DropCompatShim": "DROP SHIM",
+    "RunPython": "RUN PYTHON",
 }  # fmt: skip
 
 
@@ -155,6 +156,14 @@ def _core_rule(op: ops.Operation) -> Finding:
             W,
             tag,
             "runs hand-written SQL that umbral cannot classify; review its "
+            "row impact, locking and idempotency. Expand-contract: keep it backward "
+            "compatible with the running code",
+        )
+    if isinstance(op, ops.RunPython):
+        return Finding(
+            W,
+            tag,
+            f"runs the Python function {op.code}, which umbral cannot classify; review its "
             "row impact, locking and idempotency. Expand-contract: keep it backward "
             "compatible with the running code",
         )

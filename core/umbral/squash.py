@@ -11,7 +11,7 @@ from umbral.autodetector import diff
 from umbral.environment import Environment
 from umbral.errors import UmbralError
 from umbral.migration import Migration
-from umbral.operations import AddColumn, AlterColumn, RenameTable, RunSql
+from umbral.operations import AddColumn, AlterColumn, RenameTable, RunPython, RunSql
 from umbral.schema import EMPTY
 
 
@@ -54,9 +54,9 @@ def squash(
         )
     for m in chosen:
         for op in m.operations:
-            if isinstance(op, RunSql) and not op.elidable:
+            if isinstance(op, RunSql | RunPython) and not op.elidable:
                 raise refuse(
-                    f"{m.key} contains RunSql, which a schema diff cannot reproduce; mark it "
+                    f"{m.key} contains {op.kind}, which a schema diff cannot reproduce; mark it "
                     '"elidable": true if the squash may drop it, or squash a range without it'
                 )
     keys = {m.key for m in chosen}

@@ -10,6 +10,7 @@ import pytest
 from umbral import operations as ops
 from umbral.backend import RenderContext
 from umbral.errors import UnsupportedChange
+from umbral.runpython import PythonStep
 from umbral.schema import Column as C
 from umbral.schema import ModelState
 from umbral_postgres.backend import PostgresBackend, split_pg_sql
@@ -355,6 +356,11 @@ CASES: list[tuple[str, ops.Operation, list[str]]] = [
         "run sql split on top-level semicolons",
         ops.RunSql(sql="UPDATE post SET note = 'a;b' WHERE rank % 2 = 0; SELECT 1"),
         ["UPDATE post SET note = 'a;b' WHERE rank % 2 = 0", "SELECT 1"],
+    ),
+    (
+        "run python is one step calling the function, with the tables before it",
+        ops.RunPython(code="app.data:forward"),
+        [PythonStep("app.data:forward", STATE)],
     ),
 ]
 

@@ -336,7 +336,7 @@ def test_backward_run_that_drops_a_column_is_gated(any_project: Project) -> None
     make(p, BLOG + "    views = fields.Integer(default=0)\n")
     assert p.run("migrate").code == 0
     # Un-applying an AddColumn drops the column: the reverse operation is what is classified.
-    r = p.run("migrate", "app/0001_auto")
+    r = p.run("migrate", "app/0001_initial")
     assert r.code == 1, r
     assert r.err_lines[:2] == [
         "error: umbral migrate: 1 pending destructive operation(s) would DESTROY DATA:",
@@ -346,7 +346,7 @@ def test_backward_run_that_drops_a_column_is_gated(any_project: Project) -> None
     assert [c[0] for c in schema_of(p.database)["post"]["columns"]] == ["id", "title", "views"]
     assert len(rows(p.database, "SELECT name FROM umbral_migrations")) == 2
 
-    r = p.run("migrate", "app/0001_auto", "--allow-destructive")
+    r = p.run("migrate", "app/0001_initial", "--allow-destructive")
     assert r.code == 0, r
     assert [c[0] for c in schema_of(p.database)["post"]["columns"]] == ["id", "title"]
-    assert rows(p.database, "SELECT name FROM umbral_migrations") == [("0001_auto",)]
+    assert rows(p.database, "SELECT name FROM umbral_migrations") == [("0001_initial",)]

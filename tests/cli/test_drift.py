@@ -120,7 +120,8 @@ def test_missing_file_blocks_migrate_and_allow_drift_proceeds(any_project: Proje
         "Options:",
         "1. Restore the file(s) from VCS.",
         "2. Run `umbral migrate --allow-drift` to proceed and apply pending migrations.",
-        "3. Run `umbral migrate --fake <plugin/name>` to mark an individual migration as applied.",
+        "3. Run `umbral migrate --prune` to delete the tracking rows of the [!] migrations "
+        "(the schema is not touched).",
     ]
     assert state(p) == before
 

@@ -26,7 +26,7 @@ def test_view_lifecycle(any_project: Project) -> None:
     p.models(POST + VIEW)
     r = p.run("makemigrations")
     assert r.code == 0, r
-    assert kinds(p, "0001_auto.json") == ["CreateTable", "CreateView"]
+    assert kinds(p, "0001_initial.json") == ["CreateTable", "CreateView"]
     assert p.run("migrate").code == 0, p.run("migrate")
     execute(p.database, "INSERT INTO post (title, published) VALUES ('a', TRUE), ('b', FALSE)")
     assert rows(p.database, "SELECT title FROM published_post") == [("a",)]

@@ -58,13 +58,13 @@ def test_hook_umbral_models(tmp_path: Path) -> None:
     app = make_app(tmp_path, shop=ShopPlugin())
     result = app.makemigrations()
     # The plugin that returns the models owns them: its folder, its tables.
-    assert [m.key for m in result.migrations] == ["shop/0001_auto"]
+    assert [m.key for m in result.migrations] == ["shop/0001_initial"]
     assert [op.table for op in result.migrations[0].operations] == ["shop_product", "shop_order"]
-    assert (tmp_path / "migrations" / "shop" / "0001_auto.json").is_file()
+    assert (tmp_path / "migrations" / "shop" / "0001_initial.json").is_file()
     assert not (tmp_path / "migrations" / "app").exists()
-    assert app.migrate().applied == ["shop/0001_auto"]
+    assert app.migrate().applied == ["shop/0001_initial"]
     assert rows(app.database, "SELECT plugin, name FROM umbral_migrations") == [
-        ("shop", "0001_auto")
+        ("shop", "0001_initial")
     ]
 
 
@@ -144,9 +144,9 @@ def test_hook_umbral_migrations_dir(tmp_path: Path) -> None:
     # A project plugin module is not an installed distribution: its directory is writable.
     assert app.env.info("shop").read_only is False
     app.makemigrations()
-    assert sorted(p.name for p in shipped.iterdir()) == ["0001_auto.json"]
+    assert sorted(p.name for p in shipped.iterdir()) == ["0001_initial.json"]
     assert not (tmp_path / "migrations" / "shop").exists()
-    assert app.migrate().applied == ["shop/0001_auto"]
+    assert app.migrate().applied == ["shop/0001_initial"]
 
 
 class EchoBackend(Backend):
@@ -180,7 +180,7 @@ def test_hook_umbral_backends(tmp_path: Path) -> None:
     assert app.env.info("echo").is_backend
     app.makemigrations()
     # sqlmigrate renders for the configured backend without opening a database.
-    rendered = app.sqlmigrate("shop/0001_auto")
+    rendered = app.sqlmigrate("shop/0001_initial")
     assert rendered.statements[0] == (
         'CREATE TABLE "shop_product" ("id" NUMBER(19) NOT NULL PRIMARY KEY, '
         '"name" VARCHAR(200) NOT NULL)'
@@ -265,7 +265,7 @@ def test_hook_umbral_render_operation_override_runs_on_sqlite(
     extra = {"analyze": AnalyzeTables()} if with_plugin else {}
     app = make_app(tmp_path, shop=ShopPlugin(), **extra)
     app.makemigrations()
-    assert app.migrate().applied == ["shop/0001_auto"]
+    assert app.migrate().applied == ["shop/0001_initial"]
     # ANALYZE leaves its statistics table behind: proof the override's SQL ran.
     stats = rows(app.database, "SELECT name FROM sqlite_master WHERE name = 'sqlite_stat1'")
     assert stats == ([("sqlite_stat1",)] if with_plugin else [])

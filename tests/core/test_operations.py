@@ -49,6 +49,8 @@ SAMPLES: list[ops.Operation] = [
     ops.DropView(name="recent", sql="SELECT * FROM post"),
     ops.RunSql(sql="UPDATE post SET title = 'x'", reverse_sql="SELECT 1"),
     ops.RunSql(sql="DELETE FROM post", acknowledged="reviewed"),
+    ops.RunPython(code="app.data:forward", reverse_code="app.data:backward"),
+    ops.RunPython(code="app.data:forward", elidable=True),
 ]
 
 

@@ -79,6 +79,8 @@ CASES: list[tuple[str, ops.Operation, OpSafety, str, tuple[str, ...]]] = [
     ("run sql without reverse", ops.RunSql(sql="DELETE FROM post"), W, "RUN SQL", ()),
     ("elidable run sql", ops.RunSql(sql="UPDATE post SET n = 1", elidable=True), W, "RUN SQL",
      ()),
+    ("run python", ops.RunPython(code="app.data:forward"), W, "RUN PYTHON",
+     ("app.data:forward",)),
 ]  # fmt: skip
 
 

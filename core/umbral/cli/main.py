@@ -151,6 +151,13 @@ def makemigrations_cmd(
         str | None, typer.Option("--empty", metavar="PLUGIN", help="Write an empty migration.")
     ] = None,
     name: Annotated[str | None, typer.Option("--name", help="Migration name suffix.")] = None,
+    python: Annotated[
+        bool,
+        typer.Option(
+            "--python",
+            help="With --empty: a RunPython data migration and a skeleton module beside it.",
+        ),
+    ] = False,
     merge: Annotated[
         bool, typer.Option("--merge", help="Write merge migrations for conflicting branches.")
     ] = False,
@@ -185,6 +192,8 @@ def makemigrations_cmd(
 ) -> None:
     """Diff models against the latest snapshots and write migration files."""
     opts = _opts(ctx, project, database, traceback)
+    if python and empty is None:
+        raise typer.BadParameter("--python goes with --empty PLUGIN", param_hint="--python")
     from umbral.cli.backfill import ask, parse_backfills
 
     try:
@@ -206,6 +215,7 @@ def makemigrations_cmd(
             drop_compat=drop_compat,
             backfill=ask if interactive else None,
             backfills=backfills,
+            python=python,
         )
         if as_json:
             import json
@@ -240,8 +250,13 @@ def makemigrations_cmd(
                 if dry_run:
                     out(m.dumps().rstrip("\n"))
             else:
-                out(f"Wrote {path}" + (" (empty)" if empty else " (merge)" if merge else ""))
-        if empty and not (check or dry_run):
+                what = " (empty)" if empty and not python else " (merge)" if merge else ""
+                out(f"Wrote {path}{what}")
+                for extra in m.extra_files or {}:
+                    out(f"Wrote {_rel(extra)}")
+        if python and not (check or dry_run):
+            out("Write the data change in forward() (and its undo in backward()) of that module")
+        elif empty and not (check or dry_run):
             out(
                 'Add operations by hand, e.g. {"kind": "RunSql", "sql": "UPDATE ...", '
                 '"reverse_sql": "..."}'
@@ -275,6 +290,13 @@ def migrate_cmd(
     ] = None,
     fake_initial: Annotated[
         bool, typer.Option("--fake-initial", help="Adopt existing tables of initial migrations.")
+    ] = False,
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune",
+            help="Delete the tracking rows of migrations no longer on disk ([!]), then exit.",
+        ),
     ] = False,
     allow_drift: Annotated[
         bool, typer.Option("--allow-drift", help="Proceed despite missing or edited files.")
@@ -333,6 +355,12 @@ def migrate_cmd(
     """Apply pending migrations in dependency order, one transaction each."""
     opts = _opts(ctx, project, database, traceback)
 
+    if prune and (target is not None or fake is not None or fake_initial):
+        raise typer.BadParameter(
+            "--prune only deletes tracking rows: it takes no target, --fake or --fake-initial",
+            param_hint="--prune",
+        )
+
     def body() -> int:
         app = load_app(opts)
         if plan:
@@ -352,6 +380,7 @@ def migrate_cmd(
             target,
             fake=fake,
             fake_initial=fake_initial,
+            prune=prune,
             allow_drift=allow_drift,
             allow_destructive=allow_destructive,
             allow_in_memory=allow_in_memory,
@@ -367,6 +396,14 @@ def migrate_cmd(
         progress.finish()
         if fake is not None:
             out(result.message)
+        elif prune:
+            if not result.pruned:
+                out("No orphan tracking rows to prune")
+            for key in result.pruned:
+                if plan:
+                    out(f"Prune {key} (delete its tracking row; the schema is not touched)")
+                else:
+                    out(f"Pruned {key} (tracking row deleted; the schema is not touched)")
         elif plan:
             if not result.plan and not result.faked:
                 out("No pending migrations")
@@ -480,7 +517,7 @@ def sqlmigrate_cmd(
             data = {
                 "migration": rendered.migration.key,
                 "operations": [
-                    {"description": description, "statements": list(statements)}
+                    {"description": description, "statements": [str(s) for s in statements]}
                     for description, statements in rendered.parts
                 ],
             }
@@ -490,7 +527,8 @@ def sqlmigrate_cmd(
         for description, statements in rendered.parts:
             out(f"-- {description}")
             for stmt in statements:
-                out(f"{stmt};")
+                # A Python step (RunPython) shows as a comment: it is no SQL to run.
+                out(f"{stmt};" if isinstance(stmt, str) else str(stmt))
         return 0
 
     run_command(opts, body)
