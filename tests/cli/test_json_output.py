@@ -73,3 +73,42 @@ def test_squashmigrations_json(project: Project) -> None:
         "replaces": [f"app/{first}", f"app/{second}"],
         "operations": [{"kind": "CreateTable", "description": "Create table post"}],
     }
+
+
+def test_migrate_json_and_plan_json(project: Project) -> None:
+    p = project
+    p.models(POST)
+    assert p.run("makemigrations").code == 0
+    first = p.migration_files()[0].removesuffix(".json")
+    plan = json.loads(p.run("migrate", "--plan", "--json").stdout)
+    assert plan["plan"] is True and plan["applied"] == []
+    assert plan["steps"] == [
+        {"migration": f"app/{first}", "action": "apply", "operations": ["Create table post"]}
+    ]
+    r = p.run("migrate", "--json")
+    assert r.code == 0, r
+    data = json.loads(r.stdout)
+    assert data["plan"] is False
+    [applied] = data["applied"]
+    assert applied["migration"] == f"app/{first}" and applied["seconds"] >= 0
+    assert data["unapplied"] == data["skipped"] == data["faked"] == data["pruned"] == []
+    back = json.loads(p.run("migrate", "app/zero", "--json", "--allow-destructive").stdout)
+    assert [s["action"] for s in back["steps"]] == ["unapply"]
+    assert [u["migration"] for u in back["unapplied"]] == [f"app/{first}"]
+    nothing = json.loads(p.run("migrate", "app/zero", "--json").stdout)
+    assert nothing["steps"] == [] and nothing["unapplied"] == []
+
+
+def test_migrate_verbose_prints_each_migration_with_its_time(project: Project) -> None:
+    p = project
+    p.models(POST)
+    assert p.run("makemigrations").code == 0
+    p.models(POST + "    slug = fields.Text(nullable=True)\n")
+    assert p.run("makemigrations").code == 0
+    keys = [f"app/{f.removesuffix('.json')}" for f in p.migration_files()]
+    r = p.run("migrate", "-v")
+    assert r.code == 0, r
+    lines = r.out_lines
+    assert [line.split(" ... ")[0].strip() for line in lines[:-1]] == keys
+    assert all(line.rstrip().endswith("s") for line in lines[:-1])
+    assert lines[-1] == "Applied 2 migration(s)"

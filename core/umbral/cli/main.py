@@ -348,6 +348,13 @@ def migrate_cmd(
         ),
     ] = None,
     env: EnvOpt = None,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "-v", "--verbose", help="Print each migration as it is applied, with its time."
+        ),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     project: ProjectOpt = None,
     database: DatabaseOpt = None,
     traceback: TracebackOpt = False,
@@ -365,15 +372,28 @@ def migrate_cmd(
         app = load_app(opts)
         if plan:
             note_missing_database(app)
-        progress = Progress()
+        import time
+
+        # The bar is drawn only on a terminal, and never with --json or -v (their lines).
+        progress = Progress(enabled=None if not (verbose or as_json) else False)
+        started: dict[str, float] = {}
+        timings: dict[str, float] = {}
 
         def on_event(kind: str, data: dict) -> None:
             if kind == "warning":
                 progress.clear()
                 err(f"warning: {data['message']}")
             elif kind == "faked":
-                out(f"Fake-applied initial migration for {data['count']} plugin(s)")
+                if not as_json:
+                    out(f"Fake-applied initial migration for {data['count']} plugin(s)")
             else:
+                key = data.get("migration", "")
+                if kind == "start":
+                    started[key] = time.perf_counter()
+                elif kind in ("done", "skipped") and key in started:
+                    timings[key] = time.perf_counter() - started.pop(key)
+                    if verbose and kind == "done":
+                        out(f"  {key} ... {timings[key]:.2f}s")
                 progress.update(kind, data)
 
         result = app.migrate(
@@ -394,6 +414,9 @@ def migrate_cmd(
             on_event=on_event,
         )
         progress.finish()
+        if as_json:
+            out(_migrate_json(result, plan=plan, timings=timings))
+            return 0
         if fake is not None:
             out(result.message)
         elif prune:
@@ -437,6 +460,44 @@ def migrate_cmd(
         return 0
 
     run_command(opts, body)
+
+
+def _migrate_json(result: Any, *, plan: bool, timings: dict[str, float]) -> str:
+    """``migrate --json``: what ran (or, with --plan, would run), one documented shape."""
+    import json
+
+    def action(r: Any) -> str:
+        if r.skipped:
+            return "unrecord" if r.backward else "skip"
+        if r.record_only:
+            return "record"
+        return "unapply" if r.backward else "apply"
+
+    data = {
+        "plan": plan,
+        "steps": [
+            {
+                "migration": r.migration.key,
+                "action": action(r),
+                "operations": [description for description, _ in r.parts],
+            }
+            for r in result.plan
+        ],
+        "applied": [
+            {"migration": key, "seconds": round(timings.get(key, 0.0), 6)} for key in result.applied
+        ],
+        "unapplied": [
+            {"migration": key, "seconds": round(timings.get(key, 0.0), 6)}
+            for key in result.unapplied
+        ],
+        "skipped": list(result.skipped),
+        "faked": list(result.faked),
+        "pruned": list(result.pruned),
+        "warnings": list(result.warnings),
+    }
+    if result.message:
+        data["message"] = result.message
+    return json.dumps(data, indent=2)
 
 
 def showmigrations_cmd(

@@ -64,8 +64,8 @@ def end_line() -> None:
 class Progress:
     """A one-line progress bar on stderr, shown only when stderr is a terminal."""
 
-    def __init__(self) -> None:
-        self.enabled = sys.stderr.isatty()
+    def __init__(self, enabled: bool | None = None) -> None:
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
         self.shown = False
 
     def update(self, kind: str, data: dict) -> None:
