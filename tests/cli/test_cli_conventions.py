@@ -29,3 +29,56 @@ def test_completion_script_and_completions(tmp_path: Path) -> None:
     r = run_umbral(cwd=tmp_path, env=env)
     assert r.code == 0, r
     assert set(r.out_lines) == {"checkmigrations", "checkschema"}
+
+
+def _on_a_terminal(args: list[str], cwd: Path, **env: str) -> str:
+    """Run umbral with stdout and stderr on a pseudo-terminal; return what it showed."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    leader, follower = pty.openpty()
+    subprocess.run(
+        [sys.executable, "-m", "umbral", *args],
+        cwd=cwd,
+        env=clean_env(**env),
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+        timeout=60,
+    )
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the other end is closed
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    return shown.decode()
+
+
+def test_colour_on_a_terminal_and_how_to_turn_it_off(tmp_path: Path) -> None:
+    (tmp_path / "umbral.toml").write_text(
+        'database = "sqlite:///db.sqlite3"\nmodels = ["models"]\nplugins = []\n'
+    )
+    (tmp_path / "models.py").write_text(
+        "from umbral import Model, fields\n\nclass Post(Model):\n    title = fields.Text()\n"
+    )
+    assert run_umbral("makemigrations", cwd=tmp_path).code == 0
+    shown = _on_a_terminal(["showmigrations"], tmp_path)
+    assert "\x1b[33m[ ]\x1b[0m app/" in shown  # a pending marker, coloured
+    error = _on_a_terminal(["migrate", "app/nope"], tmp_path)
+    assert error.startswith("\x1b[1;31merror:\x1b[0m umbral migrate:")
+    for plain in (
+        _on_a_terminal(["showmigrations", "--no-color"], tmp_path),
+        _on_a_terminal(["--no-color", "migrate", "app/nope"], tmp_path),
+        _on_a_terminal(["showmigrations"], tmp_path, NO_COLOR="1"),
+    ):
+        assert "\x1b[" not in plain, plain
+    # Not a terminal: never coloured (every other test reads plain text this way).
+    assert "\x1b[" not in run_umbral("showmigrations", cwd=tmp_path).stdout

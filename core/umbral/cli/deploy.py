@@ -16,7 +16,7 @@ from umbral.cli.main import (
     load_app,
     note_missing_database,
 )
-from umbral.cli.output import err, out, run_command
+from umbral.cli.output import err, out, paint, run_command
 
 
 def checkmigrations_cmd(
@@ -120,7 +120,7 @@ def checkmigrations_cmd(
         out("")
         for title, group in (("UNSAFE", unsafe), ("WARNING", warning)):
             if group:
-                out(f"{title} ({len(group)}):")
+                out(f"{paint(title, title)} ({len(group)}):")
                 for c in group:
                     out(f"  [{c.finding.tag}] {c.migration}: {c.finding.message}")
                 out("")

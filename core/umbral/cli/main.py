@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from umbral.cli import interrupt
-from umbral.cli.output import Progress, err, out, run_command
+from umbral.cli.output import Progress, err, out, paint, run_command
 from umbral.errors import UmbralError
 
 BUILTIN_COMMANDS = (  # in the order `umbral --help` lists them
@@ -74,6 +74,10 @@ def _root_callback(
             callback=_print_version,
             help="Show umbral's and every installed plugin's version, then exit.",
         ),
+    ] = False,
+    no_color: Annotated[
+        bool,
+        typer.Option("--no-color", help="No colour (also NO_COLOR, and when not a terminal)."),
     ] = False,
 ) -> None:
     """Schema migrations for Python: models in, JSON migrations out, applied safely."""
@@ -550,7 +554,7 @@ def showmigrations_cmd(
                 plugin = e.plugin
                 out(f"# plugin: {plugin}")
             skipped = f"  (skipped on {e.environment})" if e.environment else ""
-            out(f"{e.state.marker} {e.key}{skipped}")
+            out(f"{paint(e.state.marker, e.state.marker)} {e.key}{skipped}")
         if waiting:
             out("")
             out(f"{waiting} migration(s) not yet applied.")
@@ -851,6 +855,13 @@ def main() -> None:
     # peak memory on the benchmark projects is unchanged (docs/decisions.md).
     interrupt.install()  # again, for callers that skip ``umbral.cli.main`` the function
     gc.disable()
+    if "--no-color" in sys.argv[1:]:
+        # A global flag that may stand anywhere on the command line: taken out before the
+        # commands parse their own options.
+        from umbral.cli import output
+
+        output.NO_COLOR_FLAG = True
+        sys.argv = [sys.argv[0], *(a for a in sys.argv[1:] if a != "--no-color")]
     try:
         cli = build_cli(only=invoked_command(sys.argv[1:]))
         cli(prog_name="umbral")

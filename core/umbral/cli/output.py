@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -11,12 +12,43 @@ import typer
 from umbral.cli import interrupt
 from umbral.errors import UmbralError
 
+#: Colour off for this process (``--no-color``); ``NO_COLOR`` and a stream that is not a
+#: terminal turn it off too (https://no-color.org).
+NO_COLOR_FLAG = False
+
+#: ANSI styles by meaning, so commands say what a piece of text is, not how it looks.
+STYLES = {
+    "error": "1;31", "warning": "1;33", "note": "36",
+    "[X]": "32", "[ ]": "33", "[!]": "31", "[?]": "35", "[~]": "31", "[-]": "36",
+    "UNSAFE": "1;31", "WARNING": "1;33", "SAFE": "32",
+}  # fmt: skip
+
+
+def colored(stream: Any) -> bool:
+    if NO_COLOR_FLAG or os.environ.get("NO_COLOR"):
+        return False
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def paint(text: str, meaning: str, stream: Any = None) -> str:
+    """``text`` in the style of ``meaning`` when ``stream`` (default stdout) shows colour."""
+    code = STYLES.get(meaning)
+    if code is None or not colored(stream if stream is not None else sys.stdout):
+        return text
+    return f"\x1b[{code}m{text}\x1b[0m"
+
 
 def out(line: str = "") -> None:
     sys.stdout.write(line + "\n")
 
 
 def err(line: str) -> None:
+    head, sep, rest = line.partition(":")
+    if sep and head in ("error", "warning", "note"):
+        line = paint(head + ":", head, sys.stderr) + rest
     sys.stderr.write(line + "\n")
 
 
