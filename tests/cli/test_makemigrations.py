@@ -132,6 +132,22 @@ def test_a_table_whose_rows_reference_each_other_can_be_dropped(any_project: Pro
     assert "node" not in schema_of(p.database)
 
 
+def test_a_column_with_choices_can_be_cast_both_ways(any_project: Project) -> None:
+    """The CHECK of the old choices compares with the old type's values: it goes before the
+    type changes, and the new one comes after (forward and back)."""
+    p = any_project
+    make(p, "class Item(Model):\n    size = fields.Integer(nullable=True, choices=[1, 2])\n")
+    migrate(p)
+    execute(p.database, "INSERT INTO item (size) VALUES (2)")
+    make(p, 'class Item(Model):\n    size = fields.Text(nullable=True, choices=["1", "2"])\n')
+    migrate(p)
+    assert rows(p.database, "SELECT size FROM item") == [("2",)]
+    execute(p.database, "DELETE FROM item")
+    r = p.run("migrate", "app/0001_create_item")
+    assert r.code == 0, r
+    assert p.run("migrate").code == 0
+
+
 def test_rename_by_column_shape_is_noted_on_stderr(project: Project) -> None:
     p = project
     make(p, POST)

@@ -552,14 +552,16 @@ def renames(before: History, after: History) -> None:
     pair. Any other renamed column is a drop and an add: it gets a new identity, so its values
     are not expected to survive and the step counts as destructive. A NOT NULL column without
     a default cannot be added that way (makemigrations refuses): such a rename is taken back."""
+    moved = {n for n, x in after.models.items() if n in before.models}
+    moved = {n for n in moved if before.models[n].db_table != after.models[n].db_table}
     for name, m in after.models.items():
         old = before.models.get(name)
         if old is not None:
-            while _pair_renames(old, m, after):
+            while _pair_renames(old, m, after, moved):
                 pass
 
 
-def _pair_renames(old: Mod, m: Mod, after: History) -> bool:
+def _pair_renames(old: Mod, m: Mod, after: History, moved: set[str]) -> bool:
     """One pass over ``m``; True when a rename was taken back (the pairing must be redone)."""
     old_names = {c.name for c in old.cols}
     new_names = {c.name for c in m.cols}
@@ -575,8 +577,12 @@ def _pair_renames(old: Mod, m: Mod, after: History) -> bool:
             and sum(r.shape() == c.shape() for r in removed) == 1
             and sum(a.shape() == c.shape() for a in added) == 1
         )
-        if "rename_beside_change" in after.known_open and (len(removed), len(added)) != (1, 1):
-            seen = False  # today's rule: the only removed and the only added column
+        if "rename_beside_change" in after.known_open and (
+            (len(removed), len(added)) != (1, 1) or c.fk in moved
+        ):
+            # Today's rule: the only removed and the only added column, compared by the
+            # target's table name (which a rename of the target in the same step changes).
+            seen = False
         if seen:
             continue
         if not c.nullable and c.default is None:
@@ -966,6 +972,10 @@ RENAME_WITH_HELP = [[(13, 0)], [(6, 1), (7, 319)]]
 #: through a RESTRICT key (`FOREIGN KEY constraint failed` on `DROP TABLE`).
 DROP_SELF_REFERENCING = [[(8, 0)], [(8, 554)], [(1, 0)]]
 
+#: Found by this test, fixed: on PostgreSQL the way back over a cast to Text that added
+#: `choices` changed the type before dropping their CHECK (`operator does not exist`).
+CAST_WITH_CHOICES = ([(2, 82, 614)], [[(4, 0), (4, 0)], [(4, 0), (4, 0), (4, 0)], [(7, 134)]])
+
 
 @SETTINGS
 @given(history=HISTORIES)
@@ -977,6 +987,7 @@ def test_wide_histories_keep_every_row(tmp_path_factory, history) -> None:
 
 @SETTINGS
 @given(legacy=LEGACY, history=HISTORIES)
+@example(*CAST_WITH_CHOICES)
 def test_adopted_schemas_evolve_keeping_every_row(tmp_path_factory, legacy, history) -> None:
     run_history(_sqlite_run(tmp_path_factory, OPEN), history, legacy)
 
@@ -996,6 +1007,7 @@ def test_wide_histories_keep_every_row_on_postgres(
 @pytest.mark.postgres
 @SETTINGS
 @given(legacy=LEGACY, history=HISTORIES)
+@example(*CAST_WITH_CHOICES)
 def test_adopted_schemas_evolve_keeping_every_row_on_postgres(
     tmp_path_factory, postgres_admin, legacy, history
 ) -> None:
@@ -1016,6 +1028,7 @@ KNOWN_OPEN_CASES = [
     ("adopted_fk_rebuild", "sqlite", [(0, 0, 0), (0, 4, 0)], [[(7, 1)]]),  # DEFERRABLE lost
     ("rename_beside_change", "sqlite", None, [[(2, 0)], [(6, 0), (4, 3)]]),
     ("rename_beside_change", "postgres", None, [[(2, 0)], [(6, 0), (4, 3)]]),
+    ("rename_beside_change", "sqlite", None, [[(1, 0), (8, 0)], [(6, 734), (2, 0)]]),  # FK target
     ("adopted_index_drop", "sqlite", [(2, 50, 36)], [[(12, 1)]]),
     ("adopted_index_drop", "postgres", [(2, 50, 36)], [[(12, 1)]]),
     ("legacy_partial_index", "sqlite", [(0, 16, 0)], [[(0, 0)]]),

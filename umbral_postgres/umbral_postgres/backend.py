@@ -207,7 +207,13 @@ class PostgresBackend(Backend):
         out: list[str] = []
         old_type, new_type = self.sql_type(old), self.sql_type(new)
         old_default, new_default = self.default_sql(old), self.default_sql(new)
+        check = q(f"{op.table}_{op.column}_check")
+        # The CHECK of the choices compares with the old type's literals (`text = integer`
+        # once the type changes): it goes before a type change and comes back after it.
+        recheck = old.choices != new.choices or (old_type != new_type and bool(old.choices))
         if old_type != new_type:
+            if old.choices:
+                out.append(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {check}")
             # The old default may not cast to the new type on its own: drop it first and set
             # the new one afterwards.
             if old_default is not None:
@@ -231,9 +237,9 @@ class PostgresBackend(Backend):
                 out.append(f"{alter} SET NOT NULL")
         out += self._alter_unique(op, old, new, ctx)
         out += self._alter_fk(op, old, new, ctx)
-        if old.choices != new.choices:
-            check = q(f"{op.table}_{op.column}_check")
-            out.append(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {check}")
+        if recheck:
+            if not (old_type != new_type and old.choices):  # not dropped above
+                out.append(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {check}")
             if new.choices:
                 out.append(f"ALTER TABLE {table} ADD {self.check_sql(op.table, new)}")
         return out
