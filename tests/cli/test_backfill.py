@@ -162,7 +162,7 @@ class Terminal:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "umbral", *args],
             cwd=p.root,
-            env=clean_env(),
+            env=clean_env(NO_COLOR="1"),  # plain text to compare (colour: test_cli_conventions)
             stdin=slave,
             stdout=slave,
             stderr=slave,
