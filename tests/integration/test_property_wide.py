@@ -973,7 +973,7 @@ RENAME_WITH_HELP = [[(13, 0)], [(6, 1), (7, 319)]]
 DROP_SELF_REFERENCING = [[(8, 0)], [(8, 554)], [(1, 0)]]
 #: Found by a long run, fixed: on PostgreSQL a cast of a column with choices compared the new
 #: type with the CHECK's old literals (`operator does not exist: bigint = text`).
-CAST_WITH_CHOICES = [
+CAST_WITH_CHOICES_FRESH = [
     [(0, 142)],
     [(6, 0), (14, 0)],
     [(3, 0), (3, 0), (8, 0), (0, 0)],
@@ -1005,7 +1005,7 @@ def test_adopted_schemas_evolve_keeping_every_row(tmp_path_factory, legacy, hist
 @given(history=HISTORIES)
 @example(history=RENAME_WITH_HELP)
 @example(history=DROP_SELF_REFERENCING)
-@example(history=CAST_WITH_CHOICES)
+@example(history=CAST_WITH_CHOICES_FRESH)
 def test_wide_histories_keep_every_row_on_postgres(
     tmp_path_factory, postgres_admin, history
 ) -> None:
