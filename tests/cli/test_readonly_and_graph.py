@@ -238,7 +238,7 @@ def test_showmigrations_does_not_import_the_models(project: Project) -> None:
     ), r  # fmt: skip
     assert not (p.root / "imported").exists()
     # The commands that need the models still say why they cannot run.
-    r = p.run("migrate")
+    r = p.run("makemigrations")
     assert r.code == 1, r
     assert "models module `models` failed to import: RuntimeError: an edit in progress" in r.stderr
 
