@@ -334,7 +334,7 @@ class App:
                     on_event("faked", {"count": len(result.faked)})
             done: list[str] = []
             if result.fast is not None:
-                done = _apply_fast(conn, backend, result, todo, m, env_name, warn)
+                done = _apply_fast(conn, backend, result, todo, m, env_name, warn, on_event)
                 rendered = result.plan
             done += executor.apply_plan(conn, backend, rendered, on_event)
             # A squash recorded because its last originals ran in this run is bookkeeping of
@@ -575,14 +575,23 @@ def _apply_fast(
     migrator: Any,
     environment: str | None,
     warn: Callable[[str], None],
+    on_event: Event | None,
 ) -> list[str]:
     """Run the fast path of ``result``; if the database refuses its SQL, nothing of it stays
-    and every migration is replayed instead (``result.plan`` then holds them all)."""
+    and every migration is replayed instead (``result.plan`` then holds them all). Progress
+    is reported as one step from the first covered migration to the last."""
     from umbral import executor, fastpath
 
     assert result.fast is not None
+    covered = result.fast.covered
     try:
-        return fastpath.apply(conn, backend, result.fast)
+        if on_event:
+            on_event("start", {"migration": covered[0].key, "index": 1, "total": len(covered)})
+        done = fastpath.apply(conn, backend, result.fast)
+        if on_event:
+            on_event("done", {"migration": covered[-1].key, "index": len(covered),
+                              "total": len(covered)})  # fmt: skip
+        return done
     except executor.driver_errors(conn) as exc:
         from umbral.migrate import translate_db_errors
 
