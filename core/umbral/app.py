@@ -557,7 +557,8 @@ def _choose_path(conn: Any, todo: list[Migration], replay: bool) -> tuple[int, s
         return 0, "replay: --replay given; every migration runs as written"
     covered, why = fastpath.split(todo)
     if not covered:
-        return 0, f"replay: the database is empty, but {why}, whose effect no snapshot holds"
+        tail = "" if why.endswith("does not show") else ", whose effect no snapshot holds"
+        return 0, f"replay: the database is empty, but {why}{tail}"
     head = (
         f"fast path: the database is empty; the schema of {todo[covered - 1].key} is built "
         f"from the snapshots and {covered} migration(s) are recorded in one transaction"

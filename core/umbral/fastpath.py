@@ -19,6 +19,7 @@ from umbral.autodetector import diff
 from umbral.database import driver_cursor
 from umbral.executor import Rendered, render_migration, write_transaction
 from umbral.migration import Migration
+from umbral.operations import CreateView, DropView, State, state_from_snapshot
 from umbral.schema import EMPTY
 
 if TYPE_CHECKING:
@@ -61,12 +62,60 @@ def must_replay(m: Migration) -> str | None:
 
 def split(plan: Sequence[Migration]) -> tuple[int, str | None]:
     """How many migrations at the head of ``plan`` the snapshots cover, and why the rest
-    replays (None when nothing does)."""
+    replays (None when nothing does).
+
+    A hand-edited file may hold operations its snapshot does not show (a CreateTable added
+    to an ``--empty`` migration keeps the copied snapshot): the covered operations are run on
+    the plugins' tables from empty, and a plugin whose end differs from its snapshot's leaves
+    nothing covered, so the whole plan replays as written."""
+    covered, why = len(plan), None
     for i, m in enumerate(plan):
         why = must_replay(m)
         if why is not None:
-            return i, why
-    return len(plan), None
+            covered = i
+            break
+    stray = _disagreeing(plan[:covered])
+    if stray is not None:
+        return 0, f"{stray.key} holds operations its snapshot does not show"
+    return covered, why
+
+
+def _disagreeing(covered: Sequence[Migration]) -> Migration | None:
+    """The last covered migration of the first plugin whose operations, run from empty, do
+    not end at that migration's snapshot (tables and views), or None."""
+    states: dict[str, State] = {}
+    views: dict[str, set[str]] = {}
+    for m in covered:
+        state = states.get(m.plugin, {})
+        names = views.setdefault(m.plugin, set())
+        for op in m.operations:
+            state = op.apply(state)
+            if isinstance(op, CreateView):
+                names.add(op.name)
+            elif isinstance(op, DropView):
+                names.discard(op.name)
+        states[m.plugin] = state
+    for plugin, end in _ends(covered).items():
+        snapshot = end.snapshot_after
+        want = state_from_snapshot(snapshot.models)
+        want_views = {x.table for x in snapshot.models.values() if x.view is not None}
+        if _shape(states[plugin]) != _shape(want) or views[plugin] != want_views:
+            return end
+    return None
+
+
+def _shape(state: State) -> dict[str, tuple]:
+    """A plugin's tables, compared without the order of their columns (a column added by a
+    migration comes last in the database, and where the model declares it in the snapshot)."""
+    return {
+        table: (
+            sorted(model.fields, key=lambda c: c.name),
+            sorted(model.unique_together),
+            sorted(model.indexes),
+            sorted(model.m2m, key=lambda r: r.field),
+        )
+        for table, model in state.items()
+    }
 
 
 def umbral_tables(conn: Connection, plan: Sequence[Migration]) -> list[str]:

@@ -234,3 +234,25 @@ def test_commands_that_read_files_do_not_import_the_models(any_project: Project)
     r = p.run("makemigrations")
     assert r.code == 1, r
     assert "models module `models` failed to import: RuntimeError: an edit in progress" in r.stderr
+
+
+def test_operations_the_snapshot_does_not_show_replay_everything(any_project: Project) -> None:
+    p = any_project
+    history(p)
+    r = p.run("makemigrations", "--empty", "app", "--name", "by_hand")
+    assert r.code == 0, r
+    path = sorted((p.root / "migrations" / "app").glob("*_by_hand.json"))[0]
+    data = json.loads(path.read_text())
+    data["operations"] = [
+        {"kind": "CreateTable", "table": "audit",
+         "columns": [{"name": "id", "type": "BigInt", "primary_key": True, "nullable": False}]}
+    ]  # fmt: skip
+    path.write_text(json.dumps(data, indent=2))
+    r = p.run("migrate", "--plan")
+    assert r.out_lines[0] == (
+        f"Path: replay: the database is empty, but app/{path.stem} holds operations its "
+        "snapshot does not show"
+    ), r
+    r = p.run("migrate")
+    assert (r.code, r.out_lines) == (0, ["Applied 4 migration(s)"]), r
+    assert "audit" in schema_of(p.database)
