@@ -11,7 +11,7 @@ compatibility view, an environment gate (``skip_on``), an operation of another p
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from umbral import recorder
@@ -105,13 +105,14 @@ def _disagreeing(covered: Sequence[Migration]) -> Migration | None:
 
 
 def _shape(state: State) -> dict[str, tuple]:
-    """A plugin's tables, compared without the order of their columns (a column added by a
-    migration comes last in the database, and where the model declares it in the snapshot)."""
+    """A plugin's tables as the database holds them: columns regardless of their order (a
+    column added by a migration comes last in the database, and where the model declares it
+    in the snapshot), indexes as the set they render to (an ``AddIndex`` of one column and a
+    column's ``index=True`` are the same index)."""
     return {
         table: (
-            sorted(model.fields, key=lambda c: c.name),
-            sorted(model.unique_together),
-            sorted(model.indexes),
+            sorted((replace(c, index=False) for c in model.fields), key=lambda c: c.name),
+            sorted(set(model.index_specs())),
             sorted(model.m2m, key=lambda r: r.field),
         )
         for table, model in state.items()
