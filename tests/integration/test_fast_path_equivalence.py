@@ -64,6 +64,10 @@ def check(history: list[tuple[int, int]], run_sql_at: int | None, root: Path,
     fast_url, replay_url = urls(), urls()
     fast = make_app(root, h, fast_url).migrate(allow_destructive=True)
     assert fast.path.startswith(("fast path", "replay: the database is empty")), fast.path
+    # Generated files agree with their snapshots: the check must not send them to a replay.
+    assert "snapshot does not show" not in fast.path, fast.path
+    if run_sql_at is None:
+        assert fast.path.startswith("fast path") and "then replay" not in fast.path, fast.path
     assert not fast.warnings, fast.warnings  # the fast path did not fall back to a replay
     if fast.path.startswith("fast path"):
         assert fast.fast is not None
