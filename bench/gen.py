@@ -167,7 +167,22 @@ def cmd_sql(args: argparse.Namespace) -> None:
     from umbral.config import load_project
 
     app = App.from_config(load_project(Path(args.project)), database=args.database)
-    plan = app.migrate(plan=True, allow_destructive=True).plan
+    if args.head:
+        # The head floor: the fast path's own SQL (the schema of the plan's end, the tracking
+        # table and every tracking row), to run in one transaction.
+        from umbral import recorder
+
+        fast = app.migrate(plan=True, allow_destructive=True).fast
+        assert fast is not None, "the history holds a migration the fast path replays"
+        lines = [_terminated(recorder._CREATE)] + [_terminated(s) for s in fast.statements]
+        now = recorder.now_iso()
+        lines += [_terminated(recorder.record_sql(m.plugin, m.id, m.checksum, now))
+                  for m in fast.covered]  # fmt: skip
+        Path(args.out).write_text("".join(lines))
+        print(len(fast.covered), len(fast.statements))
+        return
+    # The replay floor: every migration's statements, as `migrate --replay` runs them.
+    plan = app.migrate(plan=True, allow_destructive=True, replay=True).plan
     stmts = [s for r in plan for s in r.statements]
     Path(args.out).write_text("".join(_terminated(s) for s in stmts))
     if args.per_migration:
@@ -207,6 +222,7 @@ def main() -> None:
     q.add_argument("database")
     q.add_argument("out")
     q.add_argument("--per-migration", help="also write the statements a transaction each")
+    q.add_argument("--head", action="store_true", help="the fast path's statements instead")
     args = ap.parse_args()
     {"project": cmd_project, "sql": cmd_sql}[args.cmd](args)
 

@@ -333,32 +333,69 @@ def b_check(cfg: argparse.Namespace) -> Table:
     ]
 
 
-def floor_sql(proj: Path, url: str, out: Path, per_migration: Path | None = None) -> None:
-    """umbral's statements for empty -> head, wrapped in one transaction; with
-    ``per_migration``, also a transaction per migration with its tracking row (``gen.py``)."""
+def floor_sql(
+    proj: Path, url: str, out: Path, per_migration: Path | None = None, *, head: bool = False
+) -> None:
+    """umbral's statements for empty -> head as ``migrate --replay`` runs them, wrapped in one
+    transaction; with ``per_migration``, also a transaction per migration with its tracking
+    row; with ``head``, the fast path's statements and tracking rows instead (``gen.py``)."""
     raw = out.with_suffix(".raw")
     extra = ["--per-migration", str(per_migration)] if per_migration else []
+    extra += ["--head"] if head else []
     sh([PY, str(HERE / "gen.py"), "sql", str(proj), url, str(raw), *extra], HERE)
     out.write_text("BEGIN;\n" + raw.read_text() + "COMMIT;\n")
 
 
+#: The contender that runs the fast path's own SQL (``floor_sql(head=True)``).
+HEAD_FLOOR = "head floor"
+
+
+def fast_label(backend: str, n: int, h: int) -> str:
+    return f"fresh database at head (fast path), {backend}, N={n}, H={h}"
+
+
 def b_migrate_sqlite(cfg: argparse.Namespace) -> Table:
     rows: Table = []
-    for n, h in cfg.nh_migrate:
+    for n, h in dict.fromkeys([*cfg.nh_migrate, cfg.nh_fast]):
         d = fresh_copy(project(n, h, cfg.seed), f"mig_n{n}_h{h}")
         db = "db.sqlite3"
         floor = d / "floor.sql"
         floor_sql(d / "umbral", f"sqlite:///{d / 'floor-plan.sqlite3'}", floor)
+        floor_contender = Contender(
+            "floor",
+            ["sqlite3", str(d / "floor.sqlite3"), f".read {floor}"],
+            d,
+            setup=rm(d / "floor.sqlite3"),
+        )
+        if (n, h) == cfg.nh_fast:
+            # migrate on an empty database: the schema of the plan's end from the snapshots,
+            # against the replay floor and the floor of that schema's own SQL.
+            head = d / "head.sql"
+            floor_sql(d / "umbral", f"sqlite:///{d / 'floor-plan.sqlite3'}", head, head=True)
+            contenders = [
+                floor_contender,
+                Contender(
+                    HEAD_FLOOR,
+                    ["sqlite3", str(d / "head.sqlite3"), f".read {head}"],
+                    d,
+                    setup=rm(d / "head.sqlite3"),
+                ),
+                Contender(
+                    "umbral",
+                    umbral("migrate", "--allow-destructive"),
+                    d / "umbral",
+                    setup=rm(d / "umbral" / db),
+                ),
+            ]
+            label = fast_label("SQLite", n, h)
+            rows.append((label, bench(label, contenders, cfg.runs)))
+        if (n, h) not in cfg.nh_migrate:
+            continue
         contenders = [
-            Contender(
-                "floor",
-                ["sqlite3", str(d / "floor.sqlite3"), f".read {floor}"],
-                d,
-                setup=rm(d / "floor.sqlite3"),
-            ),
+            floor_contender,
             Contender(
                 "umbral",
-                umbral("migrate", "--allow-destructive"),
+                umbral("migrate", "--allow-destructive", "--replay"),
                 d / "umbral",
                 setup=rm(d / "umbral" / db),
             ),
@@ -390,18 +427,43 @@ def b_migrate_sqlite(cfg: argparse.Namespace) -> Table:
 def b_migrate_postgres(cfg: argparse.Namespace) -> Table:
     pg = Postgres(cfg.pg_url)
     rows: Table = []
-    for n, h in cfg.nh_migrate:
+    for n, h in dict.fromkeys([*cfg.nh_migrate, cfg.nh_fast]):
         d = fresh_copy(project(n, h, cfg.seed), f"pgmig_n{n}_h{h}")
         floor, floor_tx = d / "floor.sql", d / "floor-tx.sql"
         pg.recreate("umbral_bench_plan")()
         floor_sql(d / "umbral", pg.db("umbral_bench_plan"), floor, floor_tx)
+        floor_contender = Contender(
+            "floor",
+            pg.psql("-f", str(floor), db=pg.db("umbral_bench_floor")),
+            d,
+            setup=pg.recreate("umbral_bench_floor"),
+        )
+        if (n, h) == cfg.nh_fast:
+            head = d / "head.sql"
+            floor_sql(d / "umbral", pg.db("umbral_bench_plan"), head, head=True)
+            contenders = [
+                floor_contender,
+                Contender(
+                    HEAD_FLOOR,
+                    pg.psql("-f", str(head), db=pg.db("umbral_bench_head")),
+                    d,
+                    setup=pg.recreate("umbral_bench_head"),
+                ),
+                Contender(
+                    "umbral",
+                    umbral(
+                        "migrate", "--allow-destructive", "--database", pg.db("umbral_bench_umbral")
+                    ),
+                    d / "umbral",
+                    setup=pg.recreate("umbral_bench_umbral"),
+                ),
+            ]
+            label = fast_label("PostgreSQL", n, h)
+            rows.append((label, bench(label, contenders, cfg.runs)))
+        if (n, h) not in cfg.nh_migrate:
+            continue
         contenders = [
-            Contender(
-                "floor",
-                pg.psql("-f", str(floor), db=pg.db("umbral_bench_floor")),
-                d,
-                setup=pg.recreate("umbral_bench_floor"),
-            ),
+            floor_contender,
             # Not a target's reference: what a transaction per migration (SPEC §8) costs the
             # server, for the notes under the targets.
             Contender(
@@ -413,7 +475,11 @@ def b_migrate_postgres(cfg: argparse.Namespace) -> Table:
             Contender(
                 "umbral",
                 umbral(
-                    "migrate", "--allow-destructive", "--database", pg.db("umbral_bench_umbral")
+                    "migrate",
+                    "--allow-destructive",
+                    "--replay",
+                    "--database",
+                    pg.db("umbral_bench_umbral"),
                 ),
                 d / "umbral",
                 setup=pg.recreate("umbral_bench_umbral"),
@@ -442,7 +508,7 @@ def b_migrate_postgres(cfg: argparse.Namespace) -> Table:
                 bench(f"migrate pg N={n} H={h}", contenders, cfg.runs, cfg.peer_runs),
             )
         )
-    for name in ("plan", "floor", "umbral", "django", "alembic"):
+    for name in ("plan", "floor", "head", "umbral", "django", "alembic"):
         sh(pg.psql("-c", f"DROP DATABASE IF EXISTS umbral_bench_{name}"), HERE)
     return rows
 
@@ -798,6 +864,32 @@ def targets(results: dict[str, dict[str, Result]]) -> list[tuple[str, str, bool]
                         r <= 1.5,
                     )
                 )
+        if label.startswith("fresh database at head"):
+            where = label.split(", ", 1)[1]
+            r = ratio(rows, "umbral", "floor")
+            if r is not None:
+                out.append(
+                    (
+                        f"fresh database at head ≤ 0.25x the replay floor ({where})",
+                        f"{fmt_s(rows['umbral'])} vs {fmt_s(rows['floor'])} = {r:.2f}x",
+                        r <= 0.25,
+                    )
+                )
+            start = results.get("`--help`", {}).get(
+                START_PG if "PostgreSQL" in label else START_SQLITE
+            )
+            head = rows.get(HEAD_FLOOR)
+            if start is not None and head is not None and "umbral" in rows:
+                beyond = rows["umbral"].seconds - start.seconds
+                x = beyond / head.seconds
+                out.append(
+                    (
+                        f"fresh database at head: beyond start-up ≤ 1.5x the head floor ({where})",
+                        f"{fmt_s(rows['umbral'])} - S {fmt_s(start)} = {beyond * 1000:.0f} ms "
+                        f"vs {fmt_s(head)} = {x:.2f}x",
+                        x <= 1.5,
+                    )
+                )
     checks = {
         lbl: rows["umbral"]
         for lbl, rows in results.items()
@@ -1052,6 +1144,12 @@ def main() -> None:
         "minutes per run at N=500",
     )
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument(
+        "--fast-nh",
+        dest="nh_fast",
+        type=lambda v: tuple(int(x) for x in v.split(",")),
+        help="N,H of the fresh-database (fast path) case (default 500,500; --quick 50,50)",
+    )
     ap.add_argument("--skip-setup", action="store_true", help="do not re-run pip install")
     ap.add_argument(
         "--report-only",
@@ -1075,10 +1173,12 @@ def main() -> None:
     if cfg.quick:
         cfg.sizes_scratch, cfg.n_check, cfg.h_check = [50, 200], 100, [0, 50]
         cfg.nh_migrate, cfg.nh_show, cfg.big_rows = [(50, 50), (100, 0)], (100, 50), 100_000
+        cfg.nh_fast = cfg.nh_fast or (50, 50)
     else:
         cfg.sizes_scratch, cfg.n_check, cfg.h_check = [100, 500, 2000], 500, [0, 50, 200, 500]
         cfg.nh_migrate = [(100, 500), (500, 0), (500, 500)]
         cfg.nh_show, cfg.big_rows = (500, 500), 1_000_000
+        cfg.nh_fast = cfg.nh_fast or (500, 500)
     if cfg.report_only:
         store = WORK / ("results-quick.json" if cfg.quick else "results.json")
         data = json.loads(store.read_text())
@@ -1133,6 +1233,7 @@ def _label_order(cfg: argparse.Namespace) -> list[str]:
     out += [f"no-change check, N={cfg.n_check}, H={h}" for h in cfg.h_check]
     out += [f"migrate empty→head, SQLite, N={n}, H={h}" for n, h in cfg.nh_migrate]
     out += [f"migrate empty→head, PostgreSQL, N={n}, H={h}" for n, h in cfg.nh_migrate]
+    out += [fast_label(backend, *cfg.nh_fast) for backend in ("SQLite", "PostgreSQL")]
     out += [f"showmigrations (all applied), N={cfg.nh_show[0]}, H={cfg.nh_show[1]}", "`--help`"]
     return out
 

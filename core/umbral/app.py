@@ -219,6 +219,7 @@ class App:
         allow_destructive: bool = False,
         allow_irreversible: bool = False,
         plan: bool = False,
+        replay: bool = False,
         lock_wait: float | None = None,
         lock_timeout: float | None = None,
         statement_timeout: float | None = None,
@@ -230,6 +231,11 @@ class App:
 
         ``environment`` (else UMBRAL_ENV, else the config's ``env``) is where this database
         runs: a pending migration whose ``skip_on`` names it is recorded as skipped, not run.
+
+        On a database that holds nothing of umbral's, the schema of the plan's end is built
+        from the migrations' snapshots and they are recorded in one transaction, up to the
+        first migration that has to run as written (see ``umbral.fastpath``); ``replay`` runs
+        every migration instead. ``result.path`` says which path and why.
         """
         from umbral import executor, recorder
         from umbral.database import connect
@@ -315,9 +321,20 @@ class App:
                 result.faked = m.initial_to_fake(applied)
                 applied = {**applied, **{k: m.by_key[k].checksum for k in result.faked}}
             todo = m.pending_plan(applied, target)
-            rendered = [m.render(x, env_name) for x in todo]
+            covered = 0
+            if todo and not fake_initial and not applied:
+                covered, result.path = _choose_path(conn, todo, replay)
+            if covered:
+                from umbral import fastpath
+
+                result.fast = fastpath.render(
+                    self.env.pm, backend, todo[:covered], self.env.file_order
+                )
+            rendered = [m.render(x, env_name) for x in todo[covered:]]
             if not allow_destructive:
-                _destructive_gate(self.env.pm, backend, rendered)
+                # The same refusal as a replay: the covered migrations are gated as well.
+                head = [executor.Rendered(x, []) for x in todo[:covered]]
+                _destructive_gate(self.env.pm, backend, head + rendered)
             result.plan = rendered
             if plan:
                 return result
@@ -329,7 +346,11 @@ class App:
                 m.record_faked(result.faked)
                 if on_event:
                     on_event("faked", {"count": len(result.faked)})
-            done = executor.apply_plan(conn, backend, rendered, on_event)
+            done: list[str] = []
+            if result.fast is not None:
+                done = _apply_fast(conn, backend, result, todo, m, env_name, warn, on_event)
+                rendered = result.plan
+            done += executor.apply_plan(conn, backend, rendered, on_event)
             # A squash recorded because its last originals ran in this run is bookkeeping of
             # those, not one more applied migration.
             gated = {r.migration.key for r in rendered if r.skipped}
@@ -529,6 +550,74 @@ class App:
             # A squash recorded without SQL runs none of its operations (SPEC §5).
             todo = [x for x in todo if x.key not in m.record_only]
         return classify_migrations(self.env.pm, todo, backend)
+
+
+def _choose_path(conn: Any, todo: list[Migration], replay: bool) -> tuple[int, str]:
+    """How many migrations at the head of ``todo`` the fast path covers on this database
+    without tracking rows, and the sentence saying which path the run takes and why."""
+    from umbral import fastpath, recorder
+
+    if recorder.has_table(conn):
+        conn.rollback()  # the inspector's read opened a transaction
+        return 0, ""  # tracked, even if empty: the database is not fresh
+    conn.rollback()
+    found = fastpath.umbral_tables(conn, todo)
+    if found:
+        return 0, (
+            f"replay: the database already holds {', '.join(found)}, so the schema is not "
+            "built from the snapshots"
+        )
+    if replay:
+        return 0, "replay: --replay given; every migration runs as written"
+    covered, why = fastpath.split(todo)
+    if not covered:
+        tail = "" if why.endswith("does not show") else ", whose effect no snapshot holds"
+        return 0, f"replay: the database is empty, but {why}{tail}"
+    head = (
+        f"fast path: the database is empty; the schema of {todo[covered - 1].key} is built "
+        f"from the snapshots and {covered} migration(s) are recorded in one transaction"
+    )
+    if why is None:
+        return covered, head
+    return covered, f"{head}; then replay from {todo[covered].key}: {why.split(' ', 1)[1]}"
+
+
+def _apply_fast(
+    conn: Any,
+    backend: Backend,
+    result: MigrateResult,
+    todo: list[Migration],
+    migrator: Any,
+    environment: str | None,
+    warn: Callable[[str], None],
+    on_event: Event | None,
+) -> list[str]:
+    """Run the fast path of ``result``; if the database refuses its SQL, nothing of it stays
+    and every migration is replayed instead (``result.plan`` then holds them all). Progress
+    is reported as one step from the first covered migration to the last."""
+    from umbral import executor, fastpath
+
+    assert result.fast is not None
+    covered = result.fast.covered
+    try:
+        if on_event:
+            on_event("start", {"migration": covered[0].key, "index": 1, "total": len(covered)})
+        done = fastpath.apply(conn, backend, result.fast)
+        if on_event:
+            on_event("done", {"migration": covered[-1].key, "index": len(covered),
+                              "total": len(covered)})  # fmt: skip
+        return done
+    except executor.driver_errors(conn) as exc:
+        from umbral.migrate import translate_db_errors
+
+        reason = translate_db_errors(exc, "")
+        warn(
+            f"umbral migrate: building the schema from the snapshots failed ({reason}); "
+            "nothing of it was kept, replaying every migration instead"
+        )
+        result.fast = None
+        result.plan = [migrator.render(x, environment) for x in todo]
+        return []
 
 
 def _promises(env: Environment, applied: Mapping[str, str]) -> list[Any]:

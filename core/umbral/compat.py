@@ -59,7 +59,7 @@ class LiveShim:
 def live_shims(env: Environment) -> list[LiveShim]:
     """Every plugin's live shims (in its latest snapshot), with their age in migrations."""
     out: list[LiveShim] = []
-    for plugin in env.order:
+    for plugin in env.file_order:  # files only: no model module is imported
         latest = env.latest(plugin)
         if latest is None:
             continue

@@ -33,6 +33,7 @@ from umbral.plugins import (
     load_plugins,
     new_manager,
     plugin_order,
+    plugin_toposort,
 )
 from umbral.schema import EMPTY, Snapshot
 
@@ -163,6 +164,31 @@ class Environment:
         snapshots = self.snapshots  # first: it settles whether the implicit `app` exists
         return plugin_order(self.app_infos, snapshots)
 
+    @cached_property
+    def file_order(self) -> list[str]:
+        """App plugins in dependency order read from the migration files alone: declared
+        dependencies and the files' cross-plugin ``depends_on``, ties by name, ``app`` last.
+
+        ``migrate``, ``sqlmigrate`` and ``checkmigrations`` order by this, so they import no
+        model module (a models module that does not import does not stop them). The files
+        already hold every foreign key between plugins as a ``depends_on``; the order only
+        breaks ties among migrations that do not depend on each other (``plan_order``)."""
+        names = [n for n in self.plugin_names if n != APP]
+        edges = declared_dependencies(self.app_infos)
+        for name in names:
+            for m in self.migrations(name):
+                for dep in m.depends_on:
+                    other = dep.partition("/")[0]
+                    if other != name and other in edges:
+                        edges[name].add(other)
+        order = plugin_toposort(edges)
+        # Plugins whose files depend on each other both ways (legal between migrations) keep
+        # their place by name after the rest.
+        order += sorted(set(names) - set(order))
+        if APP in self.infos:
+            order.append(APP)
+        return order
+
     # -- plugins ------------------------------------------------------------------------------
 
     @property
@@ -184,7 +210,7 @@ class Environment:
             return self.infos[plugin]
         except KeyError:
             raise PluginError(
-                f"no plugin named `{plugin}`; known plugins: {', '.join(sorted(self.order))}"
+                f"no plugin named `{plugin}`; known plugins: {', '.join(self.plugin_names)}"
             ) from None
 
     @cached_property
@@ -231,7 +257,7 @@ class Environment:
         ``plugins`` (default: every app plugin, in order). ``applied``: the tracking rows, when
         the caller has read them."""
         out = []
-        for plugin in self.order if plugins is None else plugins:
+        for plugin in self.file_order if plugins is None else plugins:
             tips = leaves(self.migrations(plugin)).get(plugin, [])
             if len(tips) > 1:
                 from umbral.merge import conflicts_message
@@ -262,7 +288,8 @@ class Environment:
         self._migrations.clear()
 
     def all_migrations(self) -> list[Migration]:
-        return [m for p in self.order for m in self.migrations(p)]
+        """Every app plugin's migrations, in ``file_order`` (no model module is imported)."""
+        return [m for p in self.file_order for m in self.migrations(p)]
 
     def latest(self, plugin: str) -> Migration | None:
         """The plugin's single leaf migration; two leaves are a conflict (SPEC §5)."""

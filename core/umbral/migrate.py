@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from umbral.environment import Environment
+    from umbral.fastpath import FastPath
 
 Event = Callable[[str, dict[str, Any]], None]
 
@@ -52,6 +53,11 @@ class MigrateResult:
     plan: list[executor.Rendered] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     message: str = ""
+    #: The part of the plan built from snapshots on a fresh database (``umbral.fastpath``);
+    #: ``plan`` then holds only the migrations replayed after it.
+    fast: FastPath | None = None
+    #: Which path a run on a database without tracking rows takes, and why ("" otherwise).
+    path: str = ""
 
 
 def parse_spec(spec: str, flag: str, command: str = "umbral migrate") -> tuple[str, str]:
@@ -103,7 +109,7 @@ class Migrator:
         self.conn = conn
         self.migrations = env.all_migrations()  # validates every file before the DB is touched
         self.by_key = {m.key: m for m in self.migrations}
-        self.plugin_rank = {p: i for i, p in enumerate(env.order)}
+        self.plugin_rank = {p: i for i, p in enumerate(env.file_order)}
         #: Squashes to record without SQL (set by ``pending_plan``).
         self.record_only: set[str] = set()
         #: Of those, the ones whose last replaced migrations run in the same plan.
@@ -430,7 +436,7 @@ class Migrator:
         existing = set(insp.get_table_names())
         faked: list[str] = []
         problems: list[str] = []
-        for plugin in self.env.order:
+        for plugin in self.env.file_order:
             ms = self.env.migrations(plugin)
             if not ms or ms[0].key in applied:
                 continue

@@ -208,6 +208,12 @@ def plugin_order(infos: Mapping[str, PluginInfo], snapshots: Mapping[str, Snapsh
     return order
 
 
+def plugin_toposort(deps: Mapping[str, Iterable[str]]) -> list[str]:
+    """Kahn-sort ``deps`` (name -> names it depends on), ties by name; the names on a cycle
+    are left out."""
+    return _toposort(deps)
+
+
 def _toposort(deps: Mapping[str, Iterable[str]]) -> list[str]:
     indeg = {n: len(set(d)) for n, d in deps.items()}
     dependents: dict[str, list[str]] = {n: [] for n in deps}

@@ -125,6 +125,17 @@ def record(
     )
 
 
+def record_many(conn: Connection, rows: list[tuple[str, str, str]]) -> None:
+    """Record ``(plugin, name, checksum)`` rows in one batch (a fresh database's fast path)."""
+    if not rows:
+        return
+    now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    driver_cursor(conn).executemany(
+        _sql(conn, f"INSERT INTO {TABLE} (plugin, name, applied_at, checksum) VALUES (?, ?, ?, ?)"),
+        [(plugin, name, now, checksum) for plugin, name, checksum in rows],
+    )
+
+
 #: What record_sql writes into a statement as a literal as it is: names, ids, hex, ISO times.
 _PLAIN = re.compile(r"[A-Za-z0-9_.:+/-]*")
 

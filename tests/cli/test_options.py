@@ -47,7 +47,13 @@ def test_plan_prints_and_applies_nothing(any_project: Project) -> None:
     assert p.run("makemigrations").code == 0
     r = p.run("migrate", "--plan")
     assert r.code == 0, r
-    assert r.out_lines == ["Apply app/0001_create_post", "    Create table post"]
+    assert r.out_lines == [
+        "Path: fast path: the database is empty; the schema of app/0001_create_post is built "
+        "from the snapshots and 1 migration(s) are recorded in one transaction",
+        "Build app at app/0001_create_post",
+        "    Create table post",
+        "Record app/0001_create_post (no SQL: built from the snapshots)",
+    ]
     assert [t for t in tables(p.database) if t != "umbral_migrations"] == []
     if "umbral_migrations" in tables(p.database):
         assert rows(p.database, "SELECT * FROM umbral_migrations") == []

@@ -108,11 +108,13 @@ def test_hook_umbral_plugin_dependencies(tmp_path: Path) -> None:
     # Without the declared dependency the tie would go alphabetically (alpha first).
     assert app.env.order == ["zeta", "alpha"]
     app.makemigrations()
-    result = app.migrate(plan=True)
-    assert [r.migration.key for r in result.plan] == [
-        "zeta/0001_create_zeta_widget",
-        "alpha/0001_create_alpha_gadget",
-    ]
+    order = ["zeta/0001_create_zeta_widget", "alpha/0001_create_alpha_gadget"]
+    result = app.migrate(plan=True, replay=True)
+    assert [r.migration.key for r in result.plan] == order
+    fast = app.migrate(plan=True).fast  # an empty database: built from the snapshots
+    assert fast is not None
+    assert [m.key for m in fast.covered] == order
+    assert [r.migration.plugin for r in fast.build] == ["zeta", "alpha"]
 
 
 def test_hook_umbral_plugin_dependencies_unknown_name_is_an_error(tmp_path: Path) -> None:

@@ -316,6 +316,14 @@ def migrate_cmd(
         typer.Option("--allow-irreversible", help="Un-apply migrations whose data cannot return."),
     ] = False,
     plan: Annotated[bool, typer.Option("--plan", help="Print what would run, then exit.")] = False,
+    replay: Annotated[
+        bool,
+        typer.Option(
+            "--replay",
+            help="On an empty database, run every migration instead of building the schema "
+            "from the snapshots.",
+        ),
+    ] = False,
     lock_wait: Annotated[
         float | None,
         typer.Option(
@@ -410,6 +418,7 @@ def migrate_cmd(
             allow_in_memory=allow_in_memory,
             allow_irreversible=allow_irreversible,
             plan=plan,
+            replay=replay,
             lock_wait=lock_wait,
             lock_timeout=lock_timeout,
             statement_timeout=statement_timeout,
@@ -432,8 +441,17 @@ def migrate_cmd(
                 else:
                     out(f"Pruned {key} (tracking row deleted; the schema is not touched)")
         elif plan:
-            if not result.plan and not result.faked:
+            if not result.plan and not result.faked and result.fast is None:
                 out("No pending migrations")
+            if result.path:
+                out(f"Path: {result.path}")
+            if result.fast is not None:
+                for build in result.fast.build:
+                    out(f"Build {build.migration.plugin} at {build.migration.key}")
+                    for description, _ in build.parts:
+                        out(f"    {description}")
+                for x in result.fast.covered:
+                    out(f"Record {x.key} (no SQL: built from the snapshots)")
             # What each step will do: a recorded-only migration runs no SQL.
             for key in result.faked:
                 out(f"Record {key} (no SQL: its tables already exist)")

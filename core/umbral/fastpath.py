@@ -1,0 +1,171 @@
+"""A fresh database at the plan's end without replaying history.
+
+Every migration file holds its plugin's whole schema after it (``snapshot_after``). On a
+database that holds nothing of umbral's yet, ``migrate`` builds the schema of the plan's end
+from those snapshots (each plugin's ``diff(EMPTY, snapshot)``, rendered by the backend's own
+renderers) and records the migrations it covers, all in one transaction. History still runs
+from the first migration whose effect the snapshots cannot know: user SQL (``RunSql``), a
+compatibility view, an environment gate (``skip_on``), an operation of another plugin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from umbral import recorder
+from umbral.autodetector import diff
+from umbral.database import driver_cursor
+from umbral.executor import Rendered, render_migration, write_transaction
+from umbral.migration import Migration
+from umbral.operations import CreateView, DropView, State, state_from_snapshot
+from umbral.schema import EMPTY
+
+if TYPE_CHECKING:
+    import pluggy
+    from sqlalchemy.engine import Connection
+
+    from umbral.backend import Backend
+
+#: The operations a snapshot describes completely: their effect on an empty database is the
+#: snapshot's tables, columns, constraints, indexes, junction tables and views.
+SCHEMA_KINDS = frozenset({
+    "CreateTable", "DropTable", "AddColumn", "DropColumn", "AlterColumn", "RenameTable",
+    "RenameColumn", "CreateM2MTable", "DropM2MTable", "AddIndex", "DropIndex",
+    "SetColumnComment", "CreateView", "DropView",
+})  # fmt: skip
+
+
+@dataclass
+class FastPath:
+    """The part of a plan built from snapshots: ``covered`` are recorded without running,
+    ``build`` is the head schema's SQL, one rendering per plugin in plugin order."""
+
+    covered: list[Migration]
+    build: list[Rendered] = field(default_factory=list)
+
+    @property
+    def statements(self) -> list[str]:
+        return [s for r in self.build for s in r.statements]
+
+
+def must_replay(m: Migration) -> str | None:
+    """Why ``m`` has to run as written (its effect is not in its snapshot), or None."""
+    if m.skip_on:
+        return f"{m.key} is gated by skip_on"
+    for op in m.operations:
+        if op.kind not in SCHEMA_KINDS:
+            return f"{m.key} holds {op.kind}"
+    return None
+
+
+def split(plan: Sequence[Migration]) -> tuple[int, str | None]:
+    """How many migrations at the head of ``plan`` the snapshots cover, and why the rest
+    replays (None when nothing does).
+
+    A hand-edited file may hold operations its snapshot does not show (a CreateTable added
+    to an ``--empty`` migration keeps the copied snapshot): the covered operations are run on
+    the plugins' tables from empty, and a plugin whose end differs from its snapshot's leaves
+    nothing covered, so the whole plan replays as written."""
+    covered, why = len(plan), None
+    for i, m in enumerate(plan):
+        why = must_replay(m)
+        if why is not None:
+            covered = i
+            break
+    stray = _disagreeing(plan[:covered])
+    if stray is not None:
+        return 0, f"{stray.key} holds operations its snapshot does not show"
+    return covered, why
+
+
+def _disagreeing(covered: Sequence[Migration]) -> Migration | None:
+    """The last covered migration of the first plugin whose operations, run from empty, do
+    not end at that migration's snapshot (tables and views), or None."""
+    states: dict[str, State] = {}
+    views: dict[str, set[str]] = {}
+    for m in covered:
+        state = states.get(m.plugin, {})
+        names = views.setdefault(m.plugin, set())
+        for op in m.operations:
+            state = op.apply(state)
+            if isinstance(op, CreateView):
+                names.add(op.name)
+            elif isinstance(op, DropView):
+                names.discard(op.name)
+        states[m.plugin] = state
+    for plugin, end in _ends(covered).items():
+        snapshot = end.snapshot_after
+        want = state_from_snapshot(snapshot.models)
+        want_views = {x.table for x in snapshot.models.values() if x.view is not None}
+        if _shape(states[plugin]) != _shape(want) or views[plugin] != want_views:
+            return end
+    return None
+
+
+def _shape(state: State) -> dict[str, tuple]:
+    """A plugin's tables as the database holds them: columns regardless of their order (a
+    column added by a migration comes last in the database, and where the model declares it
+    in the snapshot), indexes as the set they render to (an ``AddIndex`` of one column and a
+    column's ``index=True`` are the same index)."""
+    return {
+        table: (
+            sorted((replace(c, index=False) for c in model.fields), key=lambda c: c.name),
+            sorted(set(model.index_specs())),
+            sorted(model.m2m, key=lambda r: r.field),
+        )
+        for table, model in state.items()
+    }
+
+
+def umbral_tables(conn: Connection, plan: Sequence[Migration]) -> list[str]:
+    """The tables and views of the database that the plan's end or the tracking table would
+    own: a database with none of them is empty to umbral."""
+    from sqlalchemy import inspect
+
+    insp = inspect(conn)
+    existing = set(insp.get_table_names()) | set(insp.get_view_names())
+    wanted = {recorder.TABLE}
+    for m in _ends(plan).values():
+        snapshot = m.snapshot_after
+        wanted |= {model.table for model in snapshot.models.values()}
+        wanted |= {r.table for model in snapshot.models.values() for r in model.m2m}
+    # The inspector's reads opened a transaction; end it so the build gets its own.
+    conn.rollback()
+    return sorted(existing & wanted)
+
+
+def _ends(plan: Sequence[Migration]) -> dict[str, Migration]:
+    """Each plugin's last migration in ``plan`` (topological order): its snapshot is the
+    plugin's schema at the plan's end."""
+    last: dict[str, Migration] = {}
+    for m in plan:
+        last[m.plugin] = m
+    return last
+
+
+def render(pm: pluggy.PluginManager, backend: Backend, covered: Sequence[Migration],
+           order: Sequence[str]) -> FastPath:  # fmt: skip
+    """The head schema's SQL for ``covered``, one plugin at a time in ``order`` (a plugin's
+    foreign keys point at tables of the plugins before it)."""
+    ends = _ends(covered)
+    rank = {p: i for i, p in enumerate(order)}
+    out = FastPath(list(covered))
+    for plugin in sorted(ends, key=lambda p: (rank.get(p, len(rank)), p)):
+        end = ends[plugin]
+        operations = diff(EMPTY, end.snapshot_after).operations
+        head = Migration(plugin, end.id, operations, end.snapshot_after)
+        out.build.append(render_migration(pm, backend, head, {}))
+    return out
+
+
+def apply(conn: Connection, backend: Backend, fast: FastPath) -> list[str]:
+    """Run the head schema's SQL and record every covered migration, in one transaction."""
+    with write_transaction(conn, backend):
+        recorder.ensure_table(conn)
+        cursor = driver_cursor(conn)
+        for statement in fast.statements:
+            cursor.execute(statement)
+        recorder.record_many(conn, [(m.plugin, m.id, m.checksum) for m in fast.covered])
+    return [m.key for m in fast.covered]

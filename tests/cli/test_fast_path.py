@@ -1,0 +1,258 @@
+"""A fresh database is built at the plan's end from the snapshots (history replays only from
+the first migration whose effect no snapshot holds), ``--plan`` says which path and why, and
+migrate, ``--plan``, sqlmigrate and checkmigrations import no model module."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import Project, execute, make_project, rows, schema_of
+
+MODELS_1 = """
+class Author(Model):
+    name = fields.Text()
+
+class Post(Model):
+    title = fields.Text(index=True)
+    author = fields.ForeignKey("Author")
+    tags = fields.ManyToMany("Author")
+"""
+
+MODELS_2 = (
+    MODELS_1
+    + """
+    body = fields.Text(nullable=True)
+"""
+)
+
+MODELS_3 = MODELS_2.replace("class Author(Model):", "class Writer(Model):").replace(
+    '"Author"', '"Writer"'
+)
+
+KEYS = ["app/0001_initial", "app/0002_body", "app/0003_writer"]
+
+
+def history(p: Project) -> None:
+    """Three migrations: create, add a column, rename a table."""
+    for name, body in (("initial", MODELS_1), ("body", MODELS_2), ("writer", MODELS_3)):
+        p.models(body)
+        r = p.run("makemigrations", "--name", name)
+        assert r.code == 0, r
+
+
+def add_run_sql(p: Project, name: str, sql: str) -> str:
+    """An empty migration with one RunSql; returns its key."""
+    r = p.run("makemigrations", "--empty", "app", "--name", name)
+    assert r.code == 0, r
+    path = sorted((p.root / "migrations" / "app").glob(f"*_{name}.json"))[0]
+    data = json.loads(path.read_text())
+    data["operations"] = [{"kind": "RunSql", "sql": sql, "reverse_sql": "SELECT 1"}]
+    path.write_text(json.dumps(data, indent=2))
+    return f"app/{path.stem}"
+
+
+def recorded(url: str) -> list[str]:
+    return sorted(f"{a}/{b}" for a, b in rows(url, "SELECT plugin, name FROM umbral_migrations"))
+
+
+def replayed_twin(p: Project, tmp_path: Path, url: str) -> dict:
+    """The schema ``migrate --replay`` builds from the same files on a second database."""
+    (tmp_path / "twin").mkdir()
+    twin = make_project(tmp_path / "twin", url)
+    shutil.copytree(p.root / "migrations", twin.root / "migrations")
+    r = twin.run("migrate", "--replay")
+    assert r.code == 0, r
+    return schema_of(url)
+
+
+def test_empty_database_is_built_from_the_snapshots(any_project: Project) -> None:
+    p = any_project
+    history(p)
+    r = p.run("migrate", "--plan")
+    assert r.code == 0, r
+    assert r.out_lines == [
+        "Path: fast path: the database is empty; the schema of app/0003_writer is built from "
+        "the snapshots and 3 migration(s) are recorded in one transaction",
+        "Build app at app/0003_writer",
+        "    Create table writer",
+        "    Create table post",
+        "    Create junction table post_tags",
+        *[f"Record {k} (no SQL: built from the snapshots)" for k in KEYS],
+    ], r
+    r = p.run("migrate")
+    assert (r.code, r.out_lines, r.stderr) == (0, ["Applied 3 migration(s)"], ""), r
+    assert recorded(p.database) == KEYS
+    assert sorted(schema_of(p.database)) == ["post", "post_tags", "umbral_migrations", "writer"]
+    r = p.run("migrate")
+    assert r.out_lines == ["No pending migrations"], r
+
+
+def test_fast_path_and_replay_give_the_same_schema(
+    any_project: Project, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    p = any_project
+    history(p)
+    assert p.run("migrate").code == 0
+    fast = schema_of(p.database)
+    if p.database.startswith("sqlite"):
+        assert replayed_twin(p, tmp_path, f"sqlite:///{tmp_path / 'twin.sqlite3'}") == fast
+        return
+    admin = request.getfixturevalue("postgres_admin")
+    base, name = p.database.rsplit("/", 1)
+    admin.execute(f'CREATE DATABASE "{name}_replay"')
+    try:
+        assert replayed_twin(p, tmp_path, f"{base}/{name}_replay") == fast
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}_replay" WITH (FORCE)')
+
+
+def test_history_replays_from_the_first_run_sql(any_project: Project) -> None:
+    p = any_project
+    history(p)
+    key = add_run_sql(p, "seed", "INSERT INTO writer (name) VALUES ('ann')")
+    p.models(MODELS_3 + "\nclass Tag(Model):\n    label = fields.Text()\n")
+    assert p.run("makemigrations", "--name", "tag").code == 0
+    r = p.run("migrate", "--plan")
+    assert r.out_lines[0] == (
+        "Path: fast path: the database is empty; the schema of app/0003_writer is built from "
+        f"the snapshots and 3 migration(s) are recorded in one transaction; then replay from "
+        f"{key}: holds RunSql"
+    ), r
+    assert r.out_lines[-4:] == [
+        f"Apply {key}",
+        "    Run SQL: INSERT INTO writer (name) VALUES ('ann')",
+        "Apply app/0005_tag",
+        "    Create table tag",
+    ], r
+    r = p.run("migrate")
+    assert (r.code, r.out_lines) == (0, ["Applied 5 migration(s)"]), r
+    assert rows(p.database, "SELECT name FROM writer") == [("ann",)]
+    assert recorded(p.database) == sorted([*KEYS, key, "app/0005_tag"])
+
+
+def test_run_sql_first_replays_everything(project: Project) -> None:
+    p = project
+    key = add_run_sql(p, "extension", "CREATE TABLE outside (x INTEGER)")
+    p.models(MODELS_1)
+    assert p.run("makemigrations", "--name", "initial").code == 0
+    r = p.run("migrate", "--plan")
+    assert r.out_lines[0] == (
+        f"Path: replay: the database is empty, but {key} holds RunSql, whose effect no "
+        "snapshot holds"
+    ), r
+    assert p.run("migrate").code == 0
+    assert "outside" in schema_of(p.database)
+
+
+def test_replay_flag_runs_every_migration(any_project: Project) -> None:
+    p = any_project
+    history(p)
+    r = p.run("migrate", "--replay", "--plan")
+    assert r.out_lines[:3] == [
+        "Path: replay: --replay given; every migration runs as written",
+        "Apply app/0001_initial",
+        "    Create table author",
+    ], r
+    r = p.run("migrate", "--replay")
+    assert (r.code, r.out_lines) == (0, ["Applied 3 migration(s)"]), r
+    assert recorded(p.database) == KEYS
+
+
+def test_a_database_with_tables_of_a_plugin_is_not_fresh(project: Project) -> None:
+    p = project
+    history(p)
+    execute(p.database, "CREATE TABLE writer (id INTEGER PRIMARY KEY)")
+    r = p.run("migrate", "--plan")
+    assert r.out_lines[:2] == [
+        "Path: replay: the database already holds writer, so the schema is not built from the "
+        "snapshots",
+        "Apply app/0001_initial",
+    ], r
+
+
+def test_a_tracked_database_plans_as_before(project: Project) -> None:
+    p = project
+    history(p)
+    assert p.run("migrate", "app/0001_initial").code == 0
+    r = p.run("migrate", "--plan")
+    assert r.out_lines == [
+        "Apply app/0002_body",
+        "    Add column body to post",
+        "Apply app/0003_writer",
+        "    Rename table author to writer",
+    ], r
+
+
+def test_fast_path_stops_at_a_target(project: Project) -> None:
+    p = project
+    history(p)
+    r = p.run("migrate", "app/0002_body")
+    assert (r.code, r.out_lines) == (0, ["Applied 2 migration(s)"]), r
+    assert recorded(p.database) == KEYS[:2]
+    assert sorted(schema_of(p.database)) == ["author", "post", "post_tags", "umbral_migrations"]
+    assert p.run("migrate").code == 0
+    assert recorded(p.database) == KEYS
+
+
+def test_destructive_history_is_refused_on_either_path(project: Project) -> None:
+    p = project
+    history(p)
+    p.models(MODELS_3.replace("    body = fields.Text(nullable=True)\n", ""))
+    assert p.run("makemigrations", "--name", "drop_body").code == 0
+    r = p.run("migrate")
+    assert r.code == 1, r
+    assert "would DESTROY DATA" in r.stderr, r
+    assert p.run("migrate", "--allow-destructive").code == 0
+
+
+# -- item: migrate, --plan, sqlmigrate and checkmigrations import no model module ----------
+
+
+def test_commands_that_read_files_do_not_import_the_models(any_project: Project) -> None:
+    p = any_project
+    history(p)
+    p.models(
+        "import pathlib\npathlib.Path('imported').write_text('yes')\n"
+        "raise RuntimeError('an edit in progress')\n"
+    )
+    r = p.run("migrate", "--plan")
+    assert r.code == 0 and r.stderr.count("error") == 0, r
+    r = p.run("sqlmigrate", "app/0002_body")
+    assert r.code == 0 and "body" in r.stdout, r
+    r = p.run("checkmigrations")
+    assert r.code == 0, r
+    r = p.run("migrate", "app/0001_initial", "--replay")
+    assert (r.code, r.out_lines) == (0, ["Applied 1 migration(s)"]), r
+    r = p.run("migrate")
+    assert (r.code, r.out_lines) == (0, ["Applied 2 migration(s)"]), r
+    assert not (p.root / "imported").exists()
+    # makemigrations needs the models: it says why it cannot run.
+    r = p.run("makemigrations")
+    assert r.code == 1, r
+    assert "models module `models` failed to import: RuntimeError: an edit in progress" in r.stderr
+
+
+def test_operations_the_snapshot_does_not_show_replay_everything(any_project: Project) -> None:
+    p = any_project
+    history(p)
+    r = p.run("makemigrations", "--empty", "app", "--name", "by_hand")
+    assert r.code == 0, r
+    path = sorted((p.root / "migrations" / "app").glob("*_by_hand.json"))[0]
+    data = json.loads(path.read_text())
+    data["operations"] = [
+        {"kind": "CreateTable", "table": "audit",
+         "columns": [{"name": "id", "type": "BigInt", "primary_key": True, "nullable": False}]}
+    ]  # fmt: skip
+    path.write_text(json.dumps(data, indent=2))
+    r = p.run("migrate", "--plan")
+    assert r.out_lines[0] == (
+        f"Path: replay: the database is empty, but app/{path.stem} holds operations its "
+        "snapshot does not show"
+    ), r
+    r = p.run("migrate")
+    assert (r.code, r.out_lines) == (0, ["Applied 4 migration(s)"]), r
+    assert "audit" in schema_of(p.database)
