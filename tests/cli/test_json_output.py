@@ -80,12 +80,18 @@ def test_migrate_json_and_plan_json(project: Project) -> None:
     p.models(POST)
     assert p.run("makemigrations").code == 0
     first = p.migration_files()[0].removesuffix(".json")
+    # A fresh database: built at the plan's end from the snapshot, then recorded.
     plan = json.loads(p.run("migrate", "--plan", "--json").stdout)
-    assert plan["plan"] is True and plan["applied"] == []
-    assert plan["steps"] == [
+    assert plan["plan"] is True and plan["applied"] == [] and plan["path"]
+    assert [(s["action"], s["migration"]) for s in plan["steps"]] == [
+        ("build", f"app/{first}"),
+        ("record", f"app/{first}"),
+    ]
+    replay = json.loads(p.run("migrate", "--plan", "--json", "--replay").stdout)
+    assert replay["steps"] == [
         {"migration": f"app/{first}", "action": "apply", "operations": ["Create table post"]}
     ]
-    r = p.run("migrate", "--json")
+    r = p.run("migrate", "--json", "--replay")
     assert r.code == 0, r
     data = json.loads(r.stdout)
     assert data["plan"] is False
@@ -106,7 +112,7 @@ def test_migrate_verbose_prints_each_migration_with_its_time(project: Project) -
     p.models(POST + "    slug = fields.Text(nullable=True)\n")
     assert p.run("makemigrations").code == 0
     keys = [f"app/{f.removesuffix('.json')}" for f in p.migration_files()]
-    r = p.run("migrate", "-v")
+    r = p.run("migrate", "-v", "--replay")
     assert r.code == 0, r
     lines = r.out_lines
     assert [line.split(" ... ")[0].strip() for line in lines[:-1]] == keys

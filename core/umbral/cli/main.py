@@ -402,10 +402,14 @@ def migrate_cmd(
                 key = data.get("migration", "")
                 if kind == "start":
                     started[key] = time.perf_counter()
-                elif kind in ("done", "skipped") and key in started:
-                    timings[key] = time.perf_counter() - started.pop(key)
+                elif kind in ("done", "skipped") and started:
+                    # A fresh database's build reports one step, from the first migration
+                    # it covers to the last.
+                    first = key if key in started else next(reversed(started))
+                    timings[key] = time.perf_counter() - started.pop(first)
+                    label = key if first == key else f"{first} .. {key} (built from the snapshots)"
                     if verbose and kind == "done":
-                        out(f"  {key} ... {timings[key]:.2f}s")
+                        out(f"  {label} ... {timings[key]:.2f}s")
                 progress.update(kind, data)
 
         result = app.migrate(
@@ -495,9 +499,20 @@ def _migrate_json(result: Any, *, plan: bool, timings: dict[str, float]) -> str:
             return "record"
         return "unapply" if r.backward else "apply"
 
+    fast = result.fast
+    built = [
+        {"migration": b.migration.key, "action": "build",
+         "operations": [description for description, _ in b.parts]}
+        for b in (fast.build if fast is not None else [])
+    ] + [
+        {"migration": m.key, "action": "record", "operations": []}
+        for m in (fast.covered if fast is not None else [])
+    ]  # fmt: skip
     data = {
         "plan": plan,
-        "steps": [
+        "path": result.path,
+        "steps": built
+        + [
             {
                 "migration": r.migration.key,
                 "action": action(r),
