@@ -500,20 +500,9 @@ def _generate_m2m(
             kept += pairs
             new_rels = [r for r in new_rels if all(r != rel for _, rel in pairs)]
         for rel in new_rels:
-            pk = model.pk
-            if pk is None:
+            if model.pk is None:
                 raise UnsupportedChange(f"model `{name}` has a ManyToMany but no primary key")
-            creates.append(
-                ops.CreateM2MTable(
-                    table=rel.table,
-                    parent_table=model.table,
-                    parent_column=pk.name,
-                    child_table=rel.target,
-                    child_column=rel.target_column,
-                    parent_type=pk.storage_type,
-                    child_type=rel.target_type,
-                )
-            )
+            creates.append(ops.CreateM2MTable.of(model, rel))
     # Drops first (a kept junction may take a dropped one's name), renames before creates.
     kept_tables = {old.table for old, _ in kept}
     result.operations.extend(

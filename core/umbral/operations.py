@@ -448,6 +448,21 @@ class CreateM2MTable(Operation):
     parent_type: str = "BigInt"
     child_type: str = "BigInt"
 
+    @classmethod
+    def of(cls, model: ModelState, rel: M2M) -> CreateM2MTable:
+        """The junction of ``model``'s ManyToMany ``rel`` (the model has a primary key)."""
+        pk = model.pk
+        assert pk is not None
+        return cls(
+            table=rel.table,
+            parent_table=model.table,
+            parent_column=pk.name,
+            child_table=rel.target,
+            child_column=rel.target_column,
+            parent_type=pk.storage_type,
+            child_type=rel.target_type,
+        )
+
     def describe(self) -> str:
         return f"Create junction table {self.table}"
 

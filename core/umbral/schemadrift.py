@@ -167,7 +167,7 @@ def compare(
                             p.plugin, "-",
                             f"junction table {rel.table} ({m.name}.{rel.field}, in "
                             f"{p.migration}, not in the database)",
-                            (_create_junction(by_table[m.table], rel),),
+                            (ops.CreateM2MTable.of(by_table[m.table], rel),),
                         )
                     )  # fmt: skip
         for m in models:
@@ -410,20 +410,6 @@ def _fk_order(models: list[ModelState]) -> list[ModelState]:
     for m in models:
         visit(m)
     return done
-
-
-def _create_junction(model: ModelState, rel: Any) -> ops.Operation:
-    pk = model.pk
-    assert pk is not None
-    return ops.CreateM2MTable(
-        table=rel.table,
-        parent_table=model.table,
-        parent_column=pk.name,
-        child_table=rel.target,
-        child_column=rel.target_column,
-        parent_type=pk.storage_type,
-        child_type=rel.target_type,
-    )
 
 
 def live_state(live: LiveSchema, promises: Iterable[Promise]) -> dict[str, ModelState]:
