@@ -74,7 +74,12 @@ def config_in(directory: Path) -> tuple[Path, dict[str, Any]] | None:
 
 def find_project(start: Path | None = None) -> ProjectConfig | None:
     """Walk up from ``start`` (default: the cwd) to the first directory with a config."""
-    here = (start or Path.cwd()).resolve()
+    try:
+        here = (start or Path.cwd()).resolve()
+    except FileNotFoundError:  # the shell's directory was deleted under it
+        raise ConfigError(
+            "the working directory no longer exists; cd into the project or pass --project DIR"
+        ) from None
     for directory in (here, *here.parents):
         found = config_in(directory)
         if found:

@@ -190,3 +190,20 @@ def test_an_unexpected_failure_is_one_internal_error_line(project: Project) -> N
     assert r.code == 1
     assert "Traceback (most recent call last)" in r.stderr
     assert "RuntimeError: the classifier broke" in r.stderr
+
+
+def test_a_deleted_working_directory_is_a_clean_error(tmp_path: Path) -> None:
+    script = 'mkdir gone && cd gone && rmdir ../gone && exec "$0" -m umbral showmigrations'
+    proc = subprocess.run(
+        ["sh", "-c", script, sys.executable],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (proc.returncode, proc.stderr) == (
+        1,
+        "error: the working directory no longer exists; cd into the project or pass "
+        "--project DIR\n",
+    ), proc.stderr
