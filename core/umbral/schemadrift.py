@@ -393,23 +393,14 @@ def _fk(c: Column) -> str:
 
 def _fk_order(models: list[ModelState]) -> list[ModelState]:
     """Missing tables, each after the missing tables its foreign keys reference."""
+    from umbral.autodetector import _kahn
+
     by_table = {m.table: m for m in models}
-    done: list[ModelState] = []
-    seen: set[str] = set()
-
-    def visit(m: ModelState) -> None:
-        if m.table in seen:
-            return
-        seen.add(m.table)
-        for c in m.fields:
-            target = by_table.get(c.fk_target or "")
-            if target is not None:
-                visit(target)
-        done.append(m)
-
-    for m in models:
-        visit(m)
-    return done
+    deps = {
+        m.table: {c.fk_target for c in m.fields if c.fk_target in by_table} - {m.table}
+        for m in models
+    }
+    return [by_table[t] for t in _kahn(deps)]
 
 
 def live_state(live: LiveSchema, promises: Iterable[Promise]) -> dict[str, ModelState]:
