@@ -107,10 +107,14 @@ def diff(
     # Pass 2: unpaired removed/new models with identical column shapes -> RenameTable.
     created = sorted(n for n in cur_tables if n not in prev_tables)
     dropped = sorted(n for n in prev_tables if n not in cur_tables)
-    for new_name in list(created):
-        shape = _table_shape(cur_tables[new_name])
-        matches = [o for o in dropped if _table_shape(prev_tables[o]) == shape]
-        rivals = [n for n in created if _table_shape(cur_tables[n]) == shape]
+    # Each shape once: comparing every new model with every other is quadratic, and a
+    # project's first migration creates all of them (no dropped model: nothing to pair).
+    shapes = {n: _table_shape(cur_tables[n]) for n in created} if dropped else {}
+    old_shapes = {o: _table_shape(prev_tables[o]) for o in dropped}
+    for new_name in list(created) if dropped else ():
+        shape = shapes[new_name]
+        matches = [o for o in dropped if old_shapes[o] == shape]
+        rivals = [n for n in created if shapes[n] == shape]
         if len(matches) == 1 and len(rivals) == 1:
             old_name = matches[0]
             old, new = prev_tables[old_name].table, cur_tables[new_name].table
