@@ -21,39 +21,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from umbral.naming import index_name
 from umbral.schema import INTEGER_TYPES, Column, ModelState, Shim
 from umbral.sqlscript import split_sql, transaction_control
+from umbral.steps import UniqueCheck
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
     from umbral import operations as ops
-
-
-@dataclass(frozen=True)
-class Shortcut:
-    """A way to the schema that ``replaces`` (a run of rendered statements) produces that
-    depends on what the database holds, which the backend may take at run time instead.
-
-    Rendering cannot see the database. Some changes have a fast path that is safe only when
-    the table is exactly as the migrations left it (SQLite drops NOT NULL by editing the stored
-    table definition instead of copying every row); some must adapt to it (a SQLite rebuild
-    keeps the triggers the table has when it is dropped). The executor offers each shortcut to
-    ``Backend.run_shortcut`` when it reaches ``replaces``, in the order they were rendered;
-    when the backend declines them all, the statements run as rendered (and as ``sqlmigrate``
-    shows them).
-    """
-
-    #: What to do instead, in the backend's terms (e.g. ``"definition"``, ``"statement"``).
-    kind: str
-    table: str
-    replaces: tuple[str, ...]
-    #: The table definition the database must hold for the shortcut to be taken.
-    expected: str
-    #: The SQL of the shortcut (for ``kind``: the new definition, or the statement to run).
-    sql: str
-    #: The column the step concerns, for kinds that need one.
-    column: str | None = None
-    #: The statements to run instead, for kinds that run several.
-    statements: tuple[str, ...] = ()
 
 
 @dataclass
@@ -73,8 +46,6 @@ class RenderContext:
     atomic: bool = True
     #: Tables rebuilt by the rendered operations (set by renderers that rebuild).
     rebuilt: set[str] = field(default_factory=set)
-    #: Fast paths the backend may take instead of some of the rendered statements.
-    shortcuts: list[Shortcut] = field(default_factory=list)
 
 
 _FK_ACTION_SQL = {"cascade": "CASCADE", "restrict": "RESTRICT", "set_null": "SET NULL"}
@@ -293,11 +264,11 @@ class Backend:
     #: How many duplicated values a failed unique check names.
     DUPLICATES_SHOWN: ClassVar[int] = 5
 
-    def unique_check(self, table: str, columns: tuple[str, ...], ctx: RenderContext) -> list[str]:
-        """The statement that looks for duplicates before a unique index or constraint is
-        added to existing rows. At run time the executor offers it to ``run_shortcut``, which
-        stops the migration (nothing applied) naming the duplicated values and their rows;
-        as a plain statement (``sqlmigrate``) it lists them."""
+    def unique_check(
+        self, table: str, columns: tuple[str, ...], ctx: RenderContext
+    ) -> list[UniqueCheck]:
+        """The look for duplicates before a unique index or constraint is added to existing
+        rows (``steps.UniqueCheck``: at run time it stops the migration naming them)."""
         q = self.quote
         cols = ", ".join(q(c) for c in columns)
         # NULLs never collide in a unique index.
@@ -307,8 +278,7 @@ class Backend:
             f"HAVING COUNT(*) > 1 ORDER BY COUNT(*) DESC, {cols} "
             f"LIMIT {self.DUPLICATES_SHOWN + 1}"
         )
-        ctx.shortcuts.append(Shortcut("unique check", table, (sql,), "", sql, ", ".join(columns)))
-        return [sql]
+        return [UniqueCheck(table, columns, sql, self.DUPLICATES_SHOWN)]
 
     def render_drop_index(self, op: ops.DropIndex, ctx: RenderContext) -> list[str]:
         return [self.drop_index_sql(op.table, op.columns, op.unique)]
@@ -389,6 +359,19 @@ class Backend:
         """Count dangling references (checked before committing a rebuild)."""
         return 0
 
+    #: The check ``foreign_key_violations`` makes, as a failure of it names it.
+    FOREIGN_KEY_CHECK: ClassVar[str] = "checking foreign keys"
+
+    #: Operation kinds whose SQL never deletes rows and runs no user SQL: they create, rename
+    #: or re-index (a dropped table deletes its rows, with cascades when enforcement is on).
+    #: A migration of only these runs the same with foreign-key enforcement on or off (so it
+    #: joins a batch of either mode) and cannot violate a deferred constraint (so that check
+    #: is skipped). A backend whose rendering of one of them may delete rows leaves it out.
+    FK_NEUTRAL: ClassVar[frozenset[str]] = frozenset({
+        "CreateTable", "AddColumn", "DropColumn", "AlterColumn", "RenameTable", "RenameColumn",
+        "CreateM2MTable", "AddIndex", "DropIndex", "SetColumnComment", "CreateView", "DropView",
+    })  # fmt: skip
+
     #: The check of deferred constraints at the end of a migration, as its error names it.
     DEFERRED_CHECK: ClassVar[str] = ""
     #: The statement that checks them, raising the violation it finds, when the check is one
@@ -430,45 +413,6 @@ class Backend:
         """Run ``statements`` in order in one round trip, inside the current transaction,
         raising the driver's error when one fails (the executor then rolls back)."""
         raise NotImplementedError
-
-    def run_shortcut(self, conn: Connection, shortcut: Shortcut) -> bool:
-        """Take ``shortcut`` instead of its statements, inside the migration's transaction.
-
-        Returns False, having changed nothing, when the database is not as the shortcut
-        requires; the executor then runs the statements it replaces. Raises UnsupportedChange
-        when the change cannot be made (the migration rolls back). Base: ``unique check``.
-        """
-        if shortcut.kind == "unique check":
-            self._check_unique(conn, shortcut)
-            return True
-        return False
-
-    def _check_unique(self, conn: Connection, shortcut: Shortcut) -> None:
-        from umbral.database import driver_cursor
-        from umbral.errors import UnsupportedChange
-
-        cur = driver_cursor(conn)
-        cur.execute(shortcut.sql)
-        rows = cur.fetchall()
-        if not rows:
-            return
-        shown = self.DUPLICATES_SHOWN
-        values = ", ".join(f"{_show(row[:-1])} ({row[-1]} rows)" for row in rows[:shown]) + (
-            ", and more" if len(rows) > shown else ""
-        )
-        columns = str(shortcut.column)
-        one = ", " not in columns
-        what = f"`{shortcut.table}.{columns}`" if one else f"`{shortcut.table}` ({columns})"
-        raise UnsupportedChange(
-            f"cannot make {what} unique: duplicated values: "
-            f"{values}; remove or change the duplicates, then run migrate again"
-        )
-
-
-def _show(values: Sequence[Any]) -> str:
-    """Duplicated values as a message shows them: ``'a@x.org'``, ``('a', 1)``."""
-    shown = [repr(v) if isinstance(v, str) else str(v) for v in values]
-    return shown[0] if len(shown) == 1 else "(" + ", ".join(shown) + ")"
 
 
 def _snake(kind: str) -> str:

@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from umbral import recorder
-from umbral.backend import Backend, RenderContext, Shortcut
+from umbral.backend import Backend, RenderContext
 from umbral.database import driver_cursor
 from umbral.errors import MigrationFailed, MigrationFileError, UmbralError, UnsupportedChange
 from umbral.migration import Migration
 from umbral.operations import State, StateThread
 from umbral.runpython import PythonStep
+from umbral.steps import RunTimeStep, plain_sql
 
 if TYPE_CHECKING:
     import pluggy
@@ -34,8 +35,9 @@ Event = Callable[[str, dict[str, Any]], None]
 _on_event: ContextVar[Event | None] = ContextVar("umbral_on_event", default=None)
 
 
-#: One rendered step: a SQL statement, or a Python function to call (RunPython).
-Step = str | PythonStep
+#: One rendered step: a SQL statement, a Python function to call (RunPython), or a step the
+#: backend carries out adapting it to the database (``umbral.steps``).
+Step = str | PythonStep | RunTimeStep
 
 
 @dataclass
@@ -52,26 +54,15 @@ class Rendered:
     #: The environment this migration is recorded as skipped in (its ``skip_on`` names it):
     #: recorded without running SQL, and un-applied the same way.
     skipped: str | None = None
-    #: Per operation: (description, statements), for sqlmigrate and --plan.
+    #: Per operation: (description, statements), for sqlmigrate and --plan; a run-time
+    #: step shows as its statements.
     parts: list[tuple[str, list[Step]]] = field(default_factory=list)
-    #: Runs the same with foreign-key enforcement on or off (see FK_NEUTRAL), so apply_plan
-    #: may put it in a batch of either mode.
+    #: Runs the same with foreign-key enforcement on or off (see ``Backend.FK_NEUTRAL``), so
+    #: apply_plan may put it in a batch of either mode.
     fk_neutral: bool = False
-    #: Fast paths the backend may take at run time, by the index in ``statements`` of the
-    #: first statement each one replaces, in the order they were rendered.
-    shortcuts: dict[int, list[Shortcut]] = field(default_factory=dict)
     #: Run statement by statement, never as one script: set when the script hit a lock
     #: timeout, so that the retries name the statement that waits.
     one_by_one: bool = False
-
-
-#: Operations whose SQL does the same with foreign-key enforcement on or off: they create,
-#: rename or re-index but never delete rows (DropTable does, with cascades when enforcement is
-#: on) and run no user SQL (RunSql). A rebuild makes its migration need enforcement off anyway.
-FK_NEUTRAL = frozenset({
-    "CreateTable", "AddColumn", "DropColumn", "AlterColumn", "RenameTable", "RenameColumn",
-    "CreateM2MTable", "AddIndex", "DropIndex", "SetColumnComment", "CreateView", "DropView",
-})  # fmt: skip
 
 
 def render_migration(
@@ -90,17 +81,12 @@ def render_migration(
     in_transaction = migration.atomic or not backend.NON_ATOMIC_MIGRATIONS
     for index, op in enumerate(operations):
         ctx.state = thread.lazy(index)
-        offered = len(ctx.shortcuts)
         stmts = pm.hook.umbral_render_operation(operation=op, backend=backend, context=ctx)
         if stmts is None:
             raise UnsupportedChange(
                 f"migration {migration.key}: no plugin renders operation {op.kind} for the "
                 f"{backend.name} backend; install the plugin that provides it"
             )
-        for shortcut in ctx.shortcuts[offered:]:
-            at = _find_run(stmts, shortcut.replaces)
-            if at is not None:  # a hook wrapper may have rewritten the statements: no shortcut
-                out.shortcuts.setdefault(len(out.statements) + at, []).append(shortcut)
         if in_transaction:
             _refuse_outside_transaction_only(backend, migration, index, op.kind, stmts)
         elif any(isinstance(s, PythonStep) for s in stmts):
@@ -109,12 +95,12 @@ def render_migration(
                 'which runs inside the migration\'s transaction; remove "atomic": false, or '
                 "put the statements that need it in a migration of their own"
             )
-        out.parts.append((op.describe(), list(stmts)))
+        out.parts.append((op.describe(), plain_sql(stmts)))
         out.statements.extend(stmts)
     out.needs_fk_off = ctx.needs_fk_off
     out.rebuilt = set(ctx.rebuilt)
     out.fk_neutral = not ctx.needs_fk_off and all(
-        op.kind in FK_NEUTRAL for op in migration.operations
+        op.kind in backend.FK_NEUTRAL for op in migration.operations
     )
     return out
 
@@ -124,7 +110,7 @@ def _refuse_outside_transaction_only(
 ) -> None:
     """Refuse, before anything runs, a statement that cannot run inside the migration's
     transaction (it ends the transaction, or the database refuses it there)."""
-    for stmt in stmts:
+    for stmt in plain_sql(stmts):
         if not isinstance(stmt, str):
             continue  # a Python step: RunPythonContext says not to commit, the run checks
         reason = backend.cannot_run_in_transaction(stmt)
@@ -141,14 +127,6 @@ def _refuse_outside_transaction_only(
         raise MigrationFileError(
             f"{migration.where}: {in_transaction_problem(index, kind, stmt, reason, remedy)}"
         )
-
-
-def _find_run(stmts: Sequence[Step], run: Sequence[str]) -> int | None:
-    """Where ``run`` occurs in ``stmts`` as consecutive statements."""
-    for i in range(len(stmts) - len(run) + 1):
-        if list(stmts[i : i + len(run)]) == list(run):
-            return i
-    return None
 
 
 @contextmanager
@@ -231,26 +209,20 @@ def apply_one(
                 before = backend.deferred_state(conn) if check_deferred else None
                 if not fake:
                     cursor = driver_cursor(conn)
-                    stmts, i = rendered.statements, 0
-                    while i < len(stmts):
-                        taken = 0
-                        for shortcut in rendered.shortcuts.get(i, ()):
-                            current = shortcut.sql
-                            if backend.run_shortcut(conn, shortcut):
-                                taken = len(shortcut.replaces)
-                                break
-                        if taken:
-                            i += taken
-                            continue
-                        step = stmts[i]
+                    for step in rendered.statements:
                         current = str(step)
                         if isinstance(step, PythonStep):
                             step.run(conn, backend.name, m.key)
+                        elif isinstance(step, RunTimeStep):
+                            reached = [current]  # what the step had started when it failed
+                            try:
+                                step.run(conn, reached.append)
+                            finally:
+                                current = reached[-1]
                         else:
                             cursor.execute(step)
-                        i += 1
                     if fk_off:
-                        current = "PRAGMA foreign_key_check"
+                        current = backend.FOREIGN_KEY_CHECK
                         dangling = backend.foreign_key_violations(conn)
                         if dangling:
                             raise MigrationFailed(
@@ -272,7 +244,7 @@ def apply_one(
                         )  # fmt: skip
             except errors as exc:
                 raise MigrationFailed(m.key, current, _db_message(exc)) from exc
-            except UnsupportedChange as exc:  # a shortcut found what the change cannot keep
+            except UnsupportedChange as exc:  # a run-time step found what it cannot keep
                 raise MigrationFailed(m.key, current, str(exc)) from exc
         return True
     except MigrationFailed as exc:
@@ -367,12 +339,12 @@ def _apply_as_script(
     run statement by statement, so the error after the last one names the statement.
     """
     m = rendered.migration
-    if rendered.backward or rendered.shortcuts or rendered.rebuilt or rendered.needs_fk_off:
+    if rendered.backward or rendered.rebuilt or rendered.needs_fk_off:
         return False
     if rendered.one_by_one:
         return False
-    if any(isinstance(s, PythonStep) for s in rendered.statements):
-        return False  # a script is SQL text: a Python step runs between statements
+    if any(not isinstance(s, str) for s in rendered.statements):
+        return False  # a script is SQL text: a Python or run-time step runs between statements
     if not backend.can_run_script(conn):
         return False
     # To the microsecond: after a failure, this tells the row the script wrote from one
@@ -452,7 +424,7 @@ def apply_non_atomic(conn: Connection, backend: Backend, rendered: Rendered) -> 
     level = conn.get_execution_options().get("isolation_level", conn.default_isolation_level)
     conn.execution_options(isolation_level="AUTOCOMMIT")
     try:
-        for stmt in rendered.statements:
+        for stmt in plain_sql(rendered.statements):
 
             def attempt(stmt: str = stmt) -> None:
                 try:

@@ -21,6 +21,7 @@ from umbral.executor import Rendered, render_migration, write_transaction
 from umbral.migration import Migration
 from umbral.operations import CreateView, DropView, State, state_from_snapshot
 from umbral.schema import EMPTY, Column
+from umbral.steps import plain_sql
 
 if TYPE_CHECKING:
     import pluggy
@@ -47,7 +48,7 @@ class FastPath:
 
     @property
     def statements(self) -> list[str]:
-        return [s for r in self.build for s in r.statements]
+        return [s for r in self.build for s in plain_sql(r.statements)]
 
 
 def must_replay(m: Migration) -> str | None:

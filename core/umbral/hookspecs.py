@@ -81,7 +81,9 @@ def umbral_render_operation(
     :return: the list of SQL statements (possibly empty: the operation needs no SQL on this
         backend but is still recorded), or None to let another plugin render it. A
         ``RunPython`` renders as a :class:`umbral.runpython.PythonStep` (a function the
-        executor calls in the migration's transaction), which a plugin passes through as is.
+        executor calls in the migration's transaction), and a backend may return
+        :class:`umbral.steps.RunTimeStep` objects (steps it adapts to the database at run
+        time, such as a SQLite table rebuild); a plugin passes both through as they are.
 
     Stops at the first non-None result. Backends implement it for their own dialect; a plugin
     may override one operation (use ``tryfirst=True``) or add a new operation kind. An operation

@@ -18,7 +18,7 @@ from pg_helpers import write_migration as write
 from conftest import Project, clean_env, execute, make_project
 from umbral import operations as ops
 from umbral.schema import Column as C
-from umbral_postgres.backend import LOCK_KEY
+from umbral_postgres.connection import LOCK_KEY
 
 pytestmark = pytest.mark.postgres
 

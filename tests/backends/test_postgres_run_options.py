@@ -16,7 +16,7 @@ from test_postgres_migrate import PK, _blocked_project
 
 from conftest import Project, make_project
 from umbral import operations as ops
-from umbral_postgres.backend import LOCK_KEY
+from umbral_postgres.connection import LOCK_KEY
 
 pytestmark = pytest.mark.postgres
 

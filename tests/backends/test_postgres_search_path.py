@@ -10,7 +10,7 @@ import pytest
 from pg_helpers import connect, query
 
 from conftest import Project, execute, make_project
-from umbral_postgres.backend import lock_key
+from umbral_postgres.connection import lock_key
 
 pytestmark = pytest.mark.postgres
 

@@ -144,24 +144,7 @@ def parse(sql: str) -> TableDef:
     open_at = next((i for i, t in enumerate(tokens) if t.text == "("), None)
     if open_at is None:
         raise ValueError("not a CREATE TABLE with a column list")
-    items: list[list[Token]] = [[]]
-    depth = 0
-    close = None
-    for i in range(open_at + 1, len(tokens)):
-        t = tokens[i]
-        if t.text == "(":
-            depth += 1
-        elif t.text == ")":
-            if depth == 0:
-                close = i
-                break
-            depth -= 1
-        elif t.text == "," and depth == 0:
-            items.append([])
-            continue
-        items[-1].append(t)
-    if close is None:
-        raise ValueError("unbalanced parentheses")
+    items, close = _items(tokens, open_at)
     columns: list[ColumnDef] = []
     constraints: list[Clause] = []
     for item in items:
@@ -179,6 +162,26 @@ def parse(sql: str) -> TableDef:
         constraints=constraints,
         options=sql[tokens[close].end :].strip(),
     )
+
+
+def _items(tokens: list[Token], open_at: int) -> tuple[list[list[Token]], int]:
+    """The comma-separated items of the list opened at ``tokens[open_at]``, and where it
+    closes."""
+    items: list[list[Token]] = [[]]
+    depth = 0
+    for i in range(open_at + 1, len(tokens)):
+        t = tokens[i]
+        if t.text == "(":
+            depth += 1
+        elif t.text == ")":
+            if depth == 0:
+                return items, i
+            depth -= 1
+        elif t.text == "," and depth == 0:
+            items.append([])
+            continue
+        items[-1].append(t)
+    raise ValueError("unbalanced parentheses")
 
 
 def _clauses(sql: str, tokens: list[Token], *, table: bool) -> list[Clause]:
@@ -263,6 +266,29 @@ def carry(stored: str, expected: str, new: str) -> str | None:
     definition has beyond ``expected`` (what umbral renders for the table's state before the
     change) added; None when there is nothing to add. Raises CannotCarry."""
     s, e, n = parse(stored), parse(expected), parse(new)
+    _refuse_uncarried(s, e)
+    found = _Carried(
+        gone={c.name.lower() for c in s.columns if n.column(c.name) is None},
+        # A foreign key on a column the models give one is the models' foreign key, whatever
+        # its name or form (inline, or a table constraint): the new table has the models'
+        # one, with its actions, made deferrable when the stored one was (which a model
+        # cannot say).
+        described={c.name.lower() for c in e.columns if c.of("REFERENCES")},
+    )
+    for col in s.columns:
+        mine = e.column(col.name)
+        assert mine is not None  # _refuse_uncarried: every stored column is expected
+        found.column(col, mine)
+    theirs = {c.key for c in e.constraints}
+    for clause in s.constraints:
+        if clause.key not in theirs:
+            found.table_constraint(clause)
+    return found.onto(n)
+
+
+def _refuse_uncarried(s: TableDef, e: TableDef) -> None:
+    """Raise CannotCarry for what a rebuild from the models would lose: table options
+    (STRICT, WITHOUT ROWID), columns the models do not declare, generated columns."""
     if s.options:
         raise CannotCarry(f"it is a {' '.join(s.options.upper().split())} table")
     unknown = [c.name for c in s.columns if e.column(c.name) is None]
@@ -276,66 +302,81 @@ def carry(stored: str, expected: str, new: str) -> str | None:
     if generated:
         listed = ", ".join(f"`{c}`" for c in generated)
         raise CannotCarry(f"generated column(s) {listed} cannot be copied")
-    gone = {c.name.lower() for c in s.columns if n.column(c.name) is None}
-    # A foreign key on a column the models give one is the models' foreign key, whatever its
-    # name or form (inline, or a table constraint): the new table has the models' one, with
-    # its actions, made deferrable when the stored one was (which a model cannot say).
-    described = {c.name.lower() for c in e.columns if c.of("REFERENCES")}
-    deferrals: dict[str, str] = {}
-    collations: dict[str, str] = {}
-    constraints: list[str] = []
-    for col in s.columns:
-        mine = e.column(col.name)
-        assert mine is not None
+
+
+@dataclass
+class _Carried:
+    """What the stored definition holds beyond the expected one, gathered clause by clause."""
+
+    #: Lower-cased names of the columns the rebuild removes.
+    gone: set[str]
+    #: Lower-cased names of the columns whose foreign key the models describe.
+    described: set[str]
+    #: ``[NOT] DEFERRABLE ...`` of a described foreign key, by column.
+    deferrals: dict[str, str] = field(default_factory=dict)
+    collations: dict[str, str] = field(default_factory=dict)
+    #: Table constraints to add (CHECKs, foreign keys the models keep as plain columns).
+    constraints: list[str] = field(default_factory=list)
+
+    def column(self, col: ColumnDef, mine: ColumnDef) -> None:
+        """The clauses of a stored column beyond ``mine`` (the expected column)."""
         theirs = {c.key for c in mine.clauses}
-        kept = col.name.lower() not in gone
-        for clause in col.clauses:
-            if clause.kind == "REFERENCES" and col.name.lower() in described:
-                if kept and (deferral := _deferral(clause)):
-                    deferrals[col.name.lower()] = deferral
-                continue
-            if clause.key in theirs:
-                continue
-            if clause.kind == "CHECK" and not clause.names() & gone:
-                constraints.append(clause.text)  # a column CHECK is a table CHECK to SQLite
-            elif clause.kind == "COLLATE" and kept and not mine.of("COLLATE"):
-                collations[col.name.lower()] = clause.text
-            elif clause.kind == "REFERENCES" and kept and not mine.of("REFERENCES"):
-                column = '"' + col.name.replace('"', '""') + '"'
-                fk = f"FOREIGN KEY ({column}) {clause.body}"
-                constraints.append(f"{clause.label} {fk}" if clause.label else fk)
-    theirs = {c.key for c in e.constraints}
-    for clause in s.constraints:
-        if clause.key in theirs or clause.kind not in ("CHECK", "FOREIGN"):
-            continue
-        if clause.kind == "FOREIGN":
-            local = _fk_columns(clause)
-            if local & gone:
-                continue
-            if len(local) == 1 and local <= described:
-                if deferral := _deferral(clause):
-                    deferrals[next(iter(local))] = deferral
-                continue
-        elif clause.names() & gone:
-            continue
-        constraints.append(clause.text)
-    # Only onto a new foreign key that ends its column's definition (umbral writes it last).
-    deferrals = {
-        name: text
-        for name, text in deferrals.items()
-        if (col := n.column(name)) is not None
-        and col.clauses
-        and col.clauses[-1].kind == "REFERENCES"
-    }
-    if not collations and not constraints and not deferrals:
-        return None
-    items = []
-    for col in n.columns:
         low = col.name.lower()
-        text = " ".join(x for x in (col.text, deferrals.get(low), collations.get(low)) if x)
-        items.append(text)
-    items += [c.text for c in n.constraints] + constraints
-    return f"{n.head} ({', '.join(items)})"
+        kept = low not in self.gone
+        for clause in col.clauses:
+            if clause.kind == "REFERENCES" and low in self.described:
+                if kept and (deferral := _deferral(clause)):
+                    self.deferrals[low] = deferral
+            elif clause.key not in theirs:
+                self._extra(col, mine, clause, kept=kept)
+
+    def _extra(self, col: ColumnDef, mine: ColumnDef, clause: Clause, *, kept: bool) -> None:
+        if clause.kind == "CHECK" and not clause.names() & self.gone:
+            self.constraints.append(clause.text)  # a column CHECK is a table CHECK to SQLite
+        elif clause.kind == "COLLATE" and kept and not mine.of("COLLATE"):
+            self.collations[col.name.lower()] = clause.text
+        elif clause.kind == "REFERENCES" and kept and not mine.of("REFERENCES"):
+            column = '"' + col.name.replace('"', '""') + '"'
+            fk = f"FOREIGN KEY ({column}) {clause.body}"
+            self.constraints.append(f"{clause.label} {fk}" if clause.label else fk)
+
+    def table_constraint(self, clause: Clause) -> None:
+        """A stored table constraint the expected definition does not have."""
+        if clause.kind == "CHECK":
+            if not clause.names() & self.gone:
+                self.constraints.append(clause.text)
+            return
+        if clause.kind != "FOREIGN":
+            return
+        local = _fk_columns(clause)
+        if local & self.gone:
+            return
+        if len(local) == 1 and local <= self.described:
+            if deferral := _deferral(clause):
+                self.deferrals[next(iter(local))] = deferral
+            return
+        self.constraints.append(clause.text)
+
+    def onto(self, n: TableDef) -> str | None:
+        """``n`` (the new table) with what was gathered; None when nothing was."""
+        # Only onto a new foreign key that ends its column's definition (umbral writes it
+        # last).
+        deferrals = {
+            name: text
+            for name, text in self.deferrals.items()
+            if (col := n.column(name)) is not None
+            and col.clauses
+            and col.clauses[-1].kind == "REFERENCES"
+        }
+        if not self.collations and not self.constraints and not deferrals:
+            return None
+        items = []
+        for col in n.columns:
+            low = col.name.lower()
+            extra = (deferrals.get(low), self.collations.get(low))
+            items.append(" ".join(x for x in (col.text, *extra) if x))
+        items += [c.text for c in n.constraints] + self.constraints
+        return f"{n.head} ({', '.join(items)})"
 
 
 def _deferral(clause: Clause) -> str:

@@ -1,0 +1,99 @@
+"""Rendered steps that a backend carries out itself, adapting them to what the database holds.
+
+Rendering cannot see the database. Some steps must adapt to it at run time (a SQLite table
+rebuild keeps the triggers the table has when it is dropped); some have a faster way that is
+safe only when the table is exactly as the migrations left it (SQLite drops NOT NULL by editing
+the stored definition instead of copying every row). Such a step is one object among a
+migration's rendered statements, as a ``RunPython`` step is: ``statements`` is its SQL as
+rendered (what ``sqlmigrate`` shows, and what runs where no adaptation applies), and ``run``
+carries it out on the connection, inside the migration's transaction. The executor runs it in
+order with the plain statements; it never looks inside.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+#: Told each statement a step starts (or the adaptation it tries), so a failure names it.
+Note = Callable[[str], None]
+
+
+class RunTimeStep(ABC):
+    """A rendered step the backend carries out, choosing at run time how (module docstring)."""
+
+    @property
+    @abstractmethod
+    def statements(self) -> tuple[str, ...]:
+        """The step's SQL as rendered: what ``sqlmigrate`` shows, and what a run without a
+        transaction (a non-atomic migration, the fast path's build) sends as it is."""
+
+    def __str__(self) -> str:
+        return self.statements[0] if self.statements else ""
+
+    @abstractmethod
+    def run(self, conn: Connection, note: Note) -> None:
+        """Carry the step out inside the migration's transaction. Raises the driver's error,
+        or UnsupportedChange when the database holds what the change cannot keep (the
+        migration rolls back)."""
+
+
+def plain_sql(steps: Iterable[Any]) -> list[Any]:
+    """``steps`` with every run-time step replaced by its statements as rendered (a Python
+    step stays as it is)."""
+    out: list[Any] = []
+    for step in steps:
+        if isinstance(step, RunTimeStep):
+            out.extend(step.statements)
+        else:
+            out.append(step)
+    return out
+
+
+@dataclass(frozen=True)
+class UniqueCheck(RunTimeStep):
+    """The look for duplicates before a unique index or constraint is added to existing rows.
+    At run time it stops the migration (nothing applied) naming the duplicated values and how
+    many rows hold each; as a plain statement (``sqlmigrate``) it lists them."""
+
+    table: str
+    columns: tuple[str, ...]
+    sql: str
+    #: How many duplicated values the error names.
+    shown: int
+
+    @property
+    def statements(self) -> tuple[str, ...]:
+        return (self.sql,)
+
+    def run(self, conn: Connection, note: Note) -> None:
+        from umbral.database import driver_cursor
+        from umbral.errors import UnsupportedChange
+
+        note(self.sql)
+        cur = driver_cursor(conn)
+        cur.execute(self.sql)
+        rows = cur.fetchall()
+        if not rows:
+            return
+        values = ", ".join(f"{_show(row[:-1])} ({row[-1]} rows)" for row in rows[: self.shown])
+        if len(rows) > self.shown:
+            values += ", and more"
+        columns = ", ".join(self.columns)
+        one = ", " not in columns
+        what = f"`{self.table}.{columns}`" if one else f"`{self.table}` ({columns})"
+        raise UnsupportedChange(
+            f"cannot make {what} unique: duplicated values: "
+            f"{values}; remove or change the duplicates, then run migrate again"
+        )
+
+
+def _show(values: Sequence[Any]) -> str:
+    """Duplicated values as a message shows them: ``'a@x.org'``, ``('a', 1)``."""
+    shown = [repr(v) if isinstance(v, str) else str(v) for v in values]
+    return shown[0] if len(shown) == 1 else "(" + ", ".join(shown) + ")"
