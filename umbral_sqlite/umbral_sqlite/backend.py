@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
     from umbral import operations as ops
+    from umbral.backend import RunOptions
 
 #: Seconds a connection waits on a locked database before giving up (also the ``--lock-wait``
 #: default): concurrent ``migrate`` processes queue on ``BEGIN IMMEDIATE``.
@@ -84,6 +85,12 @@ class SQLiteBackend(Backend):
     BATCH_MIGRATIONS: ClassVar[bool] = True
 
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+
+    def for_run(self, options: RunOptions) -> SQLiteBackend:
+        run = super().for_run(options)
+        # The write lock is database-wide: a run waits for it as long as for the migration's.
+        run.busy_timeout = options.lock_wait
+        return run
 
     #: Statements SQLite refuses inside a transaction.
     OUTSIDE_TRANSACTION: ClassVar[frozenset[str]] = frozenset({"VACUUM", "ATTACH", "DETACH"})
