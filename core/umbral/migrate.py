@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from umbral import drift, executor, fastpath, guards, recorder
+from umbral import drift, executor, guards, recorder
 from umbral.errors import MigrationFileError, Refused
 from umbral.graph import Graph
 from umbral.migration import Migration
@@ -151,6 +151,8 @@ class Migrator:
         database has tracking rows, the run fakes, or the plan is backward)."""
         if not steps or tracked or steps[0].backward or self.request.fake_initial:
             return 0
+        from umbral import fastpath  # only for a fresh database: it imports the autodetector
+
         todo = [s.migration for s in steps]
         covered, self.result.path = fastpath.choose(self.conn, todo, self.request.replay)
         if covered:
@@ -184,6 +186,8 @@ class Migrator:
         """Run the fast path; if the database refuses its SQL, nothing of it stays and every
         migration is replayed instead (``result.plan`` then holds them all). Progress is
         reported as one step from the first covered migration to the last."""
+        from umbral import fastpath
+
         result, session = self.result, self.session
         assert result.fast is not None
         covered = result.fast.covered
