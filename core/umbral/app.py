@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from umbral.config import ProjectConfig, resolve_database, resolve_env
-from umbral.errors import ConfigError, Refused, UmbralError
+from umbral.errors import ConfigError, UmbralError
 
 if TYPE_CHECKING:
     from umbral.autodetector import Backfill
-    from umbral.backend import Backend
+    from umbral.backend import Backend, RunOptions
     from umbral.drift import Entry
     from umbral.environment import Environment
     from umbral.executor import Rendered
@@ -39,9 +39,6 @@ class GraphResult:
     nodes: list[Any]  # umbral.graphviz.Node
     edges: list[tuple[str, str]]
     unread: str | None = None  # why the database's states are not shown
-
-
-DEFAULT_LOCK_WAIT = 300.0
 
 
 class App:
@@ -237,126 +234,59 @@ class App:
         first migration that has to run as written (see ``umbral.fastpath``); ``replay`` runs
         every migration instead. ``result.path`` says which path and why.
         """
-        from umbral import executor, recorder
         from umbral.database import connect
-        from umbral.drift import State
-        from umbral.migrate import MigrateResult, Migrator
-
-        result = MigrateResult()
-
-        def warn(text: str) -> None:
-            result.warnings.append(text)
-            if on_event:
-                on_event("warning", {"message": text})
+        from umbral.guards import refuse_in_memory
+        from umbral.migrate import MigrateRequest, Migrator
+        from umbral.plan import Target
+        from umbral.session import Session
 
         url = self.database_url
-        backend = self.env.backend_for(url)
-        if backend.is_in_memory(url) and not allow_in_memory:
-            raise Refused(
-                "umbral migrate: refusing to migrate an in-memory database: the schema would "
-                "vanish when this process exits (is the project config being found?); pass "
-                "--allow-in-memory if this is intended"
-            )
-        if fake is not None:
-            from umbral.migrate import parse_spec
-
-            parse_spec(fake, "--fake")  # a malformed spec fails before anything else
-        if target is not None:
-            from umbral.migrate import parse_spec
-
-            parse_spec(target, "")
+        shared = self.env.backend_for(url)
+        refuse_in_memory(shared, url, allow_in_memory)
+        request = MigrateRequest(
+            # A malformed spec fails before anything else.
+            fake=Target.parse(fake, "--fake") if fake is not None else None,
+            target=Target.parse(target) if target is not None else None,
+            fake_initial=fake_initial,
+            prune=prune,
+            allow_drift=allow_drift,
+            allow_destructive=allow_destructive,
+            allow_irreversible=allow_irreversible,
+            plan_only=plan,
+            replay=replay,
+        )
         self.env.all_migrations()  # validate every file before touching the database
-        env_name = resolve_env(environment, self.environment)
-        wait = lock_wait if lock_wait is not None else (self.lock_wait or DEFAULT_LOCK_WAIT)
-        if hasattr(backend, "busy_timeout"):
-            backend.busy_timeout = wait
-        given = {"lock_timeout": lock_timeout, "statement_timeout": statement_timeout,
-                 "lock_retries": lock_retries}  # fmt: skip
-        for key, value in given.items():
-            value = value if value is not None else self.timeouts.get(key)
-            if value is not None:
-                setattr(backend, key, value)
-            else:  # backends are shared objects: drop what an earlier run set
-                vars(backend).pop(key, None)
+        request = replace(request, environment=resolve_env(environment, self.environment))
+        options = self.run_options(lock_wait, lock_timeout, statement_timeout, lock_retries)
+        backend = shared.for_run(options)
         with (
             # --plan only reads: it does not create a database that is not there.
             connect(backend, backend.normalize_url(url, self.root), create=not plan) as conn,
-            _db_errors(url, backend, wait),
-            backend.migration_lock(conn, wait),
+            _db_errors(url, backend, options.lock_wait),
+            backend.migration_lock(conn, options.lock_wait),
         ):
-            m = Migrator(self.env, backend, conn)
-            applied = m.applied()
-            m.skipped = recorder.skipped(conn)
-            # After reading the tracking rows: a dependency that is neither on disk nor
-            # applied is named as such, not taken for two branches.
-            m.check_conflicts(applied)
-            if fake is not None:
-                result.message = m.fake(fake)
-                return result
-            if prune:  # bookkeeping only: drift is what it clears, so it is not checked
-                result.pruned = m.orphans(applied)
-                if not plan and result.pruned:
-                    m.prune(result.pruned)
-                return result
-            entries = m.entries(applied)
-            m.check_drift(entries, allow_drift, warn)
-            for e in entries:
-                if e.state is State.OUT_OF_ORDER:
-                    warn(
-                        f"umbral migrate: migration {e.key} is on disk but appears before the "
-                        "last applied migration of its plugin; applying it out of order"
-                    )
-            if target is not None and m.is_backward(target, applied):
-                undo = [
-                    m.render_backward(x, allow_irreversible)
-                    for x in m.backward_plan(target, applied)
-                ]
-                if not allow_destructive:
-                    _destructive_gate(self.env.pm, backend, undo)
-                result.plan = undo
-                if not plan:
-                    result.unapplied = executor.apply_plan(conn, backend, undo, on_event)
-                return result
-            if fake_initial:  # decided before anything is written, so --plan can show it
-                result.faked = m.initial_to_fake(applied)
-                applied = {**applied, **{k: m.by_key[k].checksum for k in result.faked}}
-            todo = m.pending_plan(applied, target)
-            covered = 0
-            if todo and not fake_initial and not applied:
-                covered, result.path = _choose_path(conn, todo, replay)
-            if covered:
-                from umbral import fastpath
+            return Migrator(self.env, Session(conn, backend, on_event), request).run()
 
-                result.fast = fastpath.render(
-                    self.env.pm, backend, todo[:covered], self.env.file_order
-                )
-            rendered = [m.render(x, env_name) for x in todo[covered:]]
-            if not allow_destructive:
-                # The same refusal as a replay: the covered migrations are gated as well.
-                head = [executor.Rendered(x, []) for x in todo[:covered]]
-                _destructive_gate(self.env.pm, backend, head + rendered)
-            result.plan = rendered
-            if plan:
-                return result
-            with executor.write_transaction(conn, backend):
-                recorder.ensure_table(conn)
-                if any(r.skipped for r in rendered):
-                    recorder.ensure_skip_column(conn)
-            if fake_initial:
-                m.record_faked(result.faked)
-                if on_event:
-                    on_event("faked", {"count": len(result.faked)})
-            done: list[str] = []
-            if result.fast is not None:
-                done = _apply_fast(conn, backend, result, todo, m, env_name, warn, on_event)
-                rendered = result.plan
-            done += executor.apply_plan(conn, backend, rendered, on_event)
-            # A squash recorded because its last originals ran in this run is bookkeeping of
-            # those, not one more applied migration.
-            gated = {r.migration.key for r in rendered if r.skipped}
-            result.skipped = [k for k in done if k in gated]
-            result.applied = [k for k in done if k not in m.completed_squashes and k not in gated]
-        return result
+    def run_options(
+        self,
+        lock_wait: float | None = None,
+        lock_timeout: float | None = None,
+        statement_timeout: float | None = None,
+        lock_retries: int | None = None,
+    ) -> RunOptions:
+        """A migrate run's options: the flags given, else the config's keys (``timeouts``,
+        ``lock_wait``), else the defaults."""
+        from umbral.backend import DEFAULT_LOCK_WAIT, RunOptions
+
+        def pick(key: str, given: float | None) -> Any:
+            return given if given is not None else self.timeouts.get(key)
+
+        return RunOptions(
+            lock_wait=lock_wait if lock_wait is not None else (self.lock_wait or DEFAULT_LOCK_WAIT),
+            lock_timeout=pick("lock_timeout", lock_timeout),
+            statement_timeout=pick("statement_timeout", statement_timeout),
+            lock_retries=pick("lock_retries", lock_retries),
+        )
 
     def showmigrations(self) -> list[Entry]:
         """Every migration with its drift state (SPEC §9), plugins alphabetical.
@@ -374,7 +304,8 @@ class App:
     def sqlmigrate(self, spec: str) -> Rendered:
         """The SQL of one migration for the configured backend; no database is opened."""
         from umbral.executor import render_migration
-        from umbral.migrate import no_such_migration, parse_spec, state_before
+        from umbral.migrate import state_before
+        from umbral.plan import no_such_migration, parse_spec
 
         plugin, name = parse_spec(spec, "", "umbral sqlmigrate")
         self.env.info(plugin)
@@ -536,88 +467,22 @@ class App:
 
     def check_pending_safety(self) -> list[Classified]:
         """Classify every operation of every migration ``migrate`` would run."""
+        from umbral import recorder
         from umbral.database import connect
-        from umbral.migrate import Migrator
+        from umbral.graph import Graph
+        from umbral.guards import check_conflicts
+        from umbral.plan import forward
         from umbral.safety import classify_migrations
 
         backend, url = self._backend()
-        self.env.all_migrations()
+        graph = Graph(self.env.all_migrations(), self.env.file_order)
         with connect(backend, url, create=False) as conn, _db_errors(url):
-            m = Migrator(self.env, backend, conn)
-            applied = m.applied()
-            m.check_conflicts(applied)  # migrate would refuse: so does the check (SPEC §10)
-            todo = m.pending_plan(applied)
-            # A squash recorded without SQL runs none of its operations (SPEC §5).
-            todo = [x for x in todo if x.key not in m.record_only]
+            applied = recorder.applied(conn)
+            check_conflicts(self.env, applied)  # migrate would refuse: so does the check (SPEC §10)
+            steps = forward(graph, applied)
+        # A squash recorded without SQL runs none of its operations (SPEC §5).
+        todo = [s.migration for s in steps if not s.record_only]
         return classify_migrations(self.env.pm, todo, backend)
-
-
-def _choose_path(conn: Any, todo: list[Migration], replay: bool) -> tuple[int, str]:
-    """How many migrations at the head of ``todo`` the fast path covers on this database
-    without tracking rows, and the sentence saying which path the run takes and why."""
-    from umbral import fastpath, recorder
-
-    if recorder.has_table(conn):
-        conn.rollback()  # the inspector's read opened a transaction
-        return 0, ""  # tracked, even if empty: the database is not fresh
-    conn.rollback()
-    found = fastpath.umbral_tables(conn, todo)
-    if found:
-        return 0, (
-            f"replay: the database already holds {', '.join(found)}, so the schema is not "
-            "built from the snapshots"
-        )
-    if replay:
-        return 0, "replay: --replay given; every migration runs as written"
-    covered, why = fastpath.split(todo)
-    if not covered:
-        tail = "" if why.endswith("does not show") else ", whose effect no snapshot holds"
-        return 0, f"replay: the database is empty, but {why}{tail}"
-    head = (
-        f"fast path: the database is empty; the schema of {todo[covered - 1].key} is built "
-        f"from the snapshots and {covered} migration(s) are recorded in one transaction"
-    )
-    if why is None:
-        return covered, head
-    return covered, f"{head}; then replay from {todo[covered].key}: {why.split(' ', 1)[1]}"
-
-
-def _apply_fast(
-    conn: Any,
-    backend: Backend,
-    result: MigrateResult,
-    todo: list[Migration],
-    migrator: Any,
-    environment: str | None,
-    warn: Callable[[str], None],
-    on_event: Event | None,
-) -> list[str]:
-    """Run the fast path of ``result``; if the database refuses its SQL, nothing of it stays
-    and every migration is replayed instead (``result.plan`` then holds them all). Progress
-    is reported as one step from the first covered migration to the last."""
-    from umbral import executor, fastpath
-
-    assert result.fast is not None
-    covered = result.fast.covered
-    try:
-        if on_event:
-            on_event("start", {"migration": covered[0].key, "index": 1, "total": len(covered)})
-        done = fastpath.apply(conn, backend, result.fast)
-        if on_event:
-            on_event("done", {"migration": covered[-1].key, "index": len(covered),
-                              "total": len(covered)})  # fmt: skip
-        return done
-    except executor.driver_errors(conn) as exc:
-        from umbral.migrate import translate_db_errors
-
-        reason = translate_db_errors(exc, "")
-        warn(
-            f"umbral migrate: building the schema from the snapshots failed ({reason}); "
-            "nothing of it was kept, replaying every migration instead"
-        )
-        result.fast = None
-        result.plan = [migrator.render(x, environment) for x in todo]
-        return []
 
 
 def _promises(env: Environment, applied: Mapping[str, str]) -> list[Any]:
@@ -632,43 +497,6 @@ def _promises(env: Environment, applied: Mapping[str, str]) -> list[Any]:
             last = max(done, key=lambda m: (id_sequence(m.id), m.id))
             out.append(Promise(plugin, last.key, last.snapshot_after))
     return out
-
-
-# What to do about a refused run. Forward, the operations come from files not yet applied, so
-# they can still be deleted and written again; a rename written as a drop and a create is the
-# usual surprise.
-_DESTRUCTIVE = (
-    "Nothing was applied. If this data is not meant to go (a model or field removed by "
-    "mistake, or a rename makemigrations wrote as a drop and a create), delete the unapplied "
-    "migration file(s) named above, correct the models and run makemigrations again, or write "
-    "the rename by hand (RenameTable, RenameColumn); if the data loss is intended, re-run with "
-    "--allow-destructive."
-)
-_DESTRUCTIVE_BACKWARD = (
-    "Nothing was un-applied. Un-applying these migrations removes what they added, with its "
-    "data; if that is intended, re-run with --allow-destructive."
-)
-
-
-def _destructive_gate(pm: Any, backend: Any, rendered: list[Rendered]) -> None:
-    """Refuse the run when any operation about to run is UNSAFE (SPEC §8 guards)."""
-    from umbral.safety import OpSafety, classify
-
-    lines = []
-    for r in rendered:
-        if r.record_only:  # a squash whose replaced migrations all ran: no SQL runs (SPEC §5)
-            continue
-        for op in r.migration.operations:  # for a backward run: the reverse operations
-            ctx = {"migration": r.migration.key, "operations": r.migration.operations}
-            finding = classify(pm, op, backend, ctx)
-            if finding.tier is OpSafety.UNSAFE:
-                lines.append(f"    [UNSAFE] {r.migration.key}: {finding.message}")
-    if lines:
-        err = Refused(
-            f"umbral migrate: {len(lines)} pending destructive operation(s) would DESTROY DATA:"
-        )
-        err.details = (*lines, _DESTRUCTIVE_BACKWARD if rendered[0].backward else _DESTRUCTIVE)
-        raise err
 
 
 class _db_errors:

@@ -10,13 +10,14 @@ the methods that open connections.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from umbral.naming import index_name
 from umbral.schema import INTEGER_TYPES, Column, ModelState, Shim
@@ -57,6 +58,24 @@ _AUTO_DEFAULTS = {
 }
 
 
+#: Seconds ``migrate`` waits for another process's migration (or write) lock by default.
+DEFAULT_LOCK_WAIT = 300.0
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """A run's options; None keeps the backend's default."""
+
+    #: Seconds to wait for the migration lock (and, on a database-wide write lock, for it).
+    lock_wait: float = DEFAULT_LOCK_WAIT
+    #: Seconds a DDL statement may wait for a table lock before it is cancelled.
+    lock_timeout: float | None = None
+    #: Seconds any statement may run.
+    statement_timeout: float | None = None
+    #: How many times a migration whose statement hit the lock timeout is retried.
+    lock_retries: int | None = None
+
+
 class Backend:
     """Base class of every backend. Subclasses fill in the class attributes."""
 
@@ -77,12 +96,23 @@ class Backend:
     NON_ATOMIC_MIGRATIONS: ClassVar[bool] = False
     #: Seconds a DDL statement may wait for a table lock before it is cancelled (None: the
     #: database default), seconds any statement may run, and how many times a migration whose
-    #: statement hit the lock timeout is retried (SPEC §8). Set per run by ``App.migrate``.
+    #: statement hit the lock timeout is retried (SPEC §8). A run sets them on its own copy
+    #: (``for_run``).
     lock_timeout: float | None = None
     statement_timeout: float | None = None
     lock_retries: int = 0
     #: First pause before a retry after a lock timeout; it doubles each time, up to 30 s.
     lock_retry_backoff: float = 0.5
+
+    def for_run(self, options: RunOptions) -> Self:
+        """A copy of this backend with one ``migrate`` run's options: the backend found by URL
+        is shared by every command of the process, and keeps its defaults."""
+        run = copy.copy(self)
+        for key in ("lock_timeout", "statement_timeout", "lock_retries"):
+            value = getattr(options, key)
+            if value is not None:
+                setattr(run, key, value)
+        return run
 
     # -- identifiers and literals -----------------------------------------------------------
 

@@ -49,6 +49,12 @@ def scrub(message: str, url: str) -> str:
     return message
 
 
+def translate_db_errors(exc: Exception, url: str = "") -> DatabaseError:
+    """A driver error raised outside a migration, as one line without the URL's password."""
+    orig = getattr(exc, "orig", None) or exc
+    return DatabaseError(f"database error: {scrub(str(orig).strip().splitlines()[0], url)}")
+
+
 #: Length from which a piece of a password is replaced wherever it occurs in a message.
 _LONG_PIECE = 4
 

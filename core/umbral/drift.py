@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 
+from umbral.graph import Graph
 from umbral.migration import Migration, id_sequence
 
 
@@ -46,7 +47,7 @@ class Entry:
 
 
 def detect(
-    migrations: Iterable[Migration],
+    migrations: Iterable[Migration] | Graph,
     applied: Mapping[str, str],
     skipped: Mapping[str, str] | None = None,
 ) -> list[Entry]:
@@ -55,34 +56,48 @@ def detect(
     ``applied`` maps ``plugin/name`` to the recorded checksum, ``skipped`` the rows recorded as
     skipped to their environment. The result is sorted by plugin (alphabetically), then name.
     """
+    graph = migrations if isinstance(migrations, Graph) else Graph(migrations)
     skipped = skipped or {}
-    on_disk = {m.key: m for m in migrations}
     max_applied: dict[str, int] = {}
     for key in applied:
         plugin, name = key.split("/", 1)
         max_applied[plugin] = max(max_applied.get(plugin, 0), id_sequence(name))
-    # A squash whose replaced migrations are all applied counts as applied, and migrations
-    # replaced by an applied squash count as applied too.
-    squashed_by = {r: m.key for m in on_disk.values() for r in m.replaces}
-    entries: list[Entry] = []
-    for key, m in on_disk.items():
-        if key not in applied and squashed_by.get(key) in applied:
-            state = State.APPLIED  # the squash that replaces it ran instead
-        elif key in applied:
-            state = State.APPLIED if applied[key] == m.checksum else State.EDITED
-        elif m.replaces and all(r in applied for r in m.replaces):
-            state = State.APPLIED
-        elif "_squashed_" not in m.id and m.sequence < max_applied.get(m.plugin, 0):
-            state = State.OUT_OF_ORDER
-        else:
-            state = State.PENDING
-        if state is State.APPLIED and key in skipped:
-            state = State.SKIPPED
-        entries.append(Entry(m.plugin, m.id, state, m, skipped.get(key)))
+    entries = [
+        Entry(
+            m.plugin, m.id, _state(graph, m, applied, skipped, max_applied), m, skipped.get(m.key)
+        )
+        for m in graph
+    ]
     for key in applied:
         # A replaced migration deleted after its squash was recorded is not drift.
-        if key not in on_disk and not (key in squashed_by and squashed_by[key] in applied):
+        if key not in graph.nodes and not graph.squash_applied(key, applied):
             plugin, name = key.split("/", 1)
             entries.append(Entry(plugin, name, State.MISSING))
     entries.sort(key=lambda e: (e.plugin, e.name))
     return entries
+
+
+def _state(
+    graph: Graph,
+    m: Migration,
+    applied: Mapping[str, str],
+    skipped: Mapping[str, str],
+    max_applied: Mapping[str, int],
+) -> State:
+    key = m.key
+    # A squash whose replaced migrations are all applied counts as applied, and migrations
+    # replaced by an applied squash count as applied too.
+    if key not in applied and graph.squash_applied(key, applied):
+        state = State.APPLIED  # the squash that replaces it ran instead
+    elif key in applied:
+        state = State.APPLIED if applied[key] == m.checksum else State.EDITED
+    elif m.replaces and all(r in applied for r in m.replaces):
+        state = State.APPLIED
+    elif not m.replaces and m.sequence < max_applied.get(m.plugin, 0):
+        # A squash is never out of order: its name's leading number is not its place.
+        state = State.OUT_OF_ORDER
+    else:
+        state = State.PENDING
+    if state is State.APPLIED and key in skipped:
+        return State.SKIPPED
+    return state

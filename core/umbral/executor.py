@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -23,16 +22,21 @@ from umbral.errors import MigrationFailed, MigrationFileError, UmbralError, Unsu
 from umbral.migration import Migration
 from umbral.operations import State, StateThread
 from umbral.runpython import PythonStep
+from umbral.session import Session
 from umbral.steps import RunTimeStep, plain_sql
+from umbral.transaction import (
+    MigrationNotRolledBack,
+    db_message,
+    driver_errors,
+    migration_transaction,
+    run_statement,
+    verify_rolled_back,
+    write_transaction,
+)
 
 if TYPE_CHECKING:
     import pluggy
     from sqlalchemy.engine import Connection
-
-Event = Callable[[str, dict[str, Any]], None]
-#: The progress callback of the current ``apply_plan`` run, for retries inside ``apply_one``
-#: (whose signature the other callers share).
-_on_event: ContextVar[Event | None] = ContextVar("umbral_on_event", default=None)
 
 
 #: One rendered step: a SQL statement, a Python function to call (RunPython), or a step the
@@ -129,194 +133,141 @@ def _refuse_outside_transaction_only(
         )
 
 
-@contextmanager
-def write_transaction(conn: Connection, backend: Backend) -> Iterator[None]:
-    """A transaction that takes the backend's write lock up front (BEGIN IMMEDIATE on SQLite)."""
-    conn.info["umbral_begin"] = backend.begin_sql() or "BEGIN"
-    try:
-        with conn.begin():
-            yield
-    finally:
-        conn.info.pop("umbral_begin", None)
 
 
 #: Seconds a batch of migrations may keep its transaction open before committing (apply_plan).
 BATCH_SECONDS = 0.5
 
 
-@contextmanager
-def _migration_transaction(conn: Connection, backend: Backend) -> Iterator[None]:
-    """One migration's own write transaction, or its savepoint inside apply_plan's batch.
+@dataclass
+class _At:
+    """The statement a migration is at, which its failure names."""
 
-    The savepoint is set on the driver's cursor: SQLAlchemy's nested-transaction bookkeeping
-    cost about 0.2 ms a migration, a tenth of applying a long history of small migrations.
-    """
-    if conn.info.get("umbral_batch"):
-        cursor = driver_cursor(conn)
-        cursor.execute("SAVEPOINT umbral_migration")
-        try:
-            yield
-        except BaseException:
-            try:
-                cursor.execute("ROLLBACK TO umbral_migration")
-                cursor.execute("RELEASE umbral_migration")
-            except driver_errors(conn):
-                pass  # the database ended the whole transaction itself: nothing to undo
-            raise
-        cursor.execute("RELEASE umbral_migration")
-    else:
-        with write_transaction(conn, backend):
-            yield
+    statement: str
 
 
-def apply_one(
-    conn: Connection, backend: Backend, rendered: Rendered, *, fake: bool = False
-) -> bool:
+def apply_one(session: Session, rendered: Rendered) -> bool:
     """Run one migration and record it, atomically. Returns False if it was already applied.
 
     A failing statement rolls the whole migration back (its tracking row included) and raises
     MigrationFailed naming the migration, the statement and the database error.
     """
+    conn, backend = session.conn, session.backend
     m = rendered.migration
-    fake = fake or rendered.record_only
+    fake = rendered.record_only
     if not m.atomic and backend.NON_ATOMIC_MIGRATIONS and not fake:
-        return apply_non_atomic(conn, backend, rendered)
+        return apply_non_atomic(session, rendered)
     errors = driver_errors(conn)
     if not fake and _apply_as_script(conn, backend, rendered, errors):
         return True
     fk_off = rendered.needs_fk_off and not fake
-    if fk_off:
-        backend.foreign_keys_off(conn)
     claimed = False  # whether this run wrote (or deleted) the tracking row
     try:
-        with _migration_transaction(conn, backend):
+        with _foreign_keys_off(conn, backend, fk_off), migration_transaction(conn, backend):
             # The tracking row is claimed (or released) first, inside the write transaction:
             # another process may have got here first, and then this migration is skipped.
             # A failure below rolls the row back with everything else.
             verb = "DELETE FROM" if rendered.backward else "INSERT INTO"
-            current = f"{verb} {recorder.TABLE} ..."
+            at = _At(f"{verb} {recorder.TABLE} ...")
             try:
-                if rendered.backward:
-                    mine = recorder.release(conn, m.plugin, m.id)
-                else:
-                    mine = recorder.claim(conn, m.plugin, m.id, m.checksum, rendered.skipped)
-                if not mine:
+                if not _claim(conn, rendered):
                     return False
                 claimed = True
-                # A migration that only creates, renames or re-indexes cannot violate a
-                # deferred constraint; the others are checked before their transaction ends.
-                check_deferred = not fake and not fk_off and not rendered.fk_neutral
-                before = backend.deferred_state(conn) if check_deferred else None
                 if not fake:
-                    cursor = driver_cursor(conn)
-                    for step in rendered.statements:
-                        current = str(step)
-                        if isinstance(step, PythonStep):
-                            step.run(conn, backend.name, m.key)
-                        elif isinstance(step, RunTimeStep):
-                            reached = [current]  # what the step had started when it failed
-                            try:
-                                step.run(conn, reached.append)
-                            finally:
-                                current = reached[-1]
-                        else:
-                            cursor.execute(step)
-                    if fk_off:
-                        current = backend.FOREIGN_KEY_CHECK
-                        dangling = backend.foreign_key_violations(conn)
-                        if dangling:
-                            raise MigrationFailed(
-                                m.key, current,
-                                f"it would leave {dangling} dangling foreign-key reference(s)",
-                            )  # fmt: skip
-                    elif check_deferred:
-                        current = backend.DEFERRED_CHECK
-                        violated = backend.deferred_violations(conn, before)
-                        if violated:
-                            raise MigrationFailed(m.key, current, violated)
-                    current = "checking views"
-                    broken = backend.broken_views(conn) if rendered.rebuilt else []
-                    if broken:
-                        raise MigrationFailed(
-                            m.key, current,
-                            f"it would break view(s) {', '.join(broken)}; drop or change them "
-                            "in the same migration",
-                        )  # fmt: skip
+                    _run_statements(conn, backend, rendered, fk_off, at)
             except errors as exc:
-                raise MigrationFailed(m.key, current, _db_message(exc)) from exc
+                raise MigrationFailed(m.key, at.statement, db_message(exc)) from exc
             except UnsupportedChange as exc:  # a run-time step found what it cannot keep
-                raise MigrationFailed(m.key, current, str(exc)) from exc
+                raise MigrationFailed(m.key, at.statement, str(exc)) from exc
         return True
     except MigrationFailed as exc:
         if claimed:
-            _verify_rolled_back(conn, backend, rendered, exc)
+            verify_rolled_back(conn, backend, m, rendered.backward, exc)
         raise
-    finally:
-        if fk_off:
-            backend.foreign_keys_on(conn)
 
 
-class MigrationNotRolledBack(MigrationFailed):
-    """A migration failed after one of its statements had ended its transaction: what ran
-    before that point stays committed, so it was not rolled back as a failure should be."""
-
-    gave_up = True  # never retried: running it again would repeat what stayed committed
-
-    def __init__(self, failure: MigrationFailed, *, unrecorded: bool) -> None:
-        super().__init__(failure.key, failure.statement, failure.error)
-        row = (
-            "umbral removed its tracking row, so it shows as pending"
-            if unrecorded
-            else "umbral could not remove its tracking row, so it shows as applied"
-        )
-        self.args = (
-            f"umbral migrate: migration {failure.key} failed and was NOT rolled back: a "
-            "statement of it ended its transaction before the failure, so the statements "
-            f"before that point stay committed; {row}; check and repair the database by hand "
-            f"before running migrate again: {failure.error}",
-        )
-
-
-def _verify_rolled_back(
-    conn: Connection, backend: Backend, rendered: Rendered, failure: MigrationFailed
-) -> None:
-    """After a failure, check that the migration's transaction really rolled back: its
-    tracking row must be as before (absent for a forward run, present for a backward one).
-    A statement that ended the transaction on its own committed what ran before it, the
-    tracking row included; then the migration is left unrecorded and the error says so.
-    Statements that end a transaction are refused when the migration is rendered; this is
-    for what the database ends by itself."""
-    m = rendered.migration
-    errors = driver_errors(conn)
-    try:
-        recorded = m.key in recorder.applied(conn)
-    except errors:
-        return  # the database cannot answer: the failure's own message stands
-    if recorded == rendered.backward:
+@contextmanager
+def _foreign_keys_off(conn: Connection, backend: Backend, off: bool) -> Iterator[None]:
+    """Foreign-key enforcement off around a migration that needs it so (before BEGIN: a
+    no-op inside a transaction), back on after it whatever happens."""
+    if not off:
+        yield
         return
-    unrecorded = True
-    if recorded:
-        try:
-            if conn.info.get("umbral_batch"):  # the batch's transaction was ended too
-                recorder.unrecord(conn, m.plugin, m.id)
-            else:
-                with write_transaction(conn, backend):
-                    recorder.unrecord(conn, m.plugin, m.id)
-        except errors:
-            unrecorded = False
-    raise MigrationNotRolledBack(failure, unrecorded=unrecorded) from failure
+    backend.foreign_keys_off(conn)
+    try:
+        yield
+    finally:
+        backend.foreign_keys_on(conn)
 
 
-def driver_errors(conn: Connection) -> tuple[type[BaseException], ...]:
-    """What a failing statement raises: the driver's own errors (from ``driver_cursor``)
-    and SQLAlchemy's wrapping of them (from statements run through ``conn``)."""
-    from sqlalchemy.exc import DBAPIError
+def _claim(conn: Connection, rendered: Rendered) -> bool:
+    """Write (or, backward, delete) the migration's tracking row; False when another
+    process already did."""
+    m = rendered.migration
+    if rendered.backward:
+        return recorder.release(conn, m.plugin, m.id)
+    return recorder.claim(conn, m.plugin, m.id, m.checksum, rendered.skipped)
 
-    return (DBAPIError, conn.dialect.loaded_dbapi.Error)
+
+def _run_statements(
+    conn: Connection, backend: Backend, rendered: Rendered, fk_off: bool, at: _At
+) -> None:
+    """Run the migration's steps (a run-time step as a unit), then check what they left:
+    foreign keys, deferred constraints, views."""
+    m = rendered.migration
+    # A migration that only creates, renames or re-indexes cannot violate a
+    # deferred constraint; the others are checked before their transaction ends.
+    check_deferred = not fk_off and not rendered.fk_neutral
+    before = backend.deferred_state(conn) if check_deferred else None
+    cursor = driver_cursor(conn)
+    for step in rendered.statements:
+        at.statement = str(step)
+        if isinstance(step, PythonStep):
+            step.run(conn, backend.name, m.key)
+        elif isinstance(step, RunTimeStep):
+            reached = [at.statement]  # what the step had started when it failed
+            try:
+                step.run(conn, reached.append)
+            finally:
+                at.statement = reached[-1]
+        else:
+            cursor.execute(step)
+    _check_after(conn, backend, rendered, fk_off, check_deferred, before, at)
 
 
-def run_statement(conn: Connection, sql: str) -> None:
-    driver_cursor(conn).execute(sql)
+def _check_after(
+    conn: Connection,
+    backend: Backend,
+    rendered: Rendered,
+    fk_off: bool,
+    check_deferred: bool,
+    before: Any,
+    at: _At,
+) -> None:
+    """What the statements left: dangling foreign keys, violated deferred constraints,
+    broken views; each fails the migration inside its transaction."""
+    m = rendered.migration
+    if fk_off:
+        at.statement = backend.FOREIGN_KEY_CHECK
+        dangling = backend.foreign_key_violations(conn)
+        if dangling:
+            raise MigrationFailed(
+                m.key, at.statement,
+                f"it would leave {dangling} dangling foreign-key reference(s)",
+            )  # fmt: skip
+    elif check_deferred:
+        at.statement = backend.DEFERRED_CHECK
+        violated = backend.deferred_violations(conn, before)
+        if violated:
+            raise MigrationFailed(m.key, at.statement, violated)
+    at.statement = "checking views"
+    broken = backend.broken_views(conn) if rendered.rebuilt else []
+    if broken:
+        raise MigrationFailed(
+            m.key, at.statement,
+            f"it would break view(s) {', '.join(broken)}; drop or change them "
+            "in the same migration",
+        )  # fmt: skip
 
 
 def _apply_as_script(
@@ -339,13 +290,7 @@ def _apply_as_script(
     run statement by statement, so the error after the last one names the statement.
     """
     m = rendered.migration
-    if rendered.backward or rendered.rebuilt or rendered.needs_fk_off:
-        return False
-    if rendered.one_by_one:
-        return False
-    if any(not isinstance(s, str) for s in rendered.statements):
-        return False  # a script is SQL text: a Python or run-time step runs between statements
-    if not backend.can_run_script(conn):
+    if not _scriptable(conn, backend, rendered):
         return False
     # To the microsecond: after a failure, this tells the row the script wrote from one
     # another process wrote (the script then failed on it, and nothing of it ran).
@@ -358,7 +303,7 @@ def _apply_as_script(
     in_script = [backend.DEFERRED_CHECK_SQL] if check and backend.DEFERRED_CHECK_SQL else []
     check = check and not in_script
     try:
-        with _migration_transaction(conn, backend):
+        with migration_transaction(conn, backend):
             before = backend.deferred_state(conn) if check else None
             backend.run_script(conn, [record, *map(str, rendered.statements), *in_script])
             if check and backend.deferred_violations(conn, before):
@@ -368,10 +313,10 @@ def _apply_as_script(
     except errors as exc:
         if backend.is_lock_timeout(exc):
             rendered.one_by_one = True
-            raise MigrationFailed(m.key, SCRIPT, _db_message(exc)) from exc
+            raise MigrationFailed(m.key, SCRIPT, db_message(exc)) from exc
         # Rolled back, unless a statement ended the transaction: then the row this script
         # wrote (its applied_at) is there, and the statement-by-statement run would skip it.
-        failure = MigrationFailed(m.key, SCRIPT, _db_message(exc))
+        failure = MigrationFailed(m.key, SCRIPT, db_message(exc))
         failure.__cause__ = exc
         try:
             with conn.begin():
@@ -379,9 +324,22 @@ def _apply_as_script(
         except errors:
             ours = False
         if ours:
-            _verify_rolled_back(conn, backend, rendered, failure)
+            verify_rolled_back(conn, backend, m, False, failure)
         return False
     return True
+
+
+def _scriptable(conn: Connection, backend: Backend, rendered: Rendered) -> bool:
+    """Whether the migration may run as one script: plain SQL, nothing the executor must
+    see between statements (run-time steps, rebuilds, foreign keys off), and a backend that
+    can."""
+    if rendered.backward or rendered.rebuilt or rendered.needs_fk_off:
+        return False
+    if rendered.one_by_one:
+        return False
+    if any(not isinstance(s, str) for s in rendered.statements):
+        return False  # a script is SQL text: a Python or run-time step runs between statements
+    return backend.can_run_script(conn)
 
 
 #: The statement a failure of the one-round-trip script names (which one failed is unknown).
@@ -409,7 +367,7 @@ class NonAtomicMigrationFailed(MigrationFailed):
         )
 
 
-def apply_non_atomic(conn: Connection, backend: Backend, rendered: Rendered) -> bool:
+def apply_non_atomic(session: Session, rendered: Rendered) -> bool:
     """Run a migration marked ``"atomic": false`` statement by statement, in autocommit.
 
     It is recorded (un-recorded when backward) only after every statement succeeded. A
@@ -417,6 +375,7 @@ def apply_non_atomic(conn: Connection, backend: Backend, rendered: Rendered) -> 
     committed), after the backend's clean-up of what a failed attempt left behind (an INVALID
     index of a concurrent build).
     """
+    conn, backend = session.conn, session.backend
     m = rendered.migration
     if (m.key in recorder.applied(conn)) != rendered.backward:
         return False
@@ -434,9 +393,9 @@ def apply_non_atomic(conn: Connection, backend: Backend, rendered: Rendered) -> 
                     conn.commit()
                 except errors as exc:
                     conn.rollback()
-                    raise NonAtomicMigrationFailed(m.key, stmt, _db_message(exc)) from exc
+                    raise NonAtomicMigrationFailed(m.key, stmt, db_message(exc)) from exc
 
-            retry_lock_timeouts(backend, m.key, attempt, _on_event.get())
+            retry_lock_timeouts(session, m.key, attempt)
     finally:
         conn.execution_options(isolation_level=level)
     with write_transaction(conn, backend):
@@ -447,14 +406,13 @@ def apply_non_atomic(conn: Connection, backend: Backend, rendered: Rendered) -> 
     return True
 
 
-def retry_lock_timeouts(
-    backend: Backend, key: str, attempt: Callable[[], Any], on_event: Event | None
-) -> Any:
+def retry_lock_timeouts(session: Session, key: str, attempt: Callable[[], Any]) -> Any:
     """Call ``attempt``; when it fails on a lock timeout, retry with backoff (SPEC §8).
 
     ``attempt`` must leave nothing behind when it fails (a rolled-back transaction, or one
     idempotent statement), so running it again is safe.
     """
+    backend = session.backend
     tries = 0
     while True:
         try:
@@ -474,29 +432,18 @@ def retry_lock_timeouts(
                 raise
             tries += 1
             pause = min(backend.lock_retry_backoff * 2 ** (tries - 1), 30.0)
-            if on_event:
-                on_event(
-                    "warning",
-                    {
-                        "message": f"umbral migrate: migration {key} timed out waiting for a "
-                        f"lock ({exc.error}); retrying in {pause:g}s "
-                        f"(retry {tries} of {backend.lock_retries})"
-                    },
-                )
+            session.event(
+                "warning",
+                {
+                    "message": f"umbral migrate: migration {key} timed out waiting for a "
+                    f"lock ({exc.error}); retrying in {pause:g}s "
+                    f"(retry {tries} of {backend.lock_retries})"
+                },
+            )
             time.sleep(pause)
 
 
-def _db_message(exc: Exception) -> str:
-    orig = getattr(exc, "orig", None)
-    return str(orig if orig is not None else exc).strip().splitlines()[0]
-
-
-def apply_plan(
-    conn: Connection,
-    backend: Backend,
-    plan: Sequence[Rendered],
-    on_event: Event | None = None,
-) -> list[str]:
+def apply_plan(session: Session, plan: Sequence[Rendered]) -> list[str]:
     """Apply each migration in order; stop at the first failure (earlier ones stay applied).
 
     On a backend with ``BATCH_MIGRATIONS`` (SQLite), consecutive atomic migrations that need
@@ -508,15 +455,15 @@ def apply_plan(
     """
     done: list[str] = []
     total = len(plan)
-    batching = getattr(backend, "BATCH_MIGRATIONS", False)
+    batching = getattr(session.backend, "BATCH_MIGRATIONS", False)
     i = 0
     while i < total:
         end, fk_off = batch_end(plan, i, batching=batching)
         if end - i == 1:
-            _apply_step(conn, backend, plan[i], i + 1, total, on_event, done)
+            _apply_step(session, plan[i], i + 1, total, done)
             i += 1
         else:
-            i += _apply_batch(conn, backend, plan[i:end], fk_off, i, total, on_event, done)
+            i += _apply_batch(session, plan[i:end], fk_off, i, total, done)
     return done
 
 
@@ -539,44 +486,27 @@ def batch_end(plan: Sequence[Rendered], start: int, *, batching: bool) -> tuple[
     return end, bool(fk_off)
 
 
-def _apply_step(
-    conn: Connection,
-    backend: Backend,
-    rendered: Rendered,
-    i: int,
-    total: int,
-    on_event: Event | None,
-    done: list[str],
-) -> None:
+def _apply_step(session: Session, rendered: Rendered, i: int, total: int, done: list[str]) -> None:
     key = rendered.migration.key
-    if on_event:
-        on_event("start", {"migration": key, "index": i, "total": total})
-    token = _on_event.set(on_event)
-    try:
-        ran = retry_lock_timeouts(
-            backend, key, lambda r=rendered: apply_one(conn, backend, r), on_event
-        )
-    finally:
-        _on_event.reset(token)
+    session.event("start", {"migration": key, "index": i, "total": total})
+    ran = retry_lock_timeouts(session, key, lambda r=rendered: apply_one(session, r))
     if ran:
         done.append(key)
-    if on_event:
-        on_event("done" if ran else "skipped", {"migration": key, "index": i, "total": total})
+    session.event("done" if ran else "skipped", {"migration": key, "index": i, "total": total})
 
 
 def _apply_batch(
-    conn: Connection,
-    backend: Backend,
+    session: Session,
     batch: Sequence[Rendered],
     fk_off: bool,
     offset: int,
     total: int,
-    on_event: Event | None,
     done: list[str],
 ) -> int:
     """Apply migrations in one transaction, a savepoint each; returns how many it attempted.
     ``fk_off``: the batch runs with foreign-key enforcement off (its migrations need it so or
     run the same either way)."""
+    conn, backend = session.conn, session.backend
     if fk_off:
         backend.foreign_keys_off(conn)  # before BEGIN: a no-op inside a transaction
     failure: BaseException | None = None
@@ -588,7 +518,7 @@ def _apply_batch(
             for rendered in batch:
                 count += 1
                 try:
-                    _apply_step(conn, backend, rendered, offset + count, total, on_event, done)
+                    _apply_step(session, rendered, offset + count, total, done)
                 except Exception as exc:  # its savepoint is rolled back; keep the ones before
                     failure = exc
                     break
@@ -603,4 +533,14 @@ def _apply_batch(
     return count
 
 
-__all__ = ["Rendered", "UmbralError", "apply_one", "apply_plan", "render_migration"]
+__all__ = [
+    "MigrationNotRolledBack",
+    "Rendered",
+    "Session",
+    "UmbralError",
+    "apply_one",
+    "apply_plan",
+    "driver_errors",
+    "render_migration",
+    "write_transaction",
+]

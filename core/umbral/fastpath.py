@@ -120,10 +120,37 @@ def _shape(state: State) -> dict[str, tuple]:
     }
 
 
-
 def _unindexed(column: Column) -> Column:
     # ``replace`` is slow and most columns carry no index: copy only those that do.
     return replace(column, index=False) if column.index else column
+
+
+def choose(conn: Connection, todo: Sequence[Migration], replay: bool) -> tuple[int, str]:
+    """How many migrations at the head of ``todo`` the fast path covers on this database
+    without tracking rows, and the sentence saying which path the run takes and why."""
+    if recorder.has_table(conn):
+        conn.rollback()  # the inspector's read opened a transaction
+        return 0, ""  # tracked, even if empty: the database is not fresh
+    conn.rollback()
+    found = umbral_tables(conn, todo)
+    if found:
+        return 0, (
+            f"replay: the database already holds {', '.join(found)}, so the schema is not "
+            "built from the snapshots"
+        )
+    if replay:
+        return 0, "replay: --replay given; every migration runs as written"
+    covered, why = split(todo)
+    if not covered:
+        tail = "" if why.endswith("does not show") else ", whose effect no snapshot holds"
+        return 0, f"replay: the database is empty, but {why}{tail}"
+    head = (
+        f"fast path: the database is empty; the schema of {todo[covered - 1].key} is built "
+        f"from the snapshots and {covered} migration(s) are recorded in one transaction"
+    )
+    if why is None:
+        return covered, head
+    return covered, f"{head}; then replay from {todo[covered].key}: {why.split(' ', 1)[1]}"
 
 
 def umbral_tables(conn: Connection, plan: Sequence[Migration]) -> list[str]:

@@ -340,7 +340,7 @@ def test_a_recorded_migration_runs_none_of_its_statements(
             recorder.record(conn, "app", "0001_next", m.checksum)
             conn.commit()
             rendered = executor.Rendered(m, ["SELECT nextval('s')", "CREATE TABLE t (x int)"])
-            assert executor.apply_one(conn, backend, rendered) is False
+            assert executor.apply_one(executor.Session(conn, backend), rendered) is False
             conn.rollback()
     finally:
         engine.dispose()

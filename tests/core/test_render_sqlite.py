@@ -566,7 +566,7 @@ def _run(url: str, plugin_id: str, operations: list[ops.Operation], state: ops.S
         with engine.connect() as conn:
             with executor.write_transaction(conn, backend):
                 recorder.ensure_table(conn)
-            assert executor.apply_one(conn, backend, rendered)
+            assert executor.apply_one(executor.Session(conn, backend), rendered)
     finally:
         engine.dispose()
 

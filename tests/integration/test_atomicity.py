@@ -43,7 +43,7 @@ def _apply(url: str, *migrations: Migration) -> list[str]:
         with engine.connect() as conn:
             with executor.write_transaction(conn, backend):
                 recorder.ensure_table(conn)
-            return executor.apply_plan(conn, backend, plan)
+            return executor.apply_plan(executor.Session(conn, backend), plan)
     finally:
         engine.dispose()
 

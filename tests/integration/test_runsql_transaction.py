@@ -183,7 +183,7 @@ def _run(url: str, *plan: executor.Rendered) -> list[str]:
         with engine.connect() as conn:
             with executor.write_transaction(conn, backend):
                 recorder.ensure_table(conn)
-            return executor.apply_plan(conn, backend, list(plan))
+            return executor.apply_plan(executor.Session(conn, backend), list(plan))
     finally:
         engine.dispose()
 

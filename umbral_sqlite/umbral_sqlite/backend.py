@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
     from umbral import operations as ops
+    from umbral.backend import RunOptions
 
 #: What a renderer returns: statements, and steps the run time adapts to the database.
 Step = str | RunTimeStep
@@ -88,6 +89,12 @@ class SQLiteBackend(Backend):
     BATCH_MIGRATIONS: ClassVar[bool] = True
 
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+
+    def for_run(self, options: RunOptions) -> SQLiteBackend:
+        run = super().for_run(options)
+        # The write lock is database-wide: a run waits for it as long as for the migration's.
+        run.busy_timeout = options.lock_wait
+        return run
 
     #: Statements SQLite refuses inside a transaction.
     OUTSIDE_TRANSACTION: ClassVar[frozenset[str]] = frozenset({"VACUUM", "ATTACH", "DETACH"})

@@ -35,7 +35,6 @@ from umbral.inspect.reader import (
     RawTable,
     UnsupportedColumnType,
     UnsupportedTable,
-    declared_types,
     map_type,
     read_schema,
     table_names,
@@ -56,7 +55,6 @@ __all__ = [
     "RawTable",
     "UnsupportedColumnType",
     "UnsupportedTable",
-    "declared_types",
     "inspectdb",
     "map_type",
     "plan_models",
@@ -311,6 +309,6 @@ def _record(backend: Backend, url: str, migration: Migration) -> None:
 
             if not isinstance(exc, DBAPIError):
                 raise
-            from umbral.migrate import translate_db_errors
+            from umbral.database import translate_db_errors
 
             raise translate_db_errors(exc, url) from None

@@ -336,15 +336,11 @@ _FIXUPS: dict[str, Callable[[Any, RawTable], None]] = {
 }
 
 
-def declared_types(conn: Connection, table: str) -> dict[str, str]:
-    """``column -> declared type`` of one table (``--fake-initial`` compares these).
-
-    SQLAlchemy's SQLite reflection reports a type it does not know (``TIMESTAMPTZ``, ``UUID``,
-    which umbral itself writes) as ``NUMERIC``; the declared name is what tells them apart.
-    """
+def read_table(conn: Connection, table: str) -> RawTable:
+    """One table as the database declares it (``--fake-initial`` compares it)."""
     from sqlalchemy import inspect
 
-    return {c.name: c.type for c in _read_table(conn, inspect(conn), table).columns}
+    return _read_table(conn, inspect(conn), table)
 
 
 # -- mapping ------------------------------------------------------------------------------------

@@ -1,0 +1,162 @@
+"""What ``migrate`` refuses, and why (SPEC §8 guards): each rule is written once here and
+asked on every path that reaches it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from umbral.drift import Entry, State
+from umbral.errors import DriftDetected, MigrationGraphError, Refused
+
+if TYPE_CHECKING:
+    from umbral.backend import Backend
+    from umbral.environment import Environment
+    from umbral.executor import Rendered
+
+
+def refuse_in_memory(backend: Backend, url: str, allow: bool) -> None:
+    if backend.is_in_memory(url) and not allow:
+        raise Refused(
+            "umbral migrate: refusing to migrate an in-memory database: the schema would "
+            "vanish when this process exits (is the project config being found?); pass "
+            "--allow-in-memory if this is intended"
+        )
+
+
+def check_conflicts(env: Environment, applied: Mapping[str, str]) -> None:
+    """Refuse a plugin whose graph has several leaves (SPEC §5), or a missing dependency.
+    After reading the tracking rows: a dependency that is neither on disk nor applied is
+    named as such, not taken for two branches."""
+    conflicts = env.conflicts(applied=applied)
+    if conflicts:
+        raise MigrationGraphError(conflicts[0])
+
+
+# -- drift ------------------------------------------------------------------------------------
+
+
+def check_drift(
+    entries: Sequence[Entry], disabled: Collection[str], allow: bool, warn: Callable[[str], None]
+) -> None:
+    """Refuse missing or edited migrations unless ``allow`` (then warn about each); warn
+    about the ones applied out of order. ``disabled``: plugins left out of the ``plugins``
+    allow-list, whose rows are not lost files."""
+    missing = [e for e in entries if e.state is State.MISSING]
+    edited = [e for e in entries if e.state is State.EDITED]
+    if (missing or edited) and not allow:
+        err = DriftDetected("umbral migrate: drift detected")
+        err.details = _drift_details(missing, edited, disabled)
+        raise err
+    for e in missing:
+        warn(
+            f"umbral migrate --allow-drift: migration {e.key} is recorded in the tracking "
+            "table but the file is missing from disk; proceeding."
+        )
+    for e in edited:
+        warn(
+            f"umbral migrate --allow-drift: migration {e.key} was edited after it was "
+            "applied (checksum differs); proceeding without re-running it."
+        )
+    for e in entries:
+        if e.state is State.OUT_OF_ORDER:
+            warn(
+                f"umbral migrate: migration {e.key} is on disk but appears before the "
+                "last applied migration of its plugin; applying it out of order"
+            )
+
+
+def _drift_details(
+    missing: list[Entry], edited: list[Entry], disabled: Collection[str]
+) -> tuple[str, ...]:
+    # A plugin left out of the `plugins` allow-list keeps its files: its rows are not
+    # lost files, and restoring files from VCS would not help.
+    off = [e for e in missing if e.plugin in disabled]
+    lost = [e for e in missing if e.plugin not in disabled]
+    plugins = ", ".join(sorted({e.plugin for e in off}))
+    sections: list[list[str]] = []
+    if lost:
+        sections.append(
+            ["The following migrations are in the tracking table but missing on disk:"]
+            + [f"[!] {e.key}" for e in lost]
+        )
+    if off:
+        sections.append(
+            [
+                "The following migrations belong to plugin(s) turned off (left out of the "
+                f"`plugins` allow-list of the configuration): {plugins}"
+            ]
+            + [f"[!] {e.key}" for e in off]
+        )
+    if edited:
+        sections.append(
+            [
+                "The following migrations were edited after they were applied "
+                "(checksum differs from the tracking table):"
+            ]
+            + [f"[~] {e.key}" for e in edited]
+        )
+    details = [line for i, s in enumerate(sections) for line in ([""] if i else []) + s]
+    options = _drift_options(bool(lost or edited), plugins if off else "", missing, edited)
+    return (*details, "", "Options:", *(f"{i}. {o}" for i, o in enumerate(options, 1)))
+
+
+def _drift_options(
+    restore: bool, off_plugins: str, missing: list[Entry], edited: list[Entry]
+) -> list[str]:
+    options: list[str] = []
+    if restore:
+        options.append("Restore the file(s) from VCS.")
+    if off_plugins:
+        options.append(f"Add {off_plugins} back to the `plugins` allow-list of the configuration.")
+    options.append("Run `umbral migrate --allow-drift` to proceed and apply pending migrations.")
+    if missing:
+        options.append(
+            "Run `umbral migrate --prune` to delete the tracking rows of the [!] "
+            "migrations (the schema is not touched)."
+        )
+    if edited:
+        options.append(
+            "Run `umbral migrate --fake <plugin/name>` to re-record an edited migration "
+            "with its current checksum."
+        )
+    return options
+
+
+# -- destructive operations -------------------------------------------------------------------
+
+# What to do about a refused run. Forward, the operations come from files not yet applied, so
+# they can still be deleted and written again; a rename written as a drop and a create is the
+# usual surprise.
+_DESTRUCTIVE = (
+    "Nothing was applied. If this data is not meant to go (a model or field removed by "
+    "mistake, or a rename makemigrations wrote as a drop and a create), delete the unapplied "
+    "migration file(s) named above, correct the models and run makemigrations again, or write "
+    "the rename by hand (RenameTable, RenameColumn); if the data loss is intended, re-run with "
+    "--allow-destructive."
+)
+_DESTRUCTIVE_BACKWARD = (
+    "Nothing was un-applied. Un-applying these migrations removes what they added, with its "
+    "data; if that is intended, re-run with --allow-destructive."
+)
+
+
+def destructive_gate(pm: Any, backend: Backend, rendered: Sequence[Rendered]) -> None:
+    """Refuse the run when any operation about to run is UNSAFE (SPEC §8 guards)."""
+    from umbral.safety import OpSafety, classify
+
+    lines = []
+    for r in rendered:
+        if r.record_only:  # a squash whose replaced migrations all ran: no SQL runs (SPEC §5)
+            continue
+        for op in r.migration.operations:  # for a backward run: the reverse operations
+            ctx = {"migration": r.migration.key, "operations": r.migration.operations}
+            finding = classify(pm, op, backend, ctx)
+            if finding.tier is OpSafety.UNSAFE:
+                lines.append(f"    [UNSAFE] {r.migration.key}: {finding.message}")
+    if lines:
+        err = Refused(
+            f"umbral migrate: {len(lines)} pending destructive operation(s) would DESTROY DATA:"
+        )
+        err.details = (*lines, _DESTRUCTIVE_BACKWARD if rendered[0].backward else _DESTRUCTIVE)
+        raise err
