@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import pytest
@@ -165,3 +166,57 @@ def test_a_file_changed_after_loading_is_refused_when_its_body_is_read(
     path.write_text(path.read_text().replace('"draft"', '"DRAFT"'))
     with pytest.raises(MigrationFileError, match="changed while umbral was running"):
         cached.snapshot_after  # noqa: B018
+
+
+class DictStore:
+    """A store in memory: what the loader asks of a cache, and nothing else."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, dict] = {}
+        self.flushed: list[set[str]] = []
+
+    def get(self, name: str, stamp: list[int]) -> dict | None:
+        entry = self.entries.get(name)
+        return entry if entry is not None and entry["key"] == stamp else None
+
+    def put(self, name: str, stamp: list[int], entry: Callable[[], dict]) -> None:
+        self.entries[name] = {"key": stamp, **entry()}
+
+    def flush(self, names: Collection[str]) -> None:
+        self.flushed.append(set(names))
+
+
+def test_the_loader_uses_the_store_it_is_given(tmp_path: Path) -> None:
+    sample_migration(tmp_path / "blog")
+    store = DictStore()
+    [first] = load_plugin("blog", tmp_path / "blog", store=store)
+    assert not from_cache(first)
+    assert store.entries["0001_initial.json"]["checksum"] == first.checksum
+    [second] = load_plugin("blog", tmp_path / "blog", store=store)
+    assert from_cache(second)
+    assert second.dumps() == first.dumps()
+    assert store.flushed == [{"0001_initial.json"}] * 2
+    # Without a store every file is parsed and validated.
+    [again] = load_plugin("blog", tmp_path / "blog")
+    assert not from_cache(again)
+
+
+def test_the_cache_and_the_loader_do_not_import_each_other() -> None:
+    import ast
+
+    import umbral.loadcache
+    import umbral.loader
+
+    def imported(module: object) -> set[str]:
+        tree = ast.parse(Path(module.__file__).read_text())  # type: ignore[attr-defined]
+        names = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        names |= {
+            f"{n.module}.{a.name}"
+            for n in ast.walk(tree)
+            if isinstance(n, ast.ImportFrom)
+            for a in n.names
+        }
+        return {name for name in names if name}
+
+    assert not {"umbral.loader", "umbral.loadcache"} & imported(umbral.loadcache)
+    assert not {"umbral.loadcache", "umbral.loader"} & imported(umbral.loader)
