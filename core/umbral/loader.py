@@ -286,7 +286,7 @@ class FileBody:
     read part by part: the operations alone from their bytes of the file (``span``, when it is
     laid out canonically), the snapshot from the whole file. A file changed since is refused."""
 
-    def __init__(self, path: Path, plugin: str, stamp: list[int], span: list[int] | None):
+    def __init__(self, path: Path, plugin: str, stamp: list[int], span: list[int] | None) -> None:
         self.path, self.plugin, self.stamp, self.span = path, plugin, stamp, span
 
     def operations(self) -> list[Operation]:
