@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -181,38 +182,29 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+#: A single operation's migration name, by kind, from the operation's dict (SPEC §5).
+_SUFFIXES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "CreateTable": lambda d: f"create_{d['table']}",
+    "DropTable": lambda d: f"drop_{d['table']}",
+    "AddColumn": lambda d: f"add_{d['table']}_{d['column']['name']}",
+    "DropColumn": lambda d: f"drop_{d['table']}_{d['column']}",
+    "AlterColumn": lambda d: f"alter_{d['table']}_{d['column']}",
+    "RenameTable": lambda d: f"rename_{d['from']}_to_{d['to']}",
+    "RenameColumn": lambda d: f"rename_{d['table']}_{d['from']}_to_{d['to']}",
+    "AddIndex": lambda d: f"add_index_{d['table']}_{'_'.join(d['columns'])}",
+    "DropIndex": lambda d: f"drop_index_{d['table']}_{'_'.join(d['columns'])}",
+    "SetColumnComment": lambda d: f"comment_{d['table']}_{d['column']}",
+    "RunSql": lambda d: "run_sql",
+    "RunPython": lambda d: "run_python",
+}
+
+
 def suffix_for(operations: list[Operation]) -> str:
     """Name a single-operation migration for its operation (SPEC §5); anything else is `auto`."""
     if len(operations) != 1:
         return "auto"
-    op = operations[0]
-    d = op.to_dict()
-    kind = op.kind
-    if kind == "CreateTable":
-        return f"create_{d['table']}"
-    if kind == "DropTable":
-        return f"drop_{d['table']}"
-    if kind == "AddColumn":
-        return f"add_{d['table']}_{d['column']['name']}"
-    if kind == "DropColumn":
-        return f"drop_{d['table']}_{d['column']}"
-    if kind == "AlterColumn":
-        return f"alter_{d['table']}_{d['column']}"
-    if kind == "RenameTable":
-        return f"rename_{d['from']}_to_{d['to']}"
-    if kind == "RenameColumn":
-        return f"rename_{d['table']}_{d['from']}_to_{d['to']}"
-    if kind == "AddIndex":
-        return f"add_index_{d['table']}_{'_'.join(d['columns'])}"
-    if kind == "DropIndex":
-        return f"drop_index_{d['table']}_{'_'.join(d['columns'])}"
-    if kind == "SetColumnComment":
-        return f"comment_{d['table']}_{d['column']}"
-    if kind == "RunSql":
-        return "run_sql"
-    if kind == "RunPython":
-        return "run_python"
-    return "auto"
+    name = _SUFFIXES.get(operations[0].kind)
+    return name(operations[0].to_dict()) if name is not None else "auto"
 
 
 def sanitize_suffix(name: str) -> str:
