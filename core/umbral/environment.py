@@ -13,7 +13,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from umbral import loader
+from umbral import loadcache, loader
 from umbral.backend import Backend
 from umbral.errors import (
     ConfigError,
@@ -246,7 +246,10 @@ class Environment:
             directory = self.info(plugin).migrations_dir
             assert directory is not None
             self._migrations[plugin] = loader.load_plugin(
-                plugin, directory, branches=self.accept_branches
+                plugin,
+                directory,
+                branches=self.accept_branches,
+                store=loadcache.open_store(directory),
             )
         return self._migrations[plugin]
 

@@ -9,8 +9,9 @@ duplicate sequence number. Errors name the file. This module reads files; it nev
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from umbral.errors import MigrationFileError
 from umbral.migration import FORMAT_VERSION, ID_RE, Migration
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
 
 _REQUIRED = ("umbral", "id", "plugin", "depends_on", "operations", "snapshot_after")
 _ALLOWED = frozenset((*_REQUIRED, "replaces", "atomic", "skip_on"))
+
+#: Makes the error naming the file for a problem found in it.
+Fail = Callable[[str], MigrationFileError]
 
 
 def load_file(path: Path, plugin: str) -> Migration:
@@ -56,7 +60,43 @@ def _not_json(constant: str) -> Any:
     raise ValueError(f"{constant} is not a JSON number")
 
 
-def _build(path: Path, plugin: str, text: str, data: Any, fail: Any) -> Migration:
+def _build(path: Path, plugin: str, text: str, data: Any, fail: Fail) -> Migration:
+    _check_identity(path, plugin, data, fail)
+    depends_on = _keys(data["depends_on"], "depends_on", fail)
+    replaces = _keys(data.get("replaces", []), "replaces", fail)
+    atomic = data.get("atomic", True)
+    if not isinstance(atomic, bool):
+        raise fail("`atomic` must be true or false")
+    skip_on = _string_list(data.get("skip_on", []), "skip_on", fail)
+    from umbral.config import ENV_NAME_RE
+
+    bad_names = [name for name in skip_on if not ENV_NAME_RE.match(name)]
+    if bad_names:
+        raise fail(
+            f"`skip_on` entry {bad_names[0]!r} is not an environment name "
+            "(letters, digits, '_', '.', '-')"
+        )
+    operations = _operations(data["operations"], atomic, fail)
+    try:
+        snapshot = Snapshot.from_dict(data["snapshot_after"])
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise fail(f"snapshot_after: {exc}") from None
+    return Migration(
+        plugin=plugin,
+        id=data["id"],
+        operations=operations,
+        snapshot_after=snapshot,
+        depends_on=depends_on,
+        replaces=replaces,
+        atomic=atomic,
+        skip_on=skip_on,
+        path=path,
+        source=text,
+    )
+
+
+def _check_identity(path: Path, plugin: str, data: Any, fail: Fail) -> None:
+    """The file's keys, format version, id and plugin."""
     if not isinstance(data, dict):
         raise fail("must contain a JSON object")
     missing = [k for k in _REQUIRED if k not in data]
@@ -73,34 +113,26 @@ def _build(path: Path, plugin: str, text: str, data: Any, fail: Any) -> Migratio
         raise fail("file name must look like NNNN_name.json")
     if data["plugin"] != plugin:
         raise fail(f"plugin {data['plugin']!r} does not match its directory's plugin {plugin!r}")
-    depends_on = _string_list(data["depends_on"], "depends_on", fail)
-    for dep in depends_on:
-        if dep.count("/") != 1 or not all(dep.split("/")):
-            raise fail(f"depends_on entry {dep!r} must look like plugin/NNNN_name")
-    replaces = _string_list(data.get("replaces", []), "replaces", fail)
-    for key in replaces:
-        if key.count("/") != 1 or not all(key.split("/")):
-            raise fail(f"replaces entry {key!r} must look like plugin/NNNN_name")
-    atomic = data.get("atomic", True)
-    if not isinstance(atomic, bool):
-        raise fail("`atomic` must be true or false")
-    skip_on = _string_list(data.get("skip_on", []), "skip_on", fail)
-    from umbral.config import ENV_NAME_RE
 
-    bad_names = [name for name in skip_on if not ENV_NAME_RE.match(name)]
-    if bad_names:
-        raise fail(
-            f"`skip_on` entry {bad_names[0]!r} is not an environment name "
-            "(letters, digits, '_', '.', '-')"
-        )
-    if not isinstance(data["operations"], list):
+
+def _keys(value: Any, key: str, fail: Fail) -> list[str]:
+    """A list of ``plugin/NNNN_name`` migration keys (``depends_on``, ``replaces``)."""
+    keys = _string_list(value, key, fail)
+    for entry in keys:
+        if entry.count("/") != 1 or not all(entry.split("/")):
+            raise fail(f"{key} entry {entry!r} must look like plugin/NNNN_name")
+    return keys
+
+
+def _operations(raw_operations: Any, atomic: bool, fail: Fail) -> list[Operation]:
+    if not isinstance(raw_operations, list):
         raise fail("`operations` must be a list")
     # here: a load from the cache never needs them
     from umbral.fileschema import check_operation
     from umbral.operations import Operation
 
     operations: list[Operation] = []
-    for i, raw in enumerate(data["operations"]):
+    for i, raw in enumerate(raw_operations):
         if not isinstance(raw, dict):
             raise fail(f"operation #{i + 1} must be an object")
         try:
@@ -122,25 +154,7 @@ def _build(path: Path, plugin: str, text: str, data: Any, fail: Any) -> Migratio
                     'atomic; add "atomic": false to the file (a concurrent index build runs '
                     "outside a transaction, best alone in its migration)"
                 )
-    try:
-        snapshot = Snapshot.from_dict(data["snapshot_after"])
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise fail(f"snapshot_after: {exc}") from None
-    migration = Migration(
-        plugin=plugin,
-        id=data["id"],
-        operations=operations,
-        snapshot_after=snapshot,
-        depends_on=depends_on,
-        replaces=replaces,
-        atomic=atomic,
-        skip_on=skip_on,
-        path=path,
-    )
-    # The checksum is over the canonical form of what was read, so formatting-only edits by
-    # hand are not drift but any change of content is.
-    migration._source_text = text  # type: ignore[attr-defined]  # Migration.checksum uses it
-    return migration
+    return operations
 
 
 def _transaction_control(op: Operation) -> str | None:
@@ -170,40 +184,168 @@ def in_transaction_problem(
     )
 
 
-def _string_list(value: Any, key: str, fail: Any) -> list[str]:
+def _string_list(value: Any, key: str, fail: Fail) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise fail(f"`{key}` must be a list of strings")
     return list(value)
 
 
-def load_plugin(plugin: str, directory: Path, *, branches: bool = False) -> list[Migration]:
-    """Load every ``*.json`` of a plugin's migrations directory, sorted by id.
+class Store(Protocol):
+    """What the loader asks of a validation cache (``loadcache.FileStore``): entries by file
+    name and stamp (``stat_key``), each the header of a file validated earlier."""
+
+    def get(self, name: str, stamp: list[int]) -> dict[str, Any] | None: ...
+
+    def put(self, name: str, stamp: list[int], entry: Callable[[], dict[str, Any]]) -> None: ...
+
+    def flush(self, names: Collection[str]) -> None: ...
+
+
+def load_plugin(
+    plugin: str, directory: Path, *, branches: bool = False, store: Store | None = None
+) -> list[Migration]:
+    """Load every ``*.json`` of a plugin's migrations directory, sorted by id; files ``store``
+    vouches for unchanged are not parsed again (their bodies are read on first use).
 
     ``branches=True`` accepts unmerged duplicate sequence numbers (for ``--merge``).
     """
     if not directory.is_dir():
         return []
-    from umbral.loadcache import load_files
+    paths = sorted(directory.glob("*.json"))
+    if store is None:
+        migrations = [load_file(p, plugin) for p in paths]
+    else:
+        migrations = [_load_through(store, p, plugin) for p in paths]
+        store.flush({p.name for p in paths})
+    if not branches:
+        _check_sequences(plugin, migrations)
+    return migrations
 
-    # Unchanged, already-validated files come from the validation cache (see loadcache).
-    migrations = load_files(plugin, directory, sorted(directory.glob("*.json")), load_file)
-    # Two files with one sequence number are two branches; once a merge migration depends on
-    # both they are resolved (SPEC §5).
+
+def _check_sequences(plugin: str, migrations: list[Migration]) -> None:
+    """Two files with one sequence number are two branches; once a merge migration depends on
+    both they are resolved (SPEC §5)."""
     merged = {frozenset(m.depends_on) for m in migrations if len(m.depends_on) > 1}
     seen: dict[int, Migration] = {}
     for m in migrations:
-        if "_squashed_" in m.id:
+        if m.replaces:
             continue  # a squash's name does not count as a sequence number (SPEC §5)
         other = seen.get(m.sequence)
-        if (
-            other is not None
-            and not branches
-            and not any({other.key, m.key} <= deps for deps in merged)
-        ):
+        if other is not None and not any({other.key, m.key} <= deps for deps in merged):
             raise MigrationFileError(
                 f"plugin `{plugin}` has two migrations with sequence {m.sequence:04d}: "
                 f"{other.path} and {m.path}; if two branches each ran makemigrations, run "
                 "`umbral makemigrations --merge`, otherwise renumber one of them"
             )
         seen[m.sequence] = m
-    return migrations
+
+
+# -- through a validation cache -----------------------------------------------------------------
+
+
+def stat_key(path: Path) -> list[int]:
+    """A version of a file: its size, mtime and inode."""
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def _load_through(store: Store, path: Path, plugin: str) -> Migration:
+    try:
+        stamp = stat_key(path)
+    except OSError:  # vanished or unreadable: load_file reports it naming the file
+        return load_file(path, plugin)
+    entry = store.get(path.name, stamp)
+    if entry is not None and entry.get("plugin") == plugin:
+        return Migration(
+            plugin,
+            entry["id"],
+            depends_on=list(entry["depends_on"]),
+            replaces=list(entry["replaces"]),
+            atomic=entry["atomic"],
+            # An entry written before skip_on existed vouches for a file without it.
+            skip_on=list(entry.get("skip_on", ())),
+            path=path,
+            checksum=entry["checksum"],
+            body=FileBody(path, plugin, stamp, entry.get("operations_at")),
+        )
+    m = load_file(path, plugin)  # validates; raises naming the file
+
+    def entry_of() -> dict[str, Any]:
+        return {
+            "plugin": plugin, "id": m.id, "depends_on": m.depends_on, "replaces": m.replaces,
+            "atomic": m.atomic, "skip_on": m.skip_on, "checksum": m.checksum,
+            "operations_at": operations_span(path, m.operations),
+        }  # fmt: skip
+
+    store.put(path.name, stamp, entry_of)
+    return m
+
+
+class FileBody:
+    """The body of a file a store vouches for (it was validated when the entry was written),
+    read part by part: the operations alone from their bytes of the file (``span``, when it is
+    laid out canonically), the snapshot from the whole file. A file changed since is refused."""
+
+    def __init__(self, path: Path, plugin: str, stamp: list[int], span: list[int] | None) -> None:
+        self.path, self.plugin, self.stamp, self.span = path, plugin, stamp, span
+
+    def operations(self) -> list[Operation]:
+        return self._read("operations", _operations_of)
+
+    def snapshot_after(self) -> Snapshot:
+        return self._read("snapshot_after", _snapshot_of)
+
+    def _read(self, part: str, build: Callable[[dict[str, Any]], Any]) -> Any:
+        self._check_unchanged()
+        try:
+            if part == "operations" and self.span is not None:
+                # Only the bytes of the operations array: the snapshot after it is most of
+                # the file, and each history step repeats the plugin's whole schema.
+                start, end = self.span
+                with self.path.open("rb") as f:
+                    f.seek(start)
+                    return build({"operations": json.loads(f.read(end - start))})
+            return build(json.loads(self.path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            self._check_unchanged()
+            return getattr(load_file(self.path, self.plugin), part)  # names the problem
+
+    def _check_unchanged(self) -> None:
+        if stat_key(self.path) != self.stamp:
+            raise MigrationFileError(
+                f"migration file {self.path}: changed while umbral was running; run the "
+                "command again"
+            )
+
+
+def _operations_of(data: dict[str, Any]) -> list[Operation]:
+    from umbral.operations import Operation
+
+    return [Operation.from_dict(raw) for raw in data["operations"]]
+
+
+def _snapshot_of(data: dict[str, Any]) -> Snapshot:
+    return Snapshot.from_dict(data["snapshot_after"])
+
+
+def operations_span(path: Path, operations: list[Operation]) -> list[int] | None:
+    """Byte offsets ``[start, end)`` of the top-level ``operations`` array of a migration file
+    whose validated ``operations`` are given, for reading it alone later; None when the file is
+    not laid out canonically (SPEC §5: sorted keys, two-space indent) or the span does not
+    hold exactly those operations."""
+    key = b'\n  "operations": '  # a string cannot hold a raw newline: only a top-level key
+    try:
+        raw = path.read_bytes()
+        at = raw.find(key)
+        if at < 0:
+            return None
+        start = at + len(key)
+        decoder = json.JSONDecoder()
+        text = raw.decode("utf-8")
+        char_start = len(raw[:start].decode("utf-8"))
+        value, char_end = decoder.raw_decode(text, char_start)
+        if _operations_of({"operations": value}) != operations:
+            return None
+        return [start, start + len(text[char_start:char_end].encode("utf-8"))]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None

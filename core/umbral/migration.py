@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # only annotations: commands that read no operation never import them
     from umbral.operations import Operation
@@ -22,22 +22,99 @@ ID_RE = re.compile(r"^(\d{4,})_[A-Za-z0-9_]+$")
 SQUASH_RE = re.compile(r"^(\d{4,})_squashed_(\d{4,})(?:_[A-Za-z0-9_]+)?$")
 
 
-@dataclass
+class Body(Protocol):
+    """Where a migration's operations and snapshot come from when they were not given (a file
+    the load cache vouches for: ``loader.FileBody``). Each part is read on its first use, alone:
+    ``makemigrations`` needs only a leaf's snapshot, ``migrate`` only the operations of what it
+    applies."""
+
+    def operations(self) -> list[Operation]: ...
+
+    def snapshot_after(self) -> Snapshot: ...
+
+
 class Migration:
-    plugin: str
-    id: str
-    operations: list[Operation]
-    snapshot_after: Snapshot
-    depends_on: list[str] = field(default_factory=list)
-    replaces: list[str] = field(default_factory=list)
-    atomic: bool = True
-    #: Environments where the migration is recorded as skipped instead of run.
-    skip_on: list[str] = field(default_factory=list)
-    path: Path | None = None
-    _checksum: str | None = field(default=None, repr=False)
-    #: Files written with the migration (a RunPython skeleton module), by path; not part of it.
-    #: None (a class default, so a migration the load cache builds has it too): none.
-    extra_files: dict[Path, str] | None = field(default=None, repr=False, compare=False)
+    """A migration in memory: given whole, or its header and a ``body`` to read the rest from.
+
+    ``source`` is the text the migration was read from: its checksum is over the canonical form
+    of that text (see ``checksum``)."""
+
+    def __init__(
+        self,
+        plugin: str,
+        id: str,
+        operations: list[Operation] | None = None,
+        snapshot_after: Snapshot | None = None,
+        depends_on: list[str] | None = None,
+        replaces: list[str] | None = None,
+        atomic: bool = True,
+        skip_on: list[str] | None = None,
+        path: Path | None = None,
+        *,
+        body: Body | None = None,
+        checksum: str | None = None,
+        source: str | None = None,
+        extra_files: dict[Path, str] | None = None,
+    ) -> None:
+        if body is None and (operations is None or snapshot_after is None):
+            raise TypeError("a migration needs its operations and snapshot, or a body")
+        self.plugin = plugin
+        self.id = id
+        self._operations = operations
+        self._snapshot_after = snapshot_after
+        self.body = body
+        self.depends_on: list[str] = [] if depends_on is None else depends_on
+        self.replaces: list[str] = [] if replaces is None else replaces
+        self.atomic = atomic
+        #: Environments where the migration is recorded as skipped instead of run.
+        self.skip_on: list[str] = [] if skip_on is None else skip_on
+        self.path = path
+        self._checksum = checksum
+        self._source = source
+        #: Files written with the migration (a RunPython skeleton module), by path; not part of
+        #: it. None: none.
+        self.extra_files = extra_files
+
+    @property
+    def operations(self) -> list[Operation]:
+        if self._operations is None:
+            assert self.body is not None
+            self._operations = self.body.operations()
+        return self._operations
+
+    @operations.setter
+    def operations(self, value: list[Operation]) -> None:
+        self._operations = value
+
+    @property
+    def snapshot_after(self) -> Snapshot:
+        if self._snapshot_after is None:
+            assert self.body is not None
+            self._snapshot_after = self.body.snapshot_after()
+        return self._snapshot_after
+
+    @snapshot_after.setter
+    def snapshot_after(self, value: Snapshot) -> None:
+        self._snapshot_after = value
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (
+            self.plugin, self.id, self.operations, self.snapshot_after, self.depends_on,
+            self.replaces, self.atomic, self.skip_on, self.path, self._checksum,
+        )  # fmt: skip
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Migration)
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
+
+    def __repr__(self) -> str:
+        names = ("plugin", "id", "operations", "snapshot_after", "depends_on", "replaces")
+        shown = zip((*names, "atomic", "skip_on", "path"), self._fields(), strict=False)
+        return f"Migration({', '.join(f'{name}={value!r}' for name, value in shown)})"
 
     @property
     def key(self) -> str:
@@ -79,10 +156,11 @@ class Migration:
     @property
     def checksum(self) -> str:
         if self._checksum is None:
-            # A file read from disk: the checksum is over the canonical form of what was read
-            # (see loader), computed on first use: re-serialising every file was most of the
-            # cost of loading a long history for commands that never look at checksums.
-            text = vars(self).pop("_source_text", None)
+            # Read from disk: over the canonical form of what was read, so formatting-only
+            # edits by hand are not drift but any change of content is. Computed on first use:
+            # re-serialising every file was most of the cost of loading a long history for
+            # commands that never look at checksums. The text is dropped once used.
+            text, self._source = self._source, None
             canonical = canonical_json(json.loads(text)) if text is not None else self.dumps()
             self._checksum = sha256(canonical)
         return self._checksum
@@ -104,38 +182,29 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+#: A single operation's migration name, by kind, from the operation's dict (SPEC §5).
+_SUFFIXES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "CreateTable": lambda d: f"create_{d['table']}",
+    "DropTable": lambda d: f"drop_{d['table']}",
+    "AddColumn": lambda d: f"add_{d['table']}_{d['column']['name']}",
+    "DropColumn": lambda d: f"drop_{d['table']}_{d['column']}",
+    "AlterColumn": lambda d: f"alter_{d['table']}_{d['column']}",
+    "RenameTable": lambda d: f"rename_{d['from']}_to_{d['to']}",
+    "RenameColumn": lambda d: f"rename_{d['table']}_{d['from']}_to_{d['to']}",
+    "AddIndex": lambda d: f"add_index_{d['table']}_{'_'.join(d['columns'])}",
+    "DropIndex": lambda d: f"drop_index_{d['table']}_{'_'.join(d['columns'])}",
+    "SetColumnComment": lambda d: f"comment_{d['table']}_{d['column']}",
+    "RunSql": lambda d: "run_sql",
+    "RunPython": lambda d: "run_python",
+}
+
+
 def suffix_for(operations: list[Operation]) -> str:
     """Name a single-operation migration for its operation (SPEC §5); anything else is `auto`."""
     if len(operations) != 1:
         return "auto"
-    op = operations[0]
-    d = op.to_dict()
-    kind = op.kind
-    if kind == "CreateTable":
-        return f"create_{d['table']}"
-    if kind == "DropTable":
-        return f"drop_{d['table']}"
-    if kind == "AddColumn":
-        return f"add_{d['table']}_{d['column']['name']}"
-    if kind == "DropColumn":
-        return f"drop_{d['table']}_{d['column']}"
-    if kind == "AlterColumn":
-        return f"alter_{d['table']}_{d['column']}"
-    if kind == "RenameTable":
-        return f"rename_{d['from']}_to_{d['to']}"
-    if kind == "RenameColumn":
-        return f"rename_{d['table']}_{d['from']}_to_{d['to']}"
-    if kind == "AddIndex":
-        return f"add_index_{d['table']}_{'_'.join(d['columns'])}"
-    if kind == "DropIndex":
-        return f"drop_index_{d['table']}_{'_'.join(d['columns'])}"
-    if kind == "SetColumnComment":
-        return f"comment_{d['table']}_{d['column']}"
-    if kind == "RunSql":
-        return "run_sql"
-    if kind == "RunPython":
-        return "run_python"
-    return "auto"
+    name = _SUFFIXES.get(operations[0].kind)
+    return name(operations[0].to_dict()) if name is not None else "auto"
 
 
 def sanitize_suffix(name: str) -> str:

@@ -217,7 +217,8 @@ def test_load_plugin_sorts_by_id_and_skips_squash_sequence(tmp_path: Path) -> No
     write(d / "0002_b.json", valid(mid="0002_b"))
     write(d / "0001_a.json", valid(mid="0001_a"))
     # The squash's own leading number repeats one of its sources: not a duplicate.
-    write(d / "0001_a_squashed_0002_b.json", valid(mid="0001_a_squashed_0002_b"))
+    squash = valid(mid="0001_a_squashed_0002_b", replaces=["blog/0001_a", "blog/0002_b"])
+    write(d / "0001_a_squashed_0002_b.json", squash)
     assert [m.id for m in load_plugin("blog", d)] == ["0001_a", "0001_a_squashed_0002_b", "0002_b"]
     assert load_plugin("blog", tmp_path / "absent") == []
 

@@ -65,3 +65,46 @@ def test_index_and_junction_names() -> None:
     assert index_name("blog_post", ["status"], False) == "idx_blog_post_status"
     assert index_name("blog_post", ("author", "slug"), True) == "uniq_blog_post_author_slug"
     assert junction_table("blog_post", "tags") == "blog_post_tags"
+
+
+COLUMN = {"name": "slug", "type": "Text", "primary_key": False, "nullable": False}
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"kind": "CreateTable", "table": "post", "columns": [COLUMN]}, "create_post"),
+        ({"kind": "DropTable", "table": "post"}, "drop_post"),
+        ({"kind": "AddColumn", "table": "post", "column": COLUMN}, "add_post_slug"),
+        ({"kind": "DropColumn", "table": "post", "column": "slug"}, "drop_post_slug"),
+        (
+            {
+                "kind": "AlterColumn",
+                "table": "post",
+                "column": "slug",
+                "from": COLUMN,
+                "to": {**COLUMN, "nullable": True},
+            },
+            "alter_post_slug",
+        ),
+        ({"kind": "RenameTable", "from": "post", "to": "entry"}, "rename_post_to_entry"),
+        (
+            {"kind": "RenameColumn", "table": "post", "from": "slug", "to": "path"},
+            "rename_post_slug_to_path",
+        ),
+        ({"kind": "AddIndex", "table": "post", "columns": ["a", "b"]}, "add_index_post_a_b"),
+        ({"kind": "DropIndex", "table": "post", "columns": ["a"]}, "drop_index_post_a"),
+        ({"kind": "SetColumnComment", "table": "post", "column": "slug"}, "comment_post_slug"),
+        ({"kind": "RunSql", "sql": "SELECT 1"}, "run_sql"),
+        ({"kind": "RunPython", "code": "app.m:forward"}, "run_python"),
+        ({"kind": "DropM2MTable", "table": "post_tags"}, "auto"),
+    ],
+)
+def test_a_single_operation_names_its_migration(raw: dict, expected: str) -> None:
+    from umbral.migration import suffix_for
+    from umbral.operations import Operation
+
+    operation = Operation.from_dict(raw)
+    assert suffix_for([operation]) == expected
+    assert suffix_for([operation, operation]) == "auto"
+    assert suffix_for([]) == "auto"
