@@ -7,20 +7,13 @@ from typing import Annotated
 
 import typer
 
-from umbral.cli.main import (
-    DatabaseOpt,
-    ProjectOpt,
-    TracebackOpt,
-    _opts,
-    _rel,
-    load_app,
-    note_missing_database,
-)
-from umbral.cli.output import err, out, paint, run_command
+from umbral.cli.common import Body, command, load_app, note_missing_database, rel
+from umbral.cli.output import err, out, paint
 
 
+@command
 def checkmigrations_cmd(
-    ctx: typer.Context,
+    opts: dict,
     strict: Annotated[bool, typer.Option("--strict", help="Fail on WARNING findings too.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     offline: Annotated[
@@ -43,12 +36,8 @@ def checkmigrations_cmd(
             help="With --offline: whose rules apply (default: the config URL's).",
         ),
     ] = None,
-    project: ProjectOpt = None,
-    database: DatabaseOpt = None,
-    traceback: TracebackOpt = False,
-) -> None:
+) -> Body:
     """Tell whether the pending migrations are safe for a rolling deploy."""
-    opts = _opts(ctx, project, database, traceback)
     if not offline and (since is not None or backend is not None):
         raise typer.BadParameter("--since and --backend go with --offline")
 
@@ -150,11 +139,12 @@ def checkmigrations_cmd(
         out(f"All {'new' if offline else 'pending'} operations are safe for a rolling deploy.")
         return 0
 
-    run_command(opts, body)
+    return body
 
 
+@command
 def squashmigrations_cmd(
-    ctx: typer.Context,
+    opts: dict,
     plugin: Annotated[str, typer.Argument(help="The plugin whose migrations to squash.")],
     start: Annotated[
         str | None, typer.Option("--from", metavar="ID", help="First migration (default: first).")
@@ -163,12 +153,8 @@ def squashmigrations_cmd(
         str | None, typer.Option("--to", metavar="ID", help="Last migration (default: last).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-    project: ProjectOpt = None,
-    database: DatabaseOpt = None,
-    traceback: TracebackOpt = False,
-) -> None:
+) -> Body:
     """Write one migration that replaces a range of a plugin's migrations."""
-    opts = _opts(ctx, project, database, traceback)
 
     def body() -> int:
         m = load_app(opts).squashmigrations(plugin, start=start, end=end)
@@ -176,7 +162,7 @@ def squashmigrations_cmd(
             data = {
                 "plugin": plugin,
                 "migration": m.key,
-                "path": str(_rel(m.path)),
+                "path": str(rel(m.path)),
                 "replaces": list(m.replaces),
                 "operations": [{"kind": op.kind, "description": op.describe()}
                                for op in m.operations],
@@ -184,7 +170,7 @@ def squashmigrations_cmd(
             out(json.dumps(data, indent=2))
             return 0
         out(f"Squashed {len(m.replaces)} migrations for `{plugin}` into {m.id}")
-        out(f"  wrote {_rel(m.path)}")
+        out(f"  wrote {rel(m.path)}")
         out(f"  replaces: {', '.join(m.replaces)}")
         out(
             "The originals are kept; delete them once every database you deploy to has "
@@ -192,4 +178,4 @@ def squashmigrations_cmd(
         )
         return 0
 
-    run_command(opts, body)
+    return body

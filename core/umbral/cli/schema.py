@@ -7,19 +7,13 @@ from typing import Annotated
 
 import typer
 
-from umbral.cli.main import (
-    DatabaseOpt,
-    ProjectOpt,
-    TracebackOpt,
-    _opts,
-    load_app,
-    note_missing_database,
-)
-from umbral.cli.output import out, run_command
+from umbral.cli.common import Body, command, load_app, note_missing_database
+from umbral.cli.output import out
 
 
+@command
 def checkschema_cmd(
-    ctx: typer.Context,
+    opts: dict,
     sql: Annotated[
         bool, typer.Option("--sql", help="Print the SQL that repairs the drift (never run).")
     ] = False,
@@ -27,12 +21,8 @@ def checkschema_cmd(
     show_all: Annotated[
         bool, typer.Option("--all", help="Also list tables and views that no plugin owns.")
     ] = False,
-    project: ProjectOpt = None,
-    database: DatabaseOpt = None,
-    traceback: TracebackOpt = False,
-) -> None:
+) -> Body:
     """Tell whether the live schema is what the applied migrations say (read only)."""
-    opts = _opts(ctx, project, database, traceback)
 
     def body() -> int:
         app = load_app(opts)
@@ -95,7 +85,7 @@ def checkschema_cmd(
             )
         return 0
 
-    run_command(opts, body)
+    return body
 
 
 def _print_sql(repair: list[tuple[str, list[str], bool]]) -> None:
