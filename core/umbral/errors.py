@@ -79,3 +79,23 @@ class Refused(UmbralError):
 
 class DriftDetected(Refused):
     """The tracking table and the files on disk disagree (SPEC §9)."""
+
+
+class IrreversibleOperation(UmbralError):
+    """An operation that cannot be undone at all (RunSql without reverse_sql)."""
+
+
+class MergeConflict(UmbralError):
+    """``makemigrations --merge`` cannot merge two branches of a plugin's migrations."""
+
+
+class CannotSquash(UmbralError):
+    """``squashmigrations`` refuses the range it was given."""
+
+
+class UnsupportedColumnType(UmbralError):
+    """A column's type has no umbral field type (SPEC §11: exit 1, nothing written)."""
+
+
+class UnsupportedTable(UmbralError):
+    """A table cannot be expressed as an umbral model (no or a composite primary key)."""

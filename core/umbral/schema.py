@@ -39,11 +39,6 @@ _COLUMN_DEFAULTS: dict[str, Any] = {
 }
 _ALWAYS = ("name", "type", "primary_key", "nullable")
 
-# Attributes that do not reach the database; a change to only these produces no migration.
-# ``help`` reaches it as a comment (SetColumnComment), handled separately.
-NON_DB_ATTRIBUTES = frozenset({"help"})
-
-
 @dataclass(frozen=True)
 class Column:
     name: str

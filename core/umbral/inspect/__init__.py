@@ -29,12 +29,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from umbral import recorder
-from umbral.errors import ConfigError, DatabaseError, UmbralError
+from umbral.errors import (
+    ConfigError,
+    DatabaseError,
+    UmbralError,
+    UnsupportedColumnType,
+    UnsupportedTable,
+)
 from umbral.inspect.planner import plan_models
 from umbral.inspect.reader import (
     RawTable,
-    UnsupportedColumnType,
-    UnsupportedTable,
     declared_types,
     map_type,
     read_schema,

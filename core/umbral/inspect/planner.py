@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from umbral.errors import UnsupportedColumnType, UnsupportedTable
 from umbral.inspect.reader import (
     _BARE,
     _FK_ACTIONS,
@@ -20,8 +21,6 @@ from umbral.inspect.reader import (
     RawForeignKey,
     RawIndex,
     RawTable,
-    UnsupportedColumnType,
-    UnsupportedTable,
     map_type,
 )
 from umbral.naming import index_name, table_name
