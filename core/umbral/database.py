@@ -53,6 +53,16 @@ def scrub(message: str, url: str) -> str:
 _LONG_PIECE = 4
 
 
+def error_line(exc: BaseException, url: str = "") -> str:
+    """A database error as the one line a user sees: the first line of the driver's message
+    (the DBAPI error SQLAlchemy wraps, when it wraps one), or its class name when the message
+    is empty, with no piece of ``url``'s password (``scrub``)."""
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip()
+    line = text.splitlines()[0] if text else type(orig).__name__
+    return scrub(line, url)
+
+
 @contextmanager
 def connect(backend: Backend, url: str, *, create: bool = True) -> Iterator[Connection]:
     """Yield a connection, or raise DatabaseError naming the (masked) URL and the reason.
@@ -68,16 +78,14 @@ def connect(backend: Backend, url: str, *, create: bool = True) -> Iterator[Conn
         engine = backend.create_engine(url)
         conn = engine.connect()
     except (DBAPIError, ArgumentError, NoSuchModuleError, OSError, ImportError) as exc:
-        orig = getattr(exc, "orig", None) or exc
-        reason = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
         raise DatabaseError(
-            f"cannot connect to database {mask_url(url)}: {scrub(reason, url)}; check the URL "
+            f"cannot connect to database {mask_url(url)}: {error_line(exc, url)}; check the URL "
             "(--database, UMBRAL_DATABASE_URL or `database` in the config) and that the server "
             "is running"
         ) from None
     except Exception as exc:  # sqlite3.OperationalError raised before SQLAlchemy wraps it
         raise DatabaseError(
-            f"cannot connect to database {mask_url(url)}: {scrub(str(exc), url)}"
+            f"cannot connect to database {mask_url(url)}: {error_line(exc, url)}"
         ) from None
     try:
         yield conn

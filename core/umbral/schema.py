@@ -39,6 +39,7 @@ _COLUMN_DEFAULTS: dict[str, Any] = {
 }
 _ALWAYS = ("name", "type", "primary_key", "nullable")
 
+
 @dataclass(frozen=True)
 class Column:
     name: str

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from umbral import recorder
+from umbral.config import backend_for_url, url_scheme
 from umbral.errors import (
     ConfigError,
     DatabaseError,
@@ -218,14 +219,7 @@ def _backend_for(url: str, backends: list[Backend] | None) -> Backend:
         pm = new_manager()
         load_plugins(pm)
         backends = [b for found in pm.hook.umbral_backends() for b in (found or [])]
-    scheme = url.split("://", 1)[0].split("+", 1)[0].lower()
-    for backend in backends:
-        if scheme in backend.schemes:
-            return backend
-    known = ", ".join(sorted({s for b in backends for s in b.schemes})) or "none"
-    raise ConfigError(
-        f"umbral inspectdb: no installed backend serves `{scheme}://` URLs (installed: {known})"
-    )
+    return backend_for_url(url, backends, command="umbral inspectdb")
 
 
 class _read_only:
@@ -244,7 +238,7 @@ class _read_only:
         from sqlalchemy.pool import NullPool
 
         try:
-            if self.url.split("://", 1)[0].split("+", 1)[0] == "sqlite":
+            if url_scheme(self.url) == "sqlite":
                 self.engine = create_engine("sqlite://", creator=self._sqlite, poolclass=NullPool)
             else:
                 self.engine = create_engine(self.url, poolclass=NullPool)
@@ -284,11 +278,10 @@ class _read_only:
             self.engine.dispose()
 
     def _error(self, exc: BaseException, what: str) -> DatabaseError:
-        from umbral.database import scrub
+        from umbral.database import error_line
 
-        orig = getattr(exc, "orig", None) or exc
-        reason = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
-        return DatabaseError(f"umbral inspectdb: {what} {self.shown}: {scrub(reason, self.url)}")
+        reason = error_line(exc, self.url)
+        return DatabaseError(f"umbral inspectdb: {what} {self.shown}: {reason}")
 
 
 def _is_recorded(conn: Connection, plugin: str) -> bool:
