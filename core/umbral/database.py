@@ -7,12 +7,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from umbral.backend import Backend
 from umbral.config import mask_url, url_password
 from umbral.errors import DatabaseError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
+
+    from umbral.backend import Backend
 
 
 def driver_cursor(conn: Connection) -> Any:

@@ -235,6 +235,11 @@ class Environment:
             )
         return self._migrations[plugin]
 
+    def next_id(self, plugin: str, suffix: str) -> str:
+        """The id of the next migration ``plugin`` writes: one past its highest sequence."""
+        seqs = [m.sequence for m in self.migrations(plugin)]
+        return f"{max(seqs, default=0) + 1:04d}_{suffix}"
+
     def conflicts(
         self, plugins: Iterable[str] | None = None, applied: Collection[str] | None = None
     ) -> list[str]:

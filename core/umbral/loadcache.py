@@ -27,9 +27,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from umbral import __version__
 from umbral.errors import MigrationFileError
 from umbral.migration import Migration
+from umbral.version import __version__
 
 #: Bumped when validation changes: an entry vouches for a file as the validator of its version
 #: saw it (3: operations, columns and models are type-checked, see fileschema).

@@ -293,7 +293,7 @@ def _is_recorded(conn: Connection, plugin: str) -> bool:
 def _record(backend: Backend, url: str, migration: Migration) -> None:
     """Record the initial migration in the inspected database (the checksum of the file)."""
     from umbral import loader
-    from umbral.database import connect
+    from umbral.database import connect, error_line
     from umbral.executor import write_transaction
 
     assert migration.path is not None
@@ -308,6 +308,4 @@ def _record(backend: Backend, url: str, migration: Migration) -> None:
 
             if not isinstance(exc, DBAPIError):
                 raise
-            from umbral.migrate import translate_db_errors
-
-            raise translate_db_errors(exc, url) from None
+            raise DatabaseError(f"database error: {error_line(exc, url)}") from None
