@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -86,12 +86,9 @@ def makemigrations_cmd(
     """Diff models against the latest snapshots and write migration files."""
     if python and empty is None:
         raise typer.BadParameter("--python goes with --empty PLUGIN", param_hint="--python")
-    from umbral.cli.backfill import ask, parse_backfills
+    from umbral.cli.backfill import ask
 
-    try:
-        backfills = parse_backfills(backfill)
-    except typer.BadParameter as exc:
-        raise typer.BadParameter(str(exc), param_hint="'--backfill'") from None
+    backfills = _backfill_flags(backfill)
     # On a terminal, makemigrations asks for what --backfill does not give.
     interactive = sys.stdin is not None and sys.stdin.isatty() and not (check or as_json)
 
@@ -112,50 +109,74 @@ def makemigrations_cmd(
         if as_json:
             import json
 
-            data = {
-                "written": result.written,
-                "migrations": [
-                    {
-                        "migration": m.key,
-                        "path": str(rel(m.path)),
-                        "operations": [
-                            {"kind": op.kind, "description": op.describe()} for op in m.operations
-                        ],
-                    }
-                    for m in result.migrations
-                ],
-                "notes": [{"stream": n.stream, "text": n.text} for n in result.notes],
-            }
-            out(json.dumps(data, indent=2))
+            out(json.dumps(_made_json(result), indent=2))
             return 1 if check and result.migrations else 0
         for note in result.notes:
             (out if note.stream == "stdout" else err)(note.text)
         if not result.migrations:
             out("no conflicts to merge" if merge else "no changes detected")
             return 0
-        for m in result.migrations:
-            path = rel(m.path)
-            if check or dry_run:
-                out(f"Would write {path}")
-                for op in m.operations:
-                    out(f"  - {op.describe()}")
-                if dry_run:
-                    out(m.dumps().rstrip("\n"))
-            else:
-                what = " (empty)" if empty and not python else " (merge)" if merge else ""
-                out(f"Wrote {path}{what}")
-                for extra in m.extra_files or {}:
-                    out(f"Wrote {rel(extra)}")
-        if python and not (check or dry_run):
+        if check or dry_run:
+            _print_would_write(result.migrations, dry_run=dry_run)
+            return 1 if check else 0
+        _print_written(
+            result.migrations, " (empty)" if empty and not python else " (merge)" if merge else ""
+        )
+        if python:
             out("Write the data change in forward() (and its undo in backward()) of that module")
-        elif empty and not (check or dry_run):
+        elif empty:
             out(
                 'Add operations by hand, e.g. {"kind": "RunSql", "sql": "UPDATE ...", '
                 '"reverse_sql": "..."}'
             )
-        return 1 if check else 0
+        return 0
 
     return body
+
+
+def _backfill_flags(values: list[str] | None) -> dict[str, Any]:
+    """The ``--backfill`` values by ``model.column``; a bad one is a usage error (exit 2)."""
+    from umbral.cli.backfill import parse_backfills
+
+    try:
+        return parse_backfills(values)
+    except typer.BadParameter as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--backfill'") from None
+
+
+def _made_json(result: Any) -> dict:
+    """``makemigrations --json``."""
+    return {
+        "written": result.written,
+        "migrations": [
+            {
+                "migration": m.key,
+                "path": str(rel(m.path)),
+                "operations": [
+                    {"kind": op.kind, "description": op.describe()} for op in m.operations
+                ],
+            }
+            for m in result.migrations
+        ],
+        "notes": [{"stream": n.stream, "text": n.text} for n in result.notes],
+    }
+
+
+def _print_would_write(migrations: list[Any], *, dry_run: bool) -> None:
+    """``--check`` and ``--dry-run``: what would be written (with --dry-run, the files)."""
+    for m in migrations:
+        out(f"Would write {rel(m.path)}")
+        for op in m.operations:
+            out(f"  - {op.describe()}")
+        if dry_run:
+            out(m.dumps().rstrip("\n"))
+
+
+def _print_written(migrations: list[Any], what: str) -> None:
+    for m in migrations:
+        out(f"Wrote {rel(m.path)}{what}")
+        for extra in m.extra_files or {}:
+            out(f"Wrote {rel(extra)}")
 
 
 @command

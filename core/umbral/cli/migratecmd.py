@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from typing import Annotated, Any
 
 import typer
@@ -128,34 +129,7 @@ def migrate_cmd(
         app = load_app(opts)
         if plan:
             note_missing_database(app)
-        import time
-
-        # The bar is drawn only on a terminal, and never with --json or -v (their lines).
-        progress = Progress(enabled=None if not (verbose or as_json) else False)
-        started: dict[str, float] = {}
-        timings: dict[str, float] = {}
-
-        def on_event(kind: str, data: dict) -> None:
-            if kind == "warning":
-                progress.clear()
-                err(f"warning: {data['message']}")
-            elif kind == "faked":
-                if not as_json:
-                    out(f"Fake-applied initial migration for {data['count']} plugin(s)")
-            else:
-                key = data.get("migration", "")
-                if kind == "start":
-                    started[key] = time.perf_counter()
-                elif kind in ("done", "skipped") and started:
-                    # A fresh database's build reports one step, from the first migration
-                    # it covers to the last.
-                    first = key if key in started else next(reversed(started))
-                    timings[key] = time.perf_counter() - started.pop(first)
-                    label = key if first == key else f"{first} .. {key} (built from the snapshots)"
-                    if verbose and kind == "done":
-                        out(f"  {label} ... {timings[key]:.2f}s")
-                progress.update(kind, data)
-
+        events = _Events(verbose=verbose, as_json=as_json)
         result = app.migrate(
             target,
             fake=fake,
@@ -172,64 +146,113 @@ def migrate_cmd(
             statement_timeout=statement_timeout,
             lock_retries=lock_retries,
             environment=env,
-            on_event=on_event,
+            on_event=events,
         )
-        progress.finish()
+        events.progress.finish()
         if as_json:
-            out(_migrate_json(result, plan=plan, timings=timings))
-            return 0
-        if fake is not None:
+            out(_migrate_json(result, plan=plan, timings=events.timings))
+        elif fake is not None:
             out(result.message)
         elif prune:
-            if not result.pruned:
-                out("No orphan tracking rows to prune")
-            for key in result.pruned:
-                if plan:
-                    out(f"Prune {key} (delete its tracking row; the schema is not touched)")
-                else:
-                    out(f"Pruned {key} (tracking row deleted; the schema is not touched)")
+            _print_prune(result, plan=plan)
         elif plan:
-            if not result.plan and not result.faked and result.fast is None:
-                out("No pending migrations")
-            if result.path:
-                out(f"Path: {result.path}")
-            if result.fast is not None:
-                for build in result.fast.build:
-                    out(f"Build {build.migration.plugin} at {build.migration.key}")
-                    for description, _ in build.parts:
-                        out(f"    {description}")
-                for x in result.fast.covered:
-                    out(f"Record {x.key} (no SQL: built from the snapshots)")
-            # What each step will do: a recorded-only migration runs no SQL.
-            for key in result.faked:
-                out(f"Record {key} (no SQL: its tables already exist)")
-            for r in result.plan:
-                if r.skipped and r.backward:
-                    out(f"Unrecord {r.migration.key} (no SQL: it was skipped on {r.skipped})")
-                    continue
-                if r.skipped:
-                    out(f"Skip {r.migration.key} (skip_on: {', '.join(r.migration.skip_on)}; "
-                        f"recorded as skipped on {r.skipped}, no SQL)")  # fmt: skip
-                    continue
-                if r.record_only:
-                    why = "it replaces migrations applied before it"
-                    out(f"Record {r.migration.key} (no SQL: {why})")
-                    continue
-                out(f"{'Unapply' if r.backward else 'Apply'} {r.migration.key}")
-                for description, _ in r.parts:
-                    out(f"    {description}")
-        elif result.unapplied:
-            out(f"Unapplied {len(result.unapplied)} migration(s)")
-        elif result.applied or result.skipped:
-            line = f"Applied {len(result.applied)} migration(s)"
-            if result.skipped:
-                line += f", skipped {len(result.skipped)} (skip_on): {', '.join(result.skipped)}"
-            out(line)
+            _print_plan(result)
         else:
-            out("No pending migrations")
+            _print_summary(result)
         return 0
 
     return body
+
+
+class _Events:
+    """What ``migrate`` reports while it runs: warnings, the progress bar, and each
+    migration's time (printed with -v, kept for --json)."""
+
+    def __init__(self, *, verbose: bool, as_json: bool) -> None:
+        self.verbose, self.as_json = verbose, as_json
+        # The bar is drawn only on a terminal, and never with --json or -v (their lines).
+        self.progress = Progress(enabled=None if not (verbose or as_json) else False)
+        self.started: dict[str, float] = {}
+        self.timings: dict[str, float] = {}
+
+    def __call__(self, kind: str, data: dict) -> None:
+        if kind == "warning":
+            self.progress.clear()
+            err(f"warning: {data['message']}")
+        elif kind == "faked":
+            if not self.as_json:
+                out(f"Fake-applied initial migration for {data['count']} plugin(s)")
+        else:
+            self._time(kind, data.get("migration", ""))
+            self.progress.update(kind, data)
+
+    def _time(self, kind: str, key: str) -> None:
+        if kind == "start":
+            self.started[key] = time.perf_counter()
+        elif kind in ("done", "skipped") and self.started:
+            # A fresh database's build reports one step, from the first migration it covers
+            # to the last.
+            first = key if key in self.started else next(reversed(self.started))
+            self.timings[key] = time.perf_counter() - self.started.pop(first)
+            label = key if first == key else f"{first} .. {key} (built from the snapshots)"
+            if self.verbose and kind == "done":
+                out(f"  {label} ... {self.timings[key]:.2f}s")
+
+
+def _print_prune(result: Any, *, plan: bool) -> None:
+    if not result.pruned:
+        out("No orphan tracking rows to prune")
+    for key in result.pruned:
+        if plan:
+            out(f"Prune {key} (delete its tracking row; the schema is not touched)")
+        else:
+            out(f"Pruned {key} (tracking row deleted; the schema is not touched)")
+
+
+def _print_plan(result: Any) -> None:
+    if not result.plan and not result.faked and result.fast is None:
+        out("No pending migrations")
+    if result.path:
+        out(f"Path: {result.path}")
+    if result.fast is not None:
+        for build in result.fast.build:
+            out(f"Build {build.migration.plugin} at {build.migration.key}")
+            for description, _ in build.parts:
+                out(f"    {description}")
+        for x in result.fast.covered:
+            out(f"Record {x.key} (no SQL: built from the snapshots)")
+    # What each step will do: a recorded-only migration runs no SQL.
+    for key in result.faked:
+        out(f"Record {key} (no SQL: its tables already exist)")
+    for r in result.plan:
+        _print_step(r)
+
+
+def _print_step(r: Any) -> None:
+    if r.skipped and r.backward:
+        out(f"Unrecord {r.migration.key} (no SQL: it was skipped on {r.skipped})")
+    elif r.skipped:
+        out(f"Skip {r.migration.key} (skip_on: {', '.join(r.migration.skip_on)}; "
+            f"recorded as skipped on {r.skipped}, no SQL)")  # fmt: skip
+    elif r.record_only:
+        why = "it replaces migrations applied before it"
+        out(f"Record {r.migration.key} (no SQL: {why})")
+    else:
+        out(f"{'Unapply' if r.backward else 'Apply'} {r.migration.key}")
+        for description, _ in r.parts:
+            out(f"    {description}")
+
+
+def _print_summary(result: Any) -> None:
+    if result.unapplied:
+        out(f"Unapplied {len(result.unapplied)} migration(s)")
+    elif result.applied or result.skipped:
+        line = f"Applied {len(result.applied)} migration(s)"
+        if result.skipped:
+            line += f", skipped {len(result.skipped)} (skip_on): {', '.join(result.skipped)}"
+        out(line)
+    else:
+        out("No pending migrations")
 
 
 def _migrate_json(result: Any, *, plan: bool, timings: dict[str, float]) -> str:
