@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from umbral.errors import UmbralError, UnsafeAlter
+from umbral.version import __version__
 
 if TYPE_CHECKING:
     from umbral import fields
@@ -18,7 +19,6 @@ if TYPE_CHECKING:
     from umbral.models import Model
     from umbral.safety import Finding, OpSafety
 
-__version__ = "0.1.0"
 
 __all__ = [
     "App", "Finding", "Model", "OpSafety", "UmbralError", "UnsafeAlter", "__version__", "fields",

@@ -518,7 +518,7 @@ class _db_errors:
 
         if isinstance(exc, DBAPIError):
             from umbral.config import mask_url
-            from umbral.database import scrub
+            from umbral.database import error_line
             from umbral.errors import DatabaseError
 
             if self.backend is not None and self.backend.lock_wait_expired(exc):
@@ -528,7 +528,6 @@ class _db_errors:
                     f"writing to it); waited {self.wait:g}s for it, as --lock-wait allows. "
                     "Re-run when it is done, or give it longer with --lock-wait SECONDS"
                 ) from exc
-            orig = getattr(exc, "orig", None) or exc
-            reason = scrub(str(orig).strip().splitlines()[0], self.url)
+            reason = error_line(exc, self.url)
             raise DatabaseError(f"database {mask_url(self.url)}: {reason}") from exc
         return False

@@ -9,7 +9,6 @@ runs: views dropped first, renames, creates (FK targets first), per-model column
 
 from __future__ import annotations
 
-import heapq
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -18,6 +17,7 @@ from typing import Any
 from umbral import operations as ops
 from umbral.errors import UnsafeAlter, UnsupportedChange
 from umbral.schema import M2M, Column, ModelState, Snapshot
+from umbral.toposort import toposort
 
 # Safe casts (SPEC §7): every scalar -> Text; SmallInt -> Integer -> BigInt; Real -> Double;
 # Timestamp <-> Timestamptz; BigInt <-> ForeignKey.
@@ -215,7 +215,7 @@ def _generate_create_tables(models: list[ModelState]) -> list[ops.Operation]:
     creates: list[ops.Operation] = []
     later: list[ops.Operation] = []
     created: set[str] = set()
-    for t in _kahn(deps):
+    for t in toposort(deps):
         model = by_table[t]
         forward = [
             c for c in model.fields
@@ -259,30 +259,7 @@ def _generate_drop_tables(models: list[ModelState]) -> list[ops.Operation]:
         m.table: {c.fk_target for c in m.fields if c.is_fk and c.fk_target in by_table} - {m.table}
         for m in models
     }
-    return [ops.DropTable(table=t) for t in reversed(_kahn(deps))]
-
-
-def _kahn(deps: dict[str, set[str]]) -> list[str]:
-    """Topological order (dependencies first), ties alphabetical; a cycle keeps the rest sorted."""
-    remaining = {k: set(v) for k, v in deps.items()}
-    dependents: dict[str, set[str]] = {k: set() for k in deps}
-    for k, vs in deps.items():
-        for v in vs:
-            dependents[v].add(k)
-    heap = [k for k, v in remaining.items() if not v]
-    heapq.heapify(heap)
-    order: list[str] = []
-    while heap:
-        k = heapq.heappop(heap)
-        order.append(k)
-        for d in sorted(dependents[k]):
-            remaining[d].discard(k)
-            if not remaining[d] and d not in order and d not in heap:
-                heapq.heappush(heap, d)
-    # A cycle inside one batch: emit the rest sorted; SQLite accepts forward references and
-    # the plugin-graph check reports cycles across plugins.
-    order.extend(sorted(k for k in deps if k not in order))
-    return order
+    return [ops.DropTable(table=t) for t in reversed(toposort(deps))]
 
 
 def _generate_model_changes(
@@ -579,7 +556,7 @@ def _generate_views(
                 redo.add(v)
                 changed = True
     drop = [v for v in old if v not in new or v in redo]
-    order = _kahn({v: {w for w in new if w != v and _reads(new[v], w)} for v in new})
+    order = toposort({v: {w for w in new if w != v and _reads(new[v], w)} for v in new})
     creates = [ops.CreateView(name=v, sql=new[v]) for v in order if v in redo]
     drops = [ops.DropView(name=v, sql=old[v]) for v in reversed(order) if v in drop]
     drops += [ops.DropView(name=v, sql=old[v]) for v in sorted(drop) if v not in new]

@@ -73,7 +73,6 @@ def live_shims(env: Environment) -> list[LiveShim]:
 def drop_migration(env: Environment, name: str) -> Migration:
     """The contract migration that drops shim ``name``: one DropCompatShim, the snapshot
     without the shim. The models' other changes are left to a plain ``makemigrations``."""
-    from umbral.makemigrations import _next_id
     from umbral.migration import Migration, sanitize_suffix
 
     live = live_shims(env)
@@ -90,7 +89,7 @@ def drop_migration(env: Environment, name: str) -> Migration:
     assert latest is not None
     previous = latest.snapshot_after
     rest = tuple(s for s in previous.shims if s.name != name)
-    mid = _next_id(env, plugin, sanitize_suffix(f"drop_compat_{name}"))
+    mid = env.next_id(plugin, sanitize_suffix(f"drop_compat_{name}"))
     return Migration(
         plugin=plugin,
         id=mid,

@@ -11,11 +11,15 @@ import math
 import os
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from umbral.errors import ConfigError
+
+if TYPE_CHECKING:
+    from umbral.backend import Backend
 
 ENV_DATABASE = "UMBRAL_DATABASE_URL"
 KEYS = (
@@ -234,3 +238,28 @@ def url_password(url: str) -> str | None:
     """The password of ``url`` as ``mask_url`` delimits it (see ``_credentials``)."""
     found = _credentials(url)
     return found[2] if found else None
+
+
+def url_scheme(url: str) -> str:
+    """The dialect a database URL names: ``postgresql`` for ``postgresql+psycopg://...``."""
+    return url.split("://", 1)[0].split("+", 1)[0].lower()
+
+
+def backend_for_url(url: str, backends: Sequence[Backend], *, command: str = "") -> Backend:
+    """The installed backend that serves ``url``'s scheme, or a ConfigError that names the
+    schemes installed; ``command`` (``umbral inspectdb``) starts the message when given."""
+    prefix = f"{command}: " if command else ""
+    if "://" not in url:
+        raise ConfigError(
+            f"{prefix}database URL {mask_url(url)!r} is not a URL; write e.g. "
+            "sqlite:///db.sqlite3 or postgresql://user@host/dbname"
+        )
+    scheme = url_scheme(url)
+    for backend in backends:
+        if scheme in backend.schemes:
+            return backend
+    known = ", ".join(sorted({s for b in backends for s in b.schemes})) or "none"
+    hint = "; pip install umbral-postgres" if scheme.startswith("postgres") else ""
+    raise ConfigError(
+        f"{prefix}no installed backend serves `{scheme}://` URLs (installed: {known}){hint}"
+    )

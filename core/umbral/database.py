@@ -7,12 +7,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from umbral.backend import Backend
 from umbral.config import mask_url, url_password
 from umbral.errors import DatabaseError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
+
+    from umbral.backend import Backend
 
 
 def driver_cursor(conn: Connection) -> Any:
@@ -51,12 +52,21 @@ def scrub(message: str, url: str) -> str:
 
 def translate_db_errors(exc: Exception, url: str = "") -> DatabaseError:
     """A driver error raised outside a migration, as one line without the URL's password."""
-    orig = getattr(exc, "orig", None) or exc
-    return DatabaseError(f"database error: {scrub(str(orig).strip().splitlines()[0], url)}")
+    return DatabaseError(f"database error: {error_line(exc, url)}")
 
 
 #: Length from which a piece of a password is replaced wherever it occurs in a message.
 _LONG_PIECE = 4
+
+
+def error_line(exc: BaseException, url: str = "") -> str:
+    """A database error as the one line a user sees: the first line of the driver's message
+    (the DBAPI error SQLAlchemy wraps, when it wraps one), or its class name when the message
+    is empty, with no piece of ``url``'s password (``scrub``)."""
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip()
+    line = text.splitlines()[0] if text else type(orig).__name__
+    return scrub(line, url)
 
 
 @contextmanager
@@ -74,16 +84,14 @@ def connect(backend: Backend, url: str, *, create: bool = True) -> Iterator[Conn
         engine = backend.create_engine(url)
         conn = engine.connect()
     except (DBAPIError, ArgumentError, NoSuchModuleError, OSError, ImportError) as exc:
-        orig = getattr(exc, "orig", None) or exc
-        reason = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
         raise DatabaseError(
-            f"cannot connect to database {mask_url(url)}: {scrub(reason, url)}; check the URL "
+            f"cannot connect to database {mask_url(url)}: {error_line(exc, url)}; check the URL "
             "(--database, UMBRAL_DATABASE_URL or `database` in the config) and that the server "
             "is running"
         ) from None
     except Exception as exc:  # sqlite3.OperationalError raised before SQLAlchemy wraps it
         raise DatabaseError(
-            f"cannot connect to database {mask_url(url)}: {scrub(str(exc), url)}"
+            f"cannot connect to database {mask_url(url)}: {error_line(exc, url)}"
         ) from None
     try:
         yield conn

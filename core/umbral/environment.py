@@ -15,6 +15,7 @@ from typing import Any
 
 from umbral import loadcache, loader
 from umbral.backend import Backend
+from umbral.config import backend_for_url
 from umbral.errors import (
     ConfigError,
     MigrationGraphError,
@@ -33,9 +34,9 @@ from umbral.plugins import (
     load_plugins,
     new_manager,
     plugin_order,
-    plugin_toposort,
 )
 from umbral.schema import EMPTY, Snapshot
+from umbral.toposort import toposort
 
 
 class Environment:
@@ -181,7 +182,7 @@ class Environment:
                     other = dep.partition("/")[0]
                     if other != name and other in edges:
                         edges[name].add(other)
-        order = plugin_toposort(edges)
+        order = toposort(edges, on_cycle="drop")
         # Plugins whose files depend on each other both ways (legal between migrations) keep
         # their place by name after the rest.
         order += sorted(set(names) - set(order))
@@ -221,23 +222,7 @@ class Environment:
         return out
 
     def backend_for(self, url: str) -> Backend:
-        scheme = url.split("://", 1)[0].split("+", 1)[0].lower()
-        if "://" not in url:
-            from umbral.config import mask_url
-
-            raise ConfigError(
-                f"database URL {mask_url(url)!r} is not a URL; write e.g. sqlite:///db.sqlite3 or "
-                "postgresql://user@host/dbname"
-            )
-        for backend in self.backends:
-            if scheme in backend.schemes:
-                return backend
-        known = sorted({s for b in self.backends for s in b.schemes})
-        hint = "pip install umbral-postgres" if scheme.startswith("postgres") else ""
-        raise ConfigError(
-            f"no installed backend serves `{scheme}://` URLs (installed: "
-            f"{', '.join(known) or 'none'})" + (f"; {hint}" if hint else "")
-        )
+        return backend_for_url(url, self.backends)
 
     # -- migrations -----------------------------------------------------------------------
 
@@ -252,6 +237,11 @@ class Environment:
                 store=loadcache.open_store(directory),
             )
         return self._migrations[plugin]
+
+    def next_id(self, plugin: str, suffix: str) -> str:
+        """The id of the next migration ``plugin`` writes: one past its highest sequence."""
+        seqs = [m.sequence for m in self.migrations(plugin)]
+        return f"{max(seqs, default=0) + 1:04d}_{suffix}"
 
     def conflicts(
         self, plugins: Iterable[str] | None = None, applied: Collection[str] | None = None

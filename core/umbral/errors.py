@@ -73,9 +73,66 @@ class MigrationFailed(UmbralError):
         self.details = (f"  statement: {statement}",)
 
 
+class MigrationNotRolledBack(MigrationFailed):
+    """A migration failed after one of its statements had ended its transaction: what ran
+    before that point stays committed, so it was not rolled back as a failure should be."""
+
+    gave_up = True  # never retried: running it again would repeat what stayed committed
+
+    def __init__(self, failure: MigrationFailed, *, unrecorded: bool) -> None:
+        super().__init__(failure.key, failure.statement, failure.error)
+        row = (
+            "umbral removed its tracking row, so it shows as pending"
+            if unrecorded
+            else "umbral could not remove its tracking row, so it shows as applied"
+        )
+        self.args = (
+            f"umbral migrate: migration {failure.key} failed and was NOT rolled back: a "
+            "statement of it ended its transaction before the failure, so the statements "
+            f"before that point stay committed; {row}; check and repair the database by hand "
+            f"before running migrate again: {failure.error}",
+        )
+
+
+class NonAtomicMigrationFailed(MigrationFailed):
+    """A statement of a non-atomic migration failed: earlier statements stay committed."""
+
+    def __init__(self, key: str, statement: str, error: str) -> None:
+        super().__init__(key, statement, error)
+        self.args = (
+            f"umbral migrate: non-atomic migration {key} failed and was not recorded: {error}",
+        )
+        self.details = (
+            f"  statement: {statement}",
+            "  Statements before it were committed (the migration runs outside a transaction); "
+            "re-running migrate runs the migration again, so its statements must be idempotent "
+            "(IF [NOT] EXISTS).",
+        )
+
+
 class Refused(UmbralError):
     """A guard refused to run (in-memory database, drift, destructive operations...)."""
 
 
 class DriftDetected(Refused):
     """The tracking table and the files on disk disagree (SPEC §9)."""
+
+
+class IrreversibleOperation(UmbralError):
+    """An operation that cannot be undone at all (RunSql without reverse_sql)."""
+
+
+class MergeConflict(UmbralError):
+    """``makemigrations --merge`` cannot merge two branches of a plugin's migrations."""
+
+
+class CannotSquash(UmbralError):
+    """``squashmigrations`` refuses the range it was given."""
+
+
+class UnsupportedColumnType(UmbralError):
+    """A column's type has no umbral field type (SPEC §11: exit 1, nothing written)."""
+
+
+class UnsupportedTable(UmbralError):
+    """A table cannot be expressed as an umbral model (no or a composite primary key)."""

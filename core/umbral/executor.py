@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Any
 from umbral import recorder
 from umbral.backend import Backend, RenderContext
 from umbral.database import driver_cursor
-from umbral.errors import MigrationFailed, MigrationFileError, UmbralError, UnsupportedChange
+from umbral.errors import (
+    MigrationFailed,
+    MigrationFileError,
+    NonAtomicMigrationFailed,
+    UmbralError,
+    UnsupportedChange,
+)
 from umbral.migration import Migration
 from umbral.operations import State, StateThread
 from umbral.runpython import PythonStep
@@ -349,22 +355,6 @@ SCRIPT = "(the migration's statements, sent as one script)"
 class _DeferredViolated(Exception):
     """The script left a violated deferred constraint: rolled back, to be re-run statement by
     statement, which reports it."""
-
-
-class NonAtomicMigrationFailed(MigrationFailed):
-    """A statement of a non-atomic migration failed: earlier statements stay committed."""
-
-    def __init__(self, key: str, statement: str, error: str) -> None:
-        super().__init__(key, statement, error)
-        self.args = (
-            f"umbral migrate: non-atomic migration {key} failed and was not recorded: {error}",
-        )
-        self.details = (
-            f"  statement: {statement}",
-            "  Statements before it were committed (the migration runs outside a transaction); "
-            "re-running migrate runs the migration again, so its statements must be idempotent "
-            "(IF [NOT] EXISTS).",
-        )
 
 
 def apply_non_atomic(session: Session, rendered: Rendered) -> bool:

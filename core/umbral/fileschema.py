@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from umbral.schema import FK_ACTIONS, TYPES
+from umbral.fieldtypes import FK_ACTIONS, TYPES
 
 
 class Spec:

@@ -9,11 +9,11 @@ id, so the same files always give the same plan.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from umbral.errors import MigrationGraphError
 from umbral.migration import Migration, id_sequence
+from umbral.toposort import toposort
 
 
 class Graph:
@@ -78,31 +78,17 @@ class Graph:
 
     def _topological(self) -> list[Migration]:
         nodes = self.nodes
-        indegree = {k: 0 for k in nodes}
-        dependents: dict[str, list[str]] = {k: [] for k in nodes}
-        for m in nodes.values():
-            for dep in self.dependencies(m):
-                if dep in nodes:  # dependencies that are only recorded are already satisfied
-                    indegree[m.key] += 1
-                    dependents[dep].append(m.key)
         plugin_order = self.plugin_rank
 
         def rank(key: str) -> tuple[int, str, str]:
             m = nodes[key]
             return (plugin_order.get(m.plugin, len(plugin_order)), m.plugin, m.id)
 
-        heap = [(rank(k), k) for k, d in indegree.items() if d == 0]
-        heapq.heapify(heap)
-        order: list[Migration] = []
-        while heap:
-            _, key = heapq.heappop(heap)
-            order.append(nodes[key])
-            for d in dependents[key]:
-                indegree[d] -= 1
-                if indegree[d] == 0:
-                    heapq.heappush(heap, (rank(d), d))
+        # Dependencies that are only recorded (not files here) are already satisfied.
+        deps = {k: self.dependencies(m) for k, m in nodes.items()}
+        order = [nodes[k] for k in toposort(deps, on_cycle="drop", key=rank)]
         if len(order) != len(nodes):
-            stuck = sorted(k for k, d in indegree.items() if d > 0)
+            stuck = sorted(set(nodes) - {m.key for m in order})
             raise MigrationGraphError(
                 "migration dependency cycle among "
                 + ", ".join(stuck)

@@ -28,7 +28,7 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
-from umbral import __version__
+from umbral.version import __version__
 
 #: Bumped when validation changes: an entry vouches for a file as the validator of its version
 #: saw it (3: operations, columns and models are type-checked, see fileschema).

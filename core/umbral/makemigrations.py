@@ -32,11 +32,6 @@ class MakeMigrationsResult:
         return bool(self.migrations)
 
 
-def _next_id(env: Environment, plugin: str, suffix: str) -> str:
-    seqs = [m.sequence for m in env.migrations(plugin)]
-    return f"{max(seqs, default=0) + 1:04d}_{suffix}"
-
-
 def _is_initial(operations: list[Operation]) -> bool:
     """A new plugin's first migration of several operations that starts by creating a table
     is ``0001_initial``, as Django (and ``inspectdb``) name it; one operation keeps the SPEC §5
@@ -110,7 +105,7 @@ def plan_migrations(
             suffix = "initial"
         else:
             suffix = suffix_for(d.operations)
-        mid = _next_id(env, plugin, suffix)
+        mid = env.next_id(plugin, suffix)
         operations = with_compat(d.operations) if compat else d.operations
         pending[plugin] = Migration(
             plugin=plugin,
@@ -120,7 +115,7 @@ def plan_migrations(
                 previous, current, mid, operations, f"umbral makemigrations ({plugin})"
             ),
             depends_on=[previous_migration.key] if previous_migration else [],
-            path=env.info(plugin).migrations_dir / f"{_next_id(env, plugin, suffix)}.json",
+            path=env.info(plugin).migrations_dir / f"{env.next_id(plugin, suffix)}.json",
         )
     # depends_on: the latest migration of every other plugin whose tables this one references,
     # counting the files written in this same run (SPEC §5).
@@ -162,7 +157,7 @@ def empty_migration(env: Environment, plugin: str, *, name: str | None = None) -
         )
     latest = env.latest(plugin)
     suffix = sanitize_suffix(name) if name else "empty"
-    mid = _next_id(env, plugin, suffix)
+    mid = env.next_id(plugin, suffix)
     return Migration(
         plugin=plugin,
         id=mid,

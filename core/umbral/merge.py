@@ -12,14 +12,10 @@ from __future__ import annotations
 from dataclasses import fields, replace
 from typing import Any
 
-from umbral.errors import MigrationGraphError, UmbralError
+from umbral.errors import MergeConflict
 from umbral.graph import leaves
 from umbral.migration import Migration
 from umbral.schema import EMPTY, Column, ModelState, Snapshot
-
-
-class MergeConflict(UmbralError):
-    pass
 
 
 def conflicts_message(plugin: str, tips: list[Migration]) -> str:
@@ -29,13 +25,6 @@ def conflicts_message(plugin: str, tips: list[Migration]) -> str:
         "(two branches each ran makemigrations); run `umbral makemigrations --merge` to write a "
         "merge migration that depends on both"
     )
-
-
-def check_conflicts(migrations_by_plugin: dict[str, list[Migration]]) -> None:
-    for plugin, ms in migrations_by_plugin.items():
-        tips = leaves(ms).get(plugin, [])
-        if len(tips) > 1:
-            raise MigrationGraphError(conflicts_message(plugin, tips))
 
 
 def _ancestors(key: str, by_key: dict[str, Migration]) -> set[str]:

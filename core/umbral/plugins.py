@@ -8,10 +8,9 @@ and are always loaded.
 
 from __future__ import annotations
 
-import heapq
 import importlib
 import itertools
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -21,6 +20,7 @@ import pluggy
 
 from umbral import hookspecs
 from umbral.errors import ForeignKeyCycle, PluginCycle, PluginError
+from umbral.toposort import toposort
 
 if TYPE_CHECKING:  # umbral.schema is not needed at start-up (`umbral --help` imports this)
     from umbral.schema import Snapshot
@@ -202,35 +202,10 @@ def plugin_order(infos: Mapping[str, PluginInfo], snapshots: Mapping[str, Snapsh
             + ". Make one of these foreign keys nullable and add it in a later migration, or "
             "set db_constraint=False on it"
         )
-    order = _toposort(combined)
+    order = toposort(combined, on_cycle="drop")  # a cycle was reported above
     if APP in infos:
         order.append(APP)
     return order
-
-
-def plugin_toposort(deps: Mapping[str, Iterable[str]]) -> list[str]:
-    """Kahn-sort ``deps`` (name -> names it depends on), ties by name; the names on a cycle
-    are left out."""
-    return _toposort(deps)
-
-
-def _toposort(deps: Mapping[str, Iterable[str]]) -> list[str]:
-    indeg = {n: len(set(d)) for n, d in deps.items()}
-    dependents: dict[str, list[str]] = {n: [] for n in deps}
-    for n, ds in deps.items():
-        for d in set(ds):
-            dependents[d].append(n)
-    heap = [n for n, k in indeg.items() if k == 0]
-    heapq.heapify(heap)
-    out = []
-    while heap:
-        n = heapq.heappop(heap)
-        out.append(n)
-        for d in dependents[n]:
-            indeg[d] -= 1
-            if indeg[d] == 0:
-                heapq.heappush(heap, d)
-    return out
 
 
 def _find_cycle(deps: Mapping[str, set[str]]) -> list[str] | None:

@@ -12,13 +12,11 @@ import json
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-TYPES = (
-    "SmallInt", "Integer", "BigInt", "Real", "Double", "Boolean", "Text", "Date", "Time",
-    "Timestamp", "Timestamptz", "Uuid", "Json", "Bytes", "Decimal", "ForeignKey",
-)  # fmt: skip
-INTEGER_TYPES = frozenset({"SmallInt", "Integer", "BigInt"})
-TEMPORAL_TYPES = frozenset({"Date", "Time", "Timestamp", "Timestamptz"})
-FK_ACTIONS = ("cascade", "restrict", "set_null", "no_action")
+# Re-exported: models, fields and the backends read them from here.
+from umbral.fieldtypes import FK_ACTIONS as FK_ACTIONS
+from umbral.fieldtypes import INTEGER_TYPES as INTEGER_TYPES
+from umbral.fieldtypes import TEMPORAL_TYPES as TEMPORAL_TYPES
+from umbral.fieldtypes import TYPES as TYPES
 
 # Attributes that are written to the snapshot only when they differ from these defaults.
 _COLUMN_DEFAULTS: dict[str, Any] = {
@@ -38,10 +36,6 @@ _COLUMN_DEFAULTS: dict[str, Any] = {
     "auto_now": False,
 }
 _ALWAYS = ("name", "type", "primary_key", "nullable")
-
-# Attributes that do not reach the database; a change to only these produces no migration.
-# ``help`` reaches it as a comment (SetColumnComment), handled separately.
-NON_DB_ATTRIBUTES = frozenset({"help"})
 
 
 @dataclass(frozen=True)
@@ -230,7 +224,7 @@ class ModelState:
 
     @classmethod
     def _from_dict(cls, data: dict[str, Any]) -> ModelState:
-        from umbral.fileschema import check_model  # here: schema is imported by fileschema
+        from umbral.fileschema import check_model  # here: only a malformed file needs it
 
         if not isinstance(data, dict):
             check_model(data)  # raises, naming what the model is instead
@@ -311,7 +305,7 @@ class Snapshot:
             raise ValueError(f"unknown key(s) {unknown} (a snapshot holds `models` and `shims`)")
         shims: tuple[Shim, ...] = ()
         if "shims" in data:
-            from umbral.fileschema import SHIMS  # here: fileschema imports this module
+            from umbral.fileschema import SHIMS  # here: only a snapshot with shims needs it
 
             SHIMS.check(data["shims"], "shims")
             shims = tuple(Shim.from_dict(s) for s in data["shims"])

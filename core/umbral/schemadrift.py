@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from umbral import operations as ops
 from umbral.naming import index_name
 from umbral.schema import Column, ModelState, Snapshot
+from umbral.toposort import toposort
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -393,14 +394,12 @@ def _fk(c: Column) -> str:
 
 def _fk_order(models: list[ModelState]) -> list[ModelState]:
     """Missing tables, each after the missing tables its foreign keys reference."""
-    from umbral.autodetector import _kahn
-
     by_table = {m.table: m for m in models}
     deps = {
         m.table: {c.fk_target for c in m.fields if c.fk_target in by_table} - {m.table}
         for m in models
     }
-    return [by_table[t] for t in _kahn(deps)]
+    return [by_table[t] for t in toposort(deps)]
 
 
 def live_state(live: LiveSchema, promises: Iterable[Promise]) -> dict[str, ModelState]:

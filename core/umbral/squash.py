@@ -9,14 +9,10 @@ from __future__ import annotations
 
 from umbral.autodetector import diff
 from umbral.environment import Environment
-from umbral.errors import UmbralError
+from umbral.errors import CannotSquash, UmbralError
 from umbral.migration import Migration
 from umbral.operations import AddColumn, AlterColumn, RenameTable, RunPython, RunSql
 from umbral.schema import EMPTY
-
-
-class CannotSquash(UmbralError):
-    pass
 
 
 def squash(

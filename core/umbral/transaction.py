@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 from umbral import recorder
 from umbral.backend import Backend
-from umbral.database import driver_cursor
-from umbral.errors import MigrationFailed
+from umbral.database import driver_cursor, error_line
+from umbral.errors import MigrationFailed, MigrationNotRolledBack
 from umbral.migration import Migration
 
 if TYPE_CHECKING:
@@ -55,27 +55,6 @@ def migration_transaction(conn: Connection, backend: Backend) -> Iterator[None]:
     else:
         with write_transaction(conn, backend):
             yield
-
-
-class MigrationNotRolledBack(MigrationFailed):
-    """A migration failed after one of its statements had ended its transaction: what ran
-    before that point stays committed, so it was not rolled back as a failure should be."""
-
-    gave_up = True  # never retried: running it again would repeat what stayed committed
-
-    def __init__(self, failure: MigrationFailed, *, unrecorded: bool) -> None:
-        super().__init__(failure.key, failure.statement, failure.error)
-        row = (
-            "umbral removed its tracking row, so it shows as pending"
-            if unrecorded
-            else "umbral could not remove its tracking row, so it shows as applied"
-        )
-        self.args = (
-            f"umbral migrate: migration {failure.key} failed and was NOT rolled back: a "
-            "statement of it ended its transaction before the failure, so the statements "
-            f"before that point stay committed; {row}; check and repair the database by hand "
-            f"before running migrate again: {failure.error}",
-        )
 
 
 def verify_rolled_back(
@@ -121,5 +100,4 @@ def run_statement(conn: Connection, sql: str) -> None:
 
 def db_message(exc: Exception) -> str:
     """A driver error's first line, as a failed migration's message quotes it."""
-    orig = getattr(exc, "orig", None)
-    return str(orig if orig is not None else exc).strip().splitlines()[0]
+    return error_line(exc)

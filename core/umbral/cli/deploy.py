@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from umbral.cli.main import (
-    DatabaseOpt,
-    ProjectOpt,
-    TracebackOpt,
-    _opts,
-    _rel,
-    load_app,
-    note_missing_database,
-)
-from umbral.cli.output import err, out, paint, run_command
+from umbral.cli.common import Body, command, load_app, note_missing_database, rel
+from umbral.cli.output import err, out, paint
 
 
+@command
 def checkmigrations_cmd(
-    ctx: typer.Context,
+    opts: dict,
     strict: Annotated[bool, typer.Option("--strict", help="Fail on WARNING findings too.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     offline: Annotated[
@@ -43,17 +36,14 @@ def checkmigrations_cmd(
             help="With --offline: whose rules apply (default: the config URL's).",
         ),
     ] = None,
-    project: ProjectOpt = None,
-    database: DatabaseOpt = None,
-    traceback: TracebackOpt = False,
-) -> None:
+) -> Body:
     """Tell whether the pending migrations are safe for a rolling deploy."""
-    opts = _opts(ctx, project, database, traceback)
     if not offline and (since is not None or backend is not None):
         raise typer.BadParameter("--since and --backend go with --offline")
 
     def body() -> int:
-        from umbral.safety import CheckReport, OpSafety
+        from umbral.compat import live_shims
+        from umbral.safety import CheckReport
 
         app = load_app(opts)
         base = ""
@@ -65,96 +55,115 @@ def checkmigrations_cmd(
             note_missing_database(app)
             report = app.checkmigrations()
             what = "pending migration(s)"
-        from umbral.compat import live_shims
-
         shims = live_shims(app.env)
-        unsafe = report.by_tier(OpSafety.UNSAFE)
-        warning = report.by_tier(OpSafety.WARNING)
-        safe = report.by_tier(OpSafety.SAFE)
-        notes = report.notes
         ok = report.passes(strict)
         if as_json:
-            data = {
-                "pending_migrations": report.migrations,
-                "operations": [
-                    {
-                        "migration": c.migration,
-                        "kind": c.operation.kind,
-                        "tier": c.finding.tier.name,
-                        "tag": c.finding.tag,
-                        "message": c.finding.message,
-                        "acknowledged": c.operation.acknowledged,
-                    }
-                    for c in report.items
-                ],
-                "summary": {
-                    "safe": len(safe),
-                    "warning": len(warning),
-                    "unsafe": len(unsafe),
-                    "acknowledged": len(notes),
-                },
-                "ok": ok,
-            }
-            if offline:
-                data["since"] = base
-            if shims:
-                data["shims"] = [
-                    {"plugin": s.plugin, **s.shim.to_dict(), "age": s.age} for s in shims
-                ]
-            out(json.dumps(data, indent=2))
-            return 0 if ok else 1
-        if shims:
-            out(f"LIVE SHIMS ({len(shims)}):")
-            for s in shims:
-                of = f" (column {s.shim.to} as {s.shim.from_})" if s.shim.from_ else ""
-                out(
-                    f"  {s.shim.name}: view of {s.shim.table}{of}, created by "
-                    f"{s.plugin}/{s.shim.since}, {s.age} migration(s) since; drop it with "
-                    f"`umbral makemigrations --drop-compat {s.shim.name}`"
+            out(
+                json.dumps(
+                    _check_json(report, shims, ok=ok, since=base if offline else None), indent=2
                 )
-            out("")
+            )
+            return 0 if ok else 1
+        _print_shims(shims)
         if not report.items:
             out(f"No {what.replace('(s)', 's')} — nothing to check.")
             return 0
-        out(f"Checking {len(report.items)} operation(s) across {report.migrations} {what}...")
-        out("")
-        for title, group in (("UNSAFE", unsafe), ("WARNING", warning)):
-            if group:
-                out(f"{paint(title, title)} ({len(group)}):")
-                for c in group:
-                    out(f"  [{c.finding.tag}] {c.migration}: {c.finding.message}")
-                out("")
-        if notes:
-            out(f"ACKNOWLEDGED ({len(notes)}):")
-            for c in notes:
-                out(
-                    f"  [{c.finding.tag}] {c.migration}: {c.finding.message} "
-                    f"(acknowledged: {c.operation.acknowledged})"
-                )
+        return _print_report(report, what, ok=ok, offline=offline)
+
+    return body
+
+
+def _check_json(report: Any, shims: list[Any], *, ok: bool, since: str | None) -> dict:
+    """``checkmigrations --json``."""
+    from umbral.safety import OpSafety
+
+    data: dict[str, Any] = {
+        "pending_migrations": report.migrations,
+        "operations": [
+            {
+                "migration": c.migration,
+                "kind": c.operation.kind,
+                "tier": c.finding.tier.name,
+                "tag": c.finding.tag,
+                "message": c.finding.message,
+                "acknowledged": c.operation.acknowledged,
+            }
+            for c in report.items
+        ],
+        "summary": {
+            "safe": len(report.by_tier(OpSafety.SAFE)),
+            "warning": len(report.by_tier(OpSafety.WARNING)),
+            "unsafe": len(report.by_tier(OpSafety.UNSAFE)),
+            "acknowledged": len(report.notes),
+        },
+        "ok": ok,
+    }
+    if since is not None:
+        data["since"] = since
+    if shims:
+        data["shims"] = [{"plugin": s.plugin, **s.shim.to_dict(), "age": s.age} for s in shims]
+    return data
+
+
+def _print_shims(shims: list[Any]) -> None:
+    if not shims:
+        return
+    out(f"LIVE SHIMS ({len(shims)}):")
+    for s in shims:
+        of = f" (column {s.shim.to} as {s.shim.from_})" if s.shim.from_ else ""
+        out(
+            f"  {s.shim.name}: view of {s.shim.table}{of}, created by "
+            f"{s.plugin}/{s.shim.since}, {s.age} migration(s) since; drop it with "
+            f"`umbral makemigrations --drop-compat {s.shim.name}`"
+        )
+    out("")
+
+
+def _print_report(report: Any, what: str, *, ok: bool, offline: bool) -> int:
+    from umbral.safety import OpSafety
+
+    unsafe = report.by_tier(OpSafety.UNSAFE)
+    warning = report.by_tier(OpSafety.WARNING)
+    safe = report.by_tier(OpSafety.SAFE)
+    notes = report.notes
+    out(f"Checking {len(report.items)} operation(s) across {report.migrations} {what}...")
+    out("")
+    for title, group in (("UNSAFE", unsafe), ("WARNING", warning)):
+        if group:
+            out(f"{paint(title, title)} ({len(group)}):")
+            for c in group:
+                out(f"  [{c.finding.tag}] {c.migration}: {c.finding.message}")
             out("")
-        summary = f"Summary: {len(safe)} safe, {len(warning)} warning, {len(unsafe)} unsafe"
-        out(summary + (f", {len(notes)} acknowledged." if notes else "."))
-        if unsafe:
-            err(
-                f"error: checkmigrations: {len(unsafe)} unsafe operation(s) found. Review the "
-                "expand-contract notes above before deploying."
+    if notes:
+        out(f"ACKNOWLEDGED ({len(notes)}):")
+        for c in notes:
+            out(
+                f"  [{c.finding.tag}] {c.migration}: {c.finding.message} "
+                f"(acknowledged: {c.operation.acknowledged})"
             )
-            return 1
-        if not ok:
-            err(
-                f"error: checkmigrations: {len(warning)} warning(s) found (--strict). Review the "
-                "expand-contract notes above before deploying."
-            )
-            return 1
         out("")
-        out(f"All {'new' if offline else 'pending'} operations are safe for a rolling deploy.")
-        return 0
+    summary = f"Summary: {len(safe)} safe, {len(warning)} warning, {len(unsafe)} unsafe"
+    out(summary + (f", {len(notes)} acknowledged." if notes else "."))
+    if unsafe:
+        err(
+            f"error: checkmigrations: {len(unsafe)} unsafe operation(s) found. Review the "
+            "expand-contract notes above before deploying."
+        )
+        return 1
+    if not ok:
+        err(
+            f"error: checkmigrations: {len(warning)} warning(s) found (--strict). Review the "
+            "expand-contract notes above before deploying."
+        )
+        return 1
+    out("")
+    out(f"All {'new' if offline else 'pending'} operations are safe for a rolling deploy.")
+    return 0
 
-    run_command(opts, body)
 
-
+@command
 def squashmigrations_cmd(
-    ctx: typer.Context,
+    opts: dict,
     plugin: Annotated[str, typer.Argument(help="The plugin whose migrations to squash.")],
     start: Annotated[
         str | None, typer.Option("--from", metavar="ID", help="First migration (default: first).")
@@ -163,12 +172,8 @@ def squashmigrations_cmd(
         str | None, typer.Option("--to", metavar="ID", help="Last migration (default: last).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-    project: ProjectOpt = None,
-    database: DatabaseOpt = None,
-    traceback: TracebackOpt = False,
-) -> None:
+) -> Body:
     """Write one migration that replaces a range of a plugin's migrations."""
-    opts = _opts(ctx, project, database, traceback)
 
     def body() -> int:
         m = load_app(opts).squashmigrations(plugin, start=start, end=end)
@@ -176,7 +181,7 @@ def squashmigrations_cmd(
             data = {
                 "plugin": plugin,
                 "migration": m.key,
-                "path": str(_rel(m.path)),
+                "path": str(rel(m.path)),
                 "replaces": list(m.replaces),
                 "operations": [{"kind": op.kind, "description": op.describe()}
                                for op in m.operations],
@@ -184,7 +189,7 @@ def squashmigrations_cmd(
             out(json.dumps(data, indent=2))
             return 0
         out(f"Squashed {len(m.replaces)} migrations for `{plugin}` into {m.id}")
-        out(f"  wrote {_rel(m.path)}")
+        out(f"  wrote {rel(m.path)}")
         out(f"  replaces: {', '.join(m.replaces)}")
         out(
             "The originals are kept; delete them once every database you deploy to has "
@@ -192,4 +197,4 @@ def squashmigrations_cmd(
         )
         return 0
 
-    run_command(opts, body)
+    return body

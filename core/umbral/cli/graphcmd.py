@@ -6,19 +6,13 @@ from typing import Annotated
 
 import typer
 
-from umbral.cli.main import (
-    DatabaseOpt,
-    ProjectOpt,
-    TracebackOpt,
-    _opts,
-    load_app,
-    note_missing_database,
-)
-from umbral.cli.output import err, out, run_command
+from umbral.cli.common import Body, command, load_app, note_missing_database
+from umbral.cli.output import err, out
 
 
+@command
 def graph_cmd(
-    ctx: typer.Context,
+    opts: dict,
     fmt: Annotated[
         str, typer.Option("--format", metavar="mermaid|dot", help="Output format.")
     ] = "mermaid",
@@ -29,12 +23,8 @@ def graph_cmd(
     no_state: Annotated[
         bool, typer.Option("--no-state", help="Do not read the database for states.")
     ] = False,
-    project: ProjectOpt = None,
-    database: DatabaseOpt = None,
-    traceback: TracebackOpt = False,
-) -> None:
+) -> Body:
     """Print the migration graph of every plugin (Mermaid or Graphviz dot)."""
-    opts = _opts(ctx, project, database, traceback)
     if fmt not in ("mermaid", "dot"):
         raise typer.BadParameter(f"{fmt!r} is not one of 'mermaid', 'dot'", param_hint="--format")
 
@@ -51,4 +41,4 @@ def graph_cmd(
         out(render(result.nodes, result.edges))
         return 0
 
-    run_command(opts, body)
+    return body

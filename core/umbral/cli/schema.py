@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from umbral.cli.main import (
-    DatabaseOpt,
-    ProjectOpt,
-    TracebackOpt,
-    _opts,
-    load_app,
-    note_missing_database,
-)
-from umbral.cli.output import out, run_command
+from umbral.cli.common import Body, command, load_app, note_missing_database
+from umbral.cli.output import out
 
 
+@command
 def checkschema_cmd(
-    ctx: typer.Context,
+    opts: dict,
     sql: Annotated[
         bool, typer.Option("--sql", help="Print the SQL that repairs the drift (never run).")
     ] = False,
@@ -27,75 +21,75 @@ def checkschema_cmd(
     show_all: Annotated[
         bool, typer.Option("--all", help="Also list tables and views that no plugin owns.")
     ] = False,
-    project: ProjectOpt = None,
-    database: DatabaseOpt = None,
-    traceback: TracebackOpt = False,
-) -> None:
+) -> Body:
     """Tell whether the live schema is what the applied migrations say (read only)."""
-    opts = _opts(ctx, project, database, traceback)
 
     def body() -> int:
         app = load_app(opts)
         note_missing_database(app)
         check = app.checkschema()
         repair = app.render_repair(check) if sql else []
-        drift = bool(check.differences)
         if as_json:
-            data: dict = {
-                "drift": drift,
-                "plugins": [{"plugin": p.plugin, "migration": p.migration}
-                            for p in check.promises],
-                "differences": [
-                    {"plugin": d.plugin, "sign": d.sign, "message": d.message,
-                     "destructive": d.destructive}
-                    for d in check.differences
-                ],
-            }  # fmt: skip
-            if show_all:
-                data["outside"] = check.outside
-            if sql:
-                data["repair"] = [
-                    {"description": description, "statements": statements,
-                     "destructive": destructive}
-                    for description, statements, destructive in repair
-                ]  # fmt: skip
-            out(json.dumps(data, indent=2))
-            return 1 if drift else 0
-        if sql:
+            out(json.dumps(_check_json(check, repair, show_all=show_all, sql=sql), indent=2))
+        elif sql:
             _print_sql(repair)
-            return 1 if drift else 0
-        if not check.promises:
-            out("No applied migrations: nothing to compare")
-        plugin = None
-        for d in check.differences:
-            if d.plugin != plugin:
-                if plugin is not None:
-                    out("")
-                plugin = d.plugin
-                where = next(p.migration for p in check.promises if p.plugin == plugin)
-                out(f"# plugin: {plugin} (applied up to {where})")
-            out(d.line)
-        if show_all and check.outside:
-            if check.differences:
-                out("")
-            out("# owned by no plugin (not compared)")
-            for line in check.outside:
-                out(f"  {line}")
-        if drift:
-            out("")
-            out(
-                f"Schema drift: {len(check.differences)} difference(s). "
-                "`umbral checkschema --sql` prints the SQL that repairs them."
-            )
-            return 1
-        if check.promises:
-            out(
-                "No schema drift: the database matches the applied migrations of "
-                f"{len(check.promises)} plugin(s)"
-            )
-        return 0
+        else:
+            _print_check(check, show_all=show_all)
+        return 1 if check.differences else 0
 
-    run_command(opts, body)
+    return body
+
+
+def _check_json(check: Any, repair: list[Any], *, show_all: bool, sql: bool) -> dict:
+    """``checkschema --json``."""
+    data: dict = {
+        "drift": bool(check.differences),
+        "plugins": [{"plugin": p.plugin, "migration": p.migration} for p in check.promises],
+        "differences": [
+            {"plugin": d.plugin, "sign": d.sign, "message": d.message,
+             "destructive": d.destructive}
+            for d in check.differences
+        ],
+    }  # fmt: skip
+    if show_all:
+        data["outside"] = check.outside
+    if sql:
+        data["repair"] = [
+            {"description": description, "statements": statements, "destructive": destructive}
+            for description, statements, destructive in repair
+        ]
+    return data
+
+
+def _print_check(check: Any, *, show_all: bool) -> None:
+    if not check.promises:
+        out("No applied migrations: nothing to compare")
+    plugin = None
+    for d in check.differences:
+        if d.plugin != plugin:
+            if plugin is not None:
+                out("")
+            plugin = d.plugin
+            where = next(p.migration for p in check.promises if p.plugin == plugin)
+            out(f"# plugin: {plugin} (applied up to {where})")
+        out(d.line)
+    if show_all and check.outside:
+        if check.differences:
+            out("")
+        out("# owned by no plugin (not compared)")
+        for line in check.outside:
+            out(f"  {line}")
+    if check.differences:
+        out("")
+        out(
+            f"Schema drift: {len(check.differences)} difference(s). "
+            "`umbral checkschema --sql` prints the SQL that repairs them."
+        )
+    elif check.promises:
+        out(
+            "No schema drift: the database matches the applied migrations of "
+            f"{len(check.promises)} plugin(s)"
+        )
 
 
 def _print_sql(repair: list[tuple[str, list[str], bool]]) -> None:

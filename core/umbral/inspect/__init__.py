@@ -29,12 +29,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from umbral import recorder
-from umbral.errors import ConfigError, DatabaseError, UmbralError
+from umbral.config import backend_for_url, url_scheme
+from umbral.errors import (
+    ConfigError,
+    DatabaseError,
+    UmbralError,
+    UnsupportedColumnType,
+    UnsupportedTable,
+)
 from umbral.inspect.planner import plan_models
 from umbral.inspect.reader import (
     RawTable,
-    UnsupportedColumnType,
-    UnsupportedTable,
     map_type,
     read_schema,
     table_names,
@@ -212,14 +217,7 @@ def _backend_for(url: str, backends: list[Backend] | None) -> Backend:
         pm = new_manager()
         load_plugins(pm)
         backends = [b for found in pm.hook.umbral_backends() for b in (found or [])]
-    scheme = url.split("://", 1)[0].split("+", 1)[0].lower()
-    for backend in backends:
-        if scheme in backend.schemes:
-            return backend
-    known = ", ".join(sorted({s for b in backends for s in b.schemes})) or "none"
-    raise ConfigError(
-        f"umbral inspectdb: no installed backend serves `{scheme}://` URLs (installed: {known})"
-    )
+    return backend_for_url(url, backends, command="umbral inspectdb")
 
 
 class _read_only:
@@ -238,7 +236,7 @@ class _read_only:
         from sqlalchemy.pool import NullPool
 
         try:
-            if self.url.split("://", 1)[0].split("+", 1)[0] == "sqlite":
+            if url_scheme(self.url) == "sqlite":
                 self.engine = create_engine("sqlite://", creator=self._sqlite, poolclass=NullPool)
             else:
                 self.engine = create_engine(self.url, poolclass=NullPool)
@@ -278,11 +276,10 @@ class _read_only:
             self.engine.dispose()
 
     def _error(self, exc: BaseException, what: str) -> DatabaseError:
-        from umbral.database import scrub
+        from umbral.database import error_line
 
-        orig = getattr(exc, "orig", None) or exc
-        reason = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
-        return DatabaseError(f"umbral inspectdb: {what} {self.shown}: {scrub(reason, self.url)}")
+        reason = error_line(exc, self.url)
+        return DatabaseError(f"umbral inspectdb: {what} {self.shown}: {reason}")
 
 
 def _is_recorded(conn: Connection, plugin: str) -> bool:
@@ -294,7 +291,7 @@ def _is_recorded(conn: Connection, plugin: str) -> bool:
 def _record(backend: Backend, url: str, migration: Migration) -> None:
     """Record the initial migration in the inspected database (the checksum of the file)."""
     from umbral import loader
-    from umbral.database import connect
+    from umbral.database import connect, error_line
     from umbral.executor import write_transaction
 
     assert migration.path is not None
@@ -309,6 +306,4 @@ def _record(backend: Backend, url: str, migration: Migration) -> None:
 
             if not isinstance(exc, DBAPIError):
                 raise
-            from umbral.database import translate_db_errors
-
-            raise translate_db_errors(exc, url) from None
+            raise DatabaseError(f"database error: {error_line(exc, url)}") from None

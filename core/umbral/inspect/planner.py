@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from umbral.errors import UnsupportedColumnType, UnsupportedTable
 from umbral.inspect.reader import (
     _BARE,
     _FK_ACTIONS,
@@ -20,11 +21,10 @@ from umbral.inspect.reader import (
     RawForeignKey,
     RawIndex,
     RawTable,
-    UnsupportedColumnType,
-    UnsupportedTable,
     map_type,
 )
 from umbral.naming import index_name, table_name
+from umbral.toposort import toposort
 
 if TYPE_CHECKING:
     pass
@@ -95,7 +95,7 @@ def plan_models(
             f"{', ...' if len(legacy) > 5 else ''}), not umbral's idx_/uniq_<table>_<columns>; "
             "a migration that drops one finds it by its columns"
         )
-    order = _topological({p.table: p.depends_on - {p.table} for p in plans.values()})
+    order = toposort({p.table: p.depends_on - {p.table} for p in plans.values()})
     return [plans[t] for t in order]
 
 
@@ -423,20 +423,6 @@ def _coerce(parsed: tuple[str, str], umbral_type: str) -> Any:
     if kind == "bare" and umbral_type not in ("Text",) and not re.fullmatch(r"[\d.:+ -]+", value):
         return None
     return value
-
-
-def _topological(deps: dict[str, set[str]]) -> list[str]:
-    """Dependencies first, ties alphabetical; a cycle's members follow in name order."""
-    remaining = {k: {d for d in v if d in deps} for k, v in deps.items()}
-    order: list[str] = []
-    while remaining:
-        ready = sorted(k for k, v in remaining.items() if not v) or [min(remaining)]
-        k = ready[0]
-        order.append(k)
-        del remaining[k]
-        for v in remaining.values():
-            v.discard(k)
-    return order
 
 
 # -- writing ------------------------------------------------------------------------------------

@@ -9,18 +9,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from umbral import recorder
-from umbral.errors import UmbralError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
-
-
-class UnsupportedColumnType(UmbralError):
-    """A column's type has no umbral field type (SPEC §11: exit 1, nothing written)."""
-
-
-class UnsupportedTable(UmbralError):
-    """A table cannot be expressed as an umbral model (no or a composite primary key)."""
 
 
 # -- raw schema ---------------------------------------------------------------------------------

@@ -1,0 +1,304 @@
+"""``migrate``: apply or un-apply migrations, and print what ran (or, with --plan, would run)."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Annotated, Any
+
+import typer
+
+from umbral.cli.common import Body, command, load_app, note_missing_database
+from umbral.cli.output import Progress, err, out
+
+EnvOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--env",
+        metavar="NAME",
+        help="The environment migrated (overrides UMBRAL_ENV and the config's env): a "
+        "migration whose skip_on names it is recorded as skipped, not run.",
+    ),
+]
+
+
+def finite(value: float | None) -> float | None:
+    """A number of seconds must be finite: ``inf`` and ``nan`` parse as floats, but no
+    timeout or wait can be infinite or undefined (a usage error, exit 2)."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number of seconds")
+    return value
+
+
+@command
+def migrate_cmd(
+    opts: dict,
+    target: Annotated[
+        str | None, typer.Argument(help="Migrate up to plugin/name.", show_default=False)
+    ] = None,
+    fake: Annotated[
+        str | None,
+        typer.Option(
+            "--fake", metavar="PLUGIN/NAME", help="Record a migration without running it."
+        ),
+    ] = None,
+    fake_initial: Annotated[
+        bool, typer.Option("--fake-initial", help="Adopt existing tables of initial migrations.")
+    ] = False,
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune",
+            help="Delete the tracking rows of migrations no longer on disk ([!]), then exit.",
+        ),
+    ] = False,
+    allow_drift: Annotated[
+        bool, typer.Option("--allow-drift", help="Proceed despite missing or edited files.")
+    ] = False,
+    allow_destructive: Annotated[
+        bool, typer.Option("--allow-destructive", help="Allow operations that destroy data.")
+    ] = False,
+    allow_in_memory: Annotated[
+        bool, typer.Option("--allow-in-memory", help="Allow an in-memory database.")
+    ] = False,
+    allow_irreversible: Annotated[
+        bool,
+        typer.Option("--allow-irreversible", help="Un-apply migrations whose data cannot return."),
+    ] = False,
+    plan: Annotated[bool, typer.Option("--plan", help="Print what would run, then exit.")] = False,
+    replay: Annotated[
+        bool,
+        typer.Option(
+            "--replay",
+            help="On an empty database, run every migration instead of building the schema "
+            "from the snapshots.",
+        ),
+    ] = False,
+    lock_wait: Annotated[
+        float | None,
+        typer.Option(
+            "--lock-wait",
+            callback=finite,
+            help="Seconds to wait for the migration lock (default 300).",
+        ),
+    ] = None,
+    lock_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--lock-timeout",
+            min=0,
+            callback=finite,
+            help="Seconds a DDL statement may wait for a table lock before it is retried "
+            "(Postgres; default 2, 0 = no limit).",
+        ),
+    ] = None,
+    statement_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--statement-timeout",
+            min=0,
+            callback=finite,
+            help="Seconds any statement may run (Postgres; default: no limit).",
+        ),
+    ] = None,
+    lock_retries: Annotated[
+        int | None,
+        typer.Option(
+            "--lock-retries",
+            min=0,
+            help="Retries of a migration that hit the lock timeout (Postgres; default 5).",
+        ),
+    ] = None,
+    env: EnvOpt = None,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "-v", "--verbose", help="Print each migration as it is applied, with its time."
+        ),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> Body:
+    """Apply pending migrations in dependency order, one transaction each."""
+    if prune and (target is not None or fake is not None or fake_initial):
+        raise typer.BadParameter(
+            "--prune only deletes tracking rows: it takes no target, --fake or --fake-initial",
+            param_hint="--prune",
+        )
+
+    def body() -> int:
+        app = load_app(opts)
+        if plan:
+            note_missing_database(app)
+        events = _Events(verbose=verbose, as_json=as_json)
+        result = app.migrate(
+            target,
+            fake=fake,
+            fake_initial=fake_initial,
+            prune=prune,
+            allow_drift=allow_drift,
+            allow_destructive=allow_destructive,
+            allow_in_memory=allow_in_memory,
+            allow_irreversible=allow_irreversible,
+            plan=plan,
+            replay=replay,
+            lock_wait=lock_wait,
+            lock_timeout=lock_timeout,
+            statement_timeout=statement_timeout,
+            lock_retries=lock_retries,
+            environment=env,
+            on_event=events,
+        )
+        events.progress.finish()
+        if as_json:
+            out(_migrate_json(result, plan=plan, timings=events.timings))
+        elif fake is not None:
+            out(result.message)
+        elif prune:
+            _print_prune(result, plan=plan)
+        elif plan:
+            _print_plan(result)
+        else:
+            _print_summary(result)
+        return 0
+
+    return body
+
+
+class _Events:
+    """What ``migrate`` reports while it runs: warnings, the progress bar, and each
+    migration's time (printed with -v, kept for --json)."""
+
+    def __init__(self, *, verbose: bool, as_json: bool) -> None:
+        self.verbose, self.as_json = verbose, as_json
+        # The bar is drawn only on a terminal, and never with --json or -v (their lines).
+        self.progress = Progress(enabled=None if not (verbose or as_json) else False)
+        self.started: dict[str, float] = {}
+        self.timings: dict[str, float] = {}
+
+    def __call__(self, kind: str, data: dict) -> None:
+        if kind == "warning":
+            self.progress.clear()
+            err(f"warning: {data['message']}")
+        elif kind == "faked":
+            if not self.as_json:
+                out(f"Fake-applied initial migration for {data['count']} plugin(s)")
+        else:
+            self._time(kind, data.get("migration", ""))
+            self.progress.update(kind, data)
+
+    def _time(self, kind: str, key: str) -> None:
+        if kind == "start":
+            self.started[key] = time.perf_counter()
+        elif kind in ("done", "skipped") and self.started:
+            # A fresh database's build reports one step, from the first migration it covers
+            # to the last.
+            first = key if key in self.started else next(reversed(self.started))
+            self.timings[key] = time.perf_counter() - self.started.pop(first)
+            label = key if first == key else f"{first} .. {key} (built from the snapshots)"
+            if self.verbose and kind == "done":
+                out(f"  {label} ... {self.timings[key]:.2f}s")
+
+
+def _print_prune(result: Any, *, plan: bool) -> None:
+    if not result.pruned:
+        out("No orphan tracking rows to prune")
+    for key in result.pruned:
+        if plan:
+            out(f"Prune {key} (delete its tracking row; the schema is not touched)")
+        else:
+            out(f"Pruned {key} (tracking row deleted; the schema is not touched)")
+
+
+def _print_plan(result: Any) -> None:
+    if not result.plan and not result.faked and result.fast is None:
+        out("No pending migrations")
+    if result.path:
+        out(f"Path: {result.path}")
+    if result.fast is not None:
+        for build in result.fast.build:
+            out(f"Build {build.migration.plugin} at {build.migration.key}")
+            for description, _ in build.parts:
+                out(f"    {description}")
+        for x in result.fast.covered:
+            out(f"Record {x.key} (no SQL: built from the snapshots)")
+    # What each step will do: a recorded-only migration runs no SQL.
+    for key in result.faked:
+        out(f"Record {key} (no SQL: its tables already exist)")
+    for r in result.plan:
+        _print_step(r)
+
+
+def _print_step(r: Any) -> None:
+    if r.skipped and r.backward:
+        out(f"Unrecord {r.migration.key} (no SQL: it was skipped on {r.skipped})")
+    elif r.skipped:
+        out(f"Skip {r.migration.key} (skip_on: {', '.join(r.migration.skip_on)}; "
+            f"recorded as skipped on {r.skipped}, no SQL)")  # fmt: skip
+    elif r.record_only:
+        why = "it replaces migrations applied before it"
+        out(f"Record {r.migration.key} (no SQL: {why})")
+    else:
+        out(f"{'Unapply' if r.backward else 'Apply'} {r.migration.key}")
+        for description, _ in r.parts:
+            out(f"    {description}")
+
+
+def _print_summary(result: Any) -> None:
+    if result.unapplied:
+        out(f"Unapplied {len(result.unapplied)} migration(s)")
+    elif result.applied or result.skipped:
+        line = f"Applied {len(result.applied)} migration(s)"
+        if result.skipped:
+            line += f", skipped {len(result.skipped)} (skip_on): {', '.join(result.skipped)}"
+        out(line)
+    else:
+        out("No pending migrations")
+
+
+def _migrate_json(result: Any, *, plan: bool, timings: dict[str, float]) -> str:
+    """``migrate --json``: what ran (or, with --plan, would run), one documented shape."""
+    import json
+
+    def action(r: Any) -> str:
+        if r.skipped:
+            return "unrecord" if r.backward else "skip"
+        if r.record_only:
+            return "record"
+        return "unapply" if r.backward else "apply"
+
+    fast = result.fast
+    built = [
+        {"migration": b.migration.key, "action": "build",
+         "operations": [description for description, _ in b.parts]}
+        for b in (fast.build if fast is not None else [])
+    ] + [
+        {"migration": m.key, "action": "record", "operations": []}
+        for m in (fast.covered if fast is not None else [])
+    ]  # fmt: skip
+    data = {
+        "plan": plan,
+        "path": result.path,
+        "steps": built
+        + [
+            {
+                "migration": r.migration.key,
+                "action": action(r),
+                "operations": [description for description, _ in r.parts],
+            }
+            for r in result.plan
+        ],
+        "applied": [
+            {"migration": key, "seconds": round(timings.get(key, 0.0), 6)} for key in result.applied
+        ],
+        "unapplied": [
+            {"migration": key, "seconds": round(timings.get(key, 0.0), 6)}
+            for key in result.unapplied
+        ],
+        "skipped": list(result.skipped),
+        "faked": list(result.faked),
+        "pruned": list(result.pruned),
+        "warnings": list(result.warnings),
+    }
+    if result.message:
+        data["message"] = result.message
+    return json.dumps(data, indent=2)

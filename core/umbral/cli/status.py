@@ -1,0 +1,146 @@
+"""Commands that report without changing anything: ``showmigrations``, ``sqlmigrate`` and
+``plugins``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from umbral.cli.common import Body, command, load_app, note_missing_database, rel
+from umbral.cli.output import err, out, paint
+
+
+@command
+def showmigrations_cmd(
+    opts: dict,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> Body:
+    """List every migration and its state: [X] [ ] [!] [?] [~] [-]."""
+
+    def body() -> int:
+        from umbral.drift import State
+
+        app = load_app(opts)
+        # Conflicting branches are reported, but showmigrations always exits 0 (SPEC §9):
+        # load both branches instead of failing on their shared sequence number.
+        app.env.accept_branches = True
+        note_missing_database(app)
+        entries = app.showmigrations()
+        waiting_states = (State.PENDING, State.OUT_OF_ORDER)
+        applied = {e.key for e in entries if e.state not in waiting_states}
+        for message in app.env.conflicts(app.env.plugin_names, applied):
+            err(f"error: {message}")
+        waiting = sum(e.state in waiting_states for e in entries)
+        if as_json:
+            data = {
+                "migrations": [
+                    {
+                        "plugin": e.plugin,
+                        "name": e.name,
+                        "state": e.state.label,
+                        "marker": e.state.marker,
+                        **({"environment": e.environment} if e.environment else {}),
+                    }
+                    for e in entries
+                ],
+                "not_applied": waiting,
+            }
+            import json
+
+            out(json.dumps(data, indent=2))
+            return 0
+        plugin = None
+        for e in entries:
+            if e.plugin != plugin:
+                if plugin is not None:
+                    out("")
+                plugin = e.plugin
+                out(f"# plugin: {plugin}")
+            skipped = f"  (skipped on {e.environment})" if e.environment else ""
+            out(f"{paint(e.state.marker, e.state.marker)} {e.key}{skipped}")
+        if waiting:
+            out("")
+            out(f"{waiting} migration(s) not yet applied.")
+        return 0
+
+    return body
+
+
+@command
+def sqlmigrate_cmd(
+    opts: dict,
+    spec: Annotated[str, typer.Argument(metavar="PLUGIN/NAME", help="The migration to show.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> Body:
+    """Print the SQL of one migration for the configured backend (nothing is run)."""
+
+    def body() -> int:
+        rendered = load_app(opts).sqlmigrate(spec)
+        if as_json:
+            import json
+
+            data = {
+                "migration": rendered.migration.key,
+                "operations": [
+                    {"description": description, "statements": [str(s) for s in statements]}
+                    for description, statements in rendered.parts
+                ],
+            }
+            out(json.dumps(data, indent=2))
+            return 0
+        out(f"-- {rendered.migration.key}")
+        for description, statements in rendered.parts:
+            out(f"-- {description}")
+            for stmt in statements:
+                # A Python step (RunPython) shows as a comment: it is no SQL to run.
+                out(f"{stmt};" if isinstance(stmt, str) else str(stmt))
+        return 0
+
+    return body
+
+
+@command
+def plugins_cmd(
+    opts: dict,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> Body:
+    """List plugins: distribution, models, migrations directory, hooks."""
+
+    def body() -> int:
+        infos = load_app(opts).plugins()
+        rows = []
+        for i in infos:
+            rows.append(
+                {
+                    "name": i.name,
+                    "kind": "app"
+                    if not i.is_backend
+                    else "backend"
+                    if "umbral_backends" in i.hooks
+                    else "extension",
+                    "distribution": i.distribution,
+                    "version": i.version,
+                    "models": sorted(m.__name__ for m in i.models),
+                    "migrations_dir": str(i.migrations_dir) if i.migrations_dir else None,
+                    "read_only": i.read_only,
+                    "hooks": i.hooks,
+                }
+            )
+        if as_json:
+            import json
+
+            out(json.dumps(rows, indent=2))
+            return 0
+        for r in rows:
+            dist = f"{r['distribution']} {r['version']}" if r["distribution"] else "project"
+            out(f"{r['name']} ({r['kind']}, {dist})")
+            if r["kind"] == "app":
+                out(f"  models: {', '.join(r['models']) or '-'}")
+                ro = " (read-only)" if r["read_only"] else ""
+                out(f"  migrations: {rel(Path(r['migrations_dir']))}{ro}")
+            out(f"  hooks: {', '.join(r['hooks']) or '-'}")
+        return 0
+
+    return body
