@@ -328,6 +328,33 @@ class Backend:
 
         return [PythonStep(op.code, ctx.state)]
 
+    # -- the tracking table ---------------------------------------------------------------
+
+    def tracking_table_sql(self, table: str) -> str:
+        """The ``CREATE TABLE IF NOT EXISTS`` of the tracking table (SPEC §8). A backend whose
+        keys cannot be unbounded text sizes them here."""
+        return (
+            f"CREATE TABLE IF NOT EXISTS {table} (plugin TEXT NOT NULL, name TEXT NOT NULL, "
+            "applied_at TEXT NOT NULL, checksum TEXT NOT NULL, PRIMARY KEY (plugin, name))"
+        )
+
+    def upsert_returning(self, conn: Connection) -> bool:
+        """Whether ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` and ``DELETE ... RETURNING``
+        work on this connection (the tracking row is then claimed in one statement)."""
+        return False
+
+    def inspect_fixup(self, conn: Connection, table: Any) -> None:
+        """Correct what SQLAlchemy's reflection got wrong or lost about one table read by
+        ``inspectdb`` (a ``umbral.inspect.reader.RawTable``, changed in place). Default:
+        the inspector is right."""
+
+    def read_only(self, conn: Connection) -> None:
+        """Make a freshly opened connection refuse writes for the rest of its transaction,
+        where the database can (``inspectdb`` reads through it). Default: nothing."""
+
+    #: How ``inspectdb`` names this database in the models it writes ("PostgreSQL").
+    DISPLAY_NAME: ClassVar[str] = ""
+
     # -- connections ----------------------------------------------------------------------
 
     def normalize_url(self, url: str, root: Path) -> str:
@@ -352,6 +379,14 @@ class Backend:
         from sqlalchemy import create_engine
 
         return create_engine(url)
+
+    def read_only_engine(self, url: str) -> Engine:
+        """An engine whose connections ``inspectdb`` reads through: one that cannot create
+        or change the database where the backend can say so (``read_only`` does the rest)."""
+        from sqlalchemy import create_engine
+        from sqlalchemy.pool import NullPool
+
+        return create_engine(url, poolclass=NullPool)
 
     def begin_sql(self) -> str | None:
         """The statement that opens a migration transaction, or None for the driver default."""
@@ -463,6 +498,17 @@ class Backend:
             f"cannot make {what} unique: duplicated values: "
             f"{values}; remove or change the duplicates, then run migrate again"
         )
+
+
+def backend_of(conn: Connection) -> Backend:
+    """The backend a connection was opened through (``umbral.database.connect`` notes it);
+    a plain ``Backend`` for a connection opened otherwise: portable SQL only."""
+    found = conn.info.get(BACKEND_KEY)
+    return found if isinstance(found, Backend) else Backend()
+
+
+#: Where ``connect`` notes a connection's backend (``Connection.info``).
+BACKEND_KEY = "umbral_backend"
 
 
 def _show(values: Sequence[Any]) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from umbral.backend import Backend
+from umbral.backend import BACKEND_KEY, Backend
 from umbral.config import mask_url, url_password
 from umbral.errors import DatabaseError
 
@@ -79,6 +79,7 @@ def connect(backend: Backend, url: str, *, create: bool = True) -> Iterator[Conn
         raise DatabaseError(
             f"cannot connect to database {mask_url(url)}: {scrub(str(exc), url)}"
         ) from None
+    conn.info[BACKEND_KEY] = backend
     try:
         yield conn
     finally:

@@ -441,6 +441,21 @@ class PostgresBackend(Backend):
 
     # -- connections ----------------------------------------------------------------------
 
+    # -- the tracking table and inspectdb ---------------------------------------------------
+
+    DISPLAY_NAME: ClassVar[str] = "PostgreSQL"
+
+    def upsert_returning(self, conn: Connection) -> bool:
+        return True
+
+    def inspect_fixup(self, conn: Connection, table: Any) -> None:
+        from umbral_postgres.inspect import fixup
+
+        fixup(conn, table)
+
+    def read_only(self, conn: Connection) -> None:
+        conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+
     def normalize_url(self, url: str, root: Path) -> str:
         scheme, _sep, rest = url.partition("://")
         if scheme in ("postgres", "postgresql"):
