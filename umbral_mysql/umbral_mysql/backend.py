@@ -264,12 +264,13 @@ class MySQLBackend(Backend):
         return [f"DROP TABLE IF EXISTS {self.quote(op.table)}"]
 
     def render_rename_table(self, op: ops.RenameTable, ctx: RenderContext) -> list[str]:
-        """Rename the table and the indexes named after it, so later operations find them.
-        Foreign keys keep their names: they are dropped by what they are, not by name."""
+        """Rename the table and the names derived from it, so later operations find them.
+        Foreign-key names are unique per database: its keys are dropped and added back under
+        the new table's names (the old name may be taken again)."""
         q = self.quote
         out = [f"RENAME TABLE {q(op.from_)} TO {q(op.to)}"]
         model = ctx.state.get(op.from_)
-        renames = []
+        renames, fks = [], []
         if model is not None:
             specs = [((c.name,), True) for c in model.fields if c.unique and not c.primary_key]
             specs += list(model.index_specs())
@@ -277,18 +278,33 @@ class MySQLBackend(Backend):
                 old, new = index_name(op.from_, cols, unique), index_name(op.to, cols, unique)
                 if old != new:
                     renames.append(f"RENAME INDEX {q(old)} TO {q(new)}")
-        if any(rel.table == op.from_ for parent in ctx.state.values() for rel in parent.m2m):
-            idx = ("child_id",)
-            old, new = index_name(op.from_, idx, False), index_name(op.to, idx, False)
-            renames.append(f"RENAME INDEX {q(old)} TO {q(new)}")
+            fks = [c for c in model.fields if c.is_fk and c.db_constraint]
+        for parent in ctx.state.values():
+            for rel in parent.m2m:
+                if rel.table != op.from_:
+                    continue
+                idx = ("child_id",)
+                old, new = index_name(op.from_, idx, False), index_name(op.to, idx, False)
+                renames.append(f"RENAME INDEX {q(old)} TO {q(new)}")
+                pk = next((c for c in parent.fields if c.primary_key), None)
+                fks += [
+                    Column("parent_id", "ForeignKey", fk_target=parent.table,
+                           fk_column=pk.name if pk else "id", on_delete="cascade"),
+                    Column("child_id", "ForeignKey", fk_target=rel.target,
+                           fk_column=rel.target_column, on_delete="cascade"),
+                ]  # fmt: skip
         if renames:
             out.append(f"ALTER TABLE {q(op.to)} {', '.join(renames)}")
+        for col in fks:
+            out += self.drop_foreign_keys(op.to, col.name, ctx)
+            out.append(f"ALTER TABLE {q(op.to)} ADD {self.fk_sql(op.to, col)}")
         return out
 
     def render_rename_column(self, op: ops.RenameColumn, ctx: RenderContext) -> list[str]:
         q = self.quote
         renames = [f"RENAME COLUMN {q(op.from_)} TO {q(op.to)}"]
         model = ctx.state.get(op.table)
+        out: list[str] = []
         if model is not None:
             specs = [((c.name,), True) for c in model.fields if c.unique and not c.primary_key]
             specs += list(model.index_specs())
@@ -296,12 +312,16 @@ class MySQLBackend(Backend):
                 if op.from_ not in cols:
                     continue
                 new_cols = tuple(op.to if c == op.from_ else c for c in cols)
-                old, new = (
-                    index_name(op.table, cols, unique),
-                    index_name(op.table, new_cols, unique),
-                )
+                old = index_name(op.table, cols, unique)
+                new = index_name(op.table, new_cols, unique)
                 renames.append(f"RENAME INDEX {q(old)} TO {q(new)}")
-        return [f"ALTER TABLE {q(op.table)} {', '.join(renames)}"]
+            col = next((c for c in model.fields if c.name == op.from_), None)
+            if col is not None and col.is_fk and col.db_constraint:
+                # The key keeps working under its old name; renamed so that name is free.
+                out += self.drop_foreign_keys(op.table, op.to, ctx)
+                out.append(f"ALTER TABLE {q(op.table)} ADD "
+                           f"{self.fk_sql(op.table, replace(col, name=op.to))}")  # fmt: skip
+        return [f"ALTER TABLE {q(op.table)} {', '.join(renames)}", *out]
 
     def render_create_m2m_table(self, op: ops.CreateM2MTable, ctx: RenderContext) -> list[str]:
         q = self.quote
@@ -569,7 +589,20 @@ class MySQLBackend(Backend):
             f"with KILL {holder}"
         )
 
-    # -- the tracking table ---------------------------------------------------------------
+    # -- the tracking table and inspectdb ---------------------------------------------------
+
+    DISPLAY_NAME: ClassVar[str] = "MySQL"
+
+    def inspect_fixup(self, conn: Connection, table: Any) -> None:
+        from umbral_mysql.inspect import fixup
+
+        fixup(conn, table)
+
+    def read_only(self, conn: Connection) -> None:
+        conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+
+    def read_only_engine(self, url: str) -> Engine:
+        return self.create_engine(url)
 
     def tracking_table_sql(self, table: str) -> str:
         return (
