@@ -82,7 +82,7 @@ class MySQLBackend(Backend):
         "Date": "DATE",
         "Time": "TIME(6)",
         "Timestamp": "DATETIME(6)",
-        "Timestamptz": "DATETIME(6)",
+        "Timestamptz": "TIMESTAMP(6)",
         "Uuid": "CHAR(36)",
         "Json": "JSON",
         "Bytes": "LONGBLOB",

@@ -20,6 +20,8 @@ _RENAMES = {
     "tinyint(1)": "boolean",
     "char(36)": "uuid",
     "float": "real",
+    # TIMESTAMP is stored in UTC and converted to the session's time zone: Timestamptz.
+    **dict.fromkeys(("timestamp", "timestamp(6)"), "timestamptz"),
     **dict.fromkeys(("tinytext", "text", "mediumtext", "longtext"), "text"),
     **dict.fromkeys(("tinyblob", "blob", "mediumblob", "longblob"), "blob"),
 }
@@ -54,3 +56,16 @@ def fixup(conn: Connection, table: RawTable) -> None:
     table.checks = kept
     for col in table.columns:
         col.type = "json" if col.name in json_columns else types.get(col.name, col.type)
+        if col.default is not None:
+            col.default = _default(col.default)
+
+
+def _default(text: str) -> str | None:
+    """``current_timestamp(6)`` as the core spells it; MariaDB's ``NULL`` is no default."""
+    lowered = text.strip().lower()
+    if lowered == "null":
+        return None
+    if re.fullmatch(r"current_timestamp\(\d\)|curdate\(\)|curtime\(\d?\)", lowered):
+        head = lowered.split("(")[0]
+        return {"curdate": "current_date", "curtime": "current_time"}.get(head, head)
+    return text
