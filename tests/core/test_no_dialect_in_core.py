@@ -32,7 +32,7 @@ ALLOWED = {
     ("cli/main.py", '"[DATABASE_URL_OR_SQLITE_PATH]"'),
     ("cli/main.py", '"Database to read (a bare path is a SQLite file; default: the project\'s)."'),
     # Error messages: examples of URLs, and the distribution to install for a known scheme.
-    ("environment.py", 'f"database URL {mask_url(url)!r} is not a URL; write e.g. sqlite:///db.sqlite3 or "'),
+    ("environment.py", 'f"database URL {mask_url(url)!r} is not a URL; write e.g. sqlite:///db.sqlite3 or "'),  # noqa: E501
     ("environment.py", '"postgresql://user@host/dbname"'),
     ("environment.py", '"pip install umbral-postgres"'),
     ("environment.py", '"postgres"'),
@@ -52,9 +52,8 @@ def _docstring_lines(source: str) -> set[int]:
                 doc = body[0]
                 lines.update(range(doc.lineno, (doc.end_lineno or doc.lineno) + 1))
         # An attribute's docstring (a string statement after an assignment) explains too.
-        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
-            if isinstance(node.value.value, str):
-                lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+        if isinstance(node, ast.Expr) and isinstance(getattr(node.value, "value", None), str):
+            lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
     return lines
 
 
