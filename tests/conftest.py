@@ -324,6 +324,13 @@ def is_mysql(url: str) -> bool:
     return url.startswith(("mysql", "mariadb"))
 
 
+def backend_name(url: str) -> str:
+    """``sqlite``, ``postgres`` or ``mysql``: which backend a test database URL is on."""
+    if url.startswith("sqlite"):
+        return "sqlite"
+    return "mysql" if is_mysql(url) else "postgres"
+
+
 def _sa_url(url: str) -> str:
     if url.startswith(("postgres://", "postgresql://")):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
