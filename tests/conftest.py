@@ -324,6 +324,13 @@ def is_mysql(url: str) -> bool:
     return url.startswith(("mysql", "mariadb"))
 
 
+def require_transactional_ddl(url: str) -> None:
+    """Skip on a backend whose DDL commits on its own (MySQL / MariaDB): there a migration
+    that failed or was killed after a DDL statement cannot be rolled back."""
+    if is_mysql(url):
+        pytest.skip("MySQL and MariaDB commit each DDL statement: a migration cannot roll back")
+
+
 def backend_name(url: str) -> str:
     """``sqlite``, ``postgres`` or ``mysql``: which backend a test database URL is on."""
     if url.startswith("sqlite"):

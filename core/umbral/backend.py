@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -502,9 +503,29 @@ class Backend:
 
 def backend_of(conn: Connection) -> Backend:
     """The backend a connection was opened through (``umbral.database.connect`` notes it);
-    a plain ``Backend`` for a connection opened otherwise: portable SQL only."""
+    for a connection opened otherwise, the installed backend whose URL schemes name the
+    connection's SQLAlchemy dialect, else a plain ``Backend`` (portable SQL only)."""
     found = conn.info.get(BACKEND_KEY)
-    return found if isinstance(found, Backend) else Backend()
+    if isinstance(found, Backend):
+        return found
+    return _installed_backend(conn.dialect.name)
+
+
+@cache
+def _installed_backend(dialect: str) -> Backend:
+    from umbral.errors import UmbralError
+    from umbral.plugins import load_plugins, new_manager
+
+    pm = new_manager()
+    try:
+        load_plugins(pm)
+    except UmbralError:  # a broken plugin elsewhere: the portable default still works
+        return Backend()
+    for found in pm.hook.umbral_backends():
+        for backend in found or ():
+            if dialect in backend.schemes:
+                return backend
+    return Backend()
 
 
 #: Where ``connect`` notes a connection's backend (``Connection.info``).

@@ -26,7 +26,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from umbral.backend import Backend, RenderContext, Shortcut, integer_pk
+from umbral.backend import BACKEND_KEY, Backend, RenderContext, Shortcut, integer_pk
 from umbral.errors import UmbralError, UnsupportedChange
 from umbral.naming import index_name
 from umbral.schema import Column, ModelState
@@ -528,6 +528,7 @@ class MySQLBackend(Backend):
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, record: Any) -> None:
             self.server = _server_of(dbapi_conn.get_server_info())
+            record.info[BACKEND_KEY] = self  # what Connection.info shows: the tracking table
 
         return engine
 
