@@ -13,6 +13,7 @@ data. The three algorithms (MySQL and MariaDB both name them):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -114,7 +115,22 @@ def classify(operation: ops.Operation, backend: Any, context: Any) -> list[Findi
         ]
     if isinstance(op, ops.AlterColumn):
         return _alter_column(op, backend)
+    if isinstance(op, ops.RunSql) and _CHARSET_RE.search(op.sql):
+        return [
+            Finding(
+                W,
+                TAG_CHARSET,
+                "hand-written SQL changes a character set or collation: the server copies the "
+                "table (ALGORITHM=COPY: writes wait for the whole copy) and converts every "
+                "value; a value the new character set cannot hold fails the statement (or is "
+                "mangled without strict mode), and unique indexes may start to collide under "
+                "the new collation. Check the data converts first, on a copy of the table",
+            )
+        ]
     return []
+
+
+_CHARSET_RE = re.compile(r"\b(?:CHARACTER\s+SET|CHARSET|COLLATE|CONVERT\s+TO)\b", re.I)
 
 
 def _add_column(op: ops.AddColumn, backend: Any) -> list[Finding]:
@@ -170,16 +186,6 @@ def _alter_column(op: ops.AlterColumn, backend: Any) -> list[Finding]:
                 )
                 + ". On a large table: expand-contract (add a new column, backfill it in "
                 "batches, switch reads, drop the old one) or an online schema-change tool",
-            )
-        )
-    if _text_family(before) and _text_family(after) and before != after and algorithm == "COPY":
-        out.append(
-            Finding(
-                W,
-                TAG_CHARSET,
-                f"changes `{t}.{c}` between {before} and {after}: a change of a text column's "
-                "storage (length bytes, or character set / collation) converts every value "
-                "while the table is copied; check the data converts without loss first",
             )
         )
     if new.unique and not old.unique and not new.primary_key:
