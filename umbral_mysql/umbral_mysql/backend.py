@@ -425,9 +425,13 @@ class MySQLBackend(Backend):
             out.append(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {check}")
         if old.unique and not new.unique and not old.primary_key:
             out.append(self.drop_index_sql(op.table, (op.column,), True))
+        # The auto index of FK / index=True columns follows the column, unless the table
+        # keeps an index on it for another reason (``indexes``) before or after the change.
         auto_old, auto_new = self._auto_indexed(old), self._auto_indexed(new)
-        keep_idx = (op.column,) in [c for c, u in (ctx.state.get(op.table) or _EMPTY).index_specs()]
-        if auto_old and not auto_new and not keep_idx:
+        before = ctx.state.get(op.table) or _EMPTY
+        after = op.apply({op.table: before})[op.table] if op.table in ctx.state else _EMPTY
+        idx_spec = ((op.column,), False)
+        if auto_old and not auto_new and idx_spec not in after.index_specs():
             out.append(self.drop_index_sql(op.table, (op.column,), False))
         if not new.nullable and old.nullable and not new.primary_key:
             fill = self.default_sql(new)
@@ -445,7 +449,7 @@ class MySQLBackend(Backend):
         if new.unique and not old.unique and not new.primary_key:
             out += self.unique_check(op.table, (op.column,), ctx)
             out.append(self.index_sql(op.table, (op.column,), True, cols))
-        if auto_new and not auto_old and not keep_idx:
+        if auto_new and not auto_old and idx_spec not in before.index_specs():
             out.append(self.index_sql(op.table, (op.column,), False, cols))
         if recheck and new.choices:
             out.append(f"ALTER TABLE {table} ADD {self.check_sql(op.table, new)}")
