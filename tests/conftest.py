@@ -2,9 +2,10 @@
 
 * ``project`` builds a project directory in ``tmp_path`` (``umbral.toml``, a models module,
   optional project plugin modules) and runs ``python -m umbral`` in it as a subprocess.
-* ``db_url`` is parametrized over the backends: a SQLite file, and a fresh PostgreSQL database
+* ``db_url`` is parametrized over the backends: a SQLite file, a fresh PostgreSQL database
   per test (skipped with the reason when no server answers, unless UMBRAL_REQUIRE_POSTGRES=1,
-  as in CI, which turns the skip into a failure).
+  as in CI, which turns the skip into a failure), and a fresh MySQL / MariaDB database per test
+  (UMBRAL_TEST_MYSQL_URL; skipped when unset, unless UMBRAL_REQUIRE_MYSQL=1).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ POSTGRES_URL = os.environ.get(
     "UMBRAL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 REQUIRE_POSTGRES = os.environ.get("UMBRAL_REQUIRE_POSTGRES") == "1"
+MYSQL_URL = os.environ.get("UMBRAL_TEST_MYSQL_URL", "")
+REQUIRE_MYSQL = os.environ.get("UMBRAL_REQUIRE_MYSQL") == "1"
 
 
 @dataclass
@@ -176,12 +179,85 @@ def postgres_url(postgres_admin: Any) -> Iterator[str]:
         postgres_admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def _mysql_connect(url: str, **kwargs: Any) -> Any:
+    """A PyMySQL connection to ``url`` (``mysql://user:password@host:port/database``).
+
+    Tests write hand-made standard SQL (double-quoted names, `||`): ANSI mode lets the same
+    statements run here (only on these helper connections, never on umbral's)."""
+    from urllib.parse import unquote, urlsplit
+
+    import pymysql
+
+    parts = urlsplit(url.replace("+pymysql", ""))
+    conn = pymysql.connect(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 3306,
+        user=unquote(parts.username or "root"),
+        password=unquote(parts.password or ""),
+        database=parts.path.lstrip("/") or None,
+        charset="utf8mb4",
+        autocommit=True,
+        connect_timeout=3,
+        **kwargs,
+    )
+    conn.cursor().execute("SET SESSION sql_mode = CONCAT(@@sql_mode, ',ANSI')")
+    return conn
+
+
+def _mysql_admin() -> Any:
+    if not MYSQL_URL:
+        return None, "UMBRAL_TEST_MYSQL_URL is not set (e.g. mysql://root@127.0.0.1:3306/test)"
+    try:
+        import pymysql  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - installed with umbral-mysql
+        return None, f"PyMySQL is not installed ({exc})"
+    try:
+        conn = _mysql_connect(MYSQL_URL.rsplit("/", 1)[0] + "/")
+    except Exception as exc:
+        return None, f"no MySQL server at {MYSQL_URL}: {str(exc).strip().splitlines()[0]}"
+    return conn, ""
+
+
+@pytest.fixture(scope="session")
+def mysql_admin() -> Iterator[Any]:
+    conn, reason = _mysql_admin()
+    if conn is None:
+        if REQUIRE_MYSQL:
+            pytest.fail(f"MySQL is required (UMBRAL_REQUIRE_MYSQL=1): {reason}")
+        pytest.skip(reason)
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def mysql_url(mysql_admin: Any) -> Iterator[str]:
+    """A fresh, empty MySQL / MariaDB database for one test, dropped afterwards."""
+    name = f"umbral_t_{uuid.uuid4().hex[:12]}"
+    mysql_admin.ping()
+    mysql_admin.cursor().execute(
+        f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+    )
+    try:
+        yield f"{MYSQL_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        mysql_admin.ping()
+        mysql_admin.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+#: The backends of the backend-parametrized fixtures, each with its marker.
+BACKENDS = [
+    "sqlite",
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("mysql", marks=pytest.mark.mysql),
+]
+
+
+@pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A database URL on each backend."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    return request.getfixturevalue("postgres_url")
+    return request.getfixturevalue(f"{request.param}_url")
 
 
 @pytest.fixture
@@ -244,9 +320,29 @@ def schema_of(url: str) -> dict[str, Any]:
         engine.dispose()
 
 
+def is_mysql(url: str) -> bool:
+    return url.startswith(("mysql", "mariadb"))
+
+
+def require_transactional_ddl(url: str) -> None:
+    """Skip on a backend whose DDL commits on its own (MySQL / MariaDB): there a migration
+    that failed or was killed after a DDL statement cannot be rolled back."""
+    if is_mysql(url):
+        pytest.skip("MySQL and MariaDB commit each DDL statement: a migration cannot roll back")
+
+
+def backend_name(url: str) -> str:
+    """``sqlite``, ``postgres`` or ``mysql``: which backend a test database URL is on."""
+    if url.startswith("sqlite"):
+        return "sqlite"
+    return "mysql" if is_mysql(url) else "postgres"
+
+
 def _sa_url(url: str) -> str:
     if url.startswith(("postgres://", "postgresql://")):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
+    if is_mysql(url) and "+" not in url.split("://", 1)[0]:
+        return "mysql+pymysql://" + url.split("://", 1)[1]
     return url
 
 
@@ -254,6 +350,14 @@ def rows(url: str, sql: str) -> list[tuple]:
     if url.startswith("sqlite"):
         with sqlite3.connect(sqlite_path(url)) as conn:
             return [tuple(r) for r in conn.execute(sql).fetchall()]
+    if is_mysql(url):
+        conn = _mysql_connect(url)
+        try:
+            cur = conn.cursor()
+            cur.execute(sql)
+            return [tuple(r) for r in cur.fetchall()]
+        finally:
+            conn.close()
     import psycopg
 
     with psycopg.connect(_libpq(url)) as conn:
@@ -267,6 +371,14 @@ def execute(url: str, *statements: str) -> None:
             for s in statements:
                 conn.execute(s)
             conn.commit()
+        finally:
+            conn.close()
+        return
+    if is_mysql(url):
+        conn = _mysql_connect(url)
+        try:
+            for s in statements:
+                conn.cursor().execute(s)
         finally:
             conn.close()
         return

@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
@@ -328,6 +329,33 @@ class Backend:
 
         return [PythonStep(op.code, ctx.state)]
 
+    # -- the tracking table ---------------------------------------------------------------
+
+    def tracking_table_sql(self, table: str) -> str:
+        """The ``CREATE TABLE IF NOT EXISTS`` of the tracking table (SPEC §8). A backend whose
+        keys cannot be unbounded text sizes them here."""
+        return (
+            f"CREATE TABLE IF NOT EXISTS {table} (plugin TEXT NOT NULL, name TEXT NOT NULL, "
+            "applied_at TEXT NOT NULL, checksum TEXT NOT NULL, PRIMARY KEY (plugin, name))"
+        )
+
+    def upsert_returning(self, conn: Connection) -> bool:
+        """Whether ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` and ``DELETE ... RETURNING``
+        work on this connection (the tracking row is then claimed in one statement)."""
+        return False
+
+    def inspect_fixup(self, conn: Connection, table: Any) -> None:
+        """Correct what SQLAlchemy's reflection got wrong or lost about one table read by
+        ``inspectdb`` (a ``umbral.inspect.reader.RawTable``, changed in place). Default:
+        the inspector is right."""
+
+    def read_only(self, conn: Connection) -> None:
+        """Make a freshly opened connection refuse writes for the rest of its transaction,
+        where the database can (``inspectdb`` reads through it). Default: nothing."""
+
+    #: How ``inspectdb`` names this database in the models it writes ("PostgreSQL").
+    DISPLAY_NAME: ClassVar[str] = ""
+
     # -- connections ----------------------------------------------------------------------
 
     def normalize_url(self, url: str, root: Path) -> str:
@@ -352,6 +380,14 @@ class Backend:
         from sqlalchemy import create_engine
 
         return create_engine(url)
+
+    def read_only_engine(self, url: str) -> Engine:
+        """An engine whose connections ``inspectdb`` reads through: one that cannot create
+        or change the database where the backend can say so (``read_only`` does the rest)."""
+        from sqlalchemy import create_engine
+        from sqlalchemy.pool import NullPool
+
+        return create_engine(url, poolclass=NullPool)
 
     def begin_sql(self) -> str | None:
         """The statement that opens a migration transaction, or None for the driver default."""
@@ -443,6 +479,35 @@ class Backend:
         """Run ``statements`` in order in one round trip, inside the current transaction,
         raising the driver's error when one fails (the executor then rolls back)."""
         raise NotImplementedError
+
+
+def backend_of(conn: Connection) -> Backend:
+    """The backend a connection was opened through (``umbral.database.connect`` notes it);
+    for a connection opened otherwise, the installed backend whose URL schemes name the
+    connection's SQLAlchemy dialect, else a plain ``Backend`` (portable SQL only)."""
+    from umbral.database import BACKEND_KEY
+
+    found = conn.info.get(BACKEND_KEY)
+    if isinstance(found, Backend):
+        return found
+    return _installed_backend(conn.dialect.name)
+
+
+@cache
+def _installed_backend(dialect: str) -> Backend:
+    from umbral.errors import UmbralError
+    from umbral.plugins import load_plugins, new_manager
+
+    pm = new_manager()
+    try:
+        load_plugins(pm)
+    except UmbralError:  # a broken plugin elsewhere: the portable default still works
+        return Backend()
+    for found in pm.hook.umbral_backends():
+        for backend in found or ():
+            if dialect in backend.schemes:
+                return backend
+    return Backend()
 
 
 def _snake(kind: str) -> str:

@@ -69,6 +69,10 @@ def error_line(exc: BaseException, url: str = "") -> str:
     return scrub(line, url)
 
 
+#: Where ``connect`` notes a connection's backend (``Connection.info``; ``backend.backend_of``).
+BACKEND_KEY = "umbral_backend"
+
+
 @contextmanager
 def connect(backend: Backend, url: str, *, create: bool = True) -> Iterator[Connection]:
     """Yield a connection, or raise DatabaseError naming the (masked) URL and the reason.
@@ -93,6 +97,7 @@ def connect(backend: Backend, url: str, *, create: bool = True) -> Iterator[Conn
         raise DatabaseError(
             f"cannot connect to database {mask_url(url)}: {error_line(exc, url)}"
         ) from None
+    conn.info[BACKEND_KEY] = backend
     try:
         yield conn
     finally:

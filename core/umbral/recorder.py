@@ -11,6 +11,7 @@ import datetime
 import re
 from typing import TYPE_CHECKING
 
+from umbral.backend import backend_of
 from umbral.database import driver_cursor
 
 if TYPE_CHECKING:
@@ -18,10 +19,6 @@ if TYPE_CHECKING:
 
 TABLE = "umbral_migrations"
 
-_CREATE = (
-    f"CREATE TABLE IF NOT EXISTS {TABLE} (plugin TEXT NOT NULL, name TEXT NOT NULL, "
-    "applied_at TEXT NOT NULL, checksum TEXT NOT NULL, PRIMARY KEY (plugin, name))"
-)
 
 
 #: Added to the table the first time a migration is recorded as skipped (environment gates):
@@ -31,7 +28,7 @@ SKIPPED = "skipped_on"
 
 
 def ensure_table(conn: Connection) -> None:
-    conn.exec_driver_sql(_CREATE)
+    conn.exec_driver_sql(backend_of(conn).tracking_table_sql(TABLE))
 
 
 def _has_skip_column(conn: Connection) -> bool:
@@ -159,10 +156,8 @@ def record_sql(plugin: str, name: str, checksum: str, now: str | None = None) ->
 
 
 def _returning(conn: Connection) -> bool:
-    """INSERT/DELETE ... RETURNING with ON CONFLICT: PostgreSQL, and SQLite from 3.35."""
-    if conn.dialect.name == "sqlite":
-        return (conn.dialect.server_version_info or (0,)) >= (3, 35)
-    return conn.dialect.name == "postgresql"
+    """Whether the connection's backend claims and releases a row in one statement."""
+    return backend_of(conn).upsert_returning(conn)
 
 
 def claim(

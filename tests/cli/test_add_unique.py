@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import Project, execute, rows, schema_of
+from conftest import Project, execute, is_mysql, rows, schema_of
 
 POST = """
 class Post(Model{together}):
@@ -130,6 +130,9 @@ def test_checkmigrations_warns_of_the_scan(any_project: Project) -> None:
     if p.database.startswith("sqlite"):
         assert found[0][2] == found[1][2] == "ADD UNIQUE"
         assert "scan the table under lock" in found[0][3]
+    elif is_mysql(p.database):
+        assert found[0][2] == found[1][2] == "MYSQL UNIQUE INDEX"
+        assert "fails if existing rows have duplicates" in found[0][3]
     else:
         assert "CREATE UNIQUE INDEX CONCURRENTLY" in found[0][3]
         assert "CONCURRENTLY" in found[1][3]

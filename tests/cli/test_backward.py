@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import Project, execute, rows, schema_of
+from conftest import Project, backend_name, execute, rows, schema_of
 
 
 def recorded(p: Project) -> list[tuple[str, str]]:
@@ -231,6 +231,14 @@ TRIGGERS = {
         ["CREATE TABLE audit (title TEXT)", "CREATE FUNCTION post_audit()", "CREATE TRIGGER"],
         "DROP TRIGGER post_audit ON post; DROP FUNCTION post_audit(); DROP TABLE audit",
     ),
+    "mysql": (
+        "CREATE TABLE audit (title TEXT); "
+        "CREATE TRIGGER post_audit AFTER INSERT ON post FOR EACH ROW BEGIN "
+        "INSERT INTO audit VALUES (CASE WHEN NEW.title = '' THEN '(none)' ELSE NEW.title END); "
+        "INSERT INTO audit VALUES ('; done'); END",
+        ["CREATE TABLE audit (title TEXT)", "CREATE TRIGGER post_audit"],
+        "DROP TRIGGER post_audit; DROP TABLE audit",
+    ),
 }
 
 
@@ -238,7 +246,7 @@ def test_run_sql_with_trigger_and_function_bodies(any_project: Project) -> None:
     """A ``;`` inside a trigger's BEGIN ... END or a dollar-quoted function body does not end
     the RunSql statement."""
     p = any_project
-    sql, starts, reverse = TRIGGERS["postgres" if p.database.startswith("postgres") else "sqlite"]
+    sql, starts, reverse = TRIGGERS[backend_name(p.database)]
     p.models(
         """
         class Post(Model):

@@ -76,7 +76,7 @@ def test_backend_flag_chooses_the_rules(repo: Project) -> None:
         1,
         [
             "error: umbral checkmigrations --offline: --backend 'oracle': no installed backend "
-            "has that name; known: postgres, sqlite"
+            "has that name; known: mysql, postgres, sqlite"
         ],
     ), r
 

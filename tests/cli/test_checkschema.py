@@ -12,7 +12,16 @@ import sqlite3
 
 import pytest
 
-from conftest import Project, _libpq, execute, rows, schema_of, sqlite_path
+from conftest import (
+    Project,
+    _libpq,
+    backend_name,
+    execute,
+    is_mysql,
+    rows,
+    schema_of,
+    sqlite_path,
+)
 
 MODELS = """
 class Author(Model):
@@ -51,6 +60,11 @@ def _apply_script(url: str, script: str) -> None:
         finally:
             conn.close()
         return
+    if is_mysql(url):
+        from umbral_mysql.script import split_mysql_sql
+
+        execute(url, *split_mysql_sql(script))
+        return
     import psycopg
 
     with psycopg.connect(_libpq(url), autocommit=True) as conn:
@@ -78,6 +92,8 @@ def test_a_hand_added_column_and_a_dropped_index_are_found_and_repaired(
     any_project: Project,
 ) -> None:
     p, url = any_project, any_project.database
+    if is_mysql(url):
+        pytest.skip("MySQL refuses to drop the index a foreign key uses")
     first = _migrated(p)
     execute(
         url,
@@ -122,6 +138,7 @@ def test_a_hand_added_column_and_a_dropped_index_are_found_and_repaired(
 
 NULLABLE_TITLE = {
     "postgres": ["ALTER TABLE post ALTER COLUMN title DROP NOT NULL"],
+    "mysql": ["ALTER TABLE post MODIFY COLUMN title LONGTEXT NULL"],
     # SQLite cannot alter a column: rebuild the table by hand, as a user would.
     "sqlite": [
         "PRAGMA foreign_keys = OFF",
@@ -138,11 +155,11 @@ NULLABLE_TITLE = {
 def test_a_nullability_flip_is_found_and_repaired(any_project: Project) -> None:
     p, url = any_project, any_project.database
     first = _migrated(p)
-    backend = "sqlite" if url.startswith("sqlite") else "postgres"
+    backend = backend_name(url)
     if backend == "sqlite":
         _apply_script(url, ";\n".join(NULLABLE_TITLE["sqlite"]) + ";")
     else:
-        execute(url, *NULLABLE_TITLE["postgres"])
+        execute(url, *NULLABLE_TITLE[backend])
     r = p.run("checkschema")
     assert r.code == 1, r
     assert f"~ post.title: NOT NULL in app/{first}, nullable in the database" in r.out_lines
@@ -226,6 +243,10 @@ def test_nothing_applied(project: Project) -> None:
 
 
 FK_DROPPED = {
+    "mysql": [
+        "ALTER TABLE post DROP FOREIGN KEY post_author_fk",
+        "DROP INDEX idx_post_author ON post",
+    ],
     "postgres": [
         "ALTER TABLE post DROP CONSTRAINT post_author_fkey",
         "DROP INDEX idx_post_author",
@@ -246,7 +267,7 @@ def test_a_dropped_foreign_key_and_its_index_are_restored_once(any_project: Proj
     model change would): the printed SQL does not create that index a second time."""
     p, url = any_project, any_project.database
     first = _migrated(p)
-    backend = "sqlite" if url.startswith("sqlite") else "postgres"
+    backend = backend_name(url)
     _apply_script(url, ";\n".join(FK_DROPPED[backend]) + ";")
     r = p.run("checkschema")
     assert r.code == 1, r

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from conftest import Project, execute, rows
+from conftest import Project, execute, is_mysql, rows
 
 POST = """
 class Post(Model{kw}):
@@ -32,6 +32,11 @@ def ok(p: Project, *args: str) -> list[str]:
 def relations(p: Project) -> set[str]:
     if p.database.startswith("sqlite"):
         found = rows(p.database, "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")
+    elif is_mysql(p.database):
+        found = rows(
+            p.database,
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()",
+        )
     else:
         found = rows(
             p.database,

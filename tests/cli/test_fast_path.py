@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Project, execute, make_project, rows, schema_of
+from conftest import Project, execute, is_mysql, make_project, rows, schema_of
 
 MODELS_1 = """
 class Author(Model):
@@ -101,8 +101,16 @@ def test_fast_path_and_replay_give_the_same_schema(
     if p.database.startswith("sqlite"):
         assert replayed_twin(p, tmp_path, f"sqlite:///{tmp_path / 'twin.sqlite3'}") == fast
         return
-    admin = request.getfixturevalue("postgres_admin")
     base, name = p.database.rsplit("/", 1)
+    if is_mysql(p.database):
+        admin = request.getfixturevalue("mysql_admin")
+        admin.cursor().execute(f"CREATE DATABASE `{name}_replay` COLLATE utf8mb4_bin")
+        try:
+            assert replayed_twin(p, tmp_path, f"{base}/{name}_replay") == fast
+        finally:
+            admin.cursor().execute(f"DROP DATABASE IF EXISTS `{name}_replay`")
+        return
+    admin = request.getfixturevalue("postgres_admin")
     admin.execute(f'CREATE DATABASE "{name}_replay"')
     try:
         assert replayed_twin(p, tmp_path, f"{base}/{name}_replay") == fast

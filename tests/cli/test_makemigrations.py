@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Project, execute, rows, run_umbral, schema_of
+from conftest import Project, execute, is_mysql, rows, run_umbral, schema_of
 from umbral.loader import load_file
 
 POST = """
@@ -114,7 +114,13 @@ def test_a_renamed_column_can_get_a_new_help_in_the_same_migration(any_project: 
     make(p, POST + '    remark = fields.Text(nullable=True, help="Free text")\n')
     migrate(p)
     assert rows(p.database, "SELECT title, remark FROM post") == [("a", "kept")]
-    if not p.database.startswith("sqlite"):  # SQLite has no column comments
+    if is_mysql(p.database):
+        got = (
+            "SELECT column_comment FROM information_schema.columns WHERE "
+            "table_schema = DATABASE() AND table_name = 'post' AND column_name = 'remark'"
+        )
+        assert rows(p.database, got) == [("Free text",)]
+    elif not p.database.startswith("sqlite"):  # SQLite has no column comments
         got = "SELECT col_description('post'::regclass, 3)"
         assert rows(p.database, got) == [("Free text",)]
     assert p.run("makemigrations", "--check").code == 0

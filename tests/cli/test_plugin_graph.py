@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from conftest import Project, rows
+import pytest
+
+from conftest import Project, is_mysql, rows
 
 SHOP = """
 from umbral import Model, fields, hookimpl
@@ -50,6 +52,8 @@ def three_plugins(p: Project) -> None:
 
 def applied_in_order(url: str) -> list[str]:
     # One transaction per migration: on PostgreSQL each row has a later xmin than the previous.
+    if is_mysql(url):
+        pytest.skip("MySQL keeps no insertion order of the tracking rows to check")
     order = "rowid" if url.startswith("sqlite") else "xmin::text::bigint"
     return [
         f"{a}/{b}"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import Project, execute, rows, schema_of
+from conftest import Project, execute, is_mysql, rows, schema_of
 
 POST = "class Post(Model):\n    title = fields.Text()\n"
 ORIGINALS = ["0001_create_post", "0002_add_post_slug", "0003_add_post_views"]
@@ -389,6 +389,8 @@ def test_a_dependency_on_a_replaced_migration_follows_the_squash(
 
     r = p.run("migrate")
     assert (r.code, r.out_lines) == (0, ["Applied 2 migration(s)"]), r
+    if is_mysql(p.database):
+        pytest.skip("MySQL keeps no insertion order of the tracking rows to check")
     order = "rowid" if p.database.startswith("sqlite") else "xmin::text::bigint"
     assert rows(p.database, f"SELECT plugin, name FROM umbral_migrations ORDER BY {order}") == [
         ("shop", "0001_squashed_0002"),

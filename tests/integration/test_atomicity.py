@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Project, rows, schema_of
+from conftest import Project, require_transactional_ddl, rows, schema_of
 from umbral import executor, recorder
 from umbral import operations as ops
 from umbral.errors import MigrationFailed
@@ -204,6 +204,7 @@ def _hand_written(p: Project, mid: str, *operations: dict) -> Path:
 
 def test_cli_failing_migration_is_rolled_back_and_named(any_project: Project) -> None:
     p = any_project
+    require_transactional_ddl(p.database)
     p.models(
         """
         class Post(Model):

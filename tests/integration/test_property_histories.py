@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from conftest import POSTGRES_URL, execute, rows, schema_of
+from conftest import MYSQL_URL, POSTGRES_URL, execute, is_mysql, rows, schema_of
 from umbral import Model, fields
 from umbral.app import App
 
@@ -162,6 +162,8 @@ class Db:
     def tables(self) -> set[str]:
         if self.sqlite:
             sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
+        elif is_mysql(self.url):
+            sql = "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()"
         else:
             sql = "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
         return {r[0] for r in self.query(sql)} - {"umbral_migrations", "sqlite_sequence"}
@@ -230,7 +232,9 @@ def insert_rows(db: Db, h: History) -> None:
         # A NOT NULL column without a default (filled by a backfill) needs a value.
         required = [c for c in m.cols if not c.fk and not c.nullable and c.default is None]
         if not fks and not required:
-            stmts.append(f'INSERT INTO "{table}" DEFAULT VALUES')
+            # MySQL spells a row of defaults `() VALUES ()`.
+            values = "() VALUES ()" if is_mysql(db.url) else "DEFAULT VALUES"
+            stmts.append(f'INSERT INTO "{table}" {values}')
             continue
         names = ", ".join(f'"{c.name}"' for c in (*fks, *required))
         targets = ", ".join(
@@ -356,3 +360,33 @@ def test_histories_never_lose_a_row_or_change_a_value_on_postgres(
     finally:
         for name in created:
             postgres_admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.mysql
+@SETTINGS
+@given(HISTORIES)
+@example(history=ADDED_THEN_CAST)
+@example(history=ADDED_THEN_NEW_DEFAULT)
+@example(history=BACKFILLS)
+@example(history=BACKFILLED_THEN_RELAXED)
+def test_histories_never_lose_a_row_or_change_a_value_on_mysql(
+    tmp_path_factory, mysql_admin, history
+) -> None:
+    created: list[str] = []
+    base = MYSQL_URL.rsplit("/", 1)[0]
+
+    def database(_root: Path) -> str:
+        name = f"umbral_p_{uuid.uuid4().hex[:12]}"
+        mysql_admin.ping()
+        mysql_admin.cursor().execute(
+            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+        )
+        created.append(name)
+        return f"{base}/{name}"
+
+    try:
+        run_history(history, lambda: tmp_path_factory.mktemp("hist"), database)
+    finally:
+        mysql_admin.ping()
+        for name in created:
+            mysql_admin.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")

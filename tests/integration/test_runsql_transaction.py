@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Project, execute, rows
+from conftest import Project, execute, require_transactional_ddl, rows
 from umbral import executor, recorder
 from umbral import operations as ops
 from umbral.backend import Backend
@@ -191,6 +191,7 @@ def _run(url: str, *plan: executor.Rendered) -> list[str]:
 def test_a_failure_after_the_transaction_ended_says_so_and_leaves_it_pending(
     db_url: str,
 ) -> None:
+    require_transactional_ddl(db_url)
     execute(db_url, "CREATE TABLE post (title TEXT)")
     first = _rendered("0001_first", INSERT.format("first"))
     bad = _rendered("0002_bad", INSERT.format("a"), "COMMIT", "SELEC broken", INSERT.format("b"))
@@ -207,6 +208,7 @@ def test_a_failure_after_the_transaction_ended_says_so_and_leaves_it_pending(
 
 
 def test_an_ordinary_failure_is_still_rolled_back(db_url: str) -> None:
+    require_transactional_ddl(db_url)
     execute(db_url, "CREATE TABLE post (title TEXT)")
     bad = _rendered("0001_bad", INSERT.format("a"), "SELEC broken")
     with pytest.raises(executor.MigrationFailed) as exc:

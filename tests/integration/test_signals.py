@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Project, clean_env, execute, rows, schema_of
+from conftest import Project, clean_env, execute, require_transactional_ddl, rows, schema_of
 from umbral import App, Model, fields
 
 LONG = os.environ.get("UMBRAL_LONG_TESTS") == "1"
@@ -325,6 +325,7 @@ def _reset(url: str) -> None:
 
 
 def test_a_signal_at_any_point_leaves_whole_migrations(tmp_path: Path, db_url: str) -> None:
+    require_transactional_ddl(db_url)
     p = _project(tmp_path, db_url)
     files = _history(p)
     # A full run first: how long the history takes here after it starts (where the random

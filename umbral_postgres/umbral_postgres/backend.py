@@ -26,6 +26,8 @@ from umbral_postgres.catalog import (
 from umbral_postgres.connection import PostgresConnection
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from umbral import operations as ops
 
 
@@ -370,6 +372,21 @@ class PostgresBackend(PostgresConnection):
 
     def render_run_sql(self, op: ops.RunSql, ctx: RenderContext) -> list[str]:
         return split_pg_sql(op.sql)
+
+    # -- the tracking table and inspectdb ---------------------------------------------------
+
+    DISPLAY_NAME: ClassVar[str] = "PostgreSQL"
+
+    def upsert_returning(self, conn: Connection) -> bool:
+        return True
+
+    def inspect_fixup(self, conn: Connection, table: Any) -> None:
+        from umbral_postgres.inspect import fixup
+
+        fixup(conn, table)
+
+    def read_only(self, conn: Connection) -> None:
+        conn.exec_driver_sql("SET TRANSACTION READ ONLY")
 
 
 def split_pg_sql(sql: str) -> list[str]:

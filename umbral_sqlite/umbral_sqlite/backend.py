@@ -414,6 +414,39 @@ class SQLiteBackend(Backend):
             return f"COALESCE({self.quote(col.name)}, {self.literal(col.default)})"
         return self.quote(col.name)
 
+    # -- the tracking table and inspectdb ---------------------------------------------------
+
+    DISPLAY_NAME: ClassVar[str] = "SQLite"
+
+    def upsert_returning(self, conn: Connection) -> bool:
+        """RETURNING with ON CONFLICT: SQLite from 3.35."""
+        return (conn.dialect.server_version_info or (0,)) >= (3, 35)
+
+    def inspect_fixup(self, conn: Connection, table: Any) -> None:
+        from umbral_sqlite.inspect import fixup
+
+        fixup(conn, table)
+
+    def read_only_engine(self, url: str) -> Engine:
+        """The file opened with ``mode=ro``: a source database must already exist, and
+        reading it never writes (nor creates) it."""
+        from sqlalchemy import create_engine
+        from sqlalchemy.pool import NullPool
+
+        def open_read_only() -> Any:
+            import sqlite3
+
+            path = url.split("://", 1)[1][1:].split("?", 1)[0]
+            if path in ("", ":memory:"):
+                return sqlite3.connect(":memory:")
+            file = Path(path)
+            if not file.is_file():
+                # Opening would create it; a source database must already exist.
+                raise FileNotFoundError(f"no SQLite database file at {file}")
+            return sqlite3.connect(f"{file.resolve().as_uri()}?mode=ro", uri=True)
+
+        return create_engine("sqlite://", creator=open_read_only, poolclass=NullPool)
+
     # -- connections ----------------------------------------------------------------------
 
     def normalize_url(self, url: str, root: Path) -> str:

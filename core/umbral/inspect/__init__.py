@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from umbral import recorder
-from umbral.config import backend_for_url, url_scheme
+from umbral.config import backend_for_url
 from umbral.errors import (
     ConfigError,
     DatabaseError,
@@ -157,11 +157,11 @@ def inspectdb(
     result = InspectResult(models_path=None)
 
     select = TableFilter(tuple(include), tuple(exclude))
-    with _read_only(url, given) as conn:
+    with _read_only(backend, url, given) as conn:
         if include or exclude:
             result.warnings += select.unmatched(table_names(conn))
         tables, views = read_schema(conn, select)
-        dialect = conn.dialect.name
+        dialect = backend.DISPLAY_NAME or conn.dialect.name
         already = bool(mark_applied and tables) and _is_recorded(conn, plugin)
     for table in tables:
         tool = BOOKKEEPING.get(table.name)
@@ -193,8 +193,7 @@ def inspectdb(
             "there would conflict with them. Choose another --output or --plugin"
         )
     plans = plan_models(tables, plugin, result.warnings.append)
-    source_text = render_models(plans, plugin, {"postgresql": "PostgreSQL", "sqlite": "SQLite"}
-                                .get(dialect, dialect))  # fmt: skip
+    source_text = render_models(plans, plugin, dialect)
     snapshot = snapshot_of(source_text, plugin)
     migration = initial_migration(snapshot, plugin, migrations_dir)
     assert migration.path is not None
@@ -221,44 +220,30 @@ def _backend_for(url: str, backends: list[Backend] | None) -> Backend:
 
 
 class _read_only:
-    """A connection that cannot write: SQLite opened with ``mode=ro``, Postgres in a READ ONLY
-    transaction that is rolled back. Driver errors become one-line DatabaseErrors."""
+    """A connection that cannot write, as the backend opens one (a SQLite file with
+    ``mode=ro``, a READ ONLY transaction that is rolled back). Driver errors become one-line
+    DatabaseErrors."""
 
-    def __init__(self, url: str, given: str) -> None:
+    def __init__(self, backend: Backend, url: str, given: str) -> None:
         from umbral.config import mask_url
 
+        self.backend = backend
         self.url, self.shown = url, mask_url(given)  # errors name the URL the user gave
         self.engine: Engine | None = None
         self.conn: Connection | None = None
 
     def __enter__(self) -> Connection:
-        from sqlalchemy import create_engine
-        from sqlalchemy.pool import NullPool
+        from umbral.database import BACKEND_KEY
 
         try:
-            if url_scheme(self.url) == "sqlite":
-                self.engine = create_engine("sqlite://", creator=self._sqlite, poolclass=NullPool)
-            else:
-                self.engine = create_engine(self.url, poolclass=NullPool)
+            self.engine = self.backend.read_only_engine(self.url)
             self.conn = self.engine.connect()
-            if self.conn.dialect.name == "postgresql":
-                self.conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+            self.conn.info[BACKEND_KEY] = self.backend
+            self.backend.read_only(self.conn)
         except Exception as exc:
             self._close()
             raise self._error(exc, "cannot connect to database") from None
         return self.conn
-
-    def _sqlite(self) -> Any:
-        import sqlite3
-
-        path = self.url.split("://", 1)[1][1:].split("?", 1)[0]
-        if path in ("", ":memory:"):
-            return sqlite3.connect(":memory:")
-        file = Path(path)
-        if not file.is_file():
-            # Opening would create it; a source database must already exist.
-            raise FileNotFoundError(f"no SQLite database file at {file}")
-        return sqlite3.connect(f"{file.resolve().as_uri()}?mode=ro", uri=True)
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         self._close()

@@ -1,0 +1,133 @@
+"""``umbral migrate`` on MySQL / MariaDB with a real server (SPEC §8): the GET_LOCK migration
+lock, metadata-lock timeouts with retries, and renames that carry constraint names."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from pg_helpers import write_migration as write
+
+from conftest import Project, _mysql_connect, make_project, rows
+from umbral import operations as ops
+from umbral.schema import Column as C
+from umbral_mysql.backend import lock_name
+
+pytestmark = pytest.mark.mysql
+
+PK = C("id", "BigInt", primary_key=True)
+
+
+@pytest.fixture
+def my_project(tmp_path: Path, mysql_url: str) -> Project:
+    return make_project(tmp_path, mysql_url)
+
+
+def tables(url: str) -> set[str]:
+    return {r[0] for r in rows(url, "SHOW TABLES")} - {"umbral_migrations"}
+
+
+def recorded(url: str) -> list[tuple[str, str]]:
+    return sorted(rows(url, "SELECT plugin, name FROM umbral_migrations"))
+
+
+def test_lock_wait_expires_naming_the_holder(my_project: Project) -> None:
+    p, url = my_project, my_project.database
+    write(p.root, "0001_t", [ops.CreateTable(table="t", columns=(PK,))])
+    holder = _mysql_connect(url)
+    try:
+        cur = holder.cursor()
+        cur.execute("SELECT GET_LOCK(%s, 0), CONNECTION_ID()", (lock_name(url.rsplit("/", 1)[1]),))
+        got, connection = cur.fetchone()
+        assert got == 1
+        began = time.monotonic()
+        r = p.run("migrate", "--lock-wait", "1")
+        elapsed = time.monotonic() - began
+    finally:
+        holder.close()
+    assert r.code == 1, r
+    assert elapsed >= 1.0
+    assert r.err_lines[0].startswith(
+        "error: umbral migrate: timed out after 1s waiting for the migration lock"
+    ), r
+    assert f"held by connection {connection}" in r.err_lines[0]
+    assert tables(url) == set()
+    # The holder's connection ended: the server released the lock.
+    assert p.run("migrate").code == 0
+    assert tables(url) == {"t"}
+
+
+def _blocked(p: Project) -> None:
+    write(p.root, "0001_t", [ops.CreateTable(table="t", columns=(PK,))])
+    assert p.run("migrate").code == 0
+    write(
+        p.root, "0002_change", [ops.AddColumn(table="t", column=C("x", "Integer", nullable=True))]
+    )
+
+
+def test_metadata_lock_timeout_stops_the_migration_and_a_rerun_applies_it(
+    my_project: Project,
+) -> None:
+    """DDL waits at most --lock-timeout for a metadata lock (lock_wait_timeout), never queueing
+    the application's traffic behind it for long. The server has already committed the
+    tracking row when the DDL times out, so the migration is not retried in the same run:
+    its row is removed and the next run applies it."""
+    p, url = my_project, my_project.database
+    _blocked(p)
+    blocker = _mysql_connect(url)
+    blocker.autocommit(False)
+    blocker.cursor().execute("SELECT * FROM t")  # an open transaction holds a metadata lock on t
+    try:
+        began = time.monotonic()
+        r = p.run("migrate", "--lock-timeout", "1")
+        elapsed = time.monotonic() - began
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert r.code == 1, r
+    assert elapsed < 30
+    assert "Lock wait timeout exceeded" in r.stderr
+    assert recorded(url) == [("app", "0001_t")]
+    assert "x" not in [r[0] for r in rows(url, "SHOW COLUMNS FROM t")]
+    assert p.run("migrate").code == 0
+    assert "x" in [r[0] for r in rows(url, "SHOW COLUMNS FROM t")]
+    assert recorded(url) == [("app", "0001_t"), ("app", "0002_change")]
+
+
+def test_renamed_tables_and_columns_free_their_constraint_names(my_project: Project) -> None:
+    """Foreign-key names are unique per database: a renamed table's keys take its new name,
+    so a new table may take the old one (and its keys' names)."""
+    p, url = my_project, my_project.database
+    p.models(
+        """
+        class Author(Model):
+            name = fields.Text(max_length=50, unique=True)
+
+        class Post(Model):
+            title = fields.Text()
+            author = fields.ForeignKey("Author", on_delete="cascade")
+        """
+    )
+    assert p.run("makemigrations").code == 0
+    assert p.run("migrate").code == 0
+    write(p.root, "0002_rename", [ops.RenameTable(from_="post", to="article")])
+    write(
+        p.root,
+        "0003_again",
+        [ops.CreateTable(table="post", columns=(PK, C("author", "ForeignKey", fk_target="author",
+                                                      fk_column="id")))],
+    )  # fmt: skip
+    r = p.run("migrate", "--allow-destructive")
+    assert r.code == 0, r
+    assert tables(url) == {"author", "article", "post"}
+    keys = rows(
+        url,
+        "SELECT TABLE_NAME, CONSTRAINT_NAME FROM information_schema.TABLE_CONSTRAINTS "
+        "WHERE TABLE_SCHEMA = DATABASE() AND CONSTRAINT_TYPE = 'FOREIGN KEY' ORDER BY 1",
+    )
+    assert keys == [("article", "article_author_fk"), ("post", "post_author_fk")]
+    # Dropping the foreign-key column finds its key by what it is.
+    write(p.root, "0004_drop", [ops.DropColumn(table="article", column="author")])
+    assert p.run("migrate", "--allow-destructive").code == 0
+    assert [r[0] for r in rows(url, "SHOW COLUMNS FROM article")] == ["id", "title"]

@@ -1,0 +1,637 @@
+"""The MySQL / MariaDB dialect (SPEC §6) and its connection plumbing (SPEC §8).
+
+Rendering: backquoted names, ``BIGINT AUTO_INCREMENT`` integer primary keys, InnoDB tables in
+``utf8mb4`` (binary collation: text compares as on the other backends), foreign keys and
+``choices`` checks as named table constraints (an inline ``REFERENCES`` is ignored by the
+server), ``MODIFY COLUMN`` with the whole new definition, column comments in the definition.
+Text without ``max_length`` is ``LONGTEXT``; a plain index on it gets a prefix of
+``TEXT_INDEX_PREFIX`` characters, a unique one is left to MariaDB's hash-backed long unique
+keys (MySQL refuses it: give the field a ``max_length``).
+
+The server commits before and after each DDL statement, so a migration's statements are
+sent one at a time, in order (never as one script): which of them ran is then always known.
+
+Connections use SQLAlchemy with PyMySQL (pure Python; see docs/decisions.md); ``mysql://`` and
+``mariadb://`` URLs both mean that driver. A whole ``migrate`` run holds ``GET_LOCK`` named
+after the database on a dedicated connection; DDL runs under ``lock_wait_timeout`` (metadata
+locks), set once that lock is held.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from umbral.backend import Backend, RenderContext, integer_pk
+from umbral.database import BACKEND_KEY
+from umbral.errors import UmbralError, UnsupportedChange
+from umbral.naming import index_name
+from umbral.schema import Column, ModelState
+from umbral.steps import Note, RunTimeStep
+from umbral_mysql.script import split_mysql_sql
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from sqlalchemy.engine import Connection, Engine
+
+    from umbral import operations as ops
+
+
+class MigrationLockTimeout(UmbralError):
+    """Another process held the migration lock for longer than ``--lock-wait``."""
+
+
+#: Server error codes: lock wait timeout (row and metadata locks), and MariaDB's
+#: max_statement_time / MySQL's max_execution_time.
+LOCK_WAIT_TIMEOUT = 1205
+QUERY_TIMEOUTS = (1969, 3024)
+
+_AUTO_DEFAULTS = {
+    "Timestamp": "CURRENT_TIMESTAMP(6)",
+    "Timestamptz": "CURRENT_TIMESTAMP(6)",
+    "Date": "(CURRENT_DATE)",
+    "Time": "(CURRENT_TIME)",
+}
+_FK_ACTION_SQL = {"cascade": "CASCADE", "restrict": "RESTRICT", "set_null": "SET NULL"}
+#: Types whose literal default must be written as an expression (MySQL 8.0.13+).
+_BLOB_LIKE = ("LONGTEXT", "LONGBLOB", "JSON")
+
+
+def lock_name(database: str) -> str:
+    """The ``GET_LOCK`` name of a database's migration lock (at most 64 characters)."""
+    name = f"umbral_migrations.{database}"
+    if len(name) <= 64:
+        return name
+    return "umbral_migrations." + hashlib.sha256(database.encode()).hexdigest()[:40]
+
+
+class MySQLBackend(Backend):
+    name: ClassVar[str] = "mysql"
+    schemes: ClassVar[tuple[str, ...]] = ("mysql", "mariadb")
+    TYPES: ClassVar[dict[str, str]] = {
+        "SmallInt": "SMALLINT",
+        "Integer": "INT",
+        "BigInt": "BIGINT",
+        "Real": "FLOAT",
+        "Double": "DOUBLE",
+        "Boolean": "BOOL",
+        "Text": "LONGTEXT",
+        "Date": "DATE",
+        "Time": "TIME(6)",
+        "Timestamp": "DATETIME(6)",
+        "Timestamptz": "TIMESTAMP(6)",
+        "Uuid": "CHAR(36)",
+        "Json": "JSON",
+        "Bytes": "LONGBLOB",
+        "Decimal": "DECIMAL(65, 30)",
+    }
+    UNIQUE_AS_INDEX: ClassVar[bool] = True
+    #: Characters of an unbounded text column a plain index covers (191 x 4 bytes of utf8mb4
+    #: fits InnoDB's 767-byte key part of old row formats; lookups stay exact, the index only
+    #: narrows them down).
+    TEXT_INDEX_PREFIX: ClassVar[int] = 191
+    TABLE_OPTIONS: ClassVar[str] = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+    #: SPEC §8 defaults, as on PostgreSQL: DDL waits at most 2 s for a metadata lock, and a
+    #: migration that timed out before changing anything is retried 5 times with backoff.
+    lock_timeout: float | None = 2.0
+    lock_retries: int = 5
+    #: ``("mariadb" | "mysql", (major, minor, patch))`` of the last server connected to; the
+    #: safety rules read it (None: not connected, rules assume a current server).
+    server: tuple[str, tuple[int, ...]] | None = None
+
+    def quote(self, ident: str) -> str:
+        return "`" + ident.replace("`", "``") + "`"
+
+    def literal(self, value: Any) -> str:
+        # Backslashes are escapes in MySQL string literals (unless NO_BACKSLASH_ESCAPES).
+        text = super().literal(value)
+        if text.startswith("'"):
+            return "'" + text[1:-1].replace("\\", "\\\\") + "'"
+        return text
+
+    def sql_type(self, col: Column) -> str:
+        storage = col.storage_type
+        if storage == "Text" and col.max_length and not col.is_fk:
+            return f"VARCHAR({col.max_length})"
+        if col.is_fk and storage == "Text":
+            # A key cannot be LONGTEXT: a reference to a text key is sized like a key.
+            return f"VARCHAR({col.max_length or 255})"
+        if col.primary_key and storage == "Text":
+            return f"VARCHAR({col.max_length or 255})"
+        return self.TYPES[storage]
+
+    def default_sql(self, col: Column) -> str | None:
+        if col.auto_now_add or col.auto_now:
+            return _AUTO_DEFAULTS.get(col.type)
+        if col.default is None:
+            return None
+        lit = self.literal(col.default)
+        if self.sql_type(col) in _BLOB_LIKE:
+            return f"({lit})"
+        return lit
+
+    # -- column definitions ---------------------------------------------------------------
+
+    def pk_sql(self, table: str, col: Column) -> str:
+        auto = " AUTO_INCREMENT" if integer_pk(col) else ""
+        return f"{self.quote(col.name)} {self.sql_type(col)} NOT NULL{auto} PRIMARY KEY"
+
+    def column_def(self, col: Column, *, default: bool = True) -> str:
+        """A column's definition without constraints (``MODIFY COLUMN`` repeats it whole)."""
+        if col.primary_key:
+            auto = " AUTO_INCREMENT" if integer_pk(col) else ""
+            sql = f"{self.quote(col.name)} {self.sql_type(col)} NOT NULL{auto}"
+        else:
+            sql = f"{self.quote(col.name)} {self.sql_type(col)}"
+            sql += " NULL" if col.nullable else " NOT NULL"
+            value = self.default_sql(col) if default else None
+            if value is not None:
+                sql += f" DEFAULT {value}"
+        if col.help:
+            sql += f" COMMENT {self.literal(col.help)}"
+        return sql
+
+    def column_sql(self, table: str, col: Column, *, with_unique: bool = True) -> str:
+        if col.primary_key:
+            sql = self.pk_sql(table, col)
+            return sql + (f" COMMENT {self.literal(col.help)}" if col.help else "")
+        return self.column_def(col)
+
+    def fk_name(self, table: str, column: str) -> str:
+        return f"{table}_{column}_fk"
+
+    def fk_sql(self, table: str, col: Column) -> str:
+        q = self.quote
+        sql = (
+            f"CONSTRAINT {q(self.fk_name(table, col.name))} FOREIGN KEY ({q(col.name)}) "
+            f"REFERENCES {q(col.fk_target or '')} ({q(col.fk_column or 'id')})"
+        )
+        if col.on_delete in _FK_ACTION_SQL:
+            sql += f" ON DELETE {_FK_ACTION_SQL[col.on_delete]}"
+        if col.on_update in _FK_ACTION_SQL:
+            sql += f" ON UPDATE {_FK_ACTION_SQL[col.on_update]}"
+        return sql
+
+    def check_sql(self, table: str, col: Column) -> str:
+        values = ", ".join(self.literal(v) for v in col.choices or ())
+        name = self.quote(f"{table}_{col.name}_check")
+        return f"CONSTRAINT {name} CHECK ({self.quote(col.name)} IN ({values}))"
+
+    def _key_part(self, table: str, column: str, ctx_col: Column | None) -> str:
+        """A column of an index: unbounded text gets a prefix (a key cannot hold LONGTEXT)."""
+        if ctx_col is not None and self.sql_type(ctx_col) == "LONGTEXT":
+            return f"{self.quote(column)}({self.TEXT_INDEX_PREFIX})"
+        return self.quote(column)
+
+    def _index_body(
+        self, table: str, columns: tuple[str, ...], unique: bool, cols: dict[str, Column]
+    ) -> str:
+        parts = []
+        for c in columns:
+            col = cols.get(c)
+            if unique and col is not None and self.sql_type(col) == "LONGTEXT":
+                parts.append(self.quote(c))  # MariaDB: a hash-backed long unique key
+            else:
+                parts.append(self._key_part(table, c, col))
+        return ", ".join(parts)
+
+    def index_def(
+        self, table: str, columns: tuple[str, ...], unique: bool, cols: dict[str, Column]
+    ) -> str:
+        name = self.quote(index_name(table, columns, unique))
+        kw = "UNIQUE INDEX" if unique else "INDEX"
+        return f"{kw} {name} ({self._index_body(table, columns, unique, cols)})"
+
+    def index_sql(
+        self,
+        table: str,
+        columns: tuple[str, ...],
+        unique: bool,
+        cols: dict[str, Column] | None = None,
+    ) -> str:
+        name = self.quote(index_name(table, columns, unique))
+        kw = "UNIQUE INDEX" if unique else "INDEX"
+        body = self._index_body(table, columns, unique, cols or {})
+        return f"CREATE {kw} {name} ON {self.quote(table)} ({body})"
+
+    def drop_index_sql(self, table: str, columns: tuple[str, ...], unique: bool) -> str:
+        name = self.quote(index_name(table, columns, unique))
+        return f"DROP INDEX IF EXISTS {name} ON {self.quote(table)}"
+
+    def _cols(self, model: ModelState | None, *extra: Column) -> dict[str, Column]:
+        out = {c.name: c for c in model.fields} if model is not None else {}
+        out.update({c.name: c for c in extra})
+        return out
+
+    def _table_indexes(self, model: ModelState) -> list[str]:
+        cols = self._cols(model)
+        out = [
+            self.index_def(model.table, (c.name,), True, cols)
+            for c in model.fields
+            if c.unique and not c.primary_key
+        ]
+        out += [self.index_def(model.table, ix, u, cols) for ix, u in model.index_specs()]
+        return out
+
+    # -- tables ---------------------------------------------------------------------------
+
+    def render_create_table(self, op: ops.CreateTable, ctx: RenderContext) -> list[str]:
+        model = ModelState(op.table, op.table, op.columns, op.unique_together, op.indexes)
+        parts = [self.column_sql(op.table, c) for c in op.columns]
+        parts += self._table_indexes(model)
+        parts += [
+            self.check_sql(op.table, c) for c in op.columns if c.choices and not c.primary_key
+        ]
+        parts += [self.fk_sql(op.table, c) for c in op.columns if c.is_fk and c.db_constraint]
+        return [f"CREATE TABLE {self.quote(op.table)} ({', '.join(parts)}) {self.TABLE_OPTIONS}"]
+
+    def create_table_sql(self, table: str, columns: tuple[Column, ...]) -> str:
+        model = ModelState(table, table, columns, (), ())
+        return self.render_create_table_model(model)
+
+    def render_create_table_model(self, model: ModelState) -> str:
+        parts = [self.column_sql(model.table, c) for c in model.fields]
+        parts += self._table_indexes(model)
+        return f"CREATE TABLE {self.quote(model.table)} ({', '.join(parts)}) {self.TABLE_OPTIONS}"
+
+    def render_drop_table(self, op: ops.DropTable, ctx: RenderContext) -> list[str]:
+        return [f"DROP TABLE IF EXISTS {self.quote(op.table)}"]
+
+    def render_drop_m2m_table(self, op: ops.DropM2MTable, ctx: RenderContext) -> list[str]:
+        return [f"DROP TABLE IF EXISTS {self.quote(op.table)}"]
+
+    def render_rename_table(self, op: ops.RenameTable, ctx: RenderContext) -> list[str]:
+        """Rename the table and the names derived from it, so later operations find them.
+        Foreign-key names are unique per database: its keys are dropped and added back under
+        the new table's names (the old name may be taken again)."""
+        q = self.quote
+        out = [f"RENAME TABLE {q(op.from_)} TO {q(op.to)}"]
+        model = ctx.state.get(op.from_)
+        renames, fks = [], []
+        if model is not None:
+            specs = [((c.name,), True) for c in model.fields if c.unique and not c.primary_key]
+            specs += list(model.index_specs())
+            for cols, unique in specs:
+                old, new = index_name(op.from_, cols, unique), index_name(op.to, cols, unique)
+                if old != new:
+                    renames.append(f"RENAME INDEX {q(old)} TO {q(new)}")
+            fks = [c for c in model.fields if c.is_fk and c.db_constraint]
+        for parent in ctx.state.values():
+            for rel in parent.m2m:
+                if rel.table != op.from_:
+                    continue
+                idx = ("child_id",)
+                old, new = index_name(op.from_, idx, False), index_name(op.to, idx, False)
+                renames.append(f"RENAME INDEX {q(old)} TO {q(new)}")
+                pk = next((c for c in parent.fields if c.primary_key), None)
+                fks += [
+                    Column("parent_id", "ForeignKey", fk_target=parent.table,
+                           fk_column=pk.name if pk else "id", on_delete="cascade"),
+                    Column("child_id", "ForeignKey", fk_target=rel.target,
+                           fk_column=rel.target_column, on_delete="cascade"),
+                ]  # fmt: skip
+        if renames:
+            out.append(f"ALTER TABLE {q(op.to)} {', '.join(renames)}")
+        for col in fks:
+            out += self.drop_foreign_keys(op.to, col.name, ctx)
+            out.append(f"ALTER TABLE {q(op.to)} ADD {self.fk_sql(op.to, col)}")
+        return out
+
+    def render_rename_column(self, op: ops.RenameColumn, ctx: RenderContext) -> list[str]:
+        q = self.quote
+        renames = [f"RENAME COLUMN {q(op.from_)} TO {q(op.to)}"]
+        model = ctx.state.get(op.table)
+        out: list[str] = []
+        if model is not None:
+            specs = [((c.name,), True) for c in model.fields if c.unique and not c.primary_key]
+            specs += list(model.index_specs())
+            for cols, unique in specs:
+                if op.from_ not in cols:
+                    continue
+                new_cols = tuple(op.to if c == op.from_ else c for c in cols)
+                old = index_name(op.table, cols, unique)
+                new = index_name(op.table, new_cols, unique)
+                renames.append(f"RENAME INDEX {q(old)} TO {q(new)}")
+            col = next((c for c in model.fields if c.name == op.from_), None)
+            if col is not None and col.is_fk and col.db_constraint:
+                # The key keeps working under its old name; renamed so that name is free.
+                out += self.drop_foreign_keys(op.table, op.to, ctx)
+                out.append(f"ALTER TABLE {q(op.table)} ADD "
+                           f"{self.fk_sql(op.table, replace(col, name=op.to))}")  # fmt: skip
+        return [f"ALTER TABLE {q(op.table)} {', '.join(renames)}", *out]
+
+    def render_create_m2m_table(self, op: ops.CreateM2MTable, ctx: RenderContext) -> list[str]:
+        q = self.quote
+        ptype = self.sql_type(Column("parent_id", "ForeignKey", fk_type=op.parent_type))
+        ctype = self.sql_type(Column("child_id", "ForeignKey", fk_type=op.child_type))
+        child_idx = q(index_name(op.table, ("child_id",), False))
+        return [
+            f"CREATE TABLE {q(op.table)} ("
+            f"{q('parent_id')} {ptype} NOT NULL, {q('child_id')} {ctype} NOT NULL, "
+            f"PRIMARY KEY ({q('parent_id')}, {q('child_id')}), "
+            f"INDEX {child_idx} ({q('child_id')}), "
+            f"CONSTRAINT {q(self.fk_name(op.table, 'parent_id'))} FOREIGN KEY ({q('parent_id')}) "
+            f"REFERENCES {q(op.parent_table)} ({q(op.parent_column)}) ON DELETE CASCADE, "
+            f"CONSTRAINT {q(self.fk_name(op.table, 'child_id'))} FOREIGN KEY ({q('child_id')}) "
+            f"REFERENCES {q(op.child_table)} ({q(op.child_column)}) ON DELETE CASCADE"
+            f") {self.TABLE_OPTIONS}"
+        ]
+
+    # -- columns --------------------------------------------------------------------------
+
+    def render_add_column(self, op: ops.AddColumn, ctx: RenderContext) -> list[str]:
+        q = self.quote
+        col = op.column
+        table = q(op.table)
+        cols = self._cols(ctx.state.get(op.table), col)
+        filled = replace(col, default=op.backfill) if op.backfill is not None else col
+        parts = [f"ADD COLUMN {self.column_sql(op.table, filled)}"]
+        if col.unique and not col.primary_key:
+            parts.append("ADD " + self.index_def(op.table, (col.name,), True, cols))
+        elif col.index or col.is_fk:
+            parts.append("ADD " + self.index_def(op.table, (col.name,), False, cols))
+        if col.choices:
+            parts.append("ADD " + self.check_sql(op.table, col))
+        if col.is_fk and col.db_constraint:
+            parts.append("ADD " + self.fk_sql(op.table, col))
+        out = [f"ALTER TABLE {table} {', '.join(parts)}"]
+        if op.backfill is not None:
+            # The rows take the backfill; the column keeps the model's default (or none).
+            default = self.default_sql(col)
+            action = "DROP DEFAULT" if default is None else f"SET DEFAULT {default}"
+            out.append(f"ALTER TABLE {table} ALTER COLUMN {q(col.name)} {action}")
+        return out
+
+    def render_drop_column(self, op: ops.DropColumn, ctx: RenderContext) -> list[str]:
+        q = self.quote
+        model = ctx.state.get(op.table)
+        col = next((c for c in model.fields if c.name == op.column), None) if model else None
+        out: list[str] = []
+        if col is None or (col.is_fk and col.db_constraint):
+            # The server refuses to drop a column a foreign key uses: drop the key first,
+            # whatever its name.
+            out += self.drop_foreign_keys(op.table, op.column, None)
+        if col is not None and col.choices:
+            out.append(
+                f"ALTER TABLE {q(op.table)} DROP CONSTRAINT IF EXISTS "
+                f"{q(f'{op.table}_{op.column}_check')}"
+            )
+        out.append(f"ALTER TABLE {q(op.table)} DROP COLUMN {q(op.column)}")
+        return out
+
+    def drop_foreign_keys(self, table: str, column: str, ctx: RenderContext | None) -> list[Any]:
+        """Drop every foreign key of ``table`` on ``column`` whatever its name: the statement
+        shown drops umbral's name; at run time the step looks the keys up in the catalog
+        (an adopted table names them its own way)."""
+        sql = (
+            f"ALTER TABLE {self.quote(table)} DROP FOREIGN KEY IF EXISTS "
+            f"{self.quote(self.fk_name(table, column))}"
+        )
+        return [DropForeignKeys(table, column, sql, self.quote)]
+
+    def render_alter_column(self, op: ops.AlterColumn, ctx: RenderContext) -> list[str]:
+        """Drop what the change affects, MODIFY the whole definition, then add back."""
+        old, new = op.from_, op.to
+        q = self.quote
+        table, col = q(op.table), q(op.column)
+        cols = self._cols(ctx.state.get(op.table), new)
+        out: list[str] = []
+
+        def fk(c: Column) -> tuple[Any, ...] | None:
+            if not (c.is_fk and c.db_constraint):
+                return None
+            return (c.fk_target, c.fk_column, c.on_delete, c.on_update)
+
+        fk_changed = fk(old) != fk(new)
+        type_changed = self.sql_type(old) != self.sql_type(new)
+        if fk(old) is not None and (fk_changed or type_changed):
+            out += self.drop_foreign_keys(op.table, op.column, ctx)
+        check = q(f"{op.table}_{op.column}_check")
+        recheck = old.choices != new.choices or (type_changed and bool(old.choices))
+        if recheck and old.choices:
+            out.append(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {check}")
+        if old.unique and not new.unique and not old.primary_key:
+            out.append(self.drop_index_sql(op.table, (op.column,), True))
+        # The auto index of FK / index=True columns follows the column, unless the table
+        # keeps an index on it for another reason (``indexes``) before or after the change.
+        auto_old, auto_new = self._auto_indexed(old), self._auto_indexed(new)
+        before = ctx.state.get(op.table) or _EMPTY
+        after = op.apply({op.table: before})[op.table] if op.table in ctx.state else _EMPTY
+        idx_spec = ((op.column,), False)
+        if auto_old and not auto_new and idx_spec not in after.index_specs():
+            out.append(self.drop_index_sql(op.table, (op.column,), False))
+        if not new.nullable and old.nullable and not new.primary_key:
+            fill = self.default_sql(new)
+            if fill is None and op.backfill is not None:
+                fill = self.default_sql(replace(new, default=op.backfill))
+            if fill is not None:
+                out.append(f"UPDATE {table} SET {col} = {fill} WHERE {col} IS NULL")
+        if (
+            type_changed
+            or old.nullable != new.nullable
+            or self.default_sql(old) != self.default_sql(new)
+            or old.help != new.help
+        ):
+            out.append(f"ALTER TABLE {table} MODIFY COLUMN {self.column_def(new)}")
+        if new.unique and not old.unique and not new.primary_key:
+            out += self.unique_check(op.table, (op.column,), ctx)
+            out.append(self.index_sql(op.table, (op.column,), True, cols))
+        if auto_new and not auto_old and idx_spec not in before.index_specs():
+            out.append(self.index_sql(op.table, (op.column,), False, cols))
+        if recheck and new.choices:
+            out.append(f"ALTER TABLE {table} ADD {self.check_sql(op.table, new)}")
+        if fk(new) is not None and (fk_changed or type_changed):
+            out.append(f"ALTER TABLE {table} ADD {self.fk_sql(op.table, new)}")
+        return out
+
+    def _auto_indexed(self, col: Column) -> bool:
+        return (col.index or col.is_fk) and not col.unique and not col.primary_key
+
+    def render_set_column_comment(self, op: ops.SetColumnComment, ctx: RenderContext) -> list[str]:
+        model = ctx.state.get(op.table)
+        col = next((c for c in model.fields if c.name == op.column), None) if model else None
+        if col is None:
+            raise UnsupportedChange(
+                f"cannot set the comment of `{op.table}.{op.column}`: MySQL restates the whole "
+                "column definition, and the column is not known to the migrations"
+            )
+        new = replace(col, help=op.comment or None)
+        return [f"ALTER TABLE {self.quote(op.table)} MODIFY COLUMN {self.column_def(new)}"]
+
+    # -- indexes --------------------------------------------------------------------------
+
+    def render_add_index(self, op: ops.AddIndex, ctx: RenderContext) -> list[str]:
+        cols = self._cols(ctx.state.get(op.table))
+        check = self.unique_check(op.table, op.columns, ctx) if op.unique else []
+        return [*check, self.index_sql(op.table, op.columns, op.unique, cols)]
+
+    def render_drop_index(self, op: ops.DropIndex, ctx: RenderContext) -> list[str]:
+        return [self.drop_index_sql(op.table, op.columns, op.unique)]
+
+    # -- views and raw SQL ----------------------------------------------------------------
+
+    def render_create_view(self, op: ops.CreateView, ctx: RenderContext) -> list[str]:
+        return [f"CREATE VIEW {self.quote(op.name)} AS {op.sql.strip().rstrip(';')}"]
+
+    def render_run_sql(self, op: ops.RunSql, ctx: RenderContext) -> list[str]:
+        return split_mysql_sql(op.sql)
+
+    # -- connections ----------------------------------------------------------------------
+
+    def normalize_url(self, url: str, root: Path) -> str:
+        scheme, _sep, rest = url.partition("://")
+        if scheme in ("mysql", "mariadb"):
+            url = f"mysql+pymysql://{rest}"
+        if "charset=" not in url:
+            url += ("&" if "?" in url else "?") + "charset=utf8mb4"
+        return url
+
+    def create_engine(self, url: str) -> Engine:
+        from sqlalchemy import create_engine, event
+        from sqlalchemy.pool import NullPool
+
+        engine = create_engine(self.normalize_url(url, None), poolclass=NullPool)  # type: ignore[arg-type]
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, record: Any) -> None:
+            self.server = _server_of(dbapi_conn.get_server_info())
+            record.info[BACKEND_KEY] = self  # what Connection.info shows: the tracking table
+
+        return engine
+
+    def empty_database_url(self) -> str:
+        raise UmbralError("the mysql backend has no empty in-process database")
+
+    def is_lock_timeout(self, exc: BaseException) -> bool:
+        orig = getattr(exc, "orig", None) or exc
+        args = getattr(orig, "args", ())
+        return bool(args) and args[0] == LOCK_WAIT_TIMEOUT
+
+    def session_setup(self, conn: Connection) -> None:
+        """Session settings for the run's DDL, applied once the migration lock is held."""
+        if self.lock_timeout is not None:
+            # Whole seconds, at least 1 (0 would fail every wait at once).
+            wait = max(1, round(self.lock_timeout)) if self.lock_timeout else 31536000
+            conn.exec_driver_sql(f"SET SESSION lock_wait_timeout = {wait}")
+            conn.exec_driver_sql(f"SET SESSION innodb_lock_wait_timeout = {wait}")
+        if self.statement_timeout is not None:
+            if self.server is not None and self.server[0] == "mariadb":
+                conn.exec_driver_sql(f"SET SESSION max_statement_time = {self.statement_timeout}")
+            else:
+                ms = round(self.statement_timeout * 1000)
+                conn.exec_driver_sql(f"SET SESSION max_execution_time = {ms}")
+        conn.commit()
+
+    @contextmanager
+    def migration_lock(self, conn: Connection, wait: float) -> Iterator[None]:
+        """Hold ``GET_LOCK`` named after the database, on a dedicated connection, for the
+        whole run. The server releases it when that connection ends (no stale lock rows)."""
+        lock_conn = conn.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            database = str(lock_conn.exec_driver_sql("SELECT DATABASE()").scalar())
+            name = lock_name(database)
+            got = lock_conn.exec_driver_sql(
+                "SELECT GET_LOCK(%s, %s)", (name, max(wait, 0.0))
+            ).scalar()
+            if got != 1:
+                raise MigrationLockTimeout(self._lock_timeout_message(lock_conn, name, wait))
+            try:
+                self.session_setup(conn)
+                yield
+            finally:
+                from sqlalchemy.exc import DBAPIError
+
+                with suppress(DBAPIError):
+                    lock_conn.exec_driver_sql("SELECT RELEASE_LOCK(%s)", (name,))
+        finally:
+            lock_conn.close()
+
+    def _lock_timeout_message(self, lock_conn: Connection, name: str, wait: float) -> str:
+        head = f"umbral migrate: timed out after {wait:g}s waiting for the migration lock"
+        holder = lock_conn.exec_driver_sql("SELECT IS_USED_LOCK(%s)", (name,)).scalar()
+        if holder is None:
+            return f"{head} (it may have just been released); re-run, or raise --lock-wait"
+        return (
+            f"{head} `{name}`: it is held by connection {holder}. Another `umbral migrate` is "
+            f"probably running: wait for it and re-run, raise --lock-wait, or end that session "
+            f"with KILL {holder}"
+        )
+
+    # -- the tracking table and inspectdb ---------------------------------------------------
+
+    DISPLAY_NAME: ClassVar[str] = "MySQL"
+
+    def inspect_fixup(self, conn: Connection, table: Any) -> None:
+        from umbral_mysql.inspect import fixup
+
+        fixup(conn, table)
+
+    def read_only(self, conn: Connection) -> None:
+        conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+
+    def read_only_engine(self, url: str) -> Engine:
+        return self.create_engine(url)
+
+    def tracking_table_sql(self, table: str) -> str:
+        return (
+            f"CREATE TABLE IF NOT EXISTS {table} (plugin VARCHAR(191) NOT NULL, "
+            "name VARCHAR(191) NOT NULL, applied_at VARCHAR(64) NOT NULL, "
+            "checksum VARCHAR(128) NOT NULL, PRIMARY KEY (plugin, name)) " + self.TABLE_OPTIONS
+        )
+
+
+_EMPTY = ModelState("", "", (), (), ())
+
+
+def _server_of(info: str) -> tuple[str, tuple[int, ...]]:
+    """``("mariadb", (10, 11, 6))`` from a server version string."""
+    kind = "mariadb" if "mariadb" in info.lower() else "mysql"
+    numbers = re.match(r"(\d+)\.(\d+)\.(\d+)", info.split("-", 1)[0] if kind == "mysql" else info)
+    if kind == "mariadb":
+        # Old MariaDB releases say "5.5.5-10.x.y-MariaDB": the real version follows.
+        found = re.findall(r"(\d+)\.(\d+)\.(\d+)", info)
+        numbers = None
+        version = next((tuple(map(int, f)) for f in found if int(f[0]) >= 10), None)
+        return kind, version or (10, 0, 0)
+    return kind, tuple(map(int, numbers.groups())) if numbers else (8, 0, 0)
+
+
+@dataclass(frozen=True)
+class DropForeignKeys(RunTimeStep):
+    """Drop the foreign keys of ``table`` on ``column`` by what they are, not by name: the
+    names come from the catalog at run time (``statements`` shows umbral's own name)."""
+
+    table: str
+    column: str
+    sql: str
+    quote: Callable[[str], str]
+
+    @property
+    def statements(self) -> tuple[str, ...]:
+        return (self.sql,)
+
+    def run(self, conn: Connection, note: Note) -> None:
+        note(self.sql)
+        names = (
+            conn.exec_driver_sql(
+                "SELECT DISTINCT k.CONSTRAINT_NAME FROM information_schema.KEY_COLUMN_USAGE k "
+                "JOIN information_schema.TABLE_CONSTRAINTS t ON t.CONSTRAINT_SCHEMA = "
+                "k.CONSTRAINT_SCHEMA AND t.TABLE_NAME = k.TABLE_NAME AND t.CONSTRAINT_NAME = "
+                "k.CONSTRAINT_NAME WHERE t.CONSTRAINT_TYPE = 'FOREIGN KEY' "
+                "AND k.TABLE_SCHEMA = DATABASE() AND k.TABLE_NAME = %s AND k.COLUMN_NAME = %s",
+                (self.table, self.column),
+            )
+            .scalars()
+            .all()
+        )
+        for name in names:
+            statement = (
+                f"ALTER TABLE {self.quote(self.table)} DROP FOREIGN KEY {self.quote(str(name))}"
+            )
+            note(statement)
+            conn.exec_driver_sql(statement)

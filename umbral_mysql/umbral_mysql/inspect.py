@@ -1,0 +1,71 @@
+"""What SQLAlchemy's MySQL reflection loses or spells its own way, read back for inspectdb.
+
+Column types come from ``information_schema.COLUMNS.COLUMN_TYPE`` and are renamed to the
+names the core's type map knows: ``tinyint(1)`` is a boolean, ``char(36)`` a UUID (as umbral
+writes them), ``float`` the single-precision ``Real``, the ``*text`` / ``*blob`` family text and
+bytes, and a MariaDB ``JSON`` column (a ``longtext`` with a ``json_valid`` check) JSON again.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from umbral.inspect.reader import RawTable
+
+_RENAMES = {
+    "tinyint(1)": "boolean",
+    "char(36)": "uuid",
+    "float": "real",
+    # TIMESTAMP is stored in UTC and converted to the session's time zone: Timestamptz.
+    **dict.fromkeys(("timestamp", "timestamp(6)"), "timestamptz"),
+    **dict.fromkeys(("tinytext", "text", "mediumtext", "longtext"), "text"),
+    **dict.fromkeys(("tinyblob", "blob", "mediumblob", "longblob"), "blob"),
+}
+_JSON_CHECK = re.compile(r"^\s*json_valid\(\s*`?([^`)]+)`?\s*\)\s*$", re.IGNORECASE)
+
+
+def declared(column_type: str) -> str:
+    text = column_type.strip().lower()
+    text = (
+        re.sub(r"^(tinyint|smallint|mediumint|int|bigint)\(\d+\)", r"\1", text)
+        if not text.startswith("tinyint(1)")
+        else text
+    )
+    return _RENAMES.get(text, text)
+
+
+def fixup(conn: Connection, table: RawTable) -> None:
+    rows = conn.exec_driver_sql(
+        "SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS "
+        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
+        (table.name,),
+    ).fetchall()
+    types = {str(name): declared(str(kind)) for name, kind in rows}
+    json_columns = set()
+    kept = []
+    for check in table.checks:
+        m = _JSON_CHECK.match(check)
+        if m:
+            json_columns.add(m.group(1))
+        else:
+            kept.append(check)
+    table.checks = kept
+    for col in table.columns:
+        col.type = "json" if col.name in json_columns else types.get(col.name, col.type)
+        if col.default is not None:
+            col.default = _default(col.default)
+
+
+def _default(text: str) -> str | None:
+    """``current_timestamp(6)`` as the core spells it; MariaDB's ``NULL`` is no default."""
+    lowered = text.strip().lower()
+    if lowered == "null":
+        return None
+    if re.fullmatch(r"current_timestamp\(\d\)|curdate\(\)|curtime\(\d?\)", lowered):
+        head = lowered.split("(")[0]
+        return {"curdate": "current_date", "curtime": "current_time"}.get(head, head)
+    return text
