@@ -20,22 +20,19 @@ DIALECT = re.compile(r"sqlite|postgres|psycopg|mysql|mariadb|pragma|\bpg_", re.I
 
 #: ``(path under core/umbral, the token as written)``: user-facing text, or code being moved.
 ALLOWED = {
-    # Being moved into the SQLite backend by the executor's rework (to be emptied at merge).
-    ("executor.py", '"PRAGMA foreign_key_check"'),
     # The lock-timeout advice names one database's view of sessions: a backend's to give.
     ("executor.py", '"holds a conflicting lock on the table; find it in pg_stat_activity, or "'),
     # `umbral init`'s default database and the CLI's help texts name the shipped backends.
-    ("cli/main.py", '"sqlite:///db.sqlite3"'),
-    ("cli/main.py", '"(Postgres; default 2, 0 = no limit)."'),
-    ("cli/main.py", '"Seconds any statement may run (Postgres; default: no limit)."'),
-    ("cli/main.py", '"Retries of a migration that hit the lock timeout (Postgres; default 5)."'),
-    ("cli/main.py", '"[DATABASE_URL_OR_SQLITE_PATH]"'),
-    ("cli/main.py", '"Database to read (a bare path is a SQLite file; default: the project\'s)."'),
+    ("cli/authoring.py", '"sqlite:///db.sqlite3"'),
+    ("cli/migratecmd.py", '"(PostgreSQL, MySQL; default 2, 0 = no limit)."'),
+    ("cli/migratecmd.py", '"Seconds any statement may run (PostgreSQL, MySQL; default: no limit)."'),  # noqa: E501
+    ("cli/migratecmd.py", '"Retries of a migration that hit the lock timeout (PostgreSQL, MySQL; default 5)."'),  # noqa: E501
+    ("cli/authoring.py", '"[DATABASE_URL_OR_SQLITE_PATH]"'),
+    ("cli/authoring.py", '"Database to read (a bare path is a SQLite file; default: the project\'s)."'),  # noqa: E501
     # Error messages: examples of URLs, and the distribution to install for a known scheme.
-    ("environment.py", 'f"database URL {mask_url(url)!r} is not a URL; write e.g. sqlite:///db.sqlite3 or "'),  # noqa: E501
-    ("environment.py", '"postgresql://user@host/dbname"'),
-    ("environment.py", '"pip install umbral-postgres"'),
-    ("environment.py", '"postgres"'),
+    ("config.py", '"sqlite:///db.sqlite3 or postgresql://user@host/dbname"'),
+    ("config.py", '"; pip install umbral-postgres"'),
+    ("config.py", '"postgres"'),
     # inspectdb's positional argument: a bare path is a SQLite file (documented).
     ("inspect/__init__.py", 'f"sqlite:///{(root / source).resolve()}"'),
 }  # fmt: skip

@@ -89,7 +89,7 @@ def migrate_cmd(
             min=0,
             callback=finite,
             help="Seconds a DDL statement may wait for a table lock before it is retried "
-            "(Postgres; default 2, 0 = no limit).",
+            "(PostgreSQL, MySQL; default 2, 0 = no limit).",
         ),
     ] = None,
     statement_timeout: Annotated[
@@ -98,7 +98,7 @@ def migrate_cmd(
             "--statement-timeout",
             min=0,
             callback=finite,
-            help="Seconds any statement may run (Postgres; default: no limit).",
+            help="Seconds any statement may run (PostgreSQL, MySQL; default: no limit).",
         ),
     ] = None,
     lock_retries: Annotated[
@@ -106,7 +106,7 @@ def migrate_cmd(
         typer.Option(
             "--lock-retries",
             min=0,
-            help="Retries of a migration that hit the lock timeout (Postgres; default 5).",
+            help="Retries of a migration that hit the lock timeout (PostgreSQL, MySQL; default 5).",
         ),
     ] = None,
     env: EnvOpt = None,
