@@ -29,7 +29,7 @@ from umbral.migration import Migration
 from umbral.operations import State, StateThread
 from umbral.runpython import PythonStep
 from umbral.session import Session
-from umbral.steps import RunTimeStep, plain_sql
+from umbral.steps import RunTimeStep, plain_sql, run_time_alternatives
 from umbral.transaction import (
     MigrationNotRolledBack,
     db_message,
@@ -67,6 +67,9 @@ class Rendered:
     #: Per operation: (description, statements), for sqlmigrate and --plan; a run-time
     #: step shows as its statements.
     parts: list[tuple[str, list[Step]]] = field(default_factory=list)
+    #: Per operation, beside ``parts``: what the run time may do instead of the statements
+    #: shown (``RunTimeStep.alternatives``), for sqlmigrate.
+    alternatives: list[list[str]] = field(default_factory=list)
     #: Runs the same with foreign-key enforcement on or off (see ``Backend.FK_NEUTRAL``), so
     #: apply_plan may put it in a batch of either mode.
     fk_neutral: bool = False
@@ -106,6 +109,7 @@ def render_migration(
                 "put the statements that need it in a migration of their own"
             )
         out.parts.append((op.describe(), plain_sql(stmts)))
+        out.alternatives.append(run_time_alternatives(stmts))
         out.statements.extend(stmts)
     out.needs_fk_off = ctx.needs_fk_off
     out.rebuilt = set(ctx.rebuilt)

@@ -42,6 +42,17 @@ class RunTimeStep(ABC):
         or UnsupportedChange when the database holds what the change cannot keep (the
         migration rolls back)."""
 
+    def alternatives(self) -> list[str]:
+        """What the run time may do instead of (or beside) the statements shown, one line
+        each, in the order it tries them: ``sqlmigrate`` names them under the SQL."""
+        return []
+
+
+def run_time_alternatives(steps: Iterable[Any]) -> list[str]:
+    """The alternatives of every run-time step among ``steps``, each named once."""
+    found = (a for step in steps if isinstance(step, RunTimeStep) for a in step.alternatives())
+    return list(dict.fromkeys(found))
+
 
 def plain_sql(steps: Iterable[Any]) -> list[Any]:
     """``steps`` with every run-time step replaced by its statements as rendered (a Python

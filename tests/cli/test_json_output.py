@@ -54,6 +54,7 @@ def test_sqlmigrate_json(project: Project) -> None:
     [op] = data["operations"]
     assert op["description"] == "Create table post"
     assert op["statements"][0].startswith('CREATE TABLE "post"')
+    assert op["run_time"] == []  # a plain CREATE TABLE has nothing to adapt at run time
 
 
 def test_squashmigrations_json(project: Project) -> None:

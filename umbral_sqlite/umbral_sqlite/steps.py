@@ -26,7 +26,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from umbral.errors import UnsupportedChange
 from umbral.steps import Note, RunTimeStep
@@ -69,6 +69,12 @@ class Way(ABC):
         """Do it. False, having changed nothing, when the database turns out not to allow
         it after all: the statements then run as rendered."""
 
+    #: What the way does, as ``sqlmigrate`` names it under the SQL it may replace.
+    summary: ClassVar[str] = ""
+
+    def describe(self) -> str:
+        return f"{type(self).__name__} ({self.summary})"
+
 
 def run_part(live: Live, statements: tuple[str, ...], ways: tuple[Way, ...], note: Note) -> None:
     """Take the first of ``ways`` that applies, or run ``statements``."""
@@ -96,6 +102,11 @@ class CarryStored(Way):
     """The new table takes what the stored definition holds beyond the models
     (``tabledef.carry``: CHECKs, collations, foreign keys of a table umbral did not create),
     or the migration stops before it would lose it."""
+
+    summary: ClassVar[str] = (
+        "the new table keeps the CHECKs, collations and foreign keys its stored definition "
+        "holds beyond the models"
+    )
 
     #: The definition umbral renders for the table's state before the change.
     expected: str
@@ -131,6 +142,10 @@ class CopyAll(Way):
     stored table is laid out as its state says, it copies the same values, and lets SQLite
     move whole records without decoding them when the two definitions allow it."""
 
+    summary: ClassVar[str] = (
+        "copy with SELECT * when the table is laid out as its migrations made it"
+    )
+
     expected: str
     copy: str
 
@@ -150,6 +165,8 @@ class CopyAll(Way):
 class KeepTriggersAndIndexes(Way):
     """The swap (drop, rename, the models' indexes) keeps the old table's triggers and the
     indexes its models do not know (``catalog.swap``)."""
+
+    summary: ClassVar[str] = "the swap keeps the old table's triggers and hand-made indexes"
 
     statements: tuple[str, ...]
     #: The models' ``CREATE INDEX`` before the change.
@@ -172,6 +189,11 @@ class EditDefinition(Way):
     """Instead of the whole rebuild: edit the stored definition, no row copied
     (``catalog.edit_definition``; only the column's definition text changes)."""
 
+    summary: ClassVar[str] = (
+        "edit the stored definition instead of rebuilding, when the table is as its "
+        "migrations made it"
+    )
+
     expected: str
     definition: str
 
@@ -190,6 +212,8 @@ class EditDefinition(Way):
 class DropWithDependents(Way):
     """Drop a column with the indexes and constraints that name it, as PostgreSQL's DROP
     COLUMN does (``catalog.drop_column``)."""
+
+    summary: ClassVar[str] = "drop the column with the indexes and constraints that name it"
 
     column: str
     #: The statements that drop it (``ALTER TABLE ... DROP COLUMN`` last).
@@ -213,6 +237,10 @@ class DropInPlace(DropWithDependents):
     UNIQUE constraint, which a table umbral did not create may declare): drop its indexes and
     the column in place, when the table is as its migrations made it."""
 
+    summary: ClassVar[str] = (
+        "drop the unique column in place, when the table is as its migrations made it"
+    )
+
     expected: str = ""
 
     def applies(self, live: Live) -> bool:
@@ -224,6 +252,8 @@ class SkipIfIndexed(Way):
     """Leave out an index a rename re-creates when the table already has one that indexes the
     same way under another name (adopted by inspectdb with its legacy name, which SQLite kept
     through the rename): the rename does not add a second one, as on PostgreSQL."""
+
+    summary: ClassVar[str] = "leave the index out when the table has one that indexes the same way"
 
     create: str
 
@@ -243,6 +273,8 @@ class DropIndexesLike(Way):
     """Drop every index that indexes as the dropped one does, whatever its name (adopted
     under a legacy name), unless one is a UNIQUE constraint of the table's definition: only a
     rebuild removes that."""
+
+    summary: ClassVar[str] = "drop every index that indexes the same way, whatever its name"
 
     drop: str
     #: The index as umbral makes it (``CREATE [UNIQUE] INDEX``).
@@ -278,6 +310,9 @@ class Adapted(RunTimeStep):
 
     def run(self, conn: Connection, note: Note) -> None:
         run_part(Live(_cursor(conn), self.table), self.sql, self.ways, note)
+
+    def alternatives(self) -> list[str]:
+        return [way.describe() for way in self.ways]
 
 
 @dataclass(frozen=True)
@@ -317,6 +352,9 @@ class Rebuild(RunTimeStep):
     def ways(self) -> list[Way]:
         """Every way the run time may take, in the order it tries them."""
         return [*self.instead, *(way for _, ways in self.parts() for way in ways)]
+
+    def alternatives(self) -> list[str]:
+        return [way.describe() for way in self.ways()]
 
     def run(self, conn: Connection, note: Note) -> None:
         live = Live(_cursor(conn), self.table)

@@ -84,18 +84,28 @@ def sqlmigrate_cmd(
             data = {
                 "migration": rendered.migration.key,
                 "operations": [
-                    {"description": description, "statements": [str(s) for s in statements]}
-                    for description, statements in rendered.parts
+                    {
+                        "description": description,
+                        "statements": [str(s) for s in statements],
+                        "run_time": ways,
+                    }
+                    for (description, statements), ways in zip(
+                        rendered.parts, rendered.alternatives, strict=True
+                    )
                 ],
             }
             out(json.dumps(data, indent=2))
             return 0
         out(f"-- {rendered.migration.key}")
-        for description, statements in rendered.parts:
+        for (description, statements), ways in zip(
+            rendered.parts, rendered.alternatives, strict=True
+        ):
             out(f"-- {description}")
             for stmt in statements:
                 # A Python step (RunPython) shows as a comment: it is no SQL to run.
                 out(f"{stmt};" if isinstance(stmt, str) else str(stmt))
+            for way in ways:
+                out(f"-- at run time, if it applies: {way}")
         return 0
 
     return body
