@@ -615,6 +615,12 @@ class DropForeignKeys(RunTimeStep):
     def statements(self) -> tuple[str, ...]:
         return (self.sql,)
 
+    def alternatives(self) -> list[str]:
+        return [
+            "DropForeignKeys (drop every foreign key on the column, whatever its name, "
+            "as information_schema lists them)"
+        ]
+
     def run(self, conn: Connection, note: Note) -> None:
         note(self.sql)
         names = (
