@@ -9,12 +9,13 @@ bytes, and a MariaDB ``JSON`` column (a ``longtext`` with a ``json_valid`` check
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-    from umbral.inspect.reader import RawTable
+    from umbral.inspect.reader import RawIndex, RawTable
 
 _RENAMES = {
     "tinyint(1)": "boolean",
@@ -58,6 +59,34 @@ def fixup(conn: Connection, table: RawTable) -> None:
         col.type = "json" if col.name in json_columns else types.get(col.name, col.type)
         if col.default is not None:
             col.default = _default(col.default)
+    table.indexes = _indexes(conn, table)
+
+
+def _indexes(conn: Connection, table: RawTable) -> list[RawIndex]:
+    """The table's indexes once each, with their descending columns.
+
+    A MySQL unique constraint is its index, and SQLAlchemy reports it as both; its MySQL
+    reflection also drops a column's DESC, which MariaDB 10.8+ and MySQL 8 keep."""
+    found = conn.exec_driver_sql(
+        "SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS "
+        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND COLLATION = 'D' "
+        "ORDER BY SEQ_IN_INDEX",
+        (table.name,),
+    ).fetchall()
+    descending: dict[str, list[str]] = {}
+    for index, column in found:
+        descending.setdefault(str(index), []).append(f"{column} DESC")
+    seen: set[tuple[object, ...]] = set()
+    out = []
+    for ix in table.indexes:
+        key = (ix.name, ix.columns, ix.unique)
+        if ix.name is not None and key in seen:
+            continue
+        seen.add(key)
+        if ix.name in descending and not ix.descending:
+            ix = replace(ix, descending=tuple(descending[ix.name]))
+        out.append(ix)
+    return out
 
 
 def _default(text: str) -> str | None:
