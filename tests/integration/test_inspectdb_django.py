@@ -73,6 +73,21 @@ def django_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return site
 
 
+@pytest.fixture(autouse=True)
+def _django_on_mysql(request: pytest.FixtureRequest) -> None:
+    """The MySQL params are a known gap: the harness has no MySQL settings (Django's MySQL
+    backend needs mysqlclient, or PyMySQL installed as MySQLdb, in the site)."""
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and callspec.params.get("db_url") == "mysql":
+        request.node.add_marker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="umbral-mysql: adopting a Django-made MariaDB database is untested "
+                "(the Django harness connects with PostgreSQL settings), issue #19",
+            )
+        )
+
+
 def django_migrate(site: Path, url: str) -> None:
     if url.startswith("sqlite"):
         db = {"ENGINE": "django.db.backends.sqlite3", "NAME": sqlite_path(url)}

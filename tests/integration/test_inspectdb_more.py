@@ -10,9 +10,17 @@ from pathlib import Path
 import pytest
 from test_inspectdb import adopt_config, assert_round_trip
 
-from conftest import Project, execute, make_project, rows
+from conftest import Project, backend_name, execute, make_project, rows
 
 WARN = "warning: umbral inspectdb: "
+
+
+#: An auto-numbered primary key as another tool writes it (MySQL's SERIAL adds a UNIQUE).
+SERIAL_PK = {
+    "sqlite": "INTEGER PRIMARY KEY",
+    "postgres": "SERIAL PRIMARY KEY",
+    "mysql": "INTEGER AUTO_INCREMENT PRIMARY KEY",
+}
 
 
 def _indexes_on(url: str, table: str, column: str) -> list[str]:
@@ -20,6 +28,16 @@ def _indexes_on(url: str, table: str, column: str) -> list[str]:
     if url.startswith("sqlite"):
         names = [r[1] for r in rows(url, f"PRAGMA index_list({table})")]
         return sorted(n for n in names if rows(url, f"PRAGMA index_info({n})")[0][2] == column)
+    if backend_name(url) == "mysql":
+        return sorted(
+            r[0]
+            for r in rows(
+                url,
+                "SELECT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = "
+                f"DATABASE() AND TABLE_NAME = '{table}' AND SEQ_IN_INDEX = 1 "
+                f"AND COLUMN_NAME = '{column}'",
+            )
+        )
     return sorted(
         r[0]
         for r in rows(
@@ -41,6 +59,8 @@ def test_partial_index_is_read_and_warned(any_project: Project) -> None:
     """django-allauth's `account_emailaddress` has two partial unique indexes: inspectdb
     crashed on SQLite reading them."""
     p, url = any_project, any_project.database
+    if backend_name(url) == "mysql":
+        pytest.skip("MySQL and MariaDB have no partial (WHERE) index")
     serial = "INTEGER PRIMARY KEY" if url.startswith("sqlite") else "SERIAL PRIMARY KEY"
     execute(
         url,
@@ -99,12 +119,13 @@ def test_sqlite_generated_column_warning_keeps_its_expression(
 
 def test_descending_index_is_warned_and_kept_once(any_project: Project) -> None:
     p, url = any_project, any_project.database
-    serial = "INTEGER PRIMARY KEY" if url.startswith("sqlite") else "SERIAL PRIMARY KEY"
+    serial = SERIAL_PK[backend_name(url)]
+    kind = "kind(50)" if backend_name(url) == "mysql" else "kind"  # unbounded text: a prefix
     execute(
         url,
         f"CREATE TABLE event (id {serial}, at VARCHAR(30) NOT NULL, kind TEXT NOT NULL)",
         "CREATE INDEX event_at_desc ON event (at DESC)",
-        "CREATE INDEX event_kind_at ON event (kind, at DESC)",
+        f"CREATE INDEX event_kind_at ON event ({kind}, at DESC)",
         "INSERT INTO event (at, kind) VALUES ('2024-01-01', 'x')",
     )
     adopt_config(p)
@@ -156,11 +177,11 @@ def test_postgres_table_comment_is_warned(postgres_url: str, tmp_path: Path) -> 
 def test_index_names_are_listed_once(any_project: Project) -> None:
     """PostgreSQL reflects a unique constraint twice (the constraint and its index)."""
     p, url = any_project, any_project.database
-    serial = "INTEGER PRIMARY KEY" if url.startswith("sqlite") else "SERIAL PRIMARY KEY"
+    serial = SERIAL_PK[backend_name(url)]
     execute(
         url,
         f"CREATE TABLE tag (id {serial}, name VARCHAR(50) NOT NULL, "
-        "slug VARCHAR(50) NOT NULL CONSTRAINT tag_slug_uq UNIQUE)",
+        "slug VARCHAR(50) NOT NULL, CONSTRAINT tag_slug_uq UNIQUE (slug))",
         "CREATE UNIQUE INDEX tag_name_uq ON tag (name)",
     )
     r = p.run("inspectdb", "--output", "legacy")
@@ -234,7 +255,9 @@ def test_exclude_and_include_patterns(any_project: Project) -> None:
     assert f"{WARN}view `shop_names` is not adopted" in r.stderr  # a view matches shop_* too
     text = (p.root / "second" / "models.py").read_text()
     assert "class ShopOrder(Model):" in text and "ShopItem" not in text
-    assert "    item_id = fields.Integer(nullable=True)\n" in text
+    # InnoDB gives every foreign key an index, and the column keeps it.
+    index = ", index=True" if backend_name(p.database) == "mysql" else ""
+    assert f"    item_id = fields.Integer(nullable=True{index})\n" in text
     assert "the target is not an adopted model" in r.stderr
 
 

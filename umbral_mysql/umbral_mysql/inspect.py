@@ -9,12 +9,13 @@ bytes, and a MariaDB ``JSON`` column (a ``longtext`` with a ``json_valid`` check
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-    from umbral.inspect.reader import RawTable
+    from umbral.inspect.reader import RawIndex, RawTable
 
 _RENAMES = {
     "tinyint(1)": "boolean",
@@ -25,6 +26,8 @@ _RENAMES = {
     **dict.fromkeys(("tinytext", "text", "mediumtext", "longtext"), "text"),
     **dict.fromkeys(("tinyblob", "blob", "mediumblob", "longblob"), "blob"),
 }
+#: MySQL's backslash escapes in a string literal (any other escaped character is itself).
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "Z": "\x1a"}
 _JSON_CHECK = re.compile(r"^\s*json_valid\(\s*`?([^`)]+)`?\s*\)\s*$", re.IGNORECASE)
 
 
@@ -40,13 +43,20 @@ def declared(column_type: str) -> str:
 
 def fixup(conn: Connection, table: RawTable) -> None:
     rows = conn.exec_driver_sql(
-        "SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS "
+        "SELECT COLUMN_NAME, COLUMN_TYPE, COLUMN_DEFAULT FROM information_schema.COLUMNS "
         "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
         (table.name,),
     ).fetchall()
-    types = {str(name): declared(str(kind)) for name, kind in rows}
+    types = {str(name): declared(str(kind)) for name, kind, _default in rows}
+    # SQLAlchemy's parser of SHOW CREATE TABLE loses a string default holding an escaped
+    # quote ('it\'s'); MariaDB's catalog has it, quoted.
+    quoted = {str(n): str(d) for n, _k, d in rows if d is not None and str(d).startswith("'")}
     json_columns = set()
     kept = []
+    for check in _column_checks(conn, table.name):  # only a JSON column's: the rest as before
+        m = _JSON_CHECK.match(check)
+        if m:
+            json_columns.add(m.group(1))
     for check in table.checks:
         m = _JSON_CHECK.match(check)
         if m:
@@ -56,8 +66,52 @@ def fixup(conn: Connection, table: RawTable) -> None:
     table.checks = kept
     for col in table.columns:
         col.type = "json" if col.name in json_columns else types.get(col.name, col.type)
+        if col.default is None and col.name in quoted:
+            col.default = quoted[col.name]
         if col.default is not None:
             col.default = _default(col.default)
+    table.indexes = _indexes(conn, table)
+
+
+def _column_checks(conn: Connection, table: str) -> list[str]:
+    """The CHECKs MariaDB writes on a column (a JSON column's ``json_valid``): SQLAlchemy
+    reads only table constraints. MySQL's catalog has no TABLE_NAME there, nor such checks."""
+    try:
+        found = conn.exec_driver_sql(
+            "SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
+            "WHERE CONSTRAINT_SCHEMA = DATABASE() AND TABLE_NAME = %s AND LEVEL = 'Column'",
+            (table,),
+        ).fetchall()
+    except Exception:  # MySQL: no TABLE_NAME / LEVEL columns
+        return []
+    return [str(r[0]) for r in found]
+
+
+def _indexes(conn: Connection, table: RawTable) -> list[RawIndex]:
+    """The table's indexes once each, with their descending columns.
+
+    A MySQL unique constraint is its index, and SQLAlchemy reports it as both; its MySQL
+    reflection also drops a column's DESC, which MariaDB 10.8+ and MySQL 8 keep."""
+    found = conn.exec_driver_sql(
+        "SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS "
+        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND COLLATION = 'D' "
+        "ORDER BY SEQ_IN_INDEX",
+        (table.name,),
+    ).fetchall()
+    descending: dict[str, list[str]] = {}
+    for index, column in found:
+        descending.setdefault(str(index), []).append(f"{column} DESC")
+    seen: set[tuple[object, ...]] = set()
+    out = []
+    for ix in table.indexes:
+        key = (ix.name, ix.columns, ix.unique)
+        if ix.name is not None and key in seen:
+            continue
+        seen.add(key)
+        if ix.name in descending and not ix.descending:
+            ix = replace(ix, descending=tuple(descending[ix.name]))
+        out.append(ix)
+    return out
 
 
 def _default(text: str) -> str | None:
@@ -65,6 +119,13 @@ def _default(text: str) -> str | None:
     lowered = text.strip().lower()
     if lowered == "null":
         return None
+    stripped = text.strip()
+    if len(stripped) >= 2 and stripped[0] == stripped[-1] == "'":
+        # MariaDB writes a quote in a string default as \' : the core reads standard SQL ''.
+        body = re.sub(
+            r"\\(.)|''", lambda m: _ESCAPES.get(m[1], m[1]) if m[1] else "'", stripped[1:-1]
+        )
+        return "'" + body.replace("'", "''") + "'"
     if re.fullmatch(r"current_timestamp\(\d\)|curdate\(\)|curtime\(\d?\)", lowered):
         head = lowered.split("(")[0]
         return {"curdate": "current_date", "curtime": "current_time"}.get(head, head)
