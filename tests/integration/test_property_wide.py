@@ -19,7 +19,7 @@ definitions, index keys and predicates) equals that of a fresh database built fr
 models, and no column set carries two constraints of one kind. At the end, migrating back to
 zero and forward again gives the same schema.
 
-CI runs a bounded number of examples; ``UMBRAL_LONG_TESTS=1`` runs 2,000 per backend (see
+CI runs a bounded number of examples; ``UMBRAL_LONG_TESTS=1`` runs 2,000 per test (see
 tests/README.md).
 """
 
