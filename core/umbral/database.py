@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 from umbral.config import mask_url, url_password
@@ -100,6 +100,13 @@ def connect(backend: Backend, url: str, *, create: bool = True) -> Iterator[Conn
     conn.info[BACKEND_KEY] = backend
     try:
         yield conn
+    except BaseException:
+        # Failed or interrupted: a statement may still be in progress on the driver's
+        # connection (Ctrl-C mid-query), and the pool's reset would send a ROLLBACK that fails
+        # and logs a traceback. Closing it unreset makes the server roll back instead.
+        with suppress(Exception):
+            conn.invalidate()
+        raise
     finally:
         conn.close()
         engine.dispose()
