@@ -131,7 +131,7 @@ def _sqlite(path: str) -> Dump:
         out: Dump = {}
         objects = conn.execute(
             "SELECT type, name, sql FROM sqlite_master WHERE type IN ('table', 'view') "
-            "AND name NOT LIKE 'sqlite_%' AND name != 'umbral_migrations' ORDER BY name"
+            "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'umbral_migration%' ORDER BY name"
         ).fetchall()
         for kind, name, sql in objects:
             if kind == "view":
@@ -294,7 +294,8 @@ def _postgres(url: str) -> Dump:
         rels = conn.execute(
             "SELECT c.oid, c.relname, c.relkind, obj_description(c.oid, 'pg_class') "
             "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = %s AND c.relkind IN ('r', 'v') AND c.relname != 'umbral_migrations' "
+            "WHERE n.nspname = %s AND c.relkind IN ('r', 'v') "
+            "AND c.relname NOT LIKE 'umbral\\_migration%%' "
             "ORDER BY c.relname",
             (schema,),
         ).fetchall()

@@ -217,6 +217,7 @@ class App:
         allow_irreversible: bool = False,
         plan: bool = False,
         replay: bool = False,
+        from_statement: int | None = None,
         lock_wait: float | None = None,
         lock_timeout: float | None = None,
         statement_timeout: float | None = None,
@@ -233,6 +234,10 @@ class App:
         from the migrations' snapshots and they are recorded in one transaction, up to the
         first migration that has to run as written (see ``umbral.fastpath``); ``replay`` runs
         every migration instead. ``result.path`` says which path and why.
+
+        A migration the database cannot roll back as a whole runs statement by statement; when
+        one of its statements fails, the next run continues at that statement
+        (``umbral.progress``), or at its statement ``from_statement``.
         """
         from umbral.database import connect
         from umbral.guards import refuse_in_memory
@@ -254,6 +259,7 @@ class App:
             allow_irreversible=allow_irreversible,
             plan_only=plan,
             replay=replay,
+            from_statement=from_statement,
         )
         self.env.all_migrations()  # validate every file before touching the database
         request = replace(request, environment=resolve_env(environment, self.environment))
@@ -293,13 +299,15 @@ class App:
 
         Reads the migration files and the tracking table only: the plugins' models are not
         loaded (a broken model does not hide where the database stands)."""
-        from umbral import drift, recorder
+        from umbral import drift, progress, recorder
         from umbral.database import connect
 
         backend, url = self._backend()
         migrations = [m for p in self.env.plugin_names for m in self.env.migrations(p)]
         with connect(backend, url, create=False) as conn, _db_errors(url):
-            return drift.detect(migrations, recorder.applied(conn), recorder.skipped(conn))
+            return drift.detect(
+                migrations, recorder.applied(conn), recorder.skipped(conn), progress.read(conn)
+            )
 
     def sqlmigrate(self, spec: str) -> Rendered:
         """The SQL of one migration for the configured backend; no database is opened."""
@@ -378,7 +386,7 @@ class App:
             promises=promises,
             differences=compare(promises, live, comments=backend.COLUMN_COMMENTS,
                                 quote=backend.quote),
-            outside=outside(promises, live, recorder.TABLE),
+            outside=outside(promises, live, recorder.OWN_TABLES),
             live=live,
         )  # fmt: skip
 

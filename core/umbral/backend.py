@@ -104,6 +104,8 @@ class Backend:
     lock_retries: int = 0
     #: First pause before a retry after a lock timeout; it doubles each time, up to 30 s.
     lock_retry_backoff: float = 0.5
+    #: Where the database lists its sessions, which the advice after a lock timeout names.
+    SESSIONS_VIEW: ClassVar[str] = ""
 
     def for_run(self, options: RunOptions) -> Self:
         """A copy of this backend with one ``migrate`` run's options: the backend found by URL
@@ -338,6 +340,24 @@ class Backend:
             f"CREATE TABLE IF NOT EXISTS {table} (plugin TEXT NOT NULL, name TEXT NOT NULL, "
             "applied_at TEXT NOT NULL, checksum TEXT NOT NULL, PRIMARY KEY (plugin, name))"
         )
+
+    def progress_table_sql(self, table: str) -> str:
+        """The ``CREATE TABLE IF NOT EXISTS`` of the statement-progress table
+        (``umbral.progress``), its keys sized as the tracking table's."""
+        return (
+            f"CREATE TABLE IF NOT EXISTS {table} (plugin TEXT NOT NULL, name TEXT NOT NULL, "
+            "checksum TEXT NOT NULL, backward INTEGER NOT NULL, done INTEGER NOT NULL, "
+            "total INTEGER NOT NULL, error TEXT, updated_at TEXT NOT NULL, "
+            "PRIMARY KEY (plugin, name))"
+        )
+
+    def runs_in_steps(self, steps: Sequence[Any], atomic: bool) -> bool:
+        """Whether a migration of these rendered steps can be left partly applied here, so
+        that it runs statement by statement with its progress recorded and a failed run
+        continues at the failed statement (``umbral.progress``). Default: a migration marked
+        ``"atomic": false`` where such migrations run outside a transaction. A backend whose
+        DDL commits on its own adds every migration with DDL."""
+        return not atomic and self.NON_ATOMIC_MIGRATIONS
 
     def upsert_returning(self, conn: Connection) -> bool:
         """Whether ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` and ``DELETE ... RETURNING``

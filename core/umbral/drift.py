@@ -2,7 +2,8 @@
 
 ``[X]`` applied, ``[ ]`` pending, ``[!]`` applied but missing, ``[?]`` out of order,
 ``[~]`` edited (recorded checksum differs from the file's), ``[-]`` skipped (recorded without
-running: its ``skip_on`` named the environment it was migrated in).
+running: its ``skip_on`` named the environment it was migrated in), ``[/]`` partly applied
+(a statement of a migration that runs statement by statement failed; ``umbral.progress``).
 """
 
 from __future__ import annotations
@@ -10,9 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from umbral.graph import Graph
 from umbral.migration import Migration, id_sequence
+
+if TYPE_CHECKING:
+    from umbral.progress import Progress
 
 
 class State(Enum):
@@ -22,6 +27,7 @@ class State(Enum):
     OUT_OF_ORDER = "[?]"
     EDITED = "[~]"
     SKIPPED = "[-]"
+    PARTIAL = "[/]"
 
     @property
     def marker(self) -> str:
@@ -40,6 +46,8 @@ class Entry:
     migration: Migration | None = None
     #: For a skipped migration, the environment it was skipped in.
     environment: str | None = None
+    #: For a partly applied (or partly un-applied) migration, where it stopped and why.
+    progress: Progress | None = None
 
     @property
     def key(self) -> str:
@@ -50,21 +58,29 @@ def detect(
     migrations: Iterable[Migration] | Graph,
     applied: Mapping[str, str],
     skipped: Mapping[str, str] | None = None,
+    partial: Mapping[str, Progress] | None = None,
 ) -> list[Entry]:
     """Classify every migration on disk and every tracking row.
 
     ``applied`` maps ``plugin/name`` to the recorded checksum, ``skipped`` the rows recorded as
-    skipped to their environment. The result is sorted by plugin (alphabetically), then name.
+    skipped to their environment, ``partial`` the partly applied migrations to where they
+    stopped. The result is sorted by plugin (alphabetically), then name.
     """
     graph = migrations if isinstance(migrations, Graph) else Graph(migrations)
     skipped = skipped or {}
+    partial = partial or {}
     max_applied: dict[str, int] = {}
     for key in applied:
         plugin, name = key.split("/", 1)
         max_applied[plugin] = max(max_applied.get(plugin, 0), id_sequence(name))
     entries = [
         Entry(
-            m.plugin, m.id, _state(graph, m, applied, skipped, max_applied), m, skipped.get(m.key)
+            m.plugin,
+            m.id,
+            State.PARTIAL if m.key in partial else _state(graph, m, applied, skipped, max_applied),
+            m,
+            skipped.get(m.key),
+            partial.get(m.key),
         )
         for m in graph
     ]

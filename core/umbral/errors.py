@@ -94,24 +94,39 @@ class MigrationNotRolledBack(MigrationFailed):
         )
 
 
-class NonAtomicMigrationFailed(MigrationFailed):
-    """A statement of a non-atomic migration failed: earlier statements stay committed."""
+class MigrationPartlyApplied(MigrationFailed):
+    """A statement of a migration that runs statement by statement failed (a migration the
+    database cannot roll back as a whole): the statements before it stay applied, and the next
+    ``migrate`` continues at the failed one (``umbral.progress``)."""
 
-    def __init__(self, key: str, statement: str, error: str) -> None:
+    def __init__(
+        self, key: str, statement: str, error: str, *, done: int, total: int, backward: bool
+    ) -> None:
         super().__init__(key, statement, error)
+        self.done, self.total, self.backward = done, total, backward
+        what = "un-applying migration" if backward else "migration"
         self.args = (
-            f"umbral migrate: non-atomic migration {key} failed and was not recorded: {error}",
+            f"umbral migrate: {what} {key} failed at statement {done + 1} of {total}: {error}",
         )
-        self.details = (
-            f"  statement: {statement}",
-            "  Statements before it were committed (the migration runs outside a transaction); "
-            "re-running migrate runs the migration again, so its statements must be idempotent "
-            "(IF [NOT] EXISTS).",
-        )
+        if done:
+            state = "un-applied" if backward else "applied"
+            after = (
+                f"  Statements 1-{done} stay {state}: the database cannot roll this migration "
+                "back as a whole. Fix the cause and run the same migrate again: it continues "
+                f"at statement {done + 1}."
+            )
+        else:
+            after = "  No statement of it completed; fix the cause and run migrate again."
+        self.details = (f"  statement: {statement}", after)
 
 
 class Refused(UmbralError):
     """A guard refused to run (in-memory database, drift, destructive operations...)."""
+
+
+class PartlyApplied(Refused):
+    """``migrate`` refuses to go on past a partly applied migration without being told how
+    (SPEC §8, statement-level resume)."""
 
 
 class DriftDetected(Refused):

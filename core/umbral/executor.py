@@ -15,13 +15,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from umbral import recorder
+from umbral import progress, recorder
 from umbral.backend import Backend, RenderContext
 from umbral.database import driver_cursor
 from umbral.errors import (
     MigrationFailed,
     MigrationFileError,
-    NonAtomicMigrationFailed,
+    MigrationPartlyApplied,
+    PartlyApplied,
     UmbralError,
     UnsupportedChange,
 )
@@ -76,6 +77,16 @@ class Rendered:
     #: Run statement by statement, never as one script: set when the script hit a lock
     #: timeout, so that the retries name the statement that waits.
     one_by_one: bool = False
+    #: Where an earlier run left this migration partly applied (it continues there), for a
+    #: migration that runs statement by statement (``Backend.runs_in_steps``).
+    progress: progress.Progress | None = None
+    #: The checksum of the migration's file, where ``migration`` is not read from it (the
+    #: reverse migration a backward run renders).
+    file_checksum: str | None = None
+
+    @property
+    def checksum(self) -> str:
+        return self.migration.checksum if self.file_checksum is None else self.file_checksum
 
 
 def render_migration(
@@ -143,8 +154,6 @@ def _refuse_outside_transaction_only(
         )
 
 
-
-
 #: Seconds a batch of migrations may keep its transaction open before committing (apply_plan).
 BATCH_SECONDS = 0.5
 
@@ -165,8 +174,8 @@ def apply_one(session: Session, rendered: Rendered) -> bool:
     conn, backend = session.conn, session.backend
     m = rendered.migration
     fake = rendered.record_only
-    if not m.atomic and backend.NON_ATOMIC_MIGRATIONS and not fake:
-        return apply_non_atomic(session, rendered)
+    if not fake and backend.runs_in_steps(rendered.statements, m.atomic):
+        return apply_in_steps(session, rendered)
     errors = driver_errors(conn)
     if not fake and _apply_as_script(conn, backend, rendered, errors):
         return True
@@ -361,43 +370,160 @@ class _DeferredViolated(Exception):
     statement, which reports it."""
 
 
-def apply_non_atomic(session: Session, rendered: Rendered) -> bool:
-    """Run a migration marked ``"atomic": false`` statement by statement, in autocommit.
+def apply_in_steps(session: Session, rendered: Rendered) -> bool:
+    """Run a migration the database cannot roll back as a whole statement by statement,
+    recording after each one how many have completed (``umbral.progress``): a failed run
+    leaves the migration partly applied, and the next one continues at the failed statement
+    instead of running the committed ones again.
 
-    It is recorded (un-recorded when backward) only after every statement succeeded. A
-    statement that times out waiting for a lock is retried on its own (the ones before it are
-    committed), after the backend's clean-up of what a failed attempt left behind (an INVALID
-    index of a concurrent build).
+    Each statement commits together with its progress where it can run in a transaction (then
+    it is never run twice). One that cannot (a concurrent index build), or DDL the database
+    commits on its own, commits just before its progress is written: a process killed between
+    the two repeats that one statement next time. The last statement commits with the tracking
+    row (deleted when un-applying). A statement that times out waiting for a lock is retried on
+    its own, after the backend's clean-up of what a failed attempt left behind.
     """
     conn, backend = session.conn, session.backend
     m = rendered.migration
     if (m.key in recorder.applied(conn)) != rendered.backward:
         return False
-    errors = driver_errors(conn)
-    level = conn.get_execution_options().get("isolation_level", conn.default_isolation_level)
-    conn.execution_options(isolation_level="AUTOCOMMIT")
+    steps = rendered.statements
+    total = len(steps)
+    known = rendered.progress
+    if known is not None and known.total != total and known.done:
+        raise PartlyApplied(
+            f"umbral migrate: migration {m.key} was partly applied as {known.total} "
+            f"statement(s) and now renders as {total}; say where to continue with "
+            "--from-statement N (1 runs it whole), or mark it applied with --fake"
+        )
+    done = known.done if known is not None else 0
+    saved = known is not None  # whether its progress row exists
+    if not saved and done < total - 1:
+        with write_transaction(conn, backend):
+            progress.ensure_table(conn)
+    with _foreign_keys_off(conn, backend, rendered.needs_fk_off):
+        while done < total:
+            try:
+                retry_lock_timeouts(
+                    session, m.key, lambda i=done, s=saved: _attempt(session, rendered, i, s)
+                )
+            except MigrationPartlyApplied as exc:
+                _note_failure(conn, backend, rendered, exc, saved=saved)
+                raise
+            done += 1
+            saved = done < total
+    return True
+
+
+def _attempt(session: Session, rendered: Rendered, index: int, saved: bool) -> None:
+    """Run statement ``index`` of a migration that runs statement by statement; its failure
+    is a MigrationPartlyApplied naming it and the database's error."""
+    m = rendered.migration
+    steps = rendered.statements
+    total = len(steps)
+    at = _At(str(steps[index]))
+    reached = progress.Progress(m.key, rendered.checksum, rendered.backward, index + 1, total)
     try:
-        for stmt in plain_sql(rendered.statements):
+        _run_in_steps(
+            session, rendered, steps[index], at,
+            finish=index == total - 1, reached=reached, saved=saved,
+        )  # fmt: skip
+    except (*driver_errors(session.conn), UnsupportedChange) as exc:
+        error = exc.args[0] if isinstance(exc, UnsupportedChange) else db_message(exc)
+        raise MigrationPartlyApplied(
+            m.key, at.statement, error, done=index, total=total, backward=rendered.backward
+        ) from exc
 
-            def attempt(stmt: str = stmt) -> None:
-                try:
-                    for cleanup in backend.non_atomic_prelude(conn, stmt):
-                        run_statement(conn, cleanup)
-                    run_statement(conn, stmt)
-                    conn.commit()
-                except errors as exc:
-                    conn.rollback()
-                    raise NonAtomicMigrationFailed(m.key, stmt, db_message(exc)) from exc
 
-            retry_lock_timeouts(session, m.key, attempt)
-    finally:
-        conn.execution_options(isolation_level=level)
+def _run_in_steps(
+    session: Session,
+    rendered: Rendered,
+    step: Step,
+    at: _At,
+    *,
+    finish: bool,
+    reached: progress.Progress,
+    saved: bool,
+) -> None:
+    """Run one statement of a migration that runs statement by statement, and commit it with
+    its progress (or, the last one, with the tracking row's change)."""
+    conn, backend = session.conn, session.backend
+    m = rendered.migration
+    alone = isinstance(step, str) and backend.cannot_run_in_transaction(step) is not None
+    if isinstance(step, str):
+        for cleanup in backend.non_atomic_prelude(conn, step):
+            at.statement = cleanup
+            with _autocommit(conn):
+                run_statement(conn, cleanup)
+        at.statement = step
+    if alone:
+        with _autocommit(conn):
+            run_statement(conn, str(step))
     with write_transaction(conn, backend):
+        if not alone:
+            _run_step(conn, backend, m, step, at)
+        if not finish:
+            progress.save(conn, reached, exists=saved)
+            return
+        if saved:
+            progress.clear(conn, m.key)
         if rendered.backward:
             recorder.unrecord(conn, m.plugin, m.id)
         else:
             recorder.record(conn, m.plugin, m.id, m.checksum)
-    return True
+
+
+def _run_step(conn: Connection, backend: Backend, m: Migration, step: Step, at: _At) -> None:
+    """One rendered step in the current transaction: SQL, a Python step, a run-time step."""
+    if isinstance(step, PythonStep):
+        step.run(conn, backend.name, m.key)
+    elif isinstance(step, RunTimeStep):
+        reached = [at.statement]
+        try:
+            step.run(conn, reached.append)
+        finally:
+            at.statement = reached[-1]
+    else:
+        run_statement(conn, step)
+
+
+@contextmanager
+def _autocommit(conn: Connection) -> Iterator[None]:
+    """Run what cannot run inside a transaction (a concurrent index build) in autocommit."""
+    if conn.in_transaction():
+        conn.commit()  # what the backend's clean-up read or ran before it
+    level = conn.get_execution_options().get("isolation_level", conn.default_isolation_level)
+    conn.execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        yield
+    finally:
+        conn.execution_options(isolation_level=level)
+
+
+def _note_failure(
+    conn: Connection, backend: Backend, rendered: Rendered, exc: MigrationPartlyApplied,
+    *, saved: bool,
+) -> None:  # fmt: skip
+    """Record where a failed migration stopped and why, for showmigrations and the next run;
+    forget it when nothing of it ran. A connection that died with the failure cannot write:
+    the progress row then says where the last completed statement left it."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    m = rendered.migration
+    errors = (*driver_errors(conn), SQLAlchemyError)  # a dead connection raises either
+    try:
+        if conn.in_transaction():
+            conn.rollback()
+        with write_transaction(conn, backend):
+            if exc.done:
+                failed = progress.Progress(
+                    m.key, rendered.checksum, rendered.backward, exc.done, exc.total, exc.error
+                )
+                progress.save(conn, failed, exists=saved)
+            elif saved:
+                progress.clear(conn, m.key)
+    except errors:
+        pass
 
 
 def retry_lock_timeouts(session: Session, key: str, attempt: Callable[[], Any]) -> Any:
@@ -418,10 +544,11 @@ def retry_lock_timeouts(session: Session, key: str, attempt: Callable[[], Any]) 
                 raise
             if tries >= backend.lock_retries:
                 exc.gave_up = True  # type: ignore[attr-defined]  # outer retry loops stop too
+                find = f"find it in {backend.SESSIONS_VIEW}, or " if backend.SESSIONS_VIEW else ""
                 exc.args = (
                     f"{exc.args[0]} (gave up after {tries + 1} attempt(s): another session "
-                    "holds a conflicting lock on the table; find it in pg_stat_activity, or "
-                    "re-run later or with a larger --lock-timeout)",
+                    f"holds a conflicting lock on the table; {find}re-run later or with a "
+                    "larger --lock-timeout)",
                 )
                 raise
             tries += 1

@@ -160,7 +160,7 @@ def umbral_tables(conn: Connection, plan: Sequence[Migration]) -> list[str]:
 
     insp = inspect(conn)
     existing = set(insp.get_table_names()) | set(insp.get_view_names())
-    wanted = {recorder.TABLE}
+    wanted = set(recorder.OWN_TABLES)
     for m in _ends(plan).values():
         snapshot = m.snapshot_after
         wanted |= {model.table for model in snapshot.models.values()}

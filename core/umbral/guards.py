@@ -4,15 +4,18 @@ asked on every path that reaches it."""
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from umbral.drift import Entry, State
-from umbral.errors import DriftDetected, MigrationGraphError, Refused
+from umbral.errors import DriftDetected, MigrationGraphError, PartlyApplied, Refused
 
 if TYPE_CHECKING:
     from umbral.backend import Backend
     from umbral.environment import Environment
     from umbral.executor import Rendered
+    from umbral.plan import Step
+    from umbral.progress import Progress
 
 
 def refuse_in_memory(backend: Backend, url: str, allow: bool) -> None:
@@ -160,3 +163,50 @@ def destructive_gate(pm: Any, backend: Backend, rendered: Sequence[Rendered]) ->
         )
         err.details = (*lines, _DESTRUCTIVE_BACKWARD if rendered[0].backward else _DESTRUCTIVE)
         raise err
+
+
+# -- partly applied migrations ----------------------------------------------------------------
+
+
+def resume_plan(
+    partial: Mapping[str, Progress],
+    steps: Sequence[Step],
+    checksums: Mapping[str, str],
+    from_statement: int | None,
+) -> dict[str, Progress]:
+    """Where each partly applied migration of the plan continues (``umbral.progress``), after
+    refusing a run that would pass one by, or continue one whose file changed since its
+    first statements ran, without being told where (``from_statement``)."""
+    planned = {s.key: s.backward for s in steps if not s.record_only}
+    if from_statement is not None and len(partial) != 1:
+        found = ", ".join(sorted(partial)) or "none is"
+        raise PartlyApplied(
+            "umbral migrate --from-statement: it continues the one partly applied migration, "
+            f"and {found}{' are' if len(partial) > 1 else ''} partly applied"
+        )
+    out: dict[str, Progress] = {}
+    for key, p in sorted(partial.items()):
+        doing = "un-applied" if p.backward else "applied"
+        where = f"migration {key} is partly {doing} ({p.describe()})"
+        if key not in checksums:
+            raise PartlyApplied(
+                f"umbral migrate: {where}, and its file is gone; restore the file, or run "
+                "`umbral migrate --prune` to forget its progress once the database is repaired"
+            )
+        if planned.get(key) != p.backward:
+            finish = f"umbral migrate {key}" if not p.backward else "the same migrate"
+            raise PartlyApplied(
+                f"umbral migrate: {where}; run `{finish}` to continue it first, or, once its "
+                f"remaining statements are done by hand, `umbral migrate --fake {key}`"
+            )
+        if from_statement is not None:
+            p = replace(p, checksum=checksums[key], done=from_statement - 1, error=None)
+        elif p.checksum != checksums[key]:
+            raise PartlyApplied(
+                f"umbral migrate: {where}, and its file was edited since; say where the edited "
+                "file continues: `umbral migrate --from-statement N` runs it from its "
+                f"statement N (1 runs it whole), or `umbral migrate --fake {key}` marks it "
+                "applied"
+            )
+        out[key] = p
+    return out

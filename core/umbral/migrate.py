@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from umbral import drift, executor, guards, recorder
+from umbral import drift, executor, guards, progress, recorder
 from umbral.errors import MigrationFileError, Refused
 from umbral.graph import Graph
 from umbral.migration import Migration
@@ -64,6 +64,8 @@ class MigrateRequest:
     #: Only show the plan (--plan): nothing is written.
     plan_only: bool = False
     replay: bool = False
+    #: Where a partly applied migration continues (--from-statement N: its statement N).
+    from_statement: int | None = None
     #: Where this database runs (``skip_on``); None when no environment is named.
     environment: str | None = None
 
@@ -94,6 +96,8 @@ class Migrator:
         self.result = MigrateResult()
         #: Migrations recorded as skipped, with the environment they were skipped in.
         self.skipped: dict[str, str] = {}
+        #: Where the partly applied migrations of the plan continue (``umbral.progress``).
+        self.resume: dict[str, progress.Progress] = {}
 
     def warn(self, text: str) -> None:
         self.result.warnings.append(text)
@@ -105,12 +109,13 @@ class Migrator:
         request, result = self.request, self.result
         applied = recorder.applied(self.conn)
         self.skipped = recorder.skipped(self.conn)
+        partial = progress.read(self.conn)
         guards.check_conflicts(self.env, applied)
         if request.fake is not None:
-            result.message = self.fake(request.fake)
+            result.message = self.fake(request.fake, partial)
             return result
         if request.prune:  # bookkeeping only: drift is what it clears, so it is not checked
-            result.pruned = self.orphans(applied)
+            result.pruned = self.orphans(applied, partial)
             if not request.plan_only and result.pruned:
                 self.prune(result.pruned)
             return result
@@ -125,7 +130,9 @@ class Migrator:
             result.faked = self._initial_to_fake(applied)
         faked = {k: self.by_key[k].checksum for k in result.faked}
         steps = make_plan(self.graph, applied, target, faked=faked)
-        covered = self._fast_path(steps, bool(applied or faked))
+        checksums = {k: m.checksum for k, m in self.by_key.items() if k in partial}
+        self.resume = guards.resume_plan(partial, steps, checksums, request.from_statement)
+        covered = self._fast_path(steps, bool(applied or faked or partial))
         rendered = [self.render(s) for s in steps[covered:]]
         if not request.allow_destructive:
             # The same refusal as a replay: the covered migrations are gated as well.
@@ -215,6 +222,19 @@ class Migrator:
 
     def render(self, step: Step) -> executor.Rendered:
         """How ``step`` runs: forward, or the reverse of its migration."""
+        rendered = self._render(step)
+        known = self.resume.get(step.key)
+        if known is not None and not rendered.record_only:
+            count = len(rendered.statements)
+            if not 0 <= known.done < count:
+                raise Refused(
+                    f"umbral migrate --from-statement: migration {step.key} has {count} "
+                    f"statement(s); continue it at one of 1-{count}"
+                )
+            rendered.progress = known
+        return rendered
+
+    def _render(self, step: Step) -> executor.Rendered:
         if step.backward:
             return self._render_backward(step.migration)
         m = step.migration
@@ -256,6 +276,7 @@ class Migrator:
         after = apply_all(before, m.operations)
         rendered = executor.render_migration(self.env.pm, self.backend, undo, after)
         rendered.backward = True
+        rendered.file_checksum = m.checksum
         return rendered
 
     def _reverse_operations(self, m: Migration, before: State) -> list[Operation]:
@@ -285,8 +306,9 @@ class Migrator:
 
     # -- bookkeeping without SQL ----------------------------------------------------------
 
-    def fake(self, target: Target) -> str:
-        """Record ``target`` as applied (or re-record its checksum) without running it."""
+    def fake(self, target: Target, partial: dict[str, progress.Progress]) -> str:
+        """Record ``target`` as applied (or re-record its checksum) without running it; a
+        partly applied one forgets its progress."""
         self.env.info(target.plugin)  # unknown plugin -> error naming the known ones
         m = self.by_key.get(target.key)
         if m is None:
@@ -296,26 +318,46 @@ class Migrator:
         recorder.ensure_table(self.conn)
         self.conn.commit()
         applied = recorder.applied(self.conn)
+        known = partial.get(m.key)
         with self.conn.begin():
+            if known is not None:
+                progress.clear(self.conn, m.key)
             if m.key in applied:
+                if known is not None and known.backward:
+                    return (
+                        f"Marked {m.key} as applied (no SQL executed; its un-applying stopped "
+                        f"after statement {known.done} of {known.total}, now forgotten)"
+                    )
                 if applied[m.key] == m.checksum:
                     return f"{m.key} is already applied (nothing to do)"
                 recorder.update_checksum(self.conn, m.plugin, m.id, m.checksum)
                 return f"Re-recorded {m.key} with its current checksum (no SQL executed)"
             recorder.record(self.conn, m.plugin, m.id, m.checksum)
+        if known is not None:
+            return (
+                f"Marked {m.key} as applied (no SQL executed; it had run {known.done} of its "
+                f"{known.total} statement(s))"
+            )
         return f"Marked {m.key} as applied (no SQL executed)"
 
-    def orphans(self, applied: dict[str, str]) -> list[str]:
-        """Tracking rows of migrations neither on disk nor replaced by a squash on disk
-        (what ``--prune`` deletes), in plugin then name order."""
+    def orphans(self, applied: dict[str, str], partial: dict[str, progress.Progress]) -> list[str]:
+        """Tracking rows (and progress of partly applied migrations) of migrations neither
+        on disk nor replaced by a squash on disk (what ``--prune`` deletes), in plugin then
+        name order."""
         return sorted(
-            (k for k in applied if k not in self.by_key and not self.graph.is_replaced(k)),
+            (
+                k
+                for k in {**applied, **partial}
+                if k not in self.by_key and not self.graph.is_replaced(k)
+            ),
             key=lambda k: tuple(k.split("/", 1)),
         )
 
     def prune(self, keys: list[str]) -> None:
-        """Delete the tracking rows ``keys``, in one transaction; the schema is not touched."""
+        """Delete the tracking rows (and progress) of ``keys``, in one transaction; the schema
+        is not touched."""
         with executor.write_transaction(self.conn, self.backend):
+            progress.clear_if_any(self.conn, keys)
             for key in keys:
                 plugin, name = key.split("/", 1)
                 recorder.unrecord(self.conn, plugin, name)
@@ -323,6 +365,7 @@ class Migrator:
     def record_faked(self, keys: list[str]) -> None:
         """Record the migrations ``--fake-initial`` found, without running them."""
         with executor.write_transaction(self.conn, self.backend):
+            progress.clear_if_any(self.conn, keys)
             for key in keys:
                 m = self.by_key[key]
                 recorder.record(self.conn, m.plugin, m.id, m.checksum)

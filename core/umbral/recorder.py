@@ -18,7 +18,11 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 TABLE = "umbral_migrations"
-
+#: The statement progress of partly applied migrations (``umbral.progress``).
+PROGRESS_TABLE = "umbral_migration_progress"
+#: The tables umbral keeps for itself in every database it migrates: never a plugin's, never
+#: adopted by inspectdb.
+OWN_TABLES = frozenset({TABLE, PROGRESS_TABLE})
 
 
 #: Added to the table the first time a migration is recorded as skipped (environment gates):
@@ -85,7 +89,7 @@ def _applied(conn: Connection) -> dict[str, str]:
     return {f"{p}/{n}": c for p, n, c in rows}
 
 
-def _sql(conn: Connection, sql: str) -> str:
+def placeholders(conn: Connection, sql: str) -> str:
     """``sql`` with its ``?`` placeholders in the driver's own style.
 
     The tracking-row statements run once or twice per migration; going straight to the driver
@@ -97,7 +101,7 @@ def _sql(conn: Connection, sql: str) -> str:
 
 def is_applied(conn: Connection, plugin: str, name: str) -> bool:
     row = conn.exec_driver_sql(
-        _sql(conn, f"SELECT 1 FROM {TABLE} WHERE plugin = ? AND name = ?"), (plugin, name)
+        placeholders(conn, f"SELECT 1 FROM {TABLE} WHERE plugin = ? AND name = ?"), (plugin, name)
     ).first()
     return row is not None
 
@@ -108,7 +112,7 @@ def record(
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     if skipped_on is not None:
         conn.exec_driver_sql(
-            _sql(
+            placeholders(
                 conn,
                 f"INSERT INTO {TABLE} (plugin, name, applied_at, checksum, {SKIPPED}) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -117,7 +121,9 @@ def record(
         )
         return
     conn.exec_driver_sql(
-        _sql(conn, f"INSERT INTO {TABLE} (plugin, name, applied_at, checksum) VALUES (?, ?, ?, ?)"),
+        placeholders(
+            conn, f"INSERT INTO {TABLE} (plugin, name, applied_at, checksum) VALUES (?, ?, ?, ?)"
+        ),
         (plugin, name, now, checksum),
     )
 
@@ -128,7 +134,9 @@ def record_many(conn: Connection, rows: list[tuple[str, str, str]]) -> None:
         return
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     driver_cursor(conn).executemany(
-        _sql(conn, f"INSERT INTO {TABLE} (plugin, name, applied_at, checksum) VALUES (?, ?, ?, ?)"),
+        placeholders(
+            conn, f"INSERT INTO {TABLE} (plugin, name, applied_at, checksum) VALUES (?, ?, ?, ?)"
+        ),
         [(plugin, name, now, checksum) for plugin, name, checksum in rows],
     )
 
@@ -179,7 +187,7 @@ def claim(
     # even exec_driver_sql's result machinery was a measurable share of a long history.
     cursor = driver_cursor(conn)
     cursor.execute(
-        _sql(
+        placeholders(
             conn,
             f"INSERT INTO {TABLE} (plugin, name, applied_at, checksum) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (plugin, name) DO NOTHING RETURNING 1",
@@ -197,7 +205,7 @@ def release(conn: Connection, plugin: str, name: str) -> bool:
         unrecord(conn, plugin, name)
         return True
     row = conn.exec_driver_sql(
-        _sql(conn, f"DELETE FROM {TABLE} WHERE plugin = ? AND name = ? RETURNING 1"),
+        placeholders(conn, f"DELETE FROM {TABLE} WHERE plugin = ? AND name = ? RETURNING 1"),
         (plugin, name),
     ).first()
     return row is not None
@@ -206,7 +214,7 @@ def release(conn: Connection, plugin: str, name: str) -> bool:
 def applied_at(conn: Connection, plugin: str, name: str) -> str | None:
     """When the migration was recorded, or None when it is not."""
     row = conn.exec_driver_sql(
-        _sql(conn, f"SELECT applied_at FROM {TABLE} WHERE plugin = ? AND name = ?"),
+        placeholders(conn, f"SELECT applied_at FROM {TABLE} WHERE plugin = ? AND name = ?"),
         (plugin, name),
     ).first()
     return None if row is None else str(row[0])
@@ -214,12 +222,12 @@ def applied_at(conn: Connection, plugin: str, name: str) -> str | None:
 
 def update_checksum(conn: Connection, plugin: str, name: str, checksum: str) -> None:
     conn.exec_driver_sql(
-        _sql(conn, f"UPDATE {TABLE} SET checksum = ? WHERE plugin = ? AND name = ?"),
+        placeholders(conn, f"UPDATE {TABLE} SET checksum = ? WHERE plugin = ? AND name = ?"),
         (checksum, plugin, name),
     )
 
 
 def unrecord(conn: Connection, plugin: str, name: str) -> None:
     conn.exec_driver_sql(
-        _sql(conn, f"DELETE FROM {TABLE} WHERE plugin = ? AND name = ?"), (plugin, name)
+        placeholders(conn, f"DELETE FROM {TABLE} WHERE plugin = ? AND name = ?"), (plugin, name)
     )

@@ -14,7 +14,7 @@ back to the snapshot, so the repair SQL is rendered by the backend's own rendere
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -182,10 +182,11 @@ def compare(
     return out
 
 
-def outside(promises: Iterable[Promise], live: LiveSchema, tracking_table: str) -> list[str]:
-    """Tables and views of the database that no plugin owns (``--all``)."""
+def outside(promises: Iterable[Promise], live: LiveSchema, own: Collection[str]) -> list[str]:
+    """Tables and views of the database that no plugin owns (``--all``), but umbral's ``own``
+    tables."""
     owned = owned_tables(promises)
-    names = sorted((live.all_tables | live.views) - owned - {tracking_table})
+    names = sorted((live.all_tables | live.views) - owned - set(own))
     return [f"{'view' if n in live.views else 'table'} {n}" for n in names]
 
 

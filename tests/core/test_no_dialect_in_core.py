@@ -20,8 +20,6 @@ DIALECT = re.compile(r"sqlite|postgres|psycopg|mysql|mariadb|pragma|\bpg_", re.I
 
 #: ``(path under core/umbral, the token as written)``: user-facing text, or code being moved.
 ALLOWED = {
-    # The lock-timeout advice names one database's view of sessions: a backend's to give.
-    ("executor.py", '"holds a conflicting lock on the table; find it in pg_stat_activity, or "'),
     # `umbral init`'s default database and the CLI's help texts name the shipped backends.
     ("cli/authoring.py", '"sqlite:///db.sqlite3"'),
     ("cli/migratecmd.py", '"(PostgreSQL, MySQL; default 2, 0 = no limit)."'),

@@ -166,7 +166,11 @@ class Db:
             sql = "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()"
         else:
             sql = "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
-        return {r[0] for r in self.query(sql)} - {"umbral_migrations", "sqlite_sequence"}
+        return {r[0] for r in self.query(sql)} - {
+            "umbral_migrations",
+            "umbral_migration_progress",
+            "sqlite_sequence",
+        }
 
     def schema(self) -> dict[str, object]:
         if not self.sqlite:

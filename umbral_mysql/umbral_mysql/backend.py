@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from umbral.backend import Backend, RenderContext, integer_pk
@@ -31,8 +31,9 @@ from umbral.database import BACKEND_KEY
 from umbral.errors import UmbralError, UnsupportedChange
 from umbral.naming import index_name
 from umbral.schema import Column, ModelState
-from umbral.steps import Note, RunTimeStep
-from umbral_mysql.script import split_mysql_sql
+from umbral.steps import RunTimeStep
+from umbral_mysql.script import commits_on_its_own, split_mysql_sql
+from umbral_mysql.steps import DropForeignKeys
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -565,6 +566,7 @@ class MySQLBackend(Backend):
     # -- the tracking table and inspectdb ---------------------------------------------------
 
     DISPLAY_NAME: ClassVar[str] = "MySQL"
+    SESSIONS_VIEW: ClassVar[str] = "information_schema.PROCESSLIST"
 
     def inspect_fixup(self, conn: Connection, table: Any) -> None:
         from umbral_mysql.inspect import fixup
@@ -584,6 +586,24 @@ class MySQLBackend(Backend):
             "checksum VARCHAR(128) NOT NULL, PRIMARY KEY (plugin, name)) " + self.TABLE_OPTIONS
         )
 
+    def progress_table_sql(self, table: str) -> str:
+        return (
+            f"CREATE TABLE IF NOT EXISTS {table} (plugin VARCHAR(191) NOT NULL, "
+            "name VARCHAR(191) NOT NULL, checksum VARCHAR(128) NOT NULL, "
+            "backward INTEGER NOT NULL, done INTEGER NOT NULL, total INTEGER NOT NULL, "
+            "error TEXT, updated_at VARCHAR(64) NOT NULL, PRIMARY KEY (plugin, name)) "
+            + self.TABLE_OPTIONS
+        )
+
+    def runs_in_steps(self, steps: Sequence[Any], atomic: bool) -> bool:
+        """Every migration with DDL: the server commits before and after each DDL statement,
+        so such a migration runs statement by statement and resumes where it failed. A
+        migration that only reads and writes rows stays one transaction."""
+        return any(
+            isinstance(s, RunTimeStep) or (isinstance(s, str) and commits_on_its_own(s))
+            for s in steps
+        )
+
 
 _EMPTY = ModelState("", "", (), (), ())
 
@@ -599,45 +619,3 @@ def _server_of(info: str) -> tuple[str, tuple[int, ...]]:
         version = next((tuple(map(int, f)) for f in found if int(f[0]) >= 10), None)
         return kind, version or (10, 0, 0)
     return kind, tuple(map(int, numbers.groups())) if numbers else (8, 0, 0)
-
-
-@dataclass(frozen=True)
-class DropForeignKeys(RunTimeStep):
-    """Drop the foreign keys of ``table`` on ``column`` by what they are, not by name: the
-    names come from the catalog at run time (``statements`` shows umbral's own name)."""
-
-    table: str
-    column: str
-    sql: str
-    quote: Callable[[str], str]
-
-    @property
-    def statements(self) -> tuple[str, ...]:
-        return (self.sql,)
-
-    def alternatives(self) -> list[str]:
-        return [
-            "DropForeignKeys (drop every foreign key on the column, whatever its name, "
-            "as information_schema lists them)"
-        ]
-
-    def run(self, conn: Connection, note: Note) -> None:
-        note(self.sql)
-        names = (
-            conn.exec_driver_sql(
-                "SELECT DISTINCT k.CONSTRAINT_NAME FROM information_schema.KEY_COLUMN_USAGE k "
-                "JOIN information_schema.TABLE_CONSTRAINTS t ON t.CONSTRAINT_SCHEMA = "
-                "k.CONSTRAINT_SCHEMA AND t.TABLE_NAME = k.TABLE_NAME AND t.CONSTRAINT_NAME = "
-                "k.CONSTRAINT_NAME WHERE t.CONSTRAINT_TYPE = 'FOREIGN KEY' "
-                "AND k.TABLE_SCHEMA = DATABASE() AND k.TABLE_NAME = %s AND k.COLUMN_NAME = %s",
-                (self.table, self.column),
-            )
-            .scalars()
-            .all()
-        )
-        for name in names:
-            statement = (
-                f"ALTER TABLE {self.quote(self.table)} DROP FOREIGN KEY {self.quote(str(name))}"
-            )
-            note(statement)
-            conn.exec_driver_sql(statement)

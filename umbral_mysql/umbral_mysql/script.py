@@ -64,3 +64,22 @@ def split_mysql_sql(sql: str) -> list[str]:
     if code:
         out.append(sql[start:].strip())
     return out
+
+
+#: First words of the statements the server commits around on its own (the "statements that
+#: cause an implicit commit" of the MySQL and MariaDB manuals), schema changes above all.
+_COMMITTING = frozenset({
+    "CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE", "GRANT", "REVOKE", "ANALYZE", "OPTIMIZE",
+    "REPAIR", "CHECK", "LOCK", "UNLOCK", "INSTALL", "UNINSTALL", "FLUSH", "RESET", "CACHE",
+})  # fmt: skip
+
+
+def commits_on_its_own(statement: str) -> bool:
+    """Whether the server commits before and after ``statement``: a migration holding one
+    cannot be rolled back as a whole."""
+    for m in _TOKEN.finditer(statement):
+        kind = m.lastgroup
+        if kind in ("space", "comment"):
+            continue
+        return kind == "word" and m.group().upper() in _COMMITTING
+    return False

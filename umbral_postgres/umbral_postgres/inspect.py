@@ -26,4 +26,3 @@ def fixup(conn: Connection, table: RawTable) -> None:
     declared = dict(rows)  # type: ignore[arg-type]
     for col in table.columns:
         col.type = declared.get(col.name, col.type)
-

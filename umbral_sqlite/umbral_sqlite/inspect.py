@@ -143,4 +143,3 @@ def sqlite_index_where(create_index: str) -> str | None:
         elif closed and depth == 0 and kind == "word" and text.upper() == "WHERE":
             return create_index[end:].strip().rstrip(";").strip()
     return None
-

@@ -74,6 +74,16 @@ def migrate_cmd(
             "from the snapshots.",
         ),
     ] = False,
+    from_statement: Annotated[
+        int | None,
+        typer.Option(
+            "--from-statement",
+            min=1,
+            metavar="N",
+            help="Continue the partly applied migration at its statement N (1 runs it whole), "
+            "instead of where it stopped; needed when its file was edited since.",
+        ),
+    ] = None,
     lock_wait: Annotated[
         float | None,
         typer.Option(
@@ -119,6 +129,11 @@ def migrate_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> Body:
     """Apply pending migrations in dependency order, one transaction each."""
+    if from_statement is not None and (fake is not None or prune):
+        raise typer.BadParameter(
+            "--from-statement says where a migration continues; --fake and --prune run none",
+            param_hint="--from-statement",
+        )
     if prune and (target is not None or fake is not None or fake_initial):
         raise typer.BadParameter(
             "--prune only deletes tracking rows: it takes no target, --fake or --fake-initial",
@@ -141,6 +156,7 @@ def migrate_cmd(
             allow_irreversible=allow_irreversible,
             plan=plan,
             replay=replay,
+            from_statement=from_statement,
             lock_wait=lock_wait,
             lock_timeout=lock_timeout,
             statement_timeout=statement_timeout,
@@ -238,7 +254,10 @@ def _print_step(r: Any) -> None:
         why = "it replaces migrations applied before it"
         out(f"Record {r.migration.key} (no SQL: {why})")
     else:
-        out(f"{'Unapply' if r.backward else 'Apply'} {r.migration.key}")
+        resumes = ""
+        if r.progress is not None:
+            resumes = f" (continues at statement {r.progress.done + 1} of {len(r.statements)})"
+        out(f"{'Unapply' if r.backward else 'Apply'} {r.migration.key}{resumes}")
         for description, _ in r.parts:
             out(f"    {description}")
 
@@ -284,6 +303,7 @@ def _migrate_json(result: Any, *, plan: bool, timings: dict[str, float]) -> str:
                 "migration": r.migration.key,
                 "action": action(r),
                 "operations": [description for description, _ in r.parts],
+                **({"continues_at": r.progress.done + 1} if r.progress is not None else {}),
             }
             for r in result.plan
         ],

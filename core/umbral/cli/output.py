@@ -19,7 +19,7 @@ NO_COLOR_FLAG = False
 #: ANSI styles by meaning, so commands say what a piece of text is, not how it looks.
 STYLES = {
     "error": "1;31", "warning": "1;33", "note": "36",
-    "[X]": "32", "[ ]": "33", "[!]": "31", "[?]": "35", "[~]": "31", "[-]": "36",
+    "[X]": "32", "[ ]": "33", "[!]": "31", "[?]": "35", "[~]": "31", "[-]": "36", "[/]": "31",
     "UNSAFE": "1;31", "WARNING": "1;33", "SAFE": "32",
 }  # fmt: skip
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -17,7 +17,7 @@ def showmigrations_cmd(
     opts: dict,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> Body:
-    """List every migration and its state: [X] [ ] [!] [?] [~] [-]."""
+    """List every migration and its state: [X] [ ] [!] [?] [~] [-] [/]."""
 
     def body() -> int:
         from umbral.drift import State
@@ -28,7 +28,7 @@ def showmigrations_cmd(
         app.env.accept_branches = True
         note_missing_database(app)
         entries = app.showmigrations()
-        waiting_states = (State.PENDING, State.OUT_OF_ORDER)
+        waiting_states = (State.PENDING, State.OUT_OF_ORDER, State.PARTIAL)
         applied = {e.key for e in entries if e.state not in waiting_states}
         for message in app.env.conflicts(app.env.plugin_names, applied):
             err(f"error: {message}")
@@ -42,6 +42,7 @@ def showmigrations_cmd(
                         "state": e.state.label,
                         "marker": e.state.marker,
                         **({"environment": e.environment} if e.environment else {}),
+                        **({"progress": _progress_json(e.progress)} if e.progress else {}),
                     }
                     for e in entries
                 ],
@@ -58,14 +59,28 @@ def showmigrations_cmd(
                     out("")
                 plugin = e.plugin
                 out(f"# plugin: {plugin}")
-            skipped = f"  (skipped on {e.environment})" if e.environment else ""
-            out(f"{paint(e.state.marker, e.state.marker)} {e.key}{skipped}")
+            note = f"  (skipped on {e.environment})" if e.environment else ""
+            if e.progress is not None:
+                doing = "un-applying: " if e.progress.backward else ""
+                note = f"  ({doing}{e.progress.describe()})"
+            out(f"{paint(e.state.marker, e.state.marker)} {e.key}{note}")
         if waiting:
             out("")
             out(f"{waiting} migration(s) not yet applied.")
         return 0
 
     return body
+
+
+def _progress_json(p: Any) -> dict[str, Any]:
+    """Where a partly applied migration stopped, as ``showmigrations --json`` gives it."""
+    return {
+        "direction": "backward" if p.backward else "forward",
+        "done": p.done,
+        "total": p.total,
+        "failed_statement": p.done + 1 if p.error is not None else None,
+        "error": p.error,
+    }
 
 
 @command

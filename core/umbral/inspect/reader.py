@@ -75,7 +75,7 @@ def read_schema(
     tables: list[RawTable] = []
     for name in sorted(insp.get_table_names()):
         # The inspector already leaves out sqlite_* and other schemas' (system) tables.
-        if name != recorder.TABLE and keep(name):
+        if name not in recorder.OWN_TABLES and keep(name):
             tables.append(_read_table(conn, insp, name))
     return tables, sorted(v for v in insp.get_view_names() if keep(v))
 
@@ -85,7 +85,7 @@ def table_names(conn: Connection) -> list[str]:
     from sqlalchemy import inspect
 
     insp = inspect(conn)
-    return sorted({*insp.get_table_names(), *insp.get_view_names()} - {recorder.TABLE})
+    return sorted({*insp.get_table_names(), *insp.get_view_names()} - recorder.OWN_TABLES)
 
 
 def _read_table(conn: Connection, insp: Any, name: str) -> RawTable:
@@ -166,7 +166,6 @@ def _compile_type(conn: Connection, sa_type: Any) -> str:
         return str(sa_type.compile(dialect=conn.dialect))
     except Exception:  # NullType and friends: the dialect fix-up supplies the real name
         return str(sa_type)
-
 
 
 def read_table(conn: Connection, table: str) -> RawTable:

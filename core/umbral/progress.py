@@ -1,0 +1,117 @@
+"""Statement-level progress of migrations the database cannot roll back as a whole.
+
+A migration that runs statement by statement (``"atomic": false`` where the backend honours
+it; every migration with DDL where DDL commits on its own) records how many of its statements
+have completed in ``umbral_migration_progress``, beside the tracking table, and the error of
+the one that failed. The next ``migrate`` continues at the failed statement instead of running
+the committed ones again. The row exists only while a migration is partly applied: it is
+written after the first statement completes and deleted with the tracking row's change.
+
+``umbral_migration_progress(plugin, name, checksum, backward, done, total, error, updated_at,
+PRIMARY KEY (plugin, name))``: ``done`` statements of ``total`` have completed; ``checksum``
+is the file's when they ran (an edited file is refused); ``backward`` is 1 for an un-apply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from umbral.backend import backend_of
+from umbral.recorder import PROGRESS_TABLE, now_iso, placeholders
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+TABLE = PROGRESS_TABLE
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a partly applied (or partly un-applied) migration stands."""
+
+    key: str
+    checksum: str
+    backward: bool
+    #: Statements that completed (the next run continues at ``done + 1``).
+    done: int
+    total: int
+    #: The failed statement's database error; None when the run stopped without saying why
+    #: (its process or connection was killed).
+    error: str | None = None
+
+    def describe(self) -> str:
+        """``statement 3 of 5 failed: <error>``, as showmigrations and the refusals say it."""
+        if self.error is None:
+            return f"stopped after statement {self.done} of {self.total}"
+        return f"statement {self.done + 1} of {self.total} failed: {self.error}"
+
+
+def has_table(conn: Connection) -> bool:
+    from sqlalchemy import inspect
+
+    return inspect(conn).has_table(TABLE)
+
+
+def read(conn: Connection) -> dict[str, Progress]:
+    """``plugin/name -> Progress`` for every partly applied migration ({} when none).
+    Outside a transaction this reads in a short one of its own."""
+    if conn.in_transaction():
+        return _read(conn)
+    with conn.begin():
+        return _read(conn)
+
+
+def _read(conn: Connection) -> dict[str, Progress]:
+    if not has_table(conn):
+        return {}
+    rows = conn.exec_driver_sql(
+        f"SELECT plugin, name, checksum, backward, done, total, error FROM {TABLE}"
+    ).fetchall()
+    return {
+        f"{p}/{n}": Progress(f"{p}/{n}", c, bool(b), int(d), int(t), e)
+        for p, n, c, b, d, t, e in rows
+    }
+
+
+def ensure_table(conn: Connection) -> None:
+    conn.exec_driver_sql(backend_of(conn).progress_table_sql(TABLE))
+
+
+def save(conn: Connection, progress: Progress, *, exists: bool) -> None:
+    """Write where ``progress.key`` stands (insert, or update the row that ``exists``)."""
+    plugin, name = progress.key.split("/", 1)
+    values = (progress.checksum, int(progress.backward), progress.done, progress.total)
+    if exists:
+        conn.exec_driver_sql(
+            placeholders(
+                conn,
+                f"UPDATE {TABLE} SET checksum = ?, backward = ?, done = ?, total = ?, "
+                "error = ?, updated_at = ? WHERE plugin = ? AND name = ?",
+            ),
+            (*values, progress.error, now_iso(), plugin, name),
+        )
+        return
+    conn.exec_driver_sql(
+        placeholders(
+            conn,
+            f"INSERT INTO {TABLE} (plugin, name, checksum, backward, done, total, error, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        ),
+        (plugin, name, *values, progress.error, now_iso()),
+    )
+
+
+def clear(conn: Connection, key: str) -> None:
+    """Forget ``key``'s progress (it completed, or it was marked applied by hand)."""
+    plugin, name = key.split("/", 1)
+    conn.exec_driver_sql(
+        placeholders(conn, f"DELETE FROM {TABLE} WHERE plugin = ? AND name = ?"), (plugin, name)
+    )
+
+
+def clear_if_any(conn: Connection, keys: list[str]) -> None:
+    """Forget the progress of ``keys``, inside the caller's transaction, where there is any."""
+    if keys and has_table(conn):
+        for key in keys:
+            clear(conn, key)

@@ -1,0 +1,244 @@
+"""Statement-level resume (SPEC §8): a migration the database cannot roll back as a whole (every
+migration with DDL on MySQL / MariaDB, a non-atomic one on PostgreSQL) records each statement
+it completes; after a failure, or a killed connection, the next ``migrate`` continues at the
+statement that did not complete and never runs the committed ones again."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from pg_helpers import write_migration as write
+
+from conftest import Project, clean_env, execute, is_mysql, make_project, rows
+from umbral import operations as ops
+from umbral.schema import Column as C
+
+PK = C("id", "BigInt", primary_key=True)
+NAME = "app/0002_steps"
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("mysql", marks=pytest.mark.mysql),
+    ]
+)
+def p(request: pytest.FixtureRequest, tmp_path: Path) -> Project:
+    return make_project(tmp_path, request.getfixturevalue(f"{request.param}_url"))
+
+
+def steps(third: str) -> str:
+    """Five statements: DDL (run twice it would fail), rows that count how often each ran,
+    and ``third`` as the third."""
+    return (
+        "CREATE TABLE one (id INTEGER PRIMARY KEY);\n"
+        "INSERT INTO log (n) VALUES (2);\n"
+        f"{third};\n"
+        "CREATE TABLE four (id INTEGER PRIMARY KEY);\n"
+        "INSERT INTO log (n) VALUES (5);\n"
+    )
+
+
+def setup(p: Project, third: str) -> None:
+    write(p.root, "0001_log", [
+        ops.CreateTable(table="log", columns=(PK, C("n", "Integer"))),
+        ops.CreateTable(table="gate", columns=(PK, C("secs", "Integer"))),
+        ops.RunSql(sql="INSERT INTO gate (secs) VALUES (0)"),
+    ])  # fmt: skip
+    write(p.root, "0002_steps", [ops.RunSql(sql=steps(third))], atomic=is_mysql(p.database))
+
+
+def logged(p: Project) -> list[int]:
+    return [r[0] for r in rows(p.database, "SELECT n FROM log ORDER BY id")]
+
+
+def recorded(p: Project) -> list[str]:
+    return [f"{a}/{b}" for a, b in rows(p.database, "SELECT plugin, name FROM umbral_migrations")]
+
+
+def progress_rows(p: Project) -> list[tuple]:
+    return rows(p.database, "SELECT plugin, name, done, total FROM umbral_migration_progress")
+
+
+def test_a_failed_statement_is_resumed_after_the_cause_is_fixed(p: Project) -> None:
+    setup(p, "INSERT INTO log (n) SELECT 3 FROM fix_me")
+    r = p.run("migrate")
+    assert r.code == 1, r
+    assert r.err_lines[0].startswith(
+        f"error: umbral migrate: migration {NAME} failed at statement 3 of 5: "
+    ), r
+    assert "fix_me" in r.err_lines[0]
+    assert r.err_lines[1] == "  statement: INSERT INTO log (n) SELECT 3 FROM fix_me"
+    assert r.err_lines[2].startswith("  Statements 1-2 stay applied: ")
+    assert r.err_lines[2].endswith("it continues at statement 3.")
+    assert "Traceback" not in r.stderr
+    assert recorded(p) == ["app/0001_log"]
+    assert logged(p) == [2]
+    assert progress_rows(p) == [("app", "0002_steps", 2, 5)]
+
+    r = p.run("showmigrations")
+    assert r.out_lines[2].startswith(f"[/] {NAME}  (statement 3 of 5 failed: "), r
+    assert r.out_lines[-1] == "1 migration(s) not yet applied."
+    data = json.loads(p.run("showmigrations", "--json").stdout)
+    entry = data["migrations"][1]
+    assert (entry["state"], entry["marker"]) == ("partial", "[/]")
+    assert entry["progress"]["done"] == 2
+    assert entry["progress"]["failed_statement"] == 3
+    assert "fix_me" in entry["progress"]["error"]
+
+    r = p.run("migrate", "--plan")
+    assert r.out_lines[0] == f"Apply {NAME} (continues at statement 3 of 5)", r
+
+    execute(p.database, "CREATE TABLE fix_me (x INTEGER)", "INSERT INTO fix_me (x) VALUES (1)")
+    r = p.run("migrate")
+    assert r.code == 0, r
+    assert r.out_lines == ["Applied 1 migration(s)"]
+    # Statements 1-2 ran once (CREATE TABLE one would fail a second time), 3-5 once.
+    assert logged(p) == [2, 3, 5]
+    assert recorded(p) == ["app/0001_log", NAME]
+    assert progress_rows(p) == []
+    assert p.run("showmigrations").out_lines[2] == f"[X] {NAME}"
+
+
+def _kill(p: Project) -> None:
+    """End the server session that runs the third statement (it sleeps on the gate)."""
+    if is_mysql(p.database):
+        find = (
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = DATABASE() "
+            "AND INFO LIKE 'INSERT INTO log (n) SELECT 3%'"
+        )
+        kill = "KILL {}"
+    else:
+        find = (
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND query LIKE 'INSERT INTO log (n) SELECT 3%'"
+        )
+        kill = "SELECT pg_terminate_backend({})"
+    deadline = time.monotonic() + 30
+    while not (found := rows(p.database, find)):
+        assert time.monotonic() < deadline, "the third statement never started"
+        time.sleep(0.05)
+    execute(p.database, kill.format(found[0][0]))
+
+
+def test_a_killed_connection_is_resumed_at_the_statement_it_was_running(p: Project) -> None:
+    sleep = "SLEEP(gate.secs) = 0" if is_mysql(p.database) else "pg_sleep(gate.secs) IS NOT NULL"
+    setup(p, f"INSERT INTO log (n) SELECT 3 FROM gate WHERE {sleep}")
+    assert p.run("migrate", "app/0001_log").code == 0
+    execute(p.database, "UPDATE gate SET secs = 60")
+    run = subprocess.Popen(
+        [sys.executable, "-m", "umbral", "migrate"],
+        cwd=p.root,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _kill(p)
+        code = run.wait(timeout=60)
+    finally:
+        run.kill()
+    err = run.stderr.read() if run.stderr else ""
+    assert code == 1, err
+    assert f"migration {NAME} failed at statement 3 of 5" in err
+    assert "Traceback" not in err
+    assert logged(p) == [2]
+    # Where it stopped is what the last completed statement recorded; the error too when the
+    # run could still write it (through a new connection).
+    line = p.run("showmigrations").out_lines[2]
+    assert line in (
+        f"[/] {NAME}  (stopped after statement 2 of 5)",
+        f"[/] {NAME}  (statement 3 of 5 failed: the connection is lost)",
+    ) or line.startswith(f"[/] {NAME}  (statement 3 of 5 failed: "), line
+
+    execute(p.database, "UPDATE gate SET secs = 0")
+    r = p.run("migrate")
+    assert r.code == 0, r
+    assert logged(p) == [2, 3, 5]
+    assert recorded(p) == ["app/0001_log", NAME]
+
+
+def test_an_edited_file_is_refused_until_told_where_to_continue(p: Project) -> None:
+    setup(p, "INSERT INTO log (n) SELECT 3 FROM fix_me")
+    assert p.run("migrate").code == 1
+    # The fix is written into the migration instead: it no longer reads fix_me.
+    write(
+        p.root, "0002_steps", [ops.RunSql(sql=steps("INSERT INTO log (n) VALUES (3)"))],
+        atomic=is_mysql(p.database),
+    )  # fmt: skip
+    r = p.run("migrate")
+    assert r.code == 1, r
+    assert r.err_lines == [
+        f"error: umbral migrate: migration {NAME} is partly applied (statement 3 of 5 failed: "
+        + r.err_lines[0].split("failed: ", 1)[1].split("), and", 1)[0]
+        + "), and its file was edited since; say where the edited file continues: `umbral "
+        "migrate --from-statement N` runs it from its statement N (1 runs it whole), or "
+        f"`umbral migrate --fake {NAME}` marks it applied"
+    ], r
+    assert logged(p) == [2]
+
+    r = p.run("migrate", "--from-statement", "9")
+    assert r.code == 1, r
+    assert r.err_lines == [
+        f"error: umbral migrate --from-statement: migration {NAME} has 5 statement(s); "
+        "continue it at one of 1-5"
+    ]
+    r = p.run("migrate", "--from-statement", "3")
+    assert r.code == 0, r
+    assert logged(p) == [2, 3, 5]
+    assert progress_rows(p) == []
+
+    r = p.run("migrate", "--from-statement", "1")
+    assert r.code == 1, r
+    assert r.err_lines == [
+        "error: umbral migrate --from-statement: it continues the one partly applied "
+        "migration, and none is partly applied"
+    ]
+
+
+def test_fake_marks_a_partly_applied_migration_applied(p: Project) -> None:
+    setup(p, "INSERT INTO log (n) SELECT 3 FROM fix_me")
+    assert p.run("migrate").code == 1
+    # Another migration cannot pass it by: the plan must continue it first.
+    write(p.root, "0003_more", [ops.CreateTable(table="more", columns=(PK,))])
+    r = p.run("migrate", "app/0001_log")
+    assert r.code == 1, r
+    assert r.err_lines[0].startswith(f"error: umbral migrate: migration {NAME} is partly applied")
+    assert r.err_lines[0].endswith(f"or, once its remaining statements are done by hand, "
+                                   f"`umbral migrate --fake {NAME}`")  # fmt: skip
+
+    r = p.run("migrate", "--fake", NAME)
+    assert r.code == 0, r
+    assert r.out_lines == [
+        f"Marked {NAME} as applied (no SQL executed; it had run 2 of its 5 statement(s))"
+    ]
+    assert progress_rows(p) == []
+    r = p.run("migrate")
+    assert r.code == 0, r
+    assert r.out_lines == ["Applied 1 migration(s)"]
+    assert logged(p) == [2]
+    assert recorded(p) == ["app/0001_log", NAME, "app/0003_more"]
+
+
+def test_a_failure_at_the_first_statement_leaves_nothing_to_resume(p: Project) -> None:
+    write(p.root, "0001_log", [ops.CreateTable(table="log", columns=(PK, C("n", "Integer")))])
+    write(
+        p.root, "0002_steps",
+        [ops.RunSql(sql="CREATE TABLE one (id INTEGER PRIMARY KEY) nonsense; "
+                        "INSERT INTO log (n) VALUES (2)")],
+        atomic=is_mysql(p.database),
+    )  # fmt: skip
+    r = p.run("migrate")
+    assert r.code == 1, r
+    assert r.err_lines[0].startswith(
+        f"error: umbral migrate: migration {NAME} failed at statement 1 of 2: "
+    ), r
+    assert r.err_lines[2] == "  No statement of it completed; fix the cause and run migrate again."
+    assert p.run("showmigrations").out_lines[2] == f"[ ] {NAME}"
+    assert rows(p.database, "SELECT COUNT(*) FROM log") == [(0,)]
