@@ -165,8 +165,10 @@ def cmd_sql(args: argparse.Namespace) -> None:
     """Every statement ``umbral migrate`` would run from the database's current state."""
     from umbral.app import App
     from umbral.config import load_project
+    from umbral.steps import plain_sql
 
     app = App.from_config(load_project(Path(args.project)), database=args.database)
+    create = app.env.backend_for(app.database_url).tracking_table_sql("umbral_migrations")
     if args.head:
         # The head floor: the fast path's own SQL (the schema of the plan's end, the tracking
         # table and every tracking row), to run in one transaction.
@@ -174,7 +176,7 @@ def cmd_sql(args: argparse.Namespace) -> None:
 
         fast = app.migrate(plan=True, allow_destructive=True).fast
         assert fast is not None, "the history holds a migration the fast path replays"
-        lines = [_terminated(recorder._CREATE)] + [_terminated(s) for s in fast.statements]
+        lines = [_terminated(create)] + [_terminated(s) for s in plain_sql(fast.statements)]
         now = recorder.now_iso()
         lines += [_terminated(recorder.record_sql(m.plugin, m.id, m.checksum, now))
                   for m in fast.covered]  # fmt: skip
@@ -183,7 +185,8 @@ def cmd_sql(args: argparse.Namespace) -> None:
         return
     # The replay floor: every migration's statements, as `migrate --replay` runs them.
     plan = app.migrate(plan=True, allow_destructive=True, replay=True).plan
-    stmts = [s for r in plan for s in r.statements]
+    # A run-time step runs as its statements as rendered (umbral.steps).
+    stmts = [s for r in plan for s in plain_sql(r.statements)]
     Path(args.out).write_text("".join(_terminated(s) for s in stmts))
     if args.per_migration:
         # The same statements with what SPEC §8 adds in the database itself: the tracking
@@ -191,11 +194,11 @@ def cmd_sql(args: argparse.Namespace) -> None:
         # as umbral's PostgreSQL session commits (synchronous_commit off until the end).
         from umbral import recorder
 
-        lines = ["SET synchronous_commit = off;\n", _terminated(recorder._CREATE)]
+        lines = ["SET synchronous_commit = off;\n", _terminated(create)]
         for r in plan:
             m = r.migration
             lines += ["BEGIN;\n", _terminated(recorder.record_sql(m.plugin, m.id, m.checksum))]
-            lines += [_terminated(s) for s in r.statements]
+            lines += [_terminated(s) for s in plain_sql(r.statements)]
             lines.append("COMMIT;\n")
         Path(args.per_migration).write_text("".join(lines))
     print(len(plan), len(stmts))
