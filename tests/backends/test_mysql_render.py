@@ -11,7 +11,7 @@ from umbral.schema import Column as C
 from umbral.steps import RunTimeStep
 from umbral_mysql import safety
 from umbral_mysql.backend import MySQLBackend, lock_name
-from umbral_mysql.script import split_mysql_sql
+from umbral_mysql.script import commits_on_its_own, split_mysql_sql
 
 B = MySQLBackend()
 OPTIONS = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
@@ -192,3 +192,25 @@ def test_a_charset_change_in_hand_written_sql_is_warned() -> None:
     sql = "ALTER TABLE post CONVERT TO CHARACTER SET latin1"
     assert _tags(ops.RunSql(sql=sql)) == [safety.TAG_CHARSET]
     assert _tags(ops.RunSql(sql="UPDATE post SET title = 'x'")) == []
+
+
+@pytest.mark.parametrize(
+    ("statement", "commits"),
+    [
+        ("CREATE TABLE t (id INT)", True),
+        ("  -- a comment\n/* another */ alter table t add x int", True),
+        ("# hash comment\nDROP INDEX i ON t", True),
+        ("RENAME TABLE a TO b", True),
+        ("TRUNCATE t", True),
+        ("INSERT INTO t VALUES (1)", False),
+        ("UPDATE t SET x = 1", False),
+        ("SELECT 1", False),
+        ("-- only a comment", False),
+    ],
+)
+def test_statements_the_server_commits_around(statement: str, commits: bool) -> None:
+    """A migration holding one of these cannot be rolled back as a whole: it runs statement by
+    statement and resumes where it failed."""
+    assert commits_on_its_own(statement) is commits
+    backend = MySQLBackend()
+    assert backend.runs_in_steps([statement], atomic=True) is commits
