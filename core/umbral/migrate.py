@@ -11,7 +11,7 @@ Public Python API for safety checks lives here too (``check_pending_safety``,
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from umbral import drift, executor, guards, progress, recorder
@@ -231,6 +231,8 @@ class Migrator:
                     f"umbral migrate --from-statement: migration {step.key} has {count} "
                     f"statement(s); continue it at one of 1-{count}"
                 )
+            if self.request.from_statement is not None:
+                known = replace(known, total=count)  # the position is the file's as it is now
             rendered.progress = known
         return rendered
 

@@ -12,7 +12,7 @@ from pg_helpers import write_migration as write
 from conftest import Project, _mysql_connect, make_project, rows
 from umbral import operations as ops
 from umbral.schema import Column as C
-from umbral_mysql.backend import lock_name
+from umbral_mysql.connection import lock_name
 
 pytestmark = pytest.mark.mysql
 

@@ -10,8 +10,10 @@ from umbral.schema import M2M, ModelState
 from umbral.schema import Column as C
 from umbral.steps import RunTimeStep
 from umbral_mysql import safety
-from umbral_mysql.backend import MySQLBackend, lock_name
+from umbral_mysql.backend import MySQLBackend
+from umbral_mysql.connection import lock_name
 from umbral_mysql.script import commits_on_its_own, split_mysql_sql
+from umbral_mysql.steps import DropIndexes
 
 B = MySQLBackend()
 OPTIONS = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
@@ -85,17 +87,24 @@ def test_dropping_a_foreign_key_column_drops_its_key_first_whatever_its_name() -
     out = B.render(ops.DropColumn(table="post", column="author"), ctx)
     assert [str(s) for s in out] == [
         "ALTER TABLE `post` DROP FOREIGN KEY IF EXISTS `post_author_fk`",
+        "",  # the indexes of several columns holding it, found at run time
         "ALTER TABLE `post` DROP COLUMN `author`",
     ]
     # At run time the key is looked up in the catalog by its column instead.
     step = out[0]
     assert isinstance(step, RunTimeStep)
     assert (step.table, step.column) == ("post", "author")  # type: ignore[attr-defined]
+    # So are the indexes of several columns holding it: they go with it, as on PostgreSQL.
+    indexes = out[1]
+    assert isinstance(indexes, DropIndexes)
+    assert (indexes.table, indexes.containing, indexes.statements) == ("post", "author", ())
+    assert "every index of several columns holding `author`" in indexes.alternatives()[0]
 
 
 def test_renames_carry_index_and_foreign_key_names() -> None:
     out = render(ops.RenameTable(from_="post", to="article"))
     assert out[0] == "RENAME TABLE `post` TO `article`"
+    # Renamed at run time only where they have umbral's names (an adopted index keeps its own).
     assert out[1] == (
         "ALTER TABLE `article` RENAME INDEX `idx_post_title_body` TO `idx_article_title_body`, "
         "RENAME INDEX `idx_post_author` TO `idx_article_author`"
@@ -105,8 +114,8 @@ def test_renames_carry_index_and_foreign_key_names() -> None:
         "REFERENCES `author` (`id`) ON DELETE CASCADE"
     )
     assert render(ops.RenameColumn(table="post", from_="title", to="headline")) == [
-        "ALTER TABLE `post` RENAME COLUMN `title` TO `headline`, "
-        "RENAME INDEX `idx_post_title_body` TO `idx_post_headline_body`"
+        "ALTER TABLE `post` RENAME COLUMN `title` TO `headline`",
+        "ALTER TABLE `post` RENAME INDEX `idx_post_title_body` TO `idx_post_headline_body`",
     ]
 
 

@@ -166,11 +166,10 @@ def test_a_killed_connection_is_resumed_at_the_statement_it_was_running(p: Proje
 def test_an_edited_file_is_refused_until_told_where_to_continue(p: Project) -> None:
     setup(p, "INSERT INTO log (n) SELECT 3 FROM fix_me")
     assert p.run("migrate").code == 1
-    # The fix is written into the migration instead: it no longer reads fix_me.
-    write(
-        p.root, "0002_steps", [ops.RunSql(sql=steps("INSERT INTO log (n) VALUES (3)"))],
-        atomic=is_mysql(p.database),
-    )  # fmt: skip
+    # The fix is written into the migration instead: it no longer reads fix_me, and it gains a
+    # sixth statement.
+    edited = steps("INSERT INTO log (n) VALUES (3)") + "INSERT INTO log (n) VALUES (6);\n"
+    write(p.root, "0002_steps", [ops.RunSql(sql=edited)], atomic=is_mysql(p.database))
     r = p.run("migrate")
     assert r.code == 1, r
     assert r.err_lines == [
@@ -185,12 +184,12 @@ def test_an_edited_file_is_refused_until_told_where_to_continue(p: Project) -> N
     r = p.run("migrate", "--from-statement", "9")
     assert r.code == 1, r
     assert r.err_lines == [
-        f"error: umbral migrate --from-statement: migration {NAME} has 5 statement(s); "
-        "continue it at one of 1-5"
+        f"error: umbral migrate --from-statement: migration {NAME} has 6 statement(s); "
+        "continue it at one of 1-6"
     ]
     r = p.run("migrate", "--from-statement", "3")
     assert r.code == 0, r
-    assert logged(p) == [2, 3, 5]
+    assert logged(p) == [2, 3, 5, 6]
     assert progress_rows(p) == []
 
     r = p.run("migrate", "--from-statement", "1")

@@ -1,4 +1,4 @@
-"""The MySQL / MariaDB dialect (SPEC §6) and its connection plumbing (SPEC §8).
+"""The MySQL / MariaDB dialect (SPEC §6); its connection plumbing is ``connection.py``.
 
 Rendering: backquoted names, ``BIGINT AUTO_INCREMENT`` integer primary keys, InnoDB tables in
 ``utf8mb4`` (binary collation: text compares as on the other backends), foreign keys and
@@ -6,51 +6,32 @@ Rendering: backquoted names, ``BIGINT AUTO_INCREMENT`` integer primary keys, Inn
 server), ``MODIFY COLUMN`` with the whole new definition, column comments in the definition.
 Text without ``max_length`` is ``LONGTEXT``; a plain index on it gets a prefix of
 ``TEXT_INDEX_PREFIX`` characters, a unique one is left to MariaDB's hash-backed long unique
-keys (MySQL refuses it: give the field a ``max_length``).
+keys (MySQL refuses it: give the field a ``max_length``). Foreign keys and indexes are dropped
+by what they are, found in the catalog at run time (``steps.py``): an adopted table names them
+its own way.
 
-The server commits before and after each DDL statement, so a migration's statements are
-sent one at a time, in order (never as one script): which of them ran is then always known.
-
-Connections use SQLAlchemy with PyMySQL (pure Python; see docs/decisions.md); ``mysql://`` and
-``mariadb://`` URLs both mean that driver. A whole ``migrate`` run holds ``GET_LOCK`` named
-after the database on a dedicated connection; DDL runs under ``lock_wait_timeout`` (metadata
-locks), set once that lock is held.
+The server commits before and after each DDL statement, so a migration with DDL runs statement
+by statement and resumes where it failed (``runs_in_steps``; ``umbral.progress``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from umbral.backend import Backend, RenderContext, integer_pk
-from umbral.database import BACKEND_KEY
-from umbral.errors import UmbralError, UnsupportedChange
+from umbral.backend import RenderContext, integer_pk
+from umbral.errors import UnsupportedChange
 from umbral.naming import index_name
 from umbral.schema import Column, ModelState
 from umbral.steps import RunTimeStep
+from umbral_mysql.connection import MySQLConnection
 from umbral_mysql.script import commits_on_its_own, split_mysql_sql
-from umbral_mysql.steps import DropForeignKeys
+from umbral_mysql.steps import DropForeignKeys, DropIndexes, RenameIndexes
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
-    from sqlalchemy.engine import Connection, Engine
-
     from umbral import operations as ops
 
-
-class MigrationLockTimeout(UmbralError):
-    """Another process held the migration lock for longer than ``--lock-wait``."""
-
-
-#: Server error codes: lock wait timeout (row and metadata locks), and MariaDB's
-#: max_statement_time / MySQL's max_execution_time.
-LOCK_WAIT_TIMEOUT = 1205
-QUERY_TIMEOUTS = (1969, 3024)
 
 _AUTO_DEFAULTS = {
     "Timestamp": "CURRENT_TIMESTAMP(6)",
@@ -63,15 +44,7 @@ _FK_ACTION_SQL = {"cascade": "CASCADE", "restrict": "RESTRICT", "set_null": "SET
 _BLOB_LIKE = ("LONGTEXT", "LONGBLOB", "JSON")
 
 
-def lock_name(database: str) -> str:
-    """The ``GET_LOCK`` name of a database's migration lock (at most 64 characters)."""
-    name = f"umbral_migrations.{database}"
-    if len(name) <= 64:
-        return name
-    return "umbral_migrations." + hashlib.sha256(database.encode()).hexdigest()[:40]
-
-
-class MySQLBackend(Backend):
+class MySQLBackend(MySQLConnection):
     name: ClassVar[str] = "mysql"
     schemes: ClassVar[tuple[str, ...]] = ("mysql", "mariadb")
     TYPES: ClassVar[dict[str, str]] = {
@@ -96,14 +69,10 @@ class MySQLBackend(Backend):
     #: fits InnoDB's 767-byte key part of old row formats; lookups stay exact, the index only
     #: narrows them down).
     TEXT_INDEX_PREFIX: ClassVar[int] = 191
-    TABLE_OPTIONS: ClassVar[str] = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
     #: SPEC §8 defaults, as on PostgreSQL: DDL waits at most 2 s for a metadata lock, and a
     #: migration that timed out before changing anything is retried 5 times with backoff.
     lock_timeout: float | None = 2.0
     lock_retries: int = 5
-    #: ``("mariadb" | "mysql", (major, minor, patch))`` of the last server connected to; the
-    #: safety rules read it (None: not connected, rules assume a current server).
-    server: tuple[str, tuple[int, ...]] | None = None
 
     def quote(self, ident: str) -> str:
         return "`" + ident.replace("`", "``") + "`"
@@ -224,6 +193,11 @@ class MySQLBackend(Backend):
         name = self.quote(index_name(table, columns, unique))
         return f"DROP INDEX IF EXISTS {name} ON {self.quote(table)}"
 
+    def drop_indexes(self, table: str, columns: tuple[str, ...], unique: bool) -> DropIndexes:
+        """Drop the index on ``columns`` whatever its name (an adopted one has its own)."""
+        sql = self.drop_index_sql(table, columns, unique)
+        return DropIndexes(table, sql, self.quote, columns=columns, unique=unique)
+
     def _cols(self, model: ModelState | None, *extra: Column) -> dict[str, Column]:
         out = {c.name: c for c in model.fields} if model is not None else {}
         out.update({c.name: c for c in extra})
@@ -280,15 +254,14 @@ class MySQLBackend(Backend):
             for cols, unique in specs:
                 old, new = index_name(op.from_, cols, unique), index_name(op.to, cols, unique)
                 if old != new:
-                    renames.append(f"RENAME INDEX {q(old)} TO {q(new)}")
+                    renames.append((old, new))
             fks = [c for c in model.fields if c.is_fk and c.db_constraint]
         for parent in ctx.state.values():
             for rel in parent.m2m:
                 if rel.table != op.from_:
                     continue
                 idx = ("child_id",)
-                old, new = index_name(op.from_, idx, False), index_name(op.to, idx, False)
-                renames.append(f"RENAME INDEX {q(old)} TO {q(new)}")
+                renames.append((index_name(op.from_, idx, False), index_name(op.to, idx, False)))
                 pk = next((c for c in parent.fields if c.primary_key), None)
                 fks += [
                     Column("parent_id", "ForeignKey", fk_target=parent.table,
@@ -297,7 +270,7 @@ class MySQLBackend(Backend):
                            fk_column=rel.target_column, on_delete="cascade"),
                 ]  # fmt: skip
         if renames:
-            out.append(f"ALTER TABLE {q(op.to)} {', '.join(renames)}")
+            out.append(RenameIndexes(op.to, tuple(renames), q))
         for col in fks:
             out += self.drop_foreign_keys(op.to, col.name, ctx)
             out.append(f"ALTER TABLE {q(op.to)} ADD {self.fk_sql(op.to, col)}")
@@ -305,9 +278,9 @@ class MySQLBackend(Backend):
 
     def render_rename_column(self, op: ops.RenameColumn, ctx: RenderContext) -> list[str]:
         q = self.quote
-        renames = [f"RENAME COLUMN {q(op.from_)} TO {q(op.to)}"]
+        renames: list[tuple[str, str]] = []
         model = ctx.state.get(op.table)
-        out: list[str] = []
+        out: list[Any] = []
         if model is not None:
             specs = [((c.name,), True) for c in model.fields if c.unique and not c.primary_key]
             specs += list(model.index_specs())
@@ -317,14 +290,16 @@ class MySQLBackend(Backend):
                 new_cols = tuple(op.to if c == op.from_ else c for c in cols)
                 old = index_name(op.table, cols, unique)
                 new = index_name(op.table, new_cols, unique)
-                renames.append(f"RENAME INDEX {q(old)} TO {q(new)}")
+                renames.append((old, new))
             col = next((c for c in model.fields if c.name == op.from_), None)
             if col is not None and col.is_fk and col.db_constraint:
                 # The key keeps working under its old name; renamed so that name is free.
                 out += self.drop_foreign_keys(op.table, op.to, ctx)
                 out.append(f"ALTER TABLE {q(op.table)} ADD "
                            f"{self.fk_sql(op.table, replace(col, name=op.to))}")  # fmt: skip
-        return [f"ALTER TABLE {q(op.table)} {', '.join(renames)}", *out]
+        rename = f"ALTER TABLE {q(op.table)} RENAME COLUMN {q(op.from_)} TO {q(op.to)}"
+        indexes = [RenameIndexes(op.table, tuple(renames), q)] if renames else []
+        return [rename, *indexes, *out]
 
     def render_create_m2m_table(self, op: ops.CreateM2MTable, ctx: RenderContext) -> list[str]:
         q = self.quote
@@ -382,6 +357,9 @@ class MySQLBackend(Backend):
                 f"ALTER TABLE {q(op.table)} DROP CONSTRAINT IF EXISTS "
                 f"{q(f'{op.table}_{op.column}_check')}"
             )
+        # Indexes of several columns go with the column, as on PostgreSQL (MySQL would narrow
+        # them, and refuses to for a unique one another tool made).
+        out.append(DropIndexes(op.table, "", q, containing=op.column))
         out.append(f"ALTER TABLE {q(op.table)} DROP COLUMN {q(op.column)}")
         return out
 
@@ -417,7 +395,7 @@ class MySQLBackend(Backend):
         if recheck and old.choices:
             out.append(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {check}")
         if old.unique and not new.unique and not old.primary_key:
-            out.append(self.drop_index_sql(op.table, (op.column,), True))
+            out.append(self.drop_indexes(op.table, (op.column,), True))
         # The auto index of FK / index=True columns follows the column, unless the table
         # keeps an index on it for another reason (``indexes``) before or after the change.
         auto_old, auto_new = self._auto_indexed(old), self._auto_indexed(new)
@@ -425,7 +403,7 @@ class MySQLBackend(Backend):
         after = op.apply({op.table: before})[op.table] if op.table in ctx.state else _EMPTY
         idx_spec = ((op.column,), False)
         if auto_old and not auto_new and idx_spec not in after.index_specs():
-            out.append(self.drop_index_sql(op.table, (op.column,), False))
+            out.append(self.drop_indexes(op.table, (op.column,), False))
         if not new.nullable and old.nullable and not new.primary_key:
             fill = self.default_sql(new)
             if fill is None and op.backfill is not None:
@@ -472,7 +450,7 @@ class MySQLBackend(Backend):
         return [*check, self.index_sql(op.table, op.columns, op.unique, cols)]
 
     def render_drop_index(self, op: ops.DropIndex, ctx: RenderContext) -> list[str]:
-        return [self.drop_index_sql(op.table, op.columns, op.unique)]
+        return [self.drop_indexes(op.table, op.columns, op.unique)]
 
     # -- views and raw SQL ----------------------------------------------------------------
 
@@ -481,119 +459,6 @@ class MySQLBackend(Backend):
 
     def render_run_sql(self, op: ops.RunSql, ctx: RenderContext) -> list[str]:
         return split_mysql_sql(op.sql)
-
-    # -- connections ----------------------------------------------------------------------
-
-    def normalize_url(self, url: str, root: Path) -> str:
-        scheme, _sep, rest = url.partition("://")
-        if scheme in ("mysql", "mariadb"):
-            url = f"mysql+pymysql://{rest}"
-        if "charset=" not in url:
-            url += ("&" if "?" in url else "?") + "charset=utf8mb4"
-        return url
-
-    def create_engine(self, url: str) -> Engine:
-        from sqlalchemy import create_engine, event
-        from sqlalchemy.pool import NullPool
-
-        engine = create_engine(self.normalize_url(url, None), poolclass=NullPool)  # type: ignore[arg-type]
-
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn: Any, record: Any) -> None:
-            self.server = _server_of(dbapi_conn.get_server_info())
-            record.info[BACKEND_KEY] = self  # what Connection.info shows: the tracking table
-
-        return engine
-
-    def empty_database_url(self) -> str:
-        raise UmbralError("the mysql backend has no empty in-process database")
-
-    def is_lock_timeout(self, exc: BaseException) -> bool:
-        orig = getattr(exc, "orig", None) or exc
-        args = getattr(orig, "args", ())
-        return bool(args) and args[0] == LOCK_WAIT_TIMEOUT
-
-    def session_setup(self, conn: Connection) -> None:
-        """Session settings for the run's DDL, applied once the migration lock is held."""
-        if self.lock_timeout is not None:
-            # Whole seconds, at least 1 (0 would fail every wait at once).
-            wait = max(1, round(self.lock_timeout)) if self.lock_timeout else 31536000
-            conn.exec_driver_sql(f"SET SESSION lock_wait_timeout = {wait}")
-            conn.exec_driver_sql(f"SET SESSION innodb_lock_wait_timeout = {wait}")
-        if self.statement_timeout is not None:
-            if self.server is not None and self.server[0] == "mariadb":
-                conn.exec_driver_sql(f"SET SESSION max_statement_time = {self.statement_timeout}")
-            else:
-                ms = round(self.statement_timeout * 1000)
-                conn.exec_driver_sql(f"SET SESSION max_execution_time = {ms}")
-        conn.commit()
-
-    @contextmanager
-    def migration_lock(self, conn: Connection, wait: float) -> Iterator[None]:
-        """Hold ``GET_LOCK`` named after the database, on a dedicated connection, for the
-        whole run. The server releases it when that connection ends (no stale lock rows)."""
-        lock_conn = conn.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        try:
-            database = str(lock_conn.exec_driver_sql("SELECT DATABASE()").scalar())
-            name = lock_name(database)
-            got = lock_conn.exec_driver_sql(
-                "SELECT GET_LOCK(%s, %s)", (name, max(wait, 0.0))
-            ).scalar()
-            if got != 1:
-                raise MigrationLockTimeout(self._lock_timeout_message(lock_conn, name, wait))
-            try:
-                self.session_setup(conn)
-                yield
-            finally:
-                from sqlalchemy.exc import DBAPIError
-
-                with suppress(DBAPIError):
-                    lock_conn.exec_driver_sql("SELECT RELEASE_LOCK(%s)", (name,))
-        finally:
-            lock_conn.close()
-
-    def _lock_timeout_message(self, lock_conn: Connection, name: str, wait: float) -> str:
-        head = f"umbral migrate: timed out after {wait:g}s waiting for the migration lock"
-        holder = lock_conn.exec_driver_sql("SELECT IS_USED_LOCK(%s)", (name,)).scalar()
-        if holder is None:
-            return f"{head} (it may have just been released); re-run, or raise --lock-wait"
-        return (
-            f"{head} `{name}`: it is held by connection {holder}. Another `umbral migrate` is "
-            f"probably running: wait for it and re-run, raise --lock-wait, or end that session "
-            f"with KILL {holder}"
-        )
-
-    # -- the tracking table and inspectdb ---------------------------------------------------
-
-    DISPLAY_NAME: ClassVar[str] = "MySQL"
-    SESSIONS_VIEW: ClassVar[str] = "information_schema.PROCESSLIST"
-
-    def inspect_fixup(self, conn: Connection, table: Any) -> None:
-        from umbral_mysql.inspect import fixup
-
-        fixup(conn, table)
-
-    def read_only(self, conn: Connection) -> None:
-        conn.exec_driver_sql("SET TRANSACTION READ ONLY")
-
-    def read_only_engine(self, url: str) -> Engine:
-        return self.create_engine(url)
-
-    def tracking_table_sql(self, table: str) -> str:
-        return (
-            f"CREATE TABLE IF NOT EXISTS {table} (plugin VARCHAR(191) NOT NULL, "
-            "name VARCHAR(191) NOT NULL, applied_at VARCHAR(64) NOT NULL, "
-            "checksum VARCHAR(128) NOT NULL, PRIMARY KEY (plugin, name)) " + self.TABLE_OPTIONS
-        )
-
-    def progress_table_sql(self, table: str) -> str:
-        return (
-            f"CREATE TABLE IF NOT EXISTS {table} (plugin VARCHAR(191) NOT NULL, "
-            "name VARCHAR(191) NOT NULL, checksum VARCHAR(128) NOT NULL, "
-            "backward INTEGER NOT NULL, done INTEGER NOT NULL, total INTEGER NOT NULL, "
-            "error TEXT, updated_at VARCHAR(64) NOT NULL, PRIMARY KEY (plugin, name)) "
-            + self.TABLE_OPTIONS
-        )
 
     def runs_in_steps(self, steps: Sequence[Any], atomic: bool) -> bool:
         """Every migration with DDL: the server commits before and after each DDL statement,
@@ -606,16 +471,3 @@ class MySQLBackend(Backend):
 
 
 _EMPTY = ModelState("", "", (), (), ())
-
-
-def _server_of(info: str) -> tuple[str, tuple[int, ...]]:
-    """``("mariadb", (10, 11, 6))`` from a server version string."""
-    kind = "mariadb" if "mariadb" in info.lower() else "mysql"
-    numbers = re.match(r"(\d+)\.(\d+)\.(\d+)", info.split("-", 1)[0] if kind == "mysql" else info)
-    if kind == "mariadb":
-        # Old MariaDB releases say "5.5.5-10.x.y-MariaDB": the real version follows.
-        found = re.findall(r"(\d+)\.(\d+)\.(\d+)", info)
-        numbers = None
-        version = next((tuple(map(int, f)) for f in found if int(f[0]) >= 10), None)
-        return kind, version or (10, 0, 0)
-    return kind, tuple(map(int, numbers.groups())) if numbers else (8, 0, 0)

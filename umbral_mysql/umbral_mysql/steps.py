@@ -53,3 +53,90 @@ class DropForeignKeys(RunTimeStep):
             )
             note(statement)
             conn.exec_driver_sql(statement)
+
+
+def _indexes(conn: Connection, table: str) -> dict[str, tuple[tuple[str, ...], bool]]:
+    """``name -> (columns in order, unique)`` for every index of ``table`` but its primary
+    key, as ``information_schema`` lists them."""
+    rows = conn.exec_driver_sql(
+        "SELECT INDEX_NAME, COLUMN_NAME, NON_UNIQUE FROM information_schema.STATISTICS "
+        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND INDEX_NAME <> 'PRIMARY' "
+        "ORDER BY INDEX_NAME, SEQ_IN_INDEX",
+        (table,),
+    ).all()
+    found: dict[str, tuple[list[str], bool]] = {}
+    for name, column, non_unique in rows:
+        found.setdefault(str(name), ([], not int(non_unique)))[0].append(str(column))
+    return {name: (tuple(cols), unique) for name, (cols, unique) in found.items()}
+
+
+@dataclass(frozen=True)
+class DropIndexes(RunTimeStep):
+    """Drop the indexes of ``table`` that a change removes by what they are, not by name: on
+    exactly ``columns`` with that uniqueness, or, with ``containing``, every index of several
+    columns that holds that column (a dropped column takes them with it, as on PostgreSQL;
+    MySQL would narrow them). ``statements`` shows umbral's own name; an adopted table names
+    its indexes its own way."""
+
+    table: str
+    sql: str
+    quote: Callable[[str], str]
+    columns: tuple[str, ...] = ()
+    unique: bool = False
+    containing: str = ""
+
+    @property
+    def statements(self) -> tuple[str, ...]:
+        return (self.sql,) if self.sql else ()
+
+    def alternatives(self) -> list[str]:
+        if self.containing:
+            return [
+                f"DropIndexes (drop every index of several columns holding `{self.containing}`, "
+                "whatever its name, as information_schema lists them)"
+            ]
+        return [
+            "DropIndexes (drop the index on these columns whatever its name, as "
+            "information_schema lists it)"
+        ]
+
+    def run(self, conn: Connection, note: Note) -> None:
+        for name, (columns, unique) in _indexes(conn, self.table).items():
+            if self.containing:
+                hit = len(columns) > 1 and self.containing in columns
+            else:
+                hit = columns == self.columns and unique == self.unique
+            if hit:
+                statement = f"DROP INDEX {self.quote(name)} ON {self.quote(self.table)}"
+                note(statement)
+                conn.exec_driver_sql(statement)
+
+
+@dataclass(frozen=True)
+class RenameIndexes(RunTimeStep):
+    """Rename the indexes of ``table`` that have umbral's old names (``renames``: old, new) to
+    umbral's new ones; an index under another name (adopted) keeps it, as on PostgreSQL."""
+
+    table: str
+    renames: tuple[tuple[str, str], ...]
+    quote: Callable[[str], str]
+
+    @property
+    def statements(self) -> tuple[str, ...]:
+        q = self.quote
+        parts = ", ".join(f"RENAME INDEX {q(old)} TO {q(new)}" for old, new in self.renames)
+        return (f"ALTER TABLE {q(self.table)} {parts}",)
+
+    def alternatives(self) -> list[str]:
+        return ["RenameIndexes (only the indexes that have umbral's names; others keep theirs)"]
+
+    def run(self, conn: Connection, note: Note) -> None:
+        q = self.quote
+        present = _indexes(conn, self.table)
+        parts = [
+            f"RENAME INDEX {q(old)} TO {q(new)}" for old, new in self.renames if old in present
+        ]
+        if parts:
+            statement = f"ALTER TABLE {q(self.table)} {', '.join(parts)}"
+            note(statement)
+            conn.exec_driver_sql(statement)
