@@ -300,7 +300,9 @@ def schema_of(url: str) -> dict[str, Any]:
         insp = inspect(engine)
         out: dict[str, Any] = {}
         for t in sorted(insp.get_table_names()):
-            if t in ("sqlite_sequence",):
+            # The statement progress table appears the first time a migration runs statement
+            # by statement (umbral.progress): bookkeeping, not schema.
+            if t in ("sqlite_sequence", "umbral_migration_progress"):
                 continue
             out[t] = {
                 "columns": [

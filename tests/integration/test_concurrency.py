@@ -94,3 +94,16 @@ def test_eight_processes_on_one_postgres_database(tmp_path: Path, postgres_url: 
     p.models("")
     files = _history(root)
     _check(p, files, _migrate_together(p, 8))
+
+
+@pytest.mark.mysql
+def test_eight_processes_on_one_mysql_database(tmp_path: Path, mysql_url: str) -> None:
+    """MySQL commits around every DDL statement: the migration lock alone keeps each
+    migration to one process."""
+    root = tmp_path / "proj"
+    root.mkdir()
+    p = Project(root, mysql_url)
+    p.write_config()
+    p.models("")
+    files = _history(root)
+    _check(p, files, _migrate_together(p, 8))

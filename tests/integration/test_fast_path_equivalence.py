@@ -1,6 +1,6 @@
 """Property: on an empty database, building the plan's end from the snapshots (the fast path)
-gives the same schema and the same tracking rows as replaying every migration, on SQLite and
-on PostgreSQL.
+gives the same schema and the same tracking rows as replaying every migration, on SQLite,
+PostgreSQL and MySQL / MariaDB.
 
 Histories come from the property test of ``test_property_histories`` (tables and columns
 added, dropped, renamed, cast, re-indexed, foreign keys, defaults); some get a ``RunSql``
@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_property_histories import ADDED_THEN_CAST, Db, History, make_app, step
 
-from conftest import POSTGRES_URL, rows
+from conftest import MYSQL_URL, POSTGRES_URL, rows
 
 #: A history, and the step after which a RunSql migration is written (None: no RunSql).
 CASES = st.tuples(
@@ -116,3 +116,32 @@ def test_fast_path_builds_what_the_replay_builds_on_postgres(
     finally:
         for name in created:
             postgres_admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.mysql
+@SETTINGS
+@given(CASES)
+@example(case=EVERYTHING)
+@example(case=(ADDED_THEN_CAST, None))
+def test_fast_path_builds_what_the_replay_builds_on_mysql(
+    tmp_path_factory, mysql_admin, case
+) -> None:
+    history, run_sql_at = case
+    created: list[str] = []
+    base = MYSQL_URL.rsplit("/", 1)[0]
+
+    def database() -> str:
+        name = f"umbral_f_{uuid.uuid4().hex[:12]}"
+        mysql_admin.ping()
+        mysql_admin.cursor().execute(
+            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+        )
+        created.append(name)
+        return f"{base}/{name}"
+
+    try:
+        check(history, run_sql_at, tmp_path_factory.mktemp("fast"), database)
+    finally:
+        mysql_admin.ping()
+        for name in created:
+            mysql_admin.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
