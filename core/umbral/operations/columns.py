@@ -122,10 +122,20 @@ class AlterColumn(Operation):
         if model is None:
             return state
         cols = tuple(self.to if c.name == self.column else c for c in model.fields)
-        return _with_table(state, self.table, fields=cols)
+        indexes = model.indexes
+        if _own_index(self.from_) and not _own_index(self.to):
+            # The change takes the column's own index (every backend drops it), also when an
+            # AddIndex made it: the autodetector writes index=True added later as one.
+            indexes = tuple(g for g in indexes if g != (self.column,))
+        return _with_table(state, self.table, fields=cols, indexes=indexes)
 
     def reverse(self, state: State) -> list[Operation]:
         return [AlterColumn(table=self.table, column=self.column, from_=self.to, to=self.from_)]
+
+
+def _own_index(col: Column) -> bool:
+    """Whether the column has its own plain index (``ModelState.index_specs``)."""
+    return (col.index or col.is_fk) and not col.unique and not col.primary_key
 
 
 @dataclass(frozen=True)
