@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from umbral.backend import backend_of
-from umbral.recorder import PROGRESS_TABLE, now_iso, placeholders
+from umbral.recorder import PROGRESS_TABLE, now_iso, placeholders, reading
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -54,12 +54,9 @@ def has_table(conn: Connection) -> bool:
 
 
 def read(conn: Connection) -> dict[str, Progress]:
-    """``plugin/name -> Progress`` for every partly applied migration ({} when none).
-    Outside a transaction this reads in a short one of its own."""
-    if conn.in_transaction():
-        return _read(conn)
-    with conn.begin():
-        return _read(conn)
+    """``plugin/name -> Progress`` for every partly applied migration ({} when none), read
+    as ``recorder.reading`` does."""
+    return reading(conn, _read)
 
 
 def _read(conn: Connection) -> dict[str, Progress]:
