@@ -72,7 +72,16 @@ def _read(conn: Connection) -> dict[str, Progress]:
 
 
 def ensure_table(conn: Connection) -> None:
+    """Create the table unless this connection has made sure of it already (on MySQL even
+    ``CREATE TABLE IF NOT EXISTS`` is DDL, with its commits, once per migration otherwise)."""
+    if conn.info.get(_ENSURED):
+        return
     conn.exec_driver_sql(backend_of(conn).progress_table_sql(TABLE))
+    conn.info[_ENSURED] = True
+
+
+#: ``Connection.info`` key: the progress table exists.
+_ENSURED = "umbral_progress_table"
 
 
 def save(conn: Connection, progress: Progress, *, exists: bool) -> None:

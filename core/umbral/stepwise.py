@@ -51,7 +51,9 @@ def apply(session: Session, rendered: Rendered) -> bool:
     """
     conn, backend = session.conn, session.backend
     m = rendered.migration
-    if (m.key in recorder.applied(conn)) != rendered.backward:
+    # One key looked up, not every row read: this runs once per migration of a long history.
+    applied = recorder.reading(conn, lambda c: recorder.is_applied(c, m.plugin, m.id))
+    if applied != rendered.backward:
         return False
     steps = rendered.statements
     total = len(steps)
