@@ -194,7 +194,9 @@ def cmd_sql(args: argparse.Namespace) -> None:
         # as umbral's PostgreSQL session commits (synchronous_commit off until the end).
         from umbral import recorder
 
-        lines = ["SET synchronous_commit = off;\n", _terminated(create)]
+        pg = app.database_url.startswith("postgres")
+        lines = ["SET synchronous_commit = off;\n"] if pg else []
+        lines.append(_terminated(create))
         for r in plan:
             m = r.migration
             lines += ["BEGIN;\n", _terminated(recorder.record_sql(m.plugin, m.id, m.checksum))]

@@ -4,25 +4,24 @@ The executor never prints; it reports through an ``on_event`` callback. Renderin
 before the transaction opens, so a render error changes nothing and the executor knows whether
 the migration rebuilds a table (foreign keys must be switched off before BEGIN on SQLite).
 Concurrency: each migration is re-checked inside its transaction (which holds the write lock on
-SQLite, ``BEGIN IMMEDIATE``) and skipped when another process applied it meanwhile.
+SQLite, ``BEGIN IMMEDIATE``) and skipped when another process applied it meanwhile. A
+migration the database cannot roll back as a whole runs statement by statement instead, and
+resumes where it failed (``umbral.stepwise``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from umbral import progress, recorder
+from umbral import progress, recorder, stepwise
 from umbral.backend import Backend, RenderContext
 from umbral.database import driver_cursor
 from umbral.errors import (
     MigrationFailed,
     MigrationFileError,
-    MigrationPartlyApplied,
-    PartlyApplied,
     UmbralError,
     UnsupportedChange,
 )
@@ -32,11 +31,13 @@ from umbral.runpython import PythonStep
 from umbral.session import Session
 from umbral.steps import RunTimeStep, plain_sql, run_time_alternatives
 from umbral.transaction import (
+    At,
     MigrationNotRolledBack,
     db_message,
     driver_errors,
+    foreign_keys_off,
     migration_transaction,
-    run_statement,
+    retry_lock_timeouts,
     verify_rolled_back,
     write_transaction,
 )
@@ -158,13 +159,6 @@ def _refuse_outside_transaction_only(
 BATCH_SECONDS = 0.5
 
 
-@dataclass
-class _At:
-    """The statement a migration is at, which its failure names."""
-
-    statement: str
-
-
 def apply_one(session: Session, rendered: Rendered) -> bool:
     """Run one migration and record it, atomically. Returns False if it was already applied.
 
@@ -175,19 +169,19 @@ def apply_one(session: Session, rendered: Rendered) -> bool:
     m = rendered.migration
     fake = rendered.record_only
     if not fake and backend.runs_in_steps(rendered.statements, m.atomic):
-        return apply_in_steps(session, rendered)
+        return stepwise.apply(session, rendered)
     errors = driver_errors(conn)
     if not fake and _apply_as_script(conn, backend, rendered, errors):
         return True
     fk_off = rendered.needs_fk_off and not fake
     claimed = False  # whether this run wrote (or deleted) the tracking row
     try:
-        with _foreign_keys_off(conn, backend, fk_off), migration_transaction(conn, backend):
+        with foreign_keys_off(conn, backend, fk_off), migration_transaction(conn, backend):
             # The tracking row is claimed (or released) first, inside the write transaction:
             # another process may have got here first, and then this migration is skipped.
             # A failure below rolls the row back with everything else.
             verb = "DELETE FROM" if rendered.backward else "INSERT INTO"
-            at = _At(f"{verb} {recorder.TABLE} ...")
+            at = At(f"{verb} {recorder.TABLE} ...")
             try:
                 if not _claim(conn, rendered):
                     return False
@@ -205,20 +199,6 @@ def apply_one(session: Session, rendered: Rendered) -> bool:
         raise
 
 
-@contextmanager
-def _foreign_keys_off(conn: Connection, backend: Backend, off: bool) -> Iterator[None]:
-    """Foreign-key enforcement off around a migration that needs it so (before BEGIN: a
-    no-op inside a transaction), back on after it whatever happens."""
-    if not off:
-        yield
-        return
-    backend.foreign_keys_off(conn)
-    try:
-        yield
-    finally:
-        backend.foreign_keys_on(conn)
-
-
 def _claim(conn: Connection, rendered: Rendered) -> bool:
     """Write (or, backward, delete) the migration's tracking row; False when another
     process already did."""
@@ -229,7 +209,7 @@ def _claim(conn: Connection, rendered: Rendered) -> bool:
 
 
 def _run_statements(
-    conn: Connection, backend: Backend, rendered: Rendered, fk_off: bool, at: _At
+    conn: Connection, backend: Backend, rendered: Rendered, fk_off: bool, at: At
 ) -> None:
     """Run the migration's steps (a run-time step as a unit), then check what they left:
     foreign keys, deferred constraints, views."""
@@ -261,7 +241,7 @@ def _check_after(
     fk_off: bool,
     check_deferred: bool,
     before: Any,
-    at: _At,
+    at: At,
 ) -> None:
     """What the statements left: dangling foreign keys, violated deferred constraints,
     broken views; each fails the migration inside its transaction."""
@@ -368,200 +348,6 @@ SCRIPT = "(the migration's statements, sent as one script)"
 class _DeferredViolated(Exception):
     """The script left a violated deferred constraint: rolled back, to be re-run statement by
     statement, which reports it."""
-
-
-def apply_in_steps(session: Session, rendered: Rendered) -> bool:
-    """Run a migration the database cannot roll back as a whole statement by statement,
-    recording after each one how many have completed (``umbral.progress``): a failed run
-    leaves the migration partly applied, and the next one continues at the failed statement
-    instead of running the committed ones again.
-
-    Each statement commits together with its progress where it can run in a transaction (then
-    it is never run twice). One that cannot (a concurrent index build), or DDL the database
-    commits on its own, commits just before its progress is written: a process killed between
-    the two repeats that one statement next time. The last statement commits with the tracking
-    row (deleted when un-applying). A statement that times out waiting for a lock is retried on
-    its own, after the backend's clean-up of what a failed attempt left behind.
-    """
-    conn, backend = session.conn, session.backend
-    m = rendered.migration
-    if (m.key in recorder.applied(conn)) != rendered.backward:
-        return False
-    steps = rendered.statements
-    total = len(steps)
-    known = rendered.progress
-    if known is not None and known.total != total and known.done:
-        raise PartlyApplied(
-            f"umbral migrate: migration {m.key} was partly applied as {known.total} "
-            f"statement(s) and now renders as {total}; say where to continue with "
-            "--from-statement N (1 runs it whole), or mark it applied with --fake"
-        )
-    done = known.done if known is not None else 0
-    saved = known is not None  # whether its progress row exists
-    if not saved and done < total - 1:
-        with write_transaction(conn, backend):
-            progress.ensure_table(conn)
-    with _foreign_keys_off(conn, backend, rendered.needs_fk_off):
-        while done < total:
-            try:
-                retry_lock_timeouts(
-                    session, m.key, lambda i=done, s=saved: _attempt(session, rendered, i, s)
-                )
-            except MigrationPartlyApplied as exc:
-                _note_failure(conn, backend, rendered, exc, saved=saved)
-                raise
-            done += 1
-            saved = done < total
-    return True
-
-
-def _attempt(session: Session, rendered: Rendered, index: int, saved: bool) -> None:
-    """Run statement ``index`` of a migration that runs statement by statement; its failure
-    is a MigrationPartlyApplied naming it and the database's error."""
-    m = rendered.migration
-    steps = rendered.statements
-    total = len(steps)
-    at = _At(str(steps[index]))
-    reached = progress.Progress(m.key, rendered.checksum, rendered.backward, index + 1, total)
-    try:
-        _run_in_steps(
-            session, rendered, steps[index], at,
-            finish=index == total - 1, reached=reached, saved=saved,
-        )  # fmt: skip
-    except (*driver_errors(session.conn), UnsupportedChange) as exc:
-        error = exc.args[0] if isinstance(exc, UnsupportedChange) else db_message(exc)
-        raise MigrationPartlyApplied(
-            m.key, at.statement, error, done=index, total=total, backward=rendered.backward
-        ) from exc
-
-
-def _run_in_steps(
-    session: Session,
-    rendered: Rendered,
-    step: Step,
-    at: _At,
-    *,
-    finish: bool,
-    reached: progress.Progress,
-    saved: bool,
-) -> None:
-    """Run one statement of a migration that runs statement by statement, and commit it with
-    its progress (or, the last one, with the tracking row's change)."""
-    conn, backend = session.conn, session.backend
-    m = rendered.migration
-    alone = isinstance(step, str) and backend.cannot_run_in_transaction(step) is not None
-    if isinstance(step, str):
-        for cleanup in backend.non_atomic_prelude(conn, step):
-            at.statement = cleanup
-            with _autocommit(conn):
-                run_statement(conn, cleanup)
-        at.statement = step
-    if alone:
-        with _autocommit(conn):
-            run_statement(conn, str(step))
-    with write_transaction(conn, backend):
-        if not alone:
-            _run_step(conn, backend, m, step, at)
-        if not finish:
-            progress.save(conn, reached, exists=saved)
-            return
-        if saved:
-            progress.clear(conn, m.key)
-        if rendered.backward:
-            recorder.unrecord(conn, m.plugin, m.id)
-        else:
-            recorder.record(conn, m.plugin, m.id, m.checksum)
-
-
-def _run_step(conn: Connection, backend: Backend, m: Migration, step: Step, at: _At) -> None:
-    """One rendered step in the current transaction: SQL, a Python step, a run-time step."""
-    if isinstance(step, PythonStep):
-        step.run(conn, backend.name, m.key)
-    elif isinstance(step, RunTimeStep):
-        reached = [at.statement]
-        try:
-            step.run(conn, reached.append)
-        finally:
-            at.statement = reached[-1]
-    else:
-        run_statement(conn, step)
-
-
-@contextmanager
-def _autocommit(conn: Connection) -> Iterator[None]:
-    """Run what cannot run inside a transaction (a concurrent index build) in autocommit."""
-    if conn.in_transaction():
-        conn.commit()  # what the backend's clean-up read or ran before it
-    level = conn.get_execution_options().get("isolation_level", conn.default_isolation_level)
-    conn.execution_options(isolation_level="AUTOCOMMIT")
-    try:
-        yield
-    finally:
-        conn.execution_options(isolation_level=level)
-
-
-def _note_failure(
-    conn: Connection, backend: Backend, rendered: Rendered, exc: MigrationPartlyApplied,
-    *, saved: bool,
-) -> None:  # fmt: skip
-    """Record where a failed migration stopped and why, for showmigrations and the next run;
-    forget it when nothing of it ran. A connection that died with the failure cannot write:
-    the progress row then says where the last completed statement left it."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    m = rendered.migration
-    errors = (*driver_errors(conn), SQLAlchemyError)  # a dead connection raises either
-    try:
-        if conn.in_transaction():
-            conn.rollback()
-        with write_transaction(conn, backend):
-            if exc.done:
-                failed = progress.Progress(
-                    m.key, rendered.checksum, rendered.backward, exc.done, exc.total, exc.error
-                )
-                progress.save(conn, failed, exists=saved)
-            elif saved:
-                progress.clear(conn, m.key)
-    except errors:
-        pass
-
-
-def retry_lock_timeouts(session: Session, key: str, attempt: Callable[[], Any]) -> Any:
-    """Call ``attempt``; when it fails on a lock timeout, retry with backoff (SPEC §8).
-
-    ``attempt`` must leave nothing behind when it fails (a rolled-back transaction, or one
-    idempotent statement), so running it again is safe.
-    """
-    backend = session.backend
-    tries = 0
-    while True:
-        try:
-            return attempt()
-        except MigrationFailed as exc:
-            cause = exc.__cause__
-            timed_out = cause is not None and backend.is_lock_timeout(cause)
-            if not timed_out or getattr(exc, "gave_up", False):
-                raise
-            if tries >= backend.lock_retries:
-                exc.gave_up = True  # type: ignore[attr-defined]  # outer retry loops stop too
-                find = f"find it in {backend.SESSIONS_VIEW}, or " if backend.SESSIONS_VIEW else ""
-                exc.args = (
-                    f"{exc.args[0]} (gave up after {tries + 1} attempt(s): another session "
-                    f"holds a conflicting lock on the table; {find}re-run later or with a "
-                    "larger --lock-timeout)",
-                )
-                raise
-            tries += 1
-            pause = min(backend.lock_retry_backoff * 2 ** (tries - 1), 30.0)
-            session.event(
-                "warning",
-                {
-                    "message": f"umbral migrate: migration {key} timed out waiting for a "
-                    f"lock ({exc.error}); retrying in {pause:g}s "
-                    f"(retry {tries} of {backend.lock_retries})"
-                },
-            )
-            time.sleep(pause)
 
 
 def apply_plan(session: Session, plan: Sequence[Rendered]) -> list[str]:

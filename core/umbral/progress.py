@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from umbral.backend import backend_of
-from umbral.recorder import PROGRESS_TABLE, now_iso, placeholders
+from umbral.recorder import PROGRESS_TABLE, now_iso, placeholders, reading
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -54,12 +54,9 @@ def has_table(conn: Connection) -> bool:
 
 
 def read(conn: Connection) -> dict[str, Progress]:
-    """``plugin/name -> Progress`` for every partly applied migration ({} when none).
-    Outside a transaction this reads in a short one of its own."""
-    if conn.in_transaction():
-        return _read(conn)
-    with conn.begin():
-        return _read(conn)
+    """``plugin/name -> Progress`` for every partly applied migration ({} when none), read
+    as ``recorder.reading`` does."""
+    return reading(conn, _read)
 
 
 def _read(conn: Connection) -> dict[str, Progress]:
@@ -75,7 +72,16 @@ def _read(conn: Connection) -> dict[str, Progress]:
 
 
 def ensure_table(conn: Connection) -> None:
+    """Create the table unless this connection has made sure of it already (on MySQL even
+    ``CREATE TABLE IF NOT EXISTS`` is DDL, with its commits, once per migration otherwise)."""
+    if conn.info.get(_ENSURED):
+        return
     conn.exec_driver_sql(backend_of(conn).progress_table_sql(TABLE))
+    conn.info[_ENSURED] = True
+
+
+#: ``Connection.info`` key: the progress table exists.
+_ENSURED = "umbral_progress_table"
 
 
 def save(conn: Connection, progress: Progress, *, exists: bool) -> None:

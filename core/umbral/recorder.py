@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from umbral.backend import backend_of
 from umbral.database import driver_cursor
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 TABLE = "umbral_migrations"
+T = TypeVar("T")
 #: The statement progress of partly applied migrations (``umbral.progress``).
 PROGRESS_TABLE = "umbral_migration_progress"
 #: The tables umbral keeps for itself in every database it migrates: never a plugin's, never
@@ -47,12 +49,18 @@ def ensure_skip_column(conn: Connection) -> None:
         conn.exec_driver_sql(f"ALTER TABLE {TABLE} ADD COLUMN {SKIPPED} TEXT")
 
 
+def reading(conn: Connection, read: Callable[[Connection], T]) -> T:
+    """``read(conn)`` inside the caller's transaction, or, outside one, in a short one of its
+    own that it ends, so the caller can open a write transaction next."""
+    if conn.in_transaction():
+        return read(conn)
+    with conn.begin():
+        return read(conn)
+
+
 def skipped(conn: Connection) -> dict[str, str]:
     """``plugin/name -> environment`` for every migration recorded as skipped."""
-    if conn.in_transaction():
-        return _skipped(conn)
-    with conn.begin():
-        return _skipped(conn)
+    return reading(conn, _skipped)
 
 
 def _skipped(conn: Connection) -> dict[str, str]:
@@ -71,15 +79,9 @@ def has_table(conn: Connection) -> bool:
 
 
 def applied(conn: Connection) -> dict[str, str]:
-    """``plugin/name -> checksum`` for every recorded migration ({} when no table yet).
-
-    Outside a transaction this reads in a short one of its own and ends it, so the caller can
-    open a write transaction next.
-    """
-    if conn.in_transaction():
-        return _applied(conn)
-    with conn.begin():
-        return _applied(conn)
+    """``plugin/name -> checksum`` for every recorded migration ({} when no table yet), read
+    as ``reading`` does."""
+    return reading(conn, _applied)
 
 
 def _applied(conn: Connection) -> dict[str, str]:

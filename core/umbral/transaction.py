@@ -7,9 +7,11 @@ undid it: a statement that ended the transaction on its own leaves what ran befo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from umbral import recorder
 from umbral.backend import Backend
@@ -19,6 +21,8 @@ from umbral.migration import Migration
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
+
+    from umbral.session import Session
 
 
 @contextmanager
@@ -101,3 +105,62 @@ def run_statement(conn: Connection, sql: str) -> None:
 def db_message(exc: Exception) -> str:
     """A driver error's first line, as a failed migration's message quotes it."""
     return error_line(exc)
+
+
+@dataclass
+class At:
+    """The statement a migration is at, which its failure names."""
+
+    statement: str
+
+
+@contextmanager
+def foreign_keys_off(conn: Connection, backend: Backend, off: bool) -> Iterator[None]:
+    """Foreign-key enforcement off around a migration that needs it so (before BEGIN: a
+    no-op inside a transaction), back on after it whatever happens."""
+    if not off:
+        yield
+        return
+    backend.foreign_keys_off(conn)
+    try:
+        yield
+    finally:
+        backend.foreign_keys_on(conn)
+
+
+def retry_lock_timeouts(session: Session, key: str, attempt: Callable[[], Any]) -> Any:
+    """Call ``attempt``; when it fails on a lock timeout, retry with backoff (SPEC §8).
+
+    ``attempt`` must leave nothing behind when it fails (a rolled-back transaction, or one
+    idempotent statement), so running it again is safe.
+    """
+    backend = session.backend
+    tries = 0
+    while True:
+        try:
+            return attempt()
+        except MigrationFailed as exc:
+            cause = exc.__cause__
+            timed_out = cause is not None and backend.is_lock_timeout(cause)
+            if not timed_out or getattr(exc, "gave_up", False):
+                raise
+            if tries >= backend.lock_retries:
+                exc.gave_up = True  # type: ignore[attr-defined]  # outer retry loops stop too
+                find = f"find it in {backend.SESSIONS_VIEW}, or " if backend.SESSIONS_VIEW else ""
+                exc.args = (
+                    f"{exc.args[0]} (gave up after {tries + 1} attempt(s): another session "
+                    f"holds a conflicting lock on the table; {find}re-run later or with a "
+                    "larger --lock-timeout)",
+                )
+                raise
+            tries += 1
+            pause = min(backend.lock_retry_backoff * 2 ** (tries - 1), 30.0)
+            session.event(
+                "warning",
+                {
+                    "message": f"umbral migrate: migration {key} timed out waiting for a "
+                    f"lock ({exc.error}); retrying in {pause:g}s "
+                    f"(retry {tries} of {backend.lock_retries})"
+                },
+            )
+            time.sleep(pause)

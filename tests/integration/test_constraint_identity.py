@@ -23,7 +23,6 @@ from conftest import (
     rows,
     schema_of,
     sqlite_path,
-    xfail_on_mysql,
 )
 
 
@@ -176,11 +175,6 @@ def test_a_renamed_table_takes_the_names_umbral_gave_its_indexes_and_constraints
     request: pytest.FixtureRequest,
 ) -> None:
     p, url = any_project, any_project.database
-    xfail_on_mysql(
-        request,
-        url,
-        "a renamed table keeps its choices CHECK under the old name (post_status_check)",
-    )
     p.models(BLOG.format(options="", more=""))
     _migrate(p)
     execute(

@@ -247,7 +247,7 @@ class MySQLBackend(MySQLConnection):
         q = self.quote
         out = [f"RENAME TABLE {q(op.from_)} TO {q(op.to)}"]
         model = ctx.state.get(op.from_)
-        renames, fks = [], []
+        renames, fks, checks = [], [], []
         if model is not None:
             specs = [((c.name,), True) for c in model.fields if c.unique and not c.primary_key]
             specs += list(model.index_specs())
@@ -256,6 +256,13 @@ class MySQLBackend(MySQLConnection):
                 if old != new:
                     renames.append((old, new))
             fks = [c for c in model.fields if c.is_fk and c.db_constraint]
+            # A choices CHECK is named after its table, and MariaDB cannot rename one.
+            checks = [
+                f"DROP CONSTRAINT IF EXISTS {q(f'{op.from_}_{c.name}_check')}, "
+                f"ADD {self.check_sql(op.to, c)}"
+                for c in model.fields
+                if c.choices
+            ]
         for parent in ctx.state.values():
             for rel in parent.m2m:
                 if rel.table != op.from_:
@@ -271,6 +278,7 @@ class MySQLBackend(MySQLConnection):
                 ]  # fmt: skip
         if renames:
             out.append(RenameIndexes(op.to, tuple(renames), q))
+        out += [f"ALTER TABLE {q(op.to)} {check}" for check in checks]
         for col in fks:
             out += self.drop_foreign_keys(op.to, col.name, ctx)
             out.append(f"ALTER TABLE {q(op.to)} ADD {self.fk_sql(op.to, col)}")
