@@ -413,6 +413,10 @@ class Backend:
         """The statement that opens a migration transaction, or None for the driver default."""
         return None
 
+    #: Whether ``migration_lock`` keeps every other ``migrate`` out for the whole run, so a
+    #: migration planned under it cannot be applied by another process meanwhile.
+    RUN_LOCK: ClassVar[bool] = False
+
     @contextmanager
     def migration_lock(self, conn: Connection, wait: float) -> Iterator[None]:
         """Hold the cross-process migration lock for a whole run (no-op by default)."""

@@ -51,10 +51,10 @@ def apply(session: Session, rendered: Rendered) -> bool:
     """
     conn, backend = session.conn, session.backend
     m = rendered.migration
-    # One key looked up, not every row read: this runs once per migration of a long history.
-    applied = recorder.reading(conn, lambda c: recorder.is_applied(c, m.plugin, m.id))
-    if applied != rendered.backward:
-        return False
+    if not backend.RUN_LOCK:  # under the run's lock nobody else can have applied it meanwhile
+        applied = recorder.reading(conn, lambda c: recorder.is_applied(c, m.plugin, m.id))
+        if applied != rendered.backward:
+            return False
     steps = rendered.statements
     total = len(steps)
     known = rendered.progress

@@ -42,6 +42,8 @@ class MySQLConnection(Backend):
     """Connections, the migration lock and the tables umbral keeps, for ``MySQLBackend``."""
 
     TABLE_OPTIONS: ClassVar[str] = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+    #: ``GET_LOCK`` is held for the whole run (``migration_lock``).
+    RUN_LOCK: ClassVar[bool] = True
     #: ``("mariadb" | "mysql", (major, minor, patch))`` of the last server connected to; the
     #: safety rules read it (None: not connected, rules assume a current server).
     server: tuple[str, tuple[int, ...]] | None = None

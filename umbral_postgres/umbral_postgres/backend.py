@@ -54,6 +54,7 @@ class PostgresBackend(PostgresConnection):
     UNIQUE_AS_INDEX: ClassVar[bool] = False
     NON_ATOMIC_MIGRATIONS: ClassVar[bool] = True
     SESSIONS_VIEW: ClassVar[str] = "pg_stat_activity"
+    RUN_LOCK: ClassVar[bool] = True
     #: Placeholder schema of alembic-utils view entities, which are always schema-qualified;
     #: the rendered statement drops it, so a view goes where every other object umbral
     #: creates goes: the connection's current schema (the first existing one on its
