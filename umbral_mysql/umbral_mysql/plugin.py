@@ -6,42 +6,27 @@ methods, so ``umbral --help`` does not pay for them.
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
-from umbral import hookimpl
+from umbral.backendplugin import BackendHooks
 
 NAME = "mysql"  # MySQLBackend.name, without importing the backend
 
 
-@cache
-def _backend() -> Any:
+def _make() -> Any:
     from umbral_mysql.backend import MySQLBackend
 
     return MySQLBackend()
 
 
-def _ours(backend: Any) -> bool:
-    return getattr(backend, "name", None) == NAME
-
-
-@hookimpl
-def umbral_backends() -> list[Any]:
-    return [_backend()]
-
-
-@hookimpl
-def umbral_render_operation(operation: Any, backend: Any, context: Any) -> list[str] | None:
-    if not _ours(backend):
-        return None
-    return backend.render(operation, context)
-
-
-@hookimpl
-def umbral_classify_operation(operation: Any, backend: Any, context: Any) -> list[Any] | None:
-    """Dialect rules (algorithms, locks, rebuilds) only when the active backend is MySQL."""
-    if not _ours(backend):
-        return None
+def _safety() -> Any:
+    """Dialect rules (algorithms, locks, rebuilds) of MySQL and MariaDB."""
     from umbral_mysql import safety
 
-    return safety.classify(operation, backend, context)
+    return safety
+
+
+_hooks = BackendHooks(NAME, _make, _safety)
+umbral_backends = _hooks.umbral_backends
+umbral_render_operation = _hooks.umbral_render_operation
+umbral_classify_operation = _hooks.umbral_classify_operation
