@@ -8,7 +8,7 @@ rules; :func:`classify` collects every plugin's findings and the worst tier wins
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -45,6 +45,20 @@ TAGS = {
     "CreateCompatShim": "CREATE SHIM", "DropCompatShim": "DROP SHIM",
     "RunPython": "RUN PYTHON",
 }  # fmt: skip
+
+
+def tables_created_before(context: Any, op: ops.Operation) -> set[str]:
+    """Tables created earlier in the same migration as ``op`` (no reader can be blocked on
+    them yet), for a backend's safety rules. Known only when the caller puts the migration's
+    ``operations`` in the context."""
+    seen: set[str] = set()
+    operations = context.get("operations") or () if isinstance(context, Mapping) else ()
+    for other in operations:
+        if other is op:
+            break
+        if getattr(other, "kind", None) in ("CreateTable", "CreateM2MTable"):
+            seen.add(other.table)
+    return seen
 
 
 def _core_rule(op: ops.Operation) -> Finding:

@@ -14,11 +14,10 @@ data. The three algorithms (MySQL and MariaDB both name them):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
 from typing import Any
 
 from umbral import operations as ops
-from umbral.safety import Finding, OpSafety
+from umbral.safety import Finding, OpSafety, tables_created_before
 from umbral.schema import Column
 
 TAG_COPY = "MYSQL COPY ALTER"
@@ -28,20 +27,6 @@ TAG_CHARSET = "MYSQL CHARSET CHANGE"
 TAG_FK = "MYSQL FOREIGN KEY CHECK"
 
 W = OpSafety.WARNING
-
-
-def _new_tables(context: Any, op: ops.Operation) -> set[str]:
-    """Tables created earlier in the same migration (nothing can be blocked on them yet)."""
-    seen: set[str] = set()
-    operations: Iterable[Any] = ()
-    if isinstance(context, Mapping):
-        operations = context.get("operations") or ()
-    for other in operations:
-        if other is op:
-            break
-        if isinstance(other, ops.CreateTable | ops.CreateM2MTable):
-            seen.add(other.table)
-    return seen
 
 
 def _server(backend: Any) -> tuple[str, tuple[int, ...]]:
@@ -95,7 +80,7 @@ def _unique(table: str, cols: str) -> Finding:
 def classify(operation: ops.Operation, backend: Any, context: Any) -> list[Finding]:
     """Every MySQL / MariaDB finding for one operation."""
     op = operation
-    if getattr(op, "table", None) in _new_tables(context, op):
+    if getattr(op, "table", None) in tables_created_before(context, op):
         return []
     if isinstance(op, ops.AddIndex):
         return [_unique(op.table, ", ".join(op.columns))] if op.unique else []

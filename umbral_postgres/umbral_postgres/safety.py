@@ -10,12 +10,11 @@ refuses every UNSAFE operation as destructive (SPEC §8), which these are not. `
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
 from typing import Any
 
 from umbral import operations as ops
 from umbral.naming import index_name
-from umbral.safety import Finding, OpSafety
+from umbral.safety import Finding, OpSafety, tables_created_before
 from umbral.schema import Column
 
 TAG_INDEX = "PG INDEX LOCK"
@@ -35,23 +34,6 @@ _CONCURRENT_ADVICE = (
     'Safe alternative: set "concurrent": true on the operation, in a migration of its own '
     'with "atomic": false (CREATE INDEX CONCURRENTLY does not block writes)'
 )
-
-
-def _new_tables(context: Any, op: ops.Operation) -> set[str]:
-    """Tables created earlier in the same migration (no reader can be blocked on them yet).
-
-    Known only when the caller puts the migration's ``operations`` in the context.
-    """
-    seen: set[str] = set()
-    operations: Iterable[Any] = ()
-    if isinstance(context, Mapping):
-        operations = context.get("operations") or ()
-    for other in operations:
-        if other is op:
-            break
-        if isinstance(other, ops.CreateTable | ops.CreateM2MTable):
-            seen.add(other.table)
-    return seen
 
 
 def _index_finding(table: str, columns: tuple[str, ...], unique: bool) -> Finding:
@@ -117,7 +99,7 @@ def classify(operation: ops.Operation, backend: Any, context: Any) -> list[Findi
     """Every PostgreSQL finding for one operation, most important first."""
     op = operation
     if isinstance(op, ops.AddIndex):
-        if op.concurrent or op.table in _new_tables(context, op):
+        if op.concurrent or op.table in tables_created_before(context, op):
             return []
         return [_index_finding(op.table, op.columns, op.unique)]
     if isinstance(op, ops.DropIndex):
@@ -135,7 +117,7 @@ def classify(operation: ops.Operation, backend: Any, context: Any) -> list[Findi
             )
         ]
     if isinstance(op, ops.AddColumn):
-        if op.table in _new_tables(context, op):
+        if op.table in tables_created_before(context, op):
             return []
         return _add_column(op)
     if isinstance(op, ops.AlterColumn):
