@@ -120,6 +120,17 @@ class Project:
     def run(self, *args: str, **env: str) -> Result:
         return run_umbral(*args, cwd=self.root, env=clean_env(**env))
 
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        """``umbral ARGS`` started in the project and not waited for (output piped, as text)."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "umbral", *args],
+            cwd=self.root,
+            env=clean_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
     def migration_files(self, plugin: str = "app") -> list[str]:
         d = self.root / "migrations" / plugin
         return sorted(p.name for p in d.glob("*.json")) if d.is_dir() else []

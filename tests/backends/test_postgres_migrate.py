@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 from pg_helpers import columns, connect, indexes, query, recorded, tables
 from pg_helpers import write_migration as write
 
-from conftest import Project, clean_env, execute, make_project
+from conftest import Project, execute, make_project
 from umbral import operations as ops
 from umbral.schema import Column as C
 from umbral_postgres.connection import LOCK_KEY
@@ -31,14 +30,7 @@ def pg_project(tmp_path: Path, postgres_url: str) -> Project:
 
 
 def start(p: Project, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "umbral", "migrate", *args],
-        cwd=p.root,
-        env=clean_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return p.start("migrate", *args)
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:

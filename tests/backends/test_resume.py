@@ -6,15 +6,13 @@ statement that did not complete and never runs the committed ones again."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from pg_helpers import write_migration as write
 
-from conftest import Project, clean_env, execute, is_mysql, make_project, rows
+from conftest import Project, execute, is_mysql, make_project, rows
 from umbral import operations as ops
 from umbral.schema import Column as C
 
@@ -131,14 +129,7 @@ def test_a_killed_connection_is_resumed_at_the_statement_it_was_running(p: Proje
     setup(p, f"INSERT INTO log (n) SELECT 3 FROM gate WHERE {sleep}")
     assert p.run("migrate", "app/0001_log").code == 0
     execute(p.database, "UPDATE gate SET secs = 60")
-    run = subprocess.Popen(
-        [sys.executable, "-m", "umbral", "migrate"],
-        cwd=p.root,
-        env=clean_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    run = p.start("migrate")
     try:
         _kill(p)
         code = run.wait(timeout=60)

@@ -7,13 +7,11 @@ migration's transaction; Postgres uses a session-level advisory lock.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import Project, clean_env, rows, schema_of
+from conftest import Project, rows, schema_of
 from umbral import App, Model, fields
 
 MIGRATIONS = 20
@@ -45,17 +43,7 @@ def _history(root: Path) -> list[str]:
 
 def _migrate_together(p: Project, processes: int) -> list[tuple[int, str, str]]:
     """Start every `umbral migrate` before waiting for any of them."""
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "umbral", "migrate"],
-            cwd=p.root,
-            env=clean_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(processes)
-    ]
+    procs = [p.start("migrate") for _ in range(processes)]
     results = []
     for proc in procs:
         out, err = proc.communicate(timeout=180)

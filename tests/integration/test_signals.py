@@ -211,14 +211,7 @@ def test_ctrl_c_while_the_cli_starts_is_reported(tmp_path: Path, sqlite_url: str
     _run_sql(p, "t", "CREATE TABLE t (x INTEGER)")
     rng = random.Random(17)
     for _ in range(POINTS + 1):
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "umbral", "migrate"],
-            cwd=p.root,
-            env=clean_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        proc = p.start("migrate")
         tasks = Path(f"/proc/{proc.pid}/task")
         while proc.poll() is None and len(list(tasks.iterdir())) < 2:
             time.sleep(0.001)
