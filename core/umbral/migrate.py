@@ -130,7 +130,7 @@ class Migrator:
             result.faked = self._initial_to_fake(applied)
         faked = {k: self.by_key[k].checksum for k in result.faked}
         steps = make_plan(self.graph, applied, target, faked=faked)
-        checksums = {k: m.checksum for k, m in self.by_key.items() if k in partial}
+        checksums = {k: self.by_key[k].checksum for k in partial if k in self.by_key}
         self.resume = guards.resume_plan(partial, steps, checksums, request.from_statement)
         covered = self._fast_path(steps, bool(applied or faked or partial))
         rendered = [self.render(s) for s in steps[covered:]]
