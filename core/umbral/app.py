@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from types import ModuleType
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from umbral.config import ProjectConfig, resolve_database, resolve_env
 from umbral.errors import ConfigError, UmbralError
+from umbral.values import record
 
 if TYPE_CHECKING:
     from umbral.autodetector import Backfill
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 Event = Callable[[str, dict[str, Any]], None]
 
 
-@dataclass
+@record
 class GraphResult:
     nodes: list[Any]  # umbral.graphviz.Node
     edges: list[tuple[str, str]]

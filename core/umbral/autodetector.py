@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Any
 
 from umbral import operations as ops
 from umbral.errors import UnsafeAlter, UnsupportedChange
 from umbral.schema import M2M, Column, ModelState, Snapshot
 from umbral.toposort import toposort
+from umbral.values import frozen, record
 
 # Safe casts (SPEC §7): every scalar -> Text; SmallInt -> Integer -> BigInt; Real -> Double;
 # Timestamp <-> Timestamptz; BigInt <-> ForeignKey.
@@ -36,7 +37,7 @@ def is_safe_cast(old: str, new: str) -> bool:
     return old == new or (new == "Text" and old in _SCALARS) or (old, new) in _WIDENINGS
 
 
-@dataclass(frozen=True)
+@frozen
 class Note:
     """Something the user should see: ``stream`` is "stdout" or "stderr"."""
 
@@ -44,7 +45,7 @@ class Note:
     text: str
 
 
-@dataclass(frozen=True)
+@frozen
 class BackfillRequest:
     """A NOT NULL column without a default that existing rows need a value for: an added
     column (``adding``) or a nullable column made NOT NULL."""
@@ -64,7 +65,7 @@ class BackfillRequest:
 Backfill = Callable[[BackfillRequest], Any]
 
 
-@dataclass
+@record
 class Diff:
     operations: list[ops.Operation] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)

@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self
@@ -24,6 +24,7 @@ from umbral.naming import index_name
 from umbral.schema import INTEGER_TYPES, Column, ModelState, Shim
 from umbral.sqlscript import split_sql, transaction_control
 from umbral.steps import UniqueCheck
+from umbral.values import frozen, record
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from umbral import operations as ops
 
 
-@dataclass
+@record
 class RenderContext:
     """What a renderer may know besides the operation itself."""
 
@@ -63,7 +64,7 @@ _AUTO_DEFAULTS = {
 DEFAULT_LOCK_WAIT = 300.0
 
 
-@dataclass(frozen=True)
+@frozen
 class RunOptions:
     """A run's options; None keeps the backend's default."""
 

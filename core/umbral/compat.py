@@ -9,12 +9,13 @@ it. Pure: no database, no printing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from umbral import operations as ops
 from umbral.errors import UmbralError
 from umbral.schema import Shim, Snapshot
+from umbral.values import frozen
 
 if TYPE_CHECKING:
     from umbral.environment import Environment
@@ -48,7 +49,7 @@ def carry_shims(previous: Snapshot, current: Snapshot, migration_id: str,
     return Snapshot(current.models, tuple(shims)) if shims else current
 
 
-@dataclass(frozen=True)
+@frozen
 class LiveShim:
     plugin: str
     shim: Shim

@@ -12,11 +12,12 @@ import os
 import re
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from umbral.errors import ConfigError
+from umbral.values import record
 
 if TYPE_CHECKING:
     from umbral.backend import Backend
@@ -31,7 +32,7 @@ ENV_NAME = "UMBRAL_ENV"
 ENV_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
-@dataclass
+@record
 class ProjectConfig:
     root: Path
     source: Path | None = None

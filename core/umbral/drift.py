@@ -9,12 +9,12 @@ running: its ``skip_on`` named the environment it was migrated in), ``[/]`` part
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
 
 from umbral.graph import Graph
 from umbral.migration import Migration, id_sequence
+from umbral.values import frozen
 
 if TYPE_CHECKING:
     from umbral.progress import Progress
@@ -38,7 +38,7 @@ class State(Enum):
         return self.name.lower()
 
 
-@dataclass(frozen=True)
+@frozen
 class Entry:
     plugin: str
     name: str

@@ -16,9 +16,10 @@ import os
 import re
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from umbral.values import frozen
 
 _SUFFIXES = (".dist-info", ".egg-info")
 
@@ -28,7 +29,7 @@ def normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-@dataclass(frozen=True)
+@frozen
 class Distribution:
     """What umbral reports about the distribution that declares a plugin."""
 
@@ -37,7 +38,7 @@ class Distribution:
     editable: bool
 
 
-@dataclass(frozen=True)
+@frozen
 class EntryPoint:
     name: str
     value: str  # ``module`` or ``module:attribute``

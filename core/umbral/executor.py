@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from umbral import progress, recorder, stepwise
@@ -41,6 +41,7 @@ from umbral.transaction import (
     verify_rolled_back,
     write_transaction,
 )
+from umbral.values import record
 
 if TYPE_CHECKING:
     import pluggy
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
 Step = str | PythonStep | RunTimeStep
 
 
-@dataclass
+@record
 class Rendered:
     migration: Migration
     statements: list[Step]

@@ -11,7 +11,7 @@ compatibility view, an environment gate (``skip_on``), an operation of another p
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import TYPE_CHECKING
 
 from umbral import recorder
@@ -22,6 +22,7 @@ from umbral.migration import Migration
 from umbral.operations import CreateView, DropView, State, state_from_snapshot
 from umbral.schema import EMPTY, Column
 from umbral.steps import plain_sql
+from umbral.values import record
 
 if TYPE_CHECKING:
     import pluggy
@@ -38,7 +39,7 @@ SCHEMA_KINDS = frozenset({
 })  # fmt: skip
 
 
-@dataclass
+@record
 class FastPath:
     """The part of a plan built from snapshots: ``covered`` are recorded without running,
     ``build`` is the head schema's SQL, one rendering per plugin in plugin order."""

@@ -8,9 +8,9 @@ carries its drift marker and a style per state.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 from umbral.migration import Migration
+from umbral.values import frozen
 
 #: Fill colours per drift state label, shared by both formats.
 COLOURS = {
@@ -22,7 +22,7 @@ COLOURS = {
 }
 
 
-@dataclass(frozen=True)
+@frozen
 class Node:
     key: str  # plugin/id
     plugin: str

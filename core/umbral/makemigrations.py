@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,10 @@ from umbral.errors import PluginError, UmbralError
 from umbral.migration import Migration, sanitize_suffix, suffix_for
 from umbral.operations import CreateTable, Operation
 from umbral.schema import backfill_problem
+from umbral.values import record
 
 
-@dataclass
+@record
 class MakeMigrationsResult:
     migrations: list[Migration] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)

@@ -11,7 +11,7 @@ Public Python API for safety checks lives here too (``check_pending_safety``,
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import TYPE_CHECKING, Any
 
 from umbral import drift, executor, guards, progress, recorder
@@ -22,6 +22,7 @@ from umbral.operations import IrreversibleOperation, Operation, State, apply_all
 from umbral.operations import state_from_snapshot as _from_snapshot
 from umbral.plan import Step, Target, is_backward, make_plan, no_such_migration, parse_spec
 from umbral.safety import Finding, OpSafety, check_pending_safety, classify_operation
+from umbral.values import frozen, record
 
 if TYPE_CHECKING:
     from umbral.environment import Environment
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 Event = Callable[[str, dict[str, Any]], None]
 
 
-@dataclass
+@record
 class MigrateResult:
     applied: list[str] = field(default_factory=list)
     unapplied: list[str] = field(default_factory=list)
@@ -50,7 +51,7 @@ class MigrateResult:
     path: str = ""
 
 
-@dataclass(frozen=True)
+@frozen
 class MigrateRequest:
     """What one ``migrate`` is asked to do (its flags, parsed)."""
 

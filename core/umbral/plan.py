@@ -8,14 +8,14 @@ forward (``migrate`` or ``migrate plugin/name`` ahead of the database) or backwa
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 from umbral.errors import MigrationFileError, Refused, UmbralError
 from umbral.graph import Graph
 from umbral.migration import Migration, id_sequence
+from umbral.values import frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class Step:
     migration: Migration
     #: Un-apply: run the reverse operations and delete the tracking row.
@@ -31,7 +31,7 @@ class Step:
         return self.migration.key
 
 
-@dataclass(frozen=True)
+@frozen
 class Target:
     """``plugin/name`` or ``plugin/zero``: how far ``migrate`` goes."""
 

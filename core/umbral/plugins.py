@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import itertools
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -21,6 +21,7 @@ import pluggy
 from umbral import hookspecs
 from umbral.errors import ForeignKeyCycle, PluginCycle, PluginError
 from umbral.toposort import toposort
+from umbral.values import record
 
 if TYPE_CHECKING:  # umbral.schema is not needed at start-up (`umbral --help` imports this)
     from umbral.schema import Snapshot
@@ -29,7 +30,7 @@ ENTRY_POINT_GROUP = "umbral"
 APP = "app"
 
 
-@dataclass
+@record
 class PluginInfo:
     name: str
     plugin: Any  # the registered module or object (None for the implicit `app`)

@@ -14,11 +14,11 @@ is the file's when they ran (an edited file is refused); ``backward`` is 1 for a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from umbral.backend import backend_of
 from umbral.recorder import PROGRESS_TABLE, now_iso, placeholders, reading
+from umbral.values import frozen
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 TABLE = PROGRESS_TABLE
 
 
-@dataclass(frozen=True)
+@frozen
 class Progress:
     """Where a partly applied (or partly un-applied) migration stands."""
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from umbral.errors import MigrationFailed
+from umbral.values import frozen
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from umbral.schema import ModelState
 
 
-@dataclass(frozen=True)
+@frozen
 class PythonStep:
     """A rendered step that calls a Python function instead of running SQL.
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from umbral.hookspecs import hookimpl
+from umbral.values import frozen, record
 
 if TYPE_CHECKING:
     import pluggy
@@ -228,14 +229,14 @@ def classify(
     return at_worst[0]
 
 
-@dataclass(frozen=True)
+@frozen
 class Classified:
     migration: str
     operation: ops.Operation
     finding: Finding
 
 
-@dataclass
+@record
 class CheckReport:
     """The verdict of ``checkmigrations`` over the pending operations."""
 

@@ -9,7 +9,7 @@ at its default. This module must not import SQLAlchemy or know about any backend
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import field, fields, replace
 from typing import Any
 
 # Re-exported: models, fields and the backends read them from here.
@@ -17,6 +17,7 @@ from umbral.fieldtypes import FK_ACTIONS as FK_ACTIONS
 from umbral.fieldtypes import INTEGER_TYPES as INTEGER_TYPES
 from umbral.fieldtypes import TEMPORAL_TYPES as TEMPORAL_TYPES
 from umbral.fieldtypes import TYPES as TYPES
+from umbral.values import frozen
 
 # Attributes that are written to the snapshot only when they differ from these defaults.
 _COLUMN_DEFAULTS: dict[str, Any] = {
@@ -38,7 +39,7 @@ _COLUMN_DEFAULTS: dict[str, Any] = {
 _ALWAYS = ("name", "type", "primary_key", "nullable")
 
 
-@dataclass(frozen=True)
+@frozen
 class Column:
     name: str
     type: str
@@ -128,7 +129,7 @@ _SHAPE_ATTRIBUTES = tuple(f.name for f in fields(Column) if f.name not in ("name
 _DB_ATTRIBUTES = tuple(f.name for f in fields(Column) if f.name not in ("name", "help", "index"))
 
 
-@dataclass(frozen=True)
+@frozen
 class M2M:
     """A ManyToMany field: junction table ``<parent_table>_<field>`` (SPEC §2)."""
 
@@ -150,7 +151,7 @@ class M2M:
         return cls(**data)
 
 
-@dataclass(frozen=True)
+@frozen
 class ModelState:
     name: str
     table: str
@@ -255,7 +256,7 @@ _PREVIOUS: dict[tuple[Any, Any], tuple[Any, Any]] = {}
 _PREVIOUS_SIZE = 1_000
 
 
-@dataclass(frozen=True)
+@frozen
 class Shim:
     """A live N-1 compatibility shim: view ``name`` reads and writes through to ``table``, with
     column ``to`` shown as ``from_`` for a column rename (both None for a table rename).
@@ -278,7 +279,7 @@ class Shim:
         return cls(data["name"], data["table"], data["since"], data.get("from"), data.get("to"))
 
 
-@dataclass(frozen=True)
+@frozen
 class Snapshot:
     """Every model of one plugin, keyed by class name (the model's identity, SPEC §2), and the
     plugin's live compatibility shims (``makemigrations --compat``)."""

@@ -15,13 +15,14 @@ back to the snapshot, so the repair SQL is rendered by the backend's own rendere
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import TYPE_CHECKING, Any
 
 from umbral import operations as ops
 from umbral.naming import index_name
 from umbral.schema import Column, ModelState, Snapshot
 from umbral.toposort import toposort
+from umbral.values import frozen, record
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 _NOT_STORED = ("name", "help", "index", "choices", "auto_now")
 
 
-@dataclass(frozen=True)
+@frozen
 class Difference:
     """One line of the report: ``+`` only in the database, ``-`` only in the snapshot, ``~``
     in both but different."""
@@ -46,7 +47,7 @@ class Difference:
         return f"{self.sign} {self.message}"
 
 
-@dataclass
+@record
 class Promise:
     """What one plugin's applied migrations say its tables are."""
 
@@ -55,7 +56,7 @@ class Promise:
     snapshot: Snapshot
 
 
-@dataclass
+@record
 class LiveSchema:
     """The database's tables as model states (keyed by table), its views and other tables."""
 
@@ -75,7 +76,7 @@ class LiveSchema:
     )
 
 
-@dataclass
+@record
 class SchemaCheck:
     """What ``checkschema`` found: the promises compared, the differences, and the database's
     objects that no plugin owns."""

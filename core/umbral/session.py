@@ -9,10 +9,10 @@ options (``RunOptions``: ``--lock-wait``, ``--lock-timeout``, ``--statement-time
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from umbral.backend import Backend
+from umbral.values import record
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 Event = Callable[[str, dict[str, Any]], None]
 
 
-@dataclass
+@record
 class Session:
     """One run against one database: its connection, the backend configured for the run,
     and where progress and warnings go (``on_event``; the executor never prints)."""

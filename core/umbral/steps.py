@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from umbral.values import frozen
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -66,7 +67,7 @@ def plain_sql(steps: Iterable[Any]) -> list[Any]:
     return out
 
 
-@dataclass(frozen=True)
+@frozen
 class UniqueCheck(RunTimeStep):
     """The look for duplicates before a unique index or constraint is added to existing rows.
     At run time it stops the migration (nothing applied) naming the duplicated values and how

@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from umbral import recorder
@@ -18,6 +17,7 @@ from umbral.backend import Backend
 from umbral.database import driver_cursor, error_line
 from umbral.errors import MigrationFailed, MigrationNotRolledBack
 from umbral.migration import Migration
+from umbral.values import record
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -107,7 +107,7 @@ def db_message(exc: Exception) -> str:
     return error_line(exc)
 
 
-@dataclass
+@record
 class At:
     """The statement a migration is at, which its failure names."""
 

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from umbral.values import record
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -42,7 +43,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("umbral_project", "like --umbral-project")
 
 
-@dataclass
+@record
 class TestDatabase:
     """The session's database: its URL and the App migrated onto it."""
 

@@ -24,12 +24,12 @@ stands for; when none does, the statements run as rendered. Two kinds of ways:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, ClassVar
 
 from umbral.errors import UnsupportedChange
 from umbral.steps import Note, RunTimeStep
+from umbral.values import frozen, record
 from umbral_sqlite import catalog
 from umbral_sqlite.tabledef import CannotCarry, carry
 
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 
-@dataclass
+@record
 class Live:
     """The table a step works on, as the database holds it when the step runs."""
 
@@ -97,7 +97,7 @@ def _cursor(conn: Connection) -> sqlite3.Cursor:
 # -- the ways ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class CarryStored(Way):
     """The new table takes what the stored definition holds beyond the models
     (``tabledef.carry``: CHECKs, collations, foreign keys of a table umbral did not create),
@@ -136,7 +136,7 @@ class CarryStored(Way):
         return True
 
 
-@dataclass(frozen=True)
+@frozen
 class CopyAll(Way):
     """Copy with ``SELECT *``: the same columns in the same order, copied as they are. When the
     stored table is laid out as its state says, it copies the same values, and lets SQLite
@@ -161,7 +161,7 @@ class CopyAll(Way):
         return True
 
 
-@dataclass(frozen=True)
+@frozen
 class KeepTriggersAndIndexes(Way):
     """The swap (drop, rename, the models' indexes) keeps the old table's triggers and the
     indexes its models do not know (``catalog.swap``)."""
@@ -184,7 +184,7 @@ class KeepTriggersAndIndexes(Way):
         return True
 
 
-@dataclass(frozen=True)
+@frozen
 class EditDefinition(Way):
     """Instead of the whole rebuild: edit the stored definition, no row copied
     (``catalog.edit_definition``; only the column's definition text changes)."""
@@ -208,7 +208,7 @@ class EditDefinition(Way):
         return catalog.edit_definition(live.cur, live.table, self.definition)
 
 
-@dataclass(frozen=True)
+@frozen
 class DropWithDependents(Way):
     """Drop a column with the indexes and constraints that name it, as PostgreSQL's DROP
     COLUMN does (``catalog.drop_column``)."""
@@ -231,7 +231,7 @@ class DropWithDependents(Way):
         return True
 
 
-@dataclass(frozen=True)
+@frozen
 class DropInPlace(DropWithDependents):
     """Instead of the rebuild that drops a unique column (SQLite never drops a column of a
     UNIQUE constraint, which a table umbral did not create may declare): drop its indexes and
@@ -247,7 +247,7 @@ class DropInPlace(DropWithDependents):
         return live.definition == self.expected
 
 
-@dataclass(frozen=True)
+@frozen
 class SkipIfIndexed(Way):
     """Leave out an index a rename re-creates when the table already has one that indexes the
     same way under another name (adopted by inspectdb with its legacy name, which SQLite kept
@@ -268,7 +268,7 @@ class SkipIfIndexed(Way):
         return True  # nothing to make
 
 
-@dataclass(frozen=True)
+@frozen
 class DropIndexesLike(Way):
     """Drop every index that indexes as the dropped one does, whatever its name (adopted
     under a legacy name), unless one is a UNIQUE constraint of the table's definition: only a
@@ -296,7 +296,7 @@ class DropIndexesLike(Way):
 # -- the steps ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class Adapted(RunTimeStep):
     """Statements with the ways the run time may carry them out instead."""
 
@@ -315,7 +315,7 @@ class Adapted(RunTimeStep):
         return [way.describe() for way in self.ways]
 
 
-@dataclass(frozen=True)
+@frozen
 class Rebuild(RunTimeStep):
     """The table-recreation dance as one step: create ``_umbral_new_<t>``, copy every row,
     carry the AUTOINCREMENT counter, drop the old table, rename the new one into place and

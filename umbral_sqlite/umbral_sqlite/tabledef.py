@@ -29,7 +29,9 @@ that name a column (SQLite's ``DROP COLUMN`` refuses them, PostgreSQL's drops th
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from umbral.values import frozen, record
 
 _TOKEN = re.compile(
     r"""
@@ -57,7 +59,7 @@ class CannotCarry(Exception):
     """The stored table holds something a rebuild from the models would lose."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Token:
     kind: str
     text: str
@@ -80,7 +82,7 @@ class Token:
         return None
 
 
-@dataclass
+@record
 class Clause:
     """One constraint of a column or of the table, as written."""
 
@@ -106,7 +108,7 @@ class Clause:
         return _names(self.tokens)
 
 
-@dataclass
+@record
 class ColumnDef:
     name: str
     text: str
@@ -118,7 +120,7 @@ class ColumnDef:
         return [c for c in self.clauses if c.kind == kind]
 
 
-@dataclass
+@record
 class TableDef:
     head: str
     columns: list[ColumnDef]
@@ -304,7 +306,7 @@ def _refuse_uncarried(s: TableDef, e: TableDef) -> None:
         raise CannotCarry(f"generated column(s) {listed} cannot be copied")
 
 
-@dataclass
+@record
 class _Carried:
     """What the stored definition holds beyond the expected one, gathered clause by clause."""
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import keyword
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,6 +53,7 @@ from umbral.inspect.writer import (
     snapshot_of,
 )
 from umbral.migration import Migration
+from umbral.values import frozen, record
 
 __all__ = [
     "INITIAL_ID",
@@ -79,7 +80,7 @@ if TYPE_CHECKING:
 BOOKKEEPING = {"django_migrations": "Django", "alembic_version": "Alembic"}
 
 
-@dataclass(frozen=True)
+@frozen
 class TableFilter:
     """Which tables inspectdb reads: shell-style patterns (``fnmatch``, case-sensitive)."""
 
@@ -101,7 +102,7 @@ class TableFilter:
         ]
 
 
-@dataclass
+@record
 class InspectResult:
     """What ``inspectdb`` did. ``tables == 0`` means the database had no tables to adopt."""
 

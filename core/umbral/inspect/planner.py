@@ -7,7 +7,7 @@ import keyword
 import re
 import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from umbral.errors import UnsupportedColumnType, UnsupportedTable
@@ -25,12 +25,13 @@ from umbral.inspect.reader import (
 )
 from umbral.naming import index_name, table_name
 from umbral.toposort import toposort
+from umbral.values import record
 
 if TYPE_CHECKING:
     pass
 
 
-@dataclass
+@record
 class FieldPlan:
     attr: str
     column: str
@@ -40,7 +41,7 @@ class FieldPlan:
     notes: list[str] = field(default_factory=list)
 
 
-@dataclass
+@record
 class ModelPlan:
     name: str  # class name
     table: str

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from umbral import recorder
 from umbral.backend import backend_of
+from umbral.values import record
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 # -- raw schema ---------------------------------------------------------------------------------
 
 
-@dataclass
+@record
 class RawColumn:
     name: str
     type: str  # the declared type as the database spells it: "varchar(100)", "integer unsigned"
@@ -30,7 +31,7 @@ class RawColumn:
     generated: str | None = None  # the expression of a generated (computed) column
 
 
-@dataclass
+@record
 class RawForeignKey:
     columns: tuple[str, ...]
     target: str
@@ -40,7 +41,7 @@ class RawForeignKey:
     name: str | None = None
 
 
-@dataclass
+@record
 class RawIndex:
     columns: tuple[str | None, ...]  # None for an expression
     unique: bool
@@ -50,7 +51,7 @@ class RawIndex:
     descending: tuple[str, ...] = ()  # columns in a non-default order ("label DESC")
 
 
-@dataclass
+@record
 class RawTable:
     name: str
     columns: list[RawColumn]

@@ -3,11 +3,12 @@ each kind fills in, and the helpers the kinds share."""
 
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, field, fields, replace
+from dataclasses import MISSING, field, fields, replace
 from typing import Any, ClassVar
 
 from umbral.errors import IrreversibleOperation
 from umbral.schema import Column, ModelState
+from umbral.values import frozen
 
 State = dict[str, ModelState]
 
@@ -20,7 +21,7 @@ def _key(name: str) -> str:
     return name.rstrip("_")
 
 
-@dataclass(frozen=True)
+@frozen
 class Operation:
     kind: ClassVar[str] = ""
     acknowledged: str | None = field(default=None, kw_only=True)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from umbral.errors import IrreversibleOperation
 from umbral.operations.base import Operation, State, _fk_refs, _require, _with_table
 from umbral.operations.indexes import AddIndex
 from umbral.schema import Column, backfill_problem
+from umbral.values import frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class AddColumn(Operation):
     kind: ClassVar[str] = "AddColumn"
     table: str
@@ -57,7 +58,7 @@ def _drop_from_groups(groups: tuple[tuple[str, ...], ...], column: str) -> tuple
     return tuple(g for g in groups if column not in g)
 
 
-@dataclass(frozen=True)
+@frozen
 class DropColumn(Operation):
     kind: ClassVar[str] = "DropColumn"
     irreversible: ClassVar[bool] = True
@@ -97,7 +98,7 @@ class DropColumn(Operation):
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class AlterColumn(Operation):
     kind: ClassVar[str] = "AlterColumn"
     table: str
@@ -138,7 +139,7 @@ def _own_index(col: Column) -> bool:
     return (col.index or col.is_fk) and not col.unique and not col.primary_key
 
 
-@dataclass(frozen=True)
+@frozen
 class SetColumnComment(Operation):
     kind: ClassVar[str] = "SetColumnComment"
     table: str

@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from umbral.errors import IrreversibleOperation
 from umbral.operations.base import Operation, State
+from umbral.values import frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class CreateView(Operation):
     kind: ClassVar[str] = "CreateView"
     name: str
@@ -23,7 +23,7 @@ class CreateView(Operation):
         return [DropView(name=self.name, sql=self.sql)]
 
 
-@dataclass(frozen=True)
+@frozen
 class DropView(Operation):
     kind: ClassVar[str] = "DropView"
     name: str
@@ -38,7 +38,7 @@ class DropView(Operation):
         return [CreateView(name=self.name, sql=self.sql)]
 
 
-@dataclass(frozen=True)
+@frozen
 class RunSql(Operation):
     kind: ClassVar[str] = "RunSql"
     sql: str
@@ -60,7 +60,7 @@ class RunSql(Operation):
         return [RunSql(sql=self.reverse_sql, reverse_sql=self.sql)]
 
 
-@dataclass(frozen=True)
+@frozen
 class RunPython(Operation):
     """A data migration in Python: ``code`` names a function (``package.module:function``)
     imported only when the migration runs, and called inside its transaction with a

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from umbral.operations.base import Operation, State, _with_table
+from umbral.values import frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class AddIndex(Operation):
     kind: ClassVar[str] = "AddIndex"
     table: str
@@ -42,7 +43,7 @@ class AddIndex(Operation):
                           concurrent=self.concurrent)]  # fmt: skip
 
 
-@dataclass(frozen=True)
+@frozen
 class DropIndex(Operation):
     kind: ClassVar[str] = "DropIndex"
     table: str

@@ -3,14 +3,15 @@ release keep reading the old names (SPEC §10)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import ClassVar
 
 from umbral.operations.base import Operation, State, _with_table
 from umbral.schema import M2M, Shim
+from umbral.values import frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class RenameTable(Operation):
     kind: ClassVar[str] = "RenameTable"
     from_: str
@@ -60,7 +61,7 @@ class RenameTable(Operation):
         return [DropCompatShim.of(self.shim()), back] if self.compat else [back]
 
 
-@dataclass(frozen=True)
+@frozen
 class RenameColumn(Operation):
     kind: ClassVar[str] = "RenameColumn"
     table: str
@@ -103,7 +104,7 @@ def compat_view_name(table: str) -> str:
     return f"{table}_compat"
 
 
-@dataclass(frozen=True)
+@frozen
 class CreateCompatShim(Operation):
     """Create the view of ``shim`` (a renamed table's old name, or a renamed column's view)."""
 
@@ -127,7 +128,7 @@ class CreateCompatShim(Operation):
         return [DropCompatShim.of(self.shim())]
 
 
-@dataclass(frozen=True)
+@frozen
 class DropCompatShim(Operation):
     """Drop a compatibility shim's view (the contract step: N-1 no longer runs)."""
 

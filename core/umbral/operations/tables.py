@@ -3,15 +3,15 @@ many-to-many field."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from umbral.errors import IrreversibleOperation
 from umbral.operations.base import Operation, State, _fk_refs, _require, _with_table
 from umbral.schema import M2M, Column, ModelState
+from umbral.values import frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class CreateTable(Operation):
     kind: ClassVar[str] = "CreateTable"
     table: str
@@ -36,7 +36,7 @@ class CreateTable(Operation):
         return [DropTable(table=self.table)]
 
 
-@dataclass(frozen=True)
+@frozen
 class DropTable(Operation):
     kind: ClassVar[str] = "DropTable"
     table: str
@@ -56,7 +56,7 @@ class DropTable(Operation):
         return [CreateTable(self.table, model.fields, model.unique_together, model.indexes)]
 
 
-@dataclass(frozen=True)
+@frozen
 class CreateM2MTable(Operation):
     kind: ClassVar[str] = "CreateM2MTable"
     table: str
@@ -101,7 +101,7 @@ class CreateM2MTable(Operation):
         return [DropM2MTable(table=self.table)]
 
 
-@dataclass(frozen=True)
+@frozen
 class DropM2MTable(Operation):
     kind: ClassVar[str] = "DropM2MTable"
     table: str
