@@ -348,15 +348,6 @@ def require_transactional_ddl(url: str) -> None:
 SERIAL = {"sqlite": "INTEGER", "postgres": "BIGSERIAL", "mysql": "BIGINT AUTO_INCREMENT"}
 
 
-def xfail_on_mysql(request: pytest.FixtureRequest, url: str, gap: str) -> None:
-    """Mark the running test's MySQL param as a strict expected failure: ``gap`` is a known
-    limit of umbral-mysql (issue #19); the other backends' params are untouched."""
-    if is_mysql(url):
-        request.node.add_marker(
-            pytest.mark.xfail(strict=True, reason=f"umbral-mysql: {gap}, issue #19")
-        )
-
-
 def backend_name(url: str) -> str:
     """``sqlite``, ``postgres`` or ``mysql``: which backend a test database URL is on."""
     if url.startswith("sqlite"):

@@ -22,7 +22,6 @@ from conftest import (
     rows,
     schema_of,
     sqlite_path,
-    xfail_on_mysql,
 )
 
 LEGACY = {
@@ -114,13 +113,8 @@ def _items(url: str) -> list[tuple]:
     return rows(url, "SELECT id, name, qty, price, shelf_id FROM item ORDER BY id")
 
 
-def test_a_changed_column_keeps_the_tables_check_constraints(
-    any_project: Project, request: pytest.FixtureRequest
-) -> None:
+def test_a_changed_column_keeps_the_tables_check_constraints(any_project: Project) -> None:
     p, url = any_project, any_project.database
-    xfail_on_mysql(
-        request, url, "MODIFY of an adopted column loses the CHECK written on that column"
-    )
     _adopt(p, *LEGACY[backend_name(url)], *DATA)
     before, schema = _items(url), schema_of(url)
 

@@ -18,7 +18,6 @@ from conftest import (
     rows,
     schema_of,
     sqlite_path,
-    xfail_on_mysql,
 )
 
 # Every field type of SPEC §2, FKs with actions, a non-`id` text primary key, unique and plain
@@ -301,17 +300,10 @@ def test_plain_sql_round_trip(any_project: Project) -> None:
     assert r.out_lines == ["no changes detected"], r
 
 
-def test_database_created_by_umbral_round_trips(
-    any_project: Project, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
+def test_database_created_by_umbral_round_trips(any_project: Project, tmp_path: Path) -> None:
     """umbral's own DDL (AUTOINCREMENT / identity keys, TIMESTAMPTZ, UUID, JSON(B), uniq_/idx_
     indexes, its junction tables) reads back to the same snapshot."""
     p = any_project
-    xfail_on_mysql(
-        request,
-        p.database,
-        "a Text primary key without max_length is VARCHAR(255) and reads back with max_length=255",
-    )
     p.models(
         """
         class Author(Model, plugin="app"):

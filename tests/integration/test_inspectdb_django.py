@@ -1,9 +1,11 @@
 """inspectdb on a schema another framework's migration tool created: Django's built-in apps
 (auth, contenttypes, sessions, admin, sites) with django-taggit and django-allauth (whose
-`account_emailaddress` has partial unique indexes), migrated by Django itself, on SQLite and
-PostgreSQL; then adopted (`inspectdb --exclude django_migrations`, `migrate --fake-initial`)
-and evolved by umbral: an FK's `on_delete`, a nullability flip with an index, column renames.
-Each step keeps every row and leaves exactly one index / unique / foreign key per column set.
+`account_emailaddress` has partial unique indexes, where the database has them), migrated by
+Django itself, on SQLite, PostgreSQL and MariaDB (Django's MySQL backend through PyMySQL, which
+umbral-mysql installs, standing in for mysqlclient); then adopted (`inspectdb --exclude
+django_migrations`, `migrate --fake-initial`) and evolved by umbral: an FK's `on_delete`, a
+nullability flip with an index, column renames. Each step keeps every row and leaves exactly
+one index / unique / foreign key per column set.
 
 Django and the apps are installed once per session into a temporary ``--target`` directory
 and run as ``python -m django migrate`` in a subprocess, so nothing of them lands in the test
@@ -24,10 +26,15 @@ from pathlib import Path
 import pytest
 from test_inspectdb import adopt_config, assert_round_trip, fingerprint
 
-from conftest import Project, execute, rows, schema_of, sqlite_path
+from conftest import Project, backend_name, execute, rows, schema_of, sqlite_path
 
 SETTINGS = """
 import json, os
+
+if json.loads(os.environ["UMBRAL_TEST_DJANGO_DB"])["ENGINE"].endswith("mysql"):
+    import pymysql
+
+    pymysql.install_as_MySQLdb()
 
 SECRET_KEY = "umbral-inspectdb-test"
 INSTALLED_APPS = [
@@ -73,21 +80,6 @@ def django_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return site
 
 
-@pytest.fixture(autouse=True)
-def _django_on_mysql(request: pytest.FixtureRequest) -> None:
-    """The MySQL params are a known gap: the harness has no MySQL settings (Django's MySQL
-    backend needs mysqlclient, or PyMySQL installed as MySQLdb, in the site)."""
-    callspec = getattr(request.node, "callspec", None)
-    if callspec is not None and callspec.params.get("db_url") == "mysql":
-        request.node.add_marker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="umbral-mysql: adopting a Django-made MariaDB database is untested "
-                "(the Django harness connects with PostgreSQL settings), issue #19",
-            )
-        )
-
-
 def django_migrate(site: Path, url: str) -> None:
     if url.startswith("sqlite"):
         db = {"ENGINE": "django.db.backends.sqlite3", "NAME": sqlite_path(url)}
@@ -98,6 +90,9 @@ def django_migrate(site: Path, url: str) -> None:
         hostname, _, port = host.partition(":")
         db = {"ENGINE": "django.db.backends.postgresql", "NAME": name, "USER": user,
               "HOST": hostname, "PORT": port or "5432"}  # fmt: skip
+        if backend_name(url) == "mysql":
+            db.update(ENGINE="django.db.backends.mysql", PORT=port or "3306", PASSWORD="",
+                      OPTIONS={"charset": "utf8mb4"})  # fmt: skip
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(site), *sys.path]),
@@ -117,7 +112,7 @@ SEED = [
     "'ada@example.com', FALSE, TRUE, '2024-01-01 00:00:00')",
     "INSERT INTO auth_group (name) VALUES ('staff')",
     "INSERT INTO auth_user_groups (user_id, group_id) VALUES (1, 1)",
-    'INSERT INTO account_emailaddress (verified, "primary", user_id, email) '
+    "INSERT INTO account_emailaddress (verified, {primary}, user_id, email) "
     "VALUES (TRUE, TRUE, 1, 'ada@example.com')",
     "INSERT INTO taggit_tag (name, slug) VALUES ('Python', 'python'), ('SQL', 'sql')",
     "INSERT INTO taggit_taggeditem (object_id, content_type_id, tag_id) VALUES (1, (SELECT id "
@@ -127,10 +122,18 @@ SEED = [
 ]
 
 
+def quote(url: str, name: str) -> str:
+    return f"`{name}`" if backend_name(url) == "mysql" else f'"{name}"'
+
+
+def seed(url: str) -> list[str]:
+    return [s.replace("{primary}", quote(url, "primary")) for s in SEED]
+
+
 def counts(url: str) -> dict[str, int]:
     """Rows per table (umbral's tracking table aside)."""
     return {
-        t: rows(url, f'SELECT count(*) FROM "{t}"')[0][0]
+        t: rows(url, f"SELECT count(*) FROM {quote(url, t)}")[0][0]
         for t in schema_of(url)
         if t != "umbral_migrations"
     }
@@ -156,6 +159,28 @@ def shapes(url: str) -> Counter[tuple[str, ...]]:
                 where = sql.split(" WHERE ", 1)[1] if partial else ""
                 out[(t, "unique" if unique else "index", key, where)] += 1
         return out
+    if backend_name(url) == "mysql":
+        indexes: dict[tuple[str, str], tuple[bool, list[str]]] = {}
+        for t, name, non_unique, column, order, part in rows(
+            url,
+            "SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME, COLLATION, SUB_PART "
+            "FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() "
+            "ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX",
+        ):
+            key = f"{column}{' DESC' if order == 'D' else ''}{f'({part})' if part else ''}"
+            indexes.setdefault((t, name), (not int(non_unique), []))[1].append(key)
+        for (t, _name), (unique, cols) in indexes.items():
+            out[(t, "unique" if unique else "index", ",".join(cols))] += 1
+        for t, _name, cols, target in rows(
+            url,
+            "SELECT TABLE_NAME, CONSTRAINT_NAME, GROUP_CONCAT(COLUMN_NAME ORDER BY "
+            "ORDINAL_POSITION), MAX(REFERENCED_TABLE_NAME) "
+            "FROM information_schema.KEY_COLUMN_USAGE "
+            "WHERE TABLE_SCHEMA = DATABASE() AND REFERENCED_TABLE_NAME IS NOT NULL "
+            "GROUP BY TABLE_NAME, CONSTRAINT_NAME",
+        ):
+            out[(t, "fk", cols, target)] += 1
+        return out
     for t, definition in rows(
         url, "SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
     ):
@@ -176,7 +201,7 @@ def duplicates(url: str) -> list[tuple[str, ...]]:
 def adopt_django(p: Project, site: Path) -> str:
     """Django's schema with rows, adopted by umbral; the text of the written models.py."""
     django_migrate(site, p.database)
-    execute(p.database, *SEED)
+    execute(p.database, *seed(p.database))
     adopt_config(p)
     r = p.run("inspectdb", "--output", "legacy", "--exclude", "django_migrations")
     assert r.code == 0, r
@@ -200,8 +225,9 @@ def edit(p: Project, text: str, model: str, old: str, new: str) -> str:
 def test_django_schema_round_trip(any_project: Project, django_site: Path) -> None:
     p = any_project
     sqlite = p.database.startswith("sqlite")
+    mysql = backend_name(p.database) == "mysql"
     django_migrate(django_site, p.database)
-    execute(p.database, *SEED)
+    execute(p.database, *seed(p.database))
     adopt_config(p)
     before = fingerprint(p.database)
 
@@ -216,8 +242,9 @@ def test_django_schema_round_trip(any_project: Project, django_site: Path) -> No
     assert fingerprint(p.database) == before
     # django_admin_log.action_flag is a PositiveSmallIntegerField: CHECK ("action_flag" >= 0).
     assert "django_admin_log: CHECK" in r.stderr, r
-    # allauth's partial unique indexes are read, said, and stay in the database.
-    for name in ("unique_verified_email", "unique_primary_email"):
+    # allauth's partial unique indexes are read, said, and stay in the database (MySQL and
+    # MariaDB have none: Django leaves them out there).
+    for name in ("unique_verified_email", "unique_primary_email") if not mysql else ():
         assert f"account_emailaddress: unique index {name} is partial (WHERE " in r.stderr, r
     assert "django_migrations" not in r.stderr
 
@@ -226,7 +253,9 @@ def test_django_schema_round_trip(any_project: Project, django_site: Path) -> No
     for expected in [
         "class AuthUser(Model):\n" + pk + "    password = fields.Text(max_length=128)\n",
         "    username = fields.Text(max_length=150, unique=True)\n",
-        "    last_login = fields.Timestamp" + ("" if sqlite else "tz") + "(nullable=True)\n",
+        "    last_login = fields.Timestamp"
+        + ("" if sqlite or mysql else "tz")
+        + "(nullable=True)\n",
         "    groups = fields.ManyToMany(AuthGroup)\n",
         "    user_permissions = fields.ManyToMany(AuthPermission)\n",
         "    permissions = fields.ManyToMany(AuthPermission)\n",
@@ -278,7 +307,15 @@ def test_django_fk_on_delete_change(any_project: Project, django_site: Path) -> 
     assert (r.code, r.out_lines) == (0, ["Applied 1 migration(s)"]), r
     assert counts(url) == before
     assert rows(url, "SELECT object_id, tag_id FROM taggit_taggeditem") == [(1, 2)]
-    if url.startswith("sqlite"):
+    if backend_name(url) == "mysql":
+        actions = rows(
+            url,
+            "SELECT DELETE_RULE FROM information_schema.REFERENTIAL_CONSTRAINTS "
+            "WHERE CONSTRAINT_SCHEMA = DATABASE() AND TABLE_NAME = 'taggit_taggeditem' "
+            "AND REFERENCED_TABLE_NAME = 'taggit_tag'",
+        )
+        assert actions == [("CASCADE",)]
+    elif url.startswith("sqlite"):
         fks = {r[3]: r for r in rows(url, "PRAGMA foreign_key_list(taggit_taggeditem)")}
         assert fks["tag_id"][6] == "CASCADE"
         stored = rows(url, "SELECT sql FROM sqlite_master WHERE name = 'taggit_taggeditem'")[0][0]
@@ -328,10 +365,9 @@ def test_django_column_renames(any_project: Project, django_site: Path) -> None:
     p, url = any_project, any_project.database
     text = adopt_django(p, django_site)
     before = counts(url)
-    text = edit(p, text, "DjangoSession", "expire_date = fields.Timestamp"
-                + ("(index=True)" if url.startswith("sqlite") else "tz(index=True)"),
-                "expires_at = fields.Timestamp"
-                + ("(index=True)" if url.startswith("sqlite") else "tz(index=True)"))  # fmt: skip
+    tz = "" if backend_name(url) in ("sqlite", "mysql") else "tz"
+    text = edit(p, text, "DjangoSession", f"expire_date = fields.Timestamp{tz}(index=True)",
+                f"expires_at = fields.Timestamp{tz}(index=True)")  # fmt: skip
     edit(p, text, "TaggitTag", "slug = fields.Text(max_length=100, unique=True)",
          "handle = fields.Text(max_length=100, unique=True)")  # fmt: skip
     r = p.run("makemigrations")
@@ -349,8 +385,7 @@ def test_django_column_renames(any_project: Project, django_site: Path) -> None:
     ]
     session = [k for k in shapes(url) if k[0] == "django_session" and "expires_at" in str(k)]
     tag = [k for k in shapes(url) if k[0] == "taggit_tag" and "handle" in str(k)]
-    sqlite = url.startswith("sqlite")
     # PostgreSQL: Django's varchar_pattern_ops (`_like`) index sits beside the unique one.
-    assert (len(session), len(tag)) == (1, 1 if sqlite else 2), shapes(url)
+    assert (len(session), len(tag)) == (1, 2 if backend_name(url) == "postgres" else 1), shapes(url)
     assert duplicates(url) == []
     assert p.run("makemigrations", "--check").code == 0

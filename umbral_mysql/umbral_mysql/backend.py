@@ -27,7 +27,13 @@ from umbral.schema import Column, ModelState
 from umbral.steps import RunTimeStep
 from umbral_mysql.connection import MySQLConnection
 from umbral_mysql.script import commits_on_its_own, split_mysql_sql
-from umbral_mysql.steps import DropForeignKeys, DropIndexes, RenameIndexes
+from umbral_mysql.steps import (
+    DropChecks,
+    DropForeignKeys,
+    DropIndexes,
+    ModifyColumn,
+    RenameIndexes,
+)
 
 if TYPE_CHECKING:
     from umbral import operations as ops
@@ -368,6 +374,7 @@ class MySQLBackend(MySQLConnection):
         # Indexes of several columns go with the column, as on PostgreSQL (MySQL would narrow
         # them, and refuses to for a unique one another tool made).
         out.append(DropIndexes(op.table, "", q, containing=op.column))
+        out.append(DropChecks(op.table, op.column, q))
         out.append(f"ALTER TABLE {q(op.table)} DROP COLUMN {q(op.column)}")
         return out
 
@@ -424,7 +431,7 @@ class MySQLBackend(MySQLConnection):
             or self.default_sql(old) != self.default_sql(new)
             or old.help != new.help
         ):
-            out.append(f"ALTER TABLE {table} MODIFY COLUMN {self.column_def(new)}")
+            out.append(self.modify_column(op.table, new))
         if new.unique and not old.unique and not new.primary_key:
             out += self.unique_check(op.table, (op.column,), ctx)
             out.append(self.index_sql(op.table, (op.column,), True, cols))
@@ -447,8 +454,13 @@ class MySQLBackend(MySQLConnection):
                 f"cannot set the comment of `{op.table}.{op.column}`: MySQL restates the whole "
                 "column definition, and the column is not known to the migrations"
             )
-        new = replace(col, help=op.comment or None)
-        return [f"ALTER TABLE {self.quote(op.table)} MODIFY COLUMN {self.column_def(new)}"]
+        return [self.modify_column(op.table, replace(col, help=op.comment or None))]
+
+    def modify_column(self, table: str, col: Column) -> ModifyColumn:
+        """``MODIFY COLUMN`` with the column's whole new definition, keeping a CHECK the
+        database wrote on the column (``steps.ModifyColumn``)."""
+        sql = f"ALTER TABLE {self.quote(table)} MODIFY COLUMN {self.column_def(col)}"
+        return ModifyColumn(table, col.name, sql)
 
     # -- indexes --------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ _RENAMES = {
 }
 #: MySQL's backslash escapes in a string literal (any other escaped character is itself).
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "Z": "\x1a"}
+_DECIMAL = re.compile(r"-?\d+\.\d+")
 _JSON_CHECK = re.compile(r"^\s*json_valid\(\s*`?([^`)]+)`?\s*\)\s*$", re.IGNORECASE)
 
 
@@ -53,23 +54,31 @@ def fixup(conn: Connection, table: RawTable) -> None:
     quoted = {str(n): str(d) for n, _k, d in rows if d is not None and str(d).startswith("'")}
     json_columns = set()
     kept = []
-    for check in _column_checks(conn, table.name):  # only a JSON column's: the rest as before
-        m = _JSON_CHECK.match(check)
-        if m:
-            json_columns.add(m.group(1))
-    for check in table.checks:
+    # MariaDB's CHECKs written on a column (SQLAlchemy reads table constraints only): a JSON
+    # column's says the column is JSON, the others are said as a table's are.
+    for check in [*_column_checks(conn, table.name), *table.checks]:
         m = _JSON_CHECK.match(check)
         if m:
             json_columns.add(m.group(1))
         else:
             kept.append(check)
     table.checks = kept
+    # A key cannot be LONGTEXT, so umbral writes a text key without max_length (and a
+    # reference to one) as VARCHAR(255): such a key reads back as that text, as it renders.
+    keys = set(table.pk) | {c for fk in table.fks for c in fk.columns}
     for col in table.columns:
         col.type = "json" if col.name in json_columns else types.get(col.name, col.type)
+        if col.name in keys and col.type == "varchar(255)":
+            col.type = "text"
         if col.default is None and col.name in quoted:
             col.default = quoted[col.name]
         if col.default is not None:
             col.default = _default(col.default)
+        if col.type == "decimal(65,30)" and col.default and _DECIMAL.fullmatch(col.default):
+            # The server writes a decimal default at the column's scale: umbral's Decimal
+            # (DECIMAL(65, 30)) with default 1.25 reads 1.250000000000000000000000000000.
+            # Another scale is the table's own, and so is how its default is written.
+            col.default = col.default.rstrip("0").rstrip(".")
     table.indexes = _indexes(conn, table)
 
 

@@ -4,16 +4,16 @@ catalog as it runs."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from umbral.steps import Note, RunTimeStep
+from umbral.values import frozen
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 
-@dataclass(frozen=True)
+@frozen
 class DropForeignKeys(RunTimeStep):
     """Drop the foreign keys of ``table`` on ``column`` by what they are, not by name: the
     names come from the catalog at run time (``statements`` shows umbral's own name)."""
@@ -70,7 +70,7 @@ def _indexes(conn: Connection, table: str) -> dict[str, tuple[tuple[str, ...], b
     return {name: (tuple(cols), unique) for name, (cols, unique) in found.items()}
 
 
-@dataclass(frozen=True)
+@frozen
 class DropIndexes(RunTimeStep):
     """Drop the indexes of ``table`` that a change removes by what they are, not by name: on
     exactly ``columns`` with that uniqueness, or, with ``containing``, every index of several
@@ -112,7 +112,53 @@ class DropIndexes(RunTimeStep):
                 conn.exec_driver_sql(statement)
 
 
-@dataclass(frozen=True)
+@frozen
+class DropChecks(RunTimeStep):
+    """Drop the table CHECKs of ``table`` that name ``column`` before the column is dropped:
+    both servers refuse to drop a column a CHECK uses, and PostgreSQL drops such CHECKs with
+    the column. Found in the catalog at run time (an adopted table has its own); a CHECK on
+    the column alone goes with it."""
+
+    table: str
+    column: str
+    quote: Callable[[str], str]
+
+    @property
+    def statements(self) -> tuple[str, ...]:
+        return ()
+
+    def alternatives(self) -> list[str]:
+        return [
+            f"DropChecks (drop every table CHECK that names `{self.column}`, as "
+            "information_schema lists them)"
+        ]
+
+    def run(self, conn: Connection, note: Note) -> None:
+        if getattr(conn.dialect, "is_mariadb", False):
+            sql = (
+                "SELECT CONSTRAINT_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
+                "WHERE CONSTRAINT_SCHEMA = DATABASE() AND TABLE_NAME = %s AND LEVEL = 'Table'"
+            )
+        else:
+            sql = (
+                "SELECT c.CONSTRAINT_NAME, c.CHECK_CLAUSE "
+                "FROM information_schema.CHECK_CONSTRAINTS c "
+                "JOIN information_schema.TABLE_CONSTRAINTS t ON t.CONSTRAINT_SCHEMA = "
+                "c.CONSTRAINT_SCHEMA AND t.CONSTRAINT_NAME = c.CONSTRAINT_NAME "
+                "WHERE t.CONSTRAINT_TYPE = 'CHECK' AND t.TABLE_SCHEMA = DATABASE() "
+                "AND t.TABLE_NAME = %s"
+            )
+        # Both servers write the clause with every identifier in backquotes.
+        used = f"`{self.column}`"
+        for name, clause in conn.exec_driver_sql(sql, (self.table,)).all():
+            if used in str(clause):
+                q = self.quote
+                statement = f"ALTER TABLE {q(self.table)} DROP CONSTRAINT {q(str(name))}"
+                note(statement)
+                conn.exec_driver_sql(statement)
+
+
+@frozen
 class RenameIndexes(RunTimeStep):
     """Rename the indexes of ``table`` that have umbral's old names (``renames``: old, new) to
     umbral's new ones; an index under another name (adopted) keeps it, as on PostgreSQL."""
@@ -140,3 +186,42 @@ class RenameIndexes(RunTimeStep):
             statement = f"ALTER TABLE {q(self.table)} {', '.join(parts)}"
             note(statement)
             conn.exec_driver_sql(statement)
+
+
+@frozen
+class ModifyColumn(RunTimeStep):
+    """``ALTER TABLE … MODIFY COLUMN`` that keeps the CHECK written on the column itself.
+    MariaDB keeps such a CHECK in the column's definition (``information_schema`` lists it at
+    ``LEVEL = 'Column'``, named after the column), so a MODIFY that does not repeat it drops it;
+    an adopted table has them (``qty INT CHECK (qty >= 0)``). MySQL keeps every CHECK as a table
+    constraint, which a MODIFY leaves alone. A JSON column's ``json_valid`` check is MariaDB's
+    own for the type: the new definition decides it."""
+
+    table: str
+    column: str
+    sql: str
+
+    @property
+    def statements(self) -> tuple[str, ...]:
+        return (self.sql,)
+
+    def alternatives(self) -> list[str]:
+        return [
+            "ModifyColumn (on MariaDB, repeats the CHECK the column's definition holds, as "
+            "information_schema lists it)"
+        ]
+
+    def run(self, conn: Connection, note: Note) -> None:
+        statement = self.sql
+        if getattr(conn.dialect, "is_mariadb", False):
+            clause = conn.exec_driver_sql(
+                "SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
+                "WHERE CONSTRAINT_SCHEMA = DATABASE() AND TABLE_NAME = %s "
+                "AND LEVEL = 'Column' AND CONSTRAINT_NAME = %s",
+                (self.table, self.column),
+            ).scalar()
+            # A JSON column's own check: the new definition says whether the column is JSON.
+            if clause is not None and str(clause).lower() != f"json_valid(`{self.column}`)":
+                statement = f"{self.sql} CHECK ({clause})"
+        note(statement)
+        conn.exec_driver_sql(statement)
