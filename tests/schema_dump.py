@@ -1,10 +1,11 @@
 """A normalized dump of a database schema, read from the catalogs, for comparing two databases.
 
-``dump(url)`` reads every table and view of a SQLite or PostgreSQL database (the connection's
-current schema) into plain tuples: columns (type, nullability, default, comment), the primary key,
-foreign keys with their actions and deferrability, unique constraints and unique indexes, plain
-indexes with their columns or expressions, sort order and predicate, CHECK constraints, and the
-table comment. Two databases built from the same models must dump equal.
+``dump(url)`` reads every table and view of a SQLite, PostgreSQL or MySQL / MariaDB database
+(the connection's current schema or database) into plain tuples: columns (type, nullability,
+default, comment), the primary key, foreign keys with their actions and deferrability, unique
+constraints and unique indexes, plain indexes with their columns or expressions, sort order and
+predicate, CHECK constraints, and the table comment. Two databases built from the same models
+must dump equal.
 
 * ``without_names(d)`` drops every constraint and index name, for databases whose objects were
   named by another tool (an adopted schema against one umbral built).
@@ -19,7 +20,7 @@ import sqlite3
 from dataclasses import dataclass, replace
 from typing import Any
 
-from conftest import _libpq, sqlite_path
+from conftest import _libpq, _mysql_connect, is_mysql, sqlite_path
 
 
 @dataclass(frozen=True, order=True)
@@ -62,7 +63,9 @@ Dump = dict[str, Any]  # table name -> Table; "view:<name>" -> normalized SQL
 
 
 def dump(url: str) -> Dump:
-    return _sqlite(sqlite_path(url)) if url.startswith("sqlite") else _postgres(url)
+    if url.startswith("sqlite"):
+        return _sqlite(sqlite_path(url))
+    return _mysql(url) if is_mysql(url) else _postgres(url)
 
 
 def without_names(d: Dump) -> Dump:
@@ -361,6 +364,121 @@ def _pg_table(conn: Any, oid: int, comment: str) -> Table:
         indexes.append(Index(tuple(keys), bool(unique), _pg_norm(pred), iname))
     return Table(columns, pk, tuple(sorted(fks)), tuple(sorted(indexes)), tuple(sorted(checks)),
                  comment)  # fmt: skip
+
+
+# -- MySQL / MariaDB ----------------------------------------------------------------------------
+
+
+_MYSQL_ACTIONS = {**_ACTIONS, "RESTRICT": "no_action"}
+
+
+def _mysql(url: str) -> Dump:
+    conn = _mysql_connect(url)
+    try:
+        cur = conn.cursor()
+
+        def q(sql: str, *args: Any) -> list[tuple]:
+            cur.execute(sql, args)
+            return [tuple(r) for r in cur.fetchall()]
+
+        database = q("SELECT DATABASE()")[0][0]
+        mariadb = "mariadb" in q("SELECT VERSION()")[0][0].lower()
+        out: Dump = {}
+        for name, kind, comment in q(
+            "SELECT TABLE_NAME, TABLE_TYPE, TABLE_COMMENT FROM information_schema.TABLES "
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME NOT LIKE 'umbral\\_migration%%' "
+            "ORDER BY TABLE_NAME"
+        ):
+            if kind == "VIEW":
+                (sql,) = q(
+                    "SELECT VIEW_DEFINITION FROM information_schema.VIEWS "
+                    "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
+                    name,
+                )[0]
+                # The server qualifies every name with the database's: two databases differ.
+                out[f"view:{name}"] = _norm(sql.replace(f"`{database}`.", ""))
+                continue
+            out[name] = _mysql_table(q, name, comment or "", mariadb)
+        return out
+    finally:
+        conn.close()
+
+
+def _mysql_table(q: Any, table: str, comment: str, mariadb: bool) -> Table:
+    columns = tuple(
+        sorted(
+            (
+                name,
+                kind,
+                nullable == "YES",
+                "identity" if "auto_increment" in extra else _mysql_default(default),
+                col_comment or "",
+            )
+            for name, kind, nullable, default, extra, col_comment in q(
+                "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, EXTRA, "
+                "COLUMN_COMMENT FROM information_schema.COLUMNS "
+                "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
+                table,
+            )
+        )
+    )
+    keyed: dict[str, tuple[bool, list[str]]] = {}
+    for iname, non_unique, column, order, part in q(
+        "SELECT INDEX_NAME, NON_UNIQUE, COLUMN_NAME, COLLATION, SUB_PART "
+        "FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s "
+        "ORDER BY INDEX_NAME, SEQ_IN_INDEX",
+        table,
+    ):
+        key = f"{column}({part})" if part else str(column)
+        keyed.setdefault(iname, (not int(non_unique), []))[1].append(
+            key + (" DESC" if order == "D" else "")
+        )
+    pk = tuple(keyed.pop("PRIMARY", (True, []))[1])
+    indexes = [Index(tuple(keys), unique, "", name) for name, (unique, keys) in keyed.items()]
+    fks: dict[str, tuple[list[str], str, list[str], str, str]] = {}
+    for name, column, target, target_column, upd, dele in q(
+        "SELECT k.CONSTRAINT_NAME, k.COLUMN_NAME, k.REFERENCED_TABLE_NAME, "
+        "k.REFERENCED_COLUMN_NAME, r.UPDATE_RULE, r.DELETE_RULE "
+        "FROM information_schema.KEY_COLUMN_USAGE k "
+        "JOIN information_schema.REFERENTIAL_CONSTRAINTS r ON r.CONSTRAINT_SCHEMA = "
+        "k.CONSTRAINT_SCHEMA AND r.TABLE_NAME = k.TABLE_NAME AND r.CONSTRAINT_NAME = "
+        "k.CONSTRAINT_NAME WHERE k.TABLE_SCHEMA = DATABASE() AND k.TABLE_NAME = %s "
+        "ORDER BY k.CONSTRAINT_NAME, k.ORDINAL_POSITION",
+        table,
+    ):
+        entry = fks.setdefault(name, ([], target, [], upd, dele))
+        entry[0].append(column)
+        entry[2].append(target_column)
+    # InnoDB checks NO ACTION as RESTRICT (at once), and lists a key written without an
+    # action as RESTRICT: one action to the dump.
+    fk_list = [
+        Fk(tuple(cs), target, tuple(tcs), _MYSQL_ACTIONS[dele], _MYSQL_ACTIONS[upd], False, name)
+        for name, (cs, target, tcs, upd, dele) in fks.items()
+    ]
+    if mariadb:
+        found = q(
+            "SELECT CONSTRAINT_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
+            "WHERE CONSTRAINT_SCHEMA = DATABASE() AND TABLE_NAME = %s",
+            table,
+        )
+    else:
+        found = q(
+            "SELECT c.CONSTRAINT_NAME, c.CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS c "
+            "JOIN information_schema.TABLE_CONSTRAINTS t ON t.CONSTRAINT_SCHEMA = "
+            "c.CONSTRAINT_SCHEMA AND t.CONSTRAINT_NAME = c.CONSTRAINT_NAME "
+            "WHERE t.TABLE_SCHEMA = DATABASE() AND t.TABLE_NAME = %s",
+            table,
+        )
+    checks = [Check(_norm(clause), name) for name, clause in found]
+    return Table(columns, pk, tuple(sorted(fk_list)), tuple(sorted(indexes)),
+                 tuple(sorted(checks)), comment)  # fmt: skip
+
+
+def _mysql_default(default: str | None) -> str:
+    """MariaDB writes a column without a default as NULL, and a string default quoted."""
+    if default is None or default == "NULL":
+        return ""
+    return _norm(default)
 
 
 def difference(a: Dump, b: Dump) -> dict[str, Any]:

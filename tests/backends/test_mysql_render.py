@@ -13,7 +13,7 @@ from umbral_mysql import safety
 from umbral_mysql.backend import MySQLBackend
 from umbral_mysql.connection import lock_name
 from umbral_mysql.script import commits_on_its_own, split_mysql_sql
-from umbral_mysql.steps import DropIndexes
+from umbral_mysql.steps import DropChecks, DropIndexes, ModifyColumn
 
 B = MySQLBackend()
 OPTIONS = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
@@ -82,12 +82,43 @@ def test_alter_column_restates_the_definition_with_modify() -> None:
     ]
 
 
+def test_a_string_fill_into_a_numeric_column_changes_the_type_first() -> None:
+    """'e' cannot be stored in the BIGINT the column still is: it becomes text, nullable,
+    then the NULLs are filled, then it becomes NOT NULL."""
+    old = C("qty", "BigInt", nullable=True)
+    new = C("qty", "Text", max_length=5, nullable=False, default="e")
+    state = {"post": ModelState("post", "post", (POST[0], old))}
+    out = render(ops.AlterColumn(table="post", column="qty", from_=old, to=new), state)
+    assert out == [
+        "ALTER TABLE `post` MODIFY COLUMN `qty` VARCHAR(5) NULL DEFAULT 'e'",
+        "UPDATE `post` SET `qty` = 'e' WHERE `qty` IS NULL",
+        "ALTER TABLE `post` MODIFY COLUMN `qty` VARCHAR(5) NOT NULL DEFAULT 'e'",
+    ]
+    # Each MODIFY keeps a CHECK the column's own definition holds, found at run time.
+    steps = B.render(ops.AlterColumn(table="post", column="qty", from_=old, to=new),
+                     RenderContext(state=state))  # fmt: skip
+    assert [type(s) for s in steps] == [ModifyColumn, str, ModifyColumn]
+
+
+def test_a_renamed_table_keeps_its_key_to_itself() -> None:
+    cols = (C("id", "BigInt", primary_key=True),
+            C("parent", "ForeignKey", fk_target="node", fk_column="id", nullable=True))  # fmt: skip
+    out = render(
+        ops.RenameTable(from_="node", to="tree"), {"node": ModelState("node", "node", cols)}
+    )
+    assert (
+        "ALTER TABLE `tree` ADD CONSTRAINT `tree_parent_fk` FOREIGN KEY (`parent`) "
+        "REFERENCES `tree` (`id`)" in out
+    ), out
+
+
 def test_dropping_a_foreign_key_column_drops_its_key_first_whatever_its_name() -> None:
     ctx = RenderContext(state=STATE)
     out = B.render(ops.DropColumn(table="post", column="author"), ctx)
     assert [str(s) for s in out] == [
         "ALTER TABLE `post` DROP FOREIGN KEY IF EXISTS `post_author_fk`",
         "",  # the indexes of several columns holding it, found at run time
+        "",  # and the table CHECKs that name it
         "ALTER TABLE `post` DROP COLUMN `author`",
     ]
     # At run time the key is looked up in the catalog by its column instead.
@@ -98,6 +129,9 @@ def test_dropping_a_foreign_key_column_drops_its_key_first_whatever_its_name() -
     indexes = out[1]
     assert isinstance(indexes, DropIndexes)
     assert (indexes.table, indexes.containing, indexes.statements) == ("post", "author", ())
+    checks = out[2]
+    assert isinstance(checks, DropChecks)
+    assert (checks.table, checks.column, checks.statements) == ("post", "author", ())
     assert "every index of several columns holding `author`" in indexes.alternatives()[0]
 
 

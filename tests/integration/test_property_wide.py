@@ -40,7 +40,7 @@ import schema_dump
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from conftest import POSTGRES_URL, execute, rows
+from conftest import MYSQL_URL, POSTGRES_URL, execute, is_mysql, rows
 from umbral import Model, fields
 from umbral.app import App
 from umbral.naming import table_name
@@ -376,7 +376,7 @@ def _field(c: Col) -> Any:
     return getattr(fields, c.type)(**kw)
 
 
-def classes(h: History) -> list[type]:
+def classes(h: History, mysql: bool = False) -> list[type]:
     out = []
     for m in h.models.values():
         attrs: dict[str, object] = {"__module__": __name__}
@@ -396,7 +396,8 @@ def classes(h: History) -> list[type]:
         m = h.models[v.model]
         c = m.col(v.col)
         assert c is not None
-        sql = f'SELECT id, "{c.name}" FROM "{m.db_table}"'
+        q = "`" if mysql else '"'  # a view's SQL is the user's, in the database's dialect
+        sql = f"SELECT id, {q}{c.name}{q} FROM {q}{m.db_table}{q}"
         attrs = {"__module__": __name__, "id": fields.BigInt(),
                  c.name: getattr(fields, c.type)(nullable=True)}  # fmt: skip
         out.append(type(v.name, (Model,), attrs, view=sql))
@@ -404,7 +405,7 @@ def classes(h: History) -> list[type]:
 
 
 def make_app(root: Path, h: History, url: str) -> App:
-    return App(models=classes(h), database=url, plugins=[], root=root)
+    return App(models=classes(h, is_mysql(url)), database=url, plugins=[], root=root)
 
 
 # -- data ----------------------------------------------------------------------------------
@@ -414,6 +415,7 @@ class Db:
     def __init__(self, url: str) -> None:
         self.url = url
         self.sqlite = url.startswith("sqlite")
+        self.mysql = is_mysql(url)
         self.serial = itertools.count(10)
 
     def query(self, sql: str) -> list[tuple]:
@@ -501,7 +503,8 @@ def insert_rows(db: Db, h: History) -> None:
             cols = ", ".join(f'"{x}"' for x in names)
             stmts.append(f'INSERT INTO "{m.db_table}" ({cols}) VALUES ({", ".join(exprs)})')
         else:
-            stmts.append(f'INSERT INTO "{m.db_table}" DEFAULT VALUES')
+            empty = "() VALUES ()" if db.mysql else "DEFAULT VALUES"
+            stmts.append(f'INSERT INTO "{m.db_table}" {empty}')
     db.execute(*stmts)
     links = []
     for m in h.models.values():
@@ -615,6 +618,11 @@ def is_destructive(before: History, after: History) -> bool:
 # -- the oracle ----------------------------------------------------------------------------
 
 
+#: MySQL's text types are one Text without max_length to a model: an adopted TEXT stays TEXT
+#: where umbral would write LONGTEXT.
+_TEXTS = dict.fromkeys(("tinytext", "text", "mediumtext"), "longtext")
+
+
 #: Objects another tool made that no model can say (kept by umbral, absent from a fresh database).
 def _foreign_only(d: schema_dump.Dump) -> schema_dump.Dump:
     out = {}
@@ -626,7 +634,9 @@ def _foreign_only(d: schema_dump.Dump) -> schema_dump.Dump:
                 indexes=tuple(i for i in t.indexes if not _foreign_index(i)),
                 comment="",
                 fks=tuple(replace(f, deferred=False) for f in t.fks),
-                columns=tuple((n, ty, nl, df, "") for n, ty, nl, df, _ in t.columns),
+                columns=tuple(
+                    (n, _TEXTS.get(ty, ty), nl, df, "") for n, ty, nl, df, _ in t.columns
+                ),
             )
         out[k] = t
     return out
@@ -729,6 +739,8 @@ def run_history(
     # so the tables are emptied and the run checks the reverse operations.
     if db.sqlite:
         db.execute(*(f'DELETE FROM "{t}"' for t in sorted(db.tables())))
+    elif db.mysql:  # one connection: the checks stay off for its statements only
+        db.execute("SET FOREIGN_KEY_CHECKS = 0", *(f'DELETE FROM "{t}"' for t in db.tables()))
     elif db.tables():
         db.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in sorted(db.tables())) + " CASCADE")
     make_app(root, h, url).migrate("app/zero", allow_destructive=True, allow_irreversible=True)
@@ -760,9 +772,13 @@ def _still_deferred(
 CONVENTIONS = ("django", "alembic", "rails")
 
 
-def legacy_ddl(spec: list[tuple[int, int, int]], sqlite: bool, known_open: frozenset[str]):
+def legacy_ddl(
+    spec: list[tuple[int, int, int]], sqlite: bool, known_open: frozenset[str], mysql: bool = False
+):
     """CREATE statements and rows in another tool's style; ``spec`` is one
-    (convention, features, pick) per table."""
+    (convention, features, pick) per table. On MySQL / MariaDB (the helper connections run
+    in ANSI mode): AUTO_INCREMENT keys, no DEFERRABLE, partial or expression index (the
+    servers have none), text that an index covers is a VARCHAR, comments in MySQL's syntax."""
     stmts: list[str] = []
     data: list[str] = []
     tables: list[str] = []
@@ -771,12 +787,15 @@ def legacy_ddl(spec: list[tuple[int, int, int]], sqlite: bool, known_open: froze
         t = {"django": f"shop_item{k}", "alembic": f"items{k}", "rails": f"line_items{k}"}[conv]
         h8 = uuid.uuid5(uuid.NAMESPACE_DNS, f"{t}{pick}").hex[:8]
         idcol = '"id" integer NOT NULL PRIMARY KEY AUTOINCREMENT'
-        if not sqlite:
+        if mysql:
+            idcol = '"id" bigint NOT NULL AUTO_INCREMENT PRIMARY KEY'
+        elif not sqlite:
             idcol = '"id" bigint NOT NULL PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY'
-        text = "varchar(40)" if pick % 2 else "text"
+        text = "varchar(40)" if pick % 2 or (mysql and bits & 2) else "text"
         dbl = "real" if sqlite or pick % 3 else "double precision"
+        note = "varchar(200)" if mysql and bits & 8 else "text"
         cols = [idcol, f'"name" {text} NOT NULL', '"qty" integer NOT NULL DEFAULT 0',
-                '"note" text NULL', f'"price" {dbl} NULL', '"big" bigint NULL']  # fmt: skip
+                f'"note" {note} NULL', f'"price" {dbl} NULL', '"big" bigint NULL']  # fmt: skip
         extra: list[str] = []
         after: list[str] = []
         if bits & 1:  # a unique column
@@ -795,7 +814,7 @@ def legacy_ddl(spec: list[tuple[int, int, int]], sqlite: bool, known_open: froze
         if bits & 4 and tables:  # a foreign key to an earlier table
             target = tables[pick % len(tables)]
             action = ["CASCADE", "SET NULL", "RESTRICT", "NO ACTION"][pick % 4]
-            defer = " DEFERRABLE INITIALLY DEFERRED" if conv == "django" else ""
+            defer = " DEFERRABLE INITIALLY DEFERRED" if conv == "django" and not mysql else ""
             fk_name = {"django": f"{t}_parent_id_{h8}_fk_{target}_id",
                        "alembic": f"fk_{t}_parent_id_{target}",
                        "rails": f"fk_rails_{h8}"}[conv]  # fmt: skip
@@ -816,17 +835,20 @@ def legacy_ddl(spec: list[tuple[int, int, int]], sqlite: bool, known_open: froze
             iname = {"django": f"{t}_note_{h8}", "alembic": f"ix_{t}_note",
                      "rails": f"index_{t}_on_note"}[conv]  # fmt: skip
             after.append(f'CREATE INDEX "{iname}" ON "{t}" ("note")')
-        if bits & 16 and not (sqlite and "legacy_partial_index" in known_open):
+        if bits & 16 and not mysql and not (sqlite and "legacy_partial_index" in known_open):
             after.append(f'CREATE INDEX "{t}_price_partial" ON "{t}" ("price") '
                          'WHERE "price" IS NOT NULL')  # fmt: skip
-        if bits & 32:  # an expression index
+        if bits & 32 and not mysql:  # an expression index
             after.append(f'CREATE INDEX "{t}_lower_name" ON "{t}" (lower("name"))')
         if bits & 64 and "legacy_desc_index" not in known_open:
             after.append(f'CREATE INDEX "{t}_qty_desc" ON "{t}" ("qty" DESC)')
         if bits & 128:  # CHECKs, named and not
             cols[2] = '"qty" integer NOT NULL DEFAULT 0 CHECK ("qty" >= 0)'
             extra.append(f'CONSTRAINT "ck_{t}_price" CHECK ("price" IS NULL OR "price" > 0)')
-        if bits & 256 and not sqlite:  # comments
+        if bits & 256 and mysql:
+            after.append(f"ALTER TABLE \"{t}\" COMMENT = 'made by {conv}'")
+            after.append(f'ALTER TABLE "{t}" MODIFY "note" {note} NULL COMMENT \'free text\'')
+        elif bits & 256 and not sqlite:  # comments
             after.append(f"COMMENT ON TABLE \"{t}\" IS 'made by {conv}'")
             after.append(f'COMMENT ON COLUMN "{t}"."note" IS \'free text\'')
         stmts.append(f'CREATE TABLE "{t}" ({", ".join(cols + extra)})')
@@ -844,7 +866,7 @@ def legacy_ddl(spec: list[tuple[int, int, int]], sqlite: bool, known_open: froze
 def adopt(db: Db, root: Path, url: str, spec: list, known_open: frozenset[str]) -> History:
     """Build a legacy schema, adopt it (inspectdb, migrate --fake-initial), and read the models
     inspectdb wrote back into a History."""
-    db.execute(*legacy_ddl(spec, db.sqlite, known_open))
+    db.execute(*legacy_ddl(spec, db.sqlite, known_open, db.mysql))
     app = App(models=[], database=url, plugins=[], root=root)
     app.inspectdb(".")
     path = root / "models.py"
@@ -956,6 +978,33 @@ class _Postgres:
             self.admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+class _MySQL(_Postgres):
+    """A MySQL / MariaDB database per history, and one scratch database for fresh builds."""
+
+    def database(self, _root: Path) -> str:
+        name = f"umbral_w_{uuid.uuid4().hex[:12]}"
+        self.admin.ping()
+        self.admin.cursor().execute(
+            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+        )
+        self.created.append(name)
+        return f"{MYSQL_URL.rsplit('/', 1)[0]}/{name}"
+
+    def scratch(self, root: Path) -> str:
+        if self.scratch_url:
+            name = self.scratch_url.rsplit("/", 1)[1]
+            self.admin.ping()
+            self.admin.cursor().execute(f"DROP DATABASE `{name}`")
+            self.created.remove(name)
+        self.scratch_url = self.database(root)
+        return self.scratch_url
+
+    def __exit__(self, *exc: object) -> None:
+        self.admin.ping()
+        for name in self.created:
+            self.admin.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
 #: ``UMBRAL_KNOWN_OPEN=a,b`` (or empty) replaces KNOWN_OPEN for one run, to see what the
 #: features it leaves out find.
 OPEN = frozenset(
@@ -972,7 +1021,8 @@ RENAME_WITH_HELP = [[(13, 0)], [(6, 1), (7, 319)]]
 #: through a RESTRICT key (`FOREIGN KEY constraint failed` on `DROP TABLE`).
 DROP_SELF_REFERENCING = [[(8, 0)], [(8, 554)], [(1, 0)]]
 #: Found by a long run, fixed: on PostgreSQL a cast of a column with choices compared the new
-#: type with the CHECK's old literals (`operator does not exist: bigint = text`).
+#: type with the CHECK's old literals (`operator does not exist: bigint = text`); on MariaDB the
+#: NULLs were filled with the new Text default before the column left BIGINT.
 CAST_WITH_CHOICES_FRESH = [
     [(0, 142)],
     [(6, 0), (14, 0)],
@@ -983,6 +1033,15 @@ CAST_WITH_CHOICES_FRESH = [
 #: Found by this test, fixed: on PostgreSQL the way back over a cast to Text that added
 #: `choices` changed the type before dropping their CHECK (`operator does not exist`).
 CAST_WITH_CHOICES = ([(2, 82, 614)], [[(4, 0), (4, 0)], [(4, 0), (4, 0), (4, 0)], [(7, 134)]])
+
+#: Found by this test on MariaDB, fixed: renaming a table with a foreign key to itself added the
+#: key back pointing at the old name (`Foreign key constraint is incorrectly formed`).
+RENAME_SELF_REFERENCING_FRESH = [[(0, 0), (8, 0)], [(2, 0)]]
+RENAME_SELF_REFERENCING = (
+    [(0, 16, 191)],
+    [[(12, 510), (6, 34), (3, 955), (8, 176)], [(0, 0)], [(6, 0)],
+     [(10, 0), (7, 0), (11, 0), (6, 0)], [(4, 0), (3, 579)]],
+)  # fmt: skip
 
 
 @SETTINGS
@@ -1021,6 +1080,31 @@ def test_adopted_schemas_evolve_keeping_every_row_on_postgres(
     tmp_path_factory, postgres_admin, legacy, history
 ) -> None:
     with _Postgres(postgres_admin, tmp_path_factory, OPEN) as run:
+        run_history(run, history, legacy)
+
+
+@pytest.mark.mysql
+@SETTINGS
+@given(history=HISTORIES)
+@example(history=RENAME_WITH_HELP)
+@example(history=DROP_SELF_REFERENCING)
+@example(history=CAST_WITH_CHOICES_FRESH)
+@example(history=RENAME_SELF_REFERENCING_FRESH)
+def test_wide_histories_keep_every_row_on_mysql(tmp_path_factory, mysql_admin, history) -> None:
+    with _MySQL(mysql_admin, tmp_path_factory, OPEN) as run:
+        run_history(run, history, None)
+
+
+@pytest.mark.mysql
+@SETTINGS
+@given(legacy=LEGACY, history=HISTORIES)
+@example(*CAST_WITH_CHOICES)
+@example(*RENAME_SELF_REFERENCING)
+@example([(0, 0, 0), (0, 4, 3)], [[(0, 0)]])  # an adopted NO ACTION key beside umbral's RESTRICT
+def test_adopted_schemas_evolve_keeping_every_row_on_mysql(
+    tmp_path_factory, mysql_admin, legacy, history
+) -> None:
+    with _MySQL(mysql_admin, tmp_path_factory, OPEN) as run:
         run_history(run, history, legacy)
 
 

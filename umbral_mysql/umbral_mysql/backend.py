@@ -261,7 +261,12 @@ class MySQLBackend(MySQLConnection):
                 old, new = index_name(op.from_, cols, unique), index_name(op.to, cols, unique)
                 if old != new:
                     renames.append((old, new))
-            fks = [c for c in model.fields if c.is_fk and c.db_constraint]
+            # A key to the table itself follows it to its new name.
+            fks = [
+                replace(c, fk_target=op.to) if c.fk_target == op.from_ else c
+                for c in model.fields
+                if c.is_fk and c.db_constraint
+            ]
             # A choices CHECK is named after its table, and MariaDB cannot rename one.
             checks = [
                 f"DROP CONSTRAINT IF EXISTS {q(f'{op.from_}_{c.name}_check')}, "
@@ -424,6 +429,10 @@ class MySQLBackend(MySQLConnection):
             if fill is None and op.backfill is not None:
                 fill = self.default_sql(replace(new, default=op.backfill))
             if fill is not None:
+                if type_changed and _a_string(fill) and old.storage_type not in _TEXTS:
+                    # The fill is a value of the new type ('e' into a BIGINT fails): the
+                    # column takes that type first, still nullable.
+                    out.append(self.modify_column(op.table, replace(new, nullable=True)))
                 out.append(f"UPDATE {table} SET {col} = {fill} WHERE {col} IS NULL")
         if (
             type_changed
@@ -491,3 +500,12 @@ class MySQLBackend(MySQLConnection):
 
 
 _EMPTY = ModelState("", "", (), (), ())
+
+
+#: Storage types whose columns hold any string literal a fill may be.
+_TEXTS = frozenset({"Text", "Uuid", "Json"})
+
+
+def _a_string(sql: str) -> bool:
+    """Whether a default's SQL is a string literal (``'e'``, or ``('e')`` for a LONGTEXT)."""
+    return sql.lstrip("(").startswith("'")
