@@ -71,6 +71,11 @@ def _read(conn: Connection) -> dict[str, Progress]:
     }
 
 
+def ensured(conn: Connection) -> bool:
+    """Whether this connection has made sure the table exists (``ensure_table``)."""
+    return bool(conn.info.get(_ENSURED))
+
+
 def ensure_table(conn: Connection) -> None:
     """Create the table unless this connection has made sure of it already (on MySQL even
     ``CREATE TABLE IF NOT EXISTS`` is DDL, with its commits, once per migration otherwise)."""

@@ -38,10 +38,11 @@ class RunTimeStep(ABC):
         return self.statements[0] if self.statements else ""
 
     @abstractmethod
-    def run(self, conn: Connection, note: Note) -> None:
+    def run(self, conn: Connection, note: Note) -> bool | None:
         """Carry the step out inside the migration's transaction. Raises the driver's error,
         or UnsupportedChange when the database holds what the change cannot keep (the
-        migration rolls back)."""
+        migration rolls back). False when it found nothing to change (a migration that runs
+        statement by statement records no progress for it); anything else when it may have."""
 
     def alternatives(self) -> list[str]:
         """What the run time may do instead of (or beside) the statements shown, one line

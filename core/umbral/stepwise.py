@@ -45,9 +45,11 @@ def apply(session: Session, rendered: Rendered) -> bool:
     Each statement commits together with its progress where it can run in a transaction (then
     it is never run twice). One that cannot (a concurrent index build), or DDL the database
     commits on its own, commits just before its progress is written: a process killed between
-    the two repeats that one statement next time. The last statement commits with the tracking
-    row (deleted when un-applying). A statement that times out waiting for a lock is retried on
-    its own, after the backend's clean-up of what a failed attempt left behind.
+    the two repeats that one statement next time. A run-time step that found nothing to change
+    records no progress: running it again reads and changes nothing either. The last statement
+    commits with the tracking row (deleted when un-applying). A statement that times out
+    waiting for a lock is retried on its own, after the backend's clean-up of what a failed
+    attempt left behind.
     """
     conn, backend = session.conn, session.backend
     m = rendered.migration
@@ -66,33 +68,34 @@ def apply(session: Session, rendered: Rendered) -> bool:
         )
     done = known.done if known is not None else 0
     saved = known is not None  # whether its progress row exists
-    if not saved and done < total - 1:
+    if not saved and done < total - 1 and not progress.ensured(conn):
         with write_transaction(conn, backend):
             progress.ensure_table(conn)
     with foreign_keys_off(conn, backend, rendered.needs_fk_off):
         while done < total:
             try:
-                retry_lock_timeouts(
+                wrote = retry_lock_timeouts(
                     session, m.key, lambda i=done, s=saved: _attempt(session, rendered, i, s)
                 )
             except MigrationPartlyApplied as exc:
                 _note_failure(conn, backend, rendered, exc, saved=saved)
                 raise
             done += 1
-            saved = done < total
+            saved = done < total and (saved or wrote)
     return True
 
 
-def _attempt(session: Session, rendered: Rendered, index: int, saved: bool) -> None:
-    """Run statement ``index`` of a migration that runs statement by statement; its failure
-    is a MigrationPartlyApplied naming it and the database's error."""
+def _attempt(session: Session, rendered: Rendered, index: int, saved: bool) -> bool:
+    """Run statement ``index`` of a migration that runs statement by statement, and say
+    whether its progress row was written; its failure is a MigrationPartlyApplied naming it
+    and the database's error."""
     m = rendered.migration
     steps = rendered.statements
     total = len(steps)
     at = At(str(steps[index]))
     reached = progress.Progress(m.key, rendered.checksum, rendered.backward, index + 1, total)
     try:
-        _run_in_steps(
+        return _run_in_steps(
             session, rendered, steps[index], at,
             finish=index == total - 1, reached=reached, saved=saved,
         )  # fmt: skip
@@ -112,9 +115,10 @@ def _run_in_steps(
     finish: bool,
     reached: progress.Progress,
     saved: bool,
-) -> None:
+) -> bool:
     """Run one statement of a migration that runs statement by statement, and commit it with
-    its progress (or, the last one, with the tracking row's change)."""
+    its progress (or, the last one, with the tracking row's change); False when no progress
+    was written (the last statement, or a run-time step that changed nothing)."""
     conn, backend = session.conn, session.backend
     m = rendered.migration
     alone = isinstance(step, str) and backend.cannot_run_in_transaction(step) is not None
@@ -128,31 +132,34 @@ def _run_in_steps(
         with _autocommit(conn):
             run_statement(conn, str(step))
     with write_transaction(conn, backend):
-        if not alone:
-            _run_step(conn, backend, m, step, at)
+        changed = alone or _run_step(conn, backend, m, step, at)
         if not finish:
-            progress.save(conn, reached, exists=saved)
-            return
+            if changed:
+                progress.save(conn, reached, exists=saved)
+            return changed
         if saved:
             progress.clear(conn, m.key)
         if rendered.backward:
             recorder.unrecord(conn, m.plugin, m.id)
         else:
             recorder.record(conn, m.plugin, m.id, m.checksum)
+    return False
 
 
-def _run_step(conn: Connection, backend: Backend, m: Migration, step: Step, at: At) -> None:
-    """One rendered step in the current transaction: SQL, a Python step, a run-time step."""
+def _run_step(conn: Connection, backend: Backend, m: Migration, step: Step, at: At) -> bool:
+    """One rendered step in the current transaction: SQL, a Python step, a run-time step.
+    False when it was a run-time step that changed nothing."""
     if isinstance(step, PythonStep):
         step.run(conn, backend.name, m.key)
     elif isinstance(step, RunTimeStep):
         reached = [at.statement]
         try:
-            step.run(conn, reached.append)
+            return step.run(conn, reached.append) is not False
         finally:
             at.statement = reached[-1]
     else:
         run_statement(conn, step)
+    return True
 
 
 @contextmanager

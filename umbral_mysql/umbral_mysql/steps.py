@@ -33,15 +33,15 @@ class DropForeignKeys(RunTimeStep):
             "as information_schema lists them)"
         ]
 
-    def run(self, conn: Connection, note: Note) -> None:
+    def run(self, conn: Connection, note: Note) -> bool:
         note(self.sql)
+        # A foreign key's key columns are the ones with a referenced table (joining
+        # TABLE_CONSTRAINTS to say so costs MariaDB ~4 ms a look-up, this ~0.1 ms).
         names = (
             conn.exec_driver_sql(
-                "SELECT DISTINCT k.CONSTRAINT_NAME FROM information_schema.KEY_COLUMN_USAGE k "
-                "JOIN information_schema.TABLE_CONSTRAINTS t ON t.CONSTRAINT_SCHEMA = "
-                "k.CONSTRAINT_SCHEMA AND t.TABLE_NAME = k.TABLE_NAME AND t.CONSTRAINT_NAME = "
-                "k.CONSTRAINT_NAME WHERE t.CONSTRAINT_TYPE = 'FOREIGN KEY' "
-                "AND k.TABLE_SCHEMA = DATABASE() AND k.TABLE_NAME = %s AND k.COLUMN_NAME = %s",
+                "SELECT DISTINCT CONSTRAINT_NAME FROM information_schema.KEY_COLUMN_USAGE "
+                "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND COLUMN_NAME = %s "
+                "AND REFERENCED_TABLE_NAME IS NOT NULL",
                 (self.table, self.column),
             )
             .scalars()
@@ -53,6 +53,14 @@ class DropForeignKeys(RunTimeStep):
             )
             note(statement)
             conn.exec_driver_sql(statement)
+        return bool(names)
+
+
+def _has_checks(conn: Connection, table: str) -> bool:
+    """Whether ``table`` has any CHECK (its definition says so, ~0.05 ms; information_schema's
+    CHECK_CONSTRAINTS costs several times that, and most tables have none)."""
+    row = conn.exec_driver_sql(f"SHOW CREATE TABLE `{table.replace('`', '``')}`").first()
+    return row is not None and " CHECK (" in str(row[1])
 
 
 def _indexes(conn: Connection, table: str) -> dict[str, tuple[tuple[str, ...], bool]]:
@@ -100,7 +108,8 @@ class DropIndexes(RunTimeStep):
             "information_schema lists it)"
         ]
 
-    def run(self, conn: Connection, note: Note) -> None:
+    def run(self, conn: Connection, note: Note) -> bool:
+        changed = False
         for name, (columns, unique) in _indexes(conn, self.table).items():
             if self.containing:
                 hit = len(columns) > 1 and self.containing in columns
@@ -110,6 +119,8 @@ class DropIndexes(RunTimeStep):
                 statement = f"DROP INDEX {self.quote(name)} ON {self.quote(self.table)}"
                 note(statement)
                 conn.exec_driver_sql(statement)
+                changed = True
+        return changed
 
 
 @frozen
@@ -133,7 +144,9 @@ class DropChecks(RunTimeStep):
             "information_schema lists them)"
         ]
 
-    def run(self, conn: Connection, note: Note) -> None:
+    def run(self, conn: Connection, note: Note) -> bool:
+        if not _has_checks(conn, self.table):
+            return False
         if getattr(conn.dialect, "is_mariadb", False):
             sql = (
                 "SELECT CONSTRAINT_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
@@ -150,12 +163,15 @@ class DropChecks(RunTimeStep):
             )
         # Both servers write the clause with every identifier in backquotes.
         used = f"`{self.column}`"
+        changed = False
         for name, clause in conn.exec_driver_sql(sql, (self.table,)).all():
             if used in str(clause):
                 q = self.quote
                 statement = f"ALTER TABLE {q(self.table)} DROP CONSTRAINT {q(str(name))}"
                 note(statement)
                 conn.exec_driver_sql(statement)
+                changed = True
+        return changed
 
 
 @frozen
@@ -176,7 +192,7 @@ class RenameIndexes(RunTimeStep):
     def alternatives(self) -> list[str]:
         return ["RenameIndexes (only the indexes that have umbral's names; others keep theirs)"]
 
-    def run(self, conn: Connection, note: Note) -> None:
+    def run(self, conn: Connection, note: Note) -> bool:
         q = self.quote
         present = _indexes(conn, self.table)
         parts = [
@@ -186,6 +202,7 @@ class RenameIndexes(RunTimeStep):
             statement = f"ALTER TABLE {q(self.table)} {', '.join(parts)}"
             note(statement)
             conn.exec_driver_sql(statement)
+        return bool(parts)
 
 
 @frozen
@@ -213,7 +230,7 @@ class ModifyColumn(RunTimeStep):
 
     def run(self, conn: Connection, note: Note) -> None:
         statement = self.sql
-        if getattr(conn.dialect, "is_mariadb", False):
+        if getattr(conn.dialect, "is_mariadb", False) and _has_checks(conn, self.table):
             clause = conn.exec_driver_sql(
                 "SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
                 "WHERE CONSTRAINT_SCHEMA = DATABASE() AND TABLE_NAME = %s "
