@@ -594,9 +594,13 @@ def _pair_renames(old: Mod, m: Mod, after: History, moved: set[str]) -> bool:
         lost.append(i)
     for i in lost:
         c = m.cols[i]
-        m.cols[i] = replace(c, uid=after.fresh("u"))
+        new = after.fresh("u")
+        m.cols[i] = replace(c, uid=new)
         for v in [v for v in after.views.values() if v.col == c.uid]:
-            after.views[v.name] = replace(v, col=m.cols[i].uid)
+            after.views[v.name] = replace(v, col=new)
+        # Its groups follow it (they named the old identity, which no column has now).
+        m.unique_together = [tuple(new if u == c.uid else u for u in g) for g in m.unique_together]
+        m.indexes = [tuple(new if u == c.uid else u for u in g) for g in m.indexes]
     return False
 
 
@@ -1034,6 +1038,10 @@ CAST_WITH_CHOICES_FRESH = [
 #: `choices` changed the type before dropping their CHECK (`operator does not exist`).
 CAST_WITH_CHOICES = ([(2, 82, 614)], [[(4, 0), (4, 0)], [(4, 0), (4, 0), (4, 0)], [(7, 134)]])
 
+#: Found by this test on MariaDB, a defect of the test itself (on every backend): a column whose
+#: rename umbral cannot see gets a new identity, and a group added in the same step kept the old
+#: one.
+RENAME_IN_NEW_GROUP = ([(0, 0, 0)], [[(6, 0), (7, 250), (12, 0)]])
 #: Found by this test on MariaDB, fixed: renaming a table with a foreign key to itself added the
 #: key back pointing at the old name (`Foreign key constraint is incorrectly formed`).
 RENAME_SELF_REFERENCING_FRESH = [[(0, 0), (8, 0)], [(2, 0)]]
@@ -1055,6 +1063,7 @@ def test_wide_histories_keep_every_row(tmp_path_factory, history) -> None:
 @SETTINGS
 @given(legacy=LEGACY, history=HISTORIES)
 @example(*CAST_WITH_CHOICES)
+@example(*RENAME_IN_NEW_GROUP)
 def test_adopted_schemas_evolve_keeping_every_row(tmp_path_factory, legacy, history) -> None:
     run_history(_sqlite_run(tmp_path_factory, OPEN), history, legacy)
 
@@ -1100,6 +1109,7 @@ def test_wide_histories_keep_every_row_on_mysql(tmp_path_factory, mysql_admin, h
 @given(legacy=LEGACY, history=HISTORIES)
 @example(*CAST_WITH_CHOICES)
 @example(*RENAME_SELF_REFERENCING)
+@example(*RENAME_IN_NEW_GROUP)
 @example([(0, 0, 0), (0, 4, 3)], [[(0, 0)]])  # an adopted NO ACTION key beside umbral's RESTRICT
 def test_adopted_schemas_evolve_keeping_every_row_on_mysql(
     tmp_path_factory, mysql_admin, legacy, history
