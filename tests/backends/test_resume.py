@@ -91,6 +91,9 @@ def test_a_failed_statement_is_resumed_after_the_cause_is_fixed(p: Project) -> N
 
     r = p.run("migrate", "--plan")
     assert r.out_lines[0] == f"Apply {NAME} (continues at statement 3 of 5)", r
+    r = p.run("migrate", "--plan", "--json")
+    step = json.loads(r.stdout)["steps"][0]
+    assert (step["migration"], step["action"], step["continues_at"]) == (NAME, "apply", 3), r
 
     execute(p.database, "CREATE TABLE fix_me (x INTEGER)", "INSERT INTO fix_me (x) VALUES (1)")
     r = p.run("migrate")
