@@ -100,6 +100,15 @@ def test_a_string_fill_into_a_numeric_column_changes_the_type_first() -> None:
     assert [type(s) for s in steps] == [ModifyColumn, str, ModifyColumn]
 
 
+def test_a_renamed_column_takes_its_choices_check_to_its_new_name() -> None:
+    out = render(ops.RenameColumn(table="post", from_="status", to="state"))
+    assert out[0] == "ALTER TABLE `post` RENAME COLUMN `status` TO `state`"
+    assert out[-1] == (
+        "ALTER TABLE `post` DROP CONSTRAINT IF EXISTS `post_status_check`, "
+        "ADD CONSTRAINT `post_state_check` CHECK (`state` IN ('draft', 'published'))"
+    )
+
+
 def test_a_renamed_table_keeps_its_key_to_itself() -> None:
     cols = (C("id", "BigInt", primary_key=True),
             C("parent", "ForeignKey", fk_target="node", fk_column="id", nullable=True))  # fmt: skip

@@ -1042,6 +1042,13 @@ CAST_WITH_CHOICES = ([(2, 82, 614)], [[(4, 0), (4, 0)], [(4, 0), (4, 0), (4, 0)]
 #: rename umbral cannot see gets a new identity, and a group added in the same step kept the old
 #: one.
 RENAME_IN_NEW_GROUP = ([(0, 0, 0)], [[(6, 0), (7, 250), (12, 0)]])
+#: Found by this test on MariaDB, fixed: a renamed column's choices CHECK kept the old column's
+#: name, so a later change of its choices did not find it.
+RENAMED_CHOICES = (
+    [(0, 187, 292), (2, 486, 365), (0, 32, 180)],
+    [[(10, 460)], [(2, 171), (5, 144)], [(5, 801)], [(0, 70), (7, 322), (5, 0), (1, 999)],
+     [(6, 0), (4, 606), (6, 14)]],
+)  # fmt: skip
 #: Found by this test on MariaDB, fixed: renaming a table with a foreign key to itself added the
 #: key back pointing at the old name (`Foreign key constraint is incorrectly formed`).
 RENAME_SELF_REFERENCING_FRESH = [[(0, 0), (8, 0)], [(2, 0)]]
@@ -1110,6 +1117,7 @@ def test_wide_histories_keep_every_row_on_mysql(tmp_path_factory, mysql_admin, h
 @example(*CAST_WITH_CHOICES)
 @example(*RENAME_SELF_REFERENCING)
 @example(*RENAME_IN_NEW_GROUP)
+@example(*RENAMED_CHOICES)
 @example([(0, 0, 0), (0, 4, 3)], [[(0, 0)]])  # an adopted NO ACTION key beside umbral's RESTRICT
 def test_adopted_schemas_evolve_keeping_every_row_on_mysql(
     tmp_path_factory, mysql_admin, legacy, history

@@ -316,6 +316,14 @@ class MySQLBackend(MySQLConnection):
                 out += self.drop_foreign_keys(op.table, op.to, ctx)
                 out.append(f"ALTER TABLE {q(op.table)} ADD "
                            f"{self.fk_sql(op.table, replace(col, name=op.to))}")  # fmt: skip
+            if col is not None and col.choices:
+                # The choices CHECK is named after its column, and MariaDB cannot rename one:
+                # a later change of the choices finds it by its new name.
+                out.append(
+                    f"ALTER TABLE {q(op.table)} DROP CONSTRAINT IF EXISTS "
+                    f"{q(f'{op.table}_{op.from_}_check')}, "
+                    f"ADD {self.check_sql(op.table, replace(col, name=op.to))}"
+                )
         rename = f"ALTER TABLE {q(op.table)} RENAME COLUMN {q(op.from_)} TO {q(op.to)}"
         indexes = [RenameIndexes(op.table, tuple(renames), q)] if renames else []
         return [rename, *indexes, *out]
