@@ -416,6 +416,7 @@ class MySQLBackend(MySQLConnection):
 
         fk_changed = fk(old) != fk(new)
         type_changed = self.sql_type(old) != self.sql_type(new)
+        retyped = (old.storage_type in _TEXTS) != (new.storage_type in _TEXTS)
         if fk(old) is not None and (fk_changed or type_changed):
             out += self.drop_foreign_keys(op.table, op.column, ctx)
         check = q(f"{op.table}_{op.column}_check")
@@ -440,7 +441,9 @@ class MySQLBackend(MySQLConnection):
                 if type_changed and _a_string(fill) and old.storage_type not in _TEXTS:
                     # The fill is a value of the new type ('e' into a BIGINT fails): the
                     # column takes that type first, still nullable.
-                    out.append(self.modify_column(op.table, replace(new, nullable=True)))
+                    out.append(
+                        self.modify_column(op.table, replace(new, nullable=True), retyped=retyped)
+                    )
                 out.append(f"UPDATE {table} SET {col} = {fill} WHERE {col} IS NULL")
         if (
             type_changed
@@ -448,7 +451,7 @@ class MySQLBackend(MySQLConnection):
             or self.default_sql(old) != self.default_sql(new)
             or old.help != new.help
         ):
-            out.append(self.modify_column(op.table, new))
+            out.append(self.modify_column(op.table, new, retyped=retyped))
         if new.unique and not old.unique and not new.primary_key:
             out += self.unique_check(op.table, (op.column,), ctx)
             out.append(self.index_sql(op.table, (op.column,), True, cols))
@@ -473,11 +476,12 @@ class MySQLBackend(MySQLConnection):
             )
         return [self.modify_column(op.table, replace(col, help=op.comment or None))]
 
-    def modify_column(self, table: str, col: Column) -> ModifyColumn:
+    def modify_column(self, table: str, col: Column, retyped: bool = False) -> ModifyColumn:
         """``MODIFY COLUMN`` with the column's whole new definition, keeping a CHECK the
-        database wrote on the column (``steps.ModifyColumn``)."""
+        database wrote on the column (``steps.ModifyColumn``; ``retyped``: the column changes
+        between text and another type)."""
         sql = f"ALTER TABLE {self.quote(table)} MODIFY COLUMN {self.column_def(col)}"
-        return ModifyColumn(table, col.name, sql)
+        return ModifyColumn(table, col.name, sql, retyped)
 
     # -- indexes --------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from umbral.errors import UnsupportedChange
 from umbral.steps import Note, RunTimeStep
 from umbral.values import frozen
 
@@ -212,11 +213,14 @@ class ModifyColumn(RunTimeStep):
     ``LEVEL = 'Column'``, named after the column), so a MODIFY that does not repeat it drops it;
     an adopted table has them (``qty INT CHECK (qty >= 0)``). MySQL keeps every CHECK as a table
     constraint, which a MODIFY leaves alone. A JSON column's ``json_valid`` check is MariaDB's
-    own for the type: the new definition decides it."""
+    own for the type: the new definition decides it. A change between text and another type
+    (``retyped``) stops instead, as PostgreSQL's does: the CHECK was written for the old type
+    (``qty >= 0`` would refuse every text but a number)."""
 
     table: str
     column: str
     sql: str
+    retyped: bool = False
 
     @property
     def statements(self) -> tuple[str, ...]:
@@ -239,6 +243,12 @@ class ModifyColumn(RunTimeStep):
             ).scalar()
             # A JSON column's own check: the new definition says whether the column is JSON.
             if clause is not None and str(clause).lower() != f"json_valid(`{self.column}`)":
+                if self.retyped:
+                    raise UnsupportedChange(
+                        f"cannot change the type of `{self.table}.{self.column}`: its own CHECK "
+                        f"({clause}) was written for the old type; drop or rewrite the CHECK "
+                        "(a RunSql migration before this one), then run migrate again"
+                    )
                 statement = f"{self.sql} CHECK ({clause})"
         note(statement)
         conn.exec_driver_sql(statement)
