@@ -113,7 +113,7 @@ class Migrator:
         partial = progress.read(self.conn)
         guards.check_conflicts(self.env, applied)
         if request.fake is not None:
-            result.message = self.fake(request.fake, partial)
+            result.message = self.fake(request.fake, partial, write=not request.plan_only)
             return result
         if request.prune:  # bookkeeping only: drift is what it clears, so it is not checked
             result.pruned = self.orphans(applied, partial)
@@ -309,19 +309,26 @@ class Migrator:
 
     # -- bookkeeping without SQL ----------------------------------------------------------
 
-    def fake(self, target: Target, partial: dict[str, progress.Progress]) -> str:
+    def fake(
+        self, target: Target, partial: dict[str, progress.Progress], *, write: bool = True
+    ) -> str:
         """Record ``target`` as applied (or re-record its checksum) without running it; a
-        partly applied one forgets its progress."""
+        partly applied one forgets its progress. Without ``write`` (``--plan``), only say
+        what it would do."""
         self.env.info(target.plugin)  # unknown plugin -> error naming the known ones
         m = self.by_key.get(target.key)
         if m is None:
             raise MigrationFileError(
                 no_such_migration("umbral migrate --fake", target.key, self.by_key)
             )
-        recorder.ensure_table(self.conn)
-        self.conn.commit()
         applied = recorder.applied(self.conn)
         known = partial.get(m.key)
+        if m.key in applied and applied[m.key] == m.checksum and known is None:
+            return f"{m.key} is already applied (nothing to do)"
+        if not write:
+            return _fake_plan(m.key, m.key in applied, known)
+        recorder.ensure_table(self.conn)
+        self.conn.commit()
         with self.conn.begin():
             if known is not None:
                 progress.clear(self.conn, m.key)
@@ -384,3 +391,13 @@ __all__ = [
     "classify_operation",
     "parse_spec",
 ]
+
+
+def _fake_plan(key: str, recorded: bool, known: progress.Progress | None) -> str:
+    """What ``migrate --fake KEY --plan`` would do, in the words of ``--plan``."""
+    forget = ""
+    if known is not None:
+        forget = f"; forgets that it had run {known.done} of its {known.total} statement(s)"
+    if recorded and (known is None or not known.backward):
+        return f"Re-record {key} with its current checksum (no SQL{forget})"
+    return f"Record {key} as applied (no SQL: --fake{forget})"

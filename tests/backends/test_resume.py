@@ -205,6 +205,13 @@ def test_fake_marks_a_partly_applied_migration_applied(p: Project) -> None:
     assert r.err_lines[0].endswith(f"or, once its remaining statements are done by hand, "
                                    f"`umbral migrate --fake {NAME}`")  # fmt: skip
 
+    rows = progress_rows(p)
+    r = p.run("migrate", "--fake", NAME, "--plan")  # says what it would do, writes nothing
+    assert r.out_lines == [
+        f"Record {NAME} as applied "
+        "(no SQL: --fake; forgets that it had run 2 of its 5 statement(s))"
+    ], r
+    assert progress_rows(p) == rows
     r = p.run("migrate", "--fake", NAME)
     assert r.code == 0, r
     assert r.out_lines == [

@@ -184,6 +184,29 @@ def test_fake_records_without_running_sql(any_project: Project) -> None:
     assert (r.code, r.out_lines) == (0, ["No pending migrations"])
 
 
+def test_fake_plan_says_what_it_would_record_and_records_nothing(any_project: Project) -> None:
+    p = any_project
+    history(p, 3)
+    assert p.run("migrate", "app/0002_add_post_a").code == 0
+    before = recorded(p)
+    r = p.run("migrate", "--fake", "app/0003_add_post_b", "--plan")
+    assert (r.code, r.out_lines) == (
+        0,
+        ["Record app/0003_add_post_b as applied (no SQL: --fake)"],
+    ), r
+    assert recorded(p) == before
+    edit(p, "0002_add_post_a")
+    r = p.run("migrate", "--fake", "app/0002_add_post_a", "--plan")
+    assert (r.code, r.out_lines) == (
+        0,
+        ["Re-record app/0002_add_post_a with its current checksum (no SQL)"],
+    ), r
+    assert "[~] app/0002_add_post_a" in p.run("showmigrations").out_lines
+    r = p.run("migrate", "--fake", "app/0001_create_post", "--plan")
+    assert r.out_lines == ["app/0001_create_post is already applied (nothing to do)"], r
+    assert recorded(p) == before
+
+
 def test_out_of_order_file_is_applied_after_a_warning(any_project: Project) -> None:
     p = any_project
     history(p, 3)
