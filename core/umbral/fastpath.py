@@ -22,6 +22,7 @@ from umbral.migration import Migration
 from umbral.operations import CreateView, DropView, State, state_from_snapshot
 from umbral.schema import EMPTY, Column
 from umbral.steps import plain_sql
+from umbral.transaction import foreign_keys_off
 from umbral.values import record
 
 if TYPE_CHECKING:
@@ -169,6 +170,31 @@ def umbral_tables(conn: Connection, plan: Sequence[Migration]) -> list[str]:
     # The inspector's reads opened a transaction; end it so the build gets its own.
     conn.rollback()
     return sorted(existing & wanted)
+
+
+def drop_leftovers(conn: Connection, backend: Backend, fast: FastPath) -> list[str]:
+    """After a failed build, drop the tables and views of it that the database kept (one whose
+    DDL commits on its own keeps each statement that ran); returns what it dropped. None of
+    them existed before the build (``choose``), so each one found is the build's."""
+    from sqlalchemy import inspect
+
+    if conn.in_transaction():
+        conn.rollback()
+    wanted = set(umbral_tables(conn, fast.covered)) - recorder.OWN_TABLES
+    wanted |= {s.name for m in _ends(fast.covered).values() for s in m.snapshot_after.shims}
+    insp = inspect(conn)
+    views = [v for v in insp.get_view_names() if v in wanted]
+    tables = [t for t in insp.get_table_names() if t in wanted]
+    conn.rollback()
+    if not views and not tables:
+        return []
+    quote = conn.dialect.identifier_preparer.quote
+    with foreign_keys_off(conn, backend, True), write_transaction(conn, backend):
+        for view in views:
+            conn.exec_driver_sql(f"DROP VIEW {quote(view)}")
+        for table in tables:
+            conn.exec_driver_sql(f"DROP TABLE {quote(table)}")
+    return views + tables
 
 
 def _ends(plan: Sequence[Migration]) -> dict[str, Migration]:

@@ -211,6 +211,15 @@ class Migrator:
             from umbral.database import translate_db_errors
 
             reason = translate_db_errors(exc, "")
+            try:
+                fastpath.drop_leftovers(self.conn, self.backend, result.fast)
+            except executor.driver_errors(self.conn) as again:
+                raise Refused(
+                    f"umbral migrate: building the schema from the snapshots failed ({reason}), "
+                    "and what it had created could not be dropped "
+                    f"({translate_db_errors(again, '')}); drop the tables of the migrations "
+                    "it covered by hand, then re-run"
+                ) from exc
             self.warn(
                 f"umbral migrate: building the schema from the snapshots failed ({reason}); "
                 "nothing of it was kept, replaying every migration instead"

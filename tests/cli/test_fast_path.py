@@ -264,3 +264,53 @@ def test_operations_the_snapshot_does_not_show_replay_everything(any_project: Pr
     r = p.run("migrate")
     assert (r.code, r.out_lines) == (0, ["Applied 4 migration(s)"]), r
     assert "audit" in schema_of(p.database)
+
+
+AUTHOR_ONLY = """
+class Author(Model):
+    name = fields.Text()
+"""
+
+AUTHOR_AND_POST = (
+    AUTHOR_ONLY
+    + """
+class Post(Model):
+    title = fields.Text(max_length=100, index=True)
+    author = fields.ForeignKey("Author")
+"""
+)
+
+
+def test_a_failed_build_keeps_nothing_and_history_replays(any_project: Project) -> None:
+    """The database refuses the fast path's SQL half-way (an index or foreign-key name another
+    table already has): nothing of the build stays, also where DDL commits on its own, and
+    history replays, failing where the collision really is."""
+    p = any_project
+    for name, body in (("author", AUTHOR_ONLY), ("post", AUTHOR_AND_POST)):
+        p.models(body)
+        assert p.run("makemigrations", "--name", name).code == 0, name
+    if is_mysql(p.database):  # index names are per table there, foreign-key names are not
+        execute(
+            p.database,
+            "CREATE TABLE legacy_parent (id BIGINT PRIMARY KEY)",
+            "CREATE TABLE legacy (id BIGINT PRIMARY KEY, p BIGINT, CONSTRAINT post_author_fk "
+            "FOREIGN KEY (p) REFERENCES legacy_parent (id))",
+        )
+    else:
+        execute(
+            p.database,
+            "CREATE TABLE legacy (id INTEGER PRIMARY KEY, t TEXT)",
+            "CREATE INDEX idx_post_title ON legacy (t)",
+        )
+    before = set(schema_of(p.database))
+    r = p.run("migrate")
+    assert r.code == 1, r
+    assert r.err_lines[0].startswith(
+        "warning: umbral migrate: building the schema from the snapshots failed ("
+    ), r
+    assert r.err_lines[0].endswith("nothing of it was kept, replaying every migration instead")
+    assert r.err_lines[1].startswith("error: umbral migrate: migration app/0002_post failed"), r
+    # The replay did not trip over what the build had created: 0001 ran, 0002 hit the name.
+    assert recorded(p.database) == ["app/0001_author"]
+    left = {t for t in schema_of(p.database) if not t.startswith("umbral_")}
+    assert left - before == {"author"}, r
