@@ -7,14 +7,14 @@ mirrors the config keys: ``App(models=[...], database=..., plugins=[...], plugin
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from umbral.config import ProjectConfig, resolve_database, resolve_env
+from umbral.config import ProjectConfig, TenantsConfig, resolve_database, resolve_env
 from umbral.errors import ConfigError, UmbralError
 from umbral.values import record
 
@@ -70,6 +70,9 @@ class App:
         self._cli_database: str | None = None
         #: The config's ``env`` (``--env`` and UMBRAL_ENV win, see ``migrate``).
         self.environment: str | None = None
+        #: ``[tool.umbral.tenants]``: with it, the default schema holds the shared plugins
+        #: only, and ``umbral.tenants`` migrates the others in each tenant's schema.
+        self.tenants: TenantsConfig | None = None
 
     @classmethod
     def from_config(cls, cfg: ProjectConfig, database: str | None = None) -> App:
@@ -101,6 +104,8 @@ class App:
             )
         app._config_database = cfg.database
         app._cli_database = database
+        if cfg.tenants is not None:
+            app.tenants = cfg.tenants
         if cfg.env is not None and app.environment is None:
             app.environment = cfg.env
         if cfg.lock_wait is not None and app.lock_wait is None:
@@ -225,6 +230,9 @@ class App:
         lock_retries: int | None = None,
         environment: str | None = None,
         on_event: Event | None = None,
+        database: str | None = None,
+        scope: Collection[str] | None = None,
+        renders: dict[str, Rendered] | None = None,
     ) -> MigrateResult:
         """Apply pending migrations (SPEC §8). Warnings go to ``on_event("warning", ...)``.
 
@@ -239,6 +247,11 @@ class App:
         A migration the database cannot roll back as a whole runs statement by statement; when
         one of its statements fails, the next run continues at that statement
         (``umbral.progress``), or at its statement ``from_statement``.
+
+        ``database`` (a URL) and ``scope`` (plugin names) run it on another database or
+        schema than the configured one, for the plugins it holds: a tenant's
+        (``umbral.tenants``, which shares ``renders`` between its tenants). By default, a
+        project with tenants migrates its shared plugins here.
         """
         from umbral.database import connect
         from umbral.guards import refuse_in_memory
@@ -246,9 +259,11 @@ class App:
         from umbral.plan import Target
         from umbral.session import Session
 
-        url = self.database_url
+        url = database or self.database_url
         shared = self.env.backend_for(url)
         refuse_in_memory(shared, url, allow_in_memory)
+        if scope is None:
+            scope = self.default_scope()
         request = MigrateRequest(
             # A malformed spec fails before anything else.
             fake=Target.parse(fake, "--fake") if fake is not None else None,
@@ -261,6 +276,7 @@ class App:
             plan_only=plan,
             replay=replay,
             from_statement=from_statement,
+            scope=frozenset(scope) if scope is not None else None,
         )
         self.env.all_migrations()  # validate every file before touching the database
         request = replace(request, environment=resolve_env(environment, self.environment))
@@ -272,7 +288,20 @@ class App:
             _db_errors(url, backend, options.lock_wait),
             backend.migration_lock(conn, options.lock_wait),
         ):
-            return Migrator(self.env, Session(conn, backend, on_event), request).run()
+            return Migrator(self.env, Session(conn, backend, on_event), request, renders).run()
+
+    def default_scope(self) -> frozenset[str] | None:
+        """The plugins the configured database holds: every one, or with tenants the shared
+        ones only (the others live in the tenants' schemas)."""
+        if self.tenants is None:
+            return None
+        unknown = sorted(set(self.tenants.shared) - set(self.env.plugin_names))
+        if unknown:
+            raise ConfigError(
+                f"`tenants.shared` names unknown plugin(s) {', '.join(unknown)}; plugins: "
+                f"{', '.join(self.env.plugin_names) or 'none'}"
+            )
+        return frozenset(self.tenants.shared)
 
     def run_options(
         self,
@@ -295,16 +324,26 @@ class App:
             lock_retries=pick("lock_retries", lock_retries),
         )
 
-    def showmigrations(self) -> list[Entry]:
+    def showmigrations(
+        self, database: str | None = None, scope: Collection[str] | None = None
+    ) -> list[Entry]:
         """Every migration with its drift state (SPEC §9), plugins alphabetical.
 
         Reads the migration files and the tracking table only: the plugins' models are not
-        loaded (a broken model does not hide where the database stands)."""
+        loaded (a broken model does not hide where the database stands). ``database`` and
+        ``scope`` as for ``migrate``."""
         from umbral import drift, progress, recorder
         from umbral.database import connect
 
-        backend, url = self._backend()
-        migrations = [m for p in self.env.plugin_names for m in self.env.migrations(p)]
+        if database is None:
+            backend, url = self._backend()
+        else:
+            backend = self.env.backend_for(database)
+            url = backend.normalize_url(database, self.root)
+        if scope is None:
+            scope = self.default_scope()
+        plugins = [p for p in self.env.plugin_names if scope is None or p in scope]
+        migrations = [m for p in plugins for m in self.env.migrations(p)]
         with connect(backend, url, create=False) as conn, _db_errors(url):
             return drift.detect(
                 migrations, recorder.applied(conn), recorder.skipped(conn), progress.read(conn)

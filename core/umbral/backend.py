@@ -383,6 +383,18 @@ class Backend:
         """Turn a configured URL into a SQLAlchemy URL (driver, relative paths)."""
         return url
 
+    def schema_url(self, url: str, schema: str, shared: str) -> str:
+        """``url`` on a connection whose current schema is ``schema``, where the names it
+        does not hold are found in ``shared`` (a tenant's, ``umbral.tenants``): what umbral
+        creates there, tracking table included, lands in ``schema``. Default: the database
+        has no schemas, so it has no tenants."""
+        from umbral.errors import ConfigError
+
+        raise ConfigError(
+            f"tenant schemas need a database with schemas (PostgreSQL); the {self.name} "
+            "backend has none: remove [tool.umbral.tenants] or use a PostgreSQL database"
+        )
+
     def is_in_memory(self, url: str) -> bool:
         return False
 

@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 ENV_DATABASE = "UMBRAL_DATABASE_URL"
 KEYS = (
     "database", "models", "app", "plugins", "migrations", "plugin_modules", "lock_wait",
-    "lock_timeout", "statement_timeout", "lock_retries", "env",
+    "lock_timeout", "statement_timeout", "lock_retries", "env", "tenants",
 )  # fmt: skip
+TENANT_KEYS = ("schemas", "query", "shared", "jobs")
 ENV_NAME = "UMBRAL_ENV"
 #: What an environment name (``--env``, ``UMBRAL_ENV``, ``env``, a file's ``skip_on``) may be.
 ENV_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -51,6 +52,22 @@ class ProjectConfig:
     #: The environment this project runs in by default (``--env`` and UMBRAL_ENV win): a
     #: migration whose ``skip_on`` names it is recorded as skipped instead of run.
     env: str | None = None
+    #: ``[tool.umbral.tenants]``: the tenant schemas ``migrate --tenants`` migrates.
+    tenants: TenantsConfig | None = None
+
+
+@record
+class TenantsConfig:
+    """Which schemas are tenants (``schemas``, or ``query`` run on the default database) and
+    which plugins are ``shared`` (migrated once, in the default schema); every other plugin is
+    migrated in each tenant's schema. A tenant is a schema name, or ``URL#schema`` for a
+    tenant on another server."""
+
+    schemas: list[str] | None = None
+    query: str | None = None
+    shared: list[str] = field(default_factory=list)
+    #: How many tenants migrate at once (``--jobs`` wins).
+    jobs: int | None = None
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -168,7 +185,47 @@ def parse(data: dict[str, Any], source: Path | None, root: Path) -> ProjectConfi
         if not isinstance(data["env"], str) or not ENV_NAME_RE.match(data["env"]):
             raise bad("env", 'an environment name such as "dev" or "production"')
         cfg.env = data["env"]
+    if "tenants" in data:
+        cfg.tenants = _tenants(data["tenants"], where)
     return cfg
+
+
+def _tenants(data: Any, where: str) -> TenantsConfig:
+    def bad(key: str, expected: str) -> ConfigError:
+        return ConfigError(f"{where}: `tenants.{key}` must be {expected}")
+
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: `tenants` must be a table ([tool.umbral.tenants])")
+    unknown = sorted(set(data) - set(TENANT_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) tenants.{', tenants.'.join(unknown)} "
+            f"(known: {', '.join(TENANT_KEYS)})"
+        )
+    if ("schemas" in data) == ("query" in data):
+        raise ConfigError(
+            f"{where}: `tenants` needs exactly one of `schemas` (a list of schema names) or "
+            "`query` (SQL run on the default database that returns them)"
+        )
+    out = TenantsConfig()
+    if "schemas" in data:
+        if not _str_list(data["schemas"]) or not all(data["schemas"]):
+            raise bad("schemas", 'a list of schema names (or "URL#schema")')
+        out.schemas = list(data["schemas"])
+    if "query" in data:
+        if not isinstance(data["query"], str) or not data["query"].strip():
+            raise bad("query", "a SQL query returning the tenants' schema names")
+        out.query = data["query"]
+    if "shared" in data:
+        if not _str_list(data["shared"]):
+            raise bad("shared", "a list of plugin names")
+        out.shared = list(data["shared"])
+    if "jobs" in data:
+        jobs = data["jobs"]
+        if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+            raise bad("jobs", "a whole number of connections, at least 1")
+        out.jobs = jobs
+    return out
 
 
 def _seconds(value: Any) -> bool:

@@ -69,6 +69,9 @@ class MigrateRequest:
     from_statement: int | None = None
     #: Where this database runs (``skip_on``); None when no environment is named.
     environment: str | None = None
+    #: The plugins this database holds (a tenant schema's, or the shared ones of the default
+    #: schema), or None for every plugin: the others' migrations are left out of the plan.
+    scope: frozenset[str] | None = None
 
 
 def state_before(m: Migration, by_key: dict[str, Migration]) -> State:
@@ -84,9 +87,16 @@ class Migrator:
     """One ``migrate`` run against one database (the session's connection)."""
 
     def __init__(
-        self, env: Environment, session: Session, request: MigrateRequest | None = None
+        self,
+        env: Environment,
+        session: Session,
+        request: MigrateRequest | None = None,
+        renders: dict[str, executor.Rendered] | None = None,
     ) -> None:
         self.env = env
+        #: Forward renderings shared by the runs of one fleet (``umbral.tenants``): a
+        #: migration renders once, whatever the number of schemas it runs in.
+        self.renders = renders
         self.session = session
         self.backend = session.backend
         self.conn = session.conn
@@ -131,6 +141,8 @@ class Migrator:
             result.faked = self._initial_to_fake(applied)
         faked = {k: self.by_key[k].checksum for k in result.faked}
         steps = make_plan(self.graph, applied, target, faked=faked)
+        if request.scope is not None:
+            steps = [s for s in steps if s.migration.plugin in request.scope]
         checksums = {k: self.by_key[k].checksum for k in partial if k in self.by_key}
         self.resume = guards.resume_plan(partial, steps, checksums, request.from_statement)
         covered = self._fast_path(steps, bool(applied or faked or partial))
@@ -265,9 +277,17 @@ class Migrator:
                 )
             if environment in m.skip_on:
                 return executor.Rendered(m, [], record_only=True, skipped=environment)
-        return executor.render_migration(
-            self.env.pm, self.backend, m, lambda: state_before(m, self.by_key)
-        )
+        if self.renders is None:
+            return executor.render_migration(
+                self.env.pm, self.backend, m, lambda: state_before(m, self.by_key)
+            )
+        done = self.renders.get(m.key)
+        if done is None:
+            done = executor.render_migration(
+                self.env.pm, self.backend, m, lambda: state_before(m, self.by_key)
+            )
+            self.renders[m.key] = done
+        return replace(done)  # a run sets its own progress and flags on its copy
 
     def _render_backward(self, m: Migration) -> executor.Rendered:
         """The reverse of ``m``; irreversible operations stop unless allowed. A migration

@@ -50,7 +50,8 @@ class Progress:
 def has_table(conn: Connection) -> bool:
     from sqlalchemy import inspect
 
-    return inspect(conn).has_table(TABLE)
+    # This schema's own table: on a tenant's search path the shared schema's may show too.
+    return inspect(conn).has_table(TABLE, schema=conn.dialect.default_schema_name)
 
 
 def read(conn: Connection) -> dict[str, Progress]:

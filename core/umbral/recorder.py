@@ -75,7 +75,8 @@ def _skipped(conn: Connection) -> dict[str, str]:
 def has_table(conn: Connection) -> bool:
     from sqlalchemy import inspect
 
-    return inspect(conn).has_table(TABLE)
+    # This schema's own table: on a tenant's search path the shared schema's may show too.
+    return inspect(conn).has_table(TABLE, schema=conn.dialect.default_schema_name)
 
 
 def applied(conn: Connection) -> dict[str, str]:

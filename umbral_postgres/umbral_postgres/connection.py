@@ -90,6 +90,19 @@ class PostgresConnection(Backend):
             return f"postgresql+psycopg://{rest}"
         return url
 
+    def schema_url(self, url: str, schema: str, shared: str) -> str:
+        """The tenant's schema first on the search_path, the shared one after it (a tenant's
+        tables may reference the shared plugins' tables), set by libpq's ``options``."""
+        from urllib.parse import quote
+
+        def ident(name: str) -> str:
+            return '"' + name.replace('"', '""') + '"'
+
+        path = f"-csearch_path={ident(schema)},{ident(shared)}"
+        # libpq reads a backslash in `options` as an escape, and a space as a separator.
+        path = path.replace("\\", "\\\\").replace(" ", "\\ ")
+        return url + ("&" if "?" in url else "?") + "options=" + quote(path, safe="")
+
     def create_engine(self, url: str) -> Engine:
         from sqlalchemy import create_engine
         from sqlalchemy.pool import NullPool

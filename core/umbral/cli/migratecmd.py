@@ -10,6 +10,13 @@ import typer
 
 from umbral.cli.common import Body, command, load_app, note_missing_database
 from umbral.cli.output import Progress, err, out
+from umbral.cli.tenantscmd import (
+    JobsOpt,
+    TenantOpt,
+    TenantsOpt,
+    migrate_tenants,
+    refuse_with_tenants,
+)
 
 EnvOpt = Annotated[
     str | None,
@@ -127,8 +134,30 @@ def migrate_cmd(
         ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    tenants: TenantsOpt = False,
+    tenant: TenantOpt = None,
+    jobs: JobsOpt = None,
+    create: Annotated[
+        bool, typer.Option("--create", help="Create the tenant schemas that do not exist.")
+    ] = False,
+    fail_fast: Annotated[
+        bool, typer.Option("--fail-fast", help="Start no more tenants after one has failed.")
+    ] = False,
 ) -> Body:
     """Apply pending migrations in dependency order, one transaction each."""
+    fleet = tenants or tenant is not None
+    if fleet:
+        refuse_with_tenants({
+            "a target": target, "--fake": fake, "--fake-initial": fake_initial,
+            "--prune": prune, "--plan": plan, "--from-statement": from_statement,
+        })  # fmt: skip
+    else:
+        for flag, value in (("--jobs", jobs), ("--create", create), ("--fail-fast", fail_fast)):
+            if value:
+                raise typer.BadParameter(
+                    "it applies to tenant schemas: add --tenants or --tenant NAME",
+                    param_hint=flag,
+                )
     if from_statement is not None and (fake is not None or prune):
         raise typer.BadParameter(
             "--from-statement says where a migration continues; --fake and --prune run none",
@@ -142,6 +171,18 @@ def migrate_cmd(
 
     def body() -> int:
         app = load_app(opts)
+        if fleet:
+            return migrate_tenants(
+                app, only=tenant, jobs=jobs, create=create, fail_fast=fail_fast,
+                verbose=verbose, as_json=as_json,
+                options={
+                    "allow_drift": allow_drift, "allow_destructive": allow_destructive,
+                    "allow_in_memory": allow_in_memory, "allow_irreversible": allow_irreversible,
+                    "replay": replay, "lock_wait": lock_wait, "lock_timeout": lock_timeout,
+                    "statement_timeout": statement_timeout, "lock_retries": lock_retries,
+                    "environment": env,
+                },
+            )  # fmt: skip
         if plan:
             note_missing_database(app)
         events = _Events(verbose=verbose, as_json=as_json)

@@ -10,12 +10,16 @@ import typer
 
 from umbral.cli.common import Body, command, load_app, note_missing_database, rel
 from umbral.cli.output import err, out, paint
+from umbral.cli.tenantscmd import JobsOpt, TenantOpt, TenantsOpt, show_tenants
 
 
 @command
 def showmigrations_cmd(
     opts: dict,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    tenants: TenantsOpt = False,
+    tenant: TenantOpt = None,
+    jobs: JobsOpt = None,
 ) -> Body:
     """List every migration and its state: [X] [ ] [!] [?] [~] [-] [/]."""
 
@@ -26,8 +30,13 @@ def showmigrations_cmd(
         # Conflicting branches are reported, but showmigrations always exits 0 (SPEC §9):
         # load both branches instead of failing on their shared sequence number.
         app.env.accept_branches = True
-        note_missing_database(app)
-        entries = app.showmigrations()
+        if tenants:
+            return show_tenants(app, jobs=jobs, as_json=as_json)
+        if tenant is not None:
+            entries = _tenant_entries(app, tenant)
+        else:
+            note_missing_database(app)
+            entries = app.showmigrations()
         waiting_states = (State.PENDING, State.OUT_OF_ORDER, State.PARTIAL)
         applied = {e.key for e in entries if e.state not in waiting_states}
         for message in app.env.conflicts(app.env.plugin_names, applied):
@@ -70,6 +79,17 @@ def showmigrations_cmd(
         return 0
 
     return body
+
+
+def _tenant_entries(app: Any, name: str) -> list[Any]:
+    """One tenant's migrations and their states (``showmigrations --tenant NAME``)."""
+    from umbral import tenants
+    from umbral.errors import UmbralError
+
+    found = tenants.status(app, tenants.tenants_of(app, name))[0]
+    if found.error is not None:
+        raise UmbralError(f"umbral showmigrations --tenant {name}: {found.error}")
+    return found.entries
 
 
 def _progress_json(p: Any) -> dict[str, Any]:

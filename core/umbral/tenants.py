@@ -1,0 +1,343 @@
+"""Tenant schemas: one project migrated into many schemas (``[tool.umbral.tenants]``).
+
+The shared plugins live in the default schema and migrate there once; every other plugin
+migrates in each tenant's schema, with that schema's own tracking table and migration lock.
+A tenant's connection has its schema first on the search path and the default schema after
+it (``Backend.schema_url``), so what umbral creates lands in the tenant's schema while its
+tables may reference the shared ones. Tenants run in parallel over ``jobs`` connections; a
+migration renders once for all of them (``Migrator.renders``). A tenant may live on another
+server (``URL#schema``): each server's own locks are the only coordination.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import field
+from typing import TYPE_CHECKING, Any
+
+from umbral.config import mask_url
+from umbral.errors import ConfigError, UmbralError
+from umbral.values import frozen, record
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from umbral.app import App
+    from umbral.drift import Entry
+    from umbral.migrate import MigrateResult
+
+#: How many tenants migrate at once when neither ``--jobs`` nor ``tenants.jobs`` says: each
+#: holds two connections (its migration's and its lock's), well inside a server's defaults.
+DEFAULT_JOBS = 8
+
+
+@frozen
+class Tenant:
+    """One tenant: its schema, on the default database or on the server ``url`` names."""
+
+    schema: str
+    url: str | None = None
+
+    @property
+    def name(self) -> str:
+        """How output names it: the schema, or ``URL#schema`` with the password masked."""
+        return self.schema if self.url is None else f"{mask_url(self.url)}#{self.schema}"
+
+
+@record
+class Outcome:
+    """How one tenant's run went: ``applied`` keys, or ``error``; ``ran`` is False for a
+    tenant never started (``fail_fast`` after another's failure)."""
+
+    tenant: Tenant
+    applied: list[str] = field(default_factory=list)
+    error: str | None = None
+    ran: bool = True
+    seconds: float = 0.0
+
+    @property
+    def state(self) -> str:
+        if not self.ran:
+            return "not run"
+        if self.error is not None:
+            return "failed"
+        return "applied" if self.applied else "up to date"
+
+
+@record
+class FleetResult:
+    """``migrate --tenants``: the default schema's run, then each tenant's, in the order
+    they finished."""
+
+    shared: MigrateResult | None = None
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def count(self, state: str) -> int:
+        return sum(1 for o in self.outcomes if o.state == state)
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.state == "failed"]
+
+
+@record
+class TenantStatus:
+    """``showmigrations --tenants``: one tenant's entries, or why they cannot be read."""
+
+    tenant: Tenant
+    entries: list[Entry] = field(default_factory=list)
+    error: str | None = None
+
+
+# -- which tenants --------------------------------------------------------------------------
+
+
+def parse_entry(entry: str) -> Tenant:
+    """``schema``, or ``URL#schema`` for a tenant on another server."""
+    url, sep, schema = entry.rpartition("#")
+    if not sep:
+        return Tenant(entry)
+    if "://" not in url or not schema:
+        raise ConfigError(
+            f"tenant {mask_url(entry)!r} is neither a schema name nor URL#schema "
+            "(e.g. postgresql://host/db#acme)"
+        )
+    return Tenant(schema, url)
+
+
+def tenants_of(app: App, only: str | None = None) -> list[Tenant]:
+    """The configured tenants (``schemas``, or the rows of ``query`` on the default database),
+    or only the one named ``only`` (its schema or its ``URL#schema``)."""
+    config = _config(app)
+    if config.schemas is not None:
+        found = [parse_entry(s) for s in config.schemas]
+    else:
+        found = _queried(app, str(config.query))
+    seen: set[Tenant] = set()
+    unique = [t for t in found if not (t in seen or seen.add(t))]  # type: ignore[func-returns-value]
+    if only is None:
+        return unique
+    chosen = [
+        t for t in unique if only in (t.schema, t.name) or (t.url and only == f"{t.url}#{t.schema}")
+    ]
+    if not chosen:
+        known = ", ".join(t.name for t in unique[:5]) + (", ..." if len(unique) > 5 else "")
+        raise ConfigError(f"--tenant {only}: no such tenant (tenants: {known or 'none'})")
+    return chosen
+
+
+def _config(app: App) -> Any:
+    if app.tenants is None:
+        raise ConfigError(
+            "no tenants configured: add [tool.umbral.tenants] with `schemas` or `query` "
+            "(docs/tenants.md)"
+        )
+    return app.tenants
+
+
+def _queried(app: App, query: str) -> list[Tenant]:
+    """Tenants from a query on the default database: one column (``schema`` or
+    ``URL#schema``) or two (the server's URL, NULL for the default one, and the schema)."""
+    from umbral.app import _db_errors
+    from umbral.database import connect
+
+    backend, url = app._backend()
+    with connect(backend, url, create=False) as conn, _db_errors(url):
+        rows = conn.exec_driver_sql(query).fetchall()
+        conn.rollback()
+    out = []
+    for row in rows:
+        if len(row) == 1 and isinstance(row[0], str):
+            out.append(parse_entry(row[0]))
+        elif len(row) == 2 and isinstance(row[1], str):
+            out.append(Tenant(row[1], str(row[0]) if row[0] is not None else None))
+        else:
+            raise ConfigError(
+                "tenants.query must return one column (the schema, or URL#schema) or two "
+                f"(the server's URL or NULL, and the schema); it returned {tuple(row)!r}"
+            )
+    return out
+
+
+def tenant_scope(app: App) -> frozenset[str]:
+    """The plugins each tenant's schema holds: every one but the shared ones."""
+    shared = app.default_scope() or frozenset()
+    return frozenset(p for p in app.env.plugin_names if p not in shared)
+
+
+# -- the schemas ----------------------------------------------------------------------------
+
+
+@record
+class _Server:
+    """What one server's schemas look like before the tenants run (``prepare``)."""
+
+    url: str
+    shared: str = ""
+    #: Schema -> why it cannot be migrated (missing, and not to be created).
+    missing: dict[str, str] = field(default_factory=dict)
+
+
+def prepare(
+    app: App, tenants: Sequence[Tenant], *, create: bool, write: bool, wait: float
+) -> dict[str | None, _Server]:
+    """Per server: create the tenants' schemas that are missing (``create``) and the tracking
+    tables of those without (``write``), under the default schema's migration lock, so two
+    runs never create the same one at once. A tenant's reads then never fall through to the
+    default schema's tracking table."""
+    from umbral import progress, recorder
+    from umbral.app import _db_errors
+    from umbral.database import connect
+
+    servers: dict[str | None, _Server] = {}
+    for url in dict.fromkeys(t.url for t in tenants):
+        configured = url or app.database_url
+        backend = app.env.backend_for(configured)
+        normalized = backend.normalize_url(configured, app.root)
+        schemas = [t.schema for t in tenants if t.url == url]
+        server = _Server(configured)
+        with connect(backend, normalized, create=write) as conn, _db_errors(normalized):
+            server.shared = str(conn.dialect.default_schema_name)
+            # A backend without schemas says so here, before anything is written.
+            backend.schema_url(configured, server.shared, server.shared)
+            if not write:
+                existing = _schemas(conn)
+                server.missing = {s: _missing(s) for s in schemas if s not in existing}
+                servers[url] = server
+                continue
+            with backend.for_run(app.run_options(lock_wait=wait)).migration_lock(conn, wait):
+                existing = _schemas(conn)
+                quote = conn.dialect.identifier_preparer.quote
+                for schema in schemas:
+                    if schema in existing:
+                        continue
+                    if create:
+                        conn.exec_driver_sql(f"CREATE SCHEMA {quote(schema)}")
+                    else:
+                        server.missing[schema] = _missing(schema)
+                ready = [s for s in schemas if s not in server.missing]
+                for table, sql in (
+                    (recorder.TABLE, backend.tracking_table_sql),
+                    (progress.TABLE, backend.progress_table_sql),
+                ):
+                    have = _schemas_with(conn, table)
+                    for schema in ready:
+                        if schema not in have:
+                            conn.exec_driver_sql(sql(f"{quote(schema)}.{quote(table)}"))
+                conn.commit()
+        servers[url] = server
+    return servers
+
+
+def _missing(schema: str) -> str:
+    return f"schema `{schema}` does not exist: create it, or pass --create"
+
+
+def _schemas(conn: Connection) -> set[str]:
+    rows = conn.exec_driver_sql("SELECT schema_name FROM information_schema.schemata")
+    return {str(r[0]) for r in rows}
+
+
+def _schemas_with(conn: Connection, table: str) -> set[str]:
+    from umbral.recorder import placeholders
+
+    rows = conn.exec_driver_sql(
+        placeholders(
+            conn, "SELECT table_schema FROM information_schema.tables WHERE table_name = ?"
+        ),
+        (table,),
+    )
+    return {str(r[0]) for r in rows}
+
+
+# -- migrate and showmigrations -------------------------------------------------------------
+
+
+def migrate(
+    app: App,
+    tenants: Sequence[Tenant],
+    *,
+    jobs: int | None = None,
+    create: bool = False,
+    fail_fast: bool = False,
+    lock_wait: float | None = None,
+    on_shared: Callable[[MigrateResult], None] | None = None,
+    on_outcome: Callable[[Outcome], None] | None = None,
+    **options: Any,
+) -> FleetResult:
+    """Migrate the default schema (its shared plugins), then every tenant in parallel over
+    ``jobs`` connections. One tenant's failure does not stop the others unless ``fail_fast``;
+    ``on_shared`` hears the default schema's run, ``on_outcome`` each tenant as it finishes
+    (both from the calling thread)."""
+    result = FleetResult()
+    result.shared = app.migrate(lock_wait=lock_wait, **options)
+    if on_shared is not None:
+        on_shared(result.shared)
+    wait = app.run_options(lock_wait=lock_wait).lock_wait
+    servers = prepare(app, tenants, create=create, write=True, wait=wait)
+    scope = tenant_scope(app)
+    app.env.all_migrations()  # loaded once, before the threads share it
+    renders: dict[str, Any] = {}
+    stop = threading.Event()
+
+    def one(tenant: Tenant) -> Outcome:
+        server = servers[tenant.url]
+        if tenant.schema in server.missing:
+            return Outcome(tenant, error=server.missing[tenant.schema])
+        if stop.is_set():
+            return Outcome(tenant, ran=False)
+        started = time.perf_counter()
+        backend = app.env.backend_for(server.url)
+        url = backend.schema_url(server.url, tenant.schema, server.shared)
+        try:
+            done = app.migrate(
+                database=url, scope=scope, renders=renders, lock_wait=lock_wait, **options
+            )
+        except UmbralError as exc:
+            if fail_fast:
+                stop.set()
+            return Outcome(tenant, error=str(exc), seconds=time.perf_counter() - started)
+        return Outcome(tenant, applied=done.applied, seconds=time.perf_counter() - started)
+
+    for outcome in _parallel(one, tenants, _jobs(app, jobs, len(tenants))):
+        result.outcomes.append(outcome)
+        if on_outcome is not None:
+            on_outcome(outcome)
+    return result
+
+
+def status(app: App, tenants: Sequence[Tenant], *, jobs: int | None = None) -> list[TenantStatus]:
+    """Each tenant's migrations with their states, in the tenants' order; read only."""
+    servers = prepare(app, tenants, create=False, write=False, wait=0.0)
+    scope = tenant_scope(app)
+    app.env.all_migrations()
+
+    def one(tenant: Tenant) -> TenantStatus:
+        server = servers[tenant.url]
+        if tenant.schema in server.missing:
+            return TenantStatus(tenant, error=server.missing[tenant.schema])
+        backend = app.env.backend_for(server.url)
+        url = backend.schema_url(server.url, tenant.schema, server.shared)
+        try:
+            return TenantStatus(tenant, app.showmigrations(database=url, scope=scope))
+        except UmbralError as exc:
+            return TenantStatus(tenant, error=str(exc))
+
+    done = {s.tenant: s for s in _parallel(one, tenants, _jobs(app, jobs, len(tenants)))}
+    return [done[t] for t in tenants]
+
+
+def _jobs(app: App, jobs: int | None, count: int) -> int:
+    chosen = jobs or (app.tenants.jobs if app.tenants else None) or DEFAULT_JOBS
+    return max(1, min(chosen, count))
+
+
+def _parallel(work: Callable[[Tenant], Any], tenants: Iterable[Tenant], jobs: int) -> Iterable[Any]:
+    """``work`` for each tenant on ``jobs`` threads, yielded as each finishes."""
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="umbral-tenant") as pool:
+        futures = [pool.submit(work, t) for t in tenants]
+        for future in as_completed(futures):
+            yield future.result()

@@ -1,0 +1,271 @@
+"""Tenant schemas (``[tool.umbral.tenants]``): the shared plugins migrate once in the default
+schema, every other plugin in each tenant's schema, in parallel, one tenant's failure not
+stopping the others; on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import Project, execute, make_project, rows
+
+SHOP = """
+from umbral import Model, fields, hookimpl
+
+
+class Item(Model, plugin="shop"):
+    name = fields.Text()
+
+
+@hookimpl
+def umbral_models():
+    return [Item]
+"""
+
+ORDERS_1 = """
+class Purchase(Model):
+    item = fields.ForeignKey("shop.Item")
+"""
+
+ORDERS_2 = (
+    ORDERS_1
+    + """
+    quantity = fields.Integer(default=1)
+"""
+)
+
+APP_KEYS = ["app/0001_purchase", "app/0002_quantity"]
+
+
+def fleet(p: Project, schemas: list[str], **tenants: object) -> None:
+    """A shared plugin ``shop`` and the app's ``Purchase`` (a key to ``shop.Item``) in two
+    migrations; ``schemas`` are the tenants."""
+    config: dict[str, object] = {"shared": ["shop"], **tenants}
+    if "query" not in tenants:
+        config["schemas"] = schemas
+    p.write_config(plugin_modules={"shop": "shop"}, plugins=["shop"], tenants=config)
+    p.write("shop.py", SHOP)
+    for name, body in (("purchase", ORDERS_1), ("quantity", ORDERS_2)):
+        p.models(body)
+        r = p.run("makemigrations", "--name", name)
+        assert r.code == 0, r
+
+
+def tables_by_schema(url: str) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for schema, table in rows(
+        url,
+        "SELECT table_schema, table_name FROM information_schema.tables "
+        "WHERE table_schema NOT IN ('pg_catalog', 'information_schema')",
+    ):
+        found.setdefault(schema, set()).add(table)
+    return found
+
+
+def recorded(url: str, schema: str) -> list[str]:
+    return sorted(
+        f"{a}/{b}" for a, b in rows(url, f'SELECT plugin, name FROM "{schema}".umbral_migrations')
+    )
+
+
+@pytest.fixture
+def pg(tmp_path, postgres_url: str) -> Project:
+    return make_project(tmp_path, postgres_url)
+
+
+def test_fifty_tenants_migrate_in_parallel_and_one_conflict_fails_alone(pg: Project) -> None:
+    schemas = [f"t{i:02d}" for i in range(50)]
+    fleet(pg, schemas)
+    # One tenant already holds a hand-made table of the app's name.
+    execute(pg.database, "CREATE SCHEMA t07", "CREATE TABLE t07.purchase (id INTEGER)")
+
+    r = pg.run("migrate", "--tenants", "--create", "--jobs", "6")
+    assert r.code == 1, r
+    assert "Default schema: applied 1 migration(s)" in r.out_lines
+    assert "50 tenant(s): 0 up to date, 49 applied, 1 failed" in r.out_lines, r
+    failed = [line for line in r.out_lines if line.startswith("  failed: ")]
+    assert len(failed) == 1 and failed[0].startswith("  failed: t07: "), r
+    assert "purchase" in failed[0] and "already exists" in failed[0], r
+    assert [line for line in r.err_lines if line.startswith("error: ")] == [
+        line for line in r.err_lines if line.startswith("error: tenant t07: ")
+    ]
+
+    found = tables_by_schema(pg.database)
+    own = {"purchase", "umbral_migrations", "umbral_migration_progress"}
+    for schema in schemas:
+        if schema == "t07":
+            continue
+        assert found[schema] == own, schema
+        assert recorded(pg.database, schema) == APP_KEYS, schema
+    # The shared plugin lives in the default schema only, and only it is recorded there.
+    assert found["public"] == {"shop_item", "umbral_migrations"}
+    assert recorded(pg.database, "public") == ["shop/0001_purchase"]
+    assert found["t07"] == {"purchase", "umbral_migrations", "umbral_migration_progress"}
+    assert recorded(pg.database, "t07") == []
+    # A tenant's key points at the shared table.
+    target = rows(
+        pg.database,
+        "SELECT confrelid::regclass::text FROM pg_constraint "
+        "WHERE contype = 'f' AND conrelid = 't03.purchase'::regclass",
+    )
+    assert target == [("shop_item",)]
+
+    execute(pg.database, "DROP TABLE t07.purchase")
+    r = pg.run("migrate", "--tenants")
+    assert r.code == 0, r
+    assert r.out_lines == ["t07: applied 2 migration(s)",
+                           "50 tenant(s): 49 up to date, 1 applied, 0 failed"], r  # fmt: skip
+    r = pg.run("migrate", "--tenants")
+    assert (r.code, r.out_lines) == (0, ["50 tenant(s): 50 up to date, 0 applied, 0 failed"]), r
+
+    r = pg.run("showmigrations", "--tenants")
+    assert r.code == 0, r
+    assert r.out_lines[:2] == ["t00: 2 applied", "t01: 2 applied"], r
+    assert r.out_lines[-1] == "50 tenant(s): 50 up to date, 0 behind"
+
+
+def test_concurrent_runs_apply_each_tenants_migrations_once(pg: Project) -> None:
+    schemas = [f"c{i:02d}" for i in range(16)]
+    fleet(pg, schemas)
+    runs = [pg.start("migrate", "--tenants", "--create", "--json", "--jobs", "4") for _ in range(2)]
+    outputs = [proc.communicate(timeout=120) for proc in runs]
+    assert [proc.returncode for proc in runs] == [0, 0], outputs
+    applied: dict[str, list[str]] = {s: [] for s in schemas}
+    for stdout, _ in outputs:
+        for t in json.loads(stdout)["tenants"]:
+            applied[t["schema"]] += t["applied"]
+    for schema in schemas:
+        assert sorted(applied[schema]) == APP_KEYS, schema  # once, by one run or the other
+        assert recorded(pg.database, schema) == APP_KEYS
+
+
+def test_fail_fast_starts_no_tenant_after_a_failure(pg: Project) -> None:
+    fleet(pg, ["a1", "a2", "a3"])
+    execute(pg.database, "CREATE SCHEMA a1", "CREATE TABLE a1.purchase (id INTEGER)")
+    r = pg.run("migrate", "--tenants", "--create", "--jobs", "1", "--fail-fast")
+    assert r.code == 1, r
+    assert "3 tenant(s): 0 up to date, 0 applied, 1 failed, 2 not run (--fail-fast)" in r.out_lines
+    assert recorded(pg.database, "a1") == []
+    assert "a2" not in tables_by_schema(pg.database) or not recorded(pg.database, "a2")
+
+
+def test_a_missing_schema_fails_without_create(pg: Project) -> None:
+    fleet(pg, ["here", "gone"])
+    execute(pg.database, "CREATE SCHEMA here")
+    r = pg.run("migrate", "--tenants")
+    assert r.code == 1, r
+    assert "error: tenant gone: schema `gone` does not exist: create it, or pass --create" in (
+        r.err_lines
+    )
+    assert "2 tenant(s): 0 up to date, 1 applied, 1 failed" in r.out_lines
+    assert "gone" not in tables_by_schema(pg.database)
+
+
+def test_tenants_from_a_query_and_one_tenant_at_a_time(pg: Project) -> None:
+    execute(
+        pg.database,
+        "CREATE TABLE customers (schema_name TEXT)",
+        "INSERT INTO customers VALUES ('acme'), ('globex')",
+    )
+    fleet(pg, [], query="SELECT schema_name FROM public.customers ORDER BY 1")
+    r = pg.run("migrate", "--tenant", "globex", "--create")
+    assert (r.code, r.out_lines) == (
+        0,
+        ["Default schema: applied 1 migration(s)", "globex: applied 2 migration(s)",
+         "1 tenant(s): 0 up to date, 1 applied, 0 failed"],
+    ), r  # fmt: skip
+    assert "acme" not in tables_by_schema(pg.database)
+
+    r = pg.run("showmigrations", "--tenant", "globex")
+    assert r.out_lines == ["# plugin: app", "[X] app/0001_purchase", "[X] app/0002_quantity"], r
+    r = pg.run("showmigrations", "--tenants")
+    assert r.out_lines == [
+        "acme: cannot be read: schema `acme` does not exist: create it, or pass --create",
+        "globex: 2 applied",
+        "",
+        "2 tenant(s): 1 up to date, 0 behind, 1 unreadable",
+    ], r
+    # The default schema shows the shared plugin only.
+    r = pg.run("showmigrations")
+    assert r.out_lines == ["# plugin: shop", "[X] shop/0001_purchase"], r
+
+    r = pg.run("migrate", "--tenant", "initech")
+    assert r.code == 1, r
+    assert r.err_lines == ["error: --tenant initech: no such tenant (tenants: acme, globex)"]
+
+
+def test_json_summary(pg: Project) -> None:
+    fleet(pg, ["j1", "j2"])
+    r = pg.run("migrate", "--tenants", "--create", "--json")
+    assert r.code == 0, r
+    data = json.loads(r.stdout)
+    assert data["shared"] == {"applied": ["shop/0001_purchase"]}
+    assert sorted((t["schema"], t["state"], t["applied"]) for t in data["tenants"]) == [
+        ("j1", "applied", APP_KEYS),
+        ("j2", "applied", APP_KEYS),
+    ]
+    assert data["summary"] == {"up_to_date": 0, "applied": 2, "failed": 0, "not_run": 0}
+
+
+def test_tenants_need_a_database_with_schemas(project: Project) -> None:
+    fleet(project, ["a"])
+    r = project.run("migrate", "--tenants")
+    assert r.code == 1, r
+    assert r.err_lines[-1].startswith(
+        "error: tenant schemas need a database with schemas (PostgreSQL); the sqlite backend "
+        "has none"
+    ), r
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--tenants", "--plan"], "--plan works on one database"),
+        (["--tenant", "a", "app/0001_purchase"], "a target works on one database"),
+        (["--jobs", "3"], "add --tenants or --tenant NAME"),
+        (["--create"], "add --tenants or --tenant NAME"),
+    ],
+)
+def test_usage_errors(project: Project, args: list[str], needle: str) -> None:
+    fleet(project, ["a"])
+    r = project.run("migrate", *args)
+    assert r.code == 2, r
+    assert needle in " ".join(r.stderr.split()), r
+
+
+@pytest.mark.parametrize(
+    ("tenants", "needle"),
+    [
+        ({"schemas": ["a"], "query": "SELECT 1"}, "needs exactly one of `schemas`"),
+        ({"shared": ["shop"]}, "needs exactly one of `schemas`"),
+        ({"schemas": "a"}, "`tenants.schemas` must be a list of schema names"),
+        ({"schemas": ["a"], "jobs": 0}, "`tenants.jobs` must be a whole number"),
+        ({"schemas": ["a"], "owner": "x"}, "unknown key(s) tenants.owner"),
+        ({"schemas": ["a"], "shared": ["nope"]}, "`tenants.shared` names unknown plugin(s) nope"),
+        ({"schemas": ["notaurl#x"]}, "is neither a schema name nor URL#schema"),
+    ],
+)
+def test_configuration_errors(project: Project, tenants: dict, needle: str) -> None:
+    project.write_config(tenants=tenants)
+    r = project.run("migrate", "--tenants")
+    assert r.code == 1, r
+    assert len(r.err_lines) == 1 and r.err_lines[0].startswith("error: "), r
+    assert needle in r.err_lines[0], r
+
+
+def test_a_tenant_never_reads_the_default_schemas_tracking_table(pg: Project) -> None:
+    """The project ran in the default schema before it had tenants: a tenant schema without a
+    tracking table of its own is at zero, not where the default schema's table says."""
+    fleet(pg, ["fresh"])
+    tenants = pg.config.pop("tenants")
+    pg.write_config()
+    assert pg.run("migrate").code == 0  # everything in public
+    pg.write_config(tenants=tenants)
+    execute(pg.database, "CREATE SCHEMA fresh")
+    r = pg.run("showmigrations", "--tenant", "fresh")
+    assert r.out_lines[:3] == ["# plugin: app", "[ ] app/0001_purchase", "[ ] app/0002_quantity"], r
+    r = pg.run("migrate", "--tenant", "fresh")
+    assert r.code == 0, r
+    assert "fresh: applied 2 migration(s)" in r.out_lines, r
+    assert recorded(pg.database, "fresh") == APP_KEYS
