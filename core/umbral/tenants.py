@@ -19,7 +19,9 @@ from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from umbral.config import mask_url
+from umbral.drift import State, detect
 from umbral.errors import ConfigError, UmbralError
+from umbral.graph import Graph
 from umbral.values import frozen, record
 
 if TYPE_CHECKING:
@@ -73,6 +75,8 @@ class FleetResult:
     they finished."""
 
     shared: MigrateResult | None = None
+    #: The shared plugins' runs on the other servers tenants live on (or why one failed).
+    servers: dict[str, MigrateResult | str] = field(default_factory=dict)
     outcomes: list[Outcome] = field(default_factory=list)
 
     def count(self, state: str) -> int:
@@ -177,59 +181,110 @@ class _Server:
 
     url: str
     shared: str = ""
+    #: Why none of its tenants can run (the server cannot be reached, or its own shared
+    #: plugins failed to migrate), or None.
+    error: str | None = None
     #: Schema -> why it cannot be migrated (missing, and not to be created).
     missing: dict[str, str] = field(default_factory=dict)
+    #: Schema -> its tracking rows (``plugin/name`` -> checksum), read in a few queries for
+    #: the whole server, and the schemas with a partly applied migration.
+    tracked: dict[str, dict[str, str]] = field(default_factory=dict)
+    partial: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def prepare(
     app: App, tenants: Sequence[Tenant], *, create: bool, write: bool, wait: float
 ) -> dict[str | None, _Server]:
     """Per server: create the tenants' schemas that are missing (``create``) and the tracking
-    tables of those without (``write``), under the default schema's migration lock, so two
-    runs never create the same one at once. A tenant's reads then never fall through to the
-    default schema's tracking table."""
+    tables of those without (``write``), under the server's default-schema migration lock, so
+    two runs never create the same one at once (a tenant's reads then never fall through to
+    the default schema's tracking table); then read every tenant's tracking rows. A server
+    that fails here fails its tenants only."""
+    servers: dict[str | None, _Server] = {}
+    for url in dict.fromkeys(t.url for t in tenants):
+        schemas = [t.schema for t in tenants if t.url == url]
+        server = servers[url] = _Server(url or app.database_url)
+        try:
+            _prepare_server(app, server, schemas, create=create, write=write, wait=wait)
+        except UmbralError as exc:
+            if url is None:
+                raise  # the default database: nothing can run
+            server.error = str(exc)
+    return servers
+
+
+def _prepare_server(
+    app: App, server: _Server, schemas: list[str], *, create: bool, write: bool, wait: float
+) -> None:
     from umbral import progress, recorder
     from umbral.app import _db_errors
     from umbral.database import connect
 
-    servers: dict[str | None, _Server] = {}
-    for url in dict.fromkeys(t.url for t in tenants):
-        configured = url or app.database_url
-        backend = app.env.backend_for(configured)
-        normalized = backend.normalize_url(configured, app.root)
-        schemas = [t.schema for t in tenants if t.url == url]
-        server = _Server(configured)
-        with connect(backend, normalized, create=write) as conn, _db_errors(normalized):
-            server.shared = str(conn.dialect.default_schema_name)
-            # A backend without schemas says so here, before anything is written.
-            backend.schema_url(configured, server.shared, server.shared)
-            if not write:
-                existing = _schemas(conn)
-                server.missing = {s: _missing(s) for s in schemas if s not in existing}
-                servers[url] = server
-                continue
-            with backend.for_run(app.run_options(lock_wait=wait)).migration_lock(conn, wait):
-                existing = _schemas(conn)
-                quote = conn.dialect.identifier_preparer.quote
-                for schema in schemas:
-                    if schema in existing:
-                        continue
-                    if create:
-                        conn.exec_driver_sql(f"CREATE SCHEMA {quote(schema)}")
-                    else:
-                        server.missing[schema] = _missing(schema)
-                ready = [s for s in schemas if s not in server.missing]
+    backend = app.env.backend_for(server.url)
+    normalized = backend.normalize_url(server.url, app.root)
+    with connect(backend, normalized, create=write) as conn, _db_errors(normalized):
+        server.shared = str(conn.dialect.default_schema_name)
+        # A backend without schemas says so here, before anything is written.
+        backend.schema_url(server.url, server.shared, server.shared)
+        if not write:
+            existing = _schemas(conn)
+            server.missing = {s: _missing(s) for s in schemas if s not in existing}
+            _read(conn, server, [s for s in schemas if s in existing])
+            conn.rollback()
+            return
+        with backend.for_run(app.run_options(lock_wait=wait)).migration_lock(conn, wait):
+            existing = _schemas(conn)
+            quote = conn.dialect.identifier_preparer.quote
+            server.missing = {s: _missing(s) for s in schemas if s not in existing and not create}
+            have = {t: _schemas_with(conn, t) for t in (recorder.TABLE, progress.TABLE)}
+            conn.commit()
+            for schema in schemas:
+                if schema in server.missing:
+                    continue
+                # A transaction per schema: one for a thousand would run out of locks.
+                if schema not in existing:
+                    conn.exec_driver_sql(f"CREATE SCHEMA {quote(schema)}")
                 for table, sql in (
                     (recorder.TABLE, backend.tracking_table_sql),
                     (progress.TABLE, backend.progress_table_sql),
                 ):
-                    have = _schemas_with(conn, table)
-                    for schema in ready:
-                        if schema not in have:
-                            conn.exec_driver_sql(sql(f"{quote(schema)}.{quote(table)}"))
+                    if schema not in have[table]:
+                        conn.exec_driver_sql(sql(f"{quote(schema)}.{quote(table)}"))
                 conn.commit()
-        servers[url] = server
-    return servers
+            _read(conn, server, [s for s in schemas if s not in server.missing])
+            conn.rollback()
+
+
+def _read(conn: Connection, server: _Server, schemas: list[str]) -> None:
+    """The tracking rows of each of ``schemas`` and which have a partly applied migration
+    (a schema without umbral's tables has none)."""
+    from umbral import progress, recorder
+
+    tracked = _schemas_with(conn, recorder.TABLE)
+    server.tracked = {s: {} for s in schemas}
+    server.tracked.update(
+        _rows(conn, [s for s in schemas if s in tracked], recorder.TABLE, "plugin, name, checksum")
+    )
+    with_progress = _schemas_with(conn, progress.TABLE)
+    partial = _rows(conn, [s for s in schemas if s in with_progress], progress.TABLE,
+                    "plugin, name, done")  # fmt: skip
+    server.partial = {s: rows for s, rows in partial.items() if rows}
+
+
+def _rows(conn: Connection, schemas: list[str], table: str, columns: str) -> dict[str, Any]:
+    """Each schema's rows of ``table`` (three columns: ``plugin/name`` -> the third), a few
+    hundred schemas a query: one round trip instead of a connection per tenant."""
+    quote = conn.dialect.identifier_preparer.quote
+    out: dict[str, dict[str, str]] = {s: {} for s in schemas}
+    for start in range(0, len(schemas), 250):
+        chunk = schemas[start : start + 250]
+        sql = " UNION ALL ".join(
+            f"SELECT {i + start}, {columns} FROM {quote(s)}.{quote(table)}"
+            for i, s in enumerate(chunk)
+        )
+        for index, plugin, name, value in conn.exec_driver_sql(sql):
+            out[schemas[index]][f"{plugin}/{name}"] = str(value)
+    return out
 
 
 def _missing(schema: str) -> str:
@@ -277,16 +332,28 @@ def migrate(
     if on_shared is not None:
         on_shared(result.shared)
     wait = app.run_options(lock_wait=lock_wait).lock_wait
+    for url in dict.fromkeys(t.url for t in tenants if t.url is not None):
+        try:  # each other server holds the shared plugins too, for its tenants' keys
+            result.servers[url] = app.migrate(database=url, lock_wait=lock_wait, **options)
+        except UmbralError as exc:
+            result.servers[url] = str(exc)
     servers = prepare(app, tenants, create=create, write=True, wait=wait)
+    for url, done in result.servers.items():
+        if isinstance(done, str):
+            servers[url].error = f"its server's shared plugins failed to migrate: {done}"
     scope = tenant_scope(app)
-    app.env.all_migrations()  # loaded once, before the threads share it
+    graph = Graph(app.env.all_migrations(), app.env.file_order)  # loaded before the threads
     renders: dict[str, Any] = {}
     stop = threading.Event()
 
     def one(tenant: Tenant) -> Outcome:
         server = servers[tenant.url]
+        if server.error is not None:
+            return Outcome(tenant, error=server.error)
         if tenant.schema in server.missing:
             return Outcome(tenant, error=server.missing[tenant.schema])
+        if _up_to_date(graph, scope, server, tenant.schema):
+            return Outcome(tenant)  # known from the rows read for the whole server
         if stop.is_set():
             return Outcome(tenant, ran=False)
         started = time.perf_counter()
@@ -309,16 +376,36 @@ def migrate(
     return result
 
 
-def status(app: App, tenants: Sequence[Tenant], *, jobs: int | None = None) -> list[TenantStatus]:
-    """Each tenant's migrations with their states, in the tenants' order; read only."""
+def _up_to_date(graph: Graph, scope: frozenset[str], server: _Server, schema: str) -> bool:
+    """Whether the tenant's rows show every migration of its plugins applied, none partly,
+    none edited or missing: then its run would do nothing, and no connection is opened. Read
+    before its lock is taken: a tenant found behind runs as usual, under its lock."""
+    if schema in server.partial or schema not in server.tracked:
+        return False
+    done = (State.APPLIED, State.SKIPPED)
+    entries = detect(graph, server.tracked[schema])
+    return all(e.state in done for e in entries if e.plugin in scope)
+
+
+def status(app: App, tenants: Sequence[Tenant]) -> list[TenantStatus]:
+    """Each tenant's migrations with their states, in the tenants' order; read only. Many
+    tenants are read in a few queries per server (the states, without a partly applied
+    migration's details); one tenant as ``showmigrations`` reads a database."""
     servers = prepare(app, tenants, create=False, write=False, wait=0.0)
     scope = tenant_scope(app)
-    app.env.all_migrations()
+    migrations = [m for m in app.env.all_migrations() if m.plugin in scope]
+    graph = Graph(migrations, app.env.file_order)
 
     def one(tenant: Tenant) -> TenantStatus:
         server = servers[tenant.url]
+        if server.error is not None:
+            return TenantStatus(tenant, error=server.error)
         if tenant.schema in server.missing:
             return TenantStatus(tenant, error=server.missing[tenant.schema])
+        if len(tenants) > 1:
+            stopped = dict.fromkeys(server.partial.get(tenant.schema, {}))
+            rows = server.tracked[tenant.schema]
+            return TenantStatus(tenant, detect(graph, rows, {}, stopped))  # type: ignore[arg-type]
         backend = app.env.backend_for(server.url)
         url = backend.schema_url(server.url, tenant.schema, server.shared)
         try:
@@ -326,8 +413,7 @@ def status(app: App, tenants: Sequence[Tenant], *, jobs: int | None = None) -> l
         except UmbralError as exc:
             return TenantStatus(tenant, error=str(exc))
 
-    done = {s.tenant: s for s in _parallel(one, tenants, _jobs(app, jobs, len(tenants)))}
-    return [done[t] for t in tenants]
+    return [one(t) for t in tenants]
 
 
 def _jobs(app: App, jobs: int | None, count: int) -> int:

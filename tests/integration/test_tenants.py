@@ -269,3 +269,42 @@ def test_a_tenant_never_reads_the_default_schemas_tracking_table(pg: Project) ->
     assert r.code == 0, r
     assert "fresh: applied 2 migration(s)" in r.out_lines, r
     assert recorded(pg.database, "fresh") == APP_KEYS
+
+
+def test_tenants_on_another_server_get_the_shared_plugins_there_too(
+    pg: Project, postgres_admin: object
+) -> None:
+    """``URL#schema``: a tenant on another database (here: of the same server) is migrated
+    there, after that database's default schema has the shared plugins its keys point at."""
+    other = pg.database.rsplit("/", 1)[0] + "/" + pg.database.rsplit("/", 1)[1] + "_b"
+    name = other.rsplit("/", 1)[1]
+    postgres_admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[attr-defined]
+    try:
+        fleet(pg, ["local", f"{other}#remote"])
+        r = pg.run("migrate", "--tenants", "--create")
+        assert r.code == 0, r
+        assert r.out_lines[-1] == "2 tenant(s): 0 up to date, 2 applied, 0 failed", r
+        assert f"{other}#remote: applied 2 migration(s)" in r.out_lines, r
+        assert recorded(other, "remote") == APP_KEYS
+        assert recorded(other, "public") == ["shop/0001_purchase"]
+        assert "remote" not in tables_by_schema(pg.database)
+        assert recorded(pg.database, "local") == APP_KEYS
+        r = pg.run("showmigrations", "--tenants")
+        assert r.out_lines == [
+            "local: 2 applied",
+            f"{other}#remote: 2 applied",
+            "",
+            "2 tenant(s): 2 up to date, 0 behind",
+        ], r
+    finally:
+        postgres_admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[attr-defined]
+
+
+def test_an_unreachable_server_fails_its_tenants_only(pg: Project) -> None:
+    gone = "postgresql://postgres@127.0.0.1:1/nowhere"
+    fleet(pg, ["local", f"{gone}#remote"])
+    r = pg.run("migrate", "--tenants", "--create")
+    assert r.code == 1, r
+    assert r.out_lines[-2] == "2 tenant(s): 0 up to date, 1 applied, 1 failed", r
+    assert r.out_lines[-1].startswith(f"  failed: {gone}#remote: its server's shared plugins "), r
+    assert recorded(pg.database, "local") == APP_KEYS

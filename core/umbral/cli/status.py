@@ -10,7 +10,7 @@ import typer
 
 from umbral.cli.common import Body, command, load_app, note_missing_database, rel
 from umbral.cli.output import err, out, paint
-from umbral.cli.tenantscmd import JobsOpt, TenantOpt, TenantsOpt, show_tenants
+from umbral.cli.tenantscmd import TenantOpt, TenantsOpt, show_tenants
 
 
 @command
@@ -19,7 +19,6 @@ def showmigrations_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     tenants: TenantsOpt = False,
     tenant: TenantOpt = None,
-    jobs: JobsOpt = None,
 ) -> Body:
     """List every migration and its state: [X] [ ] [!] [?] [~] [-] [/]."""
 
@@ -31,7 +30,7 @@ def showmigrations_cmd(
         # load both branches instead of failing on their shared sequence number.
         app.env.accept_branches = True
         if tenants:
-            return show_tenants(app, jobs=jobs, as_json=as_json)
+            return show_tenants(app, as_json=as_json)
         if tenant is not None:
             entries = _tenant_entries(app, tenant)
         else:

@@ -109,12 +109,12 @@ def _fleet_json(result: Any) -> dict[str, Any]:
     }
 
 
-def show_tenants(app: Any, *, jobs: int | None, as_json: bool) -> int:
+def show_tenants(app: Any, *, as_json: bool) -> int:
     """``showmigrations --tenants``: per tenant, how many migrations are in each state."""
     from umbral import tenants
     from umbral.drift import State
 
-    statuses = tenants.status(app, tenants.tenants_of(app), jobs=jobs)
+    statuses = tenants.status(app, tenants.tenants_of(app))
     waiting = (State.PENDING, State.OUT_OF_ORDER, State.PARTIAL)
     rows = []
     for s in statuses:
