@@ -6,6 +6,7 @@ mirrors the config keys: ``App(models=[...], database=..., plugins=[...], plugin
 
 from __future__ import annotations
 
+import copy
 import importlib
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -14,7 +15,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from umbral.config import ProjectConfig, TenantsConfig, resolve_database, resolve_env
+from umbral.config import (
+    DEFAULT_ALIAS,
+    ProjectConfig,
+    TenantsConfig,
+    resolve_database,
+    resolve_env,
+)
 from umbral.errors import ConfigError, UmbralError
 from umbral.values import record
 
@@ -73,6 +80,12 @@ class App:
         #: ``[tool.umbral.tenants]``: with it, the default schema holds the shared plugins
         #: only, and ``umbral.tenants`` migrates the others in each tenant's schema.
         self.tenants: TenantsConfig | None = None
+        #: ``[tool.umbral.databases]`` (alias -> URL, the default one aside) and
+        #: ``[tool.umbral.routing]`` (plugin -> alias); ``alias`` is the database this App
+        #: works on (``for_alias``).
+        self.databases: dict[str, str] = {}
+        self.routing: dict[str, str] = {}
+        self.alias = DEFAULT_ALIAS
 
     @classmethod
     def from_config(cls, cfg: ProjectConfig, database: str | None = None) -> App:
@@ -106,6 +119,7 @@ class App:
         app._cli_database = database
         if cfg.tenants is not None:
             app.tenants = cfg.tenants
+        app.databases, app.routing = dict(cfg.databases), dict(cfg.routing)
         if cfg.env is not None and app.environment is None:
             app.environment = cfg.env
         if cfg.lock_wait is not None and app.lock_wait is None:
@@ -132,6 +146,8 @@ class App:
 
     @property
     def database_url(self) -> str:
+        if self.alias != DEFAULT_ALIAS:
+            return self.databases[self.alias]
         url = resolve_database(self._cli_database, self._config_database, self.database)
         if not url:
             raise ConfigError(
@@ -175,7 +191,9 @@ class App:
         a NOT NULL column without a default for the rows its table already has
         (``makemigrations.plan_migrations``)."""
         from umbral import makemigrations as mk
+        from umbral.routing import check_keys
 
+        check_keys(self.env.snapshots, self.routing)
         if drop_compat is not None:
             from umbral.compat import drop_migration
 
@@ -290,18 +308,57 @@ class App:
         ):
             return Migrator(self.env, Session(conn, backend, on_event), request, renders).run()
 
-    def default_scope(self) -> frozenset[str] | None:
-        """The plugins the configured database holds: every one, or with tenants the shared
-        ones only (the others live in the tenants' schemas)."""
-        if self.tenants is None:
+    # -- several databases ------------------------------------------------------------------
+
+    def aliases(self) -> list[str]:
+        """The databases the project uses: ``default``, then each alias a plugin is routed
+        to, in the order of the first plugin routed there (plugins in dependency order)."""
+        self.alias_plugins(DEFAULT_ALIAS)  # checks the routing
+        order = [DEFAULT_ALIAS]
+        for plugin in self.env.file_order:
+            alias = self.routing.get(plugin, DEFAULT_ALIAS)
+            if alias not in order:
+                order.append(alias)
+        return order
+
+    def for_alias(self, alias: str) -> App:
+        """This App on the database ``alias`` names, holding the plugins routed there."""
+        if alias != DEFAULT_ALIAS and alias not in self.databases:
+            known = ", ".join([DEFAULT_ALIAS, *sorted(self.databases)])
+            raise ConfigError(f"--alias {alias}: no such database alias (aliases: {known})")
+        other = copy.copy(self)  # shares the loaded environment
+        other.alias = alias
+        return other
+
+    def alias_plugins(self, alias: str) -> frozenset[str] | None:
+        """The plugins that live in the database ``alias`` names, or None when nothing is
+        routed (every plugin lives in the default one)."""
+        if not self.routing:
             return None
+        names = self.env.plugin_names
+        unknown = sorted(set(self.routing) - set(names))
+        if unknown:
+            raise ConfigError(
+                f"`routing` names unknown plugin(s) {', '.join(unknown)}; plugins: "
+                f"{', '.join(names) or 'none'}"
+            )
+        return frozenset(p for p in names if self.routing.get(p, DEFAULT_ALIAS) == alias)
+
+    def default_scope(self) -> frozenset[str] | None:
+        """The plugins this App's database holds: every one, those routed to its alias, and
+        on the default database with tenants only the shared ones (the others live in the
+        tenants' schemas)."""
+        scope = self.alias_plugins(self.alias)
+        if self.tenants is None or self.alias != DEFAULT_ALIAS:
+            return scope
         unknown = sorted(set(self.tenants.shared) - set(self.env.plugin_names))
         if unknown:
             raise ConfigError(
                 f"`tenants.shared` names unknown plugin(s) {', '.join(unknown)}; plugins: "
                 f"{', '.join(self.env.plugin_names) or 'none'}"
             )
-        return frozenset(self.tenants.shared)
+        shared = frozenset(self.tenants.shared)
+        return shared if scope is None else shared & scope
 
     def run_options(
         self,
@@ -357,7 +414,8 @@ class App:
 
         plugin, name = parse_spec(spec, "", "umbral sqlmigrate")
         self.env.info(plugin)
-        backend, _ = self._backend()
+        # Rendered for the database the plugin lives in.
+        backend, _ = self.for_alias(self.routing.get(plugin, DEFAULT_ALIAS))._backend()
         by_key = {m.key: m for m in self.env.all_migrations()}
         m = by_key.get(f"{plugin}/{name}")
         if m is None:
@@ -420,7 +478,7 @@ class App:
         backend, url = self._backend()
         with connect(backend, url, create=False) as conn, _db_errors(url):
             applied = recorder.applied(conn)
-            promises = _promises(self.env, applied)
+            promises = _promises(self.env, applied, self.default_scope())
             live = read_live(conn, owned_tables(promises))
         return SchemaCheck(
             promises=promises,
@@ -529,17 +587,27 @@ class App:
             check_conflicts(self.env, applied)  # migrate would refuse: so does the check (SPEC §10)
             steps = forward(graph, applied)
         # A squash recorded without SQL runs none of its operations (SPEC §5).
-        todo = [s.migration for s in steps if not s.record_only]
+        scope = self.default_scope()
+        todo = [
+            s.migration
+            for s in steps
+            if not s.record_only and (scope is None or s.migration.plugin in scope)
+        ]
         return classify_migrations(self.env.pm, todo, backend)
 
 
-def _promises(env: Environment, applied: Mapping[str, str]) -> list[Any]:
-    """Per plugin with an applied migration: the snapshot of the last one applied."""
+def _promises(
+    env: Environment, applied: Mapping[str, str], scope: frozenset[str] | None
+) -> list[Any]:
+    """Per plugin with an applied migration (of ``scope``, when given): the snapshot of the
+    last one applied."""
     from umbral.migration import id_sequence
     from umbral.schemadrift import Promise
 
     out = []
     for plugin in env.plugin_names:  # names only: a broken models module does not matter here
+        if scope is not None and plugin not in scope:
+            continue
         done = [m for m in env.migrations(plugin) if m.key in applied]
         if done:
             last = max(done, key=lambda m: (id_sequence(m.id), m.id))

@@ -25,8 +25,11 @@ if TYPE_CHECKING:
 ENV_DATABASE = "UMBRAL_DATABASE_URL"
 KEYS = (
     "database", "models", "app", "plugins", "migrations", "plugin_modules", "lock_wait",
-    "lock_timeout", "statement_timeout", "lock_retries", "env", "tenants",
+    "lock_timeout", "statement_timeout", "lock_retries", "env", "tenants", "databases",
+    "routing",
 )  # fmt: skip
+#: The alias of the database ``database`` (and ``--database``) names.
+DEFAULT_ALIAS = "default"
 TENANT_KEYS = ("schemas", "query", "shared", "jobs")
 ENV_NAME = "UMBRAL_ENV"
 #: What an environment name (``--env``, ``UMBRAL_ENV``, ``env``, a file's ``skip_on``) may be.
@@ -54,6 +57,10 @@ class ProjectConfig:
     env: str | None = None
     #: ``[tool.umbral.tenants]``: the tenant schemas ``migrate --tenants`` migrates.
     tenants: TenantsConfig | None = None
+    #: ``[tool.umbral.databases]``: alias -> URL of the databases besides the default one,
+    #: and ``[tool.umbral.routing]``: plugin -> the alias it lives in (default: ``default``).
+    databases: dict[str, str] = field(default_factory=dict)
+    routing: dict[str, str] = field(default_factory=dict)
 
 
 @record
@@ -187,6 +194,32 @@ def parse(data: dict[str, Any], source: Path | None, root: Path) -> ProjectConfi
         cfg.env = data["env"]
     if "tenants" in data:
         cfg.tenants = _tenants(data["tenants"], where)
+    if "databases" in data:
+        databases = data["databases"]
+        if not isinstance(databases, dict) or not all(
+            isinstance(v, str) for v in databases.values()
+        ):
+            raise bad("databases", 'a table of alias = URL (default = "sqlite:///db.sqlite3")')
+        if DEFAULT_ALIAS in databases and "database" in data:
+            raise ConfigError(
+                f"{where}: `database` and `databases.{DEFAULT_ALIAS}` both name the default "
+                "database; keep one"
+            )
+        if DEFAULT_ALIAS in databases:
+            cfg.database = databases[DEFAULT_ALIAS]
+        cfg.databases = {k: v for k, v in databases.items() if k != DEFAULT_ALIAS}
+    if "routing" in data:
+        routing = data["routing"]
+        if not isinstance(routing, dict) or not all(isinstance(v, str) for v in routing.values()):
+            raise bad("routing", "a table of plugin = database alias")
+        aliases = {DEFAULT_ALIAS, *cfg.databases}
+        unknown = sorted({v for v in routing.values() if v not in aliases})
+        if unknown:
+            raise ConfigError(
+                f"{where}: `routing` names unknown database alias(es) {', '.join(unknown)} "
+                f"(aliases: {', '.join(sorted(aliases))}); add them to [tool.umbral.databases]"
+            )
+        cfg.routing = dict(routing)
     return cfg
 
 

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
-from umbral.config import mask_url
+from umbral.config import DEFAULT_ALIAS, mask_url
 from umbral.drift import State, detect
 from umbral.errors import ConfigError, UmbralError
 from umbral.graph import Graph
@@ -167,9 +167,13 @@ def _queried(app: App, query: str) -> list[Tenant]:
 
 
 def tenant_scope(app: App) -> frozenset[str]:
-    """The plugins each tenant's schema holds: every one but the shared ones."""
+    """The plugins each tenant's schema holds: those of the default database but the shared
+    ones."""
     shared = app.default_scope() or frozenset()
-    return frozenset(p for p in app.env.plugin_names if p not in shared)
+    home = app.alias_plugins(DEFAULT_ALIAS)
+    return frozenset(
+        p for p in app.env.plugin_names if p not in shared and (home is None or p in home)
+    )
 
 
 # -- the schemas ----------------------------------------------------------------------------

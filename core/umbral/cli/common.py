@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from umbral.cli.output import err, run_command
+from umbral.cli.output import err, out, run_command
 
 #: What a command returns: its work, run at the error boundary; its result is the exit code.
 Body = Callable[[], "int | None"]
@@ -123,3 +123,45 @@ def rel(path: Path | None) -> str:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
+
+
+AliasOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--alias",
+        metavar="NAME",
+        help="Only the database this alias names ([tool.umbral.databases]); default: each.",
+    ),
+]
+
+
+def per_alias(app: Any, alias: str | None, as_json: bool, run: Callable[[Any], int]) -> int:
+    """``run`` on the database ``--alias`` names, or on each database of the project in
+    plugin order under a ``# database: NAME`` line (``--json``: one object,
+    ``{"databases": {NAME: what run printed}}``); the worst exit code. A project with one
+    database prints exactly what ``run`` does."""
+    if alias is not None:
+        return run(app.for_alias(alias))
+    names = app.aliases()
+    if len(names) == 1:
+        return run(app)
+    code = 0
+    if as_json:
+        import io
+        import json
+        from contextlib import redirect_stdout
+
+        found = {}
+        for name in names:
+            buffer = io.StringIO()
+            with redirect_stdout(buffer):
+                code = max(code, run(app.for_alias(name)))
+            found[name] = json.loads(buffer.getvalue())
+        out(json.dumps({"databases": found}, indent=2))
+        return code
+    for index, name in enumerate(names):
+        if index:
+            out("")
+        out(f"# database: {name}")
+        code = max(code, run(app.for_alias(name)))
+    return code

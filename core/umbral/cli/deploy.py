@@ -7,7 +7,15 @@ from typing import Annotated, Any
 
 import typer
 
-from umbral.cli.common import Body, command, load_app, note_missing_database, rel
+from umbral.cli.common import (
+    AliasOpt,
+    Body,
+    command,
+    load_app,
+    note_missing_database,
+    per_alias,
+    rel,
+)
 from umbral.cli.output import err, out, paint
 
 
@@ -36,16 +44,20 @@ def checkmigrations_cmd(
             help="With --offline: whose rules apply (default: the config URL's).",
         ),
     ] = None,
+    alias: AliasOpt = None,
 ) -> Body:
     """Tell whether the pending migrations are safe for a rolling deploy."""
     if not offline and (since is not None or backend is not None):
         raise typer.BadParameter("--since and --backend go with --offline")
 
     def body() -> int:
+        app = load_app(opts)
+        return one(app) if offline else per_alias(app, alias, as_json, one)
+
+    def one(app: Any) -> int:
         from umbral.compat import live_shims
         from umbral.safety import CheckReport
 
-        app = load_app(opts)
         base = ""
         if offline:
             base, items = app.check_offline(since, backend)

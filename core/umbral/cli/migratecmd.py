@@ -8,7 +8,14 @@ from typing import Annotated, Any
 
 import typer
 
-from umbral.cli.common import Body, command, load_app, note_missing_database
+from umbral.cli.common import (
+    AliasOpt,
+    Body,
+    command,
+    load_app,
+    note_missing_database,
+    per_alias,
+)
 from umbral.cli.output import Progress, err, out
 from umbral.cli.tenantscmd import (
     JobsOpt,
@@ -143,6 +150,7 @@ def migrate_cmd(
     fail_fast: Annotated[
         bool, typer.Option("--fail-fast", help="Start no more tenants after one has failed.")
     ] = False,
+    alias: AliasOpt = None,
 ) -> Body:
     """Apply pending migrations in dependency order, one transaction each."""
     fleet = tenants or tenant is not None
@@ -183,6 +191,9 @@ def migrate_cmd(
                     "environment": env,
                 },
             )  # fmt: skip
+        return per_alias(app, alias, as_json, one)
+
+    def one(app: Any) -> int:
         if plan:
             note_missing_database(app)
         events = _Events(verbose=verbose, as_json=as_json)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from umbral.cli.common import Body, command, load_app, note_missing_database
+from umbral.cli.common import AliasOpt, Body, command, load_app, note_missing_database, per_alias
 from umbral.cli.output import out
 
 
@@ -21,11 +21,14 @@ def checkschema_cmd(
     show_all: Annotated[
         bool, typer.Option("--all", help="Also list tables and views that no plugin owns.")
     ] = False,
+    alias: AliasOpt = None,
 ) -> Body:
     """Tell whether the live schema is what the applied migrations say (read only)."""
 
     def body() -> int:
-        app = load_app(opts)
+        return per_alias(load_app(opts), alias, as_json, one)
+
+    def one(app: Any) -> int:
         note_missing_database(app)
         check = app.checkschema()
         repair = app.render_repair(check) if sql else []

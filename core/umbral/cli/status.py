@@ -8,7 +8,15 @@ from typing import Annotated, Any
 
 import typer
 
-from umbral.cli.common import Body, command, load_app, note_missing_database, rel
+from umbral.cli.common import (
+    AliasOpt,
+    Body,
+    command,
+    load_app,
+    note_missing_database,
+    per_alias,
+    rel,
+)
 from umbral.cli.output import err, out, paint
 from umbral.cli.tenantscmd import TenantOpt, TenantsOpt, show_tenants
 
@@ -19,12 +27,11 @@ def showmigrations_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     tenants: TenantsOpt = False,
     tenant: TenantOpt = None,
+    alias: AliasOpt = None,
 ) -> Body:
     """List every migration and its state: [X] [ ] [!] [?] [~] [-] [/]."""
 
     def body() -> int:
-        from umbral.drift import State
-
         app = load_app(opts)
         # Conflicting branches are reported, but showmigrations always exits 0 (SPEC §9):
         # load both branches instead of failing on their shared sequence number.
@@ -32,8 +39,13 @@ def showmigrations_cmd(
         if tenants:
             return show_tenants(app, as_json=as_json)
         if tenant is not None:
-            entries = _tenant_entries(app, tenant)
-        else:
+            return show(app, _tenant_entries(app, tenant))
+        return per_alias(app, alias, as_json, lambda a: show(a, None))
+
+    def show(app: Any, entries: list[Any] | None) -> int:
+        from umbral.drift import State
+
+        if entries is None:
             note_missing_database(app)
             entries = app.showmigrations()
         waiting_states = (State.PENDING, State.OUT_OF_ORDER, State.PARTIAL)
