@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from umbral.executor import Rendered
     from umbral.inspect import InspectResult
     from umbral.makemigrations import MakeMigrationsResult
-    from umbral.migrate import MigrateResult
+    from umbral.migrate import MigrateRequest, MigrateResult
     from umbral.migration import Migration
     from umbral.plugins import PluginInfo
     from umbral.safety import CheckReport, Classified
@@ -273,17 +273,57 @@ class App:
         """
         from umbral.database import connect
         from umbral.guards import refuse_in_memory
-        from umbral.migrate import MigrateRequest, Migrator
-        from umbral.plan import Target
+        from umbral.migrate import Migrator
         from umbral.session import Session
 
         url = database or self.database_url
         shared = self.env.backend_for(url)
         refuse_in_memory(shared, url, allow_in_memory)
+        request, options = self.migrate_request(
+            target, fake=fake, fake_initial=fake_initial, prune=prune, allow_drift=allow_drift,
+            allow_destructive=allow_destructive, allow_irreversible=allow_irreversible,
+            plan=plan, replay=replay, from_statement=from_statement, scope=scope,
+            environment=environment, lock_wait=lock_wait, lock_timeout=lock_timeout,
+            statement_timeout=statement_timeout, lock_retries=lock_retries,
+        )  # fmt: skip
+        backend = shared.for_run(options)
+        with (
+            # --plan only reads: it does not create a database that is not there.
+            connect(backend, backend.normalize_url(url, self.root), create=not plan) as conn,
+            _db_errors(url, backend, options.lock_wait),
+            backend.migration_lock(conn, options.lock_wait),
+        ):
+            return Migrator(self.env, Session(conn, backend, on_event), request, renders).run()
+
+    def migrate_request(
+        self,
+        target: str | None = None,
+        *,
+        fake: str | None = None,
+        fake_initial: bool = False,
+        prune: bool = False,
+        allow_drift: bool = False,
+        allow_destructive: bool = False,
+        allow_irreversible: bool = False,
+        plan: bool = False,
+        replay: bool = False,
+        from_statement: int | None = None,
+        scope: Collection[str] | None = None,
+        environment: str | None = None,
+        lock_wait: float | None = None,
+        lock_timeout: float | None = None,
+        statement_timeout: float | None = None,
+        lock_retries: int | None = None,
+    ) -> tuple[MigrateRequest, RunOptions]:
+        """``migrate``'s flags, parsed and checked (a malformed spec, an ill-formed
+        environment, an invalid file fail here, before a database is touched), and its run
+        options."""
+        from umbral.migrate import MigrateRequest
+        from umbral.plan import Target
+
         if scope is None:
             scope = self.default_scope()
         request = MigrateRequest(
-            # A malformed spec fails before anything else.
             fake=Target.parse(fake, "--fake") if fake is not None else None,
             target=Target.parse(target) if target is not None else None,
             fake_initial=fake_initial,
@@ -299,14 +339,7 @@ class App:
         self.env.all_migrations()  # validate every file before touching the database
         request = replace(request, environment=resolve_env(environment, self.environment))
         options = self.run_options(lock_wait, lock_timeout, statement_timeout, lock_retries)
-        backend = shared.for_run(options)
-        with (
-            # --plan only reads: it does not create a database that is not there.
-            connect(backend, backend.normalize_url(url, self.root), create=not plan) as conn,
-            _db_errors(url, backend, options.lock_wait),
-            backend.migration_lock(conn, options.lock_wait),
-        ):
-            return Migrator(self.env, Session(conn, backend, on_event), request, renders).run()
+        return request, options
 
     # -- several databases ------------------------------------------------------------------
 

@@ -383,6 +383,20 @@ class Backend:
         """Turn a configured URL into a SQLAlchemy URL (driver, relative paths)."""
         return url
 
+    @contextmanager
+    def schema_session(
+        self, conn: Connection, schema: str, shared: str, wait: float
+    ) -> Iterator[None]:
+        """Point ``conn``, a connection kept for many tenants, at ``schema`` (``shared``
+        after it, as ``schema_url`` does) and hold that schema's migration lock on it for the
+        block. Default: the database has no schemas."""
+        self.schema_url("", schema, shared)  # raises the reason
+        yield
+
+    def flush(self, conn: Connection) -> None:
+        """Make every migration committed on ``conn`` durable before the run reports success
+        (a backend that commits without waiting for the disk). Default: nothing to do."""
+
     def schema_url(self, url: str, schema: str, shared: str) -> str:
         """``url`` on a connection whose current schema is ``schema``, where the names it
         does not hold are found in ``shared`` (a tenant's, ``umbral.tenants``): what umbral

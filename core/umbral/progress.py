@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from umbral.backend import backend_of
-from umbral.recorder import PROGRESS_TABLE, now_iso, placeholders, reading
+from umbral.recorder import PROGRESS_TABLE, now_iso, own_schema, placeholders, reading
 from umbral.values import frozen
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def has_table(conn: Connection) -> bool:
     from sqlalchemy import inspect
 
     # This schema's own table: on a tenant's search path the shared schema's may show too.
-    return inspect(conn).has_table(TABLE, schema=conn.dialect.default_schema_name)
+    return inspect(conn).has_table(TABLE, schema=own_schema(conn))
 
 
 def read(conn: Connection) -> dict[str, Progress]:

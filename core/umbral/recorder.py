@@ -40,7 +40,8 @@ def ensure_table(conn: Connection) -> None:
 def _has_skip_column(conn: Connection) -> bool:
     from sqlalchemy import inspect
 
-    return any(c["name"] == SKIPPED for c in inspect(conn).get_columns(TABLE))
+    columns = inspect(conn).get_columns(TABLE, schema=own_schema(conn))
+    return any(c["name"] == SKIPPED for c in columns)
 
 
 def ensure_skip_column(conn: Connection) -> None:
@@ -72,11 +73,21 @@ def _skipped(conn: Connection) -> dict[str, str]:
     return {f"{p}/{n}": str(e) for p, n, e in rows}
 
 
+#: ``Connection.info`` key: the schema a connection kept for many tenants works in now
+#: (``Backend.schema_session``); otherwise the connection's default schema.
+SCHEMA_KEY = "umbral_schema"
+
+
+def own_schema(conn: Connection) -> str | None:
+    """The schema whose tracking table this connection reads and writes."""
+    return conn.info.get(SCHEMA_KEY) or conn.dialect.default_schema_name
+
+
 def has_table(conn: Connection) -> bool:
     from sqlalchemy import inspect
 
     # This schema's own table: on a tenant's search path the shared schema's may show too.
-    return inspect(conn).has_table(TABLE, schema=conn.dialect.default_schema_name)
+    return inspect(conn).has_table(TABLE, schema=own_schema(conn))
 
 
 def applied(conn: Connection) -> dict[str, str]:

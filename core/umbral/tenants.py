@@ -11,10 +11,11 @@ server (``URL#schema``): each server's own locks are the only coordination.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, suppress
 from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from umbral.app import App
+    from umbral.backend import Backend, RunOptions
     from umbral.drift import Entry
     from umbral.migrate import MigrateResult
 
@@ -331,6 +333,10 @@ def migrate(
     ``jobs`` connections. One tenant's failure does not stop the others unless ``fail_fast``;
     ``on_shared`` hears the default schema's run, ``on_outcome`` each tenant as it finishes
     (both from the calling thread)."""
+    from umbral.app import _db_errors
+    from umbral.migrate import Migrator
+    from umbral.session import Session
+
     result = FleetResult()
     result.shared = app.migrate(lock_wait=lock_wait, **options)
     if on_shared is not None:
@@ -347,10 +353,14 @@ def migrate(
             servers[url].error = f"its server's shared plugins failed to migrate: {done}"
     scope = tenant_scope(app)
     graph = Graph(app.env.all_migrations(), app.env.file_order)  # loaded before the threads
+    given = {k: v for k, v in options.items() if k != "allow_in_memory"}
+    request, run = app.migrate_request(scope=scope, lock_wait=lock_wait, **given)
     renders: dict[str, Any] = {}
     stop = threading.Event()
 
-    def one(tenant: Tenant) -> Outcome:
+    def one(
+        tenant: Tenant, held: dict[str, tuple[Connection, Backend]], stack: ExitStack
+    ) -> Outcome:
         server = servers[tenant.url]
         if server.error is not None:
             return Outcome(tenant, error=server.error)
@@ -361,23 +371,102 @@ def migrate(
         if stop.is_set():
             return Outcome(tenant, ran=False)
         started = time.perf_counter()
-        backend = app.env.backend_for(server.url)
-        url = backend.schema_url(server.url, tenant.schema, server.shared)
         try:
-            done = app.migrate(
-                database=url, scope=scope, renders=renders, lock_wait=lock_wait, **options
-            )
+            if server.url not in held:
+                held[server.url] = _open(app, server.url, run, stack)
+            conn, backend = held[server.url]
+            with (
+                _db_errors(server.url, backend, wait),
+                backend.schema_session(conn, tenant.schema, server.shared, wait),
+            ):
+                done = Migrator(app.env, Session(conn, backend), request, renders).run()
         except UmbralError as exc:
+            # Its connection may have died with it: the worker's next tenant opens another.
+            dropped = held.pop(server.url, None)
+            if dropped is not None:
+                with suppress(Exception):
+                    dropped[0].invalidate()
             if fail_fast:
                 stop.set()
             return Outcome(tenant, error=str(exc), seconds=time.perf_counter() - started)
         return Outcome(tenant, applied=done.applied, seconds=time.perf_counter() - started)
 
-    for outcome in _parallel(one, tenants, _jobs(app, jobs, len(tenants))):
+    for outcome in _workers(one, tenants, _jobs(app, jobs, len(tenants)), stop):
         result.outcomes.append(outcome)
         if on_outcome is not None:
             on_outcome(outcome)
     return result
+
+
+def _open(app: App, url: str, run: RunOptions, stack: ExitStack) -> tuple[Connection, Backend]:
+    """A connection a worker keeps for the tenants of one server, with the run's session
+    settings; closed when the worker ends."""
+    from umbral.database import connect
+
+    backend = app.env.backend_for(url).for_run(run)
+    conn = stack.enter_context(connect(backend, backend.normalize_url(url, app.root)))
+    backend.session_setup(conn)
+    stack.callback(_flush, conn, backend)  # before it closes: the run's commits are durable
+    return conn, backend
+
+
+def _flush(conn: Connection, backend: Backend) -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    with suppress(SQLAlchemyError):  # a connection that died has nothing left to flush
+        backend.flush(conn)
+
+
+def _workers(
+    work: Callable[[Tenant, dict[str, Any], ExitStack], Outcome],
+    tenants: Sequence[Tenant],
+    jobs: int,
+    stop: threading.Event,
+) -> Iterator[Outcome]:
+    """``work`` for each tenant on ``jobs`` threads, each keeping its connections across the
+    tenants it takes (a connection per tenant would cost more than most tenants' SQL);
+    outcomes are yielded in the calling thread as they come. A bug in a worker is raised
+    here, after the others were told to stop."""
+    todo: queue.SimpleQueue[Tenant] = queue.SimpleQueue()
+    for tenant in tenants:
+        todo.put(tenant)
+    done: queue.SimpleQueue[Outcome | BaseException | None] = queue.SimpleQueue()
+
+    def worker() -> None:
+        try:
+            held: dict[str, Any] = {}
+            with ExitStack() as stack:
+                while True:
+                    try:
+                        tenant = todo.get_nowait()
+                    except queue.Empty:
+                        break
+                    done.put(work(tenant, held, stack))
+        except BaseException as exc:  # re-raised by the calling thread
+            done.put(exc)
+        finally:
+            done.put(None)
+
+    threads = [
+        threading.Thread(target=worker, name=f"umbral-tenant-{i}", daemon=True) for i in range(jobs)
+    ]
+    for thread in threads:
+        thread.start()
+    running = len(threads)
+    while running:
+        try:
+            item = done.get(timeout=0.5)  # a timeout keeps Ctrl-C deliverable
+        except queue.Empty:
+            continue
+        if item is None:
+            running -= 1
+        elif isinstance(item, BaseException):
+            stop.set()
+            raise item
+        else:
+            yield item
+    for thread in threads:
+        thread.join()
 
 
 def _up_to_date(graph: Graph, scope: frozenset[str], server: _Server, schema: str) -> bool:
@@ -423,11 +512,3 @@ def status(app: App, tenants: Sequence[Tenant]) -> list[TenantStatus]:
 def _jobs(app: App, jobs: int | None, count: int) -> int:
     chosen = jobs or (app.tenants.jobs if app.tenants else None) or DEFAULT_JOBS
     return max(1, min(chosen, count))
-
-
-def _parallel(work: Callable[[Tenant], Any], tenants: Iterable[Tenant], jobs: int) -> Iterable[Any]:
-    """``work`` for each tenant on ``jobs`` threads, yielded as each finishes."""
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="umbral-tenant") as pool:
-        futures = [pool.submit(work, t) for t in tenants]
-        for future in as_completed(futures):
-            yield future.result()

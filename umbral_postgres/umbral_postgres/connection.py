@@ -195,11 +195,47 @@ class PostgresConnection(Backend):
         finally:
             lock_conn.close()
 
+    @contextmanager
+    def schema_session(
+        self, conn: Connection, schema: str, shared: str, wait: float
+    ) -> Iterator[None]:
+        """The search path ``schema, shared`` on ``conn`` and the schema's migration lock
+        taken on ``conn`` itself (polled, each try committed, so no snapshot is held: the
+        dedicated lock connection of ``migration_lock`` would cost a connection per tenant).
+        The session settings of the run (``session_setup``) are the caller's, once."""
+        from sqlalchemy.exc import DBAPIError
+
+        from umbral.recorder import SCHEMA_KEY
+
+        conn.exec_driver_sql(f"SET search_path TO {self.quote(schema)}, {self.quote(shared)}")
+        conn.commit()
+        key = lock_key(schema)
+        self._acquire(conn, key, wait)
+        conn.info[SCHEMA_KEY] = schema
+        try:
+            yield
+        finally:
+            conn.info.pop(SCHEMA_KEY, None)
+            # A dead connection released the lock with it.
+            with suppress(DBAPIError):
+                if conn.in_transaction():
+                    conn.rollback()
+                self._release(conn, key)
+                conn.commit()
+
+    def flush(self, conn: Connection) -> None:
+        """One synchronous commit: it flushes the WAL of every asynchronous one before it."""
+        conn.exec_driver_sql("SET synchronous_commit = on")
+        conn.exec_driver_sql("SELECT txid_current()")
+        conn.commit()
+
     def _acquire(self, lock_conn: Connection, key: int, wait: float) -> None:
         deadline = time.monotonic() + max(wait, 0.0)
         pause = 0.05
         while True:
             got = lock_conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({key})").scalar()
+            if lock_conn.in_transaction():
+                lock_conn.commit()  # a connection that is not in autocommit holds no snapshot
             if got:
                 return
             remaining = deadline - time.monotonic()
