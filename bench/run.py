@@ -42,6 +42,7 @@ ALL = (
     "showmigrations",
     "help",
     "alter1m",
+    "tenants",
 )
 
 
@@ -73,6 +74,7 @@ def setup_venv() -> None:
             "django",
             "alembic",
             "psycopg[binary]",
+            "django-tenants>=4,<5",
         ],
         check=True,
     )
@@ -918,6 +920,183 @@ def alter1m(cfg: argparse.Namespace, alter: Alter) -> tuple[str, dict[str, Resul
     )
 
 
+# -- tenant schemas (issue #22) ----------------------------------------------------------------
+
+#: How many tenants migrate at once, for every contender: umbral's --jobs, django-tenants'
+#: processes, the floor's psql sessions.
+TENANT_JOBS = 8
+
+CUSTOMERS_MODELS = """\
+from django.db import models
+from django_tenants.models import DomainMixin, TenantMixin
+
+
+class Client(TenantMixin):
+    name = models.CharField(max_length=100)
+    auto_create_schema = False
+
+
+class Domain(DomainMixin):
+    pass
+"""
+
+TENANTS_SETTINGS = """
+# django-tenants (bench/run.py): the generated apps live in every tenant's schema.
+DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
+SHARED_APPS = ["django_tenants", "django.contrib.contenttypes", "customers"]
+TENANT_APPS = [{apps}]
+INSTALLED_APPS = SHARED_APPS + TENANT_APPS
+TENANT_MODEL = "customers.Client"
+TENANT_DOMAIN_MODEL = "customers.Domain"
+TENANT_MULTIPROCESSING_MAX_PROCESSES = {jobs}
+"""
+
+
+def tenant_names(count: int) -> list[str]:
+    return [f"t{i:04d}" for i in range(count)]
+
+
+def tenantize(d: Path, apps: list[str], count: int, pg: Postgres) -> None:
+    """The generated projects as tenant projects: umbral's with ``[tenants]`` (no shared
+    plugin), Django's with django-tenants (a ``customers`` app for its tenant table, shared)."""
+    names = tenant_names(count)
+    toml = d / "umbral" / "umbral.toml"
+    listed = ", ".join(f'"{n}"' for n in names)
+    toml.write_text(toml.read_text() + f"\n[tenants]\nschemas = [{listed}]\n")
+    site = d / "django"
+    customers = site / "customers"
+    (customers / "migrations").mkdir(parents=True, exist_ok=True)
+    (customers / "__init__.py").write_text("")
+    (customers / "migrations" / "__init__.py").write_text("")
+    (customers / "models.py").write_text(CUSTOMERS_MODELS)
+    settings = site / "benchsite" / "settings.py"
+    quoted = ", ".join(f'"{a}"' for a in apps)
+    settings.write_text(
+        settings.read_text() + TENANTS_SETTINGS.format(apps=quoted, jobs=TENANT_JOBS)
+    )
+    pg.recreate("umbral_bench_tenants")()
+    env = {"BENCH_DB_URL": pg.db("umbral_bench_tenants")}
+    sh(django("makemigrations", "customers", "-v", "0"), site, env)
+
+
+def tenant_floor(d: Path, count: int) -> list[Path]:
+    """The floor: each tenant's statements as umbral runs them (its tracking table, then each
+    migration in its own transaction with its tracking row, synchronous_commit off), the
+    tenants dealt round-robin to TENANT_JOBS files, one psql session each."""
+    per_migration = d / "floor-tx.sql"
+    body = per_migration.read_text().replace("SET synchronous_commit = off;\n", "")
+    files = []
+    for job in range(TENANT_JOBS):
+        lines = ["SET synchronous_commit = off;\n"]
+        for name in tenant_names(count)[job::TENANT_JOBS]:
+            lines.append(f"SET search_path TO {name}, public;\n")
+            lines.append(body)
+        path = d / f"tenants-floor-{job}.sql"
+        path.write_text("".join(lines))
+        files.append(path)
+    return files
+
+
+def in_parallel(commands: list[list[str]]) -> list[str]:
+    """One command line running ``commands`` at once, failing if any fails."""
+    import shlex
+
+    started = " ".join(f"{shlex.join(c)} & p{i}=$!;" for i, c in enumerate(commands))
+    waited = " ".join(f"wait $p{i} || exit 1;" for i in range(len(commands)))
+    return ["bash", "-c", f"{started} {waited}"]
+
+
+def b_tenants(cfg: argparse.Namespace) -> Table:
+    """N tenant schemas through a 20-migration history (10 plugins / apps, 10 changes), from
+    empty schemas, and again with nothing to apply: umbral ``migrate --tenants``, the same
+    statements through as many psql sessions, django-tenants' ``migrate_schemas`` (standard
+    and multiprocessing executors) on the same schema and history."""
+    pg = Postgres(cfg.pg_url)
+    count = cfg.tenants
+    d = fresh_copy(project(10, 10, cfg.seed), f"tenants_{count}")
+    apps = sorted(p.name for p in (d / "django").iterdir() if (p / "migrations").is_dir())
+    pg.recreate("umbral_bench_plan")()
+    floor_sql(d / "umbral", pg.db("umbral_bench_plan"), d / "floor.sql", d / "floor-tx.sql")
+    tenantize(d, apps, count, pg)
+    floor = tenant_floor(d, count)
+    db = pg.db("umbral_bench_tenants")
+    env = {"BENCH_DB_URL": db}
+    schemas = "".join(f"CREATE SCHEMA {n};\n" for n in tenant_names(count))
+    (d / "schemas.sql").write_text(schemas)
+    clients = ",".join(f"('{n}', '{n}')" for n in tenant_names(count))
+    (d / "clients.sql").write_text(
+        f"INSERT INTO customers_client (schema_name, name) VALUES {clients};\n"
+    )
+
+    def empty_schemas(with_django: bool) -> Callable[[], None]:
+        def go() -> None:
+            pg.recreate("umbral_bench_tenants")()
+            sh(pg.psql("-f", str(d / "schemas.sql"), db=db), HERE)
+            if with_django:
+                sh(django("migrate_schemas", "--shared", "-v", "0"), d / "django", env)
+                sh(pg.psql("-f", str(d / "clients.sql"), db=db), HERE)
+
+        return go
+
+    umbral_run = umbral(
+        "migrate", "--tenants", "--allow-destructive", "--jobs", str(TENANT_JOBS), "--database", db
+    )
+    dt = django("migrate_schemas", "--tenant", "-v", "0")
+    dt_mp = django("migrate_schemas", "--tenant", "--executor=multiprocessing", "-v", "0")
+    fresh = [
+        Contender(
+            "floor",
+            in_parallel([pg.psql("-f", str(f), db=db) for f in floor]),
+            d,
+            setup=empty_schemas(False),
+        ),
+        Contender("umbral", umbral_run, d / "umbral", setup=empty_schemas(False)),
+    ]
+    if cfg.peers:
+        fresh += [
+            Contender("django", dt, d / "django", env=env, setup=empty_schemas(True)),
+            Contender("django-mp", dt_mp, d / "django", env=env, setup=empty_schemas(True)),
+        ]
+    rows: Table = []
+    label = f"migrate {count} fresh tenants, 20 migrations, PostgreSQL"
+    rows.append((label, bench(label, fresh, cfg.runs, cfg.peer_runs or 1)))
+
+    # Nothing to apply: both tools' tenants at head (umbral's in one database, Django's in
+    # another), then only the no-op runs are timed.
+    for name, ready in (("umbral", umbral_run), ("django", dt)):
+        where = pg.db(f"umbral_bench_noop_{name}")
+        pg.recreate(f"umbral_bench_noop_{name}")()
+        sh(pg.psql("-f", str(d / "schemas.sql"), db=where), HERE)
+        if name == "django":
+            if not cfg.peers:
+                continue
+            sh(django("migrate_schemas", "--shared", "-v", "0"), d / "django", {"BENCH_DB_URL": where})
+            sh(pg.psql("-f", str(d / "clients.sql"), db=where), HERE)
+            sh(ready, d / "django", {"BENCH_DB_URL": where})
+        else:
+            sh(umbral("migrate", "--tenants", "--allow-destructive", "--database", where), d / "umbral")
+    noop_db = pg.db("umbral_bench_noop_umbral")
+    noop = [
+        Contender(
+            "umbral",
+            umbral("migrate", "--tenants", "--jobs", str(TENANT_JOBS), "--database", noop_db),
+            d / "umbral",
+        )
+    ]
+    if cfg.peers:
+        dj_env = {"BENCH_DB_URL": pg.db("umbral_bench_noop_django")}
+        noop += [
+            Contender("django", dt, d / "django", env=dj_env),
+            Contender("django-mp", dt_mp, d / "django", env=dj_env),
+        ]
+    label = f"migrate {count} tenants, nothing to apply, PostgreSQL"
+    rows.append((label, bench(label, noop, cfg.runs, cfg.peer_runs or 1)))
+    for name in ("plan", "tenants", "noop_umbral", "noop_django"):
+        sh(pg.psql("-c", f"DROP DATABASE IF EXISTS umbral_bench_{name}"), HERE)
+    return rows
+
+
 BENCHES: dict[str, Callable[[argparse.Namespace], Table]] = {
     "makemigrations": b_makemigrations,
     "check": b_check,
@@ -927,6 +1106,7 @@ BENCHES: dict[str, Callable[[argparse.Namespace], Table]] = {
     "showmigrations": b_showmigrations,
     "help": b_help,
     "alter1m": b_alter1m,
+    "tenants": b_tenants,
 }
 
 
@@ -1264,6 +1444,9 @@ def main() -> None:
     )
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument(
+        "--tenants", type=int, help="tenant schemas of the tenants case (default 1000, --quick 50)"
+    )
+    ap.add_argument(
         "--fast-nh",
         dest="nh_fast",
         type=lambda v: tuple(int(x) for x in v.split(",")),
@@ -1294,12 +1477,14 @@ def main() -> None:
         cfg.nh_migrate, cfg.nh_show, cfg.big_rows = [(50, 50), (100, 0)], (100, 50), 100_000
         cfg.nh_fast = cfg.nh_fast or (50, 50)
         cfg.nh_mysql = [(50, 50)]
+        cfg.tenants = cfg.tenants or 50
     else:
         cfg.sizes_scratch, cfg.n_check, cfg.h_check = [100, 500, 2000], 500, [0, 50, 200, 500]
         cfg.nh_migrate = [(100, 500), (500, 0), (500, 500)]
         cfg.nh_show, cfg.big_rows = (500, 500), 1_000_000
         cfg.nh_fast = cfg.nh_fast or (500, 500)
         cfg.nh_mysql = [(100, 500)]
+        cfg.tenants = cfg.tenants or 1000
     if cfg.report_only:
         store = WORK / ("results-quick.json" if cfg.quick else "results.json")
         data = json.loads(store.read_text())
