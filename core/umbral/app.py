@@ -557,8 +557,12 @@ class App:
         found: dict[str, tuple[str, str]] | None = None
         unread = None
         if states:
-            try:
-                found = {e.key: (e.state.label, e.state.marker) for e in self.showmigrations()}
+            try:  # every database's plugins: the graph spans them all
+                found = {
+                    e.key: (e.state.label, e.state.marker)
+                    for alias in self.aliases()
+                    for e in self.for_alias(alias).showmigrations()
+                }
             except UmbralError as exc:
                 unread = str(exc)
         nodes, edges = graphviz.build(migrations, found, plugin)

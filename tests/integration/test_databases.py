@@ -82,6 +82,8 @@ def test_each_plugin_migrates_in_its_own_database(two: Project) -> None:
     assert [m["name"] for m in data["databases"]["analytics"]["migrations"]] == [
         "0001_create_shop_item"
     ]
+    graph = two.run("graph").stdout  # every database's states in one graph
+    assert '"[X] 0001_create_note"' in graph and '"[X] 0001_create_shop_item"' in graph, graph
     for command in ("checkmigrations", "checkschema"):
         r = two.run(command)
         assert r.code == 0, r
