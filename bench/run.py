@@ -142,7 +142,7 @@ class Result:
     runs: int
 
 
-PEERS = ("django", "alembic")
+PEERS = ("django", "alembic", "django-mp")
 #: Results with fewer runs than this are marked in the report (set from --runs).
 RUNS_SHOWN = 5
 
@@ -1071,11 +1071,18 @@ def b_tenants(cfg: argparse.Namespace) -> Table:
         if name == "django":
             if not cfg.peers:
                 continue
-            sh(django("migrate_schemas", "--shared", "-v", "0"), d / "django", {"BENCH_DB_URL": where})
+            sh(
+                django("migrate_schemas", "--shared", "-v", "0"),
+                d / "django",
+                {"BENCH_DB_URL": where},
+            )
             sh(pg.psql("-f", str(d / "clients.sql"), db=where), HERE)
             sh(ready, d / "django", {"BENCH_DB_URL": where})
         else:
-            sh(umbral("migrate", "--tenants", "--allow-destructive", "--database", where), d / "umbral")
+            sh(
+                umbral("migrate", "--tenants", "--allow-destructive", "--database", where),
+                d / "umbral",
+            )
     noop_db = pg.db("umbral_bench_noop_umbral")
     noop = [
         Contender(
@@ -1248,6 +1255,33 @@ def targets(results: dict[str, dict[str, Result]]) -> list[tuple[str, str, bool]
                     x <= 1.5,
                 )
             )
+        if lbl.startswith("migrate ") and "tenants" in lbl and "umbral" in rows:
+            u = rows["umbral"]
+            if "nothing to apply" in lbl:
+                count = lbl.split()[1]
+                out.append((f"{count} tenants, nothing to apply ≤ 5 s", fmt_s(u), u.seconds <= 5.0))
+            elif "floor" in rows:
+                x = u.seconds / rows["floor"].seconds
+                out.append(
+                    (
+                        f"{lbl.split(',')[0].removeprefix('migrate ')}: ≤ 1.5x the floor "
+                        f"({TENANT_JOBS} psql sessions)",
+                        f"{fmt_s(u)} vs {fmt_s(rows['floor'])} = {x:.2f}x",
+                        x <= 1.5,
+                    )
+                )
+            for peer in ("django", "django-mp"):
+                if peer in rows:
+                    x = rows[peer].seconds / u.seconds
+                    executor = "multiprocessing" if peer == "django-mp" else "standard"
+                    out.append(
+                        (
+                            f"{lbl.removeprefix('migrate ').split(', PostgreSQL')[0]}: ≥ 10x "
+                            f"faster than django-tenants ({executor} executor)",
+                            f"{fmt_s(u)} vs {fmt_s(rows[peer])} = {x:.1f}x",
+                            x >= 10,
+                        )
+                    )
         if lbl.startswith("AlterColumn"):
             what = lbl.split(" on a ", 1)[0].removeprefix("AlterColumn ")
             beyond_start(
@@ -1361,6 +1395,11 @@ def render(results: dict[str, dict[str, Result]], meta: dict) -> str:
         extra = ""
         if FLOOR_TX in rows:
             extra = f" ({FLOOR_TX}: {fmt_s(rows[FLOOR_TX])})"
+        if "django-mp" in rows:
+            extra = (
+                f" (Django: django-tenants' standard executor; its multiprocessing executor, "
+                f"{TENANT_JOBS} processes: {fmt_s(rows['django-mp'])})"
+            )
         if label == "`--help`":
             extra = (
                 " ("
@@ -1384,7 +1423,9 @@ def render(results: dict[str, dict[str, Result]], meta: dict) -> str:
         "--allow-destructive` / `showmigrations` / `--help`; Django `manage.py makemigrations` / "
         "`makemigrations --check --dry-run` / `migrate` / `showmigrations` / `django-admin help`; "
         "Alembic `revision --autogenerate` / `check` (against a database at head) / "
-        "`upgrade head` / `current` / `--help`.",
+        "`upgrade head` / `current` / `--help`. Tenants: umbral `migrate --tenants --jobs "
+        f"{TENANT_JOBS}`, django-tenants `migrate_schemas --tenant` (its own executor options), "
+        f"the floor the same statements through {TENANT_JOBS} `psql` sessions at once.",
         "",
     ]
     notes = HERE / "NOTES.md"
@@ -1544,6 +1585,10 @@ def _label_order(cfg: argparse.Namespace) -> list[str]:
     out += [f"migrate empty→head, MariaDB, N={n}, H={h}" for n, h in cfg.nh_mysql]
     out += [fast_label(backend, *cfg.nh_fast) for backend in ("SQLite", "PostgreSQL")]
     out += [f"showmigrations (all applied), N={cfg.nh_show[0]}, H={cfg.nh_show[1]}", "`--help`"]
+    out += [
+        f"migrate {cfg.tenants} fresh tenants, 20 migrations, PostgreSQL",
+        f"migrate {cfg.tenants} tenants, nothing to apply, PostgreSQL",
+    ]
     return out
 
 
