@@ -61,6 +61,8 @@ class Outcome:
     error: str | None = None
     ran: bool = True
     seconds: float = 0.0
+    #: What its run warned about (an out-of-order file, a lock retry).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def state(self) -> str:
@@ -122,8 +124,7 @@ def tenants_of(app: App, only: str | None = None) -> list[Tenant]:
         found = [parse_entry(s) for s in config.schemas]
     else:
         found = _queried(app, str(config.query))
-    seen: set[Tenant] = set()
-    unique = [t for t in found if not (t in seen or seen.add(t))]  # type: ignore[func-returns-value]
+    unique = list(dict.fromkeys(found))  # a tenant listed twice runs once
     if only is None:
         return unique
     chosen = [
@@ -389,7 +390,9 @@ def migrate(
             if fail_fast:
                 stop.set()
             return Outcome(tenant, error=str(exc), seconds=time.perf_counter() - started)
-        return Outcome(tenant, applied=done.applied, seconds=time.perf_counter() - started)
+        return Outcome(
+            tenant, done.applied, seconds=time.perf_counter() - started, warnings=done.warnings
+        )
 
     for outcome in _workers(one, tenants, _jobs(app, jobs, len(tenants)), stop):
         result.outcomes.append(outcome)

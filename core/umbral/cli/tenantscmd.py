@@ -50,6 +50,8 @@ def migrate_tenants(
     chosen = tenants.tenants_of(app, only)
 
     def heard(o: tenants.Outcome) -> None:
+        for warning in o.warnings:
+            err(f"warning: tenant {o.tenant.name}: {warning}")
         if as_json or (o.state == "up to date" and not verbose):
             return
         if o.state == "failed":
@@ -98,6 +100,7 @@ def _fleet_json(result: Any) -> dict[str, Any]:
                 "state": o.state,
                 "applied": list(o.applied),
                 "error": o.error,
+                "warnings": list(o.warnings),
                 "seconds": round(o.seconds, 6),
             }
             for o in result.outcomes
