@@ -405,8 +405,8 @@ class Backend:
         from umbral.errors import ConfigError
 
         raise ConfigError(
-            f"tenant schemas need a database with schemas (PostgreSQL); the {self.name} "
-            "backend has none: remove [tool.umbral.tenants] or use a PostgreSQL database"
+            f"tenant schemas need a database with schemas; the {self.name} backend has none: "
+            "remove [tool.umbral.tenants], or use a backend whose databases have schemas"
         )
 
     def is_in_memory(self, url: str) -> bool:

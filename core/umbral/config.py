@@ -199,7 +199,7 @@ def parse(data: dict[str, Any], source: Path | None, root: Path) -> ProjectConfi
         if not isinstance(databases, dict) or not all(
             isinstance(v, str) for v in databases.values()
         ):
-            raise bad("databases", 'a table of alias = URL (default = "sqlite:///db.sqlite3")')
+            raise bad("databases", "a table of alias = database URL")
         if DEFAULT_ALIAS in databases and "database" in data:
             raise ConfigError(
                 f"{where}: `database` and `databases.{DEFAULT_ALIAS}` both name the default "

@@ -111,7 +111,7 @@ def parse_entry(entry: str) -> Tenant:
     if "://" not in url or not schema:
         raise ConfigError(
             f"tenant {mask_url(entry)!r} is neither a schema name nor URL#schema "
-            "(e.g. postgresql://host/db#acme)"
+            "(a database URL, then # and the schema)"
         )
     return Tenant(schema, url)
 

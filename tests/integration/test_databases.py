@@ -148,7 +148,7 @@ def test_a_foreign_key_across_databases_is_refused_at_makemigrations(two: Projec
         ({"routing": {"shop": "reports"}}, "`routing` names unknown database alias(es) reports"),
         ({"databases": {"default": "sqlite:///a.sqlite3"}, "database": "sqlite:///b.sqlite3"},
          "`database` and `databases.default` both name the default database"),
-        ({"databases": {"x": 1}}, "`databases` must be a table of alias = URL"),
+        ({"databases": {"x": 1}}, "`databases` must be a table of alias = database URL"),
         ({"routing": {"nope": "default"}}, "`routing` names unknown plugin(s) nope"),
     ],
 )  # fmt: skip
