@@ -255,6 +255,22 @@ def mysql_url(mysql_admin: Any) -> Iterator[str]:
         mysql_admin.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
 
 
+#: A project-local plugin module ``shop`` with one model, ``Item`` (table ``shop_item``), for
+#: tests of several plugins (write it as ``shop.py`` and name it in ``plugin_modules``).
+SHOP = """
+from umbral import Model, fields, hookimpl
+
+
+class Item(Model, plugin="shop"):
+    name = fields.Text()
+
+
+@hookimpl
+def umbral_models():
+    return [Item]
+"""
+
+
 #: The backends of the backend-parametrized fixtures, each with its marker.
 BACKENDS = [
     "sqlite",

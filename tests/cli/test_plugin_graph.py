@@ -4,20 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import Project, is_mysql, rows
-
-SHOP = """
-from umbral import Model, fields, hookimpl
-
-
-class Item(Model, plugin="shop"):
-    name = fields.Text()
-
-
-@hookimpl
-def umbral_models():
-    return [Item]
-"""
+from conftest import SHOP, Project, is_mysql, rows
 
 BILLING = """
 from umbral import Model, fields, hookimpl

@@ -9,20 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Project, make_project, rows, schema_of
-
-SHOP = """
-from umbral import Model, fields, hookimpl
-
-
-class Item(Model, plugin="shop"):
-    name = fields.Text()
-
-
-@hookimpl
-def umbral_models():
-    return [Item]
-"""
+from conftest import SHOP, Project, make_project, rows, schema_of
 
 NOTES = """
 class Note(Model):

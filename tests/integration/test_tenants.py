@@ -8,20 +8,7 @@ import json
 
 import pytest
 
-from conftest import Project, execute, make_project, rows
-
-SHOP = """
-from umbral import Model, fields, hookimpl
-
-
-class Item(Model, plugin="shop"):
-    name = fields.Text()
-
-
-@hookimpl
-def umbral_models():
-    return [Item]
-"""
+from conftest import SHOP, Project, execute, make_project, rows
 
 ORDERS_1 = """
 class Purchase(Model):
