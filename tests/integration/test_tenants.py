@@ -294,3 +294,21 @@ def test_an_unreachable_server_fails_its_tenants_only(pg: Project) -> None:
     assert r.out_lines[-2] == "2 tenant(s): 0 up to date, 1 applied, 1 failed", r
     assert r.out_lines[-1].startswith(f"  failed: {gone}#remote: its server's shared plugins "), r
     assert recorded(pg.database, "local") == APP_KEYS
+
+
+def test_a_query_may_return_the_server_and_the_schema(pg: Project) -> None:
+    """Two columns: the server's URL (NULL for the default database) and the schema."""
+    execute(
+        pg.database,
+        "CREATE TABLE customers (server TEXT, schema_name TEXT)",
+        "INSERT INTO customers VALUES (NULL, 'acme'), (NULL, 'globex')",
+    )
+    fleet(pg, [], query="SELECT server, schema_name FROM public.customers ORDER BY 2")
+    r = pg.run("migrate", "--tenants", "--create")
+    assert r.code == 0, r
+    assert r.out_lines[-1] == "2 tenant(s): 0 up to date, 2 applied, 0 failed", r
+    assert recorded(pg.database, "acme") == recorded(pg.database, "globex") == APP_KEYS
+    execute(pg.database, "INSERT INTO customers VALUES (NULL, NULL)")
+    r = pg.run("migrate", "--tenants")
+    assert r.code == 1, r
+    assert r.err_lines[-1].startswith("error: tenants.query must return one column"), r
