@@ -346,6 +346,8 @@ class App:
     def aliases(self) -> list[str]:
         """The databases the project uses: ``default``, then each alias a plugin is routed
         to, in the order of the first plugin routed there (plugins in dependency order)."""
+        if not self.routing:
+            return [DEFAULT_ALIAS]  # one database: no plugin order to read
         self.alias_plugins(DEFAULT_ALIAS)  # checks the routing
         order = [DEFAULT_ALIAS]
         for plugin in self.env.file_order:
@@ -368,14 +370,19 @@ class App:
         routed (every plugin lives in the default one)."""
         if not self.routing:
             return None
+        self._known_plugins("routing", self.routing)
         names = self.env.plugin_names
-        unknown = sorted(set(self.routing) - set(names))
+        return frozenset(p for p in names if self.routing.get(p, DEFAULT_ALIAS) == alias)
+
+    def _known_plugins(self, key: str, named: Iterable[str]) -> None:
+        """A configuration key that names plugins names installed ones only."""
+        names = self.env.plugin_names
+        unknown = sorted(set(named) - set(names))
         if unknown:
             raise ConfigError(
-                f"`routing` names unknown plugin(s) {', '.join(unknown)}; plugins: "
+                f"`{key}` names unknown plugin(s) {', '.join(unknown)}; plugins: "
                 f"{', '.join(names) or 'none'}"
             )
-        return frozenset(p for p in names if self.routing.get(p, DEFAULT_ALIAS) == alias)
 
     def default_scope(self) -> frozenset[str] | None:
         """The plugins this App's database holds: every one, those routed to its alias, and
@@ -384,12 +391,7 @@ class App:
         scope = self.alias_plugins(self.alias)
         if self.tenants is None or self.alias != DEFAULT_ALIAS:
             return scope
-        unknown = sorted(set(self.tenants.shared) - set(self.env.plugin_names))
-        if unknown:
-            raise ConfigError(
-                f"`tenants.shared` names unknown plugin(s) {', '.join(unknown)}; plugins: "
-                f"{', '.join(self.env.plugin_names) or 'none'}"
-            )
+        self._known_plugins("tenants.shared", self.tenants.shared)
         shared = frozenset(self.tenants.shared)
         return shared if scope is None else shared & scope
 

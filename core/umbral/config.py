@@ -166,7 +166,7 @@ def parse(data: dict[str, Any], source: Path | None, root: Path) -> ProjectConfi
         cfg.plugins = list(data["plugins"])
     if "plugin_modules" in data:
         pm = data["plugin_modules"]
-        if not isinstance(pm, dict) or not all(isinstance(v, str) for v in pm.values()):
+        if not _str_table(pm):
             raise bad("plugin_modules", "a table of plugin name = module path")
         cfg.plugin_modules = dict(pm)
     if "migrations" in data:
@@ -196,9 +196,7 @@ def parse(data: dict[str, Any], source: Path | None, root: Path) -> ProjectConfi
         cfg.tenants = _tenants(data["tenants"], where)
     if "databases" in data:
         databases = data["databases"]
-        if not isinstance(databases, dict) or not all(
-            isinstance(v, str) for v in databases.values()
-        ):
+        if not _str_table(databases):
             raise bad("databases", "a table of alias = database URL")
         if DEFAULT_ALIAS in databases and "database" in data:
             raise ConfigError(
@@ -210,7 +208,7 @@ def parse(data: dict[str, Any], source: Path | None, root: Path) -> ProjectConfi
         cfg.databases = {k: v for k, v in databases.items() if k != DEFAULT_ALIAS}
     if "routing" in data:
         routing = data["routing"]
-        if not isinstance(routing, dict) or not all(isinstance(v, str) for v in routing.values()):
+        if not _str_table(routing):
             raise bad("routing", "a table of plugin = database alias")
         aliases = {DEFAULT_ALIAS, *cfg.databases}
         unknown = sorted({v for v in routing.values() if v not in aliases})
@@ -273,6 +271,10 @@ def _seconds(value: Any) -> bool:
 
 def _str_list(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _str_table(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
 
 
 def resolve_database(cli: str | None, config: str | None, app: str | None) -> str | None:

@@ -162,14 +162,19 @@ def umbral_tables(conn: Connection, plan: Sequence[Migration]) -> list[str]:
 
     insp = inspect(conn)
     existing = set(insp.get_table_names()) | set(insp.get_view_names())
-    wanted = set(recorder.OWN_TABLES)
+    # The inspector's reads opened a transaction; end it so the build gets its own.
+    conn.rollback()
+    return sorted(existing & (_tables_at_end(plan) | recorder.OWN_TABLES))
+
+
+def _tables_at_end(plan: Sequence[Migration]) -> set[str]:
+    """The tables (junction tables included) of the plugins' snapshots at the plan's end."""
+    wanted: set[str] = set()
     for m in _ends(plan).values():
         snapshot = m.snapshot_after
         wanted |= {model.table for model in snapshot.models.values()}
         wanted |= {r.table for model in snapshot.models.values() for r in model.m2m}
-    # The inspector's reads opened a transaction; end it so the build gets its own.
-    conn.rollback()
-    return sorted(existing & wanted)
+    return wanted
 
 
 def drop_leftovers(conn: Connection, backend: Backend, fast: FastPath) -> list[str]:
@@ -180,7 +185,7 @@ def drop_leftovers(conn: Connection, backend: Backend, fast: FastPath) -> list[s
 
     if conn.in_transaction():
         conn.rollback()
-    wanted = set(umbral_tables(conn, fast.covered)) - recorder.OWN_TABLES
+    wanted = _tables_at_end(fast.covered)
     wanted |= {s.name for m in _ends(fast.covered).values() for s in m.snapshot_after.shims}
     insp = inspect(conn)
     views = [v for v in insp.get_view_names() if v in wanted]

@@ -277,16 +277,15 @@ class Migrator:
                 )
             if environment in m.skip_on:
                 return executor.Rendered(m, [], record_only=True, skipped=environment)
-        if self.renders is None:
-            return executor.render_migration(
-                self.env.pm, self.backend, m, lambda: state_before(m, self.by_key)
-            )
-        done = self.renders.get(m.key)
+        shared = self.renders
+        done = shared.get(m.key) if shared is not None else None
         if done is None:
             done = executor.render_migration(
                 self.env.pm, self.backend, m, lambda: state_before(m, self.by_key)
             )
-            self.renders[m.key] = done
+            if shared is None:
+                return done
+            shared[m.key] = done
         return replace(done)  # a run sets its own progress and flags on its copy
 
     def _render_backward(self, m: Migration) -> executor.Rendered:

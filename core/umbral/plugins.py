@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import itertools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import field
 from pathlib import Path
 from types import ModuleType
@@ -21,7 +21,7 @@ import pluggy
 from umbral import hookspecs
 from umbral.errors import ForeignKeyCycle, PluginCycle, PluginError
 from umbral.toposort import toposort
-from umbral.values import record
+from umbral.values import frozen, record
 
 if TYPE_CHECKING:  # umbral.schema is not needed at start-up (`umbral --help` imports this)
     from umbral.schema import Snapshot
@@ -168,6 +168,30 @@ def declared_dependencies(infos: Mapping[str, PluginInfo]) -> dict[str, set[str]
     return declared
 
 
+@frozen
+class ForeignKey:
+    """A key (a foreign-key column, or a many-to-many junction) from a model of ``plugin`` to
+    the table ``target``, owned by ``target_plugin`` (None: no snapshot owns it)."""
+
+    plugin: str
+    table: str
+    column: str
+    target: str
+    target_plugin: str | None
+
+
+def foreign_keys(snapshots: Mapping[str, Snapshot]) -> Iterator[ForeignKey]:
+    """Every key the database enforces between the snapshots' tables (a field declared
+    ``db_constraint=False`` is a plain column), plugins in name order."""
+    owner = {m.table: p for p, s in snapshots.items() for m in s.models.values()}
+    for plugin, snapshot in sorted(snapshots.items()):
+        for model in snapshot.models.values():
+            targets = [(c.fk_target, c.name) for c in model.fields if c.is_fk and c.db_constraint]
+            targets += [(r.target, r.field) for r in model.m2m]
+            for target, column in targets:
+                yield ForeignKey(plugin, model.table, column, target, owner.get(target))
+
+
 def plugin_order(infos: Mapping[str, PluginInfo], snapshots: Mapping[str, Snapshot]) -> list[str]:
     """Kahn-sort app plugins over declared dependencies + FK edges, ties by name, ``app`` last.
 
@@ -176,21 +200,15 @@ def plugin_order(infos: Mapping[str, PluginInfo], snapshots: Mapping[str, Snapsh
     """
     names = sorted(n for n in infos if n != APP)
     declared = declared_dependencies(infos)
-    owner = {m.table: p for p, s in snapshots.items() for m in s.models.values()}
     fk_edges: dict[str, set[str]] = {n: set() for n in names}
     why: dict[tuple[str, str], list[str]] = {}
-    for plugin in names:
-        snapshot = snapshots.get(plugin)
-        for model in snapshot.models.values() if snapshot is not None else ():
-            targets = [(c.fk_target, c.name) for c in model.fields if c.is_fk and c.db_constraint]
-            targets += [(r.target, r.field) for r in model.m2m]
-            for target, _col in targets:
-                other = owner.get(target)
-                if other and other != plugin and other != APP:
-                    fk_edges[plugin].add(other)
-                    why.setdefault((plugin, other), []).append(
-                        f"{plugin}.{model.table} -> {target} (owned by {other})"
-                    )
+    for key in foreign_keys(snapshots):
+        plugin, other = key.plugin, key.target_plugin
+        if plugin in fk_edges and other and other != plugin and other != APP:
+            fk_edges[plugin].add(other)
+            why.setdefault((plugin, other), []).append(
+                f"{plugin}.{key.table} -> {key.target} (owned by {other})"
+            )
     combined = {n: declared[n] | fk_edges[n] for n in names}
     cycle = _find_cycle(combined)
     if cycle:

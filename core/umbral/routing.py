@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from umbral.config import DEFAULT_ALIAS
 from umbral.errors import ConfigError
+from umbral.plugins import foreign_keys
 from umbral.schema import Snapshot
 
 
@@ -16,19 +17,13 @@ def check_keys(snapshots: Mapping[str, Snapshot], routing: Mapping[str, str]) ->
     declared ``db_constraint=False`` is a plain column and may cross."""
     if not routing:
         return
-    owner = {m.table: p for p, s in snapshots.items() for m in s.models.values()}
-    for plugin, snapshot in sorted(snapshots.items()):
-        here = routing.get(plugin, DEFAULT_ALIAS)
-        for model in snapshot.models.values():
-            targets = [(c.fk_target, c.name) for c in model.fields if c.is_fk and c.db_constraint]
-            targets += [(r.target, r.field) for r in model.m2m]
-            for target, column in targets:
-                other = owner.get(target)
-                there = routing.get(other, DEFAULT_ALIAS) if other else here
-                if there != here:
-                    raise ConfigError(
-                        f"umbral makemigrations: the foreign key {plugin}.{model.table}.{column} "
-                        f"(database `{here}`) points at {target} of plugin {other} (database "
-                        f"`{there}`): a key cannot cross databases; route both plugins to one "
-                        "database, or declare the field with db_constraint=False"
-                    )
+    for key in foreign_keys(snapshots):
+        here = routing.get(key.plugin, DEFAULT_ALIAS)
+        there = routing.get(key.target_plugin, DEFAULT_ALIAS) if key.target_plugin else here
+        if there != here:
+            raise ConfigError(
+                f"umbral makemigrations: the foreign key {key.plugin}.{key.table}.{key.column} "
+                f"(database `{here}`) points at {key.target} of plugin {key.target_plugin} "
+                f"(database `{there}`): a key cannot cross databases; route both plugins to one "
+                "database, or declare the field with db_constraint=False"
+            )

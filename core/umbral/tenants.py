@@ -2,11 +2,12 @@
 
 The shared plugins live in the default schema and migrate there once; every other plugin
 migrates in each tenant's schema, with that schema's own tracking table and migration lock.
-A tenant's connection has its schema first on the search path and the default schema after
-it (``Backend.schema_url``), so what umbral creates lands in the tenant's schema while its
-tables may reference the shared ones. Tenants run in parallel over ``jobs`` connections; a
-migration renders once for all of them (``Migrator.renders``). A tenant may live on another
-server (``URL#schema``): each server's own locks are the only coordination.
+A tenant runs with its schema first on the search path and the default schema after it
+(``Backend.schema_session`` on a connection its worker keeps; ``Backend.schema_url`` for one
+read on its own), so what umbral creates lands in the tenant's schema while its tables may
+reference the shared ones. Tenants run in parallel over ``jobs`` workers; a migration renders
+once for all of them (``Migrator.renders``). A tenant may live on another server
+(``URL#schema``): each server's own locks are the only coordination.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from umbral.migrate import MigrateResult
 
 #: How many tenants migrate at once when neither ``--jobs`` nor ``tenants.jobs`` says: each
-#: holds two connections (its migration's and its lock's), well inside a server's defaults.
+#: worker holds one connection per server, well inside a server's defaults.
 DEFAULT_JOBS = 8
 
 
@@ -236,7 +237,8 @@ def _prepare_server(
         if not write:
             existing = _schemas(conn)
             server.missing = {s: _missing(s) for s in schemas if s not in existing}
-            _read(conn, server, [s for s in schemas if s in existing])
+            tables = {t: _schemas_with(conn, t) for t in (recorder.TABLE, progress.TABLE)}
+            _read(conn, server, [s for s in schemas if s in existing], tables)
             conn.rollback()
             return
         with backend.for_run(app.run_options(lock_wait=wait)).migration_lock(conn, wait):
@@ -258,24 +260,25 @@ def _prepare_server(
                     if schema not in have[table]:
                         conn.exec_driver_sql(sql(f"{quote(schema)}.{quote(table)}"))
                 conn.commit()
-            _read(conn, server, [s for s in schemas if s not in server.missing])
+            ready = [s for s in schemas if s not in server.missing]
+            _read(conn, server, ready, {t: set(ready) for t in have})  # all have both now
             conn.rollback()
 
 
-def _read(conn: Connection, server: _Server, schemas: list[str]) -> None:
-    """The tracking rows of each of ``schemas`` and which have a partly applied migration
-    (a schema without umbral's tables has none)."""
+def _read(
+    conn: Connection, server: _Server, schemas: list[str], tables: dict[str, set[str]]
+) -> None:
+    """The tracking rows of each of ``schemas`` and which have a partly applied migration;
+    ``tables``: umbral's table -> the schemas that have it (the others have no rows)."""
     from umbral import progress, recorder
 
-    tracked = _schemas_with(conn, recorder.TABLE)
-    server.tracked = {s: {} for s in schemas}
-    server.tracked.update(
-        _rows(conn, [s for s in schemas if s in tracked], recorder.TABLE, "plugin, name, checksum")
-    )
-    with_progress = _schemas_with(conn, progress.TABLE)
-    partial = _rows(conn, [s for s in schemas if s in with_progress], progress.TABLE,
-                    "plugin, name, done")  # fmt: skip
-    server.partial = {s: rows for s, rows in partial.items() if rows}
+    def rows(table: str, columns: str) -> dict[str, dict[str, str]]:
+        found = {s: {} for s in schemas}
+        found.update(_rows(conn, [s for s in schemas if s in tables[table]], table, columns))
+        return found
+
+    server.tracked = rows(recorder.TABLE, "plugin, name, checksum")
+    server.partial = {s: r for s, r in rows(progress.TABLE, "plugin, name, done").items() if r}
 
 
 def _rows(conn: Connection, schemas: list[str], table: str, columns: str) -> dict[str, Any]:
@@ -483,10 +486,11 @@ def _up_to_date(graph: Graph, scope: frozenset[str], server: _Server, schema: st
     return all(e.state in done for e in entries if e.plugin in scope)
 
 
-def status(app: App, tenants: Sequence[Tenant]) -> list[TenantStatus]:
-    """Each tenant's migrations with their states, in the tenants' order; read only. Many
+def status(app: App, tenants: Sequence[Tenant], *, full: bool = False) -> list[TenantStatus]:
+    """Each tenant's migrations with their states, in the tenants' order; read only. The
     tenants are read in a few queries per server (the states, without a partly applied
-    migration's details); one tenant as ``showmigrations`` reads a database."""
+    migration's details or a skipped one's environment); ``full`` reads each as
+    ``showmigrations`` reads a database, details included."""
     servers = prepare(app, tenants, create=False, write=False, wait=0.0)
     scope = tenant_scope(app)
     migrations = [m for m in app.env.all_migrations() if m.plugin in scope]
@@ -498,7 +502,7 @@ def status(app: App, tenants: Sequence[Tenant]) -> list[TenantStatus]:
             return TenantStatus(tenant, error=server.error)
         if tenant.schema in server.missing:
             return TenantStatus(tenant, error=server.missing[tenant.schema])
-        if len(tenants) > 1:
+        if not full:
             stopped = dict.fromkeys(server.partial.get(tenant.schema, {}))
             rows = server.tracked[tenant.schema]
             return TenantStatus(tenant, detect(graph, rows, {}, stopped))  # type: ignore[arg-type]

@@ -209,6 +209,7 @@ def test_tenants_need_a_database_with_schemas(project: Project) -> None:
     [
         (["--tenants", "--plan"], "--plan works on one database"),
         (["--tenant", "a", "app/0001_purchase"], "a target works on one database"),
+        (["--tenants", "--alias", "default"], "--alias works on one database"),
         (["--jobs", "3"], "add --tenants or --tenant NAME"),
         (["--create"], "add --tenants or --tenant NAME"),
     ],

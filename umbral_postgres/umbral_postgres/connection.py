@@ -95,10 +95,7 @@ class PostgresConnection(Backend):
         tables may reference the shared plugins' tables), set by libpq's ``options``."""
         from urllib.parse import quote
 
-        def ident(name: str) -> str:
-            return '"' + name.replace('"', '""') + '"'
-
-        path = f"-csearch_path={ident(schema)},{ident(shared)}"
+        path = f"-csearch_path={self.quote(schema)},{self.quote(shared)}"
         # libpq reads a backslash in `options` as an escape, and a space as a separator.
         path = path.replace("\\", "\\\\").replace(" ", "\\ ")
         return url + ("&" if "?" in url else "?") + "options=" + quote(path, safe="")

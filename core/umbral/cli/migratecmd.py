@@ -158,6 +158,7 @@ def migrate_cmd(
         refuse_with_tenants({
             "a target": target, "--fake": fake, "--fake-initial": fake_initial,
             "--prune": prune, "--plan": plan, "--from-statement": from_statement,
+            "--alias": alias,
         })  # fmt: skip
     else:
         for flag, value in (("--jobs", jobs), ("--create", create), ("--fail-fast", fail_fast)):

@@ -97,7 +97,7 @@ def _tenant_entries(app: Any, name: str) -> list[Any]:
     from umbral import tenants
     from umbral.errors import UmbralError
 
-    found = tenants.status(app, tenants.tenants_of(app, name))[0]
+    found = tenants.status(app, tenants.tenants_of(app, name), full=True)[0]
     if found.error is not None:
         raise UmbralError(f"umbral showmigrations --tenant {name}: {found.error}")
     return found.entries
