@@ -531,6 +531,30 @@ class Backend:
         raising the driver's error when one fails (the executor then rolls back)."""
         raise NotImplementedError
 
+    def run_script_alone(self, conn: Connection, statements: Sequence[str]) -> None:
+        """``run_script`` in a transaction of its own, committed when every statement ran and
+        rolled back (nothing of it left) when one fails, raising the driver's error. Default:
+        SQLAlchemy's transaction around ``run_script``; a backend may send the transaction's
+        ``BEGIN`` and ``COMMIT`` in the same round trip."""
+        with conn.begin():
+            self.run_script(conn, statements)
+
+    def can_count(self, conn: Connection, statement: str) -> bool:
+        """Whether ``statement`` may go in a ``run_counted`` script on this connection.
+        Default: no backend sends such scripts."""
+        return False
+
+    def run_counted(
+        self, conn: Connection, statements: Sequence[str]
+    ) -> tuple[int, BaseException | None]:
+        """Run ``statements`` in order in one round trip, outside any transaction of
+        SQLAlchemy's (each ends its own where it says so: a migration that runs statement by
+        statement sends each statement with its progress and a ``COMMIT``), stopping at the
+        first that fails. Returns how many completed and the driver's error of the next one
+        (None when all did); after a failure the open transaction is rolled back. Only for
+        statements ``can_count`` accepts."""
+        raise NotImplementedError
+
 
 def backend_of(conn: Connection) -> Backend:
     """The backend a connection was opened through (``umbral.database.connect`` notes it);

@@ -17,7 +17,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from umbral.backend import backend_of
-from umbral.recorder import PROGRESS_TABLE, now_iso, own_schema, placeholders, reading
+from umbral.recorder import (
+    PROGRESS_TABLE,
+    now_iso,
+    own_schema,
+    placeholders,
+    plain_literals,
+    reading,
+)
 from umbral.values import frozen
 
 if TYPE_CHECKING:
@@ -112,6 +119,35 @@ def save(conn: Connection, progress: Progress, *, exists: bool) -> None:
         ),
         (plugin, name, *values, progress.error, now_iso()),
     )
+
+
+def save_sql(progress: Progress, *, exists: bool) -> str | None:
+    """``save``'s statement with its values written in, for statements sent as one script
+    (no parameters there); None when a value is not plain enough (``plain_literals``)."""
+    plugin, name = progress.key.split("/", 1)
+    row = (progress.checksum, int(progress.backward), progress.done, progress.total)
+    values = plain_literals(plugin, name, *row, progress.error, now_iso())
+    if values is None:
+        return None
+    p, n, *rest = values
+    if exists:
+        pairs = ", ".join(f"{c} = {v}" for c, v in zip(_COLUMNS, rest, strict=True))
+        return f"UPDATE {TABLE} SET {pairs} WHERE plugin = {p} AND name = {n}"
+    columns = ", ".join(_COLUMNS)
+    return f"INSERT INTO {TABLE} (plugin, name, {columns}) VALUES ({', '.join(values)})"
+
+
+#: The columns ``save`` writes besides the key.
+_COLUMNS = ("checksum", "backward", "done", "total", "error", "updated_at")
+
+
+def clear_sql(key: str) -> str | None:
+    """``clear``'s statement with its values written in (``save_sql``)."""
+    where = plain_literals(*key.split("/", 1))
+    if where is None:
+        return None
+    p, n = where
+    return f"DELETE FROM {TABLE} WHERE plugin = {p} AND name = {n}"
 
 
 def clear(conn: Connection, key: str) -> None:

@@ -169,12 +169,27 @@ def record_sql(plugin: str, name: str, checksum: str, now: str | None = None) ->
     that sends a migration as one script (no parameters there). None when a value is not plain
     enough to be written as a literal the same way under every server setting (quotes,
     backslashes): that migration then goes statement by statement."""
-    now = now or now_iso()
-    values = (plugin, name, now, checksum)
-    if not all(_PLAIN.fullmatch(v) for v in values):
+    literals = plain_literals(plugin, name, now or now_iso(), checksum)
+    if literals is None:
         return None
-    literals = ", ".join(f"'{v}'" for v in values)
-    return f"INSERT INTO {TABLE} (plugin, name, applied_at, checksum) VALUES ({literals})"
+    return (
+        f"INSERT INTO {TABLE} (plugin, name, applied_at, checksum) VALUES ({', '.join(literals)})"
+    )
+
+
+def plain_literals(*values: str | int | None) -> list[str] | None:
+    """``values`` as SQL literals (``'text'``, integers, NULL), or None when a text is not
+    plain enough to be written the same way under every server setting (quotes,
+    backslashes)."""
+    out = []
+    for v in values:
+        if v is None or isinstance(v, int):
+            out.append("NULL" if v is None else str(int(v)))
+        elif _PLAIN.fullmatch(v):
+            out.append(f"'{v}'")
+        else:
+            return None
+    return out
 
 
 def _returning(conn: Connection) -> bool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from umbral.values import frozen
 
@@ -48,6 +48,16 @@ class RunTimeStep(ABC):
         """What the run time may do instead of (or beside) the statements shown, one line
         each, in the order it tries them: ``sqlmigrate`` names them under the SQL."""
         return []
+
+    #: Whether ``resolve`` can say ahead what ``run`` would execute.
+    RESOLVES: ClassVar[bool] = False
+
+    def resolve(self, conn: Connection) -> list[str]:
+        """The statements ``run`` would execute now, read from the database without changing
+        it (raising as ``run`` does), for a step whose ``RESOLVES``: a migration that runs
+        statement by statement then sends them in one script with the statements after the
+        step (``umbral.stepwise``). An empty list: nothing to change."""
+        raise NotImplementedError
 
 
 def run_time_alternatives(steps: Iterable[Any]) -> list[str]:

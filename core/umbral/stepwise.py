@@ -28,6 +28,7 @@ from umbral.transaction import (
     run_statement,
     write_transaction,
 )
+from umbral.values import record
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -49,7 +50,9 @@ def apply(session: Session, rendered: Rendered) -> bool:
     records no progress: running it again reads and changes nothing either. The last statement
     commits with the tracking row (deleted when un-applying). A statement that times out
     waiting for a lock is retried on its own, after the backend's clean-up of what a failed
-    attempt left behind.
+    attempt left behind. Where the backend counts the results of a multi-statement query
+    (``Backend.run_counted``), a run of statements goes in one round trip, each with its
+    progress and COMMIT: the database ends up as it would statement by statement.
     """
     conn, backend = session.conn, session.backend
     m = rendered.migration
@@ -66,23 +69,140 @@ def apply(session: Session, rendered: Rendered) -> bool:
             f"statement(s) and now renders as {total}; say where to continue with "
             "--from-statement N (1 runs it whole), or mark it applied with --fake"
         )
-    done = known.done if known is not None else 0
-    saved = known is not None  # whether its progress row exists
-    if not saved and done < total - 1 and not progress.ensured(conn):
+    at = _Position(known.done if known is not None else 0, known is not None)
+    if not at.saved and at.done < total - 1 and not progress.ensured(conn):
         with write_transaction(conn, backend):
             progress.ensure_table(conn)
     with foreign_keys_off(conn, backend, rendered.needs_fk_off):
-        while done < total:
+        while at.done < total:
+            end = _script_end(session, rendered, at.done)
             try:
+                if end > at.done:
+                    retry_lock_timeouts(
+                        session, m.key, lambda e=end: _attempt_script(session, rendered, at, e)
+                    )
+                    continue
                 wrote = retry_lock_timeouts(
-                    session, m.key, lambda i=done, s=saved: _attempt(session, rendered, i, s)
-                )
+                    session, m.key,
+                    lambda i=at.done, s=at.saved: _attempt(session, rendered, i, s),
+                )  # fmt: skip
             except MigrationPartlyApplied as exc:
-                _note_failure(conn, backend, rendered, exc, saved=saved)
+                _note_failure(conn, backend, rendered, exc, saved=at.saved)
                 raise
-            done += 1
-            saved = done < total and (saved or wrote)
+            at.done += 1
+            at.saved = at.done < total and (at.saved or wrote)
     return True
+
+
+@record
+class _Position:
+    """How many statements of a migration have completed, and whether its progress row
+    exists."""
+
+    done: int
+    saved: bool
+
+
+def _script_end(session: Session, rendered: Rendered, start: int) -> int:
+    """Where the run of statements from ``start`` that can go to the database as one script
+    ends (``Backend.run_counted``): SQL text the backend accepts, after a run-time step that
+    says ahead what it runs (``RunTimeStep.resolve``: its reads must see the statements
+    before it committed, so only the first can be one); a forward migration. At ``start``
+    when there is none."""
+    conn, backend = session.conn, session.backend
+    steps = rendered.statements
+    end = start
+    if rendered.backward or rendered.one_by_one or not _writable(rendered):
+        return end
+    first = steps[start]
+    if isinstance(first, RunTimeStep) and first.RESOLVES and backend.can_count(conn, str(first)):
+        end += 1
+    while end < len(steps) and isinstance(steps[end], str) and backend.can_count(conn, steps[end]):
+        end += 1
+    return end
+
+
+def _attempt_script(session: Session, rendered: Rendered, at: _Position, end: int) -> None:
+    """Run statements ``at.done`` to ``end`` (exclusive) in one round trip, each followed by
+    its progress and a COMMIT, as ``_run_in_steps`` commits them one by one (the last
+    statement of the migration by its tracking row); ``at`` moves past what completed. A
+    failure is a MigrationPartlyApplied naming the statement that failed, and stops the
+    script there: its lock-timeout retry runs the rest of the run from that statement."""
+    conn, backend = session.conn, session.backend
+    m = rendered.migration
+    start, total = at.done, len(rendered.statements)
+    first = rendered.statements[start]
+    resolved = None
+    if isinstance(first, RunTimeStep):
+        try:
+            resolved = first.resolve(conn)
+        except (*driver_errors(conn), UnsupportedChange) as exc:
+            error = exc.args[0] if isinstance(exc, UnsupportedChange) else db_message(exc)
+            raise MigrationPartlyApplied(
+                m.key, str(first), error, done=start, total=total, backward=False
+            ) from exc
+    script = _script(rendered, at, end, resolved)
+    if conn.in_transaction():
+        conn.commit()  # what was read before it
+    count, error = backend.run_counted(conn, script.sql) if script.sql else (0, None)
+    if error is None:
+        at.done, at.saved = end, end < total and (at.saved or bool(script.progress))
+        return
+    failed = script.owners[count]
+    if failed > start:
+        at.done = failed
+        at.saved = at.saved or any(i < failed for i in script.progress)
+    exc = MigrationPartlyApplied(
+        m.key, script.names[count], db_message(error), done=failed, total=total, backward=False
+    )
+    raise exc from error
+
+
+def _writable(rendered: Rendered) -> bool:
+    """Whether the migration's progress and tracking rows can be written into SQL text."""
+    m = rendered.migration
+    return recorder.plain_literals(m.plugin, m.id, m.checksum, rendered.checksum) is not None
+
+
+@record
+class _Script:
+    """The statements of ``_attempt_script``, and for each one the migration's statement it
+    belongs to (``owners``) and the statement a failure of it names (``names``)."""
+
+    sql: list[str]
+    owners: list[int]
+    names: list[str]
+    #: The migration's statements whose progress the script writes.
+    progress: list[int]
+
+
+def _script(rendered: Rendered, at: _Position, end: int, resolved: list[str] | None) -> _Script:
+    """The script of ``_attempt_script``; ``resolved``: what its first statement, a run-time
+    step, runs (its values are plain: ``_writable``)."""
+    m = rendered.migration
+    total = len(rendered.statements)
+    script = _Script([], [], [], [])
+    saved = at.saved
+    for i in range(at.done, end):
+        statements = [str(rendered.statements[i])] if resolved is None else resolved
+        resolved = None
+        extra: list[str | None] = []
+        if i == total - 1:
+            extra += [progress.clear_sql(m.key)] if saved else []
+            extra.append(recorder.record_sql(m.plugin, m.id, m.checksum))
+        elif statements:  # a run-time step that found nothing records no progress
+            reached = progress.Progress(m.key, rendered.checksum, False, i + 1, total)
+            extra.append(progress.save_sql(reached, exists=saved))
+            script.progress.append(i)
+            saved = True
+        if None in extra:
+            raise AssertionError("_writable checks that every value can be written in")
+        unit = [*statements, *extra, "COMMIT"] if statements or extra else []
+        name = statements[-1] if statements else str(rendered.statements[i])
+        script.sql += unit  # type: ignore[arg-type]  # no None left
+        script.owners += [i] * len(unit)
+        script.names += [*statements, *[name] * (len(unit) - len(statements))]
+    return script
 
 
 def _attempt(session: Session, rendered: Rendered, index: int, saved: bool) -> bool:

@@ -3,8 +3,10 @@ lock, metadata-lock timeouts with retries, and renames that carry constraint nam
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pg_helpers import write_migration as write
@@ -168,3 +170,120 @@ def test_a_cast_to_text_stops_at_a_check_written_for_the_old_type(my_project: Pr
     checks = rows(url, "SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
                        "WHERE CONSTRAINT_SCHEMA = DATABASE() AND TABLE_NAME = 'item'")  # fmt: skip
     assert [c.replace('"', "`") for (c,) in checks] == ["`qty` >= 0"]  # ANSI quotes here
+
+
+def _hold_metadata_lock(url: str, table: str) -> Any:
+    """A connection whose open transaction holds a metadata lock on ``table``: DDL on it waits
+    for --lock-timeout, then fails."""
+    blocker = _mysql_connect(url)
+    blocker.autocommit(False)
+    blocker.cursor().execute(f"SELECT * FROM {table}")
+    return blocker
+
+
+def _release_after_a_wait(url: str, blocker: Any, statement: str) -> None:
+    """Roll ``blocker`` back once a session running ``statement`` has waited for its lock and
+    given up (the first attempt timed out; the retry then gets the lock)."""
+    watch = _mysql_connect(url)
+    watch.autocommit(True)
+    find = (
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+        f"WHERE STATE LIKE 'Waiting for table metadata lock' AND INFO LIKE '{statement}%'"
+    )
+    try:
+        seen = False
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            cur = watch.cursor()
+            cur.execute(find)
+            waiting = cur.fetchone()[0] > 0
+            if waiting:
+                seen = True
+            elif seen:
+                break
+            time.sleep(0.02)
+    finally:
+        watch.close()
+        blocker.rollback()
+
+
+def _log(url: str) -> list[int]:
+    return [r[0] for r in rows(url, "SELECT n FROM log ORDER BY id")]
+
+
+def test_a_lock_timeout_inside_a_script_retries_from_the_statement_that_waited(
+    my_project: Project,
+) -> None:
+    """A migration's statements go to the server as one script, each with its progress; when
+    the third waits too long for a lock, the retry continues at the third: the first two,
+    committed, never run again (CREATE TABLE would fail a second time, the log counts)."""
+    p, url = my_project, my_project.database
+    write(p.root, "0001_t", [
+        ops.CreateTable(table="t", columns=(PK,)),
+        ops.CreateTable(table="log", columns=(PK, C("n", "Integer"))),
+    ])  # fmt: skip
+    assert p.run("migrate").code == 0
+    write(p.root, "0002_steps", [ops.RunSql(sql=(
+        "CREATE TABLE one (id INTEGER PRIMARY KEY);\n"
+        "INSERT INTO log (n) VALUES (2);\n"
+        "ALTER TABLE t ADD COLUMN x INTEGER;\n"
+        "INSERT INTO log (n) VALUES (4);\n"
+    ))])  # fmt: skip
+    blocker = _hold_metadata_lock(url, "t")
+    release = threading.Thread(target=_release_after_a_wait, args=(url, blocker, "ALTER TABLE t"))
+    release.start()
+    try:
+        r = p.run("migrate", "--lock-timeout", "1", "--lock-retries", "3")
+    finally:
+        release.join()
+        blocker.close()
+    assert r.code == 0, r
+    assert "timed out waiting for a lock" in r.stderr
+    assert "retrying in 0.5s (retry 1 of 3)" in r.stderr
+    assert _log(url) == [2, 4]
+    assert "x" in [c[0] for c in rows(url, "SHOW COLUMNS FROM t")]
+    assert recorded(url) == [("app", "0001_t"), ("app", "0002_steps")]
+    assert rows(url, "SELECT COUNT(*) FROM umbral_migration_progress") == [(0,)]
+
+
+def test_a_run_time_step_runs_what_it_found_and_a_failure_names_that_statement(
+    my_project: Project,
+) -> None:
+    """Dropping a foreign-key column drops the key by what it is: the step reads its name (a
+    hand-made one here) and sends the DROP with the statements after it. A failure of that
+    DROP names it, and the statements before it stay applied."""
+    p, url = my_project, my_project.database
+    write(p.root, "0001_tables", [
+        ops.CreateTable(table="log", columns=(PK, C("n", "Integer"))),
+        ops.RunSql(sql=(
+            "CREATE TABLE parent (id BIGINT PRIMARY KEY);\n"
+            "CREATE TABLE child (id BIGINT PRIMARY KEY, parent BIGINT, "
+            "CONSTRAINT hand_named FOREIGN KEY (parent) REFERENCES parent (id));\n"
+        )),
+    ])  # fmt: skip
+    assert p.run("migrate").code == 0
+    write(p.root, "0002_drop", [
+        ops.RunSql(sql="INSERT INTO log (n) VALUES (1)"),
+        ops.DropColumn(table="child", column="parent"),
+    ])  # fmt: skip
+    blocker = _hold_metadata_lock(url, "child")
+    try:
+        r = p.run("migrate", "--allow-destructive", "--lock-timeout", "1", "--lock-retries", "0")
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert r.code == 1, r
+    assert r.err_lines[0].startswith(
+        "error: umbral migrate: migration app/0002_drop failed at statement 2 of 5: "
+    ), r
+    assert "Lock wait timeout exceeded" in r.err_lines[0]
+    assert r.err_lines[1] == "  statement: ALTER TABLE `child` DROP FOREIGN KEY `hand_named`"
+    assert r.err_lines[2].startswith("  Statements 1-1 stay applied: "), r
+    assert _log(url) == [1]
+    assert rows(url, "SELECT done, total FROM umbral_migration_progress") == [(1, 5)]
+
+    r = p.run("migrate", "--allow-destructive")
+    assert r.code == 0, r
+    assert _log(url) == [1]
+    assert [c[0] for c in rows(url, "SHOW COLUMNS FROM child")] == ["id"]
+    assert recorded(url) == [("app", "0001_tables"), ("app", "0002_drop")]

@@ -12,7 +12,7 @@ from umbral.steps import RunTimeStep
 from umbral_mysql import safety
 from umbral_mysql.backend import MySQLBackend
 from umbral_mysql.connection import lock_name
-from umbral_mysql.script import commits_on_its_own, split_mysql_sql
+from umbral_mysql.script import commits_on_its_own, fits_a_script, split_mysql_sql
 from umbral_mysql.steps import DropChecks, DropIndexes, ModifyColumn
 
 B = MySQLBackend()
@@ -266,3 +266,24 @@ def test_statements_the_server_commits_around(statement: str, commits: bool) -> 
     assert commits_on_its_own(statement) is commits
     backend = MySQLBackend()
     assert backend.runs_in_steps([statement], atomic=True) is commits
+
+
+@pytest.mark.parametrize(
+    ("statement", "fits"),
+    [
+        ("CREATE TABLE t (id INT)", True),
+        ("INSERT INTO t VALUES ('/* not a comment')", True),
+        ("/*!40101 SET NAMES utf8mb4 */", True),
+        ("ALTER TABLE t ADD x INT /* closed */", True),
+        ("  -- a comment\ncall refresh()", False),
+        ("CALL refresh()", False),
+        ("UPDATE t SET x = 1 /* left open", False),
+        ("SELECT 1 /*/", False),
+        ("SELECT caller FROM t", True),
+    ],
+)
+def test_statements_that_may_share_a_multi_statement_query(statement: str, fits: bool) -> None:
+    """A migration's statements go to the server as one query, each result counted: a
+    procedure call may return several results, an open comment would hide the statements
+    after it. Those run one at a time."""
+    assert fits_a_script(statement) is fits

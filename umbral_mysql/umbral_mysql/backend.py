@@ -351,7 +351,7 @@ class MySQLBackend(MySQLConnection):
         q = self.quote
         col = op.column
         table = q(op.table)
-        cols = self._cols(ctx.state.get(op.table), col)
+        cols = {col.name: col}  # its indexes are on it alone: no need to read the table
         filled = replace(col, default=op.backfill) if op.backfill is not None else col
         parts = [f"ADD COLUMN {self.column_sql(op.table, filled)}"]
         if col.unique and not col.primary_key:
@@ -406,7 +406,7 @@ class MySQLBackend(MySQLConnection):
         old, new = op.from_, op.to
         q = self.quote
         table, col = q(op.table), q(op.column)
-        cols = self._cols(ctx.state.get(op.table), new)
+        cols = {new.name: new}  # the indexes below are on it alone
         out: list[str] = []
 
         def fk(c: Column) -> tuple[Any, ...] | None:
@@ -428,10 +428,14 @@ class MySQLBackend(MySQLConnection):
         # The auto index of FK / index=True columns follows the column, unless the table
         # keeps an index on it for another reason (``indexes``) before or after the change.
         auto_old, auto_new = self._auto_indexed(old), self._auto_indexed(new)
-        before = ctx.state.get(op.table) or _EMPTY
-        after = op.apply({op.table: before})[op.table] if op.table in ctx.state else _EMPTY
         idx_spec = ((op.column,), False)
-        if auto_old and not auto_new and idx_spec not in after.index_specs():
+
+        def kept_by(model: ModelState) -> bool:
+            return idx_spec in model.index_specs()
+
+        # The table is read only when the auto index comes or goes (most changes read none).
+        before = (ctx.state.get(op.table) or _EMPTY) if auto_old != auto_new else _EMPTY
+        if auto_old and not auto_new and not kept_by(_after(op, ctx)):
             out.append(self.drop_indexes(op.table, (op.column,), False))
         if not new.nullable and old.nullable and not new.primary_key:
             fill = self.default_sql(new)
@@ -455,7 +459,7 @@ class MySQLBackend(MySQLConnection):
         if new.unique and not old.unique and not new.primary_key:
             out += self.unique_check(op.table, (op.column,), ctx)
             out.append(self.index_sql(op.table, (op.column,), True, cols))
-        if auto_new and not auto_old and idx_spec not in before.index_specs():
+        if auto_new and not auto_old and not kept_by(before):
             out.append(self.index_sql(op.table, (op.column,), False, cols))
         if recheck and new.choices:
             out.append(f"ALTER TABLE {table} ADD {self.check_sql(op.table, new)}")
@@ -516,6 +520,13 @@ _EMPTY = ModelState("", "", (), (), ())
 
 #: Storage types whose columns hold any string literal a fill may be.
 _TEXTS = frozenset({"Text", "Uuid", "Json"})
+
+
+def _after(op: ops.AlterColumn, ctx: RenderContext) -> ModelState:
+    """The changed table after ``op``."""
+    if op.table not in ctx.state:
+        return _EMPTY
+    return op.apply({op.table: ctx.state[op.table]})[op.table]
 
 
 def _a_string(sql: str) -> bool:

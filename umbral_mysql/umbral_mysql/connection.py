@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from umbral.backend import Backend
-from umbral.database import BACKEND_KEY
+from umbral.database import BACKEND_KEY, driver_cursor
 from umbral.errors import UmbralError
+from umbral_mysql.script import fits_a_script
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -62,6 +63,13 @@ class MySQLConnection(Backend):
 
         engine = create_engine(self.normalize_url(url, None), poolclass=NullPool)  # type: ignore[arg-type]
 
+        @event.listens_for(engine, "do_connect")
+        def _multi_statements(dialect: Any, record: Any, cargs: Any, cparams: Any) -> None:
+            # run_counted sends a migration's statements as one query.
+            from pymysql.constants import CLIENT
+
+            cparams["client_flag"] = cparams.get("client_flag", 0) | CLIENT.MULTI_STATEMENTS
+
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, record: Any) -> None:
             self.server = _server_of(dbapi_conn.get_server_info())
@@ -71,6 +79,30 @@ class MySQLConnection(Backend):
 
     def empty_database_url(self) -> str:
         raise UmbralError("the mysql backend has no empty in-process database")
+
+    def can_count(self, conn: Connection, statement: str) -> bool:
+        return self.cannot_run_in_transaction(statement) is None and fits_a_script(statement)
+
+    def run_counted(
+        self, conn: Connection, statements: Sequence[str]
+    ) -> tuple[int, BaseException | None]:
+        """One multi-statement query: the server runs the statements in order and stops at
+        the first error; each completed one is one result read here. A line break before
+        each ``;`` keeps a trailing ``--`` comment from swallowing the next statement."""
+        raw = conn.connection.driver_connection
+        error = conn.dialect.loaded_dbapi.Error
+        cursor = raw.cursor()  # type: ignore[union-attr]
+        done = 0
+        try:
+            cursor.execute("\n;\n".join(statements))
+            done = 1
+            while cursor.nextset():
+                done += 1
+        except error as exc:
+            with suppress(error):
+                raw.rollback()  # type: ignore[union-attr]
+            return done, exc
+        return done, None
 
     def is_lock_timeout(self, exc: BaseException) -> bool:
         orig = getattr(exc, "orig", None) or exc
@@ -94,27 +126,22 @@ class MySQLConnection(Backend):
 
     @contextmanager
     def migration_lock(self, conn: Connection, wait: float) -> Iterator[None]:
-        """Hold ``GET_LOCK`` named after the database, on a dedicated connection, for the
-        whole run. The server releases it when that connection ends (no stale lock rows)."""
-        lock_conn = conn.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        try:
-            database = str(lock_conn.exec_driver_sql("SELECT DATABASE()").scalar())
-            name = lock_name(database)
-            got = lock_conn.exec_driver_sql(
-                "SELECT GET_LOCK(%s, %s)", (name, max(wait, 0.0))
-            ).scalar()
-            if got != 1:
-                raise MigrationLockTimeout(self._lock_timeout_message(lock_conn, name, wait))
-            try:
-                self.session_setup(conn)
-                yield
-            finally:
-                from sqlalchemy.exc import DBAPIError
-
-                with suppress(DBAPIError):
-                    lock_conn.exec_driver_sql("SELECT RELEASE_LOCK(%s)", (name,))
-        finally:
-            lock_conn.close()
+        """Hold ``GET_LOCK`` named after the database for the whole run, on the run's own
+        connection (a lock of the session, which no COMMIT releases; a second connection
+        would cost the run its set-up). The server releases it when that connection ends, so
+        a killed or failed run leaves no stale lock."""
+        cursor = driver_cursor(conn)  # outside SQLAlchemy's transactions: the lock is not one
+        cursor.execute("SELECT DATABASE()")
+        name = lock_name(str(cursor.fetchone()[0]))
+        cursor.execute("SELECT GET_LOCK(%s, %s)", (name, max(wait, 0.0)))
+        if cursor.fetchone()[0] != 1:
+            raise MigrationLockTimeout(self._lock_timeout_message(conn, name, wait))
+        self.session_setup(conn)
+        yield
+        # Not after a failure: a statement may still be running on the connection (Ctrl-C),
+        # and closing it, which follows, releases the lock anyway.
+        with suppress(conn.dialect.loaded_dbapi.Error):
+            cursor.execute("SELECT RELEASE_LOCK(%s)", (name,))
 
     def _lock_timeout_message(self, lock_conn: Connection, name: str, wait: float) -> str:
         head = f"umbral migrate: timed out after {wait:g}s waiting for the migration lock"

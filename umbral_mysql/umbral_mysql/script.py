@@ -83,3 +83,26 @@ def commits_on_its_own(statement: str) -> bool:
             continue
         return kind == "word" and m.group().upper() in _COMMITTING
     return False
+
+
+def fits_a_script(statement: str) -> bool:
+    """Whether ``statement`` can be sent among others in one multi-statement query and gives
+    exactly one result there: not a ``CALL`` (a procedure may return several), and no comment
+    left open that would swallow the statements after it."""
+    head = statement.lstrip()
+    if head[:1] in ("-", "#", "/") or "/*" in statement:  # else no tokenizing: it is slow
+        tokens = [m for m in _TOKEN.finditer(statement) if m.lastgroup != "space"]
+        for m in tokens:
+            text = m.group()
+            if m.lastgroup == "comment" and text.startswith("/*") and not _closed(text):
+                return False
+        words = [m.group() for m in tokens if m.lastgroup != "comment"]
+        head = words[0] if words else ""
+    return _CALL.match(head) is None
+
+
+_CALL = re.compile(r"call\b", re.IGNORECASE)
+
+
+def _closed(comment: str) -> bool:
+    return len(comment) >= 4 and comment.endswith("*/")

@@ -4,8 +4,9 @@ catalog as it runs."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from umbral.database import driver_cursor
 from umbral.errors import UnsupportedChange
 from umbral.steps import Note, RunTimeStep
 from umbral.values import frozen
@@ -14,8 +15,31 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 
+class _Resolved(RunTimeStep):
+    """A step that reads what to do, then runs it: ``run`` executes what ``resolve`` says."""
+
+    RESOLVES: ClassVar[bool] = True
+
+    def run(self, conn: Connection, note: Note) -> bool:
+        if str(self):
+            note(str(self))  # what a failure of the look-up names
+        statements = self.resolve(conn)
+        for statement in statements:
+            note(statement)
+            driver_cursor(conn).execute(statement)
+        return bool(statements)
+
+
+def _rows(conn: Connection, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """A catalog read through the driver's cursor (SQLAlchemy's per-statement machinery costs
+    more than these small reads)."""
+    cur = driver_cursor(conn)
+    cur.execute(sql, params or None)
+    return list(cur.fetchall())
+
+
 @frozen
-class DropForeignKeys(RunTimeStep):
+class DropForeignKeys(_Resolved):
     """Drop the foreign keys of ``table`` on ``column`` by what they are, not by name: the
     names come from the catalog at run time (``statements`` shows umbral's own name)."""
 
@@ -34,45 +58,37 @@ class DropForeignKeys(RunTimeStep):
             "as information_schema lists them)"
         ]
 
-    def run(self, conn: Connection, note: Note) -> bool:
-        note(self.sql)
+    def resolve(self, conn: Connection) -> list[str]:
         # A foreign key's key columns are the ones with a referenced table (joining
         # TABLE_CONSTRAINTS to say so costs MariaDB ~4 ms a look-up, this ~0.1 ms).
-        names = (
-            conn.exec_driver_sql(
-                "SELECT DISTINCT CONSTRAINT_NAME FROM information_schema.KEY_COLUMN_USAGE "
-                "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND COLUMN_NAME = %s "
-                "AND REFERENCED_TABLE_NAME IS NOT NULL",
-                (self.table, self.column),
-            )
-            .scalars()
-            .all()
+        rows = _rows(
+            conn,
+            "SELECT DISTINCT CONSTRAINT_NAME FROM information_schema.KEY_COLUMN_USAGE "
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND COLUMN_NAME = %s "
+            "AND REFERENCED_TABLE_NAME IS NOT NULL",
+            (self.table, self.column),
         )
-        for name in names:
-            statement = (
-                f"ALTER TABLE {self.quote(self.table)} DROP FOREIGN KEY {self.quote(str(name))}"
-            )
-            note(statement)
-            conn.exec_driver_sql(statement)
-        return bool(names)
+        q = self.quote
+        return [f"ALTER TABLE {q(self.table)} DROP FOREIGN KEY {q(str(name))}" for (name,) in rows]
 
 
 def _has_checks(conn: Connection, table: str) -> bool:
     """Whether ``table`` has any CHECK (its definition says so, ~0.05 ms; information_schema's
     CHECK_CONSTRAINTS costs several times that, and most tables have none)."""
-    row = conn.exec_driver_sql(f"SHOW CREATE TABLE `{table.replace('`', '``')}`").first()
-    return row is not None and " CHECK (" in str(row[1])
+    rows = _rows(conn, f"SHOW CREATE TABLE `{table.replace('`', '``')}`")
+    return bool(rows) and " CHECK (" in str(rows[0][1])
 
 
 def _indexes(conn: Connection, table: str) -> dict[str, tuple[tuple[str, ...], bool]]:
     """``name -> (columns in order, unique)`` for every index of ``table`` but its primary
     key, as ``information_schema`` lists them."""
-    rows = conn.exec_driver_sql(
+    rows = _rows(
+        conn,
         "SELECT INDEX_NAME, COLUMN_NAME, NON_UNIQUE FROM information_schema.STATISTICS "
         "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND INDEX_NAME <> 'PRIMARY' "
         "ORDER BY INDEX_NAME, SEQ_IN_INDEX",
         (table,),
-    ).all()
+    )
     found: dict[str, tuple[list[str], bool]] = {}
     for name, column, non_unique in rows:
         found.setdefault(str(name), ([], not int(non_unique)))[0].append(str(column))
@@ -80,7 +96,7 @@ def _indexes(conn: Connection, table: str) -> dict[str, tuple[tuple[str, ...], b
 
 
 @frozen
-class DropIndexes(RunTimeStep):
+class DropIndexes(_Resolved):
     """Drop the indexes of ``table`` that a change removes by what they are, not by name: on
     exactly ``columns`` with that uniqueness, or, with ``containing``, every index of several
     columns that holds that column (a dropped column takes them with it, as on PostgreSQL;
@@ -109,23 +125,20 @@ class DropIndexes(RunTimeStep):
             "information_schema lists it)"
         ]
 
-    def run(self, conn: Connection, note: Note) -> bool:
-        changed = False
+    def resolve(self, conn: Connection) -> list[str]:
+        out = []
         for name, (columns, unique) in _indexes(conn, self.table).items():
             if self.containing:
                 hit = len(columns) > 1 and self.containing in columns
             else:
                 hit = columns == self.columns and unique == self.unique
             if hit:
-                statement = f"DROP INDEX {self.quote(name)} ON {self.quote(self.table)}"
-                note(statement)
-                conn.exec_driver_sql(statement)
-                changed = True
-        return changed
+                out.append(f"DROP INDEX {self.quote(name)} ON {self.quote(self.table)}")
+        return out
 
 
 @frozen
-class DropChecks(RunTimeStep):
+class DropChecks(_Resolved):
     """Drop the table CHECKs of ``table`` that name ``column`` before the column is dropped:
     both servers refuse to drop a column a CHECK uses, and PostgreSQL drops such CHECKs with
     the column. Found in the catalog at run time (an adopted table has its own); a CHECK on
@@ -145,9 +158,9 @@ class DropChecks(RunTimeStep):
             "information_schema lists them)"
         ]
 
-    def run(self, conn: Connection, note: Note) -> bool:
+    def resolve(self, conn: Connection) -> list[str]:
         if not _has_checks(conn, self.table):
-            return False
+            return []
         if getattr(conn.dialect, "is_mariadb", False):
             sql = (
                 "SELECT CONSTRAINT_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
@@ -164,19 +177,16 @@ class DropChecks(RunTimeStep):
             )
         # Both servers write the clause with every identifier in backquotes.
         used = f"`{self.column}`"
-        changed = False
-        for name, clause in conn.exec_driver_sql(sql, (self.table,)).all():
-            if used in str(clause):
-                q = self.quote
-                statement = f"ALTER TABLE {q(self.table)} DROP CONSTRAINT {q(str(name))}"
-                note(statement)
-                conn.exec_driver_sql(statement)
-                changed = True
-        return changed
+        q = self.quote
+        return [
+            f"ALTER TABLE {q(self.table)} DROP CONSTRAINT {q(str(name))}"
+            for name, clause in _rows(conn, sql, (self.table,))
+            if used in str(clause)
+        ]
 
 
 @frozen
-class RenameIndexes(RunTimeStep):
+class RenameIndexes(_Resolved):
     """Rename the indexes of ``table`` that have umbral's old names (``renames``: old, new) to
     umbral's new ones; an index under another name (adopted) keeps it, as on PostgreSQL."""
 
@@ -193,21 +203,17 @@ class RenameIndexes(RunTimeStep):
     def alternatives(self) -> list[str]:
         return ["RenameIndexes (only the indexes that have umbral's names; others keep theirs)"]
 
-    def run(self, conn: Connection, note: Note) -> bool:
+    def resolve(self, conn: Connection) -> list[str]:
         q = self.quote
         present = _indexes(conn, self.table)
         parts = [
             f"RENAME INDEX {q(old)} TO {q(new)}" for old, new in self.renames if old in present
         ]
-        if parts:
-            statement = f"ALTER TABLE {q(self.table)} {', '.join(parts)}"
-            note(statement)
-            conn.exec_driver_sql(statement)
-        return bool(parts)
+        return [f"ALTER TABLE {q(self.table)} {', '.join(parts)}"] if parts else []
 
 
 @frozen
-class ModifyColumn(RunTimeStep):
+class ModifyColumn(_Resolved):
     """``ALTER TABLE … MODIFY COLUMN`` that keeps the CHECK written on the column itself.
     MariaDB keeps such a CHECK in the column's definition (``information_schema`` lists it at
     ``LEVEL = 'Column'``, named after the column), so a MODIFY that does not repeat it drops it;
@@ -232,15 +238,17 @@ class ModifyColumn(RunTimeStep):
             "information_schema lists it)"
         ]
 
-    def run(self, conn: Connection, note: Note) -> None:
+    def resolve(self, conn: Connection) -> list[str]:
         statement = self.sql
         if getattr(conn.dialect, "is_mariadb", False) and _has_checks(conn, self.table):
-            clause = conn.exec_driver_sql(
+            rows = _rows(
+                conn,
                 "SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
                 "WHERE CONSTRAINT_SCHEMA = DATABASE() AND TABLE_NAME = %s "
                 "AND LEVEL = 'Column' AND CONSTRAINT_NAME = %s",
                 (self.table, self.column),
-            ).scalar()
+            )
+            clause = rows[0][0] if rows else None
             # A JSON column's own check: the new definition says whether the column is JSON.
             if clause is not None and str(clause).lower() != f"json_valid(`{self.column}`)":
                 if self.retyped:
@@ -250,5 +258,4 @@ class ModifyColumn(RunTimeStep):
                         "(a RunSql migration before this one), then run migrate again"
                     )
                 statement = f"{self.sql} CHECK ({clause})"
-        note(statement)
-        conn.exec_driver_sql(statement)
+        return [statement]
