@@ -112,6 +112,36 @@ def test_fifty_tenants_migrate_in_parallel_and_one_conflict_fails_alone(pg: Proj
     assert r.out_lines[-1] == "50 tenant(s): 50 up to date, 0 behind"
 
 
+RENDER_LOG = """
+
+@hookimpl
+def umbral_render_operation(operation, backend, context):
+    # Counts renderings: one line per operation rendered, whatever the schema.
+    with open("renders.log", "a") as log:
+        log.write(f"{operation.kind} {getattr(operation, 'table', '')}\\n")
+    return None
+"""
+
+
+def test_a_migration_renders_once_for_all_tenants(pg: Project) -> None:
+    """Rendering is per migration, not per schema: five tenants, each of the app's operations
+    rendered once (a plugin's render hook counts the calls), run in every tenant."""
+    schemas = [f"r{i}" for i in range(5)]
+    fleet(pg, schemas)
+    pg.write("shop.py", SHOP + RENDER_LOG)
+    r = pg.run("migrate", "--tenants", "--create", "--jobs", "3")
+    assert r.code == 0, r
+    assert "5 tenant(s): 0 up to date, 5 applied, 0 failed" in r.out_lines, r
+    rendered = (pg.root / "renders.log").read_text().splitlines()
+    assert sorted(rendered) == [
+        "AddColumn purchase",
+        "CreateTable purchase",
+        "CreateTable shop_item",
+    ]
+    for schema in schemas:
+        assert recorded(pg.database, schema) == APP_KEYS
+
+
 def test_concurrent_runs_apply_each_tenants_migrations_once(pg: Project) -> None:
     schemas = [f"c{i:02d}" for i in range(16)]
     fleet(pg, schemas)
