@@ -250,7 +250,6 @@ class App:
         on_event: Event | None = None,
         database: str | None = None,
         scope: Collection[str] | None = None,
-        renders: dict[str, Rendered] | None = None,
     ) -> MigrateResult:
         """Apply pending migrations (SPEC §8). Warnings go to ``on_event("warning", ...)``.
 
@@ -268,8 +267,8 @@ class App:
 
         ``database`` (a URL) and ``scope`` (plugin names) run it on another database or
         schema than the configured one, for the plugins it holds: a tenant's
-        (``umbral.tenants``, which shares ``renders`` between its tenants). By default, a
-        project with tenants migrates its shared plugins here.
+        (``umbral.tenants``). By default, a project with tenants migrates its shared plugins
+        here.
         """
         from umbral.database import connect
         from umbral.guards import refuse_in_memory
@@ -293,7 +292,7 @@ class App:
             _db_errors(url, backend, options.lock_wait),
             backend.migration_lock(conn, options.lock_wait),
         ):
-            return Migrator(self.env, Session(conn, backend, on_event), request, renders).run()
+            return Migrator(self.env, Session(conn, backend, on_event), request).run()
 
     def migrate_request(
         self,

@@ -10,6 +10,7 @@ Public Python API for safety checks lives here too (``check_pending_safety``,
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import field, replace
 from typing import TYPE_CHECKING, Any
@@ -83,6 +84,24 @@ def state_before(m: Migration, by_key: dict[str, Migration]) -> State:
     return {}
 
 
+class RenderCache:
+    """Forward renderings shared by the runs of one fleet (``umbral.tenants``), which run in
+    threads: a migration renders once, whatever the number of schemas it runs in. One lock
+    keeps two workers from rendering the same migration (rendering holds the interpreter's
+    lock anyway)."""
+
+    def __init__(self) -> None:
+        self._done: dict[str, executor.Rendered] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str, render: Callable[[], executor.Rendered]) -> executor.Rendered:
+        with self._lock:
+            done = self._done.get(key)
+            if done is None:
+                done = self._done[key] = render()
+            return done
+
+
 class Migrator:
     """One ``migrate`` run against one database (the session's connection)."""
 
@@ -91,11 +110,9 @@ class Migrator:
         env: Environment,
         session: Session,
         request: MigrateRequest | None = None,
-        renders: dict[str, executor.Rendered] | None = None,
+        renders: RenderCache | None = None,
     ) -> None:
         self.env = env
-        #: Forward renderings shared by the runs of one fleet (``umbral.tenants``): a
-        #: migration renders once, whatever the number of schemas it runs in.
         self.renders = renders
         self.session = session
         self.backend = session.backend
@@ -277,16 +294,16 @@ class Migrator:
                 )
             if environment in m.skip_on:
                 return executor.Rendered(m, [], record_only=True, skipped=environment)
-        shared = self.renders
-        done = shared.get(m.key) if shared is not None else None
-        if done is None:
-            done = executor.render_migration(
+
+        def render() -> executor.Rendered:
+            return executor.render_migration(
                 self.env.pm, self.backend, m, lambda: state_before(m, self.by_key)
             )
-            if shared is None:
-                return done
-            shared[m.key] = done
-        return replace(done)  # a run sets its own progress and flags on its copy
+
+        if self.renders is None:
+            return render()
+        # A run sets its own progress and flags on its copy.
+        return replace(self.renders.get(m.key, render))
 
     def _render_backward(self, m: Migration) -> executor.Rendered:
         """The reverse of ``m``; irreversible operations stop unless allowed. A migration

@@ -6,7 +6,7 @@ A tenant runs with its schema first on the search path and the default schema af
 (``Backend.schema_session`` on a connection its worker keeps; ``Backend.schema_url`` for one
 read on its own), so what umbral creates lands in the tenant's schema while its tables may
 reference the shared ones. Tenants run in parallel over ``jobs`` workers; a migration renders
-once for all of them (``Migrator.renders``). A tenant may live on another server
+once for all of them (``umbral.migrate.RenderCache``). A tenant may live on another server
 (``URL#schema``): each server's own locks are the only coordination.
 """
 
@@ -338,7 +338,7 @@ def migrate(
     ``on_shared`` hears the default schema's run, ``on_outcome`` each tenant as it finishes
     (both from the calling thread)."""
     from umbral.app import _db_errors
-    from umbral.migrate import Migrator
+    from umbral.migrate import Migrator, RenderCache
     from umbral.session import Session
 
     result = FleetResult()
@@ -359,7 +359,7 @@ def migrate(
     graph = Graph(app.env.all_migrations(), app.env.file_order)  # loaded before the threads
     given = {k: v for k, v in options.items() if k != "allow_in_memory"}
     request, run = app.migrate_request(scope=scope, lock_wait=lock_wait, **given)
-    renders: dict[str, Any] = {}
+    renders = RenderCache()
     stop = threading.Event()
 
     def one(
