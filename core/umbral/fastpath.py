@@ -164,6 +164,8 @@ def umbral_tables(conn: Connection, plan: Sequence[Migration]) -> list[str]:
     existing = set(insp.get_table_names()) | set(insp.get_view_names())
     # The inspector's reads opened a transaction; end it so the build gets its own.
     conn.rollback()
+    if not existing:
+        return []  # without reading the plan's snapshots (a file each)
     return sorted(existing & (_tables_at_end(plan) | recorder.OWN_TABLES))
 
 
