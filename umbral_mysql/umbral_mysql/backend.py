@@ -26,7 +26,6 @@ from umbral.naming import index_name
 from umbral.schema import Column, ModelState
 from umbral.steps import RunTimeStep
 from umbral_mysql.connection import MySQLConnection
-from umbral_mysql.script import commits_on_its_own, split_mysql_sql
 from umbral_mysql.steps import (
     DropChecks,
     DropForeignKeys,
@@ -503,12 +502,16 @@ class MySQLBackend(MySQLConnection):
         return [f"CREATE VIEW {self.quote(op.name)} AS {op.sql.strip().rstrip(';')}"]
 
     def render_run_sql(self, op: ops.RunSql, ctx: RenderContext) -> list[str]:
+        from umbral_mysql.script import split_mysql_sql  # compiles its tokenizer on import
+
         return split_mysql_sql(op.sql)
 
     def runs_in_steps(self, steps: Sequence[Any], atomic: bool) -> bool:
         """Every migration with DDL: the server commits before and after each DDL statement,
         so such a migration runs statement by statement and resumes where it failed. A
         migration that only reads and writes rows stays one transaction."""
+        from umbral_mysql.script import commits_on_its_own
+
         return any(
             isinstance(s, RunTimeStep) or (isinstance(s, str) and commits_on_its_own(s))
             for s in steps

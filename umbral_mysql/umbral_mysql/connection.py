@@ -4,7 +4,6 @@ tables, and inspectdb's read-only connection. ``MySQLBackend`` (rendering) build
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -13,7 +12,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from umbral.backend import Backend
 from umbral.database import BACKEND_KEY, driver_cursor
 from umbral.errors import UmbralError
-from umbral_mysql.script import fits_a_script
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -36,6 +34,8 @@ def lock_name(database: str) -> str:
     name = f"umbral_migrations.{database}"
     if len(name) <= 64:
         return name
+    import hashlib  # here: only a name over 64 characters needs it
+
     return "umbral_migrations." + hashlib.sha256(database.encode()).hexdigest()[:40]
 
 
@@ -81,6 +81,8 @@ class MySQLConnection(Backend):
         raise UmbralError("the mysql backend has no empty in-process database")
 
     def can_count(self, conn: Connection, statement: str) -> bool:
+        from umbral_mysql.script import fits_a_script
+
         return self.cannot_run_in_transaction(statement) is None and fits_a_script(statement)
 
     def run_counted(
