@@ -100,24 +100,20 @@ _ENSURED = "umbral_progress_table"
 def save(conn: Connection, progress: Progress, *, exists: bool) -> None:
     """Write where ``progress.key`` stands (insert, or update the row that ``exists``)."""
     plugin, name = progress.key.split("/", 1)
-    values = (progress.checksum, int(progress.backward), progress.done, progress.total)
+    values = _values(progress)
     if exists:
+        sets = ", ".join(f"{c} = ?" for c in _COLUMNS)
         conn.exec_driver_sql(
-            placeholders(
-                conn,
-                f"UPDATE {TABLE} SET checksum = ?, backward = ?, done = ?, total = ?, "
-                "error = ?, updated_at = ? WHERE plugin = ? AND name = ?",
-            ),
-            (*values, progress.error, now_iso(), plugin, name),
+            placeholders(conn, f"UPDATE {TABLE} SET {sets} WHERE plugin = ? AND name = ?"),
+            (*values, plugin, name),
         )
         return
+    marks = ", ".join("?" * (len(_COLUMNS) + 2))
     conn.exec_driver_sql(
         placeholders(
-            conn,
-            f"INSERT INTO {TABLE} (plugin, name, checksum, backward, done, total, error, "
-            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            conn, f"INSERT INTO {TABLE} (plugin, name, {', '.join(_COLUMNS)}) VALUES ({marks})"
         ),
-        (plugin, name, *values, progress.error, now_iso()),
+        (plugin, name, *values),
     )
 
 
@@ -125,20 +121,27 @@ def save_sql(progress: Progress, *, exists: bool) -> str | None:
     """``save``'s statement with its values written in, for statements sent as one script
     (no parameters there); None when a value is not plain enough (``plain_literals``)."""
     plugin, name = progress.key.split("/", 1)
-    row = (progress.checksum, int(progress.backward), progress.done, progress.total)
-    values = plain_literals(plugin, name, *row, progress.error, now_iso())
-    if values is None:
+    literals = plain_literals(plugin, name, *_values(progress))
+    if literals is None:
         return None
-    p, n, *rest = values
+    p, n, *values = literals
     if exists:
-        pairs = ", ".join(f"{c} = {v}" for c, v in zip(_COLUMNS, rest, strict=True))
-        return f"UPDATE {TABLE} SET {pairs} WHERE plugin = {p} AND name = {n}"
-    columns = ", ".join(_COLUMNS)
-    return f"INSERT INTO {TABLE} (plugin, name, {columns}) VALUES ({', '.join(values)})"
+        sets = ", ".join(f"{c} = {v}" for c, v in zip(_COLUMNS, values, strict=True))
+        return f"UPDATE {TABLE} SET {sets} WHERE plugin = {p} AND name = {n}"
+    return (
+        f"INSERT INTO {TABLE} (plugin, name, {', '.join(_COLUMNS)}) VALUES ({', '.join(literals)})"
+    )
 
 
-#: The columns ``save`` writes besides the key.
+#: The columns ``save`` writes besides the key, and their values (``_values``).
 _COLUMNS = ("checksum", "backward", "done", "total", "error", "updated_at")
+
+
+def _values(progress: Progress) -> tuple[str | int | None, ...]:
+    return (
+        progress.checksum, int(progress.backward), progress.done, progress.total,
+        progress.error, now_iso(),
+    )  # fmt: skip
 
 
 def clear_sql(key: str) -> str | None:

@@ -145,9 +145,9 @@ class MySQLConnection(Backend):
         with suppress(conn.dialect.loaded_dbapi.Error):
             cursor.execute("SELECT RELEASE_LOCK(%s)", (name,))
 
-    def _lock_timeout_message(self, lock_conn: Connection, name: str, wait: float) -> str:
+    def _lock_timeout_message(self, conn: Connection, name: str, wait: float) -> str:
         head = f"umbral migrate: timed out after {wait:g}s waiting for the migration lock"
-        holder = lock_conn.exec_driver_sql("SELECT IS_USED_LOCK(%s)", (name,)).scalar()
+        holder = conn.exec_driver_sql("SELECT IS_USED_LOCK(%s)", (name,)).scalar()
         if holder is None:
             return f"{head} (it may have just been released); re-run, or raise --lock-wait"
         return (
