@@ -302,16 +302,12 @@ def _apply_as_script(
     check = not rendered.fk_neutral
     in_script = [backend.DEFERRED_CHECK_SQL] if check and backend.DEFERRED_CHECK_SQL else []
     check = check and not in_script
-    script = [record, *map(str, rendered.statements), *in_script]
     try:
-        if check or conn.info.get("umbral_batch"):
-            with migration_transaction(conn, backend):
-                before = backend.deferred_state(conn) if check else None
-                backend.run_script(conn, script)
-                if check and backend.deferred_violations(conn, before):
-                    raise _DeferredViolated
-        else:
-            backend.run_script_alone(conn, script)
+        with migration_transaction(conn, backend):
+            before = backend.deferred_state(conn) if check else None
+            backend.run_script(conn, [record, *map(str, rendered.statements), *in_script])
+            if check and backend.deferred_violations(conn, before):
+                raise _DeferredViolated
     except _DeferredViolated:
         return False
     except errors as exc:

@@ -144,25 +144,6 @@ class PostgresConnection(Backend):
         sql = "\n;\n".join(statements)
         conn.connection.driver_connection.cursor().execute(sql)  # type: ignore[union-attr]
 
-    def run_script_alone(self, conn: Connection, statements: Sequence[str]) -> None:
-        """The script with its ``BEGIN`` and ``COMMIT``, as one query: one round trip for a
-        migration instead of three. A failing statement skips the rest, COMMIT included; the
-        aborted transaction is rolled back before the error is raised."""
-        raw = conn.connection.driver_connection
-        was = raw.autocommit  # type: ignore[union-attr]
-        raw.autocommit = True  # type: ignore[union-attr]  # the script says where it begins
-        try:
-            raw.cursor().execute(  # type: ignore[union-attr]
-                "BEGIN;\n" + "\n;\n".join(statements) + "\n;\nCOMMIT"
-            )
-        except BaseException:
-            with suppress(Exception):
-                raw.execute("ROLLBACK")  # type: ignore[union-attr]
-            raise
-        finally:
-            with suppress(Exception):
-                raw.autocommit = was  # type: ignore[union-attr]
-
     def is_lock_timeout(self, exc: BaseException) -> bool:
         orig = getattr(exc, "orig", None) or exc
         return getattr(orig, "sqlstate", None) == LOCK_NOT_AVAILABLE
