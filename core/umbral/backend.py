@@ -531,14 +531,6 @@ class Backend:
         raising the driver's error when one fails (the executor then rolls back)."""
         raise NotImplementedError
 
-    def run_script_alone(self, conn: Connection, statements: Sequence[str]) -> None:
-        """``run_script`` in a transaction of its own, committed when every statement ran and
-        rolled back (nothing of it left) when one fails, raising the driver's error. Default:
-        SQLAlchemy's transaction around ``run_script``; a backend may send the transaction's
-        ``BEGIN`` and ``COMMIT`` in the same round trip."""
-        with conn.begin():
-            self.run_script(conn, statements)
-
     def can_count(self, conn: Connection, statement: str) -> bool:
         """Whether ``statement`` may go in a ``run_counted`` script on this connection.
         Default: no backend sends such scripts."""
