@@ -526,9 +526,15 @@ class Backend:
         """Whether ``run_script`` can run a migration on this connection. Default: no."""
         return False
 
-    def run_script(self, conn: Connection, statements: Sequence[str]) -> None:
+    def run_script(
+        self, conn: Connection, statements: Sequence[str], *, commit: bool = False
+    ) -> None:
         """Run ``statements`` in order in one round trip, inside the current transaction,
-        raising the driver's error when one fails (the executor then rolls back)."""
+        raising the driver's error when one fails (the executor then rolls back).
+
+        ``commit``: the transaction is the migration's own and nothing runs in it after the
+        script, so the script may end with its ``COMMIT`` (a round trip less), provided the
+        driver's own commit afterwards then does nothing wrong."""
         raise NotImplementedError
 
     def can_count(self, conn: Connection, statement: str) -> bool:

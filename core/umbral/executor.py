@@ -302,10 +302,13 @@ def _apply_as_script(
     check = not rendered.fk_neutral
     in_script = [backend.DEFERRED_CHECK_SQL] if check and backend.DEFERRED_CHECK_SQL else []
     check = check and not in_script
+    # Its own transaction, with nothing to check after the script: the script commits it.
+    commit = not check and not conn.info.get("umbral_batch")
     try:
         with migration_transaction(conn, backend):
             before = backend.deferred_state(conn) if check else None
-            backend.run_script(conn, [record, *map(str, rendered.statements), *in_script])
+            script = [record, *map(str, rendered.statements), *in_script]
+            backend.run_script(conn, script, commit=commit)
             if check and backend.deferred_violations(conn, before):
                 raise _DeferredViolated
     except _DeferredViolated:

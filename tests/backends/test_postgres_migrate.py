@@ -291,9 +291,9 @@ def test_migrations_commit_asynchronously_each_on_its_own(pg_project: Project) -
 def test_a_migration_goes_to_the_server_as_one_script_with_its_tracking_row(
     pg_project: Project,
 ) -> None:
-    """One round trip per migration: the tracking row's INSERT and every statement in one
-    query, run in order; literals with `%`, `:name` and `?` and a trailing comment arrive as
-    written."""
+    """One query per migration: the tracking row's INSERT, every statement and the COMMIT,
+    run in order (besides it only the driver's BEGIN); literals with `%`, `:name` and `?` and
+    a trailing comment arrive as written."""
     p, url = pg_project, pg_project.database
     write(p.root, "0001_t", [
         ops.CreateTable(table="t", columns=(PK, C("s", "Text"))),
@@ -302,7 +302,7 @@ def test_a_migration_goes_to_the_server_as_one_script_with_its_tracking_row(
         ops.CreateTable(table="u", columns=(PK,)),
     ])  # fmt: skip
     proc = start(p)
-    script = 'INSERT INTO umbral_migrations %CREATE TABLE%pg_sleep(1)%CREATE TABLE "u"%'
+    script = 'INSERT INTO umbral_migrations %CREATE TABLE%pg_sleep(1)%CREATE TABLE "u"%;%COMMIT'
     wait_for(lambda: running(url, script))
     code, out, err = proc.wait(timeout=60), *proc.communicate()
     assert (code, out.strip()) == (0, "Applied 1 migration(s)"), err

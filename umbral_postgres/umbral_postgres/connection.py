@@ -136,12 +136,19 @@ class PostgresConnection(Backend):
         version = conn.connection.driver_connection.info.server_version  # type: ignore[union-attr]
         return self.statement_timeout is None or version >= 130000
 
-    def run_script(self, conn: Connection, statements: Sequence[str]) -> None:
+    def run_script(
+        self, conn: Connection, statements: Sequence[str], *, commit: bool = False
+    ) -> None:
         """Send the statements as one simple-protocol query: one round trip for a migration
         instead of one per statement (half of a long history's run time here). The server runs
         them in order and stops at the first error; a line break before each `;` keeps a
-        trailing `--` comment from swallowing the next statement."""
-        sql = "\n;\n".join(statements)
+        trailing `--` comment from swallowing the next statement.
+
+        With ``commit`` the query ends with the transaction's ``COMMIT``, skipped with the rest
+        when a statement fails. psycopg's own commit afterwards sees the server idle and sends
+        nothing; the connection never leaves its transactional mode, so an interrupt anywhere
+        leaves either the whole migration with its tracking row or none of it."""
+        sql = "\n;\n".join([*statements, "COMMIT"] if commit else statements)
         conn.connection.driver_connection.cursor().execute(sql)  # type: ignore[union-attr]
 
     def is_lock_timeout(self, exc: BaseException) -> bool:
