@@ -396,7 +396,7 @@ def test_a_run_of_a_builtin_command_registers_only_that_command() -> None:
 
     # A plugin command that shadows a built-in is still noted; none is registered.
     cli = build_cli(plugin_commands=False, only="migrate")
-    registrar = _Registrar(cli, register=False)
+    registrar = _Registrar(None)
     registrar.command("migrate")(lambda: None)
     registrar.command("shop-report")(lambda: None)
     assert registrar.dropped == ["migrate"]

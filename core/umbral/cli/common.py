@@ -101,7 +101,11 @@ def load_app(opts: dict) -> Any:
             f"no umbral project found in {Path.cwd()} or its parents (looked for umbral.toml and "
             "[tool.umbral] in pyproject.toml); run `umbral init` or pass --project DIR"
         )
-    return App.from_config(cfg, database=opts.get("database"))
+    app = App.from_config(cfg, database=opts.get("database"))
+    from umbral.cli.main import warn_shadowing
+
+    warn_shadowing(app.env.pm)
+    return app
 
 
 def note_missing_database(app: Any) -> None:

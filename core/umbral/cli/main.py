@@ -67,13 +67,12 @@ def _root_callback(
 
 
 class _Registrar:
-    """What ``umbral_commands(cli)`` receives: ``cli.command("name")(function)``. With
-    ``register=False`` it only notes the names (a run of a built-in command, see ``build_cli``):
-    a plugin command that would shadow a built-in is still reported."""
+    """What ``umbral_commands(cli)`` receives: ``cli.command("name")(function)``. Without a
+    ``cli`` it only notes the names (a run of a built-in command, see ``warn_shadowing``): a
+    plugin command that would shadow a built-in is reported either way."""
 
-    def __init__(self, cli: typer.Typer, register: bool = True) -> None:
+    def __init__(self, cli: typer.Typer | None) -> None:
         self.cli = cli
-        self.register = register
         self.dropped: list[str] = []
 
     def command(self, name: str | None = None, **kwargs: Any) -> Any:
@@ -82,7 +81,7 @@ class _Registrar:
             if cmd in BUILTIN_COMMANDS:
                 self.dropped.append(cmd)
                 return fn
-            if not self.register:
+            if self.cli is None:
                 return fn
             return self.cli.command(cmd, rich_help_panel="Plugin commands", **kwargs)(fn)
 
@@ -109,7 +108,8 @@ def build_cli(plugin_commands: bool = True, only: str | None = None) -> typer.Ty
     """The ``umbral`` command group. ``only`` (a built-in command's name) registers just that
     command: on every run typer turns each registered command's signature into click options,
     which for all of them costs more than the command a run invokes (``invoked_command``).
-    Plugin commands are still collected, for the warning about one that shadows a built-in."""
+    Such a run collects no plugin commands: the command's own load of the plugins warns about
+    one that would shadow a built-in (``warn_shadowing``)."""
     cli = typer.Typer(
         name="umbral",
         no_args_is_help=True,
@@ -121,8 +121,8 @@ def build_cli(plugin_commands: bool = True, only: str | None = None) -> typer.Ty
     cli.callback()(_root_callback)
     for name in (only,) if only else BUILTIN_COMMANDS:
         cli.command(name)(_builtin(name))
-    if plugin_commands:
-        _add_plugin_commands(cli, register=only is None)
+    if plugin_commands and only is None:
+        _add_plugin_commands(cli)
     return cli
 
 
@@ -140,7 +140,16 @@ def invoked_command(argv: list[str]) -> str | None:
     return None
 
 
-def _add_plugin_commands(cli: typer.Typer, register: bool = True) -> None:
+def warn_shadowing(pm: Any) -> None:
+    """Warn about each plugin command of ``pm``'s plugins that a built-in shadows, registering
+    none: a built-in command's run, which loads the plugins once, for its environment."""
+    registrar = _Registrar(None)
+    pm.hook.umbral_commands(cli=registrar)
+    for name in registrar.dropped:
+        err(f"warning: a plugin command named `{name}` was dropped: it would shadow a built-in")
+
+
+def _add_plugin_commands(cli: typer.Typer) -> None:
     from umbral.plugins import load_plugins, new_manager
 
     pm = new_manager(core_rules=False)  # only umbral_commands is called on it
@@ -155,7 +164,7 @@ def _add_plugin_commands(cli: typer.Typer, register: bool = True) -> None:
         for name, info in infos.items():
             if not info.is_backend and name not in cfg.plugins:
                 pm.unregister(name=name)
-    registrar = _Registrar(cli, register)
+    registrar = _Registrar(cli)
     pm.hook.umbral_commands(cli=registrar)
     for name in registrar.dropped:
         err(f"warning: a plugin command named `{name}` was dropped: it would shadow a built-in")
