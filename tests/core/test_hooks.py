@@ -330,7 +330,8 @@ def test_hook_umbral_classify_operation_changes_what_migrate_allows(tmp_path: Pa
 
 
 def test_hook_umbral_commands() -> None:
-    from umbral.cli.main import _Registrar, build_cli
+    from umbral.cli.main import build_cli
+    from umbral.cli.plugincmds import Registrar
 
     class Report:
         @hookimpl
@@ -347,7 +348,7 @@ def test_hook_umbral_commands() -> None:
     pm = new_manager()
     pm.register(Report(), name="report")
     cli = build_cli(plugin_commands=False)
-    registrar = _Registrar(cli)
+    registrar = Registrar(cli)
     pm.hook.umbral_commands(cli=registrar)
     assert registrar.dropped == ["migrate"]
     runner = CliRunner()
@@ -362,7 +363,8 @@ def test_hook_umbral_commands() -> None:
 
 
 def test_a_run_of_a_builtin_command_registers_only_that_command() -> None:
-    from umbral.cli.main import BUILTIN_COMMANDS, _Registrar, build_cli, invoked_command
+    from umbral.cli.main import BUILTIN_COMMANDS, build_cli, invoked_command
+    from umbral.cli.plugincmds import Registrar
 
     # The command past the global options; None whenever the whole CLI must answer.
     assert invoked_command(["migrate", "--plan"]) == "migrate"
@@ -396,7 +398,7 @@ def test_a_run_of_a_builtin_command_registers_only_that_command() -> None:
 
     # A plugin command that shadows a built-in is still noted; none is registered.
     cli = build_cli(plugin_commands=False, only="migrate")
-    registrar = _Registrar(None)
+    registrar = Registrar(None)
     registrar.command("migrate")(lambda: None)
     registrar.command("shop-report")(lambda: None)
     assert registrar.dropped == ["migrate"]

@@ -102,7 +102,7 @@ def load_app(opts: dict) -> Any:
             "[tool.umbral] in pyproject.toml); run `umbral init` or pass --project DIR"
         )
     app = App.from_config(cfg, database=opts.get("database"))
-    from umbral.cli.main import warn_shadowing
+    from umbral.cli.plugincmds import warn_shadowing
 
     warn_shadowing(app.env.pm)
     return app

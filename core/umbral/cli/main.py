@@ -6,20 +6,14 @@ from __future__ import annotations
 import gc
 import importlib
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from umbral.cli import interrupt
 from umbral.cli.common import DatabaseOpt, ProjectOpt, TracebackOpt
-from umbral.cli.output import err, out
-from umbral.errors import UmbralError
-
-BUILTIN_COMMANDS = (  # in the order `umbral --help` lists them
-    "init", "makemigrations", "migrate", "showmigrations", "sqlmigrate", "inspectdb", "plugins",
-    "checkmigrations", "squashmigrations", "checkschema", "graph",
-)  # fmt: skip
+from umbral.cli.output import out
+from umbral.cli.plugincmds import BUILTIN_COMMANDS, add_plugin_commands
 
 
 def _print_version(value: bool) -> None:
@@ -66,28 +60,6 @@ def _root_callback(
 # -- assembly --------------------------------------------------------------------------------
 
 
-class _Registrar:
-    """What ``umbral_commands(cli)`` receives: ``cli.command("name")(function)``. Without a
-    ``cli`` it only notes the names (a run of a built-in command, see ``warn_shadowing``): a
-    plugin command that would shadow a built-in is reported either way."""
-
-    def __init__(self, cli: typer.Typer | None) -> None:
-        self.cli = cli
-        self.dropped: list[str] = []
-
-    def command(self, name: str | None = None, **kwargs: Any) -> Any:
-        def register(fn: Any) -> Any:
-            cmd = name or fn.__name__.replace("_", "-")
-            if cmd in BUILTIN_COMMANDS:
-                self.dropped.append(cmd)
-                return fn
-            if self.cli is None:
-                return fn
-            return self.cli.command(cmd, rich_help_panel="Plugin commands", **kwargs)(fn)
-
-        return register
-
-
 #: The module of ``umbral.cli`` that defines each built-in command, by the job it does.
 _COMMAND_MODULES = {
     "init": "authoring", "makemigrations": "authoring", "inspectdb": "authoring",
@@ -122,7 +94,7 @@ def build_cli(plugin_commands: bool = True, only: str | None = None) -> typer.Ty
     for name in (only,) if only else BUILTIN_COMMANDS:
         cli.command(name)(_builtin(name))
     if plugin_commands and only is None:
-        _add_plugin_commands(cli)
+        add_plugin_commands(cli)
     return cli
 
 
@@ -138,50 +110,6 @@ def invoked_command(argv: list[str]) -> str | None:
         else:
             return arg if arg in BUILTIN_COMMANDS else None
     return None
-
-
-def warn_shadowing(pm: Any) -> None:
-    """Warn about each plugin command of ``pm``'s plugins that a built-in shadows, registering
-    none: a built-in command's run, which loads the plugins once, for its environment."""
-    registrar = _Registrar(None)
-    pm.hook.umbral_commands(cli=registrar)
-    for name in registrar.dropped:
-        err(f"warning: a plugin command named `{name}` was dropped: it would shadow a built-in")
-
-
-def _add_plugin_commands(cli: typer.Typer) -> None:
-    from umbral.plugins import load_plugins, new_manager
-
-    pm = new_manager(core_rules=False)  # only umbral_commands is called on it
-    try:
-        cfg = _project_for_commands()
-        if cfg is not None and str(cfg.root) not in sys.path:
-            sys.path.insert(0, str(cfg.root))
-        infos = load_plugins(pm, cfg.plugin_modules if cfg else None)
-    except UmbralError:
-        return  # the failing plugin is reported by whichever command loads plugins next
-    if cfg is not None and cfg.plugins is not None:
-        for name, info in infos.items():
-            if not info.is_backend and name not in cfg.plugins:
-                pm.unregister(name=name)
-    registrar = _Registrar(cli)
-    pm.hook.umbral_commands(cli=registrar)
-    for name in registrar.dropped:
-        err(f"warning: a plugin command named `{name}` was dropped: it would shadow a built-in")
-
-
-def _project_for_commands() -> Any:
-    """The project whose plugin modules may add commands: ``--project`` on argv, or found
-    from the cwd. Only the cheap TOML read happens here; None when there is no project."""
-    from umbral.config import find_project, load_project
-
-    argv = sys.argv[1:]
-    for i, arg in enumerate(argv):
-        if arg == "--project" and i + 1 < len(argv):
-            return load_project(Path(argv[i + 1]))
-        if arg.startswith("--project="):
-            return load_project(Path(arg.split("=", 1)[1]))
-    return find_project()
 
 
 def main() -> None:
