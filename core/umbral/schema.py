@@ -207,7 +207,9 @@ class ModelState:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelState:
+    def from_dict(cls, data: dict[str, Any], checked: bool = True) -> ModelState:
+        """``checked=False``: ``data`` comes from a file validated before (``loader.Shim``),
+        so its types and values are not checked again."""
         # Every migration file repeats its plugin's whole snapshot, so loading a history
         # rebuilds the same model hundreds of times; equal dicts give one shared (frozen)
         # ModelState. The key is the dict's repr (C code, type-exact: True and 1 differ), far
@@ -216,7 +218,7 @@ class ModelState:
         cached = _MODEL_CACHE.get(key) if key is not None else None
         if cached is not None:
             return cached
-        model = cls._from_dict(data)
+        model = cls._from_dict(data, checked)
         if key is not None:
             if len(_MODEL_CACHE) >= _MODEL_CACHE_SIZE:
                 _MODEL_CACHE.clear()
@@ -224,20 +226,9 @@ class ModelState:
         return model
 
     @classmethod
-    def _from_dict(cls, data: dict[str, Any]) -> ModelState:
-        from umbral.fileschema import check_model  # here: only a malformed file needs it
-
-        if not isinstance(data, dict):
-            check_model(data)  # raises, naming what the model is instead
-        allowed = {"name", "table", "fields", "unique_together", "indexes", "m2m", "view"}
-        unknown = set(data) - allowed
-        if unknown:
-            raise ValueError(f"unknown model attribute(s): {', '.join(sorted(unknown))}")
-        for key in ("name", "table", "fields"):
-            if key not in data:
-                raise ValueError(f"model is missing {key!r}")
-        # The types and values of every key, once per distinct model (see from_dict).
-        check_model(data)
+    def _from_dict(cls, data: dict[str, Any], checked: bool = True) -> ModelState:
+        if checked:
+            _check_model(data)
         return cls(
             name=data["name"],
             table=data["table"],
@@ -247,6 +238,23 @@ class ModelState:
             m2m=tuple(M2M.from_dict(m) for m in data.get("m2m", ())),
             view=data.get("view"),
         )
+
+
+def _check_model(data: Any) -> None:
+    """Raise ValueError naming what is wrong with a model's dict."""
+    from umbral.fileschema import check_model  # here: only a malformed file needs it
+
+    if not isinstance(data, dict):
+        check_model(data)  # raises, naming what the model is instead
+    allowed = {"name", "table", "fields", "unique_together", "indexes", "m2m", "view"}
+    unknown = set(data) - allowed
+    if unknown:
+        raise ValueError(f"unknown model attribute(s): {', '.join(sorted(unknown))}")
+    for key in ("name", "table", "fields"):
+        if key not in data:
+            raise ValueError(f"model is missing {key!r}")
+    # The types and values of every key, once per distinct model (see from_dict).
+    check_model(data)
 
 
 _MODEL_CACHE: dict[str, ModelState] = {}
@@ -297,7 +305,8 @@ class Snapshot:
         return next((s for s in self.shims if s.name == name), None)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Snapshot:
+    def from_dict(cls, data: dict[str, Any], checked: bool = True) -> Snapshot:
+        """``checked=False``: as ``ModelState.from_dict``."""
         if not isinstance(data, dict) or not isinstance(data.get("models"), list):
             raise ValueError("snapshot_after must be an object with a `models` list")
         extra = set(data) - {"models", "shims"}
@@ -318,7 +327,9 @@ class Snapshot:
         key = (first.get("name"), first.get("table"))
         previous_raw, previous = _PREVIOUS.get(key, ((), ()))
         models = [
-            previous[i] if i < len(previous) and previous_raw[i] == m else ModelState.from_dict(m)
+            previous[i]
+            if i < len(previous) and previous_raw[i] == m
+            else ModelState.from_dict(m, checked)
             for i, m in enumerate(raw)
         ]
         if len(_PREVIOUS) >= _PREVIOUS_SIZE:
