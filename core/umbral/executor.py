@@ -218,7 +218,10 @@ def _run_statements(
     # A migration that only creates, renames or re-indexes cannot violate a
     # deferred constraint; the others are checked before their transaction ends.
     check_deferred = not fk_off and not rendered.fk_neutral
-    before = backend.deferred_state(conn) if check_deferred else None
+    if fk_off:
+        before = backend.foreign_key_state(conn)
+    else:
+        before = backend.deferred_state(conn) if check_deferred else None
     cursor = driver_cursor(conn)
     for step in rendered.statements:
         at.statement = str(step)
@@ -249,11 +252,11 @@ def _check_after(
     m = rendered.migration
     if fk_off:
         at.statement = backend.FOREIGN_KEY_CHECK
-        dangling = backend.foreign_key_violations(conn)
+        dangling = backend.foreign_key_violations(conn, before)
         if dangling:
             raise MigrationFailed(
                 m.key, at.statement,
-                f"it would leave {dangling} dangling foreign-key reference(s)",
+                f"it would leave {dangling} new dangling foreign-key reference(s)",
             )  # fmt: skip
     elif check_deferred:
         at.statement = backend.DEFERRED_CHECK

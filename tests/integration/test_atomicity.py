@@ -8,11 +8,12 @@ statement rolls back, tracking row included, while earlier migrations stay appli
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
 
-from conftest import Project, require_transactional_ddl, rows, schema_of
+from conftest import Project, require_transactional_ddl, rows, schema_of, sqlite_path
 from umbral import executor, recorder
 from umbral import operations as ops
 from umbral.errors import MigrationFailed
@@ -247,3 +248,70 @@ def test_cli_failing_migration_is_rolled_back_and_named(any_project: Project) ->
     assert r.code == 0, r
     assert r.out_lines == ["Applied 1 migration(s)"]
     assert rows(p.database, "SELECT x FROM side_effect") == [(1,)]
+
+
+def _author_and_books(sqlite_url: str) -> list[Migration]:
+    """An author table and a book table whose key on it was never enforced: book 12 points
+    at author 9, which does not exist (a database written with enforcement off). Returns the
+    migrations applied (a later plan renders on the tables they made, and skips them)."""
+    fk = Column("author_id", "ForeignKey", nullable=True, fk_target="author", fk_column="id")
+    history = [
+        _migration(
+            "0001_tables",
+            ops.CreateTable(table="author", columns=(ID, Column("name", "Text"))),
+            ops.CreateTable(table="book", columns=(ID, fk)),
+        ),
+        _migration(
+            "0002_rows",
+            ops.RunSql(sql="INSERT INTO author (id, name) VALUES (1, 'a'), (2, 'b')"),
+            ops.RunSql(sql="INSERT INTO book (id, author_id) VALUES (10, 1), (11, 2)"),
+        ),
+    ]
+    _apply(sqlite_url, *history)
+    conn = sqlite3.connect(sqlite_path(sqlite_url))  # enforcement is off by default
+    conn.execute("INSERT INTO book (id, author_id) VALUES (12, 9)")
+    conn.commit()
+    conn.close()
+    return history
+
+
+def _nullable_name() -> ops.AlterColumn:
+    """A rebuild of the parent table (enforcement off)."""
+    return ops.AlterColumn(
+        table="author",
+        column="name",
+        from_=Column("name", "Text"),
+        to=Column("name", "Text", nullable=True),
+    )
+
+
+def test_a_rebuild_keeps_a_dangling_reference_that_was_there_before(sqlite_url: str) -> None:
+    history = _author_and_books(sqlite_url)
+    dangling = rows(sqlite_url, "PRAGMA foreign_key_check")
+    assert len(dangling) == 1
+    assert _apply(sqlite_url, *history, _migration("0003_nullable", _nullable_name())) == [
+        "app/0003_nullable"
+    ]
+    assert rows(sqlite_url, "SELECT id, author_id FROM book ORDER BY id") == [
+        (10, 1), (11, 2), (12, 9)
+    ]  # fmt: skip
+    assert rows(sqlite_url, "PRAGMA foreign_key_check") == dangling
+
+
+def test_a_rebuild_that_leaves_a_new_dangling_reference_is_rolled_back(sqlite_url: str) -> None:
+    # With enforcement off for the rebuild, the DELETE does not cascade: book 10 would point
+    # at nothing. The one there before (book 12) is not counted.
+    history = _author_and_books(sqlite_url)
+    bad = _migration(
+        "0003_bad", _nullable_name(), ops.RunSql(sql="DELETE FROM author WHERE id = 1")
+    )
+    with pytest.raises(MigrationFailed) as exc:
+        _apply(sqlite_url, *history, bad)
+    assert (exc.value.statement, exc.value.error) == (
+        "PRAGMA foreign_key_check",
+        "it would leave 1 new dangling foreign-key reference(s)",
+    )
+    assert rows(sqlite_url, "SELECT id FROM author ORDER BY id") == [(1,), (2,)]
+    assert rows(sqlite_url, "SELECT name FROM umbral_migrations ORDER BY name") == [
+        ("0001_tables",), ("0002_rows",)
+    ]  # fmt: skip

@@ -8,8 +8,9 @@ end; ``unique``, ``unique_together``, ``indexes``; foreign-key targets and actio
 ``plugin=`` moves; views over the changed tables. A history starts either from nothing or from a
 schema another tool wrote (raw DDL in Django's, Alembic's and Rails' naming conventions: named
 and hash-named constraints, ``CONSTRAINT ... FOREIGN KEY`` clauses, partial, expression and DESC
-indexes, CHECKs, comments, composite uniques) adopted with ``inspectdb`` + ``migrate
---fake-initial``, and is then evolved by the same change generator.
+indexes, CHECKs, comments, composite uniques; on SQLite, a row whose foreign key points at no
+row) adopted with ``inspectdb`` + ``migrate --fake-initial``, and is then evolved by the same
+change generator.
 
 After every step, on SQLite and on PostgreSQL: every row of a surviving table and every value of
 a surviving column is what the change makes of it (ManyToMany links included); a step that drops
@@ -872,6 +873,11 @@ def legacy_ddl(
             data.append(f'INSERT INTO "{t}" ("name", "qty", "note", "price", "big"{fk}) VALUES '
                         f"('n{r}', {r + 1}, {'NULL' if r else repr('x')}, {r + 1.5}, "
                         f"{r}{fkv})")  # fmt: skip
+        if sqlite and bits & 4 and tables and pick % 3 == 0:
+            # A reference to no row, as a database whose enforcement was off may hold: every
+            # later migration keeps it, and none is refused for it.
+            data.append(f'INSERT INTO "{t}" ("name", "qty", "parent_id") VALUES '
+                        "('dangling', 7, 999999)")  # fmt: skip
         tables.append(t)
     return stmts + data
 

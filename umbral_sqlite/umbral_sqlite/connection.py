@@ -168,8 +168,13 @@ class SQLiteConnection(Backend):
 
     FOREIGN_KEY_CHECK: ClassVar[str] = "PRAGMA foreign_key_check"
 
-    def foreign_key_violations(self, conn: Connection) -> int:
-        return len(conn.exec_driver_sql(self.FOREIGN_KEY_CHECK).fetchall())
+    def foreign_key_state(self, conn: Connection) -> int:
+        # A count, not the rows: a rebuild may give rows new rowids, a rename or a retargeted
+        # key new table names, and the row that dangled before still dangles.
+        return len(driver_cursor(conn).execute(self.FOREIGN_KEY_CHECK).fetchall())
+
+    def foreign_key_violations(self, conn: Connection, before: int | None) -> int:
+        return max(0, self.foreign_key_state(conn) - (before or 0))
 
     DEFERRED_CHECK: ClassVar[str] = (
         "PRAGMA foreign_key_check (deferred foreign keys, checked at the end of the migration)"
