@@ -287,8 +287,11 @@ class App:
         )  # fmt: skip
         backend = shared.for_run(options)
         with (
-            # --plan only reads: it does not create a database that is not there.
-            connect(backend, backend.normalize_url(url, self.root), create=not plan) as conn,
+            # --plan only reads, --prune only deletes rows: neither creates a database that is
+            # not there (it holds no rows).
+            connect(
+                backend, backend.normalize_url(url, self.root), create=not (plan or prune)
+            ) as conn,
             _db_errors(url, backend, options.lock_wait),
             backend.migration_lock(conn, options.lock_wait),
         ):

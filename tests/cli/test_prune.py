@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from conftest import Project, rows, schema_of
+from pathlib import Path
+
+from conftest import Project, rows, schema_of, sqlite_path
 
 
 def recorded(p: Project) -> list[tuple[str, str]]:
@@ -119,3 +121,17 @@ def test_turning_a_plugin_off_says_so_and_prune_forgets_it(any_project: Project)
     ]
     assert "accounts_user" in schema_of(p.database)  # its tables stay
     assert p.run("migrate").code == 0
+
+
+def test_prune_on_a_database_not_created_yet_creates_none(project: Project) -> None:
+    p = project
+    three(p)
+    path = Path(sqlite_path(p.database))
+    assert not path.exists()
+    r = p.run("migrate", "--prune")
+    assert (r.code, r.out_lines) == (0, ["No orphan tracking rows to prune"]), r
+    assert r.err_lines == [
+        f"note: database {path} does not exist yet: read as empty, and not created "
+        "(`umbral migrate` creates it)"
+    ]
+    assert not path.exists()

@@ -195,7 +195,7 @@ def migrate_cmd(
         return per_alias(app, alias, as_json, one)
 
     def one(app: Any) -> int:
-        if plan:
+        if plan or prune:
             note_missing_database(app)
         events = _Events(verbose=verbose, as_json=as_json)
         result = app.migrate(
