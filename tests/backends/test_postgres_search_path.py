@@ -116,3 +116,18 @@ def test_each_schema_has_its_own_migration_lock(two_schemas: Project) -> None:
         assert "waiting for the migration lock" in r.stderr
     assert query(url, "SELECT count(*) FROM tenant2.umbral_migrations") == [(1,)]
     assert query(url, "SELECT to_regclass('tenant1.post')") == [(None,)]
+
+
+def test_a_search_path_naming_no_existing_schema_is_refused_up_front(two_schemas: Project) -> None:
+    p, url = two_schemas, two_schemas.database
+    p.models(POST)
+    assert p.run("makemigrations").code == 0
+    before = objects(url)
+    r = p.run("migrate", "--database", in_schema(url, "nope"))
+    assert (r.code, r.out_lines) == (1, []), r
+    assert r.err_lines == [
+        "error: umbral migrate: no schema on the database's search_path (nope) exists, so "
+        "there is nowhere to create tables; create the schema first (CREATE SCHEMA ...) or "
+        "name an existing one in the URL's search_path"
+    ]
+    assert objects(url) == before

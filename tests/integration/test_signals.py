@@ -309,8 +309,8 @@ def _check_state(p: Project, files: list[str]) -> int:
 
 
 def _wait_for_the_server(url: str) -> None:
-    """Until the killed process's query has ended. The server runs a query it was sent to its
-    end, the migration's COMMIT included, before it notices the client is gone: the state to
+    """Until the killed process's query has ended. The server may run a query it was sent to
+    its end, the migration's COMMIT included, before it notices the client is gone: the state to
     check is the one it leaves then (a ``migrate`` started meanwhile waits for it on the
     tracking row's primary key, then skips that migration)."""
     if url.startswith("sqlite"):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from umbral.backend import Backend
 from umbral.database import driver_cursor
-from umbral.errors import UmbralError
+from umbral.errors import DatabaseError, UmbralError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -188,7 +188,15 @@ class PostgresConnection(Backend):
         lock_conn = conn.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         try:
             # Same URL, same search_path: the schema this run migrates.
-            key = lock_key(lock_conn.exec_driver_sql("SELECT current_schema()").scalar())
+            schema = lock_conn.exec_driver_sql("SELECT current_schema()").scalar()
+            if schema is None:
+                path = lock_conn.exec_driver_sql("SHOW search_path").scalar()
+                raise DatabaseError(
+                    f"umbral migrate: no schema on the database's search_path ({path}) exists, "
+                    "so there is nowhere to create tables; create the schema first (CREATE "
+                    "SCHEMA ...) or name an existing one in the URL's search_path"
+                )
+            key = lock_key(schema)
             self._acquire(lock_conn, key, wait)
             try:
                 self.session_setup(conn)
