@@ -55,7 +55,7 @@ def _make(cls: type[T], frozen: bool) -> type[T]:
         return dataclass(frozen=frozen)(cls)  # a plain dataclass base: let dataclass check it
     documented = own.get("__doc__") is not None
     if not documented:
-        cls.__doc__ = ""  # dataclass would compute the signature for it
+        cls.__doc__ = " "  # an empty one would make dataclass compute the signature for it
     # dataclass refuses a class that is not frozen over a frozen base: this one is told it is
     # not, and is made frozen below.
     flipped = [b for b in bases if b.__dataclass_params__.frozen]  # type: ignore[attr-defined]

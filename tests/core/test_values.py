@@ -148,3 +148,22 @@ def test_a_mutable_class_over_a_frozen_one_is_refused() -> None:
         @record
         class Sub(Base):
             b: int = 0
+
+
+@pytest.mark.parametrize("decorate", [frozen, record])
+def test_an_undocumented_class_costs_no_signature(decorate, monkeypatch) -> None:
+    """dataclass writes a missing docstring from ``inspect.signature`` (a few ms the first
+    time, tokenizing included); the decorators define such a class without it, and leave it
+    undocumented."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("inspect.signature was called")
+
+    monkeypatch.setattr(inspect, "signature", refuse)
+
+    @decorate
+    class Plain:
+        x: int = 1
+
+    assert Plain.__doc__ is None
+    assert Plain(2).x == 2
