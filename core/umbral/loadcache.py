@@ -52,7 +52,10 @@ def open_store(directory: Path) -> FileStore | None:
     # A name per directory, not a secret: two zlib checksums, as zlib is loaded anyway and
     # hashlib (OpenSSL) is not. Two directories sharing a name would only share entries,
     # which the file's size, mtime and inode tell apart.
-    where = str(directory.resolve()).encode()
+    try:
+        where = str(directory.resolve()).encode()
+    except (OSError, RuntimeError):  # a symlink loop: the loader reports the directory
+        return None
     digest = f"{zlib.crc32(where):08x}{zlib.adler32(where):08x}"
     return FileStore(root / f"migrations-{digest}.json")
 

@@ -9,6 +9,7 @@ duplicate sequence number. Errors name the file. This module reads files; it nev
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -209,9 +210,18 @@ def load_plugin(
 
     ``branches=True`` accepts unmerged duplicate sequence numbers (for ``--merge``).
     """
-    if not directory.is_dir():
+    try:
+        # The names alone, sorted as strings: cheaper than globbing and sorting paths.
+        with os.scandir(directory) as entries:
+            names = sorted(e.name for e in entries if e.name.endswith(".json"))
+    except (FileNotFoundError, NotADirectoryError):
         return []
-    paths = sorted(directory.glob("*.json"))
+    except OSError as exc:
+        raise MigrationFileError(
+            f"cannot read the migrations directory {directory}: {exc.strerror or exc}; make it "
+            "a readable directory, or remove it"
+        ) from None
+    paths = [directory / name for name in names]
     if store is None:
         migrations = [load_file(p, plugin) for p in paths]
     else:

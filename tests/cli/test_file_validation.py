@@ -290,3 +290,18 @@ def test_a_non_finite_number_of_seconds_in_the_config_names_the_key(
     assert r.code == 1, r
     assert len(r.err_lines) == 1, r
     assert r.err_lines[0].startswith(f"error: {config}: `{key}` must be a finite number"), r
+
+
+def test_an_unreadable_migrations_directory_is_named(project: Project) -> None:
+    p = project
+    p.models("class Post(Model):\n    title = fields.Text()\n")
+    (p.root / "migrations").mkdir(exist_ok=True)
+    (p.root / "migrations" / "app").symlink_to("app")  # a loop: reading it fails
+    for command in ("showmigrations", "makemigrations", "migrate"):
+        r = p.run(command)
+        assert r.code == 1, r
+        assert r.err_lines[-1] == (
+            f"error: cannot read the migrations directory {p.root / 'migrations' / 'app'}: "
+            "Too many levels of symbolic links; make it a readable directory, or remove it"
+        ), r
+        assert "Traceback" not in r.stderr
