@@ -583,7 +583,7 @@ def _installed_backend(dialect: str) -> Backend:
         load_plugins(pm)
     except UmbralError:  # a broken plugin elsewhere: the portable default still works
         return Backend()
-    for found in pm.hook.umbral_backends():
+    for found in pm.hook.umbral_backends(scheme=dialect):
         for backend in found or ():
             if dialect in backend.schemes:
                 return backend

@@ -17,8 +17,14 @@ class BackendHooks:
     module ``safety`` returns (its ``classify``), each only when that backend is the active
     one. A plugin module exposes the three bound methods under their hook names."""
 
-    def __init__(self, name: str, make: Callable[[], Any], safety: Callable[[], Any]) -> None:
-        self.name, self._make, self._safety = name, make, safety
+    def __init__(
+        self,
+        name: str,
+        schemes: tuple[str, ...],
+        make: Callable[[], Any],
+        safety: Callable[[], Any],
+    ) -> None:
+        self.name, self.schemes, self._make, self._safety = name, schemes, make, safety
 
     @cached_property
     def backend(self) -> Any:
@@ -28,7 +34,9 @@ class BackendHooks:
         return getattr(backend, "name", None) == self.name
 
     @hookimpl
-    def umbral_backends(self) -> list[Any]:
+    def umbral_backends(self, scheme: str | None) -> list[Any]:
+        if scheme is not None and scheme not in self.schemes:
+            return []  # not built: a project on another database never imports it
         return [self.backend]
 
     @hookimpl

@@ -15,7 +15,7 @@ from typing import Any
 
 from umbral import loadcache, loader
 from umbral.backend import Backend
-from umbral.config import backend_for_url
+from umbral.config import backend_for_url, url_scheme
 from umbral.errors import (
     ConfigError,
     MigrationGraphError,
@@ -99,6 +99,7 @@ class Environment:
         # Declared dependencies are checked now; foreign-key edges need the models (`order`).
         declared_dependencies(self.app_infos)
         self._migrations: dict[str, list[Migration]] = {}
+        self._by_scheme: dict[str, Backend | None] = {}
         #: Load unmerged branches without the duplicate-sequence error (``--merge`` does).
         self.accept_branches = False
 
@@ -217,11 +218,22 @@ class Environment:
     @cached_property
     def backends(self) -> list[Backend]:
         out: list[Backend] = []
-        for result in self.pm.hook.umbral_backends():
+        for result in self.pm.hook.umbral_backends(scheme=None):
             out.extend(result or [])
         return out
 
     def backend_for(self, url: str) -> Backend:
+        """The backend serving ``url``: the plugins are asked for that scheme's backends only
+        (the others are not built); the error naming every installed one asks for all."""
+        if "://" in url and "backends" not in self.__dict__:
+            scheme = url_scheme(url)
+            if scheme not in self._by_scheme:
+                found = self.pm.hook.umbral_backends(scheme=scheme)
+                serving = [b for r in found for b in (r or ()) if scheme in b.schemes]
+                self._by_scheme[scheme] = serving[0] if serving else None
+            backend = self._by_scheme[scheme]
+            if backend is not None:
+                return backend
         return backend_for_url(url, self.backends)
 
     # -- migrations -----------------------------------------------------------------------

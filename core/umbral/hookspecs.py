@@ -57,12 +57,16 @@ def umbral_migrations_dir() -> str | None:
 
 
 @hookspec
-def umbral_backends() -> list[Backend]:
+def umbral_backends(scheme: str | None) -> list[Backend]:
     """Return backend objects this plugin provides.
 
     Each backend has a unique ``name`` and declares the URL schemes it serves in ``schemes``
     (``("sqlite",)``, ``("postgres", "postgresql")``). umbral picks the backend whose scheme
     matches the database URL (the part before ``+driver`` and ``://``).
+
+    ``scheme``: when umbral looks for the backend of one database URL, that URL's scheme; a
+    plugin may then return only its backends that serve it, and so not build (or import) the
+    others. None: every backend (listing them, or no URL at hand). Optional to accept.
     """
 
 

@@ -166,3 +166,31 @@ def test_showmigrations_from_cached_files_builds_no_operation(project: Project) 
     # A file the cache does not know is parsed whole, operations included.
     (p.root / "migrations").joinpath("app", "0001_create_post.json").touch()
     assert run_probe(OPERATIONS_PROBE, "OPS", p.root, "showmigrations")[2] == "True"
+
+
+BACKENDS_PROBE = probe_script(
+    "built = [m for m in ('umbral_sqlite.backend', 'umbral_postgres.backend', "
+    "'umbral_mysql.backend') if m in sys.modules]\n"
+    "sys.stderr.write('BACKENDS=' + ','.join(built) + '\\n')"
+)
+
+
+def test_a_command_builds_only_the_backend_its_database_needs(project: Project) -> None:
+    """Every backend plugin is loaded, but only the one serving the database's scheme builds
+    (and imports) its backend: the others answer ``umbral_backends(scheme=...)`` empty."""
+    p = project
+    assert p.database.startswith("sqlite")
+    code, _, built = run_probe(BACKENDS_PROBE, "BACKENDS", p.root, "showmigrations")
+    assert (code, built) == (0, "umbral_sqlite.backend")
+    code, _, built = run_probe(BACKENDS_PROBE, "BACKENDS", p.root, "sqlmigrate", "app/0001_x")
+    assert code == 1 and built == "umbral_sqlite.backend"
+
+
+def test_each_backend_plugin_declares_its_backends_schemes() -> None:
+    from umbral_mysql import plugin as mysql_plugin
+    from umbral_mysql.backend import MySQLBackend
+    from umbral_postgres import plugin as postgres_plugin
+    from umbral_postgres.backend import PostgresBackend
+
+    assert PostgresBackend.schemes == postgres_plugin.SCHEMES
+    assert MySQLBackend.schemes == mysql_plugin.SCHEMES

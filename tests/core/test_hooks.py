@@ -163,7 +163,7 @@ class EchoPlugin:
     backend = EchoBackend()
 
     @hookimpl
-    def umbral_backends(self) -> list[Backend]:
+    def umbral_backends(self) -> list[Backend]:  # without `scheme`: the older signature works
         return [self.backend]
 
     @hookimpl

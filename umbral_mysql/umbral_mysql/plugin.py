@@ -11,6 +11,7 @@ from typing import Any
 from umbral.backendplugin import BackendHooks
 
 NAME = "mysql"  # MySQLBackend.name, without importing the backend
+SCHEMES = ("mysql", "mariadb")  # MySQLBackend.schemes
 
 
 def _make() -> Any:
@@ -26,7 +27,7 @@ def _safety() -> Any:
     return safety
 
 
-_hooks = BackendHooks(NAME, _make, _safety)
+_hooks = BackendHooks(NAME, SCHEMES, _make, _safety)
 umbral_backends = _hooks.umbral_backends
 umbral_render_operation = _hooks.umbral_render_operation
 umbral_classify_operation = _hooks.umbral_classify_operation

@@ -13,6 +13,7 @@ from umbral.backendplugin import BackendHooks
 # PostgresBackend.name. The backend and the safety rules are imported on first use: every
 # `umbral` start-up (`--help` included) imports this module to look for plugin commands.
 NAME = "postgres"
+SCHEMES = ("postgres", "postgresql")  # PostgresBackend.schemes
 
 
 def _make() -> Any:
@@ -28,7 +29,7 @@ def _safety() -> Any:
     return safety
 
 
-_hooks = BackendHooks(NAME, _make, _safety)
+_hooks = BackendHooks(NAME, SCHEMES, _make, _safety)
 umbral_backends = _hooks.umbral_backends
 umbral_render_operation = _hooks.umbral_render_operation
 umbral_classify_operation = _hooks.umbral_classify_operation

@@ -22,7 +22,9 @@ def _backend() -> Any:
 
 
 @hookimpl
-def umbral_backends() -> list[Any]:
+def umbral_backends(scheme: str | None) -> list[Any]:
+    if scheme is not None and scheme != "sqlite":
+        return []  # not built: a project on another database never imports it
     return [_backend()]
 
 

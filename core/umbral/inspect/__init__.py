@@ -216,7 +216,7 @@ def _backend_for(url: str, backends: list[Backend] | None) -> Backend:
 
         pm = new_manager()
         load_plugins(pm)
-        backends = [b for found in pm.hook.umbral_backends() for b in (found or [])]
+        backends = [b for found in pm.hook.umbral_backends(scheme=None) for b in (found or [])]
     return backend_for_url(url, backends, command="umbral inspectdb")
 
 
