@@ -26,21 +26,14 @@ from umbral.errors import UnsupportedChange
 from umbral.schema import Column, ModelState, Shim
 from umbral.sqlscript import leading_words
 from umbral.steps import RunTimeStep
-from umbral_sqlite.catalog import affinity
 from umbral_sqlite.connection import SQLiteConnection
-from umbral_sqlite.steps import (
-    Adapted,
-    DropIndexesLike,
-    DropInPlace,
-    DropWithDependents,
-    EditDefinition,
-    Rebuild,
-    SkipIfIndexed,
-    Way,
-)
 
 if TYPE_CHECKING:
     from umbral import operations as ops
+    from umbral_sqlite.steps import Way
+
+# The run-time steps (``umbral_sqlite.steps``, with the table-definition parser) are imported
+# by the renderers that make them: a command that renders nothing never loads them.
 
 #: What a renderer returns: statements, and steps the run time adapts to the database.
 Step = str | RunTimeStep
@@ -135,6 +128,8 @@ class SQLiteBackend(SQLiteConnection):
         unique = col is not None and (
             col.unique or any(u and op.column in cols for cols, u in old.index_specs())
         )
+        from umbral_sqlite.steps import Adapted, DropInPlace, DropWithDependents
+
         if unique:
             # SQLite never drops a column of a UNIQUE constraint, and a table umbral did not
             # create may declare one in its definition: rebuild, unless the table is as its
@@ -163,6 +158,8 @@ class SQLiteBackend(SQLiteConnection):
             check = [*self.unique_check(op.table, (op.column,), ctx)]
         edit: tuple[Way, ...] = ()
         if same_indexes and self._definition_only(op):
+            from umbral_sqlite.steps import EditDefinition
+
             edit = (EditDefinition(before, after),)
         return [*check, *self.rebuild(old, new, ctx, fill, edit)]
 
@@ -183,6 +180,8 @@ class SQLiteBackend(SQLiteConnection):
             return False
         if old.nullable and not new.nullable:
             return False  # NOT NULL must be checked against every row: the rebuild does
+        from umbral_sqlite.catalog import affinity
+
         if affinity(self.sql_type(old)) != affinity(self.sql_type(new)):
             return False
         relaxed = replace(old, **{a: getattr(new, a) for a in _DEFINITION_ONLY})
@@ -274,6 +273,8 @@ class SQLiteBackend(SQLiteConnection):
         run time one is left out when the table already has an index that indexes the same way
         under another name (adopted by inspectdb with its legacy name, which SQLite kept
         through the rename): the rename does not add a second one, as on PostgreSQL."""
+        from umbral_sqlite.steps import Adapted, SkipIfIndexed
+
         out: list[Step] = []
         for cols, unique in specs:
             create = self.index_sql(table, cols, unique)
@@ -293,6 +294,8 @@ class SQLiteBackend(SQLiteConnection):
         definition (a table umbral did not create) cannot be dropped but by a rebuild, which
         is what is rendered for a unique one; the run time takes the drop instead when the
         definition has no such constraint."""
+        from umbral_sqlite.steps import Adapted, DropIndexesLike
+
         drop = self.drop_index_sql(op.table, op.columns, op.unique)
         # The index as umbral makes it: what the ones to drop index as.
         like = DropIndexesLike(drop, self.index_sql(op.table, op.columns, op.unique))
@@ -357,6 +360,8 @@ class SQLiteBackend(SQLiteConnection):
         # is theirs, and goes when they no longer have it.
         modelled = tuple(self.table_indexes_sql(old))
         counter = tuple(self._carry_counter_sql(old, new, table, tmp))
+        from umbral_sqlite.steps import Rebuild
+
         return [Rebuild(table, create, copy, counter, swap, expected, modelled, copy_all, instead)]
 
     def _carry_counter_sql(
