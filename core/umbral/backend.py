@@ -534,14 +534,20 @@ class Backend:
         return False
 
     def run_script(
-        self, conn: Connection, statements: Sequence[str], *, commit: bool = False
+        self,
+        conn: Connection,
+        statements: Sequence[str],
+        *,
+        commit: bool = False,
+        chain: bool = False,
     ) -> None:
         """Run ``statements`` in order in one round trip, inside the current transaction,
         raising the driver's error when one fails (the executor then rolls back).
 
-        ``commit``: the transaction is the migration's own and nothing runs in it after the
-        script, so the script may end with its ``COMMIT`` (a round trip less), provided the
-        driver's own commit afterwards then does nothing wrong."""
+        ``commit``: no SQLAlchemy transaction is open; the script runs in a transaction of the
+        driver's and ends with its ``COMMIT``, and a failure rolls that transaction back before
+        the error is raised. ``chain`` (with ``commit``): after the ``COMMIT`` the script opens
+        the next migration's transaction, which then runs without a ``BEGIN`` of its own."""
         raise NotImplementedError
 
     def can_count(self, conn: Connection, statement: str) -> bool:

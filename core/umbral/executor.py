@@ -160,11 +160,12 @@ def _refuse_outside_transaction_only(
 BATCH_SECONDS = 0.5
 
 
-def apply_one(session: Session, rendered: Rendered) -> bool:
+def apply_one(session: Session, rendered: Rendered, chain: bool = False) -> bool:
     """Run one migration and record it, atomically. Returns False if it was already applied.
 
     A failing statement rolls the whole migration back (its tracking row included) and raises
-    MigrationFailed naming the migration, the statement and the database error.
+    MigrationFailed naming the migration, the statement and the database error. ``chain``:
+    the next migration runs in a transaction too (``chains``).
     """
     conn, backend = session.conn, session.backend
     m = rendered.migration
@@ -172,7 +173,7 @@ def apply_one(session: Session, rendered: Rendered) -> bool:
     if not fake and backend.runs_in_steps(rendered.statements, m.atomic):
         return stepwise.apply(session, rendered)
     errors = driver_errors(conn)
-    if not fake and _apply_as_script(conn, backend, rendered, errors):
+    if not fake and _apply_as_script(conn, backend, rendered, errors, chain):
         return True
     fk_off = rendered.needs_fk_off and not fake
     claimed = False  # whether this run wrote (or deleted) the tracking row
@@ -278,9 +279,14 @@ def _apply_as_script(
     backend: Backend,
     rendered: Rendered,
     errors: tuple[type[BaseException], ...],
+    chain: bool = False,
 ) -> bool:
     """Apply a migration in one round trip when the backend can run a script: its tracking
     row first, then its statements, in its own transaction. True when it was applied.
+
+    Where the script can end the transaction itself, it runs outside SQLAlchemy's: the driver
+    opens the transaction (unless the previous migration's script left the next one open,
+    ``chain``) and the script commits it, so a migration costs one round trip.
 
     False when it was not tried, or when the script failed and was rolled back (nothing of it
     is left): the caller then runs the migration statement by statement, which names the
@@ -305,15 +311,18 @@ def _apply_as_script(
     check = not rendered.fk_neutral
     in_script = [backend.DEFERRED_CHECK_SQL] if check and backend.DEFERRED_CHECK_SQL else []
     check = check and not in_script
+    script = [record, *map(str, rendered.statements), *in_script]
     # Its own transaction, with nothing to check after the script: the script commits it.
-    commit = not check and not conn.info.get("umbral_batch")
+    commit = not check and not conn.info.get("umbral_batch") and not conn.in_transaction()
     try:
-        with migration_transaction(conn, backend):
-            before = backend.deferred_state(conn) if check else None
-            script = [record, *map(str, rendered.statements), *in_script]
-            backend.run_script(conn, script, commit=commit)
-            if check and backend.deferred_violations(conn, before):
-                raise _DeferredViolated
+        if commit:
+            backend.run_script(conn, script, commit=True, chain=chain)
+        else:
+            with migration_transaction(conn, backend):
+                before = backend.deferred_state(conn) if check else None
+                backend.run_script(conn, script)
+                if check and backend.deferred_violations(conn, before):
+                    raise _DeferredViolated
     except _DeferredViolated:
         return False
     except errors as exc:
@@ -333,6 +342,18 @@ def _apply_as_script(
             verify_rolled_back(conn, backend, m, False, failure)
         return False
     return True
+
+
+def chains(session: Session, after: Rendered) -> bool:
+    """Whether a migration's script may open the transaction of ``after``, the next one: it
+    runs in one transaction, outside a batch (a script or the plain path; never the
+    statement-by-statement run, which switches the connection to autocommit)."""
+    backend = session.backend
+    if after.record_only or after.backward or session.conn.info.get("umbral_batch"):
+        return False
+    if backend.runs_in_steps(after.statements, after.migration.atomic):
+        return False
+    return _scriptable(session.conn, backend, after)
 
 
 def _scriptable(conn: Connection, backend: Backend, rendered: Rendered) -> bool:
@@ -374,7 +395,8 @@ def apply_plan(session: Session, plan: Sequence[Rendered]) -> list[str]:
     while i < total:
         end, fk_off = batch_end(plan, i, batching=batching)
         if end - i == 1:
-            _apply_step(session, plan[i], i + 1, total, done)
+            chain = i + 1 < total and chains(session, plan[i + 1])
+            _apply_step(session, plan[i], i + 1, total, done, chain)
             i += 1
         else:
             i += _apply_batch(session, plan[i:end], fk_off, i, total, done)
@@ -400,10 +422,12 @@ def batch_end(plan: Sequence[Rendered], start: int, *, batching: bool) -> tuple[
     return end, bool(fk_off)
 
 
-def _apply_step(session: Session, rendered: Rendered, i: int, total: int, done: list[str]) -> None:
+def _apply_step(
+    session: Session, rendered: Rendered, i: int, total: int, done: list[str], chain: bool = False
+) -> None:
     key = rendered.migration.key
     session.event("start", {"migration": key, "index": i, "total": total})
-    ran = retry_lock_timeouts(session, key, lambda r=rendered: apply_one(session, r))
+    ran = retry_lock_timeouts(session, key, lambda r=rendered: apply_one(session, r, chain))
     if ran:
         done.append(key)
     session.event("done" if ran else "skipped", {"migration": key, "index": i, "total": total})

@@ -311,6 +311,32 @@ def test_a_migration_goes_to_the_server_as_one_script_with_its_tracking_row(
     assert recorded(url) == [("app", "0001_t")]
 
 
+def test_a_script_opens_the_next_migrations_transaction(pg_project: Project) -> None:
+    """When the next migration goes as a script too, a script ends with COMMIT and the next
+    one's BEGIN (that one's psycopg sends none); the last, and one before a migration that runs
+    statement by statement in autocommit (a concurrent index), ends with COMMIT alone."""
+    p, url = pg_project, pg_project.database
+    write(p.root, "0001_t", [
+        ops.CreateTable(table="t", columns=(PK, C("s", "Text"))),
+        ops.RunSql(sql="SELECT pg_sleep(1)"),
+    ])  # fmt: skip
+    write(p.root, "0002_u", [
+        ops.CreateTable(table="u", columns=(PK, C("n", "Integer"))),
+        ops.RunSql(sql="SELECT pg_sleep(1)"),
+    ])  # fmt: skip
+    write(p.root, "0003_index", [
+        ops.AddIndex(table="u", columns=("n",), concurrent=True),
+    ], atomic=False)  # fmt: skip
+    proc = start(p)
+    wait_for(lambda: running(url, "INSERT INTO umbral_migrations %pg_sleep(1)%COMMIT%;%BEGIN"))
+    wait_for(lambda: running(url, 'INSERT INTO umbral_migrations %"u"%pg_sleep(1)%COMMIT'))
+    assert not running(url, '%"u"%pg_sleep(1)%BEGIN')
+    code, out, err = proc.wait(timeout=60), *proc.communicate()
+    assert (code, out.strip()) == (0, "Applied 3 migration(s)"), err
+    assert recorded(url) == [("app", "0001_t"), ("app", "0002_u"), ("app", "0003_index")]
+    assert [d for d in indexes(url, "u").values() if "(n)" in d and "INVALID" not in d]
+
+
 def test_a_recorded_migration_runs_none_of_its_statements(
     tmp_path: Path, postgres_url: str
 ) -> None:

@@ -137,19 +137,37 @@ class PostgresConnection(Backend):
         return self.statement_timeout is None or version >= 130000
 
     def run_script(
-        self, conn: Connection, statements: Sequence[str], *, commit: bool = False
+        self,
+        conn: Connection,
+        statements: Sequence[str],
+        *,
+        commit: bool = False,
+        chain: bool = False,
     ) -> None:
         """Send the statements as one simple-protocol query: one round trip for a migration
         instead of one per statement (half of a long history's run time here). The server runs
         them in order and stops at the first error; a line break before each `;` keeps a
         trailing `--` comment from swallowing the next statement.
 
-        With ``commit`` the query ends with the transaction's ``COMMIT``, skipped with the rest
-        when a statement fails. psycopg's own commit afterwards sees the server idle and sends
-        nothing; the connection never leaves its transactional mode, so an interrupt anywhere
-        leaves either the whole migration with its tracking row or none of it."""
-        sql = "\n;\n".join([*statements, "COMMIT"] if commit else statements)
-        conn.connection.driver_connection.cursor().execute(sql)  # type: ignore[union-attr]
+        With ``commit`` (no SQLAlchemy transaction open) psycopg opens the transaction, unless
+        the previous script left one open, and the query ends with its ``COMMIT``, skipped with
+        the rest when a statement fails; then the failed transaction is rolled back here. With
+        ``chain`` a ``BEGIN`` follows the ``COMMIT``: the next migration's script then goes
+        without psycopg's own ``BEGIN`` round trip. The connection never leaves its
+        transactional mode, so an interrupt anywhere leaves either the whole migration with its
+        tracking row or none of it."""
+        if not commit:
+            sql = "\n;\n".join(statements)
+            conn.connection.driver_connection.cursor().execute(sql)  # type: ignore[union-attr]
+            return
+        raw = conn.connection.driver_connection
+        tail = ["COMMIT", "BEGIN"] if chain else ["COMMIT"]
+        try:
+            raw.cursor().execute("\n;\n".join([*statements, *tail]))  # type: ignore[union-attr]
+        except BaseException:
+            with suppress(Exception):  # the connection is gone: nothing to roll back
+                raw.rollback()  # type: ignore[union-attr]
+            raise
 
     def is_lock_timeout(self, exc: BaseException) -> bool:
         orig = getattr(exc, "orig", None) or exc
