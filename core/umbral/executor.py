@@ -346,12 +346,10 @@ def _apply_as_script(
 
 def chains(session: Session, after: Rendered) -> bool:
     """Whether a migration's script may open the transaction of ``after``, the next one: it
-    runs in one transaction, outside a batch (a script or the plain path; never the
+    runs as a script too (or, should that fail, in one transaction; never the
     statement-by-statement run, which switches the connection to autocommit)."""
     backend = session.backend
-    if after.record_only or after.backward or session.conn.info.get("umbral_batch"):
-        return False
-    if backend.runs_in_steps(after.statements, after.migration.atomic):
+    if after.record_only or backend.runs_in_steps(after.statements, after.migration.atomic):
         return False
     return _scriptable(session.conn, backend, after)
 

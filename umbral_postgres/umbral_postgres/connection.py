@@ -156,17 +156,14 @@ class PostgresConnection(Backend):
         without psycopg's own ``BEGIN`` round trip. The connection never leaves its
         transactional mode, so an interrupt anywhere leaves either the whole migration with its
         tracking row or none of it."""
-        if not commit:
-            sql = "\n;\n".join(statements)
-            conn.connection.driver_connection.cursor().execute(sql)  # type: ignore[union-attr]
-            return
         raw = conn.connection.driver_connection
-        tail = ["COMMIT", "BEGIN"] if chain else ["COMMIT"]
+        tail = (["COMMIT", "BEGIN"] if chain else ["COMMIT"]) if commit else []
         try:
             raw.cursor().execute("\n;\n".join([*statements, *tail]))  # type: ignore[union-attr]
         except BaseException:
-            with suppress(Exception):  # the connection is gone: nothing to roll back
-                raw.rollback()  # type: ignore[union-attr]
+            if commit:  # the transaction is the driver's own: SQLAlchemy's rolls back the rest
+                with suppress(Exception):  # the connection is gone: nothing to roll back
+                    raw.rollback()  # type: ignore[union-attr]
             raise
 
     def is_lock_timeout(self, exc: BaseException) -> bool:
