@@ -182,7 +182,8 @@ def _tables_at_end(plan: Sequence[Migration]) -> set[str]:
 def drop_leftovers(conn: Connection, backend: Backend, fast: FastPath) -> list[str]:
     """After a failed build, drop the tables and views of it that the database kept (one whose
     DDL commits on its own keeps each statement that ran); returns what it dropped. None of
-    them existed before the build (``choose``), so each one found is the build's."""
+    them existed when the build began (``apply`` checked under the write lock), so each one
+    found is the build's."""
     from sqlalchemy import inspect
 
     if conn.in_transaction():
@@ -228,12 +229,34 @@ def render(pm: pluggy.PluginManager, backend: Backend, covered: Sequence[Migrati
     return out
 
 
+class NoLongerEmpty(Exception):
+    """Another run wrote to the database between ``choose`` and the build's transaction."""
+
+
 def apply(conn: Connection, backend: Backend, fast: FastPath) -> list[str]:
-    """Run the head schema's SQL and record every covered migration, in one transaction."""
+    """Run the head schema's SQL and record every covered migration, in one transaction.
+
+    ``choose`` looked before the write lock was taken; a run started beside this one (SQLite
+    serialises only the transactions) may have built or begun the schema since. The check is
+    repeated under the lock, and :class:`NoLongerEmpty` sends the caller to the replay, whose
+    per-migration re-checks skip what the other run applied."""
     with write_transaction(conn, backend):
         recorder.ensure_table(conn)
+        if _written(conn, fast.covered):
+            raise NoLongerEmpty
         cursor = driver_cursor(conn)
         for statement in fast.statements:
             cursor.execute(statement)
         recorder.record_many(conn, [(m.plugin, m.id, m.checksum) for m in fast.covered])
     return [m.key for m in fast.covered]
+
+
+def _written(conn: Connection, plan: Sequence[Migration]) -> bool:
+    """Whether the database holds a tracking or progress row, or a table of the plan's end."""
+    from sqlalchemy import inspect
+
+    if conn.exec_driver_sql(f"SELECT 1 FROM {recorder.TABLE}").first() is not None:
+        return True
+    insp = inspect(conn)
+    existing = set(insp.get_table_names()) | set(insp.get_view_names())
+    return recorder.PROGRESS_TABLE in existing or bool(existing & _tables_at_end(plan))

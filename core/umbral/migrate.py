@@ -236,6 +236,12 @@ class Migrator:
                 {"migration": covered[-1].key, "index": len(covered), "total": len(covered)},
             )
             return done
+        except fastpath.NoLongerEmpty:
+            # Another run wrote first; it holds the migrations this one would have recorded.
+            result.path = "replay: another run wrote to the database after this one looked"
+            result.fast = None
+            result.plan = [self.render(s) for s in steps]
+            return []
         except executor.driver_errors(self.conn) as exc:
             from umbral.database import translate_db_errors
 
@@ -423,7 +429,9 @@ class Migrator:
             progress.clear_if_any(self.conn, keys)
             for key in keys:
                 m = self.by_key[key]
-                recorder.record(self.conn, m.plugin, m.id, m.checksum)
+                # A run beside this one (SQLite has no run-wide lock) may have recorded it.
+                if not recorder.is_applied(self.conn, m.plugin, m.id):
+                    recorder.record(self.conn, m.plugin, m.id, m.checksum)
 
 
 __all__ = [

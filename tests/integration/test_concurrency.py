@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Project, rows, schema_of
+from conftest import SHOP, Project, rows, schema_of
 from umbral import App, Model, fields
 
 MIGRATIONS = 20
@@ -95,3 +95,40 @@ def test_eight_processes_on_one_mysql_database(tmp_path: Path, mysql_url: str) -
     p.models("")
     files = _history(root)
     _check(p, files, _migrate_together(p, 8))
+
+
+INTERLEAVE = """
+
+import subprocess, sys
+from pathlib import Path
+
+
+@hookimpl
+def umbral_render_operation(operation, backend, context):
+    # The first rendering in a run that finds the marker runs a whole `umbral migrate` to its
+    # end first: that run writes between this one's look at the empty database and its build.
+    marker = Path("interleave")
+    if marker.exists():
+        marker.unlink()
+        with open("inner.out", "w") as out:
+            subprocess.run([sys.executable, "-m", "umbral", "migrate"], stdout=out, check=True)
+    return None
+"""
+
+
+def test_a_run_that_found_the_database_empty_yields_to_one_that_built_it(
+    project: Project,
+) -> None:
+    """SQLite serialises transactions, not runs: a run that chose the fast path on an empty
+    database, then found the schema built by another run when its own transaction began,
+    replays instead (skipping each migration the other run applied) and drops nothing."""
+    project.write("shop.py", SHOP + INTERLEAVE)
+    project.write_config(plugin_modules={"shop": "shop"}, plugins=["shop"])
+    project.models("class Note(Model):\n    body = fields.Text()\n")
+    assert project.run("makemigrations").code == 0
+    (project.root / "interleave").write_text("")
+    r = project.run("migrate")
+    assert (r.code, r.out_lines) == (0, ["No pending migrations"]), r
+    assert (project.root / "inner.out").read_text() == "Applied 2 migration(s)\n"
+    assert set(schema_of(project.database)) >= {"note", "shop_item", "umbral_migrations"}
+    assert len(rows(project.database, "SELECT name FROM umbral_migrations")) == 2
