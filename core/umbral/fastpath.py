@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import field, replace
 from typing import TYPE_CHECKING
 
-from umbral import recorder
+from umbral import loadcache, recorder
 from umbral.autodetector import diff
 from umbral.database import driver_cursor
 from umbral.executor import Rendered, render_migration, write_transaction
@@ -57,9 +57,9 @@ def must_replay(m: Migration) -> str | None:
     """Why ``m`` has to run as written (its effect is not in its snapshot), or None."""
     if m.skip_on:
         return f"{m.key} is gated by skip_on"
-    for op in m.operations:
-        if op.kind not in SCHEMA_KINDS:
-            return f"{m.key} holds {op.kind}"
+    for kind in m.operation_kinds:
+        if kind not in SCHEMA_KINDS:
+            return f"{m.key} holds {kind}"
     return None
 
 
@@ -85,26 +85,46 @@ def split(plan: Sequence[Migration]) -> tuple[int, str | None]:
 
 def _disagreeing(covered: Sequence[Migration]) -> Migration | None:
     """The last covered migration of the first plugin whose operations, run from empty, do
-    not end at that migration's snapshot (tables and views), or None."""
-    states: dict[str, State] = {}
-    views: dict[str, set[str]] = {}
+    not end at that migration's snapshot (tables and views), or None. A plugin's chain found
+    to agree before (same files, by checksum) is not run again (``loadcache.Agreeing``)."""
+    chains: dict[str, list[Migration]] = {}
     for m in covered:
-        state = states.get(m.plugin, {})
-        names = views.setdefault(m.plugin, set())
+        chains.setdefault(m.plugin, []).append(m)
+    remembered = loadcache.open_agreeing()
+    agreeing = []
+    for chain in chains.values():
+        digest = _digest(chain)
+        if remembered is not None and digest in remembered:
+            continue
+        if not _agrees(chain):
+            return chain[-1]
+        agreeing.append(digest)
+    if remembered is not None:
+        remembered.add(agreeing)
+    return None
+
+
+def _digest(chain: Sequence[Migration]) -> str:
+    from hashlib import sha256
+
+    return sha256("\n".join(f"{m.key} {m.checksum}" for m in chain).encode()).hexdigest()
+
+
+def _agrees(chain: Sequence[Migration]) -> bool:
+    """Whether one plugin's operations, run from empty, end at its last snapshot."""
+    state: State = {}
+    views: set[str] = set()
+    for m in chain:
         for op in m.operations:
             state = op.apply(state)
             if isinstance(op, CreateView):
-                names.add(op.name)
+                views.add(op.name)
             elif isinstance(op, DropView):
-                names.discard(op.name)
-        states[m.plugin] = state
-    for plugin, end in _ends(covered).items():
-        snapshot = end.snapshot_after
-        want = state_from_snapshot(snapshot.models)
-        want_views = {x.table for x in snapshot.models.values() if x.view is not None}
-        if _shape(states[plugin]) != _shape(want) or views[plugin] != want_views:
-            return end
-    return None
+                views.discard(op.name)
+    snapshot = chain[-1].snapshot_after
+    want = state_from_snapshot(snapshot.models)
+    want_views = {x.table for x in snapshot.models.values() if x.view is not None}
+    return _shape(state) == _shape(want) and views == want_views
 
 
 def _shape(state: State) -> dict[str, tuple]:

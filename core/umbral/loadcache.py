@@ -31,8 +31,9 @@ from typing import Any
 from umbral.version import __version__
 
 #: Bumped when validation changes: an entry vouches for a file as the validator of its version
-#: saw it (3: operations, columns and models are type-checked, see fileschema).
-VERSION = 3
+#: saw it (3: operations, columns and models are type-checked, see fileschema; 4: entries hold
+#: their operations' kinds).
+VERSION = 4
 RACY_SECONDS = 3.0
 
 
@@ -104,3 +105,52 @@ class FileStore:
         except OSError:
             pass
         self.dirty = False
+
+
+#: How many agreeing chains ``Agreeing`` keeps (the oldest go first).
+AGREEING_KEPT = 256
+
+
+def open_agreeing() -> Agreeing | None:
+    """The fast path's remembered checks; None when the cache is turned off."""
+    root = cache_dir()
+    return None if root is None else Agreeing(root / "fastpath-agreeing.json")
+
+
+class Agreeing:
+    """Chains of migrations whose operations, run from empty, were found to end at the last
+    one's snapshot (the check of ``fastpath.split``), each kept as a digest of the migrations'
+    keys and checksums. The checksum covers a file's whole content, so a chain is checked
+    again whenever any file of it changes."""
+
+    def __init__(self, file: Path) -> None:
+        self.file = file
+        try:
+            data = json.loads(file.read_text(encoding="utf-8"))
+            same = data.get("version") == VERSION and data.get("umbral") == __version__
+            chains = data["chains"] if same else []
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            chains = []
+        self.chains: list[str] = (
+            [c for c in chains if isinstance(c, str)] if isinstance(chains, list) else []
+        )
+        self.known = set(self.chains)
+
+    def __contains__(self, digest: str) -> bool:
+        return digest in self.known
+
+    def add(self, digests: Collection[str]) -> None:
+        """Remember ``digests`` and write the file (any problem writing it is ignored)."""
+        fresh = [d for d in digests if d not in self.known]
+        if not fresh:
+            return
+        self.chains = (self.chains + fresh)[-AGREEING_KEPT:]
+        self.known = set(self.chains)
+        try:
+            self.file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.file.with_name(f".{self.file.name}.{os.getpid()}.tmp")
+            payload = {"version": VERSION, "umbral": __version__, "chains": self.chains}
+            tmp.write_text(json.dumps(payload), encoding="utf-8")
+            os.replace(tmp, self.file)
+        except OSError:
+            pass

@@ -277,6 +277,7 @@ def _load_through(store: Store, path: Path, plugin: str) -> Migration:
             path=path,
             checksum=entry["checksum"],
             body=FileBody(path, plugin, stamp, entry.get("operations_at")),
+            kinds=entry.get("kinds"),
         )
     m = load_file(path, plugin)  # validates; raises naming the file
 
@@ -285,6 +286,7 @@ def _load_through(store: Store, path: Path, plugin: str) -> Migration:
             "plugin": plugin, "id": m.id, "depends_on": m.depends_on, "replaces": m.replaces,
             "atomic": m.atomic, "skip_on": m.skip_on, "checksum": m.checksum,
             "operations_at": operations_span(path, m.operations),
+            "kinds": [op.kind for op in m.operations],
         }  # fmt: skip
 
     store.put(path.name, stamp, entry_of)

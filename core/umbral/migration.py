@@ -55,6 +55,7 @@ class Migration:
         checksum: str | None = None,
         source: str | None = None,
         extra_files: dict[Path, str] | None = None,
+        kinds: list[str] | None = None,
     ) -> None:
         if body is None and (operations is None or snapshot_after is None):
             raise TypeError("a migration needs its operations and snapshot, or a body")
@@ -71,6 +72,7 @@ class Migration:
         self.path = path
         self._checksum = checksum
         self._source = source
+        self._kinds = kinds
         #: Files written with the migration (a RunPython skeleton module), by path; not part of
         #: it. None: none.
         self.extra_files = extra_files
@@ -85,6 +87,15 @@ class Migration:
     @operations.setter
     def operations(self, value: list[Operation]) -> None:
         self._operations = value
+        self._kinds = None
+
+    @property
+    def operation_kinds(self) -> list[str]:
+        """The kinds of its operations in order: from a vouched file's entry without reading
+        the operations, else from them."""
+        if self._kinds is not None and self._operations is None:
+            return self._kinds
+        return [op.kind for op in self.operations]
 
     @property
     def snapshot_after(self) -> Snapshot:

@@ -266,6 +266,35 @@ def test_operations_the_snapshot_does_not_show_replay_everything(any_project: Pr
     assert "audit" in schema_of(p.database)
 
 
+def test_a_remembered_check_does_not_outlive_an_edit(project: Project, tmp_path: Path) -> None:
+    """The check that a plugin's operations end at its snapshot is remembered per chain of
+    files (by their checksums), so a hand edit of any file of the chain is checked again."""
+    p, cache = project, tmp_path / "cache"
+    history(p)
+    r = p.run("migrate", "--plan", UMBRAL_CACHE_DIR=str(cache))
+    assert r.out_lines[0].startswith("Path: fast path: the database is empty"), r
+    remembered = json.loads((cache / "fastpath-agreeing.json").read_text())["chains"]
+    assert len(remembered) == 1
+    r = p.run("migrate", "--plan", UMBRAL_CACHE_DIR=str(cache))
+    assert r.out_lines[0].startswith("Path: fast path: the database is empty"), r
+
+    path = p.root / "migrations" / "app" / "0003_writer.json"
+    data = json.loads(path.read_text())
+    data["operations"].append(
+        {"kind": "CreateTable", "table": "audit",
+         "columns": [{"name": "id", "type": "BigInt", "primary_key": True, "nullable": False}]}
+    )  # fmt: skip
+    path.write_text(json.dumps(data, indent=2))
+    r = p.run("migrate", "--plan", UMBRAL_CACHE_DIR=str(cache))
+    assert r.out_lines[0] == (
+        "Path: replay: the database is empty, but app/0003_writer holds operations its "
+        "snapshot does not show"
+    ), r
+    r = p.run("migrate", UMBRAL_CACHE_DIR=str(cache))
+    assert (r.code, r.out_lines) == (0, ["Applied 3 migration(s)"]), r
+    assert "audit" in schema_of(p.database)
+
+
 AUTHOR_ONLY = """
 class Author(Model):
     name = fields.Text()
