@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import math
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from functools import cached_property
@@ -411,12 +412,16 @@ class App:
         def pick(key: str, given: float | None) -> Any:
             return given if given is not None else self.timeouts.get(key)
 
-        return RunOptions(
-            lock_wait=lock_wait if lock_wait is not None else (self.lock_wait or DEFAULT_LOCK_WAIT),
+        if lock_wait is None:
+            lock_wait = self.lock_wait if self.lock_wait is not None else DEFAULT_LOCK_WAIT
+        options = RunOptions(
+            lock_wait=lock_wait,
             lock_timeout=pick("lock_timeout", lock_timeout),
             statement_timeout=pick("statement_timeout", statement_timeout),
             lock_retries=pick("lock_retries", lock_retries),
         )
+        _check_run_options(options)
+        return options
 
     def showmigrations(
         self, database: str | None = None, scope: Collection[str] | None = None
@@ -688,3 +693,18 @@ class _db_errors:
             reason = error_line(exc, self.url)
             raise DatabaseError(f"database {mask_url(self.url)}: {reason}") from exc
         return False
+
+
+def _check_run_options(options: RunOptions) -> None:
+    """The CLI and the config refuse these; a caller of the Python API gets a ValueError."""
+    for name in ("lock_wait", "lock_timeout", "statement_timeout"):
+        value = getattr(options, name)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | float)
+            or not math.isfinite(value) or value < 0
+        ):  # fmt: skip
+            raise ValueError(f"{name} must be a finite number of seconds >= 0, not {value!r}")
+    retries = options.lock_retries
+    if retries is not None and (isinstance(retries, bool) or not isinstance(retries, int)
+                                or retries < 0):  # fmt: skip
+        raise ValueError(f"lock_retries must be a whole number >= 0, not {retries!r}")

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from conftest import Project, rows, schema_of
+from umbral import App
 
 
 def _post(p: Project) -> None:
@@ -255,7 +256,6 @@ def test_nan_and_infinity_are_not_json(project: Project, constant: str) -> None:
         ("--statement-timeout", "nan"),
         ("--lock-wait", "nan"),
         ("--lock-wait", "inf"),
-        ("--lock-wait", "-inf"),
     ],
 )
 def test_a_non_finite_number_of_seconds_is_a_usage_error(
@@ -267,6 +267,31 @@ def test_a_non_finite_number_of_seconds_is_a_usage_error(
         r.stderr
     ), r
     assert "Traceback" not in r.stderr and "internal error" not in r.stderr, r
+
+
+@pytest.mark.parametrize("value", ["-1", "-0.5", "-inf"])
+def test_a_negative_lock_wait_is_a_usage_error(project: Project, value: str) -> None:
+    r = project.run("migrate", "--lock-wait", value)
+    assert r.code == 2, r
+    assert "Invalid value for '--lock-wait'" in r.stderr and ">=0" in r.stderr, r
+    assert not (project.root.parent / "db.sqlite3").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("lock_wait", float("nan")), ("lock_wait", -1), ("lock_timeout", float("inf")),
+     ("statement_timeout", True), ("lock_retries", -2), ("lock_retries", 1.5)],
+)  # fmt: skip
+def test_the_python_api_refuses_a_bad_run_option(
+    project: Project, name: str, value: object
+) -> None:
+    app = App(root=project.root, database=project.database, plugins=[])
+    with pytest.raises(ValueError, match=f"^{name} must be"):
+        app.migrate(**{name: value})
+    assert not (project.root.parent / "db.sqlite3").exists()
+    if name == "lock_wait":
+        with pytest.raises(ValueError, match=r"^lock_wait must be"):
+            App(root=project.root, database=project.database, plugins=[], lock_wait=value).migrate()
 
 
 @pytest.mark.parametrize(

@@ -102,6 +102,7 @@ def migrate_cmd(
         float | None,
         typer.Option(
             "--lock-wait",
+            min=0,
             callback=finite,
             help="Seconds to wait for the migration lock (default 300).",
         ),
