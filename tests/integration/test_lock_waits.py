@@ -95,3 +95,18 @@ def test_sqlite_names_the_other_writer_and_lock_wait(project: Project) -> None:
     r = p.run("migrate")
     assert r.code == 0, r
     assert rows(p.database, "SELECT name FROM umbral_migrations") == [("0001_t",)]
+
+
+def test_a_lock_wait_of_zero_in_the_config_waits_not_at_all(project: Project) -> None:
+    p = project
+    p.write_config(lock_wait=0)
+    _write(p.root, "0001_t", [_sql("CREATE TABLE t (id INTEGER PRIMARY KEY)")], None)
+    other = sqlite3.connect(p.database.split(":///", 1)[1], isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        r = p.run("migrate")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert r.code == 1, r
+    assert "waited 0s" in r.err_lines[0], r  # not the 300 s default
