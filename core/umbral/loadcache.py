@@ -67,12 +67,7 @@ class FileStore:
 
     def __init__(self, file: Path) -> None:
         self.file = file
-        try:
-            data = json.loads(file.read_text(encoding="utf-8"))
-            same = data.get("version") == VERSION and data.get("umbral") == __version__
-            files = data["files"] if same else {}  # another umbral may validate differently
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            files = {}
+        files = _read(file, "files")  # another umbral may validate differently: none
         self.files: dict[str, Any] = files if isinstance(files, dict) else {}
         self.dirty = False
         self.cutoff = time.time_ns() - int(RACY_SECONDS * 1e9)
@@ -96,15 +91,30 @@ class FileStore:
             self.dirty = True
         if not self.dirty:
             return
-        try:
-            self.file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.file.with_name(f".{self.file.name}.{os.getpid()}.tmp")
-            payload = {"version": VERSION, "umbral": __version__, "files": self.files}
-            tmp.write_text(json.dumps(payload), encoding="utf-8")
-            os.replace(tmp, self.file)
-        except OSError:
-            pass
+        _write(self.file, "files", self.files)
         self.dirty = False
+
+
+def _read(file: Path, key: str) -> Any:
+    """``key`` of a cache file written by this version of umbral, else None."""
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+        same = data.get("version") == VERSION and data.get("umbral") == __version__
+        return data[key] if same else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _write(file: Path, key: str, value: Any) -> None:
+    """Replace a cache file whole (readers never see half of it); a failure is ignored."""
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
+        payload = {"version": VERSION, "umbral": __version__, key: value}
+        tmp.write_text(json.dumps(payload), encoding="utf-8")
+        os.replace(tmp, file)
+    except OSError:
+        pass
 
 
 #: How many agreeing chains ``Agreeing`` keeps (the oldest go first).
@@ -125,12 +135,7 @@ class Agreeing:
 
     def __init__(self, file: Path) -> None:
         self.file = file
-        try:
-            data = json.loads(file.read_text(encoding="utf-8"))
-            same = data.get("version") == VERSION and data.get("umbral") == __version__
-            chains = data["chains"] if same else []
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            chains = []
+        chains = _read(file, "chains")
         self.chains: list[str] = (
             [c for c in chains if isinstance(c, str)] if isinstance(chains, list) else []
         )
@@ -146,11 +151,4 @@ class Agreeing:
             return
         self.chains = (self.chains + fresh)[-AGREEING_KEPT:]
         self.known = set(self.chains)
-        try:
-            self.file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.file.with_name(f".{self.file.name}.{os.getpid()}.tmp")
-            payload = {"version": VERSION, "umbral": __version__, "chains": self.chains}
-            tmp.write_text(json.dumps(payload), encoding="utf-8")
-            os.replace(tmp, self.file)
-        except OSError:
-            pass
+        _write(self.file, "chains", self.chains)
