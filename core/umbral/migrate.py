@@ -380,7 +380,9 @@ class Migrator:
             return _fake_plan(m.key, m.key in applied, known)
         recorder.ensure_table(self.conn)
         self.conn.commit()
-        with self.conn.begin():
+        with executor.write_transaction(self.conn, self.backend):
+            # Read again under the write lock: a run beside this one may have recorded it.
+            applied = recorder.applied(self.conn)
             if known is not None:
                 progress.clear(self.conn, m.key)
             if m.key in applied:
