@@ -249,21 +249,17 @@ def render(pm: pluggy.PluginManager, backend: Backend, covered: Sequence[Migrati
     return out
 
 
-class NoLongerEmpty(Exception):
-    """Another run wrote to the database between ``choose`` and the build's transaction."""
-
-
-def apply(conn: Connection, backend: Backend, fast: FastPath) -> list[str]:
+def apply(conn: Connection, backend: Backend, fast: FastPath) -> list[str] | None:
     """Run the head schema's SQL and record every covered migration, in one transaction.
 
     ``choose`` looked before the write lock was taken; a run started beside this one (SQLite
     serialises only the transactions) may have built or begun the schema since. The check is
-    repeated under the lock, and :class:`NoLongerEmpty` sends the caller to the replay, whose
+    repeated under the lock; None (nothing done) sends the caller to the replay, whose
     per-migration re-checks skip what the other run applied."""
     with write_transaction(conn, backend):
         recorder.ensure_table(conn)
         if _written(conn, fast.covered):
-            raise NoLongerEmpty
+            return None
         cursor = driver_cursor(conn)
         for statement in fast.statements:
             cursor.execute(statement)

@@ -231,17 +231,17 @@ class Migrator:
         try:
             session.event("start", {"migration": covered[0].key, "index": 1, "total": len(covered)})
             done = fastpath.apply(self.conn, self.backend, result.fast)
+            if done is None:
+                # Another run wrote first: it holds what this one would have recorded.
+                result.path = "replay: another run wrote to the database after this one looked"
+                result.fast = None
+                result.plan = [self.render(s) for s in steps]
+                return []
             session.event(
                 "done",
                 {"migration": covered[-1].key, "index": len(covered), "total": len(covered)},
             )
             return done
-        except fastpath.NoLongerEmpty:
-            # Another run wrote first; it holds the migrations this one would have recorded.
-            result.path = "replay: another run wrote to the database after this one looked"
-            result.fast = None
-            result.plan = [self.render(s) for s in steps]
-            return []
         except executor.driver_errors(self.conn) as exc:
             from umbral.database import translate_db_errors
 
