@@ -67,6 +67,8 @@ class Rendered:
     #: The environment this migration is recorded as skipped in (its ``skip_on`` names it):
     #: recorded without running SQL, and un-applied the same way.
     skipped: str | None = None
+    #: Backward and record-only: why the tracking row goes without SQL (``plan.Step``).
+    unrecord: str | None = None
     #: Per operation: (description, statements), for sqlmigrate and --plan; a run-time
     #: step shows as its statements.
     parts: list[tuple[str, list[Step]]] = field(default_factory=list)

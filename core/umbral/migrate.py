@@ -152,7 +152,7 @@ class Migrator:
         target = request.target
         if target is not None:
             self.env.info(target.plugin)  # an unknown plugin is an error naming the known ones
-        backward = target is not None and is_backward(target, applied)
+        backward = target is not None and is_backward(target, applied, self.graph)
         if request.fake_initial and not backward:
             # Decided before anything is written, so --plan can show it.
             result.faked = self._initial_to_fake(applied)
@@ -172,7 +172,10 @@ class Migrator:
         if request.plan_only:
             return result
         if backward:
-            result.unapplied = executor.apply_plan(self.session, rendered)
+            done = executor.apply_plan(self.session, rendered)
+            # A row deleted without SQL (squash bookkeeping) is not one more un-applied.
+            bookkeeping = {s.key for s in steps if s.unrecord is not None}
+            result.unapplied = [k for k in done if k not in bookkeeping]
         else:
             self._apply_forward(steps, rendered)
         return result
@@ -282,6 +285,10 @@ class Migrator:
         return rendered
 
     def _render(self, step: Step) -> executor.Rendered:
+        if step.unrecord is not None:
+            return executor.Rendered(
+                step.migration, [], backward=True, record_only=True, unrecord=step.unrecord
+            )
         if step.backward:
             return self._render_backward(step.migration)
         m = step.migration

@@ -25,6 +25,9 @@ class Step:
     #: A squash recorded right after the last of its remaining originals, which run in the
     #: same plan: bookkeeping of those, not one more applied migration.
     completes_squash: bool = False
+    #: Backward: delete the tracking row without running SQL, for this reason (a squash
+    #: whose originals are un-applied one by one, or an original un-applied with its squash).
+    unrecord: str | None = None
 
     @property
     def key(self) -> str:
@@ -92,16 +95,38 @@ def make_plan(
     """The steps that bring the database from ``applied`` to ``target`` (default: every
     migration on disk). ``faked``: migrations ``--fake-initial`` records before a forward
     plan runs, which it counts as applied."""
-    if target is not None and is_backward(target, applied):
+    if target is not None and is_backward(target, applied, graph):
         return backward(graph, applied, target)
     return forward(graph, {**applied, **(faked or {})}, target)
 
 
-def is_backward(target: Target, applied: Mapping[str, str]) -> bool:
-    """True when ``target`` lies behind what is applied."""
+def is_backward(target: Target, applied: Mapping[str, str], graph: Graph | None = None) -> bool:
+    """True when ``target`` lies behind what is applied. A migration a recorded squash
+    replaces counts as applied (``graph``: the squashes on disk)."""
     if target.zero:
         return True
-    return target.key in applied and bool(_later_applied(target, applied))
+    recorded = target.key in applied or (
+        graph is not None and graph.squash_applied(target.key, applied)
+    )
+    return recorded and bool(_roots(graph, target, applied))
+
+
+def _roots(graph: Graph | None, target: Target, applied: Mapping[str, str]) -> set[str]:
+    """The applied migrations of the target's plugin after it: a squash keeps what it
+    replaces, and a recorded squash goes when the target lies inside its range (before the
+    last migration it replaces)."""
+    roots = set(_later_applied(target, applied))
+    if graph is None:
+        return roots
+    node = graph.nodes.get(target.key)
+    if node is not None and node.replaces:
+        roots -= set(node.replaces)
+    squash = graph.squash_of.get(target.key)
+    if squash is not None and squash in applied:
+        replaced = graph.nodes[squash].replaces
+        if replaced.index(target.key) < len(replaced) - 1:
+            roots.add(squash)
+    return roots
 
 
 def _later_applied(target: Target, applied: Iterable[str]) -> list[str]:
@@ -207,26 +232,85 @@ def _upto(graph: Graph, todo: list[Migration], target: Target) -> list[Migration
 
 
 def backward(graph: Graph, applied: Mapping[str, str], target: Target) -> list[Step]:
-    """Applied migrations to un-apply to reach ``target``, dependents first (SPEC §8)."""
+    """Applied migrations to un-apply to reach ``target``, dependents first (SPEC §8).
+
+    A recorded squash and the migrations it replaces are one schema change, un-applied once:
+    by its originals one by one when all of them are recorded and on disk (the squash's row
+    goes first; a target inside its range is reached this way), else by the squash's own
+    reverse, after the rows of its recorded originals (a target inside its range is refused).
+    Each step is a transaction of its own, and the tracking rows agree with the schema after
+    any of them."""
     if target.zero:
-        roots = [k for k in applied if k.split("/", 1)[0] == target.plugin]
+        roots = {k for k in applied if k.split("/", 1)[0] == target.plugin}
     else:
         _require(graph, target)
-        roots = _later_applied(target, applied)
+        roots = _roots(graph, target, applied)
+    recorded = [s for s in graph.squashes if s.key in applied]
+    whole = {s.key: s for s in recorded if not _by_originals(graph, s, applied)}
+    with_squash = {r: key for key, s in whole.items() for r in s.replaces}
     # Everything applied that depends on a root, in any plugin, goes first.
     dependents = graph.dependents()
     undo: set[str] = set()
     stack = list(roots)
     while stack:
-        key = stack.pop()
+        popped = stack.pop()
+        key = with_squash.get(popped, popped)
         if key in undo or key not in applied:
             continue
         undo.add(key)
         stack.extend(dependents.get(key, []))
+        if key in whole:
+            stack.extend(d for r in whole[key].replaces for d in dependents.get(r, []))
+    inside = with_squash.get(target.key)
+    if inside is not None and inside in undo:
+        raise Refused(
+            f"umbral migrate {target.key}: it is one of the migrations squash {inside} "
+            "replaces, and this database applied that squash as a whole, so it can only be "
+            "un-applied whole; migrate back past the squash, then forward to "
+            f"{target.key}"
+        )
+    # A squash un-applied by its originals: only its row goes, before any of them.
+    by_originals = [s for s in recorded if s.key not in whole]
+    forget = [
+        s for s in by_originals if s.key in undo or any(r in undo for r in s.replaces)
+    ]
+    undo -= {s.key for s in forget}
     missing = sorted(k for k in undo if k not in graph.nodes)
     if missing:
         raise Refused(
             f"umbral migrate {target.key}: cannot un-apply {', '.join(missing)}: the file(s) "
             "are missing from disk, so their reverse operations are unknown; restore them first"
         )
-    return [Step(m, backward=True) for m in reversed(graph.order()) if m.key in undo]
+    steps = [
+        Step(s, backward=True, unrecord="its replaced migrations are un-applied one by one")
+        for s in forget
+    ]
+    for m in reversed(graph.order()):
+        if m.key not in undo:
+            continue
+        if m.key in whole:
+            steps += [
+                Step(_node(graph, r), backward=True, unrecord=f"un-applied with {m.key}")
+                for r in reversed(m.replaces)
+                if r in applied
+            ]
+        steps.append(Step(m, backward=True))
+    return steps
+
+
+def _by_originals(graph: Graph, squash: Migration, applied: Mapping[str, str]) -> bool:
+    """Whether a recorded squash can be un-applied by its originals: every one of them is
+    recorded and on disk."""
+    return all(r in applied and r in graph.nodes for r in squash.replaces)
+
+
+def _node(graph: Graph, key: str) -> Migration:
+    """The migration ``key`` on disk, or a stand-in for a file deleted after its squash ran
+    (only its tracking row is deleted)."""
+    node = graph.nodes.get(key)
+    if node is not None:
+        return node
+    from umbral.schema import EMPTY
+
+    plugin, _, name = key.partition("/")
+    return Migration(plugin, name, [], EMPTY)

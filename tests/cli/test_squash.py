@@ -415,3 +415,97 @@ def test_a_target_inside_a_squash_is_reached(project: Project) -> None:
         "slug",
         "views",
     ]
+
+
+# -- backward across a recorded squash: one schema change, un-applied once --------------------
+
+
+def squashed_over_originals(p: Project) -> dict:
+    """The originals applied, then the squash recorded over them, a row in `post`; returns the
+    tables as they were after the first original."""
+    history(p)
+    assert p.run("migrate", "app/0001_create_post").code == 0
+    first = user_tables(p.database)
+    assert p.run("migrate").code == 0
+    squash(p)
+    assert p.run("migrate").out_lines == ["Applied 1 migration(s)"]
+    execute(p.database, "INSERT INTO post (title, slug, views) VALUES ('kept', 's', 7)")
+    return first
+
+
+def test_back_to_zero_over_recorded_originals_drops_each_table_once(
+    any_project: Project,
+) -> None:
+    p = any_project
+    squashed_over_originals(p)
+    r = p.run("migrate", "app/zero", "--plan", "--allow-destructive")
+    assert r.code == 0, r
+    assert [line for line in r.out_lines if not line.startswith("    ")] == [
+        f"Unrecord app/{SQUASH} (no SQL: its replaced migrations are un-applied one by one)",
+        *(f"Unapply app/{name}" for name in reversed(ORIGINALS)),
+    ], r
+    r = p.run("migrate", "app/zero", "--allow-destructive")
+    assert (r.code, r.out_lines) == (0, ["Unapplied 3 migration(s)"]), r
+    assert recorded(p) == [] and user_tables(p.database) == {}
+    r = p.run("migrate")
+    assert (r.code, r.out_lines) == (0, ["Applied 1 migration(s)"]), r  # the squash alone
+    assert recorded(p) == [("app", SQUASH)]
+
+
+def test_a_target_inside_a_recorded_squash_is_reached_by_its_originals(
+    any_project: Project,
+) -> None:
+    p = any_project
+    first = squashed_over_originals(p)
+    r = p.run("migrate", "app/0001_create_post", "--allow-destructive")
+    assert (r.code, r.out_lines) == (0, ["Unapplied 2 migration(s)"]), r
+    assert recorded(p) == [("app", "0001_create_post")]
+    assert user_tables(p.database) == first
+    assert rows(p.database, "SELECT title FROM post") == [("kept",)]
+    r = p.run("showmigrations")
+    assert r.out_lines[1:5] == [
+        "[X] app/0001_create_post",
+        f"[ ] app/{SQUASH}",
+        "[ ] app/0002_add_post_slug",
+        "[ ] app/0003_add_post_views",
+    ], r
+    # Forward again: the remaining originals run and the squash is recorded after them.
+    r = p.run("migrate")
+    assert (r.code, r.out_lines) == (0, ["Applied 2 migration(s)"]), r
+    assert recorded(p) == sorted([("app", n) for n in (*ORIGINALS, SQUASH)])
+    assert p.run("checkschema").code == 0
+
+
+def test_a_squash_applied_whole_is_un_applied_whole(any_project: Project) -> None:
+    p = any_project
+    history(p)
+    squash(p)
+    assert p.run("migrate").out_lines == ["Applied 1 migration(s)"]  # the squash alone
+    before = p.tree()
+    r = p.run("migrate", "app/0001_create_post", "--allow-destructive")
+    assert r.code == 1, r
+    assert r.err_lines == [
+        f"error: umbral migrate app/0001_create_post: it is one of the migrations squash "
+        f"app/{SQUASH} replaces, and this database applied that squash as a whole, so it can "
+        "only be un-applied whole; migrate back past the squash, then forward to "
+        "app/0001_create_post"
+    ], r
+    assert p.tree() == before and recorded(p) == [("app", SQUASH)]
+    r = p.run("migrate", "app/zero", "--allow-destructive")
+    assert (r.code, r.out_lines) == (0, ["Unapplied 1 migration(s)"]), r
+    assert recorded(p) == [] and user_tables(p.database) == {}
+
+
+def test_back_to_zero_after_the_originals_were_deleted(any_project: Project) -> None:
+    p = any_project
+    squashed_over_originals(p)
+    delete(p, *ORIGINALS)
+    r = p.run("migrate", "app/zero", "--plan", "--allow-destructive")
+    assert [line for line in r.out_lines if not line.startswith("    ")] == [
+        *(f"Unrecord app/{name} (no SQL: un-applied with app/{SQUASH})"
+          for name in reversed(ORIGINALS)),
+        f"Unapply app/{SQUASH}",
+    ], r  # fmt: skip
+    r = p.run("migrate", "app/zero", "--allow-destructive")
+    assert (r.code, r.out_lines) == (0, ["Unapplied 1 migration(s)"]), r
+    assert recorded(p) == [] and user_tables(p.database) == {}

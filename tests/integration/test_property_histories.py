@@ -9,7 +9,8 @@ it (kept, a NULL filled with the default or the backfill when NOT NULL comes, co
 cast; an added column's backfill in every older row), rows stored
 before an ``ADD COLUMN`` and foreign keys pointing at other tables' rows included; the final
 schema equals that of a fresh database built from the final models in one migration; migrating
-back to zero and forward again gives the same schema.
+back to an earlier migration and forward, and back to zero and forward, give the same schema.
+A step may squash the migrations written so far, so the trips back cross recorded squashes.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from hypothesis import strategies as st
 from conftest import MYSQL_URL, POSTGRES_URL, execute, is_mysql, rows, schema_of
 from umbral import Model, fields
 from umbral.app import App
+from umbral.errors import CannotSquash
 
 CASTS = {"SmallInt": "Integer", "Integer": "BigInt", "Real": "Double", "BigInt": "Text"}
 SCALARS = ["SmallInt", "Integer", "BigInt", "Real", "Text", "Boolean"]
@@ -264,6 +266,9 @@ def run_history(
     db = Db(url)
     h = History()
     for action, pick in history:
+        if action == SQUASH:
+            squash(root, h, url, pick)
+            continue
         before_models = set(h.models)
         rows_before = counts(db, h)  # keyed by model: survives renames
         values_before = values(db, h)
@@ -303,13 +308,40 @@ def run_history(
     # since (that migration is rolled back, as it should be): emptied too after a backfill.
     if not db.sqlite or h.backfilled:
         db.execute(*(f'DELETE FROM "{t}"' for t in sorted(db.tables())))
+    # Back to an earlier migration (one a squash replaces, when there is one) and forward.
+    names = sorted(p.stem for p in (root / "migrations" / "app").glob("*.json"))
+    if names:
+        target = f"app/{names[history[-1][1] % len(names)]}"
+        back = make_app(root, h, url)
+        back.migrate(target, allow_destructive=True, allow_irreversible=True)
+        back.migrate(allow_destructive=True)
+        assert db.schema() == final, (target, history)
     make_app(root, h, url).migrate("app/zero", allow_destructive=True, allow_irreversible=True)
     assert db.tables() == set()
     make_app(root, h, url).migrate(allow_destructive=True)
     assert db.schema() == final, history
 
 
-HISTORIES = st.lists(st.tuples(st.integers(0, 10), st.integers(0, 1000)), min_size=1, max_size=7)
+#: The action that squashes the migrations written so far (from one ``pick`` chooses).
+SQUASH = 11
+
+
+def squash(root: Path, h: History, url: str, pick: int) -> None:
+    """Squash the plugin's migrations from one of them to the last, and migrate (the squash
+    is recorded without SQL: its originals ran). Where squashmigrations refuses (fewer than
+    two migrations, a second squash, a backfill), nothing happens."""
+    app = make_app(root, h, url)
+    names = sorted(p.stem for p in (root / "migrations" / "app").glob("*.json"))
+    try:
+        app.squashmigrations("app", start=names[pick % len(names)] if names else None)
+    except CannotSquash:
+        return
+    make_app(root, h, url).migrate()
+
+
+HISTORIES = st.lists(
+    st.tuples(st.integers(0, SQUASH), st.integers(0, 1000)), min_size=1, max_size=7
+)
 #: A table with rows, a NOT NULL column added with default 2 (the rows do not store it), then
 #: cast to BigInt with default 3: the older rows must still read 2 (SQLite reads a column a row
 #: does not store from the column's current default).
@@ -320,6 +352,11 @@ ADDED_THEN_NEW_DEFAULT = [(0, 1), (3, 1), (10, 1)]
 BACKFILLS = [(0, 0), (3, 3), (3, 0), (6, 6)]
 #: A column made NOT NULL with a backfill, then nullable again (undoing that needs no NULLs).
 BACKFILLED_THEN_RELAXED = [(0, 0), (6, 0), (6, 0)]
+#: A squash of three migrations, then one more: the trips back cross the recorded squash, to
+#: the first migration it replaces and to zero.
+SQUASHED = [(0, 0), (0, 0), (0, 0), (SQUASH, 0), (0, 0)]
+#: A squash as the last step, of the migrations from the second one on.
+SQUASHED_LAST = [(0, 0), (3, 1), (0, 2), (SQUASH, 1)]
 SETTINGS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -332,6 +369,8 @@ SETTINGS = settings(
 @example(history=ADDED_THEN_NEW_DEFAULT)
 @example(history=BACKFILLS)
 @example(history=BACKFILLED_THEN_RELAXED)
+@example(history=SQUASHED)
+@example(history=SQUASHED_LAST)
 def test_histories_never_lose_a_row_or_change_a_value(tmp_path_factory, history) -> None:
     run_history(
         history,
@@ -347,6 +386,8 @@ def test_histories_never_lose_a_row_or_change_a_value(tmp_path_factory, history)
 @example(history=ADDED_THEN_NEW_DEFAULT)
 @example(history=BACKFILLS)
 @example(history=BACKFILLED_THEN_RELAXED)
+@example(history=SQUASHED)
+@example(history=SQUASHED_LAST)
 def test_histories_never_lose_a_row_or_change_a_value_on_postgres(
     tmp_path_factory, postgres_admin, history
 ) -> None:
@@ -373,6 +414,8 @@ def test_histories_never_lose_a_row_or_change_a_value_on_postgres(
 @example(history=ADDED_THEN_NEW_DEFAULT)
 @example(history=BACKFILLS)
 @example(history=BACKFILLED_THEN_RELAXED)
+@example(history=SQUASHED)
+@example(history=SQUASHED_LAST)
 def test_histories_never_lose_a_row_or_change_a_value_on_mysql(
     tmp_path_factory, mysql_admin, history
 ) -> None:

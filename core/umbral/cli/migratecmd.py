@@ -299,7 +299,9 @@ def _print_plan(result: Any) -> None:
 
 
 def _print_step(r: Any) -> None:
-    if r.skipped and r.backward:
+    if r.unrecord is not None:
+        out(f"Unrecord {r.migration.key} (no SQL: {r.unrecord})")
+    elif r.skipped and r.backward:
         out(f"Unrecord {r.migration.key} (no SQL: it was skipped on {r.skipped})")
     elif r.skipped:
         out(f"Skip {r.migration.key} (skip_on: {', '.join(r.migration.skip_on)}; "
@@ -333,7 +335,7 @@ def _migrate_json(result: Any, *, plan: bool, timings: dict[str, float]) -> str:
     import json
 
     def action(r: Any) -> str:
-        if r.skipped:
+        if r.skipped or r.unrecord is not None:
             return "unrecord" if r.backward else "skip"
         if r.record_only:
             return "record"
