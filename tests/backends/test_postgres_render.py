@@ -164,7 +164,7 @@ CASES: list[tuple[str, ops.Operation, list[str]]] = [
             to=C("title", "Text", max_length=200, default="untitled"),
         ),
         [
-            'ALTER TABLE "post" ALTER COLUMN "title" TYPE VARCHAR(200) USING "title"::VARCHAR(200)',
+            'ALTER TABLE "post" ALTER COLUMN "title" TYPE VARCHAR(200)',
             'ALTER TABLE "post" ALTER COLUMN "title" SET DEFAULT \'untitled\'',
         ],
     ),

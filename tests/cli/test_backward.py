@@ -294,3 +294,30 @@ def test_run_sql_is_validated_by_the_loader(project: Project) -> None:
         f"error: migration file {path}: operation #1: RunSql.sql: expected a string, got 42"
     ]
     assert p.tree() == before
+
+
+def test_undoing_a_widened_max_length_never_cuts_a_value(any_project: Project) -> None:
+    """Un-applying a max_length widening narrows the column again: a value longer than the
+    old length fails the migration (rolled back, the value whole) where the database enforces
+    lengths, and stays whole where it does not (SQLite)."""
+    p = any_project
+    p.models("class Item(Model):\n    name = fields.Text(max_length=10)\n")
+    assert p.run("makemigrations").code == 0
+    p.models("class Item(Model):\n    name = fields.Text(max_length=20)\n")
+    assert p.run("makemigrations").code == 0
+    assert p.run("migrate").code == 0
+    execute(p.database, "INSERT INTO item (name) VALUES ('abcdefghijklmnopq')")
+    r = p.run("migrate", "app/0001_create_item")
+    if backend_name(p.database) == "sqlite":
+        assert (r.code, r.out_lines) == (0, ["Unapplied 1 migration(s)"]), r
+    else:
+        assert r.code == 1, r
+        assert "app/0002_" in r.err_lines[0], r
+        assert len(recorded(p)) == 2
+    assert rows(p.database, "SELECT name FROM item") == [("abcdefghijklmnopq",)]
+    # A value that fits goes back without a word.
+    execute(p.database, "UPDATE item SET name = 'short'")
+    if backend_name(p.database) != "sqlite":
+        r = p.run("migrate", "app/0001_create_item")
+        assert (r.code, r.out_lines) == (0, ["Unapplied 1 migration(s)"]), r
+    assert rows(p.database, "SELECT name FROM item") == [("short",)]

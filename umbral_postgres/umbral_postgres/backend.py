@@ -155,7 +155,10 @@ class PostgresBackend(PostgresConnection):
             if old_default is not None:
                 out.append(f"{alter} DROP DEFAULT")
                 old_default = None
-            out.append(f"{alter} TYPE {new_type} USING {col}::{new_type}")
+            # An explicit cast to VARCHAR(n) cuts longer values short without a word; the
+            # assignment cast PostgreSQL applies without USING fails on them instead.
+            using = "" if new.max_length is not None else f" USING {col}::{new_type}"
+            out.append(f"{alter} TYPE {new_type}{using}")
         if new_default != old_default:
             action = "DROP DEFAULT" if new_default is None else f"SET DEFAULT {new_default}"
             out.append(f"{alter} {action}")
