@@ -525,7 +525,7 @@ class App:
         return SchemaCheck(
             promises=promises,
             differences=compare(promises, live, comments=backend.COLUMN_COMMENTS,
-                                quote=backend.quote),
+                                quote=backend.quote, actions_alike=backend.FK_ACTIONS_ALIKE),
             outside=outside(promises, live, recorder.OWN_TABLES),
             live=live,
         )  # fmt: skip

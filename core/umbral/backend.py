@@ -93,6 +93,9 @@ class Backend:
     FALSE: ClassVar[str] = "FALSE"
     #: Whether the database stores column comments (``help``).
     COLUMN_COMMENTS: ClassVar[bool] = True
+    #: Foreign-key actions the database does not tell apart, each to the one it reads back
+    #: as (``checkschema`` compares them as equal).
+    FK_ACTIONS_ALIKE: ClassVar[dict[str, str]] = {}
     #: Whether ``"atomic": false`` migrations really run outside a transaction here (else they
     #: run in one like any other).
     NON_ATOMIC_MIGRATIONS: ClassVar[bool] = False

@@ -271,9 +271,7 @@ def backward(graph: Graph, applied: Mapping[str, str], target: Target) -> list[S
         )
     # A squash un-applied by its originals: only its row goes, before any of them.
     by_originals = [s for s in recorded if s.key not in whole]
-    forget = [
-        s for s in by_originals if s.key in undo or any(r in undo for r in s.replaces)
-    ]
+    forget = [s for s in by_originals if s.key in undo or any(r in undo for r in s.replaces)]
     undo -= {s.key for s in forget}
     missing = sorted(k for k in undo if k not in graph.nodes)
     if missing:

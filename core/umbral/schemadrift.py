@@ -140,10 +140,12 @@ def compare(
     *,
     comments: bool,
     quote: Callable[[str], str] = lambda name: '"' + name.replace('"', '""') + '"',
+    actions_alike: Mapping[str, str] | None = None,
 ) -> list[Difference]:
     """Every difference between the promises and the live schema, plugin by plugin.
     ``comments``: whether the backend stores column comments; ``quote`` quotes an identifier
-    (for dropping an index that has a name other than umbral's)."""
+    (for dropping an index that has a name other than umbral's); ``actions_alike``: foreign-key
+    actions the database does not tell apart (``Backend.FK_ACTIONS_ALIKE``)."""
     out: list[Difference] = []
     for p in promises:
         models = sorted(p.snapshot.models.values(), key=lambda m: m.table)
@@ -159,7 +161,8 @@ def compare(
             )  # fmt: skip
         for m in tables:
             if m.table in live.tables:
-                out += _compare_table(p, m, live.tables[m.table], live, comments, quote)
+                have = _read_as(m, live.tables[m.table], actions_alike or {})
+                out += _compare_table(p, m, have, live, comments, quote)
         by_table = {m.table: m for m in tables}
         for m in tables:
             for rel in m.m2m:
@@ -299,6 +302,27 @@ def _compare_table(
             )
         )  # fmt: skip
     return out
+
+
+def _read_as(want: ModelState, have: ModelState, alike: Mapping[str, str]) -> ModelState:
+    """``have`` with each foreign-key action the database cannot tell from the promised one
+    spelled as promised."""
+    if not alike:
+        return have
+
+    def same(a: str, b: str) -> bool:
+        return alike.get(a, a) == alike.get(b, b)
+
+    fields = []
+    for found in have.fields:
+        col = want.column(found.name)
+        if col is not None and col.is_fk and found.is_fk:
+            if found.on_delete != col.on_delete and same(found.on_delete, col.on_delete):
+                found = replace(found, on_delete=col.on_delete)
+            if found.on_update != col.on_update and same(found.on_update, col.on_update):
+                found = replace(found, on_update=col.on_update)
+        fields.append(found)
+    return replace(have, fields=tuple(fields))
 
 
 def _action(raw: str) -> str:

@@ -301,3 +301,26 @@ def test_a_missing_sqlite_file_is_read_as_empty_and_not_created(project: Project
     r = p.run("graph")
     assert r.code == 0 and "[ ]" in r.stdout, r
     assert not __import__("pathlib").Path(sqlite_path(p.database)).exists()
+
+
+@pytest.mark.parametrize("on_delete", ["restrict", "no_action", "set_null", "cascade"])
+def test_every_foreign_key_action_reads_back_as_promised(
+    any_project: Project, on_delete: str
+) -> None:
+    """Also where the database cannot tell RESTRICT from NO ACTION (MySQL, MariaDB): an
+    action changed by AlterColumn as well as one created with the table."""
+    p = any_project
+    nullable = ", nullable=True" if on_delete == "set_null" else ""
+    model = "class Owner(Model):\n    name = fields.Text(max_length=10)\n\n"
+    p.models(model + f"class Item(Model):\n    owner = fields.ForeignKey(Owner{nullable})\n")
+    assert p.run("makemigrations").code == 0
+    p.models(
+        model + f'class Item(Model):\n    owner = fields.ForeignKey(Owner, on_delete="{on_delete}"'
+        f"{nullable})\n"
+    )
+    assert p.run("makemigrations").code == 0
+    for target in [f"app/{name[:-5]}" for name in p.migration_files()]:
+        r = p.run("migrate", target)
+        assert r.code == 0, r
+        r = p.run("checkschema")
+        assert (r.code, r.out_lines[0][:16]) == (0, "No schema drift:"), (target, r)

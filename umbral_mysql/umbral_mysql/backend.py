@@ -70,6 +70,9 @@ class MySQLBackend(MySQLConnection):
         "Decimal": "DECIMAL(65, 30)",
     }
     UNIQUE_AS_INDEX: ClassVar[bool] = True
+    #: InnoDB checks RESTRICT and NO ACTION alike (immediately), and SHOW CREATE TABLE, from
+    #: which the inspector reads a key, leaves RESTRICT out.
+    FK_ACTIONS_ALIKE: ClassVar[dict[str, str]] = {"restrict": "no_action"}
     #: Characters of an unbounded text column a plain index covers (191 x 4 bytes of utf8mb4
     #: fits InnoDB's 767-byte key part of old row formats; lookups stay exact, the index only
     #: narrows them down).
