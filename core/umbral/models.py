@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from umbral import fields as f
 from umbral.errors import ModelDefinitionError
 from umbral.naming import junction_table, table_name
-from umbral.schema import INTEGER_TYPES, M2M, Column, ModelState, Snapshot
+from umbral.schema import INTEGER_TYPES, M2M, Column, ModelState, Snapshot, default_problem
 
 
 class ModelOptions:
@@ -95,6 +95,17 @@ class Model:
                 "composite primary keys are not supported"
             )
         columns = [fl.column_name for fl in declared.values()]
+        for option, groups in (("unique_together", unique_together), ("indexes", indexes)):
+            if groups is None:
+                continue
+            if isinstance(groups, str) or not all(
+                isinstance(g, list | tuple) and g and all(isinstance(c, str) for c in g)
+                for g in groups
+            ):
+                raise ModelDefinitionError(
+                    f"model `{cls.__name__}`: {option} must be a list of groups of column "
+                    f'names, e.g. {option}=[("author", "slug")], not {groups!r}'
+                )
         for group in list(unique_together or ()) + list(indexes or ()):
             for col in group:
                 if col not in columns:
@@ -260,7 +271,12 @@ def _column(fl: f.Field, resolve: Any) -> Column:
             on_update=fl.on_update,
             db_constraint=fl.db_constraint,
         )
-    return Column.build(kwargs)
+    column = Column.build(kwargs)
+    if column.default is not None:
+        problem = default_problem(column)
+        if problem:
+            raise ModelDefinitionError(f"field `{fl._where()}`: default {problem}")
+    return column
 
 
 def _qualname(model: type) -> str:

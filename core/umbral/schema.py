@@ -348,6 +348,21 @@ _NUMBERS = frozenset({"Real", "Double", "Decimal"})
 _TEXTUAL = frozenset({"Text", "Date", "Time", "Timestamp", "Timestamptz", "Uuid", "Bytes"})
 
 
+def default_problem(column: Column) -> str | None:
+    """Why ``column``'s default cannot be stored in it, or None (``backfill_problem``; a
+    Decimal default is kept as its string)."""
+    value = column.default
+    if column.storage_type == "Decimal" and isinstance(value, str):
+        import decimal
+
+        try:
+            decimal.Decimal(value)
+        except decimal.InvalidOperation:
+            return f"{json.dumps(value, ensure_ascii=False)} is not a number (Decimal column)"
+        return None
+    return backfill_problem(column, value)
+
+
 def backfill_problem(column: Column, value: Any) -> str | None:
     """Why ``value`` cannot fill ``column``, or None. Only what the JSON value's kind tells:
     the database checks the rest (a date's format) when the migration runs."""

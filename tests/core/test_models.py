@@ -294,3 +294,42 @@ def test_declaring_a_model_registers_nothing_globally() -> None:
     _model("Lonely")
     assert build_snapshots({}) == {}
     assert build_snapshots({"app": []})["app"].models == {}
+
+
+@pytest.mark.parametrize(
+    ("declared", "expected"),
+    [
+        (fields.Integer(default="zero"), 'default "zero" is not a whole number (Integer column)'),
+        (fields.Boolean(default=1), "default 1 is not true or false (Boolean column)"),
+        (fields.Real(default="1.5"), 'default "1.5" is not a number (Real column)'),
+        (fields.Text(default=3), "default 3 is not a string (Text column)"),
+        (fields.Text(max_length=2, default="abc"), 'default "abc" is longer than max_length 2'),
+        (fields.Text(choices=["a", "b"], default="c"), 'default "c" is not one of the choices'),
+        (fields.Decimal(default="x"), 'default "x" is not a number (Decimal column)'),
+    ],
+)
+def test_a_default_the_column_cannot_store_is_a_model_error(declared, expected: str) -> None:
+    item = _model("Item", qty=declared)
+    with pytest.raises(ModelDefinitionError) as exc:
+        build_snapshots({"app": [item]})
+    assert str(exc.value) == f"field `Item.qty`: {expected}"
+
+
+def test_defaults_of_the_right_kind_are_kept() -> None:
+    item = _model(
+        "Item", a=fields.Decimal(default=decimal.Decimal("1.50")), b=fields.Real(default=2),
+        c=fields.Boolean(default=False), d=fields.Text(choices=["x"], default="x"),
+    )  # fmt: skip
+    snap = build_snapshots({"app": [item]})["app"].models["Item"]
+    assert [snap.column(n).default for n in "abcd"] == ["1.50", 2, False, "x"]
+
+
+@pytest.mark.parametrize("option", ["unique_together", "indexes"])
+@pytest.mark.parametrize("value", [("name", "qty"), ["name"], [("name", 3)], [()]])
+def test_index_options_of_the_wrong_shape_say_what_shape(option: str, value: object) -> None:
+    with pytest.raises(ModelDefinitionError) as exc:
+        type("Item", (Model,), {"name": fields.Text(), "qty": fields.Integer()}, **{option: value})
+    assert str(exc.value) == (
+        f"model `Item`: {option} must be a list of groups of column names, e.g. "
+        f'{option}=[("author", "slug")], not {value!r}'
+    )
