@@ -175,18 +175,18 @@ def parse(data: dict[str, Any], source: Path | None, root: Path) -> ProjectConfi
         cfg.migrations = data["migrations"]
     if "lock_wait" in data:
         if not _seconds(data["lock_wait"]):
-            raise bad("lock_wait", "a finite number of seconds")
+            raise bad("lock_wait", "a finite number of seconds >= 0 (0 = no wait)")
         cfg.lock_wait = float(data["lock_wait"])
     for key in ("lock_timeout", "statement_timeout"):
         if key in data:
             value = data[key]
             if not _seconds(value):
-                raise bad(key, "a finite number of seconds (0 = no limit)")
+                raise bad(key, "a finite number of seconds >= 0 (0 = no limit)")
             setattr(cfg, key, float(value))
     if "lock_retries" in data:
         value = data["lock_retries"]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise bad("lock_retries", "a whole number of retries")
+            raise bad("lock_retries", "a whole number of retries >= 0")
         cfg.lock_retries = value
     if "env" in data:
         if not isinstance(data["env"], str) or not ENV_NAME_RE.match(data["env"]):

@@ -303,6 +303,8 @@ def test_the_python_api_refuses_a_bad_run_option(
         ("lock_wait", "nan"),
         ("lock_wait", "inf"),
         ("lock_wait", "true"),
+        ("lock_wait", "-5"),
+        ("lock_timeout", "-0.5"),
     ],
 )
 def test_a_non_finite_number_of_seconds_in_the_config_names_the_key(
@@ -315,6 +317,7 @@ def test_a_non_finite_number_of_seconds_in_the_config_names_the_key(
     assert r.code == 1, r
     assert len(r.err_lines) == 1, r
     assert r.err_lines[0].startswith(f"error: {config}: `{key}` must be a finite number"), r
+    assert "seconds >= 0" in r.err_lines[0], r
 
 
 def test_an_unreadable_migrations_directory_is_named(project: Project) -> None:
