@@ -333,3 +333,26 @@ def test_an_unreadable_migrations_directory_is_named(project: Project) -> None:
             "Too many levels of symbolic links; make it a readable directory, or remove it"
         ), r
         assert "Traceback" not in r.stderr
+
+
+def test_a_hand_written_index_on_a_missing_column_fails_on_every_backend(
+    any_project: Project,
+) -> None:
+    """SQLite would read the quoted name as a text constant and index that; like the other
+    databases, the migration fails instead (nothing recorded, no index)."""
+    p = any_project
+    p.models("class Item(Model):\n    name = fields.Text(max_length=20)\n")
+    assert p.run("makemigrations").code == 0
+    assert p.run("makemigrations", "--empty", "app", "--name", "by_hand").code == 0
+    path = p.root / "migrations" / "app" / "0002_by_hand.json"
+    data = json.loads(path.read_text())
+    data["operations"] = [
+        {"kind": "AddIndex", "table": "item", "columns": ["nosuch"], "unique": False}
+    ]
+    path.write_text(json.dumps(data, indent=2))
+    r = p.run("migrate")
+    assert r.code == 1, r
+    assert r.err_lines[0].startswith("error: umbral migrate: migration app/0002_by_hand failed"), r
+    assert "nosuch" in r.stderr, r
+    assert rows(p.database, "SELECT name FROM umbral_migrations") == [("0001_create_item",)]
+    assert schema_of(p.database)["item"]["indexes"] == []

@@ -288,6 +288,14 @@ class SQLiteBackend(SQLiteConnection):
     def render_set_column_comment(self, op: ops.SetColumnComment, ctx: RenderContext) -> list[str]:
         return []  # SQLite has no column comments; the migration is still recorded
 
+    def render_add_index(self, op: ops.AddIndex, ctx: RenderContext) -> list[Step]:
+        """As elsewhere, with a guard at run time against a column the table lacks."""
+        from umbral_sqlite.steps import Adapted, NoSuchColumn
+
+        *check, create = super().render_add_index(op, ctx)
+        assert isinstance(create, str)
+        return [*check, Adapted(op.table, (create,), (NoSuchColumn(create, op.columns),))]
+
     def render_drop_index(self, op: ops.DropIndex, ctx: RenderContext) -> list[Step]:
         """Drop the index, found at run time by what it is (``drop index``): an index adopted
         under its legacy name is the one the models drop. A UNIQUE constraint in the table's

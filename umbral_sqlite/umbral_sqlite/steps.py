@@ -6,6 +6,8 @@ shows) and the ways it may be carried out instead, each one small class: ``appli
 what it needs from the database, ``run`` does it. The first way that applies replaces what it
 stands for; when none does, the statements run as rendered. Two kinds of ways:
 
+- a guard, which applies only to stop the migration: an index naming a column the table does
+  not have (``NoSuchColumn``);
 - adaptations, which always apply when there is something to adapt to: a rebuild's new table
   takes what the stored definition holds beyond its models (``CarryStored``), the swap keeps
   the old table's triggers and hand-made indexes (``KeepTriggersAndIndexes``), a dropped
@@ -71,6 +73,8 @@ class Way(ABC):
 
     #: What the way does, as ``sqlmigrate`` names it under the SQL it may replace.
     summary: ClassVar[str] = ""
+    #: Whether ``sqlmigrate`` names it (a guard that only stops a broken file is not shown).
+    shown: ClassVar[bool] = True
 
     def describe(self) -> str:
         return f"{type(self).__name__} ({self.summary})"
@@ -293,6 +297,39 @@ class DropIndexesLike(Way):
         return True
 
 
+@frozen
+class NoSuchColumn(Way):
+    """Stop an index on a column the table does not have (a hand-edited migration): SQLite
+    would read the quoted name as a text constant and index that, where the other databases
+    fail on it."""
+
+    summary: ClassVar[str] = "stop when the table has no column the index names"
+    shown: ClassVar[bool] = False
+
+    create: str
+    columns: tuple[str, ...]
+
+    @property
+    def sql(self) -> str:
+        return self.create
+
+    def _missing(self, live: Live) -> list[str]:
+        info = live.cur.execute(f"PRAGMA table_info({catalog.quote(live.table)})")
+        have = {row[1] for row in info}
+        # No table: the CREATE INDEX itself fails, naming it.
+        return [c for c in self.columns if c not in have] if have else []
+
+    def applies(self, live: Live) -> bool:
+        return bool(self._missing(live))
+
+    def run(self, live: Live) -> bool:
+        missing = ", ".join(self._missing(live))
+        raise UnsupportedChange(
+            f"table `{live.table}` has no column {missing} for the index to cover; correct the "
+            "migration's AddIndex"
+        )
+
+
 # -- the steps ------------------------------------------------------------------------------
 
 
@@ -312,7 +349,7 @@ class Adapted(RunTimeStep):
         run_part(Live(_cursor(conn), self.table), self.sql, self.ways, note)
 
     def alternatives(self) -> list[str]:
-        return [way.describe() for way in self.ways]
+        return [way.describe() for way in self.ways if way.shown]
 
 
 @frozen
