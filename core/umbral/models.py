@@ -85,6 +85,12 @@ class Model:
             fl.model_name = cls.__name__
             fl.validate()
         if not abstract and view is None and not any(fl.primary_key for fl in declared.values()):
+            taken = [a for a, fl in declared.items() if "id" in (a, fl.column_name)]
+            if taken:
+                raise ModelDefinitionError(
+                    f"model `{cls.__name__}`: field `{taken[0]}` takes the name `id` of the "
+                    "implicit primary key; add primary_key=True to it, or name it otherwise"
+                )
             pk = f.BigInt(primary_key=True)
             pk.attname, pk.model_name = "id", cls.__name__
             declared = {"id": pk, **declared}

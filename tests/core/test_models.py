@@ -333,3 +333,22 @@ def test_index_options_of_the_wrong_shape_say_what_shape(option: str, value: obj
         f"model `Item`: {option} must be a list of groups of column names, e.g. "
         f'{option}=[("author", "slug")], not {value!r}'
     )
+
+
+@pytest.mark.parametrize(
+    ("attrs", "field"),
+    [({"id": fields.Integer()}, "id"), ({"ident": fields.Integer(column="id")}, "ident")],
+)
+def test_a_field_named_id_without_primary_key_is_a_model_error(attrs, field: str) -> None:
+    with pytest.raises(ModelDefinitionError) as exc:
+        type("X", (Model,), {"name": fields.Text(), **attrs})
+    assert str(exc.value) == (
+        f"model `X`: field `{field}` takes the name `id` of the implicit primary key; add "
+        "primary_key=True to it, or name it otherwise"
+    )
+
+
+def test_a_field_named_id_beside_an_explicit_primary_key_is_a_column() -> None:
+    model = type("X", (Model,), {"code": fields.Text(primary_key=True), "id": fields.Integer()})
+    snap = build_snapshots({"app": [model]})["app"].models["X"]
+    assert [(c.name, c.primary_key) for c in snap.fields] == [("code", True), ("id", False)]
