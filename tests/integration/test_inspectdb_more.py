@@ -174,6 +174,30 @@ def test_postgres_table_comment_is_warned(postgres_url: str, tmp_path: Path) -> 
     assert 'label = fields.Text(help="printed on the shelf")' in models
 
 
+@pytest.mark.mysql
+def test_mariadb_current_timestamp_without_precision_is_auto_now_add(
+    mysql_url: str, tmp_path: Path
+) -> None:
+    """MariaDB spells CURRENT_TIMESTAMP and NOW() back as ``current_timestamp()``."""
+    p = make_project(tmp_path, mysql_url)
+    execute(
+        mysql_url,
+        "CREATE TABLE ev (id INT AUTO_INCREMENT PRIMARY KEY, "
+        "a TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, "
+        "b DATETIME NOT NULL DEFAULT NOW(), c DATETIME(3) NOT NULL DEFAULT NOW(3))",
+    )
+    r = p.run("inspectdb", "--output", "legacy")
+    assert r.code == 0, r
+    assert WARN not in r.stderr, r
+    models = (p.root / "legacy" / "models.py").read_text()
+    for line in (
+        "    a = fields.Timestamptz(auto_now_add=True)",
+        "    b = fields.Timestamp(auto_now_add=True)",
+        "    c = fields.Timestamp(auto_now_add=True)",
+    ):
+        assert line in models, models
+
+
 def test_index_names_are_listed_once(any_project: Project) -> None:
     """PostgreSQL reflects a unique constraint twice (the constraint and its index)."""
     p, url = any_project, any_project.database

@@ -135,7 +135,7 @@ def _default(text: str) -> str | None:
             r"\\(.)|''", lambda m: _ESCAPES.get(m[1], m[1]) if m[1] else "'", stripped[1:-1]
         )
         return "'" + body.replace("'", "''") + "'"
-    if re.fullmatch(r"current_timestamp\(\d\)|curdate\(\)|curtime\(\d?\)", lowered):
+    if re.fullmatch(r"current_timestamp\(\d?\)|curdate\(\)|curtime\(\d?\)", lowered):
         head = lowered.split("(")[0]
         return {"curdate": "current_date", "curtime": "current_time"}.get(head, head)
     return text
