@@ -19,7 +19,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -71,8 +71,14 @@ def project_app(config: pytest.Config, database: str | None = None) -> Any:
     return App.from_config(cfg, database=database)
 
 
-def _fail(what: str, exc: Exception) -> None:
-    pytest.fail(f"pytest-umbral: {what}: {exc}", pytrace=False)
+def _fail(what: str, exc: Exception) -> NoReturn:
+    fail(f"pytest-umbral: {what}: {exc}")
+
+
+def fail(message: str) -> NoReturn:
+    """Fail the test with one line: no traceback, and not the exception being handled (pytest
+    would print it, then "During handling of the above exception")."""
+    raise pytest.fail.Exception(message, pytrace=False) from None
 
 
 @pytest.fixture(scope="session")

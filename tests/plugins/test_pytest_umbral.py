@@ -118,6 +118,39 @@ def test_a_broken_migration_fails_the_fixture_readably(sample: pytest.Pytester) 
     )
 
 
+def _makemigrations(root) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "umbral", "makemigrations"],
+        cwd=root, env=clean_env(), capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_a_history_with_a_drop_goes_up_down_up(sample: pytest.Pytester) -> None:
+    """Un-applying a drop cannot restore its data, but the round trip's database holds none."""
+    models = sample.path / "models.py"
+    models.write_text(textwrap.dedent(MODELS) + "    slug = fields.Text(nullable=True)\n")
+    _makemigrations(sample.path)
+    models.write_text(textwrap.dedent(MODELS))
+    _makemigrations(sample.path)
+    result = sample.runpytest_subprocess("-p", "no:cacheprovider", "-k", "up_down_up")
+    result.assert_outcomes(passed=1)
+
+
+def test_a_truncated_migration_file_fails_each_ready_test_in_one_line(
+    sample: pytest.Pytester,
+) -> None:
+    first = next((sample.path / "migrations" / "app").glob("0001_*.json"))
+    first.write_text(first.read_text()[:100])
+    result = sample.runpytest_subprocess("-p", "no:cacheprovider", "-k", "umbral or a_write")
+    result.assert_outcomes(failed=3, errors=1, skipped=1)  # the safety check needs git
+    out = result.stdout.str()
+    assert "During handling" not in out and "Traceback" not in out, out
+    assert "loader.py" not in out, out
+    for name in ("one_leaf_per_plugin", "models_match_migrations", "up_down_up"):
+        result.stdout.fnmatch_lines([f"*test_umbral_{name}*", f"*umbral*: *{first.name}*"])
+
+
 @pytest.mark.postgres
 def test_a_throwaway_database_on_a_server(sample: pytest.Pytester, postgres_admin: object) -> None:
     result = sample.runpytest_subprocess(
