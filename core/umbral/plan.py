@@ -155,7 +155,8 @@ def forward(graph: Graph, applied: Mapping[str, str], target: Target | None = No
     """
     graph.check_dependencies(applied)
     order = graph.order()
-    shadowed, record_only = _resolve_squashes(graph, order, applied)
+    split = _split_squash(graph, applied, target)
+    shadowed, record_only = _resolve_squashes(graph, order, applied, split)
     todo = [m for m in order if m.key not in applied and m.key not in shadowed]
     if target is not None:
         todo = _upto(graph, todo, target)
@@ -163,15 +164,41 @@ def forward(graph: Graph, applied: Mapping[str, str], target: Target | None = No
     return _complete_squashes(graph, steps, applied)
 
 
+def _split_squash(graph: Graph, applied: Mapping[str, str], target: Target | None) -> str | None:
+    """The unapplied squash whose range a forward ``target`` ends inside (before the last
+    migration it replaces): its originals run instead, up to the target, as the squash would
+    go past it. Refused when one of them is no longer on disk."""
+    if target is None or target.zero:
+        return None
+    squash = graph.squash_of.get(target.key)
+    if squash is None or squash in applied:
+        return None
+    replaced = graph.nodes[squash].replaces
+    if replaced.index(target.key) == len(replaced) - 1:
+        return None  # the squash ends where the target does
+    upto = replaced[: replaced.index(target.key) + 1]
+    missing = [r for r in upto if r not in applied and r not in graph.nodes]
+    if missing:
+        raise Refused(
+            f"umbral migrate {target.key}: it is one of the migrations squash {squash} "
+            f"replaces, and {', '.join(missing)} of those before it are missing from disk, so "
+            f"the run cannot stop there; migrate to {squash} instead, or restore the files"
+        )
+    return squash
+
+
 def _resolve_squashes(
-    graph: Graph, order: list[Migration], applied: Mapping[str, str]
+    graph: Graph, order: list[Migration], applied: Mapping[str, str], split: str | None = None
 ) -> tuple[set[str], set[str]]:
     """The migrations that do not run (a squash runs instead of them, or they instead of a
-    half-applied squash), and the squashes to record without SQL."""
+    half-applied squash, or of the ``split`` one), and the squashes to record without SQL."""
     shadowed: set[str] = set()
     record_only: set[str] = set()
     for m in order:
         if not m.replaces:
+            continue
+        if m.key == split:
+            shadowed.add(m.key)  # its originals run instead, up to the target
             continue
         if m.key in applied:
             shadowed |= set(m.replaces)
@@ -214,7 +241,7 @@ def _complete_squashes(graph: Graph, steps: list[Step], applied: Mapping[str, st
 def _upto(graph: Graph, todo: list[Migration], target: Target) -> list[Migration]:
     """Only the pending migrations ``target`` needs (itself and its dependencies)."""
     _require(graph, target)
-    # A target inside a squashed range is reached by the squash when that runs instead.
+    # A target at the end of a squashed range is reached by the squash when that runs.
     needed: set[str] = set()
     stack = [target.key]
     while stack:

@@ -509,3 +509,43 @@ def test_back_to_zero_after_the_originals_were_deleted(any_project: Project) -> 
     r = p.run("migrate", "app/zero", "--allow-destructive")
     assert (r.code, r.out_lines) == (0, ["Unapplied 1 migration(s)"]), r
     assert recorded(p) == [] and user_tables(p.database) == {}
+
+
+def test_a_target_before_the_end_of_an_unapplied_squash_runs_the_originals(
+    any_project: Project,
+) -> None:
+    """The squash would go past the target: its originals run instead, up to the target."""
+    p = any_project
+    history(p)
+    squash(p)
+    r = p.run("migrate", "app/0002_add_post_slug", "--plan")
+    assert [line for line in r.out_lines if not line.startswith("    ")] == [
+        "Path: fast path: the database is empty; the schema of app/0002_add_post_slug is built "
+        "from the snapshots and 2 migration(s) are recorded in one transaction",
+        "Build app at app/0002_add_post_slug",
+        "Record app/0001_create_post (no SQL: built from the snapshots)",
+        "Record app/0002_add_post_slug (no SQL: built from the snapshots)",
+    ], r
+    r = p.run("migrate", "app/0002_add_post_slug")
+    assert (r.code, r.out_lines) == (0, ["Applied 2 migration(s)"]), r
+    assert recorded(p) == [("app", "0001_create_post"), ("app", "0002_add_post_slug")]
+    assert [c[0] for c in schema_of(p.database)["post"]["columns"]] == ["id", "title", "slug"]
+    # The rest: the last original, then the squash recorded over them.
+    r = p.run("migrate")
+    assert (r.code, r.out_lines) == (0, ["Applied 1 migration(s)"]), r
+    assert recorded(p) == sorted([("app", n) for n in (*ORIGINALS, SQUASH)])
+
+
+def test_a_target_inside_a_squash_whose_originals_are_gone_is_refused(project: Project) -> None:
+    p = project
+    history(p)
+    squash(p)
+    delete(p, "0001_create_post")
+    r = p.run("migrate", "app/0002_add_post_slug")
+    assert r.code == 1, r
+    assert r.err_lines == [
+        f"error: umbral migrate app/0002_add_post_slug: it is one of the migrations squash "
+        f"app/{SQUASH} replaces, and app/0001_create_post of those before it are missing from "
+        f"disk, so the run cannot stop there; migrate to app/{SQUASH} instead, or restore the "
+        "files"
+    ], r
