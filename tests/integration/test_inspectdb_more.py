@@ -198,6 +198,43 @@ def test_mariadb_current_timestamp_without_precision_is_auto_now_add(
         assert line in models, models
 
 
+#: A default no model can carry (an expression), per backend.
+EXPRESSION_DEFAULT = {
+    "sqlite": "(lower(hex(randomblob(4))))",
+    "postgres": "md5(random()::text)",
+    "mysql": "(uuid())",
+}
+
+
+def test_a_default_the_models_cannot_carry_survives_later_changes(any_project: Project) -> None:
+    """inspectdb leaves an expression default out of the model (a comment says so); a change
+    of that column (made nullable) or of another one (a SQLite rebuild) keeps it."""
+    p, url = any_project, any_project.database
+    execute(
+        url,
+        f"CREATE TABLE item (id {SERIAL_PK[backend_name(url)]}, "
+        f"code VARCHAR(40) NOT NULL DEFAULT {EXPRESSION_DEFAULT[backend_name(url)]}, "
+        "name VARCHAR(20) NOT NULL)",
+        "INSERT INTO item (name) VALUES ('a')",
+    )
+    adopt_config(p)
+    assert p.run("inspectdb", "--output", "legacy").code == 0
+    assert_round_trip(p)
+    for old, new in (
+        ("name = fields.Text(max_length=20)", "name = fields.Text(max_length=20, nullable=True)"),
+        ("code = fields.Text(max_length=40)", "code = fields.Text(max_length=40, nullable=True)"),
+    ):
+        _change(p, old, new)
+        assert p.run("makemigrations").code == 0
+        r = p.run("migrate")
+        assert r.code == 0, r
+        execute(url, f"INSERT INTO item (name) VALUES ('{old[:4]}')")
+    codes = rows(url, "SELECT code FROM item ORDER BY id")
+    assert len(codes) == 3 and all(code for (code,) in codes), codes
+    assert len(set(codes)) == 3  # each row its own value: the expression, not a constant
+    assert p.run("checkschema").code == 0
+
+
 def test_index_names_are_listed_once(any_project: Project) -> None:
     """PostgreSQL reflects a unique constraint twice (the constraint and its index)."""
     p, url = any_project, any_project.database

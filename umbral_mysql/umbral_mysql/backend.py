@@ -457,7 +457,8 @@ class MySQLBackend(MySQLConnection):
             or self.default_sql(old) != self.default_sql(new)
             or old.help != new.help
         ):
-            out.append(self.modify_column(op.table, new, retyped=retyped))
+            keep = not type_changed and not _has_own_default(old) and not _has_own_default(new)
+            out.append(self.modify_column(op.table, new, retyped=retyped, keep_default=keep))
         if new.unique and not old.unique and not new.primary_key:
             out += self.unique_check(op.table, (op.column,), ctx)
             out.append(self.index_sql(op.table, (op.column,), True, cols))
@@ -482,12 +483,15 @@ class MySQLBackend(MySQLConnection):
             )
         return [self.modify_column(op.table, replace(col, help=op.comment or None))]
 
-    def modify_column(self, table: str, col: Column, retyped: bool = False) -> ModifyColumn:
+    def modify_column(
+        self, table: str, col: Column, retyped: bool = False, keep_default: bool = False
+    ) -> ModifyColumn:
         """``MODIFY COLUMN`` with the column's whole new definition, keeping a CHECK the
         database wrote on the column (``steps.ModifyColumn``; ``retyped``: the column changes
-        between text and another type)."""
+        between text and another type; ``keep_default``: the models give it no default, and
+        the one the database has is repeated)."""
         sql = f"ALTER TABLE {self.quote(table)} MODIFY COLUMN {self.column_def(col)}"
-        return ModifyColumn(table, col.name, sql, retyped)
+        return ModifyColumn(table, col.name, sql, retyped, keep_default)
 
     # -- indexes --------------------------------------------------------------------------
 
@@ -538,3 +542,8 @@ def _after(op: ops.AlterColumn, ctx: RenderContext) -> ModelState:
 def _a_string(sql: str) -> bool:
     """Whether a default's SQL is a string literal (``'e'``, or ``('e')`` for a LONGTEXT)."""
     return sql.lstrip("(").startswith("'")
+
+
+def _has_own_default(col: Column) -> bool:
+    """Whether the models give the column a default (a value, or one of ``auto_now``)."""
+    return col.default is not None or col.auto_now_add or col.auto_now or col.primary_key

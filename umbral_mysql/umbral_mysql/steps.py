@@ -227,19 +227,31 @@ class ModifyColumn(_Resolved):
     column: str
     sql: str
     retyped: bool = False
+    #: The models give the column no default, before or after the change, and its type stays:
+    #: a default the database has (an expression ``inspectdb`` could not adopt, ``uuid()``)
+    #: and its ``ON UPDATE`` are repeated, as the MODIFY would drop them.
+    keep_default: bool = False
 
     @property
     def statements(self) -> tuple[str, ...]:
         return (self.sql,)
 
     def alternatives(self) -> list[str]:
-        return [
+        out = [
             "ModifyColumn (on MariaDB, repeats the CHECK the column's definition holds, as "
             "information_schema lists it)"
         ]
+        if self.keep_default:
+            out.append(
+                "ModifyColumn (repeats the default and ON UPDATE the database holds and the "
+                "models do not say)"
+            )
+        return out
 
     def resolve(self, conn: Connection) -> list[str]:
         statement = self.sql
+        if self.keep_default:
+            statement += _database_default(conn, self.table, self.column)
         if getattr(conn.dialect, "is_mariadb", False) and _has_checks(conn, self.table):
             rows = _rows(
                 conn,
@@ -259,3 +271,30 @@ class ModifyColumn(_Resolved):
                     )
                 statement = f"{self.sql} CHECK ({clause})"
         return [statement]
+
+
+def _database_default(conn: Connection, table: str, column: str) -> str:
+    """`` DEFAULT … [ON UPDATE …]`` as the column has them now, or ''."""
+    rows = _rows(
+        conn,
+        "SELECT COLUMN_DEFAULT, EXTRA FROM information_schema.COLUMNS "
+        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND COLUMN_NAME = %s",
+        (table, column),
+    )
+    if not rows:
+        return ""
+    default, extra = rows[0][0], str(rows[0][1] or "")
+    out = ""
+    if default is not None and str(default).upper() != "NULL":
+        text = str(default)
+        if getattr(conn.dialect, "is_mariadb", False):
+            out = f" DEFAULT {text}"  # MariaDB lists literals quoted and expressions as SQL
+        elif "DEFAULT_GENERATED" in extra.upper():
+            bare = text.lower().startswith("current_timestamp")
+            out = f" DEFAULT {text}" if bare else f" DEFAULT ({text})"
+        else:  # MySQL lists a literal bare
+            out = " DEFAULT '" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+    on_update = extra.lower().find("on update ")
+    if on_update >= 0:
+        out += " " + extra[on_update:].split(" DEFAULT_GENERATED")[0].strip()
+    return out

@@ -19,7 +19,9 @@ umbral writes), and stored columns the models do not declare, whose values the c
 leave behind.
 
 Uniqueness, the primary key, NOT NULL and defaults follow the models: they are what the
-models describe, and ``inspectdb`` adopts them.
+models describe, and ``inspectdb`` adopts them. A default the models do not carry at all (an
+expression ``inspectdb`` leaves out, ``DEFAULT (lower(hex(randomblob(4))))``) is carried onto
+the new column while the models give it none.
 
 ``without_constraints_on`` is the definition without the CHECK constraints and foreign keys
 that name a column (SQLite's ``DROP COLUMN`` refuses them, PostgreSQL's drops them);
@@ -317,6 +319,8 @@ class _Carried:
     #: ``[NOT] DEFERRABLE ...`` of a described foreign key, by column.
     deferrals: dict[str, str] = field(default_factory=dict)
     collations: dict[str, str] = field(default_factory=dict)
+    #: Defaults the models do not carry, by column.
+    defaults: dict[str, str] = field(default_factory=dict)
     #: Table constraints to add (CHECKs, foreign keys the models keep as plain columns).
     constraints: list[str] = field(default_factory=list)
 
@@ -337,6 +341,8 @@ class _Carried:
             self.constraints.append(clause.text)  # a column CHECK is a table CHECK to SQLite
         elif clause.kind == "COLLATE" and kept and not mine.of("COLLATE"):
             self.collations[col.name.lower()] = clause.text
+        elif clause.kind == "DEFAULT" and kept and not mine.of("DEFAULT"):
+            self.defaults[col.name.lower()] = clause.text
         elif clause.kind == "REFERENCES" and kept and not mine.of("REFERENCES"):
             column = '"' + col.name.replace('"', '""') + '"'
             fk = f"FOREIGN KEY ({column}) {clause.body}"
@@ -370,12 +376,18 @@ class _Carried:
             and col.clauses
             and col.clauses[-1].kind == "REFERENCES"
         }
-        if not self.collations and not self.constraints and not deferrals:
+        # Only while the models still give the column no default.
+        defaults = {
+            name: text
+            for name, text in self.defaults.items()
+            if (col := n.column(name)) is not None and not col.of("DEFAULT")
+        }
+        if not self.collations and not self.constraints and not deferrals and not defaults:
             return None
         items = []
         for col in n.columns:
             low = col.name.lower()
-            extra = (deferrals.get(low), self.collations.get(low))
+            extra = (deferrals.get(low), self.collations.get(low), defaults.get(low))
             items.append(" ".join(x for x in (col.text, *extra) if x))
         items += [c.text for c in n.constraints] + self.constraints
         return f"{n.head} ({', '.join(items)})"
