@@ -118,7 +118,7 @@ def read_live(conn: Connection, owned: set[str]) -> LiveSchema:
                 live.fk_groups[(t.name, column)] = keys
         specs = live.indexes.setdefault(t.name, set())
         for ix in t.indexes:
-            if None in ix.columns or ix.partial:
+            if None in ix.columns or ix.partial or ix.opclasses:
                 continue  # a model cannot declare it: not compared
             columns: tuple[str, ...] = tuple(ix.columns)  # type: ignore[arg-type]
             specs.add((columns, ix.unique))

@@ -235,6 +235,30 @@ def test_a_default_the_models_cannot_carry_survives_later_changes(any_project: P
     assert p.run("checkschema").code == 0
 
 
+@pytest.mark.postgres
+def test_postgres_operator_class_index_is_warned_and_not_drift(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """Django's `_like` index beside a unique varchar: no model can say it, so it is warned
+    about, left in the database, and not reported by checkschema."""
+    p = make_project(tmp_path, postgres_url)
+    execute(
+        postgres_url,
+        "CREATE TABLE t (id bigserial PRIMARY KEY, name varchar(50) NOT NULL UNIQUE)",
+        "CREATE INDEX t_name_like ON t (name varchar_pattern_ops)",
+    )
+    adopt_config(p)
+    r = p.run("inspectdb", "--output", "legacy")
+    assert r.code == 0, r
+    assert (
+        f"{WARN}t: index t_name_like uses the operator class name varchar_pattern_ops; umbral "
+        "models cannot carry it (it stays in the database)"
+    ) in r.err_lines, r
+    assert_round_trip(p)
+    r = p.run("checkschema")
+    assert (r.code, r.out_lines[0][:16]) == (0, "No schema drift:"), r
+
+
 def test_index_names_are_listed_once(any_project: Project) -> None:
     """PostgreSQL reflects a unique constraint twice (the constraint and its index)."""
     p, url = any_project, any_project.database

@@ -218,6 +218,12 @@ def _plan_table(
             fp.options["unique"] = True
         if col.name in single_index and col.name not in unique_cols and col.name not in fks:
             fp.options["index"] = True
+        if col.name in fks and col.name not in single_index | unique_cols:
+            warn(
+                f"{t.name}.{col.name}: the foreign key has no index; umbral models index every "
+                "foreign key, so `umbral checkschema` reports it missing until it is made "
+                "(`umbral checkschema --sql` writes it)"
+            )
         fp.attr = _attr_name(col.name)
         while fp.attr in attrs:
             fp.attr += "_"
@@ -282,6 +288,8 @@ def _uncarried(ix: RawIndex) -> str | None:
         return "is on an expression"
     if ix.descending:
         return f"orders {', '.join(ix.descending)} (umbral indexes use the default order)"
+    if ix.opclasses:
+        return f"uses the operator class {', '.join(ix.opclasses)}"
     return None
 
 

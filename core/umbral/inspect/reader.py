@@ -49,6 +49,9 @@ class RawIndex:
     name: str | None = None
     where: str | None = None  # the predicate of a partial index, as the database spells it
     descending: tuple[str, ...] = ()  # columns in a non-default order ("label DESC")
+    #: Columns with an operator class (PostgreSQL's ``varchar_pattern_ops``: Django's
+    #: ``_like`` index for LIKE lookups).
+    opclasses: tuple[str, ...] = ()
 
 
 @record
@@ -148,6 +151,12 @@ def _reflect(conn: Connection, insp: Any, name: str) -> RawTable:
                 # ("desc", "nulls_first") -> "DESC NULLS FIRST"
                 descending=tuple(
                     f"{c} {' '.join(s).upper().replace('_', ' ')}" for c, s in sorting.items()
+                ),
+                opclasses=tuple(
+                    f"{c} {op}"
+                    for k, v in options.items()
+                    if k.endswith("_ops") and isinstance(v, dict)
+                    for c, op in v.items()
                 ),
             )
         )
