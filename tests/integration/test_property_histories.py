@@ -327,15 +327,15 @@ SQUASH = 11
 
 
 def squash(root: Path, h: History, url: str, pick: int) -> None:
-    """Squash the plugin's migrations from one of them to the last, and migrate (the squash
-    is recorded without SQL: its originals ran). Where squashmigrations refuses (fewer than
-    two migrations, a second squash, a backfill), nothing happens."""
+    """Squash the plugin's migrations from one of them to the last, and migrate, as every
+    step does (the squash is recorded without SQL: its originals ran). Where squashmigrations
+    refuses (fewer than two migrations, a second squash, a backfill), only the migrate runs."""
     app = make_app(root, h, url)
     names = sorted(p.stem for p in (root / "migrations" / "app").glob("*.json"))
     try:
         app.squashmigrations("app", start=names[pick % len(names)] if names else None)
     except CannotSquash:
-        return
+        pass
     make_app(root, h, url).migrate()
 
 
