@@ -15,6 +15,7 @@ A step may squash the migrations written so far, so the trips back cross recorde
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import uuid
 from collections.abc import Callable
@@ -332,10 +333,8 @@ def squash(root: Path, h: History, url: str, pick: int) -> None:
     refuses (fewer than two migrations, a second squash, a backfill), only the migrate runs."""
     app = make_app(root, h, url)
     names = sorted(p.stem for p in (root / "migrations" / "app").glob("*.json"))
-    try:
+    with contextlib.suppress(CannotSquash):
         app.squashmigrations("app", start=names[pick % len(names)] if names else None)
-    except CannotSquash:
-        pass
     make_app(root, h, url).migrate()
 
 
