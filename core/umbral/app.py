@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import importlib
-import math
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from functools import cached_property
@@ -20,6 +19,8 @@ from umbral.config import (
     DEFAULT_ALIAS,
     ProjectConfig,
     TenantsConfig,
+    is_count,
+    is_seconds,
     resolve_database,
     resolve_env,
 )
@@ -699,12 +700,8 @@ def _check_run_options(options: RunOptions) -> None:
     """The CLI and the config refuse these; a caller of the Python API gets a ValueError."""
     for name in ("lock_wait", "lock_timeout", "statement_timeout"):
         value = getattr(options, name)
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int | float)
-            or not math.isfinite(value) or value < 0
-        ):  # fmt: skip
+        if value is not None and not is_seconds(value):
             raise ValueError(f"{name} must be a finite number of seconds >= 0, not {value!r}")
     retries = options.lock_retries
-    if retries is not None and (isinstance(retries, bool) or not isinstance(retries, int)
-                                or retries < 0):  # fmt: skip
+    if retries is not None and not is_count(retries):
         raise ValueError(f"lock_retries must be a whole number >= 0, not {retries!r}")

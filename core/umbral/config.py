@@ -174,18 +174,18 @@ def parse(data: dict[str, Any], source: Path | None, root: Path) -> ProjectConfi
             raise bad("migrations", "a directory path")
         cfg.migrations = data["migrations"]
     if "lock_wait" in data:
-        if not _seconds(data["lock_wait"]):
+        if not is_seconds(data["lock_wait"]):
             raise bad("lock_wait", "a finite number of seconds >= 0 (0 = no wait)")
         cfg.lock_wait = float(data["lock_wait"])
     for key in ("lock_timeout", "statement_timeout"):
         if key in data:
             value = data[key]
-            if not _seconds(value):
+            if not is_seconds(value):
                 raise bad(key, "a finite number of seconds >= 0 (0 = no limit)")
             setattr(cfg, key, float(value))
     if "lock_retries" in data:
         value = data["lock_retries"]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        if not is_count(value):
             raise bad("lock_retries", "a whole number of retries >= 0")
         cfg.lock_retries = value
     if "env" in data:
@@ -259,7 +259,7 @@ def _tenants(data: Any, where: str) -> TenantsConfig:
     return out
 
 
-def _seconds(value: Any) -> bool:
+def is_seconds(value: Any) -> bool:
     """A number of seconds: not negative, and finite (TOML can spell inf and nan)."""
     return (
         isinstance(value, int | float)
@@ -267,6 +267,11 @@ def _seconds(value: Any) -> bool:
         and math.isfinite(value)
         and value >= 0
     )
+
+
+def is_count(value: Any) -> bool:
+    """A whole number >= 0 (not a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _str_list(value: Any) -> bool:

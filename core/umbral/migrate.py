@@ -223,9 +223,10 @@ class Migrator:
         result.applied = [k for k in done if k not in completes and k not in gated]
 
     def _apply_fast(self, steps: list[Step]) -> list[str]:
-        """Run the fast path; if the database refuses its SQL, nothing of it stays and every
-        migration is replayed instead (``result.plan`` then holds them all). Progress is
-        reported as one step from the first covered migration to the last."""
+        """Run the fast path; if the database refuses its SQL, or another run wrote to it
+        first, nothing of it stays and every migration is replayed instead (``result.plan``
+        then holds them all). Progress is reported as one step from the first covered
+        migration to the last."""
         from umbral import fastpath
 
         result, session = self.result, self.session
@@ -237,9 +238,7 @@ class Migrator:
             if done is None:
                 # Another run wrote first: it holds what this one would have recorded.
                 result.path = "replay: another run wrote to the database after this one looked"
-                result.fast = None
-                result.plan = [self.render(s) for s in steps]
-                return []
+                return self._replay_instead(steps)
             session.event(
                 "done",
                 {"migration": covered[-1].key, "index": len(covered), "total": len(covered)},
@@ -262,9 +261,14 @@ class Migrator:
                 f"umbral migrate: building the schema from the snapshots failed ({reason}); "
                 "nothing of it was kept, replaying every migration instead"
             )
-            result.fast = None
-            result.plan = [self.render(s) for s in steps]
-            return []
+            return self._replay_instead(steps)
+
+    def _replay_instead(self, steps: list[Step]) -> list[str]:
+        """Drop the fast path from the run: every step is rendered to replay; nothing was
+        applied by it."""
+        self.result.fast = None
+        self.result.plan = [self.render(s) for s in steps]
+        return []
 
     # -- rendering ------------------------------------------------------------------------
 

@@ -100,33 +100,36 @@ def make_plan(
     return forward(graph, {**applied, **(faked or {})}, target)
 
 
-def is_backward(target: Target, applied: Mapping[str, str], graph: Graph | None = None) -> bool:
+def is_backward(target: Target, applied: Mapping[str, str], graph: Graph) -> bool:
     """True when ``target`` lies behind what is applied. A migration a recorded squash
-    replaces counts as applied (``graph``: the squashes on disk)."""
+    replaces counts as applied."""
     if target.zero:
         return True
-    recorded = target.key in applied or (
-        graph is not None and graph.squash_applied(target.key, applied)
-    )
+    recorded = target.key in applied or graph.squash_applied(target.key, applied)
     return recorded and bool(_roots(graph, target, applied))
 
 
-def _roots(graph: Graph | None, target: Target, applied: Mapping[str, str]) -> set[str]:
+def _roots(graph: Graph, target: Target, applied: Mapping[str, str]) -> set[str]:
     """The applied migrations of the target's plugin after it: a squash keeps what it
-    replaces, and a recorded squash goes when the target lies inside its range (before the
-    last migration it replaces)."""
+    replaces, and a recorded squash goes when the target lies inside its range."""
     roots = set(_later_applied(target, applied))
-    if graph is None:
-        return roots
     node = graph.nodes.get(target.key)
     if node is not None and node.replaces:
         roots -= set(node.replaces)
-    squash = graph.squash_of.get(target.key)
+    squash = _squash_around(graph, target.key)
     if squash is not None and squash in applied:
-        replaced = graph.nodes[squash].replaces
-        if replaced.index(target.key) < len(replaced) - 1:
-            roots.add(squash)
+        roots.add(squash)
     return roots
+
+
+def _squash_around(graph: Graph, key: str) -> str | None:
+    """The squash on disk whose range ``key`` lies inside, before its last migration (the
+    squash goes past it), or None."""
+    squash = graph.squash_of.get(key)
+    if squash is None:
+        return None
+    replaced = graph.nodes[squash].replaces
+    return squash if replaced.index(key) < len(replaced) - 1 else None
 
 
 def _later_applied(target: Target, applied: Iterable[str]) -> list[str]:
@@ -170,12 +173,10 @@ def _split_squash(graph: Graph, applied: Mapping[str, str], target: Target | Non
     go past it. Refused when one of them is no longer on disk."""
     if target is None or target.zero:
         return None
-    squash = graph.squash_of.get(target.key)
+    squash = _squash_around(graph, target.key)
     if squash is None or squash in applied:
         return None
     replaced = graph.nodes[squash].replaces
-    if replaced.index(target.key) == len(replaced) - 1:
-        return None  # the squash ends where the target does
     upto = replaced[: replaced.index(target.key) + 1]
     missing = [r for r in upto if r not in applied and r not in graph.nodes]
     if missing:

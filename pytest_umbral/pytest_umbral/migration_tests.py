@@ -54,10 +54,9 @@ def test_umbral_models_match_migrations(request: pytest.FixtureRequest) -> None:
             f"  {m.key}: " + "; ".join(op.describe() for op in m.operations)
             for m in result.migrations
         ]
-        pytest.fail(
+        fail(
             "umbral: the models have changes no migration holds; run `umbral makemigrations`:\n"
-            + "\n".join(lines),
-            pytrace=False,
+            + "\n".join(lines)
         )
 
 
@@ -81,8 +80,7 @@ def test_umbral_up_down_up(
                 app.migrate(f"{plugin}/zero", allow_destructive=True, allow_irreversible=True)
             left = [t for t in _schema(app, url) if t not in recorder.OWN_TABLES]
             if left:
-                pytest.fail(f"umbral: un-applying every migration left table(s) {left}",
-                            pytrace=False)  # fmt: skip
+                fail(f"umbral: un-applying every migration left table(s) {left}")
             step = "forward again"
             app.migrate(allow_destructive=True)
         except UmbralError as exc:
@@ -92,10 +90,9 @@ def test_umbral_up_down_up(
             changed = sorted(
                 set(head) ^ set(again) | {t for t in head if head.get(t) != again.get(t)}
             )
-            pytest.fail(
+            fail(
                 "umbral: forward, back and forward again gives another schema; tables that "
-                f"differ: {', '.join(changed)}",
-                pytrace=False,
+                f"differ: {', '.join(changed)}"
             )
     finally:
         if created is not None:
@@ -119,10 +116,9 @@ def test_umbral_new_migrations_are_safe(request: pytest.FixtureRequest) -> None:
             f"  [{c.finding.tag}] {c.migration}: {c.finding.message}"
             for c in report.by_tier(OpSafety.UNSAFE)
         ]
-        pytest.fail(
+        fail(
             f"umbral: unsafe operation(s) in the migrations added since {base[:12]} (add an "
-            '"acknowledged" reason once reviewed):\n' + "\n".join(lines),
-            pytrace=False,
+            '"acknowledged" reason once reviewed):\n' + "\n".join(lines)
         )
 
 
