@@ -259,6 +259,33 @@ def test_postgres_operator_class_index_is_warned_and_not_drift(
     assert (r.code, r.out_lines[0][:16]) == (0, "No schema drift:"), r
 
 
+@pytest.mark.mysql
+def test_mariadb_keeps_a_column_check_and_default_the_models_do_not_carry(
+    mysql_url: str, tmp_path: Path
+) -> None:
+    """MariaDB's MODIFY COLUMN restates the column: its own CHECK and its expression default
+    are both repeated."""
+    p = make_project(tmp_path, mysql_url)
+    execute(
+        mysql_url,
+        "CREATE TABLE item (id INT AUTO_INCREMENT PRIMARY KEY, "
+        "code VARCHAR(40) NOT NULL DEFAULT (uuid()) CHECK (code <> ''))",
+    )
+    adopt_config(p)
+    assert p.run("inspectdb", "--output", "legacy").code == 0
+    assert_round_trip(p)
+    _change(
+        p, "code = fields.Text(max_length=40)", "code = fields.Text(max_length=40, nullable=True)"
+    )
+    assert p.run("makemigrations").code == 0
+    r = p.run("migrate")
+    assert r.code == 0, r
+    execute(mysql_url, "INSERT INTO item (id) VALUES (1)")
+    assert rows(mysql_url, "SELECT LENGTH(code) FROM item") == [(36,)]  # a uuid()
+    with pytest.raises(Exception, match="CONSTRAINT"):
+        execute(mysql_url, "INSERT INTO item (code) VALUES ('')")
+
+
 def test_index_names_are_listed_once(any_project: Project) -> None:
     """PostgreSQL reflects a unique constraint twice (the constraint and its index)."""
     p, url = any_project, any_project.database

@@ -545,5 +545,6 @@ def _a_string(sql: str) -> bool:
 
 
 def _has_own_default(col: Column) -> bool:
-    """Whether the models give the column a default (a value, or one of ``auto_now``)."""
+    """Whether the models give the column its default: a value, one of ``auto_now``, or the
+    primary key's numbering."""
     return col.default is not None or col.auto_now_add or col.auto_now or col.primary_key

@@ -269,7 +269,7 @@ class ModifyColumn(_Resolved):
                         f"({clause}) was written for the old type; drop or rewrite the CHECK "
                         "(a RunSql migration before this one), then run migrate again"
                     )
-                statement = f"{self.sql} CHECK ({clause})"
+                statement += f" CHECK ({clause})"
         return [statement]
 
 
