@@ -202,11 +202,11 @@ class Migrator:
         return covered
 
     def _apply_forward(self, steps: list[Step], rendered: list[executor.Rendered]) -> None:
-        result, session, conn = self.result, self.session, self.conn
-        with executor.write_transaction(conn, self.backend):
-            recorder.ensure_table(conn)
-            if any(r.skipped for r in rendered):
-                recorder.ensure_skip_column(conn)
+        result, session = self.result, self.session
+        if result.fast is None or any(r.skipped for r in rendered):
+            # The fast path makes the tracking table in its own transaction: a fresh SQLite
+            # database then commits once, as its floor does.
+            self._ensure_tracking(rendered)
         if self.request.fake_initial:
             self.record_faked(result.faked)
             session.event("faked", {"count": len(result.faked)})
@@ -268,7 +268,14 @@ class Migrator:
         applied by it."""
         self.result.fast = None
         self.result.plan = [self.render(s) for s in steps]
+        self._ensure_tracking(self.result.plan)  # a failed fast path rolled its table back
         return []
+
+    def _ensure_tracking(self, rendered: list[executor.Rendered]) -> None:
+        with executor.write_transaction(self.conn, self.backend):
+            recorder.ensure_table(self.conn)
+            if any(r.skipped for r in rendered):
+                recorder.ensure_skip_column(self.conn)
 
     # -- rendering ------------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ _COLUMN_DEFAULTS: dict[str, Any] = {
     "auto_now": False,
 }
 _ALWAYS = ("name", "type", "primary_key", "nullable")
+_ALWAYS_SET = frozenset(_ALWAYS)
 
 
 @frozen
@@ -86,18 +87,19 @@ class Column:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Column:
-        unknown = data.keys() - _COLUMN_ATTRIBUTES  # a set built once: this runs per column
-        if unknown:
-            raise ValueError(f"unknown column attribute(s): {', '.join(sorted(unknown))}")
-        missing = [k for k in _ALWAYS if k not in data]
-        if missing:
+        # This runs once per column of every file read: the checks allocate nothing when
+        # the column is well formed.
+        if not data.keys() <= _COLUMN_ATTRIBUTES:
+            unknown = sorted(data.keys() - _COLUMN_ATTRIBUTES)
+            raise ValueError(f"unknown column attribute(s): {', '.join(unknown)}")
+        if not data.keys() >= _ALWAYS_SET:
+            missing = [k for k in _ALWAYS if k not in data]
             raise ValueError(f"column is missing {', '.join(missing)}")
         if data["type"] not in TYPES:
             raise ValueError(f"unknown column type {data['type']!r}")
-        values = dict(data)
-        if values.get("choices") is not None:
-            values["choices"] = tuple(values["choices"])
-        return cls.build(values)
+        if data.get("choices") is not None:
+            data = {**data, "choices": tuple(data["choices"])}
+        return cls.build(data)
 
     @classmethod
     def build(cls, values: dict[str, Any]) -> Column:

@@ -24,6 +24,8 @@ _TOKEN = re.compile(
     """,
     re.DOTALL | re.VERBOSE,
 )
+#: A word at the very start of a statement, as ``_TOKEN`` reads it there (``E'...'`` is a string).
+_LEADING_WORD = re.compile(r"(?![eE]')[^\W\d][\w$]*")
 #: Statements whose body may hold ``;`` between BEGIN and END.
 _BLOCK_OBJECTS = frozenset({"TRIGGER", "FUNCTION", "PROCEDURE"})
 
@@ -75,6 +77,12 @@ TRANSACTION_CONTROL = frozenset({
 def leading_words(statement: str, count: int = 4) -> list[str]:
     """The first ``count`` words of a statement, upper-cased, after any comments; a
     parenthesis or other sign ends them (``CREATE UNIQUE INDEX CONCURRENTLY``)."""
+    if count == 1:
+        # Most statements start with their first word: one match instead of the token loop
+        # (the executor asks this of every statement it runs).
+        m = _LEADING_WORD.match(statement)
+        if m is not None:
+            return [m.group().upper()]
     words: list[str] = []
     pos, n = 0, len(statement)
     while pos < n and len(words) < count:

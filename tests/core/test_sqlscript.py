@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from umbral.sqlscript import split_sql
+from umbral.sqlscript import leading_words, split_sql
 
 TRIGGER = (
     "CREATE TRIGGER item_audit AFTER UPDATE ON item WHEN (CASE WHEN new.id > 0 THEN 1 END) "
@@ -78,3 +78,26 @@ PLPGSQL = (
 )
 def test_split_sql(script: str, statements: list[str]) -> None:
     assert split_sql(script) == statements
+
+
+@pytest.mark.parametrize(
+    ("statement", "word"),
+    [
+        ("commit", ["COMMIT"]),
+        ("  Begin;", ["BEGIN"]),
+        ("-- note\nSAVEPOINT a", ["SAVEPOINT"]),
+        ("/* x */ end", ["END"]),
+        ("E'abc'", []),  # PostgreSQL's escaped string, not a word E
+        ("Ex'abc'", ["EX"]),
+        ("e", ["E"]),
+        ("_x$1 y", ["_X$1"]),
+        ("1abc", []),
+        ("$$ body $$", []),
+        ("(SELECT 1)", []),
+        ("", []),
+    ],
+)
+def test_the_first_word_of_a_statement(statement: str, word: list[str]) -> None:
+    # One word is read by a single match; more words by the token loop: both read alike.
+    assert leading_words(statement, 1) == word
+    assert leading_words(statement, 2)[:1] == word

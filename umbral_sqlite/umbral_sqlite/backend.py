@@ -74,10 +74,12 @@ class SQLiteBackend(SQLiteConnection):
 
     def cannot_run_in_transaction(self, statement: str) -> str | None:
         reason = super().cannot_run_in_transaction(statement)
+        if reason is not None:
+            return reason
         words = leading_words(statement, 1)
-        if reason is None and words and words[0] in self.OUTSIDE_TRANSACTION:
+        if words and words[0] in self.OUTSIDE_TRANSACTION:
             return "cannot run inside a transaction on SQLite"
-        return reason
+        return None
 
     def pk_sql(self, table: str, col: Column) -> str:
         if integer_pk(col):
