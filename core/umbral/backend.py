@@ -13,14 +13,14 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import field, replace
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from umbral.naming import index_name
+from umbral.naming import fit_identifier, index_name
 from umbral.schema import INTEGER_TYPES, Column, ModelState, Shim
 from umbral.sqlscript import split_sql, transaction_control
 from umbral.steps import UniqueCheck
@@ -123,6 +123,22 @@ class Backend:
 
     # -- identifiers and literals -----------------------------------------------------------
 
+    #: The longest name the database keeps whole (None: no limit), in bytes or characters.
+    IDENTIFIER_LIMIT: ClassVar[int | None] = None
+    IDENTIFIER_IN_BYTES: ClassVar[bool] = True
+
+    def fit(self, name: str) -> str:
+        """A generated name as this database gets it (``naming.fit_identifier``)."""
+        return fit_identifier(name, self.IDENTIFIER_LIMIT, in_bytes=self.IDENTIFIER_IN_BYTES)
+
+    def index_name(self, table: str, columns: Iterable[str], unique: bool) -> str:
+        """The name of umbral's index on ``columns`` of ``table`` (SPEC §6)."""
+        return self.fit(index_name(table, columns, unique))
+
+    def constraint_name(self, table: str, column: str, suffix: str) -> str:
+        """``<table>_<column>_<suffix>`` (``key``, ``fkey``, ``check``...), fitted."""
+        return self.fit(f"{table}_{column}_{suffix}")
+
     def quote(self, ident: str) -> str:
         return '"' + ident.replace('"', '""') + '"'
 
@@ -172,19 +188,20 @@ class Backend:
         if default is not None:
             sql += f" DEFAULT {default}"
         if col.unique and with_unique and not self.UNIQUE_AS_INDEX:
-            sql += f" CONSTRAINT {self.quote(f'{table}_{col.name}_key')} UNIQUE"
+            key = self.constraint_name(table, col.name, "key")
+            sql += f" CONSTRAINT {self.quote(key)} UNIQUE"
         if col.is_fk and col.db_constraint:
             sql += self.references_sql(table, col)
         return sql
 
     def index_sql(self, table: str, columns: tuple[str, ...], unique: bool) -> str:
-        name = index_name(table, columns, unique)
+        name = self.index_name(table, columns, unique)
         cols = ", ".join(self.quote(c) for c in columns)
         kw = "UNIQUE INDEX" if unique else "INDEX"
         return f"CREATE {kw} {self.quote(name)} ON {self.quote(table)} ({cols})"
 
     def drop_index_sql(self, table: str, columns: tuple[str, ...], unique: bool) -> str:
-        return f"DROP INDEX IF EXISTS {self.quote(index_name(table, columns, unique))}"
+        return f"DROP INDEX IF EXISTS {self.quote(self.index_name(table, columns, unique))}"
 
     def table_indexes_sql(self, model: ModelState) -> list[str]:
         """Every index a table has besides its primary key (SPEC §6 index names)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 
 
@@ -33,6 +34,20 @@ def table_name(class_name: str, plugin: str | None) -> str:
 def index_name(table: str, columns: Iterable[str], unique: bool) -> str:
     prefix = "uniq" if unique else "idx"
     return f"{prefix}_{table}_{'_'.join(columns)}"
+
+
+def fit_identifier(name: str, limit: int | None, *, in_bytes: bool = True) -> str:
+    """``name`` when the database keeps it whole (``limit`` bytes, or characters), else its
+    start and ``_`` and 8 hex digits of its digest, ``limit`` long: two long names stay two
+    (PostgreSQL cuts a longer name short, so two of them can become one; MySQL refuses it).
+    Names within the limit never change (SPEC §6)."""
+    size = len(name.encode()) if in_bytes else len(name)
+    if limit is None or size <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    keep = limit - len(digest) - 1
+    head = name.encode()[:keep].decode(errors="ignore") if in_bytes else name[:keep]
+    return f"{head}_{digest}"
 
 
 def junction_table(parent_table: str, field: str) -> str:

@@ -6,7 +6,7 @@ import pytest
 
 from umbral import Model, fields
 from umbral.models import build_snapshots
-from umbral.naming import index_name, junction_table, snake_case, table_name
+from umbral.naming import fit_identifier, index_name, junction_table, snake_case, table_name
 
 
 @pytest.mark.parametrize(
@@ -108,3 +108,28 @@ def test_a_single_operation_names_its_migration(raw: dict, expected: str) -> Non
     assert suffix_for([operation]) == expected
     assert suffix_for([operation, operation]) == "auto"
     assert suffix_for([]) == "auto"
+
+
+def test_a_name_within_the_limit_is_kept_whole() -> None:
+    name = "idx_" + "t" * 59  # 63 bytes
+    assert fit_identifier(name, 63) == name
+    assert fit_identifier(name + "x" * 100, None) == name + "x" * 100
+
+
+def test_a_longer_name_is_its_start_and_a_digest_of_it() -> None:
+    a = "idx_" + "t" * 56 + "_reminder_sent_at"
+    b = "idx_" + "t" * 56 + "_reminder_seen_at"
+    assert a[:63] == b[:63]  # PostgreSQL's own cut made these one name
+    fa, fb = fit_identifier(a, 63), fit_identifier(b, 63)
+    assert fa != fb
+    assert len(fa) == len(fb) == 63
+    assert fa.startswith(a[:54] + "_")
+    assert fit_identifier(a, 63) == fa  # the same name every time
+
+
+def test_the_limit_counts_bytes_or_characters() -> None:
+    name = "idx_" + "é" * 40  # 44 characters, 84 bytes
+    in_bytes = fit_identifier(name, 63)
+    assert len(in_bytes.encode()) <= 63
+    assert in_bytes.encode().decode() == in_bytes  # never a character cut in two
+    assert fit_identifier(name, 64, in_bytes=False) == name

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from umbral.backend import RenderContext, integer_pk
 from umbral.errors import UnsupportedChange
-from umbral.naming import index_name
 from umbral.schema import Column, ModelState
 from umbral.steps import RunTimeStep
 from umbral_mysql.connection import MySQLConnection
@@ -52,6 +51,8 @@ _BLOB_LIKE = ("LONGTEXT", "LONGBLOB", "JSON")
 class MySQLBackend(MySQLConnection):
     name: ClassVar[str] = "mysql"
     schemes: ClassVar[tuple[str, ...]] = ("mysql", "mariadb")
+    IDENTIFIER_LIMIT: ClassVar[int | None] = 64  # characters; a longer name is an error
+    IDENTIFIER_IN_BYTES: ClassVar[bool] = False
     TYPES: ClassVar[dict[str, str]] = {
         "SmallInt": "SMALLINT",
         "Integer": "INT",
@@ -141,7 +142,7 @@ class MySQLBackend(MySQLConnection):
         return self.column_def(col)
 
     def fk_name(self, table: str, column: str) -> str:
-        return f"{table}_{column}_fk"
+        return self.constraint_name(table, column, "fk")
 
     def fk_sql(self, table: str, col: Column) -> str:
         q = self.quote
@@ -157,7 +158,7 @@ class MySQLBackend(MySQLConnection):
 
     def check_sql(self, table: str, col: Column) -> str:
         values = ", ".join(self.literal(v) for v in col.choices or ())
-        name = self.quote(f"{table}_{col.name}_check")
+        name = self.quote(self.constraint_name(table, col.name, "check"))
         return f"CONSTRAINT {name} CHECK ({self.quote(col.name)} IN ({values}))"
 
     def _key_part(self, table: str, column: str, ctx_col: Column | None) -> str:
@@ -181,7 +182,7 @@ class MySQLBackend(MySQLConnection):
     def index_def(
         self, table: str, columns: tuple[str, ...], unique: bool, cols: dict[str, Column]
     ) -> str:
-        name = self.quote(index_name(table, columns, unique))
+        name = self.quote(self.index_name(table, columns, unique))
         kw = "UNIQUE INDEX" if unique else "INDEX"
         return f"{kw} {name} ({self._index_body(table, columns, unique, cols)})"
 
@@ -192,13 +193,13 @@ class MySQLBackend(MySQLConnection):
         unique: bool,
         cols: dict[str, Column] | None = None,
     ) -> str:
-        name = self.quote(index_name(table, columns, unique))
+        name = self.quote(self.index_name(table, columns, unique))
         kw = "UNIQUE INDEX" if unique else "INDEX"
         body = self._index_body(table, columns, unique, cols or {})
         return f"CREATE {kw} {name} ON {self.quote(table)} ({body})"
 
     def drop_index_sql(self, table: str, columns: tuple[str, ...], unique: bool) -> str:
-        name = self.quote(index_name(table, columns, unique))
+        name = self.quote(self.index_name(table, columns, unique))
         return f"DROP INDEX IF EXISTS {name} ON {self.quote(table)}"
 
     def drop_indexes(self, table: str, columns: tuple[str, ...], unique: bool) -> DropIndexes:
@@ -260,7 +261,10 @@ class MySQLBackend(MySQLConnection):
             specs = [((c.name,), True) for c in model.fields if c.unique and not c.primary_key]
             specs += list(model.index_specs())
             for cols, unique in specs:
-                old, new = index_name(op.from_, cols, unique), index_name(op.to, cols, unique)
+                old, new = (
+                    self.index_name(op.from_, cols, unique),
+                    self.index_name(op.to, cols, unique),
+                )
                 if old != new:
                     renames.append((old, new))
             # A key to the table itself follows it to its new name.
@@ -271,7 +275,7 @@ class MySQLBackend(MySQLConnection):
             ]
             # A choices CHECK is named after its table, and MariaDB cannot rename one.
             checks = [
-                f"DROP CONSTRAINT IF EXISTS {q(f'{op.from_}_{c.name}_check')}, "
+                f"DROP CONSTRAINT IF EXISTS {q(self.constraint_name(op.from_, c.name, 'check'))}, "
                 f"ADD {self.check_sql(op.to, c)}"
                 for c in model.fields
                 if c.choices
@@ -281,7 +285,9 @@ class MySQLBackend(MySQLConnection):
                 if rel.table != op.from_:
                     continue
                 idx = ("child_id",)
-                renames.append((index_name(op.from_, idx, False), index_name(op.to, idx, False)))
+                renames.append(
+                    (self.index_name(op.from_, idx, False), self.index_name(op.to, idx, False))
+                )
                 pk = next((c for c in parent.fields if c.primary_key), None)
                 fks += [
                     Column("parent_id", "ForeignKey", fk_target=parent.table,
@@ -309,8 +315,8 @@ class MySQLBackend(MySQLConnection):
                 if op.from_ not in cols:
                     continue
                 new_cols = tuple(op.to if c == op.from_ else c for c in cols)
-                old = index_name(op.table, cols, unique)
-                new = index_name(op.table, new_cols, unique)
+                old = self.index_name(op.table, cols, unique)
+                new = self.index_name(op.table, new_cols, unique)
                 renames.append((old, new))
             col = next((c for c in model.fields if c.name == op.from_), None)
             if col is not None and col.is_fk and col.db_constraint:
@@ -323,7 +329,7 @@ class MySQLBackend(MySQLConnection):
                 # a later change of the choices finds it by its new name.
                 out.append(
                     f"ALTER TABLE {q(op.table)} DROP CONSTRAINT IF EXISTS "
-                    f"{q(f'{op.table}_{op.from_}_check')}, "
+                    f"{q(self.constraint_name(op.table, op.from_, 'check'))}, "
                     f"ADD {self.check_sql(op.table, replace(col, name=op.to))}"
                 )
         rename = f"ALTER TABLE {q(op.table)} RENAME COLUMN {q(op.from_)} TO {q(op.to)}"
@@ -334,7 +340,7 @@ class MySQLBackend(MySQLConnection):
         q = self.quote
         ptype = self.sql_type(Column("parent_id", "ForeignKey", fk_type=op.parent_type))
         ctype = self.sql_type(Column("child_id", "ForeignKey", fk_type=op.child_type))
-        child_idx = q(index_name(op.table, ("child_id",), False))
+        child_idx = q(self.index_name(op.table, ("child_id",), False))
         return [
             f"CREATE TABLE {q(op.table)} ("
             f"{q('parent_id')} {ptype} NOT NULL, {q('child_id')} {ctype} NOT NULL, "
@@ -384,7 +390,7 @@ class MySQLBackend(MySQLConnection):
         if col is not None and col.choices:
             out.append(
                 f"ALTER TABLE {q(op.table)} DROP CONSTRAINT IF EXISTS "
-                f"{q(f'{op.table}_{op.column}_check')}"
+                f"{q(self.constraint_name(op.table, op.column, 'check'))}"
             )
         # Indexes of several columns go with the column, as on PostgreSQL (MySQL would narrow
         # them, and refuses to for a unique one another tool made).
@@ -421,7 +427,7 @@ class MySQLBackend(MySQLConnection):
         retyped = (old.storage_type in _TEXTS) != (new.storage_type in _TEXTS)
         if fk(old) is not None and (fk_changed or type_changed):
             out += self.drop_foreign_keys(op.table, op.column, ctx)
-        check = q(f"{op.table}_{op.column}_check")
+        check = q(self.constraint_name(op.table, op.column, "check"))
         recheck = old.choices != new.choices or (type_changed and bool(old.choices))
         if recheck and old.choices:
             out.append(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {check}")

@@ -9,6 +9,7 @@ migrations marked ``"atomic": false``.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 class PostgresBackend(PostgresConnection):
     name: ClassVar[str] = "postgres"
     schemes: ClassVar[tuple[str, ...]] = ("postgres", "postgresql")
+    IDENTIFIER_LIMIT: ClassVar[int | None] = 63  # NAMEDATALEN - 1, in bytes
     TYPES: ClassVar[dict[str, str]] = {
         "SmallInt": "SMALLINT",
         "Integer": "INTEGER",
@@ -93,13 +95,13 @@ class PostgresBackend(PostgresConnection):
         return f"{self.quote(col.name)} {self.sql_type(col)} NOT NULL PRIMARY KEY"
 
     def references_sql(self, table: str, col: Column) -> str:
-        name = self.quote(f"{table}_{col.name}_fkey")
+        name = self.quote(self.constraint_name(table, col.name, "fkey"))
         return f" CONSTRAINT {name}" + super().references_sql(table, col)
 
     def check_sql(self, table: str, col: Column) -> str:
         """The ``choices`` constraint, named ``<t>_<c>_check`` (SPEC §6)."""
         values = ", ".join(self.literal(v) for v in col.choices or ())
-        name = self.quote(f"{table}_{col.name}_check")
+        name = self.quote(self.constraint_name(table, col.name, "check"))
         return f"CONSTRAINT {name} CHECK ({self.quote(col.name)} IN ({values}))"
 
     def column_sql(self, table: str, col: Column, *, with_unique: bool = True) -> str:
@@ -143,13 +145,14 @@ class PostgresBackend(PostgresConnection):
         out: list[str] = []
         old_type, new_type = self.sql_type(old), self.sql_type(new)
         old_default, new_default = self.default_sql(old), self.default_sql(new)
-        check = q(f"{op.table}_{op.column}_check")
+        among = _generated_names(ctx.state.get(op.table))
+        checks = [q(n) for n in self.stored_names(f"{op.table}_{op.column}_check", among)]
         # The CHECK of the choices compares with the old type's literals (`text = integer`
         # once the type changes): it goes before a type change and comes back after it.
         recheck = old.choices != new.choices or (old_type != new_type and bool(old.choices))
         if old_type != new_type:
             if old.choices:
-                out.append(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {check}")
+                out += [f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {c}" for c in checks]
             # The old default may not cast to the new type on its own: drop it first and set
             # the new one afterwards.
             if old_default is not None:
@@ -178,7 +181,7 @@ class PostgresBackend(PostgresConnection):
         out += self._alter_fk(op, old, new, ctx)
         if recheck:
             if not (old_type != new_type and old.choices):  # not dropped above
-                out.append(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {check}")
+                out += [f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {c}" for c in checks]
             if new.choices:
                 out.append(f"ALTER TABLE {table} ADD {self.check_sql(op.table, new)}")
         return out
@@ -191,7 +194,7 @@ class PostgresBackend(PostgresConnection):
     ) -> list[str]:
         q = self.quote
         out: list[str] = []
-        key = q(f"{op.table}_{op.column}_key")
+        key = q(self.constraint_name(op.table, op.column, "key"))
         if new.unique and not old.unique and not new.primary_key:
             out += self.unique_check(op.table, (op.column,), ctx)
             out.append(f"ALTER TABLE {q(op.table)} ADD CONSTRAINT {key} UNIQUE ({q(op.column)})")
@@ -214,7 +217,7 @@ class PostgresBackend(PostgresConnection):
         if fk(old) != fk(new):
             add = None
             if fk(new) is not None:
-                name = q(f"{op.table}_{op.column}_fkey")
+                name = q(self.constraint_name(op.table, op.column, "fkey"))
                 ref = super().references_sql(op.table, new)
                 add = (
                     f"ALTER TABLE {q(op.table)} ADD CONSTRAINT {name} FOREIGN KEY "
@@ -243,19 +246,22 @@ class PostgresBackend(PostgresConnection):
         """Rename the table and the names derived from it, so later operations find them."""
         q = self.quote
         out = super().render_rename_table(op, ctx)
-        out.append(f"ALTER INDEX IF EXISTS {q(op.from_ + '_pkey')} RENAME TO {q(op.to + '_pkey')}")
+        old_pkey, new_pkey = _pkey_name(op.from_), _pkey_name(op.to)
+        out.append(f"ALTER INDEX IF EXISTS {q(old_pkey)} RENAME TO {q(new_pkey)}")
         model = ctx.state.get(op.from_)
         if model is not None:
             out += self._rename_derived(op.to, model, op.from_, op.to, lambda c: c)
         if any(rel.table == op.from_ for parent in ctx.state.values() for rel in parent.m2m):
             # A junction table: its index, and the foreign keys PostgreSQL named after it.
             idx = ("child_id",)
-            old_idx, new_idx = q(index_name(op.from_, idx, False)), q(index_name(op.to, idx, False))
-            out.append(f"ALTER INDEX IF EXISTS {old_idx} RENAME TO {new_idx}")
-            out += [
-                rename_constraint_sql(op.to, f"{op.from_}_{c}_fkey", f"{op.to}_{c}_fkey")
-                for c in ("parent_id", "child_id")
-            ]
+            among = _junction_names(op.from_)
+            out += self._rename_index(
+                index_name(op.from_, idx, False), index_name(op.to, idx, False), among
+            )
+            for c in ("parent_id", "child_id"):
+                out += self._rename_constraint(
+                    op.to, f"{op.from_}_{c}_fkey", f"{op.to}_{c}_fkey", among
+                )
         return out
 
     def render_rename_column(self, op: ops.RenameColumn, ctx: RenderContext) -> list[str]:
@@ -279,8 +285,8 @@ class PostgresBackend(PostgresConnection):
         only: str | None = None,
     ) -> list[str]:
         """Renames of the constraints and indexes whose names embed the table or column."""
-        q = self.quote
         out: list[str] = []
+        among = _generated_names(model, old_table)
         for c in model.fields:
             if c.primary_key or (only is not None and c.name != only):
                 continue
@@ -294,17 +300,41 @@ class PostgresBackend(PostgresConnection):
             for suffix in names:
                 old_name = f"{old_table}_{c.name}_{suffix}"
                 new_name = f"{new_table}_{ren(c.name)}_{suffix}"
-                if old_name != new_name:
-                    # Only when it has umbral's name: an adopted table's keeps its own.
-                    out.append(rename_constraint_sql(table, old_name, new_name))
+                # Only when it has umbral's name: an adopted table's keeps its own.
+                out += self._rename_constraint(table, old_name, new_name, among)
         for cols, unique in model.index_specs():
             if only is not None and only not in cols:
                 continue
             old_name = index_name(old_table, cols, unique)
             new_name = index_name(new_table, tuple(ren(c) for c in cols), unique)
-            if old_name != new_name:
-                out.append(f"ALTER INDEX IF EXISTS {q(old_name)} RENAME TO {q(new_name)}")
+            out += self._rename_index(old_name, new_name, among)
         return out
+
+    def stored_names(self, name: str, among: Collection[str] = ()) -> list[str]:
+        """The names a generated ``name`` may have in the database: fitted, and as
+        PostgreSQL kept a longer one before umbral fitted names (cut at 63 bytes; written
+        in full, PostgreSQL cuts it the same way). Not the cut name when another of the
+        table's generated names (``among``) cuts to it too: it may be that one's."""
+        fitted = self.fit(name)
+        cut = _cut(name)
+        if fitted == name or any(n != name and _cut(n) == cut for n in among):
+            return [fitted]
+        return [fitted, name]
+
+    def _rename_index(self, old: str, new: str, among: Collection[str]) -> list[str]:
+        q, new = self.quote, self.fit(new)
+        return [
+            f"ALTER INDEX IF EXISTS {q(name)} RENAME TO {q(new)}"
+            for name in self.stored_names(old, among)
+            if name != new
+        ]
+
+    def _rename_constraint(
+        self, table: str, old: str, new: str, among: Collection[str]
+    ) -> list[str]:
+        new = self.fit(new)
+        names = self.stored_names(old, among)
+        return [rename_constraint_sql(table, n, new) for n in names if n != new]
 
     # -- indexes --------------------------------------------------------------------------
 
@@ -317,7 +347,7 @@ class PostgresBackend(PostgresConnection):
         concurrent: bool = False,
         if_not_exists: bool = False,
     ) -> str:
-        name = index_name(table, columns, unique)
+        name = self.index_name(table, columns, unique)
         cols = ", ".join(self.quote(c) for c in columns)
         kw = "UNIQUE INDEX" if unique else "INDEX"
         if concurrent:
@@ -345,8 +375,9 @@ class PostgresBackend(PostgresConnection):
     def render_drop_index(self, op: ops.DropIndex, ctx: RenderContext) -> list[str]:
         if op.concurrent:
             self._require_non_atomic(op, ctx)
-            name = self.quote(index_name(op.table, op.columns, op.unique))
-            return [f"DROP INDEX CONCURRENTLY IF EXISTS {name}"]
+            among = _generated_names(ctx.state.get(op.table))
+            names = self.stored_names(index_name(op.table, op.columns, op.unique), among)
+            return [f"DROP INDEX CONCURRENTLY IF EXISTS {self.quote(n)}" for n in names]
         # Whatever its name: an index adopted under its legacy name is the one to drop.
         if op.unique:
             return drop_unique_sql(op.table, op.columns)
@@ -440,3 +471,40 @@ def _append_statement(out: list[str], chunk: str) -> None:
     meaningful = re.sub(r"--[^\n]*|/\*.*?\*/", "", stmt, flags=re.DOTALL).strip()
     if meaningful:
         out.append(stmt)
+
+
+def _pkey_name(table: str) -> str:
+    """The name PostgreSQL gives a table's primary key: the table's name cut so that
+    ``_pkey`` fits in 63 bytes."""
+    return table.encode()[: 63 - len("_pkey")].decode(errors="ignore") + "_pkey"
+
+
+def _cut(name: str) -> bytes:
+    """What PostgreSQL keeps of a name (63 bytes)."""
+    return name.encode()[:63]
+
+
+def _generated_names(model: ModelState | None, table: str | None = None) -> list[str]:
+    """Every name umbral generates for ``model``'s indexes and constraints, in full, as the
+    table is named ``table`` (default: its own name)."""
+    if model is None:
+        return []
+    t = table or model.table
+    out: list[str] = []
+    for c in model.fields:
+        if c.primary_key:
+            continue
+        if c.unique:
+            out += [f"{t}_{c.name}_key", index_name(t, (c.name,), True)]
+        if c.is_fk and c.db_constraint:
+            out.append(f"{t}_{c.name}_fkey")
+        if c.choices:
+            out.append(f"{t}_{c.name}_check")
+    out += [index_name(t, cols, unique) for cols, unique in model.index_specs()]
+    return out
+
+
+def _junction_names(table: str) -> list[str]:
+    return [index_name(table, ("child_id",), False)] + [
+        f"{table}_{c}_fkey" for c in ("parent_id", "child_id")
+    ]

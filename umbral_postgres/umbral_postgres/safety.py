@@ -13,7 +13,6 @@ import re
 from typing import Any
 
 from umbral import operations as ops
-from umbral.naming import index_name
 from umbral.safety import Finding, OpSafety, tables_created_before
 from umbral.schema import Column
 
@@ -36,8 +35,8 @@ _CONCURRENT_ADVICE = (
 )
 
 
-def _index_finding(table: str, columns: tuple[str, ...], unique: bool) -> Finding:
-    name = index_name(table, columns, unique)
+def _index_finding(backend: Any, table: str, columns: tuple[str, ...], unique: bool) -> Finding:
+    name = backend.index_name(table, columns, unique)
     cols = ", ".join(columns)
     extra = "; it also fails if existing rows have duplicates" if unique else ""
     return Finding(
@@ -48,11 +47,12 @@ def _index_finding(table: str, columns: tuple[str, ...], unique: bool) -> Findin
     )
 
 
-def _unique_finding(table: str, column: str) -> Finding:
+def _unique_finding(backend: Any, table: str, column: str) -> Finding:
+    name = backend.constraint_name(table, column, "key")
     return Finding(
         W,
         TAG_UNIQUE,
-        f"adds unique constraint `{table}_{column}_key` on `{table}.{column}`: the index is "
+        f"adds unique constraint `{name}` on `{table}.{column}`: the index is "
         f"built under an ACCESS EXCLUSIVE lock (reads and writes of `{table}` wait) and it "
         "fails if rows have duplicates. Safe alternative: de-duplicate, CREATE UNIQUE INDEX "
         "CONCURRENTLY in a non-atomic migration, then ALTER TABLE ... ADD CONSTRAINT ... UNIQUE "
@@ -60,22 +60,24 @@ def _unique_finding(table: str, column: str) -> Finding:
     )
 
 
-def _fk_finding(table: str, col: Column) -> Finding:
+def _fk_finding(backend: Any, table: str, col: Column) -> Finding:
+    name = backend.constraint_name(table, col.name, "fkey")
     return Finding(
         W,
         TAG_FK,
-        f"adds foreign key `{table}_{col.name}_fkey` on `{table}.{col.name}` -> "
+        f"adds foreign key `{name}` on `{table}.{col.name}` -> "
         f"`{col.fk_target}`: validating it scans `{table}` while both tables are locked against "
         "writes. Safe alternative: add the constraint NOT VALID (RunSql), then VALIDATE "
         "CONSTRAINT in a later migration",
     )
 
 
-def _check_finding(table: str, col: Column) -> Finding:
+def _check_finding(backend: Any, table: str, col: Column) -> Finding:
+    name = backend.constraint_name(table, col.name, "check")
     return Finding(
         W,
         TAG_CHECK,
-        f"adds check constraint `{table}_{col.name}_check` (choices) on `{table}.{col.name}`: "
+        f"adds check constraint `{name}` (choices) on `{table}.{col.name}`: "
         f"validating it scans `{table}` under an ACCESS EXCLUSIVE lock and fails on rows "
         "outside the choices. Safe alternative: add it NOT VALID (RunSql), then VALIDATE "
         "CONSTRAINT in a later migration",
@@ -101,11 +103,11 @@ def classify(operation: ops.Operation, backend: Any, context: Any) -> list[Findi
     if isinstance(op, ops.AddIndex):
         if op.concurrent or op.table in tables_created_before(context, op):
             return []
-        return [_index_finding(op.table, op.columns, op.unique)]
+        return [_index_finding(backend, op.table, op.columns, op.unique)]
     if isinstance(op, ops.DropIndex):
         if op.concurrent:
             return []
-        name = index_name(op.table, op.columns, op.unique)
+        name = backend.index_name(op.table, op.columns, op.unique)
         return [
             Finding(
                 W,
@@ -119,7 +121,7 @@ def classify(operation: ops.Operation, backend: Any, context: Any) -> list[Findi
     if isinstance(op, ops.AddColumn):
         if op.table in tables_created_before(context, op):
             return []
-        return _add_column(op)
+        return _add_column(op, backend)
     if isinstance(op, ops.AlterColumn):
         return _alter_column(op, backend)
     if isinstance(op, ops.RunSql):
@@ -127,17 +129,17 @@ def classify(operation: ops.Operation, backend: Any, context: Any) -> list[Findi
     return []
 
 
-def _add_column(op: ops.AddColumn) -> list[Finding]:
+def _add_column(op: ops.AddColumn, backend: Any) -> list[Finding]:
     col = op.column
     out: list[Finding] = []
     if col.unique and not col.primary_key:
-        out.append(_unique_finding(op.table, col.name))
+        out.append(_unique_finding(backend, op.table, col.name))
     if col.is_fk and col.db_constraint:
-        out.append(_fk_finding(op.table, col))
+        out.append(_fk_finding(backend, op.table, col))
     if col.choices:
-        out.append(_check_finding(op.table, col))
+        out.append(_check_finding(backend, op.table, col))
     if (col.index or col.is_fk) and not col.unique and not col.primary_key:
-        out.append(_index_finding(op.table, (col.name,), False))
+        out.append(_index_finding(backend, op.table, (col.name,), False))
     return out
 
 
@@ -172,14 +174,14 @@ def _alter_column(op: ops.AlterColumn, backend: Any) -> list[Finding]:
             )
         )
     if new.unique and not old.unique and not new.primary_key:
-        out.append(_unique_finding(t, c))
+        out.append(_unique_finding(backend, t, c))
     fk_before = (old.fk_target, old.fk_column, old.on_delete, old.on_update)
     fk_after = (new.fk_target, new.fk_column, new.on_delete, new.on_update)
     new_fk = new.is_fk and new.db_constraint
     if new_fk and (not (old.is_fk and old.db_constraint) or fk_before != fk_after):
-        out.append(_fk_finding(t, new))
+        out.append(_fk_finding(backend, t, new))
     if new.choices and new.choices != old.choices:
-        out.append(_check_finding(t, new))
+        out.append(_check_finding(backend, t, new))
     if new.nullable and not old.nullable and not old.primary_key:
         out.append(
             Finding(

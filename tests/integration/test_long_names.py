@@ -1,0 +1,168 @@
+"""Generated names longer than the database keeps (SPEC §6 names; PostgreSQL 63 bytes, MySQL 64
+characters).
+
+PostgreSQL used to cut such a name short, so two indexes whose names differ only past the cut
+became one ("already exists"), and MySQL refused them (error 1059). A longer name is now its
+start and 8 hex digits of its digest: every index and constraint of a long-named table is
+made, found again by later changes (a table rename, new choices, a dropped unique), and
+un-applied, on every backend. A PostgreSQL database whose names were cut short by the
+database before keeps working: a later rename finds them under those names.
+"""
+
+from __future__ import annotations
+
+import pytest
+from test_constraint_identity import _names
+
+from conftest import Project, backend_name, execute, rows, schema_of
+from umbral.naming import fit_identifier
+
+LONG = "customer_subscription_renewal_reminder_delivery_attempts"  # 56 characters
+RENAMED = "customer_subscription_renewal_reminder_delivery_tries"
+
+MODELS = """
+class Owner(Model):
+    name = fields.Text()
+
+class Channel(Model):
+    name = fields.Text()
+
+class Attempt(Model, table="{table}"):
+    code = fields.Text({code})
+    status = fields.Text(choices={choices}, default="sent")
+    owner = fields.ForeignKey(Owner, nullable=True)
+    reminder_sent_at = fields.Text(nullable=True, index=True)
+    reminder_seen_at = fields.Text(nullable=True, index=True)
+    tags = fields.ManyToMany(Channel)
+"""
+
+
+def _models(table: str = LONG, code: str = "unique=True", choices: str = '["sent", "seen"]') -> str:
+    return MODELS.format(table=table, code=code, choices=choices)
+
+
+def _migrate(p: Project) -> None:
+    r = p.run("makemigrations")
+    assert r.code == 0, r
+    r = p.run("migrate", "--allow-destructive")
+    assert r.code == 0, r
+    assert p.run("makemigrations", "--check").code == 0
+    r = p.run("checkschema")
+    assert r.code == 0, r
+
+
+def _check_names(url: str, *tables: str) -> list[str]:
+    per_table = [_names(url, t) for t in tables]
+    assert all(len(ns) == len(set(ns)) for ns in per_table), per_table
+    names = [n for ns in per_table for n in ns]
+    # SQLite has no limit: its names stay whole.
+    limit = {"sqlite": None, "postgres": 63, "mysql": 64}[backend_name(url)]
+    assert limit is None or all(len(n.encode()) <= limit for n in names), names
+    return names
+
+
+def test_long_generated_names_are_made_found_and_undone(any_project: Project) -> None:
+    p, url = any_project, any_project.database
+    p.models(_models())
+    _migrate(p)
+    execute(
+        url,
+        "INSERT INTO owner (name) VALUES ('o')",
+        "INSERT INTO channel (name) VALUES ('c')",
+        f"INSERT INTO {LONG} (code, status, owner, reminder_sent_at) "
+        "VALUES ('a', 'sent', 1, 'x'), ('b', 'seen', NULL, NULL)",
+        f"INSERT INTO {LONG}_tags (parent_id, child_id) VALUES (1, 1)",
+    )
+    names = _check_names(url, LONG, f"{LONG}_tags")
+    # Two indexes whose names differ only past the cut: PostgreSQL made one of them before.
+    indexes = schema_of(url)[LONG]["indexes"]
+    for col in ("reminder_sent_at", "reminder_seen_at"):
+        assert len([i for i in indexes if i[1] == (col,)]) == 1, indexes
+
+    # Each later change finds the fitted names: new choices replace the check, the unique
+    # constraint goes, the table and its junction take their names along.
+    p.models(_models(choices='["sent", "seen", "lost"]'))
+    _migrate(p)
+    three = '["sent", "seen", "lost"]'
+    p.models(_models(code="", choices=three))
+    _migrate(p)
+    execute(url, f"INSERT INTO {LONG} (code, status) VALUES ('a', 'lost')")
+    p.models(_models(table=RENAMED, code="", choices=three))
+    _migrate(p)
+    names = _check_names(url, RENAMED, f"{RENAMED}_tags")
+    assert not [n for n in names if "attempts" in n], names
+    assert rows(url, f"SELECT code, status, owner FROM {RENAMED} ORDER BY id") == [
+        ("a", "sent", 1),
+        ("b", "seen", None),
+        ("a", "lost", None),
+    ]
+
+    # Down to nothing and up again: every name is found to drop, then made once more.
+    execute(url, f"DELETE FROM {RENAMED} WHERE status = 'lost'")
+    r = p.run("migrate", "app/zero", "--allow-destructive", "--allow-irreversible")
+    assert r.code == 0, r
+    r = p.run("migrate")
+    assert r.code == 0, r
+    assert p.run("checkschema").code == 0
+    _check_names(url, RENAMED, f"{RENAMED}_tags")
+
+
+@pytest.mark.postgres
+def test_names_postgresql_cut_short_before_are_found_by_a_rename(
+    tmp_path: object, postgres_url: str
+) -> None:
+    """A database migrated before names were fitted holds them as PostgreSQL cut them (the
+    first 63 bytes); a later rename of the table finds and renames them."""
+    from conftest import make_project
+
+    p = make_project(tmp_path, postgres_url)  # type: ignore[arg-type]
+    p.models(_models())
+    _migrate(p)
+    # As the database kept them before: every fitted name back to the full name, which
+    # PostgreSQL cuts at 63 bytes.
+    cut: set[str] = set()
+    for table in (LONG, f"{LONG}_tags"):
+        for name in _names(postgres_url, table):
+            full = _full_name(name, table)
+            if full is None or full.encode()[:63] in cut:
+                continue  # one of two names cut alike: the database made only one before
+            cut.add(full.encode()[:63])
+            kind = "INDEX" if name.startswith(("idx_", "uniq_")) else "CONSTRAINT"
+            if kind == "INDEX":
+                execute(postgres_url, f'ALTER INDEX "{name}" RENAME TO "{full}"')
+            else:
+                execute(
+                    postgres_url, f'ALTER TABLE "{table}" RENAME CONSTRAINT "{name}" TO "{full}"'
+                )
+    legacy = _names(postgres_url, LONG)
+    assert any(len(n) == 63 for n in legacy), legacy
+
+    p.models(_models(table=RENAMED))
+    _migrate(p)
+
+    names = _check_names(postgres_url, RENAMED, f"{RENAMED}_tags")
+    # All but the one index whose cut name the other index's name cuts to as well: that name
+    # may be either's, so it stays as it is (the index works under it).
+    ambiguous = f"idx_{LONG}_reminder_sent_at".encode()[:63].decode()
+    assert [n for n in names if "attempts" in n] == [ambiguous], names
+    # New choices still replace the check under its new name.
+    p.models(_models(table=RENAMED, choices='["sent", "seen", "lost"]'))
+    _migrate(p)
+    execute(postgres_url, f"INSERT INTO {RENAMED} (code, status) VALUES ('c', 'lost')")
+
+
+def _full_name(fitted: str, table: str) -> str | None:
+    """The generated name ``fitted`` stands for, when it was fitted (else None)."""
+    candidates = [
+        f"{prefix}_{table}_{col}"
+        for prefix in ("idx", "uniq")
+        for col in ("owner", "reminder_sent_at", "reminder_seen_at", "child_id", "code")
+    ] + [
+        f"{table}_{col}_{suffix}"
+        for col in ("code", "status", "owner", "parent_id", "child_id")
+        for suffix in ("key", "fkey", "check")
+    ]
+    for full in candidates:
+        if full != fitted and fit_identifier(full, 63) == fitted:
+            return full
+    return None
