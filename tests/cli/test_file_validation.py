@@ -127,6 +127,35 @@ ALTER_FROM = {"name": "title", "type": "Text", "primary_key": False, "nullable":
             id="unique_together-number",
         ),
         pytest.param(
+            {
+                "kind": "CreateTable",
+                "table": "t",
+                "columns": [_column(name="id", primary_key=True), _column()],
+                "indexes": [["body", "nope"]],
+            },
+            'CreateTable.indexes[0]: column "nope" is not one of the table\'s columns',
+            id="index-missing-column",
+        ),
+        pytest.param(
+            {
+                "kind": "CreateTable",
+                "table": "t",
+                "columns": [_column(name="id", primary_key=True), _column()],
+                "unique_together": [["id", "Body"]],
+            },
+            'CreateTable.unique_together[0]: column "Body" is not one of the table\'s columns',
+            id="unique_together-missing-column",
+        ),
+        pytest.param(
+            {
+                "kind": "CreateTable",
+                "table": "t",
+                "columns": [_column(name="id", primary_key=True), _column(), _column()],
+            },
+            'CreateTable.columns[2]: column "body" is declared twice',
+            id="column-twice",
+        ),
+        pytest.param(
             {"kind": "CreateTable", "table": "t", "columns": [_column(colour="red")]},
             "CreateTable.columns[0]: unknown column attribute(s): colour",
             id="column-unknown-key",
