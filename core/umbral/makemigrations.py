@@ -33,6 +33,43 @@ class MakeMigrationsResult:
         return bool(self.migrations)
 
 
+#: The longest table or column name every server backend keeps whole (PostgreSQL: 63 bytes).
+NAME_LIMIT = 63
+
+
+def _long_names(operations: list[Operation]) -> list[Note]:
+    """A warning for each new table or column name longer than ``NAME_LIMIT`` bytes: the
+    user's own names are not shortened as generated ones are (SPEC §6), so PostgreSQL would
+    cut it short and MySQL refuse it. Said once, when the name first appears."""
+    found: list[tuple[str, str]] = []
+    for op in operations:
+        if isinstance(op, CreateTable):
+            found.append(("table", op.table))
+            found += [("column", f"{op.table}.{c.name}") for c in op.columns]
+        elif op.kind == "CreateM2MTable":
+            found.append(("table", op.table))  # type: ignore[attr-defined]
+        elif op.kind == "AddColumn":
+            found.append(("column", f"{op.table}.{op.column.name}"))  # type: ignore[attr-defined]
+        elif op.kind == "RenameTable":
+            found.append(("table", op.to))  # type: ignore[attr-defined]
+        elif op.kind == "RenameColumn":
+            found.append(("column", f"{op.table}.{op.to}"))  # type: ignore[attr-defined]
+    out = []
+    for what, where in found:
+        name = where.rsplit(".", 1)[-1] if what == "column" else where
+        size = len(name.encode())
+        if size > NAME_LIMIT:
+            out.append(
+                Note(
+                    "stderr",
+                    f"warning: umbral makemigrations: {what} name `{where}` is {size} bytes long; "
+                    f"PostgreSQL keeps only its first {NAME_LIMIT} bytes and MySQL refuses names "
+                    "over 64 characters: give it a shorter name to use those databases",
+                )
+            )
+    return out
+
+
 def _is_initial(operations: list[Operation]) -> bool:
     """A new plugin's first migration of several operations that starts by creating a table
     is ``0001_initial``, as Django (and ``inspectdb``) name it; one operation keeps the SPEC §5
@@ -100,6 +137,7 @@ def plan_migrations(
                 "(umbral never writes into an installed distribution)"
             )
         result.notes.extend(d.notes)
+        result.notes.extend(_long_names(d.operations))
         if name:
             suffix = sanitize_suffix(name)
         elif previous_migration is None and _is_initial(d.operations):
