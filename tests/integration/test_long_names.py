@@ -105,6 +105,10 @@ def test_long_generated_names_are_made_found_and_undone(any_project: Project) ->
     assert r.code == 0, r
     assert p.run("checkschema").code == 0
     _check_names(url, RENAMED, f"{RENAMED}_tags")
+    # Adopting the database reads the fitted names as umbral's own.
+    r = p.run("inspectdb", "--output", "adopted")
+    assert r.code == 0, r
+    assert "index names kept" not in (p.root / "adopted" / "models.py").read_text()
 
 
 @pytest.mark.postgres

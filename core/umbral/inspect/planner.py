@@ -23,7 +23,7 @@ from umbral.inspect.reader import (
     RawTable,
     map_type,
 )
-from umbral.naming import index_name, table_name
+from umbral.naming import fit_identifier, index_name, table_name
 from umbral.toposort import toposort
 from umbral.values import record
 
@@ -268,8 +268,8 @@ def _index_groups(
         cols = tuple(c for c in ix.columns if c is not None)
         if cols == t.pk:
             continue  # the primary key's own index
-        ours = {index_name(t.name, cols, ix.unique), f"{t.name}_{'_'.join(cols)}_key"}
-        if ix.name not in ours:
+        ours = (index_name(t.name, cols, ix.unique), f"{t.name}_{'_'.join(cols)}_key")
+        if not any(_named_as(ix.name, n) for n in ours):
             plan.legacy_indexes.append(ix.name or "(unnamed)")
         if len(cols) == 1:
             (unique_cols if ix.unique else single_index).add(cols[0])
@@ -278,6 +278,14 @@ def _index_groups(
         if cols not in groups:
             groups.append(cols)
     return unique_cols, single_index
+
+
+def _named_as(name: str | None, generated: str) -> bool:
+    """Whether ``name`` is ``generated``, or ``generated`` fitted to the database's limit
+    (``naming.fit_identifier``: a long name's start and a digest, as long as ``name``)."""
+    if name is None:
+        return False
+    return name == generated or fit_identifier(generated, len(name.encode())) == name
 
 
 def _uncarried(ix: RawIndex) -> str | None:
