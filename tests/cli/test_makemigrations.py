@@ -341,25 +341,25 @@ def test_renamed_indexed_column_keeps_a_usable_index(any_project: Project) -> No
     assert columns(p.database, "post") == ["id", "title"]
 
 
-def test_a_new_name_longer_than_the_servers_keep_is_warned_about_once(project: Project) -> None:
-    p = project
-    long = "a" * 60 + "_table"  # 66 bytes
-    p.models(f'class Item(Model, table="{long}"):\n    label = fields.Text()\n')
-    r = p.run("makemigrations")
-    assert r.code == 0, r
-    assert r.err_lines == [
-        f"warning: umbral makemigrations: table name `{long}` is 66 bytes long; PostgreSQL "
+def _long_name_warning(what: str, where: str, size: int) -> str:
+    return (
+        f"warning: umbral makemigrations: {what} name `{where}` is {size} bytes long; PostgreSQL "
         "keeps only its first 63 bytes and MySQL refuses names over 64 characters: give it a "
         "shorter name to use those databases"
-    ]
-    # An unrelated change later says nothing about the name already made.
-    p.models(f'class Item(Model, table="{long}"):\n    label = fields.Text()\n'
-             f"    {'b' * 64} = fields.Integer(nullable=True)\n")  # fmt: skip
+    )
+
+
+def test_a_new_name_longer_than_the_servers_keep_is_warned_about_once(project: Project) -> None:
+    p = project
+    long, column = "a" * 60 + "_table", "b" * 64  # 66 and 64 bytes
+    model = f'class Item(Model, table="{long}"):\n    label = fields.Text()\n'
+    p.models(model)
     r = p.run("makemigrations")
     assert r.code == 0, r
-    assert r.err_lines == [
-        f"warning: umbral makemigrations: column name `{long}.{'b' * 64}` is 64 bytes long; "
-        "PostgreSQL keeps only its first 63 bytes and MySQL refuses names over 64 characters: "
-        "give it a shorter name to use those databases"
-    ]
+    assert r.err_lines == [_long_name_warning("table", long, 66)]
+    # A later change says nothing about the name already made, only about the new one.
+    p.models(model + f"    {column} = fields.Integer(nullable=True)\n")
+    r = p.run("makemigrations")
+    assert r.code == 0, r
+    assert r.err_lines == [_long_name_warning("column", f"{long}.{column}", 64)]
     assert p.run("migrate").code == 0  # SQLite keeps every name whole
