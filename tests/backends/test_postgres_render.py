@@ -19,6 +19,7 @@ from umbral_postgres.catalog import (
     drop_indexes_sql,
     drop_unique_sql,
     rename_constraint_sql,
+    rename_primary_key_sql,
     replace_foreign_keys_sql,
 )
 
@@ -257,7 +258,7 @@ CASES: list[tuple[str, ops.Operation, list[str]]] = [
         ops.RenameTable(from_="post", to="article"),
         [
             'ALTER TABLE "post" RENAME TO "article"',
-            'ALTER INDEX IF EXISTS "post_pkey" RENAME TO "article_pkey"',
+            rename_primary_key_sql("article", "post_pkey", "article_pkey"),
             rename_constraint_sql("article", "post_status_check", "article_status_check"),
             rename_constraint_sql("article", "post_author_fkey", "article_author_fkey"),
             'ALTER INDEX IF EXISTS "idx_post_title_status" RENAME TO "idx_article_title_status"',

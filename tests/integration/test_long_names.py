@@ -170,3 +170,61 @@ def _full_name(fitted: str, table: str) -> str | None:
         if full != fitted and fit_identifier(full, 63) == fitted:
             return full
     return None
+
+
+PAIR = """
+class Tag(Model):
+    name = fields.Text()
+
+class One(Model, table="{one}"):
+    name = fields.Text()
+    {m2m} = fields.ManyToMany(Tag)
+
+class Two(Model, table="{two}"):
+    name = fields.Text()
+"""
+
+
+@pytest.mark.postgres
+def test_renames_around_primary_keys_postgresql_named_itself(
+    tmp_path: object, postgres_url: str
+) -> None:
+    """PostgreSQL names a primary key after its table cut to fit ``_pkey`` (and numbers it
+    when that name is taken): a rename finds it by what it is, and leaves it alone when the
+    name it would take is the one it has or another relation's."""
+    from conftest import make_project
+
+    p = make_project(tmp_path, postgres_url)  # type: ignore[arg-type]
+    base = "s" * 53
+    # Names whose first 58 bytes are the same: a 58-byte table (its key takes all 63 bytes
+    # with `_pkey`), its 63-byte junction (whose key PostgreSQL numbered: the name was taken)
+    # and a 59-byte table.
+    one, two, m2m = base + "_aaaa", base + "_bbbbb", "tags"
+    p.models(PAIR.format(one=one, two=two, m2m=m2m))
+    _migrate(p)
+    execute(
+        postgres_url,
+        "INSERT INTO tag (name) VALUES ('t')",
+        f'INSERT INTO "{one}" (name) VALUES (\'1\')',
+        f'INSERT INTO "{two}" (name) VALUES (\'2\')',
+        f'INSERT INTO "{one}_{m2m}" (parent_id, child_id) VALUES (1, 1)',
+    )
+    steps = [
+        (one, two + "s", m2m),  # the key's name stays the same cut name
+        (one, one + "q", m2m),  # the name the key would take is the other table's key's
+        (one, one + "q", "lbl"),  # the junction's key has a numbered name
+        (one + "x", one + "q", "lbl"),  # a parent and its junction, both cut the same
+        (one + "x", base + "_b2", "lbl"),
+    ]
+    for names in steps:
+        p.models(PAIR.format(one=names[0], two=names[1], m2m=names[2]))
+        _migrate(p)
+    one, two, m2m = steps[-1]
+    assert rows(postgres_url, f'SELECT name FROM "{two}"') == [("2",)]
+    assert rows(postgres_url, f'SELECT parent_id, child_id FROM "{one}_{m2m}"') == [(1, 1)]
+    # Back to nothing and forward again, replaying every rename.
+    r = p.run("migrate", "app/zero", "--allow-destructive", "--allow-irreversible")
+    assert r.code == 0, r
+    r = p.run("migrate", "--replay")
+    assert r.code == 0, r
+    assert p.run("checkschema").code == 0

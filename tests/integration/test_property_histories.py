@@ -90,8 +90,10 @@ def step(h: History, action: int, pick: int) -> None:
         del h.models[model.name]
     elif action == 2:  # rename a table (class-name match)
         model.table = h.fresh("t")
-        if pick % 3 == 0:  # long: its index and constraint names outgrow 63 bytes
-            model.table += "_" + "long" * 14
+        if pick % 3 == 0:
+            # Long: its index and constraint names outgrow 63 bytes, and every long name
+            # shares its first 58 bytes (PostgreSQL's name for its primary key).
+            model.table = "long" * 14 + "_" + model.table
     elif action == 3:  # add a column
         t = SCALARS[pick % len(SCALARS)]
         new = Col(h.fresh("c"), t, nullable=pick % 2 == 0, uid=h.fresh("u"),
@@ -357,8 +359,9 @@ BACKFILLED_THEN_RELAXED = [(0, 0), (6, 0), (6, 0)]
 #: the first migration it replaces and to zero.
 SQUASHED = [(0, 0), (0, 0), (0, 0), (SQUASH, 0), (0, 0)]
 #: A squash as the last step, of the migrations from the second one on.
-#: A long table name, then two indexes: their names differ only past 63 bytes.
-LONG_NAMES = [(0, 0), (3, 1), (2, 0), (8, 0), (8, 1), (9, 0), (0, 1), (9, 1)]
+#: A long table name, then two indexes: their names differ only past 63 bytes; another long
+#: name, which PostgreSQL cuts as it cut the first for the primary key's name.
+LONG_NAMES = [(0, 0), (3, 1), (2, 0), (8, 0), (8, 1), (9, 0), (0, 1), (9, 1), (2, 3)]
 SQUASHED_LAST = [(0, 0), (3, 1), (0, 2), (SQUASH, 1)]
 SETTINGS = settings(
     deadline=None,

@@ -22,6 +22,7 @@ from umbral_postgres.catalog import (
     drop_indexes_sql,
     drop_unique_sql,
     rename_constraint_sql,
+    rename_primary_key_sql,
     replace_foreign_keys_sql,
 )
 from umbral_postgres.connection import PostgresConnection
@@ -244,24 +245,22 @@ class PostgresBackend(PostgresConnection):
 
     def render_rename_table(self, op: ops.RenameTable, ctx: RenderContext) -> list[str]:
         """Rename the table and the names derived from it, so later operations find them."""
-        q = self.quote
         out = super().render_rename_table(op, ctx)
-        old_pkey, new_pkey = _pkey_name(op.from_), _pkey_name(op.to)
-        out.append(f"ALTER INDEX IF EXISTS {q(old_pkey)} RENAME TO {q(new_pkey)}")
+        old_pkey, new_pkey = object_name(op.from_, None, "pkey"), object_name(op.to, None, "pkey")
+        if old_pkey != new_pkey:
+            out.append(rename_primary_key_sql(op.to, old_pkey, new_pkey))
         model = ctx.state.get(op.from_)
         if model is not None:
             out += self._rename_derived(op.to, model, op.from_, op.to, lambda c: c)
         if any(rel.table == op.from_ for parent in ctx.state.values() for rel in parent.m2m):
             # A junction table: its index, and the foreign keys PostgreSQL named after it.
             idx = ("child_id",)
-            among = _junction_names(op.from_)
-            out += self._rename_index(
-                index_name(op.from_, idx, False), index_name(op.to, idx, False), among
-            )
+            old_idx, new_idx = index_name(op.from_, idx, False), index_name(op.to, idx, False)
+            out += self._rename_index(old_idx, new_idx, [old_idx])
             for c in ("parent_id", "child_id"):
-                out += self._rename_constraint(
-                    op.to, f"{op.from_}_{c}_fkey", f"{op.to}_{c}_fkey", among
-                )
+                old, new = object_name(op.from_, c, "fkey"), object_name(op.to, c, "fkey")
+                if old != new:
+                    out.append(rename_constraint_sql(op.to, old, new))
         return out
 
     def render_rename_column(self, op: ops.RenameColumn, ctx: RenderContext) -> list[str]:
@@ -473,10 +472,22 @@ def _append_statement(out: list[str], chunk: str) -> None:
         out.append(stmt)
 
 
-def _pkey_name(table: str) -> str:
-    """The name PostgreSQL gives a table's primary key: the table's name cut so that
-    ``_pkey`` fits in 63 bytes."""
-    return table.encode()[: 63 - len("_pkey")].decode(errors="ignore") + "_pkey"
+def object_name(name1: str, name2: str | None, label: str) -> str:
+    """The name PostgreSQL gives an object it names itself (a primary key, a junction
+    table's foreign keys): ``name1_name2_label``, the longer of the two names cut first until
+    it fits in 63 bytes (``makeObjectName``; it numbers the label when that name is taken)."""
+    one, two = name1.encode(), (name2 or "").encode()
+    room = 63 - len(label) - 1 - (1 if name2 is not None else 0)
+    n1, n2 = len(one), len(two)
+    while n1 + n2 > room:
+        if n1 > n2:
+            n1 -= 1
+        else:
+            n2 -= 1
+    head = one[:n1].decode(errors="ignore")
+    if name2 is None:
+        return f"{head}_{label}"
+    return f"{head}_{two[:n2].decode(errors='ignore')}_{label}"
 
 
 def _cut(name: str) -> bytes:
@@ -502,9 +513,3 @@ def _generated_names(model: ModelState | None, table: str | None = None) -> list
             out.append(f"{t}_{c.name}_check")
     out += [index_name(t, cols, unique) for cols, unique in model.index_specs()]
     return out
-
-
-def _junction_names(table: str) -> list[str]:
-    return [index_name(table, ("child_id",), False)] + [
-        f"{table}_{c}_fkey" for c in ("parent_id", "child_id")
-    ]

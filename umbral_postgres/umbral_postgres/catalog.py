@@ -134,3 +134,18 @@ def rename_constraint_sql(table: str, old: str, new: str) -> str:
         f"DO $umbral$BEGIN ALTER TABLE {_quote(table)} RENAME CONSTRAINT {_quote(old)} TO "
         f"{_quote(new)}; EXCEPTION WHEN undefined_object THEN NULL; END$umbral$"
     )
+
+
+def rename_primary_key_sql(table: str, old: str, new: str) -> str:
+    """Rename the primary key of ``table`` from ``old`` to ``new`` when it has the name
+    ``old`` and no relation has the name ``new`` yet (PostgreSQL numbers a name that was
+    taken, ``..._pkey1``: such a key keeps its name)."""
+    target = _literal(_quote(new))
+    return _do(
+        f"rename the primary key of {_quote(table)} to {_quote(new)} when it is {_quote(old)}",
+        "found text;",
+        "SELECT c.relname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+        f"WHERE i.indrelid = {_regclass(table)} AND i.indisprimary AND c.relname = {_literal(old)} "
+        f"AND to_regclass({target}) IS NULL",
+        f"EXECUTE 'ALTER INDEX ' || quote_ident(found) || ' RENAME TO ' || {target};",
+    )
