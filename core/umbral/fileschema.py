@@ -145,6 +145,36 @@ class Obj(Spec):
             self.keys[key].check(item, f"{path}.{key}")
 
 
+class ColumnObj(Obj):
+    """A column object; a foreign key also names the table it references."""
+
+    def check(self, value: Any, path: str) -> None:
+        super().check(value, path)
+        if value["type"] == "ForeignKey" and value.get("fk_target") is None:
+            raise ValueError(
+                f"{path}: a ForeignKey column needs fk_target (the table it references)"
+            )
+
+
+class ModelObj(Obj):
+    """A model object: each field once, its index groups naming only its fields."""
+
+    def check(self, value: Any, path: str) -> None:
+        super().check(value, path)
+        names: set[str] = set()
+        for n, col in enumerate(value["fields"]):
+            if col["name"] in names:
+                raise ValueError(f'{path}.fields[{n}]: field "{col["name"]}" is declared twice')
+            names.add(col["name"])
+        for key in ("unique_together", "indexes"):
+            for n, group in enumerate(value.get(key, ())):
+                missing = next((c for c in group if c not in names), None)
+                if missing is not None:
+                    raise ValueError(
+                        f'{path}.{key}[{n}]: column "{missing}" is not one of the model\'s fields'
+                    )
+
+
 #: How deep a literal may nest lists and objects.
 MAX_DEPTH = 32
 
@@ -172,7 +202,7 @@ ANY = Literal()
 #: What a column stores: a foreign key stores its target's key type.
 STORAGE_TYPES = tuple(t for t in TYPES if t != "ForeignKey")
 
-COLUMN = Obj(
+COLUMN = ColumnObj(
     "column",
     {
         "name": NAME,
@@ -208,7 +238,7 @@ M2M = Obj(
         "target_type?": OneOf(STORAGE_TYPES),
     },
 )
-MODEL = Obj(
+MODEL = ModelObj(
     "model",
     {
         "name": NAME,

@@ -33,38 +33,44 @@ class MakeMigrationsResult:
         return bool(self.migrations)
 
 
-#: The longest table or column name every server backend keeps whole (PostgreSQL: 63 bytes).
-NAME_LIMIT = 63
-
-
-def _long_names(operations: list[Operation]) -> list[Note]:
-    """A warning for each new table or column name longer than ``NAME_LIMIT`` bytes: the
-    user's own names are not shortened as generated ones are (SPEC §6), so PostgreSQL would
-    cut it short and MySQL refuse it. Said once, when the name first appears."""
-    found: list[tuple[str, str]] = []
+def _long_names(env: Environment, operations: list[Operation]) -> list[Note]:
+    """A warning for each new table or column name that an installed backend's database
+    would not keep whole: the user's own names are not shortened as generated ones are
+    (``Backend.fit``). Said once, when the name first appears."""
+    found: list[tuple[str, str, str]] = []  # (what, where, the name)
     for op in operations:
         if isinstance(op, CreateTable):
-            found.append(("table", op.table))
-            found += [("column", f"{op.table}.{c.name}") for c in op.columns]
+            found.append(("table", op.table, op.table))
+            found += [("column", f"{op.table}.{c.name}", c.name) for c in op.columns]
         elif op.kind == "CreateM2MTable":
-            found.append(("table", op.table))  # type: ignore[attr-defined]
+            table = op.table  # type: ignore[attr-defined]
+            found.append(("table", table, table))
         elif op.kind == "AddColumn":
-            found.append(("column", f"{op.table}.{op.column.name}"))  # type: ignore[attr-defined]
+            column = op.column.name  # type: ignore[attr-defined]
+            found.append(("column", f"{op.table}.{column}", column))  # type: ignore[attr-defined]
         elif op.kind == "RenameTable":
-            found.append(("table", op.to))  # type: ignore[attr-defined]
+            found.append(("table", op.to, op.to))  # type: ignore[attr-defined]
         elif op.kind == "RenameColumn":
-            found.append(("column", f"{op.table}.{op.to}"))  # type: ignore[attr-defined]
+            found.append(("column", f"{op.table}.{op.to}", op.to))  # type: ignore[attr-defined]
+    # Every shipped backend keeps 63 bytes of a name: only a longer one has the installed
+    # backends built to be asked (makemigrations otherwise builds none).
+    found = [f for f in found if len(f[2].encode()) > 63]
+    if not found:
+        return []
     out = []
-    for what, where in found:
-        name = where.rsplit(".", 1)[-1] if what == "column" else where
-        size = len(name.encode())
-        if size > NAME_LIMIT:
+    for what, where, name in found:
+        refused = [
+            f"{b.name} ({b.IDENTIFIER_LIMIT} {'bytes' if b.IDENTIFIER_IN_BYTES else 'characters'})"
+            for b in env.backends
+            if b.fit(name) != name
+        ]
+        if refused:
             out.append(
                 Note(
                     "stderr",
-                    f"warning: umbral makemigrations: {what} name `{where}` is {size} bytes long; "
-                    f"PostgreSQL keeps only its first {NAME_LIMIT} bytes and MySQL refuses names "
-                    "over 64 characters: give it a shorter name to use those databases",
+                    f"warning: umbral makemigrations: {what} name `{where}` is "
+                    f"{len(name.encode())} bytes long, more than {', '.join(refused)} "
+                    "keeps: give it a shorter name to use that database",
                 )
             )
     return out
@@ -137,7 +143,7 @@ def plan_migrations(
                 "(umbral never writes into an installed distribution)"
             )
         result.notes.extend(d.notes)
-        result.notes.extend(_long_names(d.operations))
+        result.notes.extend(_long_names(env, d.operations))
         if name:
             suffix = sanitize_suffix(name)
         elif previous_migration is None and _is_initial(d.operations):

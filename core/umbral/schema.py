@@ -334,6 +334,8 @@ class Snapshot:
             else ModelState.from_dict(m, checked)
             for i, m in enumerate(raw)
         ]
+        if checked:
+            _check_tables(models)
         if len(_PREVIOUS) >= _PREVIOUS_SIZE:
             _PREVIOUS.clear()
         _PREVIOUS[key] = (raw, models)
@@ -344,6 +346,20 @@ class Snapshot:
 
 
 EMPTY = Snapshot()
+
+
+def _check_tables(models: list[ModelState]) -> None:
+    """Raise ValueError when two models of a snapshot have one name or one table."""
+    names: dict[str, str] = {}
+    tables: dict[str, str] = {}
+    for m in models:
+        if m.name in names:
+            raise ValueError(f"model {m.name} is declared twice")
+        if m.table in tables:
+            raise ValueError(
+                f"models {tables[m.table]} and {m.name} have the same table `{m.table}`"
+            )
+        names[m.name] = tables[m.table] = m.name
 
 
 _NUMBERS = frozenset({"Real", "Double", "Decimal"})

@@ -156,6 +156,11 @@ ALTER_FROM = {"name": "title", "type": "Text", "primary_key": False, "nullable":
             id="column-twice",
         ),
         pytest.param(
+            {"kind": "AddColumn", "table": "post", "column": _column(type="ForeignKey")},
+            "AddColumn.column: a ForeignKey column needs fk_target (the table it references)",
+            id="fk-without-target",
+        ),
+        pytest.param(
             {"kind": "CreateTable", "table": "t", "columns": [_column(colour="red")]},
             "CreateTable.columns[0]: unknown column attribute(s): colour",
             id="column-unknown-key",
@@ -228,6 +233,43 @@ def test_a_snapshot_column_is_type_checked_too(project: Project) -> None:
     assert problem == (
         'snapshot_after: model Post.fields[1].nullable: expected true or false, got "no"'
     )
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        (
+            lambda models: models[0]["fields"].append(dict(models[0]["fields"][1])),
+            'snapshot_after: model Post.fields[2]: field "title" is declared twice',
+        ),
+        (
+            lambda models: models[0].update(unique_together=[["title", "nope"]]),
+            'snapshot_after: model Post.unique_together[0]: column "nope" is not one of the '
+            "model's fields",
+        ),
+        (
+            lambda models: models.append({**models[0], "name": "Author"}),
+            "snapshot_after: models Post and Author have the same table `post`",
+        ),
+        (
+            lambda models: models[0]["fields"].append(_column(name="author", type="ForeignKey")),
+            "snapshot_after: model Post.fields[2]: a ForeignKey column needs fk_target (the "
+            "table it references)",
+        ),
+    ],
+    ids=["field-twice", "group-missing-column", "table-twice", "fk-without-target"],
+)
+def test_a_snapshot_that_contradicts_itself_is_an_error(
+    project: Project, edit: Any, problem: str
+) -> None:
+    p = project
+    _post(p)
+    path = _hand_written(p)
+    data = json.loads(path.read_text())
+    edit(data["snapshot_after"]["models"])
+    path.write_text(json.dumps(data))
+    for args in (("migrate",), ("checkschema",), ("makemigrations", "--check")):
+        assert _one_clean_error(p.run(*args), path) == problem
 
 
 def test_a_snapshot_with_an_unknown_key_is_an_error(project: Project) -> None:
