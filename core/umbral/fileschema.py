@@ -161,18 +161,25 @@ class ModelObj(Obj):
 
     def check(self, value: Any, path: str) -> None:
         super().check(value, path)
-        names: set[str] = set()
-        for n, col in enumerate(value["fields"]):
-            if col["name"] in names:
-                raise ValueError(f'{path}.fields[{n}]: field "{col["name"]}" is declared twice')
-            names.add(col["name"])
-        for key in ("unique_together", "indexes"):
-            for n, group in enumerate(value.get(key, ())):
-                missing = next((c for c in group if c not in names), None)
-                if missing is not None:
-                    raise ValueError(
-                        f'{path}.{key}[{n}]: column "{missing}" is not one of the model\'s fields'
-                    )
+        check_own_columns(value, path, "fields", ("field", "the model's fields"))
+
+
+def check_own_columns(value: Any, path: str, key: str, nouns: tuple[str, str]) -> None:
+    """Each column of ``value[key]`` (a model's fields, a CreateTable's columns) declared
+    once, and its ``unique_together`` and ``indexes`` naming only those columns; ``nouns``
+    names a column and the whole set in the messages."""
+    names: set[str] = set()
+    for n, col in enumerate(value[key]):
+        if col["name"] in names:
+            raise ValueError(f'{path}.{key}[{n}]: {nouns[0]} "{col["name"]}" is declared twice')
+        names.add(col["name"])
+    for groups in ("unique_together", "indexes"):
+        for n, group in enumerate(value.get(groups, ())):
+            missing = next((c for c in group if c not in names), None)
+            if missing is not None:
+                raise ValueError(
+                    f'{path}.{groups}[{n}]: column "{missing}" is not one of {nouns[1]}'
+                )
 
 
 #: How deep a literal may nest lists and objects.
@@ -305,6 +312,9 @@ def check_operation(raw: Any) -> None:
     for key, value in raw.items():
         if key != "kind":
             keys[key].check(value, f"{kind}.{key}")
+    if kind == "CreateTable":
+        # A database would fail on it half-way, or SQLite index a string constant.
+        check_own_columns(raw, kind, "columns", ("column", "the table's columns"))
 
 
 def check_model(raw: Any) -> None:

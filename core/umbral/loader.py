@@ -139,7 +139,6 @@ def _operations(raw_operations: Any, atomic: bool, fail: Fail) -> list[Operation
         try:
             check_operation(raw)  # every key's type and value (fileschema)
             operations.append(Operation.from_dict(raw))
-            _check_own_columns(operations[-1])
         except (ValueError, TypeError) as exc:
             raise fail(f"operation #{i + 1}: {exc}") from None
     if atomic:
@@ -157,26 +156,6 @@ def _operations(raw_operations: Any, atomic: bool, fail: Fail) -> list[Operation
                     "outside a transaction, best alone in its migration)"
                 )
     return operations
-
-
-def _check_own_columns(op: Operation) -> None:
-    """A ``CreateTable`` declares each column once, and its indexes name only its columns
-    (a database would fail on them half-way, or SQLite index a string constant)."""
-    if op.kind != "CreateTable":
-        return
-    names: set[str] = set()
-    for n, col in enumerate(op.columns):  # type: ignore[attr-defined]
-        if col.name in names:
-            raise ValueError(f'CreateTable.columns[{n}]: column "{col.name}" is declared twice')
-        names.add(col.name)
-    for key in ("unique_together", "indexes"):
-        for n, group in enumerate(getattr(op, key)):
-            missing = next((c for c in group if c not in names), None)
-            if missing is not None:
-                raise ValueError(
-                    f'CreateTable.{key}[{n}]: column "{missing}" is not one of the table\'s '
-                    "columns"
-                )
 
 
 def _transaction_control(op: Operation) -> str | None:
