@@ -289,14 +289,7 @@ class PostgresBackend(PostgresConnection):
         for c in model.fields:
             if c.primary_key or (only is not None and c.name != only):
                 continue
-            names = []
-            if c.unique:
-                names.append("key")
-            if c.is_fk and c.db_constraint:
-                names.append("fkey")
-            if c.choices:
-                names.append("check")
-            for suffix in names:
+            for suffix in _constraint_suffixes(c):
                 old_name = f"{old_table}_{c.name}_{suffix}"
                 new_name = f"{new_table}_{ren(c.name)}_{suffix}"
                 # Only when it has umbral's name: an adopted table's keeps its own.
@@ -503,13 +496,22 @@ def _generated_names(model: ModelState | None, table: str | None = None) -> list
     t = table or model.table
     out: list[str] = []
     for c in model.fields:
-        if c.primary_key:
-            continue
-        if c.unique:
-            out += [f"{t}_{c.name}_key", index_name(t, (c.name,), True)]
-        if c.is_fk and c.db_constraint:
-            out.append(f"{t}_{c.name}_fkey")
-        if c.choices:
-            out.append(f"{t}_{c.name}_check")
+        if not c.primary_key:
+            out += [f"{t}_{c.name}_{suffix}" for suffix in _constraint_suffixes(c)]
+            if c.unique:
+                out.append(index_name(t, (c.name,), True))
     out += [index_name(t, cols, unique) for cols, unique in model.index_specs()]
     return out
+
+
+def _constraint_suffixes(c: Column) -> list[str]:
+    """The suffixes of the constraints umbral names after column ``c`` (SPEC §6)."""
+    return [
+        suffix
+        for suffix, has in (
+            ("key", c.unique),
+            ("fkey", c.is_fk and c.db_constraint),
+            ("check", bool(c.choices)),
+        )
+        if has
+    ]
