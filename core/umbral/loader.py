@@ -226,9 +226,14 @@ def load_plugin(
         migrations = [load_file(p, plugin) for p in paths]
     else:
         migrations = [_load_through(store, p, plugin) for p in paths]
-        store.flush({p.name for p in paths})
     if not branches:
         _check_sequences(plugin, migrations)
+    if any(m.body is None for m in migrations):  # read anew: checked against the tables
+        from umbral.opcheck import check_plugin
+
+        check_plugin(migrations)
+    if store is not None:  # only now: a file refused above must not be vouched for
+        store.flush({p.name for p in paths})
     return migrations
 
 

@@ -1,0 +1,367 @@
+"""Each operation of a migration file checked against the tables before it (SPEC §5).
+
+A hand-edited file can name a table or a column that is not there at that point of the
+history: an index on a misspelt column, a foreign key to a table of nothing, a column dropped
+twice. Run as written, such a file fails at its first statement the database refuses, half-way
+through the migration on a backend whose DDL commits on its own. The loader refuses it instead,
+naming the file and the operation, before anything runs.
+
+The tables at each point are what the plugin's operations, run in order from its first
+migration, have made (what a database that replayed them holds; a snapshot may not show a
+hand-added operation). A refusal must never be wrong, so what cannot be known is not checked:
+a table of another plugin (when the migration depends on one), and anything after a
+``RunPython`` or a ``RunSql`` that changes tables (data statements do not). After a merge of
+two branches a table or column counts as there when either branch has it, and as taken only
+when both do. A file is checked when it is read anew, and so are the ones after it in its
+plugin; a file the validation cache vouches for, after ones it vouches for too, is not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from umbral import operations as ops
+from umbral.errors import MigrationFileError
+from umbral.operations import State
+
+if TYPE_CHECKING:
+    from umbral.migration import Migration
+    from umbral.operations import Operation
+    from umbral.schema import Column, ModelState
+
+
+@dataclass(frozen=True)
+class Known:
+    """The tables at one point: ``maybe`` holds what may be there (a missing thing is one not
+    in it), ``surely`` what is there for certain (a taken name is one in it). They differ only
+    after a merge."""
+
+    maybe: State
+    surely: State
+
+    def apply(self, op: Operation) -> Known:
+        if self.maybe is self.surely:
+            state = op.apply(self.maybe)
+            return Known(state, state)
+        return Known(op.apply(self.maybe), op.apply(self.surely))
+
+
+EMPTY = Known({}, {})
+
+
+def check_plugin(migrations: Sequence[Migration]) -> None:
+    """Raise naming the file and the operation for the first operation of a migration read
+    anew (or after one read anew) that names a table or column missing at its point, or a
+    name already taken."""
+    fresh = {m.key for m in migrations if m.body is None}
+    if not fresh:
+        return
+    history = _History(migrations)
+    for m in migrations:
+        parents = history.parents(m)
+        if m.key not in fresh and not any(p.key in fresh for p in parents or ()):
+            continue
+        before = history.before(m)
+        if before is None:
+            continue
+        problem = operations_problem(m, before)
+        if problem is not None:
+            raise MigrationFileError(f"{m.where}: {problem}")
+
+
+class _History:
+    """The tables before and after each migration of one plugin, each worked out once."""
+
+    def __init__(self, migrations: Sequence[Migration]) -> None:
+        self.by_key = {m.key: m for m in migrations}
+        for m in migrations:
+            if m.replaces:
+                # A file after a squash may name its last original, gone from disk since.
+                self.by_key.setdefault(max(m.replaces, key=_sequence), m)
+        self._after: dict[str, Known | None] = {}
+
+    def parents(self, m: Migration) -> list[Migration] | None:
+        """Its in-plugin dependencies; None when one is not on disk (nothing is known)."""
+        found = [self.by_key.get(d) for d in m.depends_on if d.partition("/")[0] == m.plugin]
+        return None if None in found else found  # type: ignore[return-value]
+
+    def before(self, m: Migration) -> Known | None:
+        parents = self.parents(m)
+        if parents is None:
+            return None
+        for p in parents:
+            self._work_out(p)
+        afters = [self._after[p.key] for p in parents]
+        if None in afters:
+            return None
+        return _merge(afters) if afters else EMPTY  # type: ignore[arg-type]
+
+    def _work_out(self, m: Migration) -> None:
+        """The tables after ``m`` and its ancestors (without recursion: histories are long)."""
+        stack, visiting = [m], {m.key}
+        while stack:
+            top = stack[-1]
+            if top.key in self._after:
+                stack.pop()
+                continue
+            parents = self.parents(top) or []
+            if any(p.key in visiting and p.key not in self._after for p in parents):
+                self._after[top.key] = None  # a cycle: the graph reports it
+                continue
+            todo = [p for p in parents if p.key not in self._after]
+            if todo:
+                stack.extend(todo)
+                visiting.update(p.key for p in todo)
+                continue
+            before = self.before(top)
+            self._after[top.key] = None if before is None else _run(top, before)
+
+
+def _sequence(key: str) -> tuple[int, str]:
+    number = key.partition("/")[2].partition("_")[0]
+    return (int(number) if number.isdigit() else -1, key)
+
+
+def _run(m: Migration, known: Known) -> Known | None:
+    """The tables after ``m``'s operations; None once one has an effect not known."""
+    for op in m.operations:
+        if _unknown_effect(op):
+            return None
+        known = known.apply(op)
+    return known
+
+
+def _merge(knowns: list[Known]) -> Known:
+    if len(knowns) == 1:
+        return knowns[0]
+    return Known(_union([k.maybe for k in knowns]), _intersection([k.surely for k in knowns]))
+
+
+def _union(states: list[State]) -> State:
+    out: State = {}
+    for state in states:
+        for table, model in state.items():
+            have = out.get(table)
+            if have is None:
+                out[table] = model
+                continue
+            names = {c.name for c in have.fields}
+            junctions = {r.table for r in have.m2m}
+            out[table] = replace(
+                have,
+                fields=(*have.fields, *(c for c in model.fields if c.name not in names)),
+                m2m=(*have.m2m, *(r for r in model.m2m if r.table not in junctions)),
+            )
+    return out
+
+
+def _intersection(states: list[State]) -> State:
+    first, rest = states[0], states[1:]
+    out: State = {}
+    for table, model in first.items():
+        others = [s.get(table) for s in rest]
+        if any(o is None for o in others):
+            continue
+        names = set.intersection(*({c.name for c in o.fields} for o in others if o))
+        junctions = set.intersection(*({r.table for r in o.m2m} for o in others if o))
+        out[table] = replace(
+            model,
+            fields=tuple(c for c in model.fields if c.name in names),
+            m2m=tuple(r for r in model.m2m if r.table in junctions),
+        )
+    return out
+
+
+def operations_problem(m: Migration, known: Known) -> str | None:
+    """What is wrong with the first operation of ``m`` that does not fit the tables before
+    it (``known``), or None."""
+    refs = _Refs(m.plugin, any(d.partition("/")[0] != m.plugin for d in m.depends_on))
+    for i, op in enumerate(m.operations):
+        if _unknown_effect(op):
+            return None
+        check = _CHECKS.get(op.kind)
+        problem = check(op, known, refs) if check else None
+        if problem is not None:
+            return f"operation #{i + 1} ({op.kind}): {problem}"
+        known = known.apply(op)
+    return None
+
+
+#: How the statements of a RunSql that leave tables and columns as they are begin.
+_DATA_WORDS = frozenset((
+    "SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "VALUES", "MERGE", "REPLACE", "COPY",
+    "COMMENT", "GRANT", "REVOKE", "ANALYZE", "VACUUM", "REFRESH", "SET",
+))  # fmt: skip
+#: What CREATE, DROP or ALTER may name and still leave tables and columns as they are.
+_OTHER_OBJECTS = frozenset((
+    "INDEX", "UNIQUE", "VIEW", "MATERIALIZED", "OR", "TRIGGER", "FUNCTION", "PROCEDURE",
+    "SEQUENCE", "EXTENSION", "TYPE", "SCHEMA", "ROLE", "USER", "POLICY", "RULE",
+    "TEMPORARY", "TEMP",
+))  # fmt: skip
+
+
+def _unknown_effect(op: Operation) -> bool:
+    """Whether ``op`` may change tables or columns in a way the table state does not show."""
+    if op.kind == "RunPython":
+        return True
+    if op.kind != "RunSql":
+        return False
+    from umbral.sqlscript import leading_words, split_sql
+
+    for statement in split_sql(op.sql):  # type: ignore[attr-defined]
+        words = leading_words(statement, 2)
+        if not words or words[0] in _DATA_WORDS:
+            continue
+        if words[0] in ("CREATE", "DROP", "ALTER") and words[1:2] and words[1] in _OTHER_OBJECTS:
+            continue
+        return True
+    return False
+
+
+class _Refs:
+    """Where a referenced table may be: the plugin's own tables, or another plugin's when the
+    migration depends on one."""
+
+    def __init__(self, plugin: str, elsewhere: bool) -> None:
+        self.plugin, self.elsewhere = plugin, elsewhere
+
+    def missing(self, table: str, state: State, lead: str = "") -> str | None:
+        if table in state or self.elsewhere:
+            return None
+        lead = lead or f"table `{table}`"
+        return (
+            f"{lead} is not a table of plugin `{self.plugin}` at this point (nor of another "
+            "plugin: the migration depends on none); name an existing table, or create it in "
+            "an earlier operation"
+        )
+
+    def fk(self, col: Column, state: State) -> str | None:
+        if not col.is_fk or not col.fk_target or not col.db_constraint:
+            return None  # without a constraint the database does not look at the target
+        target = state.get(col.fk_target)
+        if target is None:
+            lead = f"column `{col.name}` references table `{col.fk_target}`, which"
+            return self.missing(col.fk_target, state, lead)
+        if col.fk_column and target.column(col.fk_column) is None:
+            return (
+                f"column `{col.name}` references column `{col.fk_column}` of table "
+                f"`{col.fk_target}`, which has no such column at this point; name its "
+                "primary-key column in `fk_column`"
+            )
+        return None
+
+
+def _model(state: State, table: str) -> tuple[ModelState | None, str | None]:
+    model = state.get(table)
+    if model is None:
+        return None, (
+            f"table `{table}` does not exist at this point; name an existing table, or create "
+            "it in an earlier operation"
+        )
+    return model, None
+
+
+def _columns(state: State, table: str, names: Sequence[str]) -> str | None:
+    model, problem = _model(state, table)
+    if model is None:
+        return problem
+    missing = next((n for n in names if model.column(n) is None), None)
+    if missing is not None:
+        return (
+            f"table `{table}` has no column `{missing}` at this point; name an existing "
+            "column, or add it in an earlier operation"
+        )
+    return None
+
+
+def _new_column(k: Known, table: str, name: str) -> str | None:
+    model, problem = _model(k.maybe, table)
+    if model is None:
+        return problem
+    taken = k.surely.get(table)
+    if taken is not None and taken.column(name) is not None:
+        return f"table `{table}` already has a column `{name}` at this point; give it another name"
+    return None
+
+
+def _junctions(state: State) -> set[str]:
+    return {rel.table for model in state.values() for rel in model.m2m}
+
+
+def _taken(k: Known, table: str) -> str | None:
+    if table in k.surely or table in _junctions(k.surely):
+        return f"table `{table}` already exists at this point; give it another name"
+    return None
+
+
+def _create_table(op: ops.CreateTable, k: Known, refs: _Refs) -> str | None:
+    problem = _taken(k, op.table)
+    if problem is not None:
+        return problem
+    after = op.apply(k.maybe)  # a column may reference its own table
+    return next((p for c in op.columns if (p := refs.fk(c, after))), None)
+
+
+def _drop_table(op: ops.DropTable, k: Known, refs: _Refs) -> str | None:
+    return _model(k.maybe, op.table)[1]
+
+
+def _add_column(op: ops.AddColumn, k: Known, refs: _Refs) -> str | None:
+    return _new_column(k, op.table, op.column.name) or refs.fk(op.column, k.maybe)
+
+
+def _on_column(op: ops.DropColumn | ops.SetColumnComment, k: Known, refs: _Refs) -> str | None:
+    return _columns(k.maybe, op.table, [op.column])
+
+
+def _alter_column(op: ops.AlterColumn, k: Known, refs: _Refs) -> str | None:
+    return _columns(k.maybe, op.table, [op.column]) or refs.fk(op.to, k.maybe)
+
+
+def _rename_column(op: ops.RenameColumn, k: Known, refs: _Refs) -> str | None:
+    return _columns(k.maybe, op.table, [op.from_]) or _new_column(k, op.table, op.to)
+
+
+def _rename_table(op: ops.RenameTable, k: Known, refs: _Refs) -> str | None:
+    if op.from_ not in k.maybe and op.from_ not in _junctions(k.maybe):
+        return _model(k.maybe, op.from_)[1]
+    return _taken(k, op.to)
+
+
+def _create_m2m(op: ops.CreateM2MTable, k: Known, refs: _Refs) -> str | None:
+    return (
+        _columns(k.maybe, op.parent_table, [op.parent_column])
+        or refs.missing(op.child_table, k.maybe)
+        or _taken(k, op.table)
+    )
+
+
+def _drop_m2m(op: ops.DropM2MTable, k: Known, refs: _Refs) -> str | None:
+    if op.table in _junctions(k.maybe):
+        return None
+    return (
+        f"junction table `{op.table}` does not exist at this point; name the junction of an "
+        "existing ManyToMany field"
+    )
+
+
+def _index(op: ops.AddIndex | ops.DropIndex, k: Known, refs: _Refs) -> str | None:
+    return _columns(k.maybe, op.table, op.columns)
+
+
+_CHECKS: dict[str, Callable[[Any, Known, _Refs], str | None]] = {
+    "CreateTable": _create_table,
+    "DropTable": _drop_table,
+    "AddColumn": _add_column,
+    "DropColumn": _on_column,
+    "AlterColumn": _alter_column,
+    "SetColumnComment": _on_column,
+    "RenameColumn": _rename_column,
+    "RenameTable": _rename_table,
+    "CreateM2MTable": _create_m2m,
+    "DropM2MTable": _drop_m2m,
+    "AddIndex": _index,
+    "DropIndex": _index,
+}
