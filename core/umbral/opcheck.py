@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from umbral import operations as ops
 from umbral.errors import MigrationFileError
 from umbral.operations import State
+from umbral.toposort import toposort
 
 if TYPE_CHECKING:
     from umbral.migration import Migration
@@ -72,7 +73,8 @@ def check_plugin(migrations: Sequence[Migration]) -> None:
 
 
 class _History:
-    """The tables before and after each migration of one plugin, each worked out once."""
+    """The tables before each migration of one plugin, worked out once, in dependency order
+    (without recursion: histories are long)."""
 
     def __init__(self, migrations: Sequence[Migration]) -> None:
         self.by_key = {m.key: m for m in migrations}
@@ -80,7 +82,16 @@ class _History:
             if m.replaces:
                 # A file after a squash may name its last original, gone from disk since.
                 self.by_key.setdefault(max(m.replaces, key=_sequence), m)
-        self._after: dict[str, Known | None] = {}
+        parents = {m.key: self.parents(m) for m in migrations}
+        order = toposort({k: [p.key for p in ps or ()] for k, ps in parents.items()})
+        self._before: dict[str, Known | None] = {}
+        after: dict[str, Known | None] = {}
+        for key in order:  # a cycle's migrations come last, their parents not worked out
+            own = parents[key]
+            afters = [after.get(p.key) for p in own] if own is not None else [None]
+            before = None if None in afters else _merge(afters) if afters else EMPTY  # type: ignore[arg-type]
+            self._before[key] = before
+            after[key] = None if before is None else _run(self.by_key[key], before)
 
     def parents(self, m: Migration) -> list[Migration] | None:
         """Its in-plugin dependencies; None when one is not on disk (nothing is known)."""
@@ -88,35 +99,8 @@ class _History:
         return None if None in found else found  # type: ignore[return-value]
 
     def before(self, m: Migration) -> Known | None:
-        parents = self.parents(m)
-        if parents is None:
-            return None
-        for p in parents:
-            self._work_out(p)
-        afters = [self._after[p.key] for p in parents]
-        if None in afters:
-            return None
-        return _merge(afters) if afters else EMPTY  # type: ignore[arg-type]
-
-    def _work_out(self, m: Migration) -> None:
-        """The tables after ``m`` and its ancestors (without recursion: histories are long)."""
-        stack, visiting = [m], {m.key}
-        while stack:
-            top = stack[-1]
-            if top.key in self._after:
-                stack.pop()
-                continue
-            parents = self.parents(top) or []
-            if any(p.key in visiting and p.key not in self._after for p in parents):
-                self._after[top.key] = None  # a cycle: the graph reports it
-                continue
-            todo = [p for p in parents if p.key not in self._after]
-            if todo:
-                stack.extend(todo)
-                visiting.update(p.key for p in todo)
-                continue
-            before = self.before(top)
-            self._after[top.key] = None if before is None else _run(top, before)
+        """The tables before ``m``; None when they are not known."""
+        return self._before.get(m.key)
 
 
 def _sequence(key: str) -> tuple[int, str]:

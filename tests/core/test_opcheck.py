@@ -108,3 +108,9 @@ def test_python_may_change_anything() -> None:
     assert _unknown_effect(ops.RunPython(code="app.data:fill"))
     after = m("0002_py", ops.RunPython(code="app.data:fill"), after=("0001_t",))
     assert problem(CREATE, after, m("0003_x", add("x"), add("x"), after=("0002_py",))) is None
+
+
+def test_a_cycle_is_left_to_the_graph() -> None:
+    a = m("0002_a", add("a"), add("a"), after=("0003_b",))
+    b = m("0003_b", add("b"), after=("0002_a",))
+    assert problem(CREATE, a, b) is None
