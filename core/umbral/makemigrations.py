@@ -184,7 +184,28 @@ def plan_migrations(
             "default needs a value there (give it as Model.column, as the refusal names it)"
         )
     result.migrations = [pending[p] for p in env.order if p in pending]
+    for migration in result.migrations:
+        _check_applies(env, migration)
     return result
+
+
+def _check_applies(env: Environment, migration: Migration) -> None:
+    """Refuse a migration that would not apply after the plugin's existing ones: the diff
+    read the latest snapshot, and a hand-added operation it does not show (a CreateTable in an
+    ``--empty`` migration) made the tables differ from it."""
+    from umbral.opcheck import new_migration_problem
+
+    latest = env.latest(migration.plugin)
+    if latest is None:
+        return  # the plugin's first migration: no snapshot to differ from
+    problem = new_migration_problem(env.migrations(migration.plugin), migration)
+    if problem is not None:
+        raise UmbralError(
+            f"umbral makemigrations: {migration.key} would not apply: {problem.split('; ')[0]} "
+            f"(the operations so far and the snapshot of {latest.path} disagree); make that "
+            "snapshot_after show what the operations do (a hand-added table or column needs "
+            "its model there), then run makemigrations again"
+        )
 
 
 def empty_migration(env: Environment, plugin: str, *, name: str | None = None) -> Migration:

@@ -25,12 +25,13 @@ from typing import TYPE_CHECKING, Any
 from umbral import operations as ops
 from umbral.errors import MigrationFileError
 from umbral.operations import State
+from umbral.schema import ModelState
 from umbral.toposort import toposort
 
 if TYPE_CHECKING:
     from umbral.migration import Migration
     from umbral.operations import Operation
-    from umbral.schema import Column, ModelState
+    from umbral.schema import Column
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,13 @@ def check_plugin(migrations: Sequence[Migration]) -> None:
         problem = operations_problem(m, before)
         if problem is not None:
             raise MigrationFileError(f"{m.where}: {problem}")
+
+
+def new_migration_problem(existing: Sequence[Migration], new: Migration) -> str | None:
+    """What is wrong with the first operation of ``new`` (not written yet) that does not fit
+    the tables the plugin's ``existing`` migrations make, or None."""
+    before = _History([*existing, new]).before(new)
+    return None if before is None else operations_problem(new, before)
 
 
 class _History:
@@ -221,10 +229,12 @@ class _Refs:
             "an earlier operation"
         )
 
-    def fk(self, col: Column, state: State) -> str | None:
+    def fk(self, col: Column, state: State, new: ModelState | None = None) -> str | None:
+        """The problem of ``col``'s reference, if any; ``new``: the table being created (a
+        column may reference its own table)."""
         if not col.is_fk or not col.fk_target or not col.db_constraint:
             return None  # without a constraint the database does not look at the target
-        target = state.get(col.fk_target)
+        target = new if new is not None and new.table == col.fk_target else state.get(col.fk_target)
         if target is None:
             lead = f"column `{col.name}` references table `{col.fk_target}`, which"
             return self.missing(col.fk_target, state, lead)
@@ -284,8 +294,8 @@ def _create_table(op: ops.CreateTable, k: Known, refs: _Refs) -> str | None:
     problem = _taken(k, op.table)
     if problem is not None:
         return problem
-    after = op.apply(k.maybe)  # a column may reference its own table
-    return next((p for c in op.columns if (p := refs.fk(c, after))), None)
+    new = ModelState(op.table, op.table, op.columns)
+    return next((p for c in op.columns if (p := refs.fk(c, k.maybe, new))), None)
 
 
 def _drop_table(op: ops.DropTable, k: Known, refs: _Refs) -> str | None:

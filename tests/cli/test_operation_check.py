@@ -251,3 +251,26 @@ def test_the_validation_cache_vouches_for_no_refused_file(project: Project, tmp_
     _age(added)
     problem = _one_clean_error(p.run("showmigrations", **cache), indexed)
     assert problem.startswith("operation #1 (AddIndex): table `post` has no column `body`")
+
+
+def test_makemigrations_writes_no_migration_that_would_not_apply(project: Project) -> None:
+    """A table made by a hand-added operation the snapshot does not show: the model declared
+    later diffs as new, and a CreateTable of it would fail. makemigrations refuses, naming the
+    file whose snapshot disagrees, and writes nothing."""
+    p = project
+    _post(p)
+    note = _column(name="id", type="BigInt", primary_key=True, nullable=False)
+    hand = _hand(p, "note", {"kind": "CreateTable", "table": "note", "columns": [note]})
+    assert p.run("migrate").code == 0
+    p.models("class Post(Model):\n    title = fields.Text()\n\nclass Note(Model):\n    pass\n")
+    for args in (("makemigrations",), ("makemigrations", "--check")):
+        r = p.run(*args)
+        assert r.code == 1, r
+        assert r.err_lines == [
+            "error: umbral makemigrations: app/0003_create_note would not apply: operation #1 "
+            "(CreateTable): table `note` already exists at this point (the operations so far "
+            f"and the snapshot of {hand} disagree); make that snapshot_after show what the "
+            "operations do (a hand-added table or column needs its model there), then run "
+            "makemigrations again"
+        ], r
+    assert sorted(f.name for f in hand.parent.iterdir()) == ["0001_create_post.json", hand.name]
