@@ -10,7 +10,8 @@ cast; an added column's backfill in every older row), rows stored
 before an ``ADD COLUMN`` and foreign keys pointing at other tables' rows included; the final
 schema equals that of a fresh database built from the final models in one migration; migrating
 back to an earlier migration and forward, and back to zero and forward, give the same schema.
-A step may squash the migrations written so far, so the trips back cross recorded squashes.
+A step may squash the migrations written so far (and delete the first original), so the
+trips back cross recorded squashes.
 """
 
 from __future__ import annotations
