@@ -4,7 +4,8 @@ The wide sibling of ``test_property_histories.py`` (SPEC §7, §8). Hypothesis g
 whose every step makes one to four changes before one ``makemigrations``: several columns of one
 model, several attributes of one column at once (type, nullability, default, index, unique
 removal, choices, help), several models; ManyToMany fields added, removed and renamed at either
-end; ``unique``, ``unique_together``, ``indexes``; foreign-key targets and actions; ``table=`` and
+end; ``unique``, ``unique_together``, ``indexes``; foreign-key targets and actions, and foreign
+keys without a constraint; ``table=`` and
 ``plugin=`` moves; views over the changed tables. A history starts either from nothing or from a
 schema another tool wrote (raw DDL in Django's, Alembic's and Rails' naming conventions: named
 and hash-named constraints, ``CONSTRAINT ... FOREIGN KEY`` clauses, partial, expression and DESC
@@ -75,6 +76,8 @@ class Col:
     fk: str | None = None  # target model name
     on_delete: str = "set_null"
     on_update: str = "no_action"
+    #: False: a foreign key without a constraint (no dependency on another plugin either).
+    db_constraint: bool = True
     help: str | None = None
     choices: tuple | None = None
     max_length: int | None = None
@@ -276,7 +279,8 @@ def change(h: History, action: int, pick: int) -> None:
     elif action == 8 and other is not None:  # add a nullable foreign key
         on_delete, on_update = ACTIONS[pick % 4], ACTIONS[pick // 4 % 4]
         fk = Col(h.fresh("f"), "ForeignKey", fk=other.name, uid=h.fresh("u"),
-                 on_delete=on_delete, on_update=on_update)  # fmt: skip
+                 on_delete=on_delete, on_update=on_update,
+                 db_constraint=pick % 5 != 4)  # fmt: skip
         model.cols.append(fk)
     elif action == 9 and col and col.fk and other is not None:  # FK target and actions
         if col.legacy and "adopted_fk_action" in h.known_open:
@@ -378,7 +382,8 @@ def step(h: History, changes: list[tuple[int, int]]) -> None:
 def _field(c: Col) -> Any:
     if c.fk:
         return fields.ForeignKey(c.fk, nullable=True, on_delete=c.on_delete,
-                                 on_update=c.on_update, help=c.help)  # fmt: skip
+                                 on_update=c.on_update, db_constraint=c.db_constraint,
+                                 help=c.help)  # fmt: skip
     kw: dict[str, Any] = dict(nullable=c.nullable, default=c.default, index=c.index,
                               unique=c.unique, help=c.help, choices=c.choices)  # fmt: skip
     if c.max_length is not None:
