@@ -18,13 +18,14 @@ plugin; a file the validation cache vouches for, after ones it vouches for too, 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from umbral import operations as ops
 from umbral.errors import MigrationFileError
-from umbral.operations import State
+from umbral.operations import State, state_from_snapshot
 from umbral.schema import ModelState
 from umbral.toposort import toposort
 
@@ -99,7 +100,10 @@ class _History:
             afters = [after.get(p.key) for p in own] if own is not None else [None]
             before = None if None in afters else _merge(afters) if afters else EMPTY  # type: ignore[arg-type]
             self._before[key] = before
-            after[key] = None if before is None else _run(self.by_key[key], before)
+            m = self.by_key[key]
+            after[key] = None if before is None else _run(m, before)
+            if own is not None and len(own) > 1 and after[key] is not None:
+                after[key] = _with_snapshot(after[key], m)  # type: ignore[arg-type]
 
     def parents(self, m: Migration) -> list[Migration] | None:
         """Its in-plugin dependencies; None when one is not on disk (nothing is known)."""
@@ -123,6 +127,14 @@ def _run(m: Migration, known: Known) -> Known | None:
             return None
         known = known.apply(op)
     return known
+
+
+def _with_snapshot(known: Known, merge: Migration) -> Known:
+    """After a merge, its snapshot's tables may be there too: a table one branch renamed has
+    the columns the other added under its new name, which the branches' tables by name do
+    not show."""
+    snapshot = state_from_snapshot(merge.snapshot_after.models)
+    return Known(_union([known.maybe, snapshot]), known.surely)
 
 
 def _merge(knowns: list[Known]) -> Known:
@@ -183,15 +195,22 @@ def operations_problem(m: Migration, known: Known) -> str | None:
 
 #: How the statements of a RunSql that leave tables and columns as they are begin.
 _DATA_WORDS = frozenset((
-    "SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "VALUES", "MERGE", "REPLACE", "COPY",
-    "COMMENT", "GRANT", "REVOKE", "ANALYZE", "VACUUM", "REFRESH", "SET",
+    "INSERT", "UPDATE", "DELETE", "VALUES", "MERGE", "REPLACE", "COPY", "TRUNCATE", "COMMENT",
+    "GRANT", "REVOKE", "ANALYZE", "VACUUM", "REFRESH", "SET",
 ))  # fmt: skip
-#: What CREATE, DROP or ALTER may name and still leave tables and columns as they are.
-_OTHER_OBJECTS = frozenset((
-    "INDEX", "UNIQUE", "VIEW", "MATERIALIZED", "OR", "TRIGGER", "FUNCTION", "PROCEDURE",
-    "SEQUENCE", "EXTENSION", "TYPE", "SCHEMA", "ROLE", "USER", "POLICY", "RULE",
-    "TEMPORARY", "TEMP",
-))  # fmt: skip
+#: What CREATE, DROP and ALTER may name and still leave tables and columns as they are (a
+#: dropped type or extension takes its columns with it; an extension may bring tables).
+_OTHER_OBJECTS = {
+    "CREATE": frozenset((
+        "INDEX", "UNIQUE", "VIEW", "MATERIALIZED", "TRIGGER", "FUNCTION", "PROCEDURE",
+        "SEQUENCE", "TYPE", "SCHEMA", "ROLE", "USER", "POLICY", "RULE", "TEMPORARY", "TEMP",
+    )),
+    "DROP": frozenset(("INDEX", "VIEW", "MATERIALIZED", "TRIGGER", "SEQUENCE", "POLICY", "RULE")),
+    "ALTER": frozenset(("INDEX", "VIEW", "SEQUENCE", "FUNCTION", "TRIGGER", "ROLE", "USER")),
+}  # fmt: skip
+
+
+_INTO = re.compile(r"\bINTO\b", re.IGNORECASE)
 
 
 def _unknown_effect(op: Operation) -> bool:
@@ -202,14 +221,18 @@ def _unknown_effect(op: Operation) -> bool:
         return False
     from umbral.sqlscript import leading_words, split_sql
 
-    for statement in split_sql(op.sql):  # type: ignore[attr-defined]
-        words = leading_words(statement, 2)
-        if not words or words[0] in _DATA_WORDS:
-            continue
-        if words[0] in ("CREATE", "DROP", "ALTER") and words[1:2] and words[1] in _OTHER_OBJECTS:
-            continue
+    return not all(_leaves_tables(s, leading_words(s, 4)) for s in split_sql(op.sql))  # type: ignore[attr-defined]
+
+
+def _leaves_tables(statement: str, words: list[str]) -> bool:
+    if not words or words[0] in _DATA_WORDS:
         return True
-    return False
+    if words[0] in ("SELECT", "WITH"):
+        # A SELECT may call a function that changes tables, or make one (SELECT ... INTO).
+        return "(" not in statement and _INTO.search(statement) is None
+    if words[:3] == ["CREATE", "OR", "REPLACE"]:
+        words = ["CREATE", *words[3:]]
+    return len(words) > 1 and words[1] in _OTHER_OBJECTS.get(words[0], ())
 
 
 class _Refs:
@@ -248,7 +271,11 @@ class _Refs:
 
 
 def _model(state: State, table: str) -> tuple[ModelState | None, str | None]:
+    """The table's state, or the problem of its not being there; (None, None) for a junction
+    table, whose columns the state does not hold."""
     model = state.get(table)
+    if model is None and table in _junctions(state):
+        return None, None
     if model is None:
         return None, (
             f"table `{table}` does not exist at this point; name an existing table, or create "
@@ -325,19 +352,12 @@ def _rename_table(op: ops.RenameTable, k: Known, refs: _Refs) -> str | None:
 
 
 def _create_m2m(op: ops.CreateM2MTable, k: Known, refs: _Refs) -> str | None:
+    own_child = op.child_table in k.maybe  # else another plugin's, or missing
     return (
         _columns(k.maybe, op.parent_table, [op.parent_column])
         or refs.missing(op.child_table, k.maybe)
+        or (_columns(k.maybe, op.child_table, [op.child_column]) if own_child else None)
         or _taken(k, op.table)
-    )
-
-
-def _drop_m2m(op: ops.DropM2MTable, k: Known, refs: _Refs) -> str | None:
-    if op.table in _junctions(k.maybe):
-        return None
-    return (
-        f"junction table `{op.table}` does not exist at this point; name the junction of an "
-        "existing ManyToMany field"
     )
 
 
@@ -355,7 +375,6 @@ _CHECKS: dict[str, Callable[[Any, Known, _Refs], str | None]] = {
     "RenameColumn": _rename_column,
     "RenameTable": _rename_table,
     "CreateM2MTable": _create_m2m,
-    "DropM2MTable": _drop_m2m,
     "AddIndex": _index,
     "DropIndex": _index,
 }

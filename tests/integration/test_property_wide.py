@@ -6,11 +6,11 @@ model, several attributes of one column at once (type, nullability, default, ind
 removal, choices, help), several models; ManyToMany fields added, removed and renamed at either
 end; ``unique``, ``unique_together``, ``indexes``; foreign-key targets and actions, and foreign
 keys without a constraint; ``table=`` and ``plugin=`` moves; views over the changed tables. A
-history starts either from nothing or from a schema another tool wrote (raw DDL in Django's, Alembic's and Rails' naming conventions: named
-and hash-named constraints, ``CONSTRAINT ... FOREIGN KEY`` clauses, partial, expression and DESC
-indexes, CHECKs, comments, composite uniques; on SQLite, a row whose foreign key points at no
-row) adopted with ``inspectdb`` + ``migrate --fake-initial``, and is then evolved by the same
-change generator.
+history starts either from nothing or from a schema another tool wrote (raw DDL in Django's,
+Alembic's and Rails' naming conventions: named and hash-named constraints, ``CONSTRAINT ...
+FOREIGN KEY`` clauses, partial, expression and DESC indexes, CHECKs, comments, composite
+uniques; on SQLite, a row whose foreign key points at no row) adopted with ``inspectdb`` +
+``migrate --fake-initial``, and is then evolved by the same change generator.
 
 After every step, on SQLite and on PostgreSQL: every row of a surviving table and every value of
 a surviving column is what the change makes of it (ManyToMany links included); a step that drops
