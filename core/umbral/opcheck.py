@@ -81,6 +81,39 @@ def new_migration_problem(existing: Sequence[Migration], new: Migration) -> str 
     return None if before is None else operations_problem(new, before)
 
 
+def squash_difference(
+    migrations: Sequence[Migration], chosen: Sequence[Migration], operations: Sequence[Operation]
+) -> str | None:
+    """What ``operations`` (a squash of ``chosen``, diffed from their snapshots) would not do
+    that ``chosen``'s own operations do, or None (also when it is not known)."""
+    before = _History(migrations).before(chosen[0])
+    if before is None:
+        return None
+    ran: Known | None = before
+    for m in chosen:
+        ran = _run(m, ran) if ran is not None else None
+    squashed: Known | None = before
+    for op in operations:
+        squashed = None if squashed is None or _unknown_effect(op) else squashed.apply(op)
+    if ran is None or squashed is None:
+        return None
+    return _difference(ran.maybe, squashed.maybe)
+
+
+def _difference(want: State, got: State) -> str | None:
+    for table in sorted(set(want) ^ set(got)):
+        return f"table `{table}` {'exists' if table in want else 'does not exist'}"
+    for table, model in sorted(want.items()):
+        have = {c.name for c in got[table].fields}
+        for name in sorted(have ^ {c.name for c in model.fields}):
+            there = "has" if name not in have else "has no"
+            return f"table `{table}` {there} column `{name}`"
+        junctions = {r.table for r in model.m2m} ^ {r.table for r in got[table].m2m}
+        for junction in sorted(junctions):
+            return f"junction table `{junction}` differs"
+    return None
+
+
 class _History:
     """The tables before each migration of one plugin, worked out once, in dependency order
     (without recursion: histories are long)."""

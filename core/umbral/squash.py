@@ -80,6 +80,15 @@ def squash(
         ).operations
     except UmbralError as exc:
         raise refuse(f"the range cannot be expressed as one diff: {exc}") from exc
+    from umbral.opcheck import squash_difference
+
+    lost = squash_difference(every, chosen, operations)
+    if lost is not None:
+        raise refuse(
+            f"after the range's own operations {lost}, which its last snapshot does not show "
+            f"({chosen[-1].path}); a squash is the diff of the snapshots and would lose it: make "
+            "the snapshots show what the operations do, or squash a range without them"
+        )
     depends_on = sorted({d for m in chosen for d in m.depends_on if d not in keys})
     mid = f"{chosen[0].sequence:04d}_squashed_{chosen[-1].sequence:04d}"
     directory = info.migrations_dir

@@ -324,3 +324,22 @@ def test_operations_on_a_junction_table_are_not_refused(project: Project) -> Non
     _hand(p, "drop", *drop)
     r = p.run("showmigrations")
     assert r.code == 0, r
+
+
+def test_a_squash_that_would_lose_a_hand_added_operation_is_refused(project: Project) -> None:
+    """The squash's operations are the diff of the snapshots: a CreateTable an --empty
+    migration's snapshot does not show would be lost, and the migration after it that uses
+    the table refused once the originals are gone."""
+    p = project
+    _post(p)
+    extra = [_column(name="id", type="BigInt", primary_key=True, nullable=False), _column()]
+    hand = _hand(p, "extra", {"kind": "CreateTable", "table": "extra", "columns": extra})
+    r = p.run("squashmigrations", "app")
+    assert r.code == 1, r
+    assert r.err_lines == [
+        "error: umbral squashmigrations: can't squash `app`: after the range's own operations "
+        f"table `extra` exists, which its last snapshot does not show ({hand}); a squash is the "
+        "diff of the snapshots and would lose it: make the snapshots show what the operations "
+        "do, or squash a range without them"
+    ], r
+    assert sorted(f.name for f in hand.parent.iterdir()) == ["0001_create_post.json", hand.name]
