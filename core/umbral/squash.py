@@ -85,9 +85,9 @@ def squash(
     lost = squash_difference(every, chosen, operations)
     if lost is not None:
         raise refuse(
-            f"after the range's own operations {lost}, which its last snapshot does not show "
-            f"({chosen[-1].path}); a squash is the diff of the snapshots and would lose it: make "
-            "the snapshots show what the operations do, or squash a range without them"
+            f"after the range's own operations {lost}, but not after a squash (the diff of the "
+            f"snapshots, which end at {chosen[-1].path}); make the snapshots show what the "
+            "operations do, or squash a range without them"
         )
     depends_on = sorted({d for m in chosen for d in m.depends_on if d not in keys})
     mid = f"{chosen[0].sequence:04d}_squashed_{chosen[-1].sequence:04d}"

@@ -338,8 +338,8 @@ def test_a_squash_that_would_lose_a_hand_added_operation_is_refused(project: Pro
     assert r.code == 1, r
     assert r.err_lines == [
         "error: umbral squashmigrations: can't squash `app`: after the range's own operations "
-        f"table `extra` exists, which its last snapshot does not show ({hand}); a squash is the "
-        "diff of the snapshots and would lose it: make the snapshots show what the operations "
-        "do, or squash a range without them"
+        "table `extra` exists, but not after a squash (the diff of the snapshots, which end at "
+        f"{hand}); make the snapshots show what the operations do, or squash a range without "
+        "them"
     ], r
     assert sorted(f.name for f in hand.parent.iterdir()) == ["0001_create_post.json", hand.name]
