@@ -69,7 +69,7 @@ def check_plugin(migrations: Sequence[Migration]) -> None:
         before = history.before(m)
         if before is None:
             continue
-        problem = operations_problem(m, before)
+        problem = operations_problem(m, before, history.junctions)
         if problem is not None:
             raise MigrationFileError(f"{m.where}: {problem}")
 
@@ -77,8 +77,9 @@ def check_plugin(migrations: Sequence[Migration]) -> None:
 def new_migration_problem(existing: Sequence[Migration], new: Migration) -> str | None:
     """What is wrong with the first operation of ``new`` (not written yet) that does not fit
     the tables the plugin's ``existing`` migrations make, or None."""
-    before = _History([*existing, new]).before(new)
-    return None if before is None else operations_problem(new, before)
+    history = _History([*existing, new])
+    before = history.before(new)
+    return None if before is None else operations_problem(new, before, history.junctions)
 
 
 def squash_difference(
@@ -125,6 +126,8 @@ class _History:
                 # A file after a squash may name its last original, gone from disk since.
                 self.by_key.setdefault(max(m.replaces, key=_sequence), m)
         parents = {m.key: self.parents(m) for m in migrations}
+        #: Every junction table the plugin's operations made, under each of its names.
+        self.junctions = _junction_names(migrations)
         order = toposort({k: [p.key for p in ps or ()] for k, ps in parents.items()})
         self._before: dict[str, Known | None] = {}
         after: dict[str, Known | None] = {}
@@ -146,6 +149,17 @@ class _History:
     def before(self, m: Migration) -> Known | None:
         """The tables before ``m``; None when they are not known."""
         return self._before.get(m.key)
+
+
+def _junction_names(migrations: Sequence[Migration]) -> frozenset[str]:
+    names: set[str] = set()
+    for m in migrations:
+        for op in m.operations:
+            if isinstance(op, ops.CreateM2MTable):
+                names.add(op.table)
+            elif isinstance(op, ops.RenameTable) and op.from_ in names:
+                names.add(op.to)
+    return frozenset(names)
 
 
 def _sequence(key: str) -> tuple[int, str]:
@@ -211,10 +225,13 @@ def _intersection(states: list[State]) -> State:
     return out
 
 
-def operations_problem(m: Migration, known: Known) -> str | None:
+def operations_problem(
+    m: Migration, known: Known, junctions: frozenset[str] = frozenset()
+) -> str | None:
     """What is wrong with the first operation of ``m`` that does not fit the tables before
     it (``known``), or None."""
-    refs = _Refs(m.plugin, any(d.partition("/")[0] != m.plugin for d in m.depends_on))
+    elsewhere = any(d.partition("/")[0] != m.plugin for d in m.depends_on)
+    refs = _Refs(m.plugin, elsewhere, junctions)
     for i, op in enumerate(m.operations):
         if _unknown_effect(op):
             return None
@@ -232,11 +249,12 @@ _DATA_WORDS = frozenset((
     "GRANT", "REVOKE", "ANALYZE", "VACUUM", "REFRESH", "SET",
 ))  # fmt: skip
 #: What CREATE, DROP and ALTER may name and still leave tables and columns as they are (a
-#: dropped type or extension takes its columns with it; an extension may bring tables).
+#: dropped type or extension takes its columns with it; an extension may bring tables; a
+#: temporary table or a materialized view can be indexed as a table).
 _OTHER_OBJECTS = {
     "CREATE": frozenset((
-        "INDEX", "UNIQUE", "VIEW", "MATERIALIZED", "TRIGGER", "FUNCTION", "PROCEDURE",
-        "SEQUENCE", "TYPE", "SCHEMA", "ROLE", "USER", "POLICY", "RULE", "TEMPORARY", "TEMP",
+        "INDEX", "UNIQUE", "VIEW", "TRIGGER", "FUNCTION", "PROCEDURE", "SEQUENCE", "TYPE",
+        "SCHEMA", "ROLE", "USER", "POLICY", "RULE",
     )),
     "DROP": frozenset(("INDEX", "VIEW", "MATERIALIZED", "TRIGGER", "SEQUENCE", "POLICY", "RULE")),
     "ALTER": frozenset(("INDEX", "VIEW", "SEQUENCE", "FUNCTION", "TRIGGER", "ROLE", "USER")),
@@ -272,8 +290,8 @@ class _Refs:
     """Where a referenced table may be: the plugin's own tables, or another plugin's when the
     migration depends on one."""
 
-    def __init__(self, plugin: str, elsewhere: bool) -> None:
-        self.plugin, self.elsewhere = plugin, elsewhere
+    def __init__(self, plugin: str, elsewhere: bool, junctions: frozenset[str]) -> None:
+        self.plugin, self.elsewhere, self.junctions = plugin, elsewhere, junctions
 
     def missing(self, table: str, state: State, lead: str = "") -> str | None:
         if table in state or self.elsewhere:
@@ -303,11 +321,14 @@ class _Refs:
         return None
 
 
-def _model(state: State, table: str) -> tuple[ModelState | None, str | None]:
+def _model(
+    state: State, table: str, junctions: frozenset[str] = frozenset()
+) -> tuple[ModelState | None, str | None]:
     """The table's state, or the problem of its not being there; (None, None) for a junction
-    table, whose columns the state does not hold."""
+    table (``junctions``: every one the plugin made), whose columns the state does not hold
+    and which outlives a dropped parent on some databases."""
     model = state.get(table)
-    if model is None and table in _junctions(state):
+    if model is None and (table in junctions or table in _junctions(state)):
         return None, None
     if model is None:
         return None, (
@@ -317,8 +338,10 @@ def _model(state: State, table: str) -> tuple[ModelState | None, str | None]:
     return model, None
 
 
-def _columns(state: State, table: str, names: Sequence[str]) -> str | None:
-    model, problem = _model(state, table)
+def _columns(
+    state: State, table: str, names: Sequence[str], junctions: frozenset[str] = frozenset()
+) -> str | None:
+    model, problem = _model(state, table, junctions)
     if model is None:
         return problem
     missing = next((n for n in names if model.column(n) is None), None)
@@ -330,8 +353,8 @@ def _columns(state: State, table: str, names: Sequence[str]) -> str | None:
     return None
 
 
-def _new_column(k: Known, table: str, name: str) -> str | None:
-    model, problem = _model(k.maybe, table)
+def _new_column(k: Known, table: str, name: str, refs: _Refs) -> str | None:
+    model, problem = _model(k.maybe, table, refs.junctions)
     if model is None:
         return problem
     taken = k.surely.get(table)
@@ -359,28 +382,30 @@ def _create_table(op: ops.CreateTable, k: Known, refs: _Refs) -> str | None:
 
 
 def _drop_table(op: ops.DropTable, k: Known, refs: _Refs) -> str | None:
-    return _model(k.maybe, op.table)[1]
+    return _model(k.maybe, op.table, refs.junctions)[1]
 
 
 def _add_column(op: ops.AddColumn, k: Known, refs: _Refs) -> str | None:
-    return _new_column(k, op.table, op.column.name) or refs.fk(op.column, k.maybe)
+    return _new_column(k, op.table, op.column.name, refs) or refs.fk(op.column, k.maybe)
 
 
 def _on_column(op: ops.DropColumn | ops.SetColumnComment, k: Known, refs: _Refs) -> str | None:
-    return _columns(k.maybe, op.table, [op.column])
+    return _columns(k.maybe, op.table, [op.column], refs.junctions)
 
 
 def _alter_column(op: ops.AlterColumn, k: Known, refs: _Refs) -> str | None:
-    return _columns(k.maybe, op.table, [op.column]) or refs.fk(op.to, k.maybe)
+    return _columns(k.maybe, op.table, [op.column], refs.junctions) or refs.fk(op.to, k.maybe)
 
 
 def _rename_column(op: ops.RenameColumn, k: Known, refs: _Refs) -> str | None:
-    return _columns(k.maybe, op.table, [op.from_]) or _new_column(k, op.table, op.to)
+    return _columns(k.maybe, op.table, [op.from_], refs.junctions) or _new_column(
+        k, op.table, op.to, refs
+    )
 
 
 def _rename_table(op: ops.RenameTable, k: Known, refs: _Refs) -> str | None:
     if op.from_ not in k.maybe and op.from_ not in _junctions(k.maybe):
-        return _model(k.maybe, op.from_)[1]
+        return _model(k.maybe, op.from_, refs.junctions)[1]
     return _taken(k, op.to)
 
 
@@ -395,7 +420,7 @@ def _create_m2m(op: ops.CreateM2MTable, k: Known, refs: _Refs) -> str | None:
 
 
 def _index(op: ops.AddIndex | ops.DropIndex, k: Known, refs: _Refs) -> str | None:
-    return _columns(k.maybe, op.table, op.columns)
+    return _columns(k.maybe, op.table, op.columns, refs.junctions)
 
 
 _CHECKS: dict[str, Callable[[Any, Known, _Refs], str | None]] = {

@@ -42,6 +42,20 @@ def squash(
     chosen = history[lo : hi + 1]
     if len(chosen) < 2:
         raise refuse(f"need at least 2 migrations to squash, found {len(chosen)}")
+    # The squash is the diff from the snapshot of the migration before the range: the range
+    # must start where that one ends (not at a merge, nor on another branch).
+    stands_in = {r: m.key for m in every for r in m.replaces}
+    follows = sorted(
+        {stands_in.get(d, d) for d in chosen[0].depends_on if d.partition("/")[0] == plugin}
+    )
+    previous = [history[lo - 1].key] if lo > 0 else []
+    if follows != previous:
+        raise refuse(
+            f"the range starts at {chosen[0].key}, which follows "
+            f"{', '.join(follows) or 'no migration'}, not {', '.join(previous) or 'nothing'}: "
+            "a squash starts where one migration ends; start the range before the branches, "
+            "or after their merge"
+        )
     nested = [m.id for m in chosen if m.replaces]
     if nested:
         raise refuse(

@@ -320,7 +320,11 @@ def test_operations_on_a_junction_table_are_not_refused(project: Project) -> Non
     assert ("idx_post_tags_" + "_".join(columns), tuple(columns), False) in schema_of(p.database)[
         "post_tags"
     ]["indexes"]
-    drop = [{"kind": "DropTable", "table": "post"}, {"kind": "DropM2MTable", "table": "post_tags"}]
+    drop = [
+        {"kind": "DropTable", "table": "post"},
+        {**index, "kind": "DropIndex"},  # SQLite keeps the junction of a dropped parent
+        {"kind": "DropM2MTable", "table": "post_tags"},
+    ]
     _hand(p, "drop", *drop)
     r = p.run("showmigrations")
     assert r.code == 0, r
@@ -343,3 +347,27 @@ def test_a_squash_that_would_lose_a_hand_added_operation_is_refused(project: Pro
         "them"
     ], r
     assert sorted(f.name for f in hand.parent.iterdir()) == ["0001_create_post.json", hand.name]
+
+
+def test_a_squash_starts_where_one_migration_ends(project: Project) -> None:
+    """A range starting at a merge, or on the second of two branches, would be diffed from
+    the snapshot of the migration before it in file order: one branch's."""
+    p = project
+    _post(p)
+    first = ["app/0001_create_post"]
+    _file(p, "0002_a", first, {"kind": "AddColumn", "table": "post", "column": _column(name="a")})
+    _file(p, "0002_b", first, {"kind": "AddColumn", "table": "post", "column": _column(name="b")})
+    _file(p, "0003_merge", ["app/0002_a", "app/0002_b"])
+    _file(p, "0004_c", ["app/0003_merge"], {"kind": "AddColumn", "table": "post",
+                                            "column": _column(name="c")})  # fmt: skip
+    for start, follows, previous in (
+        ("0003_merge", "app/0002_a, app/0002_b", "app/0002_b"),
+        ("0002_b", "app/0001_create_post", "app/0002_a"),
+    ):
+        r = p.run("squashmigrations", "app", "--from", start)
+        assert r.code == 1, r
+        assert r.err_lines == [
+            f"error: umbral squashmigrations: can't squash `app`: the range starts at "
+            f"app/{start}, which follows {follows}, not {previous}: a squash starts where one "
+            "migration ends; start the range before the branches, or after their merge"
+        ], r

@@ -101,6 +101,8 @@ def test_a_long_history_is_worked_out_without_recursion() -> None:
         ("CREATE OR REPLACE TABLE t (x INT)", True),
         ("DROP TYPE mood CASCADE", True),
         ("CREATE EXTENSION postgis", True),
+        ("CREATE TEMP TABLE x (a INT)", True),
+        ("CREATE MATERIALIZED VIEW mv AS SELECT 1", True),
         ("ALTER TABLE t ADD COLUMN b TEXT", True),
         ("UPDATE t SET a = 1; CREATE TABLE u (x INT)", True),
         ("DROP TABLE t", True),
