@@ -9,10 +9,11 @@ naming the file and the operation, before anything runs.
 The tables at each point are what the plugin's operations, run in order from its first
 migration, have made (what a database that replayed them holds; a snapshot may not show a
 hand-added operation). A refusal must never be wrong, so what cannot be known is not checked:
-a table of another plugin (when the migration depends on one), and anything after a
-``RunPython`` or a ``RunSql`` that changes tables (data statements do not). After a merge of
-two branches a table or column counts as there when either branch has it, and as taken only
-when both do. A file is checked when it is read anew, and so are the ones after it in its
+a table of another plugin (when the migration depends on one), a foreign key without a
+constraint, a junction table's columns, and anything after a ``RunPython`` or a ``RunSql``
+that may change tables (data statements do not). After a merge of two branches a table or
+column counts as there when either branch or the merge's snapshot has it, and as taken only
+when both branches do. A file is checked when it is read anew, and so are the ones after it in its
 plugin; a file the validation cache vouches for, after ones it vouches for too, is not.
 """
 

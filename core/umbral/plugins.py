@@ -218,8 +218,9 @@ def plugin_order(infos: Mapping[str, PluginInfo], snapshots: Mapping[str, Snapsh
         raise ForeignKeyCycle(
             "foreign keys between plugins form a cycle: "
             + "; ".join(edges)
-            + ". Make one of these foreign keys nullable and add it in a later migration, or "
-            "set db_constraint=False on it"
+            + ". Set db_constraint=False on one of these foreign keys (the plugins are ordered "
+            "by the keys the database enforces, whatever the migration that adds them; a "
+            "ManyToMany always is one), or move the models into one plugin"
         )
     order = toposort(combined, on_cycle="drop")  # a cycle was reported above
     if APP in infos:
