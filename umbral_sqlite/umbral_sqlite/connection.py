@@ -188,14 +188,17 @@ class SQLiteConnection(Backend):
         before the migration. SQLite checks such keys only at COMMIT, which in a batch would
         roll back the migrations before this one too; rows that violated them already (written
         while enforcement was off) are not this migration's doing, and COMMIT ignores them."""
-        new = self._deferred_rows(driver_cursor(conn)) - (before or Counter())
-        if not new:
+        now, before = self._deferred_rows(driver_cursor(conn)), before or Counter()
+        # Counted, as foreign_key_violations does: a rename or a rebuild gives a row that
+        # dangled before a new parent name or rowid, and it still dangles.
+        added = sum(now.values()) - sum(before.values())
+        if added <= 0:
             return None
-        shown = sorted(new)[:3]
+        shown = sorted(now - before or now)[:3]
         where = ", ".join(f"{t} rowid {r} -> {p}" for t, r, p, _ in shown)
-        more = f" and {sum(new.values()) - len(shown)} more" if sum(new.values()) > 3 else ""
+        more = f" and {added - len(shown)} more" if added > len(shown) else ""
         return (
-            f"it would leave {sum(new.values())} row(s) violating a deferred foreign key "
+            f"it would leave {added} row(s) violating a deferred foreign key "
             f"({where}{more}); such a key is checked only at the end of the migration, so no "
             "single statement failed"
         )
