@@ -15,6 +15,14 @@ from typing import Any
 from umbral.errors import MergeConflict
 from umbral.graph import leaves
 from umbral.migration import Migration
+from umbral.operations import (
+    AddIndex,
+    DropColumn,
+    DropIndex,
+    DropTable,
+    RenameColumn,
+    RenameTable,
+)
 from umbral.schema import EMPTY, Column, ModelState, Snapshot
 
 
@@ -51,13 +59,28 @@ def merge_migration(plugin: str, ms: list[Migration], directory: Any) -> Migrati
     merged = base_m.snapshot_after if base_m else EMPTY
     base = merged
     problems: list[str] = []
+    branch_ops = {
+        t.id: [
+            op
+            for k in sorted(_ancestors(t.key, by_key) - common)
+            if by_key[k].plugin == plugin
+            for op in by_key[k].operations
+        ]
+        for t in tips
+    }
+    for one in tips:
+        for other in tips:
+            if one is not other:
+                problems.extend(_stale_names(one.id, branch_ops[one.id], other.id,
+                                             branch_ops[other.id]))  # fmt: skip
     for tip in tips:
         merged = _merge(base, merged, tip.snapshot_after, tip.id, problems)
     if problems:
         raise MergeConflict(
             f"umbral makemigrations --merge: cannot merge `{plugin}`: the branches conflict: "
             + "; ".join(problems)
-            + ". Change one branch so they agree, then merge again"
+            + ". Change one branch so they agree (or delete its migration and run "
+            "makemigrations again on top of the other), then merge again"
         )
     seq = max(m.sequence for m in ms) + 1
     mid = f"{seq:04d}_merge"
@@ -71,11 +94,53 @@ def merge_migration(plugin: str, ms: list[Migration], directory: Any) -> Migrati
     )
 
 
+def _stale_names(gone_in: str, gone_ops: list, used_in: str, used_ops: list) -> list[str]:
+    """Where one branch's operations name a table or column by the name the other branch
+    renames or drops: a database that ran the other branch first cannot run them (operations
+    name tables and columns as they were when makemigrations wrote them)."""
+    tables: dict[str, str] = {}
+    columns: dict[tuple[str, str], str] = {}
+    for op in gone_ops:
+        if isinstance(op, RenameTable):
+            tables[op.from_] = f"renames table `{op.from_}`"
+        elif isinstance(op, DropTable):
+            tables[op.table] = f"drops table `{op.table}`"
+        elif isinstance(op, RenameColumn):
+            columns[(op.table, op.from_)] = f"renames column `{op.table}.{op.from_}`"
+        elif isinstance(op, DropColumn):
+            columns[(op.table, op.column)] = f"drops column `{op.table}.{op.column}`"
+    out: list[str] = []
+    for op in used_ops:
+        names = {op.from_} if isinstance(op, RenameTable) else {getattr(op, "table", None)}
+        hit = sorted(n for n in (names | op.references()) & tables.keys())
+        table = getattr(op, "table", None)
+        hit += [columns[(table, c)] for c in _columns_named(op) if (table, c) in columns]
+        for what in hit:
+            what = tables.get(what, what)
+            out.append(
+                f"{gone_in} {what}, which {used_in} still names ({op.describe()}); a database "
+                f"that ran {gone_in} first could not run {used_in}"
+            )
+    return out
+
+
+def _columns_named(op: object) -> tuple[str, ...]:
+    if isinstance(op, (AddIndex, DropIndex)):
+        return op.columns
+    if isinstance(op, RenameColumn):
+        return (op.from_,)
+    column = getattr(op, "column", None)
+    return (column,) if isinstance(column, str) else ()
+
+
 def _merge(base: Snapshot, left: Snapshot, right: Snapshot, rid: str, problems: list) -> Snapshot:
     out: dict[str, ModelState] = {}
     for name in sorted(set(base.models) | set(left.models) | set(right.models)):
         b, lt, rt = base.models.get(name), left.models.get(name), right.models.get(name)
         picked = _three_way(b, lt, rt)
+        if picked is _SAME:
+            problems.append(_same(f"model `{name}`", rid))
+            continue
         if picked is not _CONFLICT:
             if picked is not None:
                 out[name] = picked
@@ -93,11 +158,14 @@ def _merge(base: Snapshot, left: Snapshot, right: Snapshot, rid: str, problems: 
 
 
 _CONFLICT = object()
+#: Both branches made the same change: each branch's migration makes it, and the second to run
+#: would make it again (add a column or index that is there, drop one that is gone).
+_SAME = object()
 
 
 def _three_way(base: Any, left: Any, right: Any) -> Any:
     if left == right:
-        return left
+        return left if left == base else _SAME
     if left == base:
         return right
     if right == base:
@@ -113,6 +181,9 @@ def _merge_model(
         if f.name in ("name", "fields"):
             continue
         v = _three_way(getattr(b, f.name), getattr(lt, f.name), getattr(rt, f.name))
+        if v is _SAME:
+            problems.append(_same(f"`{b.name}` {f.name}", rid))
+            v = getattr(lt, f.name)
         if v is _CONFLICT:
             problems.append(f"`{b.name}` {f.name} changed differently (see {rid})")
             v = getattr(lt, f.name)
@@ -127,9 +198,19 @@ def _merge_model(
         *(n for n in bc if n not in lc and n not in rc),
     ]:
         v = _three_way(bc.get(name), lc.get(name), rc.get(name))
+        if v is _SAME:
+            problems.append(_same(f"`{b.name}.{name}`", rid))
+            continue
         if v is _CONFLICT:
             problems.append(f"both branches changed `{b.name}.{name}` differently (see {rid})")
             continue
         if v is not None and name not in {c.name for c in cols}:
             cols.append(v)
     return replace(lt, fields=tuple(cols), **changes)
+
+
+def _same(what: str, rid: str) -> str:
+    return (
+        f"both branches change {what} the same way (see {rid}); the second to run would make "
+        "the change again"
+    )

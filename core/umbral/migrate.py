@@ -16,6 +16,7 @@ from dataclasses import field, replace
 from typing import TYPE_CHECKING, Any
 
 from umbral import drift, executor, guards, progress, recorder
+from umbral.branches import Branches
 from umbral.errors import MigrationFileError, Refused
 from umbral.graph import Graph
 from umbral.migration import Migration
@@ -126,6 +127,9 @@ class Migrator:
         self.skipped: dict[str, str] = {}
         #: Where the partly applied migrations of the plan continue (``umbral.progress``).
         self.resume: dict[str, progress.Progress] = {}
+        #: The migrations the database holds when the next step of the plan is rendered.
+        self.present: set[str] = set()
+        self._branches: Branches | None = None
 
     def warn(self, text: str) -> None:
         self.result.warnings.append(text)
@@ -163,6 +167,7 @@ class Migrator:
         checksums = {k: self.by_key[k].checksum for k in partial if k in self.by_key}
         self.resume = guards.resume_plan(partial, steps, checksums, request.from_statement)
         covered = self._fast_path(steps, bool(applied or faked or partial))
+        self.present = {*applied, *(s.key for s in steps[:covered])}
         rendered = [self.render(s) for s in steps[covered:]]
         if not request.allow_destructive:
             # The same refusal as a replay: the covered migrations are gated as well.
@@ -267,6 +272,7 @@ class Migrator:
         """Drop the fast path from the run: every step is rendered to replay; nothing was
         applied by it."""
         self.result.fast = None
+        self.present = set()
         self.result.plan = [self.render(s) for s in steps]
         self._ensure_tracking(self.result.plan)  # a failed fast path rolled its table back
         return []
@@ -282,6 +288,10 @@ class Migrator:
     def render(self, step: Step) -> executor.Rendered:
         """How ``step`` runs: forward, or the reverse of its migration."""
         rendered = self._render(step)
+        if step.backward:
+            self.present.discard(step.key)
+        else:
+            self.present.add(step.key)
         known = self.resume.get(step.key)
         if known is not None and not rendered.record_only:
             count = len(rendered.statements)
@@ -320,11 +330,12 @@ class Migrator:
                 return executor.Rendered(m, [], record_only=True, skipped=environment)
 
         def render() -> executor.Rendered:
-            return executor.render_migration(
-                self.env.pm, self.backend, m, lambda: state_before(m, self.by_key)
-            )
+            return executor.render_migration(self.env.pm, self.backend, m, before)
 
-        if self.renders is None:
+        def before() -> State:
+            return self._state_before(m)
+
+        if self.renders is None or self._beside(m):
             return render()
         # A run sets its own progress and flags on its copy.
         return replace(self.renders.get(m.key, render))
@@ -335,7 +346,7 @@ class Migrator:
         if m.key in self.skipped:
             skipped = self.skipped[m.key]
             return executor.Rendered(m, [], backward=True, record_only=True, skipped=skipped)
-        before = state_before(m, self.by_key)
+        before = self._state_before(m)
         undo = Migration(
             plugin=m.plugin,
             id=m.id,
@@ -350,6 +361,21 @@ class Migrator:
         rendered.backward = True
         rendered.file_checksum = m.checksum
         return rendered
+
+    def _beside(self, m: Migration) -> list[Migration]:
+        """The migrations of another branch of ``m``'s plugin the database holds."""
+        if self._branches is None:
+            self._branches = Branches(self.graph)
+        return self._branches.beside(m, self.present)
+
+    def _state_before(self, m: Migration) -> State:
+        """The plugin's tables as the database holds them when ``m`` runs or is undone: its
+        predecessor's, changed by what another branch that ran first made
+        (``umbral.branches``)."""
+        state = state_before(m, self.by_key)
+        for other in self._beside(m):
+            state = apply_all(state, other.operations)
+        return state
 
     def _reverse_operations(self, m: Migration, before: State) -> list[Operation]:
         allow = self.request.allow_irreversible

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import Project, rows, schema_of
+from conftest import Project, execute, rows, schema_of
 
 POST = "class Post(Model):\n    title = fields.Text()\n"
 LEFT = POST + "    summary = fields.Text(nullable=True)\n"
@@ -42,7 +42,7 @@ def branches(
     assert make(p, POST) == ["Wrote migrations/app/0001_create_post.json"]
     assert p.run("migrate").code == 0
     left_args, right_args = (("--name", n) for n in names) if names else ((), ())
-    (left_file,) = make(p, left, *left_args)
+    left_file = next(line for line in make(p, left, *left_args) if line.startswith("Wrote"))
     left_name = left_file.rsplit("/", 1)[1]
     if apply_left:
         assert p.run("migrate").code == 0
@@ -200,7 +200,8 @@ def test_a_conflicting_merge_is_refused(project: Project) -> None:
     assert r.err_lines == [
         "error: umbral makemigrations --merge: cannot merge `app`: the branches conflict: both "
         "branches changed `Post.title` differently (see 0002_right). Change one branch so they "
-        "agree, then merge again"
+        "agree (or delete its migration and run makemigrations again on top of the other), "
+        "then merge again"
     ]
     assert p.tree() == before
 
@@ -215,3 +216,77 @@ def test_merge_without_a_conflict(project: Project) -> None:
     assert p.tree() == before
     r = p.run("makemigrations", "--merge")
     assert r.out_lines == ["no conflicts to merge"]
+
+
+def test_a_branch_runs_on_tables_the_other_branch_changed_first(any_project: Project) -> None:
+    """The right branch's change rebuilds `post` on SQLite (and restates the column on MySQL):
+    run after the left branch, it keeps the column the left branch added, and its rows."""
+    p = any_project
+    right = POST.replace("fields.Text()", "fields.Text(nullable=True)", 1)
+    branches(p, right=right, apply_left=True, names=("left", "right"))
+    p.models(LEFT.replace("fields.Text()", "fields.Text(nullable=True)", 1))
+    execute(p.database, "INSERT INTO post (id, title, summary) VALUES (1, 't', 's')")
+    assert p.run("makemigrations", "--merge").code == 0
+    assert p.run("makemigrations").out_lines == ["no changes detected"]
+    r = p.run("migrate")
+    assert (r.code, r.out_lines, r.stderr) == (0, ["Applied 2 migration(s)"], ""), r
+    assert rows(p.database, "SELECT id, title, summary FROM post") == [(1, "t", "s")]
+    title = [c for c in schema_of(p.database)["post"]["columns"] if c[0] == "title"]
+    assert title[0][2] is True  # nullable, as the right branch made it
+    # Back before both branches (each undone while the other's change stands) and forward.
+    r = p.run("migrate", "app/0001_create_post", "--allow-destructive", "--allow-irreversible")
+    assert r.code == 0, r
+    columns = schema_of(p.database)["post"]["columns"]
+    assert [(c[0], c[2]) for c in columns[1:]] == [("title", False)], columns
+    assert rows(p.database, "SELECT id, title FROM post") == [(1, "t")]
+    assert p.run("migrate").code == 0
+    assert sorted(c[0] for c in schema_of(p.database)["post"]["columns"]) == [
+        "id", "summary", "title"
+    ]  # fmt: skip
+
+
+MERGE_REFUSED = "error: umbral makemigrations --merge: cannot merge `app`: the branches conflict: "
+AGREE = (
+    ". Change one branch so they agree (or delete its migration and run makemigrations again "
+    "on top of the other), then merge again"
+)
+
+
+def test_a_merge_of_a_renamed_table_and_a_change_to_it_is_refused(project: Project) -> None:
+    p = project
+    renamed = POST.replace("(Model):", '(Model, table="article"):', 1)
+    branches(p, renamed, RIGHT, names=("left", "right"))
+    before = p.tree()
+    r = p.run("makemigrations", "--merge")
+    assert (r.code, r.stdout) == (1, ""), r
+    assert r.err_lines == [
+        MERGE_REFUSED
+        + "0002_left renames table `post`, which 0002_right still names (Add column views to "
+        "post); a database that ran 0002_left first could not run 0002_right" + AGREE
+    ]
+    assert p.tree() == before
+
+
+def test_a_merge_of_a_new_foreign_key_to_a_renamed_table_is_refused(project: Project) -> None:
+    p = project
+    renamed = POST.replace("(Model):", '(Model, table="article"):', 1)
+    tag = "class Tag(Model):\n    post = fields.ForeignKey(Post, nullable=True)\n"
+    branches(p, renamed, POST + tag, names=("left", "right"))
+    r = p.run("makemigrations", "--merge")
+    assert (r.code, r.stdout) == (1, ""), r
+    assert len(r.err_lines) == 1, r
+    line = r.err_lines[0]
+    assert line.startswith(MERGE_REFUSED + "0002_left renames table `post`, which 0002_right "
+                           "still names (Create table tag"), line  # fmt: skip
+    assert line.endswith("a database that ran 0002_left first could not run 0002_right" + AGREE)
+
+
+def test_a_merge_of_the_same_change_on_both_branches_is_refused(project: Project) -> None:
+    p = project
+    branches(p, LEFT, LEFT, names=("left", "right"))
+    r = p.run("makemigrations", "--merge")
+    assert (r.code, r.stdout) == (1, ""), r
+    assert r.err_lines == [
+        MERGE_REFUSED + "both branches change model `Post` the same way (see 0002_right); the "
+        "second to run would make the change again" + AGREE
+    ]

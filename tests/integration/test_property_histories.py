@@ -11,13 +11,15 @@ before an ``ADD COLUMN`` and foreign keys pointing at other tables' rows include
 schema equals that of a fresh database built from the final models in one migration; migrating
 back to an earlier migration and forward, and back to zero and forward, give the same schema.
 A step may squash the migrations written so far (and delete the first original), so the
-trips back cross recorded squashes.
+trips back cross recorded squashes. A step may branch: two changes made from the same migration
+on two branches (one deployed first, or both at once) and ``makemigrations --merge``, which
+must refuse exactly the branches that cannot both run and otherwise leave nothing to do.
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
+import copy
 import json
 import uuid
 from collections.abc import Callable
@@ -31,7 +33,7 @@ from hypothesis import strategies as st
 from conftest import MYSQL_URL, POSTGRES_URL, execute, is_mysql, rows, schema_of
 from umbral import Model, fields
 from umbral.app import App
-from umbral.errors import CannotSquash
+from umbral.errors import CannotSquash, MergeConflict
 
 CASTS = {"SmallInt": "Integer", "Integer": "BigInt", "Real": "Double", "BigInt": "Text"}
 SCALARS = ["SmallInt", "Integer", "BigInt", "Real", "Text", "Boolean"]
@@ -63,14 +65,19 @@ class Mod:
 @dataclass
 class History:
     models: dict[str, Mod] = field(default_factory=dict)
-    counter: itertools.count = field(default_factory=lambda: itertools.count(1))
+    #: The last number given to a fresh name (shared by both sides of a branch).
+    counter: int = 0
     #: The one-off backfills of the current step: column uid -> (``Model.column``, value).
     backfills: dict[str, tuple[str, object]] = field(default_factory=dict)
     #: Whether a column ever became NOT NULL without a default (through a backfill).
     backfilled: bool = False
 
+    #: Whether two branches were merged (their columns then stand in application order).
+    merged: bool = False
+
     def fresh(self, prefix: str) -> str:
-        return f"{prefix}{next(self.counter)}"
+        self.counter += 1
+        return f"{prefix}{self.counter}"
 
     def referenced(self, name: str) -> bool:
         return any(c.fk == name for m in self.models.values() for c in m.cols if m.name != name)
@@ -264,6 +271,42 @@ def _literal(value: object) -> str:
     return f"'{value}'" if isinstance(value, str) else repr(value)
 
 
+@dataclass
+class Observed:
+    """What a database held before a change: rows per model and every column's values."""
+
+    models: set[str]
+    rows: dict[str, int]
+    values: dict[tuple[str, str], tuple[Col, list[object]]]
+
+
+def observe(db: Db, h: History) -> Observed:
+    return Observed(set(h.models), counts(db, h), values(db, h))
+
+
+def take_backfills(h: History) -> dict[str, tuple[str, object]]:
+    filled = dict(h.backfills)
+    h.backfilled = h.backfilled or bool(filled)
+    h.backfills.clear()
+    return filled
+
+
+def check_kept(
+    db: Db, h: History, before: Observed, filled: dict[str, tuple[str, object]], history: list
+) -> None:
+    """No row of a surviving table lost, every value what the change makes of it."""
+    rows_after = counts(db, h)
+    for name in before.models & set(h.models):
+        assert rows_after.get(name) == before.rows.get(name), (name, history)
+    for key, (col, now) in values(db, h).items():
+        backfill = filled[col.uid][1] if col.uid in filled else None
+        if key in before.values:
+            old, stored = before.values[key]
+            assert now == [expected(old, col, v, backfill) for v in stored], (key, history)
+        elif col.uid in filled:  # an added column: every older row holds the backfill
+            assert now == [backfill] * len(now), (key, history)
+
+
 def run_history(
     history: list[tuple[int, int]], roots: Callable[[], Path], urls: Callable[[Path], str]
 ) -> None:
@@ -276,36 +319,30 @@ def run_history(
         if action == SQUASH:
             squash(root, h, url, pick)
             continue
-        before_models = set(h.models)
-        rows_before = counts(db, h)  # keyed by model: survives renames
-        values_before = values(db, h)
+        if action == BRANCH:
+            h = branch(root, h, db, url, pick, history)
+            insert_rows(db, h)
+            continue
+        before = observe(db, h)  # keyed by model: survives renames
         step(h, action, pick)
-        filled = dict(h.backfills)
-        h.backfilled = h.backfilled or bool(filled)
-        h.backfills.clear()
+        filled = take_backfills(h)
         app = make_app(root, h, url)
         app.makemigrations(backfills=dict(filled.values()))
         app.migrate(allow_destructive=True)
-        rows_after = counts(db, h)
-        for name in before_models & set(h.models):
-            assert rows_after.get(name) == rows_before.get(name), (name, history)
-        for key, (col, now) in values(db, h).items():
-            backfill = filled[col.uid][1] if col.uid in filled else None
-            if key in values_before:
-                old, stored = values_before[key]
-                assert now == [expected(old, col, v, backfill) for v in stored], (key, history)
-            elif col.uid in filled:  # an added column: every older row holds the backfill
-                assert now == [backfill] * len(now), (key, history)
+        check_kept(db, h, before, filled, history)
         insert_rows(db, h)
 
-    final = db.schema()
+    # After a merge, a table's columns stand in the order its database ran the branches.
+    schema = (lambda: any_column_order(db.schema())) if h.merged else db.schema
+    final = schema()
     # The same final models, migrated from scratch in one migration, give the same schema.
     fresh_root = roots()
     fresh = Db(urls(fresh_root))
     app = make_app(fresh_root, h, fresh.url)
     app.makemigrations()
     app.migrate()
-    assert fresh.schema() == final, history
+    got = fresh.schema()
+    assert (any_column_order(got) if h.merged else got) == final, history
 
     # All the way back to zero and forward again. PostgreSQL casts every stored value on the
     # way back, and a cast to Text does not come back from the Text default (`'d'` is no
@@ -324,11 +361,22 @@ def run_history(
         back = make_app(root, h, url)
         back.migrate(target, allow_destructive=True, allow_irreversible=True)
         back.migrate(allow_destructive=True)
-        assert db.schema() == final, (target, history)
+        assert schema() == final, (target, history)
     make_app(root, h, url).migrate("app/zero", allow_destructive=True, allow_irreversible=True)
     assert db.tables() == set()
     make_app(root, h, url).migrate(allow_destructive=True)
-    assert db.schema() == final, history
+    assert schema() == final, history
+
+
+def any_column_order(schema: dict[str, object]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for table, shape in schema.items():
+        if isinstance(shape, dict):
+            out[table] = {**shape, "columns": sorted(shape["columns"])}
+        else:
+            cols, *rest = shape  # SQLite: (columns, indexes, foreign keys)
+            out[table] = (sorted(cols), *rest)
+    return out
 
 
 def _partly_gone(root: Path) -> set[str]:
@@ -341,6 +389,138 @@ def _partly_gone(root: Path) -> set[str]:
         if replaces - on_disk:
             out |= replaces
     return out
+
+
+#: The action that makes two branches of one change each and merges them.
+BRANCH = 12
+
+
+def branch(root: Path, h: History, db: Db, url: str, pick: int, history: list) -> History:
+    """Two developers each change the models from the same migration (one step each, from
+    ``pick``) and run makemigrations; then ``makemigrations --merge``. On an even ``pick`` the
+    database runs the first branch before the second exists (it was deployed first); on an odd
+    one it runs both and the merge at once. Where the branches conflict, umbral must refuse the
+    merge exactly where the models cannot be merged (``merge_models``); the second branch's file
+    is then deleted, as its developer would, to make it again on top of the first. After a
+    merge, makemigrations finds nothing to do: the merge's snapshot is the merged models."""
+    directory = root / "migrations" / "app"
+    base = copy.deepcopy(h)
+    before = observe(db, h)
+    first = copy.deepcopy(h)
+    step(first, pick % 11, pick // 3)
+    filled = take_backfills(first)
+    on_disk = set(directory.glob("*.json"))
+    make_app(root, first, url).makemigrations(backfills=dict(filled.values()))
+    written_first = set(directory.glob("*.json")) - on_disk
+    if pick % 2 == 0:
+        make_app(root, first, url).migrate(allow_destructive=True)
+        check_kept(db, first, before, filled, history)
+        before = observe(db, first)
+
+    second = copy.deepcopy(base)
+    second.counter = first.counter  # fresh names stay unique across the branches
+    step(second, (pick // 11) % 11, pick // 7 + 1)
+    filled_second = take_backfills(second)
+    first.counter = second.counter
+    aside = root / "aside"
+    aside.mkdir(exist_ok=True)
+    for path in written_first:  # the second developer does not have the first's file
+        path.rename(aside / path.name)
+    on_disk = set(directory.glob("*.json"))
+    # Named apart: two files of one name would be one migration, not two branches.
+    make_app(root, second, url).makemigrations(
+        backfills=dict(filled_second.values()), name="other_branch"
+    )
+    written_second = set(directory.glob("*.json")) - on_disk
+    for path in written_first:
+        (aside / path.name).rename(path)
+    filled.update(filled_second)
+
+    if not written_first or not written_second:  # one side changed nothing: no branch
+        after = first if written_first or not written_second else second
+        make_app(root, after, url).migrate(allow_destructive=True)
+        check_kept(db, after, before, filled, history)
+        return after
+
+    merged = merge_models(base, first, second)
+    try:
+        make_app(root, first, url).makemigrations(merge=True)
+    except MergeConflict as exc:
+        assert merged is None, (str(exc), history)
+        for path in written_second:
+            path.unlink()
+        make_app(root, first, url).migrate(allow_destructive=True)
+        check_kept(db, first, before, filled, history)
+        return first
+    assert merged is not None, ("the merge should have been refused", history)
+    merged.counter = first.counter
+    merged.backfilled = first.backfilled or second.backfilled
+    merged.merged = True
+    app = make_app(root, merged, url)
+    assert not app.makemigrations(dry_run=True).changes, history
+    app.migrate(allow_destructive=True)
+    check_kept(db, merged, before, filled, history)
+    return merged
+
+
+def merge_models(base: History, first: History, second: History) -> History | None:
+    """The models both branches' changes make, or None where they cannot both stand: one
+    changes what the other changes differently or drops, or refers to (by a table name its
+    migration holds) a table the other renames or drops."""
+    out = History()
+    for name in sorted({*base.models, *first.models, *second.models}):
+        b, x, y = base.models.get(name), first.models.get(name), second.models.get(name)
+        if x == y != b:
+            return None  # both make the same change: one branch's file would repeat it
+        if x == b:
+            picked = y
+        elif y == b:
+            picked = x
+        elif b is None or x is None or y is None:
+            return None
+        else:
+            picked = _merge_mod(b, x, y)
+            if picked is None:
+                return None
+        if picked is not None:
+            out.models[name] = copy.deepcopy(picked)
+    for one, other in ((first, second), (second, first)):
+        gone = {
+            n for n, m in base.models.items()
+            if n not in other.models or other.models[n].table != m.table
+        }  # fmt: skip
+        for n in gone & set(one.models):
+            if n in base.models and one.models[n] != base.models[n]:
+                return None  # changes a table the other renames (or drops)
+        for m in one.models.values():
+            old = {c.uid for c in base.models[m.name].cols} if m.name in base.models else set()
+            if any(c.fk in gone and c.uid not in old for c in m.cols):
+                return None  # a new foreign key to a table the other renames or drops
+    return out
+
+
+def _merge_mod(b: Mod, x: Mod, y: Mod) -> Mod | None:
+    if x.table != b.table and y.table != b.table:
+        return None  # renamed on both sides
+    table = x.table if x.table != b.table else y.table
+    old = {c.uid: c for c in b.cols}
+    mine = {c.uid: c for c in x.cols}
+    theirs = {c.uid: c for c in y.cols}
+    cols = []
+    news = [u for u in theirs if u not in mine]
+    for uid in [*mine, *news, *(u for u in old if u not in mine and u not in theirs)]:
+        o, m, t = old.get(uid), mine.get(uid), theirs.get(uid)
+        if m == t != o:
+            return None
+        if m == o:
+            c = t
+        elif t == o:
+            c = m
+        else:
+            return None
+        if c is not None:
+            cols.append(c)
+    return Mod(b.name, cols, table)
 
 
 #: The action that squashes the migrations written so far (from one ``pick`` chooses).
@@ -366,7 +546,7 @@ def squash(root: Path, h: History, url: str, pick: int) -> None:
 
 
 HISTORIES = st.lists(
-    st.tuples(st.integers(0, SQUASH), st.integers(0, 1000)), min_size=1, max_size=7
+    st.tuples(st.integers(0, BRANCH), st.integers(0, 1000)), min_size=1, max_size=7
 )
 #: A table with rows, a NOT NULL column added with default 2 (the rows do not store it), then
 #: cast to BigInt with default 3: the older rows must still read 2 (SQLite reads a column a row
@@ -389,6 +569,13 @@ SQUASHED_LAST = [(0, 0), (3, 1), (0, 2), (SQUASH, 1)]
 #: A squash of three migrations whose first original is then deleted (the others stay), and
 #: one more migration: the originals left are not checked against the squash's tables.
 SQUASHED_FIRST_GONE = [(0, 0), (0, 0), (0, 0), (SQUASH, 3), (0, 0)]
+#: Two branches from one migration: the first adds a column (and is deployed first), the
+#: second alters another column of the same table, which SQLite rebuilds: the rebuild must keep
+#: the first branch's column. Then the same with both branches run at once.
+BRANCHES_DEPLOYED_FIRST = [(0, 0), (BRANCH, 80)]
+BRANCHES_AT_ONCE = [(0, 0), (BRANCH, 69)]
+#: One branch renames the table, the other changes it: the merge must be refused.
+BRANCH_RENAMES_WHAT_THE_OTHER_CHANGES = [(0, 0), (BRANCH, 68)]
 SETTINGS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -405,6 +592,9 @@ SETTINGS = settings(
 @example(history=SQUASHED_LAST)
 @example(history=SQUASHED_FIRST_GONE)
 @example(history=LONG_NAMES)
+@example(history=BRANCHES_DEPLOYED_FIRST)
+@example(history=BRANCHES_AT_ONCE)
+@example(history=BRANCH_RENAMES_WHAT_THE_OTHER_CHANGES)
 def test_histories_never_lose_a_row_or_change_a_value(tmp_path_factory, history) -> None:
     run_history(
         history,
@@ -424,6 +614,9 @@ def test_histories_never_lose_a_row_or_change_a_value(tmp_path_factory, history)
 @example(history=SQUASHED_LAST)
 @example(history=SQUASHED_FIRST_GONE)
 @example(history=LONG_NAMES)
+@example(history=BRANCHES_DEPLOYED_FIRST)
+@example(history=BRANCHES_AT_ONCE)
+@example(history=BRANCH_RENAMES_WHAT_THE_OTHER_CHANGES)
 def test_histories_never_lose_a_row_or_change_a_value_on_postgres(
     tmp_path_factory, postgres_admin, history
 ) -> None:
@@ -454,6 +647,9 @@ def test_histories_never_lose_a_row_or_change_a_value_on_postgres(
 @example(history=SQUASHED_LAST)
 @example(history=SQUASHED_FIRST_GONE)
 @example(history=LONG_NAMES)
+@example(history=BRANCHES_DEPLOYED_FIRST)
+@example(history=BRANCHES_AT_ONCE)
+@example(history=BRANCH_RENAMES_WHAT_THE_OTHER_CHANGES)
 def test_histories_never_lose_a_row_or_change_a_value_on_mysql(
     tmp_path_factory, mysql_admin, history
 ) -> None:
