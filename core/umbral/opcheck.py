@@ -368,14 +368,18 @@ def _junctions(state: State) -> set[str]:
     return {rel.table for model in state.values() for rel in model.m2m}
 
 
-def _taken(k: Known, table: str) -> str | None:
-    if table in k.surely or table in _junctions(k.surely):
+def _taken(k: Known, table: str, refs: _Refs) -> str | None:
+    # Only a name the plugin ever gave a junction can be one: the scan of every table's
+    # ManyToMany runs for those alone (a scan per CreateTable made a long initial migration's
+    # check quadratic). A junction missing from ``refs.junctions`` goes unrefused, never
+    # wrongly refused.
+    if table in k.surely or (table in refs.junctions and table in _junctions(k.surely)):
         return f"table `{table}` already exists at this point; give it another name"
     return None
 
 
 def _create_table(op: ops.CreateTable, k: Known, refs: _Refs) -> str | None:
-    problem = _taken(k, op.table)
+    problem = _taken(k, op.table, refs)
     if problem is not None:
         return problem
     new = ModelState(op.table, op.table, op.columns)
@@ -407,7 +411,7 @@ def _rename_column(op: ops.RenameColumn, k: Known, refs: _Refs) -> str | None:
 def _rename_table(op: ops.RenameTable, k: Known, refs: _Refs) -> str | None:
     if op.from_ not in k.maybe and op.from_ not in _junctions(k.maybe):
         return _model(k.maybe, op.from_, refs.junctions)[1]
-    return _taken(k, op.to)
+    return _taken(k, op.to, refs)
 
 
 def _create_m2m(op: ops.CreateM2MTable, k: Known, refs: _Refs) -> str | None:
@@ -416,7 +420,7 @@ def _create_m2m(op: ops.CreateM2MTable, k: Known, refs: _Refs) -> str | None:
         _columns(k.maybe, op.parent_table, [op.parent_column])
         or refs.missing(op.child_table, k.maybe)
         or (_columns(k.maybe, op.child_table, [op.child_column]) if own_child else None)
-        or _taken(k, op.table)
+        or _taken(k, op.table, refs)
     )
 
 

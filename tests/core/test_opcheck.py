@@ -56,6 +56,25 @@ def test_after_a_merge_a_column_is_there_if_either_branch_has_it_taken_if_both()
     assert refused is not None and "already has a column `a`" in refused
 
 
+def test_a_table_cannot_take_a_junction_name() -> None:
+    junction = ops.CreateM2MTable(
+        table="t_tags", parent_table="t", parent_column="id", child_table="t", child_column="id"
+    )
+    made = m("0002_j", junction, after=("0001_t",))
+    again = m("0003_c", ops.CreateTable(table="t_tags", columns=(PK,)), after=("0002_j",))
+    assert problem(CREATE, made, again) == (
+        "migration app/0003_c: operation #1 (CreateTable): table `t_tags` already exists at "
+        "this point; give it another name"
+    )
+    renamed = m("0003_r", ops.RenameTable(from_="t_tags", to="t_labels"), after=("0002_j",))
+    again = m("0004_c", ops.CreateTable(table="t_labels", columns=(PK,)), after=("0003_r",))
+    refused = problem(CREATE, made, renamed, again)
+    assert refused is not None and "table `t_labels` already exists" in refused
+    # The old name is free again.
+    free = m("0004_c", ops.CreateTable(table="t_tags", columns=(PK,)), after=("0003_r",))
+    assert problem(CREATE, made, renamed, free) is None
+
+
 def test_a_predecessor_not_on_disk_means_nothing_is_known() -> None:
     assert problem(m("0002_a", ops.DropColumn(table="t", column="x"), after=("0001_t",))) is None
 
