@@ -3,8 +3,9 @@
 Nodes are ``plugin/id`` keys, edges come from ``depends_on``. A squash's ``replaces`` are
 resolved here, once: :class:`Graph` answers which squash replaces a migration, which
 dependencies point at a squash, the topological order and each plugin's leaves, for drift, the
-plan and the conflict check alike. :meth:`Graph.order` breaks ties by plugin order and then by
-id, so the same files always give the same plan.
+plan and the conflict check alike. :meth:`Graph.order` also runs a migration that depends on another
+plugin's migration before that one's successors (the order the files were written in), and
+breaks ties by plugin order and then by id, so the same files always give the same plan.
 """
 
 from __future__ import annotations
@@ -86,7 +87,10 @@ class Graph:
 
         # Dependencies that are only recorded (not files here) are already satisfied.
         deps = {k: self.dependencies(m) for k, m in nodes.items()}
-        order = [nodes[k] for k in toposort(deps, on_cycle="drop", key=rank)]
+        keys = toposort(self._written_before(deps), on_cycle="drop", key=rank)
+        if len(keys) != len(nodes):  # hand-edited files: the recorded edges alone
+            keys = toposort(deps, on_cycle="drop", key=rank)
+        order = [nodes[k] for k in keys]
         if len(order) != len(nodes):
             stuck = sorted(set(nodes) - {m.key for m in order})
             raise MigrationGraphError(
@@ -95,6 +99,32 @@ class Graph:
                 + "; fix `depends_on` in those files so the graph has no loop"
             )
         return order
+
+    def _written_before(self, deps: dict[str, set[str]]) -> dict[str, set[str]]:
+        """``deps`` with the edges the files imply: a migration that depends on another
+        plugin's migration was written when that one was the plugin's latest, so it runs
+        before that one's successors. Its operations name the other plugin's tables as they
+        were then: a foreign key to a table a later migration of that plugin renames must be
+        made before the rename (the plugins' order alone would run the rename first)."""
+        nodes = self.nodes
+        children: dict[str, list[str]] = {}
+        for key, m in nodes.items():
+            if m.replaces or key in self.squash_of:
+                continue  # a squash and its originals keep their recorded edges only
+            for d in m.depends_on:
+                if d.partition("/")[0] == m.plugin:
+                    children.setdefault(d, []).append(key)
+        if not children:
+            return deps
+        out = deps
+        for key, m in nodes.items():
+            for d in m.depends_on:
+                if d.partition("/")[0] != m.plugin and d in children:
+                    if out is deps:
+                        out = {k: set(v) for k, v in deps.items()}
+                    for child in children[d]:
+                        out[child].add(key)
+        return out
 
     def dependents(self) -> dict[str, list[str]]:
         """``key -> the keys of the migrations that depend on it`` (as written)."""
