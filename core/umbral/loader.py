@@ -238,21 +238,40 @@ def load_plugin(
 
 
 def _check_sequences(plugin: str, migrations: list[Migration]) -> None:
-    """Two files with one sequence number are two branches; once a merge migration depends on
-    both they are resolved (SPEC §5)."""
-    merged = {frozenset(m.depends_on) for m in migrations if len(m.depends_on) > 1}
+    """Two files with one sequence number are two branches; once a merge migration follows
+    both they are resolved (SPEC §5): it may depend on a later migration of a branch."""
+    merges = [m for m in migrations if len(m.depends_on) > 1]
+    merged: list[set[str]] | None = None  # what each merge follows, worked out on a collision
     seen: dict[int, Migration] = {}
     for m in migrations:
         if m.replaces:
             continue  # a squash's name does not count as a sequence number (SPEC §5)
         other = seen.get(m.sequence)
-        if other is not None and not any({other.key, m.key} <= deps for deps in merged):
+        if other is not None and merged is None:
+            merged = _followed(merges, migrations)
+        if other is not None and not any({other.key, m.key} <= keys for keys in merged or ()):
             raise MigrationFileError(
                 f"plugin `{plugin}` has two migrations with sequence {m.sequence:04d}: "
                 f"{other.path} and {m.path}; if two branches each ran makemigrations, run "
                 "`umbral makemigrations --merge`, otherwise renumber one of them"
             )
         seen[m.sequence] = m
+
+
+def _followed(merges: list[Migration], migrations: list[Migration]) -> list[set[str]]:
+    """For each merge, the keys of the migrations before it (without recursion)."""
+    by_key = {m.key: m for m in migrations}
+    out = []
+    for merge in merges:
+        seen: set[str] = set()
+        stack = list(merge.depends_on)
+        while stack:
+            key = stack.pop()
+            if key not in seen and key in by_key:
+                seen.add(key)
+                stack.extend(by_key[key].depends_on)
+        out.append(seen)
+    return out
 
 
 # -- through a validation cache -----------------------------------------------------------------

@@ -9,6 +9,7 @@ both sides is a conflict, reported by name; nothing is written.
 
 from __future__ import annotations
 
+import re
 from dataclasses import fields, replace
 from typing import Any
 
@@ -17,6 +18,7 @@ from umbral.graph import leaves
 from umbral.migration import Migration
 from umbral.operations import (
     AddIndex,
+    CreateView,
     DropColumn,
     DropIndex,
     DropTable,
@@ -115,6 +117,15 @@ def _stale_names(gone_in: str, gone_ops: list, used_in: str, used_ops: list) -> 
         hit = sorted(n for n in (names | op.references()) & tables.keys())
         table = getattr(op, "table", None)
         hit += [columns[(table, c)] for c in _columns_named(op) if (table, c) in columns]
+        if isinstance(op, CreateView):
+            # A view's SELECT names tables and columns in SQL: a word of it is taken as one
+            # (a false match only refuses a merge the user can redo by hand).
+            words = set(re.findall(r"[a-z_][a-z0-9_$]*", op.sql.lower()))
+            hit += sorted(t for t in tables if t.lower() in words)
+            hit += [
+                what for (t, c), what in sorted(columns.items())
+                if t.lower() in words and c.lower() in words
+            ]  # fmt: skip
         for what in hit:
             what = tables.get(what, what)
             out.append(
@@ -145,7 +156,10 @@ def _merge(base: Snapshot, left: Snapshot, right: Snapshot, rid: str, problems: 
             if picked is not None:
                 out[name] = picked
             continue
-        if lt is None or rt is None or b is None:
+        if b is None:
+            problems.append(f"both branches add a model `{name}`, differently (see {rid})")
+            continue
+        if lt is None or rt is None:
             problems.append(f"model `{name}` was removed on one branch and changed on the other")
             continue
         out[name] = _merge_model(b, lt, rt, rid, problems)

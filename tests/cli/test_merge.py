@@ -290,3 +290,56 @@ def test_a_merge_of_the_same_change_on_both_branches_is_refused(project: Project
         MERGE_REFUSED + "both branches change model `Post` the same way (see 0002_right); the "
         "second to run would make the change again" + AGREE
     ]
+
+
+def test_a_merge_after_a_branch_of_two_migrations_resolves_the_sequence(project: Project) -> None:
+    """The left branch has 0002 and 0003; the merge depends on 0003 and the right's 0002:
+    the two files numbered 0002 are resolved by it too."""
+    p = project
+    branches(p, names=("left", "right"))
+    p.models(LEFT + "    slug = fields.Text(nullable=True)\n")
+    aside = p.root.parent / "0002_right.json"
+    migration_path(p, "0002_right").rename(aside)
+    assert make(p, LEFT + "    slug = fields.Text(nullable=True)\n", "--name", "left2") == [
+        "Wrote migrations/app/0003_left2.json"
+    ]
+    aside.rename(migration_path(p, "0002_right"))
+    p.models(BOTH + "    slug = fields.Text(nullable=True)\n")
+    r = p.run("makemigrations", "--merge")
+    assert r.out_lines == ["Wrote migrations/app/0004_merge.json (merge)"], r
+    assert p.load_migration("app", "0004_merge.json")["depends_on"] == [
+        "app/0002_right", "app/0003_left2"
+    ]  # fmt: skip
+    assert p.run("makemigrations").out_lines == ["no changes detected"]
+    r = p.run("migrate")
+    assert (r.code, r.out_lines, r.stderr) == (0, ["Applied 4 migration(s)"], ""), r
+    assert p.run("migrate", "app/0001_create_post", "--allow-destructive",
+                 "--allow-irreversible").code == 0  # fmt: skip
+    assert p.run("migrate").code == 0
+
+
+def test_a_merge_of_a_view_and_a_rename_of_what_it_selects_is_refused(project: Project) -> None:
+    p = project
+    renamed = POST.replace("title =", "headline =", 1)
+    view = 'class PostTitles(Model, view="SELECT id, title FROM post"):\n    title = fields.Text()\n'
+    branches(p, renamed, POST + view, names=("left", "right"))
+    r = p.run("makemigrations", "--merge")
+    assert (r.code, r.stdout) == (1, ""), r
+    assert len(r.err_lines) == 1, r
+    assert r.err_lines[0].startswith(
+        MERGE_REFUSED + "0002_left renames column `post.title`, which 0002_right still names "
+        "(Create view post_titles"
+    ), r
+
+
+def test_a_merge_of_one_new_model_made_two_ways_names_it(project: Project) -> None:
+    p = project
+    branches(p, POST + "class Comment(Model):\n    text = fields.Text()\n",
+             POST + "class Comment(Model):\n    body = fields.Text()\n",
+             names=("left", "right"))  # fmt: skip
+    r = p.run("makemigrations", "--merge")
+    assert (r.code, r.stdout) == (1, ""), r
+    assert r.err_lines == [
+        MERGE_REFUSED + "both branches add a model `Comment`, differently (see 0002_right)"
+        + AGREE
+    ]
