@@ -321,7 +321,9 @@ def test_a_merge_after_a_branch_of_two_migrations_resolves_the_sequence(project:
 def test_a_merge_of_a_view_and_a_rename_of_what_it_selects_is_refused(project: Project) -> None:
     p = project
     renamed = POST.replace("title =", "headline =", 1)
-    view = 'class PostTitles(Model, view="SELECT id, title FROM post"):\n    title = fields.Text()\n'
+    view = (
+        'class PostTitles(Model, view="SELECT id, title FROM post"):\n    title = fields.Text()\n'
+    )
     branches(p, renamed, POST + view, names=("left", "right"))
     r = p.run("makemigrations", "--merge")
     assert (r.code, r.stdout) == (1, ""), r

@@ -10,16 +10,23 @@ migration at a chosen step, from which history replays on the fast path too.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from test_property_histories import ADDED_THEN_CAST, Db, History, make_app, step
+from test_property_histories import (
+    ADDED_THEN_CAST,
+    Db,
+    History,
+    make_app,
+    mysql_databases,
+    postgres_databases,
+    step,
+)
 
-from conftest import MYSQL_URL, POSTGRES_URL, rows
+from conftest import rows
 
 #: A history, and the step after which a RunSql migration is written (None: no RunSql).
 CASES = st.tuples(
@@ -107,20 +114,8 @@ def test_fast_path_builds_what_the_replay_builds_on_postgres(
     tmp_path_factory, postgres_admin, case
 ) -> None:
     history, run_sql_at = case
-    created: list[str] = []
-    base = POSTGRES_URL.rsplit("/", 1)[0]
-
-    def database() -> str:
-        name = f"umbral_f_{uuid.uuid4().hex[:12]}"
-        postgres_admin.execute(f'CREATE DATABASE "{name}"')
-        created.append(name)
-        return f"{base}/{name}"
-
-    try:
+    with postgres_databases(postgres_admin, "umbral_f") as database:
         check(history, run_sql_at, tmp_path_factory.mktemp("fast"), database)
-    finally:
-        for name in created:
-            postgres_admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.mark.mysql
@@ -133,21 +128,5 @@ def test_fast_path_builds_what_the_replay_builds_on_mysql(
     tmp_path_factory, mysql_admin, case
 ) -> None:
     history, run_sql_at = case
-    created: list[str] = []
-    base = MYSQL_URL.rsplit("/", 1)[0]
-
-    def database() -> str:
-        name = f"umbral_f_{uuid.uuid4().hex[:12]}"
-        mysql_admin.ping()
-        mysql_admin.cursor().execute(
-            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
-        )
-        created.append(name)
-        return f"{base}/{name}"
-
-    try:
+    with mysql_databases(mysql_admin, "umbral_f") as database:
         check(history, run_sql_at, tmp_path_factory.mktemp("fast"), database)
-    finally:
-        mysql_admin.ping()
-        for name in created:
-            mysql_admin.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")

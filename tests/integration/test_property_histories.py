@@ -22,7 +22,7 @@ import contextlib
 import copy
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -391,6 +391,48 @@ def _partly_gone(root: Path) -> set[str]:
     return out
 
 
+@contextlib.contextmanager
+def postgres_databases(admin, prefix: str) -> Iterator[Callable[..., str]]:
+    """A maker of throwaway PostgreSQL databases (their URLs), all dropped at the end."""
+    created: list[str] = []
+    base = POSTGRES_URL.rsplit("/", 1)[0]
+
+    def database(*_args: object) -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        admin.execute(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return f"{base}/{name}"
+
+    try:
+        yield database
+    finally:
+        for name in created:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def mysql_databases(admin, prefix: str) -> Iterator[Callable[..., str]]:
+    """A maker of throwaway MySQL / MariaDB databases (their URLs), all dropped at the end."""
+    created: list[str] = []
+    base = MYSQL_URL.rsplit("/", 1)[0]
+
+    def database(*_args: object) -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        admin.ping()
+        admin.cursor().execute(
+            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+        )
+        created.append(name)
+        return f"{base}/{name}"
+
+    try:
+        yield database
+    finally:
+        admin.ping()
+        for name in created:
+            admin.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
 #: The action that makes two branches of one change each and merges them.
 BRANCH = 12
 
@@ -620,20 +662,8 @@ def test_histories_never_lose_a_row_or_change_a_value(tmp_path_factory, history)
 def test_histories_never_lose_a_row_or_change_a_value_on_postgres(
     tmp_path_factory, postgres_admin, history
 ) -> None:
-    created: list[str] = []
-    base = POSTGRES_URL.rsplit("/", 1)[0]
-
-    def database(_root: Path) -> str:
-        name = f"umbral_p_{uuid.uuid4().hex[:12]}"
-        postgres_admin.execute(f'CREATE DATABASE "{name}"')
-        created.append(name)
-        return f"{base}/{name}"
-
-    try:
+    with postgres_databases(postgres_admin, "umbral_p") as database:
         run_history(history, lambda: tmp_path_factory.mktemp("hist"), database)
-    finally:
-        for name in created:
-            postgres_admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.mark.mysql
@@ -653,21 +683,5 @@ def test_histories_never_lose_a_row_or_change_a_value_on_postgres(
 def test_histories_never_lose_a_row_or_change_a_value_on_mysql(
     tmp_path_factory, mysql_admin, history
 ) -> None:
-    created: list[str] = []
-    base = MYSQL_URL.rsplit("/", 1)[0]
-
-    def database(_root: Path) -> str:
-        name = f"umbral_p_{uuid.uuid4().hex[:12]}"
-        mysql_admin.ping()
-        mysql_admin.cursor().execute(
-            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
-        )
-        created.append(name)
-        return f"{base}/{name}"
-
-    try:
+    with mysql_databases(mysql_admin, "umbral_p") as database:
         run_history(history, lambda: tmp_path_factory.mktemp("hist"), database)
-    finally:
-        mysql_admin.ping()
-        for name in created:
-            mysql_admin.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")

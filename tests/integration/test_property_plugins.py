@@ -14,7 +14,6 @@ migrations that need it first) and forward, and back to zero and forward.
 from __future__ import annotations
 
 import types
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,12 +27,13 @@ from test_property_histories import (
     History,
     check_kept,
     insert_rows,
+    mysql_databases,
     observe,
+    postgres_databases,
     step,
     take_backfills,
 )
 
-from conftest import MYSQL_URL, POSTGRES_URL
 from umbral import Model, fields, hookimpl
 from umbral.app import App
 from umbral.naming import snake_case
@@ -157,20 +157,8 @@ def test_histories_across_plugins_keep_every_row(tmp_path_factory, history) -> N
 def test_histories_across_plugins_keep_every_row_on_postgres(
     tmp_path_factory, postgres_admin, history
 ) -> None:
-    created: list[str] = []
-    base = POSTGRES_URL.rsplit("/", 1)[0]
-
-    def database(_root: Path) -> str:
-        name = f"umbral_pp_{uuid.uuid4().hex[:12]}"
-        postgres_admin.execute(f'CREATE DATABASE "{name}"')
-        created.append(name)
-        return f"{base}/{name}"
-
-    try:
+    with postgres_databases(postgres_admin, "umbral_pp") as database:
         run_plugins(history, lambda: tmp_path_factory.mktemp("plug"), database)
-    finally:
-        for name in created:
-            postgres_admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.mark.mysql
@@ -180,21 +168,5 @@ def test_histories_across_plugins_keep_every_row_on_postgres(
 def test_histories_across_plugins_keep_every_row_on_mysql(
     tmp_path_factory, mysql_admin, history
 ) -> None:
-    created: list[str] = []
-    base = MYSQL_URL.rsplit("/", 1)[0]
-
-    def database(_root: Path) -> str:
-        name = f"umbral_pp_{uuid.uuid4().hex[:12]}"
-        mysql_admin.ping()
-        mysql_admin.cursor().execute(
-            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
-        )
-        created.append(name)
-        return f"{base}/{name}"
-
-    try:
+    with mysql_databases(mysql_admin, "umbral_pp") as database:
         run_plugins(history, lambda: tmp_path_factory.mktemp("plug"), database)
-    finally:
-        mysql_admin.ping()
-        for name in created:
-            mysql_admin.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
