@@ -329,13 +329,15 @@ class Migrator:
             if environment in m.skip_on:
                 return executor.Rendered(m, [], record_only=True, skipped=environment)
 
+        beside = self._beside(m)  # now: the tables may be read after later steps render
+
         def render() -> executor.Rendered:
             return executor.render_migration(self.env.pm, self.backend, m, before)
 
         def before() -> State:
-            return self._state_before(m)
+            return self._state_before(m, beside)
 
-        if self.renders is None or self._beside(m):
+        if self.renders is None or beside:
             return render()
         # A run sets its own progress and flags on its copy.
         return replace(self.renders.get(m.key, render))
@@ -346,7 +348,7 @@ class Migrator:
         if m.key in self.skipped:
             skipped = self.skipped[m.key]
             return executor.Rendered(m, [], backward=True, record_only=True, skipped=skipped)
-        before = self._state_before(m)
+        before = self._state_before(m, self._beside(m))
         undo = Migration(
             plugin=m.plugin,
             id=m.id,
@@ -368,12 +370,12 @@ class Migrator:
             self._branches = Branches(self.graph)
         return self._branches.beside(m, self.present)
 
-    def _state_before(self, m: Migration) -> State:
+    def _state_before(self, m: Migration, beside: list[Migration]) -> State:
         """The plugin's tables as the database holds them when ``m`` runs or is undone: its
-        predecessor's, changed by what another branch that ran first made
-        (``umbral.branches``)."""
+        predecessor's, changed by what the migrations of another branch it holds then
+        (``beside``) made (``umbral.branches``)."""
         state = state_before(m, self.by_key)
-        for other in self._beside(m):
+        for other in beside:
             state = apply_all(state, other.operations)
         return state
 
