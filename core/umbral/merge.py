@@ -3,8 +3,10 @@
 When two branches each ran makemigrations, the plugin's graph has two leaves. A merge
 migration depends on both, has no operations (each branch's operations run as they are) and
 carries the merged snapshot: a three-way merge of both leaves' snapshots against their latest
-common ancestor, model by model and column by column. The same column changed differently on
-both sides is a conflict, reported by name; nothing is written.
+common ancestor, model by model and column by column. Databases run the branches in either
+order, so what cannot run in both is a conflict, reported by name, and nothing is written: the
+same column changed differently on both sides, the same change made on both, and an operation
+of one branch naming a table or column the other renames or drops.
 """
 
 from __future__ import annotations
