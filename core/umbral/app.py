@@ -647,7 +647,9 @@ def _promises(
     env: Environment, applied: Mapping[str, str], scope: frozenset[str] | None
 ) -> list[Any]:
     """Per plugin with an applied migration (of ``scope``, when given): the snapshot of the
-    last one applied."""
+    last one applied; where two branches are applied without their merge, the merge of their
+    snapshots."""
+    from umbral.graph import leaves
     from umbral.migration import id_sequence
     from umbral.schemadrift import Promise
 
@@ -656,10 +658,31 @@ def _promises(
         if scope is not None and plugin not in scope:
             continue
         done = [m for m in env.migrations(plugin) if m.key in applied]
+        tips = leaves(done).get(plugin, [])
+        if len(tips) > 1:
+            merged = _merged_snapshot(plugin, done)
+            if merged is not None:
+                keys = " + ".join(sorted(t.key for t in tips))
+                out.append(Promise(plugin, keys, merged))
+                continue
         if done:
             last = max(done, key=lambda m: (id_sequence(m.id), m.id))
             out.append(Promise(plugin, last.key, last.snapshot_after))
     return out
+
+
+def _merged_snapshot(plugin: str, done: list[Any]) -> Any:
+    """The snapshot a merge of the applied branches would carry; None where they conflict."""
+    from pathlib import Path
+
+    from umbral.errors import MergeConflict
+    from umbral.merge import merge_migration
+
+    try:
+        merge = merge_migration(plugin, done, Path())
+    except MergeConflict:
+        return None
+    return merge.snapshot_after if merge is not None else None
 
 
 class _db_errors:

@@ -345,3 +345,22 @@ def test_a_merge_of_one_new_model_made_two_ways_names_it(project: Project) -> No
         MERGE_REFUSED + "both branches add a model `Comment`, differently (see 0002_right)"
         + AGREE
     ]
+
+
+def test_checkschema_with_both_branches_applied_and_not_their_merge(any_project: Project) -> None:
+    """Back to one branch's migration, the merge is undone and both branches stay: the
+    database holds both changes, and checkschema compares it with both."""
+    p = any_project
+    left = POST.replace("fields.Text()", "fields.Text(nullable=True)", 1)
+    branches(p, left, RIGHT, names=("left", "right"))
+    p.models(BOTH.replace("fields.Text()", "fields.Text(nullable=True)", 1))
+    assert p.run("makemigrations", "--merge").code == 0
+    assert p.run("migrate").code == 0
+    assert p.run("migrate", "app/0002_left").code == 0
+    assert recorded(p) == ["0001_create_post", "0002_left", "0002_right"]
+    r = p.run("checkschema")
+    assert (r.code, r.stderr) == (0, ""), r
+    r = p.run("checkschema", "--json")
+    assert json.loads(r.stdout)["plugins"] == [
+        {"plugin": "app", "migration": "app/0002_left + app/0002_right"}
+    ], r
