@@ -87,9 +87,14 @@ class Graph:
 
         # Dependencies that are only recorded (not files here) are already satisfied.
         deps = {k: self.dependencies(m) for k, m in nodes.items()}
-        keys = toposort(self._written_before(deps), on_cycle="drop", key=rank)
-        if len(keys) != len(nodes):  # hand-edited files: the recorded edges alone
-            keys = toposort(deps, on_cycle="drop", key=rank)
+        implied = self._written_before(deps)
+        keys = toposort(implied, on_cycle="drop", key=rank)
+        if len(keys) != len(nodes):
+            # Hand-edited files whose implied edges close a loop: the migrations it holds up
+            # keep their recorded edges only (the rest of the graph keeps its order).
+            done = set(keys)
+            implied = {k: v if k in done else deps[k] for k, v in implied.items()}
+            keys = toposort(implied, on_cycle="drop", key=rank)
         order = [nodes[k] for k in keys]
         if len(order) != len(nodes):
             stuck = sorted(set(nodes) - {m.key for m in order})
@@ -101,29 +106,44 @@ class Graph:
         return order
 
     def _written_before(self, deps: dict[str, set[str]]) -> dict[str, set[str]]:
-        """``deps`` with the edges the files imply: a migration that depends on another
-        plugin's migration was written when that one was the plugin's latest, so it runs
-        before that one's successors. Its operations name the other plugin's tables as they
-        were then: a foreign key to a table a later migration of that plugin renames must be
-        made before the rename (the plugins' order alone would run the rename first)."""
+        """``deps`` with the edges the files imply. ``makemigrations`` makes a migration
+        depend on the latest migration of each other plugin whose tables it references, and
+        what its predecessors depended on still holds for it: it was written when those were
+        the other plugins' latest, so it runs before their successors. Its operations (and a
+        SQLite rebuild of its tables, foreign keys included) name the other plugin's tables as
+        they were then: a foreign key to a table a later migration of that plugin renames must
+        be made before the rename (the plugins' order alone would run the rename first)."""
         nodes = self.nodes
         children: dict[str, list[str]] = {}
+        parents: dict[str, list[str]] = {}
         for key, m in nodes.items():
             if m.replaces or key in self.squash_of:
                 continue  # a squash and its originals keep their recorded edges only
-            for d in m.depends_on:
-                if d.partition("/")[0] == m.plugin:
-                    children.setdefault(d, []).append(key)
+            own = [d for d in m.depends_on if d.partition("/")[0] == m.plugin]
+            parents[key] = own
+            for d in own:
+                children.setdefault(d, []).append(key)
         if not children:
             return deps
+        # Per migration, the latest migration of each other plugin it was written after.
+        latest: dict[str, dict[str, str]] = {}
+        for key in toposort(parents):
+            seen: dict[str, str] = {}
+            for parent in parents[key]:
+                for plugin, d in latest.get(parent, {}).items():
+                    seen[plugin] = _later(seen.get(plugin), d)
+            for d in nodes[key].depends_on:
+                plugin = d.partition("/")[0]
+                if plugin != nodes[key].plugin:
+                    seen[plugin] = _later(seen.get(plugin), d)
+            latest[key] = seen
         out = deps
-        for key, m in nodes.items():
-            for d in m.depends_on:
-                if d.partition("/")[0] != m.plugin and d in children:
+        for key, seen in latest.items():
+            for d in seen.values():
+                for child in children.get(d, ()):
                     if out is deps:
                         out = {k: set(v) for k, v in deps.items()}
-                    for child in children[d]:
-                        out[child].add(key)
+                    out[child].add(key)
         return out
 
     def dependents(self) -> dict[str, list[str]]:
@@ -180,6 +200,13 @@ def missing_dependency_message(m: Migration, dep: str, *, applied_known: bool = 
         f"migration file {m.path}: depends on {dep}, which is {where}; restore that file or "
         "fix `depends_on`"
     )
+
+
+def _later(a: str | None, b: str) -> str:
+    """Of two migrations of one plugin, the one with the higher sequence number."""
+    if a is None:
+        return b
+    return max(a, b, key=lambda k: (id_sequence(k.partition("/")[2]), k))
 
 
 def check_dependencies(migrations: Iterable[Migration], applied: Iterable[str] = ()) -> None:

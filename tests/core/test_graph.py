@@ -57,6 +57,53 @@ def test_a_migration_runs_before_the_successors_of_what_it_depends_on() -> None:
     assert order == ["lib/0001_a", "lib/0002_rename", "lib/0003_c", "app/0001_a", "app/0002_fk"]
 
 
+def test_a_migration_inherits_what_its_predecessors_were_written_after() -> None:
+    """app/0002 references no lib table in its own operations, but app/0001 depends on
+    lib/0001: app/0002 was written before lib/0002 too (a SQLite rebuild of its table re-makes
+    the foreign key to lib's table under the name it had then)."""
+    ms = [
+        mig("lib/0001_a"),
+        mig("lib/0002_rename", "lib/0001_a"),
+        mig("app/0001_a", "lib/0001_a"),
+        mig("app/0002_b", "app/0001_a"),
+        mig("app/0003_c", "app/0002_b", "lib/0002_rename"),
+    ]
+    order = keys(plan_order(ms, {"lib": 0, "app": 1}))
+    assert order == ["lib/0001_a", "app/0001_a", "app/0002_b", "lib/0002_rename", "app/0003_c"]
+
+
+def test_a_redundant_dependency_keeps_the_order() -> None:
+    """mid/0002 also names base/0001 (redundant beside base/0002): only the latest counts."""
+    ms = [
+        mig("base/0001_a"),
+        mig("base/0002_b", "base/0001_a"),
+        mig("base/0003_rename", "base/0002_b"),
+        mig("mid/0001_a", "base/0001_a"),
+        mig("mid/0002_b", "mid/0001_a", "base/0002_b", "base/0001_a"),
+    ]
+    order = keys(plan_order(ms, {"base": 0, "mid": 1}))
+    assert order == ["base/0001_a", "mid/0001_a", "base/0002_b", "mid/0002_b",
+                     "base/0003_rename"]  # fmt: skip
+
+
+def test_a_loop_of_implied_edges_drops_them_only_where_it_holds_things_up() -> None:
+    """Hand-edited: app/0001 was written when lib/0001 was lib's latest, yet depends on
+    mid/0001, which depends on lib/0002. The migrations that loop keep their recorded edges;
+    elsewhere (x before other/0002) the implied order stays."""
+    ms = [
+        mig("lib/0001_a"),
+        mig("lib/0002_b", "lib/0001_a"),
+        mig("mid/0001_a", "lib/0002_b"),
+        mig("app/0001_a", "lib/0001_a", "mid/0001_a"),
+        mig("other/0001_a"),
+        mig("other/0002_b", "other/0001_a"),
+        mig("x/0001_a", "other/0001_a"),
+    ]
+    order = keys(plan_order(ms, {"lib": 0, "other": 1, "mid": 2, "x": 3, "app": 4}))
+    assert order.index("lib/0002_b") < order.index("mid/0001_a") < order.index("app/0001_a")
+    assert order.index("x/0001_a") < order.index("other/0002_b")
+
+
 def test_ties_go_by_plugin_order_then_id() -> None:
     ms = [mig("zeta/0001_a"), mig("alpha/0002_b"), mig("alpha/0001_a"), mig("app/0001_a")]
     # Plugin order (not the alphabet) decides between plugins; ids decide within one.
