@@ -77,8 +77,10 @@ def merge_migration(plugin: str, ms: list[Migration], directory: Any) -> Migrati
             if one is not other:
                 problems.extend(_stale_names(one.id, branch_ops[one.id], other.id,
                                              branch_ops[other.id]))  # fmt: skip
-    for tip in tips:
-        merged = _merge(base, merged, tip.snapshot_after, tip.id, problems)
+    for i, tip in enumerate(tips):
+        # A conflict is between the tips merged so far and this one: the message names them.
+        where = " and ".join(t.id for t in tips[: i + 1])
+        merged = _merge(base, merged, tip.snapshot_after, where, problems)
     if problems:
         raise MergeConflict(
             f"umbral makemigrations --merge: cannot merge `{plugin}`: the branches conflict: "

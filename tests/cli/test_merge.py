@@ -199,9 +199,9 @@ def test_a_conflicting_merge_is_refused(project: Project) -> None:
     assert r.stdout == ""
     assert r.err_lines == [
         "error: umbral makemigrations --merge: cannot merge `app`: the branches conflict: both "
-        "branches changed `Post.title` differently (see 0002_right). Change one branch so they "
-        "agree (or delete its migration and run makemigrations again on top of the other), "
-        "then merge again"
+        "branches changed `Post.title` differently (see 0002_left and 0002_right). Change one "
+        "branch so they agree (or delete its migration and run makemigrations again on top of "
+        "the other), then merge again"
     ]
     assert p.tree() == before
 
@@ -287,8 +287,8 @@ def test_a_merge_of_the_same_change_on_both_branches_is_refused(project: Project
     r = p.run("makemigrations", "--merge")
     assert (r.code, r.stdout) == (1, ""), r
     assert r.err_lines == [
-        MERGE_REFUSED + "both branches change model `Post` the same way (see 0002_right); the "
-        "second to run would make the change again" + AGREE
+        MERGE_REFUSED + "both branches change model `Post` the same way (see 0002_left and "
+        "0002_right); the second to run would make the change again" + AGREE
     ]
 
 
@@ -342,7 +342,8 @@ def test_a_merge_of_one_new_model_made_two_ways_names_it(project: Project) -> No
     r = p.run("makemigrations", "--merge")
     assert (r.code, r.stdout) == (1, ""), r
     assert r.err_lines == [
-        MERGE_REFUSED + "both branches add a model `Comment`, differently (see 0002_right)"
+        MERGE_REFUSED
+        + "both branches add a model `Comment`, differently (see 0002_left and 0002_right)"
         + AGREE
     ]
 
