@@ -4,10 +4,9 @@ A migration's operations were written against the snapshot of its in-plugin pred
 a merge (SPEC §5 conflicts), a database may have run the other branch first: its tables then
 hold what that branch's migrations made as well (a column added there is in the table this
 branch's migration alters). Rendering against the predecessor's snapshot alone would miss it: a
-SQLite rebuild would refuse to copy a column its state does not describe, and MySQL would
-restate a column without what the other branch changed. The merge refuses branches whose
-operations cannot both stand (``umbral.merge``), so applying the other branch's operations on
-top of the predecessor's tables gives the tables as the database holds them.
+SQLite rebuild would refuse to copy a column its state does not describe. The merge refuses
+branches whose operations cannot both stand (``umbral.merge``), so applying the other branch's
+operations on top of the predecessor's tables gives the tables as the database holds them.
 """
 
 from __future__ import annotations
