@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import field
+from dataclasses import field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,8 @@ from umbral.autodetector import Backfill, BackfillRequest, Note, diff
 from umbral.environment import Environment
 from umbral.errors import PluginError, UmbralError
 from umbral.migration import Migration, sanitize_suffix, suffix_for
-from umbral.operations import CreateTable, Operation
-from umbral.schema import backfill_problem
+from umbral.operations import CreateTable, DropTable, Operation
+from umbral.schema import ModelState, Snapshot, backfill_problem
 from umbral.values import record
 
 
@@ -177,6 +177,7 @@ def plan_migrations(
             if latest is not None and latest.key not in migration.depends_on:
                 migration.depends_on.append(latest.key)
         migration.depends_on.sort()
+    later = _drops_after_their_references(env, pending, moved)
     unused = sorted(set(given) - used)
     if unused:
         raise UmbralError(
@@ -184,21 +185,135 @@ def plan_migrations(
             "default needs a value there (give it as Model.column, as the refusal names it)"
         )
     result.migrations = [pending[p] for p in env.order if p in pending]
+    for plugin, second in later.items():
+        result.migrations.insert(result.migrations.index(pending[plugin]) + 1, second)
     for migration in result.migrations:
-        _check_applies(env, migration)
+        _check_applies(env, migration, pending.get(migration.plugin))
     return result
 
 
-def _check_applies(env: Environment, migration: Migration) -> None:
+def _drops_after_their_references(
+    env: Environment, pending: dict[str, Migration], renamed: Mapping[str, str]
+) -> dict[str, Migration]:
+    """Order a dropped table after the other plugins' migrations that drop their references
+    to it: PostgreSQL and MySQL refuse to drop a table a foreign key still points at. The
+    plugin's migration depends on those; where one of them also depends on it (it points at
+    a table this one makes), the drops move to a second migration of the plugin that depends
+    on both, as Django's autodetector splits one. Returns the second migrations by plugin."""
+    seconds: dict[str, Migration] = {}
+    for plugin, migration in list(pending.items()):
+        dropped = {op.table for op in migration.operations if isinstance(op, DropTable)}
+        waits = {
+            other: _pointed_at(env.previous_snapshot(other), dropped)
+            for other in pending
+            if other != plugin and dropped
+        }
+        waits = {other: held for other, held in waits.items() if held}
+        if not waits:
+            continue
+        held = set().union(*waits.values())
+        kept = [op for op in migration.operations if not _drops(op, held)]
+        if not kept:
+            # Only the drops: the others need nothing of it, so they depend on the plugin's
+            # migration before it (written before this one, as far as they are concerned).
+            before = env.latest(plugin)
+            assert before is not None  # a plugin's first migration drops nothing
+            for other in pending.values():
+                if migration.key in other.depends_on:
+                    other.depends_on.remove(migration.key)
+                    other.depends_on = sorted({*other.depends_on, before.key})
+        if not any(_reaches(pending, pending[other], migration.key) for other in waits):
+            migration.depends_on = sorted({*migration.depends_on, *(pending[o].key for o in waits)})
+            continue
+        moved = [op for op in migration.operations if _drops(op, held)]
+        after = migration.snapshot_after
+        # The first keeps the id: the other plugins' migrations of this run depend on it. Its
+        # snapshot keeps the dropped models, their keys following this run's table renames.
+        kept_models = {
+            name: _renamed(model, renamed)
+            for name, model in env.previous_snapshot(plugin).models.items()
+            if model.table in held
+        }
+        first = Migration(
+            plugin=plugin,
+            id=migration.id,
+            operations=kept,
+            snapshot_after=Snapshot({**after.models, **kept_models}, after.shims),
+            depends_on=migration.depends_on,
+            path=migration.path,
+        )
+        second_id = f"{migration.sequence + 1:04d}_{suffix_for(moved)}"
+        assert migration.path is not None
+        pending[plugin] = first
+        seconds[plugin] = Migration(
+            plugin=plugin,
+            id=second_id,
+            operations=moved,
+            snapshot_after=after,
+            depends_on=sorted({first.key, *(pending[o].key for o in waits)}),
+            path=migration.path.with_name(f"{second_id}.json"),
+        )
+    return seconds
+
+
+def _pointed_at(snapshot: Snapshot, tables: set[str]) -> set[str]:
+    """Which of ``tables`` a foreign key or ManyToMany of ``snapshot`` points at."""
+    out: set[str] = set()
+    for model in snapshot.models.values():
+        out |= {c.fk_target for c in model.fields if c.fk_target in tables}  # type: ignore[misc]
+        out |= {m.target for m in model.m2m if m.target in tables}
+    return out
+
+
+def _renamed(model: ModelState, renamed: Mapping[str, str]) -> ModelState:
+    """``model`` with its foreign keys and ManyToMany fields pointing at renamed tables' new
+    names."""
+    return replace(
+        model,
+        fields=tuple(
+            replace(c, fk_target=renamed[c.fk_target]) if c.fk_target in renamed else c
+            for c in model.fields
+        ),
+        m2m=tuple(
+            replace(m, target=renamed[m.target]) if m.target in renamed else m for m in model.m2m
+        ),
+    )
+
+
+def _drops(op: Operation, tables: set[str]) -> bool:
+    return isinstance(op, DropTable) and op.table in tables
+
+
+def _reaches(pending: dict[str, Migration], start: Migration, key: str) -> bool:
+    """Whether ``start`` depends on ``key`` through the migrations written in this run."""
+    by_key = {m.key: m for m in pending.values()}
+    seen: set[str] = set()
+    todo = list(start.depends_on)
+    while todo:
+        k = todo.pop()
+        if k == key:
+            return True
+        if k in seen or k not in by_key:
+            continue
+        seen.add(k)
+        todo.extend(by_key[k].depends_on)
+    return False
+
+
+def _check_applies(env: Environment, migration: Migration, first: Migration | None) -> None:
     """Refuse a migration that would not apply after the plugin's existing ones: the diff
     read the latest snapshot, and a hand-added operation it does not show (a CreateTable in an
-    ``--empty`` migration) made the tables differ from it."""
+    ``--empty`` migration) made the tables differ from it. ``first``: the plugin's first
+    migration of this run, which a second one (split off it) follows."""
     from umbral.opcheck import new_migration_problem
 
     latest = env.latest(migration.plugin)
     if latest is None:
         return  # the plugin's first migration: no snapshot to differ from
-    problem = new_migration_problem(env.migrations(migration.plugin), migration)
+    existing = env.migrations(migration.plugin)
+    if first is not None and first is not migration:
+        existing = [*existing, first]
+    problem = new_migration_problem(existing, migration)
     if problem is not None:
         raise UmbralError(
             f"umbral makemigrations: {migration.key} would not apply: {problem.split('; ')[0]} "

@@ -69,6 +69,9 @@ def squash(
                     f"{m.key} contains {op.kind}, which a schema diff cannot reproduce; mark it "
                     '"elidable": true if the squash may drop it, or squash a range without it'
                 )
+    renamed_under = _renamed_under(env, plugin, history[lo - 1] if lo > 0 else None, chosen)
+    if renamed_under is not None:
+        raise refuse(renamed_under)
     keys = {m.key for m in chosen}
     before = history[lo - 1].snapshot_after if lo > 0 else EMPTY
     after = chosen[-1].snapshot_after
@@ -118,6 +121,36 @@ def squash(
         replaces=sorted(keys),
         path=directory / f"{mid}.json",
     )
+
+
+def _renamed_under(
+    env: Environment, plugin: str, before: Migration | None, chosen: list[Migration]
+) -> str | None:
+    """Why the squash would break another plugin's migration, or None. One that depends on a
+    migration of the range other than its last (or on the one before the range) names this
+    plugin's tables as they were then; replayed from zero it runs after the whole squash (a
+    squash keeps its recorded edges), which makes the tables under their final names only.
+    A table the range renames after that point would be named by its old name."""
+    position = {m.key: i for i, m in enumerate(chosen[:-1])}
+    if before is not None:
+        position[before.key] = -1
+    for other in env.order:
+        if other == plugin:
+            continue
+        for m in env.migrations(other):
+            for dep in sorted(m.depends_on):
+                if dep not in position:
+                    continue
+                for later in chosen[position[dep] + 1 :]:
+                    for op in later.operations:
+                        if isinstance(op, RenameTable):
+                            return (
+                                f"{m.key} depends on {dep}, and {later.key} renames "
+                                f"{op.from_} to {op.to} after it: replayed from zero, {m.key} "
+                                "would run after the squash, which makes only the new name; "
+                                f"squash a range that ends before {later.id} or starts after it"
+                            )
+    return None
 
 
 def _renamed_elsewhere(env: Environment, plugin: str, chosen: list[Migration]) -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import SHOP, Project, is_mysql, rows
+from conftest import SHOP, Project, is_mysql, rows, schema_of
 
 BILLING = """
 from umbral import Model, fields, hookimpl
@@ -263,3 +263,137 @@ def test_plugins_allow_list_filters_project_plugins(project: Project) -> None:
         "Wrote migrations/shop/0001_create_shop_item.json",
         "Wrote migrations/app/0001_create_note.json",
     ], r
+
+
+SHOP_TWO = SHOP.replace("return [Item]", "return [Item, Tag]").replace(
+    "@hookimpl", 'class Tag(Model, plugin="shop"):\n    label = fields.Text()\n\n\n@hookimpl'
+)
+INVOICE_ITEM = 'item = fields.ForeignKey("shop.Item", on_delete="cascade")\n    '
+ORDER_ITEM = '    item = fields.ForeignKey("Item", nullable=True)\n'
+ITEM = 'class Item(Model, plugin="shop"):\n    name = fields.Text()'
+#: Not Item renamed (the columns differ): a new model.
+PRODUCT = (
+    'class Product(Model, plugin="shop"):\n    title = fields.Text()\n    price = fields.Integer()'
+)
+
+
+def test_a_dropped_table_waits_for_the_other_plugins_to_drop_their_keys_to_it(
+    any_project: Project,
+) -> None:
+    # PostgreSQL and MySQL refuse to drop a table a foreign key points at: shop's drop of
+    # shop_item runs after billing's and app's migrations that drop their keys to it.
+    p = any_project
+    three_plugins(p)
+    p.write("shop.py", SHOP_TWO)
+    assert p.run("makemigrations").code == 0
+    assert p.run("migrate").code == 0
+    p.write("shop.py", SHOP_TWO.replace("[Item, Tag]", "[Tag]"))
+    p.write("billing.py", BILLING.replace(INVOICE_ITEM, ""))
+    p.models(APP.replace(ORDER_ITEM, ""))
+    r = p.run("makemigrations")
+    assert r.code == 0, r
+    assert p.load_migration("shop", "0002_drop_shop_item.json")["depends_on"] == [
+        "app/0002_drop_order_item",
+        "billing/0002_drop_billing_invoice_item",
+        "shop/0001_initial",
+    ]
+    r = p.run("migrate", "--plan", "--allow-destructive")
+    assert r.code == 0, r
+    applies = [line for line in r.out_lines if line.startswith("Apply")]
+    assert sorted(applies[:2]) == [
+        "Apply app/0002_drop_order_item",
+        "Apply billing/0002_drop_billing_invoice_item",
+    ], r
+    assert applies[2:] == ["Apply shop/0002_drop_shop_item"], r
+    r = p.run("migrate", "--allow-destructive")
+    assert (r.code, r.out_lines) == (0, ["Applied 3 migration(s)"]), r
+    assert "shop_item" not in schema_of(p.database)
+    # Back to before billing's drop: shop's is un-applied first, so the table is back before
+    # the key to it; and forward again.
+    back = ("--allow-destructive", "--allow-irreversible")
+    r = p.run("migrate", "billing/0001_create_billing_invoice", *back)
+    assert r.code == 0, r
+    assert schema_of(p.database)["billing_invoice"]["fks"] == [(("item",), "shop_item")]
+    r = p.run("migrate", "--allow-destructive")
+    assert (r.code, r.out_lines) == (0, ["Applied 2 migration(s)"]), r
+
+
+def test_a_table_replaced_in_one_run_splits_its_drop_into_a_second_migration(
+    any_project: Project,
+) -> None:
+    # shop replaces Item with Product; billing and app point their keys at Product. Their
+    # migrations need shop's new table, and shop's drop of shop_item needs theirs (the keys to
+    # it gone): shop's drop goes to a second migration, as Django's autodetector splits one.
+    p = any_project
+    three_plugins(p)
+    assert p.run("makemigrations").code == 0
+    assert p.run("migrate").code == 0
+    p.write("shop.py", SHOP.replace(ITEM, PRODUCT).replace("[Item]", "[Product]"))
+    p.write("billing.py", BILLING.replace("shop.Item", "shop.Product"))
+    p.models(APP.replace('"Item"', '"Product"'))
+    r = p.run("makemigrations")
+    assert r.out_lines == [
+        "Wrote migrations/shop/0002_auto.json",
+        "Wrote migrations/shop/0003_drop_shop_item.json",
+        "Wrote migrations/billing/0002_alter_billing_invoice_item.json",
+        "Wrote migrations/app/0002_alter_order_item.json",
+    ], r
+    assert p.load_migration("billing", "0002_alter_billing_invoice_item.json")["depends_on"] == [
+        "billing/0001_create_billing_invoice",
+        "shop/0002_auto",
+    ]
+    assert p.load_migration("shop", "0003_drop_shop_item.json")["depends_on"] == [
+        "app/0002_alter_order_item",
+        "billing/0002_alter_billing_invoice_item",
+        "shop/0002_auto",
+    ]
+    assert [op["kind"] for op in p.load_migration("shop", "0002_auto.json")["operations"]] == [
+        "CreateTable"
+    ]
+    r = p.run("migrate", "--allow-destructive")
+    assert (r.code, r.out_lines) == (0, ["Applied 4 migration(s)"]), r
+    assert "shop_item" not in schema_of(p.database)
+    assert p.run("makemigrations", "--check").code == 0
+    # All the way back and forward again, each migration's reverse in the graph's order.
+    back = ("--allow-destructive", "--allow-irreversible")
+    r = p.run("migrate", "shop/zero", *back)
+    assert r.code == 0, r
+    assert p.run("migrate", "--allow-destructive").code == 0
+    assert "shop_item" not in schema_of(p.database)
+
+
+def test_a_drop_alone_is_not_split_the_others_depend_on_the_migration_before(
+    any_project: Project,
+) -> None:
+    # billing moves its key from Item to Tag (which shop already had) while shop drops Item:
+    # billing's migration needs nothing of shop's drop, so it depends on shop/0001 and the
+    # drop on it.
+    p = any_project
+    three_plugins(p)
+    p.write("shop.py", SHOP_TWO)
+    assert p.run("makemigrations").code == 0
+    assert p.run("migrate").code == 0
+    p.write("shop.py", SHOP_TWO.replace("[Item, Tag]", "[Tag]"))
+    p.write("billing.py", BILLING.replace("shop.Item", "shop.Tag"))
+    p.models(APP.replace(ORDER_ITEM, ""))
+    r = p.run("makemigrations")
+    assert r.out_lines == [
+        "Wrote migrations/shop/0002_drop_shop_item.json",
+        "Wrote migrations/billing/0002_alter_billing_invoice_item.json",
+        "Wrote migrations/app/0002_drop_order_item.json",
+    ], r
+    assert p.load_migration("billing", "0002_alter_billing_invoice_item.json")["depends_on"] == [
+        "billing/0001_create_billing_invoice",
+        "shop/0001_initial",
+    ]
+    assert p.load_migration("shop", "0002_drop_shop_item.json")["depends_on"] == [
+        "app/0002_drop_order_item",
+        "billing/0002_alter_billing_invoice_item",
+        "shop/0001_initial",
+    ]
+    r = p.run("migrate", "--allow-destructive")
+    assert (r.code, r.out_lines) == (0, ["Applied 3 migration(s)"]), r
+    assert schema_of(p.database)["billing_invoice"]["fks"] == [(("item",), "shop_tag")]
+    back = ("--allow-destructive", "--allow-irreversible")
+    assert p.run("migrate", "billing/0001_create_billing_invoice", *back).code == 0
+    assert schema_of(p.database)["billing_invoice"]["fks"] == [(("item",), "shop_item")]

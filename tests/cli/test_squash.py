@@ -549,3 +549,50 @@ def test_a_target_inside_a_squash_whose_originals_are_gone_is_refused(project: P
         f"disk, so the run cannot stop there; migrate to app/{SQUASH} instead, or restore the "
         "files"
     ], r
+
+
+def test_a_squash_that_would_rename_a_table_under_another_plugin_is_refused(
+    any_project: Project,
+) -> None:
+    # app/0001's foreign key names shop_item, as shop/0002 left it; a squash of shop up to its
+    # rename would run before app/0001 on a replay and make only shop_goods.
+    p = any_project
+    p.write_config(plugin_modules={"shop": "shop"}, plugins=["shop"])
+    p.write("shop.py", SHOP.format(extra=""))
+    p.models("")
+    assert p.run("makemigrations").code == 0
+    p.write("shop.py", SHOP.format(extra="    sku = fields.Text(nullable=True)\n"))
+    make(p, 'class Order(Model):\n    item = fields.ForeignKey("shop.Item")\n')
+    renamed = SHOP.replace('plugin="shop"', 'plugin="shop", table="shop_goods"')
+    p.write("shop.py", renamed.format(extra="    sku = fields.Text(nullable=True)\n"))
+    assert p.run("makemigrations").code == 0
+    p.write(
+        "shop.py",
+        renamed.format(
+            extra="    sku = fields.Text(nullable=True)\n    n = fields.Integer(default=0)\n"
+        ),
+    )
+    assert p.run("makemigrations").code == 0
+    assert p.migration_files("shop") == [
+        "0001_create_shop_item.json",
+        "0002_add_shop_item_sku.json",
+        "0003_rename_shop_item_to_shop_goods.json",
+        "0004_add_shop_goods_n.json",
+    ]
+    r = p.run("squashmigrations", "shop")
+    assert (r.code, r.err_lines) == (
+        1,
+        [
+            "error: umbral squashmigrations: can't squash `shop`: app/0001_create_order depends "
+            "on shop/0002_add_shop_item_sku, and shop/0003_rename_shop_item_to_shop_goods "
+            "renames shop_item to shop_goods after it: replayed from zero, app/0001_create_order "
+            "would run after the squash, which makes only the new name; squash a range that "
+            "ends before 0003_rename_shop_item_to_shop_goods or starts after it"
+        ],
+    ), r
+    assert len(p.migration_files("shop")) == 4  # nothing written
+    r = p.run("squashmigrations", "shop", "--to", "0002_add_shop_item_sku")
+    assert r.code == 0, r
+    r = p.run("migrate")
+    assert r.code == 0, r
+    assert schema_of(p.database)["order"]["fks"] == [(("item",), "shop_goods")]

@@ -79,9 +79,6 @@ class History:
         self.counter += 1
         return f"{prefix}{self.counter}"
 
-    def referenced(self, name: str) -> bool:
-        return any(c.fk == name for m in self.models.values() for c in m.cols if m.name != name)
-
 
 def step(h: History, action: int, pick: int) -> None:
     """Apply one change to the declared models (a no-op when it does not apply)."""
@@ -95,8 +92,10 @@ def step(h: History, action: int, pick: int) -> None:
         h.models[name] = Mod(
             name, [Col(h.fresh("c"), SCALARS[pick % len(SCALARS)], uid=h.fresh("u"))]
         )
-    elif action == 1 and not h.referenced(model.name):  # drop a table
+    elif action == 1:  # drop a table, and every foreign key to it (as its user would)
         del h.models[model.name]
+        for other in h.models.values():
+            other.cols = [c for c in other.cols if c.fk != model.name]
     elif action == 2:  # rename a table (class-name match)
         model.table = h.fresh("t")
         if pick % 3 == 0:

@@ -13,6 +13,7 @@ migrations that need it first) and forward, and back to zero and forward.
 
 from __future__ import annotations
 
+import contextlib
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from test_property_histories import (
 
 from umbral import Model, fields, hookimpl
 from umbral.app import App
+from umbral.errors import CannotSquash
 from umbral.naming import snake_case
 
 
@@ -45,9 +47,17 @@ class Plugins(History):
     plugin_of: dict[str, str] = field(default_factory=dict)
 
 
+#: The action that makes two changes (from ``pick``) before one makemigrations.
+TWO = 11
+
+
 def change(h: Plugins, action: int, pick: int) -> None:
     """One change of ``step``; a new model goes to ``lib`` on an odd ``pick``, and a foreign
     key from ``lib`` to ``app`` is not made."""
+    if action == TWO:
+        change(h, pick % 11, pick // 11)
+        change(h, (pick // 11) % 11, pick // 7 + 1)
+        return
     before = set(h.models)
     step(h, action, pick)
     for name in set(h.models) - before:
@@ -59,6 +69,22 @@ def change(h: Plugins, action: int, pick: int) -> None:
             m.cols = [c for c in m.cols if c.fk is None or h.plugin_of.get(c.fk) == "lib"]
     for gone in set(h.plugin_of) - set(h.models):
         del h.plugin_of[gone]
+
+
+#: The action that squashes `lib`'s migrations from one ``pick`` chooses to its last.
+SQUASH = 12
+
+
+def squash_lib(root: Path, h: Plugins, url: str, pick: int) -> None:
+    """Squash `lib`'s migrations and migrate (the squash is recorded without SQL: its originals
+    ran); where squashmigrations refuses (fewer than two, a second squash, a table the range
+    renames under an `app` migration), only the migrate runs."""
+    names = sorted(p.stem for p in (root / "migrations" / "lib").glob("*.json"))
+    with contextlib.suppress(CannotSquash):
+        make_app(root, h, url).squashmigrations(
+            "lib", start=names[pick % len(names)] if names else None
+        )
+    make_app(root, h, url).migrate()
 
 
 def make_app(root: Path, h: Plugins, url: str) -> App:
@@ -93,6 +119,9 @@ def run_plugins(
     db = Db(url)
     h = Plugins()
     for action, pick in history:
+        if action == SQUASH:
+            squash_lib(root, h, url, pick)
+            continue
         before = observe(db, h)
         change(h, action, pick)
         filled = take_backfills(h)
@@ -133,7 +162,9 @@ def run_plugins(
     assert db.schema() == final, history
 
 
-HISTORIES = st.lists(st.tuples(st.integers(0, 10), st.integers(0, 1000)), min_size=1, max_size=7)
+HISTORIES = st.lists(
+    st.tuples(st.integers(0, SQUASH), st.integers(0, 1000)), min_size=1, max_size=7
+)
 #: A `lib` table, an `app` table with a foreign key to it, then the `lib` table renamed (the
 #: key follows) and a column added to it; the way back un-applies `app`'s migration first.
 ACROSS = [(0, 1), (0, 0), (9, 1), (2, 2), (3, 2)]
@@ -141,12 +172,26 @@ ACROSS = [(0, 1), (0, 0), (9, 1), (2, 2), (3, 2)]
 #: the rename: its SQLite rebuild re-makes the foreign key under the name `lib` gave the table
 #: then, so it too runs before the rename (it depends on no `lib` migration itself).
 REBUILT_BEFORE_RENAME = [(0, 1), (0, 0), (3, 1), (9, 1), (6, 3), (2, 2)]
+#: A `lib` table, an `app` table with a foreign key to it, then the `lib` table dropped with
+#: that key: `lib`'s drop must wait for `app`'s migration that drops the key.
+DROPPED_WITH_ITS_KEYS = [(0, 1), (0, 0), (9, 1), (1, 0)]
+#: Two `lib` tables and an `app` table with a foreign key to the first; then at once the first
+#: dropped with that key and a key to the second added: `app`'s migration pointed at `lib`'s
+#: latest, the drop, which must wait for `app`'s; it now depends on `lib`'s migration before.
+REPLACED_IN_ONE_RUN = [(0, 1), (0, 3), (0, 0), (9, 2), (TWO, 100)]
+#: A `lib` table with a column added, an `app` foreign key to it, the `lib` table renamed, and
+#: `lib` squashed from its first migration: a replay would make the foreign key after the
+#: squash, to the old name, so the squash is refused.
+SQUASHED_UNDER_A_KEY = [(0, 1), (3, 1), (0, 0), (9, 1), (2, 2), (SQUASH, 0)]
 
 
 @SETTINGS
 @given(HISTORIES)
 @example(history=ACROSS)
 @example(history=REBUILT_BEFORE_RENAME)
+@example(history=DROPPED_WITH_ITS_KEYS)
+@example(history=REPLACED_IN_ONE_RUN)
+@example(history=SQUASHED_UNDER_A_KEY)
 def test_histories_across_plugins_keep_every_row(tmp_path_factory, history) -> None:
     run_plugins(
         history,
@@ -160,6 +205,9 @@ def test_histories_across_plugins_keep_every_row(tmp_path_factory, history) -> N
 @given(HISTORIES)
 @example(history=ACROSS)
 @example(history=REBUILT_BEFORE_RENAME)
+@example(history=DROPPED_WITH_ITS_KEYS)
+@example(history=REPLACED_IN_ONE_RUN)
+@example(history=SQUASHED_UNDER_A_KEY)
 def test_histories_across_plugins_keep_every_row_on_postgres(
     tmp_path_factory, postgres_admin, history
 ) -> None:
@@ -172,6 +220,9 @@ def test_histories_across_plugins_keep_every_row_on_postgres(
 @given(HISTORIES)
 @example(history=ACROSS)
 @example(history=REBUILT_BEFORE_RENAME)
+@example(history=DROPPED_WITH_ITS_KEYS)
+@example(history=REPLACED_IN_ONE_RUN)
+@example(history=SQUASHED_UNDER_A_KEY)
 def test_histories_across_plugins_keep_every_row_on_mysql(
     tmp_path_factory, mysql_admin, history
 ) -> None:

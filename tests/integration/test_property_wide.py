@@ -152,13 +152,6 @@ class History:
     def fresh(self, prefix: str) -> str:
         return f"{prefix}{next(self.counter)}"
 
-    def referenced(self, name: str) -> bool:
-        return (
-            any(c.fk == name for m in self.models.values() for c in m.cols if m.name != name)
-            or any(r.target == name for m in self.models.values() for r in m.m2m if m.name != name)
-            or any(v.model == name for v in self.views.values())
-        )
-
     def in_m2m(self, name: str) -> tuple[bool, bool]:
         """(is a ManyToMany parent, is a ManyToMany target)."""
         parent = bool(self.models[name].m2m)
@@ -245,8 +238,18 @@ def change(h: History, action: int, pick: int) -> None:
     if action == 0 or model is None:  # add a model
         name = h.fresh("M")
         h.models[name] = Mod(name, [_new_col(h, pick), _new_col(h, pick // 3)])
-    elif action == 1 and not h.referenced(model.name):  # drop a model
+    elif action == 1:  # drop a model, and what refers to it (as its user would)
         del h.models[model.name]
+        for m in h.models.values():
+            for c in [c for c in m.cols if c.fk == model.name]:
+                m.cols.remove(c)
+                m.unique_together = [g for g in m.unique_together if c.uid not in g]
+                m.indexes = [g for g in m.indexes if c.uid not in g]
+            m.m2m = [r for r in m.m2m if r.target != model.name]
+        kept = {c.uid for m in h.models.values() for c in m.cols}
+        for v in list(h.views.values()):
+            if v.model not in h.models or v.col not in kept:
+                del h.views[v.name]
     elif action in (2, 3):  # table= (rename) or plugin= (move): a class-name match
         parent, target = h.in_m2m(model.name)
         if parent and not h.sqlite and "m2m_parent_rename" in h.known_open:
