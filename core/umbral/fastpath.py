@@ -19,8 +19,8 @@ from umbral.autodetector import diff
 from umbral.database import driver_cursor
 from umbral.executor import Rendered, render_migration, write_transaction
 from umbral.migration import Migration
-from umbral.operations import CreateView, DropView, State, state_from_snapshot
-from umbral.schema import EMPTY, Column
+from umbral.operations import CreateView, DropView, RenameTable, State, state_from_snapshot
+from umbral.schema import EMPTY, Column, following
 from umbral.steps import plain_sql
 from umbral.transaction import foreign_keys_off
 from umbral.values import record
@@ -90,13 +90,14 @@ def _disagreeing(covered: Sequence[Migration]) -> Migration | None:
     chains: dict[str, list[Migration]] = {}
     for m in covered:
         chains.setdefault(m.plugin, []).append(m)
+    renamed = _renamed(covered)
     remembered = loadcache.open_agreeing()
     agreeing = []
     for chain in chains.values():
-        digest = _digest(chain)
+        digest = _digest(chain, renamed)
         if remembered is not None and digest in remembered:
             continue
-        if not _agrees(chain):
+        if not _agrees(chain, renamed):
             return chain[-1]
         agreeing.append(digest)
     if remembered is not None:
@@ -104,14 +105,32 @@ def _disagreeing(covered: Sequence[Migration]) -> Migration | None:
     return None
 
 
-def _digest(chain: Sequence[Migration]) -> str:
+def _renamed(covered: Sequence[Migration]) -> dict[str, str]:
+    """Tables the covered migrations rename, old name -> last name. A plugin whose keys point
+    at another plugin's table follows its renames in its snapshot (a migration without
+    operations), not in its operations."""
+    out: dict[str, str] = {}
+    for m in covered:
+        if "RenameTable" not in m.operation_kinds:
+            continue
+        for op in m.operations:
+            if isinstance(op, RenameTable):
+                out = {old: op.to if new == op.from_ else new for old, new in out.items()}
+                out.setdefault(op.from_, op.to)
+    return out
+
+
+def _digest(chain: Sequence[Migration], renamed: dict[str, str]) -> str:
     from hashlib import sha256
 
-    return sha256("\n".join(f"{m.key} {m.checksum}" for m in chain).encode()).hexdigest()
+    lines = [f"{m.key} {m.checksum}" for m in chain]
+    lines += [f"{old} -> {new}" for old, new in sorted(renamed.items())]
+    return sha256("\n".join(lines).encode()).hexdigest()
 
 
-def _agrees(chain: Sequence[Migration]) -> bool:
-    """Whether one plugin's operations, run from empty, end at its last snapshot."""
+def _agrees(chain: Sequence[Migration], renamed: dict[str, str]) -> bool:
+    """Whether one plugin's operations, run from empty, end at its last snapshot, its keys to
+    other plugins' tables following their renames."""
     state: State = {}
     views: set[str] = set()
     for m in chain:
@@ -121,6 +140,8 @@ def _agrees(chain: Sequence[Migration]) -> bool:
                 views.add(op.name)
             elif isinstance(op, DropView):
                 views.discard(op.name)
+    if renamed:
+        state = {table: following(model, renamed, state) for table, model in state.items()}
     snapshot = chain[-1].snapshot_after
     want = state_from_snapshot(snapshot.models)
     want_views = {x.table for x in snapshot.models.values() if x.view is not None}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import field, replace
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from umbral.environment import Environment
 from umbral.errors import PluginError, UmbralError
 from umbral.migration import Migration, sanitize_suffix, suffix_for
 from umbral.operations import CreateTable, DropTable, Operation
-from umbral.schema import ModelState, Snapshot, backfill_problem
+from umbral.schema import Snapshot, backfill_problem, following
 from umbral.values import record
 
 
@@ -230,7 +230,7 @@ def _drops_after_their_references(
         # The first keeps the id: the other plugins' migrations of this run depend on it. Its
         # snapshot keeps the dropped models, their keys following this run's table renames.
         kept_models = {
-            name: _renamed(model, renamed)
+            name: following(model, renamed)
             for name, model in env.previous_snapshot(plugin).models.items()
             if model.table in held
         }
@@ -263,21 +263,6 @@ def _pointed_at(snapshot: Snapshot, tables: set[str]) -> set[str]:
         out |= {c.fk_target for c in model.fields if c.fk_target in tables}  # type: ignore[misc]
         out |= {m.target for m in model.m2m if m.target in tables}
     return out
-
-
-def _renamed(model: ModelState, renamed: Mapping[str, str]) -> ModelState:
-    """``model`` with its foreign keys and ManyToMany fields pointing at renamed tables' new
-    names."""
-    return replace(
-        model,
-        fields=tuple(
-            replace(c, fk_target=renamed[c.fk_target]) if c.fk_target in renamed else c
-            for c in model.fields
-        ),
-        m2m=tuple(
-            replace(m, target=renamed[m.target]) if m.target in renamed else m for m in model.m2m
-        ),
-    )
 
 
 def _drops(op: Operation, tables: set[str]) -> bool:

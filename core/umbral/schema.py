@@ -9,6 +9,7 @@ at its default. This module must not import SQLAlchemy or know about any backend
 from __future__ import annotations
 
 import json
+from collections.abc import Container, Mapping
 from dataclasses import field, fields, replace
 from typing import Any
 
@@ -346,6 +347,26 @@ class Snapshot:
 
 
 EMPTY = Snapshot()
+
+
+def following(
+    model: ModelState, renamed: Mapping[str, str], own: Container[str] = ()
+) -> ModelState:
+    """``model`` with its foreign keys and ManyToMany fields pointing at the new names of the
+    tables ``renamed`` maps (old -> new), except a table in ``own``."""
+
+    def follow(table: str | None) -> str | None:
+        return renamed.get(table, table) if table and table not in own else table
+
+    if all(follow(c.fk_target) == c.fk_target for c in model.fields) and all(
+        follow(r.target) == r.target for r in model.m2m
+    ):
+        return model
+    return replace(
+        model,
+        fields=tuple(replace(c, fk_target=follow(c.fk_target)) for c in model.fields),
+        m2m=tuple(replace(r, target=follow(r.target)) for r in model.m2m),
+    )
 
 
 def _check_tables(models: list[ModelState]) -> None:

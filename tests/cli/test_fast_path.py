@@ -343,3 +343,44 @@ def test_a_failed_build_keeps_nothing_and_history_replays(any_project: Project) 
     assert recorded(p.database) == ["app/0001_author"]
     left = {t for t in schema_of(p.database) if not t.startswith("umbral_")}
     assert left - before == {"author"}, r
+
+
+SHOP = """
+from umbral import Model, fields, hookimpl
+
+
+class Item(Model, plugin="shop"{table}):
+    name = fields.Text()
+
+
+@hookimpl
+def umbral_models():
+    return [Item]
+"""
+
+
+def test_a_key_following_another_plugins_rename_is_built_from_the_snapshots(
+    any_project: Project,
+) -> None:
+    # app/0002 has no operation: its snapshot only follows shop's rename of the table its key
+    # points at. Its operations, run from empty, still name shop_item; that is not a file whose
+    # operations its snapshot does not show.
+    p = any_project
+    p.write_config(plugin_modules={"shop": "shop"}, plugins=["shop"])
+    p.write("shop.py", SHOP.format(table=""))
+    p.models('class Order(Model):\n    item = fields.ForeignKey("shop.Item")\n')
+    assert p.run("makemigrations").code == 0
+    p.write("shop.py", SHOP.format(table=', table="shop_goods"'))
+    r = p.run("makemigrations")
+    assert r.out_lines[-2:] == [
+        "Wrote migrations/shop/0002_rename_shop_item_to_shop_goods.json",
+        "Wrote migrations/app/0002_auto.json",
+    ], r
+    r = p.run("migrate", "--plan")
+    assert r.out_lines[0] == (
+        "Path: fast path: the database is empty; the schema of app/0002_auto is built from the "
+        "snapshots and 4 migration(s) are recorded in one transaction"
+    ), r
+    r = p.run("migrate")
+    assert (r.code, r.out_lines) == (0, ["Applied 4 migration(s)"]), r
+    assert schema_of(p.database)["order"]["fks"] == [(("item",), "shop_goods")]
