@@ -22,6 +22,7 @@ from umbral.migration import Migration
 from umbral.operations import CreateView, DropView, RenameTable, State, state_from_snapshot
 from umbral.schema import EMPTY, Column, following
 from umbral.steps import plain_sql
+from umbral.toposort import toposort
 from umbral.transaction import foreign_keys_off
 from umbral.values import record
 
@@ -257,17 +258,33 @@ def _ends(plan: Sequence[Migration]) -> dict[str, Migration]:
 
 def render(pm: pluggy.PluginManager, backend: Backend, covered: Sequence[Migration],
            order: Sequence[str]) -> FastPath:  # fmt: skip
-    """The head schema's SQL for ``covered``, one plugin at a time in ``order`` (a plugin's
-    foreign keys point at tables of the plugins before it)."""
+    """The head schema's SQL for ``covered``, one plugin at a time, each after the plugins
+    whose tables its foreign keys point at (ties in ``order``)."""
     ends = _ends(covered)
-    rank = {p: i for i, p in enumerate(order)}
     out = FastPath(list(covered))
-    for plugin in sorted(ends, key=lambda p: (rank.get(p, len(rank)), p)):
+    for plugin in _build_order(ends, order):
         end = ends[plugin]
         operations = diff(EMPTY, end.snapshot_after).operations
         head = Migration(plugin, end.id, operations, end.snapshot_after)
         out.build.append(render_migration(pm, backend, head, {}))
     return out
+
+
+def _build_order(ends: dict[str, Migration], order: Sequence[str]) -> list[str]:
+    """The plugins of ``ends`` ordered by the foreign keys of their end snapshots. The files'
+    plugin order may differ: a plugin's drop of a table waits for the other plugins' drops of
+    the keys to it, so their files depend on each other both ways."""
+    rank = {p: i for i, p in enumerate(order)}
+    owner = {m.table: p for p, end in ends.items() for m in end.snapshot_after.models.values()}
+    edges: dict[str, set[str]] = {p: set() for p in ends}
+    for plugin, end in ends.items():
+        for model in end.snapshot_after.models.values():
+            targets = [c.fk_target for c in model.fields if c.fk_target and c.db_constraint]
+            targets += [r.target for r in model.m2m]
+            edges[plugin].update(owner[t] for t in targets if owner.get(t, plugin) != plugin)
+    key = lambda p: (rank.get(p, len(rank)), p)  # noqa: E731
+    built = toposort(edges, on_cycle="drop", key=key)
+    return built + sorted(set(ends) - set(built), key=key)
 
 
 def apply(conn: Connection, backend: Backend, fast: FastPath) -> list[str] | None:

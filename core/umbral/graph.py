@@ -202,6 +202,21 @@ def missing_dependency_message(m: Migration, dep: str, *, applied_known: bool = 
     )
 
 
+def ancestors(key: str, by_key: Mapping[str, Migration]) -> set[str]:
+    """``key`` and every migration it depends on, through ``depends_on`` and a squash's
+    ``replaces``, as far as ``by_key`` holds them."""
+    seen: set[str] = set()
+    stack = [key]
+    while stack:
+        k = stack.pop()
+        if k in seen or k not in by_key:
+            continue
+        seen.add(k)
+        stack.extend(by_key[k].depends_on)
+        stack.extend(by_key[k].replaces)
+    return seen
+
+
 def _later(a: str | None, b: str) -> str:
     """Of two migrations of one plugin, the one with the higher sequence number."""
     if a is None:

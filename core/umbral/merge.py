@@ -16,7 +16,7 @@ from dataclasses import fields, replace
 from typing import Any
 
 from umbral.errors import MergeConflict
-from umbral.graph import leaves
+from umbral.graph import ancestors, leaves
 from umbral.migration import Migration
 from umbral.operations import (
     AddIndex,
@@ -39,26 +39,13 @@ def conflicts_message(plugin: str, tips: list[Migration]) -> str:
     )
 
 
-def _ancestors(key: str, by_key: dict[str, Migration]) -> set[str]:
-    seen: set[str] = set()
-    stack = [key]
-    while stack:
-        k = stack.pop()
-        if k in seen or k not in by_key:
-            continue
-        seen.add(k)
-        stack.extend(by_key[k].depends_on)
-        stack.extend(by_key[k].replaces)
-    return seen
-
-
 def merge_migration(plugin: str, ms: list[Migration], directory: Any) -> Migration | None:
     """The merge migration for ``plugin``, or None when it has a single leaf."""
     tips = sorted(leaves(ms).get(plugin, []), key=lambda m: m.id)
     if len(tips) < 2:
         return None
     by_key = {m.key: m for m in ms}
-    common = set.intersection(*(_ancestors(t.key, by_key) for t in tips))
+    common = set.intersection(*(ancestors(t.key, by_key) for t in tips))
     base_m = max((by_key[k] for k in common), key=lambda m: (m.sequence, m.id), default=None)
     merged = base_m.snapshot_after if base_m else EMPTY
     base = merged
@@ -66,7 +53,7 @@ def merge_migration(plugin: str, ms: list[Migration], directory: Any) -> Migrati
     branch_ops = {
         t.id: [
             op
-            for k in sorted(_ancestors(t.key, by_key) - common)
+            for k in sorted(ancestors(t.key, by_key) - common)
             if by_key[k].plugin == plugin
             for op in by_key[k].operations
         ]

@@ -10,9 +10,10 @@ from __future__ import annotations
 from umbral.autodetector import diff
 from umbral.environment import Environment
 from umbral.errors import CannotSquash, UmbralError
+from umbral.graph import ancestors
 from umbral.migration import Migration
-from umbral.operations import AddColumn, AlterColumn, RenameTable, RunPython, RunSql
-from umbral.schema import EMPTY
+from umbral.operations import AddColumn, AlterColumn, RenameColumn, RenameTable, RunPython, RunSql
+from umbral.schema import EMPTY, Snapshot
 
 
 def squash(
@@ -126,31 +127,69 @@ def squash(
 def _renamed_under(
     env: Environment, plugin: str, before: Migration | None, chosen: list[Migration]
 ) -> str | None:
-    """Why the squash would break another plugin's migration, or None. One that depends on a
-    migration of the range other than its last (or on the one before the range) names this
-    plugin's tables as they were then; replayed from zero it runs after the whole squash (a
-    squash keeps its recorded edges), which makes the tables under their final names only.
-    A table the range renames after that point would be named by its old name."""
-    position = {m.key: i for i, m in enumerate(chosen[:-1])}
+    """Why the squash would break another plugin's migrations, or None.
+
+    A squash keeps its recorded edges and runs whole. Another plugin's migration written when
+    a migration of the range (or the one before it) was the plugin's latest names the
+    plugin's tables as they were then; replayed from zero it runs after the whole squash,
+    which makes them under their final names only: a table or key column the range renames
+    later would be named by its old name. And a range whose own dependencies depend on one of
+    its migrations would make the squash depend on itself."""
+    position = {m.key: i for i, m in enumerate(chosen)}
+    every = {m.key: m for p in env.order for m in env.migrations(p)}
+    for m in chosen:
+        for dep in sorted(d for d in m.depends_on if d not in position):
+            inside = sorted(ancestors(dep, every) & set(position))
+            if inside:
+                return (
+                    f"{m.key} depends on {dep}, which depends on {inside[-1]} of the range: the "
+                    f"squash would depend on itself; squash a range that ends before {m.id} or "
+                    "starts at it"
+                )
     if before is not None:
         position[before.key] = -1
     for other in env.order:
         if other == plugin:
             continue
         for m in env.migrations(other):
-            for dep in sorted(m.depends_on):
-                if dep not in position:
-                    continue
-                for later in chosen[position[dep] + 1 :]:
-                    for op in later.operations:
-                        if isinstance(op, RenameTable):
-                            return (
-                                f"{m.key} depends on {dep}, and {later.key} renames "
-                                f"{op.from_} to {op.to} after it: replayed from zero, {m.key} "
-                                "would run after the squash, which makes only the new name; "
-                                f"squash a range that ends before {later.id} or starts after it"
-                            )
+            known = [position[k] for k in ancestors(m.key, every) if k in position]
+            if not known or max(known) == len(chosen) - 1:
+                continue
+            at = max(known)
+            anchor = chosen[at] if at >= 0 else before
+            assert anchor is not None
+            named = _named(m, anchor.snapshot_after)
+            for later in chosen[at + 1 :]:
+                for op in later.operations:
+                    if isinstance(op, RenameTable) and op.from_ in {t for t, _ in named}:
+                        what = f"renames {op.from_} to {op.to}"
+                    elif isinstance(op, RenameColumn) and (op.table, op.from_) in named:
+                        what = f"renames {op.table}.{op.from_} to {op.to}"
+                    else:
+                        continue
+                    return (
+                        f"{m.key} depends on {anchor.key}, and {later.key} {what} after it: "
+                        f"replayed from zero, {m.key} would run "
+                        "after the squash, which makes only the new name; squash a range that "
+                        f"ends before {later.id} or starts after it"
+                    )
     return None
+
+
+def _named(m: Migration, tables: Snapshot) -> set[tuple[str, str]]:
+    """(table, column) of the other plugin's tables that ``m``'s foreign keys and ManyToMany
+    fields point at; a key without a column points at the table's primary key in
+    ``tables``."""
+    pks = {x.table: x.pk.name for x in tables.models.values() if x.pk is not None}
+    out: set[tuple[str, str]] = set()
+    for model in m.snapshot_after.models.values():
+        for c in model.fields:
+            if c.fk_target in pks:
+                out.add((c.fk_target, c.fk_column or pks[c.fk_target]))
+        for r in model.m2m:
+            if r.target in pks:
+                out.add((r.target, r.target_column))
+    return out
 
 
 def _renamed_elsewhere(env: Environment, plugin: str, chosen: list[Migration]) -> dict[str, str]:

@@ -596,3 +596,113 @@ def test_a_squash_that_would_rename_a_table_under_another_plugin_is_refused(
     r = p.run("migrate")
     assert r.code == 0, r
     assert schema_of(p.database)["order"]["fks"] == [(("item",), "shop_goods")]
+
+
+SHOP_TWO = """
+from umbral import Model, fields, hookimpl
+
+
+class Item(Model, plugin="shop"{item}):
+{item_body}
+
+class Misc(Model, plugin="shop"{misc}):
+    label = fields.Text()
+{misc_extra}
+
+@hookimpl
+def umbral_models():
+    return [{models}]
+"""
+
+
+def shop_two(
+    *, item: str = "", item_body: str = "    name = fields.Text()\n", misc: str = "",
+    misc_extra: str = "", models: str = "Item, Misc",
+) -> str:  # fmt: skip
+    return SHOP_TWO.format(
+        item=item, item_body=item_body, misc=misc, misc_extra=misc_extra, models=models
+    )
+
+
+def two_plugin_project(p: Project, **shop: str) -> None:
+    p.write_config(plugin_modules={"shop": "shop"}, plugins=["shop"])
+    p.write("shop.py", shop_two(**shop))
+    p.models('class Order(Model):\n    item = fields.ForeignKey("shop.Item", nullable=True)\n')
+    assert p.run("makemigrations").code == 0
+
+
+def test_a_rename_of_a_table_no_other_plugin_names_may_be_squashed(any_project: Project) -> None:
+    p = any_project
+    two_plugin_project(p)
+    p.write("shop.py", shop_two(misc_extra="    n = fields.Integer(default=0)\n"))
+    assert p.run("makemigrations").code == 0
+    p.write(
+        "shop.py",
+        shop_two(misc=', table="misc2"', misc_extra="    n = fields.Integer(default=0)\n"),
+    )
+    assert p.run("makemigrations").code == 0
+    r = p.run("squashmigrations", "shop")
+    assert r.code == 0, r
+    r = p.run("migrate")
+    assert r.code == 0, r
+    assert schema_of(p.database)["order"]["fks"] == [(("item",), "shop_item")]
+
+
+def test_a_squash_that_would_rename_a_key_column_under_another_plugin_is_refused(
+    any_project: Project,
+) -> None:
+    p = any_project
+    pk = "    code = fields.BigInt(primary_key=True)\n"
+    two_plugin_project(p, item_body=pk)
+    p.write("shop.py", shop_two(item_body=pk, misc_extra="    n = fields.Integer(default=0)\n"))
+    assert p.run("makemigrations").code == 0
+    renamed = pk.replace("code", "ref")
+    p.write(
+        "shop.py", shop_two(item_body=renamed, misc_extra="    n = fields.Integer(default=0)\n")
+    )
+    r = p.run("makemigrations")
+    assert r.code == 0, r
+    shop = p.migration_files("shop")
+    assert shop[-1] == "0003_rename_shop_item_code_to_ref.json", shop
+    r = p.run("squashmigrations", "shop")
+    assert r.code == 1, r
+    assert r.err_lines[0].startswith(
+        "error: umbral squashmigrations: can't squash `shop`: app/0001_create_order depends on "
+        "shop/0001_initial, and shop/0003_rename_shop_item_code_to_ref renames "
+        "shop_item.code to ref after it"
+    ), r
+    assert p.migration_files("shop") == shop  # nothing written
+
+
+def test_a_squash_that_would_depend_on_itself_is_refused(any_project: Project) -> None:
+    # shop drops Item after app drops its key to it: shop/0002 depends on app/0002, which
+    # follows app/0001, which depends on shop/0001. A squash of shop/0001..0003 would depend on
+    # app/0002 and app/0002 (through app/0001) on it.
+    p = any_project
+    two_plugin_project(p)
+    p.write("shop.py", shop_two(models="Misc").replace("class Item", "class Unused"))
+    p.models("class Order(Model):\n    note = fields.Text(nullable=True)\n")
+    r = p.run("makemigrations")
+    assert r.code == 0, r
+    p.write(
+        "shop.py",
+        shop_two(models="Misc", misc_extra="    n = fields.Integer(default=0)\n").replace(
+            "class Item", "class Unused"
+        ),
+    )
+    assert p.run("makemigrations").code == 0
+    shop = p.migration_files("shop")
+    assert len(shop) == 3, shop
+    drop = shop[1].removesuffix(".json")
+    assert (
+        f"app/{p.migration_files()[1].removesuffix('.json')}"
+        in p.load_migration("shop", shop[1])["depends_on"]
+    )
+    r = p.run("squashmigrations", "shop")
+    assert r.code == 1, r
+    assert "the squash would depend on itself" in r.err_lines[0], r
+    r = p.run("squashmigrations", "shop", "--from", drop)
+    assert r.code == 0, r
+    r = p.run("migrate", "--allow-destructive")
+    assert r.code == 0, r
+    assert "shop_item" not in schema_of(p.database)
