@@ -20,7 +20,7 @@ from umbral.database import driver_cursor
 from umbral.executor import Rendered, render_migration, write_transaction
 from umbral.migration import Migration
 from umbral.operations import CreateView, DropView, RenameTable, State, state_from_snapshot
-from umbral.schema import EMPTY, Column, following
+from umbral.schema import EMPTY, Column, following, then_renamed
 from umbral.steps import plain_sql
 from umbral.toposort import toposort
 from umbral.transaction import foreign_keys_off
@@ -116,8 +116,7 @@ def _renamed(covered: Sequence[Migration]) -> dict[str, str]:
             continue
         for op in m.operations:
             if isinstance(op, RenameTable):
-                out = {old: op.to if new == op.from_ else new for old, new in out.items()}
-                out.setdefault(op.from_, op.to)
+                out = then_renamed(out, op.from_, op.to)
     return out
 
 

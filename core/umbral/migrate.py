@@ -20,10 +20,11 @@ from umbral.branches import Branches
 from umbral.errors import MigrationFileError, Refused
 from umbral.graph import Graph
 from umbral.migration import Migration
-from umbral.operations import IrreversibleOperation, Operation, State, apply_all
+from umbral.operations import IrreversibleOperation, Operation, RenameTable, State, apply_all
 from umbral.operations import state_from_snapshot as _from_snapshot
 from umbral.plan import Step, Target, is_backward, make_plan, no_such_migration, parse_spec
 from umbral.safety import Finding, OpSafety, check_pending_safety, classify_operation
+from umbral.schema import following, then_renamed
 from umbral.values import frozen, record
 
 if TYPE_CHECKING:
@@ -77,12 +78,35 @@ class MigrateRequest:
 
 
 def state_before(m: Migration, by_key: dict[str, Migration]) -> State:
-    """The plugin's tables before ``m``: the snapshot of its in-plugin predecessor."""
+    """The plugin's tables before ``m``: the snapshot of its in-plugin predecessor, its keys
+    following the tables other plugins renamed just before ``m`` (``_renamed_for``)."""
     for dep in m.depends_on:
         prev = by_key.get(dep)
         if prev is not None and prev.plugin == m.plugin:
-            return _from_snapshot(prev.snapshot_after.models)
+            state = _from_snapshot(prev.snapshot_after.models)
+            renamed = _renamed_for(m, prev, by_key)
+            if renamed:
+                state = {t: following(model, renamed, state) for t, model in state.items()}
+            return state
     return {}
+
+
+def _renamed_for(m: Migration, prev: Migration, by_key: dict[str, Migration]) -> dict[str, str]:
+    """Tables renamed by another plugin's migration ``m`` depends on and its predecessor
+    ``prev`` does not. ``makemigrations`` wrote ``m`` after that rename (in the same run, its
+    snapshot following it) and the plan runs it after; ``prev``'s tables still name the old
+    table, and a SQLite rebuild of one would re-make its key to a table that is gone."""
+    out: dict[str, str] = {}
+    for dep in m.depends_on:
+        other = by_key.get(dep)
+        if other is None or other.plugin == m.plugin or dep in prev.depends_on:
+            continue
+        if "RenameTable" not in other.operation_kinds:
+            continue
+        for op in other.operations:
+            if isinstance(op, RenameTable):
+                out = then_renamed(out, op.from_, op.to)
+    return out
 
 
 class RenderCache:

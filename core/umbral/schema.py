@@ -349,6 +349,13 @@ class Snapshot:
 EMPTY = Snapshot()
 
 
+def then_renamed(renamed: dict[str, str], old: str, new: str) -> dict[str, str]:
+    """``renamed`` (first name -> current name) after a rename of table ``old`` to ``new``."""
+    out = {first: new if now == old else now for first, now in renamed.items()}
+    out.setdefault(old, new)
+    return out
+
+
 def following(
     model: ModelState, renamed: Mapping[str, str], own: Container[str] = ()
 ) -> ModelState:

@@ -13,7 +13,7 @@ from umbral.errors import CannotSquash, UmbralError
 from umbral.graph import ancestors
 from umbral.migration import Migration
 from umbral.operations import AddColumn, AlterColumn, RenameColumn, RenameTable, RunPython, RunSql
-from umbral.schema import EMPTY, Snapshot
+from umbral.schema import EMPTY, Snapshot, then_renamed
 
 
 def squash(
@@ -203,6 +203,5 @@ def _renamed_elsewhere(env: Environment, plugin: str, chosen: list[Migration]) -
     for dep in sorted({d for m in chosen for d in m.depends_on}):
         for op in by_key[dep].operations if dep in by_key else ():
             if isinstance(op, RenameTable):
-                moved = {old: op.to if new == op.from_ else new for old, new in moved.items()}
-                moved.setdefault(op.from_, op.to)
+                moved = then_renamed(moved, op.from_, op.to)
     return moved

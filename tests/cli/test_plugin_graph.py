@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import SHOP, Project, is_mysql, rows, schema_of
+from conftest import SHOP, Project, execute, is_mysql, rows, schema_of
 
 BILLING = """
 from umbral import Model, fields, hookimpl
@@ -406,3 +406,36 @@ def test_a_drop_alone_is_not_split_the_others_depend_on_the_migration_before(
         "Build billing at billing/0002_alter_billing_invoice_item",
         "Build app at app/0002_drop_order_item",
     ], r
+
+
+def test_a_rebuild_in_the_run_of_another_plugins_rename_keeps_its_key_to_the_new_name(
+    any_project: Project,
+) -> None:
+    # In one run shop renames shop_tag and billing drops a foreign-key column, which SQLite
+    # does by rebuilding billing_invoice: the rebuild's key to shop_tag must name shop_label.
+    p = any_project
+    three_plugins(p)
+    p.write("shop.py", SHOP_TWO)
+    tag = '    tag = fields.ForeignKey("shop.Tag", nullable=True)\n'
+    p.write("billing.py", BILLING.replace("    total = ", tag + "    total = "))
+    assert p.run("makemigrations").code == 0
+    assert p.run("migrate").code == 0
+    execute(
+        p.database,
+        "INSERT INTO shop_item (name) VALUES ('i')",
+        "INSERT INTO shop_tag (label) VALUES ('t')",
+        "INSERT INTO billing_invoice (item, tag, total) VALUES (1, 1, 5)",
+    )
+    p.write(
+        "shop.py",
+        SHOP_TWO.replace(
+            'class Tag(Model, plugin="shop")', 'class Tag(Model, plugin="shop", table="shop_label")'
+        ),
+    )
+    p.write("billing.py", BILLING.replace(INVOICE_ITEM, tag.lstrip() + "    "))
+    r = p.run("makemigrations")
+    assert r.code == 0, r
+    r = p.run("migrate", "--allow-destructive")
+    assert r.code == 0, r
+    assert schema_of(p.database)["billing_invoice"]["fks"] == [(("tag",), "shop_label")]
+    assert rows(p.database, "SELECT tag, total FROM billing_invoice") == [(1, 5)]

@@ -202,6 +202,10 @@ REPLACED_IN_ONE_RUN = [(0, 1), (0, 3), (0, 0), (9, 2), (TWO, 100)]
 #: A `lib` table with a column added, an `app` foreign key to it, the `lib` table renamed, and
 #: `lib` squashed from its first migration: a replay would make the foreign key after the
 #: squash, to the old name, so the squash is refused.
+#: An `app` table with a foreign key to a `lib` table, then at once the `lib` table renamed and
+#: another column of the `app` table cast, which SQLite does by rebuilding the table: the
+#: rebuild's key must name the table as `lib` renamed it in the same run.
+RENAMED_BESIDE_A_REBUILD = [(0, 1), (0, 0), (9, 1), (3, 1), (TWO, 200)]
 SQUASHED_UNDER_A_KEY = [(0, 1), (3, 1), (0, 0), (9, 1), (2, 2), (SQUASH, 0)]
 
 
@@ -212,6 +216,7 @@ SQUASHED_UNDER_A_KEY = [(0, 1), (3, 1), (0, 0), (9, 1), (2, 2), (SQUASH, 0)]
 @example(history=DROPPED_WITH_ITS_KEYS)
 @example(history=REPLACED_IN_ONE_RUN)
 @example(history=SQUASHED_UNDER_A_KEY)
+@example(history=RENAMED_BESIDE_A_REBUILD)
 def test_histories_across_plugins_keep_every_row(tmp_path_factory, history) -> None:
     run_plugins(
         history,
@@ -228,6 +233,7 @@ def test_histories_across_plugins_keep_every_row(tmp_path_factory, history) -> N
 @example(history=DROPPED_WITH_ITS_KEYS)
 @example(history=REPLACED_IN_ONE_RUN)
 @example(history=SQUASHED_UNDER_A_KEY)
+@example(history=RENAMED_BESIDE_A_REBUILD)
 def test_histories_across_plugins_keep_every_row_on_postgres(
     tmp_path_factory, postgres_admin, history
 ) -> None:
@@ -243,6 +249,7 @@ def test_histories_across_plugins_keep_every_row_on_postgres(
 @example(history=DROPPED_WITH_ITS_KEYS)
 @example(history=REPLACED_IN_ONE_RUN)
 @example(history=SQUASHED_UNDER_A_KEY)
+@example(history=RENAMED_BESIDE_A_REBUILD)
 def test_histories_across_plugins_keep_every_row_on_mysql(
     tmp_path_factory, mysql_admin, history
 ) -> None:
