@@ -18,9 +18,9 @@ from umbral import loadcache, recorder
 from umbral.autodetector import diff
 from umbral.database import driver_cursor
 from umbral.executor import Rendered, render_migration, write_transaction
-from umbral.migration import Migration
-from umbral.operations import CreateView, DropView, RenameTable, State, state_from_snapshot
-from umbral.schema import EMPTY, Column, following, then_renamed
+from umbral.migration import Migration, table_renames
+from umbral.operations import CreateView, DropView, State, state_from_snapshot
+from umbral.schema import EMPTY, Column, following
 from umbral.steps import plain_sql
 from umbral.toposort import toposort
 from umbral.transaction import foreign_keys_off
@@ -91,7 +91,9 @@ def _disagreeing(covered: Sequence[Migration]) -> Migration | None:
     chains: dict[str, list[Migration]] = {}
     for m in covered:
         chains.setdefault(m.plugin, []).append(m)
-    renamed = _renamed(covered)
+    # A plugin whose keys point at another plugin's table follows its renames in its
+    # snapshot (a migration without operations), not in its operations.
+    renamed = table_renames(covered)
     remembered = loadcache.open_agreeing()
     agreeing = []
     for chain in chains.values():
@@ -104,20 +106,6 @@ def _disagreeing(covered: Sequence[Migration]) -> Migration | None:
     if remembered is not None:
         remembered.add(agreeing)
     return None
-
-
-def _renamed(covered: Sequence[Migration]) -> dict[str, str]:
-    """Tables the covered migrations rename, old name -> last name. A plugin whose keys point
-    at another plugin's table follows its renames in its snapshot (a migration without
-    operations), not in its operations."""
-    out: dict[str, str] = {}
-    for m in covered:
-        if "RenameTable" not in m.operation_kinds:
-            continue
-        for op in m.operations:
-            if isinstance(op, RenameTable):
-                out = then_renamed(out, op.from_, op.to)
-    return out
 
 
 def _digest(chain: Sequence[Migration], renamed: dict[str, str]) -> str:

@@ -19,12 +19,12 @@ from umbral import drift, executor, guards, progress, recorder
 from umbral.branches import Branches
 from umbral.errors import MigrationFileError, Refused
 from umbral.graph import Graph
-from umbral.migration import Migration
-from umbral.operations import IrreversibleOperation, Operation, RenameTable, State, apply_all
+from umbral.migration import Migration, table_renames
+from umbral.operations import IrreversibleOperation, Operation, State, apply_all
 from umbral.operations import state_from_snapshot as _from_snapshot
 from umbral.plan import Step, Target, is_backward, make_plan, no_such_migration, parse_spec
 from umbral.safety import Finding, OpSafety, check_pending_safety, classify_operation
-from umbral.schema import following, then_renamed
+from umbral.schema import following
 from umbral.values import frozen, record
 
 if TYPE_CHECKING:
@@ -96,17 +96,11 @@ def _renamed_for(m: Migration, prev: Migration, by_key: dict[str, Migration]) ->
     ``prev`` does not. ``makemigrations`` wrote ``m`` after that rename (in the same run, its
     snapshot following it) and the plan runs it after; ``prev``'s tables still name the old
     table, and a SQLite rebuild of one would re-make its key to a table that is gone."""
-    out: dict[str, str] = {}
-    for dep in m.depends_on:
-        other = by_key.get(dep)
-        if other is None or other.plugin == m.plugin or dep in prev.depends_on:
-            continue
-        if "RenameTable" not in other.operation_kinds:
-            continue
-        for op in other.operations:
-            if isinstance(op, RenameTable):
-                out = then_renamed(out, op.from_, op.to)
-    return out
+    return table_renames(
+        by_key[dep]
+        for dep in m.depends_on
+        if dep in by_key and by_key[dep].plugin != m.plugin and dep not in prev.depends_on
+    )
 
 
 class RenderCache:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -175,6 +175,21 @@ class Migration:
             canonical = canonical_json(json.loads(text)) if text is not None else self.dumps()
             self._checksum = sha256(canonical)
         return self._checksum
+
+
+def table_renames(migrations: Iterable[Migration]) -> dict[str, str]:
+    """The tables ``migrations`` rename, in their order: first name -> last name."""
+    from umbral.operations import RenameTable
+    from umbral.schema import then_renamed
+
+    out: dict[str, str] = {}
+    for m in migrations:
+        if "RenameTable" not in m.operation_kinds:
+            continue
+        for op in m.operations:
+            if isinstance(op, RenameTable):
+                out = then_renamed(out, op.from_, op.to)
+    return out
 
 
 def id_sequence(name: str) -> int:

@@ -11,9 +11,9 @@ from umbral.autodetector import diff
 from umbral.environment import Environment
 from umbral.errors import CannotSquash, UmbralError
 from umbral.graph import ancestors
-from umbral.migration import Migration
+from umbral.migration import Migration, table_renames
 from umbral.operations import AddColumn, AlterColumn, RenameColumn, RenameTable, RunPython, RunSql
-from umbral.schema import EMPTY, Snapshot, then_renamed
+from umbral.schema import EMPTY, Snapshot
 
 
 def squash(
@@ -199,9 +199,5 @@ def _renamed_elsewhere(env: Environment, plugin: str, chosen: list[Migration]) -
     rename; without this, the range's diff would see its relations pointing at another table
     and drop their junction tables."""
     by_key = {m.key: m for other in env.order if other != plugin for m in env.migrations(other)}
-    moved: dict[str, str] = {}
-    for dep in sorted({d for m in chosen for d in m.depends_on}):
-        for op in by_key[dep].operations if dep in by_key else ():
-            if isinstance(op, RenameTable):
-                moved = then_renamed(moved, op.from_, op.to)
-    return moved
+    deps = sorted({d for m in chosen for d in m.depends_on})
+    return table_renames(by_key[d] for d in deps if d in by_key)

@@ -277,16 +277,21 @@ PRODUCT = (
 )
 
 
+def applied_with_a_tag(p: Project) -> None:
+    """The three plugins, shop with a second model (Tag), migrated."""
+    three_plugins(p)
+    p.write("shop.py", SHOP_TWO)
+    assert p.run("makemigrations").code == 0
+    assert p.run("migrate").code == 0
+
+
 def test_a_dropped_table_waits_for_the_other_plugins_to_drop_their_keys_to_it(
     any_project: Project,
 ) -> None:
     # PostgreSQL and MySQL refuse to drop a table a foreign key points at: shop's drop of
     # shop_item runs after billing's and app's migrations that drop their keys to it.
     p = any_project
-    three_plugins(p)
-    p.write("shop.py", SHOP_TWO)
-    assert p.run("makemigrations").code == 0
-    assert p.run("migrate").code == 0
+    applied_with_a_tag(p)
     p.write("shop.py", SHOP_TWO.replace("[Item, Tag]", "[Tag]"))
     p.write("billing.py", BILLING.replace(INVOICE_ITEM, ""))
     p.models(APP.replace(ORDER_ITEM, ""))
@@ -369,10 +374,7 @@ def test_a_drop_alone_is_not_split_the_others_depend_on_the_migration_before(
     # billing's migration needs nothing of shop's drop, so it depends on shop/0001 and the
     # drop on it.
     p = any_project
-    three_plugins(p)
-    p.write("shop.py", SHOP_TWO)
-    assert p.run("makemigrations").code == 0
-    assert p.run("migrate").code == 0
+    applied_with_a_tag(p)
     p.write("shop.py", SHOP_TWO.replace("[Item, Tag]", "[Tag]"))
     p.write("billing.py", BILLING.replace("shop.Item", "shop.Tag"))
     p.models(APP.replace(ORDER_ITEM, ""))
