@@ -57,6 +57,7 @@ def change(h: Plugins, action: int, pick: int) -> None:
     """One change of ``step``; a new model goes to ``lib`` on an odd ``pick``, and a foreign
     key from ``lib`` to ``app`` is not made."""
     if action == TWO:
+        existed = set(h.models)
         change(h, pick % 11, pick // 11)
         # A second change to a column the first asked a backfill for would leave the value
         # nowhere to go (the column dropped, or given a default): it is not made.
@@ -65,6 +66,9 @@ def change(h: Plugins, action: int, pick: int) -> None:
         change(h, (pick // 11) % 11, pick // 7 + 1)
         if any(_column(h, uid) != col for uid, col in asked.items()):
             h.__dict__.update(kept.__dict__)
+        for uid, (name, _) in list(h.backfills.items()):
+            if name.partition(".")[0] not in existed:
+                del h.backfills[uid]  # a table made in this step has no rows to fill
         return
     before = set(h.models)
     step(h, action, pick)
