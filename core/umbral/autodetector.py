@@ -16,7 +16,7 @@ from typing import Any
 
 from umbral import operations as ops
 from umbral.errors import UnsafeAlter, UnsupportedChange
-from umbral.schema import M2M, Column, ModelState, Snapshot
+from umbral.schema import M2M, Column, ModelState, Snapshot, following
 from umbral.toposort import toposort
 from umbral.values import frozen, record
 
@@ -146,8 +146,8 @@ def diff(
     follow = {**elsewhere, **result.renamed}
     if follow:  # rare: most runs rename nothing
         for model in prev_tables.values():
-            result.follows |= {elsewhere[t] for t in _targets(model) if t in elsewhere}
-        prev_tables = {n: _follow_renames(m, follow) for n, m in prev_tables.items()}
+            result.follows |= {elsewhere[t] for t in model.targets() if t in elsewhere}
+        prev_tables = {n: following(m, follow) for n, m in prev_tables.items()}
 
     for new_name in sorted(renames):
         old_model = prev_tables[renames[new_name]]
@@ -164,27 +164,6 @@ def diff(
     result.operations[:0] = view_drops
     result.operations.extend(view_creates)
     return result
-
-
-def _targets(model: ModelState) -> set[str]:
-    """The tables a model's foreign keys and ManyToMany fields point at."""
-    return {c.fk_target for c in model.fields if c.fk_target} | {r.target for r in model.m2m}
-
-
-def _follow_renames(model: ModelState, moved: Mapping[str, str]) -> ModelState:
-    """``model`` with its foreign-key and ManyToMany targets under their new table names."""
-    if not _targets(model) & moved.keys():
-        return model
-    return replace(
-        model,
-        fields=tuple(
-            replace(c, fk_target=moved[c.fk_target]) if c.fk_target in moved else c
-            for c in model.fields
-        ),
-        m2m=tuple(
-            replace(r, target=moved[r.target]) if r.target in moved else r for r in model.m2m
-        ),
-    )
 
 
 def _touched(operations: list[ops.Operation]) -> set[str]:

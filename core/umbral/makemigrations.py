@@ -258,11 +258,7 @@ def _drops_after_their_references(
 
 def _pointed_at(snapshot: Snapshot, tables: set[str]) -> set[str]:
     """Which of ``tables`` a foreign key or ManyToMany of ``snapshot`` points at."""
-    out: set[str] = set()
-    for model in snapshot.models.values():
-        out |= {c.fk_target for c in model.fields if c.fk_target in tables}  # type: ignore[misc]
-        out |= {m.target for m in model.m2m if m.target in tables}
-    return out
+    return {t for model in snapshot.models.values() for t in model.targets() if t in tables}
 
 
 def _drops(op: Operation, tables: set[str]) -> bool:

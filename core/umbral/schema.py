@@ -170,6 +170,10 @@ class ModelState:
                 return col
         return None
 
+    def targets(self) -> set[str]:
+        """The tables its foreign keys and ManyToMany fields point at."""
+        return {c.fk_target for c in self.fields if c.fk_target} | {r.target for r in self.m2m}
+
     @property
     def pk(self) -> Column | None:
         for col in self.fields:
@@ -361,18 +365,18 @@ def following(
 ) -> ModelState:
     """``model`` with its foreign keys and ManyToMany fields pointing at the new names of the
     tables ``renamed`` maps (old -> new), except a table in ``own``."""
-
-    def follow(table: str | None) -> str | None:
-        return renamed.get(table, table) if table and table not in own else table
-
-    if all(follow(c.fk_target) == c.fk_target for c in model.fields) and all(
-        follow(r.target) == r.target for r in model.m2m
-    ):
+    moved = {t: renamed[t] for t in model.targets() if t in renamed and t not in own}
+    if not moved:
         return model
     return replace(
         model,
-        fields=tuple(replace(c, fk_target=follow(c.fk_target)) for c in model.fields),
-        m2m=tuple(replace(r, target=follow(r.target)) for r in model.m2m),
+        fields=tuple(
+            replace(c, fk_target=moved[c.fk_target]) if c.fk_target in moved else c
+            for c in model.fields
+        ),
+        m2m=tuple(
+            replace(r, target=moved[r.target]) if r.target in moved else r for r in model.m2m
+        ),
     )
 
 

@@ -70,9 +70,12 @@ def squash(
                     f"{m.key} contains {op.kind}, which a schema diff cannot reproduce; mark it "
                     '"elidable": true if the squash may drop it, or squash a range without it'
                 )
-    renamed_under = _renamed_under(env, plugin, history[lo - 1] if lo > 0 else None, chosen)
-    if renamed_under is not None:
-        raise refuse(renamed_under)
+    by_key = {m.key: m for p in env.order for m in env.migrations(p)}
+    problem = _depends_on_itself(chosen, by_key) or _renamed_under(
+        env, plugin, history[lo - 1] if lo > 0 else None, chosen, by_key
+    )
+    if problem is not None:
+        raise refuse(problem)
     keys = {m.key for m in chosen}
     before = history[lo - 1].snapshot_after if lo > 0 else EMPTY
     after = chosen[-1].snapshot_after
@@ -124,8 +127,28 @@ def squash(
     )
 
 
+def _depends_on_itself(chosen: list[Migration], every: dict[str, Migration]) -> str | None:
+    """Why the squash would depend on itself (a dependency of the range that depends on one
+    of its migrations), or None."""
+    keys = {m.key for m in chosen}
+    for m in chosen:
+        for dep in sorted(d for d in m.depends_on if d not in keys):
+            inside = sorted(ancestors(dep, every) & keys)
+            if inside:
+                return (
+                    f"{m.key} depends on {dep}, which depends on {inside[-1]} of the range: the "
+                    f"squash would depend on itself; squash a range that ends before {m.id} or "
+                    "starts at it"
+                )
+    return None
+
+
 def _renamed_under(
-    env: Environment, plugin: str, before: Migration | None, chosen: list[Migration]
+    env: Environment,
+    plugin: str,
+    before: Migration | None,
+    chosen: list[Migration],
+    every: dict[str, Migration],
 ) -> str | None:
     """Why the squash would break another plugin's migrations, or None.
 
@@ -133,19 +156,8 @@ def _renamed_under(
     a migration of the range (or the one before it) was the plugin's latest names the
     plugin's tables as they were then; replayed from zero it runs after the whole squash,
     which makes them under their final names only: a table or key column the range renames
-    later would be named by its old name. And a range whose own dependencies depend on one of
-    its migrations would make the squash depend on itself."""
+    later would be named by its old name."""
     position = {m.key: i for i, m in enumerate(chosen)}
-    every = {m.key: m for p in env.order for m in env.migrations(p)}
-    for m in chosen:
-        for dep in sorted(d for d in m.depends_on if d not in position):
-            inside = sorted(ancestors(dep, every) & set(position))
-            if inside:
-                return (
-                    f"{m.key} depends on {dep}, which depends on {inside[-1]} of the range: the "
-                    f"squash would depend on itself; squash a range that ends before {m.id} or "
-                    "starts at it"
-                )
     if before is not None:
         position[before.key] = -1
     for other in env.order:
@@ -159,9 +171,10 @@ def _renamed_under(
             anchor = chosen[at] if at >= 0 else before
             assert anchor is not None
             named = _named(m, anchor.snapshot_after)
+            tables = {t for t, _ in named}
             for later in chosen[at + 1 :]:
                 for op in later.operations:
-                    if isinstance(op, RenameTable) and op.from_ in {t for t, _ in named}:
+                    if isinstance(op, RenameTable) and op.from_ in tables:
                         what = f"renames {op.from_} to {op.to}"
                     elif isinstance(op, RenameColumn) and (op.table, op.from_) in named:
                         what = f"renames {op.table}.{op.from_} to {op.to}"
