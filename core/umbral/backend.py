@@ -126,6 +126,9 @@ class Backend:
     #: The longest name the database keeps whole (None: no limit), in bytes or characters.
     IDENTIFIER_LIMIT: ClassVar[int | None] = None
     IDENTIFIER_IN_BYTES: ClassVar[bool] = True
+    #: The database refuses a longer name of the user's (a table, column or view), rather than
+    #: cutting it: a migration giving one is refused before anything runs.
+    LONG_NAMES_REFUSED: ClassVar[bool] = False
 
     def fit(self, name: str) -> str:
         """A generated name as this database gets it (``naming.fit_identifier``)."""

@@ -26,7 +26,8 @@ from umbral.errors import (
     UnsupportedChange,
 )
 from umbral.migration import Migration
-from umbral.operations import State, StateThread
+from umbral.naming import given_names
+from umbral.operations import Operation, State, StateThread
 from umbral.runpython import PythonStep
 from umbral.session import Session
 from umbral.steps import RunTimeStep, plain_sql, run_time_alternatives
@@ -108,6 +109,8 @@ def render_migration(
     out = Rendered(migration, [])
     in_transaction = migration.atomic or not backend.NON_ATOMIC_MIGRATIONS
     for index, op in enumerate(operations):
+        if backend.LONG_NAMES_REFUSED:
+            _refuse_long_names(backend, migration, index, op)
         ctx.state = thread.lazy(index)
         stmts = pm.hook.umbral_render_operation(operation=op, backend=backend, context=ctx)
         if stmts is None:
@@ -132,6 +135,31 @@ def render_migration(
         op.kind in backend.FK_NEUTRAL for op in migration.operations
     )
     return out
+
+
+def _refuse_long_names(backend: Backend, migration: Migration, index: int, op: Operation) -> None:
+    """Refuse, before anything runs, a name of the user's that the database refuses as too
+    long: the migration would otherwise fail part way (its DDL commits statement by statement)."""
+    for what, where, name in given_names(op):
+        if backend.fit(name) == name:
+            continue
+        size, unit = (len(name.encode()), "bytes") if backend.IDENTIFIER_IN_BYTES else (
+            len(name), "characters")  # fmt: skip
+        raise UnsupportedChange(
+            f"migration {migration.key}: operation #{index + 1} ({op.kind}) names the {what} "
+            f"`{where}`, {size} {unit} long, and the {backend.name} backend's database refuses "
+            f"names over {backend.IDENTIFIER_LIMIT}: shorten {_WHERE_NAMED[what]} and make "
+            "this migration again; nothing was run"
+        )
+
+
+#: Where the user's models give each kind of name (``naming.given_names``).
+_WHERE_NAMED = {
+    "table": "the model's table=",
+    "junction table": "the model's table= or the ManyToMany field's name",
+    "column": "the field's column=",
+    "view": "the model's table=",
+}
 
 
 def _refuse_outside_transaction_only(

@@ -17,6 +17,7 @@ from umbral.autodetector import Backfill, BackfillRequest, Note, diff
 from umbral.environment import Environment
 from umbral.errors import PluginError, UmbralError
 from umbral.migration import Migration, sanitize_suffix, suffix_for
+from umbral.naming import given_names
 from umbral.operations import CreateTable, DropTable, Operation
 from umbral.schema import Snapshot, backfill_problem, following
 from umbral.values import record
@@ -37,21 +38,7 @@ def _long_names(env: Environment, operations: list[Operation]) -> list[Note]:
     """A warning for each new table or column name that an installed backend's database
     would not keep whole: the user's own names are not shortened as generated ones are
     (``Backend.fit``). Said once, when the name first appears."""
-    found: list[tuple[str, str, str]] = []  # (what, where, the name)
-    for op in operations:
-        if isinstance(op, CreateTable):
-            found.append(("table", op.table, op.table))
-            found += [("column", f"{op.table}.{c.name}", c.name) for c in op.columns]
-        elif op.kind == "CreateM2MTable":
-            table = op.table  # type: ignore[attr-defined]
-            found.append(("table", table, table))
-        elif op.kind == "AddColumn":
-            column = op.column.name  # type: ignore[attr-defined]
-            found.append(("column", f"{op.table}.{column}", column))  # type: ignore[attr-defined]
-        elif op.kind == "RenameTable":
-            found.append(("table", op.to, op.to))  # type: ignore[attr-defined]
-        elif op.kind == "RenameColumn":
-            found.append(("column", f"{op.table}.{op.to}", op.to))  # type: ignore[attr-defined]
+    found = [n for op in operations for n in given_names(op)]
     # Every shipped backend keeps 63 bytes of a name: only a longer one has the installed
     # backends built to be asked (makemigrations otherwise builds none).
     found = [f for f in found if len(f[2].encode()) > 63]

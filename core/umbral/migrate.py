@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from umbral import drift, executor, guards, progress, recorder
 from umbral.branches import Branches
-from umbral.errors import MigrationFileError, Refused
+from umbral.errors import MigrationFileError, Refused, UnsupportedChange
 from umbral.graph import Graph
 from umbral.migration import Migration, table_renames
 from umbral.operations import IrreversibleOperation, Operation, State, apply_all
@@ -219,9 +219,15 @@ class Migrator:
         todo = [s.migration for s in steps]
         covered, self.result.path = fastpath.choose(self.conn, todo, self.request.replay)
         if covered:
-            self.result.fast = fastpath.render(
-                self.env.pm, self.backend, todo[:covered], self.env.file_order
-            )
+            try:
+                self.result.fast = fastpath.render(
+                    self.env.pm, self.backend, todo[:covered], self.env.file_order
+                )
+            except UnsupportedChange:
+                # The head's rendering cannot name the migration and operation at fault (a
+                # name the database refuses); the replay's rendering does, before anything runs.
+                self.result.path = "replay: the snapshots' schema cannot be built on this database"
+                return 0
         return covered
 
     def _apply_forward(self, steps: list[Step], rendered: list[executor.Rendered]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from typing import Any
 
 
 def snake_case(name: str) -> str:
@@ -48,6 +49,27 @@ def fit_identifier(name: str, limit: int | None, *, in_bytes: bool = True) -> st
     keep = limit - len(digest) - 1
     head = name.encode()[:keep].decode(errors="ignore") if in_bytes else name[:keep]
     return f"{head}_{digest}"
+
+
+def given_names(op: Any) -> list[tuple[str, str, str]]:
+    """The names an operation gives to tables, columns and views, as (what, where, name):
+    the user's own names, which are not shortened as generated ones are (``fit_identifier``)."""
+    kind = op.kind
+    if kind == "CreateTable":
+        return [("table", op.table, op.table)] + [
+            ("column", f"{op.table}.{c.name}", c.name) for c in op.columns
+        ]
+    if kind == "CreateM2MTable":
+        return [("junction table", op.table, op.table)]
+    if kind == "AddColumn":
+        return [("column", f"{op.table}.{op.column.name}", op.column.name)]
+    if kind == "RenameTable":
+        return [("table", op.to, op.to)]
+    if kind == "RenameColumn":
+        return [("column", f"{op.table}.{op.to}", op.to)]
+    if kind == "CreateView":
+        return [("view", op.name, op.name)]
+    return []
 
 
 def junction_table(parent_table: str, field: str) -> str:

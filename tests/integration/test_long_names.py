@@ -205,8 +205,8 @@ def test_renames_around_primary_keys_postgresql_named_itself(
     execute(
         postgres_url,
         "INSERT INTO tag (name) VALUES ('t')",
-        f'INSERT INTO "{one}" (name) VALUES (\'1\')',
-        f'INSERT INTO "{two}" (name) VALUES (\'2\')',
+        f"INSERT INTO \"{one}\" (name) VALUES ('1')",
+        f"INSERT INTO \"{two}\" (name) VALUES ('2')",
         f'INSERT INTO "{one}_{m2m}" (parent_id, child_id) VALUES (1, 1)',
     )
     steps = [
@@ -228,3 +228,59 @@ def test_renames_around_primary_keys_postgresql_named_itself(
     r = p.run("migrate", "--replay")
     assert r.code == 0, r
     assert p.run("checkschema").code == 0
+
+
+@pytest.mark.mysql
+def test_a_name_mysql_refuses_is_refused_before_anything_runs(
+    tmp_path: object, mysql_url: str
+) -> None:
+    """MySQL and MariaDB refuse a table, column or view name over 64 characters, and their
+    DDL commits statement by statement: such a migration used to fail part way (a junction
+    table after its parent), leaving it partly applied. Every path refuses it up front now,
+    naming the operation and where the models give the name."""
+    from conftest import make_project
+
+    p = make_project(tmp_path, mysql_url)  # type: ignore[arg-type]
+    team = "t" * 57  # its junction table `<team>_members` is 65 characters
+    p.models(
+        "class Person(Model):\n    name = fields.Text()\n\n"
+        f'class Team(Model, table="{team}"):\n'
+        "    name = fields.Text()\n    members = fields.ManyToMany(Person)\n"
+    )
+    assert p.run("makemigrations").code == 0
+    refusal = (
+        "error: migration app/0001_initial: operation #3 (CreateM2MTable) names the junction "
+        f"table `{team}_members`, 65 characters long, and the mysql backend's database "
+        "refuses names over 64: shorten the model's table= or the ManyToMany field's name and "
+        "make this migration again; nothing was run"
+    )
+    tables = "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()"
+    for args in (["migrate"], ["migrate", "--replay"], ["sqlmigrate", "app/0001_initial"]):
+        r = p.run(*args)
+        assert (r.code, r.err_lines) == (1, [refusal]), r
+        assert rows(mysql_url, tables) == []
+    # A column of a later migration: the plan is refused before its first migration runs.
+    (p.root / "migrations" / "app" / "0001_initial.json").unlink()
+    person = "class Person(Model):\n    name = fields.Text()\n"
+    p.models(person)
+    assert p.run("makemigrations").code == 0
+    column = "c" * 65
+    p.models(person + f"    {column} = fields.Text(nullable=True)\n")
+    assert p.run("makemigrations").code == 0
+    second = p.migration_files()[1].removesuffix(".json")
+    r = p.run("migrate")
+    assert r.code == 1, r
+    assert r.err_lines == [
+        f"error: migration app/{second}: operation #1 (AddColumn) names the column "
+        f"`person.{column}`, 65 characters long, and the mysql backend's database refuses "
+        "names over 64: shorten the field's column= and make this migration again; nothing "
+        "was run"
+    ], r
+    assert rows(mysql_url, tables) == []
+    # Given a shorter name, the same project migrates.
+    (p.root / "migrations" / "app" / f"{second}.json").unlink()
+    p.models(person + f'    {column} = fields.Text(nullable=True, column="short")\n')
+    assert p.run("makemigrations").code == 0
+    r = p.run("migrate")
+    assert r.code == 0, r
+    assert schema_of(mysql_url)["person"]["columns"][-1][0] == "short"

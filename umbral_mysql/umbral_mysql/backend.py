@@ -53,6 +53,7 @@ class MySQLBackend(MySQLConnection):
     schemes: ClassVar[tuple[str, ...]] = ("mysql", "mariadb")
     IDENTIFIER_LIMIT: ClassVar[int | None] = 64  # characters; a longer name is an error
     IDENTIFIER_IN_BYTES: ClassVar[bool] = False
+    LONG_NAMES_REFUSED: ClassVar[bool] = True
     TYPES: ClassVar[dict[str, str]] = {
         "SmallInt": "SMALLINT",
         "Integer": "INT",
