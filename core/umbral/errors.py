@@ -60,6 +60,15 @@ class UnsupportedChange(UmbralError):
     """The autodetector sees a change it cannot express as operations."""
 
 
+class NameTooLong(UnsupportedChange):
+    """An operation gives a name the database refuses as too long (``Backend.LONG_NAMES_REFUSED``):
+    ``what`` and ``where`` as ``naming.given_names`` says them, ``size`` in the backend's unit."""
+
+    def __init__(self, message: str, what: str, where: str, size: str) -> None:
+        super().__init__(message)
+        self.what, self.where, self.size = what, where, size
+
+
 class DatabaseError(UmbralError):
     """The database is unreachable or rejected a statement outside a migration."""
 

@@ -22,6 +22,7 @@ from umbral.database import driver_cursor
 from umbral.errors import (
     MigrationFailed,
     MigrationFileError,
+    NameTooLong,
     UmbralError,
     UnsupportedChange,
 )
@@ -143,22 +144,26 @@ def _refuse_long_names(backend: Backend, migration: Migration, index: int, op: O
     for what, where, name in given_names(op):
         if backend.fit(name) == name:
             continue
-        size, unit = (len(name.encode()), "bytes") if backend.IDENTIFIER_IN_BYTES else (
-            len(name), "characters")  # fmt: skip
-        raise UnsupportedChange(
+        unit = "bytes" if backend.IDENTIFIER_IN_BYTES else "characters"
+        size = f"{len(name.encode()) if backend.IDENTIFIER_IN_BYTES else len(name)} {unit}"
+        raise NameTooLong(
             f"migration {migration.key}: operation #{index + 1} ({op.kind}) names the {what} "
-            f"`{where}`, {size} {unit} long, and the {backend.name} backend's database refuses "
+            f"`{where}`, {size} long, and the {backend.name} backend's database refuses "
             f"names over {backend.IDENTIFIER_LIMIT}: shorten {_WHERE_NAMED[what]} and make "
-            "this migration again; nothing was run"
+            "this migration again; nothing was run",
+            what,
+            where,
+            size,
         )
 
 
 #: Where the user's models give each kind of name (``naming.given_names``).
 _WHERE_NAMED = {
-    "table": "the model's table=",
+    "table": "the model's table= (of a junction table: the ManyToMany field's name)",
     "junction table": "the model's table= or the ManyToMany field's name",
-    "column": "the field's column=",
+    "column": "the field's name or its column=",
     "view": "the model's table=",
+    "compatibility view": "the model's table=, or make the rename without --compat",
 }
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from umbral import drift, executor, guards, progress, recorder
 from umbral.branches import Branches
-from umbral.errors import MigrationFileError, Refused, UnsupportedChange
+from umbral.errors import MigrationFileError, NameTooLong, Refused
 from umbral.graph import Graph
 from umbral.migration import Migration, table_renames
 from umbral.operations import IrreversibleOperation, Operation, State, apply_all
@@ -223,10 +223,13 @@ class Migrator:
                 self.result.fast = fastpath.render(
                     self.env.pm, self.backend, todo[:covered], self.env.file_order
                 )
-            except UnsupportedChange:
-                # The head's rendering cannot name the migration and operation at fault (a
-                # name the database refuses); the replay's rendering does, before anything runs.
-                self.result.path = "replay: the snapshots' schema cannot be built on this database"
+            except NameTooLong as exc:
+                # The head's rendering cannot name the migration and operation that gave the
+                # name; the replay's rendering does, before anything runs.
+                self.result.path = (
+                    f"replay: the database refuses the {exc.what} name `{exc.where}` of the "
+                    "snapshots as too long"
+                )
                 return 0
         return covered
 
@@ -383,7 +386,17 @@ class Migrator:
             path=m.path,
         )
         after = apply_all(before, m.operations)
-        rendered = executor.render_migration(self.env.pm, self.backend, undo, after)
+        try:
+            rendered = executor.render_migration(self.env.pm, self.backend, undo, after)
+        except NameTooLong as exc:
+            raise NameTooLong(
+                f"migration {m.key} cannot be un-applied on this database: its reverse names "
+                f"the {exc.what} `{exc.where}`, {exc.size} long, and the {self.backend.name} "
+                "backend's database refuses it; nothing was run",
+                exc.what,
+                exc.where,
+                exc.size,
+            ) from None
         rendered.backward = True
         rendered.file_checksum = m.checksum
         return rendered

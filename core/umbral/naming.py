@@ -53,23 +53,30 @@ def fit_identifier(name: str, limit: int | None, *, in_bytes: bool = True) -> st
 
 def given_names(op: Any) -> list[tuple[str, str, str]]:
     """The names an operation gives to tables, columns and views, as (what, where, name):
-    the user's own names, which are not shortened as generated ones are (``fit_identifier``)."""
+    the user's own names, which are not shortened as generated ones are (``fit_identifier``),
+    and the compatibility view a ``--compat`` rename leaves (its table's name and ``_compat``,
+    or the old table name)."""
     kind = op.kind
+    out: list[tuple[str, str, str]] = []
     if kind == "CreateTable":
-        return [("table", op.table, op.table)] + [
-            ("column", f"{op.table}.{c.name}", c.name) for c in op.columns
-        ]
-    if kind == "CreateM2MTable":
-        return [("junction table", op.table, op.table)]
-    if kind == "AddColumn":
-        return [("column", f"{op.table}.{op.column.name}", op.column.name)]
-    if kind == "RenameTable":
-        return [("table", op.to, op.to)]
-    if kind == "RenameColumn":
-        return [("column", f"{op.table}.{op.to}", op.to)]
-    if kind == "CreateView":
-        return [("view", op.name, op.name)]
-    return []
+        out = [("table", op.table, op.table)]
+        out += [("column", f"{op.table}.{c.name}", c.name) for c in op.columns]
+    elif kind == "CreateM2MTable":
+        out = [("junction table", op.table, op.table)]
+    elif kind == "AddColumn":
+        out = [("column", f"{op.table}.{op.column.name}", op.column.name)]
+    elif kind == "RenameTable":
+        out = [("table", op.to, op.to)]
+    elif kind == "RenameColumn":
+        out = [("column", f"{op.table}.{op.to}", op.to)]
+    elif kind == "CreateView":
+        out = [("view", op.name, op.name)]
+    elif kind == "CreateCompatShim":
+        out = [("compatibility view", op.name, op.name)]
+    if getattr(op, "compat", False):
+        shim = op.shim().name
+        out.append(("compatibility view", shim, shim))
+    return out
 
 
 def junction_table(parent_table: str, field: str) -> str:

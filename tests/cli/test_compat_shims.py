@@ -180,3 +180,26 @@ def test_drop_compat_of_an_unknown_shim_is_an_error(project: Project, name: str)
         "(live: none); `umbral checkmigrations` lists them"
     ]
     assert p.migration_files() == ["0001_create_post.json"]
+
+
+def test_an_empty_database_gets_the_live_views_of_its_history(any_project: Project) -> None:
+    """The fast path builds the snapshots' tables, not their compatibility views: a plugin
+    whose snapshot keeps one replays, so an empty database gets the view a database migrated
+    step by step has (it used to be left out, checkmigrations still listing it as live)."""
+    p = any_project
+    models(p)
+    ok(p, "makemigrations")
+    models(p, column="headline")
+    ok(p, "makemigrations", "--compat")
+    p.models(
+        POST.format(kw="", column="headline") + "\nclass Tag(Model):\n    label = fields.Text()\n"
+    )
+    ok(p, "makemigrations")
+    plan = ok(p, "migrate", "--plan")
+    assert plan[0] == (
+        "Path: replay: the database is empty, but app/0003_create_tag keeps compatibility "
+        "view(s) post_compat, which the snapshots do not build"
+    ), plan
+    assert ok(p, "migrate") == ["Applied 3 migration(s)"]
+    assert {"post", "post_compat", "tag"} <= relations(p)
+    assert rows(p.database, "SELECT COUNT(*) FROM post_compat") == [(0,)]

@@ -273,8 +273,8 @@ def test_a_name_mysql_refuses_is_refused_before_anything_runs(
     assert r.err_lines == [
         f"error: migration app/{second}: operation #1 (AddColumn) names the column "
         f"`person.{column}`, 65 characters long, and the mysql backend's database refuses "
-        "names over 64: shorten the field's column= and make this migration again; nothing "
-        "was run"
+        "names over 64: shorten the field's name or its column= and make this migration "
+        "again; nothing was run"
     ], r
     assert rows(mysql_url, tables) == []
     # Given a shorter name, the same project migrates.
@@ -284,3 +284,52 @@ def test_a_name_mysql_refuses_is_refused_before_anything_runs(
     r = p.run("migrate")
     assert r.code == 0, r
     assert schema_of(mysql_url)["person"]["columns"][-1][0] == "short"
+
+
+@pytest.mark.mysql
+def test_compat_views_and_reverses_mysql_refuses(tmp_path: object, mysql_url: str) -> None:
+    """A --compat rename's view (the table's name and `_compat`) is refused like a table, and
+    a migration whose reverse would give a name too long cannot be un-applied."""
+    from conftest import make_project
+
+    p = make_project(tmp_path, mysql_url)  # type: ignore[arg-type]
+    long, team = "q" * 65, "t" * 60
+    p.models(f'class Person(Model, table="{long}"):\n    name = fields.Text()\n')
+    assert p.run("makemigrations").code == 0
+    teams = f'\nclass Team(Model, table="{team}"):\n    {{}} = fields.Text()\n'
+    p.models(
+        'class Person(Model, table="person"):\n    name = fields.Text()\n' + teams.format("name")
+    )
+    assert p.run("makemigrations").code == 0
+    # The fast path builds the head, where the long name is gone.
+    r = p.run("migrate")
+    assert r.code == 0, r
+    first, second = (f.removesuffix(".json") for f in p.migration_files()[:2])
+    r = p.run("migrate", f"app/{first}", "--allow-destructive")
+    assert (r.code, r.err_lines) == (
+        1,
+        [
+            f"error: migration app/{second} cannot be un-applied on this database: its reverse "
+            f"names the table `{long}`, 65 characters long, and the mysql backend's database "
+            "refuses it; nothing was run"
+        ],
+    ), r
+    p.models(
+        'class Person(Model, table="person"):\n    name = fields.Text()\n' + teams.format("title")
+    )
+    assert p.run("makemigrations", "--compat").code == 0
+    third = p.migration_files()[2].removesuffix(".json")
+    r = p.run("migrate")
+    assert (r.code, r.err_lines) == (
+        1,
+        [
+            f"error: migration app/{third}: operation #1 (RenameColumn) names the compatibility "
+            f"view `{team}_compat`, 67 characters long, and the mysql backend's database refuses "
+            "names over 64: shorten the model's table=, or make the rename without --compat and "
+            "make this migration again; nothing was run"
+        ],
+    ), r
+    assert [x for (x,) in rows(mysql_url, "SELECT name FROM umbral_migrations")] == [
+        first,
+        second,
+    ]
