@@ -9,6 +9,7 @@ it. Pure: no database, no printing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -30,13 +31,24 @@ def with_compat(operations: list[ops.Operation]) -> list[ops.Operation]:
 
 
 def carry_shims(previous: Snapshot, current: Snapshot, migration_id: str,
-                operations: list[ops.Operation], where: str) -> Snapshot:  # fmt: skip
+                operations: list[ops.Operation], where: str,
+                read: Callable[[Shim], set[str] | None] | None = None) -> Snapshot:  # fmt: skip
     """``current`` with the live shims of ``previous`` and those ``operations`` create.
 
     Refused when a new shim would take the name of a live one (a second column rename of a
-    table whose ``<table>_compat`` view is live): drop that shim first."""
+    table whose ``<table>_compat`` view is live), or when an operation would break a live
+    shim's view (``breaks``): drop that shim first. ``read`` gives the columns a shim's view
+    reads (None: every column of its table)."""
     shims = list(previous.shims)
     for op in operations:
+        for live in shims:
+            if breaks(op, live, read(live) if read is not None else None):
+                raise UmbralError(
+                    f"{where}: {op.describe()}: compatibility view {live.name} of {live.table} "
+                    f"is live and reads it; run `umbral makemigrations --drop-compat {live.name}` "
+                    "and migrate first (once the previous release is gone), or leave "
+                    f"{live.table} as it is until then"
+                )
         if isinstance(op, RENAMES) and op.compat:
             shim = op.shim(migration_id)
             if any(s.name == shim.name for s in shims):
@@ -47,6 +59,30 @@ def carry_shims(previous: Snapshot, current: Snapshot, migration_id: str,
                 )
             shims.append(shim)
     return Snapshot(current.models, tuple(shims)) if shims else current
+
+
+def breaks(op: ops.Operation, shim: Shim, read: set[str] | None) -> bool:
+    """Whether ``op`` breaks the view of live ``shim``, which reads the columns ``read`` of its
+    table (None: all): PostgreSQL refuses to drop a table or column a view reads or change its
+    type; MySQL and MariaDB leave the view naming a table or column no longer there (also after
+    a rename); SQLite's triggers that write through the view fail the same way; and the
+    view's writes would keep a changed default's old value."""
+    if isinstance(op, ops.DropTable | ops.RenameTable):
+        return (op.table if isinstance(op, ops.DropTable) else op.from_) == shim.table
+    if isinstance(op, ops.DropColumn) and op.table == shim.table:
+        column = op.column
+    elif isinstance(op, ops.RenameColumn) and op.table == shim.table:
+        column = op.from_
+    elif isinstance(op, ops.AlterColumn) and op.table == shim.table:
+        # The view's writes fill a column N-1 leaves out with the default it had when made.
+        was, now = op.from_, op.to
+        if (was.storage_type, was.max_length, was.default) == (
+            now.storage_type, now.max_length, now.default):  # fmt: skip
+            return False  # nullability, an index, choices: the view reads the column the same
+        column = op.column
+    else:
+        return False
+    return read is None or column in read
 
 
 @frozen

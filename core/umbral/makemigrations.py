@@ -19,7 +19,7 @@ from umbral.errors import PluginError, UmbralError
 from umbral.migration import Migration, sanitize_suffix, suffix_for
 from umbral.naming import given_names
 from umbral.operations import CreateTable, DropTable, Operation
-from umbral.schema import Snapshot, backfill_problem, following
+from umbral.schema import Shim, Snapshot, backfill_problem, following
 from umbral.values import record
 
 
@@ -61,6 +61,16 @@ def _long_names(env: Environment, operations: list[Operation]) -> list[Note]:
                 )
             )
     return out
+
+
+def _read_by(env: Environment, plugin: str, shim: Shim) -> set[str] | None:
+    """The columns a live shim's view reads: its table's when the view was made (the
+    migration that made it, ``since``); None when that migration is gone (squashed)."""
+    made = next((m for m in env.migrations(plugin) if m.id == shim.since), None)
+    if made is None:
+        return None
+    model = next((x for x in made.snapshot_after.models.values() if x.table == shim.table), None)
+    return None if model is None else {c.name for c in model.fields}
 
 
 def _is_initial(operations: list[Operation]) -> bool:
@@ -144,7 +154,12 @@ def plan_migrations(
             id=mid,
             operations=operations,
             snapshot_after=carry_shims(
-                previous, current, mid, operations, f"umbral makemigrations ({plugin})"
+                previous,
+                current,
+                mid,
+                operations,
+                f"umbral makemigrations ({plugin})",
+                lambda shim, p=plugin: _read_by(env, p, shim),
             ),
             depends_on=[previous_migration.key] if previous_migration else [],
             path=env.info(plugin).migrations_dir / f"{env.next_id(plugin, suffix)}.json",
