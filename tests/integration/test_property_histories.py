@@ -11,9 +11,12 @@ before an ``ADD COLUMN`` and foreign keys pointing at other tables' rows include
 schema equals that of a fresh database built from the final models in one migration; migrating
 back to an earlier migration and forward, and back to zero and forward, give the same schema.
 A step may squash the migrations written so far (and delete the first original), so the
-trips back cross recorded squashes. A step may branch: two changes made from the same migration
-on two branches (one deployed first, or both at once) and ``makemigrations --merge``, which
-must refuse exactly the branches that cannot both run and otherwise leave nothing to do.
+trips back cross recorded squashes. A rename may leave a compatibility shim
+(``--compat``); a later change that would break it waits for its contract migration
+(``--drop-compat``), as its user's would. A step may branch: two changes made from the same
+migration on two branches (one deployed first, or both at once) and ``makemigrations
+--merge``, which must refuse exactly the branches that cannot both run and otherwise leave
+nothing to do.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ from hypothesis import strategies as st
 from conftest import MYSQL_URL, POSTGRES_URL, execute, is_mysql, rows, schema_of
 from umbral import Model, fields
 from umbral.app import App
-from umbral.errors import CannotSquash, MergeConflict
+from umbral.compat import live_shims
+from umbral.errors import CannotSquash, MergeConflict, UmbralError
 
 CASTS = {"SmallInt": "Integer", "Integer": "BigInt", "Real": "Double", "BigInt": "Text"}
 SCALARS = ["SmallInt", "Integer", "BigInt", "Real", "Text", "Boolean"]
@@ -74,6 +78,8 @@ class History:
 
     #: Whether two branches were merged (their columns then stand in application order).
     merged: bool = False
+    #: Whether the step's renames leave compatibility shims (``makemigrations --compat``).
+    compat: bool = False
 
     def fresh(self, prefix: str) -> str:
         self.counter += 1
@@ -98,6 +104,7 @@ def step(h: History, action: int, pick: int) -> None:
             other.cols = [c for c in other.cols if c.fk != model.name]
     elif action == 2:  # rename a table (class-name match)
         model.table = h.fresh("t")
+        h.compat = pick % 5 == 4
         if pick % 3 == 0:
             # Long: its index and constraint names outgrow 63 bytes, and every long name
             # shares its first 58 bytes (PostgreSQL's name for its primary key).
@@ -112,8 +119,9 @@ def step(h: History, action: int, pick: int) -> None:
         model.cols.append(new)
     elif action == 4 and col and len(cols) > 1:  # drop a column
         model.cols.pop(i)
-    elif action == 5 and col:  # rename a column
+    elif action == 5 and col:  # rename a column, on some picks with a shim for N-1
         model.cols[i] = replace(col, name=h.fresh("r"))
+        h.compat = pick % 5 == 4
     elif action == 6 and col and col.fk is None:  # flip nullability
         if col.nullable and col.default is None and pick % 3 == 0:  # NULLs take a backfill
             model.cols[i] = replace(col, nullable=False)
@@ -159,6 +167,28 @@ def classes(h: History) -> list[type]:
 
 def make_app(root: Path, h: History, url: str) -> App:
     return App(models=classes(h), database=url, plugins=[], root=root)
+
+
+def make_migrations(root: Path, h: History, url: str, **kwargs: object) -> None:
+    """``makemigrations`` as its user runs it: a step whose renames ask for shims passes
+    ``--compat`` (not where a shim's name would be long: MySQL refuses those); a change
+    refused because it would break a live shim waits for the shims' contract migrations
+    (``--drop-compat``), then is made."""
+    compat = h.compat and all(len(m.table or m.name) < 40 for m in h.models.values())
+    h.compat = False
+    try:
+        make_app(root, h, url).makemigrations(compat=compat, **kwargs)  # type: ignore[arg-type]
+    except UmbralError as exc:
+        if "is live and reads it" not in str(exc):
+            raise
+        drop_shims(root, h, url)
+        make_app(root, h, url).makemigrations(compat=compat, **kwargs)  # type: ignore[arg-type]
+
+
+def drop_shims(root: Path, h: History, url: str) -> None:
+    """Write the contract migration of every live compatibility shim."""
+    for live in live_shims(make_app(root, h, url).env):
+        make_app(root, h, url).makemigrations(drop_compat=live.shim.name)
 
 
 class Db:
@@ -315,6 +345,9 @@ def run_history(
     db = Db(url)
     h = History()
     for action, pick in history:
+        if action in (SQUASH, BRANCH):
+            # Neither squashes nor branches a live shim: its contract comes first.
+            drop_shims(root, h, url)
         if action == SQUASH:
             squash(root, h, url, pick)
             continue
@@ -325,9 +358,8 @@ def run_history(
         before = observe(db, h)  # keyed by model: survives renames
         step(h, action, pick)
         filled = take_backfills(h)
-        app = make_app(root, h, url)
-        app.makemigrations(backfills=dict(filled.values()))
-        app.migrate(allow_destructive=True)
+        make_migrations(root, h, url, backfills=dict(filled.values()))
+        make_app(root, h, url).migrate(allow_destructive=True)
         check_kept(db, h, before, filled, history)
         insert_rows(db, h)
 
@@ -449,6 +481,7 @@ def branch(root: Path, h: History, db: Db, url: str, pick: int, history: list) -
     before = observe(db, h)
     first = copy.deepcopy(h)
     step(first, pick % 11, pick // 3)
+    first.compat = False  # branches rename without shims
     filled = take_backfills(first)
     on_disk = set(directory.glob("*.json"))
     make_app(root, first, url).makemigrations(backfills=dict(filled.values()))
@@ -461,6 +494,7 @@ def branch(root: Path, h: History, db: Db, url: str, pick: int, history: list) -
     second = copy.deepcopy(base)
     second.counter = first.counter  # fresh names stay unique across the branches
     step(second, (pick // 11) % 11, pick // 7 + 1)
+    second.compat = False
     filled_second = take_backfills(second)
     first.counter = second.counter
     aside = root / "aside"
@@ -617,6 +651,12 @@ BRANCHES_DEPLOYED_FIRST = [(0, 0), (BRANCH, 80)]
 BRANCHES_AT_ONCE = [(0, 0), (BRANCH, 69)]
 #: One branch renames the table, the other changes it: the merge must be refused.
 BRANCH_RENAMES_WHAT_THE_OTHER_CHANGES = [(0, 0), (BRANCH, 68)]
+#: A column renamed with a shim, then dropped: the drop waits for the shim's contract
+#: migration (PostgreSQL refused it at migrate; MySQL left the view naming it).
+SHIM_THEN_DROPPED = [(0, 0), (3, 0), (5, 4), (4, 0)]
+#: A table renamed with a shim that is still live at the end: the trips back and to zero
+#: undo the rename with its view.
+SHIM_LIVE_AT_THE_END = [(0, 0), (3, 1), (2, 4)]
 SETTINGS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -636,6 +676,8 @@ SETTINGS = settings(
 @example(history=BRANCHES_DEPLOYED_FIRST)
 @example(history=BRANCHES_AT_ONCE)
 @example(history=BRANCH_RENAMES_WHAT_THE_OTHER_CHANGES)
+@example(history=SHIM_THEN_DROPPED)
+@example(history=SHIM_LIVE_AT_THE_END)
 def test_histories_never_lose_a_row_or_change_a_value(tmp_path_factory, history) -> None:
     run_history(
         history,
@@ -658,6 +700,8 @@ def test_histories_never_lose_a_row_or_change_a_value(tmp_path_factory, history)
 @example(history=BRANCHES_DEPLOYED_FIRST)
 @example(history=BRANCHES_AT_ONCE)
 @example(history=BRANCH_RENAMES_WHAT_THE_OTHER_CHANGES)
+@example(history=SHIM_THEN_DROPPED)
+@example(history=SHIM_LIVE_AT_THE_END)
 def test_histories_never_lose_a_row_or_change_a_value_on_postgres(
     tmp_path_factory, postgres_admin, history
 ) -> None:
@@ -679,6 +723,8 @@ def test_histories_never_lose_a_row_or_change_a_value_on_postgres(
 @example(history=BRANCHES_DEPLOYED_FIRST)
 @example(history=BRANCHES_AT_ONCE)
 @example(history=BRANCH_RENAMES_WHAT_THE_OTHER_CHANGES)
+@example(history=SHIM_THEN_DROPPED)
+@example(history=SHIM_LIVE_AT_THE_END)
 def test_histories_never_lose_a_row_or_change_a_value_on_mysql(
     tmp_path_factory, mysql_admin, history
 ) -> None:
