@@ -161,9 +161,38 @@ def diff(
     # Views are dropped before and created after every table operation; a view that reads a
     # table this diff touches is re-created so it sees the new definition (SPEC §7).
     view_drops, view_creates = _generate_views(previous, current, _touched(result.operations))
+    result.notes.extend(_stale_view_sql(result.operations, view_creates, current))
     result.operations[:0] = view_drops
     result.operations.extend(view_creates)
     return result
+
+
+def _stale_view_sql(
+    operations: list[ops.Operation], creates: list[ops.Operation], current: Snapshot
+) -> list[Note]:
+    """A warning for each re-created view whose SQL still names a table this diff renames or
+    drops: the SQL runs as written, so the view fails to be made (PostgreSQL; MySQL, part way
+    through the migration) or is made reading a table that is gone (SQLite). A warning, not an
+    error: the name may be an alias or a column of the same spelling."""
+    gone: dict[str, str] = {}
+    for op in operations:
+        if isinstance(op, ops.RenameTable):
+            gone[op.from_] = f"renames to `{op.to}`"
+        elif isinstance(op, ops.DropTable):
+            gone[op.table] = "drops"
+    still = {m.table for m in current.models.values()}
+    return [
+        Note(
+            "stderr",
+            f"warning: umbral makemigrations: view `{create.name}` names `{table}`, which this "
+            f"migration {what}: its SQL runs as written when the view is re-created; update it "
+            "if it means that table",
+        )
+        for create in creates
+        if isinstance(create, ops.CreateView)
+        for table, what in sorted(gone.items())
+        if table not in still and _reads(create.sql, table)
+    ]
 
 
 def _touched(operations: list[ops.Operation]) -> set[str]:

@@ -60,3 +60,27 @@ def test_view_lifecycle(any_project: Project) -> None:
     r = p.run("migrate", "app/0003_auto")
     assert r.code == 0, r
     assert rows(p.database, "SELECT title FROM published_post") == [("b",)]
+
+
+def test_a_view_still_naming_a_renamed_table_is_warned_about(project: Project) -> None:
+    """A table renamed while a view's SQL still names it: the view is re-created around the
+    rename with its SQL as written, which fails on PostgreSQL and MySQL (part way there) and
+    leaves SQLite's view reading a table that is gone. makemigrations says so."""
+    p = project
+    p.models(POST + VIEW)
+    assert p.run("makemigrations").code == 0
+    renamed = POST.replace("class Post(Model):", 'class Post(Model, table="article"):')
+    p.models(renamed + VIEW)
+    r = p.run("makemigrations")
+    assert r.code == 0, r
+    assert r.err_lines == [
+        "warning: umbral makemigrations: view `published_post` names `post`, which this "
+        "migration renames to `article`: its SQL runs as written when the view is re-created; "
+        "update it if it means that table"
+    ], r
+    # With the SQL updated, nothing is said.
+    (p.root / "migrations" / "app" / "0002_auto.json").unlink()
+    p.models(renamed + VIEW.replace("FROM post", "FROM article"))
+    r = p.run("makemigrations")
+    assert (r.code, r.err_lines) == (0, []), r
+    assert p.run("migrate").code == 0
