@@ -228,6 +228,14 @@ def test_safety_rules_by_server_version() -> None:
     assert _tags(ops.AddIndex(table="post", columns=("title",))) == []
 
 
+def test_a_new_foreign_key_names_the_table_the_server_copies() -> None:
+    fk = C("author_id", "ForeignKey", nullable=True, fk_target="author", fk_column="id")
+    op = ops.AddColumn(table="post", column=fk)
+    [finding] = safety.classify(op, MySQLBackend(), {"operations": [op]})
+    assert finding.tag == safety.TAG_FK
+    assert "the server copies `post` (ALGORITHM=COPY" in finding.message
+
+
 def test_safety_rules_for_type_changes() -> None:
     def alter(old: C, new: C) -> list[str]:
         return _tags(ops.AlterColumn(table="post", column="c", from_=old, to=new))

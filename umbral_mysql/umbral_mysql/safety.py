@@ -129,7 +129,7 @@ def _add_column(op: ops.AddColumn, backend: Any) -> list[Finding]:
                 W,
                 TAG_FK,
                 f"adds foreign key on `{op.table}.{col.name}` -> `{col.fk_target}`: with "
-                "foreign_key_checks on, the server copies `{op.table}` (ALGORITHM=COPY: writes "
+                f"foreign_key_checks on, the server copies `{op.table}` (ALGORITHM=COPY: writes "
                 "wait for the whole copy) to check existing rows. On a large table add the "
                 "column first and the key in a later migration, or use an online tool",
             )
