@@ -237,13 +237,16 @@ class Backend:
 
     # -- compatibility shims (makemigrations --compat) ------------------------------------
 
-    def compat_shim_sql(self, shim: Shim, model: ModelState | None) -> list[str]:
+    def compat_shim_sql(
+        self, shim: Shim, model: ModelState | None, *, listed: bool = False
+    ) -> list[str]:
         """The view that keeps a renamed table's old name (or a renamed column's old name)
         working for the previous release: a plain view of the table that a database which
         updates simple views (PostgreSQL) reads and writes through. ``model`` is the table
-        as it is after the rename; a backend whose views are read-only adds triggers."""
+        as it is after the rename (``listed``: only the columns the view shows, named one by
+        one); a backend whose views are read-only adds triggers."""
         q = self.quote
-        if shim.from_ is None or model is None:
+        if model is None or (shim.from_ is None and not listed):
             return [f"CREATE VIEW {q(shim.name)} AS SELECT * FROM {q(shim.table)}"]
         cols = ", ".join(
             f"{q(c.name)} AS {q(shim.from_)}" if c.name == shim.to else q(c.name)
@@ -252,7 +255,11 @@ class Backend:
         return [f"CREATE VIEW {q(shim.name)} AS SELECT {cols} FROM {q(shim.table)}"]
 
     def render_create_compat_shim(self, op: ops.CreateCompatShim, ctx: RenderContext) -> list[str]:
-        return self.compat_shim_sql(op.shim(), ctx.state.get(op.table))
+        model = ctx.state.get(op.table)
+        if model is None or op.columns is None:
+            return self.compat_shim_sql(op.shim(), model)
+        shown = tuple(c for c in model.fields if c.name in op.columns)
+        return self.compat_shim_sql(op.shim(), replace(model, fields=shown), listed=True)
 
     def render_drop_compat_shim(self, op: ops.DropCompatShim, ctx: RenderContext) -> list[str]:
         return [f"DROP VIEW IF EXISTS {self.quote(op.name)}"]

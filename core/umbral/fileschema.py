@@ -276,7 +276,7 @@ OPERATIONS: dict[str, dict[str, Spec]] = {
                     "backfill?": ANY},
     "RenameTable": {"from": NAME, "to": NAME, "compat?": BOOL},
     "RenameColumn": {"table": NAME, "from": NAME, "to": NAME, "compat?": BOOL},
-    "CreateCompatShim": SHIM_FIELDS,
+    "CreateCompatShim": {**SHIM_FIELDS, "columns?": Names()},
     "DropCompatShim": SHIM_FIELDS,
     "CreateM2MTable": {"table": NAME, "parent_table": NAME, "parent_column": NAME,
                        "child_table": NAME, "child_column": NAME,

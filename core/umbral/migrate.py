@@ -20,7 +20,13 @@ from umbral.branches import Branches
 from umbral.errors import MigrationFileError, NameTooLong, Refused
 from umbral.graph import Graph
 from umbral.migration import Migration, table_renames
-from umbral.operations import IrreversibleOperation, Operation, State, apply_all
+from umbral.operations import (
+    CreateCompatShim,
+    IrreversibleOperation,
+    Operation,
+    State,
+    apply_all,
+)
 from umbral.operations import state_from_snapshot as _from_snapshot
 from umbral.plan import Step, Target, is_backward, make_plan, no_such_migration, parse_spec
 from umbral.safety import Finding, OpSafety, check_pending_safety, classify_operation
@@ -433,6 +439,8 @@ class Migrator:
                         "--allow-irreversible to skip that step"
                     ) from None
             state = op.apply(state)
+        reverse = [self._as_made(m, op) if isinstance(op, CreateCompatShim) else op
+                   for op in reverse]  # fmt: skip
         if blocked and not allow:
             raise Refused(
                 f"umbral migrate: un-applying {m.key} cannot restore the data removed by: "
@@ -440,6 +448,26 @@ class Migrator:
                 + ". Pass --allow-irreversible to un-apply it anyway"
             )
         return reverse
+
+    def _as_made(self, m: Migration, op: CreateCompatShim) -> CreateCompatShim:
+        """The reverse of ``m``'s drop of a shim: its view over the columns it had when the
+        migration that made it ran (``Shim.since``); all of them when that one is gone."""
+        if op.columns is not None:
+            return op
+        for dep in m.depends_on:
+            prev = self.by_key.get(dep)
+            if prev is None or prev.plugin != m.plugin:
+                continue
+            shim = prev.snapshot_after.shim(op.name)
+            made = self.by_key.get(f"{m.plugin}/{shim.since}") if shim is not None else None
+            if made is None:
+                return op
+            model = next(
+                (x for x in made.snapshot_after.models.values() if x.table == op.table), None
+            )
+            if model is not None:
+                return replace(op, columns=tuple(c.name for c in model.fields))
+        return op
 
     # -- bookkeeping without SQL ----------------------------------------------------------
 

@@ -657,6 +657,9 @@ SHIM_THEN_DROPPED = [(0, 0), (3, 0), (5, 4), (4, 0)]
 #: A table renamed with a shim that is still live at the end: the trips back and to zero
 #: undo the rename with its view.
 SHIM_LIVE_AT_THE_END = [(0, 0), (3, 1), (2, 4)]
+#: A column added while a shim lives, then the shim dropped (a later drop waits for it): going
+#: back past the drop re-makes the view without the column its own un-applying then drops.
+SHIM_OUTLIVED_BY_A_COLUMN = [(0, 0), (5, 4), (3, 1), (4, 0)]
 SETTINGS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -678,6 +681,7 @@ SETTINGS = settings(
 @example(history=BRANCH_RENAMES_WHAT_THE_OTHER_CHANGES)
 @example(history=SHIM_THEN_DROPPED)
 @example(history=SHIM_LIVE_AT_THE_END)
+@example(history=SHIM_OUTLIVED_BY_A_COLUMN)
 def test_histories_never_lose_a_row_or_change_a_value(tmp_path_factory, history) -> None:
     run_history(
         history,
@@ -702,6 +706,7 @@ def test_histories_never_lose_a_row_or_change_a_value(tmp_path_factory, history)
 @example(history=BRANCH_RENAMES_WHAT_THE_OTHER_CHANGES)
 @example(history=SHIM_THEN_DROPPED)
 @example(history=SHIM_LIVE_AT_THE_END)
+@example(history=SHIM_OUTLIVED_BY_A_COLUMN)
 def test_histories_never_lose_a_row_or_change_a_value_on_postgres(
     tmp_path_factory, postgres_admin, history
 ) -> None:
@@ -725,6 +730,7 @@ def test_histories_never_lose_a_row_or_change_a_value_on_postgres(
 @example(history=BRANCH_RENAMES_WHAT_THE_OTHER_CHANGES)
 @example(history=SHIM_THEN_DROPPED)
 @example(history=SHIM_LIVE_AT_THE_END)
+@example(history=SHIM_OUTLIVED_BY_A_COLUMN)
 def test_histories_never_lose_a_row_or_change_a_value_on_mysql(
     tmp_path_factory, mysql_admin, history
 ) -> None:

@@ -189,12 +189,14 @@ class SQLiteBackend(SQLiteConnection):
         relaxed = replace(old, **{a: getattr(new, a) for a in _DEFINITION_ONLY})
         return relaxed.db_attributes() == new.db_attributes()
 
-    def compat_shim_sql(self, shim: Shim, model: ModelState | None) -> list[str]:
+    def compat_shim_sql(
+        self, shim: Shim, model: ModelState | None, *, listed: bool = False
+    ) -> list[str]:
         """SQLite views are read-only: INSTEAD OF triggers write through to the table. The
         trigger cannot tell a column the writer left out from an explicit NULL: a NOT NULL
         column with a default gets its default for NULL (it could not hold NULL anyway), a
         nullable one gets NULL."""
-        out = super().compat_shim_sql(shim, model)
+        out = super().compat_shim_sql(shim, model, listed=listed)
         if model is None:
             return out
         q = self.quote

@@ -113,6 +113,10 @@ class CreateCompatShim(Operation):
     table: str
     from_: str | None = None
     to: str | None = None
+    #: The table's columns the view shows (None: all of them). Un-applying a shim's drop
+    #: re-creates it over the columns it had when made: the table may have gained some since,
+    #: whose migrations, un-applied next, drop them.
+    columns: tuple[str, ...] | None = None
 
     @classmethod
     def of(cls, shim: Shim) -> CreateCompatShim:
