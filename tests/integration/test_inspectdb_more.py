@@ -5,6 +5,7 @@ migrations umbral makes afterwards."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -402,3 +403,41 @@ def test_python_api_takes_patterns(tmp_path: Path, sqlite_url: str) -> None:
     models = (tmp_path / "out" / "models.py").read_text()
     assert "class ShopItem(Model):" in models and "class Audit(Model):" in models
     assert "ShopOrder" not in models
+
+
+@pytest.mark.mysql
+def test_mysql_keeps_an_adopted_columns_type_when_a_change_leaves_it(
+    mysql_url: str, tmp_path: Path
+) -> None:
+    """MODIFY COLUMN restates a column's whole definition: a change of nullability, default
+    or comment on an adopted ``DECIMAL(10,2)``, ``CHAR(2)`` or ``INT UNSIGNED`` column made it
+    the models' type (``DECIMAL(65,30)``, ``VARCHAR(2)``, ``INT``: 9.99 read back as
+    9.990000000000000000000000000000, and 4000000000 refused part way through)."""
+    p = make_project(tmp_path, mysql_url)
+    execute(
+        mysql_url,
+        "CREATE TABLE item (id BIGINT AUTO_INCREMENT PRIMARY KEY, price DECIMAL(10,2) NOT NULL, "
+        "code CHAR(2) NOT NULL DEFAULT 'US', n INT UNSIGNED NOT NULL)",
+        "INSERT INTO item (price, code, n) VALUES (9.99, 'DE', 4000000000)",
+    )
+    adopt_config(p)
+    assert p.run("inspectdb", "--output", "legacy").code == 0
+    assert_round_trip(p)
+    types = (
+        "SELECT column_name, column_type FROM information_schema.columns "
+        "WHERE table_schema = DATABASE() AND table_name = 'item' ORDER BY ordinal_position"
+    )
+    before = rows(mysql_url, types)
+    _change(p, "price = fields.Decimal()", "price = fields.Decimal(nullable=True)")
+    _change(p, 'default="US"', 'default="FR"')
+    _change(p, "n = fields.Integer()", 'n = fields.Integer(help="units")')
+    assert p.run("makemigrations").code == 0
+    r = p.run("migrate")
+    assert r.code == 0, r
+    assert rows(mysql_url, types) == before
+    assert rows(mysql_url, "SELECT price, code, n FROM item") == [
+        (Decimal("9.99"), "DE", 4000000000)
+    ]
+    assert rows(mysql_url, "SELECT column_default FROM information_schema.columns WHERE "
+                "table_schema = DATABASE() AND column_name = 'code'") == [("'FR'",)]  # fmt: skip
+    assert p.run("checkschema").code == 0

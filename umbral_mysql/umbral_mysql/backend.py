@@ -465,7 +465,11 @@ class MySQLBackend(MySQLConnection):
             or old.help != new.help
         ):
             keep = not type_changed and not _has_own_default(old) and not _has_own_default(new)
-            out.append(self.modify_column(op.table, new, retyped=retyped, keep_default=keep))
+            out.append(
+                self.modify_column(
+                    op.table, new, retyped=retyped, keep_default=keep, keep_type=not type_changed
+                )
+            )
         if new.unique and not old.unique and not new.primary_key:
             out += self.unique_check(op.table, (op.column,), ctx)
             out.append(self.index_sql(op.table, (op.column,), True, cols))
@@ -488,17 +492,24 @@ class MySQLBackend(MySQLConnection):
                 f"cannot set the comment of `{op.table}.{op.column}`: MySQL restates the whole "
                 "column definition, and the column is not known to the migrations"
             )
-        return [self.modify_column(op.table, replace(col, help=op.comment or None))]
+        return [self.modify_column(op.table, replace(col, help=op.comment or None), keep_type=True)]
 
     def modify_column(
-        self, table: str, col: Column, retyped: bool = False, keep_default: bool = False
+        self,
+        table: str,
+        col: Column,
+        retyped: bool = False,
+        keep_default: bool = False,
+        keep_type: bool = False,
     ) -> ModifyColumn:
         """``MODIFY COLUMN`` with the column's whole new definition, keeping a CHECK the
         database wrote on the column (``steps.ModifyColumn``; ``retyped``: the column changes
         between text and another type; ``keep_default``: the models give it no default, and
-        the one the database has is repeated)."""
+        the one the database has is repeated; ``keep_type``: the change leaves the type alone,
+        and the type the database has is repeated)."""
         sql = f"ALTER TABLE {self.quote(table)} MODIFY COLUMN {self.column_def(col)}"
-        return ModifyColumn(table, col.name, sql, retyped, keep_default)
+        typed = f"{self.quote(col.name)} {self.sql_type(col)}" if keep_type else None
+        return ModifyColumn(table, col.name, sql, retyped, keep_default, typed)
 
     # -- indexes --------------------------------------------------------------------------
 

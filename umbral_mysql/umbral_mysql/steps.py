@@ -231,6 +231,12 @@ class ModifyColumn(_Resolved):
     #: a default the database has (an expression ``inspectdb`` could not adopt, ``uuid()``)
     #: and its ``ON UPDATE`` are repeated, as the MODIFY would drop them.
     keep_default: bool = False
+    #: The change leaves the column's type alone: the start of ``sql`` naming the column and
+    #: the type the models give it, which the type the database has replaces. An adopted
+    #: column's type says more than the models can (``DECIMAL(10,2)``, ``CHAR(2)``,
+    #: ``INT UNSIGNED``); MODIFY repeats the whole definition, so it would otherwise become
+    #: the models' (``DECIMAL(65,30)``) on a change of nullability, default or comment.
+    typed: str | None = None
 
     @property
     def statements(self) -> tuple[str, ...]:
@@ -241,6 +247,11 @@ class ModifyColumn(_Resolved):
             "ModifyColumn (on MariaDB, repeats the CHECK the column's definition holds, as "
             "information_schema lists it)"
         ]
+        if self.typed is not None:
+            out.append(
+                "ModifyColumn (keeps the column's type as the database has it, where it "
+                "differs from the models')"
+            )
         if self.keep_default:
             out.append(
                 "ModifyColumn (repeats the default and ON UPDATE the database holds and the "
@@ -250,6 +261,16 @@ class ModifyColumn(_Resolved):
 
     def resolve(self, conn: Connection) -> list[str]:
         statement = self.sql
+        if self.typed is not None and statement.count(self.typed) == 1:
+            rows = _rows(
+                conn,
+                "SELECT COLUMN_TYPE FROM information_schema.COLUMNS "
+                "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND COLUMN_NAME = %s",
+                (self.table, self.column),
+            )
+            if rows:
+                name = self.typed.split(" ", 1)[0]
+                statement = statement.replace(self.typed, f"{name} {rows[0][0]}")
         if self.keep_default:
             statement += _database_default(conn, self.table, self.column)
         if getattr(conn.dialect, "is_mariadb", False) and _has_checks(conn, self.table):

@@ -327,6 +327,13 @@ def _plan_column(
     if col.comment:
         opts["help"] = col.comment
     _plan_default(col, umbral_type, is_pk, opts, fp, where, warn)
+    if umbral_type == "Decimal" and "(" in col.type:
+        # The column keeps them, and a change of its nullability or default keeps its type;
+        # a database built from the migrations has the field's own (PostgreSQL NUMERIC,
+        # MySQL DECIMAL(65,30)).
+        warn(f"{where}: {col.type} has a precision and scale umbral's Decimal does not carry "
+             "(the column keeps them; a database built from the migrations does not)")  # fmt: skip
+        fp.notes.append(f"{col.type} in the database")
     if col.generated is not None:
         warn(f"{where}: a generated column (AS ({col.generated})); the model has a plain field")
         fp.notes.append(f"generated column in the database: AS ({col.generated})")
