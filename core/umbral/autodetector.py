@@ -191,8 +191,14 @@ def _stale_view_sql(
         for create in creates
         if isinstance(create, ops.CreateView)
         for table, what in sorted(gone.items())
-        if table not in still and _reads(create.sql, table)
+        if table not in still and _names_table(create.sql, table)
     ]
+
+
+def _names_table(sql: str, name: str) -> bool:
+    """``_reads``, but not a qualified column (``i.customer``): a word after a dot is a
+    column of a table the SQL names otherwise."""
+    return re.search(rf"(?<![\w$.]){re.escape(name)}(?![\w$])", sql, re.IGNORECASE) is not None
 
 
 def _touched(operations: list[ops.Operation]) -> set[str]:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from umbral import operations as ops
 from umbral.errors import UmbralError
-from umbral.schema import Shim, Snapshot
+from umbral.schema import Column, Shim, Snapshot
 from umbral.values import frozen
 
 if TYPE_CHECKING:
@@ -42,12 +42,15 @@ def carry_shims(previous: Snapshot, current: Snapshot, migration_id: str,
     shims = list(previous.shims)
     for op in operations:
         for live in shims:
-            if breaks(op, live, read(live) if read is not None else None):
+            why = breaks(op, live, read(live) if read is not None else None)
+            otherwise = f"leave {live.table} as it is until then"
+            if why is None and live.name in _names_made(op):
+                why, otherwise = "has that name", "choose another name"
+            if why is not None:
                 raise UmbralError(
                     f"{where}: {op.describe()}: compatibility view {live.name} of {live.table} "
-                    f"is live and reads it; run `umbral makemigrations --drop-compat {live.name}` "
-                    "and migrate first (once the previous release is gone), or leave "
-                    f"{live.table} as it is until then"
+                    f"is live and {why}; run `umbral makemigrations --drop-compat {live.name}` "
+                    f"and migrate first (once the previous release is gone), or {otherwise}"
                 )
         if isinstance(op, RENAMES) and op.compat:
             shim = op.shim(migration_id)
@@ -57,32 +60,57 @@ def carry_shims(previous: Snapshot, current: Snapshot, migration_id: str,
                     f"run `umbral makemigrations --drop-compat {shim.name}` and migrate first, "
                     "or rename without --compat"
                 )
+            taken = {m.table for m in current.models.values()}
+            if shim.name in taken:
+                raise UmbralError(
+                    f"{where}: {op.describe()}: its compatibility view would be {shim.name}, "
+                    "the name of a table or view of the models; rename without --compat, or "
+                    "give that model another table="
+                )
             shims.append(shim)
     return Snapshot(current.models, tuple(shims)) if shims else current
 
 
-def breaks(op: ops.Operation, shim: Shim, read: set[str] | None) -> bool:
-    """Whether ``op`` breaks the view of live ``shim``, which reads the columns ``read`` of its
-    table (None: all): PostgreSQL refuses to drop a table or column a view reads or change its
-    type; MySQL and MariaDB leave the view naming a table or column no longer there (also after
-    a rename); SQLite's triggers that write through the view fail the same way; and the
-    view's writes would keep a changed default's old value."""
+def _names_made(op: ops.Operation) -> set[str]:
+    """The tables and views ``op`` creates or renames to."""
+    if isinstance(op, ops.CreateTable | ops.CreateM2MTable):
+        return {op.table}
+    if isinstance(op, ops.RenameTable):
+        return {op.to}
+    if isinstance(op, ops.CreateView):
+        return {op.name}
+    return set()
+
+
+def breaks(op: ops.Operation, shim: Shim, read: set[str] | None) -> str | None:
+    """How ``op`` breaks the view of live ``shim``, which reads the columns ``read`` of its
+    table (None: all), or None: PostgreSQL refuses to drop a table or column a view reads or
+    change its type; MySQL and MariaDB leave the view naming a table or column no longer there
+    (also after a rename); SQLite's triggers that write through the view fail the same way; and
+    the triggers' writes keep a changed default's old value."""
     if isinstance(op, ops.DropTable | ops.RenameTable):
-        return (op.table if isinstance(op, ops.DropTable) else op.from_) == shim.table
+        table = op.table if isinstance(op, ops.DropTable) else op.from_
+        return "reads it" if table == shim.table else None
+    why = "reads it"
     if isinstance(op, ops.DropColumn) and op.table == shim.table:
         column = op.column
     elif isinstance(op, ops.RenameColumn) and op.table == shim.table:
         column = op.from_
     elif isinstance(op, ops.AlterColumn) and op.table == shim.table:
-        # The view's writes fill a column N-1 leaves out with the default it had when made.
         was, now = op.from_, op.to
-        if (was.storage_type, was.max_length, was.default) == (
-            now.storage_type, now.max_length, now.default):  # fmt: skip
-            return False  # nullability, an index, choices: the view reads the column the same
+        if (was.storage_type, was.max_length) == (now.storage_type, now.max_length):
+            if _filled(was) == _filled(now):
+                return None  # nullability, an index, choices: the view reads it the same
+            why = "fills the column with the default it was made with"
         column = op.column
     else:
-        return False
-    return read is None or column in read
+        return None
+    return why if read is None or column in read else None
+
+
+def _filled(column: Column) -> tuple[object, ...]:
+    """What a write that leaves ``column`` out stores: its default, or the time."""
+    return (column.default, column.auto_now_add, column.auto_now)
 
 
 @frozen

@@ -281,7 +281,53 @@ def test_a_column_the_live_shim_does_not_read_may_change(any_project: Project) -
         'class Post(Model):\n    headline = fields.Text()\n    status = fields.Text(default="x")\n'
     )
     r = p.run("makemigrations")
-    assert r.code == 1 and "compatibility view post_compat of post is live" in r.stderr, r
+    assert r.code == 1, r
+    assert (
+        "compatibility view post_compat of post is live and fills the column with the default "
+        "it was made with"
+    ) in r.stderr, r
+    # So would an auto_now_add it gains (SQLite's trigger fills in what it was made with).
+    p.models(
+        "class Post(Model):\n    headline = fields.Text()\n"
+        "    status = fields.Timestamp(auto_now_add=True, nullable=True)\n"
+    )
+    assert p.run("makemigrations").code == 1
+
+
+def test_a_name_a_live_shim_holds_is_not_given_to_another_table(project: Project) -> None:
+    """A live shim's view has a name: a new table (or a rename) to it would fail at migrate
+    ("already exists"), as would a compat view named as a table of the models."""
+    p = project
+    models(p)
+    ok(p, "makemigrations")
+    models(p, kw=', table="article"')
+    ok(p, "makemigrations", "--compat")
+    p.models(POST.format(kw=', table="article"', column="title") + LEGACY.format(table="post"))
+    r = p.run("makemigrations")
+    assert r.code == 1, r
+    assert r.err_lines == [
+        "error: umbral makemigrations (app): Create table post: compatibility view post of "
+        "article is live and has that name; run `umbral makemigrations --drop-compat post` and "
+        "migrate first (once the previous release is gone), or choose another name"
+    ], r
+    article = POST.format(kw=', table="article"', column="title")
+    p.models(article + LEGACY.format(table="legacy"))
+    ok(p, "makemigrations")
+    renamed = LEGACY.format(table="legacy").replace("note =", "text =")
+    p.models(article + renamed + LEGACY.format(table="legacy_compat").replace("Legacy", "Other"))
+    r = p.run("makemigrations", "--compat")
+    assert r.code == 1, r
+    assert r.err_lines[-1].endswith(
+        "its compatibility view would be legacy_compat, the name of a table or view of the "
+        "models; rename without --compat, or give that model another table="
+    ), r
+    assert len(p.migration_files()) == 3
+
+
+LEGACY = """
+class Legacy(Model, table="{table}"):
+    note = fields.Text()
+"""
 
 
 @pytest.mark.parametrize("shim", ["table", "column"])

@@ -729,3 +729,22 @@ def test_a_rename_applied_to_the_state_moves_what_refers_to_the_table() -> None:
     post = state["post"]
     assert post.column("tag").fk_target == "label"  # type: ignore[union-attr]
     assert [(r.field, r.table, r.target) for r in post.m2m] == [("labels", "post_labels", "label")]
+
+
+@pytest.mark.parametrize(
+    ("sql", "warned"),
+    [
+        ("SELECT c.id FROM customer c", True),  # the old name, as its user forgot to change
+        ("SELECT c.id FROM client AS customer", True),  # an alias: a word, warned all the same
+        ("SELECT i.id FROM invoice i JOIN client c ON i.customer = c.id", False),  # a column
+        ("SELECT c.id FROM client c", False),
+    ],
+)
+def test_a_view_naming_a_renamed_table_is_warned_about(sql: str, warned: bool) -> None:
+    customer = type("Customer", (Model,), {"name": fields.Text()})
+    client = type("Customer", (Model,), {"name": fields.Text()}, table="client")
+    view = type("Names", (Model,), {}, view="SELECT 1")
+    renamed = type("Names", (Model,), {}, view=sql)
+    d = diff(snap(customer, view), snap(client, renamed))
+    said = [n.text for n in d.notes if n.text.startswith("warning:")]
+    assert bool(said) == warned, said
