@@ -89,6 +89,11 @@ def detect(
         if key not in graph.nodes and not graph.squash_applied(key, applied):
             plugin, name = key.split("/", 1)
             entries.append(Entry(plugin, name, State.MISSING))
+    for key, stopped in partial.items():
+        # Partly applied, and its file deleted since: migrate refuses until --prune.
+        if key not in graph.nodes and key not in applied:
+            plugin, name = key.split("/", 1)
+            entries.append(Entry(plugin, name, State.PARTIAL, progress=stopped))
     entries.sort(key=lambda e: (e.plugin, e.name))
     return entries
 

@@ -281,3 +281,19 @@ def test_from_statement_says_where_a_migration_continues_so_it_runs_one(p: Proje
     r = p.run("migrate", "--fake", NAME, "--from-statement", "2")
     assert r.code == 2, r
     assert "--fake and --prune run none" in " ".join(r.stderr.split()), r
+
+
+def test_a_partly_applied_migration_whose_file_is_gone_is_shown(p: Project) -> None:
+    """Its file deleted after the failure, the migration was no longer listed at all (every
+    line [X], exit 0) while migrate refused until --prune: it is listed as partly applied."""
+    setup(p, "INSERT INTO log (n) SELECT 3 FROM fix_me")
+    assert p.run("migrate").code == 1
+    (p.root / "migrations" / "app" / "0002_steps.json").unlink()
+    r = p.run("showmigrations")
+    assert r.code == 0, r
+    assert r.out_lines[2].startswith(f"[/] {NAME}  (statement 3 of 5 failed: "), r
+    assert r.out_lines[2].endswith("; its file is gone: `umbral migrate --prune`)"), r
+    assert r.out_lines[-1] == "1 migration(s) not yet applied."
+    r = p.run("migrate", "--prune")
+    assert r.code == 0, r
+    assert p.run("showmigrations").out_lines == ["# plugin: app", "[X] app/0001_log"]

@@ -82,7 +82,8 @@ def showmigrations_cmd(
             note = f"  (skipped on {e.environment})" if e.environment else ""
             if e.progress is not None:
                 doing = "un-applying: " if e.progress.backward else ""
-                note = f"  ({doing}{e.progress.describe()})"
+                gone = "; its file is gone: `umbral migrate --prune`" if e.migration is None else ""
+                note = f"  ({doing}{e.progress.describe()}{gone})"
             out(f"{paint(e.state.marker, e.state.marker)} {e.key}{note}")
         if waiting:
             out("")
