@@ -79,11 +79,20 @@ def squash(
     keys = {m.key for m in chosen}
     before = history[lo - 1].snapshot_after if lo > 0 else EMPTY
     after = chosen[-1].snapshot_after
-    changed = sorted({s.name for s in before.shims} ^ {s.name for s in after.shims})
-    if changed:  # a schema diff has no view to create or drop for a shim
+    # A schema diff has no view to create or drop for a shim: the range must hold both ends
+    # of each shim's life, or neither.
+    was, now = {s.name for s in before.shims}, {s.name for s in after.shims}
+    if now - was:
         raise refuse(
-            f"the range creates or drops compatibility shim(s) {', '.join(changed)}; squash "
-            "once `makemigrations --drop-compat` has dropped them, or a range without them"
+            f"the range creates compatibility shim(s) {', '.join(sorted(now - was))}, live at "
+            "its end; squash a range that also holds the drop (`makemigrations --drop-compat`), "
+            "or a range without them"
+        )
+    if was - now:
+        raise refuse(
+            f"the range drops compatibility shim(s) {', '.join(sorted(was - now))}, made "
+            "before it; squash a range that also holds the rename that made them, or a range "
+            "without them"
         )
     # The one-off backfills the range's migrations recorded serve the squash's diff too.
     recorded = {

@@ -358,3 +358,31 @@ def test_going_back_past_a_shims_drop_remakes_it_as_it_was_made(
     ok(p, "migrate")
     assert name not in relations(p)
     assert ok(p, "checkschema")[0].startswith("No schema drift")
+
+
+def test_a_squash_holds_both_ends_of_a_shims_life_or_neither(project: Project) -> None:
+    p = project
+    models(p)
+    ok(p, "makemigrations")
+    models(p, kw=', table="article"')
+    ok(p, "makemigrations", "--compat")
+    article = POST.format(kw=', table="article"', column="title")
+    p.models(article + "    n = fields.Integer(nullable=True)\n")
+    ok(p, "makemigrations")
+    ok(p, "makemigrations", "--drop-compat", "post")
+    names = [n.removesuffix(".json") for n in p.migration_files()]
+    r = p.run("squashmigrations", "app", "--to", names[2])
+    assert r.code == 1, r
+    assert r.err_lines[0].endswith(
+        "the range creates compatibility shim(s) post, live at its end; squash a range that "
+        "also holds the drop (`makemigrations --drop-compat`), or a range without them"
+    ), r
+    r = p.run("squashmigrations", "app", "--from", names[2])
+    assert r.code == 1, r
+    assert r.err_lines[0].endswith(
+        "the range drops compatibility shim(s) post, made before it; squash a range that also "
+        "holds the rename that made them, or a range without them"
+    ), r
+    ok(p, "squashmigrations", "app")
+    ok(p, "migrate")
+    assert "post" not in relations(p) and "article" in relations(p)
