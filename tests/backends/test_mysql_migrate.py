@@ -172,6 +172,30 @@ def test_a_cast_to_text_stops_at_a_check_written_for_the_old_type(my_project: Pr
     assert [c.replace('"', "`") for (c,) in checks] == ["`qty` >= 0"]  # ANSI quotes here
 
 
+def test_a_json_column_keeps_its_check_through_a_change_of_nullability(
+    my_project: Project,
+) -> None:
+    """MariaDB's JSON is LONGTEXT with a CHECK (json_valid): a MODIFY that repeats the type
+    the database has must repeat that CHECK too, or the column takes any text."""
+    p, url = my_project, my_project.database
+    doc = C("doc", "Json", nullable=False)
+    write(p.root, "0001_item", [ops.CreateTable(table="item", columns=(PK, doc))])
+    assert p.run("migrate").code == 0
+    relaxed = C("doc", "Json", nullable=True, help="what it holds")
+    write(p.root, "0002_relax", [
+        ops.AlterColumn(table="item", column="doc", from_=doc, to=relaxed)
+    ])  # fmt: skip
+    r = p.run("migrate")
+    assert r.code == 0, r
+    conn = _mysql_connect(url)
+    try:
+        with pytest.raises(Exception, match=r"(?i)constraint"):
+            conn.cursor().execute("INSERT INTO item (doc) VALUES ('not json')")
+    finally:
+        conn.close()
+    assert p.run("checkschema").code == 0
+
+
 def _hold_metadata_lock(url: str, table: str) -> Any:
     """A connection whose open transaction holds a metadata lock on ``table``: DDL on it waits
     for --lock-timeout, then fails."""

@@ -261,6 +261,7 @@ class ModifyColumn(_Resolved):
 
     def resolve(self, conn: Connection) -> list[str]:
         statement = self.sql
+        kept = False  # the database's type, which its own CHECK goes with
         if self.typed is not None and statement.count(self.typed) == 1:
             rows = _rows(
                 conn,
@@ -271,6 +272,7 @@ class ModifyColumn(_Resolved):
             if rows:
                 name = self.typed.split(" ", 1)[0]
                 statement = statement.replace(self.typed, f"{name} {rows[0][0]}")
+                kept = True
         if self.keep_default:
             statement += _database_default(conn, self.table, self.column)
         if getattr(conn.dialect, "is_mariadb", False) and _has_checks(conn, self.table):
@@ -282,8 +284,10 @@ class ModifyColumn(_Resolved):
                 (self.table, self.column),
             )
             clause = rows[0][0] if rows else None
-            # A JSON column's own check: the new definition says whether the column is JSON.
-            if clause is not None and str(clause).lower() != f"json_valid(`{self.column}`)":
+            # A JSON column's own check: the new definition says whether the column is JSON,
+            # unless it repeats the type the database has (MariaDB's JSON is LONGTEXT).
+            json = str(clause).lower() == f"json_valid(`{self.column}`)"
+            if clause is not None and (kept or not json):
                 if self.retyped:
                     raise UnsupportedChange(
                         f"cannot change the type of `{self.table}.{self.column}`: its own CHECK "
