@@ -166,6 +166,15 @@ class MySQLConnection(Backend):
 
         fixup(conn, table)
 
+    def foreign_keys_off(self, conn: Connection) -> None:
+        # For the session, through the driver (no transaction begun): no migration of this
+        # backend needs it (nothing is rebuilt), but dropping what a failed fast-path build
+        # made does, as those tables reference each other.
+        driver_cursor(conn).execute("SET FOREIGN_KEY_CHECKS = 0")
+
+    def foreign_keys_on(self, conn: Connection) -> None:
+        driver_cursor(conn).execute("SET FOREIGN_KEY_CHECKS = 1")
+
     def read_only(self, conn: Connection) -> None:
         conn.exec_driver_sql("SET TRANSACTION READ ONLY")
 
