@@ -196,9 +196,10 @@ def _stale_view_sql(
 
 
 def _names_table(sql: str, name: str) -> bool:
-    """``_reads``, but not a qualified column (``i.customer``): a word after a dot is a
-    column of a table the SQL names otherwise."""
-    return re.search(rf"(?<![\w$.]){re.escape(name)}(?![\w$])", sql, re.IGNORECASE) is not None
+    """``_reads``, but not a qualified column (``i.customer``: a word after a dot is a column
+    of a table the SQL names otherwise) nor a word of a string literal (``'post'``)."""
+    bare = re.sub(r"'(?:[^']|'')*'", "''", sql)
+    return re.search(rf"(?<![\w$.]){re.escape(name)}(?![\w$])", bare, re.IGNORECASE) is not None
 
 
 def _touched(operations: list[ops.Operation]) -> set[str]:

@@ -46,6 +46,12 @@ def carry_shims(previous: Snapshot, current: Snapshot, migration_id: str,
             otherwise = f"leave {live.table} as it is until then"
             if why is None and live.name in _names_made(op):
                 why, otherwise = "has that name", "choose another name"
+            if why is not None and live.since == migration_id:
+                raise UmbralError(
+                    f"{where}: {op.describe()}: compatibility view {live.name} of {live.table}, "
+                    f"which another rename of this migration leaves, {why}; make the renames "
+                    "in migrations of their own, or without --compat"
+                )
             if why is not None:
                 raise UmbralError(
                     f"{where}: {op.describe()}: compatibility view {live.name} of {live.table} "

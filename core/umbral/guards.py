@@ -194,9 +194,13 @@ def resume_plan(
                 "`umbral migrate --prune` to forget its progress once the database is repaired"
             )
         if planned.get(key) != p.backward:
-            finish = f"umbral migrate {key}" if not p.backward else "the same migrate"
+            finish = (
+                f"run `umbral migrate {key}`"
+                if not p.backward
+                else "run the migrate that was un-applying it again (to its target, before it)"
+            )
             raise PartlyApplied(
-                f"umbral migrate: {where}; run `{finish}` to continue it first, or, once its "
+                f"umbral migrate: {where}; {finish} to continue it first, or, once its "
                 f"remaining statements are done by hand, `umbral migrate --fake {key}`"
             )
         if from_statement is not None:

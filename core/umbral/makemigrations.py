@@ -140,7 +140,6 @@ def plan_migrations(
                 "(umbral never writes into an installed distribution)"
             )
         result.notes.extend(d.notes)
-        result.notes.extend(_long_names(env, d.operations))
         if name:
             suffix = sanitize_suffix(name)
         elif previous_migration is None and _is_initial(d.operations):
@@ -149,6 +148,7 @@ def plan_migrations(
             suffix = suffix_for(d.operations)
         mid = env.next_id(plugin, suffix)
         operations = with_compat(d.operations) if compat else d.operations
+        result.notes.extend(_long_names(env, operations))
         pending[plugin] = Migration(
             plugin=plugin,
             id=mid,

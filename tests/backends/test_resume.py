@@ -267,6 +267,10 @@ def test_a_failed_un_apply_is_resumed_by_the_same_backward_migrate(p: Project) -
     r = p.run("migrate")  # forward cannot pass it by
     assert r.code == 1, r
     assert r.err_lines[0].startswith(f"error: umbral migrate: migration {NAME} is partly un-")
+    assert (
+        "; run the migrate that was un-applying it again (to its target, before it) to "
+        in (r.err_lines[0])
+    ), r
 
     execute(p.database, "CREATE TABLE fix_me (x INTEGER)", "INSERT INTO fix_me (x) VALUES (1)")
     r = p.run("migrate", "app/0001_log", "--allow-destructive")

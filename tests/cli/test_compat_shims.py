@@ -386,3 +386,30 @@ def test_a_squash_holds_both_ends_of_a_shims_life_or_neither(project: Project) -
     ok(p, "squashmigrations", "app")
     ok(p, "migrate")
     assert "post" not in relations(p) and "article" in relations(p)
+
+
+def test_two_renames_of_one_run_whose_shims_collide_are_told_apart(project: Project) -> None:
+    """One run renames `post` away and another table to `post`: the second rename's shim
+    (view `other` of `post`) is the first rename's table. Refused, without naming a live shim
+    to drop (there is none yet); and a compat view whose name is too long is warned about."""
+    p = project
+    p.models(POST.format(kw="", column="title") + LEGACY.format(table="other"))
+    ok(p, "makemigrations")
+    p.models(POST.format(kw=', table="article"', column="title") + LEGACY.format(table="post"))
+    r = p.run("makemigrations", "--compat")
+    assert r.code == 1, r
+    assert r.err_lines[-1].endswith(
+        "compatibility view other of post, which another rename of this migration leaves, "
+        "reads it; make the renames in migrations of their own, or without --compat"
+    ), r
+    long = "w" * 60
+    p.models(POST.format(kw=f', table="{long}"', column="title") + LEGACY.format(table="other"))
+    ok(p, "makemigrations")
+    p.models(POST.format(kw=f', table="{long}"', column="headline") + LEGACY.format(table="other"))
+    r = p.run("makemigrations", "--compat")
+    assert r.code == 0, r
+    assert (
+        f"warning: umbral makemigrations: compatibility view name `{long}_compat` is 67 bytes "
+        "long, more than postgres (63 bytes), mysql (64 characters) keeps: give it a shorter "
+        "name to use that database"
+    ) in r.err_lines, r

@@ -738,6 +738,7 @@ def test_a_rename_applied_to_the_state_moves_what_refers_to_the_table() -> None:
         ("SELECT c.id FROM client AS customer", True),  # an alias: a word, warned all the same
         ("SELECT i.id FROM invoice i JOIN client c ON i.customer = c.id", False),  # a column
         ("SELECT c.id FROM client c", False),
+        ("SELECT 'customer' AS kind, c.id FROM client c", False),  # a string
     ],
 )
 def test_a_view_naming_a_renamed_table_is_warned_about(sql: str, warned: bool) -> None:
