@@ -526,7 +526,8 @@ class App:
         return SchemaCheck(
             promises=promises,
             differences=compare(promises, live, comments=backend.COLUMN_COMMENTS,
-                                quote=backend.quote, actions_alike=backend.FK_ACTIONS_ALIKE),
+                                quote=backend.quote, actions_alike=backend.FK_ACTIONS_ALIKE,
+                                integer_keys_alike=backend.INTEGER_KEYS_ALIKE),
             outside=outside(promises, live, recorder.OWN_TABLES),
             live=live,
         )  # fmt: skip

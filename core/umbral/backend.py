@@ -96,6 +96,9 @@ class Backend:
     #: Foreign-key actions the database does not tell apart, each to the one it reads back
     #: as (``checkschema`` compares them as equal).
     FK_ACTIONS_ALIKE: ClassVar[dict[str, str]] = {}
+    #: The database stores every integer primary key as one type (SQLite's rowid): such a key,
+    #: and a foreign key to one, reads back as BigInt whatever integer the models say.
+    INTEGER_KEYS_ALIKE: ClassVar[bool] = False
     #: Whether ``"atomic": false`` migrations really run outside a transaction here (else they
     #: run in one like any other).
     NON_ATOMIC_MIGRATIONS: ClassVar[bool] = False

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from umbral import operations as ops
 from umbral.naming import index_name
-from umbral.schema import Column, ModelState, Snapshot
+from umbral.schema import INTEGER_TYPES, Column, ModelState, Snapshot
 from umbral.toposort import toposort
 from umbral.values import frozen, record
 
@@ -141,11 +141,13 @@ def compare(
     comments: bool,
     quote: Callable[[str], str] = lambda name: '"' + name.replace('"', '""') + '"',
     actions_alike: Mapping[str, str] | None = None,
+    integer_keys_alike: bool = False,
 ) -> list[Difference]:
     """Every difference between the promises and the live schema, plugin by plugin.
     ``comments``: whether the backend stores column comments; ``quote`` quotes an identifier
     (for dropping an index that has a name other than umbral's); ``actions_alike``: foreign-key
-    actions the database does not tell apart (``Backend.FK_ACTIONS_ALIKE``)."""
+    actions the database does not tell apart (``Backend.FK_ACTIONS_ALIKE``);
+    ``integer_keys_alike``: ``Backend.INTEGER_KEYS_ALIKE``."""
     out: list[Difference] = []
     for p in promises:
         models = sorted(p.snapshot.models.values(), key=lambda m: m.table)
@@ -161,7 +163,7 @@ def compare(
             )  # fmt: skip
         for m in tables:
             if m.table in live.tables:
-                have = _read_as(m, live.tables[m.table], actions_alike or {})
+                have = _read_as(m, live.tables[m.table], actions_alike or {}, integer_keys_alike)
                 out += _compare_table(p, m, have, live, comments, quote)
         by_table = {m.table: m for m in tables}
         for m in tables:
@@ -304,14 +306,20 @@ def _compare_table(
     return out
 
 
-def _read_as(want: ModelState, have: ModelState, alike: Mapping[str, str]) -> ModelState:
-    """``have`` with each foreign-key action the database cannot tell from the promised one
-    spelled as promised."""
-    if not alike:
+def _read_as(
+    want: ModelState, have: ModelState, alike: Mapping[str, str], integer_keys: bool = False
+) -> ModelState:
+    """``have`` with what the database cannot tell from the promise spelled as promised: each
+    foreign-key action ``alike`` maps to the promised one, and (``integer_keys``) the integer
+    type of a primary key or of a foreign key (a database whose integer keys are all one)."""
+    if not alike and not integer_keys:
         return have
 
     def same(a: str, b: str) -> bool:
         return alike.get(a, a) == alike.get(b, b)
+
+    def integers(a: Column, b: Column) -> bool:
+        return a.storage_type in INTEGER_TYPES and b.storage_type in INTEGER_TYPES
 
     fields = []
     for found in have.fields:
@@ -321,6 +329,10 @@ def _read_as(want: ModelState, have: ModelState, alike: Mapping[str, str]) -> Mo
                 found = replace(found, on_delete=col.on_delete)
             if found.on_update != col.on_update and same(found.on_update, col.on_update):
                 found = replace(found, on_update=col.on_update)
+            if integer_keys and integers(col, found):
+                found = replace(found, fk_type=col.fk_type)
+        elif col is not None and integer_keys and col.primary_key and found.primary_key:
+            found = replace(found, type=col.type) if integers(col, found) else found
         fields.append(found)
     return replace(have, fields=tuple(fields))
 

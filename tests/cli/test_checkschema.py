@@ -88,6 +88,21 @@ def test_no_drift_after_migrate(any_project: Project) -> None:
     assert p.run("checkschema", "--sql").out_lines == ["-- no schema drift: nothing to repair"]
 
 
+@pytest.mark.parametrize("key", ["SmallInt", "Integer", "BigInt"])
+def test_an_integer_primary_key_of_any_width_is_no_drift(any_project: Project, key: str) -> None:
+    """SQLite stores every integer primary key as the 64-bit rowid (read back as BigInt): an
+    Integer key, and a foreign key to it, were reported as drift on a database just migrated."""
+    p = any_project
+    p.models(
+        f"class Post(Model):\n    id = fields.{key}(primary_key=True)\n    title = fields.Text()\n"
+        "\nclass Note(Model):\n    post = fields.ForeignKey(Post)\n"
+    )
+    assert p.run("makemigrations").code == 0
+    assert p.run("migrate").code == 0
+    r = p.run("checkschema")
+    assert (r.code, r.out_lines[0][:15]) == (0, "No schema drift"), r
+
+
 def test_a_hand_added_column_and_a_dropped_index_are_found_and_repaired(
     any_project: Project,
 ) -> None:

@@ -60,6 +60,8 @@ class SQLiteBackend(SQLiteConnection):
         "Decimal": "DECIMAL",
     }
     UNIQUE_AS_INDEX: ClassVar[bool] = True
+    #: Every integer primary key is ``INTEGER PRIMARY KEY`` (the 64-bit rowid).
+    INTEGER_KEYS_ALIKE: ClassVar[bool] = True
     COLUMN_COMMENTS: ClassVar[bool] = False
     TRUE: ClassVar[str] = "1"
     FALSE: ClassVar[str] = "0"
