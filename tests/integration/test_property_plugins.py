@@ -78,6 +78,8 @@ def change(h: Plugins, action: int, pick: int) -> None:
         for uid, (name, _) in list(h.backfills.items()):
             if name.partition(".")[0] not in existed:
                 del h.backfills[uid]  # a table made in this step has no rows to fill
+            elif start.get(uid) == _column(h, uid):
+                del h.backfills[uid]  # made NOT NULL again as it was: no change to fill
         return
     before = set(h.models)
     step(h, action, pick)
@@ -223,6 +225,9 @@ REPLACED_IN_ONE_RUN = [(0, 1), (0, 3), (0, 0), (9, 2), (TWO, 100)]
 #: another column of the `app` table cast, which SQLite does by rebuilding the table: the
 #: rebuild's key must name the table as `lib` renamed it in the same run.
 RENAMED_BESIDE_A_REBUILD = [(0, 1), (0, 0), (9, 1), (3, 1), (TWO, 200)]
+#: A NOT NULL column made nullable, then NOT NULL again with a backfill, in one step: no
+#: change, so no backfill to give (makemigrations refuses one for no column).
+BACKFILL_UNDONE = [(0, 0), (3, 3), (TWO, 435)]
 SQUASHED_UNDER_A_KEY = [(0, 1), (3, 1), (0, 0), (9, 1), (2, 2), (SQUASH, 0)]
 
 
@@ -234,6 +239,7 @@ SQUASHED_UNDER_A_KEY = [(0, 1), (3, 1), (0, 0), (9, 1), (2, 2), (SQUASH, 0)]
 @example(history=REPLACED_IN_ONE_RUN)
 @example(history=SQUASHED_UNDER_A_KEY)
 @example(history=RENAMED_BESIDE_A_REBUILD)
+@example(history=BACKFILL_UNDONE)
 def test_histories_across_plugins_keep_every_row(tmp_path_factory, history) -> None:
     run_plugins(
         history,
@@ -251,6 +257,7 @@ def test_histories_across_plugins_keep_every_row(tmp_path_factory, history) -> N
 @example(history=REPLACED_IN_ONE_RUN)
 @example(history=SQUASHED_UNDER_A_KEY)
 @example(history=RENAMED_BESIDE_A_REBUILD)
+@example(history=BACKFILL_UNDONE)
 def test_histories_across_plugins_keep_every_row_on_postgres(
     tmp_path_factory, postgres_admin, history
 ) -> None:
@@ -267,6 +274,7 @@ def test_histories_across_plugins_keep_every_row_on_postgres(
 @example(history=REPLACED_IN_ONE_RUN)
 @example(history=SQUASHED_UNDER_A_KEY)
 @example(history=RENAMED_BESIDE_A_REBUILD)
+@example(history=BACKFILL_UNDONE)
 def test_histories_across_plugins_keep_every_row_on_mysql(
     tmp_path_factory, mysql_admin, history
 ) -> None:
