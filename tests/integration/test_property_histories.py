@@ -179,7 +179,7 @@ def make_migrations(root: Path, h: History, url: str, **kwargs: object) -> None:
     try:
         make_app(root, h, url).makemigrations(compat=compat, **kwargs)  # type: ignore[arg-type]
     except UmbralError as exc:
-        if "is live and reads it" not in str(exc):
+        if "is live and" not in str(exc):  # reads it / fills the column with its default
             raise
         drop_shims(root, h, url)
         make_app(root, h, url).makemigrations(compat=compat, **kwargs)  # type: ignore[arg-type]
