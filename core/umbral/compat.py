@@ -9,7 +9,7 @@ it. Pure: no database, no printing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -30,9 +30,19 @@ def with_compat(operations: list[ops.Operation]) -> list[ops.Operation]:
     return [replace(op, compat=True) if isinstance(op, RENAMES) else op for op in operations]
 
 
+def columns_when_made(made: Migration | None, table: str) -> tuple[str, ...] | None:
+    """The columns of ``table`` a shim's view reads: the table's in the migration that made
+    the shim (``Shim.since``); None when that migration is gone (squashed)."""
+    if made is None:
+        return None
+    model = next((x for x in made.snapshot_after.models.values() if x.table == table), None)
+    return None if model is None else tuple(c.name for c in model.fields)
+
+
 def carry_shims(previous: Snapshot, current: Snapshot, migration_id: str,
                 operations: list[ops.Operation], where: str,
-                read: Callable[[Shim], set[str] | None] | None = None) -> Snapshot:  # fmt: skip
+                read: Callable[[Shim], Collection[str] | None] | None = None,
+                ) -> Snapshot:  # fmt: skip
     """``current`` with the live shims of ``previous`` and those ``operations`` create.
 
     Refused when a new shim would take the name of a live one (a second column rename of a
@@ -88,7 +98,7 @@ def _names_made(op: ops.Operation) -> set[str]:
     return set()
 
 
-def breaks(op: ops.Operation, shim: Shim, read: set[str] | None) -> str | None:
+def breaks(op: ops.Operation, shim: Shim, read: Collection[str] | None) -> str | None:
     """How ``op`` breaks the view of live ``shim``, which reads the columns ``read`` of its
     table (None: all), or None: PostgreSQL refuses to drop a table or column a view reads or
     change its type; MySQL and MariaDB leave the view naming a table or column no longer there

@@ -63,14 +63,12 @@ def _long_names(env: Environment, operations: list[Operation]) -> list[Note]:
     return out
 
 
-def _read_by(env: Environment, plugin: str, shim: Shim) -> set[str] | None:
-    """The columns a live shim's view reads: its table's when the view was made (the
-    migration that made it, ``since``); None when that migration is gone (squashed)."""
+def _read_by(env: Environment, plugin: str, shim: Shim) -> tuple[str, ...] | None:
+    """The columns a live shim's view reads (``compat.columns_when_made``)."""
+    from umbral.compat import columns_when_made
+
     made = next((m for m in env.migrations(plugin) if m.id == shim.since), None)
-    if made is None:
-        return None
-    model = next((x for x in made.snapshot_after.models.values() if x.table == shim.table), None)
-    return None if model is None else {c.name for c in model.fields}
+    return columns_when_made(made, shim.table)
 
 
 def _is_initial(operations: list[Operation]) -> bool:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from umbral import drift, executor, guards, progress, recorder
 from umbral.branches import Branches
+from umbral.compat import columns_when_made
 from umbral.errors import MigrationFileError, NameTooLong, Refused
 from umbral.graph import Graph
 from umbral.migration import Migration, table_renames
@@ -462,11 +463,9 @@ class Migrator:
             made = self.by_key.get(f"{m.plugin}/{shim.since}") if shim is not None else None
             if made is None:
                 return op
-            model = next(
-                (x for x in made.snapshot_after.models.values() if x.table == op.table), None
-            )
-            if model is not None:
-                return replace(op, columns=tuple(c.name for c in model.fields))
+            columns = columns_when_made(made, op.table)
+            if columns is not None:
+                return replace(op, columns=columns)
         return op
 
     # -- bookkeeping without SQL ----------------------------------------------------------
