@@ -27,7 +27,7 @@ from umbral.errors import (
     UnsupportedChange,
 )
 from umbral.migration import Migration
-from umbral.naming import given_names
+from umbral.naming import WHERE_NAMED, refused_names
 from umbral.operations import Operation, State, StateThread
 from umbral.runpython import PythonStep
 from umbral.session import Session
@@ -141,30 +141,16 @@ def render_migration(
 def _refuse_long_names(backend: Backend, migration: Migration, index: int, op: Operation) -> None:
     """Refuse, before anything runs, a name of the user's that the database refuses as too
     long: the migration would otherwise fail part way (its DDL commits statement by statement)."""
-    for what, where, name in given_names(op):
-        if backend.fit(name) == name:
-            continue
-        unit = "bytes" if backend.IDENTIFIER_IN_BYTES else "characters"
-        size = f"{len(name.encode()) if backend.IDENTIFIER_IN_BYTES else len(name)} {unit}"
+    for what, where, size in refused_names(backend, op):
         raise NameTooLong(
             f"migration {migration.key}: operation #{index + 1} ({op.kind}) names the {what} "
             f"`{where}`, {size} long, and the {backend.name} backend's database refuses "
-            f"names over {backend.IDENTIFIER_LIMIT}: shorten {_WHERE_NAMED[what]} and make "
+            f"names over {backend.IDENTIFIER_LIMIT}: shorten {WHERE_NAMED[what]} and make "
             "this migration again; nothing was run",
             what,
             where,
             size,
         )
-
-
-#: Where the user's models give each kind of name (``naming.given_names``).
-_WHERE_NAMED = {
-    "table": "the model's table= (of a junction table: the ManyToMany field's name)",
-    "junction table": "the model's table= or the ManyToMany field's name",
-    "column": "the field's name or its column=",
-    "view": "the model's table=",
-    "compatibility view": "the model's table=, or make the rename without --compat",
-}
 
 
 def _refuse_outside_transaction_only(

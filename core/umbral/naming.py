@@ -79,5 +79,30 @@ def given_names(op: Any) -> list[tuple[str, str, str]]:
     return out
 
 
+#: Where the user's models give each kind of name (``given_names``), for the messages that ask
+#: for a shorter one.
+WHERE_NAMED = {
+    "table": "the model's table= (of a junction table: the ManyToMany field's name)",
+    "junction table": "the model's table= or the ManyToMany field's name",
+    "column": "the field's name or its column=",
+    "view": "the model's table=",
+    "compatibility view": "the model's table=, or make the rename without --compat",
+}
+
+
+def refused_names(backend: Any, op: Any) -> list[tuple[str, str, str]]:
+    """The names of ``given_names(op)`` that ``backend``'s database refuses as too long
+    (``Backend.LONG_NAMES_REFUSED``), as (what, where, size): "70 characters" or "70 bytes"."""
+    if not getattr(backend, "LONG_NAMES_REFUSED", False):
+        return []
+    in_bytes = backend.IDENTIFIER_IN_BYTES
+    unit = "bytes" if in_bytes else "characters"
+    return [
+        (what, where, f"{len(name.encode()) if in_bytes else len(name)} {unit}")
+        for what, where, name in given_names(op)
+        if backend.fit(name) != name
+    ]
+
+
 def junction_table(parent_table: str, field: str) -> str:
     return f"{parent_table}_{field}"

@@ -48,6 +48,10 @@ TAGS = {
 }  # fmt: skip
 
 
+#: A name the database refuses (``_long_names``): no acknowledgement makes migrate run it.
+TAG_NAME_TOO_LONG = "NAME TOO LONG"
+
+
 def tables_created_before(context: Any, op: ops.Operation) -> set[str]:
     """Tables created earlier in the same migration as ``op`` (no reader can be blocked on
     them yet), for a backend's safety rules. Known only when the caller puts the migration's
@@ -207,6 +211,24 @@ def umbral_classify_operation(operation: ops.Operation, backend: Any, context: A
     return [_core_rule(operation)]
 
 
+def _long_names(op: ops.Operation, backend: Any) -> list[Finding]:
+    """A name the database refuses as too long: ``migrate`` refuses the migration before it
+    runs (``executor._refuse_long_names``), so the deploy would stop there. Not a rule of
+    ``classify``: the destructive gate reads those, and this destroys nothing."""
+    from umbral.naming import WHERE_NAMED, refused_names
+
+    return [
+        Finding(
+            OpSafety.UNSAFE,
+            TAG_NAME_TOO_LONG,
+            f"names the {what} `{where}`, {size} long, and the {backend.name} backend's "
+            f"database refuses names over {backend.IDENTIFIER_LIMIT}: migrate will refuse this "
+            f"migration. Shorten {WHERE_NAMED[what]} and make the migration again",
+        )
+        for what, where, size in refused_names(backend, op)
+    ]
+
+
 def _as_finding(item: Any) -> Finding:
     if isinstance(item, Finding):
         return item
@@ -249,7 +271,11 @@ class CheckReport:
 
     def acknowledged(self, item: Classified) -> bool:
         # An `"acknowledged": "<reason>"` on a reviewed operation turns its finding into a note.
-        return bool(item.operation.acknowledged) and item.finding.tier > OpSafety.SAFE
+        return (
+            bool(item.operation.acknowledged)
+            and item.finding.tier > OpSafety.SAFE
+            and item.finding.tag != TAG_NAME_TOO_LONG
+        )
 
     def by_tier(self, tier: OpSafety) -> list[Classified]:
         return [c for c in self.items if c.finding.tier == tier and not self.acknowledged(c)]
@@ -271,7 +297,9 @@ def classify_migrations(
     for m in migrations:
         for op in m.operations:
             ctx = {"migration": m.key, "operations": m.operations}
-            out.append(Classified(m.key, op, classify(pm, op, backend, ctx)))
+            refused = _long_names(op, backend)
+            finding = refused[0] if refused else classify(pm, op, backend, ctx)
+            out.append(Classified(m.key, op, finding))
     return out
 
 

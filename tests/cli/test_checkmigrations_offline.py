@@ -81,6 +81,32 @@ def test_backend_flag_chooses_the_rules(repo: Project) -> None:
     ), r
 
 
+def test_a_name_the_backends_database_refuses_is_unsafe(repo: Project) -> None:
+    """MySQL refuses a column name over 64 characters, and migrate refuses the migration
+    before it runs: the check says so with that backend's rules, and only with them."""
+    column = "c" * 65
+    repo.models(CHANGED + f"    {column} = fields.Text(nullable=True)\n")
+    assert repo.run("makemigrations").code == 0
+    new = repo.migration_files()[-1].removesuffix(".json")
+    r = repo.run("checkmigrations", "--offline", "--since", "HEAD", "--backend", "mysql")
+    assert r.code == 1, r
+    assert r.out_lines[2:4] == [
+        "UNSAFE (1):",
+        f"  [NAME TOO LONG] app/{new}: names the column `post.{column}`, 65 characters long, "
+        "and the mysql backend's database refuses names over 64: migrate will refuse this "
+        "migration. Shorten the field's name or its column= and make the migration again",
+    ], r
+    # An acknowledgement does not make migrate run it: the finding stays.
+    path = repo.root / "migrations" / "app" / f"{new}.json"
+    data = json.loads(path.read_text())
+    data["operations"][0]["acknowledged"] = "reviewed"
+    path.write_text(json.dumps(data))
+    r = repo.run("checkmigrations", "--offline", "--since", "HEAD", "--backend", "mysql")
+    assert r.code == 1 and "ACKNOWLEDGED" not in r.stdout, r
+    r = repo.run("checkmigrations", "--offline", "--since", "HEAD", "--backend", "postgres")
+    assert r.code == 0, r
+
+
 def test_since_a_revision_and_untracked_files(repo: Project) -> None:
     r = repo.run("checkmigrations", "--offline", "--since", "HEAD")
     head = git(repo.root, "rev-parse", "HEAD")

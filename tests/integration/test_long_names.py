@@ -259,6 +259,15 @@ def test_a_name_mysql_refuses_is_refused_before_anything_runs(
         r = p.run(*args)
         assert (r.code, r.err_lines) == (1, [refusal]), r
         assert rows(mysql_url, tables) == []
+    # checkmigrations says the deploy would stop there (it passed such a migration before).
+    r = p.run("checkmigrations")
+    assert r.code == 1, r
+    assert (
+        f"  [NAME TOO LONG] app/0001_initial: names the junction table `{team}_members`, "
+        "65 characters long, and the mysql backend's database refuses names over 64: migrate "
+        "will refuse this migration. Shorten the model's table= or the ManyToMany field's "
+        "name and make the migration again"
+    ) in r.out_lines, r
     # A column of a later migration: the plan is refused before its first migration runs.
     (p.root / "migrations" / "app" / "0001_initial.json").unlink()
     person = "class Person(Model):\n    name = fields.Text()\n"
