@@ -52,7 +52,9 @@ def showmigrations_cmd(
         applied = {e.key for e in entries if e.state not in waiting_states}
         for message in app.env.conflicts(app.env.plugin_names, applied):
             err(f"error: {message}")
-        waiting = sum(e.state in waiting_states for e in entries)
+        # A partly applied migration whose file is gone cannot be applied: only pruned.
+        orphans = sum(e.state is State.PARTIAL and e.migration is None for e in entries)
+        waiting = sum(e.state in waiting_states for e in entries) - orphans
         if as_json:
             data = {
                 "migrations": [
@@ -85,9 +87,13 @@ def showmigrations_cmd(
                 gone = "; its file is gone: `umbral migrate --prune`" if e.migration is None else ""
                 note = f"  ({doing}{e.progress.describe()}{gone})"
             out(f"{paint(e.state.marker, e.state.marker)} {e.key}{note}")
-        if waiting:
+        if waiting or orphans:
             out("")
+        if waiting:
             out(f"{waiting} migration(s) not yet applied.")
+        if orphans:
+            gone = "partly applied migration(s) whose file is gone"
+            out(f"{orphans} {gone}: `umbral migrate --prune`.")
         return 0
 
     return body
