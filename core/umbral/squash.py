@@ -35,7 +35,13 @@ def squash(
     # An earlier squash stands in for the originals it replaces.
     history = [m for m in every if m.key not in replaced]
     ids = [m.id for m in history]
+    squashed_by = {r.partition("/")[2]: m.id for m in every for r in m.replaces}
     for flag, value in (("--from", start), ("--to", end)):
+        if value is not None and value in squashed_by:
+            raise refuse(
+                f"{flag} {value}: the squash {squashed_by[value]} replaces it; name a migration "
+                f"of the history as it stands (known: {', '.join(ids)})"
+            )
         if value is not None and value not in ids:
             raise refuse(f"{flag} {value}: no such migration (known: {', '.join(ids) or 'none'})")
     lo = ids.index(start) if start else 0

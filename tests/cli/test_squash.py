@@ -168,6 +168,12 @@ def test_refuses_a_nested_squash(project: Project) -> None:
     )
     assert refused(p) == nested
     assert refused(p, "--to", "0004_add_post_rank") == nested
+    # An original the squash replaces is not in the history any more: said so.
+    assert refused(p, "--from", "0002_add_post_slug") == (
+        "error: umbral squashmigrations: can't squash `app`: --from 0002_add_post_slug: the "
+        f"squash {SQUASH} replaces it; name a migration of the history as it stands (known: "
+        f"{SQUASH}, 0004_add_post_rank, 0005_add_post_score)"
+    )
     # The migrations after the squash can be squashed on their own.
     squash(p, "--from", "0004_add_post_rank")
     data = p.load_migration("app", "0004_squashed_0005.json")
