@@ -441,3 +441,48 @@ def test_mysql_keeps_an_adopted_columns_type_when_a_change_leaves_it(
     assert rows(mysql_url, "SELECT column_default FROM information_schema.columns WHERE "
                 "table_schema = DATABASE() AND column_name = 'code'") == [("'FR'",)]  # fmt: skip
     assert p.run("checkschema").code == 0
+
+
+@pytest.mark.mysql
+def test_mysql_indexes_an_adopted_enum_or_char_column_the_models_call_text(
+    mysql_url: str, tmp_path: Path
+) -> None:
+    """Models written by hand for an existing table may call an ``ENUM``, ``SET`` or
+    ``CHAR(2)`` column unbounded text, whose plain index gets a prefix of 191 characters:
+    MySQL refuses a prefix on an ENUM or SET, or one longer than the column (error 1089), so
+    ``index=True`` on one failed at migrate, part way. The prefix is left out where the column
+    the database has takes none."""
+    p = make_project(tmp_path, mysql_url)
+    execute(
+        mysql_url,
+        "CREATE TABLE item (id BIGINT AUTO_INCREMENT PRIMARY KEY, "
+        "status ENUM('new', 'done') NOT NULL, tags SET('a', 'b') NOT NULL, "
+        "code CHAR(2) NOT NULL, note LONGTEXT NOT NULL, word VARCHAR(300) NOT NULL)",
+        "INSERT INTO item (status, tags, code, note, word) VALUES ('done', 'a,b', 'DE', 'x', 'y')",
+    )
+    names = ("status", "tags", "code", "note", "word")
+    body = 'class Item(Model, table="item"):\n' + "".join(
+        f"    {n} = fields.Text({{}})\n" for n in names
+    )
+    p.models(body.replace("{}", ""))
+    assert p.run("makemigrations").code == 0
+    # --fake-initial refuses the ENUM and SET as not Text: the user records it by hand.
+    first = p.migration_files()[0].removesuffix(".json")
+    assert p.run("migrate", "--fake", f"app/{first}").code == 0
+    p.models(body.replace("{}", "index=True"))
+    assert p.run("makemigrations").code == 0
+    r = p.run("migrate")
+    assert r.code == 0, r
+    indexes = (
+        "SELECT column_name, sub_part FROM information_schema.statistics WHERE "
+        "table_schema = DATABASE() AND table_name = 'item' AND index_name <> 'PRIMARY' "
+        "ORDER BY column_name"
+    )
+    assert rows(mysql_url, indexes) == [
+        ("code", None), ("note", 191), ("status", None), ("tags", None), ("word", 191)
+    ]  # fmt: skip
+    assert rows(mysql_url, "SELECT status, tags, code FROM item") == [("done", "a,b", "DE")]
+    # And back: the indexes go, whatever their key parts.
+    r = p.run("migrate", f"app/{first}")
+    assert r.code == 0, r
+    assert rows(mysql_url, indexes) == []

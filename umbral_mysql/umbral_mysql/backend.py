@@ -30,6 +30,7 @@ from umbral_mysql.steps import (
     DropForeignKeys,
     DropIndexes,
     ModifyColumn,
+    PrefixedIndex,
     RenameIndexes,
 )
 
@@ -472,9 +473,9 @@ class MySQLBackend(MySQLConnection):
             )
         if new.unique and not old.unique and not new.primary_key:
             out += self.unique_check(op.table, (op.column,), ctx)
-            out.append(self.index_sql(op.table, (op.column,), True, cols))
+            out.append(self.add_index(op.table, (op.column,), True, cols))
         if auto_new and not auto_old and not kept_by(before):
-            out.append(self.index_sql(op.table, (op.column,), False, cols))
+            out.append(self.add_index(op.table, (op.column,), False, cols))
         if recheck and new.choices:
             out.append(f"ALTER TABLE {table} ADD {self.check_sql(op.table, new)}")
         if fk(new) is not None and (fk_changed or type_changed):
@@ -516,7 +517,20 @@ class MySQLBackend(MySQLConnection):
     def render_add_index(self, op: ops.AddIndex, ctx: RenderContext) -> list[str]:
         cols = self._cols(ctx.state.get(op.table))
         check = self.unique_check(op.table, op.columns, ctx) if op.unique else []
-        return [*check, self.index_sql(op.table, op.columns, op.unique, cols)]
+        return [*check, self.add_index(op.table, op.columns, op.unique, cols)]
+
+    def add_index(
+        self, table: str, columns: tuple[str, ...], unique: bool, cols: dict[str, Column]
+    ) -> str | PrefixedIndex:
+        """An index added to an existing table: a key part with a prefix is checked against
+        the column the database has (``steps.PrefixedIndex``)."""
+        sql = self.index_sql(table, columns, unique, cols)
+        parts = tuple(
+            (c, part)
+            for c in columns
+            if (part := self._key_part(table, c, cols.get(c))) != self.quote(c) and not unique
+        )
+        return PrefixedIndex(table, sql, parts, self.TEXT_INDEX_PREFIX) if parts else sql
 
     def render_drop_index(self, op: ops.DropIndex, ctx: RenderContext) -> list[str]:
         return [self.drop_indexes(op.table, op.columns, op.unique)]

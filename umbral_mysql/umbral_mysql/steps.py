@@ -298,6 +298,59 @@ class ModifyColumn(_Resolved):
         return [statement]
 
 
+@frozen
+class PrefixedIndex(_Resolved):
+    """``CREATE INDEX`` on an existing table whose key parts give unbounded text columns a
+    prefix (``Backend.TEXT_INDEX_PREFIX``). Models written by hand for an existing table may
+    call an ``ENUM``, ``SET`` or ``CHAR(2)`` column text: the server refuses a prefix on
+    those, or one longer than the column (error 1089), so the prefix goes where the column
+    the database has takes none."""
+
+    table: str
+    sql: str
+    #: The key parts with a prefix, as ``sql`` writes them, by column.
+    parts: tuple[tuple[str, str], ...]
+    prefix: int
+
+    @property
+    def statements(self) -> tuple[str, ...]:
+        return (self.sql,)
+
+    def alternatives(self) -> list[str]:
+        return [
+            "PrefixedIndex (leaves out the prefix of a column the database has as ENUM, SET, "
+            f"or text of {self.prefix} characters or fewer)"
+        ]
+
+    def resolve(self, conn: Connection) -> list[str]:
+        names = [column for column, _ in self.parts]
+        marks = ", ".join(["%s"] * len(names))
+        found = {
+            str(name): (str(kind).lower(), length)
+            for name, kind, length in _rows(
+                conn,
+                "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_MAXIMUM_LENGTH "
+                "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
+                f"AND TABLE_NAME = %s AND COLUMN_NAME IN ({marks})",
+                (self.table, *names),
+            )
+        }
+        statement = self.sql
+        for column, part in self.parts:
+            kind, length = found.get(column, ("longtext", None))
+            takes_prefix = kind in _PREFIXED and (length is None or int(length) > self.prefix)
+            if not takes_prefix:
+                statement = statement.replace(part, part.removesuffix(f"({self.prefix})"), 1)
+        return [statement]
+
+
+#: Column types a key part may give a prefix to.
+_PREFIXED = frozenset(
+    ("char", "varchar", "binary", "varbinary", "tinytext", "text", "mediumtext", "longtext",
+     "tinyblob", "blob", "mediumblob", "longblob")
+)  # fmt: skip
+
+
 def _database_default(conn: Connection, table: str, column: str) -> str:
     """`` DEFAULT … [ON UPDATE …]`` as the column has them now, or ''."""
     rows = _rows(
