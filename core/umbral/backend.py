@@ -206,6 +206,15 @@ class Backend:
         kw = "UNIQUE INDEX" if unique else "INDEX"
         return f"CREATE {kw} {self.quote(name)} ON {self.quote(table)} ({cols})"
 
+    def drop_named_index(
+        self, table: str, columns: tuple[str, ...], unique: bool, name: str
+    ) -> ops.Operation:
+        """What drops an index another tool or a person made under ``name``, in a script
+        (``checkschema --sql``: no run-time look-up finds it by its columns there)."""
+        from umbral import operations as ops
+
+        return ops.RunSql(sql=f"DROP INDEX {self.quote(name)}")
+
     def drop_index_sql(self, table: str, columns: tuple[str, ...], unique: bool) -> str:
         return f"DROP INDEX IF EXISTS {self.quote(self.index_name(table, columns, unique))}"
 

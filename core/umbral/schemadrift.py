@@ -27,6 +27,9 @@ from umbral.values import frozen, record
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+#: What drops an index made under another name: (table, columns, unique, name).
+DropNamed = Callable[[str, tuple[str, ...], bool, str], ops.Operation]
+
 #: Column attributes a database does not store: they are never drift.
 _NOT_STORED = ("name", "help", "index", "choices", "auto_now")
 
@@ -74,6 +77,9 @@ class LiveSchema:
     fk_groups: dict[tuple[str, str], list[tuple[str | None, str, str, str]]] = field(
         default_factory=dict
     )
+    #: Columns of a type no field type maps (an adopted ``ENUM``, an array): (table, column)
+    #: -> the type as the database declares it. They are left out of ``tables``.
+    unmapped: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 @record
@@ -100,12 +106,21 @@ def owned_tables(promises: Iterable[Promise]) -> set[str]:
 def read_live(conn: Connection, owned: set[str]) -> LiveSchema:
     """Read the connection's schema; map the tables in ``owned`` to model states."""
     from umbral.inspect.planner import plan_models
-    from umbral.inspect.reader import read_schema
+    from umbral.inspect.reader import map_type, read_schema
     from umbral.inspect.writer import render_models, snapshot_of
 
     raw, views = read_schema(conn)
     live = LiveSchema(views=set(views), all_tables={t.name for t in raw})
     mine = [t for t in raw if t.name in owned]
+    for t in mine:
+        # Models written by hand may adopt such a column: compared by name only (the check
+        # says the type differs) rather than refusing the whole check, as inspectdb would.
+        odd = {c.name for c in t.columns if map_type(c.type) is None and c.name not in t.pk}
+        for c in t.columns:
+            if c.name in odd:
+                live.unmapped[(t.name, c.name)] = c.type or "(no declared type)"
+        t.columns = [c for c in t.columns if c.name not in odd]
+        t.fks = [fk for fk in t.fks if not odd & set(fk.columns)]
     for t in mine:
         groups: dict[str, list[tuple[str | None, str, str, str]]] = {}
         for fk in t.fks:
@@ -142,12 +157,16 @@ def compare(
     quote: Callable[[str], str] = lambda name: '"' + name.replace('"', '""') + '"',
     actions_alike: Mapping[str, str] | None = None,
     integer_keys_alike: bool = False,
+    drop_named: DropNamed | None = None,
 ) -> list[Difference]:
     """Every difference between the promises and the live schema, plugin by plugin.
     ``comments``: whether the backend stores column comments; ``quote`` quotes an identifier
     (for dropping an index that has a name other than umbral's); ``actions_alike``: foreign-key
     actions the database does not tell apart (``Backend.FK_ACTIONS_ALIKE``);
-    ``integer_keys_alike``: ``Backend.INTEGER_KEYS_ALIKE``."""
+    ``integer_keys_alike``: ``Backend.INTEGER_KEYS_ALIKE``; ``drop_named``: what drops an index
+    under a name other than umbral's (``Backend.drop_named_index``; default ``DROP INDEX``)."""
+    if drop_named is None:
+        drop_named = lambda _t, _c, _u, name: ops.RunSql(sql=f"DROP INDEX {quote(name)}")  # noqa: E731
     out: list[Difference] = []
     for p in promises:
         models = sorted(p.snapshot.models.values(), key=lambda m: m.table)
@@ -164,7 +183,7 @@ def compare(
         for m in tables:
             if m.table in live.tables:
                 have = _read_as(m, live.tables[m.table], actions_alike or {}, integer_keys_alike)
-                out += _compare_table(p, m, have, live, comments, quote)
+                out += _compare_table(p, m, have, live, comments, quote, drop_named)
         by_table = {m.table: m for m in tables}
         for m in tables:
             for rel in m.m2m:
@@ -203,6 +222,7 @@ def _compare_table(
     live: LiveSchema,
     comments: bool,
     quote: Callable[[str], str],
+    drop_named: DropNamed,
 ) -> list[Difference]:
     out: list[Difference] = []
     t = want.table
@@ -229,12 +249,31 @@ def _compare_table(
                 )
             )  # fmt: skip
     for col in want.fields:
-        if have.column(col.name) is None:
+        declared = live.unmapped.get((t, col.name))
+        if declared is not None:
+            out.append(
+                Difference(
+                    p.plugin, "~",
+                    f"{t}.{col.name}: type {_type(col)} in {p.migration}, {declared} in the "
+                    "database, which no umbral field type is; change the column's type in "
+                    "the database to repair it",
+                )
+            )  # fmt: skip
+        elif have.column(col.name) is None:
             out.append(
                 Difference(
                     p.plugin, "-",
                     f"column {t}.{col.name} (in {p.migration}, not in the database)",
                     (ops.AddColumn(table=t, column=col),),
+                )
+            )  # fmt: skip
+    for (table, name), declared in sorted(live.unmapped.items()):
+        if table == t and want.column(name) is None:
+            out.append(
+                Difference(
+                    p.plugin, "+",
+                    f"column {t}.{name} ({declared}, in the database, not in {p.migration})",
+                    (ops.DropColumn(table=t, column=name),), destructive=True,
                 )
             )  # fmt: skip
     for col in have.fields:
@@ -293,8 +332,8 @@ def _compare_table(
         label = f" {name}" if name else ""
         drop: ops.Operation = ops.DropIndex(table=t, columns=columns, unique=unique)
         if name and name != index_name(t, columns, unique):
-            # Made by hand or by another tool: umbral's DropIndex would look for its own name.
-            drop = ops.RunSql(sql=f"DROP INDEX {quote(name)}")
+            # Made by hand or by another tool: the script cannot look it up by its columns.
+            drop = drop_named(t, columns, unique, name)
         out.append(
             Difference(
                 p.plugin, "+",

@@ -339,3 +339,59 @@ def test_every_foreign_key_action_reads_back_as_promised(
         assert r.code == 0, r
         r = p.run("checkschema")
         assert (r.code, r.out_lines[0][:16]) == (0, "No schema drift:"), (target, r)
+
+
+def test_indexes_made_by_hand_under_other_names_are_repaired(any_project: Project) -> None:
+    """An index only the database has, under a name of its own, was repaired by
+    ``DROP INDEX <name>``: MySQL refuses that without ``ON <table>``, and PostgreSQL refuses it
+    for a unique constraint's index. The repair drops it as a migration would, by its columns."""
+    p, url = any_project, any_project.database
+    first = _migrated(p)
+    unique = (
+        "ALTER TABLE tag ADD CONSTRAINT tag_label_key UNIQUE (label, id)"
+        if backend_name(url) == "postgres"
+        else "CREATE UNIQUE INDEX tag_label_key ON tag (label, id)"
+    )
+    if is_mysql(url):
+        unique = unique.replace("(label, id)", "(label(100), id)")
+    execute(url, "CREATE INDEX by_hand ON author (name)", unique)
+    r = p.run("checkschema")
+    assert r.code == 1, r
+    assert [line for line in r.out_lines if line[:2] == "+ "] == [
+        f"+ index by_hand on author (name) (in the database, not in app/{first})",
+        f"+ unique index tag_label_key on tag (label, id) (in the database, not in app/{first})",
+    ], r
+    before = _snapshot(url)
+    _apply_script(url, p.run("checkschema", "--sql").stdout)
+    r = p.run("checkschema")
+    assert r.code == 0, r
+    assert _snapshot(url)[1] == before[1]
+
+
+@pytest.mark.mysql
+def test_a_column_of_a_type_no_field_maps_is_compared_by_name(mysql_url: str, tmp_path) -> None:
+    """Models written by hand for an existing table may call an ``ENUM`` column text: the
+    check stopped at it with inspectdb's error ("cannot map column"). It says the type
+    differs, and compares the rest; a ``SET`` column the models lack is a column too many."""
+    from conftest import make_project
+
+    p = make_project(tmp_path, mysql_url)
+    execute(
+        mysql_url,
+        "CREATE TABLE item (id BIGINT AUTO_INCREMENT PRIMARY KEY, "
+        "status ENUM('new', 'done') NOT NULL, note LONGTEXT NOT NULL, tags SET('a', 'b'))",
+    )
+    p.models(
+        'class Item(Model, table="item"):\n'
+        '    status = fields.Text(choices=["new", "done"])\n    note = fields.Text()\n'
+    )
+    assert p.run("makemigrations").code == 0
+    first = p.migration_files()[0].removesuffix(".json")
+    assert p.run("migrate", "--fake", f"app/{first}").code == 0
+    r = p.run("checkschema")
+    assert r.code == 1, r
+    assert [line for line in r.out_lines if line[:2] in ("+ ", "- ", "~ ")] == [
+        f"~ item.status: type Text in app/{first}, enum('new','done') in the database, which "
+        "no umbral field type is; change the column's type in the database to repair it",
+        f"+ column item.tags (set('a','b'), in the database, not in app/{first})",
+    ], r

@@ -204,6 +204,13 @@ class MySQLBackend(MySQLConnection):
         name = self.quote(self.index_name(table, columns, unique))
         return f"DROP INDEX IF EXISTS {name} ON {self.quote(table)}"
 
+    def drop_named_index(
+        self, table: str, columns: tuple[str, ...], unique: bool, name: str
+    ) -> ops.Operation:
+        from umbral import operations as ops
+
+        return ops.RunSql(sql=f"DROP INDEX {self.quote(name)} ON {self.quote(table)}")
+
     def drop_indexes(self, table: str, columns: tuple[str, ...], unique: bool) -> DropIndexes:
         """Drop the index on ``columns`` whatever its name (an adopted one has its own)."""
         sql = self.drop_index_sql(table, columns, unique)

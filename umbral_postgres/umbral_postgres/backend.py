@@ -364,6 +364,14 @@ class PostgresBackend(PostgresConnection):
             return [self.index_sql(op.table, op.columns, op.unique, concurrent=True)]
         return super().render_add_index(op, ctx)
 
+    def drop_named_index(
+        self, table: str, columns: tuple[str, ...], unique: bool, name: str
+    ) -> ops.Operation:
+        # DropIndex finds it by its columns in plain SQL, a unique constraint's index too.
+        from umbral import operations as ops
+
+        return ops.DropIndex(table=table, columns=columns, unique=unique)
+
     def render_drop_index(self, op: ops.DropIndex, ctx: RenderContext) -> list[str]:
         if op.concurrent:
             self._require_non_atomic(op, ctx)
