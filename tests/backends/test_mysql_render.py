@@ -246,6 +246,11 @@ def test_safety_rules_for_type_changes() -> None:
     ]  # fmt: skip
     assert alter(C("c", "Integer"), C("c", "BigInt")) == [safety.TAG_COPY]
     assert alter(C("c", "Text"), C("c", "Text", unique=True)) == [safety.TAG_UNIQUE]
+    # TIMESTAMP holds 1970 to 2038: a DATETIME's later values fail the change.
+    assert alter(C("c", "Timestamp"), C("c", "Timestamptz")) == [
+        safety.TAG_COPY, safety.TAG_TIMESTAMP_RANGE,
+    ]  # fmt: skip
+    assert alter(C("c", "Timestamptz"), C("c", "Timestamp")) == [safety.TAG_COPY]
 
 
 def test_a_charset_change_in_hand_written_sql_is_warned() -> None:

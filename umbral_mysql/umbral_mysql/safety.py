@@ -25,6 +25,7 @@ TAG_REBUILD = "MYSQL TABLE REBUILD"
 TAG_UNIQUE = "MYSQL UNIQUE INDEX"
 TAG_CHARSET = "MYSQL CHARSET CHANGE"
 TAG_FK = "MYSQL FOREIGN KEY CHECK"
+TAG_TIMESTAMP_RANGE = "MYSQL TIMESTAMP RANGE"
 
 W = OpSafety.WARNING
 
@@ -175,4 +176,14 @@ def _alter_column(op: ops.AlterColumn, backend: Any) -> list[Finding]:
         )
     if new.unique and not old.unique and not new.primary_key:
         out.append(_unique(t, c))
+    if after.startswith("TIMESTAMP") and not before.startswith("TIMESTAMP"):
+        out.append(
+            Finding(
+                W,
+                TAG_TIMESTAMP_RANGE,
+                f"changes `{t}.{c}` to {after}, which holds 1970-01-01 to 2038-01-19 (UTC) "
+                "only: a value outside that range fails the change part way through the "
+                "migration. Check the column's range first",
+            )
+        )
     return out
