@@ -97,11 +97,15 @@ class Graph:
             keys = toposort(implied, on_cycle="drop", key=rank)
         order = [nodes[k] for k in keys]
         if len(order) != len(nodes):
-            stuck = sorted(set(nodes) - {m.key for m in order})
+            stuck = set(nodes) - {m.key for m in order}
+            loop = _a_loop(implied, stuck)
+            waiting = len(stuck) - len(loop)
+            behind = f" ({waiting} more migration(s) wait behind it)" if waiting else ""
             raise MigrationGraphError(
                 "migration dependency cycle among "
-                + ", ".join(stuck)
-                + "; fix `depends_on` in those files so the graph has no loop"
+                + ", ".join(sorted(loop))
+                + f": {' -> '.join([*loop, loop[0]])} (each depends on the next){behind}; "
+                "fix `depends_on` in those files so the graph has no loop"
             )
         return order
 
@@ -238,3 +242,16 @@ def plan_order(migrations: Iterable[Migration], plugin_order: Mapping[str, int])
 def leaves(migrations: Iterable[Migration]) -> dict[str, list[Migration]]:
     """Per plugin, the migrations no other migration of the same plugin depends on."""
     return Graph(migrations).leaves()
+
+
+def _a_loop(deps: dict[str, set[str]], stuck: set[str]) -> list[str]:
+    """One cycle among ``stuck``: the migrations a topological sort could not place are on a
+    cycle or wait on one, so following a stuck dependency from any of them comes round."""
+    path: list[str] = []
+    at = min(stuck)
+    while at not in path:
+        path.append(at)
+        at = min(d for d in deps[at] if d in stuck)
+    loop = path[path.index(at) :]
+    first = loop.index(min(loop))  # the same words whichever migration the walk began at
+    return loop[first:] + loop[:first]

@@ -138,8 +138,27 @@ def test_cycle_is_an_error_naming_the_nodes() -> None:
     with pytest.raises(MigrationGraphError) as exc:
         plan_order(ms, {})
     msg = str(exc.value)
-    assert msg.startswith("migration dependency cycle among auth/0002_b, blog/0001_a;")
-    assert "app/0001_a" not in msg
+    assert msg == (
+        "migration dependency cycle among auth/0002_b, blog/0001_a: auth/0002_b -> blog/0001_a "
+        "-> auth/0002_b (each depends on the next); fix `depends_on` in those files so the "
+        "graph has no loop"
+    )
+
+
+def test_cycle_error_names_the_loop_not_what_waits_behind_it() -> None:
+    """Every migration after a loop is held up too: the error named them all as the cycle."""
+    ms = [
+        mig("blog/0001_a", "auth/0002_b"),
+        mig("auth/0002_b", "blog/0001_a"),
+        mig("blog/0002_c", "blog/0001_a"),
+        mig("app/0001_a", "blog/0002_c"),
+    ]
+    with pytest.raises(MigrationGraphError) as exc:
+        plan_order(ms, {})
+    assert str(exc.value).startswith(
+        "migration dependency cycle among auth/0002_b, blog/0001_a: auth/0002_b -> blog/0001_a "
+        "-> auth/0002_b (each depends on the next) (2 more migration(s) wait behind it); "
+    )
 
 
 def test_missing_dependency_is_an_error_naming_file_and_dependency(tmp_path) -> None:
