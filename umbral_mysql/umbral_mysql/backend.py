@@ -32,6 +32,7 @@ from umbral_mysql.steps import (
     ModifyColumn,
     PrefixedIndex,
     RenameIndexes,
+    RetypeReferenced,
 )
 
 if TYPE_CHECKING:
@@ -485,9 +486,38 @@ class MySQLBackend(MySQLConnection):
             out.append(self.add_index(op.table, (op.column,), False, cols))
         if recheck and new.choices:
             out.append(f"ALTER TABLE {table} ADD {self.check_sql(op.table, new)}")
-        if fk(new) is not None and (fk_changed or type_changed):
+        later = fk(new) is not None and self._target_retyped_later(new, ctx)
+        if fk(new) is not None and (fk_changed or type_changed) and not later:
             out.append(f"ALTER TABLE {table} ADD {self.fk_sql(op.table, new)}")
+        if old.primary_key and type_changed:
+            # MySQL refuses to change a column a foreign key references (error 1833), even
+            # with the checks off: the keys go, and come back once both types agree.
+            modify = next(s for s in reversed(out) if isinstance(s, ModifyColumn))
+            children = tuple(
+                (
+                    m.table,
+                    c.name,
+                    self.fk_name(m.table, c.name),
+                    f"ALTER TABLE {q(m.table)} ADD {self.fk_sql(m.table, c)}",
+                )
+                for m in ctx.state.values()
+                for c in m.fields
+                if c.is_fk
+                and c.db_constraint
+                and (c.fk_target, c.fk_column or "id") == (op.table, op.column)
+            )
+            out[out.index(modify)] = RetypeReferenced(
+                op.table, op.column, modify, children, self.sql_type(new), q
+            )
         return out
+
+    def _target_retyped_later(self, col: Column, ctx: RenderContext) -> bool:
+        """Whether the key column ``col`` now has a type its target's column has not yet: the
+        target's own change in this migration comes later and adds the key back
+        (``steps.RetypeReferenced``; MySQL refuses a key between two integer types)."""
+        target = ctx.state.get(col.fk_target or "")
+        pk = target.column(col.fk_column or "id") if target is not None else None
+        return pk is not None and self.sql_type(pk) != self.sql_type(col)
 
     def _auto_indexed(self, col: Column) -> bool:
         return (col.index or col.is_fk) and not col.unique and not col.primary_key

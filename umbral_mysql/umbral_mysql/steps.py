@@ -3,6 +3,7 @@ catalog as it runs."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -296,6 +297,87 @@ class ModifyColumn(_Resolved):
                     )
                 statement += f" CHECK ({clause})"
         return [statement]
+
+
+@frozen
+class RetypeReferenced(_Resolved):
+    """A type change of a column foreign keys reference (a primary key widened from INT to
+    BIGINT). MySQL and MariaDB refuse to change such a column (error 1833, even with the
+    checks off), and a key between two integer types (error 150): every key referencing it
+    is dropped, whatever its name, the column changed, and each key of the models added back
+    whose column has the new type already. A key whose column the migration changes later is
+    added back by that change. ``children``: the keys of the migration's models on the
+    column, as (table, column, key name, ADD statement); a key of another table references it only
+    with its own type, so it stops the change before anything runs."""
+
+    table: str
+    column: str
+    modify: ModifyColumn
+    children: tuple[tuple[str, str, str, str], ...]
+    #: The column's new type, as the models give it (``BIGINT``).
+    new_type: str
+    quote: Callable[[str], str]
+
+    @property
+    def statements(self) -> tuple[str, ...]:
+        # As a script (sqlmigrate): the keys of the models by umbral's names.
+        q = self.quote
+        drops = tuple(
+            f"ALTER TABLE {q(t)} DROP FOREIGN KEY IF EXISTS {q(name)}"
+            for t, _, name, _ in self.children
+        )
+        return (*drops, *self.modify.statements, *(add for *_, add in self.children))
+
+    def alternatives(self) -> list[str]:
+        return [
+            "RetypeReferenced (drops the foreign keys that reference the column, as "
+            "information_schema lists them, and adds back each one whose column has the "
+            "new type)",
+            *self.modify.alternatives(),
+        ]
+
+    def resolve(self, conn: Connection) -> list[str]:
+        q = self.quote
+        keys = [
+            (str(t), str(c), str(name))
+            for t, c, name in _rows(
+                conn,
+                "SELECT TABLE_NAME, COLUMN_NAME, CONSTRAINT_NAME "
+                "FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = DATABASE() "
+                "AND REFERENCED_TABLE_SCHEMA = DATABASE() AND REFERENCED_TABLE_NAME = %s "
+                "AND REFERENCED_COLUMN_NAME = %s ORDER BY TABLE_NAME, CONSTRAINT_NAME",
+                (self.table, self.column),
+            )
+        ]
+        models = {(t, c): add for t, c, _, add in self.children}
+        other = next(((t, c, n) for t, c, n in keys if (t, c) not in models), None)
+        if other is not None:
+            t, c, name = other
+            raise UnsupportedChange(
+                f"cannot change the type of `{self.table}.{self.column}`: the foreign key "
+                f"`{name}` of `{t}.{c}` references it, and the models of this migration do "
+                "not change that column with it (MySQL refuses to change a referenced column, "
+                "and a key between two types); drop that key in a RunSql migration before "
+                "this one, and add it back once both columns have the same type"
+            )
+        out = [f"ALTER TABLE {q(t)} DROP FOREIGN KEY {q(name)}" for t, _, name in keys]
+        out += self.modify.resolve(conn)
+        new = _bare_type(self.new_type)
+        for (t, c), add in sorted(models.items()):
+            found = _rows(
+                conn,
+                "SELECT COLUMN_TYPE FROM information_schema.COLUMNS "
+                "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND COLUMN_NAME = %s",
+                (t, c),
+            )
+            if found and _bare_type(str(found[0][0])) == new:
+                out.append(add)
+        return out
+
+
+def _bare_type(column_type: str) -> str:
+    """A column type without an integer's display width (MariaDB lists ``bigint(20)``)."""
+    return re.sub(r"^(tinyint|smallint|mediumint|int|bigint)\(\d+\)", r"\1", column_type.lower())
 
 
 @frozen
