@@ -64,6 +64,8 @@ class Mod:
     name: str
     cols: list[Col]
     table: str | None = None
+    #: The primary key's type: some tables start with an Integer key, widened later.
+    key: str = "BigInt"
 
 
 @dataclass
@@ -96,7 +98,9 @@ def step(h: History, action: int, pick: int) -> None:
     if action == 0 or model is None:  # add a table
         name = h.fresh("M")
         h.models[name] = Mod(
-            name, [Col(h.fresh("c"), SCALARS[pick % len(SCALARS)], uid=h.fresh("u"))]
+            name,
+            [Col(h.fresh("c"), SCALARS[pick % len(SCALARS)], uid=h.fresh("u"))],
+            key="Integer" if pick % 5 == 2 else "BigInt",
         )
     elif action == 1:  # drop a table, and every foreign key to it (as its user would)
         del h.models[model.name]
@@ -130,6 +134,9 @@ def step(h: History, action: int, pick: int) -> None:
             model.cols[i] = replace(col, nullable=False, default=DEFAULTS[col.type])
         else:
             model.cols[i] = replace(col, nullable=True)
+    elif action == 7 and model.key == "Integer" and pick % 3 == 2:
+        # Widen the primary key: the foreign keys to it follow (MySQL must drop them first).
+        model.key = "BigInt"
     elif action == 7 and col and col.type in CASTS and col.fk is None:  # safe cast
         new_type = CASTS[col.type]
         default = DEFAULTS.get(new_type) if col.default is not None else None
@@ -154,6 +161,8 @@ def classes(h: History) -> list[type]:
     out = []
     for m in h.models.values():
         attrs: dict[str, object] = {"__module__": __name__}
+        if m.key != "BigInt":
+            attrs["id"] = getattr(fields, m.key)(primary_key=True)
         for c in m.cols:
             if c.fk:
                 attrs[c.name] = fields.ForeignKey(c.fk, nullable=True, on_delete="set_null")
@@ -577,7 +586,10 @@ def merge_models(base: History, first: History, second: History) -> History | No
 def _merge_mod(b: Mod, x: Mod, y: Mod) -> Mod | None:
     if x.table != b.table and y.table != b.table:
         return None  # renamed on both sides
+    if x.key != b.key and y.key != b.key:
+        return None  # widened on both sides
     table = x.table if x.table != b.table else y.table
+    key = x.key if x.key != b.key else y.key
     old = {c.uid: c for c in b.cols}
     mine = {c.uid: c for c in x.cols}
     theirs = {c.uid: c for c in y.cols}
@@ -595,7 +607,7 @@ def _merge_mod(b: Mod, x: Mod, y: Mod) -> Mod | None:
             return None
         if c is not None:
             cols.append(c)
-    return Mod(b.name, cols, table)
+    return Mod(b.name, cols, table, key)
 
 
 #: The action that squashes the migrations written so far (from one ``pick`` chooses).
@@ -627,6 +639,12 @@ HISTORIES = st.lists(
 #: cast to BigInt with default 3: the older rows must still read 2 (SQLite reads a column a row
 #: does not store from the column's current default).
 ADDED_THEN_CAST = [(0, 1), (3, 1), (7, 1)]
+#: A table with an Integer key, a foreign key to it, and the key widened: MySQL refused to
+#: change the referenced column (the key's change comes first: `m1` sorts before `m7`).
+KEY_WIDENED = [(0, 2), (0, 0), (0, 0), (0, 0), (9, 3), (7, 8)]
+#: The same with the key's table renamed first (`m7` sorts before `t15`: the foreign key's
+#: column changes first, and MySQL refused a key between two integer types).
+KEY_WIDENED_LAST = [(0, 2), (0, 0), (0, 0), (0, 0), (9, 3), (2, 4), (7, 8)]
 #: The same with only the default changed.
 ADDED_THEN_NEW_DEFAULT = [(0, 1), (3, 1), (10, 1)]
 #: A NOT NULL column added with a backfill, then a nullable one made NOT NULL with one.
@@ -669,6 +687,8 @@ SETTINGS = settings(
 @SETTINGS
 @given(HISTORIES)
 @example(history=ADDED_THEN_CAST)
+@example(history=KEY_WIDENED)
+@example(history=KEY_WIDENED_LAST)
 @example(history=ADDED_THEN_NEW_DEFAULT)
 @example(history=BACKFILLS)
 @example(history=BACKFILLED_THEN_RELAXED)
@@ -694,6 +714,8 @@ def test_histories_never_lose_a_row_or_change_a_value(tmp_path_factory, history)
 @SETTINGS
 @given(HISTORIES)
 @example(history=ADDED_THEN_CAST)
+@example(history=KEY_WIDENED)
+@example(history=KEY_WIDENED_LAST)
 @example(history=ADDED_THEN_NEW_DEFAULT)
 @example(history=BACKFILLS)
 @example(history=BACKFILLED_THEN_RELAXED)
@@ -718,6 +740,8 @@ def test_histories_never_lose_a_row_or_change_a_value_on_postgres(
 @SETTINGS
 @given(HISTORIES)
 @example(history=ADDED_THEN_CAST)
+@example(history=KEY_WIDENED)
+@example(history=KEY_WIDENED_LAST)
 @example(history=ADDED_THEN_NEW_DEFAULT)
 @example(history=BACKFILLS)
 @example(history=BACKFILLED_THEN_RELAXED)
