@@ -85,8 +85,11 @@ def detect(
         for m in graph
     ]
     for key in applied:
-        # A replaced migration deleted after its squash was recorded is not drift.
-        if key not in graph.nodes and not graph.squash_applied(key, applied):
+        # A replaced migration deleted after its squash was recorded is not drift, nor after
+        # every migration the squash replaces ran (migrate records the squash then).
+        squash = graph.nodes.get(graph.squash_of.get(key, ""))
+        covered = squash is not None and all(r in applied for r in squash.replaces)
+        if key not in graph.nodes and not graph.squash_applied(key, applied) and not covered:
             plugin, name = key.split("/", 1)
             entries.append(Entry(plugin, name, State.MISSING))
     for key, stopped in partial.items():

@@ -356,6 +356,26 @@ def test_originals_deleted_after_the_squash_is_recorded(any_project: Project) ->
     assert "rank" in [c[0] for c in schema_of(p.database)["post"]["columns"]]
 
 
+def test_originals_deleted_before_a_database_that_ran_them_records_the_squash(
+    any_project: Project,
+) -> None:
+    """The docs allow deleting the originals once every database has applied the squash or
+    the migrations it replaces: a database that ran the originals but not yet the migrate
+    that records the squash saw their rows as drift (`[!]`), and migrate refused, pointing
+    at a --prune that found nothing to prune."""
+    p = any_project
+    history(p)
+    assert p.run("migrate").code == 0
+    squash(p)
+    delete(p, *ORIGINALS)
+    r = p.run("showmigrations")
+    assert (r.code, r.out_lines, r.stderr) == (0, ["# plugin: app", f"[X] app/{SQUASH}"], ""), r
+    r = p.run("migrate")
+    assert (r.code, r.stderr) == (0, ""), r
+    assert ("app", SQUASH) in recorded(p)
+    assert p.run("migrate").out_lines == ["No pending migrations"]
+
+
 SHOP = """
 from umbral import Model, fields, hookimpl
 
