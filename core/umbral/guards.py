@@ -36,6 +36,21 @@ def check_conflicts(env: Environment, applied: Mapping[str, str]) -> None:
         raise MigrationGraphError(conflicts[0])
 
 
+def check_directories(env: Environment, applied: Mapping[str, str], command: str) -> None:
+    """Refuse a plugin with migrations recorded as applied and none on disk at all: its
+    directory is misnamed (a typo in ``migrations``) rather than every file deleted, and
+    every row would read as drift, which ``--prune`` would delete."""
+    for plugin in env.plugin_names:
+        recorded = sum(key.partition("/")[0] == plugin for key in applied)
+        if recorded and not env.migrations(plugin):
+            where = env.info(plugin).migrations_dir
+            raise Refused(
+                f"{command}: plugin `{plugin}` has {recorded} migration(s) recorded as applied, "
+                f"and its migrations directory {where} holds none: check `migrations` in the "
+                "configuration, or restore the files; nothing was run"
+            )
+
+
 # -- drift ------------------------------------------------------------------------------------
 
 

@@ -168,6 +168,7 @@ class Migrator:
         self.skipped = recorder.skipped(self.conn)
         partial = progress.read(self.conn)
         guards.check_conflicts(self.env, applied)
+        guards.check_directories(self.env, applied, "umbral migrate")
         if request.fake is not None:
             result.message = self.fake(request.fake, partial, write=not request.plan_only)
             return result

@@ -135,3 +135,21 @@ def test_prune_on_a_database_not_created_yet_creates_none(project: Project) -> N
         "(`umbral migrate` creates it)"
     ]
     assert not path.exists()
+
+
+def test_a_misnamed_migrations_directory_is_refused_not_pruned(project: Project) -> None:
+    """A typo in `migrations` made every applied migration read as deleted (`[!]`), and the
+    refusal offered --prune, which would have emptied the tracking table."""
+    p = project
+    three(p)
+    assert p.run("migrate").code == 0
+    p.write_config(migrations="migrations_typo")
+    refusal = (
+        "umbral migrate: plugin `app` has 3 migration(s) recorded as applied, and its "
+        f"migrations directory {p.root / 'migrations_typo' / 'app'} holds none: check "
+        "`migrations` in the configuration, or restore the files; nothing was run"
+    )
+    for args in (["migrate"], ["migrate", "--prune"], ["migrate", "--plan"]):
+        r = p.run(*args)
+        assert (r.code, r.err_lines) == (1, [f"error: {refusal}"]), r
+    assert len(recorded(p)) == 3
