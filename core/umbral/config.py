@@ -283,8 +283,15 @@ def _str_table(value: Any) -> bool:
 
 
 def resolve_database(cli: str | None, config: str | None, app: str | None) -> str | None:
-    """``--database`` > ``UMBRAL_DATABASE_URL`` > config > ``App(database=...)`` (SPEC §3)."""
-    return cli or os.environ.get(ENV_DATABASE) or config or app
+    """``--database`` > ``UMBRAL_DATABASE_URL`` > config > ``App(database=...)`` (SPEC §3).
+    An empty ``--database`` or variable is an error, not a fall-through to the config: it
+    is how ``--database "$PROD_URL"`` reads with the variable unset."""
+    env = os.environ.get(ENV_DATABASE)
+    if cli is not None and not cli.strip():
+        raise ConfigError("--database is empty: give it a URL, or leave the option out")
+    if cli is None and env is not None and not env.strip():
+        raise ConfigError(f"{ENV_DATABASE} is set but empty: give it a URL, or unset it")
+    return cli or env or config or app
 
 
 def _credentials(url: str) -> tuple[str, str, str, str] | None:

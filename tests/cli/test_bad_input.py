@@ -225,3 +225,24 @@ def test_no_project_found(tmp_path) -> None:
     assert len(r.err_lines) == 1
     assert r.err_lines[0].startswith("error: no umbral project found in ")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_empty_database_url_is_an_error_not_the_configured_one(project: Project) -> None:
+    """`--database "$PROD_URL"` with the variable unset read as no option: the command went
+    on against the configured database. So did an empty UMBRAL_DATABASE_URL."""
+    p = project
+    two_migrations(p)
+    assert_one_error(p, ("--database", "", "migrate"), "error: --database is empty: give it a "
+                     "URL, or leave the option out")  # fmt: skip
+    assert_one_error(p, ("migrate",), "error: UMBRAL_DATABASE_URL is set but empty: give it a "
+                     "URL, or unset it", env={"UMBRAL_DATABASE_URL": " "})  # fmt: skip
+
+
+def test_a_mysql_url_without_a_database_says_so(project: Project) -> None:
+    """It stopped with an internal error (an assertion in the driver's dialect)."""
+    p = project
+    two_migrations(p)
+    for url in ("mysql://root@127.0.0.1:1", "mysql://root:p%2Fw@127.0.0.1:1/?x=1"):
+        assert_one_error(p, ("--database", url, "showmigrations"), "error: the database URL "
+                         "names no database: add its name after the host, as in "
+                         "mysql://user@host:3306/NAME (umbral works in one database)")  # fmt: skip

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from umbral.backend import Backend
 from umbral.database import BACKEND_KEY, driver_cursor
-from umbral.errors import UmbralError
+from umbral.errors import ConfigError, UmbralError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -51,6 +51,13 @@ class MySQLConnection(Backend):
 
     def normalize_url(self, url: str, root: Path) -> str:
         scheme, _sep, rest = url.partition("://")
+        # The path after the last @ (a password may hold a /): the database's name.
+        database = rest[rest.rfind("@") + 1 :].partition("/")[2].partition("?")[0]
+        if not database:
+            raise ConfigError(
+                "the database URL names no database: add its name after the host, as in "
+                "mysql://user@host:3306/NAME (umbral works in one database)"
+            )
         if scheme in ("mysql", "mariadb"):
             url = f"mysql+pymysql://{rest}"
         if "charset=" not in url:
