@@ -150,11 +150,14 @@ def _queried(app: App, query: str) -> list[Tenant]:
     """Tenants from a query on the default database: one column (``schema`` or
     ``URL#schema``) or two (the server's URL, NULL for the default one, and the schema)."""
     from umbral.app import _db_errors
-    from umbral.database import connect
+    from umbral.database import connect, driver_cursor
 
     backend, url = app._backend()
     with connect(backend, url, create=False) as conn, _db_errors(url):
-        rows = conn.exec_driver_sql(query).fetchall()
+        # The driver's own cursor without parameters: a `%` of the query is not a placeholder.
+        cursor = driver_cursor(conn)
+        cursor.execute(query)
+        rows = cursor.fetchall()
         conn.rollback()
     out = []
     for row in rows:
@@ -234,9 +237,11 @@ def _prepare_server(
         server.shared = str(conn.dialect.default_schema_name)
         # A backend without schemas says so here, before anything is written.
         backend.schema_url(server.url, server.shared, server.shared)
+        unfit = {s: why for s in schemas if (why := _unfit(backend, server.shared, s))}
+        schemas = [s for s in schemas if s not in unfit]
         if not write:
             existing = _schemas(conn)
-            server.missing = {s: _missing(s) for s in schemas if s not in existing}
+            server.missing = {s: _missing(s) for s in schemas if s not in existing} | unfit
             tables = {t: _schemas_with(conn, t) for t in (recorder.TABLE, progress.TABLE)}
             _read(conn, server, [s for s in schemas if s in existing], tables)
             conn.rollback()
@@ -245,6 +250,7 @@ def _prepare_server(
             existing = _schemas(conn)
             quote = conn.dialect.identifier_preparer.quote
             server.missing = {s: _missing(s) for s in schemas if s not in existing and not create}
+            server.missing |= unfit
             have = {t: _schemas_with(conn, t) for t in (recorder.TABLE, progress.TABLE)}
             conn.commit()
             for schema in schemas:
@@ -295,6 +301,21 @@ def _rows(conn: Connection, schemas: list[str], table: str, columns: str) -> dic
         for index, plugin, name, value in conn.exec_driver_sql(sql):
             out[schemas[index]][f"{plugin}/{name}"] = str(value)
     return out
+
+
+def _unfit(backend: Backend, shared: str, schema: str) -> str | None:
+    """Why ``schema`` cannot be a tenant's, or None."""
+    if schema == shared:
+        return (
+            f"schema `{schema}` is the database's default schema, where the shared plugins "
+            "and the default tracking table live: a tenant needs a schema of its own"
+        )
+    if backend.fit(schema) != schema:
+        return (
+            f"schema name `{schema}` is longer than the database keeps "
+            f"({backend.IDENTIFIER_LIMIT}): it would be cut short; give the tenant a shorter one"
+        )
+    return None
 
 
 def _missing(schema: str) -> str:
@@ -392,7 +413,10 @@ def migrate(
                     dropped[0].invalidate()
             if fail_fast:
                 stop.set()
-            return Outcome(tenant, error=str(exc), seconds=time.perf_counter() - started)
+            # The whole message: a refusal's details say what and how (its first line alone
+            # told neither).
+            error = "\n".join([str(exc), *getattr(exc, "details", ())])
+            return Outcome(tenant, error=error, seconds=time.perf_counter() - started)
         return Outcome(
             tenant, done.applied, seconds=time.perf_counter() - started, warnings=done.warnings
         )

@@ -343,3 +343,49 @@ def test_a_query_may_return_the_server_and_the_schema(pg: Project) -> None:
     r = pg.run("migrate", "--tenants")
     assert r.code == 1, r
     assert r.err_lines[-1].startswith("error: tenants.query must return one column"), r
+
+
+def test_the_default_schema_and_a_name_cut_short_are_no_tenants(pg: Project) -> None:
+    """`public` as a tenant put every tenant plugin's tables in the default schema and their
+    rows in its tracking table; a name over 63 bytes was created cut short, and every later
+    --create then stopped the whole fleet ("already exists"). Each fails its own tenant."""
+    long = "t" * 70
+    fleet(pg, ["acme", "public", long])
+    for _ in range(2):
+        r = pg.run("migrate", "--tenants", "--create")
+        assert r.code == 1, r
+        default = (
+            "error: tenant public: schema `public` is the database's default schema, where the "
+            "shared plugins and the default tracking table live: a tenant needs a schema of "
+            "its own"
+        )
+        cut = (
+            f"error: tenant {long}: schema name `{long}` is longer than the database keeps "
+            "(63): it would be cut short; give the tenant a shorter one"
+        )
+        assert default in r.err_lines and cut in r.err_lines, r
+    assert recorded(pg.database, "acme") == APP_KEYS
+    assert recorded(pg.database, "public") == ["shop/0001_purchase"]
+    assert set(tables_by_schema(pg.database)) == {"acme", "public"}
+
+
+def test_a_query_may_hold_a_percent_sign(pg: Project) -> None:
+    execute(pg.database, "CREATE SCHEMA tenant_a")
+    fleet(pg, [], query="SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant_%'")
+    r = pg.run("migrate", "--tenants")
+    assert r.code == 0, r
+    assert recorded(pg.database, "tenant_a") == APP_KEYS
+
+
+def test_a_refused_tenant_says_what_and_how(pg: Project) -> None:
+    """Only the first line of a refusal reached the tenant's error: which operation and what
+    to do were lost."""
+    fleet(pg, ["acme"])
+    assert pg.run("migrate", "--tenants", "--create").code == 0
+    pg.models(ORDERS_1)
+    assert pg.run("makemigrations", "--name", "drop").code == 0
+    r = pg.run("migrate", "--tenants")
+    assert r.code == 1, r
+    assert any(
+        line.startswith("    [UNSAFE] app/0003_drop: drops column") for line in r.err_lines
+    ), r
