@@ -122,11 +122,23 @@ def load_plugins(
         raise PluginError(f"plugin `{pm.get_name(exc.plugin)}`: {exc}") from exc
     for info in infos.values():
         info.hooks = sorted(h.name for h in pm.get_hookcallers(info.plugin) or [])
+        if not info.hooks and info.distribution is None:
+            # A typo'd module (its models module, say): the plugin would look uninstalled,
+            # every applied migration of it deleted, and --prune would forget them.
+            raise PluginError(
+                f"plugin module `{_module_name(info.plugin)}` (plugin `{info.name}`) implements "
+                "no umbral hook: name the module that holds its @hookimpl functions in "
+                "[tool.umbral.plugin_modules]"
+            )
         # App plugins own models or migrations; everything else (backends, renderers, safety
         # rules) is always loaded, whatever the `plugins` allow-list says (SPEC §3).
         owns = {"umbral_models", "umbral_migrations_dir", "umbral_plugin_dependencies"}
         info.is_backend = not owns & set(info.hooks)
     return infos
+
+
+def _module_name(obj: Any) -> str:
+    return str(getattr(obj, "__name__", obj))
 
 
 def _check_name(name: str, where: str) -> None:

@@ -64,3 +64,22 @@ def test_an_error_in_a_plugins_models_names_the_plugin_and_the_allow_list(
     assert "Wrote migrations/blog/0001_initial.json" in r.out_lines
     assert p.run("migrate").code == 0
     assert {"label", "blog_post", "blog_tag", "accounts_user"} <= set(schema_of(p.database))
+
+
+def test_a_plugin_module_without_hooks_is_an_error(project: Project) -> None:
+    """A typo'd entry (the plugin's models module instead of its hooks module) made the plugin
+    look uninstalled: every applied migration of it read as deleted, and --prune offered to
+    forget them all."""
+    p = project
+    p.write("shop_models.py", "X = 1\n")
+    p.write_config(plugin_modules={"shop": "shop_models"}, plugins=["shop"])
+    for args in (["showmigrations"], ["migrate", "--prune", "--plan"], ["plugins"]):
+        r = p.run(*args)
+        assert (r.code, r.err_lines) == (
+            1,
+            [
+                "error: plugin module `shop_models` (plugin `shop`) implements no umbral hook: "
+                "name the module that holds its @hookimpl functions in "
+                "[tool.umbral.plugin_modules]"
+            ],
+        ), r
