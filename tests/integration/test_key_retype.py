@@ -1,10 +1,11 @@
-"""A primary key's type changed while foreign keys reference it (``Integer`` to ``BigInt``, the
-widening every growing table needs).
+"""Keys and indexes across a column's type change.
 
-MySQL and MariaDB refuse to change a referenced column (error 1833, with the checks off too)
-and a key between two integer types (error 150): the migration failed part way, the key of
-the first referencing table already dropped. Every backend now widens the key and the
-columns that reference it, keeps every row and key, and goes back.
+A primary key's type changed while foreign keys reference it (``Integer`` to ``BigInt``, the
+widening every growing table needs): MySQL and MariaDB refuse to change a referenced column
+(error 1833, with the checks off too) and a key between two integer types (error 150), and the
+migration failed part way, the key of the first referencing table already dropped. A column of
+an index of several columns made unbounded text: MySQL refused the key over it (error 1071).
+Every backend now makes the change, keeps every row, key and index, and goes back.
 """
 
 from __future__ import annotations
@@ -106,3 +107,38 @@ def test_a_key_the_models_do_not_hold_stops_the_change_clearly(
         "column with it"
     ) in r.stderr, r
     assert ("legacy", ("country",), "country") in _keys(mysql_url)
+
+
+INDEXED = """
+class Post(Model, indexes=[("status", "headline")], unique_together=[("headline", "status")]):
+    status = fields.Text(max_length=20)
+    headline = fields.Text({length})
+    body = fields.Text({length}index=True)
+"""
+
+
+def test_a_column_in_indexes_becomes_unbounded_text_and_back(any_project: Project) -> None:
+    """MySQL refused to make a column of a key of several columns LONGTEXT (error 1071): the
+    migration could never apply. Its indexes are made again over the new type."""
+    p, url = any_project, any_project.database
+    p.models(INDEXED.format(length="max_length=100, "))
+    assert p.run("makemigrations").code == 0
+    assert p.run("migrate").code == 0
+    execute(
+        url, "INSERT INTO post (status, headline, body) VALUES ('a', 'b', 'c'), ('a', 'x', 'y')"
+    )
+    data = "SELECT status, headline, body FROM post ORDER BY id"
+    before = rows(url, data)
+    indexes = sorted((cols, unique) for _, cols, unique in schema_of(url)["post"]["indexes"])
+    p.models(INDEXED.format(length=""))
+    assert p.run("makemigrations").code == 0
+    r = p.run("migrate")
+    assert r.code == 0, r
+    assert rows(url, data) == before
+    assert sorted((c, u) for _, c, u in schema_of(url)["post"]["indexes"]) == indexes
+    assert p.run("checkschema").code == 0
+    first = p.migration_files()[0].removesuffix(".json")
+    r = p.run("migrate", f"app/{first}")
+    assert r.code == 0, r
+    assert rows(url, data) == before
+    assert p.run("checkschema").code == 0

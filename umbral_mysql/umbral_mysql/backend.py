@@ -31,6 +31,7 @@ from umbral_mysql.steps import (
     DropIndexes,
     ModifyColumn,
     PrefixedIndex,
+    ReindexAround,
     RenameIndexes,
     RetypeReferenced,
 )
@@ -489,6 +490,11 @@ class MySQLBackend(MySQLConnection):
         later = fk(new) is not None and self._target_retyped_later(new, ctx)
         if fk(new) is not None and (fk_changed or type_changed) and not later:
             out.append(f"ALTER TABLE {table} ADD {self.fk_sql(op.table, new)}")
+        if type_changed and self.sql_type(new) == "LONGTEXT" and self.sql_type(old) != "LONGTEXT":
+            modify = next(s for s in reversed(out) if isinstance(s, ModifyColumn))
+            out[out.index(modify)] = ReindexAround(
+                op.table, op.column, modify, self.TEXT_INDEX_PREFIX, q
+            )
         if old.primary_key and type_changed:
             # MySQL refuses to change a column a foreign key references (error 1833), even
             # with the checks off: the keys go, and come back once both types agree.

@@ -375,6 +375,60 @@ class RetypeReferenced(_Resolved):
         return out
 
 
+@frozen
+class ReindexAround(_Resolved):
+    """A column becoming unbounded text (``LONGTEXT``, a ``Text`` without ``max_length``)
+    while indexes hold it: the server refuses to keep a key of several columns over it
+    (error 1071), so each index on the column is dropped, the column changed, and the index
+    made again as it was, the column's key part with the prefix a key of it takes (a unique
+    one whole: MariaDB's hash-backed long unique)."""
+
+    table: str
+    column: str
+    modify: ModifyColumn
+    prefix: int
+    quote: Callable[[str], str]
+
+    @property
+    def statements(self) -> tuple[str, ...]:
+        return self.modify.statements
+
+    def alternatives(self) -> list[str]:
+        return [
+            "ReindexAround (drops the indexes that hold the column, as information_schema "
+            "lists them, and makes them again over the new type)",
+            *self.modify.alternatives(),
+        ]
+
+    def resolve(self, conn: Connection) -> list[str]:
+        q = self.quote
+        parts: dict[str, list[tuple[str, Any]]] = {}
+        unique: dict[str, bool] = {}
+        for name, column, sub_part, non_unique in _rows(
+            conn,
+            "SELECT INDEX_NAME, COLUMN_NAME, SUB_PART, NON_UNIQUE "
+            "FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() "
+            "AND TABLE_NAME = %s AND INDEX_NAME <> 'PRIMARY' ORDER BY INDEX_NAME, SEQ_IN_INDEX",
+            (self.table,),
+        ):
+            parts.setdefault(str(name), []).append((str(column), sub_part))
+            unique[str(name)] = not int(non_unique)
+        held = {n: cols for n, cols in parts.items() if any(c == self.column for c, _ in cols)}
+        out = [f"DROP INDEX {q(n)} ON {q(self.table)}" for n in held]
+        out += self.modify.resolve(conn)
+        for name, cols in held.items():
+            keys = []
+            for column, sub_part in cols:
+                if column == self.column:
+                    size = None if unique[name] else self.prefix
+                else:
+                    size = sub_part
+                keys.append(q(column) + (f"({size})" if size else ""))
+            kind = "UNIQUE INDEX" if unique[name] else "INDEX"
+            out.append(f"CREATE {kind} {q(name)} ON {q(self.table)} ({', '.join(keys)})")
+        return out
+
+
 def _bare_type(column_type: str) -> str:
     """A column type without an integer's display width (MariaDB lists ``bigint(20)``)."""
     return re.sub(r"^(tinyint|smallint|mediumint|int|bigint)\(\d+\)", r"\1", column_type.lower())
