@@ -119,6 +119,23 @@ def test_a_renamed_table_keeps_its_key_to_itself() -> None:
         "ALTER TABLE `tree` ADD CONSTRAINT `tree_parent_fk` FOREIGN KEY (`parent`) "
         "REFERENCES `tree` (`id`)" in out
     ), out
+    # As a script (sqlmigrate), the key is dropped by the name it has: the old table's. It
+    # named the new one, so a script run by hand left both keys.
+    assert "ALTER TABLE `tree` DROP FOREIGN KEY IF EXISTS `node_parent_fk`" in map(str, out), out
+
+
+def test_a_renamed_key_column_drops_its_key_by_the_name_it_has() -> None:
+    cols = (C("id", "BigInt", primary_key=True),
+            C("author", "ForeignKey", fk_target="author", fk_column="id"))  # fmt: skip
+    out = render(
+        ops.RenameColumn(table="post", from_="author", to="writer"),
+        {"post": ModelState("post", "post", cols)},
+    )
+    assert [str(s) for s in out][-2:] == [
+        "ALTER TABLE `post` DROP FOREIGN KEY IF EXISTS `post_author_fk`",
+        "ALTER TABLE `post` ADD CONSTRAINT `post_writer_fk` FOREIGN KEY (`writer`) "
+        "REFERENCES `author` (`id`)",
+    ], out
 
 
 def test_dropping_a_foreign_key_column_drops_its_key_first_whatever_its_name() -> None:

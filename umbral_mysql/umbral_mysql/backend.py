@@ -310,7 +310,7 @@ class MySQLBackend(MySQLConnection):
             out.append(RenameIndexes(op.to, tuple(renames), q))
         out += [f"ALTER TABLE {q(op.to)} {check}" for check in checks]
         for col in fks:
-            out += self.drop_foreign_keys(op.to, col.name, ctx)
+            out += self.drop_foreign_keys(op.to, col.name, ctx, self.fk_name(op.from_, col.name))
             out.append(f"ALTER TABLE {q(op.to)} ADD {self.fk_sql(op.to, col)}")
         return out
 
@@ -332,7 +332,8 @@ class MySQLBackend(MySQLConnection):
             col = next((c for c in model.fields if c.name == op.from_), None)
             if col is not None and col.is_fk and col.db_constraint:
                 # The key keeps working under its old name; renamed so that name is free.
-                out += self.drop_foreign_keys(op.table, op.to, ctx)
+                was = self.fk_name(op.table, op.from_)
+                out += self.drop_foreign_keys(op.table, op.to, ctx, was)
                 out.append(f"ALTER TABLE {q(op.table)} ADD "
                            f"{self.fk_sql(op.table, replace(col, name=op.to))}")  # fmt: skip
             if col is not None and col.choices:
@@ -410,13 +411,16 @@ class MySQLBackend(MySQLConnection):
         out.append(f"ALTER TABLE {q(op.table)} DROP COLUMN {q(op.column)}")
         return out
 
-    def drop_foreign_keys(self, table: str, column: str, ctx: RenderContext | None) -> list[Any]:
+    def drop_foreign_keys(
+        self, table: str, column: str, ctx: RenderContext | None, named: str | None = None
+    ) -> list[Any]:
         """Drop every foreign key of ``table`` on ``column`` whatever its name: the statement
-        shown drops umbral's name; at run time the step looks the keys up in the catalog
-        (an adopted table names them its own way)."""
+        shown drops umbral's name (``named``: the name the key has before a rename, for a
+        script run by hand); at run time the step looks the keys up in the catalog (an
+        adopted table names them its own way)."""
         sql = (
             f"ALTER TABLE {self.quote(table)} DROP FOREIGN KEY IF EXISTS "
-            f"{self.quote(self.fk_name(table, column))}"
+            f"{self.quote(named or self.fk_name(table, column))}"
         )
         return [DropForeignKeys(table, column, sql, self.quote)]
 
