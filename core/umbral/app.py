@@ -516,13 +516,20 @@ class App:
         only. ``render_repair`` turns the result into the SQL that repairs it."""
         from umbral import recorder
         from umbral.database import connect
-        from umbral.schemadrift import SchemaCheck, compare, outside, owned_tables, read_live
+        from umbral.schemadrift import (
+            SchemaCheck,
+            compare,
+            junction_tables,
+            outside,
+            owned_tables,
+            read_live,
+        )
 
         backend, url = self._backend()
         with connect(backend, url, create=False) as conn, _db_errors(url):
             applied = recorder.applied(conn)
             promises = _promises(self.env, applied, self.default_scope())
-            live = read_live(conn, owned_tables(promises))
+            live = read_live(conn, owned_tables(promises), junction_tables(promises))
         return SchemaCheck(
             promises=promises,
             differences=compare(promises, live, comments=backend.COLUMN_COMMENTS,

@@ -103,15 +103,24 @@ def owned_tables(promises: Iterable[Promise]) -> set[str]:
     return names
 
 
-def read_live(conn: Connection, owned: set[str]) -> LiveSchema:
-    """Read the connection's schema; map the tables in ``owned`` to model states."""
+def junction_tables(promises: Iterable[Promise]) -> set[str]:
+    """The junction tables of the plugins' snapshots."""
+    return {rel.table for p in promises for m in p.snapshot.models.values() for rel in m.m2m}
+
+
+def read_live(conn: Connection, owned: set[str], junctions: Collection[str] = ()) -> LiveSchema:
+    """Read the connection's schema; map the tables in ``owned`` to model states. The
+    ``junctions`` of the snapshots are compared by their presence only, and not mapped: a
+    junction whose target table was renamed by hand reads as a table of two columns with a
+    key of both, which no model can be."""
     from umbral.inspect.planner import plan_models
     from umbral.inspect.reader import map_type, read_schema
     from umbral.inspect.writer import render_models, snapshot_of
 
     raw, views = read_schema(conn)
     live = LiveSchema(views=set(views), all_tables={t.name for t in raw})
-    mine = [t for t in raw if t.name in owned]
+    live.junctions = {t.name for t in raw if t.name in junctions}
+    mine = [t for t in raw if t.name in owned and t.name not in junctions]
     for t in mine:
         # Models written by hand may adopt such a column: compared by name only (the check
         # says the type differs) rather than refusing the whole check, as inspectdb would.

@@ -395,3 +395,17 @@ def test_a_column_of_a_type_no_field_maps_is_compared_by_name(mysql_url: str, tm
         "no umbral field type is; change the column's type in the database to repair it",
         f"+ column item.tags (set('a','b'), in the database, not in app/{first})",
     ], r
+
+
+def test_a_junctions_target_renamed_by_hand_is_drift_not_a_crash(any_project: Project) -> None:
+    """The junction then read as a table of two columns with a key of both, and the check
+    stopped with inspectdb's error (a composite primary key) instead of a report: the state
+    a half-applied rename of the target leaves too."""
+    p, url = any_project, any_project.database
+    first = _migrated(p)
+    rename = "RENAME TABLE tag TO tag_x" if is_mysql(url) else "ALTER TABLE tag RENAME TO tag_x"
+    execute(url, rename)
+    r = p.run("checkschema")
+    assert r.code == 1, r
+    assert f"- table tag (in app/{first}, not in the database)" in r.out_lines, r
+    assert not r.stderr, r
