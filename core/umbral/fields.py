@@ -59,6 +59,20 @@ class Field:
 
     def validate(self) -> None:
         """Reject option combinations that can never work; called when the model class is built."""
+        for option in _FLAGS:
+            value = getattr(self, option, False)
+            if not isinstance(value, bool):
+                raise ModelDefinitionError(
+                    f"field `{self._where()}`: {option} must be True or False, not {value!r}"
+                )
+        for option in ("help", "column"):
+            value = getattr(self, option)
+            if value is not None and (
+                not isinstance(value, str) or not (value or option == "help")
+            ):
+                raise ModelDefinitionError(
+                    f"field `{self._where()}`: {option} must be a string, not {value!r}"
+                )
         if self.default is not None:
             if callable(self.default):
                 raise ModelDefinitionError(
@@ -71,6 +85,10 @@ class Field:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.attname}>"
+
+
+#: Options that are True or False (a string "false" is truthy: it would be written as true).
+_FLAGS = ("primary_key", "nullable", "unique", "index", "db_constraint", "auto_now_add", "auto_now")
 
 
 def _literal(value: Any, where: str) -> Any:

@@ -101,6 +101,15 @@ class Model:
                 "composite primary keys are not supported"
             )
         columns = [fl.column_name for fl in declared.values()]
+        by_column: dict[str, str] = {}
+        for attr, fl in declared.items():
+            if fl.column_name in by_column:
+                raise ModelDefinitionError(
+                    f"model `{cls.__name__}`: fields `{by_column[fl.column_name]}` and `{attr}` "
+                    f"both map to the column `{fl.column_name}`; give one another name or "
+                    "column="
+                )
+            by_column[fl.column_name] = attr
         for option, groups in (("unique_together", unique_together), ("indexes", indexes)):
             if groups is None:
                 continue

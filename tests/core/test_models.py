@@ -279,6 +279,16 @@ def test_returning_something_other_than_a_model_is_an_error() -> None:
         ),
         ({"a": fields.Integer()}, {"unique_together": [("a", "zz")]}, "unknown column `zz`"),
         ({"a": fields.Integer()}, {"indexes": [("zz",)]}, "unknown column `zz`"),
+        # Written into a migration, these made a file every command then refused.
+        ({"a": fields.Integer(nullable=None)}, {}, "nullable must be True or False, not None"),
+        ({"a": fields.Integer(unique="false")}, {}, "unique must be True or False, not 'false'"),
+        ({"a": fields.Integer(help=5)}, {}, "help must be a string, not 5"),
+        ({"a": fields.Integer(column="")}, {}, "column must be a string, not ''"),
+        (
+            {"a": fields.BigInt(default=1), "b": fields.Integer(column="a")},
+            {},
+            "fields `a` and `b` both map to the column `a`",
+        ),
     ],
 )
 def test_invalid_options_are_errors_naming_the_field(
