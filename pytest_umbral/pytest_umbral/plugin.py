@@ -4,7 +4,8 @@
   temporary directory by default, a database created on the server named by
   ``--umbral-database URL`` (or the ``umbral_database`` ini option), dropped at the end.
 * ``umbral_engine`` (session): a SQLAlchemy engine on it, made by the project's backend.
-* ``umbral_connection``: a connection inside a transaction that is rolled back after the test.
+* ``umbral_connection``: a connection inside a transaction that is rolled back after the test;
+  its own ``commit()`` and ``rollback()`` end a SAVEPOINT inside that transaction.
 * ``umbral_session``: a SQLAlchemy ``Session`` on that connection whose ``commit()`` only
   releases a SAVEPOINT, so code under test may commit and the test still leaves nothing behind.
 * ``umbral_app``: the project's ``umbral.App`` (found from ``--umbral-project``, the
@@ -123,12 +124,38 @@ def umbral_engine(umbral_database: TestDatabase) -> Iterator[Any]:
 def umbral_connection(umbral_engine: Any) -> Iterator[Any]:
     conn = umbral_engine.connect()
     outer = conn.begin()
+    # Code under test may commit() or rollback() the connection itself: each ends a
+    # SAVEPOINT and opens the next, inside the test's transaction (a commit() of the
+    # connection would otherwise end that transaction, and the rows would outlive the test).
+    conn.__class__ = _savepoint_connection(type(conn))
+    conn.begin_nested()
     try:
         yield conn
     finally:
         if outer.is_active:
             outer.rollback()
         conn.close()
+
+
+def _savepoint_connection(base: type) -> type:
+    class SavepointConnection(base):  # type: ignore[misc, valid-type]
+        """A connection whose commit() and rollback() end its SAVEPOINT (a new one begins)."""
+
+        def commit(self) -> None:
+            self._end_savepoint("commit")
+
+        def rollback(self) -> None:
+            self._end_savepoint("rollback")
+
+        def _end_savepoint(self, how: str) -> None:
+            nested = self.get_nested_transaction()
+            if nested is None or not nested.is_active:
+                getattr(base, how)(self)
+                return
+            getattr(nested, how)()
+            self.begin_nested()
+
+    return SavepointConnection
 
 
 @pytest.fixture

@@ -57,6 +57,18 @@ def test_the_commit_was_rolled_back_too(umbral_connection):
     assert count(umbral_connection) == 0
 
 
+def test_code_under_test_commits_the_connection(umbral_connection):
+    umbral_connection.execute(text("INSERT INTO post (title) VALUES ('c')"))
+    umbral_connection.commit()
+    umbral_connection.execute(text("INSERT INTO post (title) VALUES ('d')"))
+    umbral_connection.rollback()  # back to the commit: 'c' stays, 'd' goes
+    assert count(umbral_connection) == 1
+
+
+def test_the_connections_commit_was_rolled_back_too(umbral_connection):
+    assert count(umbral_connection) == 0
+
+
 def test_the_app_is_on_the_test_database(umbral_app, umbral_database):
     entries = umbral_app.showmigrations()
     assert [e.state.marker for e in entries] == ["[X]"]
@@ -85,7 +97,7 @@ def sample(pytester: pytest.Pytester) -> pytest.Pytester:
 
 def test_a_project_gets_a_migrated_database_and_the_ready_tests(sample: pytest.Pytester) -> None:
     result = sample.runpytest_subprocess("-p", "no:cacheprovider", "-v")
-    result.assert_outcomes(passed=8, skipped=1)  # not a git work tree: the offline check skips
+    result.assert_outcomes(passed=10, skipped=1)  # not a git work tree: the offline check skips
     result.stdout.fnmatch_lines(["*test_umbral_up_down_up PASSED*"])
     assert not (sample.path / "dev.sqlite3").exists()  # the project's own database is untouched
 
@@ -156,7 +168,7 @@ def test_a_throwaway_database_on_a_server(sample: pytest.Pytester, postgres_admi
     result = sample.runpytest_subprocess(
         "-p", "no:cacheprovider", f"--umbral-database={POSTGRES_URL}"
     )
-    result.assert_outcomes(passed=8, skipped=1)
+    result.assert_outcomes(passed=10, skipped=1)
     import psycopg
 
     from conftest import _libpq
