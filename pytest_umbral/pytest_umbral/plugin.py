@@ -99,6 +99,7 @@ def umbral_database(
             _fail(f"cannot create a test database on {_masked(server)}", exc)
         assert created is not None
         url = created[1]
+    previous = _interrupt_on_sigterm() if created is not None else None
     try:
         app = project_app(request.config, database=url)
         try:
@@ -109,6 +110,26 @@ def umbral_database(
     finally:
         if created is not None:
             _drop_database(*created)
+        if previous is not None:
+            import signal
+
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt_on_sigterm() -> Any:
+    """Make SIGTERM (a CI job cancelled, a container stopped) end the run as Ctrl-C does, so
+    the database made on the server is dropped; returns the handler it replaces (None where
+    signals cannot be set: not the main thread)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, interrupt)
 
 
 @pytest.fixture(scope="session")

@@ -178,3 +178,38 @@ def test_a_throwaway_database_on_a_server(sample: pytest.Pytester, postgres_admi
             "SELECT datname FROM pg_database WHERE datname LIKE '%\\_test\\_%'"
         ).fetchall()
     assert left == [], "the throwaway databases are dropped"
+
+
+@pytest.mark.postgres
+def test_a_run_stopped_by_sigterm_drops_its_database(
+    sample: pytest.Pytester, postgres_admin: object
+) -> None:
+    """A cancelled CI job (SIGTERM) left the database it had made on the server."""
+    import signal
+    import time
+
+    started = sample.path / "started"
+    (sample.path / "test_slow.py").write_text(
+        "import pathlib, time\n\n\ndef test_slow(umbral_connection):\n"
+        f"    pathlib.Path({str(started)!r}).write_text('x')\n    time.sleep(60)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "test_slow.py",
+         f"--umbral-database={POSTGRES_URL}"],
+        cwd=sample.path, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert started.exists(), proc.communicate(timeout=10)[0]
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    import psycopg
+
+    from conftest import _libpq
+
+    with psycopg.connect(_libpq(POSTGRES_URL)) as conn:
+        left = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE '%\\_test\\_%'"
+        ).fetchall()
+    assert left == [], "the throwaway database is dropped"
