@@ -152,8 +152,23 @@ def read_live(conn: Connection, owned: set[str], junctions: Collection[str] = ()
         return live
     plans = plan_models(mine, "live", lambda _warning: None)
     snapshot = snapshot_of(render_models(plans, "live", conn.dialect.name), "live")
+    # Each key's actions as the database has them: the planner gives a model's (SET DEFAULT,
+    # or SET NULL on a NOT NULL column, read as no action), which would hide the drift.
+    actions = {
+        (t.name, fk.columns[0]): (_action(fk.on_delete or "NO ACTION"),
+                                  _action(fk.on_update or "NO ACTION"))
+        for t in mine
+        for fk in t.fks
+        if len(fk.columns) == 1
+    }  # fmt: skip
     for model in snapshot.models.values():
-        live.tables[model.table] = model
+        fields = tuple(
+            replace(c, on_delete=found[0], on_update=found[1])
+            if c.is_fk and (found := actions.get((model.table, c.name))) is not None
+            else c
+            for c in model.fields
+        )
+        live.tables[model.table] = replace(model, fields=fields)
         live.junctions.update(rel.table for rel in model.m2m)
     return live
 

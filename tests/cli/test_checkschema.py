@@ -409,3 +409,27 @@ def test_a_junctions_target_renamed_by_hand_is_drift_not_a_crash(any_project: Pr
     assert r.code == 1, r
     assert f"- table tag (in app/{first}, not in the database)" in r.out_lines, r
     assert not r.stderr, r
+
+
+def test_actions_no_model_can_declare_are_drift(postgres_url: str, tmp_path) -> None:
+    """ON UPDATE SET NULL, SET DEFAULT, or SET NULL on a NOT NULL column were read as no
+    action (as inspectdb adopts them): a key changed by hand to one of them was no drift, and
+    the last was reported with the database's side wrong."""
+    from conftest import make_project
+
+    p = make_project(tmp_path, postgres_url)
+    first = _migrated(p)
+    execute(
+        postgres_url,
+        "ALTER TABLE post DROP CONSTRAINT post_author_fkey",
+        "ALTER TABLE post ADD CONSTRAINT post_author_fkey FOREIGN KEY (author) REFERENCES "
+        "author (id) ON DELETE CASCADE ON UPDATE SET DEFAULT",
+    )
+    r = p.run("checkschema")
+    assert r.code == 1, r
+    assert r.out_lines[1] == (
+        f"~ post.author: references author(id) ON DELETE CASCADE in app/{first}, references "
+        "author(id) ON DELETE CASCADE ON UPDATE SET DEFAULT in the database"
+    ), r
+    _apply_script(postgres_url, p.run("checkschema", "--sql").stdout)
+    assert p.run("checkschema").code == 0
