@@ -203,9 +203,12 @@ def _names_table(sql: str, name: str) -> bool:
 
 
 def _touched(operations: list[ops.Operation]) -> set[str]:
+    """The tables the operations change (a column rename's ``from_`` and ``to`` are columns:
+    a view naming a word like them, of another table, is left alone)."""
     names: set[str] = set()
     for op in operations:
-        for attr in ("table", "from_", "to"):
+        attrs = ("table",) if op.kind == "RenameColumn" else ("table", "from_", "to")
+        for attr in attrs:
             value = getattr(op, attr, None)
             if isinstance(value, str):
                 names.add(value)

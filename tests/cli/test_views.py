@@ -84,3 +84,16 @@ def test_a_view_still_naming_a_renamed_table_is_warned_about(project: Project) -
     r = p.run("makemigrations")
     assert (r.code, r.err_lines) == (0, []), r
     assert p.run("migrate").code == 0
+
+
+def test_a_column_rename_in_another_table_leaves_the_view_alone(project: Project) -> None:
+    """A view was re-created (its grants lost) when a column of a table it does not read was
+    renamed to, or from, a word its SQL holds."""
+    p = project
+    label = "\nclass Label(Model):\n    {} = fields.Text()\n"
+    p.models(POST + VIEW + label.format("caption"))
+    assert p.run("makemigrations").code == 0
+    p.models(POST + VIEW + label.format("title"))
+    r = p.run("makemigrations")
+    assert r.code == 0, r
+    assert kinds(p, p.migration_files()[-1]) == ["RenameColumn"], r
