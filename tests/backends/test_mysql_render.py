@@ -317,3 +317,21 @@ def test_statements_that_may_share_a_multi_statement_query(statement: str, fits:
     procedure call may return several results, an open comment would hide the statements
     after it. Those run one at a time."""
     assert fits_a_script(statement) is fits
+
+
+def test_a_column_made_unique_is_looked_at_for_duplicates_before_its_ddl() -> None:
+    """MySQL commits each DDL statement: the duplicates found after the MODIFY left the
+    migration partly applied, where the docs promise nothing applied."""
+    from umbral.steps import UniqueCheck
+
+    old, new = C("code", "Text", max_length=20), C("code", "Text", max_length=40, unique=True)
+    out = B.render(ops.AlterColumn(table="post", column="code", from_=old, to=new),
+                   RenderContext(state=STATE))  # fmt: skip
+    assert isinstance(out[0], UniqueCheck), out
+    # Made NOT NULL too, its NULLs are filled first: the look follows the fill.
+    old = C("code", "Text", max_length=20, nullable=True)
+    new = C("code", "Text", max_length=20, default="x", unique=True)
+    out = B.render(ops.AlterColumn(table="post", column="code", from_=old, to=new),
+                   RenderContext(state=STATE))  # fmt: skip
+    kinds = [type(s).__name__ for s in out]
+    assert kinds.index("UniqueCheck") > kinds.index("str"), out

@@ -485,7 +485,10 @@ class MySQLBackend(MySQLConnection):
                 )
             )
         if new.unique and not old.unique and not new.primary_key:
-            out += self.unique_check(op.table, (op.column,), ctx)
+            check_first = not (old.nullable and not new.nullable)  # else NULLs are filled first
+            at = 0 if check_first else len(out)
+            # The look for duplicates before any DDL of the change: each one commits here.
+            out[at:at] = self.unique_check(op.table, (op.column,), ctx)
             out.append(self.add_index(op.table, (op.column,), True, cols))
         if auto_new and not auto_old and not kept_by(before):
             out.append(self.add_index(op.table, (op.column,), False, cols))
