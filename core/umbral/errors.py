@@ -122,7 +122,8 @@ class MigrationPartlyApplied(MigrationFailed):
             after = (
                 f"  Statements 1-{done} stay {state}: the database cannot roll this migration "
                 "back as a whole. Fix the cause and run the same migrate again: it continues "
-                f"at statement {done + 1}."
+                f"at statement {done + 1} (a fix in the migration's own file: add "
+                f"--from-statement {done + 1})."
             )
         else:
             after = "  No statement of it completed; fix the cause and run migrate again."

@@ -73,7 +73,9 @@ def test_a_failed_statement_is_resumed_after_the_cause_is_fixed(p: Project) -> N
     assert "fix_me" in r.err_lines[0]
     assert r.err_lines[1] == "  statement: INSERT INTO log (n) SELECT 3 FROM fix_me"
     assert r.err_lines[2].startswith("  Statements 1-2 stay applied: ")
-    assert r.err_lines[2].endswith("it continues at statement 3.")
+    assert r.err_lines[2].endswith(
+        "it continues at statement 3 (a fix in the migration's own file: add --from-statement 3)."
+    )
     assert "Traceback" not in r.stderr
     assert recorded(p) == ["app/0001_log"]
     assert logged(p) == [2]
