@@ -421,7 +421,15 @@ def test_mysql_keeps_an_adopted_columns_type_when_a_change_leaves_it(
         "INSERT INTO item (price, code, n) VALUES (9.99, 'DE', 4000000000)",
     )
     adopt_config(p)
-    assert p.run("inspectdb", "--output", "legacy").code == 0
+    r = p.run("inspectdb", "--output", "legacy")
+    assert r.code == 0, r
+    # A signed column could not hold 4000000000: the user is told, as for DECIMAL(10,2).
+    [unsigned] = [line for line in r.err_lines if "item.n:" in line]
+    assert unsigned.endswith(
+        "unsigned is unsigned, which umbral's Integer does not carry (the column keeps it; a "
+        "database built from the migrations has a signed column, and a change of the field's "
+        "type makes it signed)"
+    ), r
     assert_round_trip(p)
     types = (
         "SELECT column_name, column_type FROM information_schema.columns "

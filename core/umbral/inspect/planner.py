@@ -334,6 +334,13 @@ def _plan_column(
         warn(f"{where}: {col.type} has a precision and scale umbral's Decimal does not carry "
              "(the column keeps them; a database built from the migrations does not)")  # fmt: skip
         fp.notes.append(f"{col.type} in the database")
+    if re.search(r"\bunsigned\b", col.type, re.IGNORECASE):
+        # The column keeps it, and a change that leaves its type keeps it; a database built
+        # from the migrations has a signed column, which cannot hold the upper half.
+        warn(f"{where}: {col.type} is unsigned, which umbral's {umbral_type} does not carry "
+             "(the column keeps it; a database built from the migrations has a signed "
+             "column, and a change of the field's type makes it signed)")  # fmt: skip
+        fp.notes.append(f"{col.type} in the database")
     if col.generated is not None:
         warn(f"{where}: a generated column (AS ({col.generated})); the model has a plain field")
         fp.notes.append(f"generated column in the database: AS ({col.generated})")
