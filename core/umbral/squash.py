@@ -47,6 +47,8 @@ def squash(
     lo = ids.index(start) if start else 0
     hi = ids.index(end) if end else len(ids) - 1
     chosen = history[lo : hi + 1]
+    if hi < lo:
+        raise refuse(f"--to {end} comes before --from {start}: give the range in order")
     if len(chosen) < 2:
         raise refuse(f"need at least 2 migrations to squash, found {len(chosen)}")
     # The squash is the diff from the snapshot of the migration before the range: the range

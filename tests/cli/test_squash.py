@@ -76,7 +76,7 @@ def test_refuses_fewer_than_two_migrations(project: Project) -> None:
         "squash, found 1"
     )
     assert refused(p, "--from", "0002_add_post_slug", "--to", "0001_create_post").endswith(
-        "need at least 2 migrations to squash, found 0"
+        "--to 0001_create_post comes before --from 0002_add_post_slug: give the range in order"
     )
 
 
