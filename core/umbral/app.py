@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from umbral.drift import Entry
     from umbral.environment import Environment
     from umbral.executor import Rendered
+    from umbral.graph import Graph
     from umbral.inspect import InspectResult
     from umbral.makemigrations import MakeMigrationsResult
     from umbral.migrate import MigrateRequest, MigrateResult
@@ -649,7 +650,24 @@ class App:
             for s in steps
             if not s.record_only and (scope is None or s.migration.plugin in scope)
         ]
+        if self.tenants is not None and self.alias == DEFAULT_ALIAS:
+            todo += self._pending_in_tenants(graph)
         return classify_migrations(self.env.pm, todo, backend)
+
+    def _pending_in_tenants(self, graph: Graph) -> list[Migration]:
+        """The tenant plugins' migrations ``migrate --tenants`` would run in some tenant (a
+        tenant that cannot be read is left out: its run fails first), each once, in order."""
+        from umbral import tenants
+        from umbral.drift import State
+
+        waiting = (State.PENDING, State.OUT_OF_ORDER, State.PARTIAL)
+        keys = {
+            e.key
+            for found in tenants.status(self, tenants.tenants_of(self))
+            for e in found.entries
+            if e.state in waiting and e.migration is not None
+        }
+        return [m for m in graph.order() if m.key in keys]
 
 
 def _promises(

@@ -389,3 +389,20 @@ def test_a_refused_tenant_says_what_and_how(pg: Project) -> None:
     assert any(
         line.startswith("    [UNSAFE] app/0003_drop: drops column") for line in r.err_lines
     ), r
+
+
+def test_checkmigrations_classifies_what_the_tenants_would_run(pg: Project) -> None:
+    """It read the default schema only: a drop pending in every tenant passed the check
+    (`No pending migrations`), while migrate --tenants refused it as destructive."""
+    fleet(pg, ["acme", "globex"])
+    assert pg.run("migrate", "--tenants", "--create").code == 0
+    r = pg.run("checkmigrations")
+    assert (r.code, r.out_lines[0]) == (0, "No pending migrations — nothing to check."), r
+    pg.models(ORDERS_1)
+    assert pg.run("makemigrations", "--name", "drop").code == 0
+    r = pg.run("checkmigrations")
+    assert r.code == 1, r
+    assert any(
+        line.startswith("  [DROP COL] app/0003_drop: drops column") for line in r.out_lines
+    ), r
+    assert r.out_lines[0] == "Checking 1 operation(s) across 1 pending migration(s)...", r
