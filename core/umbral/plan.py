@@ -72,6 +72,10 @@ def no_such_migration(where: str, key: str, known: Iterable[str]) -> str:
     plugin, _, name = key.partition("/")
     mine = sorted(k for k in known if k.partition("/")[0] == plugin)
     close = [k for k in mine if k.partition("/")[2].startswith(name)]
+    sequence = name.partition("_")[0]
+    if not close and sequence.isdigit():
+        # `0003_auto` for `0003_rename_city_to_town`: the number is what the user knows.
+        close = [k for k in mine if k.partition("/")[2].partition("_")[0] == sequence]
     if not close:
         import difflib
 

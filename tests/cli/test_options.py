@@ -82,6 +82,8 @@ def test_sqlmigrate_prints_sql_and_touches_nothing(ready: Project) -> None:
         # A name that starts one on disk, or resembles one: say which.
         ("app/0001", "did you mean app/0001_create_post?"),
         ("app/0001_create_posts", "did you mean app/0001_create_post?"),
+        # A number on disk under another name: that one, not the nearest spelling.
+        ("app/0001_auto", "did you mean app/0001_create_post?"),
         ("app/0009_nope", "`umbral showmigrations` lists the 1 migration(s) of app"),
     ],
 )
