@@ -151,14 +151,19 @@ def _queried(app: App, query: str) -> list[Tenant]:
     ``URL#schema``) or two (the server's URL, NULL for the default one, and the schema)."""
     from umbral.app import _db_errors
     from umbral.database import connect, driver_cursor
+    from umbral.transaction import db_message, driver_errors
 
     backend, url = app._backend()
     with connect(backend, url, create=False) as conn, _db_errors(url):
         # The driver's own cursor without parameters: a `%` of the query is not a placeholder.
         cursor = driver_cursor(conn)
-        cursor.execute(query)
-        rows = cursor.fetchall()
-        conn.rollback()
+        try:
+            cursor.execute(query)
+            rows = cursor.fetchall()
+        except driver_errors(conn) as exc:
+            raise ConfigError(f"tenants.query failed: {db_message(exc)}") from exc
+        finally:
+            conn.rollback()
     out = []
     for row in rows:
         if len(row) == 1 and isinstance(row[0], str):

@@ -375,6 +375,11 @@ def test_a_query_may_hold_a_percent_sign(pg: Project) -> None:
     r = pg.run("migrate", "--tenants")
     assert r.code == 0, r
     assert recorded(pg.database, "tenant_a") == APP_KEYS
+    # A query that fails says it is the query.
+    fleet(pg, [], query="SELECT nope FROM nowhere")
+    r = pg.run("migrate", "--tenants")
+    assert r.code == 1, r
+    assert r.err_lines[0].startswith('error: tenants.query failed: relation "nowhere" does not'), r
 
 
 def test_a_refused_tenant_says_what_and_how(pg: Project) -> None:
