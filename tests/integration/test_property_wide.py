@@ -224,6 +224,9 @@ def _alter(h: History, m: Mod, c: Col, bits: int) -> Col:
             new = replace(new, choices=None)
     if bits & 64:  # help: a column comment on PostgreSQL
         new = replace(new, help=None if new.help else f"about {new.name}")
+    if bits & 128 and new.max_length is not None and new.fk is None:
+        # Unbounded: MySQL refused a key of several columns over the LONGTEXT it becomes.
+        new = replace(new, max_length=None)
     return new
 
 
