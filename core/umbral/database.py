@@ -110,3 +110,33 @@ def connect(backend: Backend, url: str, *, create: bool = True) -> Iterator[Conn
     finally:
         conn.close()
         engine.dispose()
+
+
+class db_errors:
+    """Turn driver errors raised outside a migration into one-line DatabaseErrors. With the
+    run's backend and ``--lock-wait``, an expired wait for another process's lock says so."""
+
+    def __init__(self, url: str, backend: Backend | None = None, wait: float = 0.0) -> None:
+        self.url = url
+        self.backend = backend
+        self.wait = wait
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        if exc is None:
+            return False
+        from sqlalchemy.exc import DBAPIError
+
+        if isinstance(exc, DBAPIError):
+            if self.backend is not None and self.backend.lock_wait_expired(exc):
+                raise DatabaseError(
+                    f"umbral migrate: another process holds the write lock on database "
+                    f"{mask_url(self.url)} (another `umbral migrate`, or an application "
+                    f"writing to it); waited {self.wait:g}s for it, as --lock-wait allows. "
+                    "Re-run when it is done, or give it longer with --lock-wait SECONDS"
+                ) from exc
+            reason = error_line(exc, self.url)
+            raise DatabaseError(f"database {mask_url(self.url)}: {reason}") from exc
+        return False

@@ -149,12 +149,11 @@ def _config(app: App) -> Any:
 def _queried(app: App, query: str) -> list[Tenant]:
     """Tenants from a query on the default database: one column (``schema`` or
     ``URL#schema``) or two (the server's URL, NULL for the default one, and the schema)."""
-    from umbral.app import _db_errors
-    from umbral.database import connect, driver_cursor
+    from umbral.database import connect, db_errors, driver_cursor
     from umbral.transaction import db_message, driver_errors
 
     backend, url = app._backend()
-    with connect(backend, url, create=False) as conn, _db_errors(url):
+    with connect(backend, url, create=False) as conn, db_errors(url):
         # The driver's own cursor without parameters: a `%` of the query is not a placeholder.
         cursor = driver_cursor(conn)
         try:
@@ -233,12 +232,11 @@ def _prepare_server(
     app: App, server: _Server, schemas: list[str], *, create: bool, write: bool, wait: float
 ) -> None:
     from umbral import progress, recorder
-    from umbral.app import _db_errors
-    from umbral.database import connect
+    from umbral.database import connect, db_errors
 
     backend = app.env.backend_for(server.url)
     normalized = backend.normalize_url(server.url, app.root)
-    with connect(backend, normalized, create=write) as conn, _db_errors(normalized):
+    with connect(backend, normalized, create=write) as conn, db_errors(normalized):
         server.shared = str(conn.dialect.default_schema_name)
         # A backend without schemas says so here, before anything is written.
         backend.schema_url(server.url, server.shared, server.shared)
@@ -363,7 +361,7 @@ def migrate(
     ``jobs`` connections. One tenant's failure does not stop the others unless ``fail_fast``;
     ``on_shared`` hears the default schema's run, ``on_outcome`` each tenant as it finishes
     (both from the calling thread)."""
-    from umbral.app import _db_errors
+    from umbral.database import db_errors
     from umbral.migrate import Migrator, RenderCache
     from umbral.session import Session
 
@@ -406,7 +404,7 @@ def migrate(
                 held[server.url] = _open(app, server.url, run, stack)
             conn, backend = held[server.url]
             with (
-                _db_errors(server.url, backend, wait),
+                db_errors(server.url, backend, wait),
                 backend.schema_session(conn, tenant.schema, server.shared, wait),
             ):
                 done = Migrator(app.env, Session(conn, backend), request, renders).run()
