@@ -520,12 +520,10 @@ def _generate_m2m(
 
 
 def _same_relation(old: M2M, new: M2M) -> bool:
-    """The same target table and key; the junction's name may differ."""
-    return (old.target, old.target_column, old.target_type) == (
-        new.target,
-        new.target_column,
-        new.target_type,
-    )
+    """The same target table and key; the junction's name may differ. The key's type may
+    differ too: a primary key widened (``Integer`` to ``BigInt``) keeps its links, and the
+    backend widens the junction's column with the key (``AlterColumn`` of the key)."""
+    return (old.target, old.target_column) == (new.target, new.target_column)
 
 
 def _field_renames(

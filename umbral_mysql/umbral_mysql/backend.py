@@ -506,12 +506,15 @@ class MySQLBackend(MySQLConnection):
             # MySQL refuses to change a column a foreign key references (error 1833), even
             # with the checks off: the keys go, and come back once both types agree.
             modify = next(s for s in reversed(out) if isinstance(s, ModifyColumn))
+            retyped_key = new.storage_type
             children = tuple(
                 (
                     m.table,
                     c.name,
                     self.fk_name(m.table, c.name),
                     f"ALTER TABLE {q(m.table)} ADD {self.fk_sql(m.table, c)}",
+                    f"ALTER TABLE {q(m.table)} MODIFY COLUMN "
+                    f"{self.column_def(replace(c, fk_type=retyped_key))}",
                 )
                 for m in ctx.state.values()
                 for c in m.fields

@@ -307,13 +307,14 @@ class RetypeReferenced(_Resolved):
     is dropped, whatever its name, the column changed, and each key of the models added back
     whose column has the new type already. A key whose column the migration changes later is
     added back by that change. ``children``: the keys of the migration's models on the
-    column, as (table, column, key name, ADD statement); a key of another table references it only
-    with its own type, so it stops the change before anything runs."""
+    column, as (table, column, key name, ADD statement, the column's MODIFY to the new type
+    for a script). A key of another table (a junction's,
+    another plugin's, a table of no model) has its column take the new type, and comes back."""
 
     table: str
     column: str
     modify: ModifyColumn
-    children: tuple[tuple[str, str, str, str], ...]
+    children: tuple[tuple[str, str, str, str, str], ...]
     #: The column's new type, as the models give it (``BIGINT``).
     new_type: str
     quote: Callable[[str], str]
@@ -324,9 +325,13 @@ class RetypeReferenced(_Resolved):
         q = self.quote
         drops = tuple(
             f"ALTER TABLE {q(t)} DROP FOREIGN KEY IF EXISTS {q(name)}"
-            for t, _, name, _ in self.children
+            for t, _, name, _, _ in self.children
         )
-        return (*drops, *self.modify.statements, *(add for *_, add in self.children))
+        # Each key column takes the new type before its key comes back (its own change, later
+        # in the script, then finds it done).
+        modifies = tuple(modify for *_, modify in self.children)
+        adds = tuple(add for _, _, _, add, _ in self.children)
+        return (*drops, *self.modify.statements, *modifies, *adds)
 
     def alternatives(self) -> list[str]:
         return [
@@ -339,40 +344,61 @@ class RetypeReferenced(_Resolved):
     def resolve(self, conn: Connection) -> list[str]:
         q = self.quote
         keys = [
-            (str(t), str(c), str(name))
-            for t, c, name in _rows(
+            (str(t), str(c), str(name), str(on_delete), str(on_update))
+            for t, c, name, on_delete, on_update in _rows(
                 conn,
-                "SELECT TABLE_NAME, COLUMN_NAME, CONSTRAINT_NAME "
-                "FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = DATABASE() "
-                "AND REFERENCED_TABLE_SCHEMA = DATABASE() AND REFERENCED_TABLE_NAME = %s "
-                "AND REFERENCED_COLUMN_NAME = %s ORDER BY TABLE_NAME, CONSTRAINT_NAME",
+                "SELECT k.TABLE_NAME, k.COLUMN_NAME, k.CONSTRAINT_NAME, r.DELETE_RULE, "
+                "r.UPDATE_RULE FROM information_schema.KEY_COLUMN_USAGE k "
+                "JOIN information_schema.REFERENTIAL_CONSTRAINTS r "
+                "ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA "
+                "AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND r.TABLE_NAME = k.TABLE_NAME "
+                "WHERE k.TABLE_SCHEMA = DATABASE() AND k.REFERENCED_TABLE_SCHEMA = DATABASE() "
+                "AND k.REFERENCED_TABLE_NAME = %s AND k.REFERENCED_COLUMN_NAME = %s "
+                "ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME",
                 (self.table, self.column),
             )
         ]
-        models = {(t, c): add for t, c, _, add in self.children}
-        other = next(((t, c, n) for t, c, n in keys if (t, c) not in models), None)
-        if other is not None:
-            t, c, name = other
-            raise UnsupportedChange(
-                f"cannot change the type of `{self.table}.{self.column}`: the foreign key "
-                f"`{name}` of `{t}.{c}` references it, and the models of this migration do "
-                "not change that column with it (MySQL refuses to change a referenced column, "
-                "and a key between two types); drop that key in a RunSql migration before "
-                "this one, and add it back once both columns have the same type"
-            )
-        out = [f"ALTER TABLE {q(t)} DROP FOREIGN KEY {q(name)}" for t, _, name in keys]
+        models = {(t, c): add for t, c, _, add, _ in self.children}
+        out = [f"ALTER TABLE {q(t)} DROP FOREIGN KEY {q(name)}" for t, _, name, _, _ in keys]
         out += self.modify.resolve(conn)
         new = _bare_type(self.new_type)
-        for (t, c), add in sorted(models.items()):
-            found = _rows(
-                conn,
-                "SELECT COLUMN_TYPE FROM information_schema.COLUMNS "
-                "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND COLUMN_NAME = %s",
-                (t, c),
+        for t, c, name, on_delete, on_update in keys:
+            if (t, c) in models:
+                continue
+            # A key the migration's models do not hold (a junction's, another plugin's, a
+            # table of no model): its column takes the key's new type, as Django's related
+            # columns do, or the key could not come back.
+            if _bare_type(_column_type(conn, t, c)) != new:
+                nullable = _rows(
+                    conn,
+                    "SELECT IS_NULLABLE FROM information_schema.COLUMNS "
+                    "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND COLUMN_NAME = %s",
+                    (t, c),
+                )
+                null = "NULL" if nullable and str(nullable[0][0]) == "YES" else "NOT NULL"
+                out.append(
+                    f"ALTER TABLE {q(t)} MODIFY COLUMN {q(c)} {self.new_type} {null}"
+                    + _database_default(conn, t, c)
+                )
+            out.append(
+                f"ALTER TABLE {q(t)} ADD CONSTRAINT {q(name)} FOREIGN KEY ({q(c)}) "
+                f"REFERENCES {q(self.table)} ({q(self.column)}) ON DELETE {on_delete} "
+                f"ON UPDATE {on_update}"
             )
-            if found and _bare_type(str(found[0][0])) == new:
+        for (t, c), add in sorted(models.items()):
+            if _bare_type(_column_type(conn, t, c)) == new:
                 out.append(add)
         return out
+
+
+def _column_type(conn: Connection, table: str, column: str) -> str:
+    found = _rows(
+        conn,
+        "SELECT COLUMN_TYPE FROM information_schema.COLUMNS "
+        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND COLUMN_NAME = %s",
+        (table, column),
+    )
+    return str(found[0][0]) if found else ""
 
 
 @frozen

@@ -163,6 +163,8 @@ class PostgresBackend(PostgresConnection):
             # assignment cast PostgreSQL applies without USING fails on them instead.
             using = "" if new.max_length is not None else f" USING {col}::{new_type}"
             out.append(f"{alter} TYPE {new_type}{using}")
+            if old.primary_key:
+                out += self._junction_keys(op, new, ctx)
         if new_default != old_default:
             action = "DROP DEFAULT" if new_default is None else f"SET DEFAULT {new_default}"
             out.append(f"{alter} {action}")
@@ -185,6 +187,21 @@ class PostgresBackend(PostgresConnection):
                 out += [f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {c}" for c in checks]
             if new.choices:
                 out.append(f"ALTER TABLE {table} ADD {self.check_sql(op.table, new)}")
+        return out
+
+    def _junction_keys(self, op: ops.AlterColumn, new: Column, ctx: RenderContext) -> list[str]:
+        """The junction columns that hold a primary key whose type changes, given its new
+        type (a key column of a model has its own ``AlterColumn``; a junction's has none)."""
+        key_type = self.sql_type(Column("key", new.storage_type))
+        out = []
+        for model in ctx.state.values():
+            for rel in model.m2m:
+                for side, holds in (("parent_id", model.table), ("child_id", rel.target)):
+                    if holds == op.table:
+                        out.append(
+                            f"ALTER TABLE {self.quote(rel.table)} ALTER COLUMN "
+                            f"{self.quote(side)} TYPE {key_type}"
+                        )
         return out
 
     def _auto_indexed(self, col: Column) -> bool:
