@@ -150,6 +150,10 @@ def read_live(conn: Connection, owned: set[str], junctions: Collection[str] = ()
                 live.index_names[(t.name, columns, ix.unique)] = ix.name
     if not mine:
         return live
+    for t in mine:
+        # Indexes over a column left out (compared above) are left out of the models too.
+        kept = {c.name for c in t.columns}
+        t.indexes = [ix for ix in t.indexes if all(c is None or c in kept for c in ix.columns)]
     plans = plan_models(mine, "live", lambda _warning: None)
     snapshot = snapshot_of(render_models(plans, "live", conn.dialect.name), "live")
     # Each key's actions as the database has them: the planner gives a model's (SET DEFAULT,
