@@ -41,6 +41,7 @@ class Field:
         self.unique = unique
         self.index = index
         self.help = help
+        self._choices_given = choices
         self.choices = tuple(choices) if choices is not None else None
         self.column = column
         self.attname: str | None = None  # set by __set_name__
@@ -73,6 +74,12 @@ class Field:
                 raise ModelDefinitionError(
                     f"field `{self._where()}`: {option} must be a string, not {value!r}"
                 )
+        given = getattr(self, "_choices_given", None)
+        if given is not None and not isinstance(given, list | tuple):
+            raise ModelDefinitionError(
+                f"field `{self._where()}`: choices must be a list or tuple of values, not "
+                f"{given!r}"
+            )
         if self.default is not None:
             if callable(self.default):
                 raise ModelDefinitionError(
@@ -142,7 +149,9 @@ class Text(Field):
     def validate(self) -> None:
         super().validate()
         if self.max_length is not None and (
-            not isinstance(self.max_length, int) or self.max_length <= 0
+            not isinstance(self.max_length, int)
+            or isinstance(self.max_length, bool)  # True is an int of 1
+            or self.max_length <= 0
         ):
             raise ModelDefinitionError(
                 f"field `{self._where()}`: max_length must be a positive integer"

@@ -103,13 +103,15 @@ class Model:
         columns = [fl.column_name for fl in declared.values()]
         by_column: dict[str, str] = {}
         for attr, fl in declared.items():
-            if fl.column_name in by_column:
+            # By case too: MySQL's column names and SQLite's ignore it.
+            same = by_column.get(fl.column_name.lower())
+            if same is not None:
                 raise ModelDefinitionError(
-                    f"model `{cls.__name__}`: fields `{by_column[fl.column_name]}` and `{attr}` "
-                    f"both map to the column `{fl.column_name}`; give one another name or "
-                    "column="
+                    f"model `{cls.__name__}`: fields `{same}` and `{attr}` both map to the "
+                    f"column `{fl.column_name}` (names that differ only in case are one column "
+                    "on some databases); give one another name or column="
                 )
-            by_column[fl.column_name] = attr
+            by_column[fl.column_name.lower()] = attr
         for option, groups in (("unique_together", unique_together), ("indexes", indexes)):
             if groups is None:
                 continue

@@ -289,6 +289,13 @@ def test_returning_something_other_than_a_model_is_an_error() -> None:
             {},
             "fields `a` and `b` both map to the column `a`",
         ),
+        (
+            {"title": fields.Text(), "t2": fields.Integer(column="Title")},
+            {},
+            "fields `title` and `t2` both map to the column `Title`",
+        ),
+        ({"a": fields.Text(max_length=True)}, {}, "max_length must be a positive integer"),
+        ({"a": fields.Text(choices="ab")}, {}, "choices must be a list or tuple of values"),
     ],
 )
 def test_invalid_options_are_errors_naming_the_field(
