@@ -206,6 +206,11 @@ class Backend:
         kw = "UNIQUE INDEX" if unique else "INDEX"
         return f"CREATE {kw} {self.quote(name)} ON {self.quote(table)} ({cols})"
 
+    def system_schema(self, schema: str) -> str | None:
+        """What the database keeps ``schema`` for, when it is one of its own (a tenant's
+        schema cannot be), or None."""
+        return None
+
     def drop_named_index(
         self, table: str, columns: tuple[str, ...], unique: bool, name: str
     ) -> ops.Operation:

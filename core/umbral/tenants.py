@@ -313,6 +313,11 @@ def _unfit(backend: Backend, shared: str, schema: str) -> str | None:
             f"schema `{schema}` is the database's default schema, where the shared plugins "
             "and the default tracking table live: a tenant needs a schema of its own"
         )
+    refused = backend.system_schema(schema)
+    if refused is not None:
+        return f"schema `{schema}` is {refused}: a tenant needs a schema of its own"
+    if "%" in schema:
+        return f"schema name `{schema}` holds `%`, which umbral's statements cannot carry"
     if backend.fit(schema) != schema:
         return (
             f"schema name `{schema}` is longer than the database keeps "

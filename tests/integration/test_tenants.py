@@ -350,7 +350,7 @@ def test_the_default_schema_and_a_name_cut_short_are_no_tenants(pg: Project) -> 
     rows in its tracking table; a name over 63 bytes was created cut short, and every later
     --create then stopped the whole fleet ("already exists"). Each fails its own tenant."""
     long = "t" * 70
-    fleet(pg, ["acme", "public", long])
+    fleet(pg, ["acme", "public", long, "pg_catalog", "information_schema", "te%st"])
     for _ in range(2):
         r = pg.run("migrate", "--tenants", "--create")
         assert r.code == 1, r
@@ -364,6 +364,12 @@ def test_the_default_schema_and_a_name_cut_short_are_no_tenants(pg: Project) -> 
             "(63): it would be cut short; give the tenant a shorter one"
         )
         assert default in r.err_lines and cut in r.err_lines, r
+        for system in ("pg_catalog", "information_schema"):
+            assert (
+                f"error: tenant {system}: schema `{system}` is a system schema of PostgreSQL's: "
+                "a tenant needs a schema of its own"
+            ) in r.err_lines, r
+        assert any(line.startswith("error: tenant te%st: schema name") for line in r.err_lines)
     assert recorded(pg.database, "acme") == APP_KEYS
     assert recorded(pg.database, "public") == ["shop/0001_purchase"]
     assert set(tables_by_schema(pg.database)) == {"acme", "public"}

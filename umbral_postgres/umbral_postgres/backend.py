@@ -381,6 +381,11 @@ class PostgresBackend(PostgresConnection):
             return [self.index_sql(op.table, op.columns, op.unique, concurrent=True)]
         return super().render_add_index(op, ctx)
 
+    def system_schema(self, schema: str) -> str | None:
+        if schema == "information_schema" or schema.startswith("pg_"):
+            return "a system schema of PostgreSQL's"
+        return None
+
     def drop_named_index(
         self, table: str, columns: tuple[str, ...], unique: bool, name: str
     ) -> ops.Operation:
