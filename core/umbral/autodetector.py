@@ -181,7 +181,7 @@ def _stale_view_sql(
         elif isinstance(op, ops.DropTable):
             gone[op.table] = "drops"
     still = {m.table for m in current.models.values()}
-    return [
+    notes = [
         Note(
             "stderr",
             f"warning: umbral makemigrations: view `{create.name}` names `{table}`, which this "
@@ -193,6 +193,29 @@ def _stale_view_sql(
         for table, what in sorted(gone.items())
         if table not in still and _names_table(create.sql, table)
     ]
+    # The same for a column of a table the view reads.
+    columns: dict[tuple[str, str], str] = {}
+    for op in operations:
+        if isinstance(op, ops.RenameColumn):
+            columns[(op.table, op.from_)] = f"renames to `{op.to}`"
+        elif isinstance(op, ops.DropColumn):
+            columns[(op.table, op.column)] = "drops"
+    kept = {(m.table, c.name) for m in current.models.values() for c in m.fields}
+    notes += [
+        Note(
+            "stderr",
+            f"warning: umbral makemigrations: view `{create.name}` reads `{table}` and names "
+            f"`{column}`, a column this migration {what}: its SQL runs as written when the view "
+            "is re-created; update it if it means that column",
+        )
+        for create in creates
+        if isinstance(create, ops.CreateView)
+        for (table, column), what in sorted(columns.items())
+        if (table, column) not in kept
+        and _reads(create.sql, table)
+        and _reads(re.sub(r"'(?:[^']|'')*'", "''", create.sql), column)
+    ]
+    return notes
 
 
 def _names_table(sql: str, name: str) -> bool:

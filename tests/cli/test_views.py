@@ -97,3 +97,19 @@ def test_a_column_rename_in_another_table_leaves_the_view_alone(project: Project
     r = p.run("makemigrations")
     assert r.code == 0, r
     assert kinds(p, p.migration_files()[-1]) == ["RenameColumn"], r
+
+
+def test_a_view_still_naming_a_renamed_column_is_warned_about(project: Project) -> None:
+    """The view's SQL as written names the old column: re-created, it fails (MySQL part way,
+    the view gone). makemigrations said nothing for a column."""
+    p = project
+    p.models(POST + VIEW)
+    assert p.run("makemigrations").code == 0
+    p.models(POST.replace("title =", "headline =") + VIEW)
+    r = p.run("makemigrations")
+    assert r.code == 0, r
+    assert r.err_lines[-1] == (
+        "warning: umbral makemigrations: view `published_post` reads `post` and names `title`, "
+        "a column this migration renames to `headline`: its SQL runs as written when the view "
+        "is re-created; update it if it means that column"
+    ), r
