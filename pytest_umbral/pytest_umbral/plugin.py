@@ -99,7 +99,6 @@ def umbral_database(
             _fail(f"cannot create a test database on {_masked(server)}", exc)
         assert created is not None
         url = created[1]
-    previous = _interrupt_on_sigterm() if created is not None else None
     try:
         app = project_app(request.config, database=url)
         try:
@@ -110,10 +109,25 @@ def umbral_database(
     finally:
         if created is not None:
             _drop_database(*created)
-        if previous is not None:
-            import signal
 
-            signal.signal(signal.SIGTERM, previous)
+
+#: The SIGTERM handler ``pytest_configure`` replaced, put back at the end.
+_PREVIOUS_SIGTERM = pytest.StashKey[Any]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # For the whole run, so no database made on a server outlives a SIGTERM that arrives
+    # while it is made, nor the ready tests' own (``test_umbral_up_down_up``).
+    if _option(config, "database") is not None:
+        config.stash[_PREVIOUS_SIGTERM] = _interrupt_on_sigterm()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    previous = config.stash.get(_PREVIOUS_SIGTERM, None)
+    if previous is not None:
+        import signal
+
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _interrupt_on_sigterm() -> Any:

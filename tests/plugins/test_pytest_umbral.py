@@ -213,3 +213,44 @@ def test_a_run_stopped_by_sigterm_drops_its_database(
             "SELECT datname FROM pg_database WHERE datname LIKE '%\\_test\\_%'"
         ).fetchall()
     assert left == [], "the throwaway database is dropped"
+
+
+@pytest.mark.postgres
+def test_sigterm_during_the_ready_round_trip_drops_its_database(
+    sample: pytest.Pytester, postgres_admin: object
+) -> None:
+    """test_umbral_up_down_up makes a database of its own: a SIGTERM during it left it."""
+    import signal
+    import time
+
+    folder = sample.path / "migrations" / "app"
+    first = next(folder.glob("0001_*.json"))
+    data = json.loads(first.read_text())
+    data.update(id="0002_slow", depends_on=[f"app/{first.stem}"])
+    data["operations"] = [
+        {"kind": "RunSql", "sql": "SELECT pg_sleep(30)", "reverse_sql": "SELECT 1"}
+    ]
+    (folder / "0002_slow.json").write_text(json.dumps(data))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-k", "up_down_up",
+         f"--umbral-database={POSTGRES_URL}"],
+        cwd=sample.path, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    import psycopg
+
+    from conftest import _libpq
+
+    def made() -> list[tuple]:
+        with psycopg.connect(_libpq(POSTGRES_URL)) as conn:
+            return conn.execute(
+                "SELECT datname FROM pg_database WHERE datname LIKE '%\\_test\\_%'"
+            ).fetchall()
+
+    deadline = time.monotonic() + 60
+    while not made() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert made(), proc.communicate(timeout=10)[0]
+    time.sleep(1)  # into the slow migration
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    assert made() == [], "the round trip's database is dropped"
