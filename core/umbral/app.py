@@ -550,10 +550,11 @@ class App:
         from umbral.safety import OpSafety, classify
         from umbral.schemadrift import by_plugin, live_state, lossy
 
-        backend, _ = self._backend()
+        backend, url = self._backend()
         state = live_state(check.live, check.promises)
         promised = {p.plugin: p for p in check.promises}
         out: list[tuple[str, list[str], bool]] = []
+        rendered_ops = []
         for plugin, diffs in by_plugin(check.differences).items():
             operations = [op for d in diffs for op in d.operations]
             if not operations:
@@ -561,9 +562,36 @@ class App:
             m = Migration(plugin, "checkschema", operations, promised[plugin].snapshot)
             rendered = render_migration(self.env.pm, backend, m, dict(state))
             ctx = {"migration": m.key, "operations": operations}
-            for op, (description, statements) in zip(operations, rendered.parts, strict=True):
+            for op, (description, _), steps in zip(
+                operations, rendered.parts, rendered.steps, strict=True
+            ):
                 unsafe = classify(self.env.pm, op, backend, ctx).tier is OpSafety.UNSAFE
-                out.append((description, statements, unsafe or lossy(op)))
+                rendered_ops.append((description, steps, unsafe or lossy(op)))
+        if not rendered_ops:
+            return out
+        from umbral.database import connect
+        from umbral.errors import DatabaseError
+        from umbral.steps import RunTimeStep, plain_sql
+        from umbral.transaction import db_message, driver_errors
+
+        # A step that looks the database up at run time (an index or a key found by its
+        # columns, not its name) is looked up now: the script runs on this database, where
+        # umbral's own name may not be the one it has.
+        with connect(backend, url, create=False) as conn, _db_errors(url):
+            for description, steps, destructive in rendered_ops:
+                statements: list[str] = []
+                for step in steps:
+                    if isinstance(step, RunTimeStep) and step.RESOLVES:
+                        try:
+                            statements += step.resolve(conn)
+                        except driver_errors(conn) as exc:
+                            raise DatabaseError(
+                                f"umbral checkschema --sql: {db_message(exc)}"
+                            ) from exc
+                    else:
+                        statements += plain_sql([step])
+                out.append((description, statements, destructive))
+            conn.rollback()
         return out
 
     def graph(self, plugin: str | None = None, *, states: bool = True) -> GraphResult:

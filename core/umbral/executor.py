@@ -77,6 +77,9 @@ class Rendered:
     #: Per operation, beside ``parts``: what the run time may do instead of the statements
     #: shown (``RunTimeStep.alternatives``), for sqlmigrate.
     alternatives: list[list[str]] = field(default_factory=list)
+    #: Per operation, beside ``parts``: its steps as rendered, run-time steps included (for
+    #: ``checkschema --sql``, which resolves them against the database it reads).
+    steps: list[list[Step]] = field(default_factory=list)
     #: Runs the same with foreign-key enforcement on or off (see ``Backend.FK_NEUTRAL``), so
     #: apply_plan may put it in a batch of either mode.
     fk_neutral: bool = False
@@ -128,6 +131,7 @@ def render_migration(
                 "put the statements that need it in a migration of their own"
             )
         out.parts.append((op.describe(), plain_sql(stmts)))
+        out.steps.append(list(stmts))
         out.alternatives.append(run_time_alternatives(stmts))
         out.statements.extend(stmts)
     out.needs_fk_off = ctx.needs_fk_off

@@ -436,3 +436,19 @@ def test_actions_no_model_can_declare_are_drift(postgres_url: str, tmp_path) -> 
     ), r
     _apply_script(postgres_url, p.run("checkschema", "--sql").stdout)
     assert p.run("checkschema").code == 0
+
+
+@pytest.mark.mysql
+def test_a_unique_index_made_by_hand_is_repaired_by_its_name(mysql_url: str, tmp_path) -> None:
+    """A column's unique index made by hand under its own name: the repair dropped umbral's
+    name (`DROP INDEX IF EXISTS uniq_…`), which did nothing, and the drift stayed."""
+    from conftest import make_project
+
+    p = make_project(tmp_path, mysql_url)
+    first = _migrated(p)
+    execute(mysql_url, "CREATE UNIQUE INDEX my_uq ON tag (label(50))")
+    r = p.run("checkschema")
+    assert r.code == 1 and r.out_lines[1].startswith(f"~ tag.label: not unique in app/{first}")
+    _apply_script(mysql_url, p.run("checkschema", "--sql").stdout)
+    r = p.run("checkschema")
+    assert r.code == 0, r
