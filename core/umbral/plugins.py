@@ -127,8 +127,8 @@ def load_plugins(
             # every applied migration of it deleted, and --prune would forget them.
             raise PluginError(
                 f"plugin module `{_module_name(info.plugin)}` (plugin `{info.name}`) implements "
-                "no umbral hook: name the module that holds its @hookimpl functions in "
-                "[tool.umbral.plugin_modules]"
+                "no umbral hook: name the module that holds its @hookimpl functions in the "
+                "configuration's plugin_modules"
             )
         # App plugins own models or migrations; everything else (backends, renderers, safety
         # rules) is always loaded, whatever the `plugins` allow-list says (SPEC §3).

@@ -79,7 +79,7 @@ def test_a_plugin_module_without_hooks_is_an_error(project: Project) -> None:
             1,
             [
                 "error: plugin module `shop_models` (plugin `shop`) implements no umbral hook: "
-                "name the module that holds its @hookimpl functions in "
-                "[tool.umbral.plugin_modules]"
+                "name the module that holds its @hookimpl functions in the configuration's "
+                "plugin_modules"
             ],
         ), r
