@@ -85,10 +85,10 @@ def detect(
         for m in graph
     ]
     for key in applied:
-        # A replaced migration deleted after its squash was recorded is not drift, nor after
-        # every migration the squash replaces ran (migrate records the squash then).
-        squash = graph.nodes.get(graph.squash_of.get(key, ""))
-        covered = squash is not None and all(r in applied for r in squash.replaces)
+        # A replaced migration deleted while its squash is on disk is not drift: once every
+        # migration the squash replaces ran, migrate records the squash; before, migrate says
+        # which replaced files it needs back (a half-applied squash).
+        covered = graph.squash_of.get(key, "") in graph.nodes
         if key not in graph.nodes and not graph.squash_applied(key, applied) and not covered:
             plugin, name = key.split("/", 1)
             entries.append(Entry(plugin, name, State.MISSING))

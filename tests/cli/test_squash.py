@@ -732,3 +732,19 @@ def test_a_squash_that_would_depend_on_itself_is_refused(any_project: Project) -
     r = p.run("migrate", "--allow-destructive")
     assert r.code == 0, r
     assert "shop_item" not in schema_of(p.database)
+
+
+def test_originals_deleted_under_a_half_applied_squash_say_which_files_it_needs(
+    project: Project,
+) -> None:
+    """The rows of the originals read as drift, and the refusal offered --prune, which found
+    nothing to prune: the way out was only shown behind --allow-drift."""
+    p = project
+    history(p)
+    assert p.run("migrate", f"app/{ORIGINALS[1]}").code == 0
+    squash(p)
+    delete(p, *ORIGINALS)
+    r = p.run("migrate")
+    assert r.code == 1, r
+    assert "drift" not in r.stderr and "--prune" not in r.stderr, r
+    assert f"app/{ORIGINALS[2]}" in r.err_lines[0] and "restore" in r.err_lines[0], r
