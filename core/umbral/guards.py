@@ -51,6 +51,27 @@ def check_directories(env: Environment, applied: Mapping[str, str], command: str
             )
 
 
+def refuse_pruning_a_history(
+    env: Environment, applied: Mapping[str, str], pruned: Sequence[str]
+) -> None:
+    """Refuse a --prune of a plugin whose migrations on disk share no applied migration with
+    the database (none recorded with its checksum): a history written into a misnamed
+    directory (a typo in ``migrations``, then ``makemigrations``) rather than files deleted
+    one by one."""
+    for plugin in env.plugin_names:
+        forgotten = [k for k in pruned if k.partition("/")[0] == plugin]
+        files = env.migrations(plugin)
+        shared = any(applied.get(m.key) == m.checksum for m in files)
+        if forgotten and files and not shared:
+            where = env.info(plugin).migrations_dir
+            raise Refused(
+                f"umbral migrate --prune: it would forget {len(forgotten)} applied "
+                f"migration(s) of plugin `{plugin}`, whose migrations directory {where} holds "
+                "none of the database's history: check `migrations` in the configuration; if "
+                "the history was started again on purpose, add --allow-drift"
+            )
+
+
 # -- drift ------------------------------------------------------------------------------------
 
 

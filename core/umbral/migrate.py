@@ -174,6 +174,8 @@ class Migrator:
             return result
         if request.prune:  # bookkeeping only: drift is what it clears, so it is not checked
             result.pruned = self.orphans(applied, partial)
+            if not request.allow_drift:
+                guards.refuse_pruning_a_history(self.env, applied, result.pruned)
             if not request.plan_only and result.pruned:
                 self.prune(result.pruned)
             return result

@@ -153,3 +153,15 @@ def test_a_misnamed_migrations_directory_is_refused_not_pruned(project: Project)
         r = p.run(*args)
         assert (r.code, r.err_lines) == (1, [f"error: {refusal}"]), r
     assert len(recorded(p)) == 3
+    # makemigrations then starts a history there: --prune would forget the real one.
+    assert p.run("makemigrations").code == 0
+    r = p.run("migrate", "--prune")
+    assert r.code == 1, r
+    assert r.err_lines[0].startswith(
+        "error: umbral migrate --prune: it would forget 2 applied migration(s) of plugin "
+        "`app`, whose migrations directory"
+    ), r
+    assert len(recorded(p)) == 3
+    # Started again on purpose: said so.
+    assert p.run("migrate", "--prune", "--allow-drift").code == 0
+    assert recorded(p) == [("app", "0001_create_post")]
