@@ -499,8 +499,23 @@ class MySQLBackend(MySQLConnection):
             out.append(f"ALTER TABLE {table} ADD {self.fk_sql(op.table, new)}")
         if type_changed and self.sql_type(new) == "LONGTEXT" and self.sql_type(old) != "LONGTEXT":
             modify = next(s for s in reversed(out) if isinstance(s, ModifyColumn))
+            model = ctx.state.get(op.table)
+            specs = [
+                (cols, unique)
+                for cols, unique in (model.index_specs() if model is not None else ())
+                if op.column in cols
+            ]
+            cols = {c.name: c for c in model.fields} if model is not None else {}
+            cols[op.column] = new
+            around = tuple(
+                (
+                    f"DROP INDEX IF EXISTS {q(self.index_name(op.table, c, u))} ON {table}",
+                    self.index_sql(op.table, c, u, cols),
+                )
+                for c, u in specs
+            )
             out[out.index(modify)] = ReindexAround(
-                op.table, op.column, modify, self.TEXT_INDEX_PREFIX, q
+                op.table, op.column, modify, self.TEXT_INDEX_PREFIX, q, around
             )
         if old.primary_key and type_changed:
             # MySQL refuses to change a column a foreign key references (error 1833), even

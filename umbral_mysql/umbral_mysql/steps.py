@@ -414,10 +414,15 @@ class ReindexAround(_Resolved):
     modify: ModifyColumn
     prefix: int
     quote: Callable[[str], str]
+    #: The indexes of the models that hold the column, as (DROP, CREATE) statements with
+    #: umbral's names: what a script (sqlmigrate) runs around the change.
+    around: tuple[tuple[str, str], ...] = ()
 
     @property
     def statements(self) -> tuple[str, ...]:
-        return self.modify.statements
+        drops = tuple(drop for drop, _ in self.around)
+        creates = tuple(create for _, create in self.around)
+        return (*drops, *self.modify.statements, *creates)
 
     def alternatives(self) -> list[str]:
         return [
