@@ -169,15 +169,7 @@ def test_a_throwaway_database_on_a_server(sample: pytest.Pytester, postgres_admi
         "-p", "no:cacheprovider", f"--umbral-database={POSTGRES_URL}"
     )
     result.assert_outcomes(passed=10, skipped=1)
-    import psycopg
-
-    from conftest import _libpq
-
-    with psycopg.connect(_libpq(POSTGRES_URL)) as conn:
-        left = conn.execute(
-            "SELECT datname FROM pg_database WHERE datname LIKE '%\\_test\\_%'"
-        ).fetchall()
-    assert left == [], "the throwaway databases are dropped"
+    assert _throwaway_databases() == [], "the throwaway databases are dropped"
 
 
 @pytest.mark.postgres
@@ -204,15 +196,7 @@ def test_a_run_stopped_by_sigterm_drops_its_database(
     assert started.exists(), proc.communicate(timeout=10)[0]
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=60)
-    import psycopg
-
-    from conftest import _libpq
-
-    with psycopg.connect(_libpq(POSTGRES_URL)) as conn:
-        left = conn.execute(
-            "SELECT datname FROM pg_database WHERE datname LIKE '%\\_test\\_%'"
-        ).fetchall()
-    assert left == [], "the throwaway database is dropped"
+    assert _throwaway_databases() == [], "the throwaway database is dropped"
 
 
 @pytest.mark.postgres
@@ -236,16 +220,7 @@ def test_sigterm_during_the_ready_round_trip_drops_its_database(
          f"--umbral-database={POSTGRES_URL}"],
         cwd=sample.path, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
-    import psycopg
-
-    from conftest import _libpq
-
-    def made() -> list[tuple]:
-        with psycopg.connect(_libpq(POSTGRES_URL)) as conn:
-            return conn.execute(
-                "SELECT datname FROM pg_database WHERE datname LIKE '%\\_test\\_%'"
-            ).fetchall()
-
+    made = _throwaway_databases
     deadline = time.monotonic() + 60
     while not made() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -254,3 +229,15 @@ def test_sigterm_during_the_ready_round_trip_drops_its_database(
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=60)
     assert made() == [], "the round trip's database is dropped"
+
+
+def _throwaway_databases() -> list[tuple]:
+    """The databases pytest-umbral made on the PostgreSQL server and left there."""
+    import psycopg
+
+    from conftest import _libpq
+
+    with psycopg.connect(_libpq(POSTGRES_URL)) as conn:
+        return conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE '%\\_test\\_%'"
+        ).fetchall()
