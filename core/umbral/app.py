@@ -24,7 +24,7 @@ from umbral.config import (
     resolve_database,
     resolve_env,
 )
-from umbral.database import db_errors as _db_errors
+from umbral.database import db_errors
 from umbral.errors import ConfigError, UmbralError
 from umbral.values import record
 
@@ -296,7 +296,7 @@ class App:
             connect(
                 backend, backend.normalize_url(url, self.root), create=not (plan or prune)
             ) as conn,
-            _db_errors(url, backend, options.lock_wait),
+            db_errors(url, backend, options.lock_wait),
             backend.migration_lock(conn, options.lock_wait),
         ):
             return Migrator(self.env, Session(conn, backend, on_event), request).run()
@@ -446,7 +446,7 @@ class App:
             scope = self.default_scope()
         plugins = [p for p in self.env.plugin_names if scope is None or p in scope]
         migrations = [m for p in plugins for m in self.env.migrations(p)]
-        with connect(backend, url, create=False) as conn, _db_errors(url):
+        with connect(backend, url, create=False) as conn, db_errors(url):
             return drift.detect(
                 migrations, recorder.applied(conn), recorder.skipped(conn), progress.read(conn)
             )
@@ -528,7 +528,7 @@ class App:
         )
 
         backend, url = self._backend()
-        with connect(backend, url, create=False) as conn, _db_errors(url):
+        with connect(backend, url, create=False) as conn, db_errors(url):
             applied = recorder.applied(conn)
             promises = _promises(self.env, applied, self.default_scope())
             live = read_live(conn, owned_tables(promises), junction_tables(promises))
@@ -577,7 +577,7 @@ class App:
         # A step that looks the database up at run time (an index or a key found by its
         # columns, not its name) is looked up now: the script runs on this database, where
         # umbral's own name may not be the one it has.
-        with connect(backend, url, create=False) as conn, _db_errors(url):
+        with connect(backend, url, create=False) as conn, db_errors(url):
             for description, steps, destructive in rendered_ops:
                 statements: list[str] = []
                 for step in steps:
@@ -668,7 +668,7 @@ class App:
 
         backend, url = self._backend()
         graph = Graph(self.env.all_migrations(), self.env.file_order)
-        with connect(backend, url, create=False) as conn, _db_errors(url):
+        with connect(backend, url, create=False) as conn, db_errors(url):
             applied = recorder.applied(conn)
             check_conflicts(self.env, applied)  # migrate would refuse: so does the check (SPEC §10)
             steps = forward(graph, applied)

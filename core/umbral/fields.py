@@ -41,8 +41,9 @@ class Field:
         self.unique = unique
         self.index = index
         self.help = help
-        self._choices_given = choices
-        self.choices = tuple(choices) if choices is not None else None
+        # As given until ``validate`` checks it and makes it a tuple (a string would be
+        # taken apart into its characters).
+        self.choices: Any = choices
         self.column = column
         self.attname: str | None = None  # set by __set_name__
         self.model_name: str | None = None
@@ -74,12 +75,13 @@ class Field:
                 raise ModelDefinitionError(
                     f"field `{self._where()}`: {option} must be a string, not {value!r}"
                 )
-        given = getattr(self, "_choices_given", None)
-        if given is not None and not isinstance(given, list | tuple):
-            raise ModelDefinitionError(
-                f"field `{self._where()}`: choices must be a list or tuple of values, not "
-                f"{given!r}"
-            )
+        if self.choices is not None:
+            if not isinstance(self.choices, list | tuple):
+                raise ModelDefinitionError(
+                    f"field `{self._where()}`: choices must be a list or tuple of values, not "
+                    f"{self.choices!r}"
+                )
+            self.choices = tuple(self.choices)
         if self.default is not None:
             if callable(self.default):
                 raise ModelDefinitionError(

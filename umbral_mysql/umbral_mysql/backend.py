@@ -505,12 +505,12 @@ class MySQLBackend(MySQLConnection):
                 for cols, unique in (model.index_specs() if model is not None else ())
                 if op.column in cols
             ]
-            cols = {c.name: c for c in model.fields} if model is not None else {}
-            cols[op.column] = new
+            after = {c.name: c for c in model.fields} if model is not None else {}
+            after[op.column] = new
             around = tuple(
                 (
                     f"DROP INDEX IF EXISTS {q(self.index_name(op.table, c, u))} ON {table}",
-                    self.index_sql(op.table, c, u, cols),
+                    self.index_sql(op.table, c, u, after),
                 )
                 for c, u in specs
             )

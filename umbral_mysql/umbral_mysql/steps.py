@@ -264,15 +264,10 @@ class ModifyColumn(_Resolved):
         statement = self.sql
         kept = False  # the database's type, which its own CHECK goes with
         if self.typed is not None and statement.count(self.typed) == 1:
-            rows = _rows(
-                conn,
-                "SELECT COLUMN_TYPE FROM information_schema.COLUMNS "
-                "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND COLUMN_NAME = %s",
-                (self.table, self.column),
-            )
-            if rows:
+            column_type = _column_type(conn, self.table, self.column)
+            if column_type:
                 name = self.typed.split(" ", 1)[0]
-                statement = statement.replace(self.typed, f"{name} {rows[0][0]}")
+                statement = statement.replace(self.typed, f"{name} {column_type}")
                 kept = True
         if self.keep_default:
             statement += _database_default(conn, self.table, self.column)
@@ -392,6 +387,7 @@ class RetypeReferenced(_Resolved):
 
 
 def _column_type(conn: Connection, table: str, column: str) -> str:
+    """The column's type as the database has it (``int(10) unsigned``), or '' if none."""
     found = _rows(
         conn,
         "SELECT COLUMN_TYPE FROM information_schema.COLUMNS "
