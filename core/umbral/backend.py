@@ -114,6 +114,13 @@ class Backend:
     #: Where the database lists its sessions, which the advice after a lock timeout names.
     SESSIONS_VIEW: ClassVar[str] = ""
 
+    def render_key(self) -> str | None:
+        """Everything besides the operations and umbral's code that this backend's rendering
+        depends on (a server's version, a setting read at connect), as text; None: renderings
+        are not kept between runs (``umbral.sqlcache``). A backend whose renderer reads the
+        connected database returns None."""
+        return None
+
     def for_run(self, options: RunOptions) -> Self:
         """A copy of this backend with one ``migrate`` run's options: the backend found by URL
         is shared by every command of the process, and keeps its defaults."""

@@ -49,6 +49,8 @@ if TYPE_CHECKING:
     import pluggy
     from sqlalchemy.engine import Connection
 
+    from umbral.sqlcache import SqlCache
+
 
 #: One rendered step: a SQL statement, a Python function to call (RunPython), or a step the
 #: backend carries out adapting it to the database (``umbral.steps``).
@@ -103,10 +105,16 @@ def render_migration(
     backend: Backend,
     migration: Migration,
     state: State | Callable[[], State],
+    cache: SqlCache | None = None,
 ) -> Rendered:
     """Render every operation of one migration, threading the table state through them.
     ``state`` is the plugin's tables before the migration, or a function that builds them: it
-    is called only if a renderer reads ``context.state``."""
+    is called only if a renderer reads ``context.state``. A rendering that did not read it
+    is kept in ``cache`` (and taken from it: the file is then not read at all)."""
+    if cache is not None:
+        kept = cache.get(migration, "forward")
+        if kept is not None:
+            return from_kept(migration, kept)
     operations = migration.operations
     thread = StateThread(state if callable(state) else lambda: state, operations)
     ctx = RenderContext(migration=migration.key, atomic=migration.atomic)
@@ -139,6 +147,42 @@ def render_migration(
     out.fk_neutral = not ctx.needs_fk_off and all(
         op.kind in backend.FK_NEUTRAL for op in migration.operations
     )
+    if cache is not None and not thread.read:
+        data = kept_form(out)
+        if data is not None:
+            cache.put(migration, "forward", data)
+    return out
+
+
+def kept_form(rendered: Rendered) -> dict[str, Any] | None:
+    """``rendered`` as kept, or None when it holds a step decided at run time or a Python
+    function (only SQL text is kept)."""
+    parts = []
+    for description, statements in rendered.parts:
+        if not all(isinstance(s, str) for s in statements):
+            return None
+        parts.append([description, statements])
+    if not all(isinstance(s, str) for s in rendered.statements):
+        return None
+    return {
+        "parts": parts,
+        "fk_off": rendered.needs_fk_off,
+        "rebuilt": sorted(rendered.rebuilt),
+        "fk_neutral": rendered.fk_neutral,
+    }
+
+
+def from_kept(m: Migration, data: dict[str, Any]) -> Rendered:
+    """The rendering of ``m`` kept as ``data`` (``kept_form``)."""
+    out = Rendered(m, [])
+    for description, statements in data["parts"]:
+        out.parts.append((description, list(statements)))
+        out.steps.append(list(statements))
+        out.alternatives.append([])
+        out.statements.extend(statements)
+    out.needs_fk_off = data["fk_off"]
+    out.rebuilt = set(data["rebuilt"])
+    out.fk_neutral = data["fk_neutral"]
     return out
 
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from umbral import loadcache, recorder
 from umbral.autodetector import diff
 from umbral.database import driver_cursor
-from umbral.executor import Rendered, render_migration, write_transaction
+from umbral.executor import Rendered, from_kept, kept_form, render_migration, write_transaction
 from umbral.migration import Migration, table_renames
 from umbral.operations import CreateView, DropView, State, state_from_snapshot
 from umbral.schema import EMPTY, Column, following
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from umbral.backend import Backend
+    from umbral.sqlcache import SqlCache
 
 #: The operations a snapshot describes completely: their effect on an empty database is the
 #: snapshot's tables, columns, constraints, indexes, junction tables and views.
@@ -48,6 +49,8 @@ class FastPath:
 
     covered: list[Migration]
     build: list[Rendered] = field(default_factory=list)
+    #: The tables (junction tables included) the build makes.
+    tables: set[str] = field(default_factory=set)
 
     @property
     def statements(self) -> list[str]:
@@ -64,7 +67,7 @@ def must_replay(m: Migration) -> str | None:
     return None
 
 
-def split(plan: Sequence[Migration]) -> tuple[int, str | None]:
+def split(plan: Sequence[Migration], cache: SqlCache | None = None) -> tuple[int, str | None]:
     """How many migrations at the head of ``plan`` the snapshots cover, and why the rest
     replays (None when nothing does).
 
@@ -81,7 +84,7 @@ def split(plan: Sequence[Migration]) -> tuple[int, str | None]:
     stray = _disagreeing(plan[:covered])
     if stray is not None:
         return 0, f"{stray.key} holds operations its snapshot does not show"
-    shimmed = _shimmed(plan[:covered])
+    shimmed = _shimmed(plan[:covered], cache)
     if shimmed is not None:
         # A --compat rename's view is in the snapshot (``shims``) but not in its tables: the
         # plugin replays, from its first migration of the plan (the one that made the view
@@ -94,10 +97,14 @@ def split(plan: Sequence[Migration]) -> tuple[int, str | None]:
     return covered, why
 
 
-def _shimmed(covered: Sequence[Migration]) -> Migration | None:
+def _shimmed(covered: Sequence[Migration], cache: SqlCache | None) -> Migration | None:
     """The end of the first plugin of ``covered`` whose snapshot there holds a live
     compatibility view, or None."""
-    return next((m for m in _ends(covered).values() if m.snapshot_after.shims), None)
+    for m in _ends(covered).values():
+        kept = cache.get(m, "head") if cache is not None else None
+        if kept["shims"] if kept is not None else m.snapshot_after.shims:
+            return m
+    return None
 
 
 def _disagreeing(covered: Sequence[Migration]) -> Migration | None:
@@ -172,7 +179,9 @@ def _unindexed(column: Column) -> Column:
     return replace(column, index=False) if column.index else column
 
 
-def choose(conn: Connection, todo: Sequence[Migration], replay: bool) -> tuple[int, str]:
+def choose(
+    conn: Connection, todo: Sequence[Migration], replay: bool, cache: SqlCache | None = None
+) -> tuple[int, str]:
     """How many migrations at the head of ``todo`` the fast path covers on this database
     without tracking rows, and the sentence saying which path the run takes and why."""
     if recorder.has_table(conn):
@@ -187,7 +196,7 @@ def choose(conn: Connection, todo: Sequence[Migration], replay: bool) -> tuple[i
         )
     if replay:
         return 0, "replay: --replay given; every migration runs as written"
-    covered, why = split(todo)
+    covered, why = split(todo, cache)
     if not covered:
         tail = "" if why.endswith(("does not show", "do not build")) else (
             ", whose effect no snapshot holds")  # fmt: skip
@@ -261,34 +270,63 @@ def _ends(plan: Sequence[Migration]) -> dict[str, Migration]:
 
 
 def render(pm: pluggy.PluginManager, backend: Backend, covered: Sequence[Migration],
-           order: Sequence[str]) -> FastPath:  # fmt: skip
+           order: Sequence[str], cache: SqlCache | None = None) -> FastPath:  # fmt: skip
     """The head schema's SQL for ``covered``, one plugin at a time, each after the plugins
-    whose tables its foreign keys point at (ties in ``order``)."""
-    ends = _ends(covered)
+    whose tables its foreign keys point at (ties in ``order``). A plugin's rendering kept in
+    ``cache`` is taken from there, its snapshot not read."""
+    heads = {p: _head(pm, backend, end, cache) for p, end in _ends(covered).items()}
     out = FastPath(list(covered))
-    for plugin in _build_order(ends, order):
-        end = ends[plugin]
-        operations = diff(EMPTY, end.snapshot_after).operations
-        head = Migration(plugin, end.id, operations, end.snapshot_after)
-        out.build.append(render_migration(pm, backend, head, {}))
+    for plugin in _build_order({p: about for p, (_, about) in heads.items()}, order):
+        rendered, about = heads[plugin]
+        out.build.append(rendered)
+        out.tables.update(about["tables"])
     return out
 
 
-def _build_order(ends: dict[str, Migration], order: Sequence[str]) -> list[str]:
-    """The plugins of ``ends`` ordered by the foreign keys of their end snapshots. The files'
+def _head(pm: pluggy.PluginManager, backend: Backend, end: Migration,
+          cache: SqlCache | None) -> tuple[Rendered, dict[str, Any]]:  # fmt: skip
+    """One plugin's schema at ``end`` rendered, and what the build needs to know of its tables
+    (``_about``); both taken from ``cache`` when kept there."""
+    kept = cache.get(end, "head") if cache is not None else None
+    if kept is not None:
+        return from_kept(end, kept), kept
+    snapshot = end.snapshot_after
+    head = Migration(end.plugin, end.id, diff(EMPTY, snapshot).operations, snapshot)
+    rendered, about = render_migration(pm, backend, head, {}), _about(end)
+    data = kept_form(rendered)
+    if cache is not None and data is not None:
+        cache.put(end, "head", {**data, **about})
+    return rendered, about
+
+
+def _about(end: Migration) -> dict[str, Any]:
+    """A plugin's tables at ``end``: its models' (``owned``), with its junction tables
+    (``tables``), the tables its keys point at (``targets``), whether it keeps a compatibility
+    view (``shims``)."""
+    snapshot = end.snapshot_after
+    models = snapshot.models.values()
+    owned = {m.table for m in models}
+    targets = {c.fk_target for m in models for c in m.fields if c.fk_target and c.db_constraint}
+    return {
+        "owned": sorted(owned),
+        "tables": sorted(owned | {r.table for m in models for r in m.m2m}),
+        "targets": sorted(targets | {r.target for m in models for r in m.m2m}),
+        "shims": bool(snapshot.shims),
+    }
+
+
+def _build_order(about: dict[str, dict[str, Any]], order: Sequence[str]) -> list[str]:
+    """The plugins of ``about`` ordered by the foreign keys of their end snapshots. The files'
     plugin order may differ: a plugin's drop of a table waits for the other plugins' drops of
     the keys to it, so their files depend on each other both ways."""
     rank = {p: i for i, p in enumerate(order)}
-    owner = {m.table: p for p, end in ends.items() for m in end.snapshot_after.models.values()}
-    edges: dict[str, set[str]] = {p: set() for p in ends}
-    for plugin, end in ends.items():
-        for model in end.snapshot_after.models.values():
-            targets = [c.fk_target for c in model.fields if c.fk_target and c.db_constraint]
-            targets += [r.target for r in model.m2m]
-            edges[plugin].update(owner[t] for t in targets if owner.get(t, plugin) != plugin)
+    owner = {t: p for p, tables in about.items() for t in tables["owned"]}
+    edges: dict[str, set[str]] = {p: set() for p in about}
+    for plugin, tables in about.items():
+        edges[plugin].update(owner[t] for t in tables["targets"] if owner.get(t, plugin) != plugin)
     key = lambda p: (rank.get(p, len(rank)), p)  # noqa: E731
     built = toposort(edges, on_cycle="drop", key=key)
-    return built + sorted(set(ends) - set(built), key=key)
+    return built + sorted(set(about) - set(built), key=key)
 
 
 def apply(conn: Connection, backend: Backend, fast: FastPath) -> list[str] | None:
@@ -300,7 +338,7 @@ def apply(conn: Connection, backend: Backend, fast: FastPath) -> list[str] | Non
     per-migration re-checks skip what the other run applied."""
     with write_transaction(conn, backend):
         recorder.ensure_table(conn)
-        if _written(conn, fast.covered):
+        if _written(conn, fast):
             return None
         cursor = driver_cursor(conn)
         for statement in fast.statements:
@@ -309,12 +347,12 @@ def apply(conn: Connection, backend: Backend, fast: FastPath) -> list[str] | Non
     return [m.key for m in fast.covered]
 
 
-def _written(conn: Connection, plan: Sequence[Migration]) -> bool:
-    """Whether the database holds a tracking or progress row, or a table of the plan's end."""
+def _written(conn: Connection, fast: FastPath) -> bool:
+    """Whether the database holds a tracking or progress row, or a table the build makes."""
     from sqlalchemy import inspect
 
     if conn.exec_driver_sql(f"SELECT 1 FROM {recorder.TABLE}").first() is not None:
         return True
     insp = inspect(conn)
     existing = set(insp.get_table_names()) | set(insp.get_view_names())
-    return recorder.PROGRESS_TABLE in existing or bool(existing & _tables_at_end(plan))
+    return recorder.PROGRESS_TABLE in existing or bool(existing & fast.tables)

@@ -89,6 +89,10 @@ def umbral_render_operation(
         :class:`umbral.steps.RunTimeStep` objects (steps it adapts to the database at run
         time, such as a SQLite table rebuild); a plugin passes both through as they are.
 
+    The result must depend on these three alone: a rendering that did not read
+    ``context.state`` may be kept between runs (``umbral.sqlcache``, keyed by the file, the code
+    of umbral, the backend and the plugins implementing this hook, and ``Backend.render_key``).
+
     Stops at the first non-None result. Backends implement it for their own dialect; a plugin
     may override one operation (use ``tryfirst=True``) or add a new operation kind. An operation
     that no plugin renders is an error, never a silent skip.

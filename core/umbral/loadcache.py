@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 import zlib
 from collections.abc import Callable, Collection
@@ -50,15 +51,20 @@ def open_store(directory: Path) -> FileStore | None:
     root = cache_dir()
     if root is None:
         return None
+    file = cache_file(root, "migrations", directory)
+    return None if file is None else FileStore(file)
+
+
+def cache_file(root: Path, kind: str, directory: Path) -> Path | None:
+    """The cache file of ``kind`` for one migrations directory (None: it cannot be named)."""
     # A name per directory, not a secret: two zlib checksums, as zlib is loaded anyway and
     # hashlib (OpenSSL) is not. Two directories sharing a name would only share entries,
-    # which the file's size, mtime and inode tell apart.
+    # which the file's size, mtime and inode (or checksum) tell apart.
     try:
         where = str(directory.resolve()).encode()
     except (OSError, RuntimeError):  # a symlink loop: the loader reports the directory
         return None
-    digest = f"{zlib.crc32(where):08x}{zlib.adler32(where):08x}"
-    return FileStore(root / f"migrations-{digest}.json")
+    return root / f"{kind}-{zlib.crc32(where):08x}{zlib.adler32(where):08x}.json"
 
 
 class FileStore:
@@ -67,7 +73,7 @@ class FileStore:
 
     def __init__(self, file: Path) -> None:
         self.file = file
-        files = _read(file, "files")  # another umbral may validate differently: none
+        files = read_cache(file, "files")  # another umbral may validate differently: none
         self.files: dict[str, Any] = files if isinstance(files, dict) else {}
         self.dirty = False
         self.cutoff = time.time_ns() - int(RACY_SECONDS * 1e9)
@@ -91,11 +97,11 @@ class FileStore:
             self.dirty = True
         if not self.dirty:
             return
-        _write(self.file, "files", self.files)
+        write_cache(self.file, "files", self.files)
         self.dirty = False
 
 
-def _read(file: Path, key: str) -> Any:
+def read_cache(file: Path, key: str) -> Any:
     """``key`` of a cache file written by this version of umbral, else None."""
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
@@ -105,11 +111,11 @@ def _read(file: Path, key: str) -> Any:
         return None
 
 
-def _write(file: Path, key: str, value: Any) -> None:
+def write_cache(file: Path, key: str, value: Any) -> None:
     """Replace a cache file whole (readers never see half of it); a failure is ignored."""
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
+        tmp = file.with_name(f".{file.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         payload = {"version": VERSION, "umbral": __version__, key: value}
         tmp.write_text(json.dumps(payload), encoding="utf-8")
         os.replace(tmp, file)
@@ -135,7 +141,7 @@ class Agreeing:
 
     def __init__(self, file: Path) -> None:
         self.file = file
-        chains = _read(file, "chains")
+        chains = read_cache(file, "chains")
         self.chains: list[str] = (
             [c for c in chains if isinstance(c, str)] if isinstance(chains, list) else []
         )
@@ -151,4 +157,4 @@ class Agreeing:
             return
         self.chains = (self.chains + fresh)[-AGREEING_KEPT:]
         self.known = set(self.chains)
-        _write(self.file, "chains", self.chains)
+        write_cache(self.file, "chains", self.chains)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import field, replace
 from typing import TYPE_CHECKING, Any
 
-from umbral import drift, executor, guards, progress, recorder
+from umbral import drift, executor, guards, progress, recorder, sqlcache
 from umbral.branches import Branches
 from umbral.compat import columns_when_made
 from umbral.errors import MigrationFileError, NameTooLong, Refused
@@ -155,6 +155,8 @@ class Migrator:
         #: The migrations the database holds when the next step of the plan is rendered.
         self.present: set[str] = set()
         self._branches: Branches | None = None
+        #: Renderings kept between runs (a fleet shares its own in memory, ``renders``).
+        self.sql = sqlcache.open_cache(env.pm, self.backend) if renders is None else None
 
     def warn(self, text: str) -> None:
         self.result.warnings.append(text)
@@ -197,6 +199,8 @@ class Migrator:
         covered = self._fast_path(steps, bool(applied or faked or partial))
         self.present = {*applied, *(s.key for s in steps[:covered])}
         rendered = [self.render(s) for s in steps[covered:]]
+        if self.sql is not None:
+            self.sql.flush()
         if not request.allow_destructive:
             # The same refusal as a replay: the covered migrations are gated as well.
             head = [executor.Rendered(s.migration, []) for s in steps[:covered]]
@@ -227,11 +231,13 @@ class Migrator:
         from umbral import fastpath  # only for a fresh database: it imports the autodetector
 
         todo = [s.migration for s in steps]
-        covered, self.result.path = fastpath.choose(self.conn, todo, self.request.replay)
+        covered, self.result.path = fastpath.choose(
+            self.conn, todo, self.request.replay, self.sql
+        )
         if covered:
             try:
                 self.result.fast = fastpath.render(
-                    self.env.pm, self.backend, todo[:covered], self.env.file_order
+                    self.env.pm, self.backend, todo[:covered], self.env.file_order, self.sql
                 )
             except NameTooLong as exc:
                 # The head's rendering cannot name the migration and operation that gave the
@@ -311,6 +317,8 @@ class Migrator:
         self.result.fast = None
         self.present = set()
         self.result.plan = [self.render(s) for s in steps]
+        if self.sql is not None:
+            self.sql.flush()
         self._ensure_tracking(self.result.plan)  # a failed fast path rolled its table back
         return []
 
@@ -369,7 +377,7 @@ class Migrator:
         beside = self._beside(m)  # now: the tables may be read after later steps render
 
         def render() -> executor.Rendered:
-            return executor.render_migration(self.env.pm, self.backend, m, before)
+            return executor.render_migration(self.env.pm, self.backend, m, before, self.sql)
 
         def before() -> State:
             return self._state_before(m, beside)

@@ -36,6 +36,13 @@ class SQLiteConnection(Backend):
 
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT
 
+    def render_key(self) -> str | None:
+        import sqlite3
+
+        # Nothing is read from the database; the library's version, should a rendering come
+        # to depend on it.
+        return f"sqlite {sqlite3.sqlite_version}"
+
     def for_run(self, options: RunOptions) -> SQLiteConnection:
         run = super().for_run(options)
         # The write lock is database-wide: a run waits for it as long as for the migration's.

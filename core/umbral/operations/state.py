@@ -65,6 +65,11 @@ class StateThread:
             self._at += 1
         return self._state
 
+    @property
+    def read(self) -> bool:
+        """Whether the tables were built: some renderer read them."""
+        return self._base is not None
+
     def lazy(self, index: int) -> LazyState:
         return LazyState(lambda: self.before(index))
 
