@@ -399,6 +399,15 @@ class App:
             return scope
         self._known_plugins("tenants.shared", self.tenants.shared)
         shared = frozenset(self.tenants.shared)
+        elsewhere = sorted(shared - scope) if scope is not None else []
+        if elsewhere:
+            # Ignoring them would leave the user believing the tenants share them.
+            where = ", ".join(f"{p} in `{self.routing[p]}`" for p in elsewhere)
+            raise ConfigError(
+                f"`tenants.shared` names plugin(s) that `routing` puts in another database "
+                f"({where}); the shared plugins live in the default database beside the "
+                "tenants' schemas: remove them from tenants.shared"
+            )
         return shared if scope is None else shared & scope
 
     def run_options(

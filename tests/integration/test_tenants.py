@@ -5,6 +5,7 @@ stopping the others; on a real PostgreSQL server."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -269,6 +270,26 @@ def test_configuration_errors(project: Project, tenants: dict, needle: str) -> N
     assert r.code == 1, r
     assert len(r.err_lines) == 1 and r.err_lines[0].startswith("error: "), r
     assert needle in r.err_lines[0], r
+
+
+def test_a_shared_plugin_routed_to_another_database_is_an_error(
+    project: Project, tmp_path: Path
+) -> None:
+    project.write("shop.py", SHOP)
+    project.write_config(
+        plugin_modules={"shop": "shop"},
+        plugins=["shop"],
+        databases={"other": f"sqlite:///{tmp_path / 'other.sqlite3'}"},
+        routing={"shop": "other"},
+        tenants={"schemas": ["a"], "shared": ["shop"]},
+    )
+    r = project.run("migrate", "--tenants")
+    assert r.code == 1, r
+    assert r.err_lines == [
+        "error: `tenants.shared` names plugin(s) that `routing` puts in another database "
+        "(shop in `other`); the shared plugins live in the default database beside the "
+        "tenants' schemas: remove them from tenants.shared"
+    ], r
 
 
 def test_a_tenant_never_reads_the_default_schemas_tracking_table(pg: Project) -> None:
