@@ -474,7 +474,10 @@ class App:
         m = by_key.get(f"{plugin}/{name}")
         if m is None:
             raise UmbralError(no_such_migration("umbral sqlmigrate", f"{plugin}/{name}", by_key))
-        return render_migration(self.env.pm, backend, m, state_before(m, by_key))
+        rendered = render_migration(self.env.pm, backend, m, state_before(m, by_key))
+        # Run by hand, the script must switch what migrate switches around it.
+        rendered.script_before, rendered.script_after = backend.script_frame(rendered.needs_fk_off)
+        return rendered
 
     def inspectdb(
         self,

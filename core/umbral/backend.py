@@ -526,6 +526,13 @@ class Backend:
     def foreign_keys_on(self, conn: Connection) -> None:
         """Turn it back on after that migration, whatever happened."""
 
+    def script_frame(self, needs_fk_off: bool) -> tuple[list[str], list[str]]:
+        """Statements a printed migration (``sqlmigrate``) runs before its first operation
+        and after its last, so that the script run by hand does what ``foreign_keys_off``,
+        the transaction and ``foreign_key_violations`` do around it in ``migrate``.
+        ``needs_fk_off``: the migration runs with enforcement off. Default: none."""
+        return [], []
+
     def foreign_key_state(self, conn: Connection) -> Any:
         """The dangling references there are now, as ``foreign_key_violations`` compares
         them (taken before a migration that runs with enforcement off)."""

@@ -94,6 +94,10 @@ class Rendered:
     #: The checksum of the migration's file, where ``migration`` is not read from it (the
     #: reverse migration a backward run renders).
     file_checksum: str | None = None
+    #: What a printed script (``sqlmigrate``) runs before the first operation and after the
+    #: last, as ``migrate`` runs the migration (``Backend.script_frame``).
+    script_before: list[str] = field(default_factory=list)
+    script_after: list[str] = field(default_factory=list)
 
     @property
     def checksum(self) -> str:

@@ -175,6 +175,34 @@ class SQLiteConnection(Backend):
 
     FOREIGN_KEY_CHECK: ClassVar[str] = "PRAGMA foreign_key_check"
 
+    #: The temporary table a printed script keeps its count of dangling references in.
+    _SCRIPT_FK_COUNT: ClassVar[str] = '"_umbral_fk_check"'
+
+    def script_frame(self, needs_fk_off: bool) -> tuple[list[str], list[str]]:
+        # PRAGMA foreign_keys is a no-op inside a transaction: off before BEGIN, on after
+        # COMMIT, as the executor does. Without it the rebuild's DROP TABLE would cascade to
+        # (or be refused by) the rows that reference the table. The count of dangling
+        # references before and after mirrors foreign_key_violations; OR ROLLBACK undoes the
+        # whole migration when it grew, even in a sqlite3 shell that goes on after an error.
+        if not needs_fk_off:
+            return [], []
+        name = self._SCRIPT_FK_COUNT
+        dangling = "SELECT count(*) FROM pragma_foreign_key_check"
+        before = [
+            "PRAGMA foreign_keys = OFF",
+            "BEGIN",
+            f'CREATE TEMP TABLE {name} ("before" INTEGER NOT NULL, "after" INTEGER, '
+            'CONSTRAINT "new dangling foreign-key references" CHECK ("after" <= "before"))',
+            f'INSERT INTO temp.{name} ("before") {dangling}',
+        ]
+        after = [
+            f'UPDATE OR ROLLBACK temp.{name} SET "after" = ({dangling})',
+            "COMMIT",
+            f"DROP TABLE IF EXISTS temp.{name}",
+            "PRAGMA foreign_keys = ON",
+        ]
+        return before, after
+
     def foreign_key_state(self, conn: Connection) -> int:
         # A count, not the rows: a rebuild may give rows new rowids, a rename or a retargeted
         # key new table names, and the row that dangled before still dangles.

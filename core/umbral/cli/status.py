@@ -136,6 +136,7 @@ def sqlmigrate_cmd(
 
             data = {
                 "migration": rendered.migration.key,
+                "before": rendered.script_before,
                 "operations": [
                     {
                         "description": description,
@@ -146,10 +147,15 @@ def sqlmigrate_cmd(
                         rendered.parts, rendered.alternatives, strict=True
                     )
                 ],
+                "after": rendered.script_after,
             }
             out(json.dumps(data, indent=2))
             return 0
         out(f"-- {rendered.migration.key}")
+        if rendered.script_before:
+            out("-- as migrate runs it: before the first operation")
+        for stmt in rendered.script_before:
+            out(f"{stmt};")
         for (description, statements), ways in zip(
             rendered.parts, rendered.alternatives, strict=True
         ):
@@ -159,6 +165,10 @@ def sqlmigrate_cmd(
                 out(f"{stmt};" if isinstance(stmt, str) else str(stmt))
             for way in ways:
                 out(f"-- at run time, if it applies: {way}")
+        if rendered.script_after:
+            out("-- as migrate runs it: after the last operation")
+        for stmt in rendered.script_after:
+            out(f"{stmt};")
         return 0
 
     return body
