@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +20,7 @@ from conftest import (
     Project,
     backend_name,
     execute,
+    make_project,
     rows,
     schema_of,
     sqlite_path,
@@ -447,3 +449,75 @@ def test_a_rename_keeps_one_index_where_the_legacy_one_was(
 
     assert schema_of(url)[table]["indexes"] == [("book_title_ix", (column,), False)]
     assert rows(url, f"SELECT id, {column} FROM {table} ORDER BY id") == [(1, "a"), (2, "b")]
+
+
+#: Adopted PostgreSQL columns with collations a model cannot say: the built-in "C", one of
+#: the database's own in another schema, and none (the database's default).
+COLLATED = [
+    "CREATE SCHEMA legacy",
+    'CREATE COLLATION legacy.bytewise FROM "C"',
+    'CREATE TABLE person (id serial PRIMARY KEY, name varchar(50) COLLATE "C" NOT NULL, '
+    "code varchar(10) COLLATE legacy.bytewise NOT NULL, nick varchar(20) NOT NULL)",
+    "INSERT INTO person (name, code, nick) VALUES ('b', 'x', 'n'), ('B', 'Y', 'm')",
+]
+
+
+def _collations(url: str) -> dict[str, tuple[str, str, str]]:
+    """``column -> (type, collation's schema, collation)`` of ``person``'s text columns."""
+    found = rows(
+        url,
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod), n.nspname, c.collname "
+        "FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation "
+        "JOIN pg_namespace n ON n.oid = c.collnamespace "
+        "WHERE a.attrelid = 'person'::regclass AND a.attnum > 0 ORDER BY a.attnum",
+    )
+    return {name: (kind, schema, collation) for name, kind, schema, collation in found}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("atomic", [True, False])
+def test_a_postgres_type_change_keeps_the_columns_collation(
+    tmp_path: Path, postgres_url: str, atomic: bool
+) -> None:
+    """A longer VARCHAR (and TEXT, which casts with USING) keeps the collation the column
+    has; ``sqlmigrate`` shows the statement as rendered and names the run-time way. A column
+    with the default collation gets the plain statement. ``"atomic": false`` runs the
+    migration statement by statement (the step resolved ahead)."""
+    p, url = make_project(tmp_path, postgres_url), postgres_url
+    _adopt(p, *COLLATED)
+    before = rows(url, "SELECT name, code, nick FROM person ORDER BY name")
+    _rewrite(p, "name = fields.Text(max_length=50)", "name = fields.Text(max_length=80)")
+    models = (p.root / "models.py").read_text()
+    p.write(
+        "models.py",
+        models.replace("code = fields.Text(max_length=10)", "code = fields.Text()").replace(
+            "nick = fields.Text(max_length=20)", "nick = fields.Text(max_length=30)"
+        ),
+    )
+    assert p.run("makemigrations").code == 0
+    first, second = p.migration_files()[-2:]
+    for name in (first, second):
+        if not atomic:
+            path = p.root / "migrations" / "app" / name
+            data = json.loads(path.read_text())
+            data["atomic"] = False
+            path.write_text(json.dumps(data))
+    r = p.run("migrate")
+    assert r.code == 0, r
+
+    assert _collations(url) == {
+        "name": ("character varying(80)", "pg_catalog", "C"),
+        "code": ("text", "legacy", "bytewise"),
+        "nick": ("character varying(30)", "pg_catalog", "default"),
+    }
+    assert rows(url, "SELECT name, code, nick FROM person ORDER BY name") == before
+    # "C" sorts upper case first, whatever the database's default collation does.
+    assert rows(url, "SELECT name FROM person ORDER BY name") == [("B",), ("b",)]
+    # The script shows the statement as rendered: it cannot know the collation.
+    shown = p.run("sqlmigrate", "app/" + first.removesuffix(".json"))
+    assert shown.code == 0, shown
+    assert shown.out_lines[-2:] == [
+        'ALTER TABLE "person" ALTER COLUMN "name" TYPE VARCHAR(80);',
+        "-- at run time, if it applies: Retype (keeps the column's collation, as pg_attribute "
+        "has it, when it is not the database's default)",
+    ]

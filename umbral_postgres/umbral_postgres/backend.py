@@ -3,7 +3,8 @@
 Rendering: identity primary keys, named constraints (``<t>_<c>_key``, ``<t>_<c>_fkey``,
 ``<t>_<c>_check``), native ``ALTER COLUMN``, ``COMMENT ON COLUMN``, views through alembic-utils
 entities (imported lazily: ``umbral --help`` must not pay for it), and concurrent index builds for
-migrations marked ``"atomic": false``.
+migrations marked ``"atomic": false``. A type change to text keeps the column's collation, read
+at run time (``steps.Retype``).
 """
 
 from __future__ import annotations
@@ -26,11 +27,17 @@ from umbral_postgres.catalog import (
     replace_foreign_keys_sql,
 )
 from umbral_postgres.connection import PostgresConnection
+from umbral_postgres.steps import Retype
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from umbral import operations as ops
+
+#: A rendered step: a statement, or one the run time adapts to the database.
+Step = str | Retype
+#: The types umbral renders that take a collation.
+_COLLATABLE = ("TEXT", "VARCHAR")
 
 
 class PostgresBackend(PostgresConnection):
@@ -137,13 +144,13 @@ class PostgresBackend(PostgresConnection):
     def render_set_column_comment(self, op: ops.SetColumnComment, ctx: RenderContext) -> list[str]:
         return [self.comment_sql(op.table, op.column, op.comment)]
 
-    def render_alter_column(self, op: ops.AlterColumn, ctx: RenderContext) -> list[str]:
+    def render_alter_column(self, op: ops.AlterColumn, ctx: RenderContext) -> list[Step]:
         """Native ALTERs in a fixed order, each only when it applies (SPEC §6)."""
         old, new = op.from_, op.to
         q = self.quote
         table, col = q(op.table), q(op.column)
         alter = f"ALTER TABLE {table} ALTER COLUMN {col}"
-        out: list[str] = []
+        out: list[Step] = []
         old_type, new_type = self.sql_type(old), self.sql_type(new)
         old_default, new_default = self.default_sql(old), self.default_sql(new)
         among = _generated_names(ctx.state.get(op.table))
@@ -162,7 +169,7 @@ class PostgresBackend(PostgresConnection):
             # An explicit cast to VARCHAR(n) cuts longer values short without a word; the
             # assignment cast PostgreSQL applies without USING fails on them instead.
             using = "" if new.max_length is not None else f" USING {col}::{new_type}"
-            out.append(f"{alter} TYPE {new_type}{using}")
+            out.append(self._retype(op, f"{alter} TYPE {new_type}", using, new_type))
             if old.primary_key:
                 out += self._junction_keys(op, new, ctx)
         if new_default != old_default:
@@ -188,6 +195,13 @@ class PostgresBackend(PostgresConnection):
             if new.choices:
                 out.append(f"ALTER TABLE {table} ADD {self.check_sql(op.table, new)}")
         return out
+
+    def _retype(self, op: ops.AlterColumn, head: str, tail: str, new_type: str) -> Step:
+        """The type change; to a type that takes a collation, a step that keeps the column's
+        own (``steps.Retype``): without ``COLLATE`` the column would get the type's default."""
+        if not new_type.startswith(_COLLATABLE):
+            return head + tail
+        return Retype(op.table, op.column, head, tail, self.quote)
 
     def _junction_keys(self, op: ops.AlterColumn, new: Column, ctx: RenderContext) -> list[str]:
         """The junction columns that hold a primary key whose type changes, given its new
