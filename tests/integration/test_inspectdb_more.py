@@ -494,3 +494,54 @@ def test_mysql_indexes_an_adopted_enum_or_char_column_the_models_call_text(
     r = p.run("migrate", f"app/{first}")
     assert r.code == 0, r
     assert rows(mysql_url, indexes) == []
+
+
+_COLLATIONS = (
+    "SELECT table_name, column_name, character_set_name, collation_name, column_type "
+    "FROM information_schema.columns WHERE table_schema = DATABASE() "
+    "AND table_name IN ('person', 'tag') AND collation_name IS NOT NULL "
+    "ORDER BY table_name, ordinal_position"
+)
+
+
+@pytest.mark.mysql
+def test_mysql_keeps_an_adopted_columns_collation_through_a_modify(
+    mysql_url: str, tmp_path: Path
+) -> None:
+    """MODIFY COLUMN restates the column: without its CHARACTER SET and COLLATE it took the
+    table's default, so widening an adopted ``utf8mb4_unicode_ci`` or ``latin1`` column
+    changed how it compares (``latin1`` was converted), and widening a ``utf8mb4_bin`` column
+    under a unique key holding 'a' and 'A' failed on a case-blind table default (1062)."""
+    p = make_project(tmp_path, mysql_url)
+    ci = "DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci"
+    execute(
+        mysql_url,
+        "CREATE TABLE person (id INT AUTO_INCREMENT PRIMARY KEY, "
+        "name VARCHAR(50) COLLATE utf8mb4_unicode_ci NOT NULL, "
+        f"code VARCHAR(10) CHARACTER SET latin1 COLLATE latin1_swedish_ci NOT NULL) {ci}",
+        "CREATE TABLE tag (id INT AUTO_INCREMENT PRIMARY KEY, "
+        "label VARCHAR(10) COLLATE utf8mb4_bin NOT NULL, "
+        f"CONSTRAINT tag_label_uq UNIQUE (label)) {ci}",
+        "INSERT INTO person (name, code) VALUES ('Åsa', 'é')",
+        "INSERT INTO tag (label) VALUES ('a'), ('A')",
+    )
+    adopt_config(p)
+    assert p.run("inspectdb", "--output", "legacy").code == 0
+    assert_round_trip(p)
+    before = [(t, c, s, co) for t, c, s, co, _ in rows(mysql_url, _COLLATIONS)]
+    _change(p, "max_length=50", "max_length=80")  # a type change
+    _change(p, "max_length=10)", "max_length=20, nullable=True)")  # with nullability
+    _change(p, "label = fields.Text(max_length=10", "label = fields.Text(max_length=20")
+    assert p.run("makemigrations").code == 0
+    r = p.run("migrate")
+    assert r.code == 0, r
+    after = rows(mysql_url, _COLLATIONS)
+    assert [(t, c, s, co) for t, c, s, co, _ in after] == before
+    assert [t for *_, t in after] == ["varchar(80)", "varchar(20)", "varchar(20)"]
+    assert rows(mysql_url, "SELECT name, code FROM person") == [("Åsa", "é")]
+    # A change that keeps the type (a comment) keeps them too.
+    _change(p, "max_length=80", 'max_length=80, help="the name"')
+    assert p.run("makemigrations").code == 0
+    r = p.run("migrate")
+    assert r.code == 0, r
+    assert [(t, c, s, co) for t, c, s, co, _ in rows(mysql_url, _COLLATIONS)] == before

@@ -575,10 +575,16 @@ class MySQLBackend(MySQLConnection):
         database wrote on the column (``steps.ModifyColumn``; ``retyped``: the column changes
         between text and another type; ``keep_default``: the models give it no default, and
         the one the database has is repeated; ``keep_type``: the change leaves the type alone,
-        and the type the database has is repeated)."""
+        and the type the database has is repeated). A text column's character set and
+        collation are repeated as the database has them."""
+        head = f"ALTER TABLE {self.quote(table)} MODIFY COLUMN {self.quote(col.name)}"
         sql = f"ALTER TABLE {self.quote(table)} MODIFY COLUMN {self.column_def(col)}"
-        typed = f"{self.quote(col.name)} {self.sql_type(col)}" if keep_type else None
-        return ModifyColumn(table, col.name, sql, retyped, keep_default, typed)
+        # A JSON column's collation is the type's own (MySQL refuses one on it).
+        collates = col.storage_type in _TEXTS and col.storage_type != "Json"
+        return ModifyColumn(
+            table, col.name, sql, retyped, keep_default, keep_type, head, self.sql_type(col),
+            collates,
+        )  # fmt: skip
 
     # -- indexes --------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from umbral.database import driver_cursor
 from umbral.errors import UnsupportedChange
@@ -215,14 +215,20 @@ class RenameIndexes(_Resolved):
 
 @frozen
 class ModifyColumn(_Resolved):
-    """``ALTER TABLE … MODIFY COLUMN`` that keeps the CHECK written on the column itself.
-    MariaDB keeps such a CHECK in the column's definition (``information_schema`` lists it at
-    ``LEVEL = 'Column'``, named after the column), so a MODIFY that does not repeat it drops it;
-    an adopted table has them (``qty INT CHECK (qty >= 0)``). MySQL keeps every CHECK as a table
-    constraint, which a MODIFY leaves alone. A JSON column's ``json_valid`` check is MariaDB's
-    own for the type: the new definition decides it. A change between text and another type
-    (``retyped``) stops instead, as PostgreSQL's does: the CHECK was written for the old type
-    (``qty >= 0`` would refuse every text but a number)."""
+    """``ALTER TABLE … MODIFY COLUMN`` that keeps what the column has and the models do not
+    say. MODIFY restates the whole definition, so what it leaves out is lost:
+
+    - the CHECK written on the column itself: MariaDB keeps such a CHECK in the column's
+      definition (``information_schema`` lists it at ``LEVEL = 'Column'``, named after the
+      column); an adopted table has them (``qty INT CHECK (qty >= 0)``). MySQL keeps every
+      CHECK as a table constraint, which a MODIFY leaves alone. A JSON column's
+      ``json_valid`` check is MariaDB's own for the type: the new definition decides it. A
+      change between text and another type (``retyped``) stops instead, as PostgreSQL's
+      does: the CHECK was written for the old type (``qty >= 0`` would refuse every text but
+      a number);
+    - the character set and collation of a text column that stays text: a column without
+      them takes the table's default (an adopted ``utf8mb4_bin`` column made case-blind, a
+      ``latin1`` one converted), and umbral's models carry none."""
 
     table: str
     column: str
@@ -232,12 +238,19 @@ class ModifyColumn(_Resolved):
     #: a default the database has (an expression ``inspectdb`` could not adopt, ``uuid()``)
     #: and its ``ON UPDATE`` are repeated, as the MODIFY would drop them.
     keep_default: bool = False
-    #: The change leaves the column's type alone: the start of ``sql`` naming the column and
-    #: the type the models give it, which the type the database has replaces. An adopted
-    #: column's type says more than the models can (``DECIMAL(10,2)``, ``CHAR(2)``,
-    #: ``INT UNSIGNED``); MODIFY repeats the whole definition, so it would otherwise become
-    #: the models' (``DECIMAL(65,30)``) on a change of nullability, default or comment.
-    typed: str | None = None
+    #: The change leaves the column's type alone: the type the database has replaces the
+    #: models' (``type_sql``). An adopted column's type says more than the models can
+    #: (``DECIMAL(10,2)``, ``CHAR(2)``, ``INT UNSIGNED``); MODIFY repeats the whole
+    #: definition, so it would otherwise become the models' (``DECIMAL(65,30)``) on a change
+    #: of nullability, default or comment.
+    keep_type: bool = False
+    #: ``sql`` is ``{head} {type_sql}`` and the rest of the definition: where the run time
+    #: puts the type the database has and the column's character set and collation.
+    head: str = ""
+    type_sql: str = ""
+    #: The models' new type is text (``VARCHAR``, ``LONGTEXT``, ``CHAR(36)``): the character
+    #: set and collation the column has are repeated after it.
+    collates: bool = False
 
     @property
     def statements(self) -> tuple[str, ...]:
@@ -248,10 +261,15 @@ class ModifyColumn(_Resolved):
             "ModifyColumn (on MariaDB, repeats the CHECK the column's definition holds, as "
             "information_schema lists it)"
         ]
-        if self.typed is not None:
+        if self.keep_type:
             out.append(
                 "ModifyColumn (keeps the column's type as the database has it, where it "
                 "differs from the models')"
+            )
+        if self.keep_type or self.collates:
+            out.append(
+                "ModifyColumn (repeats the CHARACTER SET and COLLATE the text column has, as "
+                "information_schema lists them)"
             )
         if self.keep_default:
             out.append(
@@ -261,16 +279,20 @@ class ModifyColumn(_Resolved):
         return out
 
     def resolve(self, conn: Connection) -> list[str]:
+        facts = _column_facts(conn, self.table, self.column)
         statement = self.sql
         kept = False  # the database's type, which its own CHECK goes with
-        if self.typed is not None and statement.count(self.typed) == 1:
-            column_type = _column_type(conn, self.table, self.column)
-            if column_type:
-                name = self.typed.split(" ", 1)[0]
-                statement = statement.replace(self.typed, f"{name} {column_type}")
-                kept = True
-        if self.keep_default:
-            statement += _database_default(conn, self.table, self.column)
+        start = f"{self.head} {self.type_sql}"
+        if self.head and statement.startswith(start) and facts is not None:
+            column_type, rest = self.type_sql, statement[len(start) :]
+            if self.keep_type and facts.type:
+                column_type, kept = facts.type, True
+            if facts.charset and (kept or self.collates):
+                # Restated, or the column takes the table's default (another comparison).
+                column_type += f" CHARACTER SET {facts.charset} COLLATE {facts.collation}"
+            statement = f"{self.head} {column_type}{rest}"
+        if self.keep_default and facts is not None:
+            statement += _default_clause(conn, facts.default, facts.extra)
         if getattr(conn.dialect, "is_mariadb", False) and _has_checks(conn, self.table):
             rows = _rows(
                 conn,
@@ -292,6 +314,37 @@ class ModifyColumn(_Resolved):
                     )
                 statement += f" CHECK ({clause})"
         return [statement]
+
+
+class _Facts(NamedTuple):
+    """What ``information_schema.COLUMNS`` says of a column that a MODIFY must restate."""
+
+    type: str
+    charset: str | None
+    collation: str | None
+    default: Any
+    extra: str
+
+
+def _column_facts(conn: Connection, table: str, column: str) -> _Facts | None:
+    """The column as the database has it (one look-up), or None if there is none."""
+    found = _rows(
+        conn,
+        "SELECT COLUMN_TYPE, CHARACTER_SET_NAME, COLLATION_NAME, COLUMN_DEFAULT, EXTRA "
+        "FROM information_schema.COLUMNS "
+        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND COLUMN_NAME = %s",
+        (table, column),
+    )
+    if not found:
+        return None
+    kind, charset, collation, default, extra = found[0]
+    return _Facts(
+        str(kind or ""),
+        str(charset) if charset else None,
+        str(collation) if collation else None,
+        default,
+        str(extra or ""),
+    )
 
 
 @frozen
@@ -516,15 +569,12 @@ _PREFIXED = frozenset(
 
 def _database_default(conn: Connection, table: str, column: str) -> str:
     """`` DEFAULT … [ON UPDATE …]`` as the column has them now, or ''."""
-    rows = _rows(
-        conn,
-        "SELECT COLUMN_DEFAULT, EXTRA FROM information_schema.COLUMNS "
-        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND COLUMN_NAME = %s",
-        (table, column),
-    )
-    if not rows:
-        return ""
-    default, extra = rows[0][0], str(rows[0][1] or "")
+    facts = _column_facts(conn, table, column)
+    return "" if facts is None else _default_clause(conn, facts.default, facts.extra)
+
+
+def _default_clause(conn: Connection, default: Any, extra: str) -> str:
+    """`` DEFAULT … [ON UPDATE …]`` from a column's ``COLUMN_DEFAULT`` and ``EXTRA``, or ''."""
     out = ""
     if default is not None and str(default).upper() != "NULL":
         text = str(default)
