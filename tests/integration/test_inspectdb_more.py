@@ -545,3 +545,60 @@ def test_mysql_keeps_an_adopted_columns_collation_through_a_modify(
     r = p.run("migrate")
     assert r.code == 0, r
     assert [(t, c, s, co) for t, c, s, co, _ in rows(mysql_url, _COLLATIONS)] == before
+
+
+@pytest.mark.mysql
+def test_mysql_keeps_an_adopted_generated_column_through_a_modify(
+    mysql_url: str, tmp_path: Path
+) -> None:
+    """A MODIFY that leaves out a generated column's ``AS (…) VIRTUAL|STORED`` is refused
+    (1907): a comment on an adopted ``total … AS (price * qty) VIRTUAL`` failed part way.
+    The clause is restated; a default or NOT NULL, which MariaDB's generated columns cannot
+    have, is refused before the change runs, naming the column and what to do."""
+    p = make_project(tmp_path, mysql_url)
+    execute(
+        mysql_url,
+        "CREATE TABLE line (id INT AUTO_INCREMENT PRIMARY KEY, price DECIMAL(10,2) NOT NULL, "
+        "qty INT NOT NULL, total DECIMAL(12,2) AS (price * qty) VIRTUAL, "
+        "kept DECIMAL(12,2) AS (price * qty) STORED)",
+        "INSERT INTO line (price, qty) VALUES (2.50, 4)",
+    )
+    adopt_config(p)
+    assert p.run("inspectdb", "--output", "legacy").code == 0
+    assert_round_trip(p)
+    _change(
+        p,
+        "total = fields.Decimal(nullable=True",
+        'total = fields.Decimal(help="sum", nullable=True',
+    )
+    _change(
+        p,
+        "kept = fields.Decimal(nullable=True",
+        'kept = fields.Decimal(help="stored", nullable=True',
+    )
+    assert p.run("makemigrations").code == 0
+    r = p.run("migrate")
+    assert r.code == 0, r
+    columns = (
+        "SELECT column_name, column_type, extra, generation_expression, column_comment "
+        "FROM information_schema.columns WHERE table_schema = DATABASE() "
+        "AND table_name = 'line' AND column_name IN ('total', 'kept') ORDER BY 1"
+    )
+    found = [(*r[:3], r[3].replace('"', "`"), r[4]) for r in rows(mysql_url, columns)]
+    assert found == [  # the quotes of the reading session's sql_mode (ANSI here)
+        ("kept", "decimal(12,2)", "STORED GENERATED", "`price` * `qty`", "stored"),
+        ("total", "decimal(12,2)", "VIRTUAL GENERATED", "`price` * `qty`", "sum"),
+    ]
+    execute(mysql_url, "UPDATE line SET qty = 5")
+    assert rows(mysql_url, "SELECT total, kept FROM line") == [(Decimal("12.50"),) * 2]
+    # A default cannot be expressed: refused before the change runs.
+    _change(p, 'help="sum"', 'help="sum", default=0')
+    assert p.run("makemigrations").code == 0
+    r = p.run("migrate")
+    assert r.code == 1, r
+    assert (
+        "cannot give the generated column `line.total` (AS (`price` * `qty`)) a default: the "
+        "database computes its value; remove the field's default, then run migrate again"
+    ) in r.stderr, r
+    assert "at statement 1 of 1" in r.stderr, r
+    assert rows(mysql_url, columns)[1][2] == "VIRTUAL GENERATED"

@@ -276,6 +276,10 @@ class ModifyColumn(_Resolved):
                 "ModifyColumn (repeats the default and ON UPDATE the database holds and the "
                 "models do not say)"
             )
+        out.append(
+            "ModifyColumn (restates a generated column's AS (...) VIRTUAL or STORED, as "
+            "information_schema lists it; refuses a default, or NOT NULL on MariaDB)"
+        )
         return out
 
     def resolve(self, conn: Connection) -> list[str]:
@@ -290,6 +294,9 @@ class ModifyColumn(_Resolved):
             if facts.charset and (kept or self.collates):
                 # Restated, or the column takes the table's default (another comparison).
                 column_type += f" CHARACTER SET {facts.charset} COLLATE {facts.collation}"
+            if facts.generated:
+                column_type += f" AS ({facts.expression}) {facts.generated}"
+                rest = self._generated_rest(conn, rest, facts)
             statement = f"{self.head} {column_type}{rest}"
         if self.keep_default and facts is not None:
             statement += _default_clause(conn, facts.default, facts.extra)
@@ -315,6 +322,26 @@ class ModifyColumn(_Resolved):
                 statement += f" CHECK ({clause})"
         return [statement]
 
+    def _generated_rest(self, conn: Connection, rest: str, facts: _Facts) -> str:
+        """The definition after a generated column's ``AS (…) VIRTUAL|STORED``: the server
+        refuses a MODIFY that leaves the clause out (1907), a default on such a column, and
+        on MariaDB any NULL / NOT NULL (its generated columns are always nullable)."""
+        what = f"the generated column `{self.table}.{self.column}` (AS ({facts.expression}))"
+        mariadb = getattr(conn.dialect, "is_mariadb", False)
+        null = " NOT NULL" if rest.startswith(" NOT NULL") else " NULL"
+        body = rest.removeprefix(null)
+        if body.startswith(" DEFAULT "):
+            raise UnsupportedChange(
+                f"cannot give {what} a default: the database computes its value; remove the "
+                "field's default, then run migrate again"
+            )
+        if mariadb and rest.startswith(" NOT NULL"):
+            raise UnsupportedChange(
+                f"cannot make {what} NOT NULL: MariaDB's generated columns are always "
+                "nullable; keep the field nullable=True, then run migrate again"
+            )
+        return body if mariadb else rest
+
 
 class _Facts(NamedTuple):
     """What ``information_schema.COLUMNS`` says of a column that a MODIFY must restate."""
@@ -324,27 +351,40 @@ class _Facts(NamedTuple):
     collation: str | None
     default: Any
     extra: str
+    #: ``VIRTUAL`` or ``STORED`` for a generated column, else ''.
+    generated: str
+    expression: str
 
 
 def _column_facts(conn: Connection, table: str, column: str) -> _Facts | None:
     """The column as the database has it (one look-up), or None if there is none."""
     found = _rows(
         conn,
-        "SELECT COLUMN_TYPE, CHARACTER_SET_NAME, COLLATION_NAME, COLUMN_DEFAULT, EXTRA "
-        "FROM information_schema.COLUMNS "
+        "SELECT COLUMN_TYPE, CHARACTER_SET_NAME, COLLATION_NAME, COLUMN_DEFAULT, EXTRA, "
+        "GENERATION_EXPRESSION FROM information_schema.COLUMNS "
         "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND COLUMN_NAME = %s",
         (table, column),
     )
     if not found:
         return None
-    kind, charset, collation, default, extra = found[0]
+    kind, charset, collation, default, extra, expression = found[0]
+    # Both servers say ``VIRTUAL GENERATED`` / ``STORED GENERATED`` (MySQL's
+    # ``DEFAULT_GENERATED`` is an expression default, not a generated column).
+    words = str(extra or "").upper().split()
+    generated = words[0] if words[1:2] == ["GENERATED"] and words[0] in _KINDS else ""
     return _Facts(
         str(kind or ""),
         str(charset) if charset else None,
         str(collation) if collation else None,
-        default,
+        None if generated else default,  # MariaDB lists a generated column's as NULL
         str(extra or ""),
+        generated,
+        str(expression or ""),
     )
+
+
+#: How a generated column is kept, as ``EXTRA`` says and a definition writes it.
+_KINDS = frozenset({"VIRTUAL", "STORED"})
 
 
 @frozen
