@@ -13,7 +13,7 @@ from umbral_mysql import safety
 from umbral_mysql.backend import MySQLBackend
 from umbral_mysql.connection import lock_name
 from umbral_mysql.script import commits_on_its_own, fits_a_script, split_mysql_sql
-from umbral_mysql.steps import DropChecks, DropIndexes, ModifyColumn
+from umbral_mysql.steps import Backfill, DropChecks, DropIndexes, ModifyColumn
 
 B = MySQLBackend()
 OPTIONS = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
@@ -94,10 +94,11 @@ def test_a_string_fill_into_a_numeric_column_changes_the_type_first() -> None:
         "UPDATE `post` SET `qty` = 'e' WHERE `qty` IS NULL",
         "ALTER TABLE `post` MODIFY COLUMN `qty` VARCHAR(5) NOT NULL DEFAULT 'e'",
     ]
-    # Each MODIFY keeps a CHECK the column's own definition holds, found at run time.
+    # Each MODIFY keeps a CHECK the column's own definition holds, found at run time; the
+    # fill keeps the table's ON UPDATE columns, found at run time too.
     steps = B.render(ops.AlterColumn(table="post", column="qty", from_=old, to=new),
                      RenderContext(state=state))  # fmt: skip
-    assert [type(s) for s in steps] == [ModifyColumn, str, ModifyColumn]
+    assert [type(s) for s in steps] == [ModifyColumn, Backfill, ModifyColumn]
 
 
 def test_a_renamed_column_takes_its_choices_check_to_its_new_name() -> None:
@@ -334,4 +335,4 @@ def test_a_column_made_unique_is_looked_at_for_duplicates_before_its_ddl() -> No
     out = B.render(ops.AlterColumn(table="post", column="code", from_=old, to=new),
                    RenderContext(state=STATE))  # fmt: skip
     kinds = [type(s).__name__ for s in out]
-    assert kinds.index("UniqueCheck") > kinds.index("str"), out
+    assert kinds.index("UniqueCheck") > kinds.index("Backfill"), out

@@ -602,3 +602,32 @@ def test_mysql_keeps_an_adopted_generated_column_through_a_modify(
     ) in r.stderr, r
     assert "at statement 1 of 1" in r.stderr, r
     assert rows(mysql_url, columns)[1][2] == "VIRTUAL GENERATED"
+
+
+@pytest.mark.mysql
+def test_mysql_fill_of_nulls_keeps_on_update_timestamps(mysql_url: str, tmp_path: Path) -> None:
+    """Making a column NOT NULL fills its NULLs with an UPDATE, which bumped an adopted
+    ``changed_at … ON UPDATE CURRENT_TIMESTAMP`` of every filled row to now."""
+    p = make_project(tmp_path, mysql_url)
+    execute(
+        mysql_url,
+        "CREATE TABLE person (id INT AUTO_INCREMENT PRIMARY KEY, nick VARCHAR(20) NULL, "
+        "changed_at TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP)",
+        "INSERT INTO person (nick, changed_at) VALUES (NULL, '2001-02-03 04:05:06'), "
+        "('bo', '2002-02-03 04:05:06')",
+    )
+    adopt_config(p)
+    assert p.run("inspectdb", "--output", "legacy").code == 0
+    assert_round_trip(p)
+    _change(p, "nick = fields.Text(nullable=True", 'nick = fields.Text(default=""')
+    assert p.run("makemigrations").code == 0
+    r = p.run("migrate")
+    assert r.code == 0, r
+    assert rows(mysql_url, "SELECT nick, CAST(changed_at AS CHAR) FROM person ORDER BY id") == [
+        ("", "2001-02-03 04:05:06"),
+        ("bo", "2002-02-03 04:05:06"),
+    ]
+    # The column keeps its ON UPDATE for the application's own updates.
+    extra = rows(mysql_url, "SELECT extra FROM information_schema.columns WHERE "
+                 "table_schema = DATABASE() AND column_name = 'changed_at'")  # fmt: skip
+    assert "on update" in extra[0][0].lower()

@@ -26,6 +26,7 @@ from umbral.schema import Column, ModelState
 from umbral.steps import RunTimeStep
 from umbral_mysql.connection import MySQLConnection
 from umbral_mysql.steps import (
+    Backfill,
     DropChecks,
     DropForeignKeys,
     DropIndexes,
@@ -471,7 +472,8 @@ class MySQLBackend(MySQLConnection):
                     out.append(
                         self.modify_column(op.table, replace(new, nullable=True), retyped=retyped)
                     )
-                out.append(f"UPDATE {table} SET {col} = {fill} WHERE {col} IS NULL")
+                fill_sql = f"UPDATE {table} SET {col} = {fill} WHERE {col} IS NULL"
+                out.append(Backfill(op.table, op.column, fill_sql, q))
         if (
             type_changed
             or old.nullable != new.nullable

@@ -388,6 +388,55 @@ _KINDS = frozenset({"VIRTUAL", "STORED"})
 
 
 @frozen
+class Backfill(_Resolved):
+    """``UPDATE … SET column = fill WHERE column IS NULL`` before a column becomes NOT NULL,
+    which keeps the ``ON UPDATE CURRENT_TIMESTAMP`` columns of the rows it fills: each is set
+    to itself (the server then leaves it), as the catalog lists them at run time (an adopted
+    table has its own ``changed_at``; the models carry no ``ON UPDATE``). A generated column
+    cannot be filled: refused, naming it, before anything of the change runs."""
+
+    table: str
+    column: str
+    sql: str
+    quote: Callable[[str], str]
+
+    @property
+    def statements(self) -> tuple[str, ...]:
+        return (self.sql,)
+
+    def alternatives(self) -> list[str]:
+        return [
+            "Backfill (also sets each ON UPDATE column of the table to itself, as "
+            "information_schema lists them, so the filled rows keep their timestamps)"
+        ]
+
+    def resolve(self, conn: Connection) -> list[str]:
+        found = _rows(
+            conn,
+            "SELECT COLUMN_NAME, EXTRA FROM information_schema.COLUMNS "
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+            (self.table,),
+        )
+        extras = {str(name): str(extra or "").lower() for name, extra in found}
+        if extras.get(self.column, "").endswith(("virtual generated", "stored generated")):
+            raise UnsupportedChange(
+                f"cannot fill the NULLs of the generated column `{self.table}.{self.column}` "
+                "to make it NOT NULL: the database computes its value; keep the field "
+                "nullable=True, then run migrate again"
+            )
+        q = self.quote
+        kept = "".join(
+            f", {q(name)} = {q(name)}"
+            for name, extra in extras.items()
+            if "on update " in extra and name != self.column
+        )
+        where = f" WHERE {q(self.column)} IS NULL"
+        if not kept or not self.sql.endswith(where):
+            return [self.sql]
+        return [self.sql.removesuffix(where) + kept + where]
+
+
+@frozen
 class RetypeReferenced(_Resolved):
     """A type change of a column foreign keys reference (a primary key widened from INT to
     BIGINT). MySQL and MariaDB refuse to change such a column (error 1833, even with the
