@@ -71,7 +71,7 @@ def test_a_second_fresh_database_is_the_same_as_the_first(project: Project, cach
     first = migrate_fresh(p, cache, "one.sqlite3")
     replayed = migrate_fresh(p, cache, "two.sqlite3", "--replay")
     # Both paths kept what they rendered: the head of the last file, every file as written.
-    assert {k: sorted(set(v) - {"checksum", "code"}) for k, v in kept(cache).items()} == {
+    assert {k: sorted(set(v) - {"content", "code"}) for k, v in kept(cache).items()} == {
         "0001_initial.json": ["forward"],
         "0002_body.json": ["forward", "head"],
     }
@@ -97,21 +97,106 @@ def test_an_edited_file_is_rendered_anew(project: Project, cache: Path) -> None:
         assert "heading" in columns and "title" not in columns, (name, columns)
 
 
-def test_a_changed_renderer_renders_anew(project: Project, cache: Path) -> None:
+#: Where a render plugin's code lives: (the file that changes, the files beside it, the module
+#: ``plugin_modules`` names). A namespace package has no file of its own; a re-exported hook
+#: is defined in another module than the one registered.
+PLACES = {
+    "module": ("render.py", {}, "render"),
+    "namespace package": (
+        "acme/audit/render.py", {"acme/audit/__init__.py": ""}, "acme.audit.render"
+    ),
+    "re-exported": (
+        "impl.py", {"render.py": "from impl import umbral_render_operation\n"}, "render"
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("place", PLACES)
+def test_a_changed_renderer_renders_anew(project: Project, cache: Path, place: str) -> None:
     """The code that renders is part of the key: an edit to a plugin implementing the render
     hook (or to umbral or the backend) is not answered with SQL it would no longer write."""
     p = project
-    p.write("render.py", RENDERER.replace("VERSION", "v1"))
-    p.write_config(plugin_modules={"render": "render"}, plugins=["render"])
+    changed, beside, module = PLACES[place]
+    for path, text in beside.items():
+        p.write(path, text)
+    p.write(changed, RENDERER.replace("VERSION", "v1"))
+    p.write_config(plugin_modules={"render": module}, plugins=["render"])
     p.models("class Note(Model):\n    body = fields.Text()\n")
     assert p.run("makemigrations").code == 0
     for name, args in (("one.sqlite3", ()), ("two.sqlite3", ("--replay",))):
         assert "marker_note_v1" in schema_of(migrate_fresh(p, cache, name, *args))
-    module = p.write("render.py", RENDERER.replace("VERSION", "v2"))
-    os.utime(module, ns=(module.stat().st_atime_ns, module.stat().st_mtime_ns + 10**9))
+    path = p.write(changed, RENDERER.replace("VERSION", "v2"))
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
     for name, args in (("three.sqlite3", ()), ("four.sqlite3", ("--replay",))):
         tables = schema_of(migrate_fresh(p, cache, name, *args))
         assert "marker_note_v2" in tables and "marker_note_v1" not in tables, (name, tables)
+
+
+def test_the_order_of_two_renderers_is_part_of_the_key(project: Project, cache: Path) -> None:
+    """Two plugins overriding one operation: the one registered last runs first, so swapping
+    them in ``plugin_modules`` changes the SQL with no file changed."""
+    p = project
+    p.write("one.py", RENDERER.replace("VERSION", "one"))
+    p.write("two.py", RENDERER.replace("VERSION", "two"))
+    p.models("class Note(Model):\n    body = fields.Text()\n")
+    p.write_config(plugin_modules={"one": "one", "two": "two"}, plugins=["one", "two"])
+    assert p.run("makemigrations").code == 0
+    first = set(schema_of(migrate_fresh(p, cache, "one.sqlite3"))) & {
+        "marker_note_one",
+        "marker_note_two",
+    }
+    p.write_config(plugin_modules={"two": "two", "one": "one"}, plugins=["two", "one"])
+    again = set(schema_of(migrate_fresh(p, cache, "two.sqlite3"))) & {
+        "marker_note_one",
+        "marker_note_two",
+    }
+    uncached = p.root.parent / "three.sqlite3"
+    r = p.run("migrate", "--database", f"sqlite:///{uncached}", UMBRAL_CACHE_DIR="")
+    assert r.code == 0, r
+    assert len(first) == 1 and first != again, (first, again)
+    assert again == set(schema_of(f"sqlite:///{uncached}")) & {"marker_note_one", "marker_note_two"}
+
+
+def test_a_file_rewritten_keeping_size_mtime_and_inode_is_rendered_anew(
+    project: Project, cache: Path
+) -> None:
+    """An archive extracted with fixed mtimes over the same path: the validation cache knows
+    the file by its size, mtime and inode and keeps the old checksum, but the SQL follows the
+    bytes."""
+    p = project
+    p.models("class Tag(Model):\n    label = fields.Text(max_length=40)\n")
+    assert p.run("makemigrations").code == 0
+    [path] = (p.root / "migrations" / "app").glob("0001_*.json")
+    old = path.stat().st_mtime_ns - 60 * 10**9  # old enough for the validation cache
+    os.utime(path, ns=(old, old))
+    for name, args in (("one.sqlite3", ()), ("two.sqlite3", ("--replay",))):
+        migrate_fresh(p, cache, name, *args)
+    with path.open("r+b") as f:  # in place: same inode, same size
+        text = f.read().replace(b'"max_length": 40', b'"max_length": 80')
+        f.seek(0)
+        f.write(text)
+    os.utime(path, ns=(old, old))
+    for name, args in (("three.sqlite3", ()), ("four.sqlite3", ("--replay",))):
+        [(sql,)] = rows(
+            migrate_fresh(p, cache, name, *args), "SELECT sql FROM sqlite_master WHERE name = 'tag'"
+        )
+        assert '"label" VARCHAR(80)' in sql, (name, sql)
+
+
+def test_a_kept_rendering_of_another_shape_is_no_cache(project: Project, cache: Path) -> None:
+    p = project
+    p.models(MODELS)
+    assert p.run("makemigrations").code == 0
+    first = migrate_fresh(p, cache, "one.sqlite3")
+    migrate_fresh(p, cache, "two.sqlite3", "--replay")
+    for file in cache.glob("rendered-*.json"):
+        data = json.loads(file.read_text())
+        for entry in data["files"].values():
+            entry["head"] = {**entry.get("head", {}), "owned": None}
+            entry["forward"] = {**entry["forward"], "parts": None}
+        file.write_text(json.dumps(data))
+    assert table_data(migrate_fresh(p, cache, "three.sqlite3")) == table_data(first)
+    migrate_fresh(p, cache, "four.sqlite3", "--replay")
 
 
 def test_no_cache_when_turned_off(project: Project, tmp_path: Path) -> None:
@@ -139,9 +224,7 @@ def umbral_render_operation(operation, backend, context):
 """
 
 
-def test_a_rendering_that_read_the_tables_before_is_not_kept(
-    project: Project, cache: Path
-) -> None:
+def test_a_rendering_that_read_the_tables_before_is_not_kept(project: Project, cache: Path) -> None:
     """Such a rendering depends on the files before its own: an edit of one of them leaves the
     file's checksum as it was, and the rendering must still follow it."""
     p = project
