@@ -5,6 +5,7 @@ migrations umbral makes afterwards."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -631,3 +632,90 @@ def test_mysql_fill_of_nulls_keeps_on_update_timestamps(mysql_url: str, tmp_path
     extra = rows(mysql_url, "SELECT extra FROM information_schema.columns WHERE "
                  "table_schema = DATABASE() AND column_name = 'changed_at'")  # fmt: skip
     assert "on update" in extra[0][0].lower()
+
+
+@pytest.mark.mysql
+def test_mysql_a_comment_keeps_the_columns_default_and_on_update(
+    mysql_url: str, tmp_path: Path
+) -> None:
+    """``help=`` on an adopted column restates it with MODIFY: the default the models cannot
+    say (``uuid()``), and every ON UPDATE (also beside a default the models do say), were
+    dropped, and the application's next insert failed."""
+    p = make_project(tmp_path, mysql_url)
+    execute(
+        mysql_url,
+        "CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, "
+        "changed_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP, "
+        "token VARCHAR(40) NOT NULL DEFAULT (uuid()), "
+        "upd DATETIME NOT NULL DEFAULT '2000-01-01 00:00:00' ON UPDATE CURRENT_TIMESTAMP, "
+        "touched DATETIME NULL ON UPDATE CURRENT_TIMESTAMP)",
+    )
+    adopt_config(p)
+    assert p.run("inspectdb", "--output", "legacy").code == 0
+    assert_round_trip(p)
+    before = _column_facts(mysql_url, "t")
+    text = (p.root / "legacy" / "models.py").read_text()
+    for name in ("changed_at", "token", "upd", "touched"):
+        text, n = re.subn(rf"(\n    {name} = fields\.\w+\()", rf'\1help="{name}", ', text)
+        assert n == 1, (name, text)
+    p.write("legacy/models.py", text)
+    assert p.run("makemigrations").code == 0
+    r = p.run("migrate")
+    assert r.code == 0, r
+    after = _column_facts(mysql_url, "t")
+    assert {k: v[:2] for k, v in after.items()} == {k: v[:2] for k, v in before.items()}
+    assert [after[k][2] for k in ("changed_at", "token", "upd", "touched")] == [
+        "changed_at", "token", "upd", "touched",
+    ]  # fmt: skip
+    execute(mysql_url, "INSERT INTO t () VALUES ()")  # every NOT NULL column has its default
+
+
+def _column_facts(url: str, table: str) -> dict[str, tuple]:
+    """Each column's default and EXTRA (ON UPDATE), and its comment."""
+    found = rows(
+        url,
+        "SELECT column_name, column_default, extra, column_comment FROM information_schema.columns "
+        f"WHERE table_schema = DATABASE() AND table_name = '{table}'",
+    )
+    return {name: (default, extra, comment) for name, default, extra, comment in found}
+
+
+@pytest.mark.mysql
+def test_mysql_a_renamed_columns_check_is_kept_by_a_later_modify(
+    mysql_url: str, tmp_path: Path
+) -> None:
+    """MariaDB keeps a column's CHECK under the name of the column it was written on: after a
+    rename, a MODIFY looking it up by the column's new name dropped it (an adopted ``qty >= 0``;
+    the ``json_valid`` of a ``Json`` column umbral made)."""
+    p = make_project(tmp_path, mysql_url)
+    execute(
+        mysql_url,
+        "CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, "
+        "qty INT NOT NULL DEFAULT 0 CHECK (qty >= 0), doc JSON NULL)",
+    )
+    adopt_config(p)
+    assert p.run("inspectdb", "--output", "legacy").code == 0
+    assert_round_trip(p)
+    text = (p.root / "legacy" / "models.py").read_text()
+    assert "\n    qty = fields." in text and "\n    doc = fields.Json(" in text, text
+    p.write("legacy/models.py", text.replace("\n    qty = ", "\n    quantity = ").replace(
+        "\n    doc = ", "\n    payload = "))  # fmt: skip
+    assert p.run("makemigrations").code == 0
+    assert p.run("migrate").code == 0, "rename"
+    text = (p.root / "legacy" / "models.py").read_text()
+    text = re.sub(r"(\n    quantity = fields\.\w+\()", r'\1help="q", ', text)
+    p.write("legacy/models.py", re.sub(r"(\n    payload = fields\.Json\()", r'\1help="p", ', text))
+    assert p.run("makemigrations").code == 0
+    r = p.run("migrate")
+    assert r.code == 0, r
+    assert _refused(mysql_url, "INSERT INTO t (quantity) VALUES (-5)")
+    assert _refused(mysql_url, "INSERT INTO t (quantity, payload) VALUES (1, 'not json')")
+    execute(mysql_url, "INSERT INTO t (quantity, payload) VALUES (1, '{}')")
+
+
+def _refused(url: str, statement: str) -> bool:
+    try:
+        execute(url, statement)
+    except Exception as exc:  # PyMySQL's OperationalError 4025 (CONSTRAINT failed)
+        return "constraint" in str(exc).lower()
+    return False

@@ -563,7 +563,10 @@ class MySQLBackend(MySQLConnection):
                 f"cannot set the comment of `{op.table}.{op.column}`: MySQL restates the whole "
                 "column definition, and the column is not known to the migrations"
             )
-        return [self.modify_column(op.table, replace(col, help=op.comment or None), keep_type=True)]
+        # Only the comment changes: the default and ON UPDATE the database has stay too.
+        keep = not _has_own_default(col)
+        commented = replace(col, help=op.comment or None)
+        return [self.modify_column(op.table, commented, keep_default=keep, keep_type=True)]
 
     def modify_column(
         self,

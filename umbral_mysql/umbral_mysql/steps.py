@@ -263,8 +263,8 @@ class ModifyColumn(_Resolved):
         ]
         if self.keep_type:
             out.append(
-                "ModifyColumn (keeps the column's type as the database has it, where it "
-                "differs from the models')"
+                "ModifyColumn (keeps the column's type, and its ON UPDATE, as the database has "
+                "them, where they differ from the models')"
             )
         if self.keep_type or self.collates:
             out.append(
@@ -300,15 +300,22 @@ class ModifyColumn(_Resolved):
             statement = f"{self.head} {column_type}{rest}"
         if self.keep_default and facts is not None:
             statement += _default_clause(conn, facts.default, facts.extra)
+        elif kept and facts is not None and "ON UPDATE" not in statement.upper():
+            # The models give a default of their own; an ON UPDATE they cannot say stays.
+            statement += _on_update_clause(facts.extra)
         if getattr(conn.dialect, "is_mariadb", False) and _has_checks(conn, self.table):
+            # By the column its clause names: the CHECK keeps the name of the column it was
+            # written on, and MariaDB does not rename it with the column.
             rows = _rows(
                 conn,
-                "SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
-                "WHERE CONSTRAINT_SCHEMA = DATABASE() AND TABLE_NAME = %s "
-                "AND LEVEL = 'Column' AND CONSTRAINT_NAME = %s",
-                (self.table, self.column),
+                "SELECT CONSTRAINT_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
+                "WHERE CONSTRAINT_SCHEMA = DATABASE() AND TABLE_NAME = %s AND LEVEL = 'Column'",
+                (self.table,),
             )
-            clause = rows[0][0] if rows else None
+            own = f"`{self.column.replace('`', '``')}`"
+            mine = [(str(n), c) for n, c in rows if own in str(c)]
+            mine.sort(key=lambda row: row[0] != self.column)
+            clause = mine[0][1] if mine else None
             # A JSON column's own check: the new definition says whether the column is JSON,
             # unless it repeats the type the database has (MariaDB's JSON is LONGTEXT).
             json = str(clause).lower() == f"json_valid(`{self.column}`)"
@@ -662,6 +669,14 @@ def _database_default(conn: Connection, table: str, column: str) -> str:
     return "" if facts is None else _default_clause(conn, facts.default, facts.extra)
 
 
+def _on_update_clause(extra: str) -> str:
+    """`` ON UPDATE …`` from a column's ``EXTRA``, or ''."""
+    on_update = extra.lower().find("on update ")
+    if on_update < 0:
+        return ""
+    return " " + extra[on_update:].split(" DEFAULT_GENERATED")[0].strip()
+
+
 def _default_clause(conn: Connection, default: Any, extra: str) -> str:
     """`` DEFAULT … [ON UPDATE …]`` from a column's ``COLUMN_DEFAULT`` and ``EXTRA``, or ''."""
     out = ""
@@ -674,7 +689,4 @@ def _default_clause(conn: Connection, default: Any, extra: str) -> str:
             out = f" DEFAULT {text}" if bare else f" DEFAULT ({text})"
         else:  # MySQL lists a literal bare
             out = " DEFAULT '" + text.replace("\\", "\\\\").replace("'", "''") + "'"
-    on_update = extra.lower().find("on update ")
-    if on_update >= 0:
-        out += " " + extra[on_update:].split(" DEFAULT_GENERATED")[0].strip()
-    return out
+    return out + _on_update_clause(extra)
