@@ -543,10 +543,16 @@ def insert_rows(db: Db, h: History) -> None:
 
 def fit_to_data(h: History, before: History, stored: dict) -> None:
     """What a careful user does with the data in view: choices widened to every stored value,
-    and a new unique group left out when the stored rows would violate it."""
+    and a new unique group left out when the stored rows would violate it; a new unique
+    column gets no default where the table has rows (each would get the one value: the change
+    cannot apply, on MySQL part way)."""
     for m in h.models.values():
         old = before.models.get(m.name)
+        stored_rows = max((len(v[1]) for (n, _), v in stored.items() if n == m.name), default=0)
         for i, c in enumerate(m.cols):
+            new_unique = c.unique and (m.name, c.uid) not in stored
+            if new_unique and c.default is not None and stored_rows > 1:
+                m.cols[i] = c = replace(c, default=None)
             if c.choices is not None and (m.name, c.uid) in stored:
                 was, vals = stored[(m.name, c.uid)]
                 seen = {_as_python(expected(was, c, v), c.type) for v in vals} - {None}
@@ -1163,6 +1169,7 @@ def test_wide_histories_keep_every_row_on_mysql(tmp_path_factory, mysql_admin, h
 @example(*RENAMED_CHOICES)
 @example(*CHECKED_CAST)
 @example([(0, 0, 0), (0, 4, 3)], [[(0, 0)]])  # an adopted NO ACTION key beside umbral's RESTRICT
+@example([(0, 0, 0)], [[(10, 0), (0, 0), (0, 0), (9, 0)], [(0, 0)], [(9, 0), (6, 0), (7, 424)]])
 def test_adopted_schemas_evolve_keeping_every_row_on_mysql(
     tmp_path_factory, mysql_admin, legacy, history
 ) -> None:
