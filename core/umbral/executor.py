@@ -160,16 +160,12 @@ def render_migration(
 
 def kept_form(rendered: Rendered) -> dict[str, Any] | None:
     """``rendered`` as kept, or None when it holds a step decided at run time or a Python
-    function (only SQL text is kept)."""
-    parts = []
-    for description, statements in rendered.parts:
-        if not all(isinstance(s, str) for s in statements):
-            return None
-        parts.append([description, statements])
+    function (only SQL text is kept). When every step is text, each part holds that text too
+    (``plain_sql`` changes only run-time steps)."""
     if not all(isinstance(s, str) for s in rendered.statements):
         return None
     return {
-        "parts": parts,
+        "parts": [[description, statements] for description, statements in rendered.parts],
         "fk_off": rendered.needs_fk_off,
         "rebuilt": sorted(rendered.rebuilt),
         "fk_neutral": rendered.fk_neutral,

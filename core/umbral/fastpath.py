@@ -226,12 +226,7 @@ def umbral_tables(conn: Connection, plan: Sequence[Migration]) -> list[str]:
 
 def _tables_at_end(plan: Sequence[Migration]) -> set[str]:
     """The tables (junction tables included) of the plugins' snapshots at the plan's end."""
-    wanted: set[str] = set()
-    for m in _ends(plan).values():
-        snapshot = m.snapshot_after
-        wanted |= {model.table for model in snapshot.models.values()}
-        wanted |= {r.table for model in snapshot.models.values() for r in model.m2m}
-    return wanted
+    return {t for m in _ends(plan).values() for t in _about(m)["tables"]}
 
 
 def drop_leftovers(conn: Connection, backend: Backend, fast: FastPath) -> list[str]:
@@ -243,7 +238,7 @@ def drop_leftovers(conn: Connection, backend: Backend, fast: FastPath) -> list[s
 
     if conn.in_transaction():
         conn.rollback()
-    wanted = _tables_at_end(fast.covered)
+    wanted = set(fast.tables)
     wanted |= {s.name for m in _ends(fast.covered).values() for s in m.snapshot_after.shims}
     insp = inspect(conn)
     views = [v for v in insp.get_view_names() if v in wanted]
