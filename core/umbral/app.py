@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from umbral.migration import Migration
     from umbral.plugins import PluginInfo
     from umbral.safety import CheckReport, Classified
-    from umbral.schemadrift import SchemaCheck
+    from umbral.schemadrift import Repair, SchemaCheck
 
 Event = Callable[[str, dict[str, Any]], None]
 
@@ -554,25 +554,27 @@ class App:
             live=live,
         )  # fmt: skip
 
-    def render_repair(self, check: SchemaCheck) -> list[tuple[str, list[str], bool]]:
-        """``(description, statements, destructive)`` per repair operation, in order, rendered
-        by the backend's renderers against the live tables."""
+    def render_repair(self, check: SchemaCheck) -> Repair:
+        """The repair operations rendered by the backend's renderers against the live tables,
+        framed as ``migrate`` would run them."""
         from umbral.executor import render_migration
         from umbral.migration import Migration
         from umbral.safety import OpSafety, classify
-        from umbral.schemadrift import by_plugin, live_state, lossy
+        from umbral.schemadrift import Repair, by_plugin, live_state, lossy
 
         backend, url = self._backend()
         state = live_state(check.live, check.promises)
         promised = {p.plugin: p for p in check.promises}
-        out: list[tuple[str, list[str], bool]] = []
+        out = Repair([])
         rendered_ops = []
+        needs_fk_off = False
         for plugin, diffs in by_plugin(check.differences).items():
             operations = [op for d in diffs for op in d.operations]
             if not operations:
                 continue
             m = Migration(plugin, "checkschema", operations, promised[plugin].snapshot)
             rendered = render_migration(self.env.pm, backend, m, dict(state))
+            needs_fk_off = needs_fk_off or rendered.needs_fk_off
             ctx = {"migration": m.key, "operations": operations}
             for op, (description, _), steps in zip(
                 operations, rendered.parts, rendered.steps, strict=True
@@ -602,8 +604,10 @@ class App:
                             ) from exc
                     else:
                         statements += plain_sql([step])
-                out.append((description, statements, destructive))
+                out.operations.append((description, statements, destructive))
             conn.rollback()
+        # Run by hand, the script must switch what migrate switches around it.
+        out.before, out.after = backend.script_frame(needs_fk_off)
         return out
 
     def graph(self, plugin: str | None = None, *, states: bool = True) -> GraphResult:

@@ -93,6 +93,17 @@ class SchemaCheck:
     live: LiveSchema
 
 
+@record
+class Repair:
+    """The SQL ``checkschema --sql`` prints: ``(description, statements, destructive)`` per
+    repair operation, in order, inside the frame the backend switches around a migration that
+    needs it (``Backend.script_frame``: foreign keys off around a SQLite rebuild)."""
+
+    operations: list[tuple[str, list[str], bool]]
+    before: list[str] = field(default_factory=list)
+    after: list[str] = field(default_factory=list)
+
+
 def owned_tables(promises: Iterable[Promise]) -> set[str]:
     """Every table and view name the plugins' snapshots own, junction tables included."""
     names: set[str] = set()

@@ -133,3 +133,44 @@ def test_a_migration_without_a_rebuild_is_printed_bare(project: Project) -> None
     assert "PRAGMA foreign_keys" not in r.stdout and "BEGIN" not in r.stdout
     data = json.loads(p.run("sqlmigrate", name, "--json").stdout)
     assert (data["before"], data["after"]) == ([], [])
+
+
+@pytest.mark.parametrize("action", ["cascade", "restrict"])
+def test_checkschema_repair_of_a_rebuild_keeps_the_rows_that_reference_it(
+    project: Project, action: str
+) -> None:
+    """``checkschema --sql``'s repair of a SQLite table is a rebuild too, printed in the same
+    frame: run by hand with enforcement on, it keeps the child rows and repairs the drift."""
+    p = project
+    _models(p, action, changed=False)
+    assert p.run("makemigrations").code == 0
+    assert p.run("migrate").code == 0
+    path = sqlite_path(p.database)
+    execute(
+        p.database,
+        "INSERT INTO parent (name) VALUES ('a')",
+        "INSERT INTO child (parent) VALUES (1), (1)",
+    )
+    # Drift made by hand: the parent rebuilt with its name nullable.
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        (ddl,) = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'parent'").fetchone()
+        conn.executescript(
+            "PRAGMA foreign_keys = OFF; BEGIN; "
+            + ddl.replace('"parent"', '"parent_old"', 1).replace(" NOT NULL", "", 2)
+            + "; INSERT INTO parent_old SELECT * FROM parent; DROP TABLE parent; "
+            "ALTER TABLE parent_old RENAME TO parent; COMMIT;"
+        )
+    finally:
+        conn.close()
+    r = p.run("checkschema")
+    assert r.code == 1 and "parent.name" in r.stdout, r
+    r = p.run("checkschema", "--sql")
+    assert r.code == 1, r
+    assert r.stdout.index("PRAGMA foreign_keys = OFF;") < r.stdout.index('DROP TABLE "parent"')
+    data = json.loads(p.run("checkschema", "--sql", "--json").stdout)
+    assert data["before"][0] == "PRAGMA foreign_keys = OFF" and data["after"][-1].endswith("ON")
+    _run_by_hand(Path(path), r.stdout)
+    assert _dump(Path(path)) == {"parent": [(1, "a")], "child": [(1, 1), (2, 1)]}
+    r = p.run("checkschema")
+    assert r.code == 0 and "No schema drift" in r.stdout, r

@@ -31,7 +31,7 @@ def checkschema_cmd(
     def one(app: Any) -> int:
         note_missing_database(app)
         check = app.checkschema()
-        repair = app.render_repair(check) if sql else []
+        repair = app.render_repair(check) if sql else None
         if as_json:
             out(json.dumps(_check_json(check, repair, show_all=show_all, sql=sql), indent=2))
         elif sql:
@@ -43,7 +43,7 @@ def checkschema_cmd(
     return body
 
 
-def _check_json(check: Any, repair: list[Any], *, show_all: bool, sql: bool) -> dict:
+def _check_json(check: Any, repair: Any, *, show_all: bool, sql: bool) -> dict:
     """``checkschema --json``."""
     data: dict = {
         "drift": bool(check.differences),
@@ -59,8 +59,9 @@ def _check_json(check: Any, repair: list[Any], *, show_all: bool, sql: bool) -> 
     if sql:
         data["repair"] = [
             {"description": description, "statements": statements, "destructive": destructive}
-            for description, statements, destructive in repair
+            for description, statements, destructive in repair.operations
         ]
+        data["before"], data["after"] = repair.before, repair.after
     return data
 
 
@@ -95,13 +96,23 @@ def _print_check(check: Any, *, show_all: bool) -> None:
         )
 
 
-def _print_sql(repair: list[tuple[str, list[str], bool]]) -> None:
-    if not repair:
+def _print_sql(repair: Any) -> None:
+    if not repair.operations:
         out("-- no schema drift: nothing to repair")
         return
     out("-- umbral checkschema: the SQL that brings the database back to its migrations.")
     out("-- It was not run: review it, then apply it yourself.")
-    for description, statements, destructive in repair:
+    if repair.before:
+        out("-- as migrate would run it: before the first operation")
+        _print_statements(repair.before)
+    for description, statements, destructive in repair.operations:
         out(f"-- {'DESTRUCTIVE: ' if destructive else ''}{description}")
-        for stmt in statements:
-            out(stmt.rstrip().rstrip(";") + ";")
+        _print_statements(statements)
+    if repair.after:
+        out("-- as migrate would run it: after the last operation")
+        _print_statements(repair.after)
+
+
+def _print_statements(statements: list[str]) -> None:
+    for stmt in statements:
+        out(stmt.rstrip().rstrip(";") + ";")
