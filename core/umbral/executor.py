@@ -445,7 +445,9 @@ class _DeferredViolated(Exception):
     statement, which reports it."""
 
 
-def apply_plan(session: Session, plan: Sequence[Rendered]) -> list[str]:
+def apply_plan(
+    session: Session, plan: Sequence[Rendered], prelude: Callable[[], None] | None = None
+) -> list[str]:
     """Apply each migration in order; stop at the first failure (earlier ones stay applied).
 
     On a backend with ``BATCH_MIGRATIONS`` (SQLite), consecutive atomic migrations that need
@@ -454,6 +456,10 @@ def apply_plan(session: Session, plan: Sequence[Rendered]) -> list[str]:
     still all-or-nothing with its tracking row, and a failure still keeps the ones before it
     (the batch commits up to it), but the run pays one commit (fsync) per batch instead of one
     per migration. A batch holds the write lock at most ``BATCH_SECONDS`` (plus one migration).
+
+    ``prelude`` (making the tracking table) runs in a write transaction before the first
+    migration: the first batch's own when the plan starts with one (a fresh SQLite database
+    then commits once, as its floor does), else one of its own.
     """
     done: list[str] = []
     total = len(plan)
@@ -462,11 +468,19 @@ def apply_plan(session: Session, plan: Sequence[Rendered]) -> list[str]:
     while i < total:
         end, fk_off = batch_end(plan, i, batching=batching)
         if end - i == 1:
+            if prelude is not None:
+                with write_transaction(session.conn, session.backend):
+                    prelude()
+                prelude = None
             chain = i + 1 < total and chains(session, plan[i + 1])
             _apply_step(session, plan[i], i + 1, total, done, chain)
             i += 1
         else:
-            i += _apply_batch(session, plan[i:end], fk_off, i, total, done)
+            i += _apply_batch(session, plan[i:end], fk_off, i, total, done, prelude)
+            prelude = None
+    if prelude is not None:
+        with write_transaction(session.conn, session.backend):
+            prelude()
     return done
 
 
@@ -507,10 +521,11 @@ def _apply_batch(
     offset: int,
     total: int,
     done: list[str],
+    prelude: Callable[[], None] | None = None,
 ) -> int:
     """Apply migrations in one transaction, a savepoint each; returns how many it attempted.
     ``fk_off``: the batch runs with foreign-key enforcement off (its migrations need it so or
-    run the same either way)."""
+    run the same either way); ``prelude`` runs first, in the same transaction."""
     conn, backend = session.conn, session.backend
     if fk_off:
         backend.foreign_keys_off(conn)  # before BEGIN: a no-op inside a transaction
@@ -520,6 +535,8 @@ def _apply_batch(
     conn.info["umbral_batch"] = True
     try:
         with write_transaction(conn, backend):
+            if prelude is not None:
+                prelude()
             for rendered in batch:
                 count += 1
                 try:

@@ -251,9 +251,12 @@ class Migrator:
 
     def _apply_forward(self, steps: list[Step], rendered: list[executor.Rendered]) -> None:
         result, session = self.result, self.session
-        if result.fast is None or any(r.skipped for r in rendered):
-            # The fast path makes the tracking table in its own transaction: a fresh SQLite
-            # database then commits once, as its floor does.
+        prelude = None
+        if result.fast is None and not self.request.fake_initial:
+            # Made in the first migrations' transaction: a fresh SQLite database then
+            # commits once, as its floor does (the fast path makes it in its own).
+            prelude = lambda: self._tracking_table(rendered)  # noqa: E731
+        elif result.fast is None or any(r.skipped for r in rendered):
             self._ensure_tracking(rendered)
         if self.request.fake_initial:
             self.record_faked(result.faked)
@@ -262,7 +265,7 @@ class Migrator:
         if result.fast is not None:
             done = self._apply_fast(steps)
             rendered = result.plan
-        done += executor.apply_plan(session, rendered)
+        done += executor.apply_plan(session, rendered, prelude)
         # A squash recorded because its last originals ran in this run is bookkeeping of
         # those, not one more applied migration.
         completes = {s.key for s in steps if s.completes_squash}
@@ -324,9 +327,14 @@ class Migrator:
 
     def _ensure_tracking(self, rendered: list[executor.Rendered]) -> None:
         with executor.write_transaction(self.conn, self.backend):
-            recorder.ensure_table(self.conn)
-            if any(r.skipped for r in rendered):
-                recorder.ensure_skip_column(self.conn)
+            self._tracking_table(rendered)
+
+    def _tracking_table(self, rendered: list[executor.Rendered]) -> None:
+        """The tracking table, with the column a skipped migration needs (in the caller's
+        transaction)."""
+        recorder.ensure_table(self.conn)
+        if any(r.skipped for r in rendered):
+            recorder.ensure_skip_column(self.conn)
 
     # -- rendering ------------------------------------------------------------------------
 
