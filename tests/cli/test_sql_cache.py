@@ -9,18 +9,9 @@ import os
 from pathlib import Path
 
 import pytest
+from test_fast_path import MODELS_1 as MODELS
 
 from conftest import Project, rows, schema_of
-
-MODELS = """
-class Author(Model):
-    name = fields.Text()
-
-class Post(Model):
-    title = fields.Text(index=True)
-    author = fields.ForeignKey("Author")
-    tags = fields.ManyToMany("Author")
-"""
 
 #: A plugin that renders every CreateTable as the backend does, and makes a marker table beside
 #: it naming the version of this module: the database tells which code rendered it.
