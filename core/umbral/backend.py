@@ -368,6 +368,11 @@ class Backend:
         )
         return [UniqueCheck(table, columns, sql, self.DUPLICATES_SHOWN)]
 
+    def second_row_sql(self, table: str) -> str:
+        """A query that returns a row when ``table`` holds two or more (``umbral.preflight``:
+        a unique column every row would get one value in cannot hold there)."""
+        return f"SELECT 1 FROM {self.quote(table)} LIMIT 1 OFFSET 1"
+
     def render_drop_index(self, op: ops.DropIndex, ctx: RenderContext) -> list[str]:
         return [self.drop_index_sql(op.table, op.columns, op.unique)]
 

@@ -139,6 +139,11 @@ class PartlyApplied(Refused):
     (SPEC §8, statement-level resume)."""
 
 
+class CannotApply(Refused):
+    """What the database holds would make a migration fail part way (``umbral.preflight``):
+    refused before its first statement runs."""
+
+
 class DriftDetected(Refused):
     """The tracking table and the files on disk disagree (SPEC §9)."""
 

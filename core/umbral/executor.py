@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
-from umbral import progress, recorder, stepwise
+from umbral import preflight, progress, recorder, stepwise
 from umbral.backend import Backend, RenderContext
 from umbral.database import driver_cursor
 from umbral.errors import (
@@ -98,6 +98,11 @@ class Rendered:
     #: last, as ``migrate`` runs the migration (``Backend.script_frame``).
     script_before: list[str] = field(default_factory=list)
     script_after: list[str] = field(default_factory=list)
+    #: What is looked at before the migration's first statement (``umbral.preflight``): the
+    #: unique columns every row the table holds would get one value in, and the run-time
+    #: steps with a ``precheck``, each with its operation's index and kind.
+    same_value: list[preflight.SameValue] = field(default_factory=list)
+    prechecks: list[tuple[int, str, RunTimeStep]] = field(default_factory=list)
 
     @property
     def checksum(self) -> str:
@@ -151,6 +156,14 @@ def render_migration(
     out.fk_neutral = not ctx.needs_fk_off and all(
         op.kind in backend.FK_NEUTRAL for op in migration.operations
     )
+    found = preflight.find(operations)
+    out.same_value = found.same_value
+    out.prechecks = [
+        (i, operations[i].kind, step)
+        for i in found.as_found
+        for step in out.steps[i]
+        if isinstance(step, RunTimeStep) and step.PRECHECKS
+    ]
     if cache is not None and not thread.read:
         data = kept_form(out)
         if data is not None:
@@ -169,6 +182,7 @@ def kept_form(rendered: Rendered) -> dict[str, Any] | None:
         "fk_off": rendered.needs_fk_off,
         "rebuilt": sorted(rendered.rebuilt),
         "fk_neutral": rendered.fk_neutral,
+        "same_value": [one.to_dict() for one in rendered.same_value],
     }
 
 
@@ -183,6 +197,7 @@ def from_kept(m: Migration, data: dict[str, Any]) -> Rendered:
     out.needs_fk_off = data["fk_off"]
     out.rebuilt = set(data["rebuilt"])
     out.fk_neutral = data["fk_neutral"]
+    out.same_value = [preflight.SameValue.from_dict(d) for d in data.get("same_value", ())]
     return out
 
 
@@ -239,6 +254,8 @@ def apply_one(session: Session, rendered: Rendered, chain: bool = False) -> bool
     conn, backend = session.conn, session.backend
     m = rendered.migration
     fake = rendered.record_only
+    if not fake and _starts(rendered) and (rendered.same_value or rendered.prechecks):
+        preflight.check(conn, backend, m.key, rendered.same_value, rendered.prechecks)
     if not fake and backend.runs_in_steps(rendered.statements, m.atomic):
         return stepwise.apply(session, rendered)
     errors = driver_errors(conn)
@@ -268,6 +285,11 @@ def apply_one(session: Session, rendered: Rendered, chain: bool = False) -> bool
         if claimed:
             verify_rolled_back(conn, backend, m, rendered.backward, exc)
         raise
+
+
+def _starts(rendered: Rendered) -> bool:
+    """Whether the migration runs from its first statement (not continued part way)."""
+    return rendered.progress is None or not rendered.progress.done
 
 
 def _claim(conn: Connection, rendered: Rendered) -> bool:
@@ -420,6 +442,8 @@ def chains(session: Session, after: Rendered) -> bool:
     backend = session.backend
     if after.record_only or backend.runs_in_steps(after.statements, after.migration.atomic):
         return False
+    if after.same_value or after.prechecks:
+        return False  # it reads the database before its transaction (``umbral.preflight``)
     return _scriptable(session.conn, backend, after)
 
 

@@ -49,6 +49,16 @@ class RunTimeStep(ABC):
         each, in the order it tries them: ``sqlmigrate`` names them under the SQL."""
         return []
 
+    #: Whether ``precheck`` looks at anything (``umbral.preflight``).
+    PRECHECKS: ClassVar[bool] = False
+
+    def precheck(self, conn: Connection) -> None:
+        """Raise the UnsupportedChange ``run`` would raise, reading the database as the
+        migration finds it, before the migration's first statement runs (a step whose
+        ``PRECHECKS``). Called only where no operation before the step's own changes its table
+        or its column (``umbral.preflight``); reads only. Default: nothing to look at."""
+        return None
+
     #: Whether ``resolve`` can say ahead what ``run`` would execute.
     RESOLVES: ClassVar[bool] = False
 

@@ -1,0 +1,260 @@
+"""Failures a migration can foresee, refused before its first statement runs.
+
+MySQL and MariaDB commit each DDL statement on its own, so a migration that fails at its Nth
+statement leaves the ones before it applied (statement-level resume then continues there,
+``umbral.stepwise``). What can be seen coming from what the database holds is refused before
+any statement of the migration runs, on every backend (one read each):
+
+- ``SameValue``: a unique column or index whose every row gets one value (a column added with
+  a default, a backfill or an ``auto_now`` time): it cannot hold on a table with two rows. Plain
+  data found by ``find`` when the migration is rendered, kept with the rendering; the backend
+  renders the look (``Backend.second_row_sql``).
+- a run-time step's ``precheck`` (``umbral.steps``): what the step would refuse at its own
+  statement, read from the database as the migration finds it (MySQL's ``MODIFY`` of a
+  generated column).
+
+Either is looked at only for an operation that finds its table (and, for a step, its columns)
+as the migration found them: no operation before it runs user code, or creates, drops or
+renames that table, or adds, drops, renames or alters those columns. Otherwise the statement
+fails as before. A migration continued part way (``--from-statement``, a resumed run) is not
+looked at: the database is then as its completed statements left it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from umbral import operations as ops
+from umbral.errors import CannotApply, UnsupportedChange
+from umbral.values import frozen, record
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from umbral.backend import Backend
+
+
+@frozen
+class SameValue:
+    """Operation ``index`` (``kind``) makes ``columns`` of ``table`` unique, and every row the
+    table holds when the migration starts gets one value in them: ``source`` says which
+    (``default``, ``backfill`` or ``auto_now``, with ``value``), ``added_by`` the operation
+    that added the column when it is another one."""
+
+    index: int
+    kind: str
+    table: str
+    columns: tuple[str, ...]
+    source: str
+    value: Any = None
+    added_by: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "kind": self.kind,
+            "table": self.table,
+            "columns": list(self.columns),
+            "source": self.source,
+            "value": self.value,
+            "added_by": self.added_by,
+        }
+
+    @staticmethod
+    def well_formed(data: Any) -> bool:
+        """Whether ``data`` is a ``to_dict`` of one (a kept rendering, ``umbral.sqlcache``)."""
+        if not isinstance(data, dict) or data.keys() != _SAME_VALUE_KEYS:
+            return False
+        added = data["added_by"]
+        return (
+            isinstance(data["index"], int)
+            and (added is None or isinstance(added, int))
+            and isinstance(data["kind"], str)
+            and isinstance(data["table"], str)
+            and isinstance(data["columns"], list)
+            and all(isinstance(c, str) for c in data["columns"])
+            and data["source"] in ("default", "backfill", "auto_now")
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SameValue:
+        return cls(**{**data, "columns": tuple(data["columns"])})
+
+    def refusal(self, key: str) -> str:
+        """The one-line refusal of migration ``key`` on a table with two rows or more."""
+        column = self.columns[0]
+        given = {
+            "default": f"its default {_shown(self.value)}",
+            "backfill": f"the one-off value {_shown(self.value)} for existing rows",
+            "auto_now": "the time it is added (auto_now)",
+        }[self.source]
+        remedy = (
+            "add the column nullable without "
+            + ("a value for existing rows" if self.source != "default" else "the default")
+            + ", fill in distinct values (RunSql or RunPython), then make it unique in a "
+            "later migration"
+        )
+        if self.added_by is None:
+            what = f"adds the unique column `{self.table}.{column}` with {given}"
+        else:
+            cols = ", ".join(self.columns)
+            what = (
+                f"makes `{self.table}` ({cols}) unique, and operation #{self.added_by + 1} "
+                f"added `{column}` with {given}"
+            )
+        return (
+            f"migration {key}: operation #{self.index + 1} ({self.kind}) {what}, but the table "
+            f"`{self.table}` holds more than one row: every row would get the same value; "
+            f"{remedy}; nothing of it was run"
+        )
+
+
+_SAME_VALUE_KEYS = frozenset({"index", "kind", "table", "columns", "source", "value", "added_by"})
+
+
+def _shown(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+@record
+class Found:
+    """What ``find`` learns from a migration's operations."""
+
+    same_value: list[SameValue]
+    #: The operations that find their table and columns as the migration found them (their
+    #: run-time steps' ``precheck`` is looked at).
+    as_found: list[int]
+
+
+#: What changes no table's rows and no column: the rest of the migration finds them as before.
+_NEUTRAL = (ops.AddIndex, ops.DropIndex, ops.CreateView, ops.DropView, ops.CreateCompatShim,
+            ops.DropCompatShim)  # fmt: skip
+#: What creates or drops a table (a renamed one is both).
+_TABLES = (ops.CreateTable, ops.DropTable, ops.CreateM2MTable, ops.DropM2MTable)
+#: What changes one column (a renamed one is two).
+_COLUMNS = (ops.AddColumn, ops.DropColumn, ops.AlterColumn, ops.SetColumnComment)
+
+
+def find(operations: Sequence[ops.Operation]) -> Found:
+    """The ``SameValue`` checks of a migration of ``operations``, and which operations find
+    their table and columns as the migration found them. Pure: one pass, which stops at the
+    first operation that may change anything (``RunSql``, ``RunPython``, a plugin's kind)."""
+    out = Found([], [])
+    tables: set[str] = set()  # created, dropped or renamed so far
+    columns: set[tuple[str, str]] = set()  # added, dropped, renamed or altered so far
+    # Columns added so far with one value for every row: (table, column) -> their SameValue.
+    constant: dict[tuple[str, str], SameValue] = {}
+    for index, op in enumerate(operations):
+        if not isinstance(op, (*_NEUTRAL, *_TABLES, *_COLUMNS, ops.RenameTable, ops.RenameColumn)):
+            break
+        if isinstance(op, ops.CreateView | ops.DropView):
+            continue  # a view: no table of its own
+        table = op.from_ if isinstance(op, ops.RenameTable) else op.table
+        names = _columns_of(op)
+        rows_found = table not in tables
+        if rows_found and not any((table, c) in columns for c in names):
+            out.as_found.append(index)
+        if isinstance(op, ops.AddColumn):
+            one = _one_value(index, op)
+            if one is not None and op.column.unique and rows_found:
+                out.same_value.append(one)
+            elif one is not None:
+                constant[(table, op.column.name)] = one
+        elif (isinstance(op, ops.AddIndex) and op.unique) or (
+            isinstance(op, ops.AlterColumn) and op.to.unique and not op.from_.unique
+        ):
+            _unique_over(out, constant, index, op.kind, table, names, rows_found)
+        # What this operation changes, for the ones after it.
+        if isinstance(op, _TABLES):
+            tables.add(table)
+        elif isinstance(op, ops.RenameTable):
+            tables |= {op.from_, op.to}
+        elif isinstance(op, ops.RenameColumn):
+            columns |= {(table, op.from_), (table, op.to)}
+            moved = constant.pop((table, op.from_), None)
+            if moved is not None:
+                constant[(table, op.to)] = moved
+        elif isinstance(op, _COLUMNS):
+            columns |= {(table, c) for c in names}
+            if isinstance(op, ops.DropColumn):
+                constant.pop((table, op.column), None)
+    return out
+
+
+def _columns_of(op: ops.Operation) -> tuple[str, ...]:
+    """The columns an operation acts on (by their names before it)."""
+    if isinstance(op, ops.AddColumn):
+        return (op.column.name,)
+    if isinstance(op, ops.DropColumn | ops.AlterColumn | ops.SetColumnComment):
+        return (op.column,)
+    if isinstance(op, ops.RenameColumn):
+        return (op.from_,)
+    if isinstance(op, ops.AddIndex | ops.DropIndex):
+        return tuple(op.columns)
+    return ()
+
+
+def _one_value(index: int, op: ops.AddColumn) -> SameValue | None:
+    """The ``SameValue`` of an ``AddColumn`` whose every existing row gets one value, else
+    None (NULL never collides; a primary key is numbered)."""
+    col = op.column
+    if col.primary_key:
+        return None
+    if op.backfill is not None:
+        source, value = "backfill", op.backfill
+    elif col.default is not None:
+        source, value = "default", col.default
+    elif col.auto_now or col.auto_now_add:
+        source, value = "auto_now", None
+    else:
+        return None
+    return SameValue(index, op.kind, op.table, (col.name,), source, value)
+
+
+def _unique_over(
+    out: Found,
+    constant: dict[tuple[str, str], SameValue],
+    index: int,
+    kind: str,
+    table: str,
+    columns: tuple[str, ...],
+    rows_found: bool,
+) -> None:
+    """A unique index (or ``unique``) made on ``columns``: a ``SameValue`` when each of them
+    was added in this migration with one value for every row."""
+    added = [constant.get((table, c)) for c in columns]
+    first = added[0] if added else None
+    if first is None or not rows_found or any(a is None for a in added):
+        return
+    out.same_value.append(
+        SameValue(index, kind, table, columns, first.source, first.value, first.index)
+    )
+
+
+def check(
+    conn: Connection,
+    backend: Backend,
+    key: str,
+    same_value: Sequence[SameValue],
+    prechecks: Sequence[tuple[int, str, Any]],
+) -> None:
+    """Refuse migration ``key`` before its first statement (CannotApply) when what the
+    database holds makes it fail: a ``SameValue`` on a table with two rows, a run-time step's
+    ``precheck`` (``prechecks``: operation index, kind and step). Reads only."""
+    from umbral.recorder import reading
+
+    def look(c: Connection) -> None:
+        for one in same_value:
+            if c.exec_driver_sql(backend.second_row_sql(one.table)).first() is not None:
+                raise CannotApply(one.refusal(key))
+        for index, kind, step in prechecks:
+            try:
+                step.precheck(c)
+            except UnsupportedChange as exc:
+                raise CannotApply(
+                    f"migration {key}: operation #{index + 1} ({kind}) {exc}; nothing of it was run"
+                ) from None
+
+    reading(conn, look)

@@ -1,0 +1,101 @@
+"""A migration that would fail on what the table holds is refused before its first statement
+(``umbral.preflight``): a unique column every existing row would get one value in. On MySQL /
+MariaDB, whose DDL commits statement by statement, it used to stop part way, after the
+migration's earlier statements (a dropped column stayed dropped)."""
+
+from __future__ import annotations
+
+from conftest import Project, execute, rows, schema_of
+
+BEFORE = """
+class Post(Model):
+    old = fields.Integer(nullable=True)
+    n = fields.Integer(default=0)
+"""
+
+# `old` dropped first, then a unique column every row gets the default of.
+UNIQUE_DEFAULT = """
+class Post(Model):
+    n = fields.Integer(default=0)
+    code = fields.Text(max_length=20, unique=True, default="x")
+"""
+
+# Two columns added with defaults, then made unique together (an AddIndex after them).
+TOGETHER = """
+class Post(Model, unique_together=[("code", "kind")]):
+    n = fields.Integer(default=0)
+    code = fields.Text(max_length=20, default="x")
+    kind = fields.Integer(default=1)
+"""
+
+
+def prepared(p: Project, count: int, after: str) -> str:
+    """Post with ``count`` rows, then the change to ``after`` made; the new migration's name."""
+    p.models(BEFORE)
+    assert p.run("makemigrations").code == 0
+    assert p.run("migrate").code == 0
+    if count:
+        execute(p.database, "INSERT INTO post (old, n) VALUES " + ", ".join(["(1, 0)"] * count))
+    p.models(after)
+    r = p.run("makemigrations")
+    assert r.code == 0, r
+    return p.migration_files()[-1].removesuffix(".json")
+
+
+def column_names(url: str) -> list[str]:
+    return [c[0] for c in schema_of(url)["post"]["columns"]]
+
+
+def assert_nothing_ran(p: Project, name: str, before: dict) -> None:
+    assert schema_of(p.database) == before  # `old` is still there
+    assert "old" in column_names(p.database)
+    r = p.run("showmigrations")
+    assert f"[ ] app/{name}" in [line.strip() for line in r.out_lines], r  # not [/]: no progress
+    assert rows(p.database, f"SELECT count(*) FROM umbral_migrations WHERE name = '{name}'") == [
+        (0,)
+    ]
+
+
+def test_a_unique_column_with_a_default_on_rows_is_refused_first(any_project: Project) -> None:
+    p = any_project
+    name = prepared(p, 2, UNIQUE_DEFAULT)
+    ops = [o["kind"] for o in p.load_migration("app", f"{name}.json")["operations"]]
+    assert ops == ["DropColumn", "AddColumn"]
+    before = schema_of(p.database)
+    r = p.run("migrate", "--allow-destructive")
+    assert r.code == 1, r
+    assert r.err_lines == [
+        f"error: migration app/{name}: operation #2 (AddColumn) adds the unique column "
+        '`post.code` with its default "x", but the table `post` holds more than one row: '
+        "every row would get the same value; add the column nullable without the default, "
+        "fill in distinct values (RunSql or RunPython), then make it unique in a later "
+        "migration; nothing of it was run"
+    ], r
+    assert "Traceback" not in r.stderr
+    assert_nothing_ran(p, name, before)
+    # With one row left, the same migration applies.
+    execute(p.database, "DELETE FROM post WHERE id = (SELECT min(id) FROM post)")
+    r = p.run("migrate", "--allow-destructive")
+    assert r.code == 0, r
+    assert column_names(p.database) == ["id", "n", "code"]
+
+
+def test_a_unique_index_over_columns_added_with_defaults_is_refused_first(
+    any_project: Project,
+) -> None:
+    p = any_project
+    name = prepared(p, 3, TOGETHER)
+    ops = [o["kind"] for o in p.load_migration("app", f"{name}.json")["operations"]]
+    assert ops == ["DropColumn", "AddColumn", "AddColumn", "AddIndex"]
+    before = schema_of(p.database)
+    r = p.run("migrate", "--allow-destructive")
+    assert r.code == 1, r
+    assert r.err_lines == [
+        f"error: migration app/{name}: operation #4 (AddIndex) makes `post` (code, kind) "
+        'unique, and operation #2 added `code` with its default "x", but the table `post` '
+        "holds more than one row: every row would get the same value; add the column "
+        "nullable without the default, fill in distinct values (RunSql or RunPython), then "
+        "make it unique in a later migration; nothing of it was run"
+    ], r
+    assert "Traceback" not in r.stderr
+    assert_nothing_ran(p, name, before)

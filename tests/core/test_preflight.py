@@ -1,0 +1,98 @@
+"""``preflight.find``: which unique columns every existing row would get one value in, and
+which operations find their table and column as the migration found them (pure, no database)."""
+
+from __future__ import annotations
+
+import pytest
+
+from umbral import operations as ops
+from umbral.preflight import SameValue, find
+from umbral.schema import Column
+
+CODE = Column("code", "Text", max_length=20, unique=True, default="x")
+PLAIN = Column("code", "Text", max_length=20, default="x")
+DROP_OLD = ops.DropColumn(table="post", column="old")
+
+
+def test_a_unique_column_with_a_default_after_a_drop() -> None:
+    found = find([DROP_OLD, ops.AddColumn(table="post", column=CODE)])
+    assert found.same_value == [SameValue(1, "AddColumn", "post", ("code",), "default", "x")]
+    assert found.as_found == [0, 1]
+
+
+@pytest.mark.parametrize(
+    ("column", "backfill", "source"),
+    [
+        (Column("code", "Text", unique=True), "a", "backfill"),
+        (Column("at", "Timestamp", unique=True, auto_now_add=True), None, "auto_now"),
+    ],
+)
+def test_a_backfill_or_a_time_is_one_value_too(column: Column, backfill: str, source: str) -> None:
+    [one] = find([ops.AddColumn(table="post", column=column, backfill=backfill)]).same_value
+    assert (one.source, one.value) == (source, backfill)
+
+
+def test_no_value_or_a_primary_key_is_no_check() -> None:
+    nullable = Column("code", "Text", nullable=True, unique=True)
+    key = Column("code", "BigInt", primary_key=True, default=1)
+    assert find([ops.AddColumn(table="post", column=nullable)]).same_value == []
+    assert find([ops.AddColumn(table="post", column=key)]).same_value == []
+
+
+def test_a_unique_index_over_columns_added_with_one_value() -> None:
+    kind = Column("kind", "Integer", default=1)
+    found = find(
+        [
+            ops.AddColumn(table="post", column=PLAIN),
+            ops.AddColumn(table="post", column=kind),
+            ops.AddIndex(table="post", columns=("code", "kind"), unique=True),
+        ]
+    )
+    assert found.same_value == [
+        SameValue(2, "AddIndex", "post", ("code", "kind"), "default", "x", added_by=0)
+    ]
+    # Beside a column the table had, duplicates depend on its values: the index's own check.
+    found = find(
+        [
+            ops.AddColumn(table="post", column=PLAIN),
+            ops.AddIndex(table="post", columns=("code", "n"), unique=True),
+        ]
+    )
+    assert found.same_value == []
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        ops.RunSql(sql="DELETE FROM post"),
+        ops.RenameTable(from_="old_post", to="post"),
+        ops.DropTable(table="post"),
+        ops.CreateTable(table="post", columns=(Column("id", "BigInt", primary_key=True),)),
+    ],
+)
+def test_no_check_where_an_earlier_operation_may_change_the_rows(before: ops.Operation) -> None:
+    found = find([before, ops.AddColumn(table="post", column=CODE)])
+    assert found.same_value == []
+    assert 1 not in found.as_found
+
+
+def test_a_column_changed_earlier_is_not_as_found() -> None:
+    total = Column("total", "Integer", nullable=True)
+    alter = ops.AlterColumn(table="line", column="total", from_=total, to=total)
+    found = find(
+        [
+            ops.RenameColumn(table="line", from_="total", to="sum"),
+            ops.AddColumn(table="line", column=total),
+            alter,
+            ops.AlterColumn(table="line", column="price", from_=total, to=total),
+        ]
+    )
+    assert found.as_found == [0, 3]
+
+
+def test_the_kept_form_round_trips() -> None:
+    one = SameValue(2, "AddIndex", "post", ("code", "kind"), "default", "x", added_by=0)
+    data = one.to_dict()
+    assert SameValue.well_formed(data)
+    assert SameValue.from_dict(data) == one
+    assert not SameValue.well_formed({**data, "source": "guess"})
