@@ -5,6 +5,7 @@ migrations umbral makes afterwards."""
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -592,17 +593,43 @@ def test_mysql_keeps_an_adopted_generated_column_through_a_modify(
     ]
     execute(mysql_url, "UPDATE line SET qty = 5")
     assert rows(mysql_url, "SELECT total, kept FROM line") == [(Decimal("12.50"),) * 2]
-    # A default cannot be expressed: refused before the change runs.
+    # A default cannot be expressed: refused before the migration's first statement, also
+    # where an earlier change of the migration (`price` made nullable) would run first.
     _change(p, 'help="sum"', 'help="sum", default=0')
+    text = (p.root / "legacy" / "models.py").read_text()
+    p.write(
+        "legacy/models.py",
+        text.replace("price = fields.Decimal(", "price = fields.Decimal(nullable=True, ", 1),
+    )
     assert p.run("makemigrations").code == 0
+    made = sorted((p.root / "legacy" / "migrations" / "app").glob("*.json"))[-1]
+    name = made.stem
+    ops = json.loads(made.read_text())["operations"]
+    assert [(o["kind"], o["column"]) for o in ops] == [
+        ("AlterColumn", "price"),
+        ("AlterColumn", "total"),
+    ]
     r = p.run("migrate")
     assert r.code == 1, r
-    assert (
-        "cannot give the generated column `line.total` (AS (`price` * `qty`)) a default: the "
-        "database computes its value; remove the field's default, then run migrate again"
-    ) in r.stderr, r
-    assert "at statement 1 of 1" in r.stderr, r
+    assert r.err_lines == [
+        f"error: migration app/{name}: operation #2 (AlterColumn) cannot give the generated "
+        "column `line.total` (AS (`price` * `qty`)) a default: the database computes its "
+        "value; remove the field's default and make the migration again (the file holds the "
+        "change too: delete it and run makemigrations, or edit it), then run migrate; nothing "
+        "of it was run"
+    ], r
+    assert "Traceback" not in r.stderr
     assert rows(mysql_url, columns)[1][2] == "VIRTUAL GENERATED"
+    nullable = (
+        "SELECT is_nullable FROM information_schema.columns WHERE table_schema = "
+        "DATABASE() AND table_name = 'line' AND column_name = 'price'"
+    )
+    assert rows(mysql_url, nullable) == [("NO",)]  # the first statement did not run
+    applied = [line.strip() for line in p.run("showmigrations").out_lines]
+    assert f"[ ] app/{name}" in applied, applied
+    assert rows(mysql_url, f"SELECT count(*) FROM umbral_migrations WHERE name = '{name}'") == [
+        (0,)
+    ]
 
 
 @pytest.mark.mysql

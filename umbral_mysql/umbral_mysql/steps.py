@@ -282,6 +282,22 @@ class ModifyColumn(_Resolved):
         )
         return out
 
+    PRECHECKS: ClassVar[bool] = True
+
+    def precheck(self, conn: Connection) -> None:
+        """Refuse, before the migration's first statement, a default (or, on MariaDB, NOT
+        NULL) for a generated column: one look-up, made only when the statement has one."""
+        start = f"{self.head} {self.type_sql}"
+        if not self.head or not self.sql.startswith(start):
+            return
+        rest = self.sql[len(start) :]
+        mariadb = getattr(conn.dialect, "is_mariadb", False)
+        if " DEFAULT " not in rest and not (mariadb and rest.startswith(" NOT NULL")):
+            return
+        facts = _column_facts(conn, self.table, self.column)
+        if facts is not None and facts.generated:
+            self._generated_rest(conn, rest, facts)
+
     def resolve(self, conn: Connection) -> list[str]:
         facts = _column_facts(conn, self.table, self.column)
         statement = self.sql
@@ -340,14 +356,22 @@ class ModifyColumn(_Resolved):
         if body.startswith(" DEFAULT "):
             raise UnsupportedChange(
                 f"cannot give {what} a default: the database computes its value; remove the "
-                "field's default, then run migrate again"
+                f"field's default and {_REMAKE}"
             )
         if mariadb and rest.startswith(" NOT NULL"):
             raise UnsupportedChange(
                 f"cannot make {what} NOT NULL: MariaDB's generated columns are always "
-                "nullable; keep the field nullable=True, then run migrate again"
+                f"nullable; keep the field nullable=True and {_REMAKE}"
             )
         return body if mariadb else rest
+
+
+#: What a refusal of a generated column's change asks for: the migration file holds the change
+#: too, so fixing the model alone changes nothing.
+_REMAKE = (
+    "make the migration again (the file holds the change too: delete it and run "
+    "makemigrations, or edit it), then run migrate"
+)
 
 
 class _Facts(NamedTuple):
@@ -417,6 +441,20 @@ class Backfill(_Resolved):
             "information_schema lists them, so the filled rows keep their timestamps)"
         ]
 
+    PRECHECKS: ClassVar[bool] = True
+
+    def precheck(self, conn: Connection) -> None:
+        facts = _column_facts(conn, self.table, self.column)
+        if facts is not None and facts.generated:
+            raise self._refusal()
+
+    def _refusal(self) -> UnsupportedChange:
+        return UnsupportedChange(
+            f"cannot fill the NULLs of the generated column `{self.table}.{self.column}` "
+            "to make it NOT NULL: the database computes its value; keep the field "
+            f"nullable=True and {_REMAKE}"
+        )
+
     def resolve(self, conn: Connection) -> list[str]:
         found = _rows(
             conn,
@@ -426,11 +464,7 @@ class Backfill(_Resolved):
         )
         extras = {str(name): str(extra or "").lower() for name, extra in found}
         if extras.get(self.column, "").endswith(("virtual generated", "stored generated")):
-            raise UnsupportedChange(
-                f"cannot fill the NULLs of the generated column `{self.table}.{self.column}` "
-                "to make it NOT NULL: the database computes its value; keep the field "
-                "nullable=True, then run migrate again"
-            )
+            raise self._refusal()
         q = self.quote
         kept = "".join(
             f", {q(name)} = {q(name)}"
