@@ -230,11 +230,14 @@ class SQLiteBackend(SQLiteConnection):
         ]
         return out
 
-    def render_drop_table(self, op: ops.DropTable, ctx: RenderContext) -> list[str]:
+    def render_drop_table(self, op: ops.DropTable, ctx: RenderContext) -> list[Step]:
         # SQLite's DROP TABLE deletes the rows first and checks that delete against the
         # table's own foreign keys: rows that reference each other through a RESTRICT key
         # would stop it. When nothing else points at the table (no cascade to keep),
-        # enforcement is off for the migration instead.
+        # enforcement is off for the migration instead. At run time the drop stops while
+        # another table's foreign key references the table (``StillReferenced``).
+        from umbral_sqlite.steps import Adapted, StillReferenced
+
         model = ctx.state.get(op.table)
         if model is not None and any(c.fk_target == op.table for c in model.fields):
             others = [m for m in ctx.state.values() if m.table != op.table]
@@ -244,7 +247,8 @@ class SQLiteBackend(SQLiteConnection):
                 for m in others
             ):
                 ctx.needs_fk_off = True
-        return super().render_drop_table(op, ctx)
+        (drop,) = super().render_drop_table(op, ctx)
+        return [Adapted(op.table, (drop,), (StillReferenced(drop),))]
 
     def render_rename_table(self, op: ops.RenameTable, ctx: RenderContext) -> list[Step]:
         # Index names embed the table name (SPEC §6): re-create them under the new name so

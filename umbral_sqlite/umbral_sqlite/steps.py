@@ -330,6 +330,43 @@ class NoSuchColumn(Way):
         )
 
 
+@frozen
+class StillReferenced(Way):
+    """Stop a ``DROP TABLE`` while a foreign key of another table references the table. With
+    enforcement on, SQLite's ``DROP TABLE`` first deletes every row, and that delete deletes
+    (``CASCADE``) or changes (``SET NULL``, ``SET DEFAULT``) the rows that reference them;
+    PostgreSQL and MySQL refuse such a drop. A table umbral did not create counts too."""
+
+    summary: ClassVar[str] = "stop when a foreign key of another table references the table"
+
+    drop: str
+
+    @property
+    def sql(self) -> str:
+        return self.drop
+
+    def _referencing(self, live: Live) -> list[str]:
+        rows = live.cur.execute(
+            'SELECT m.name, f."from" FROM sqlite_master AS m, pragma_foreign_key_list(m.name) '
+            "AS f WHERE m.type = 'table' AND m.name <> ? COLLATE NOCASE "
+            'AND f."table" = ? COLLATE NOCASE ORDER BY m.name, f.id, f.seq',
+            (live.table, live.table),
+        ).fetchall()
+        return [f"`{table}.{column}`" for table, column in rows]
+
+    def applies(self, live: Live) -> bool:
+        return bool(self._referencing(live))
+
+    def run(self, live: Live) -> bool:
+        found = self._referencing(live)
+        raise UnsupportedChange(
+            f"cannot drop table `{live.table}`: the foreign key(s) of {', '.join(found)} "
+            "reference it, and SQLite's DROP TABLE would delete or change the rows that "
+            "reference it; drop or change those foreign keys first (PostgreSQL and MySQL "
+            "refuse this drop too)"
+        )
+
+
 # -- the steps ------------------------------------------------------------------------------
 
 

@@ -1,0 +1,81 @@
+"""A table still referenced by another table's foreign key is not dropped: SQLite's ``DROP
+TABLE`` with enforcement on first deletes every row, and that delete cascades to (or nulls)
+the rows that reference them, where PostgreSQL and MySQL refuse the drop. The case people
+meet: a model moved to another plugin keeping its table, which makemigrations writes as a
+drop in one plugin and a create in the other, with no order between the two."""
+
+from __future__ import annotations
+
+from conftest import Project, backend_name, execute, rows
+
+PLUGIN = """
+from umbral import Model, fields, hookimpl
+
+{models}
+
+@hookimpl
+def umbral_models():
+    return [{names}]
+"""
+
+PEOPLE = """
+class Author(Model, plugin="people"):
+    name = fields.Text()
+"""
+
+TAG = """
+class Tag(Model, plugin="{plugin}", table="content_tag"):
+    name = fields.Text()
+"""
+
+POST = """
+class Post(Model, plugin="content"):
+    title = fields.Text()
+    main_tag = fields.ForeignKey("{target}", on_delete="cascade")
+    tags = fields.ManyToMany("{target}")
+"""
+
+
+def _counts(url: str) -> list[int]:
+    tables = ("content_tag", "content_post", "content_post_tags")
+    return [rows(url, f"SELECT count(*) FROM {t}")[0][0] for t in tables]
+
+
+def test_a_model_moved_to_another_plugin_keeps_every_row(any_project: Project) -> None:
+    p = any_project
+    p.write_config(
+        plugins=["people", "content"],
+        plugin_modules={"people": "people_plugin", "content": "content_plugin"},
+    )
+    p.write("people_plugin.py", PLUGIN.format(models=PEOPLE, names="Author"))
+    p.write(
+        "content_plugin.py",
+        PLUGIN.format(models=TAG.format(plugin="content") + POST.format(target="Tag"),
+                      names="Tag, Post"),
+    )  # fmt: skip
+    assert p.run("makemigrations").code == 0
+    assert p.run("migrate").code == 0
+    execute(
+        p.database,
+        "INSERT INTO content_tag (name) VALUES ('red'), ('blue')",
+        "INSERT INTO content_post (title, main_tag) VALUES ('p', 1), ('q', 2)",
+        "INSERT INTO content_post_tags (parent_id, child_id) VALUES (1, 1), (1, 2), (2, 2)",
+    )
+    # Tag moves to `people`, keeping its table.
+    p.write(
+        "people_plugin.py",
+        PLUGIN.format(models=PEOPLE + TAG.format(plugin="people"), names="Author, Tag"),
+    )
+    p.write("content_plugin.py", PLUGIN.format(models=POST.format(target="people.Tag"),
+                                               names="Post"))  # fmt: skip
+    r = p.run("makemigrations")
+    assert r.code == 0, r
+    r = p.run("migrate", "--allow-destructive")
+    assert r.code == 1 and "Traceback" not in r.stderr, r
+    if backend_name(p.database) == "sqlite":
+        assert "migration content/0002_drop_content_tag failed and was rolled back" in r.stderr
+        assert (
+            "cannot drop table `content_tag`: the foreign key(s) of `content_post.main_tag`, "
+            "`content_post_tags.child_id` reference it"
+        ) in r.stderr, r
+    assert _counts(p.database) == [2, 2, 3]
