@@ -356,6 +356,8 @@ def _compare_table(
         out.append(Difference(p.plugin, "~", f"{t}.{col.name}: {first}", tuple(repair)))
         out += [Difference(p.plugin, "~", f"{t}.{col.name}: {line}") for line in rest]
     for columns, unique in sorted(wanted - present):
+        if _served(want, columns, unique, live.indexes.get(t, set()), pk):
+            continue
         kind = "unique index" if unique else "index"
         out.append(
             Difference(
@@ -382,6 +384,25 @@ def _compare_table(
             )
         )  # fmt: skip
     return out
+
+
+def _served(
+    want: ModelState,
+    columns: tuple[str, ...],
+    unique: bool,
+    found: Collection[tuple[tuple[str, ...], bool]],
+    pk: tuple[str, ...],
+) -> bool:
+    """Whether the index a foreign key column has of its own (``idx_<table>_<column>``) is
+    served by what the database has: the primary key, or an index or unique constraint that
+    starts with the column (``UNIQUE (author_id, slug)``). inspectdb does not warn about such a
+    key (``RawTable.leads_an_index``), and a look-up by the key uses that index."""
+    if unique or len(columns) != 1:
+        return False
+    col = want.column(columns[0])
+    if col is None or not col.is_fk:
+        return False
+    return pk[:1] == columns or any(cols[:1] == columns for cols, _unique in found)
 
 
 def _read_as(

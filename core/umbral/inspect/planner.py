@@ -218,7 +218,9 @@ def _plan_table(
             fp.options["unique"] = True
         if col.name in single_index and col.name not in unique_cols and col.name not in fks:
             fp.options["index"] = True
-        if col.name in fks and col.name not in single_index | unique_cols:
+        if col.name in fks and not t.leads_an_index(col.name):
+            # An index (or the key) that starts with the column serves the foreign key:
+            # checkschema does not ask for one of its own then (schemadrift._served).
             warn(
                 f"{t.name}.{col.name}: the foreign key has no index; umbral models index every "
                 "foreign key, so `umbral checkschema` reports it missing until it is made "

@@ -67,6 +67,18 @@ class RawTable:
     def column(self, name: str) -> RawColumn:
         return next(c for c in self.columns if c.name == name)
 
+    def leads_an_index(self, column: str) -> bool:
+        """Whether the primary key, or an index or unique constraint on plain columns (not
+        partial, no expression, no operator class), starts with ``column``: such an index
+        serves a foreign key on it as one of its own would (a look-up by its first column)."""
+        return self.pk[:1] == (column,) or any(
+            ix.columns[:1] == (column,)
+            and None not in ix.columns
+            and not ix.partial
+            and not ix.opclasses
+            for ix in self.indexes
+        )
+
 
 def read_schema(
     conn: Connection, keep: Callable[[str], bool] = lambda name: True
