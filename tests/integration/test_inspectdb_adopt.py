@@ -5,9 +5,12 @@ shows no drift in ``checkschema`` afterwards."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from test_inspectdb import adopt_config, assert_round_trip
 
-from conftest import Project, backend_name, execute
+from conftest import Project, backend_name, execute, make_project
 
 WARN = "warning: umbral inspectdb: "
 NO_INDEX = "the foreign key has no index"
@@ -82,3 +85,37 @@ def test_sqlite_foreign_key_served_by_a_unique_constraint_of_its_table(project: 
     assert r.code == 0 and NO_INDEX not in r.stderr, r
     assert_round_trip(p)
     _no_drift(p)
+
+
+@pytest.mark.mysql
+def test_mysql_on_update_current_timestamp_is_warned(mysql_url: str, tmp_path: Path) -> None:
+    """inspectdb said nothing of an ``ON UPDATE CURRENT_TIMESTAMP`` (but, for a column with a
+    default, that the default was no literal): the models cannot carry it. umbral keeps it
+    through a MODIFY that leaves the type; the initial migration does not write it."""
+    p = make_project(tmp_path, mysql_url)
+    execute(
+        mysql_url,
+        "CREATE TABLE person (id INT AUTO_INCREMENT PRIMARY KEY, nick VARCHAR(20) NULL, "
+        "changed_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP, "
+        "touched DATETIME(6) NULL ON UPDATE CURRENT_TIMESTAMP(6))",
+    )
+    adopt_config(p)
+
+    r = p.run("inspectdb", "--output", "legacy")
+
+    assert r.code == 0, r
+    for column, clause in (("changed_at", "current_timestamp()"),
+                           ("touched", "current_timestamp(6)")):  # fmt: skip
+        assert (
+            f"{WARN}person.{column}: ON UPDATE {clause} has no umbral equivalent; the model "
+            "does not carry it. umbral keeps it when a migration changes the column and leaves "
+            "its type, but a database built from the migrations does not have it (set the value "
+            "on update in your code)"
+        ) in r.err_lines, r
+        models = (p.root / "legacy" / "models.py").read_text()
+        assert f"    # ON UPDATE {clause} in the database\n    {column} = " in models, models
+    assert "nick" not in r.stderr, r
+    assert_round_trip(p)
+    _no_drift(p)
+    r = p.run("sqlmigrate", "app/0001_initial")
+    assert r.code == 0 and "CREATE TABLE" in r.stdout and "ON UPDATE" not in r.stdout.upper(), r

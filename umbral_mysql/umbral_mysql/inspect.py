@@ -29,6 +29,9 @@ _RENAMES = {
 #: MySQL's backslash escapes in a string literal (any other escaped character is itself).
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "Z": "\x1a"}
 _DECIMAL = re.compile(r"-?\d+\.\d+")
+#: ``EXTRA``'s ``on update current_timestamp()`` (MariaDB) or ``DEFAULT_GENERATED on update
+#: CURRENT_TIMESTAMP`` (MySQL).
+_ON_UPDATE = re.compile(r"\bon update (\S+)", re.IGNORECASE)
 _JSON_CHECK = re.compile(r"^\s*json_valid\(\s*`?([^`)]+)`?\s*\)\s*$", re.IGNORECASE)
 
 
@@ -44,14 +47,15 @@ def declared(column_type: str) -> str:
 
 def fixup(conn: Connection, table: RawTable) -> None:
     rows = conn.exec_driver_sql(
-        "SELECT COLUMN_NAME, COLUMN_TYPE, COLUMN_DEFAULT FROM information_schema.COLUMNS "
+        "SELECT COLUMN_NAME, COLUMN_TYPE, COLUMN_DEFAULT, EXTRA FROM information_schema.COLUMNS "
         "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
         (table.name,),
     ).fetchall()
-    types = {str(name): declared(str(kind)) for name, kind, _default in rows}
+    types = {str(name): declared(str(kind)) for name, kind, _default, _extra in rows}
     # SQLAlchemy's parser of SHOW CREATE TABLE loses a string default holding an escaped
     # quote ('it\'s'); MariaDB's catalog has it, quoted.
-    quoted = {str(n): str(d) for n, _k, d in rows if d is not None and str(d).startswith("'")}
+    quoted = {str(n): str(d) for n, _k, d, _e in rows if d is not None and str(d).startswith("'")}
+    on_update = {str(n): m[1] for n, _k, _d, e in rows if (m := _ON_UPDATE.search(str(e or "")))}
     json_columns = set()
     kept = []
     # MariaDB's CHECKs written on a column (SQLAlchemy reads table constraints only): a JSON
@@ -70,6 +74,7 @@ def fixup(conn: Connection, table: RawTable) -> None:
         col.type = "json" if col.name in json_columns else types.get(col.name, col.type)
         if col.name in keys and col.type == "varchar(255)":
             col.type = "text"
+        col.on_update = on_update.get(col.name)
         if col.default is None and col.name in quoted:
             col.default = quoted[col.name]
         if col.default is not None:

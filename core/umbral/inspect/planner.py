@@ -343,6 +343,14 @@ def _plan_column(
              "(the column keeps it; a database built from the migrations has a signed "
              "column, and a change of the field's type makes it signed)")  # fmt: skip
         fp.notes.append(f"{col.type} in the database")
+    if col.on_update is not None:
+        # Repeated by every MODIFY that keeps the column's type (the backend reads it as the
+        # migration runs); a CREATE TABLE from the models never writes it.
+        warn(f"{where}: ON UPDATE {col.on_update} has no umbral equivalent; the model does not "
+             "carry it. umbral keeps it when a migration changes the column and leaves its "
+             "type, but a database built from the migrations does not have it (set the value "
+             "on update in your code)")  # fmt: skip
+        fp.notes.append(f"ON UPDATE {col.on_update} in the database")
     if col.generated is not None:
         warn(f"{where}: a generated column (AS ({col.generated})); the model has a plain field")
         fp.notes.append(f"generated column in the database: AS ({col.generated})")

@@ -29,6 +29,9 @@ class RawColumn:
     autoincrement: bool = False  # a rowid alias, identity or serial column
     rowid: bool = False  # SQLite: the single INTEGER PRIMARY KEY, an alias of the 64-bit rowid
     generated: str | None = None  # the expression of a generated (computed) column
+    #: What the database sets the column to on every update of its row, as it spells it
+    #: (``current_timestamp()``: MySQL / MariaDB's ``ON UPDATE``); no model carries it.
+    on_update: str | None = None
 
 
 @record
