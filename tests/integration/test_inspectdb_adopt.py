@@ -119,3 +119,50 @@ def test_mysql_on_update_current_timestamp_is_warned(mysql_url: str, tmp_path: P
     _no_drift(p)
     r = p.run("sqlmigrate", "app/0001_initial")
     assert r.code == 0 and "CREATE TABLE" in r.stdout and "ON UPDATE" not in r.stdout.upper(), r
+
+
+#: Generated columns as each database takes them (MariaDB: VIRTUAL and STORED; PostgreSQL:
+#: STORED only) -> the expression inspectdb prints inside AS (...).
+GENERATED = {
+    "sqlite": (
+        "total INTEGER GENERATED ALWAYS AS ((qty + extra)) STORED, "
+        "twice INTEGER AS ((qty + extra) * 2) VIRTUAL",
+        {"total": "qty + extra", "twice": "(qty + extra) * 2"},
+    ),
+    "postgres": (
+        "total INTEGER GENERATED ALWAYS AS (qty + extra) STORED, "
+        "twice INTEGER GENERATED ALWAYS AS ((qty + extra) * 2) STORED",
+        {"total": "qty + extra", "twice": "(qty + extra) * 2"},
+    ),
+    "mysql": (
+        "total INTEGER AS (qty + extra) VIRTUAL, twice INTEGER AS ((qty + extra) * 2) STORED",
+        {"total": "`qty` + `extra`", "twice": "(`qty` + `extra`) * 2"},
+    ),
+}
+
+
+def test_a_generated_columns_expression_is_printed_in_one_pair(any_project: Project) -> None:
+    """MariaDB (SHOW CREATE TABLE) and PostgreSQL (pg_get_expr) give the expression with its
+    own parentheses, and inspectdb printed ``AS ((a + b))``."""
+    p, url = any_project, any_project.database
+    columns, expected = GENERATED[backend_name(url)]
+    execute(
+        url,
+        f"CREATE TABLE line (id {SERIAL_PK[backend_name(url)]}, qty INTEGER, extra INTEGER, "
+        f"{columns})",
+        "INSERT INTO line (qty, extra) VALUES (2, 3)",
+    )
+    adopt_config(p)
+
+    r = p.run("inspectdb", "--output", "legacy")
+
+    assert r.code == 0, r
+    models = (p.root / "legacy" / "models.py").read_text()
+    for column, expression in expected.items():
+        assert (
+            f"{WARN}line.{column}: a generated column (AS ({expression})); the model has a "
+            "plain field"
+        ) in r.err_lines, r
+        assert f"    # generated column in the database: AS ({expression})\n" in models, models
+    assert_round_trip(p)
+    _no_drift(p)

@@ -352,8 +352,11 @@ def _plan_column(
              "on update in your code)")  # fmt: skip
         fp.notes.append(f"ON UPDATE {col.on_update} in the database")
     if col.generated is not None:
-        warn(f"{where}: a generated column (AS ({col.generated})); the model has a plain field")
-        fp.notes.append(f"generated column in the database: AS ({col.generated})")
+        # Printed inside one pair: MariaDB's SHOW CREATE TABLE and PostgreSQL's pg_get_expr
+        # (what reflection reads) give `(a + b)` with its own.
+        expression = _unwrapped(col.generated)
+        warn(f"{where}: a generated column (AS ({expression})); the model has a plain field")
+        fp.notes.append(f"generated column in the database: AS ({expression})")
     if fk is not None:
         fp.kind = "ForeignKey"
         fp.target = fk.target
@@ -429,6 +432,15 @@ def _parse_default(raw: str) -> tuple[str, str] | None:
     if s.lower() in _NOW:
         return ("now", s.lower())
     return ("bare", s) if _BARE.fullmatch(s) else None
+
+
+def _unwrapped(expression: str) -> str:
+    """``expression`` without the parentheses around all of it: ``((a + b))`` is ``a + b``,
+    ``(a) + (b)`` stays."""
+    s = expression.strip()
+    while s.startswith("(") and s.endswith(")") and _balanced(s[1:-1]):
+        s = s[1:-1].strip()
+    return s
 
 
 def _balanced(s: str) -> bool:
