@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from test_inspectdb import adopt_config, assert_round_trip
 
-from conftest import Project, backend_name, execute, make_project
+from conftest import Project, backend_name, execute, make_project, rows
 
 WARN = "warning: umbral inspectdb: "
 NO_INDEX = "the foreign key has no index"
@@ -165,4 +165,99 @@ def test_a_generated_columns_expression_is_printed_in_one_pair(any_project: Proj
         ) in r.err_lines, r
         assert f"    # generated column in the database: AS ({expression})\n" in models, models
     assert_round_trip(p)
+    _no_drift(p)
+
+
+#: Two triggers on `item` (an audit and a stamp) per backend, and how inspectdb names them.
+TRIGGERS = {
+    "sqlite": (
+        [
+            "CREATE TRIGGER item_audit AFTER UPDATE ON item "
+            "BEGIN INSERT INTO audit (item_id) VALUES (new.id); END",
+            "CREATE TRIGGER item_stamp BEFORE INSERT ON item BEGIN SELECT 1; END",
+        ],
+        "item_audit (AFTER UPDATE), item_stamp (BEFORE INSERT)",
+    ),
+    "postgres": (
+        [
+            "CREATE FUNCTION audit_item() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$BEGIN INSERT INTO audit (item_id) VALUES (NEW.id); RETURN NEW; END$$",
+            "CREATE TRIGGER item_audit AFTER UPDATE ON item FOR EACH ROW "
+            "EXECUTE FUNCTION audit_item()",
+            "CREATE TRIGGER item_stamp BEFORE INSERT OR UPDATE ON item FOR EACH ROW "
+            "EXECUTE FUNCTION audit_item()",
+        ],
+        "item_audit (AFTER UPDATE), item_stamp (BEFORE INSERT OR UPDATE)",
+    ),
+    "mysql": (
+        [
+            "CREATE TRIGGER item_audit AFTER UPDATE ON item FOR EACH ROW "
+            "INSERT INTO audit (item_id) VALUES (NEW.id)",
+            "CREATE TRIGGER item_stamp BEFORE INSERT ON item FOR EACH ROW SET NEW.qty = NEW.qty",
+        ],
+        "item_audit (AFTER UPDATE), item_stamp (BEFORE INSERT)",
+    ),
+}
+
+
+def test_triggers_are_named_with_what_umbral_does_with_them(any_project: Project) -> None:
+    """inspectdb said nothing of a table's triggers: umbral does not manage them, and they
+    fire on the rows a migration writes in place."""
+    p, url = any_project, any_project.database
+    serial = SERIAL_PK[backend_name(url)]
+    statements, shown = TRIGGERS[backend_name(url)]
+    execute(
+        url,
+        f"CREATE TABLE item (id {serial}, qty INTEGER)",
+        f"CREATE TABLE audit (id {serial}, item_id INTEGER)",
+        *statements,
+        "INSERT INTO item (qty) VALUES (1)",
+    )
+    adopt_config(p)
+
+    r = p.run("inspectdb", "--output", "legacy")
+
+    assert r.code == 0, r
+    warned = [line for line in r.err_lines if "trigger" in line]
+    assert warned == [
+        f"{WARN}item: trigger(s) {shown} not managed by umbral: the models do not carry them "
+        "(they stay in the database; a database built from the migrations has none), and they "
+        "fire on the rows a migration writes in place (the fill of NULLs before NOT NULL, "
+        "RunSql, RunPython), not on the copy of a table rebuild, which makes them again after "
+        "it"
+    ], r
+    models = (p.root / "legacy" / "models.py").read_text()
+    assert f"# trigger(s) in the database: {shown}\nclass Item(Model" in models, models
+    assert_round_trip(p)
+    _no_drift(p)
+
+
+def test_sqlite_rebuild_of_an_adopted_table_keeps_its_triggers(project: Project) -> None:
+    """What the warning says of a rebuild: the copy fires no trigger, and the triggers are
+    made again after the swap (``DROP TABLE`` takes them with the old table)."""
+    p = project
+    statements, _shown = TRIGGERS["sqlite"]
+    execute(
+        p.database,
+        "CREATE TABLE item (id INTEGER PRIMARY KEY, qty INTEGER)",
+        "CREATE TABLE audit (id INTEGER PRIMARY KEY, item_id INTEGER)",
+        *statements,
+        "INSERT INTO item (qty) VALUES (1), (NULL)",
+    )
+    adopt_config(p)
+    assert p.run("inspectdb", "--output", "legacy").code == 0
+    assert_round_trip(p)
+    models = p.root / "legacy" / "models.py"
+    text = models.read_text()
+    assert "    qty = fields.Integer(nullable=True)\n" in text, text
+    p.write("legacy/models.py", text.replace("Integer(nullable=True)", "Integer(default=0)"))
+    assert p.run("makemigrations").code == 0
+    r = p.run("migrate")
+    assert r.code == 0, r
+    assert rows(p.database, "SELECT id, qty FROM item ORDER BY id") == [(1, 1), (2, 0)]
+    triggers = "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
+    assert rows(p.database, triggers) == [("item_audit",), ("item_stamp",)]
+    assert rows(p.database, "SELECT item_id FROM audit") == []  # the copy fired none
+    execute(p.database, "UPDATE item SET qty = 5 WHERE id = 2")
+    assert rows(p.database, "SELECT item_id FROM audit") == [(2,)]
     _no_drift(p)

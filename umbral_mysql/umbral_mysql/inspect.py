@@ -85,6 +85,12 @@ def fixup(conn: Connection, table: RawTable) -> None:
             # Another scale is the table's own, and so is how its default is written.
             col.default = col.default.rstrip("0").rstrip(".")
     table.indexes = _indexes(conn, table)
+    triggers = conn.exec_driver_sql(
+        "SELECT TRIGGER_NAME, ACTION_TIMING, EVENT_MANIPULATION FROM information_schema.TRIGGERS "
+        "WHERE EVENT_OBJECT_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = %s ORDER BY TRIGGER_NAME",
+        (table.name,),
+    ).fetchall()
+    table.triggers = [f"{name} ({timing} {event})" for name, timing, event in triggers]
 
 
 def _column_checks(conn: Connection, table: str) -> list[str]:

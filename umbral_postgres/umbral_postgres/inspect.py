@@ -26,3 +26,22 @@ def fixup(conn: Connection, table: RawTable) -> None:
     declared = dict(rows)  # type: ignore[arg-type]
     for col in table.columns:
         col.type = declared.get(col.name, col.type)
+    # Triggers made by hand or by another tool, from pg_trigger (information_schema.triggers
+    # shows only those of tables the user may change); the internal ones are a foreign key's.
+    triggers = conn.execute(
+        text(
+            "SELECT t.tgname, t.tgtype FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT t.tgisinternal "
+            "AND n.nspname = current_schema() AND c.relname = :t ORDER BY t.tgname"
+        ),
+        {"t": table.name},
+    ).fetchall()
+    table.triggers = [f"{name} ({_when(int(kind))})" for name, kind in triggers]
+
+
+def _when(tgtype: int) -> str:
+    """``BEFORE INSERT OR UPDATE`` from ``pg_trigger.tgtype``'s bits."""
+    timing = "INSTEAD OF" if tgtype & 64 else "BEFORE" if tgtype & 2 else "AFTER"
+    events = [e for bit, e in ((4, "INSERT"), (16, "UPDATE"), (8, "DELETE"), (32, "TRUNCATE"))
+              if tgtype & bit]  # fmt: skip
+    return f"{timing} {' OR '.join(events)}"

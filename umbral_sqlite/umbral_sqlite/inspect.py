@@ -48,6 +48,12 @@ def fixup(conn: Connection, table: RawTable) -> None:
     for col in table.columns:
         if col.generated is not None:
             col.generated = generated.get(col.name.lower(), col.generated)
+    triggers = conn.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? "
+        "ORDER BY name",
+        (table.name,),
+    ).fetchall()
+    table.triggers = [f"{name} ({sqlite_trigger_when(sql or '')})" for name, sql in triggers]
     # An inline UNIQUE after a parenthesised type is invisible to get_unique_constraints();
     # index_list is complete: origin 'u' = UNIQUE constraint, 'c' = CREATE INDEX, 'pk' = the PK.
     table.indexes = []
@@ -126,6 +132,19 @@ def sqlite_generated(create_table: str) -> dict[str, str]:
         elif depth == 1 and kind == "word" and text.upper() == "AS":
             after_as = True
     return out
+
+
+def sqlite_trigger_when(create_trigger: str) -> str:
+    """``AFTER UPDATE``: when a stored ``CREATE TRIGGER`` fires (BEFORE when it does not say),
+    from its words before ``ON`` (after the trigger's name)."""
+    words = []
+    for kind, text, _begin, _end in _tokens(create_trigger)[3:]:
+        if kind == "word" and text.upper() == "ON":
+            break
+        words.append(text.upper())
+    timing = next((w for w in words if w in ("BEFORE", "AFTER", "INSTEAD")), "BEFORE")
+    event = next((w for w in words if w in ("INSERT", "UPDATE", "DELETE")), "")
+    return f"{'INSTEAD OF' if timing == 'INSTEAD' else timing} {event}".strip()
 
 
 _TABLE_CONSTRAINTS = frozenset({"CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN"})

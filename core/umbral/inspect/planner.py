@@ -87,6 +87,17 @@ def plan_models(
     for _table, (parent, fieldname, child) in sorted(junctions.items()):
         plans[parent].m2m.append(FieldPlan(fieldname, fieldname, "ManyToMany", target=child))
         plans[parent].depends_on.add(child)  # so the target class is defined first when it can be
+    for t in tables:
+        if t.triggers:
+            # umbral neither makes nor drops them; a migration's own writes fire them.
+            shown = ", ".join(t.triggers)
+            warn(f"{t.name}: trigger(s) {shown} not managed by umbral: the models do not carry "
+                 "them (they stay in the database; a database built from the migrations has "
+                 "none), and they fire on the rows a migration writes in place (the fill of "
+                 "NULLs before NOT NULL, RunSql, RunPython), not on the copy of a table "
+                 "rebuild, which makes them again after it")  # fmt: skip
+            if t.name in plans:
+                plans[t.name].notes.append(f"trigger(s) in the database: {shown}")
     legacy = sorted(n for p in plans.values() for n in p.legacy_indexes)
     if legacy:
         # umbral names the indexes it makes idx_/uniq_<table>_<columns>; it finds these by

@@ -66,6 +66,8 @@ class RawTable:
     indexes: list[RawIndex] = field(default_factory=list)  # unique constraints included
     checks: list[str] = field(default_factory=list)
     comment: str | None = None
+    #: The table's triggers, each as ``name (AFTER UPDATE)``: read by the backend's fix-up.
+    triggers: list[str] = field(default_factory=list)
 
     def column(self, name: str) -> RawColumn:
         return next(c for c in self.columns if c.name == name)
