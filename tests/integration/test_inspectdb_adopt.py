@@ -261,3 +261,48 @@ def test_sqlite_rebuild_of_an_adopted_table_keeps_its_triggers(project: Project)
     execute(p.database, "UPDATE item SET qty = 5 WHERE id = 2")
     assert rows(p.database, "SELECT item_id FROM audit") == [(2,)]
     _no_drift(p)
+
+
+@pytest.mark.mysql
+def test_mysql_dropping_the_index_that_serves_a_foreign_key_makes_its_own_first(
+    mysql_url: str, tmp_path: Path
+) -> None:
+    """An adopted key served by ``UNIQUE (author_id, slug)`` has no index of its own (MySQL
+    made none, and checkschema no longer asks for one): dropping the unique constraint, or a
+    column of it, was refused by the server (1553) while the key needed it."""
+    p = make_project(tmp_path, mysql_url)
+    execute(
+        mysql_url,
+        "CREATE TABLE author (id INT AUTO_INCREMENT PRIMARY KEY)",
+        "CREATE TABLE post (id INT AUTO_INCREMENT PRIMARY KEY, author_id INT NOT NULL, "
+        "slug VARCHAR(20) NOT NULL, title VARCHAR(20) NOT NULL, "
+        "CONSTRAINT post_author_slug UNIQUE (author_id, slug), "
+        "CONSTRAINT post_author_title UNIQUE (author_id, title), "
+        "FOREIGN KEY (author_id) REFERENCES author (id))",
+        "INSERT INTO author () VALUES ()",
+        "INSERT INTO post (author_id, slug, title) VALUES (1, 'a', 'A')",
+    )
+    adopt_config(p)
+    assert p.run("inspectdb", "--output", "legacy").code == 0
+    assert_round_trip(p)
+    models = p.root / "legacy" / "models.py"
+    text = models.read_text()
+    group = 'unique_together=[("author_id", "slug"), ("author_id", "title")]'
+    assert group in text, text
+    # The first drop leaves an index that serves the key; the second (with its column) not.
+    p.write("legacy/models.py", text.replace(group, 'unique_together=[("author_id", "title")]'))
+    assert p.run("makemigrations").code == 0
+    r = p.run("migrate")
+    assert r.code == 0, r
+    text = models.read_text().replace(', unique_together=[("author_id", "title")]', "")
+    p.write("legacy/models.py", text.replace("    title = fields.Text(max_length=20)\n", ""))
+    assert p.run("makemigrations").code == 0
+    r = p.run("migrate", "--allow-destructive")
+    assert r.code == 0, r
+    indexes = rows(
+        mysql_url,
+        "SELECT DISTINCT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = "
+        "DATABASE() AND TABLE_NAME = 'post' ORDER BY 1",
+    )
+    assert sorted(indexes) == [("PRIMARY",), ("idx_post_author_id",)], indexes
+    _no_drift(p)

@@ -217,7 +217,10 @@ class MySQLBackend(MySQLConnection):
     def drop_indexes(self, table: str, columns: tuple[str, ...], unique: bool) -> DropIndexes:
         """Drop the index on ``columns`` whatever its name (an adopted one has its own)."""
         sql = self.drop_index_sql(table, columns, unique)
-        return DropIndexes(table, sql, self.quote, columns=columns, unique=unique)
+        return DropIndexes(
+            table, sql, self.quote, columns=columns, unique=unique,
+            index_name=lambda cols: self.index_name(table, cols, False),
+        )  # fmt: skip
 
     def _cols(self, model: ModelState | None, *extra: Column) -> dict[str, Column]:
         out = {c.name: c for c in model.fields} if model is not None else {}
@@ -407,7 +410,12 @@ class MySQLBackend(MySQLConnection):
             )
         # Indexes of several columns go with the column, as on PostgreSQL (MySQL would narrow
         # them, and refuses to for a unique one another tool made).
-        out.append(DropIndexes(op.table, "", q, containing=op.column))
+        out.append(
+            DropIndexes(
+                op.table, "", q, containing=op.column,
+                index_name=lambda cols: self.index_name(op.table, cols, False),
+            )
+        )  # fmt: skip
         out.append(DropChecks(op.table, op.column, q))
         out.append(f"ALTER TABLE {q(op.table)} DROP COLUMN {q(op.column)}")
         return out

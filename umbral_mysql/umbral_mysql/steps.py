@@ -110,32 +110,76 @@ class DropIndexes(_Resolved):
     columns: tuple[str, ...] = ()
     unique: bool = False
     containing: str = ""
+    #: umbral's name of a plain index on some columns of ``table`` (``index_name``): the
+    #: index a foreign key gets when the one dropped was the only one that served it.
+    index_name: Callable[[tuple[str, ...]], str] | None = None
 
     @property
     def statements(self) -> tuple[str, ...]:
         return (self.sql,) if self.sql else ()
 
     def alternatives(self) -> list[str]:
+        served = (
+            "; first makes a foreign key's own index where the dropped one was the only index "
+            "that started with its columns, as the server refuses to drop that one"
+        )
         if self.containing:
             return [
                 f"DropIndexes (drop every index of several columns holding `{self.containing}`, "
-                "whatever its name, as information_schema lists them)"
+                f"whatever its name, as information_schema lists them{served})"
             ]
         return [
             "DropIndexes (drop the index on these columns whatever its name, as "
-            "information_schema lists it)"
+            f"information_schema lists it{served})"
         ]
 
     def resolve(self, conn: Connection) -> list[str]:
+        q = self.quote
         out = []
-        for name, (columns, unique) in _indexes(conn, self.table).items():
+        found = _indexes(conn, self.table)
+        dropped: list[tuple[str, ...]] = []
+        gone: set[str] = set()
+        for name, (columns, unique) in found.items():
             if self.containing:
                 hit = len(columns) > 1 and self.containing in columns
             else:
                 hit = columns == self.columns and unique == self.unique
             if hit:
-                out.append(f"DROP INDEX {self.quote(name)} ON {self.quote(self.table)}")
+                dropped.append(columns)
+                gone.add(name)
+                out.append(f"DROP INDEX {q(name)} ON {q(self.table)}")
+        if not dropped or self.index_name is None:
+            return out
+        # An adopted table's foreign key may have no index of its own where an index starts
+        # with its columns (UNIQUE (author_id, slug)): the server refuses to drop that one
+        # while the key needs it (1553). The key gets the index the models give it first.
+        kept = [c for name, c in found.items() if name not in gone]
+        names = set(found)
+        for key in _foreign_key_columns(conn, self.table):
+            n = len(key)
+            if key in dropped or not any(c[:n] == key for c in dropped):
+                continue  # the key's own index, or one that never served it: as asked
+            if any(c[:n] == key for c, _unique in kept) or self.index_name(key) in names:
+                continue
+            columns = ", ".join(q(c) for c in key)
+            out.insert(0, f"CREATE INDEX {q(self.index_name(key))} ON {q(self.table)} ({columns})")
+            kept.append((key, False))
         return out
+
+
+def _foreign_key_columns(conn: Connection, table: str) -> list[tuple[str, ...]]:
+    """Each foreign key of ``table`` as its columns in order."""
+    rows = _rows(
+        conn,
+        "SELECT CONSTRAINT_NAME, COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE "
+        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s "
+        "AND REFERENCED_TABLE_NAME IS NOT NULL ORDER BY CONSTRAINT_NAME, ORDINAL_POSITION",
+        (table,),
+    )
+    keys: dict[str, list[str]] = {}
+    for name, column in rows:
+        keys.setdefault(str(name), []).append(str(column))
+    return list(dict.fromkeys(tuple(c) for c in keys.values()))
 
 
 @frozen
