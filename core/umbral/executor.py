@@ -102,6 +102,7 @@ class Rendered:
     #: unique columns every row the table holds would get one value in, and the run-time
     #: steps with a ``precheck``, each with its operation's index and kind.
     same_value: list[preflight.SameValue] = field(default_factory=list)
+    key_holds: list[preflight.KeyHolds] = field(default_factory=list)
     prechecks: list[tuple[int, str, RunTimeStep]] = field(default_factory=list)
 
     @property
@@ -158,6 +159,7 @@ def render_migration(
     )
     found = preflight.find(operations)
     out.same_value = found.same_value
+    out.key_holds = found.key_holds
     out.prechecks = [
         (i, operations[i].kind, step)
         for i in found.as_found
@@ -183,6 +185,7 @@ def kept_form(rendered: Rendered) -> dict[str, Any] | None:
         "rebuilt": sorted(rendered.rebuilt),
         "fk_neutral": rendered.fk_neutral,
         "same_value": [one.to_dict() for one in rendered.same_value],
+        "key_holds": [one.to_dict() for one in rendered.key_holds],
     }
 
 
@@ -198,6 +201,7 @@ def from_kept(m: Migration, data: dict[str, Any]) -> Rendered:
     out.rebuilt = set(data["rebuilt"])
     out.fk_neutral = data["fk_neutral"]
     out.same_value = [preflight.SameValue.from_dict(d) for d in data.get("same_value", ())]
+    out.key_holds = [preflight.KeyHolds.from_dict(d) for d in data.get("key_holds", ())]
     return out
 
 
@@ -254,8 +258,11 @@ def apply_one(session: Session, rendered: Rendered, chain: bool = False) -> bool
     conn, backend = session.conn, session.backend
     m = rendered.migration
     fake = rendered.record_only
-    if not fake and _starts(rendered) and (rendered.same_value or rendered.prechecks):
-        preflight.check(conn, backend, m.key, rendered.same_value, rendered.prechecks)
+    looks = rendered.same_value or rendered.key_holds or rendered.prechecks
+    if not fake and _starts(rendered) and looks:
+        preflight.check(
+            conn, backend, m.key, rendered.same_value, rendered.prechecks, rendered.key_holds
+        )
     if not fake and backend.runs_in_steps(rendered.statements, m.atomic):
         return stepwise.apply(session, rendered)
     errors = driver_errors(conn)
@@ -442,7 +449,7 @@ def chains(session: Session, after: Rendered) -> bool:
     backend = session.backend
     if after.record_only or backend.runs_in_steps(after.statements, after.migration.atomic):
         return False
-    if after.same_value or after.prechecks:
+    if after.same_value or after.key_holds or after.prechecks:
         return False  # it reads the database before its transaction (``umbral.preflight``)
     return _scriptable(session.conn, backend, after)
 

@@ -9,6 +9,10 @@ any statement of the migration runs, on every backend (one read each):
   a default, a backfill or an ``auto_now`` time): it cannot hold on a table with two rows. Plain
   data found by ``find`` when the migration is rendered, kept with the rendering; the backend
   renders the look (``Backend.second_row_sql``).
+- ``KeyHolds``: a foreign key an ``AlterColumn`` adds (or adds back to another table) over
+  the values the column holds, or over the value its NULLs are filled with: a value with no
+  row in the target table makes the key fail (MySQL and MariaDB drop the old key, and run the
+  fill, before). Plain data found by ``find`` as ``SameValue`` is, kept with the rendering.
 - a run-time step's ``precheck`` (``umbral.steps``): what the step would refuse at its own
   statement, read from the database as the migration finds it (MySQL's ``MODIFY`` of a
   generated column).
@@ -118,11 +122,108 @@ def _shown(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+@frozen
+class KeyHolds:
+    """Operation ``index`` (``kind``) makes ``column`` of ``table`` a foreign key to ``target``
+    (``target_column``): ``existing``, the values the column holds are new to that key (the
+    key is new, or goes to another table); ``fill`` (not None), the value the column's NULLs
+    are filled with, from ``source`` (``backfill`` or ``default``). A value with no row in
+    ``target`` makes the key fail."""
+
+    index: int
+    kind: str
+    table: str
+    column: str
+    target: str
+    target_column: str
+    existing: bool
+    fill: Any = None
+    source: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "kind": self.kind,
+            "table": self.table,
+            "column": self.column,
+            "target": self.target,
+            "target_column": self.target_column,
+            "existing": self.existing,
+            "fill": self.fill,
+            "source": self.source,
+        }
+
+    @staticmethod
+    def well_formed(data: Any) -> bool:
+        """Whether ``data`` is a ``to_dict`` of one (a kept rendering, ``umbral.sqlcache``)."""
+        if not isinstance(data, dict) or data.keys() != _KEY_HOLDS_KEYS:
+            return False
+        fill = data["fill"]
+        return (
+            isinstance(data["index"], int)
+            and all(isinstance(data[k], str)
+                    for k in ("kind", "table", "column", "target", "target_column"))
+            and isinstance(data["existing"], bool)
+            and (fill is None or (isinstance(fill, int | str) and not isinstance(fill, bool)))
+            and data["source"] in (None, "backfill", "default")
+        )  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> KeyHolds:
+        return cls(**data)
+
+    def look(self, conn: Connection, backend: Backend) -> str | None:
+        """The refusal of migration ``key``'s operation, less its head, when a value would
+        have no row in ``target``; None when the key holds. Reads only."""
+        q = backend.quote
+        table, column, target = q(self.table), q(self.column), q(self.target)
+        where = f"{table}.{column}"
+        if self.existing:
+            count, example = conn.exec_driver_sql(
+                f"SELECT COUNT(*), MIN({where}) FROM {table} WHERE {where} IS NOT NULL AND "
+                f"NOT EXISTS (SELECT 1 FROM {target} WHERE {target}.{q(self.target_column)} "
+                f"= {where})"
+            ).one()
+            if count:
+                rows = "1 row holds a value" if count == 1 else f"{count} rows hold values"
+                return (
+                    f"makes `{self.table}.{self.column}` a foreign key to `{self.target}` "
+                    f"({self.target_column}), but {rows} with no row there (e.g. "
+                    f"{_shown(example)}): the key could not be added; fix or delete those rows "
+                    "first (for instance with a RunSql migration before this one)"
+                )
+        if self.fill is None:
+            return None
+        nulls = conn.exec_driver_sql(
+            f"SELECT 1 FROM {table} WHERE {column} IS NULL LIMIT 1"
+        ).first()
+        found = conn.exec_driver_sql(
+            f"SELECT 1 FROM {target} WHERE {q(self.target_column)} = "
+            f"{backend.literal(self.fill)} LIMIT 1"
+        ).first()
+        if nulls is None or found is not None:
+            return None
+        given = "the one-off value" if self.source == "backfill" else "its default"
+        return (
+            f"fills the NULLs of `{self.table}.{self.column}` with {given} "
+            f"{_shown(self.fill)}, but `{self.target}` has no row with {self.target_column} "
+            f"{_shown(self.fill)}: the foreign key to it could not be added; give a value "
+            f"`{self.target}` holds (make the migration again), or add that row first (for "
+            "instance with a RunSql migration before this one)"
+        )
+
+
+_KEY_HOLDS_KEYS = frozenset(
+    {"index", "kind", "table", "column", "target", "target_column", "existing", "fill", "source"}
+)
+
+
 @record
 class Found:
     """What ``find`` learns from a migration's operations."""
 
     same_value: list[SameValue]
+    key_holds: list[KeyHolds]
     #: The operations that find their table and columns as the migration found them (their
     #: run-time steps' ``precheck`` is looked at).
     as_found: list[int]
@@ -141,7 +242,7 @@ def find(operations: Sequence[ops.Operation]) -> Found:
     """The ``SameValue`` checks of a migration of ``operations``, and which operations find
     their table and columns as the migration found them. Pure: one pass, which stops at the
     first operation that may change anything (``RunSql``, ``RunPython``, a plugin's kind)."""
-    out = Found([], [])
+    out = Found([], [], [])
     tables: set[str] = set()  # created, dropped or renamed so far
     columns: set[tuple[str, str]] = set()  # added, dropped, renamed or altered so far
     # Columns added so far with one value for every row: (table, column) -> their SameValue.
@@ -156,6 +257,14 @@ def find(operations: Sequence[ops.Operation]) -> Found:
         rows_found = table not in tables
         if rows_found and not any((table, c) in columns for c in names):
             out.as_found.append(index)
+            if isinstance(op, ops.AlterColumn):
+                holds = _key_holds(index, op)
+                if (
+                    holds is not None
+                    and holds.target not in tables
+                    and ((holds.target, holds.target_column) not in columns)
+                ):
+                    out.key_holds.append(holds)
         if isinstance(op, ops.AddColumn):
             one = _one_value(index, op)
             if one is not None and op.column.unique and rows_found:
@@ -194,6 +303,32 @@ def _columns_of(op: ops.Operation) -> tuple[str, ...]:
     if isinstance(op, ops.AddIndex | ops.DropIndex):
         return tuple(op.columns)
     return ()
+
+
+def _key_holds(index: int, op: ops.AlterColumn) -> KeyHolds | None:
+    """The ``KeyHolds`` of an ``AlterColumn`` that adds a foreign key over values it has not
+    held (a new key, or one to another table, over a column whose type stays), or fills the
+    NULLs of one with a value; else None."""
+    old, new = op.from_, op.to
+    if not (new.is_fk and new.db_constraint and new.fk_target):
+        return None
+    target_column = new.fk_column or "id"
+    was = (old.fk_target, old.fk_column or "id") if old.is_fk and old.db_constraint else None
+    existing = was != (new.fk_target, target_column) and old.storage_type == new.storage_type
+    fill, source = None, None
+    if old.nullable and not new.nullable:
+        if new.default is not None:
+            fill, source = new.default, "default"
+        elif op.backfill is not None:
+            fill, source = op.backfill, "backfill"
+        if isinstance(fill, bool) or not isinstance(fill, int | str):
+            fill, source = None, None
+    if not existing and fill is None:
+        return None
+    return KeyHolds(
+        index, op.kind, op.table, op.column, new.fk_target, target_column, existing, fill,
+        source,
+    )  # fmt: skip
 
 
 def _one_value(index: int, op: ops.AddColumn) -> SameValue | None:
@@ -239,16 +374,25 @@ def check(
     key: str,
     same_value: Sequence[SameValue],
     prechecks: Sequence[tuple[int, str, Any]],
+    key_holds: Sequence[KeyHolds] = (),
 ) -> None:
     """Refuse migration ``key`` before its first statement (CannotApply) when what the
-    database holds makes it fail: a ``SameValue`` on a table with two rows, a run-time step's
-    ``precheck`` (``prechecks``: operation index, kind and step). Reads only."""
+    database holds makes it fail: a ``SameValue`` on a table with two rows, a ``KeyHolds``
+    with a value that has no row in the target table, a run-time step's ``precheck``
+    (``prechecks``: operation index, kind and step). Reads only."""
     from umbral.recorder import reading
 
     def look(c: Connection) -> None:
         for one in same_value:
             if c.exec_driver_sql(backend.second_row_sql(one.table)).first() is not None:
                 raise CannotApply(one.refusal(key))
+        for holds in key_holds:
+            refusal = holds.look(c, backend)
+            if refusal is not None:
+                raise CannotApply(
+                    f"migration {key}: operation #{holds.index + 1} ({holds.kind}) {refusal}; "
+                    "nothing of it was run"
+                )
         for index, kind, step in prechecks:
             try:
                 step.precheck(c)

@@ -99,3 +99,144 @@ def test_a_unique_index_over_columns_added_with_defaults_is_refused_first(
     ], r
     assert "Traceback" not in r.stderr
     assert_nothing_ran(p, name, before)
+
+
+# A foreign key moved to another table, made NOT NULL with a one-off value (``KeyHolds``).
+TEAMS = """
+class Team(Model):
+    name = fields.Text(max_length=20)
+
+class Writer(Model):
+    name = fields.Text(max_length=20)
+
+class Post(Model):
+    title = fields.Text(max_length=20)
+    editor = fields.ForeignKey("Team", on_delete="cascade"{extra})
+"""
+
+
+def teams(extra: str = "", target: str = "Team") -> str:
+    return TEAMS.format(extra=extra).replace('ForeignKey("Team"', f'ForeignKey("{target}"')
+
+
+def assert_key_kept(p: Project, name: str, before: dict) -> None:
+    assert schema_of(p.database) == before  # the key is still there, as it was
+    assert schema_of(p.database)["post"]["fks"] == [(("editor",), "team")]
+    r = p.run("showmigrations")
+    assert f"[ ] app/{name}" in [line.strip() for line in r.out_lines], r  # not [/]: no progress
+    assert rows(p.database, f"SELECT count(*) FROM umbral_migrations WHERE name = '{name}'") == [
+        (0,)
+    ]
+
+
+def test_a_key_moved_to_a_table_without_the_rows_values_is_refused_first(
+    any_project: Project,
+) -> None:
+    p = any_project
+    p.models(teams())
+    assert p.run("makemigrations").code == 0
+    assert p.run("migrate").code == 0
+    execute(
+        p.database,
+        "INSERT INTO team (id, name) VALUES (5, 't')",
+        "INSERT INTO writer (id, name) VALUES (1, 'w')",
+        "INSERT INTO post (title, editor) VALUES ('a', 5)",
+        "INSERT INTO post (title, editor) VALUES ('b', 5)",
+    )
+    p.models(teams(target="Writer"))
+    assert p.run("makemigrations").code == 0
+    name = p.migration_files()[-1].removesuffix(".json")
+    before = schema_of(p.database)
+    r = p.run("migrate")
+    assert r.code == 1, r
+    assert r.err_lines == [
+        f"error: migration app/{name}: operation #1 (AlterColumn) makes `post.editor` a "
+        "foreign key to `writer` (id), but 2 rows hold values with no row there (e.g. 5): the "
+        "key could not be added; fix or delete those rows first (for instance with a RunSql "
+        "migration before this one); nothing of it was run"
+    ], r
+    assert "Traceback" not in r.stderr
+    assert_key_kept(p, name, before)
+    # With the writer there, the same migration applies.
+    execute(p.database, "INSERT INTO writer (id, name) VALUES (5, 'w5')")
+    r = p.run("migrate")
+    assert r.code == 0, r
+    assert schema_of(p.database)["post"]["fks"] == [(("editor",), "writer")]
+
+
+def test_a_key_moved_back_to_a_table_without_the_rows_values_is_refused_first(
+    any_project: Project,
+) -> None:
+    p = any_project
+    p.models(teams())
+    assert p.run("makemigrations").code == 0
+    first = p.migration_files()[-1].removesuffix(".json")
+    assert p.run("migrate").code == 0
+    p.models(teams(target="Writer"))
+    assert p.run("makemigrations").code == 0
+    name = p.migration_files()[-1].removesuffix(".json")
+    assert p.run("migrate").code == 0
+    execute(
+        p.database,
+        "INSERT INTO writer (id, name) VALUES (3, 'w')",
+        "INSERT INTO post (title, editor) VALUES ('a', 3)",
+    )
+    before = schema_of(p.database)
+    r = p.run("migrate", f"app/{first}")
+    assert r.code == 1, r
+    assert r.err_lines == [
+        f"error: migration app/{name}: operation #1 (AlterColumn) makes `post.editor` a "
+        "foreign key to `team` (id), but 1 row holds a value with no row there (e.g. 3): the "
+        "key could not be added; fix or delete those rows first (for instance with a RunSql "
+        "migration before this one); nothing of it was run"
+    ], r
+    assert "Traceback" not in r.stderr
+    assert schema_of(p.database) == before
+    assert schema_of(p.database)["post"]["fks"] == [(("editor",), "writer")]
+    r = p.run("showmigrations")
+    assert f"[X] app/{name}" in [line.strip() for line in r.out_lines], r  # not [/]
+    assert rows(p.database, f"SELECT count(*) FROM umbral_migrations WHERE name = '{name}'") == [
+        (1,)
+    ]
+
+
+def test_a_backfill_with_no_row_in_the_keys_table_is_refused_first(any_project: Project) -> None:
+    p = any_project
+    p.models(teams(", nullable=True").replace('on_delete="cascade"', 'on_delete="restrict"'))
+    assert p.run("makemigrations").code == 0
+    assert p.run("migrate").code == 0
+    execute(
+        p.database,
+        "INSERT INTO team (id, name) VALUES (1, 't')",
+        "INSERT INTO post (title, editor) VALUES ('a', 1)",
+        "INSERT INTO post (title, editor) VALUES ('b', NULL)",
+    )
+    # The key's ON DELETE changes too: MySQL drops the key before the fill.
+    p.models(teams())
+    r = p.run("makemigrations", "--backfill", "Post.editor=99")
+    assert r.code == 0, r
+    name = p.migration_files()[-1].removesuffix(".json")
+    before = schema_of(p.database)
+    r = p.run("migrate")
+    assert r.code == 1, r
+    assert r.err_lines == [
+        f"error: migration app/{name}: operation #1 (AlterColumn) fills the NULLs of "
+        "`post.editor` with the one-off value 99, but `team` has no row with id 99: the "
+        "foreign key to it could not be added; give a value `team` holds (make the migration "
+        "again), or add that row first (for instance with a RunSql migration before this "
+        "one); nothing of it was run"
+    ], r
+    assert "Traceback" not in r.stderr
+    assert_key_kept(p, name, before)
+    assert rows(p.database, "SELECT title, editor FROM post ORDER BY title") == [
+        ("a", 1),
+        ("b", None),
+    ]
+    # With team 99 there, the same migration applies.
+    execute(p.database, "INSERT INTO team (id, name) VALUES (99, 'x')")
+    r = p.run("migrate")
+    assert r.code == 0, r
+    assert rows(p.database, "SELECT title, editor FROM post ORDER BY title") == [
+        ("a", 1),
+        ("b", 99),
+    ]

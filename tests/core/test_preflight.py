@@ -3,10 +3,12 @@ which operations find their table and column as the migration found them (pure, 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from umbral import operations as ops
-from umbral.preflight import SameValue, find
+from umbral.preflight import KeyHolds, SameValue, find
 from umbral.schema import Column
 
 CODE = Column("code", "Text", max_length=20, unique=True, default="x")
@@ -96,3 +98,42 @@ def test_the_kept_form_round_trips() -> None:
     assert SameValue.well_formed(data)
     assert SameValue.from_dict(data) == one
     assert not SameValue.well_formed({**data, "source": "guess"})
+
+
+TEAM_KEY = Column("editor", "ForeignKey", fk_target="team", on_delete="cascade")
+WRITER_KEY = Column("editor", "ForeignKey", fk_target="writer", on_delete="cascade")
+
+
+def test_a_key_moved_to_another_table_looks_at_the_values() -> None:
+    alter = ops.AlterColumn(table="post", column="editor", from_=TEAM_KEY, to=WRITER_KEY)
+    assert find([alter]).key_holds == [
+        KeyHolds(0, "AlterColumn", "post", "editor", "writer", "id", True)
+    ]
+    # Only the key's ON DELETE changes: the values held the key already.
+    restrict = replace(TEAM_KEY, on_delete="restrict")
+    alter = ops.AlterColumn(table="post", column="editor", from_=restrict, to=TEAM_KEY)
+    assert find([alter]).key_holds == []
+
+
+def test_a_fill_of_a_keys_nulls_looks_at_the_value() -> None:
+    nullable = replace(TEAM_KEY, nullable=True, on_delete="restrict")
+    alter = ops.AlterColumn(table="post", column="editor", from_=nullable, to=TEAM_KEY, backfill=99)
+    assert find([alter]).key_holds == [
+        KeyHolds(0, "AlterColumn", "post", "editor", "team", "id", False, 99, "backfill")
+    ]
+
+
+def test_no_key_check_where_an_earlier_operation_changes_the_target() -> None:
+    alter = ops.AlterColumn(table="post", column="editor", from_=TEAM_KEY, to=WRITER_KEY)
+    made = ops.CreateTable(table="writer", columns=(Column("id", "BigInt", primary_key=True),))
+    assert find([made, alter]).key_holds == []
+    assert find([DROP_OLD, alter]).key_holds != []
+
+
+def test_the_kept_form_of_a_key_check_round_trips() -> None:
+    one = KeyHolds(1, "AlterColumn", "post", "editor", "team", "id", True, "x", "default")
+    data = one.to_dict()
+    assert KeyHolds.well_formed(data)
+    assert KeyHolds.from_dict(data) == one
+    assert not KeyHolds.well_formed({**data, "source": "guess"})
+    assert not KeyHolds.well_formed({**data, "fill": [1]})
