@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pg_helpers import write_migration as write
+from schema_dump import dump
 
-from conftest import Project, _mysql_connect, make_project, rows
+from conftest import MYSQL_URL, Project, _mysql_connect, execute, make_project, rows
 from umbral import operations as ops
 from umbral.schema import Column as C
 from umbral_mysql.connection import lock_name
@@ -311,3 +314,83 @@ def test_a_run_time_step_runs_what_it_found_and_a_failure_names_that_statement(
     assert _log(url) == [1]
     assert [c[0] for c in rows(url, "SHOW COLUMNS FROM child")] == ["id"]
     assert recorded(url) == [("app", "0001_tables"), ("app", "0002_drop")]
+
+
+@pytest.fixture
+def fresh_mysql_url(mysql_admin: Any) -> Iterator[str]:
+    """A second empty database, for the schema a run from scratch makes."""
+    name = f"umbral_t_{uuid.uuid4().hex[:12]}"
+    mysql_admin.ping()
+    mysql_admin.cursor().execute(
+        f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+    )
+    try:
+        yield f"{MYSQL_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        mysql_admin.ping()
+        mysql_admin.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+PEOPLE = """
+from umbral import Model, fields, hookimpl
+
+
+class Author(Model, plugin="people"):
+    code = fields.{kind}(primary_key=True)
+    name = fields.Text(max_length=20)
+
+
+@hookimpl
+def umbral_models():
+    return [Author]
+"""
+
+
+def test_a_widened_key_referenced_from_another_plugin_goes_back_cleanly(
+    my_project: Project, fresh_mysql_url: str
+) -> None:
+    # people/0002 widens Author's key; app/0002 (its key column follows) is undone first,
+    # while the key is still BIGINT: adding its foreign key back to INT failed (errno 150),
+    # half-way. The column now waits for the key's own change, which carries it.
+    p, url = my_project, my_project.database
+    p.write_config(plugins=["people"], plugin_modules={"people": "people"})
+    p.write("people.py", PEOPLE.format(kind="Integer"))
+    p.models(
+        """
+        class Post(Model):
+            title = fields.Text(max_length=20)
+            author = fields.ForeignKey("people.Author", on_delete="cascade")
+        """
+    )
+    assert p.run("makemigrations").code == 0
+    assert p.run("migrate").code == 0
+    people_1 = p.migration_files("people")[0].removesuffix(".json")
+    app_1 = p.migration_files()[0].removesuffix(".json")
+    execute(
+        url,
+        "INSERT INTO people_author (code, name) VALUES (1, 'a')",
+        "INSERT INTO post (title, author) VALUES ('p', 1)",
+    )
+    p.write("people.py", PEOPLE.format(kind="BigInt"))
+    assert p.run("makemigrations").code == 0
+    assert len(p.migration_files()) == len(p.migration_files("people")) == 2
+    r = p.run("migrate")
+    assert r.code == 0, r
+    head = dump(url)
+
+    r = p.run("migrate", f"people/{people_1}")
+    assert r.code == 0, r
+    assert "Traceback" not in r.stderr
+    r = p.run("showmigrations")
+    assert not any("[/]" in line for line in r.out_lines), r
+    assert recorded(url) == [("app", app_1), ("people", people_1)]
+    assert rows(url, "SELECT title, author FROM post") == [("p", 1)]
+    r = p.run("migrate", f"app/{app_1}", UMBRAL_DATABASE_URL=fresh_mysql_url)
+    assert r.code == 0, r
+    assert dump(url) == dump(fresh_mysql_url)  # the key is back, INT to INT
+
+    # And forward again, as a run from scratch makes it.
+    r = p.run("migrate")
+    assert r.code == 0, r
+    assert dump(url) == head
+    assert rows(url, "SELECT title, author FROM post") == [("p", 1)]

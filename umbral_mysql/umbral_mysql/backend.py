@@ -30,6 +30,7 @@ from umbral_mysql.steps import (
     DropChecks,
     DropForeignKeys,
     DropIndexes,
+    FollowTarget,
     ModifyColumn,
     PrefixedIndex,
     ReindexAround,
@@ -550,6 +551,20 @@ class MySQLBackend(MySQLConnection):
             out[out.index(modify)] = RetypeReferenced(
                 op.table, op.column, modify, children, self.sql_type(new), q
             )
+        if (
+            fk(new) is not None
+            and type_changed
+            and replace(old, fk_type=new.fk_type) == new
+            and new.fk_target not in ctx.state
+        ):
+            # Only the type follows another plugin's key: when that key has not the new type
+            # yet (un-applying, this migration goes back first), the key's change carries it.
+            out = [
+                FollowTarget(
+                    op.table, op.column, new.fk_target or "", new.fk_column or "id",
+                    self.sql_type(new), tuple(out),
+                )
+            ]  # fmt: skip
         return out
 
     def _target_retyped_later(self, col: Column, ctx: RenderContext) -> bool:

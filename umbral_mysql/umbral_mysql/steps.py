@@ -613,6 +613,67 @@ class RetypeReferenced(_Resolved):
         return out
 
 
+@frozen
+class FollowTarget(_Resolved):
+    """A foreign key column of another plugin's table taking its target's new type (the
+    target's primary key widened, or narrowed back): drop the key, change the column, add the
+    key back (``steps``), when the target's column has the new type. When it does not, the
+    target's own change is still to come (un-applying, the migration that references it goes
+    back first): the column keeps its type and its key, and the target's change carries both
+    (``RetypeReferenced`` retypes the key columns of other tables and adds their keys back).
+    Adding the key now would fail (error 150: a key between two integer types) and leave the
+    migration part way."""
+
+    table: str
+    column: str
+    target: str
+    target_column: str
+    #: The column's new type, as the models give it (``INT``).
+    new_type: str
+    steps: tuple[Any, ...]
+
+    @property
+    def statements(self) -> tuple[str, ...]:
+        out: list[str] = []
+        for step in self.steps:
+            out.extend(step.statements if isinstance(step, RunTimeStep) else (step,))
+        return tuple(out)
+
+    def __str__(self) -> str:
+        return self.statements[0]
+
+    def alternatives(self) -> list[str]:
+        inner = [a for s in self.steps if isinstance(s, RunTimeStep) for a in s.alternatives()]
+        return [
+            "FollowTarget (leaves the column and its foreign key as they are while the "
+            "referenced column, as information_schema lists it, has another type: its own "
+            "change carries them)",
+            *inner,
+        ]
+
+    def _now(self, conn: Connection) -> bool:
+        """Whether the target's column has the new type (or is not there to say)."""
+        found = _column_type(conn, self.target, self.target_column)
+        return not found or _bare_type(found) == _bare_type(self.new_type)
+
+    PRECHECKS: ClassVar[bool] = True
+
+    def precheck(self, conn: Connection) -> None:
+        if not self._now(conn):
+            return
+        for step in self.steps:
+            if isinstance(step, RunTimeStep) and step.PRECHECKS:
+                step.precheck(conn)
+
+    def resolve(self, conn: Connection) -> list[str]:
+        if not self._now(conn):
+            return []
+        out: list[str] = []
+        for step in self.steps:
+            out.extend(step.resolve(conn) if isinstance(step, RunTimeStep) else (step,))
+        return out
+
+
 def _column_type(conn: Connection, table: str, column: str) -> str:
     """The column's type as the database has it (``int(10) unsigned``), or '' if none."""
     found = _rows(
