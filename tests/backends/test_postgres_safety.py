@@ -102,3 +102,26 @@ def test_no_postgres_findings_for_another_backend(tmp_path: Path) -> None:
 
     finding = classify(pm, index, SQLiteBackend(), {"migration": "app/0002"})
     assert finding.tier is OpSafety.SAFE
+
+
+def test_a_key_retyped_to_text_says_what_else_it_changes() -> None:
+    """An identity key made TEXT: a rewrite (WARNING, as every rewrite), whose message also
+    says the referencing columns are rewritten and that inserts leaving the key out fail."""
+    op = ops.AlterColumn(
+        table="post",
+        column="id",
+        from_=C("id", "BigInt", primary_key=True),
+        to=C("id", "Text", primary_key=True),
+    )
+    [finding] = safety.classify(op, PG, {"migration": "app/0002_x"})
+    assert finding.tag == safety.TAG_REWRITE and finding.tier is OpSafety.WARNING
+    assert "every column referencing it" in finding.message
+    assert "stops being an identity column" in finding.message
+    widen = ops.AlterColumn(
+        table="post",
+        column="id",
+        from_=C("id", "Integer", primary_key=True),
+        to=C("id", "BigInt", primary_key=True),
+    )
+    [finding] = safety.classify(widen, PG, {"migration": "app/0002_x"})
+    assert "referencing" not in finding.message and "identity" not in finding.message

@@ -149,3 +149,71 @@ def rename_primary_key_sql(table: str, old: str, new: str) -> str:
         f"AND to_regclass({target}) IS NULL",
         f"EXECUTE 'ALTER INDEX ' || quote_ident(found) || ' RENAME TO ' || {target};",
     )
+
+
+def _attnum(table: str, column: str) -> str:
+    return (
+        f"(SELECT attnum FROM pg_attribute WHERE attrelid = {_regclass(table)} "
+        f"AND attname = {_literal(column)} AND NOT attisdropped)"
+    )
+
+
+def retype_referenced_key_sql(table: str, column: str, retype: str, key_type: str) -> str:
+    """Run ``retype`` (the key's ``ALTER COLUMN … TYPE``) with the foreign keys that reference
+    ``table.column``, whatever their tables and names, dropped around it: PostgreSQL re-checks
+    them at once and refuses one between two types whose values do not compare (``bigint``
+    and ``text``). Each referencing column then takes ``key_type`` and its key comes back as
+    it was (``pg_get_constraintdef``: actions, deferral)."""
+    ref = _literal(key_type)
+    select = (
+        "SELECT c.conrelid::regclass::text AS tab, a.attname::text AS col, "
+        "c.conname::text AS name, pg_get_constraintdef(c.oid) AS def FROM pg_constraint c "
+        "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] "
+        f"WHERE c.contype = 'f' AND c.confrelid = {_regclass(table)} "
+        f"AND c.confkey = ARRAY[{_attnum(table, column)}]::int2[] ORDER BY 1, 3"
+    )
+    each = (
+        "EXECUTE 'ALTER TABLE ' || found.tab || ' DROP CONSTRAINT ' || "
+        "quote_ident(found.name);\n"
+        "    tabs := tabs || found.tab; cols := cols || found.col; names := names || found.name; "
+        "defs := defs || found.def;"
+    )
+    after = (
+        f"\n  EXECUTE {_literal(retype)};\n"
+        "  FOR i IN 1 .. coalesce(array_length(tabs, 1), 0) LOOP\n"
+        "    EXECUTE 'ALTER TABLE ' || tabs[i] || ' ALTER COLUMN ' || quote_ident(cols[i]) || "
+        f"' TYPE ' || {ref} || ' USING ' || quote_ident(cols[i]) || '::' || {ref};\n"
+        "    EXECUTE 'ALTER TABLE ' || tabs[i] || ' ADD CONSTRAINT ' || quote_ident(names[i]) "
+        "|| ' ' || defs[i];\n"
+        "  END LOOP;"
+    )
+    return _do(
+        f"change the type of {_on(table, [column])} and of the columns whose foreign keys "
+        "reference it, whatever their tables",
+        "found record; i int; tabs text[] := '{}'; cols text[] := '{}'; "
+        "names text[] := '{}'; defs text[] := '{}';",
+        select,
+        each,
+        after,
+    )
+
+
+def retype_unless_key_differs_sql(
+    table: str, column: str, retype: str, family: Sequence[str]
+) -> str:
+    """Run ``retype`` (a foreign-key column's ``ALTER COLUMN … TYPE``) unless the key the
+    column references has a type outside ``family`` (the types the new one compares with):
+    then the key's own change, later, retypes the column (``retype_referenced_key_sql``)."""
+    types = ", ".join(f"to_regtype({_literal(t)})" for t in family)
+    return (
+        f"DO $umbral$ -- change the type of {_on(table, [column])}, unless the key it "
+        "references does not have a type it can reference yet (that key's change then makes "
+        "it)\nBEGIN\n"
+        "  IF NOT EXISTS (SELECT 1 FROM pg_constraint c JOIN pg_attribute a ON "
+        "a.attrelid = c.confrelid AND a.attnum = c.confkey[1] WHERE c.contype = 'f' "
+        f"AND c.conrelid = {_regclass(table)} "
+        f"AND c.conkey = ARRAY[{_attnum(table, column)}]::int2[] "
+        f"AND a.atttypid NOT IN ({types})) THEN\n"
+        f"    EXECUTE {_literal(retype)};\n"
+        "  END IF;\nEND$umbral$"
+    )

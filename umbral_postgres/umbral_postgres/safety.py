@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from umbral import operations as ops
+from umbral.backend import integer_pk
 from umbral.safety import Finding, OpSafety, tables_created_before
 from umbral.schema import Column
 
@@ -84,6 +85,13 @@ def _check_finding(backend: Any, table: str, col: Column) -> Finding:
     )
 
 
+def _family(sql_type: str) -> str:
+    """The types whose values compare with each other (``backend._family``)."""
+    from umbral_postgres.backend import _family as family
+
+    return family(sql_type)
+
+
 def _rewrites(old: Column, new: Column, sql_type: Any) -> bool:
     """Whether ALTER COLUMN TYPE rewrites the table (binary-coercible changes do not)."""
     before, after = sql_type(old), sql_type(new)
@@ -148,13 +156,27 @@ def _alter_column(op: ops.AlterColumn, backend: Any) -> list[Finding]:
     t, c = op.table, op.column
     out: list[Finding] = []
     if _rewrites(old, new, backend.sql_type):
+        before, after = backend.sql_type(old), backend.sql_type(new)
+        also = ""
+        if old.primary_key and _family(before) != _family(after):
+            # The foreign keys referencing the key go, their columns are retyped (those
+            # tables rewritten too) and the keys come back, in the same transaction.
+            also = (
+                "; every column referencing it, in any table, is rewritten with it and its "
+                "foreign key dropped and re-validated"
+            )
+        if integer_pk(old) and not integer_pk(new):
+            also += (
+                f"; `{c}` stops being an identity column, so code still running the old "
+                "release that inserts rows without it fails"
+            )
         out.append(
             Finding(
                 W,
                 TAG_REWRITE,
-                f"changes the type of `{t}.{c}` from {backend.sql_type(old)} to "
-                f"{backend.sql_type(new)}: PostgreSQL rewrites `{t}` and its indexes under an "
-                "ACCESS EXCLUSIVE lock (reads and writes wait for the whole rewrite). "
+                f"changes the type of `{t}.{c}` from {before} to {after}: PostgreSQL rewrites "
+                f"`{t}` and its indexes under an ACCESS EXCLUSIVE lock (reads and writes wait "
+                f"for the whole rewrite){also}. "
                 f"Expand-contract: add a new column of the new type, backfill it in batches, "
                 f"switch reads, then drop `{c}`",
             )
