@@ -184,7 +184,12 @@ class PostgresBackend(PostgresConnection):
                 key_type = self.sql_type(Column("key", new.storage_type))
                 statement = f"{alter} TYPE {new_type}{using}"
                 out.append(retype_referenced_key_sql(op.table, op.column, statement, key_type))
-            elif rekey and old.is_fk and new.is_fk and new.db_constraint:
+            elif (
+                rekey
+                and old.is_fk
+                and new.db_constraint
+                and (old.fk_target, old.fk_column) == (new.fk_target, new.fk_column)
+            ):
                 statement = f"{alter} TYPE {new_type}{using}"
                 family = _FAMILIES.get(_family(new_type), (new_type,))
                 out.append(retype_unless_key_differs_sql(op.table, op.column, statement, family))
