@@ -105,18 +105,32 @@ def diff(
                     Note("stdout", f"rename detected (class-name match): table `{old}` -> `{new}`")
                 )
 
-    # Pass 2: unpaired removed/new models with identical column shapes -> RenameTable.
+    # Pass 2: unpaired removed/new models with identical column shapes -> RenameTable. A
+    # foreign key compares through the renames already found (other plugins', this one's),
+    # as the database's reference follows a rename: a model renamed with the table it
+    # references keeps its shape. A match found may make another one (a model referencing
+    # the renamed one), so the look repeats until it finds nothing.
     created = sorted(n for n in cur_tables if n not in prev_tables)
     dropped = sorted(n for n in prev_tables if n not in cur_tables)
     # Each shape once: comparing every new model with every other is quadratic, and a
     # project's first migration creates all of them (no dropped model: nothing to pair).
     shapes = {n: _table_shape(cur_tables[n]) for n in created} if dropped else {}
-    old_shapes = {o: _table_shape(prev_tables[o]) for o in dropped}
-    for new_name in list(created) if dropped else ():
-        shape = shapes[new_name]
-        matches = [o for o in dropped if old_shapes[o] == shape]
-        rivals = [n for n in created if shapes[n] == shape]
-        if len(matches) == 1 and len(rivals) == 1:
+    followed = {**(moved or {})}
+    followed.update(
+        (prev_tables[o].table, cur_tables[n].table)
+        for n, o in renames.items()
+        if prev_tables[o].table != cur_tables[n].table
+    )
+    found = True
+    while found and created and dropped:
+        found = False
+        old_shapes = {o: _table_shape(prev_tables[o], followed) for o in dropped}
+        for new_name in created:
+            shape = shapes[new_name]
+            matches = [o for o in dropped if old_shapes[o] == shape]
+            rivals = [n for n in created if shapes[n] == shape]
+            if len(matches) != 1 or len(rivals) != 1:
+                continue
             old_name = matches[0]
             old, new = prev_tables[old_name].table, cur_tables[new_name].table
             result.operations.append(ops.RenameTable(from_=old, to=new))
@@ -131,6 +145,9 @@ def diff(
             renames[new_name] = old_name
             created.remove(new_name)
             dropped.remove(old_name)
+            followed[old] = new
+            found = True
+            break
 
     result.operations.extend(_generate_create_tables([cur_tables[n] for n in created]))
 
@@ -238,8 +255,22 @@ def _touched(operations: list[ops.Operation]) -> set[str]:
     return names
 
 
-def _table_shape(model: ModelState) -> tuple:
-    return tuple(sorted((c.name, c.type, c.nullable, c.fk_target) for c in model.fields))
+def _table_shape(model: ModelState, followed: Mapping[str, str] | None = None) -> tuple:
+    """The columns' names, types, nullability and foreign-key targets (a reference to the
+    model's own table as ``SELF``, whatever its name; a target renamed in ``followed``, old
+    name -> new name, under its new name)."""
+    follow = followed or {}
+
+    def target(t: str | None) -> str | None:
+        if t is not None and t == model.table:
+            return _SELF
+        return follow.get(t, t) if t is not None else None
+
+    return tuple(sorted((c.name, c.type, c.nullable, target(c.fk_target)) for c in model.fields))
+
+
+#: A foreign key's target in a table shape when it is the model's own table.
+_SELF = "\0self"
 
 
 def _generate_create_tables(models: list[ModelState]) -> list[ops.Operation]:

@@ -446,3 +446,57 @@ def test_the_backward_refusal_says_what_un_applying_removes(project: Project) ->
         "Nothing was un-applied. Un-applying these migrations removes what they added, with its "
         "data; if that is intended, re-run with --allow-destructive.",
     ]
+
+
+PEOPLE = """
+from umbral import Model, fields, hookimpl
+
+
+class {name}(Model, plugin="people"):
+    name = fields.Text(max_length=100)
+
+
+@hookimpl
+def umbral_models():
+    return [{name}]
+"""
+
+CONTENT = """
+class {post}(Model):
+    title = fields.Text(max_length=100)
+    author = fields.ForeignKey("people.{author}", on_delete="cascade")
+"""
+
+
+def test_two_plugins_rename_a_model_and_one_referencing_it_in_one_run(
+    any_project: Project,
+) -> None:
+    """people.Author -> Writer and Post -> Article (its foreign key to Author) in one run: the
+    second was written as CreateTable + DropTable (rows lost with --allow-destructive)."""
+    p = any_project
+    p.write_config(plugins=["people"], plugin_modules={"people": "people"})
+    p.write("people.py", PEOPLE.format(name="Author"))
+    p.models(CONTENT.format(post="Post", author="Author"))
+    assert p.run("makemigrations").code == 0
+    migrate(p)
+    execute(
+        p.database,
+        "INSERT INTO people_author (id, name) VALUES (1, 'a')",
+        "INSERT INTO post (id, title, author) VALUES (1, 'p', 1), (2, 'q', 1)",
+    )
+    p.write("people.py", PEOPLE.format(name="Writer"))
+    p.models(CONTENT.format(post="Article", author="Writer"))
+    r = p.run("makemigrations")
+    assert r.code == 0, r
+    assert [
+        op["kind"]
+        for plugin in ("people", "app")
+        for op in p.load_migration(plugin, p.migration_files(plugin)[-1])["operations"]
+    ] == ["RenameTable", "RenameTable"]
+    migrate(p)  # nothing destructive: no --allow-destructive
+    data = "SELECT a.id, a.title, w.name FROM article a JOIN people_writer w ON w.id = a.author"
+    assert sorted(rows(p.database, data)) == [(1, "p", "a"), (2, "q", "a")]
+    assert_clean(p)
+    assert p.run("checkschema").code == 0
+    delete(p, "DELETE FROM people_writer WHERE id = 1")  # the cascade still holds
+    assert rows(p.database, "SELECT count(*) FROM article") == [(0,)]

@@ -749,3 +749,71 @@ def test_a_view_naming_a_renamed_table_is_warned_about(sql: str, warned: bool) -
     d = diff(snap(customer, view), snap(client, renamed))
     said = [n.text for n in d.notes if n.text.startswith("warning:")]
     assert bool(said) == warned, said
+
+
+# -- renames of a model and of a model referencing it, in one run ---------------------------
+
+
+def test_two_plugins_rename_a_model_and_one_that_references_it() -> None:
+    """people.Author -> Writer and content.Post -> Article (Post's foreign key to Author): the
+    second rename was lost (CreateTable + DropTable) because the foreign key's target changed
+    with the first; it is compared through that rename."""
+
+    def snaps(author: str, post: str) -> dict[str, Snapshot]:
+        return build_snapshots(
+            {
+                "people": [model(author, _plugin="people", name=fields.Text(max_length=10))],
+                "content": [
+                    model(
+                        post,
+                        _plugin="content",
+                        title=fields.Text(max_length=10),
+                        author=fields.ForeignKey(f"people.{author}", on_delete="cascade"),
+                    )
+                ],
+            }
+        )
+
+    before, after = snaps("Author", "Post"), snaps("Writer", "Article")
+    people = diff(before["people"], after["people"])
+    assert people.renamed == {"people_author": "people_writer"}
+    content = diff(before["content"], after["content"], people.renamed)
+    assert content.operations == [ops.RenameTable(from_="content_post", to="content_article")]
+    # Without the other plugin's rename the foreign key points elsewhere: a new model.
+    assert kinds(diff(before["content"], after["content"])) == ["CreateTable", "DropTable"]
+
+
+@pytest.mark.parametrize(
+    ("child", "parent"), [("Article", "Writer"), ("Zine", "Writer"), ("Article", "Alpha")]
+)
+def test_one_plugin_renames_a_model_and_one_that_references_it(child: str, parent: str) -> None:
+    """Within one plugin, whichever of the two new names sorts first: the referencing model
+    matches once the referenced one's rename is found."""
+    before = [
+        model("Author", name=fields.Text()),
+        model("Post", title=fields.Text(), author=fields.ForeignKey("Author")),
+    ]
+    after = [
+        model(parent, name=fields.Text()),
+        model(child, title=fields.Text(), author=fields.ForeignKey(parent)),
+    ]
+    d = changes(before, after)
+    assert sorted(op.kind for op in d.operations) == ["RenameTable", "RenameTable"]
+    assert set(d.operations) == {
+        ops.RenameTable(from_="author", to=parent.lower()),
+        ops.RenameTable(from_="post", to=child.lower()),
+    }
+
+
+def test_a_renamed_model_referencing_itself_is_a_rename() -> None:
+    before = [model("Node", parent=fields.ForeignKey("Node", nullable=True))]
+    after = [model("Vertex", parent=fields.ForeignKey("Vertex", nullable=True))]
+    assert changes(before, after).operations == [ops.RenameTable(from_="node", to="vertex")]
+
+
+def test_a_foreign_key_to_another_table_still_tells_two_models_apart() -> None:
+    """The target compared through the renames only: a foreign key that now points at
+    another (not renamed) table is another model."""
+    before = [model("Tag"), model("Shelf"), model("Post", ref=fields.ForeignKey("Tag"))]
+    after = [model("Tag"), model("Shelf"), model("Article", ref=fields.ForeignKey("Shelf"))]
+    assert kinds(changes(before, after)) == ["CreateTable", "DropTable"]
