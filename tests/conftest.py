@@ -314,6 +314,55 @@ def any_project(tmp_path: Path, db_url: str) -> Project:
     return make_project(tmp_path, db_url)
 
 
+@pytest.fixture
+def scratch_url(db_url: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A second empty database on the backend of ``db_url``, for a fresh build."""
+    backend = backend_name(db_url)
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+        return
+    name = f"umbral_t_{uuid.uuid4().hex[:12]}"
+    admin = request.getfixturevalue(f"{'postgres' if backend == 'postgres' else 'mysql'}_admin")
+    if backend == "postgres":
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"{db_url.rsplit('/', 1)[0]}/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        return
+    admin.ping()
+    admin.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+    try:
+        yield f"{db_url.rsplit('/', 1)[0]}/{name}"
+    finally:
+        admin.ping()
+        admin.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+def fresh_schema(
+    tmp_path: Path,
+    url: str,
+    models: str,
+    files: dict[str, str] | None = None,
+    **config: Any,
+) -> dict[str, Any]:
+    """The schema (``schema_dump``) of a fresh database built on ``url`` from ``models``, with
+    the project's other ``files`` (plugin modules) and ``config`` overrides."""
+    import schema_dump
+
+    root = tmp_path / "fresh"
+    root.mkdir()
+    fresh = Project(root, url)
+    fresh.write_config(**config)
+    for name, text in (files or {}).items():
+        fresh.write(name, text)
+    fresh.models(models)
+    assert fresh.run("makemigrations").code == 0
+    r = fresh.run("migrate")
+    assert r.code == 0, r
+    return schema_dump.dump(url)
+
+
 def sqlite_path(url: str) -> str:
     return url.split(":///", 1)[1]
 

@@ -72,8 +72,9 @@ class Diff:
     #: Tables this plugin renamed, old name -> new name (for the plugins diffed after it).
     renamed: dict[str, str] = field(default_factory=dict)
     #: Tables of other plugins, under their new names, that this plugin's foreign keys or
-    #: ManyToMany fields now name only because those plugins renamed them: no SQL is needed
-    #: (the database's references follow a rename), but the snapshot must record it.
+    #: ManyToMany fields now name only because those plugins renamed them (or renamed their
+    #: primary-key column): no SQL is needed (the database's references follow a rename), but
+    #: the snapshot must record it.
     follows: set[str] = field(default_factory=set)
 
 
@@ -174,6 +175,9 @@ def diff(
         _generate_model_changes(old_model, new_model, result, backfill)
 
     _generate_m2m(prev_tables, cur_tables, renames, result)
+    # Only another plugin's tables are followed: a key column of this plugin's own table is
+    # renamed by this migration.
+    result.follows -= {m.table for m in cur_tables.values()}
     result.operations.extend(_generate_drop_tables([prev_tables[n] for n in dropped]))
     # Views are dropped before and created after every table operation; a view that reads a
     # table this diff touches is re-created so it sees the new definition (SPEC §7).
@@ -364,6 +368,16 @@ def _generate_model_changes(
     comments: list[ops.Operation] = []
     for name in sorted(n for n in new_cols if n in old_cols):
         before, after = old_cols[name], new_cols[name]
+        if (
+            before.is_fk
+            and after.is_fk
+            and before.fk_target == after.fk_target
+            and before.fk_column != after.fk_column
+        ):
+            # A foreign key names its target's primary key, which can only have been renamed:
+            # the database's reference follows it (``RenameColumn``).
+            before = replace(before, fk_column=after.fk_column)
+            result.follows.add(str(after.fk_target))
         _check_alter(new.name, before, after)
         fill = None
         if before.nullable and not after.nullable and not after.has_default:
@@ -557,6 +571,9 @@ def _generate_m2m(
             if model.pk is None:
                 raise UnsupportedChange(f"model `{name}` has a ManyToMany but no primary key")
             creates.append(ops.CreateM2MTable.of(model, rel))
+    # A key column of another plugin's table renamed: nothing to run (the reference follows
+    # it), but the snapshot records the new name, in a migration that depends on the rename.
+    result.follows |= {rel.target for old, rel in kept if old.target_column != rel.target_column}
     # Drops first (a kept junction may take a dropped one's name), renames before creates.
     kept_tables = {old.table for old, _ in kept}
     result.operations.extend(
@@ -574,10 +591,14 @@ def _generate_m2m(
 
 
 def _same_relation(old: M2M, new: M2M) -> bool:
-    """The same target table and key; the junction's name may differ. The key's type may
-    differ too: a primary key widened (``Integer`` to ``BigInt``) keeps its links, and the
-    backend widens the junction's column with the key (``AlterColumn`` of the key)."""
-    return (old.target, old.target_column) == (new.target, new.target_column)
+    """The same target table; the junction's name may differ. The key's type may differ
+    too: a primary key widened (``Integer`` to ``BigInt``) keeps its links, and the backend
+    widens the junction's column with the key (``AlterColumn`` of the key). So may the key
+    column's name: the target's primary key can only be renamed (a primary-key flip, or a
+    primary key added to a table, is refused), the junction's columns do not name it
+    (``parent_id``, ``child_id``), and the databases' references follow a column rename as
+    they follow a table rename."""
+    return old.target == new.target
 
 
 def _field_renames(

@@ -7,9 +7,12 @@ is renamed; a column rename is found beside other changes of the same model (SPE
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from conftest import Project, execute, rows
+import pytest
+import schema_dump
+
+from conftest import Project, execute, fresh_schema, rows
 
 TAG = """
 class Tag(Model{tag_kw}):
@@ -500,3 +503,97 @@ def test_two_plugins_rename_a_model_and_one_referencing_it_in_one_run(
     assert p.run("checkschema").code == 0
     delete(p, "DELETE FROM people_writer WHERE id = 1")  # the cascade still holds
     assert rows(p.database, "SELECT count(*) FROM article") == [(0,)]
+
+
+KEYED = """
+from umbral import Model, fields, hookimpl
+
+
+class Author(Model, plugin="people"):
+    {key} = fields.Text(primary_key=True, max_length=20)
+    name = fields.Text(max_length=100)
+
+
+@hookimpl
+def umbral_models():
+    return [Author]
+"""
+
+READERS = """
+class Post(Model):
+    title = fields.Text(max_length=100)
+    author = fields.ForeignKey("people.Author", on_delete="cascade")
+    readers = fields.ManyToMany("people.Author")
+"""
+
+SAME_PLUGIN = """
+class Author(Model):
+    {key} = fields.Text(primary_key=True, max_length=20)
+    name = fields.Text(max_length=100)
+
+class Post(Model):
+    title = fields.Text(max_length=100)
+    author = fields.ForeignKey("Author", on_delete="cascade")
+    readers = fields.ManyToMany("Author")
+"""
+
+
+@pytest.mark.parametrize("where", ["other-plugin", "same-plugin"])
+def test_renaming_the_key_column_of_a_many_to_many_target_keeps_the_links(
+    any_project: Project, scratch_url: str, tmp_path: Path, where: str
+) -> None:
+    """The target's primary-key column renamed (`code` -> `ident`): the junction was dropped
+    and made again (every link lost, refused as destructive) and the foreign key altered.
+    Only the RenameColumn runs; the references follow it on every backend, the schema is a
+    fresh build's, and it goes back."""
+    p = any_project
+    other = where == "other-plugin"
+    prefix = "people_" if other else ""
+
+    def write(key: str) -> str:
+        if other:
+            p.write("people.py", KEYED.format(key=key))
+            return READERS
+        return SAME_PLUGIN.format(key=key)
+
+    if other:
+        p.write_config(plugins=["people"], plugin_modules={"people": "people"})
+    p.models(write("code"))
+    assert p.run("makemigrations").code == 0
+    migrate(p)
+    authors, posts = f"{prefix}author", "post"
+    execute(
+        p.database,
+        f"INSERT INTO {authors} (code, name) VALUES ('a', 'ann'), ('b', 'bob')",
+        f"INSERT INTO {posts} (id, title, author) VALUES (1, 'p', 'a')",
+        "INSERT INTO post_readers (parent_id, child_id) VALUES (1, 'a'), (1, 'b')",
+    )
+    p.models(write("ident"))
+    r = p.run("makemigrations")
+    assert r.code == 0, r
+    ops = [
+        op["kind"]
+        for plugin in (("people", "app") if other else ("app",))
+        for op in p.load_migration(plugin, p.migration_files(plugin)[-1])["operations"]
+    ]
+    assert ops == ["RenameColumn"], r
+    migrate(p)  # nothing destructive
+    assert links_in(p, "post_readers") == [(1, "a"), (1, "b")]
+    assert rows(p.database, f"SELECT ident, name FROM {authors} ORDER BY ident") == [
+        ("a", "ann"),
+        ("b", "bob"),
+    ]
+    assert p.run("checkschema").code == 0
+    assert_clean(p)
+    config = {"plugins": ["people"], "plugin_modules": {"people": "people"}} if other else {}
+    files = {"people.py": KEYED.format(key="ident")} if other else {}
+    fresh = fresh_schema(tmp_path, scratch_url, write("ident"), files, **config)
+    assert schema_dump.dump(p.database) == fresh
+    delete(p, f"DELETE FROM {authors} WHERE ident = 'b'")  # the links' cascade holds
+    assert links_in(p, "post_readers") == [(1, "a")]
+
+    first = "people/0001_create_people_author" if other else "app/0001_initial"
+    migrate(p, first)
+    assert links_in(p, "post_readers") == [(1, "a")]
+    assert rows(p.database, f"SELECT code FROM {authors}") == [("a",)]
+    assert p.run("checkschema").code == 0

@@ -817,3 +817,50 @@ def test_a_foreign_key_to_another_table_still_tells_two_models_apart() -> None:
     before = [model("Tag"), model("Shelf"), model("Post", ref=fields.ForeignKey("Tag"))]
     after = [model("Tag"), model("Shelf"), model("Article", ref=fields.ForeignKey("Shelf"))]
     assert kinds(changes(before, after)) == ["CreateTable", "DropTable"]
+
+
+# -- a renamed primary-key column of a referenced model -------------------------------------
+
+
+def _keyed(key: str, plugin: str = "app") -> type:
+    return model(
+        "Author",
+        _plugin=plugin,
+        **{key: fields.Text(primary_key=True, max_length=20)},
+        name=fields.Text(),
+    )
+
+
+def test_a_renamed_key_column_of_a_target_in_the_same_plugin_is_only_renamed() -> None:
+    def post() -> type:
+        return model(
+            "Post",
+            author=fields.ForeignKey("Author", on_delete="cascade"),
+            readers=fields.ManyToMany("Author"),
+        )
+
+    before = [_keyed("code"), post()]
+    after = [_keyed("ident"), post()]
+    d = changes(before, after)
+    assert d.operations == [ops.RenameColumn(table="author", from_="code", to="ident")]
+    assert d.follows == set()
+    # The state the rename leaves is the new snapshot's: the references follow the key.
+    state = {m.table: m for m in snap(*before).models.values()}
+    assert d.operations[0].apply(state) == {m.table: m for m in snap(*after).models.values()}
+
+
+def test_a_renamed_key_column_of_another_plugins_target_is_followed() -> None:
+    def snaps(key: str) -> dict[str, Snapshot]:
+        post = model(
+            "Post",
+            author=fields.ForeignKey("people.Author", on_delete="cascade"),
+            readers=fields.ManyToMany("people.Author"),
+        )
+        return build_snapshots({"people": [_keyed(key, "people")], "app": [post]})
+
+    before, after = snaps("code"), snaps("ident")
+    people = diff(before["people"], after["people"])
+    assert people.operations == [ops.RenameColumn(table="people_author", from_="code", to="ident")]
+    app = diff(before["app"], after["app"], people.renamed)
+    assert app.operations == []  # no AlterColumn, no DropM2MTable + CreateM2MTable
+    assert app.follows == {"people_author"}  # a migration records it, after the rename

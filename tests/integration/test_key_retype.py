@@ -10,14 +10,12 @@ Every backend now makes the change, keeps every row, key and index, and goes bac
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import schema_dump
 
-from conftest import Project, backend_name, execute, rows, schema_of
+from conftest import Project, backend_name, execute, fresh_schema, rows, schema_of
 
 MODELS = """
 class City(Model):
@@ -222,44 +220,6 @@ class Book(Model):
 """
 
 
-@pytest.fixture
-def scratch_url(db_url: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A second empty database on the backend of ``db_url``, for a fresh build."""
-    backend = backend_name(db_url)
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
-        return
-    name = f"umbral_t_{uuid.uuid4().hex[:12]}"
-    admin = request.getfixturevalue(f"{'postgres' if backend == 'postgres' else 'mysql'}_admin")
-    if backend == "postgres":
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"{db_url.rsplit('/', 1)[0]}/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        return
-    admin.ping()
-    admin.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-    try:
-        yield f"{db_url.rsplit('/', 1)[0]}/{name}"
-    finally:
-        admin.ping()
-        admin.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
-
-
-def _fresh(tmp_path: Path, url: str, models: str) -> schema_dump.Dump:
-    """The schema a fresh database built from ``models`` has."""
-    root = tmp_path / "fresh"
-    root.mkdir()
-    fresh = Project(root, url)
-    fresh.write_config()
-    fresh.models(models)
-    assert fresh.run("makemigrations").code == 0
-    r = fresh.run("migrate")
-    assert r.code == 0, r
-    return schema_dump.dump(url)
-
-
 def test_an_identity_key_becomes_text_and_back(
     any_project: Project, scratch_url: str, tmp_path: Path
 ) -> None:
@@ -294,7 +254,7 @@ def test_an_identity_key_becomes_text_and_back(
         ("2", "b", "None", "1"),
     ]
     migrated = schema_dump.dump(url)
-    fresh = _fresh(
+    fresh = fresh_schema(
         tmp_path, scratch_url, TEXT_KEY.format(key="    id = fields.Text(primary_key=True)\n")
     )
     if backend_name(url) == "sqlite":

@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import ClassVar
 
 from umbral.operations.base import Operation, State, _with_table
-from umbral.schema import M2M, Shim
+from umbral.schema import M2M, Column, Shim
 from umbral.values import frozen
 
 
@@ -85,13 +85,35 @@ class RenameColumn(Operation):
         def ren(group: tuple[str, ...]) -> tuple[str, ...]:
             return tuple(self.to if c == self.from_ else c for c in group)
 
-        return _with_table(
+        new = _with_table(
             state,
             self.table,
             fields=tuple(c.renamed(self.to) if c.name == self.from_ else c for c in model.fields),
             unique_together=tuple(ren(g) for g in model.unique_together),
             indexes=tuple(ren(g) for g in model.indexes),
         )
+        if not any(c.primary_key and c.name == self.from_ for c in model.fields):
+            return new
+        # What refers to the key follows it, as the database's foreign keys do: the key
+        # column of foreign keys and ManyToMany relations to the table.
+        for table, other in list(new.items()):
+            fks = [c for c in other.fields if self._refers(c)]
+            rels = [r for r in other.m2m if (r.target, r.target_column) == (self.table, self.from_)]
+            if fks or rels:
+                new[table] = replace(
+                    other,
+                    fields=tuple(
+                        replace(c, fk_column=self.to) if self._refers(c) else c
+                        for c in other.fields
+                    ),
+                    m2m=tuple(
+                        replace(r, target_column=self.to) if r in rels else r for r in other.m2m
+                    ),
+                )
+        return new
+
+    def _refers(self, col: Column) -> bool:
+        return col.is_fk and (col.fk_target, col.fk_column or "id") == (self.table, self.from_)
 
     def reverse(self, state: State) -> list[Operation]:
         back = RenameColumn(table=self.table, from_=self.to, to=self.from_)
