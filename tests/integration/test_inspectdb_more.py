@@ -746,3 +746,37 @@ def _refused(url: str, statement: str) -> bool:
     except Exception as exc:  # PyMySQL's OperationalError 4025 (CONSTRAINT failed)
         return "constraint" in str(exc).lower()
     return False
+
+
+@pytest.mark.mysql
+def test_mysql_a_type_change_keeps_an_expression_default(mysql_url: str, tmp_path: Path) -> None:
+    """An adopted ``DEFAULT (uuid())`` (the models cannot say it) stays when the column's type
+    changes within its kind (a wider VARCHAR, LONGTEXT, INT to BIGINT): the MODIFY dropped it,
+    and the next insert got NULL. Found by the wide property test's adopted schemas."""
+    p = make_project(tmp_path, mysql_url)
+    execute(
+        mysql_url,
+        "CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, "
+        "token VARCHAR(36) NULL DEFAULT (uuid()), code VARCHAR(36) NULL DEFAULT (uuid()), "
+        "n INT NULL DEFAULT (length(uuid())))",
+    )
+    adopt_config(p)
+    assert p.run("inspectdb", "--output", "legacy").code == 0
+    assert_round_trip(p)
+    text = (p.root / "legacy" / "models.py").read_text()
+    text, k = re.subn(r"(\n    token = fields\.Text\(.*)max_length=36", r"\1max_length=60", text)
+    assert k == 1, text
+    text, k = re.subn(r"(\n    code = fields\.Text\(.*), max_length=36", r"\1", text)
+    assert k == 1, text
+    text, k = re.subn(r"(\n    n = fields\.)Integer\(", r"\1BigInt(", text)
+    assert k == 1, text
+    p.write("legacy/models.py", text)
+    assert p.run("makemigrations").code == 0
+    r = p.run("migrate")
+    assert r.code == 0, r
+    facts = _column_facts(mysql_url, "t")
+    assert [facts[c][0] for c in ("token", "code", "n")] == [
+        "uuid()", "uuid()", "octet_length(uuid())",
+    ], facts  # fmt: skip
+    execute(mysql_url, "INSERT INTO t () VALUES ()")
+    assert None not in rows(mysql_url, "SELECT token, code, n FROM t")[0]

@@ -489,7 +489,12 @@ class MySQLBackend(MySQLConnection):
             or self.default_sql(old) != self.default_sql(new)
             or old.help != new.help
         ):
-            keep = not type_changed and not _has_own_default(old) and not _has_own_default(new)
+            # A default the models do not say (an adopted ``DEFAULT (uuid())``) stays through
+            # a type change that keeps the column's kind (VARCHAR widened, INT to BIGINT); a
+            # change between text and another type (or JSON) leaves it behind, as it was
+            # written for the old type.
+            kind = retyped or (old.storage_type == "Json") != (new.storage_type == "Json")
+            keep = not kind and not _has_own_default(old) and not _has_own_default(new)
             out.append(
                 self.modify_column(
                     op.table, new, retyped=retyped, keep_default=keep, keep_type=not type_changed

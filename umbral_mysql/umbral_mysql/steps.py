@@ -278,9 +278,10 @@ class ModifyColumn(_Resolved):
     column: str
     sql: str
     retyped: bool = False
-    #: The models give the column no default, before or after the change, and its type stays:
-    #: a default the database has (an expression ``inspectdb`` could not adopt, ``uuid()``)
-    #: and its ``ON UPDATE`` are repeated, as the MODIFY would drop them.
+    #: The models give the column no default, before or after the change, and its type stays
+    #: or keeps its kind (text stays text, a number a number): a default the database has (an
+    #: expression ``inspectdb`` could not adopt, ``uuid()``) and its ``ON UPDATE`` are
+    #: repeated, as the MODIFY would drop them.
     keep_default: bool = False
     #: The change leaves the column's type alone: the type the database has replaces the
     #: models' (``type_sql``). An adopted column's type says more than the models can
