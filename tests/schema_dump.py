@@ -2,7 +2,9 @@
 
 ``dump(url)`` reads every table and view of a SQLite, PostgreSQL or MySQL / MariaDB database
 (the connection's current schema or database) into plain tuples: columns (type, nullability,
-default, comment), the primary key, foreign keys with their actions and deferrability, unique
+default, comment, and what else the database keeps of a column that models cannot say: a
+collation other than the table's, a generation expression, MySQL's ``ON UPDATE``), the primary
+key, foreign keys with their actions and deferrability, unique
 constraints and unique indexes, plain indexes with their columns or expressions, sort order and
 predicate, CHECK constraints, and the table comment. Two databases built from the same models
 must dump equal.
@@ -51,7 +53,8 @@ class Check:
 
 @dataclass(frozen=True)
 class Table:
-    columns: tuple[tuple[str, str, bool, str, str], ...]  # name, type, nullable, default, comment
+    #: name, type, nullable, default, comment, extra (``column_extra``'s parts, space-joined).
+    columns: tuple[tuple[str, str, bool, str, str, str], ...]
     pk: tuple[str, ...]
     fks: tuple[Fk, ...]
     indexes: tuple[Index, ...]  # unique constraints are unique indexes here
@@ -100,6 +103,22 @@ def duplicates(d: Dump) -> list[str]:
             seen.pop(("unique", t.pk), None)
         found += [f"{name}: {n} x {kind} {cols}" for (kind, cols), n in seen.items() if n > 1]
     return found
+
+
+def column_extra(
+    collation: str = "", generated: str = "", expression: str = "", on_update: bool = False
+) -> str:
+    """The ``extra`` of a column in a dump: ``collate <name>`` (a collation other than the
+    table's default: MySQL's, or PostgreSQL's other than the type's), ``<virtual|stored> as
+    (<expression>)`` for a generated column, ``on update current_timestamp``."""
+    parts = []
+    if collation:
+        parts.append(f"collate {collation}")
+    if generated:
+        parts.append(f"{generated.lower()} as ({_norm(expression)})")
+    if on_update:
+        parts.append("on update current_timestamp")
+    return " ".join(parts)  # fmt: skip
 
 
 def _norm(sql: str | None) -> str:
@@ -186,7 +205,7 @@ def _sqlite_table(conn: sqlite3.Connection, name: str, sql: str) -> Table:
     q = name.replace('"', '""')
     info = conn.execute(f'PRAGMA table_info("{q}")').fetchall()
     columns = tuple(
-        sorted((r[1], r[2].upper(), not r[3] and not r[5], _norm(r[4]), "") for r in info)
+        sorted((r[1], r[2].upper(), not r[3] and not r[5], _norm(r[4]), "", "") for r in info)
     )
     pk = tuple(r[1] for r in sorted(info, key=lambda r: r[5]) if r[5])
     items = _items(sql)
@@ -314,14 +333,28 @@ def _postgres(url: str) -> Dump:
 def _pg_table(conn: Any, oid: int, comment: str) -> Table:
     cols = conn.execute(
         "SELECT a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull, "
-        "pg_get_expr(d.adbin, d.adrelid), col_description(a.attrelid, a.attnum), a.attidentity "
-        "FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid "
+        "pg_get_expr(d.adbin, d.adrelid), col_description(a.attrelid, a.attnum), a.attidentity, "
+        "a.attgenerated, CASE WHEN a.attcollation <> t.typcollation THEN co.collname END "
+        "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+        "LEFT JOIN pg_collation co ON co.oid = a.attcollation "
+        "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid "
         "AND d.adnum = a.attnum WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped",
         (oid,),
     ).fetchall()
     names = {r[0]: r[1] for r in cols}
     columns = tuple(
-        sorted((r[1], r[2], r[3], "identity" if r[6] else _pg_norm(r[4]), r[5] or "") for r in cols)
+        sorted(
+            (
+                r[1],
+                r[2],
+                r[3],
+                "identity" if r[6] else "" if r[7] else _pg_norm(r[4]),
+                r[5] or "",
+                # A generated column's expression is its pg_attrdef row, not a default.
+                column_extra(r[8] or "", "stored" if r[7] else "", _pg_norm(r[4]) if r[7] else ""),
+            )
+            for r in cols
+        )
     )
     pk: tuple[str, ...] = ()
     fks, checks, indexes = [], [], []
@@ -384,8 +417,9 @@ def _mysql(url: str) -> Dump:
         database = q("SELECT DATABASE()")[0][0]
         mariadb = "mariadb" in q("SELECT VERSION()")[0][0].lower()
         out: Dump = {}
-        for name, kind, comment in q(
-            "SELECT TABLE_NAME, TABLE_TYPE, TABLE_COMMENT FROM information_schema.TABLES "
+        for name, kind, comment, collation in q(
+            "SELECT TABLE_NAME, TABLE_TYPE, TABLE_COMMENT, TABLE_COLLATION "
+            "FROM information_schema.TABLES "
             "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME NOT LIKE 'umbral\\_migration%%' "
             "ORDER BY TABLE_NAME"
         ):
@@ -398,13 +432,13 @@ def _mysql(url: str) -> Dump:
                 # The server qualifies every name with the database's: two databases differ.
                 out[f"view:{name}"] = _norm(sql.replace(f"`{database}`.", ""))
                 continue
-            out[name] = _mysql_table(q, name, comment or "", mariadb)
+            out[name] = _mysql_table(q, name, comment or "", mariadb, collation or "")
         return out
     finally:
         conn.close()
 
 
-def _mysql_table(q: Any, table: str, comment: str, mariadb: bool) -> Table:
+def _mysql_table(q: Any, table: str, comment: str, mariadb: bool, collation: str) -> Table:
     columns = tuple(
         sorted(
             (
@@ -413,10 +447,17 @@ def _mysql_table(q: Any, table: str, comment: str, mariadb: bool) -> Table:
                 nullable == "YES",
                 "identity" if "auto_increment" in extra else _mysql_default(default),
                 col_comment or "",
+                column_extra(
+                    col_collation if col_collation and col_collation != collation else "",
+                    extra.split()[0] if extra.upper().endswith(" GENERATED") else "",
+                    expression or "",
+                    "on update" in extra.lower(),
+                ),
             )
-            for name, kind, nullable, default, extra, col_comment in q(
+            for name, kind, nullable, default, extra, col_comment, col_collation, expression in q(
                 "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, EXTRA, "
-                "COLUMN_COMMENT FROM information_schema.COLUMNS "
+                "COLUMN_COMMENT, COLLATION_NAME, GENERATION_EXPRESSION "
+                "FROM information_schema.COLUMNS "
                 "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
                 table,
             )

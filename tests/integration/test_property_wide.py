@@ -9,8 +9,11 @@ keys without a constraint; ``table=`` and ``plugin=`` moves; views over the chan
 history starts either from nothing or from a schema another tool wrote (raw DDL in Django's,
 Alembic's and Rails' naming conventions: named and hash-named constraints, ``CONSTRAINT ...
 FOREIGN KEY`` clauses, partial, expression and DESC indexes, CHECKs, comments, composite
-uniques; on SQLite, a row whose foreign key points at no row) adopted with ``inspectdb`` +
-``migrate --fake-initial``, and is then evolved by the same change generator.
+uniques; on SQLite, a row whose foreign key points at no row; on PostgreSQL and MariaDB,
+columns of another collation or character set, generated columns, expression defaults and
+MariaDB's ``ON UPDATE CURRENT_TIMESTAMP``) adopted with ``inspectdb`` + ``migrate
+--fake-initial``, and is then evolved by the same change generator; after every step those
+columns still have what the models cannot say (``kept_extras``).
 
 After every step, on SQLite and on PostgreSQL: every row of a surviving table and every value of
 a surviving column is what the change makes of it (ManyToMany links included); a step that drops
@@ -62,6 +65,8 @@ DEFAULTS = {"SmallInt": 1, "Integer": 2, "BigInt": 3, "Real": 1.5, "Double": 2.5
 OTHER_DEFAULTS = {"SmallInt": 4, "Integer": 5, "BigInt": 6, "Real": 3.5, "Double": 4.5,
                   "Text": "e", "Boolean": False}  # fmt: skip
 ACTIONS = ["no_action", "cascade", "restrict", "set_null"]
+#: Adopted date-time columns (MySQL's ON UPDATE timestamps): no change of type or default.
+TIMES = ("Timestamp", "Timestamptz")
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,40 @@ class Col:
     #: An adopted CHECK names it (written for its type: no cast to text, which every
     #: database refuses while the CHECK stands).
     checked: bool = False
+    #: An adopted ``DEFAULT CURRENT_TIMESTAMP`` (inspectdb's ``auto_now_add``).
+    auto_now_add: bool = False
+    #: What an adopted column has that no model can say, which every change must keep
+    #: (``schema_dump.column_extra``; ``kept_extras`` checks it after every step): a collation
+    #: other than the table's, a generation expression (``{src}`` stands for the name of the
+    #: column ``gen_source`` it reads), MySQL's ``ON UPDATE CURRENT_TIMESTAMP``, and an
+    #: expression default (``DEFAULT (uuid())``, as the dump writes it) while the models give
+    #: the column none.
+    collate: str = ""
+    generated: str = ""
+    gen_source: str = ""
+    touch: bool = False
+    db_default: str = ""
+    #: A generated column reads it: never cast (PostgreSQL refuses) nor dropped.
+    feeds: bool = False
+
+    def extra(self, m: Mod) -> str:
+        """This column's ``extra`` in a dump, as the adopted database must keep it."""
+        src = m.col(self.gen_source) if self.gen_source else None
+        expression = self.generated.format(src=src.name) if src else self.generated
+        return " ".join(
+            p
+            for p in (
+                f"collate {self.collate}" if self.collate else "",
+                expression,
+                "on update current_timestamp" if self.touch else "",
+            )
+            if p
+        )
+
+    def plain(self) -> Col:
+        """A column umbral made (not adopted): nothing beyond the models."""
+        return replace(self, collate="", generated="", gen_source="", touch=False,
+                       db_default="", feeds=False)  # fmt: skip
 
     def shape(self) -> tuple:
         """What umbral compares to pair a removed and an added column as a rename."""
@@ -183,9 +222,16 @@ def _new_col(h: History, pick: int) -> Col:
 def _alter(h: History, m: Mod, c: Col, bits: int) -> Col:
     """Several attributes of one column at once: ``bits`` picks which."""
     new = c
+    if c.generated:
+        # A generated column takes no default, and MariaDB's no NOT NULL (umbral refuses
+        # both, saying so); its type is the expression's. Index and comment only.
+        bits &= 8 | 64
+    elif c.type in TIMES:  # an adopted ON UPDATE timestamp: made nullable, indexed, comment
+        bits &= 8 | 64 | (0 if c.nullable else 2)
     if (
         bits & 1
         and c.type in CASTS
+        and not c.feeds
         and not m.in_unique_set(c)
         and not (c.checked and CASTS[c.type] == "Text")
     ):  # a safe cast
@@ -225,8 +271,11 @@ def _alter(h: History, m: Mod, c: Col, bits: int) -> Col:
     if bits & 64:  # help: a column comment on PostgreSQL
         new = replace(new, help=None if new.help else f"about {new.name}")
     if bits & 128 and new.max_length is not None and new.fk is None:
-        # Unbounded: MySQL refused a key of several columns over the LONGTEXT it becomes.
-        new = replace(new, max_length=None)
+        if bits & 64:  # wider, beside the comment (an adopted collation or default stays)
+            new = replace(new, max_length=new.max_length + 20)
+        else:
+            # Unbounded: MySQL refused a key of several columns over the LONGTEXT it becomes.
+            new = replace(new, max_length=None)
     return new
 
 
@@ -271,7 +320,7 @@ def change(h: History, action: int, pick: int) -> None:
             model.plugin = None if model.plugin else "shop"
     elif action == 4:  # add a column
         model.cols.append(_new_col(h, pick // 3))
-    elif action == 5 and col and len(cols) > 1:  # drop a column (with its groups and views)
+    elif action == 5 and col and len(cols) > 1 and not col.feeds:  # drop a column (and more)
         model.cols.pop(i)
         model.unique_together = [g for g in model.unique_together if col.uid not in g]
         model.indexes = [g for g in model.indexes if col.uid not in g]
@@ -335,6 +384,20 @@ def change(h: History, action: int, pick: int) -> None:
         elif col and col.fk is None:
             name = h.fresh("V")
             h.views[name] = View(name, model.name, col.uid)
+    elif action == 15:  # an adopted column with what models cannot say: rename it, or alter it
+        kept = [
+            (m, c)
+            for m in (h.models[n] for n in names)
+            for c in m.cols
+            if c.extra(m) or c.db_default
+        ]
+        if kept:
+            m, c = kept[pick % len(kept)]
+            j = m.cols.index(c)
+            if pick // 5 % 4 == 0:
+                m.cols[j] = replace(c, name=h.fresh("r"))
+            else:
+                m.cols[j] = _alter(h, m, c, pick // 3 + 1)
 
 
 def _renames_adopted_constraint(h: History, cols: list[Col]) -> bool:
@@ -393,6 +456,8 @@ def _field(c: Col) -> Any:
                               unique=c.unique, help=c.help, choices=c.choices)  # fmt: skip
     if c.max_length is not None:
         kw["max_length"] = c.max_length
+    if c.auto_now_add:
+        kw["auto_now_add"] = True
     return getattr(fields, c.type)(**kw)
 
 
@@ -496,7 +561,9 @@ def _literal(db: Db, c: Col, n: int) -> str:
         v = c.choices[n % len(c.choices)]
     else:
         v = {"SmallInt": n % 30000, "Integer": n, "BigInt": n, "Real": n + 0.5,
-             "Double": n + 0.25, "Text": f"v{n}", "Boolean": n % 2 == 0}[c.type]  # fmt: skip
+             "Double": n + 0.25, "Text": f"v{n}", "Boolean": n % 2 == 0}.get(c.type)  # fmt: skip
+    if c.type in TIMES:  # in the past: an ON UPDATE that fires shows
+        return f"'2001-02-03 04:05:{n % 60:02d}'"
     if isinstance(v, bool):
         return ("1" if v else "0") if db.sqlite else ("TRUE" if v else "FALSE")
     if isinstance(v, str):
@@ -512,11 +579,18 @@ def insert_rows(db: Db, h: History) -> None:
         n = next(db.serial)
         names, exprs = [], []
         for k, c in enumerate(m.cols):
+            if c.generated:  # the database computes it
+                continue
             if c.fk:
                 target = h.models[c.fk].db_table
                 names.append(c.name)
                 exprs.append(f'(SELECT max(id) FROM "{target}")')
-            elif m.in_unique_set(c) or (n + k) % 2 == 0 or (not c.nullable and c.default is None):
+            elif (
+                m.in_unique_set(c)
+                or (n + k) % 2 == 0
+                or (not c.nullable and c.default is None)
+                or c.type in TIMES
+            ):
                 names.append(c.name)
                 exprs.append(_literal(db, c, n))
         if names:
@@ -614,14 +688,15 @@ def _pair_renames(old: Mod, m: Mod, after: History, moved: set[str]) -> bool:
             seen = False
         if seen:
             continue
-        if not c.nullable and c.default is None:
+        if (not c.nullable and c.default is None) or c.feeds:
+            # Or a generated column reads it: dropping it would drop (or break) that column.
             m.cols[i] = replace(c, name=prev.name)
             return True
         lost.append(i)
     for i in lost:
         c = m.cols[i]
         new = after.fresh("u")
-        m.cols[i] = replace(c, uid=new)
+        m.cols[i] = replace(c.plain(), uid=new)  # umbral's new column: nothing adopted
         for v in [v for v in after.views.values() if v.col == c.uid]:
             after.views[v.name] = replace(v, col=new)
         # Its groups follow it (they named the old identity, which no column has now).
@@ -665,7 +740,7 @@ def _foreign_only(d: schema_dump.Dump) -> schema_dump.Dump:
                 comment="",
                 fks=tuple(replace(f, deferred=False) for f in t.fks),
                 columns=tuple(
-                    (n, _TEXTS.get(ty, ty), nl, df, "") for n, ty, nl, df, _ in t.columns
+                    (n, _TEXTS.get(ty, ty), nl, df, "", "") for n, ty, nl, df, _, _ in t.columns
                 ),
             )
         out[k] = t
@@ -687,6 +762,41 @@ def compare(migrated: schema_dump.Dump, fresh: schema_dump.Dump, adopted: bool, 
         assert a == b, (schema_dump.difference(a, b), where)
     else:
         assert migrated == fresh, (schema_dump.difference(migrated, fresh), where)
+
+
+def settle_extras(before: History, after: History) -> None:
+    """An adopted expression default lasts while the models give the column no default of
+    their own (one they give replaces it, and removing that one later leaves none)."""
+    for name, m in after.models.items():
+        old = before.models.get(name)
+        for i, c in enumerate(m.cols):
+            prev = old.col(c.uid) if old else None
+            if c.db_default and (c.default is not None or prev is None or prev.default is not None):
+                m.cols[i] = replace(c, db_default="")
+
+
+def kept_extras(h: History, now: schema_dump.Dump, where: Any) -> schema_dump.Dump:
+    """Every column has what the adopted database gave it and no model can say (collation,
+    generation expression, ON UPDATE, expression default), and nothing of that kind where
+    none was adopted; the dump without the expression defaults, for the comparison with a
+    fresh database (which has none)."""
+    out = dict(now)
+    for m in h.models.values():
+        t = now.get(m.db_table)
+        if not isinstance(t, schema_dump.Table):
+            continue
+        by_name = {c.name: c for c in m.cols}
+        columns = []
+        for n, ty, nl, df, cm, extra in t.columns:
+            c = by_name.get(n)
+            want = c.extra(m) if c else ""
+            assert extra == want, (m.db_table, n, extra, want, where)
+            if c is not None and c.db_default:
+                assert df == c.db_default, (m.db_table, n, df, c.db_default, where)
+                df = ""
+            columns.append((n, ty, nl, df, cm, extra))
+        out[m.db_table] = replace(t, columns=tuple(columns))
+    return out
 
 
 @dataclass
@@ -730,6 +840,7 @@ def run_history(
         step(h, changes)
         renames(before, h)
         fit_to_data(h, before, values_before)
+        settle_extras(before, h)
         # A foreign key pointed elsewhere: its values are the user's to clear first.
         retarget = []
         for name, m in h.models.items():
@@ -737,7 +848,9 @@ def run_history(
             for c in m.cols:
                 prev = old.col(c.uid) if old else None
                 if c.fk and prev is not None and prev.fk != c.fk and (name, c.uid) in values_before:
-                    retarget.append(f'UPDATE "{old.db_table}" SET "{prev.name}" = NULL')
+                    # (An ON UPDATE timestamp kept as it is, as a careful user would.)
+                    keep = "".join(f', "{t.name}" = "{t.name}"' for t in old.cols if t.touch)
+                    retarget.append(f'UPDATE "{old.db_table}" SET "{prev.name}" = NULL{keep}')
                     stored = values_before[(name, c.uid)]
                     values_before[(name, c.uid)] = (stored[0], [None] * len(stored[1]))
         if retarget:
@@ -757,7 +870,7 @@ def run_history(
                 assert [_as_python(v, col.type) for v in now] == want, (key, col, where)
         _check_clean(make_app(root, h, url), where)
         now = schema_dump.dump(url)
-        compare(now, fresh_dump(run, h), bool(legacy), where)
+        compare(kept_extras(h, now, where), fresh_dump(run, h), bool(legacy), where)
         h.deferred = {(m, u) for m, u in h.deferred if _still_deferred(h, before, m, u, now, where)}
         insert_rows(db, h)
 
@@ -875,17 +988,50 @@ def legacy_ddl(
         if bits & 128:  # CHECKs, named and not
             cols[2] = '"qty" integer NOT NULL DEFAULT 0 CHECK ("qty" >= 0)'
             extra.append(f'CONSTRAINT "ck_{t}_price" CHECK ("price" IS NULL OR "price" > 0)')
+        # What models cannot say and migrations must keep (not on SQLite, whose rebuild
+        # refuses a generated column): a text column of another collation, a generated
+        # column, an ON UPDATE timestamp (MySQL), an expression default.
+        opts = ""
+        given: list[tuple[str, list[str]]] = []  # more columns the rows give: name, values
+        if bits & 512 and not sqlite:
+            if mysql and pick % 3 == 0:  # case-sensitive under a unique key, in a case-blind table
+                cols.append('"code" varchar(30) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin '
+                            "NULL UNIQUE")  # fmt: skip
+                opts = " DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci"
+            elif mysql:
+                cs = ("latin1 COLLATE latin1_swedish_ci" if pick % 3 == 1
+                      else "utf8mb4 COLLATE utf8mb4_unicode_ci")  # fmt: skip
+                cols.append(f'"code" varchar(30) CHARACTER SET {cs} NULL')
+            else:
+                cols.append('"code" varchar(30) COLLATE "C" NULL' + (" UNIQUE" if pick % 2 else ""))
+            given.append(("code", ["'a'", "'A'"]))
+        if bits & 1024 and not sqlite:
+            kind = "VIRTUAL" if mysql and pick // 2 % 2 else "STORED"
+            gen = f'AS ("qty" * 2) {kind}' if mysql else 'GENERATED ALWAYS AS ("qty" * 2) STORED'
+            cols.append(f'"total" bigint {gen}')
+        if bits & 2048 and mysql:
+            if pick // 4 % 2:
+                cols.append('"changed_at" timestamp(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) '
+                            "ON UPDATE CURRENT_TIMESTAMP(6)")  # fmt: skip
+            else:
+                cols.append('"changed_at" datetime(6) NULL ON UPDATE CURRENT_TIMESTAMP(6)')
+            given.append(("changed_at", ["'2001-02-03 04:05:06'", "'2002-03-04 05:06:07'"]))
+        if bits & 4096 and not sqlite:
+            dflt = "(uuid())" if mysql else "(gen_random_uuid())::text"
+            cols.append(f'"token" varchar(36) NULL DEFAULT {dflt}')
         if bits & 256 and mysql:
             after.append(f"ALTER TABLE \"{t}\" COMMENT = 'made by {conv}'")
             after.append(f'ALTER TABLE "{t}" MODIFY "note" {note} NULL COMMENT \'free text\'')
         elif bits & 256 and not sqlite:  # comments
             after.append(f"COMMENT ON TABLE \"{t}\" IS 'made by {conv}'")
             after.append(f'COMMENT ON COLUMN "{t}"."note" IS \'free text\'')
-        stmts.append(f'CREATE TABLE "{t}" ({", ".join(cols + extra)})')
+        stmts.append(f'CREATE TABLE "{t}" ({", ".join(cols + extra)}){opts}')
         stmts += after
         for r in range(2):
             fk = ', "parent_id"' if bits & 4 and tables else ""
             fkv = f', (SELECT max(id) FROM "{target}")' if fk else ""
+            fk += "".join(f', "{n}"' for n, _ in given)
+            fkv += "".join(f", {v[r]}" for _, v in given)
             data.append(f'INSERT INTO "{t}" ("name", "qty", "note", "price", "big"{fk}) VALUES '
                         f"('n{r}', {r + 1}, {'NULL' if r else repr('x')}, {r + 1.5}, "
                         f"{r}{fkv})")  # fmt: skip
@@ -933,7 +1079,8 @@ def adopt(db: Db, root: Path, url: str, spec: list, known_open: frozenset[str]) 
                     on_delete=getattr(fl, "on_delete", "set_null"),
                     on_update=getattr(fl, "on_update", "no_action"), help=fl.help,
                     choices=fl.choices, max_length=getattr(fl, "max_length", None),
-                    uid=h.fresh("u"), legacy=True)  # fmt: skip
+                    uid=h.fresh("u"), legacy=True,
+                    auto_now_add=getattr(fl, "auto_now_add", False))  # fmt: skip
             assert fl.column_name == attr
             cols.append(c)
             by_name[attr] = c.uid
@@ -952,6 +1099,8 @@ def adopt(db: Db, root: Path, url: str, spec: list, known_open: frozenset[str]) 
             m = by_table[t]
             if fk.deferred:
                 h.deferred |= {(m.name, c.uid) for c in m.cols if (c.name,) == fk.columns}
+        if isinstance(table, schema_dump.Table):
+            _adopted_extras(by_table[t], table)
         if getattr(table, "checks", ()):
             m = by_table[t]
             words = {w for ck in table.checks for w in re.findall(r"\w+", ck.sql)}
@@ -962,12 +1111,39 @@ def adopt(db: Db, root: Path, url: str, spec: list, known_open: frozenset[str]) 
     return h
 
 
+def _adopted_extras(m: Mod, table: schema_dump.Table) -> None:
+    """Record on ``m``'s columns what the dump shows of each beyond the models (``Col.extra``)."""
+    by_name = {c.name: i for i, c in enumerate(m.cols)}
+    for n, _, _, df, _, extra in table.columns:
+        if n not in by_name:
+            continue
+        i = by_name[n]
+        c = m.cols[i]
+        found = re.fullmatch(
+            r"(?:collate (\S+) ?)?((?:virtual|stored) as \(.*\))? ?(on update current_timestamp)?",
+            extra,
+        )
+        assert found, (m.db_table, n, extra)
+        collate, generated, touch = found.groups()
+        source = ""
+        if generated:
+            source = next(o.uid for o in m.cols if re.search(rf"\b{o.name}\b", generated))
+            src = m.cols[next(j for j, o in enumerate(m.cols) if o.uid == source)]
+            generated = re.sub(rf"\b{src.name}\b", "{src}", generated)
+            m.cols[by_name[src.name]] = replace(src, feeds=True)
+            c = m.cols[i]
+        own = df and df != "identity" and c.default is None and not c.auto_now_add
+        m.cols[i] = replace(c, collate=collate or "", generated=generated or "",
+                            gen_source=source, touch=bool(touch),
+                            db_default=df if own and not generated else "")  # fmt: skip
+
+
 # -- the tests ---------------------------------------------------------------------------------
 
-CHANGE = st.tuples(st.integers(0, 14), st.integers(0, 1000))
+CHANGE = st.tuples(st.integers(0, 15), st.integers(0, 1000))
 HISTORIES = st.lists(st.lists(CHANGE, min_size=1, max_size=4), min_size=1, max_size=5)
 LEGACY = st.lists(
-    st.tuples(st.integers(0, 2), st.integers(0, 511), st.integers(0, 1000)), min_size=1, max_size=3
+    st.tuples(st.integers(0, 2), st.integers(0, 8191), st.integers(0, 1000)), min_size=1, max_size=3
 )
 EXAMPLES = (2000 if LONG == "1" else int(LONG)) if LONG.isdigit() and LONG != "0" else 12
 SETTINGS = settings(
@@ -1101,6 +1277,11 @@ RENAME_SELF_REFERENCING = (
      [(10, 0), (7, 0), (11, 0), (6, 0)], [(4, 0), (3, 579)]],
 )  # fmt: skip
 
+#: Found by this test on MariaDB, fixed: an adopted `VARCHAR(36) DEFAULT (uuid())` made
+#: unbounded (LONGTEXT) lost its default: a MODIFY that changed the type repeated no default the
+#: models do not say.
+RETYPED_EXPRESSION_DEFAULT = ([(0, 4096, 0)], [[(7, 383)]])
+
 
 @SETTINGS
 @given(history=HISTORIES)
@@ -1168,6 +1349,7 @@ def test_wide_histories_keep_every_row_on_mysql(tmp_path_factory, mysql_admin, h
 @example(*RENAME_IN_NEW_GROUP)
 @example(*RENAMED_CHOICES)
 @example(*CHECKED_CAST)
+@example(*RETYPED_EXPRESSION_DEFAULT)
 @example([(0, 0, 0), (0, 4, 3)], [[(0, 0)]])  # an adopted NO ACTION key beside umbral's RESTRICT
 @example([(0, 0, 0)], [[(10, 0), (0, 0), (0, 0), (9, 0)], [(0, 0)], [(9, 0), (6, 0), (7, 424)]])
 def test_adopted_schemas_evolve_keeping_every_row_on_mysql(
