@@ -551,11 +551,13 @@ def _generate_m2m(
     when its name changes. A relation to another table is a new relation."""
     old_rels = {n: {r.field: r for r in m.m2m} for n, m in prev_tables.items()}
     creates: list[ops.Operation] = []
+    keys: list[ops.Operation] = []
     kept: list[tuple[M2M, M2M]] = []
     for name in sorted(cur_tables):
         model = cur_tables[name]
         old_name = renames.get(name)
         before = old_rels.get(old_name, {}) if old_name is not None else {}
+        kept_here = len(kept)
         new_rels: list[M2M] = []
         for rel in model.m2m:
             old = before.get(rel.field)
@@ -567,6 +569,7 @@ def _generate_m2m(
             pairs = _field_renames(prev_tables[old_name], model, new_rels, result)
             kept += pairs
             new_rels = [r for r in new_rels if all(r != rel for _, rel in pairs)]
+            keys += _junction_keys(prev_tables[old_name], model, kept[kept_here:])
         for rel in new_rels:
             if model.pk is None:
                 raise UnsupportedChange(f"model `{name}` has a ManyToMany but no primary key")
@@ -587,17 +590,40 @@ def _generate_m2m(
         for old, rel in kept
         if old.table != rel.table
     )
+    result.operations.extend(keys)
     result.operations.extend(creates)
+
+
+def _junction_keys(
+    old_model: ModelState, model: ModelState, kept: list[tuple[M2M, M2M]]
+) -> list[ops.Operation]:
+    """A kept junction's key columns follow a type change of the primary key each holds, as
+    a foreign-key column follows its target (``AlterColumn``): ``parent_id`` the model's own,
+    ``child_id`` the target's (of this plugin or another)."""
+    old_pk, new_pk = old_model.pk, model.pk
+    parent = (old_pk.storage_type, new_pk.storage_type) if old_pk and new_pk else None
+    out: list[ops.Operation] = []
+    for old, rel in kept:
+        changes = [("parent_id", model.table, parent), ("child_id", rel.target,
+                   (old.target_type, rel.target_type))]  # fmt: skip
+        for column, key_table, types in changes:
+            if types is not None and types[0] != types[1]:
+                out.append(
+                    ops.AlterM2MKey(
+                        table=rel.table, column=column, key_table=key_table,
+                        from_=types[0], to=types[1],
+                    )
+                )  # fmt: skip
+    return out
 
 
 def _same_relation(old: M2M, new: M2M) -> bool:
     """The same target table; the junction's name may differ. The key's type may differ
-    too: a primary key widened (``Integer`` to ``BigInt``) keeps its links, and the backend
-    widens the junction's column with the key (``AlterColumn`` of the key). So may the key
-    column's name: the target's primary key can only be renamed (a primary-key flip, or a
-    primary key added to a table, is refused), the junction's columns do not name it
-    (``parent_id``, ``child_id``), and the databases' references follow a column rename as
-    they follow a table rename."""
+    too: a primary key widened (``Integer`` to ``BigInt``) keeps its links, and the junction's
+    column follows the key (``AlterM2MKey``). So may the key column's name: the target's
+    primary key can only be renamed (a primary-key flip, or a primary key added to a table, is
+    refused), the junction's columns do not name it (``parent_id``, ``child_id``), and the
+    databases' references follow a column rename as they follow a table rename."""
     return old.target == new.target
 
 

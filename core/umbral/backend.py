@@ -345,6 +345,13 @@ class Backend:
     def render_drop_m2m_table(self, op: ops.DropM2MTable, ctx: RenderContext) -> list[str]:
         return [f"DROP TABLE {self.quote(op.table)}"]
 
+    def render_alter_m2m_key(self, op: ops.AlterM2MKey, ctx: RenderContext) -> list[str]:
+        """A junction's key column takes the new type of the primary key it holds."""
+        return [
+            f"ALTER TABLE {self.quote(op.table)} ALTER COLUMN {self.quote(op.column)} "
+            f"TYPE {self.TYPES[op.to]}"
+        ]
+
     def render_add_index(self, op: ops.AddIndex, ctx: RenderContext) -> list[str]:
         check = self.unique_check(op.table, op.columns, ctx) if op.unique else []
         return [*check, self.index_sql(op.table, op.columns, op.unique)]
@@ -560,6 +567,7 @@ class Backend:
     FK_NEUTRAL: ClassVar[frozenset[str]] = frozenset({
         "CreateTable", "AddColumn", "DropColumn", "AlterColumn", "RenameTable", "RenameColumn",
         "CreateM2MTable", "AddIndex", "DropIndex", "SetColumnComment", "CreateView", "DropView",
+        "AlterM2MKey",
     })  # fmt: skip
 
     #: The check of deferred constraints at the end of a migration, as its error names it.

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 SCHEMA_KINDS = frozenset({
     "CreateTable", "DropTable", "AddColumn", "DropColumn", "AlterColumn", "RenameTable",
     "RenameColumn", "CreateM2MTable", "DropM2MTable", "AddIndex", "DropIndex",
-    "SetColumnComment", "CreateView", "DropView",
+    "SetColumnComment", "CreateView", "DropView", "AlterM2MKey",
 })  # fmt: skip
 
 

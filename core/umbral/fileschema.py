@@ -282,6 +282,8 @@ OPERATIONS: dict[str, dict[str, Spec]] = {
                        "child_table": NAME, "child_column": NAME,
                        "parent_type?": OneOf(STORAGE_TYPES), "child_type?": OneOf(STORAGE_TYPES)},
     "DropM2MTable": {"table": NAME},
+    "AlterM2MKey": {"table": NAME, "column": OneOf(("parent_id", "child_id")), "key_table": NAME,
+                    "from": OneOf(STORAGE_TYPES), "to": OneOf(STORAGE_TYPES)},
     "AddIndex": {"table": NAME, "columns": Names(), "unique?": BOOL, "concurrent?": BOOL},
     "DropIndex": {"table": NAME, "columns": Names(), "unique?": BOOL, "concurrent?": BOOL},
     "SetColumnComment": {"table": NAME, "column": NAME, "comment?": Str(null=True)},

@@ -220,6 +220,7 @@ _SUFFIXES: dict[str, Callable[[dict[str, Any]], str]] = {
     "AddIndex": lambda d: f"add_index_{d['table']}_{'_'.join(d['columns'])}",
     "DropIndex": lambda d: f"drop_index_{d['table']}_{'_'.join(d['columns'])}",
     "SetColumnComment": lambda d: f"comment_{d['table']}_{d['column']}",
+    "AlterM2MKey": lambda d: f"alter_{d['table']}_{d['column']}",
     "RunSql": lambda d: "run_sql",
     "RunPython": lambda d: "run_python",
 }

@@ -424,6 +424,10 @@ def _create_m2m(op: ops.CreateM2MTable, k: Known, refs: _Refs) -> str | None:
     )
 
 
+def _alter_m2m_key(op: ops.AlterM2MKey, k: Known, refs: _Refs) -> str | None:
+    return _model(k.maybe, op.table, refs.junctions)[1]
+
+
 def _index(op: ops.AddIndex | ops.DropIndex, k: Known, refs: _Refs) -> str | None:
     return _columns(k.maybe, op.table, op.columns, refs.junctions)
 
@@ -438,6 +442,7 @@ _CHECKS: dict[str, Callable[[Any, Known, _Refs], str | None]] = {
     "RenameColumn": _rename_column,
     "RenameTable": _rename_table,
     "CreateM2MTable": _create_m2m,
+    "AlterM2MKey": _alter_m2m_key,
     "AddIndex": _index,
     "DropIndex": _index,
 }

@@ -41,6 +41,7 @@ TAGS = {
     "CreateTable": "CREATE TABLE", "DropTable": "DROP TABLE", "AddColumn": "ADD COL",
     "DropColumn": "DROP COL", "AlterColumn": "ALTER COL", "RenameTable": "RENAME TABLE",
     "RenameColumn": "RENAME COL", "CreateM2MTable": "CREATE M2M", "DropM2MTable": "DROP M2M",
+    "AlterM2MKey": "ALTER M2M",
     "AddIndex": "ADD INDEX", "DropIndex": "DROP INDEX", "SetColumnComment": "COMMENT COL",
     "CreateView": "CREATE VIEW", "DropView": "DROP VIEW", "RunSql": "RUN SQL",
     "CreateCompatShim": "CREATE SHIM", "DropCompatShim": "DROP SHIM",
@@ -123,6 +124,15 @@ def _core_rule(op: ops.Operation) -> Finding:
             "rewritten or locked and old code may not expect the new definition. "
             f"Expand-contract: add a new column, backfill, switch reads, then drop "
             f"`{op.column}`",
+        )
+    if isinstance(op, ops.AlterM2MKey):
+        return Finding(
+            W,
+            tag,
+            f"changes junction column `{op.table}.{op.column}` from {op.from_} to {op.to}, "
+            f"with the primary key of `{op.key_table}` it holds; the junction may be "
+            "rewritten or locked while its links are copied. Expand-contract: widen the key "
+            "while the tables are small, or in a quiet window",
         )
     if isinstance(op, ops.RenameTable | ops.RenameColumn) and op.compat:
         return Finding(

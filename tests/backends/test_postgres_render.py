@@ -316,6 +316,13 @@ CASES: list[tuple[str, ops.Operation, list[str]]] = [
         ['DROP TABLE IF EXISTS "post_tags"'],
     ),
     (
+        "a junction key column follows its primary key",
+        ops.AlterM2MKey(
+            table="post_tags", column="child_id", key_table="tag", from_="Integer", to="BigInt"
+        ),
+        ['ALTER TABLE "post_tags" ALTER COLUMN "child_id" TYPE BIGINT'],
+    ),
+    (
         "add index",
         ops.AddIndex(table="post", columns=("status", "title")),
         ['CREATE INDEX "idx_post_status_title" ON "post" ("status", "title")'],

@@ -42,6 +42,9 @@ SAMPLES: list[ops.Operation] = [
         child_type="Uuid",
     ),
     ops.DropM2MTable(table="post_tags"),
+    ops.AlterM2MKey(
+        table="post_tags", column="child_id", key_table="tag", from_="Integer", to="BigInt"
+    ),
     ops.AddIndex(table="post", columns=("author", "title"), unique=True),
     ops.DropIndex(table="post", columns=("title",)),
     ops.SetColumnComment(table="post", column="title", comment="Shown in lists"),

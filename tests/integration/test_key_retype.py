@@ -150,9 +150,8 @@ def test_a_widened_key_keeps_the_links_of_its_junctions(any_project: Project) ->
     p.models(M2M_MODELS.format(key="BigInt"))
     r = p.run("makemigrations")
     assert r.code == 0, r
-    assert "M2M" not in " ".join(
-        op["kind"] for op in p.load_migration("app", p.migration_files()[-1])["operations"]
-    )
+    kinds = [op["kind"] for op in p.load_migration("app", p.migration_files()[-1])["operations"]]
+    assert not {"CreateM2MTable", "DropM2MTable"} & set(kinds), kinds
     r = p.run("migrate")
     assert r.code == 0, r
     assert rows(url, links) == [(1, 1), (1, 2)]

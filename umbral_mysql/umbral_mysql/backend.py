@@ -353,6 +353,12 @@ class MySQLBackend(MySQLConnection):
         indexes = [RenameIndexes(op.table, tuple(renames), q)] if renames else []
         return [rename, *indexes, *out]
 
+    def render_alter_m2m_key(self, op: ops.AlterM2MKey, ctx: RenderContext) -> list[str]:
+        """Nothing: the primary key's own change (``steps.RetypeReferenced``) gave every
+        column whose foreign key references it, a junction's included, the key's new type
+        before adding the key back (MySQL refuses a key between two integer types)."""
+        return []
+
     def render_create_m2m_table(self, op: ops.CreateM2MTable, ctx: RenderContext) -> list[str]:
         q = self.quote
         ptype = self.sql_type(Column("parent_id", "ForeignKey", fk_type=op.parent_type))

@@ -241,8 +241,9 @@ class PostgresBackend(PostgresConnection):
         return Retype(op.table, op.column, head, tail, self.quote)
 
     def _junction_keys(self, op: ops.AlterColumn, new: Column, ctx: RenderContext) -> list[str]:
-        """The junction columns that hold a primary key whose type changes, given its new
-        type (a key column of a model has its own ``AlterColumn``; a junction's has none)."""
+        """The junction columns of this plugin that hold a primary key whose type changes,
+        given its new type. A file written since junctions follow their keys holds an
+        ``AlterM2MKey`` for each (which then changes nothing); an earlier one relies on this."""
         key_type = self.sql_type(Column("key", new.storage_type))
         out = []
         for model in ctx.state.values():

@@ -265,6 +265,38 @@ class SQLiteBackend(SQLiteConnection):
                 out.append(self.index_sql(op.to, ("child_id",), False))
         return out
 
+    def render_alter_m2m_key(self, op: ops.AlterM2MKey, ctx: RenderContext) -> list[Step]:
+        """SQLite cannot change a column's declared type: the junction is made again under
+        a new name with the new type, its links copied, the old one dropped and the new one
+        renamed to its name, its index made again. No other table references a junction, so
+        foreign-key enforcement may stay on."""
+        from umbral import operations as ops
+
+        found = [
+            (model, rel) for model in ctx.state.values() for rel in model.m2m
+            if rel.table == op.table and model.pk is not None
+        ]  # fmt: skip
+        if not found:
+            raise UnsupportedChange(
+                f"{ctx.migration or 'migration'}: junction table `{op.table}` is not in the "
+                "plugin's schema before this operation, so SQLite cannot rebuild it"
+            )
+        create = ops.CreateM2MTable.of(*found[0])
+        side = "parent_type" if op.column == "parent_id" else "child_type"
+        q, tmp = self.quote, f"_umbral_new_{op.table}"
+        made = self.render_create_m2m_table(replace(create, table=tmp, **{side: op.to}), ctx)
+        keys = f"{q('parent_id')}, {q('child_id')}"
+        return [
+            made[0],
+            f"INSERT INTO {q(tmp)} ({keys}) SELECT {keys} FROM {q(op.table)}",
+            f"DROP TABLE {q(op.table)}",
+            # As a rebuild does: views naming the junction keep pointing at its name.
+            "PRAGMA legacy_alter_table = ON",
+            f"ALTER TABLE {q(tmp)} RENAME TO {q(op.table)}",
+            "PRAGMA legacy_alter_table = OFF",
+            self.index_sql(op.table, ("child_id",), False),
+        ]
+
     def render_rename_column(self, op: ops.RenameColumn, ctx: RenderContext) -> list[Step]:
         out = super().render_rename_column(op, ctx)
         model = ctx.state.get(op.table)

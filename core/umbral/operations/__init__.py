@@ -29,21 +29,27 @@ from umbral.operations.renames import (
     compat_view_name,
 )
 from umbral.operations.state import LazyState, StateThread, apply_all, state_from_snapshot
-from umbral.operations.tables import CreateM2MTable, CreateTable, DropM2MTable, DropTable
+from umbral.operations.tables import (
+    AlterM2MKey,
+    CreateM2MTable,
+    CreateTable,
+    DropM2MTable,
+    DropTable,
+)
 
 OPERATIONS.update({
     cls.kind: cls
     for cls in (
         CreateTable, DropTable, AddColumn, DropColumn, AlterColumn, RenameTable, RenameColumn,
         CreateM2MTable, DropM2MTable, AddIndex, DropIndex, SetColumnComment, CreateView,
-        DropView, RunSql, CreateCompatShim, DropCompatShim, RunPython,
+        DropView, RunSql, CreateCompatShim, DropCompatShim, RunPython, AlterM2MKey,
     )
 })  # fmt: skip
 
 __all__ = [
-    "OPERATIONS", "AddColumn", "AddIndex", "AlterColumn", "CreateCompatShim", "CreateM2MTable",
-    "CreateTable", "CreateView", "DropColumn", "DropCompatShim", "DropIndex", "DropM2MTable",
-    "DropTable", "DropView", "IrreversibleOperation", "LazyState", "Operation", "RenameColumn",
-    "RenameTable", "RunPython", "RunSql", "SetColumnComment", "State", "StateThread",
-    "apply_all", "compat_view_name", "state_from_snapshot",
+    "OPERATIONS", "AddColumn", "AddIndex", "AlterColumn", "AlterM2MKey", "CreateCompatShim",
+    "CreateM2MTable", "CreateTable", "CreateView", "DropColumn", "DropCompatShim", "DropIndex",
+    "DropM2MTable", "DropTable", "DropView", "IrreversibleOperation", "LazyState", "Operation",
+    "RenameColumn", "RenameTable", "RunPython", "RunSql", "SetColumnComment", "State",
+    "StateThread", "apply_all", "compat_view_name", "state_from_snapshot",
 ]  # fmt: skip

@@ -3,6 +3,7 @@ many-to-many field."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ClassVar
 
 from umbral.errors import IrreversibleOperation
@@ -134,3 +135,43 @@ class DropM2MTable(Operation):
                         )
                     ]
         raise IrreversibleOperation(f"junction table {self.table} is not in the state")
+
+
+#: The two key columns of every junction table: the parent's key, and the target's.
+JUNCTION_KEYS = ("parent_id", "child_id")
+
+
+@frozen
+class AlterM2MKey(Operation):
+    """A junction's key column follows the type of the primary key it holds (``key_table``'s):
+    ``parent_id`` the key of the model that owns the ManyToMany, ``child_id`` its target's. The
+    primary key's own ``AlterColumn`` comes first (in the target's plugin, for another
+    plugin's target), as a foreign-key column follows its target."""
+
+    kind: ClassVar[str] = "AlterM2MKey"
+    table: str
+    column: str
+    key_table: str
+    from_: str
+    to: str
+
+    def describe(self) -> str:
+        return f"Alter junction column {self.table}.{self.column} ({self.from_} -> {self.to})"
+
+    def references(self) -> set[str]:
+        return {self.key_table}
+
+    def apply(self, state: State) -> State:
+        if self.column != "child_id":
+            return state  # the parent's key type is its model's primary key's
+        for model in state.values():
+            for rel in model.m2m:
+                if rel.table == self.table:
+                    rels = tuple(
+                        replace(r, target_type=self.to) if r is rel else r for r in model.m2m
+                    )
+                    return _with_table(state, model.table, m2m=rels)
+        return state
+
+    def reverse(self, state: State) -> list[Operation]:
+        return [replace(self, from_=self.to, to=self.from_)]
