@@ -549,7 +549,7 @@ class App:
             differences=compare(promises, live, comments=backend.COLUMN_COMMENTS,
                                 quote=backend.quote, actions_alike=backend.FK_ACTIONS_ALIKE,
                                 integer_keys_alike=backend.INTEGER_KEYS_ALIKE,
-                                drop_named=backend.drop_named_index),
+                                drop_named=backend.drop_named_index, types=backend.TYPES),
             outside=outside(promises, live, recorder.OWN_TABLES),
             live=live,
         )  # fmt: skip

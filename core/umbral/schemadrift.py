@@ -80,6 +80,9 @@ class LiveSchema:
     #: Columns of a type no field type maps (an adopted ``ENUM``, an array): (table, column)
     #: -> the type as the database declares it. They are left out of ``tables``.
     unmapped: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: The key columns of the snapshots' junction tables: (junction, ``parent_id`` or
+    #: ``child_id``) -> the type as the database declares it.
+    junction_keys: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 @record
@@ -131,6 +134,13 @@ def read_live(conn: Connection, owned: set[str], junctions: Collection[str] = ()
     raw, views = read_schema(conn)
     live = LiveSchema(views=set(views), all_tables={t.name for t in raw})
     live.junctions = {t.name for t in raw if t.name in junctions}
+    live.junction_keys = {
+        (t.name, c.name): c.type or ""
+        for t in raw
+        if t.name in junctions
+        for c in t.columns
+        if c.name in ("parent_id", "child_id")
+    }
     mine = [t for t in raw if t.name in owned and t.name not in junctions]
     for t in mine:
         # Models written by hand may adopt such a column: compared by name only (the check
@@ -197,13 +207,16 @@ def compare(
     actions_alike: Mapping[str, str] | None = None,
     integer_keys_alike: bool = False,
     drop_named: DropNamed | None = None,
+    types: Mapping[str, str] | None = None,
 ) -> list[Difference]:
     """Every difference between the promises and the live schema, plugin by plugin.
     ``comments``: whether the backend stores column comments; ``quote`` quotes an identifier
     (for dropping an index that has a name other than umbral's); ``actions_alike``: foreign-key
     actions the database does not tell apart (``Backend.FK_ACTIONS_ALIKE``);
     ``integer_keys_alike``: ``Backend.INTEGER_KEYS_ALIKE``; ``drop_named``: what drops an index
-    under a name other than umbral's (``Backend.drop_named_index``; default ``DROP INDEX``)."""
+    under a name other than umbral's (``Backend.drop_named_index``; default ``DROP INDEX``);
+    ``types``: the SQL type the backend declares for each field type (``Backend.TYPES``),
+    against which a junction's key columns are compared (without it, they are not)."""
     if drop_named is None:
         drop_named = lambda _t, _c, _u, name: ops.RunSql(sql=f"DROP INDEX {quote(name)}")  # noqa: E731
     out: list[Difference] = []
@@ -235,12 +248,60 @@ def compare(
                             (ops.CreateM2MTable.of(by_table[m.table], rel),),
                         )
                     )  # fmt: skip
+        if types is not None:
+            out += _junction_keys(p, tables, live, types, integer_keys_alike)
         for m in models:
             if m.view is not None and m.table not in live.views:
                 out.append(
                     Difference(
                         p.plugin, "-", f"view {m.table} (in {p.migration}, not in the database)",
                         (ops.CreateView(name=m.table, sql=m.view),),
+                    )
+                )  # fmt: skip
+    return out
+
+
+def _junction_keys(
+    p: Promise,
+    tables: list[ModelState],
+    live: LiveSchema,
+    types: Mapping[str, str],
+    integer_keys: bool,
+) -> list[Difference]:
+    """Each junction key column whose type is not the type of the primary key it holds (the
+    parent's, or the target's), as the backend declares that type; ``integer_keys``: any
+    integer type is any other (``Backend.INTEGER_KEYS_ALIKE``)."""
+    from umbral.inspect.reader import map_type
+
+    def spelled(declared: str) -> Any:
+        return map_type(declared) or " ".join(declared.lower().split())
+
+    out: list[Difference] = []
+    for m in tables:
+        pk = m.pk
+        if pk is None:
+            continue
+        for rel in m.m2m:
+            keys = (("parent_id", m.table, pk.storage_type), ("child_id", rel.target,
+                    rel.target_type))  # fmt: skip
+            for column, key_table, want in keys:
+                declared = live.junction_keys.get((rel.table, column))
+                if declared is None or want not in types:
+                    continue
+                found, promised = spelled(declared), spelled(types[want])
+                if found == promised:
+                    continue
+                have = found[0] if isinstance(found, tuple) else None
+                if integer_keys and want in INTEGER_TYPES and have in INTEGER_TYPES:
+                    continue
+                out.append(
+                    Difference(
+                        p.plugin, "~",
+                        f"{rel.table}.{column}: type {want} in {p.migration} (the type of "
+                        f"{key_table}'s primary key), {declared or '(no declared type)'} in "
+                        "the database",
+                        (ops.AlterM2MKey(table=rel.table, column=column, key_table=key_table,
+                                         from_=have if have in types else want, to=want),),
                     )
                 )  # fmt: skip
     return out

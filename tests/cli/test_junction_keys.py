@@ -4,7 +4,8 @@
 followed it, but the junction's ``child_id`` (a target of another plugin) or ``parent_id`` and
 ``child_id`` (models of one plugin, on SQLite) kept the old type: on PostgreSQL a key past
 INT's range could not be linked, and the migrated schema differed from a database built from
-the same files, with no drift said."""
+the same files, with no drift said. ``checkschema`` now compares a junction's key columns too.
+"""
 
 from __future__ import annotations
 
@@ -183,3 +184,32 @@ def test_a_junction_within_one_plugin_follows_both_keys(
     else:
         execute(url, f"DELETE FROM tag WHERE id = {BIG}")
     assert rows(url, links) == [(1, 1), (1, 2)]
+
+
+@pytest.mark.postgres
+def test_a_junction_key_narrower_than_its_key_is_drift_with_a_repair(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """A junction altered by hand (or left narrow by a migration made before its key columns
+    followed the key) showed no drift."""
+    import psycopg
+
+    from conftest import _libpq, make_project
+
+    p = make_project(tmp_path, postgres_url)
+    _cross_plugin(p, "BigInt")
+    assert p.run("makemigrations").code == 0
+    assert p.run("migrate").code == 0
+    execute(postgres_url, "ALTER TABLE post_readers ALTER COLUMN child_id TYPE integer")
+    r = p.run("checkschema")
+    assert r.code == 1, r
+    first = p.migration_files()[0].removesuffix(".json")
+    assert (
+        f"~ post_readers.child_id: type BigInt in app/{first} (the type of people_author's "
+        "primary key), integer in the database"
+    ) in r.out_lines, r
+    sql = p.run("checkschema", "--sql")
+    assert 'ALTER TABLE "post_readers" ALTER COLUMN "child_id" TYPE BIGINT' in sql.stdout, sql
+    with psycopg.connect(_libpq(postgres_url), autocommit=True) as conn:
+        conn.execute(sql.stdout)
+    assert p.run("checkschema").code == 0
