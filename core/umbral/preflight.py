@@ -232,8 +232,9 @@ class Found:
 #: What changes no table's rows and no column: the rest of the migration finds them as before.
 _NEUTRAL = (ops.AddIndex, ops.DropIndex, ops.CreateView, ops.DropView, ops.CreateCompatShim,
             ops.DropCompatShim)  # fmt: skip
-#: What creates or drops a table (a renamed one is both).
-_TABLES = (ops.CreateTable, ops.DropTable, ops.CreateM2MTable, ops.DropM2MTable)
+#: What creates or drops a table (a renamed one is both; a junction whose key column follows
+#: its key is made again on SQLite).
+_TABLES = (ops.CreateTable, ops.DropTable, ops.CreateM2MTable, ops.DropM2MTable, ops.AlterM2MKey)
 #: What changes one column (a renamed one is two).
 _COLUMNS = (ops.AddColumn, ops.DropColumn, ops.AlterColumn, ops.SetColumnComment)
 
