@@ -602,11 +602,18 @@ def _fk_order(models: list[ModelState]) -> list[ModelState]:
 
 def live_state(live: LiveSchema, promises: Iterable[Promise]) -> dict[str, ModelState]:
     """The live tables as a renderer's table state, named as the snapshots name them."""
-    names = {m.table: m.name for p in promises for m in p.snapshot.models.values()}
-    return {
-        table: replace(model, name=names.get(table, model.name))
-        for table, model in live.tables.items()
-    }
+    promised = {m.table: m for p in promises for m in p.snapshot.models.values()}
+    out = {}
+    for table, model in live.tables.items():
+        want = promised.get(table)
+        if want is None:
+            out[table] = model
+            continue
+        # The junctions the database has, as the snapshot relates them (the planner reads
+        # none): a junction's repair finds its two ends here.
+        rels = tuple(rel for rel in want.m2m if rel.table in live.junctions)
+        out[table] = replace(model, name=want.name, m2m=rels)
+    return out
 
 
 def by_plugin(differences: Iterable[Difference]) -> Mapping[str, list[Difference]]:

@@ -213,3 +213,48 @@ def test_a_junction_key_narrower_than_its_key_is_drift_with_a_repair(
     with psycopg.connect(_libpq(postgres_url), autocommit=True) as conn:
         conn.execute(sql.stdout)
     assert p.run("checkschema").code == 0
+
+
+def test_a_junction_key_of_another_type_is_drift_repaired_on_sqlite(project: Project) -> None:
+    """SQLite reads any integer type as any other, but not a key of another kind: the repair
+    makes the junction again with its key's type, its links kept (the repair had no junction
+    to find in the live tables, and could not be rendered)."""
+    import sqlite3
+
+    from conftest import sqlite_path
+
+    p, url = project, project.database
+    p.write_config(plugins=["people"], plugin_modules={"people": "people"})
+    p.write("people.py", PEOPLE.format(key="Uuid"))
+    p.models(POSTS.format(key="BigInt"))
+    assert p.run("makemigrations").code == 0
+    assert p.run("migrate").code == 0
+    execute(
+        url,
+        "INSERT INTO people_author (code, name) VALUES ('u1', 'a')",
+        "INSERT INTO post (id, title, author) VALUES (1, 'p', 'u1')",
+        "INSERT INTO post_readers (parent_id, child_id) VALUES (1, 'u1')",
+        "ALTER TABLE post_readers RENAME TO old_readers",
+        "CREATE TABLE post_readers (parent_id BIGINT NOT NULL REFERENCES post (id) ON DELETE "
+        "CASCADE, child_id TEXT NOT NULL REFERENCES people_author (code) ON DELETE CASCADE, "
+        "PRIMARY KEY (parent_id, child_id))",
+        "INSERT INTO post_readers SELECT * FROM old_readers",
+        "DROP TABLE old_readers",
+        "CREATE INDEX idx_post_readers_child_id ON post_readers (child_id)",
+    )
+    r = p.run("checkschema")
+    assert r.code == 1, r
+    first = p.migration_files()[0].removesuffix(".json")
+    assert r.out_lines[1] == (
+        f"~ post_readers.child_id: type Uuid in app/{first} (the type of people_author's "
+        "primary key), TEXT in the database"
+    ), r
+    sql = p.run("checkschema", "--sql")
+    assert "UUID NOT NULL" in sql.stdout, sql
+    conn = sqlite3.connect(sqlite_path(url))
+    try:
+        conn.executescript(sql.stdout)
+    finally:
+        conn.close()
+    assert p.run("checkschema").code == 0
+    assert rows(url, "SELECT parent_id, child_id FROM post_readers") == [(1, "u1")]
