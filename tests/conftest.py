@@ -178,9 +178,9 @@ def postgres_admin() -> Iterator[Any]:
     conn.close()
 
 
-@pytest.fixture
-def postgres_url(postgres_admin: Any) -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+def new_postgres_database(postgres_admin: Any) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database's URL, dropped when the generator ends (for
+    fixtures: ``yield from``)."""
     name = f"umbral_t_{uuid.uuid4().hex[:12]}"
     postgres_admin.execute(f'CREATE DATABASE "{name}"')
     base = _libpq(POSTGRES_URL).rsplit("/", 1)[0]
@@ -188,6 +188,12 @@ def postgres_url(postgres_admin: Any) -> Iterator[str]:
         yield f"{base}/{name}"
     finally:
         postgres_admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_url(postgres_admin: Any) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    yield from new_postgres_database(postgres_admin)
 
 
 def _mysql_connect(url: str, **kwargs: Any) -> Any:
@@ -240,9 +246,9 @@ def mysql_admin() -> Iterator[Any]:
     conn.close()
 
 
-@pytest.fixture
-def mysql_url(mysql_admin: Any) -> Iterator[str]:
-    """A fresh, empty MySQL / MariaDB database for one test, dropped afterwards."""
+def new_mysql_database(mysql_admin: Any) -> Iterator[str]:
+    """A fresh, empty MySQL / MariaDB database's URL, dropped when the generator ends (for
+    fixtures: ``yield from``)."""
     name = f"umbral_t_{uuid.uuid4().hex[:12]}"
     mysql_admin.ping()
     mysql_admin.cursor().execute(
@@ -253,6 +259,12 @@ def mysql_url(mysql_admin: Any) -> Iterator[str]:
     finally:
         mysql_admin.ping()
         mysql_admin.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+@pytest.fixture
+def mysql_url(mysql_admin: Any) -> Iterator[str]:
+    """A fresh, empty MySQL / MariaDB database for one test, dropped afterwards."""
+    yield from new_mysql_database(mysql_admin)
 
 
 #: A project-local plugin module ``shop`` with one model, ``Item`` (table ``shop_item``), for
@@ -321,22 +333,11 @@ def scratch_url(db_url: str, request: pytest.FixtureRequest, tmp_path: Path) -> 
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
         return
-    name = f"umbral_t_{uuid.uuid4().hex[:12]}"
-    admin = request.getfixturevalue(f"{'postgres' if backend == 'postgres' else 'mysql'}_admin")
+    admin = request.getfixturevalue(f"{backend}_admin")
     if backend == "postgres":
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"{db_url.rsplit('/', 1)[0]}/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        return
-    admin.ping()
-    admin.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-    try:
-        yield f"{db_url.rsplit('/', 1)[0]}/{name}"
-    finally:
-        admin.ping()
-        admin.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+        yield from new_postgres_database(admin)
+    else:
+        yield from new_mysql_database(admin)
 
 
 def fresh_schema(

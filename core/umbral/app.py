@@ -549,7 +549,8 @@ class App:
             differences=compare(promises, live, comments=backend.COLUMN_COMMENTS,
                                 quote=backend.quote, actions_alike=backend.FK_ACTIONS_ALIKE,
                                 integer_keys_alike=backend.INTEGER_KEYS_ALIKE,
-                                drop_named=backend.drop_named_index, types=backend.TYPES),
+                                drop_named=backend.drop_named_index,
+                                types=_key_types(backend)),
             outside=outside(promises, live, recorder.OWN_TABLES),
             live=live,
         )  # fmt: skip
@@ -713,6 +714,20 @@ class App:
             if e.state in waiting and e.migration is not None
         }
         return [m for m in graph.order() if m.key in keys]
+
+
+def _key_types(backend: Backend) -> dict[str, str]:
+    """The SQL type the backend declares for a column holding a key of each field type (a
+    junction's ``parent_id`` / ``child_id``: MySQL's for a ``Text`` key is a ``VARCHAR``)."""
+    from umbral.schema import Column
+
+    out = {}
+    for storage in backend.TYPES:
+        try:
+            out[storage] = backend.sql_type(Column("key", "ForeignKey", fk_type=storage))
+        except (KeyError, ValueError):
+            continue
+    return out
 
 
 def _promises(

@@ -291,6 +291,12 @@ def _junction_keys(
                 found, promised = spelled(declared), spelled(types[want])
                 if found == promised:
                     continue
+                if (
+                    isinstance(found, tuple)
+                    and isinstance(promised, tuple)
+                    and found[0] == promised[0]
+                ):
+                    continue  # one field type, another length (MySQL: a text key's size)
                 have = found[0] if isinstance(found, tuple) else None
                 if integer_keys and want in INTEGER_TYPES and have in INTEGER_TYPES:
                     continue

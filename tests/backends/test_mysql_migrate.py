@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,14 @@ import pytest
 from pg_helpers import write_migration as write
 from schema_dump import dump
 
-from conftest import MYSQL_URL, Project, _mysql_connect, execute, make_project, rows
+from conftest import (
+    Project,
+    _mysql_connect,
+    execute,
+    make_project,
+    new_mysql_database,
+    rows,
+)
 from umbral import operations as ops
 from umbral.schema import Column as C
 from umbral_mysql.connection import lock_name
@@ -319,16 +325,7 @@ def test_a_run_time_step_runs_what_it_found_and_a_failure_names_that_statement(
 @pytest.fixture
 def fresh_mysql_url(mysql_admin: Any) -> Iterator[str]:
     """A second empty database, for the schema a run from scratch makes."""
-    name = f"umbral_t_{uuid.uuid4().hex[:12]}"
-    mysql_admin.ping()
-    mysql_admin.cursor().execute(
-        f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
-    )
-    try:
-        yield f"{MYSQL_URL.rsplit('/', 1)[0]}/{name}"
-    finally:
-        mysql_admin.ping()
-        mysql_admin.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+    yield from new_mysql_database(mysql_admin)
 
 
 PEOPLE = """

@@ -9,15 +9,12 @@ the same files, with no drift said. ``checkschema`` now compares a junction's ke
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from schema_dump import dump
 
-from conftest import MYSQL_URL, POSTGRES_URL, Project, backend_name, execute, rows
+from conftest import Project, backend_name, execute, rows
 
 BIG = 3000000000
 
@@ -54,32 +51,6 @@ class Item(Model):
 """
 
 
-@pytest.fixture
-def fresh_url(db_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A second empty database on ``db_url``'s backend, dropped afterwards."""
-    backend = backend_name(db_url)
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
-        return
-    name = f"umbral_t_{uuid.uuid4().hex[:12]}"
-    admin: Any = request.getfixturevalue(f"{backend}_admin")
-    if backend == "mysql":
-        admin.ping()
-        charset = "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
-        admin.cursor().execute(f"CREATE DATABASE `{name}` {charset}")
-        try:
-            yield f"{MYSQL_URL.rsplit('/', 1)[0]}/{name}"
-        finally:
-            admin.ping()
-            admin.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
-        return
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def _cross_plugin(p: Project, key: str) -> None:
     p.write_config(plugins=["people"], plugin_modules={"people": "people"})
     p.write("people.py", PEOPLE.format(key=key))
@@ -97,7 +68,7 @@ def _same_as_fresh(p: Project, url: str, fresh: str, junction: str) -> None:
 
 
 def test_a_junction_to_another_plugins_key_follows_its_widening(
-    any_project: Project, fresh_url: str
+    any_project: Project, scratch_url: str
 ) -> None:
     p, url = any_project, any_project.database
     _cross_plugin(p, "Integer")
@@ -120,7 +91,7 @@ def test_a_junction_to_another_plugins_key_follows_its_widening(
     assert r.code == 0, r
     assert rows(url, links) == [(1, 1), (1, 2)]
     assert p.run("checkschema").code == 0
-    _same_as_fresh(p, url, fresh_url, "post_readers")
+    _same_as_fresh(p, url, scratch_url, "post_readers")
     # A key past INT's range is linked (PostgreSQL: "integer out of range" before).
     execute(
         url,
@@ -142,7 +113,7 @@ def test_a_junction_to_another_plugins_key_follows_its_widening(
 
 
 def test_a_junction_within_one_plugin_follows_both_keys(
-    any_project: Project, fresh_url: str
+    any_project: Project, scratch_url: str
 ) -> None:
     p, url = any_project, any_project.database
     p.models(TAGS.format(key="Integer"))
@@ -167,7 +138,7 @@ def test_a_junction_within_one_plugin_follows_both_keys(
     assert r.code == 0, r
     assert rows(url, links) == [(1, 1), (1, 2)]
     assert p.run("checkschema").code == 0
-    _same_as_fresh(p, url, fresh_url, "item_tags")
+    _same_as_fresh(p, url, scratch_url, "item_tags")
     execute(
         url,
         f"INSERT INTO tag (id, name) VALUES ({BIG}, 'c')",

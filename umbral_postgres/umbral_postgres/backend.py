@@ -137,6 +137,15 @@ class PostgresBackend(PostgresConnection):
     def render_drop_m2m_table(self, op: ops.DropM2MTable, ctx: RenderContext) -> list[str]:
         return [f"DROP TABLE IF EXISTS {self.quote(op.table)}"]
 
+    def render_alter_m2m_key(self, op: ops.AlterM2MKey, ctx: RenderContext) -> list[str]:
+        # A key retyped across type families (BIGINT to TEXT) takes every column referencing
+        # it along in its own change, a junction's included, both ways
+        # (``retype_referenced_key_sql``): done again here, un-applying would narrow the
+        # junction while its key is still of the other family, which a foreign key refuses.
+        if _family(self.TYPES[op.from_]) != _family(self.TYPES[op.to]):
+            return []
+        return super().render_alter_m2m_key(op, ctx)
+
     def render_add_column(self, op: ops.AddColumn, ctx: RenderContext) -> list[str]:
         out = super().render_add_column(op, ctx)
         if op.column.help:
