@@ -153,6 +153,40 @@ def test_a_junction_within_one_plugin_follows_both_keys(
     assert rows(url, links) == [(1, 1), (1, 2)]
 
 
+def test_a_rebuilt_sqlite_junction_keeps_its_trigger_and_hand_made_index(
+    project: Project,
+) -> None:
+    """SQLite rebuilds a junction to change its key's type, as it rebuilds a table: a trigger
+    and an index added by hand on the junction are made again after the swap (they were
+    dropped with the old junction)."""
+    p, url = project, project.database
+    p.models(TAGS.format(key="Integer"))
+    assert p.run("makemigrations").code == 0
+    assert p.run("migrate").code == 0
+    execute(
+        url,
+        "CREATE TABLE tag_log (tag INTEGER)",
+        "CREATE TRIGGER item_tags_log AFTER INSERT ON item_tags "
+        "BEGIN INSERT INTO tag_log VALUES (new.child_id); END",
+        "CREATE INDEX item_tags_both ON item_tags (child_id, parent_id)",
+        "INSERT INTO tag (id, name) VALUES (1, 'a')",
+        "INSERT INTO item (id) VALUES (1)",
+        "INSERT INTO item_tags (parent_id, child_id) VALUES (1, 1)",
+    )
+    p.models(TAGS.format(key="BigInt"))
+    assert p.run("makemigrations").code == 0
+    r = p.run("migrate")
+    assert r.code == 0, r
+    assert rows(url, "SELECT name FROM sqlite_master WHERE tbl_name = 'item_tags' ORDER BY 1") == [
+        ("idx_item_tags_child_id",), ("item_tags",), ("item_tags_both",), ("item_tags_log",),
+        ("sqlite_autoindex_item_tags_1",),
+    ]  # fmt: skip
+    execute(url, f"INSERT INTO tag (id, name) VALUES ({BIG}, 'b')",
+            f"INSERT INTO item_tags (parent_id, child_id) VALUES (1, {BIG})")  # fmt: skip
+    assert rows(url, "SELECT tag FROM tag_log ORDER BY 1") == [(1,), (BIG,)]
+    assert p.run("checkschema").code == 0
+
+
 @pytest.mark.postgres
 def test_a_junction_key_narrower_than_its_key_is_drift_with_a_repair(
     postgres_url: str, tmp_path: Path

@@ -17,7 +17,7 @@ write lock and the checks before a commit are in ``connection``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -266,11 +266,11 @@ class SQLiteBackend(SQLiteConnection):
         return out
 
     def render_alter_m2m_key(self, op: ops.AlterM2MKey, ctx: RenderContext) -> list[Step]:
-        """SQLite cannot change a column's declared type: the junction is made again under
-        a new name with the new type, its links copied, the old one dropped and the new one
-        renamed to its name, its index made again. No other table references a junction, so
-        foreign-key enforcement may stay on."""
+        """SQLite cannot change a column's declared type: the junction is rebuilt as a table
+        is (``steps.Rebuild``), so a trigger or hand-made index on it is kept too. No other
+        table references a junction, so foreign-key enforcement may stay on."""
         from umbral import operations as ops
+        from umbral_sqlite.steps import Rebuild
 
         found = [
             (model, rel) for model in ctx.state.values() for rel in model.m2m
@@ -281,21 +281,16 @@ class SQLiteBackend(SQLiteConnection):
                 f"{ctx.migration or 'migration'}: junction table `{op.table}` is not in the "
                 "plugin's schema before this operation, so SQLite cannot rebuild it"
             )
-        create = ops.CreateM2MTable.of(*found[0])
+        before = ops.CreateM2MTable.of(*found[0])
         side = "parent_type" if op.column == "parent_id" else "child_type"
-        q, tmp = self.quote, f"_umbral_new_{op.table}"
-        made = self.render_create_m2m_table(replace(create, table=tmp, **{side: op.to}), ctx)
+        q, table, tmp = self.quote, op.table, f"_umbral_new_{op.table}"
+        expected, index = self.render_create_m2m_table(before, ctx)
+        create = self.render_create_m2m_table(replace(before, table=tmp, **{side: op.to}), ctx)[0]
         keys = f"{q('parent_id')}, {q('child_id')}"
-        return [
-            made[0],
-            f"INSERT INTO {q(tmp)} ({keys}) SELECT {keys} FROM {q(op.table)}",
-            f"DROP TABLE {q(op.table)}",
-            # As a rebuild does: views naming the junction keep pointing at its name.
-            "PRAGMA legacy_alter_table = ON",
-            f"ALTER TABLE {q(tmp)} RENAME TO {q(op.table)}",
-            "PRAGMA legacy_alter_table = OFF",
-            self.index_sql(op.table, ("child_id",), False),
-        ]
+        swap = self._swap(table, tmp, (index,))
+        copy = f"INSERT INTO {q(tmp)} ({keys}) SELECT {keys} FROM {q(table)}"
+        copy_all = f"INSERT INTO {q(tmp)} SELECT * FROM {q(table)}"
+        return [Rebuild(table, create, copy, (), swap, expected, (index,), copy_all)]
 
     def render_rename_column(self, op: ops.RenameColumn, ctx: RenderContext) -> list[Step]:
         out = super().render_rename_column(op, ctx)
@@ -395,15 +390,7 @@ class SQLiteBackend(SQLiteConnection):
         if [c.name for c in new.fields] == [c.name for c in old.fields] and targets == exprs:
             # The same columns in the same order, copied as they are (``CopyAll``).
             copy_all = f"INSERT INTO {q(tmp)} SELECT * FROM {q(table)}"
-        swap = (
-            f"DROP TABLE {q(table)}",
-            # Legacy mode renames without re-parsing views and triggers that name the table
-            # we just dropped; they keep pointing at the name, which is back after the rename.
-            "PRAGMA legacy_alter_table = ON",
-            f"ALTER TABLE {q(tmp)} RENAME TO {q(table)}",
-            "PRAGMA legacy_alter_table = OFF",
-            *self.table_indexes_sql(new),
-        )
+        swap = self._swap(table, tmp, self.table_indexes_sql(new))
         # DROP TABLE takes the table's triggers and hand-made indexes with it: the swap reads
         # them just before and re-creates them after (``KeepTriggersAndIndexes``). The indexes
         # the models had before: one the table has under another name (adopted by inspectdb)
@@ -413,6 +400,19 @@ class SQLiteBackend(SQLiteConnection):
         from umbral_sqlite.steps import Rebuild
 
         return [Rebuild(table, create, copy, counter, swap, expected, modelled, copy_all, instead)]
+
+    def _swap(self, table: str, tmp: str, indexes: Iterable[str]) -> tuple[str, ...]:
+        """Drop ``table``, rename ``tmp`` to its name and make its indexes."""
+        q = self.quote
+        return (
+            f"DROP TABLE {q(table)}",
+            # Legacy mode renames without re-parsing views and triggers that name the table
+            # we just dropped; they keep pointing at the name, which is back after the rename.
+            "PRAGMA legacy_alter_table = ON",
+            f"ALTER TABLE {q(tmp)} RENAME TO {q(table)}",
+            "PRAGMA legacy_alter_table = OFF",
+            *indexes,
+        )
 
     def _carry_counter_sql(
         self, old: ModelState, new: ModelState, table: str, tmp: str
