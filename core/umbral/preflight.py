@@ -26,9 +26,10 @@ looked at: the database is then as its completed statements left it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from umbral import operations as ops
 from umbral.errors import CannotApply, UnsupportedChange
@@ -40,8 +41,47 @@ if TYPE_CHECKING:
     from umbral.backend import Backend
 
 
+class _Kept:
+    """Plain data kept with a migration's rendering (``umbral.sqlcache``), as JSON: ``SHAPE``
+    says, field by field, what a well-formed value read back is."""
+
+    SHAPE: ClassVar[dict[str, Callable[[Any], bool]]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """As JSON gives it back: a tuple as a list."""
+        data = dataclasses.asdict(self)  # type: ignore[call-overload]
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+
+    @classmethod
+    def well_formed(cls, data: Any) -> bool:
+        """Whether ``data`` is a ``to_dict`` of one, read back from JSON."""
+        return (
+            isinstance(data, dict)
+            and data.keys() == cls.SHAPE.keys()
+            and all(ok(data[name]) for name, ok in cls.SHAPE.items())
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        # JSON gives a list where the field holds a tuple.
+        tuples = {f.name for f in dataclasses.fields(cls) if str(f.type).startswith("tuple")}  # type: ignore[arg-type]
+        return cls(**{k: tuple(v) if k in tuples else v for k, v in data.items()})
+
+
+def _is_str(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_any(value: Any) -> bool:
+    return True
+
+
 @frozen
-class SameValue:
+class SameValue(_Kept):
     """Operation ``index`` (``kind``) makes ``columns`` of ``table`` unique, and every row the
     table holds when the migration starts gets one value in them: ``source`` says which
     (``default``, ``backfill`` or ``auto_now``, with ``value``), ``added_by`` the operation
@@ -55,36 +95,15 @@ class SameValue:
     value: Any = None
     added_by: int | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "kind": self.kind,
-            "table": self.table,
-            "columns": list(self.columns),
-            "source": self.source,
-            "value": self.value,
-            "added_by": self.added_by,
-        }
-
-    @staticmethod
-    def well_formed(data: Any) -> bool:
-        """Whether ``data`` is a ``to_dict`` of one (a kept rendering, ``umbral.sqlcache``)."""
-        if not isinstance(data, dict) or data.keys() != _SAME_VALUE_KEYS:
-            return False
-        added = data["added_by"]
-        return (
-            isinstance(data["index"], int)
-            and (added is None or isinstance(added, int))
-            and isinstance(data["kind"], str)
-            and isinstance(data["table"], str)
-            and isinstance(data["columns"], list)
-            and all(isinstance(c, str) for c in data["columns"])
-            and data["source"] in ("default", "backfill", "auto_now")
-        )
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SameValue:
-        return cls(**{**data, "columns": tuple(data["columns"])})
+    SHAPE: ClassVar[dict[str, Callable[[Any], bool]]] = {
+        "index": _is_int,
+        "kind": _is_str,
+        "table": _is_str,
+        "columns": lambda v: isinstance(v, list) and all(map(_is_str, v)),
+        "source": lambda v: v in ("default", "backfill", "auto_now"),
+        "value": _is_any,
+        "added_by": lambda v: v is None or _is_int(v),
+    }
 
     def refusal(self, key: str) -> str:
         """The one-line refusal of migration ``key`` on a table with two rows or more."""
@@ -115,15 +134,12 @@ class SameValue:
         )
 
 
-_SAME_VALUE_KEYS = frozenset({"index", "kind", "table", "columns", "source", "value", "added_by"})
-
-
 def _shown(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
 @frozen
-class KeyHolds:
+class KeyHolds(_Kept):
     """Operation ``index`` (``kind``) makes ``column`` of ``table`` a foreign key to ``target``
     (``target_column``): ``existing``, the values the column holds are new to that key (the
     key is new, or goes to another table); ``fill`` (not None), the value the column's NULLs
@@ -140,37 +156,17 @@ class KeyHolds:
     fill: Any = None
     source: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "kind": self.kind,
-            "table": self.table,
-            "column": self.column,
-            "target": self.target,
-            "target_column": self.target_column,
-            "existing": self.existing,
-            "fill": self.fill,
-            "source": self.source,
-        }
-
-    @staticmethod
-    def well_formed(data: Any) -> bool:
-        """Whether ``data`` is a ``to_dict`` of one (a kept rendering, ``umbral.sqlcache``)."""
-        if not isinstance(data, dict) or data.keys() != _KEY_HOLDS_KEYS:
-            return False
-        fill = data["fill"]
-        return (
-            isinstance(data["index"], int)
-            and all(isinstance(data[k], str)
-                    for k in ("kind", "table", "column", "target", "target_column"))
-            and isinstance(data["existing"], bool)
-            and (fill is None or (isinstance(fill, int | str) and not isinstance(fill, bool)))
-            and data["source"] in (None, "backfill", "default")
-        )  # fmt: skip
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> KeyHolds:
-        return cls(**data)
+    SHAPE: ClassVar[dict[str, Callable[[Any], bool]]] = {
+        "index": _is_int,
+        "kind": _is_str,
+        "table": _is_str,
+        "column": _is_str,
+        "target": _is_str,
+        "target_column": _is_str,
+        "existing": lambda v: isinstance(v, bool),
+        "fill": lambda v: v is None or _is_int(v) or _is_str(v),
+        "source": lambda v: v in (None, "backfill", "default"),
+    }
 
     def look(self, conn: Connection, backend: Backend) -> str | None:
         """The refusal of migration ``key``'s operation, less its head, when a value would
@@ -211,11 +207,6 @@ class KeyHolds:
             f"`{self.target}` holds (make the migration again), or add that row first (for "
             "instance with a RunSql migration before this one)"
         )
-
-
-_KEY_HOLDS_KEYS = frozenset(
-    {"index", "kind", "table", "column", "target", "target_column", "existing", "fill", "source"}
-)
 
 
 @record
