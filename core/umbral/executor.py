@@ -160,11 +160,15 @@ def render_migration(
     found = preflight.find(operations)
     out.same_value = found.same_value
     out.key_holds = found.key_holds
+    # Some steps look only where statements before them would stay applied, and there are.
+    in_steps = backend.runs_in_steps(out.statements, migration.atomic)
     out.prechecks = [
         (i, operations[i].kind, step)
         for i in found.as_found
         for step in out.steps[i]
-        if isinstance(step, RunTimeStep) and step.PRECHECKS
+        if isinstance(step, RunTimeStep)
+        and step.PRECHECKS
+        and (not step.PRECHECKS_IN_STEPS_ONLY or (in_steps and step is not out.statements[0]))
     ]
     if cache is not None and not thread.read:
         data = kept_form(out)

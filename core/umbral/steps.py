@@ -51,6 +51,10 @@ class RunTimeStep(ABC):
 
     #: Whether ``precheck`` looks at anything (``umbral.preflight``).
     PRECHECKS: ClassVar[bool] = False
+    #: Whether it does so only in a migration that runs statement by statement
+    #: (``Backend.runs_in_steps``): elsewhere a failure rolls the statements before it back,
+    #: and the look would only be made twice.
+    PRECHECKS_IN_STEPS_ONLY: ClassVar[bool] = False
 
     def precheck(self, conn: Connection) -> None:
         """Raise the UnsupportedChange ``run`` would raise, reading the database as the
@@ -92,7 +96,9 @@ def plain_sql(steps: Iterable[Any]) -> list[Any]:
 class UniqueCheck(RunTimeStep):
     """The look for duplicates before a unique index or constraint is added to existing rows.
     At run time it stops the migration (nothing applied) naming the duplicated values and how
-    many rows hold each; as a plain statement (``sqlmigrate``) it lists them."""
+    many rows hold each; as a plain statement (``sqlmigrate``) it lists them. A migration that
+    runs statement by statement looks before its first statement too (``umbral.preflight``),
+    so its earlier statements are not left applied."""
 
     table: str
     columns: tuple[str, ...]
@@ -104,11 +110,17 @@ class UniqueCheck(RunTimeStep):
     def statements(self) -> tuple[str, ...]:
         return (self.sql,)
 
+    PRECHECKS: ClassVar[bool] = True
+    PRECHECKS_IN_STEPS_ONLY: ClassVar[bool] = True
+
     def run(self, conn: Connection, note: Note) -> None:
+        note(self.sql)
+        self.precheck(conn)
+
+    def precheck(self, conn: Connection) -> None:
         from umbral.database import driver_cursor
         from umbral.errors import UnsupportedChange
 
-        note(self.sql)
         cur = driver_cursor(conn)
         cur.execute(self.sql)
         rows = cur.fetchall()

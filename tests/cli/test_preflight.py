@@ -5,7 +5,7 @@ migration's earlier statements (a dropped column stayed dropped)."""
 
 from __future__ import annotations
 
-from conftest import Project, execute, rows, schema_of
+from conftest import Project, backend_name, execute, rows, schema_of
 
 BEFORE = """
 class Post(Model):
@@ -240,3 +240,39 @@ def test_a_backfill_with_no_row_in_the_keys_table_is_refused_first(any_project: 
         ("a", 1),
         ("b", 99),
     ]
+
+
+# A table made first, then the existing `n` made unique over rows that repeat its values.
+UNIQUE_EXISTING = """
+class Post(Model):
+    old = fields.Integer(nullable=True)
+    n = fields.Integer(default=0, unique=True)
+
+class Tag(Model):
+    name = fields.Text(max_length=20)
+"""
+
+
+def test_duplicates_under_an_existing_column_made_unique_are_refused_first(
+    any_project: Project,
+) -> None:
+    """MySQL / MariaDB looked for the duplicates only at the unique key's own statement, after
+    the table made before it had committed: the migration stayed half-applied."""
+    p = any_project
+    name = prepared(p, 3, UNIQUE_EXISTING)
+    ops = [o["kind"] for o in p.load_migration("app", f"{name}.json")["operations"]]
+    assert ops == ["CreateTable", "AlterColumn"]
+    before = schema_of(p.database)
+    r = p.run("migrate")
+    assert r.code == 1, r
+    assert f"app/{name}" in r.err_lines[0], r
+    assert "cannot make `post.n` unique: duplicated values: 0 (3 rows)" in r.err_lines[0], r
+    if backend_name(p.database) == "mysql":  # before the table was made
+        assert r.err_lines[0].startswith(f"error: migration app/{name}: operation #2"), r
+        assert r.err_lines[0].endswith("nothing of it was run"), r
+    assert "Traceback" not in r.stderr
+    assert_nothing_ran(p, name, before)
+    execute(p.database, "UPDATE post SET n = id")
+    r = p.run("migrate")
+    assert r.code == 0, r
+    assert "tag" in schema_of(p.database)
