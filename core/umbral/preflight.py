@@ -10,7 +10,8 @@ any statement of the migration runs, on every backend (one read each):
   data found by ``find`` when the migration is rendered, kept with the rendering; the backend
   renders the look (``Backend.second_row_sql``).
 - ``KeyHolds``: a foreign key an ``AlterColumn`` adds (or adds back to another table) over
-  the values the column holds, or over the value its NULLs are filled with: a value with no
+  the values the column holds, or over the value its NULLs are filled with, or an
+  ``AddColumn`` adds with one value for every row the table holds: a value with no
   row in the target table makes the key fail (MySQL and MariaDB drop the old key, and run the
   fill, before). Plain data found by ``find`` as ``SameValue`` is, kept with the rendering.
 - a run-time step's ``precheck`` (``umbral.steps``): what the step would refuse at its own
@@ -143,8 +144,9 @@ class KeyHolds(_Kept):
     """Operation ``index`` (``kind``) makes ``column`` of ``table`` a foreign key to ``target``
     (``target_column``): ``existing``, the values the column holds are new to that key (the
     key is new, or goes to another table); ``fill`` (not None), the value the column's NULLs
-    are filled with, from ``source`` (``backfill`` or ``default``). A value with no row in
-    ``target`` makes the key fail."""
+    are filled with, from ``source`` (``backfill`` or ``default``); ``added``: the column is
+    new, and every row the table holds gets ``fill``. A value with no row in ``target`` makes
+    the key fail."""
 
     index: int
     kind: str
@@ -155,6 +157,7 @@ class KeyHolds(_Kept):
     existing: bool
     fill: Any = None
     source: str | None = None
+    added: bool = False
 
     SHAPE: ClassVar[dict[str, Callable[[Any], bool]]] = {
         "index": _is_int,
@@ -166,6 +169,7 @@ class KeyHolds(_Kept):
         "existing": lambda v: isinstance(v, bool),
         "fill": lambda v: v is None or _is_int(v) or _is_str(v),
         "source": lambda v: v in (None, "backfill", "default"),
+        "added": lambda v: isinstance(v, bool),
     }
 
     def look(self, conn: Connection, backend: Backend) -> str | None:
@@ -190,9 +194,8 @@ class KeyHolds(_Kept):
                 )
         if self.fill is None:
             return None
-        nulls = conn.exec_driver_sql(
-            f"SELECT 1 FROM {table} WHERE {column} IS NULL LIMIT 1"
-        ).first()
+        filled = "" if self.added else f" WHERE {column} IS NULL"
+        nulls = conn.exec_driver_sql(f"SELECT 1 FROM {table}{filled} LIMIT 1").first()
         found = conn.exec_driver_sql(
             f"SELECT 1 FROM {target} WHERE {q(self.target_column)} = "
             f"{backend.literal(self.fill)} LIMIT 1"
@@ -200,9 +203,15 @@ class KeyHolds(_Kept):
         if nulls is None or found is not None:
             return None
         given = "the one-off value" if self.source == "backfill" else "its default"
+        what = (
+            f"adds `{self.table}.{self.column}`, a foreign key, with {given} "
+            f"{_shown(self.fill)} for the rows the table holds"
+            if self.added
+            else f"fills the NULLs of `{self.table}.{self.column}` with {given} "
+            f"{_shown(self.fill)}"
+        )
         return (
-            f"fills the NULLs of `{self.table}.{self.column}` with {given} "
-            f"{_shown(self.fill)}, but `{self.target}` has no row with {self.target_column} "
+            f"{what}, but `{self.target}` has no row with {self.target_column} "
             f"{_shown(self.fill)}: the foreign key to it could not be added; give a value "
             f"`{self.target}` holds (make the migration again), or add that row first (for "
             "instance with a RunSql migration before this one)"
@@ -258,6 +267,14 @@ def find(operations: Sequence[ops.Operation]) -> Found:
                 ):
                     out.key_holds.append(holds)
         if isinstance(op, ops.AddColumn):
+            holds = _key_filled(index, op)
+            if (
+                holds is not None
+                and rows_found
+                and holds.target not in tables
+                and (holds.target, holds.target_column) not in columns
+            ):
+                out.key_holds.append(holds)
             one = _one_value(index, op)
             if one is not None and op.column.unique and rows_found:
                 out.same_value.append(one)
@@ -320,6 +337,23 @@ def _key_holds(index: int, op: ops.AlterColumn) -> KeyHolds | None:
     return KeyHolds(
         index, op.kind, op.table, op.column, new.fk_target, target_column, existing, fill,
         source,
+    )  # fmt: skip
+
+
+def _key_filled(index: int, op: ops.AddColumn) -> KeyHolds | None:
+    """The ``KeyHolds`` of an ``AddColumn`` of a foreign key that every row the table holds
+    gets a value in (its default, or a one-off backfill); else None."""
+    col = op.column
+    if not (col.is_fk and col.db_constraint and col.fk_target):
+        return None
+    fill, source = op.backfill, "backfill"
+    if fill is None:
+        fill, source = col.default, "default"
+    if isinstance(fill, bool) or not isinstance(fill, int | str):
+        return None
+    return KeyHolds(
+        index, op.kind, op.table, col.name, col.fk_target, col.fk_column or "id", False, fill,
+        source, added=True,
     )  # fmt: skip
 
 

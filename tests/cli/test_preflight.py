@@ -276,3 +276,68 @@ def test_duplicates_under_an_existing_column_made_unique_are_refused_first(
     r = p.run("migrate")
     assert r.code == 0, r
     assert "tag" in schema_of(p.database)
+
+
+# Post without its key, then a table made and the key added with a default for the rows.
+TEAMS_NO_KEY = """
+class Team(Model):
+    name = fields.Text(max_length=20)
+
+class Post(Model):
+    title = fields.Text(max_length=20)
+"""
+KEY_ADDED = """
+class Team(Model):
+    name = fields.Text(max_length=20)
+
+class Post(Model):
+    title = fields.Text(max_length=20)
+    editor = fields.ForeignKey("Team", on_delete="cascade", default={default})
+
+class Tag(Model):
+    name = fields.Text(max_length=20)
+"""
+
+
+def test_a_key_column_added_with_a_value_no_row_has_is_refused_first(
+    any_project: Project,
+) -> None:
+    """A new foreign-key column every row gets its default (or a one-off value) in, where the
+    target table has no such row: MySQL / MariaDB made the table before it and stopped at the
+    column, the migration left half-applied."""
+    p = any_project
+    p.models(TEAMS_NO_KEY)
+    assert p.run("makemigrations").code == 0
+    assert p.run("migrate").code == 0
+    execute(p.database, "INSERT INTO team (id, name) VALUES (1, 't')",
+            "INSERT INTO post (title) VALUES ('a'), ('b')")  # fmt: skip
+    p.models(KEY_ADDED.format(default=7))
+    r = p.run("makemigrations")
+    assert r.code == 0, r
+    name = p.migration_files()[-1].removesuffix(".json")
+    ops = [o["kind"] for o in p.load_migration("app", f"{name}.json")["operations"]]
+    assert ops == ["CreateTable", "AddColumn"], ops
+    before = schema_of(p.database)
+    r = p.run("migrate")
+    assert r.code == 1, r
+    assert r.err_lines == [
+        f"error: migration app/{name}: operation #2 (AddColumn) adds `post.editor`, a foreign "
+        "key, with its default 7 for the rows the table holds, but `team` has no row with id "
+        "7: the foreign key to it could not be added; give a value `team` holds (make the "
+        "migration again), or add that row first (for instance with a RunSql migration "
+        "before this one); nothing of it was run"
+    ], r
+    assert_nothing_ran_here(p, name, before)
+    execute(p.database, "INSERT INTO team (id, name) VALUES (7, 'x')")
+    r = p.run("migrate")
+    assert r.code == 0, r
+    assert rows(p.database, "SELECT title, editor FROM post ORDER BY title") == [
+        ("a", 7),
+        ("b", 7),
+    ]
+
+
+def assert_nothing_ran_here(p: Project, name: str, before: dict) -> None:
+    assert schema_of(p.database) == before
+    r = p.run("showmigrations")
+    assert f"[ ] app/{name}" in [line.strip() for line in r.out_lines], r
