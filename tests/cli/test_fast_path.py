@@ -206,15 +206,27 @@ def test_fast_path_stops_at_a_target(project: Project) -> None:
     assert recorded(p.database) == KEYS
 
 
-def test_destructive_history_is_refused_on_either_path(project: Project) -> None:
+def test_a_history_with_drops_builds_a_fresh_database_on_either_path(
+    project: Project, tmp_path: Path
+) -> None:
+    """A drop of what the run itself made first destroys nothing: a fresh database needs no
+    --allow-destructive, built or replayed. A database that holds the column does."""
     p = project
     history(p)
     p.models(MODELS_3.replace("    body = fields.Text(nullable=True)\n", ""))
     assert p.run("makemigrations", "--name", "drop_body").code == 0
     r = p.run("migrate")
+    assert r.code == 0, r
+    replayed = f"sqlite:///{tmp_path / 'replayed.db'}"
+    r = p.run("migrate", "--replay", "--database", replayed)
+    assert r.code == 0, r
+    held = f"sqlite:///{tmp_path / 'held.db'}"
+    assert p.run("migrate", "app/0002_body", "--database", held).code == 0
+    r = p.run("migrate", "--database", held)
     assert r.code == 1, r
     assert "would DESTROY DATA" in r.stderr, r
-    assert p.run("migrate", "--allow-destructive").code == 0
+    assert "drops column `post.body`" in r.stderr, r
+    assert p.run("migrate", "--allow-destructive", "--database", held).code == 0
 
 
 # -- item: migrate, --plan, sqlmigrate and checkmigrations import no model module ----------
