@@ -375,6 +375,10 @@ class Backend:
         )
         return [UniqueCheck(table, columns, sql, self.DUPLICATES_SHOWN)]
 
+    def first_row_sql(self, table: str) -> str:
+        """A query that returns a row when ``table`` holds any (``umbral.preflight``)."""
+        return f"SELECT 1 FROM {self.quote(table)} LIMIT 1"
+
     def second_row_sql(self, table: str) -> str:
         """A query that returns a row when ``table`` holds two or more (``umbral.preflight``:
         a unique column every row would get one value in cannot hold there)."""

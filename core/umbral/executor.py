@@ -103,6 +103,7 @@ class Rendered:
     #: steps with a ``precheck``, each with its operation's index and kind.
     same_value: list[preflight.SameValue] = field(default_factory=list)
     key_holds: list[preflight.KeyHolds] = field(default_factory=list)
+    no_value: list[preflight.NoValue] = field(default_factory=list)
     prechecks: list[tuple[int, str, RunTimeStep]] = field(default_factory=list)
 
     @property
@@ -160,6 +161,7 @@ def render_migration(
     found = preflight.find(operations)
     out.same_value = found.same_value
     out.key_holds = found.key_holds
+    out.no_value = found.no_value
     # Some steps look only where statements before them would stay applied, and there are.
     in_steps = backend.runs_in_steps(out.statements, migration.atomic)
     out.prechecks = [
@@ -190,6 +192,7 @@ def kept_form(rendered: Rendered) -> dict[str, Any] | None:
         "fk_neutral": rendered.fk_neutral,
         "same_value": [one.to_dict() for one in rendered.same_value],
         "key_holds": [one.to_dict() for one in rendered.key_holds],
+        "no_value": [one.to_dict() for one in rendered.no_value],
     }
 
 
@@ -206,6 +209,7 @@ def from_kept(m: Migration, data: dict[str, Any]) -> Rendered:
     out.fk_neutral = data["fk_neutral"]
     out.same_value = [preflight.SameValue.from_dict(d) for d in data.get("same_value", ())]
     out.key_holds = [preflight.KeyHolds.from_dict(d) for d in data.get("key_holds", ())]
+    out.no_value = [preflight.NoValue.from_dict(d) for d in data.get("no_value", ())]
     return out
 
 
@@ -262,11 +266,11 @@ def apply_one(session: Session, rendered: Rendered, chain: bool = False) -> bool
     conn, backend = session.conn, session.backend
     m = rendered.migration
     fake = rendered.record_only
-    looks = rendered.same_value or rendered.key_holds or rendered.prechecks
-    if not fake and _starts(rendered) and looks:
+    if not fake and _starts(rendered) and _looks(rendered):
         preflight.check(
-            conn, backend, m.key, rendered.same_value, rendered.prechecks, rendered.key_holds
-        )
+            conn, backend, m.key, rendered.same_value, rendered.prechecks, rendered.key_holds,
+            rendered.no_value,
+        )  # fmt: skip
     if not fake and backend.runs_in_steps(rendered.statements, m.atomic):
         return stepwise.apply(session, rendered)
     errors = driver_errors(conn)
@@ -446,6 +450,13 @@ def _apply_as_script(
     return True
 
 
+def _looks(rendered: Rendered) -> bool:
+    """Whether the migration reads the database before its first statement (``preflight``)."""
+    return bool(
+        rendered.same_value or rendered.key_holds or rendered.no_value or rendered.prechecks
+    )
+
+
 def chains(session: Session, after: Rendered) -> bool:
     """Whether a migration's script may open the transaction of ``after``, the next one: it
     runs as a script too (or, should that fail, in one transaction; never the
@@ -453,7 +464,7 @@ def chains(session: Session, after: Rendered) -> bool:
     backend = session.backend
     if after.record_only or backend.runs_in_steps(after.statements, after.migration.atomic):
         return False
-    if after.same_value or after.key_holds or after.prechecks:
+    if _looks(after):
         return False  # it reads the database before its transaction (``umbral.preflight``)
     return _scriptable(session.conn, backend, after)
 

@@ -218,12 +218,43 @@ class KeyHolds(_Kept):
         )
 
 
+@frozen
+class NoValue(_Kept):
+    """Operation ``index`` (``kind``) adds the NOT NULL ``column`` to ``table`` with no value
+    for the rows it holds: no default, no one-off backfill, no ``auto_now`` (a migration file
+    written by hand; ``makemigrations`` asks for a value). PostgreSQL and SQLite refuse it on a
+    table with rows; MySQL and MariaDB fill each row with the type's zero (``''``, ``0``)."""
+
+    index: int
+    kind: str
+    table: str
+    column: str
+
+    SHAPE: ClassVar[dict[str, Callable[[Any], bool]]] = {
+        "index": _is_int,
+        "kind": _is_str,
+        "table": _is_str,
+        "column": _is_str,
+    }
+
+    def refusal(self, key: str) -> str:
+        """The one-line refusal of migration ``key`` on a table with a row."""
+        return (
+            f"migration {key}: operation #{self.index + 1} ({self.kind}) adds the NOT NULL "
+            f"column `{self.table}.{self.column}` with no default and no value for existing "
+            f"rows, but the table `{self.table}` holds rows; give the column a default, add it "
+            "nullable, or make the migration again with `makemigrations --backfill "
+            f"Model.{self.column}=VALUE`; nothing of it was run"
+        )
+
+
 @record
 class Found:
     """What ``find`` learns from a migration's operations."""
 
     same_value: list[SameValue]
     key_holds: list[KeyHolds]
+    no_value: list[NoValue]
     #: The operations that find their table and columns as the migration found them (their
     #: run-time steps' ``precheck`` is looked at).
     as_found: list[int]
@@ -243,7 +274,7 @@ def find(operations: Sequence[ops.Operation]) -> Found:
     """The ``SameValue`` checks of a migration of ``operations``, and which operations find
     their table and columns as the migration found them. Pure: one pass, which stops at the
     first operation that may change anything (``RunSql``, ``RunPython``, a plugin's kind)."""
-    out = Found([], [], [])
+    out = Found([], [], [], [])
     tables: set[str] = set()  # created, dropped or renamed so far
     columns: set[tuple[str, str]] = set()  # added, dropped, renamed or altered so far
     # Columns added so far with one value for every row: (table, column) -> their SameValue.
@@ -267,6 +298,8 @@ def find(operations: Sequence[ops.Operation]) -> Found:
                 ):
                     out.key_holds.append(holds)
         if isinstance(op, ops.AddColumn):
+            if rows_found and _no_value(op):
+                out.no_value.append(NoValue(index, op.kind, table, op.column.name))
             holds = _key_filled(index, op)
             if (
                 holds is not None
@@ -340,6 +373,18 @@ def _key_holds(index: int, op: ops.AlterColumn) -> KeyHolds | None:
     )  # fmt: skip
 
 
+def _no_value(op: ops.AddColumn) -> bool:
+    col = op.column
+    return not (
+        col.nullable
+        or col.has_default
+        or col.auto_now
+        or col.auto_now_add
+        or col.primary_key
+        or op.backfill is not None
+    )
+
+
 def _key_filled(index: int, op: ops.AddColumn) -> KeyHolds | None:
     """The ``KeyHolds`` of an ``AddColumn`` of a foreign key that every row the table holds
     gets a value in (its default, or a one-off backfill); else None."""
@@ -401,6 +446,7 @@ def check(
     same_value: Sequence[SameValue],
     prechecks: Sequence[tuple[int, str, Any]],
     key_holds: Sequence[KeyHolds] = (),
+    no_value: Sequence[NoValue] = (),
 ) -> None:
     """Refuse migration ``key`` before its first statement (CannotApply) when what the
     database holds makes it fail: a ``SameValue`` on a table with two rows, a ``KeyHolds``
@@ -409,6 +455,9 @@ def check(
     from umbral.recorder import reading
 
     def look(c: Connection) -> None:
+        for none in no_value:
+            if c.exec_driver_sql(backend.first_row_sql(none.table)).first() is not None:
+                raise CannotApply(none.refusal(key))
         for one in same_value:
             if c.exec_driver_sql(backend.second_row_sql(one.table)).first() is not None:
                 raise CannotApply(one.refusal(key))

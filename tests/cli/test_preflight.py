@@ -341,3 +341,54 @@ def assert_nothing_ran_here(p: Project, name: str, before: dict) -> None:
     assert schema_of(p.database) == before
     r = p.run("showmigrations")
     assert f"[ ] app/{name}" in [line.strip() for line in r.out_lines], r
+
+
+# A NOT NULL column without a default.
+NOT_NULL = """
+class Post(Model):
+    old = fields.Integer(nullable=True)
+    n = fields.Integer(default=0)
+    color = fields.Text(max_length=20)
+
+class Tag(Model):
+    name = fields.Text(max_length=20)
+"""
+
+
+def test_a_not_null_column_with_no_value_for_the_rows_is_refused_first(
+    any_project: Project,
+) -> None:
+    """A migration file written (or edited) by hand that adds a NOT NULL column with no default
+    and no one-off value: MariaDB made the table before it, then filled every row with ''
+    and recorded the migration; PostgreSQL and SQLite refused it at the column."""
+    import json
+
+    p = any_project
+    p.models(BEFORE)
+    assert p.run("makemigrations").code == 0
+    assert p.run("migrate").code == 0
+    execute(p.database, "INSERT INTO post (old, n) VALUES (1, 0), (2, 0)")
+    p.models(NOT_NULL)
+    r = p.run("makemigrations", "--backfill", "Post.color=x")
+    assert r.code == 0, r
+    path = p.root / "migrations" / "app" / p.migration_files()[-1]
+    name = path.stem
+    data = json.loads(path.read_text())
+    assert [o["kind"] for o in data["operations"]] == ["CreateTable", "AddColumn"], data
+    del data["operations"][1]["backfill"]
+    path.write_text(json.dumps(data, indent=2))
+    before = schema_of(p.database)
+    r = p.run("migrate")
+    assert r.code == 1, r
+    assert r.err_lines == [
+        f"error: migration app/{name}: operation #2 (AddColumn) adds the NOT NULL column "
+        "`post.color` with no default and no value for existing rows, but the table `post` "
+        "holds rows; give the column a default, add it nullable, or make the migration again "
+        "with `makemigrations --backfill Model.color=VALUE`; nothing of it was run"
+    ], r
+    assert_nothing_ran_here(p, name, before)
+    # On an empty table it applies.
+    execute(p.database, "DELETE FROM post")
+    r = p.run("migrate")
+    assert r.code == 0, r
+    assert "color" in column_names(p.database)
