@@ -64,7 +64,12 @@ def error_line(exc: BaseException, url: str = "") -> str:
     (the DBAPI error SQLAlchemy wraps, when it wraps one), or its class name when the message
     is empty, with no piece of ``url``'s password (``scrub``)."""
     orig = getattr(exc, "orig", None) or exc
-    text = str(orig).strip()
+    args = getattr(orig, "args", ())
+    if len(args) == 2 and type(args[0]) is int and isinstance(args[1], str):
+        # A driver that raises (code, message), whose str() is the tuple's repr.
+        text = f"{args[1].strip()} (error {args[0]})"
+    else:
+        text = str(orig).strip()
     line = text.splitlines()[0] if text else type(orig).__name__
     return scrub(line, url)
 
