@@ -550,14 +550,28 @@ def batch_end(plan: Sequence[Rendered], start: int, *, batching: bool) -> tuple[
 
 
 def _apply_step(
-    session: Session, rendered: Rendered, i: int, total: int, done: list[str], chain: bool = False
+    session: Session,
+    rendered: Rendered,
+    i: int,
+    total: int,
+    done: list[str],
+    chain: bool = False,
+    held: list[tuple[str, dict[str, Any]]] | None = None,
 ) -> None:
+    """Apply one migration between its ``start`` and ``done`` (or ``skipped``) events, the
+    second carrying its time. ``held``: where the second waits until the transaction commits
+    (a batch: a migration is not reported applied before it is)."""
     key = rendered.migration.key
     session.event("start", {"migration": key, "index": i, "total": total})
+    began = time.monotonic()
     ran = retry_lock_timeouts(session, key, lambda r=rendered: apply_one(session, r, chain))
     if ran:
         done.append(key)
-    session.event("done" if ran else "skipped", {"migration": key, "index": i, "total": total})
+    data = {"migration": key, "index": i, "total": total, "seconds": time.monotonic() - began}
+    if held is None:
+        session.event("done" if ran else "skipped", data)
+    else:
+        held.append(("done" if ran else "skipped", data))
 
 
 def _apply_batch(
@@ -578,6 +592,7 @@ def _apply_batch(
     failure: BaseException | None = None
     count = 0
     started = time.monotonic()
+    held: list[tuple[str, dict[str, Any]]] = []
     conn.info["umbral_batch"] = True
     try:
         with write_transaction(conn, backend):
@@ -586,7 +601,7 @@ def _apply_batch(
             for rendered in batch:
                 count += 1
                 try:
-                    _apply_step(session, rendered, offset + count, total, done)
+                    _apply_step(session, rendered, offset + count, total, done, held=held)
                 except Exception as exc:  # its savepoint is rolled back; keep the ones before
                     failure = exc
                     break
@@ -596,6 +611,8 @@ def _apply_batch(
         conn.info.pop("umbral_batch", None)
         if fk_off:
             backend.foreign_keys_on(conn)
+    for kind, data in held:  # committed
+        session.event(kind, data)
     if failure is not None:
         raise failure
     return count

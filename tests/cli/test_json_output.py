@@ -119,3 +119,76 @@ def test_migrate_verbose_prints_each_migration_with_its_time(project: Project) -
     assert [line.split(" ... ")[0].strip() for line in lines[:-1]] == keys
     assert all(line.rstrip().endswith("s") for line in lines[:-1])
     assert lines[-1] == "Applied 2 migration(s)"
+
+
+SLOW = """
+import pathlib
+import time
+
+
+def forward(ctx):
+    pathlib.Path("started").write_text("yes")
+    time.sleep(60)
+
+
+def backward(ctx):
+    pass
+"""
+
+
+def test_migrate_verbose_reports_a_migration_once_it_is_committed(project: Project) -> None:
+    """``-v`` prints each line as it happens, even into a pipe (a CI log), and only for a
+    migration that is committed: one whose batch a kill then rolled back is not shown."""
+    import signal
+    import time
+
+    p = project
+    p.models(POST)
+    assert p.run("makemigrations").code == 0
+    assert p.run("makemigrations", "--empty", "app", "--python").code == 0
+    p.write("migrations/app/0002_run_python.py", SLOW)
+    proc = p.start("migrate", "-v", "--replay")
+    deadline = time.monotonic() + 60
+    while not (p.root / "started").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    stdout, _ = proc.communicate(timeout=30)
+    assert (p.root / "started").exists()
+    assert stdout == "", stdout  # app/0001 ran in the same, uncommitted, transaction
+    r = p.run("showmigrations")
+    assert "[X]" not in r.stdout and "[ ] app/0002_run_python" in r.stdout, r
+
+
+def test_migrate_verbose_lines_reach_a_pipe_as_they_happen(project: Project) -> None:
+    """A migration committed before a slow one is shown while the slow one runs (the line
+    waited in the pipe's buffer until exit before)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import clean_env
+
+    p = project
+    p.models(POST)
+    assert p.run("makemigrations").code == 0
+    assert p.run("makemigrations", "--empty", "app", "--python").code == 0
+    p.write("migrations/app/0002_run_python.py", SLOW)
+    path = p.root / "migrations/app/0002_run_python.json"
+    data = json.loads(path.read_text())
+    path.write_text(json.dumps({**data, "atomic": False}))  # its own transaction, after 0001's
+    env = {k: v for k, v in clean_env().items() if k != "PYTHONUNBUFFERED"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "umbral", "migrate", "-v", "--replay"],
+        cwd=p.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not (p.root / "started").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    stdout, _ = proc.communicate(timeout=30)
+    assert [line.split(" ... ")[0].strip() for line in stdout.splitlines()] == [
+        "app/0001_create_post"
+    ], stdout

@@ -253,20 +253,22 @@ class _Events:
             if not self.as_json:
                 out(f"Fake-applied initial migration for {data['count']} plugin(s)")
         else:
-            self._time(kind, data.get("migration", ""))
+            self._time(kind, data.get("migration", ""), data.get("seconds"))
             self.progress.update(kind, data)
 
-    def _time(self, kind: str, key: str) -> None:
+    def _time(self, kind: str, key: str, seconds: float | None) -> None:
         if kind == "start":
             self.started[key] = time.perf_counter()
         elif kind in ("done", "skipped") and self.started:
             # A fresh database's build reports one step, from the first migration it covers
-            # to the last.
+            # to the last. A migration of a batch is reported once the batch commits, with
+            # its own time.
             first = key if key in self.started else next(reversed(self.started))
-            self.timings[key] = time.perf_counter() - self.started.pop(first)
+            since = time.perf_counter() - self.started.pop(first)
+            self.timings[key] = since if seconds is None else seconds
             label = key if first == key else f"{first} .. {key} (built from the snapshots)"
             if self.verbose and kind == "done":
-                out(f"  {label} ... {self.timings[key]:.2f}s")
+                out(f"  {label} ... {self.timings[key]:.2f}s", flush=True)
 
 
 def _print_prune(result: Any, *, plan: bool) -> None:

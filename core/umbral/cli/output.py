@@ -41,8 +41,10 @@ def paint(text: str, meaning: str, stream: Any = None) -> str:
     return f"\x1b[{code}m{text}\x1b[0m"
 
 
-def out(line: str = "") -> None:
+def out(line: str = "", flush: bool = False) -> None:
     sys.stdout.write(line + "\n")
+    if flush:  # a pipe (a CI log) holds lines back until exit otherwise
+        sys.stdout.flush()
 
 
 def err(line: str) -> None:
