@@ -22,6 +22,7 @@ from umbral.errors import (
     ModelDefinitionError,
     PluginError,
     UmbralError,
+    UnknownModel,
 )
 from umbral.graph import leaves, missing_dependencies, missing_dependency_message
 from umbral.migration import Migration, id_sequence
@@ -152,6 +153,12 @@ class Environment:
         message = str(exc)
         if not message.startswith(f"plugin `{plugin}`"):
             message = f"plugin `{plugin}`{dist}: {message}"
+        if isinstance(exc, UnknownModel) and exc.removed:
+            # The fields are what to change: leaving out the plugin that has them would only
+            # hide them.
+            new = UnknownModel(message, exc.target, exc.fields, exc.removed)
+            new.details = exc.details
+            return new
         cls = ModelDefinitionError if isinstance(exc, ModelDefinitionError) else PluginError
         new = cls(
             f"{message} ({listed}; fix or upgrade the plugin, or leave it out: "

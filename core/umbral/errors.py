@@ -26,6 +26,16 @@ class ModelDefinitionError(UmbralError):
     plugin: str | None = None
 
 
+class UnknownModel(ModelDefinitionError):
+    """Fields reference a model no active plugin has. ``removed``: the target names a model of
+    an active plugin (or a bare name), so the model was most likely removed or renamed and the
+    fields are what to change, not the plugin list."""
+
+    def __init__(self, message: str, target: str, fields: tuple[str, ...], removed: bool) -> None:
+        super().__init__(message)
+        self.target, self.fields, self.removed = target, fields, removed
+
+
 class PluginError(UmbralError):
     """A plugin cannot be loaded, or the plugin graph is invalid."""
 

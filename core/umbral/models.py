@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from umbral import fields as f
-from umbral.errors import ModelDefinitionError
+from umbral.errors import ModelDefinitionError, UnknownModel
 from umbral.naming import junction_table, table_name
 from umbral.schema import INTEGER_TYPES, M2M, Column, ModelState, Snapshot, default_problem
 
@@ -205,7 +205,7 @@ def build_snapshots(owned: Mapping[str, Iterable[type[Model]]]) -> dict[str, Sna
                 for p, m in by_name.get(tn, []):
                     if p == tp:
                         return m
-                raise ModelDefinitionError(f"`{where}` references unknown model `{target}`")
+                raise UnknownModel("", target, (where,), removed=tp in owned)
             candidates = by_name.get(target, [])
             same = [m for p, m in candidates if p == plugin]
             if same:
@@ -213,7 +213,7 @@ def build_snapshots(owned: Mapping[str, Iterable[type[Model]]]) -> dict[str, Sna
             if len(candidates) == 1:
                 return candidates[0][1]
             if not candidates:
-                raise ModelDefinitionError(f"`{where}` references unknown model `{target}`")
+                raise UnknownModel("", target, (where,), removed=True)
             plugins = ", ".join(sorted(p for p, _ in candidates))
             raise ModelDefinitionError(
                 f"`{where}` references `{target}`, which exists in several plugins ({plugins}); "
@@ -222,15 +222,24 @@ def build_snapshots(owned: Mapping[str, Iterable[type[Model]]]) -> dict[str, Sna
         raise ModelDefinitionError(f"`{where}`: target must be a Model class or a name")
 
     snapshots: dict[str, Snapshot] = {plugin: Snapshot({}) for plugin in owned}
+    # Every field that references a missing model, so the error names them all at once.
+    unknown: dict[tuple[str, str], list[UnknownModel]] = {}
     for model, plugin in owner.items():
         meta = model._meta
         cols: list[Column] = []
+        m2m: list[M2M] = []
         for attr, fl in meta.fields.items():
             where = f"{meta.name}.{attr}"
-            cols.append(_column(fl, lambda t, w=where, p=plugin: resolve(t, p, w)))
-        m2m: list[M2M] = []
+            try:
+                cols.append(_column(fl, lambda t, w=where, p=plugin: resolve(t, p, w)))
+            except UnknownModel as exc:
+                unknown.setdefault((plugin, exc.target), []).append(exc)
         for attr, rel in meta.m2m.items():
-            target = resolve(rel.to, plugin, f"{meta.name}.{attr}")
+            try:
+                target = resolve(rel.to, plugin, f"{meta.name}.{attr}")
+            except UnknownModel as exc:
+                unknown.setdefault((plugin, exc.target), []).append(exc)
+                continue
             tpk = target._meta.pk
             m2m.append(
                 M2M(
@@ -250,7 +259,35 @@ def build_snapshots(owned: Mapping[str, Iterable[type[Model]]]) -> dict[str, Sna
             m2m=tuple(m2m),
             view=meta.view,
         )
+    if unknown:
+        (plugin, target), found = next(iter(unknown.items()))
+        wheres = tuple(w for e in found for w in e.fields)
+        raise _unknown_model(plugin, target, wheres, found[0].removed)
     return snapshots
+
+
+def _unknown_model(
+    plugin: str, target: str, wheres: tuple[str, ...], removed: bool
+) -> UnknownModel:
+    """One error for every field of ``plugin`` that references the missing model ``target``.
+
+    A target of an active plugin (or a bare name) is a model that was removed or renamed: the
+    fields must go or point elsewhere first, as a Django user would do before deleting it."""
+    tp, _, tn = target.partition(".") if "." in target else ("", "", target)
+    names = ", ".join(f"`{w}`" for w in wheres)
+    verb = "references" if len(wheres) == 1 else "reference"
+    message = f"{names} {verb} unknown model `{target}`"
+    if removed:
+        owner = f"plugin `{tp}` has no model `{tn}`" if tp else f"no active plugin has `{tn}`"
+        them = "the field" if len(wheres) == 1 else "these fields"
+        it = "it" if len(wheres) == 1 else "them"
+        message += (
+            f" ({owner}; if it was removed or renamed, remove {them} or point {it} at another "
+            "model first)"
+        )
+    exc = UnknownModel(message, target, wheres, removed)
+    exc.plugin = plugin
+    return exc
 
 
 def _storage(field: f.Field) -> str:

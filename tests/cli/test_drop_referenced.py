@@ -79,3 +79,30 @@ def test_a_model_moved_to_another_plugin_keeps_every_row(any_project: Project) -
             "`content_post_tags.child_id` reference it"
         ) in r.stderr, r
     assert _counts(p.database) == [2, 2, 3]
+
+
+def test_removing_a_model_another_plugin_references_names_the_fields(project: Project) -> None:
+    """The refusal names every field that still references the removed model and says to
+    remove or repoint them, not to leave out the plugin that has them."""
+    p = project
+    p.write_config(
+        plugins=["people", "content"],
+        plugin_modules={"people": "people_plugin", "content": "content_plugin"},
+    )
+    p.write("people_plugin.py", PLUGIN.format(models=PEOPLE + TAG.format(plugin="people"),
+                                              names="Author, Tag"))  # fmt: skip
+    p.write("content_plugin.py", PLUGIN.format(models=POST.format(target="people.Tag"),
+                                               names="Post"))  # fmt: skip
+    assert p.run("makemigrations").code == 0
+    p.write("people_plugin.py", PLUGIN.format(models=PEOPLE, names="Author"))
+    before = p.tree()
+    r = p.run("makemigrations")
+    assert (r.code, r.err_lines) == (
+        1,
+        [
+            "error: plugin `content`: `Post.main_tag`, `Post.tags` reference unknown model "
+            "`people.Tag` (plugin `people` has no model `Tag`; if it was removed or renamed, "
+            "remove these fields or point them at another model first)"
+        ],
+    ), r
+    assert p.tree() == before
