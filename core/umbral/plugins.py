@@ -190,6 +190,8 @@ class ForeignKey:
     column: str
     target: str
     target_plugin: str | None
+    #: The model that declares the key (for messages: ``Model.column``).
+    model: str = ""
 
 
 def foreign_keys(snapshots: Mapping[str, Snapshot]) -> Iterator[ForeignKey]:
@@ -201,7 +203,9 @@ def foreign_keys(snapshots: Mapping[str, Snapshot]) -> Iterator[ForeignKey]:
             targets = [(c.fk_target, c.name) for c in model.fields if c.is_fk and c.db_constraint]
             targets += [(r.target, r.field) for r in model.m2m]
             for target, column in targets:
-                yield ForeignKey(plugin, model.table, column, target, owner.get(target))
+                yield ForeignKey(
+                    plugin, model.table, column, target, owner.get(target), model.name
+                )
 
 
 def plugin_order(infos: Mapping[str, PluginInfo], snapshots: Mapping[str, Snapshot]) -> list[str]:
@@ -218,18 +222,21 @@ def plugin_order(infos: Mapping[str, PluginInfo], snapshots: Mapping[str, Snapsh
         plugin, other = key.plugin, key.target_plugin
         if plugin in fk_edges and other and other != plugin and other != APP:
             fk_edges[plugin].add(other)
-            why.setdefault((plugin, other), []).append(
-                f"{plugin}.{key.table} -> {key.target} (owned by {other})"
-            )
+            fields = why.setdefault((plugin, other), [])
+            if f"`{key.model}.{key.column}`" not in fields:
+                fields.append(f"`{key.model}.{key.column}`")
     combined = {n: declared[n] | fk_edges[n] for n in names}
     cycle = _find_cycle(combined)
     if cycle:
+        # One entry per edge of the cycle, naming the fields that make it.
         edges = []
         for a, b in itertools.pairwise(cycle):
-            edges.extend(why.get((a, b), [f"{a} -> {b} (declared dependency)"]))
+            fields = why.get((a, b))
+            by = ", ".join(fields) if fields else "declared dependency"
+            edges.append(f"`{a}` -> `{b}` ({by})")
         raise ForeignKeyCycle(
             "foreign keys between plugins form a cycle: "
-            + "; ".join(edges)
+            + ", ".join(edges)
             + ". Set db_constraint=False on one of these foreign keys (the plugins are ordered "
             "by the keys the database enforces, whatever the migration that adds them; a "
             "ManyToMany always is one), or move the models into one plugin"
