@@ -560,6 +560,11 @@ class Backend:
         migration's doing: a database enforcement never guarded may hold some."""
         return 0
 
+    def foreign_key_example(self, conn: Connection, before: Any) -> str:
+        """One of the new dangling references ``foreign_key_violations`` counted, for its
+        error: the table, the column and the value with no target. Empty: cannot say."""
+        return ""
+
     #: The check ``foreign_key_violations`` makes, as a failure of it names it.
     FOREIGN_KEY_CHECK: ClassVar[str] = "checking foreign keys"
 

@@ -361,9 +361,11 @@ def _check_after(
         at.statement = backend.FOREIGN_KEY_CHECK
         dangling = backend.foreign_key_violations(conn, before)
         if dangling:
+            example = backend.foreign_key_example(conn, before)
             raise MigrationFailed(
                 m.key, at.statement,
-                f"it would leave {dangling} new dangling foreign-key reference(s)",
+                f"it would leave {dangling} new dangling foreign-key reference(s)"
+                + (f" ({example})" if example else ""),
             )  # fmt: skip
     elif check_deferred:
         at.statement = backend.DEFERRED_CHECK

@@ -174,3 +174,22 @@ def test_checkschema_repair_of_a_rebuild_keeps_the_rows_that_reference_it(
     assert _dump(Path(path)) == {"parent": [(1, "a")], "child": [(1, 1), (2, 1)]}
     r = p.run("checkschema")
     assert r.code == 0 and "No schema drift" in r.stdout, r
+
+
+def test_migrate_names_a_new_dangling_reference(project: Project) -> None:
+    """The refusal names the table, the column and a value with no target, as PostgreSQL's
+    foreign-key error does; a row that dangled before the migration is not the one shown."""
+    p = project
+    name, _ = _rebuild_script(p, "restrict")
+    execute(p.database, "INSERT INTO child (parent) VALUES (7)")  # enforcement is off here
+    path = p.root / "migrations" / f"{name}.json"
+    data = json.loads(path.read_text())
+    data["operations"].append({"kind": "RunSql", "sql": "DELETE FROM parent", "reverse_sql": None})
+    path.write_text(json.dumps(data))
+    r = p.run("migrate")
+    assert r.code == 1, r
+    assert r.err_lines[0] == (
+        f"error: umbral migrate: migration {name} failed and was rolled back: it would leave 2 "
+        "new dangling foreign-key reference(s) (e.g. `child.parent` = 1: no row of `parent` "
+        "has that id)"
+    ), r

@@ -309,7 +309,8 @@ def test_a_rebuild_that_leaves_a_new_dangling_reference_is_rolled_back(sqlite_ur
         _apply(sqlite_url, *history, bad)
     assert (exc.value.statement, exc.value.error) == (
         "PRAGMA foreign_key_check",
-        "it would leave 1 new dangling foreign-key reference(s)",
+        "it would leave 1 new dangling foreign-key reference(s) (e.g. `book.author_id` = 1: no "
+        "row of `author` has that id)",
     )
     assert rows(sqlite_url, "SELECT id FROM author ORDER BY id") == [(1,), (2,)]
     assert rows(sqlite_url, "SELECT name FROM umbral_migrations ORDER BY name") == [

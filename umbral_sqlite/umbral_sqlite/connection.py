@@ -203,13 +203,41 @@ class SQLiteConnection(Backend):
         ]
         return before, after
 
-    def foreign_key_state(self, conn: Connection) -> int:
-        # A count, not the rows: a rebuild may give rows new rowids, a rename or a retargeted
-        # key new table names, and the row that dangled before still dangles.
-        return len(driver_cursor(conn).execute(self.FOREIGN_KEY_CHECK).fetchall())
+    def foreign_key_state(self, conn: Connection) -> tuple[int, frozenset[tuple[str, int]]]:
+        # Compared as a count: a rebuild may give rows new rowids, a rename or a retargeted
+        # key new table names, and the row that dangled before still dangles. The rows only
+        # steer which one the error shows.
+        found = driver_cursor(conn).execute(self.FOREIGN_KEY_CHECK).fetchall()
+        return len(found), frozenset((r[0], r[1]) for r in found)
 
-    def foreign_key_violations(self, conn: Connection, before: int | None) -> int:
-        return max(0, self.foreign_key_state(conn) - (before or 0))
+    def foreign_key_violations(
+        self, conn: Connection, before: tuple[int, frozenset[tuple[str, int]]] | None
+    ) -> int:
+        return max(0, self.foreign_key_state(conn)[0] - (before[0] if before else 0))
+
+    def foreign_key_example(
+        self, conn: Connection, before: tuple[int, frozenset[tuple[str, int]]] | None
+    ) -> str:
+        cur = driver_cursor(conn)
+        found = cur.execute(self.FOREIGN_KEY_CHECK).fetchall()
+        old = before[1] if before else frozenset()
+        new = [r for r in found if (r[0], r[1]) not in old] or found
+        if not new:
+            return ""
+        table, rowid, parent, fkid = new[0][:4]
+        keys = [k for k in cur.execute(f"PRAGMA foreign_key_list({self.quote(table)})")]
+        # foreign_key_list: (id, seq, table, from, to, ...); `to` is NULL for the primary key.
+        key = next((k for k in keys if k[0] == fkid and k[1] == 0), None)
+        if key is None:
+            return f"a row of `{table}` references a missing row of `{parent}`"
+        column, to = key[3], key[4] or "primary key"
+        value: Any = "?"
+        if rowid is not None:  # None in a WITHOUT ROWID table
+            row = cur.execute(
+                f"SELECT {self.quote(column)} FROM {self.quote(table)} WHERE rowid = ?", (rowid,)
+            ).fetchone()
+            value = row[0] if row else "?"
+        return f"e.g. `{table}.{column}` = {value!r}: no row of `{parent}` has that {to}"
 
     DEFERRED_CHECK: ClassVar[str] = (
         "PRAGMA foreign_key_check (deferred foreign keys, checked at the end of the migration)"
