@@ -180,13 +180,14 @@ _DESTRUCTIVE_BACKWARD = (
 )
 
 
-def destructive_gate(pm: Any, backend: Backend, rendered: Sequence[Rendered]) -> None:
-    """Refuse the run when any operation about to run is UNSAFE (SPEC §8 guards). A forward
-    run's drop of a table or column that the run itself makes first destroys nothing the
-    database held: a fresh database built by replaying a history with drops needs no flag."""
+def destructive_findings(pm: Any, backend: Backend, rendered: Sequence[Rendered]) -> list[str]:
+    """``migration: what it destroys`` for each UNSAFE operation about to run (for a backward
+    run, of the reverse operations). A forward run's drop of a table or column that the run
+    itself makes first destroys nothing the database held: a fresh database built by replaying
+    a history with drops needs no flag."""
     from umbral.safety import OpSafety, classify
 
-    lines = []
+    found = []
     made = _MadeHere()
     for r in rendered:
         if r.record_only:  # a squash whose replaced migrations all ran: no SQL runs (SPEC §5)
@@ -197,7 +198,13 @@ def destructive_gate(pm: Any, backend: Backend, rendered: Sequence[Rendered]) ->
             ctx = {"migration": r.migration.key, "operations": r.migration.operations}
             finding = classify(pm, op, backend, ctx)
             if finding.tier is OpSafety.UNSAFE:
-                lines.append(f"    [UNSAFE] {r.migration.key}: {finding.message}")
+                found.append(f"{r.migration.key}: {finding.message}")
+    return found
+
+
+def destructive_gate(pm: Any, backend: Backend, rendered: Sequence[Rendered]) -> None:
+    """Refuse the run when any operation about to run is UNSAFE (SPEC §8 guards)."""
+    lines = [f"    [UNSAFE] {line}" for line in destructive_findings(pm, backend, rendered)]
     if lines:
         err = Refused(
             f"umbral migrate: {len(lines)} pending destructive operation(s) would DESTROY DATA:"

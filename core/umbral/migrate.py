@@ -205,6 +205,13 @@ class Migrator:
             # The same refusal as a replay: the covered migrations are gated as well.
             head = [executor.Rendered(s.migration, []) for s in steps[:covered]]
             guards.destructive_gate(self.env.pm, self.backend, head + rendered)
+        elif request.plan_only:
+            # Allowed, but the plan still says which steps lose data, either way of the run.
+            head = [executor.Rendered(s.migration, []) for s in steps[:covered]]
+            for line in guards.destructive_findings(self.env.pm, self.backend, head + rendered):
+                # The finding's first clause says what goes; its expand-contract advice is
+                # for writing a migration, not for running this one.
+                self.warn(f"{line.split('; ')[0]} (allowed by --allow-destructive)")
         result.plan = rendered
         if request.plan_only:
             return result

@@ -130,6 +130,41 @@ def test_plan_shows_the_reverse_operations(project: Project) -> None:
     assert recorded(p)[-1] == ("app", "0003_rename_post_title_to_headline")
 
 
+def test_a_backward_plan_says_what_data_goes(any_project: Project) -> None:
+    """Un-applying an AddColumn drops the column and its data: the plan refuses without
+    --allow-destructive, and with it still says, as a warning, what goes."""
+    p = any_project
+    history(p)
+    r = p.run("migrate", "app/0001_create_post", "--plan")
+    assert r.code == 1, r
+    assert r.err_lines[:2] == [
+        "error: umbral migrate: 1 pending destructive operation(s) would DESTROY DATA:",
+        "    [UNSAFE] app/0002_add_post_slug: drops column `post.slug` and its data; old code "
+        "reading it breaks. Expand-contract: stop writing it, deploy, then drop",
+    ], r
+    r = p.run("migrate", "app/0001_create_post", "--plan", "--allow-destructive")
+    assert r.code == 0, r
+    assert r.out_lines == [
+        "Unapply app/0003_rename_post_title_to_headline",
+        "    Rename column headline of post to title",
+        "Unapply app/0002_add_post_slug",
+        "    Drop column slug from post",
+    ], r
+    assert r.err_lines == [
+        "warning: app/0002_add_post_slug: drops column `post.slug` and its data (allowed by "
+        "--allow-destructive)"
+    ], r
+    r = p.run("migrate", "app/zero", "--plan", "--allow-destructive", "--json")
+    assert r.code == 0, r
+    assert json.loads(r.stdout)["warnings"] == [
+        "app/0002_add_post_slug: drops column `post.slug` and its data (allowed by "
+        "--allow-destructive)",
+        "app/0001_create_post: drops table `post` and all its rows (allowed by "
+        "--allow-destructive)",
+    ], r
+    assert recorded(p)[-1] == ("app", "0003_rename_post_title_to_headline")
+
+
 def test_zero_unapplies_dependents_in_other_plugins_first(project: Project) -> None:
     p = project
     p.write_config(plugins=["shop"], plugin_modules={"shop": "shop"})
