@@ -560,6 +560,13 @@ class Backend:
         migration's doing: a database enforcement never guarded may hold some."""
         return 0
 
+    #: The SQL type a value is cast to for ``as_text``.
+    TEXT_CAST: ClassVar[str] = "TEXT"
+
+    def as_text(self, expr: str) -> str:
+        """``expr`` as text, to compare values of two types (an integer key and a text one)."""
+        return f"CAST({expr} AS {self.TEXT_CAST})"
+
     def foreign_key_example(self, conn: Connection, before: Any) -> str:
         """One of the new dangling references ``foreign_key_violations`` counted, for its
         error: the table, the column and the value with no target. Empty: cannot say."""

@@ -158,6 +158,9 @@ class KeyHolds(_Kept):
     fill: Any = None
     source: str | None = None
     added: bool = False
+    #: The column changes type with its key (a key moved to a table keyed by another type):
+    #: its values are compared with the target's as text, the one form both types have.
+    as_text: bool = False
 
     SHAPE: ClassVar[dict[str, Callable[[Any], bool]]] = {
         "index": _is_int,
@@ -170,6 +173,7 @@ class KeyHolds(_Kept):
         "fill": lambda v: v is None or _is_int(v) or _is_str(v),
         "source": lambda v: v in (None, "backfill", "default"),
         "added": lambda v: isinstance(v, bool),
+        "as_text": lambda v: isinstance(v, bool),
     }
 
     def look(self, conn: Connection, backend: Backend) -> str | None:
@@ -179,10 +183,12 @@ class KeyHolds(_Kept):
         table, column, target = q(self.table), q(self.column), q(self.target)
         where = f"{table}.{column}"
         if self.existing:
+            theirs, ours = f"{target}.{q(self.target_column)}", where
+            if self.as_text:
+                theirs, ours = backend.as_text(theirs), backend.as_text(ours)
             count, example = conn.exec_driver_sql(
                 f"SELECT COUNT(*), MIN({where}) FROM {table} WHERE {where} IS NOT NULL AND "
-                f"NOT EXISTS (SELECT 1 FROM {target} WHERE {target}.{q(self.target_column)} "
-                f"= {where})"
+                f"NOT EXISTS (SELECT 1 FROM {target} WHERE {theirs} = {ours})"
             ).one()
             if count:
                 rows = "1 row holds a value" if count == 1 else f"{count} rows hold values"
@@ -349,14 +355,18 @@ def _columns_of(op: ops.Operation) -> tuple[str, ...]:
 
 def _key_holds(index: int, op: ops.AlterColumn) -> KeyHolds | None:
     """The ``KeyHolds`` of an ``AlterColumn`` that adds a foreign key over values it has not
-    held (a new key, or one to another table, over a column whose type stays), or fills the
-    NULLs of one with a value; else None."""
+    held (a new key over a column whose type stays, or one to another table, whatever its
+    type), or fills the NULLs of one with a value; else None."""
     old, new = op.from_, op.to
     if not (new.is_fk and new.db_constraint and new.fk_target):
         return None
     target_column = new.fk_column or "id"
     was = (old.fk_target, old.fk_column or "id") if old.is_fk and old.db_constraint else None
-    existing = was != (new.fk_target, target_column) and old.storage_type == new.storage_type
+    existing = was != (new.fk_target, target_column)
+    # A key that keeps its target but changes type compares its values after the change.
+    as_text = existing and old.storage_type != new.storage_type
+    if as_text and was is None:
+        existing = as_text = False  # a plain column made a key of another type: as before
     fill, source = None, None
     if old.nullable and not new.nullable:
         if new.default is not None:
@@ -369,7 +379,7 @@ def _key_holds(index: int, op: ops.AlterColumn) -> KeyHolds | None:
         return None
     return KeyHolds(
         index, op.kind, op.table, op.column, new.fk_target, target_column, existing, fill,
-        source,
+        source, as_text=as_text,
     )  # fmt: skip
 
 

@@ -392,3 +392,69 @@ def test_a_not_null_column_with_no_value_for_the_rows_is_refused_first(
     r = p.run("migrate")
     assert r.code == 0, r
     assert "color" in column_names(p.database)
+
+# A key moved to a model keyed by text, and back (``KeyHolds.as_text``).
+COUNTRIES = """
+class Team(Model):
+    name = fields.Text(max_length=20)
+
+class Country(Model):
+    code = fields.Text(max_length=8, primary_key=True)
+
+class Post(Model):
+    title = fields.Text(max_length=20)
+    editor = fields.ForeignKey("{target}", nullable=True)
+"""
+
+
+def test_a_key_moved_to_a_model_keyed_by_another_type_takes_that_type(
+    any_project: Project,
+) -> None:
+    """The column changes type with its key, values kept, on every backend (PostgreSQL
+    refused the type change under the old key; MySQL/MariaDB stopped part way going back);
+    a value the other type's table does not hold is refused before the first statement."""
+    p = any_project
+    p.models(COUNTRIES.format(target="Team"))
+    assert p.run("makemigrations").code == 0
+    first = p.migration_files()[-1].removesuffix(".json")
+    assert p.run("migrate").code == 0
+    execute(
+        p.database,
+        "INSERT INTO team (id, name) VALUES (1, 't')",
+        "INSERT INTO country (code) VALUES ('1'), ('FR')",
+        "INSERT INTO post (title, editor) VALUES ('a', 1), ('b', NULL)",
+    )
+    p.models(COUNTRIES.format(target="Country"))
+    assert p.run("makemigrations").code == 0
+    name = p.migration_files()[-1].removesuffix(".json")
+    r = p.run("migrate")
+    assert r.code == 0, r
+    assert schema_of(p.database)["post"]["fks"] == [(("editor",), "country")]
+    assert rows(p.database, "SELECT title, editor FROM post ORDER BY title") == [
+        ("a", "1"), ("b", None)
+    ]  # fmt: skip
+    r = p.run("checkschema")
+    assert r.code == 0, r
+
+    execute(p.database, "INSERT INTO post (title, editor) VALUES ('c', 'FR')")
+    before = schema_of(p.database)
+    r = p.run("migrate", f"app/{first}")
+    assert r.code == 1, r
+    assert r.err_lines == [
+        f"error: migration app/{name}: operation #1 (AlterColumn) makes `post.editor` a "
+        'foreign key to `team` (id), but 1 row holds a value with no row there (e.g. "FR"): '
+        "the key could not be added; fix or delete those rows first (for instance with a "
+        "RunSql migration before this one); nothing of it was run"
+    ], r
+    assert schema_of(p.database) == before
+    assert p.run("checkschema").code == 0
+
+    execute(p.database, "DELETE FROM post WHERE title = 'c'")
+    r = p.run("migrate", f"app/{first}")
+    assert r.code == 0, r
+    assert schema_of(p.database)["post"]["fks"] == [(("editor",), "team")]
+    assert rows(p.database, "SELECT title, editor FROM post ORDER BY title") == [
+        ("a", 1), ("b", None)
+    ]  # fmt: skip
+    r = p.run("checkschema")
+    assert r.code == 0, r

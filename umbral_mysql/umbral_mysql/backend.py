@@ -55,6 +55,8 @@ _BLOB_LIKE = ("LONGTEXT", "LONGBLOB", "JSON")
 
 class MySQLBackend(MySQLConnection):
     name: ClassVar[str] = "mysql"
+    #: MySQL casts to CHAR, not TEXT.
+    TEXT_CAST: ClassVar[str] = "CHAR"
     schemes: ClassVar[tuple[str, ...]] = ("mysql", "mariadb")
     IDENTIFIER_LIMIT: ClassVar[int | None] = 64  # characters; a longer name is an error
     IDENTIFIER_IN_BYTES: ClassVar[bool] = False
@@ -584,7 +586,9 @@ class MySQLBackend(MySQLConnection):
         (``steps.RetypeReferenced``; MySQL refuses a key between two integer types)."""
         target = ctx.state.get(col.fk_target or "")
         pk = target.column(col.fk_column or "id") if target is not None else None
-        return pk is not None and self.sql_type(pk) != self.sql_type(col)
+        # By field type: a text key's reference is sized on its own (VARCHAR(255) against a
+        # VARCHAR(8) key), which MySQL accepts; only another type waits for the key's change.
+        return pk is not None and pk.storage_type != col.storage_type
 
     def _auto_indexed(self, col: Column) -> bool:
         return (col.index or col.is_fk) and not col.unique and not col.primary_key

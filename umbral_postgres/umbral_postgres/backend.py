@@ -203,6 +203,13 @@ class PostgresBackend(PostgresConnection):
                 family = _FAMILIES.get(_family(new_type), (new_type,))
                 out.append(retype_unless_key_differs_sql(op.table, op.column, statement, family))
             else:
+                if rekey and old.is_fk and old.db_constraint:
+                    # A key moved to a table whose key is of another family (BIGINT to TEXT):
+                    # the old foreign key cannot hold the new type, so it goes first and
+                    # `_alter_fk` adds the new one after the change.
+                    out.append(
+                        replace_foreign_keys_sql(op.table, (op.column,), [str(old.fk_target)], None)
+                    )
                 out.append(self._retype(op, f"{alter} TYPE {new_type}", using, new_type))
                 if old.primary_key:
                     out += self._junction_keys(op, new, ctx)
