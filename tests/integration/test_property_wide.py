@@ -94,6 +94,9 @@ class Col:
     checked: bool = False
     #: An adopted ``DEFAULT CURRENT_TIMESTAMP`` (inspectdb's ``auto_now_add``).
     auto_now_add: bool = False
+    #: The same default with MySQL's ``ON UPDATE`` of the current time (inspectdb's
+    #: ``auto_now``).
+    auto_now: bool = False
     #: What an adopted column has that no model can say, which every change must keep
     #: (``schema_dump.column_extra``; ``kept_extras`` checks it after every step): a collation
     #: other than the table's, a generation expression (``{src}`` stands for the name of the
@@ -458,6 +461,8 @@ def _field(c: Col) -> Any:
         kw["max_length"] = c.max_length
     if c.auto_now_add:
         kw["auto_now_add"] = True
+    if c.auto_now:
+        kw["auto_now"] = True
     return getattr(fields, c.type)(**kw)
 
 
@@ -1080,7 +1085,8 @@ def adopt(db: Db, root: Path, url: str, spec: list, known_open: frozenset[str]) 
                     on_update=getattr(fl, "on_update", "no_action"), help=fl.help,
                     choices=fl.choices, max_length=getattr(fl, "max_length", None),
                     uid=h.fresh("u"), legacy=True,
-                    auto_now_add=getattr(fl, "auto_now_add", False))  # fmt: skip
+                    auto_now_add=getattr(fl, "auto_now_add", False),
+                    auto_now=getattr(fl, "auto_now", False))  # fmt: skip
             assert fl.column_name == attr
             cols.append(c)
             by_name[attr] = c.uid
@@ -1132,7 +1138,7 @@ def _adopted_extras(m: Mod, table: schema_dump.Table) -> None:
             generated = re.sub(rf"\b{src.name}\b", "{src}", generated)
             m.cols[by_name[src.name]] = replace(src, feeds=True)
             c = m.cols[i]
-        own = df and df != "identity" and c.default is None and not c.auto_now_add
+        own = df and df != "identity" and c.default is None and not (c.auto_now_add or c.auto_now)
         m.cols[i] = replace(c, collate=collate or "", generated=generated or "",
                             gen_source=source, touch=bool(touch),
                             db_default=df if own and not generated else "")  # fmt: skip

@@ -32,6 +32,8 @@ _DECIMAL = re.compile(r"-?\d+\.\d+")
 #: ``EXTRA``'s ``on update current_timestamp()`` (MariaDB) or ``DEFAULT_GENERATED on update
 #: CURRENT_TIMESTAMP`` (MySQL).
 _ON_UPDATE = re.compile(r"\bon update (\S+)", re.IGNORECASE)
+#: The ``ON UPDATE …`` a reflected default may end with.
+_ON_UPDATE_TAIL = re.compile(r"\s*\bon update \S+\s*$", re.IGNORECASE)
 _JSON_CHECK = re.compile(r"^\s*json_valid\(\s*`?([^`)]+)`?\s*\)\s*$", re.IGNORECASE)
 
 
@@ -75,6 +77,10 @@ def fixup(conn: Connection, table: RawTable) -> None:
         if col.name in keys and col.type == "varchar(255)":
             col.type = "text"
         col.on_update = on_update.get(col.name)
+        if col.default is not None and col.on_update is not None:
+            # SQLAlchemy reads MariaDB's `DEFAULT current_timestamp() ON UPDATE
+            # current_timestamp()` as one default: the ON UPDATE is its own fact (above).
+            col.default = _ON_UPDATE_TAIL.sub("", col.default) or None
         if col.default is None and col.name in quoted:
             col.default = quoted[col.name]
         if col.default is not None:

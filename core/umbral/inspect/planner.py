@@ -404,7 +404,13 @@ def _plan_default(
     if parsed == ("bare", "NULL") or parsed == ("bare", "null"):
         return
     if parsed is not None and parsed[0] == "now" and umbral_type in _TEMPORAL:
-        opts["auto_now_add"] = True
+        # The database's ON UPDATE of the current time (warned about apart) is what
+        # `auto_now` means; the default alone is `auto_now_add`.
+        # (`current_timestamp(6)`: its precision is the column's.)
+        updated = col.on_update is not None and (
+            re.sub(r"\(\d?\)$", "", col.on_update.strip().lower()) in _NOW
+        )
+        opts["auto_now" if updated else "auto_now_add"] = True
         return
     value = None if parsed is None or parsed[0] == "now" else _coerce(parsed, umbral_type)
     if value is None:
