@@ -25,7 +25,7 @@ from umbral.config import (
     resolve_env,
 )
 from umbral.database import db_errors
-from umbral.errors import ConfigError, UmbralError
+from umbral.errors import ConfigError, PartlyApplied, UmbralError
 from umbral.values import record
 
 if TYPE_CHECKING:
@@ -528,9 +528,10 @@ class App:
     def checkschema(self) -> SchemaCheck:
         """Compare the live schema with what each plugin's applied migrations promise; read
         only. ``render_repair`` turns the result into the SQL that repairs it."""
-        from umbral import recorder
+        from umbral import progress, recorder
         from umbral.database import connect
         from umbral.schemadrift import (
+            LiveSchema,
             SchemaCheck,
             compare,
             junction_tables,
@@ -540,9 +541,20 @@ class App:
         )
 
         backend, url = self._backend()
+        scope = self.default_scope()
         with connect(backend, url, create=False) as conn, db_errors(url):
+            partial = {
+                key: p
+                for key, p in progress.read(conn).items()
+                if scope is None or key.partition("/")[0] in scope
+            }
+            if partial:
+                # Between two snapshots: its finished statements are not drift.
+                on_disk = {m.key for m in self.env.all_migrations()}
+                gone = frozenset(partial) - on_disk
+                return SchemaCheck([], [], [], LiveSchema(), partial, gone)
             applied = recorder.applied(conn)
-            promises = _promises(self.env, applied, self.default_scope())
+            promises = _promises(self.env, applied, scope)
             live = read_live(conn, owned_tables(promises), junction_tables(promises))
         return SchemaCheck(
             promises=promises,
@@ -559,10 +571,15 @@ class App:
         """The repair operations rendered by the backend's renderers against the live tables,
         framed as ``migrate`` would run them."""
         from umbral.executor import render_migration
+        from umbral.guards import not_compared
         from umbral.migration import Migration
         from umbral.safety import OpSafety, classify
         from umbral.schemadrift import Repair, by_plugin, live_state, lossy
 
+        if check.partial:
+            raise PartlyApplied(
+                not_compared("umbral checkschema --sql", check.partial, check.partial_gone)
+            )
         backend, url = self._backend()
         state = live_state(check.live, check.promises)
         promised = {p.plugin: p for p in check.promises}

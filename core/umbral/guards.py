@@ -254,6 +254,38 @@ class _MadeHere:
 # -- partly applied migrations ----------------------------------------------------------------
 
 
+def not_compared(command: str, partial: Mapping[str, Progress], gone: Collection[str]) -> str:
+    """Why ``checkschema`` does not compare a database with a partly applied migration: it
+    is between two snapshots, so every finished statement would read as drift, and the
+    repair would undo what ``migrate`` then takes for done. ``gone``: those whose file is
+    not on disk."""
+    found = []
+    for key, p in sorted(partial.items()):
+        if key in gone:
+            finish = (
+                "its file is gone: restore the file and finish it with `umbral migrate`, or "
+                "run `umbral migrate --prune` to forget its progress once the database is "
+                "repaired"
+            )
+        elif p.backward:
+            finish = (
+                "finish it by running the migrate that was un-applying it again (to its "
+                f"target, before it), or resolve it with `umbral migrate --fake {key}`"
+            )
+        else:
+            finish = (
+                f"finish it with `umbral migrate` (it continues at statement {p.done + 1}), "
+                "or resolve it with `umbral migrate --from-statement N` or "
+                f"`umbral migrate --fake {key}`"
+            )
+        doing = "un-applied" if p.backward else "applied"
+        found.append(f"migration {key} is partly {doing} ({p.describe()}); {finish}")
+    return (
+        f"{command}: {'; '.join(found)}; the database is between two migrations, so it was "
+        "not compared: run checkschema again once no migration is partly applied"
+    )
+
+
 def resume_plan(
     partial: Mapping[str, Progress],
     steps: Sequence[Step],

@@ -27,6 +27,8 @@ from umbral.values import frozen, record
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+    from umbral.progress import Progress
+
 #: What drops an index made under another name: (table, columns, unique, name).
 DropNamed = Callable[[str, tuple[str, ...], bool, str], ops.Operation]
 
@@ -94,6 +96,11 @@ class SchemaCheck:
     differences: list[Difference]
     outside: list[str]
     live: LiveSchema
+    #: Partly applied migrations (``umbral.progress``): while there is one, nothing is
+    #: compared (``guards.not_compared``).
+    partial: dict[str, Progress] = field(default_factory=dict)
+    #: The partly applied migrations whose file is not on disk.
+    partial_gone: frozenset[str] = frozenset()
 
 
 @record

@@ -308,3 +308,74 @@ def test_a_partly_applied_migration_whose_file_is_gone_is_shown(p: Project) -> N
     r = p.run("migrate", "--prune")
     assert r.code == 0, r
     assert p.run("showmigrations").out_lines == ["# plugin: app", "[X] app/0001_log"]
+
+
+def test_checkschema_does_not_compare_while_a_migration_is_partly_applied(p: Project) -> None:
+    """Its finished statements are not drift: a repair would undo them, and the migrate that
+    finishes it would then record it applied with part of its change missing."""
+    p.models("class Author(Model):\n    name = fields.Text()")
+    assert p.run("makemigrations").code == 0
+    assert p.run("migrate").code == 0
+    author = "class Author(Model):\n    name = fields.Text()"
+    p.models(author + "\n    score = fields.Integer(nullable=True)")
+    assert p.run("makemigrations").code == 0
+    second = p.root / "migrations" / "app" / p.migration_files()[1]
+    data = json.loads(second.read_text())
+    failing = ops.RunSql(sql="INSERT INTO author (name, score) SELECT 'x', 1 FROM fix_me")
+    data["operations"].append(failing.to_dict())
+    if not is_mysql(p.database):
+        data["atomic"] = False
+    second.write_text(json.dumps(data))
+    key = f"app/{second.stem}"
+    assert p.run("migrate").code == 1
+    assert p.run("showmigrations").out_lines[2].startswith(f"[/] {key}  (statement 2 of 2 failed: ")
+
+    finish = (
+        f"finish it with `umbral migrate` (it continues at statement 2), or resolve it with "
+        f"`umbral migrate --from-statement N` or `umbral migrate --fake {key}`; the database "
+        "is between two migrations, so it was not compared: run checkschema again once no "
+        "migration is partly applied"
+    )
+    for args in (["checkschema"], ["checkschema", "--sql"]):
+        r = p.run(*args)
+        assert r.code == 1, r
+        assert r.stdout == "", r
+        assert len(r.err_lines) == 1, r
+        line = r.err_lines[0]
+        assert line.startswith(
+            f"error: umbral {' '.join(args)}: migration {key} is partly applied (statement 2 of "
+            "2 failed: "
+        ), r
+        assert "fix_me" in line and line.endswith(finish), r
+    r = p.run("checkschema", "--json", "--sql")
+    assert r.code == 1, r
+    found = json.loads(r.stdout)
+    assert (found["drift"], found["plugins"], found["differences"]) == (None, [], []), r
+    assert "repair" not in found
+    [stopped] = found["partly_applied"]
+    assert (stopped["migration"], stopped["direction"], stopped["done"], stopped["total"]) == (
+        key, "forward", 1, 2,
+    )  # fmt: skip
+    assert stopped["failed_statement"] == 2 and "fix_me" in stopped["error"]
+
+    # Its file deleted, finishing it starts with restoring the file.
+    kept = second.read_text()
+    second.unlink()
+    r = p.run("checkschema")
+    assert r.code == 1 and "fix_me" in r.stderr, r
+    assert r.err_lines[0].endswith(
+        "2 failed: " + stopped["error"] + "); its file is gone: restore the file and finish it "
+        "with `umbral migrate`, or run `umbral migrate --prune` to forget its progress once the "
+        "database is repaired; the database is between two migrations, so it was not "
+        "compared: run checkschema again once no migration is partly applied"
+    ), r
+    second.write_text(kept)
+
+    # Finished as it says, the database is what the migration promised: no drift.
+    execute(p.database, "CREATE TABLE fix_me (x INTEGER)")
+    assert p.run("migrate").code == 0
+    r = p.run("checkschema")
+    assert (r.code, r.out_lines) == (
+        0, ["No schema drift: the database matches the applied migrations of 1 plugin(s)"]
+    ), r  # fmt: skip
+    assert json.loads(p.run("checkschema", "--json").stdout)["partly_applied"] == []

@@ -83,7 +83,8 @@ def test_no_drift_after_migrate(any_project: Project) -> None:
     assert r.out_lines == ["No schema drift: the database matches the applied migrations of 1 "
                            "plugin(s)"]  # fmt: skip
     data = json.loads(p.run("checkschema", "--json").stdout)
-    assert data == {"drift": False, "plugins": [{"plugin": "app", "migration": f"app/{first}"}],
+    assert data == {"drift": False, "partly_applied": [],
+                    "plugins": [{"plugin": "app", "migration": f"app/{first}"}],
                     "differences": []}  # fmt: skip
     assert p.run("checkschema", "--sql").out_lines == ["-- no schema drift: nothing to repair"]
 
@@ -452,3 +453,28 @@ def test_a_unique_index_made_by_hand_is_repaired_by_its_name(mysql_url: str, tmp
     _apply_script(mysql_url, p.run("checkschema", "--sql").stdout)
     r = p.run("checkschema")
     assert r.code == 0, r
+
+
+def test_a_failed_atomic_migration_leaves_nothing_partly_applied(any_project: Project) -> None:
+    """Rolled back whole (SQLite, PostgreSQL), a failed migration leaves the database at the
+    last applied one, which checkschema compares as usual; where a migration runs statement by
+    statement (MySQL / MariaDB), checkschema names it instead (tests/backends/test_resume.py)."""
+    p = any_project
+    if is_mysql(p.database):
+        pytest.skip("MySQL / MariaDB run a migration with DDL statement by statement")
+    name = _migrated(p)
+    p.models(MODELS + "    extra = fields.Integer(nullable=True)\n")
+    assert p.run("makemigrations").code == 0
+    second = p.root / "migrations" / "app" / p.migration_files()[1]
+    data = json.loads(second.read_text())
+    failing = "INSERT INTO post (title) SELECT 'x' FROM fix_me"
+    data["operations"].append({"kind": "RunSql", "sql": failing})
+    second.write_text(json.dumps(data))
+    assert p.run("migrate").code == 1
+    r = p.run("checkschema")
+    assert (r.code, r.out_lines) == (
+        0, ["No schema drift: the database matches the applied migrations of 1 plugin(s)"]
+    ), r  # fmt: skip
+    found = json.loads(p.run("checkschema", "--json").stdout)
+    assert (found["drift"], found["partly_applied"]) == (False, []), found
+    assert found["plugins"] == [{"plugin": "app", "migration": f"app/{name}"}]

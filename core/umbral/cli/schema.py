@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from umbral.cli.common import AliasOpt, Body, command, load_app, note_missing_database, per_alias
-from umbral.cli.output import out
+from umbral.cli.output import err, out
 
 
 @command
@@ -31,6 +31,16 @@ def checkschema_cmd(
     def one(app: Any) -> int:
         note_missing_database(app)
         check = app.checkschema()
+        if check.partial:
+            # Not compared: an error line (per database, so the others are still checked).
+            if as_json:
+                out(json.dumps(_check_json(check, None, show_all=False, sql=False), indent=2))
+            else:
+                from umbral.guards import not_compared
+
+                command = "umbral checkschema" + (" --sql" if sql else "")
+                err(f"error: {not_compared(command, check.partial, check.partial_gone)}")
+            return 1
         repair = app.render_repair(check) if sql else None
         if as_json:
             out(json.dumps(_check_json(check, repair, show_all=show_all, sql=sql), indent=2))
@@ -45,8 +55,14 @@ def checkschema_cmd(
 
 def _check_json(check: Any, repair: Any, *, show_all: bool, sql: bool) -> dict:
     """``checkschema --json``."""
+    from umbral.cli.status import progress_json
+
     data: dict = {
-        "drift": bool(check.differences),
+        # null: not compared, while a migration is partly applied
+        "drift": None if check.partial else bool(check.differences),
+        "partly_applied": [
+            {"migration": key, **progress_json(p)} for key, p in sorted(check.partial.items())
+        ],
         "plugins": [{"plugin": p.plugin, "migration": p.migration} for p in check.promises],
         "differences": [
             {"plugin": d.plugin, "sign": d.sign, "message": d.message,

@@ -64,7 +64,7 @@ def showmigrations_cmd(
                         "state": e.state.label,
                         "marker": e.state.marker,
                         **({"environment": e.environment} if e.environment else {}),
-                        **({"progress": _progress_json(e.progress)} if e.progress else {}),
+                        **({"progress": progress_json(e.progress)} if e.progress else {}),
                     }
                     for e in entries
                 ],
@@ -110,7 +110,7 @@ def _tenant_entries(app: Any, name: str) -> list[Any]:
     return found.entries
 
 
-def _progress_json(p: Any) -> dict[str, Any]:
+def progress_json(p: Any) -> dict[str, Any]:
     """Where a partly applied migration stopped, as ``showmigrations --json`` gives it."""
     return {
         "direction": "backward" if p.backward else "forward",
