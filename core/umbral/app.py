@@ -518,11 +518,12 @@ class App:
         self.env.forget_migrations()
         return migration
 
-    def checkmigrations(self) -> CheckReport:
-        """Classify every operation ``migrate`` would run now (SPEC §10)."""
+    def checkmigrations(self, allow_drift: bool = False) -> CheckReport:
+        """Classify every operation ``migrate`` would run now (SPEC §10); refuse, as
+        ``migrate`` does, missing or edited applied migrations unless ``allow_drift``."""
         from umbral.safety import CheckReport
 
-        items = self.check_pending_safety()
+        items = self.check_pending_safety(allow_drift)
         return CheckReport(items)
 
     def checkschema(self) -> SchemaCheck:
@@ -691,12 +692,13 @@ class App:
             f"that name; known: {known}"
         )
 
-    def check_pending_safety(self) -> list[Classified]:
-        """Classify every operation of every migration ``migrate`` would run."""
-        from umbral import recorder
+    def check_pending_safety(self, allow_drift: bool = False) -> list[Classified]:
+        """Classify every operation of every migration ``migrate`` would run; what
+        ``migrate`` refuses (conflicts, drift unless ``allow_drift``) the check refuses."""
+        from umbral import drift, recorder
         from umbral.database import connect
         from umbral.graph import Graph
-        from umbral.guards import check_conflicts
+        from umbral.guards import check_conflicts, refuse_drift
         from umbral.plan import forward
         from umbral.safety import classify_migrations
 
@@ -705,6 +707,9 @@ class App:
         with connect(backend, url, create=False) as conn, db_errors(url):
             applied = recorder.applied(conn)
             check_conflicts(self.env, applied)  # migrate would refuse: so does the check (SPEC §10)
+            if not allow_drift:
+                entries = drift.detect(graph, applied)
+                refuse_drift(entries, self.env.disabled, "umbral checkmigrations")
             steps = forward(graph, applied)
         # A squash recorded without SQL runs none of its operations (SPEC §5).
         scope = self.default_scope()

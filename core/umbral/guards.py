@@ -81,12 +81,10 @@ def check_drift(
     """Refuse missing or edited migrations unless ``allow`` (then warn about each); warn
     about the ones applied out of order. ``disabled``: plugins left out of the ``plugins``
     allow-list, whose rows are not lost files."""
+    if not allow:
+        refuse_drift(entries, disabled, "umbral migrate")
     missing = [e for e in entries if e.state is State.MISSING]
     edited = [e for e in entries if e.state is State.EDITED]
-    if (missing or edited) and not allow:
-        err = DriftDetected("umbral migrate: drift detected")
-        err.details = _drift_details(missing, edited, disabled)
-        raise err
     for e in missing:
         warn(
             f"umbral migrate --allow-drift: migration {e.key} is recorded in the tracking "
@@ -105,8 +103,19 @@ def check_drift(
             )
 
 
+def refuse_drift(entries: Sequence[Entry], disabled: Collection[str], command: str) -> None:
+    """Refuse missing or edited migrations, listed with the ways out. ``checkmigrations``
+    asks it too: a check that passes where ``migrate`` refuses would pass a failing deploy."""
+    missing = [e for e in entries if e.state is State.MISSING]
+    edited = [e for e in entries if e.state is State.EDITED]
+    if missing or edited:
+        err = DriftDetected(f"{command}: drift detected")
+        err.details = _drift_details(missing, edited, disabled, command)
+        raise err
+
+
 def _drift_details(
-    missing: list[Entry], edited: list[Entry], disabled: Collection[str]
+    missing: list[Entry], edited: list[Entry], disabled: Collection[str], command: str
 ) -> tuple[str, ...]:
     # A plugin left out of the `plugins` allow-list keeps its files: its rows are not
     # lost files, and restoring files from VCS would not help.
@@ -137,6 +146,8 @@ def _drift_details(
         )
     details = [line for i, s in enumerate(sections) for line in ([""] if i else []) + s]
     options = _drift_options(bool(lost or edited), plugins if off else "", missing, edited)
+    if command != "umbral migrate":
+        options.append(f"Run `{command} --allow-drift` to check the pending migrations anyway.")
     return (*details, "", "Options:", *(f"{i}. {o}" for i, o in enumerate(options, 1)))
 
 

@@ -357,3 +357,59 @@ def test_showmigrations_tells_where_the_database_stands_without_importing_models
     r = p.run("makemigrations", "--check")
     assert r.code == 1, r
     assert "half-edited models" in r.stderr
+
+
+def test_checkmigrations_refuses_drift_as_migrate_does(any_project: Project) -> None:
+    """A CI gate on checkmigrations must not pass a deploy whose migrate refuses: an applied
+    file edited or deleted fails the check with migrate's own list and ways out."""
+    p = any_project
+    names = history(p, 3)
+    assert p.run("migrate", f"app/{names[1]}").code == 0
+    edit(p, names[1])
+    expected = [
+        "The following migrations were edited after they were applied (checksum differs from "
+        "the tracking table):",
+        f"[~] app/{names[1]}",
+        "",
+        "Options:",
+        "1. Restore the file(s) from VCS.",
+        "2. Run `umbral migrate --allow-drift` to proceed and apply pending migrations.",
+        "3. Run `umbral migrate --fake <plugin/name>` to re-record an edited migration with its "
+        "current checksum.",
+    ]
+    migrate = p.run("migrate")
+    assert migrate.code == 1 and migrate.err_lines[1:] == expected, migrate
+    for args in ([], ["--json"], ["--strict"]):
+        r = p.run("checkmigrations", *args)
+        assert (r.code, r.stdout) == (1, ""), r
+        assert r.err_lines == [
+            "error: umbral checkmigrations: drift detected",
+            *expected,
+            "4. Run `umbral checkmigrations --allow-drift` to check the pending migrations anyway.",
+        ], r
+    # Allowed, as migrate --allow-drift allows it, the pending migration is checked.
+    r = p.run("checkmigrations", "--allow-drift")
+    assert r.code == 0, r
+    assert r.out_lines[0] == "Checking 1 operation(s) across 1 pending migration(s)...", r
+    r = p.run("checkmigrations", "--offline", "--allow-drift")
+    assert r.code == 2 and "--allow-drift goes without --offline" in r.stderr, r
+
+    # A deleted applied file ([!]), once everything is applied: nothing pending, still refused.
+    second = p.root / "migrations" / "app" / f"{names[1]}.json"
+    assert p.run("migrate", "--fake", f"app/{names[1]}").code == 0
+    assert p.run("migrate").code == 0
+    second.unlink()
+    r = p.run("checkmigrations")
+    assert r.code == 1, r
+    assert r.err_lines[:3] == [
+        "error: umbral checkmigrations: drift detected",
+        "The following migrations are in the tracking table but missing on disk:",
+        f"[!] app/{names[1]}",
+    ], r
+    assert r.err_lines[-2:] == [
+        "3. Run `umbral migrate --prune` to delete the tracking rows of the [!] migrations (the "
+        "schema is not touched).",
+        "4. Run `umbral checkmigrations --allow-drift` to check the pending migrations anyway.",
+    ], r
+    r = p.run("checkmigrations", "--allow-drift")
+    assert (r.code, r.out_lines) == (0, ["No pending migrations — nothing to check."]), r

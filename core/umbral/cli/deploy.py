@@ -44,11 +44,19 @@ def checkmigrations_cmd(
             help="With --offline: whose rules apply (default: the config URL's).",
         ),
     ] = None,
+    allow_drift: Annotated[
+        bool,
+        typer.Option(
+            "--allow-drift", help="Check despite missing or edited files (migrate's flag too)."
+        ),
+    ] = False,
     alias: AliasOpt = None,
 ) -> Body:
     """Tell whether the pending migrations are safe for a rolling deploy."""
     if not offline and (since is not None or backend is not None):
         raise typer.BadParameter("--since and --backend go with --offline")
+    if offline and allow_drift:
+        raise typer.BadParameter("--allow-drift goes without --offline (no database is read)")
 
     def body() -> int:
         app = load_app(opts)
@@ -65,7 +73,7 @@ def checkmigrations_cmd(
             what = f"migration(s) added since {base[:12]}"
         else:
             note_missing_database(app)
-            report = app.checkmigrations()
+            report = app.checkmigrations(allow_drift)
             what = "pending migration(s)"
         shims = live_shims(app.env)
         ok = report.passes(strict)
