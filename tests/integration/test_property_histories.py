@@ -59,13 +59,27 @@ class Col:
     uid: str = ""
 
 
+@dataclass(frozen=True)
+class Rel:
+    """A ManyToMany field to ``target``; ``uid`` is the identity of its junction's rows."""
+
+    field: str
+    target: str
+    uid: str
+
+
 @dataclass
 class Mod:
     name: str
     cols: list[Col]
     table: str | None = None
-    #: The primary key's type: some tables start with an Integer key, widened later.
+    #: The primary key's type: some tables start with an Integer key, widened later (the
+    #: foreign keys and the junctions' key columns holding it follow).
     key: str = "BigInt"
+    m2m: list[Rel] = field(default_factory=list)
+
+    def junction(self, rel: Rel) -> str:
+        return f"{self.table or _snake(self.name)}_{rel.field}"
 
 
 @dataclass
@@ -82,6 +96,9 @@ class History:
     merged: bool = False
     #: Whether the step's renames leave compatibility shims (``makemigrations --compat``).
     compat: bool = False
+    #: Whether a step may add a ManyToMany (not on a branch: ``merge_models`` has no rule for
+    #: a junction).
+    m2m: bool = True
 
     def fresh(self, prefix: str) -> str:
         self.counter += 1
@@ -100,12 +117,13 @@ def step(h: History, action: int, pick: int) -> None:
         h.models[name] = Mod(
             name,
             [Col(h.fresh("c"), SCALARS[pick % len(SCALARS)], uid=h.fresh("u"))],
-            key="Integer" if pick % 5 == 2 else "BigInt",
+            key="Integer" if pick % 5 in (2, 3) else "BigInt",
         )
     elif action == 1:  # drop a table, and every foreign key to it (as its user would)
         del h.models[model.name]
         for other in h.models.values():
             other.cols = [c for c in other.cols if c.fk != model.name]
+            other.m2m = [r for r in other.m2m if r.target != model.name]
     elif action == 2:  # rename a table (class-name match)
         model.table = h.fresh("t")
         h.compat = pick % 5 == 4
@@ -134,7 +152,7 @@ def step(h: History, action: int, pick: int) -> None:
             model.cols[i] = replace(col, nullable=False, default=DEFAULTS[col.type])
         else:
             model.cols[i] = replace(col, nullable=True)
-    elif action == 7 and model.key == "Integer" and pick % 3 == 2:
+    elif action == 7 and model.key == "Integer":
         # Widen the primary key: the foreign keys to it follow (MySQL must drop them first).
         model.key = "BigInt"
     elif action == 7 and col and col.type in CASTS and col.fk is None:  # safe cast
@@ -143,9 +161,11 @@ def step(h: History, action: int, pick: int) -> None:
         model.cols[i] = replace(col, type=new_type, default=default, index=False)
     elif action == 8 and col and col.fk is None:  # toggle an index
         model.cols[i] = replace(col, index=not col.index)
-    elif action == 9 and len(names) > 1:  # add a nullable FK to another table
+    elif action == 9 and len(names) > 1:  # add a nullable FK (or a ManyToMany) to another table
         target = names[(pick + 1) % len(names)]
-        if target != model.name:
+        if target != model.name and pick % 7 >= 5 and h.m2m:
+            model.m2m.append(Rel(h.fresh("g"), target, h.fresh("j")))
+        elif target != model.name:
             model.cols.append(Col(h.fresh("f"), "ForeignKey", fk=target, uid=h.fresh("u")))
     elif action == 10 and col and col.fk is None:  # add, change or remove a default
         if col.default is None:
@@ -169,6 +189,7 @@ def classes(h: History) -> list[type]:
             else:
                 cls = getattr(fields, c.type)
                 attrs[c.name] = cls(nullable=c.nullable, default=c.default, index=c.index)
+        attrs.update({r.field: fields.ManyToMany(r.target) for r in m.m2m})
         kw = {"table": m.table} if m.table else {}
         out.append(type(m.name, (Model,), attrs, **kw))
     return out
@@ -248,12 +269,16 @@ def _snake(name: str) -> str:
 
 
 def counts(db: Db, h: History) -> dict[str, int]:
+    """Rows per model and links per ManyToMany (keyed by identity: renames keep the key)."""
     tables = db.tables()
     out = {}
     for m in h.models.values():
         t = m.table or _snake(m.name)
         if t in tables:
             out[m.name] = db.query(f'SELECT count(*) FROM "{t}"')[0][0]
+        for r in m.m2m:
+            if m.junction(r) in tables:
+                out[r.uid] = db.query(f'SELECT count(*) FROM "{m.junction(r)}"')[0][0]
     return out
 
 
@@ -301,6 +326,19 @@ def insert_rows(db: Db, h: History) -> None:
         )
         stmts.append(f'INSERT INTO "{table}" ({names}) VALUES ({targets})')
     db.execute(*stmts)
+    # A link between the newest rows of both ends, once.
+    links = []
+    for m in h.models.values():
+        for r in m.m2m:
+            parent = f'(SELECT max(id) FROM "{m.table or _snake(m.name)}")'
+            child = f'(SELECT max(id) FROM "{h.models[r.target].table or _snake(r.target)}")'
+            links.append(
+                f'INSERT INTO "{m.junction(r)}" (parent_id, child_id) SELECT {parent}, {child} '
+                f'WHERE NOT EXISTS (SELECT 1 FROM "{m.junction(r)}" WHERE parent_id = {parent} '
+                f"AND child_id = {child})"
+            )
+    if links:
+        db.execute(*links)
 
 
 def _literal(value: object) -> str:
@@ -332,10 +370,13 @@ def take_backfills(h: History) -> dict[str, tuple[str, object]]:
 def check_kept(
     db: Db, h: History, before: Observed, filled: dict[str, tuple[str, object]], history: list
 ) -> None:
-    """No row of a surviving table lost, every value what the change makes of it."""
+    """No row of a surviving table lost, every value what the change makes of it, and every
+    link of a surviving ManyToMany kept (no step drops a row, so each link's rows survive)."""
     rows_after = counts(db, h)
     for name in before.models & set(h.models):
         assert rows_after.get(name) == before.rows.get(name), (name, history)
+    for uid in {r.uid for m in h.models.values() for r in m.m2m} & set(before.rows):
+        assert rows_after.get(uid) == before.rows[uid], (uid, history)
     for key, (col, now) in values(db, h).items():
         backfill = filled[col.uid][1] if col.uid in filled else None
         if key in before.values:
@@ -362,6 +403,7 @@ def run_history(
             continue
         if action == BRANCH:
             h = branch(root, h, db, url, pick, history)
+            h.m2m = True
             insert_rows(db, h)
             continue
         before = observe(db, h)  # keyed by model: survives renames
@@ -489,6 +531,7 @@ def branch(root: Path, h: History, db: Db, url: str, pick: int, history: list) -
     base = copy.deepcopy(h)
     before = observe(db, h)
     first = copy.deepcopy(h)
+    first.m2m = False
     step(first, pick % 11, pick // 3)
     first.compat = False  # branches rename without shims
     filled = take_backfills(first)
@@ -501,6 +544,7 @@ def branch(root: Path, h: History, db: Db, url: str, pick: int, history: list) -
         before = observe(db, first)
 
     second = copy.deepcopy(base)
+    second.m2m = False
     second.counter = first.counter  # fresh names stay unique across the branches
     step(second, (pick // 11) % 11, pick // 7 + 1)
     second.compat = False
@@ -588,8 +632,11 @@ def _merge_mod(b: Mod, x: Mod, y: Mod) -> Mod | None:
         return None  # renamed on both sides
     if x.key != b.key and y.key != b.key:
         return None  # widened on both sides
+    if x.m2m != b.m2m and y.m2m != b.m2m:
+        return None  # both change its ManyToMany fields (a target dropped on each side)
     table = x.table if x.table != b.table else y.table
     key = x.key if x.key != b.key else y.key
+    m2m = x.m2m if x.m2m != b.m2m else y.m2m
     old = {c.uid: c for c in b.cols}
     mine = {c.uid: c for c in x.cols}
     theirs = {c.uid: c for c in y.cols}
@@ -607,7 +654,7 @@ def _merge_mod(b: Mod, x: Mod, y: Mod) -> Mod | None:
             return None
         if c is not None:
             cols.append(c)
-    return Mod(b.name, cols, table, key)
+    return Mod(b.name, cols, table, key, list(m2m))
 
 
 #: The action that squashes the migrations written so far (from one ``pick`` chooses).
@@ -678,6 +725,11 @@ SHIM_LIVE_AT_THE_END = [(0, 0), (3, 1), (2, 4)]
 #: A column added while a shim lives, then the shim dropped (a later drop waits for it): going
 #: back past the drop re-makes the view without the column its own un-applying then drops.
 SHIM_OUTLIVED_BY_A_COLUMN = [(0, 0), (5, 4), (3, 1), (4, 0)]
+#: A ManyToMany to a table with an Integer key, then that key widened: the junction's key
+#: column must follow it (SQLite kept an INTEGER column), every link kept.
+M2M_KEY_WIDENED = [(0, 2), (0, 0), (9, 13), (7, 2)]
+#: The same with both ends' keys widened, one after the other.
+M2M_BOTH_KEYS_WIDENED = [(0, 2), (0, 2), (9, 13), (7, 2), (7, 5)]
 SETTINGS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -702,6 +754,8 @@ SETTINGS = settings(
 @example(history=SHIM_THEN_DROPPED)
 @example(history=SHIM_LIVE_AT_THE_END)
 @example(history=SHIM_OUTLIVED_BY_A_COLUMN)
+@example(history=M2M_KEY_WIDENED)
+@example(history=M2M_BOTH_KEYS_WIDENED)
 def test_histories_never_lose_a_row_or_change_a_value(tmp_path_factory, history) -> None:
     run_history(
         history,
@@ -729,6 +783,8 @@ def test_histories_never_lose_a_row_or_change_a_value(tmp_path_factory, history)
 @example(history=SHIM_THEN_DROPPED)
 @example(history=SHIM_LIVE_AT_THE_END)
 @example(history=SHIM_OUTLIVED_BY_A_COLUMN)
+@example(history=M2M_KEY_WIDENED)
+@example(history=M2M_BOTH_KEYS_WIDENED)
 def test_histories_never_lose_a_row_or_change_a_value_on_postgres(
     tmp_path_factory, postgres_admin, history
 ) -> None:
@@ -755,6 +811,8 @@ def test_histories_never_lose_a_row_or_change_a_value_on_postgres(
 @example(history=SHIM_THEN_DROPPED)
 @example(history=SHIM_LIVE_AT_THE_END)
 @example(history=SHIM_OUTLIVED_BY_A_COLUMN)
+@example(history=M2M_KEY_WIDENED)
+@example(history=M2M_BOTH_KEYS_WIDENED)
 def test_histories_never_lose_a_row_or_change_a_value_on_mysql(
     tmp_path_factory, mysql_admin, history
 ) -> None:

@@ -56,7 +56,7 @@ TWO = 11
 
 def change(h: Plugins, action: int, pick: int) -> None:
     """One change of ``step``; a new model goes to ``lib`` on an odd ``pick``, and a foreign
-    key from ``lib`` to ``app`` is not made."""
+    key or a ManyToMany from ``lib`` to ``app`` is not made (one from ``app`` to ``lib`` is)."""
     if action == TWO:
         existed = set(h.models)
         start = {c.uid: c for m in h.models.values() for c in m.cols}
@@ -90,6 +90,7 @@ def change(h: Plugins, action: int, pick: int) -> None:
     for m in h.models.values():
         if h.plugin_of.get(m.name) == "lib":
             m.cols = [c for c in m.cols if c.fk is None or h.plugin_of.get(c.fk) == "lib"]
+            m.m2m = [r for r in m.m2m if h.plugin_of.get(r.target) == "lib"]
     for gone in set(h.plugin_of) - set(h.models):
         del h.plugin_of[gone]
 
@@ -123,6 +124,8 @@ def make_app(root: Path, h: Plugins, url: str) -> App:
     for m in h.models.values():
         plugin = h.plugin_of.get(m.name, "app")
         attrs: dict[str, object] = {"__module__": __name__}
+        if m.key != "BigInt":  # an Integer key, widened later (the keys to it follow)
+            attrs["id"] = getattr(fields, m.key)(primary_key=True)
         for c in m.cols:
             if c.fk:
                 target = c.fk if h.plugin_of.get(c.fk, "app") == plugin else f"lib.{c.fk}"
@@ -130,6 +133,9 @@ def make_app(root: Path, h: Plugins, url: str) -> App:
             else:
                 cls = getattr(fields, c.type)
                 attrs[c.name] = cls(nullable=c.nullable, default=c.default, index=c.index)
+        for r in m.m2m:
+            target = r.target if h.plugin_of.get(r.target, "app") == plugin else f"lib.{r.target}"
+            attrs[r.field] = fields.ManyToMany(target)
         kw: dict[str, str] = {"plugin": "lib"} if plugin == "lib" else {}
         if m.table:
             kw["table"] = m.table
@@ -229,6 +235,13 @@ RENAMED_BESIDE_A_REBUILD = [(0, 1), (0, 0), (9, 1), (3, 1), (TWO, 200)]
 #: change, so no backfill to give (makemigrations refuses one for no column).
 BACKFILL_UNDONE = [(0, 0), (3, 3), (TWO, 435)]
 SQUASHED_UNDER_A_KEY = [(0, 1), (3, 1), (0, 0), (9, 1), (2, 2), (SQUASH, 0)]
+#: A `lib` table with an Integer key, an `app` foreign key to it, the key widened; the way back
+#: to `lib`'s first migration narrows the key under `app`'s key column (MariaDB refused the
+#: foreign key between two integer types, errno 150, and left the migration half-applied).
+KEY_WIDENED_ACROSS = [(0, 7), (0, 0), (9, 1), (7, 2)]
+#: The same with a ManyToMany from `app` to `lib`: the junction in `app`'s plugin follows the
+#: key `lib` widens (PostgreSQL kept an INTEGER column), and every link is kept.
+M2M_KEY_WIDENED_ACROSS = [(0, 7), (0, 0), (9, 13), (7, 2)]
 
 
 @SETTINGS
@@ -240,6 +253,8 @@ SQUASHED_UNDER_A_KEY = [(0, 1), (3, 1), (0, 0), (9, 1), (2, 2), (SQUASH, 0)]
 @example(history=SQUASHED_UNDER_A_KEY)
 @example(history=RENAMED_BESIDE_A_REBUILD)
 @example(history=BACKFILL_UNDONE)
+@example(history=KEY_WIDENED_ACROSS)
+@example(history=M2M_KEY_WIDENED_ACROSS)
 def test_histories_across_plugins_keep_every_row(tmp_path_factory, history) -> None:
     run_plugins(
         history,
@@ -258,6 +273,8 @@ def test_histories_across_plugins_keep_every_row(tmp_path_factory, history) -> N
 @example(history=SQUASHED_UNDER_A_KEY)
 @example(history=RENAMED_BESIDE_A_REBUILD)
 @example(history=BACKFILL_UNDONE)
+@example(history=KEY_WIDENED_ACROSS)
+@example(history=M2M_KEY_WIDENED_ACROSS)
 def test_histories_across_plugins_keep_every_row_on_postgres(
     tmp_path_factory, postgres_admin, history
 ) -> None:
@@ -275,6 +292,8 @@ def test_histories_across_plugins_keep_every_row_on_postgres(
 @example(history=SQUASHED_UNDER_A_KEY)
 @example(history=RENAMED_BESIDE_A_REBUILD)
 @example(history=BACKFILL_UNDONE)
+@example(history=KEY_WIDENED_ACROSS)
+@example(history=M2M_KEY_WIDENED_ACROSS)
 def test_histories_across_plugins_keep_every_row_on_mysql(
     tmp_path_factory, mysql_admin, history
 ) -> None:
