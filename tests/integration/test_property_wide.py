@@ -48,6 +48,7 @@ from hypothesis import strategies as st
 from conftest import MYSQL_URL, POSTGRES_URL, execute, is_mysql, rows
 from umbral import Model, fields
 from umbral.app import App
+from umbral.errors import CannotApply
 from umbral.naming import table_name
 
 #: Generator features turned off while the defect each one finds is open (issue 16). Empty this
@@ -865,6 +866,14 @@ def fresh_dump(run: Run, h: History) -> schema_dump.Dump:
     return schema_dump.dump(url)
 
 
+def _clear(db: Db, retarget: list[tuple[tuple[str, str], str, Col]], stored: dict) -> None:
+    """NULL the columns of the foreign keys pointed elsewhere (and expect their values so)."""
+    if retarget:
+        db.execute(*(clear for _, clear, _ in retarget))
+    for key, _, _ in retarget:
+        stored[key] = (stored[key][0], [None] * len(stored[key][1]))
+
+
 def run_history(
     run: Run, history: list[list[tuple[int, int]]], legacy: list[tuple[int, int, int]] | None
 ) -> None:
@@ -884,7 +893,10 @@ def run_history(
         renames(before, h)
         fit_to_data(h, before, values_before)
         settle_extras(before, h)
-        # A foreign key pointed elsewhere: its values are the user's to clear first.
+        # A foreign key pointed elsewhere: its values are the user's to clear first. Where that
+        # is the step's only change, to a table that was there, the user first tries without:
+        # migrate refuses before its first statement exactly when a value has no row in the new
+        # target (``umbral.preflight``), and keeps every value otherwise.
         retarget = []
         for name, m in h.models.items():
             old = before.models.get(name)
@@ -893,14 +905,28 @@ def run_history(
                 if c.fk and prev is not None and prev.fk != c.fk and (name, c.uid) in values_before:
                     # (An ON UPDATE timestamp kept as it is, as a careful user would.)
                     keep = "".join(f', "{t.name}" = "{t.name}"' for t in old.cols if t.touch)
-                    retarget.append(f'UPDATE "{old.db_table}" SET "{prev.name}" = NULL{keep}')
-                    stored = values_before[(name, c.uid)]
-                    values_before[(name, c.uid)] = (stored[0], [None] * len(stored[1]))
-        if retarget:
-            db.execute(*retarget)
+                    clear = f'UPDATE "{old.db_table}" SET "{prev.name}" = NULL{keep}'
+                    retarget.append(((name, c.uid), clear, c))
+        dangling = None
+        if len(changes) == 1 and len(retarget) == 1:
+            key, _, c = retarget[0]
+            target = before.models.get(c.fk or "")
+            if target is not None and target.db_table == h.models[c.fk or ""].db_table:
+                ids = {r[0] for r in db.query(f'SELECT id FROM "{target.db_table}"')}
+                stored = values_before[key][1]
+                dangling = c.db_constraint and any(v is not None and v not in ids for v in stored)
+        if dangling is None:
+            _clear(db, retarget, values_before)
         app = make_app(root, h, url)
         app.makemigrations()
         destructive = is_destructive(before, h)
+        if dangling:
+            shape = schema_dump.dump(url)
+            with pytest.raises(CannotApply):
+                app.migrate(allow_destructive=destructive)
+            assert schema_dump.dump(url) == shape, ("the refused migration ran", where)
+            _clear(db, retarget, values_before)
+            app = make_app(root, h, url)
         app.migrate(allow_destructive=destructive)
         rows_after = counts(db, h)
         for key, count in rows_before.items():
@@ -1327,6 +1353,9 @@ M2M_KEYS_WIDENED = [[(0, 1), (0, 4)], [(10, 8), (10, 7)], [(16, 8), (16, 7)]]
 #: A model with a foreign key to another, both classes renamed in one step: two renames (they
 #: were a drop and a create of each, refused as destructive).
 RENAMED_WITH_ITS_TARGET = [[(0, 1), (0, 4)], [(8, 1)], [(17, 1)]]
+#: A foreign key pointed at a newer table, which lacks the rows its values name: refused before
+#: the first statement (it failed at its statement; MariaDB left the migration half-applied).
+RETARGETED_OVER_MISSING_ROWS = [[(0, 0), (0, 0)], [(8, 1)], [(0, 0)], [(9, 50)]]
 
 #: Found by this test on MariaDB, fixed: an adopted `VARCHAR(36) DEFAULT (uuid())` made
 #: unbounded (LONGTEXT) lost its default: a MODIFY that changed the type repeated no default the
@@ -1340,6 +1369,7 @@ RETYPED_EXPRESSION_DEFAULT = ([(0, 4096, 0)], [[(7, 383)]])
 @example(history=DROP_SELF_REFERENCING)
 @example(history=M2M_KEYS_WIDENED)
 @example(history=RENAMED_WITH_ITS_TARGET)
+@example(history=RETARGETED_OVER_MISSING_ROWS)
 def test_wide_histories_keep_every_row(tmp_path_factory, history) -> None:
     run_history(_sqlite_run(tmp_path_factory, OPEN), history, None)
 
@@ -1365,6 +1395,7 @@ def test_adopted_schemas_evolve_keeping_every_row(tmp_path_factory, legacy, hist
 @example(history=DROP_SELF_REFERENCING)
 @example(history=M2M_KEYS_WIDENED)
 @example(history=RENAMED_WITH_ITS_TARGET)
+@example(history=RETARGETED_OVER_MISSING_ROWS)
 @example(history=CAST_WITH_CHOICES_FRESH)
 def test_wide_histories_keep_every_row_on_postgres(
     tmp_path_factory, postgres_admin, history
@@ -1391,6 +1422,7 @@ def test_adopted_schemas_evolve_keeping_every_row_on_postgres(
 @example(history=DROP_SELF_REFERENCING)
 @example(history=M2M_KEYS_WIDENED)
 @example(history=RENAMED_WITH_ITS_TARGET)
+@example(history=RETARGETED_OVER_MISSING_ROWS)
 @example(history=CAST_WITH_CHOICES_FRESH)
 @example(history=RENAME_SELF_REFERENCING_FRESH)
 def test_wide_histories_keep_every_row_on_mysql(tmp_path_factory, mysql_admin, history) -> None:
