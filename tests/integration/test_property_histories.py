@@ -1,12 +1,13 @@
 """Property: any history of model changes migrates without losing a row (SPEC §7, §8).
 
 Hypothesis generates model histories (add/drop/rename tables and columns, nullability flips, safe
-casts, default changes, index toggles, foreign keys, NOT NULL columns without a default filled
-by a one-off backfill). After each step makemigrations + migrate
+casts, default changes, index toggles, foreign keys, ManyToMany fields, Integer primary keys
+widened under the foreign keys and junctions holding them, NOT NULL columns without a default
+filled by a one-off backfill). After each step makemigrations + migrate
 run on a populated database through ``umbral.App``, on SQLite and on PostgreSQL. Checked: no row
 of a surviving table is lost, and every value of a surviving column is what the change makes of
 it (kept, a NULL filled with the default or the backfill when NOT NULL comes, converted by a
-cast; an added column's backfill in every older row), rows stored
+cast; an added column's backfill in every older row), every ManyToMany link kept, rows stored
 before an ``ADD COLUMN`` and foreign keys pointing at other tables' rows included; the final
 schema equals that of a fresh database built from the final models in one migration; migrating
 back to an earlier migration and forward, and back to zero and forward, give the same schema.

@@ -3,8 +3,9 @@
 The two-plugin sibling of ``test_property_histories.py``: the project's ``app`` plugin and a
 plugin module ``lib`` (registered through ``App(plugin_modules=...)``, with its own migrations
 directory and ``lib_``-prefixed tables). The same change generator adds, drops and renames
-tables and columns of either plugin; foreign keys go within a plugin and from ``app`` to
-``lib`` (never back: the plugins would depend on each other), so each ``makemigrations`` may
+tables and columns of either plugin and widens their Integer keys; foreign keys and
+ManyToMany fields go within a plugin and from ``app`` to ``lib`` (never back: the plugins would
+depend on each other), so each ``makemigrations`` may
 write one file per plugin, ``app``'s depending on ``lib``'s. After each step every row and value
 is checked as there; at the end the schema equals a fresh database's built from the final
 models, and the database goes back to a migration of ``lib`` (un-applying the ``app``
