@@ -136,33 +136,9 @@ def backward(ctx):
 """
 
 
-def test_migrate_verbose_reports_a_migration_once_it_is_committed(project: Project) -> None:
-    """``-v`` prints each line as it happens, even into a pipe (a CI log), and only for a
-    migration that is committed: one whose batch a kill then rolled back is not shown."""
-    import signal
-    import time
-
-    p = project
-    p.models(POST)
-    assert p.run("makemigrations").code == 0
-    assert p.run("makemigrations", "--empty", "app", "--python").code == 0
-    p.write("migrations/app/0002_run_python.py", SLOW)
-    proc = p.start("migrate", "-v", "--replay")
-    deadline = time.monotonic() + 60
-    while not (p.root / "started").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)
-    proc.send_signal(signal.SIGKILL)
-    stdout, _ = proc.communicate(timeout=30)
-    assert (p.root / "started").exists()
-    assert stdout == "", stdout  # app/0001 ran in the same, uncommitted, transaction
-    r = p.run("showmigrations")
-    assert "[X]" not in r.stdout and "[ ] app/0002_run_python" in r.stdout, r
-
-
-def test_migrate_verbose_lines_reach_a_pipe_as_they_happen(project: Project) -> None:
-    """A migration committed before a slow one is shown while the slow one runs (the line
-    waited in the pipe's buffer until exit before)."""
+def _verbose_run_killed(p: Project, atomic: bool) -> str:
+    """``migrate -v --replay`` into a pipe (no PYTHONUNBUFFERED), killed while the second
+    migration runs (a slow RunPython, in its own transaction unless ``atomic``); its stdout."""
     import signal
     import subprocess
     import sys
@@ -170,14 +146,12 @@ def test_migrate_verbose_lines_reach_a_pipe_as_they_happen(project: Project) -> 
 
     from conftest import clean_env
 
-    p = project
     p.models(POST)
     assert p.run("makemigrations").code == 0
     assert p.run("makemigrations", "--empty", "app", "--python").code == 0
     p.write("migrations/app/0002_run_python.py", SLOW)
     path = p.root / "migrations/app/0002_run_python.json"
-    data = json.loads(path.read_text())
-    path.write_text(json.dumps({**data, "atomic": False}))  # its own transaction, after 0001's
+    path.write_text(json.dumps({**json.loads(path.read_text()), "atomic": atomic}))
     env = {k: v for k, v in clean_env().items() if k != "PYTHONUNBUFFERED"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "umbral", "migrate", "-v", "--replay"],
@@ -189,6 +163,24 @@ def test_migrate_verbose_lines_reach_a_pipe_as_they_happen(project: Project) -> 
     time.sleep(0.3)
     proc.send_signal(signal.SIGKILL)
     stdout, _ = proc.communicate(timeout=30)
+    assert (p.root / "started").exists()
+    return stdout
+
+
+def test_migrate_verbose_reports_a_migration_once_it_is_committed(project: Project) -> None:
+    """``-v`` shows only a migration that is committed: one whose batch a kill then rolled
+    back is not shown."""
+    p = project
+    stdout = _verbose_run_killed(p, atomic=True)
+    assert stdout == "", stdout  # app/0001 ran in the same, uncommitted, transaction
+    r = p.run("showmigrations")
+    assert "[X]" not in r.stdout and "[ ] app/0002_run_python" in r.stdout, r
+
+
+def test_migrate_verbose_lines_reach_a_pipe_as_they_happen(project: Project) -> None:
+    """A migration committed before a slow one is shown while the slow one runs (the line
+    waited in the pipe's buffer until exit before)."""
+    stdout = _verbose_run_killed(project, atomic=False)
     assert [line.split(" ... ")[0].strip() for line in stdout.splitlines()] == [
         "app/0001_create_post"
     ], stdout
