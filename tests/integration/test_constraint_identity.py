@@ -398,6 +398,45 @@ def test_changing_an_adopted_foreign_keys_actions_replaces_its_constraint(
     ) or not deferred
 
 
+def test_an_adopted_deferred_foreign_key_moved_to_a_key_of_another_type_stays_deferred(
+    any_project: Project,
+) -> None:
+    """PostgreSQL drops the old key before the column changes type (BIGINT to TEXT) and adds
+    the new one after it: the new key is ``DEFERRABLE`` as the dropped one was, both ways."""
+    p, url = any_project, any_project.database
+    _adopt(p, *STOCK[_backend(url)], *STOCK_ROWS)
+    p.write(
+        "models.py",
+        (p.root / "models.py").read_text()
+        + "\n\nclass Region(Model):\n    code = fields.Text(max_length=8, primary_key=True)\n",
+    )
+    _migrate(p)
+    first = p.migration_files()[-1].removesuffix(".json")
+    execute(url, "INSERT INTO region (code) VALUES ('1'), ('2')")
+    _edit(p, "Owner, nullable=True", '"Region", nullable=True')
+    _migrate(p)
+    assert ("owner_id", "region", NO_ACTION[_backend(url)]) in _foreign_keys(url, "stock")
+    assert rows(url, "SELECT owner_id FROM stock ORDER BY id") == [("1",), ("2",), (None,)]
+    deferred = _backend(url) != "mysql"  # MySQL and MariaDB have no deferred foreign keys
+    late = _transaction(
+        url,
+        "INSERT INTO stock (qty, product_id, owner_id) VALUES (1, 1, 'late')",
+        "INSERT INTO region (code) VALUES ('late')",
+    )
+    assert late is None or not deferred, late
+    execute(url, "DELETE FROM stock WHERE qty = 1", "DELETE FROM region WHERE code = 'late'")
+
+    r = p.run("migrate", f"app/{first}")
+    assert r.code == 0, r
+    assert ("owner_id", "owner", NO_ACTION[_backend(url)]) in _foreign_keys(url, "stock")
+    late = _transaction(
+        url,
+        "INSERT INTO stock (qty, product_id, owner_id) VALUES (1, 1, 9)",
+        "INSERT INTO owner (id, name) VALUES (9, 'late')",
+    )
+    assert late is None or not deferred, late
+
+
 # -- indexes and unique constraints of an adopted table -----------------------------------
 
 

@@ -162,6 +162,7 @@ class PostgresBackend(PostgresConnection):
         table, col = q(op.table), q(op.column)
         alter = f"ALTER TABLE {table} ALTER COLUMN {col}"
         out: list[Step] = []
+        handed = False  # the old foreign key dropped before a type change
         old_type, new_type = self.sql_type(old), self.sql_type(new)
         old_default, new_default = self.default_sql(old), self.default_sql(new)
         among = _generated_names(ctx.state.get(op.table))
@@ -189,6 +190,7 @@ class PostgresBackend(PostgresConnection):
             # takes the foreign keys referencing it (any plugin's, a junction's) along; a
             # referencing column waits for its key when the key has not changed yet.
             rekey = _family(old_type) != _family(new_type)
+            handed = rekey and old.is_fk and old.db_constraint and new.is_fk and new.db_constraint
             if rekey and old.primary_key:
                 key_type = self.sql_type(Column("key", new.storage_type))
                 statement = f"{alter} TYPE {new_type}{using}"
@@ -206,9 +208,11 @@ class PostgresBackend(PostgresConnection):
                 if rekey and old.is_fk and old.db_constraint:
                     # A key moved to a table whose key is of another family (BIGINT to TEXT):
                     # the old foreign key cannot hold the new type, so it goes first and
-                    # `_alter_fk` adds the new one after the change.
+                    # `_alter_fk` adds the new one after the change, deferred as it was.
                     out.append(
-                        replace_foreign_keys_sql(op.table, (op.column,), [str(old.fk_target)], None)
+                        replace_foreign_keys_sql(
+                            op.table, (op.column,), [str(old.fk_target)], None, hand_over=handed
+                        )
                     )
                 out.append(self._retype(op, f"{alter} TYPE {new_type}", using, new_type))
                 if old.primary_key:
@@ -231,7 +235,7 @@ class PostgresBackend(PostgresConnection):
                     out.append(f"UPDATE {table} SET {col} = {fill} WHERE {col} IS NULL")
                 out.append(f"{alter} SET NOT NULL")
         out += self._alter_unique(op, old, new, ctx)
-        out += self._alter_fk(op, old, new, ctx)
+        out += self._alter_fk(op, old, new, ctx, handed)
         if recheck:
             if not (old_type != new_type and old.choices):  # not dropped above
                 out += [f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {c}" for c in checks]
@@ -290,8 +294,10 @@ class PostgresBackend(PostgresConnection):
         return out
 
     def _alter_fk(
-        self, op: ops.AlterColumn, old: Column, new: Column, ctx: RenderContext
+        self, op: ops.AlterColumn, old: Column, new: Column, ctx: RenderContext, handed: bool
     ) -> list[str]:
+        """The foreign key's change; ``handed``: the old one was dropped before the type
+        change, and left its deferral for the new one."""
         q = self.quote
         out: list[str] = []
 
@@ -313,7 +319,9 @@ class PostgresBackend(PostgresConnection):
                 # The old one found by what it is (an adopted table names it its own way): the
                 # column and the table it references, under its old name or the new one.
                 targets = [str(old.fk_target), *([str(new.fk_target)] if add else [])]
-                out.append(replace_foreign_keys_sql(op.table, (op.column,), targets, add))
+                out.append(
+                    replace_foreign_keys_sql(op.table, (op.column,), targets, add, take_over=handed)
+                )
             elif add is not None:
                 out.append(add)
         # The auto index of FK / index=True columns follows the column (SPEC §6 index names),

@@ -52,13 +52,27 @@ def _on(table: str, columns: Sequence[str]) -> str:
     return f"{_quote(table)} ({', '.join(_quote(c) for c in columns)})"
 
 
+#: Where a foreign key dropped ahead of a type change leaves its deferral for the one added
+#: after it (a session setting: both statements run on the migration's connection).
+_HANDED_DEFERRAL = "umbral.fk_deferral"
+
+
 def replace_foreign_keys_sql(
-    table: str, columns: Sequence[str], targets: Sequence[str], add: str | None
+    table: str,
+    columns: Sequence[str],
+    targets: Sequence[str],
+    add: str | None,
+    *,
+    hand_over: bool = False,
+    take_over: bool = False,
 ) -> str:
     """Drop every foreign key of ``table`` on ``columns`` that references one of ``targets``,
     then run ``add`` (an ``ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY``), if any, keeping
     what the models cannot say: a dropped one that was ``DEFERRABLE`` (Django makes every
-    foreign key ``DEFERRABLE INITIALLY DEFERRED``) makes the new one so too."""
+    foreign key ``DEFERRABLE INITIALLY DEFERRED``) makes the new one so too.
+
+    A key dropped ahead of a type change (``hand_over``, no ``add``) leaves its deferral for
+    the statement that adds the new key after the change (``take_over``)."""
     targets = list(dict.fromkeys(targets))
     refs = ", ".join(_regclass(t) for t in targets)
     select = (
@@ -76,12 +90,20 @@ def replace_foreign_keys_sql(
     )
     what = "replace" if add else "drop"
     to = " or ".join(_quote(t) for t in targets)
+    setting = _literal(_HANDED_DEFERRAL)
+    start = "''"
+    after = f"\n  EXECUTE {_literal(add)} || deferral;" if add else ""
+    if take_over:
+        start = f"coalesce(current_setting({setting}, true), '')"
+        after += f"\n  PERFORM set_config({setting}, '', false);"
+    if hand_over:
+        after += f"\n  PERFORM set_config({setting}, deferral, false);"
     return _do(
         f"{what} the foreign key of {_on(table, columns)} to {to}, whatever its name",
-        "found record; deferral text := '';",
+        f"found record; deferral text := {start};",
         select,
         each,
-        f"\n  EXECUTE {_literal(add)} || deferral;" if add else "",
+        after,
     )
 
 
