@@ -78,6 +78,8 @@ class Mod:
     #: foreign keys and the junctions' key columns holding it follow).
     key: str = "BigInt"
     m2m: list[Rel] = field(default_factory=list)
+    #: The primary key's column: renamed by some steps (its foreign keys follow).
+    key_name: str = "id"
 
     def junction(self, rel: Rel) -> str:
         return f"{self.table or _snake(self.name)}_{rel.field}"
@@ -142,6 +144,8 @@ def step(h: History, action: int, pick: int) -> None:
         model.cols.append(new)
     elif action == 4 and col and len(cols) > 1:  # drop a column
         model.cols.pop(i)
+    elif action == 5 and pick % 7 == 6:  # rename the primary key's column
+        model.key_name = h.fresh("k")
     elif action == 5 and col:  # rename a column, on some picks with a shim for N-1
         model.cols[i] = replace(col, name=h.fresh("r"))
         h.compat = pick % 5 == 4
@@ -182,8 +186,8 @@ def classes(h: History) -> list[type]:
     out = []
     for m in h.models.values():
         attrs: dict[str, object] = {"__module__": __name__}
-        if m.key != "BigInt":
-            attrs["id"] = getattr(fields, m.key)(primary_key=True)
+        if m.key != "BigInt" or m.key_name != "id":
+            attrs[m.key_name] = getattr(fields, m.key)(primary_key=True)
         for c in m.cols:
             if c.fk:
                 attrs[c.name] = fields.ForeignKey(c.fk, nullable=True, on_delete="set_null")
@@ -291,7 +295,7 @@ def values(db: Db, h: History) -> dict[tuple[str, str], tuple[Col, list[object]]
         t = m.table or _snake(m.name)
         if t in tables:
             for c in m.cols:
-                got = db.query(f'SELECT "{c.name}" FROM "{t}" ORDER BY id')
+                got = db.query(f'SELECT "{c.name}" FROM "{t}" ORDER BY "{m.key_name}"')
                 out[(m.name, c.uid)] = (c, [r[0] for r in got])
     return out
 
@@ -322,7 +326,7 @@ def insert_rows(db: Db, h: History) -> None:
             continue
         names = ", ".join(f'"{c.name}"' for c in (*fks, *required))
         targets = ", ".join(
-            [f'(SELECT max(id) FROM "{h.models[c.fk].table or _snake(c.fk)}")' for c in fks]
+            [_newest(h.models[c.fk]) for c in fks]
             + [_literal(DEFAULTS[c.type]) for c in required]
         )
         stmts.append(f'INSERT INTO "{table}" ({names}) VALUES ({targets})')
@@ -331,8 +335,7 @@ def insert_rows(db: Db, h: History) -> None:
     links = []
     for m in h.models.values():
         for r in m.m2m:
-            parent = f'(SELECT max(id) FROM "{m.table or _snake(m.name)}")'
-            child = f'(SELECT max(id) FROM "{h.models[r.target].table or _snake(r.target)}")'
+            parent, child = _newest(m), _newest(h.models[r.target])
             links.append(
                 f'INSERT INTO "{m.junction(r)}" (parent_id, child_id) SELECT {parent}, {child} '
                 f'WHERE NOT EXISTS (SELECT 1 FROM "{m.junction(r)}" WHERE parent_id = {parent} '
@@ -340,6 +343,11 @@ def insert_rows(db: Db, h: History) -> None:
             )
     if links:
         db.execute(*links)
+
+
+def _newest(m: Mod) -> str:
+    """The key of the newest row of ``m``'s table, as a subquery."""
+    return f'(SELECT max("{m.key_name}") FROM "{m.table or _snake(m.name)}")'
 
 
 def _literal(value: object) -> str:
@@ -639,10 +647,13 @@ def _merge_mod(b: Mod, x: Mod, y: Mod) -> Mod | None:
         return None  # renamed on both sides
     if x.key != b.key and y.key != b.key:
         return None  # widened on both sides
+    if x.key_name != b.key_name and y.key_name != b.key_name:
+        return None  # its key renamed on both sides
     if x.m2m != b.m2m and y.m2m != b.m2m:
         return None  # both change its ManyToMany fields (a target dropped on each side)
     table = x.table if x.table != b.table else y.table
     key = x.key if x.key != b.key else y.key
+    key_name = x.key_name if x.key_name != b.key_name else y.key_name
     m2m = x.m2m if x.m2m != b.m2m else y.m2m
     old = {c.uid: c for c in b.cols}
     mine = {c.uid: c for c in x.cols}
@@ -661,7 +672,7 @@ def _merge_mod(b: Mod, x: Mod, y: Mod) -> Mod | None:
             return None
         if c is not None:
             cols.append(c)
-    return Mod(b.name, cols, table, key, list(m2m))
+    return Mod(b.name, cols, table, key, list(m2m), key_name)
 
 
 #: The action that squashes the migrations written so far (from one ``pick`` chooses).
@@ -739,6 +750,9 @@ SHIM_OUTLIVED_BY_A_COLUMN = [(0, 0), (5, 4), (3, 1), (4, 0)]
 M2M_KEY_WIDENED = [(0, 2), (0, 0), (9, 13), (7, 2)]
 #: The same with both ends' keys widened, one after the other.
 M2M_BOTH_KEYS_WIDENED = [(0, 2), (0, 2), (9, 13), (7, 2), (7, 5)]
+#: Two tables, a foreign key and a ManyToMany to one of them, then its key's column renamed
+#: (the references follow), and the other's.
+KEY_RENAMED = [(0, 0), (0, 0), (9, 3), (9, 12), (5, 6), (5, 13)]
 SETTINGS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -766,6 +780,7 @@ SETTINGS = settings(
 @example(history=SHIM_OUTLIVED_BY_A_COLUMN)
 @example(history=M2M_KEY_WIDENED)
 @example(history=M2M_BOTH_KEYS_WIDENED)
+@example(history=KEY_RENAMED)
 def test_histories_never_lose_a_row_or_change_a_value(tmp_path_factory, history) -> None:
     run_history(
         history,
@@ -795,6 +810,7 @@ def test_histories_never_lose_a_row_or_change_a_value(tmp_path_factory, history)
 @example(history=SHIM_OUTLIVED_BY_A_COLUMN)
 @example(history=M2M_KEY_WIDENED)
 @example(history=M2M_BOTH_KEYS_WIDENED)
+@example(history=KEY_RENAMED)
 def test_histories_never_lose_a_row_or_change_a_value_on_postgres(
     tmp_path_factory, postgres_admin, history
 ) -> None:
@@ -823,6 +839,7 @@ def test_histories_never_lose_a_row_or_change_a_value_on_postgres(
 @example(history=SHIM_OUTLIVED_BY_A_COLUMN)
 @example(history=M2M_KEY_WIDENED)
 @example(history=M2M_BOTH_KEYS_WIDENED)
+@example(history=KEY_RENAMED)
 def test_histories_never_lose_a_row_or_change_a_value_on_mysql(
     tmp_path_factory, mysql_admin, history
 ) -> None:
