@@ -98,12 +98,10 @@ class Rendered:
     #: last, as ``migrate`` runs the migration (``Backend.script_frame``).
     script_before: list[str] = field(default_factory=list)
     script_after: list[str] = field(default_factory=list)
-    #: What is looked at before the migration's first statement (``umbral.preflight``): the
-    #: unique columns every row the table holds would get one value in, and the run-time
-    #: steps with a ``precheck``, each with its operation's index and kind.
-    same_value: list[preflight.SameValue] = field(default_factory=list)
-    key_holds: list[preflight.KeyHolds] = field(default_factory=list)
-    no_value: list[preflight.NoValue] = field(default_factory=list)
+    #: What is looked at before the migration's first statement (``umbral.preflight``): what
+    #: the operations' data says the database must not hold, and the run-time steps with a
+    #: ``precheck``, each with its operation's index and kind.
+    looks: list[preflight.Look] = field(default_factory=list)
     prechecks: list[tuple[int, str, RunTimeStep]] = field(default_factory=list)
 
     @property
@@ -159,9 +157,7 @@ def render_migration(
         op.kind in backend.FK_NEUTRAL for op in migration.operations
     )
     found = preflight.find(operations)
-    out.same_value = found.same_value
-    out.key_holds = found.key_holds
-    out.no_value = found.no_value
+    out.looks = found.looks
     # Some steps look only where statements before them would stay applied, and there are.
     in_steps = backend.runs_in_steps(out.statements, migration.atomic)
     out.prechecks = [
@@ -190,9 +186,7 @@ def kept_form(rendered: Rendered) -> dict[str, Any] | None:
         "fk_off": rendered.needs_fk_off,
         "rebuilt": sorted(rendered.rebuilt),
         "fk_neutral": rendered.fk_neutral,
-        "same_value": [one.to_dict() for one in rendered.same_value],
-        "key_holds": [one.to_dict() for one in rendered.key_holds],
-        "no_value": [one.to_dict() for one in rendered.no_value],
+        "looks": [preflight.kept(one) for one in rendered.looks],
     }
 
 
@@ -207,9 +201,7 @@ def from_kept(m: Migration, data: dict[str, Any]) -> Rendered:
     out.needs_fk_off = data["fk_off"]
     out.rebuilt = set(data["rebuilt"])
     out.fk_neutral = data["fk_neutral"]
-    out.same_value = [preflight.SameValue.from_dict(d) for d in data.get("same_value", ())]
-    out.key_holds = [preflight.KeyHolds.from_dict(d) for d in data.get("key_holds", ())]
-    out.no_value = [preflight.NoValue.from_dict(d) for d in data.get("no_value", ())]
+    out.looks = [preflight.from_kept(d) for d in data.get("looks", ())]
     return out
 
 
@@ -267,10 +259,7 @@ def apply_one(session: Session, rendered: Rendered, chain: bool = False) -> bool
     m = rendered.migration
     fake = rendered.record_only
     if not fake and _starts(rendered) and _looks(rendered):
-        preflight.check(
-            conn, backend, m.key, rendered.same_value, rendered.prechecks, rendered.key_holds,
-            rendered.no_value,
-        )  # fmt: skip
+        preflight.check(conn, backend, m.key, rendered.looks, rendered.prechecks)
     if not fake and backend.runs_in_steps(rendered.statements, m.atomic):
         return stepwise.apply(session, rendered)
     errors = driver_errors(conn)
@@ -454,9 +443,7 @@ def _apply_as_script(
 
 def _looks(rendered: Rendered) -> bool:
     """Whether the migration reads the database before its first statement (``preflight``)."""
-    return bool(
-        rendered.same_value or rendered.key_holds or rendered.no_value or rendered.prechecks
-    )
+    return bool(rendered.looks or rendered.prechecks)
 
 
 def chains(session: Session, after: Rendered) -> bool:

@@ -5,20 +5,25 @@ statement leaves the ones before it applied (statement-level resume then continu
 ``umbral.stepwise``). What can be seen coming from what the database holds is refused before
 any statement of the migration runs, on every backend (one read each):
 
+Each ``Look`` is plain data found by ``find`` when the migration is rendered and kept with the
+rendering; the backend renders the statement it reads with:
+
+- ``NoValue``: a NOT NULL column added with no value for the rows the table holds (a file
+  written by hand): refused on a table with a row (``Backend.first_row_sql``).
 - ``SameValue``: a unique column or index whose every row gets one value (a column added with
-  a default, a backfill or an ``auto_now`` time): it cannot hold on a table with two rows. Plain
-  data found by ``find`` when the migration is rendered, kept with the rendering; the backend
-  renders the look (``Backend.second_row_sql``).
+  a default, a backfill or an ``auto_now`` time): it cannot hold on a table with two rows
+  (``Backend.second_row_sql``).
 - ``KeyHolds``: a foreign key an ``AlterColumn`` adds (or adds back to another table) over
   the values the column holds, or over the value its NULLs are filled with, or an
   ``AddColumn`` adds with one value for every row the table holds: a value with no
   row in the target table makes the key fail (MySQL and MariaDB drop the old key, and run the
-  fill, before). Plain data found by ``find`` as ``SameValue`` is, kept with the rendering.
-- a run-time step's ``precheck`` (``umbral.steps``): what the step would refuse at its own
-  statement, read from the database as the migration finds it (MySQL's ``MODIFY`` of a
-  generated column).
+  fill, before).
 
-Either is looked at only for an operation that finds its table (and, for a step, its columns)
+Besides them, a run-time step's ``precheck`` (``umbral.steps``): what the step would refuse at
+its own statement, read from the database as the migration finds it (MySQL's ``MODIFY`` of a
+generated column).
+
+Each is looked at only for an operation that finds its table (and, for a step, its columns)
 as the migration found them: no operation before it runs user code, or creates, drops or
 renames that table, or adds, drops, renames or alters those columns. Otherwise the statement
 fails as before. A migration continued part way (``--from-statement``, a resumed run) is not
@@ -42,11 +47,19 @@ if TYPE_CHECKING:
     from umbral.backend import Backend
 
 
-class _Kept:
-    """Plain data kept with a migration's rendering (``umbral.sqlcache``), as JSON: ``SHAPE``
-    says, field by field, what a well-formed value read back is."""
+class Look:
+    """A look at the database before a migration's first statement: plain data found by
+    ``find`` when the migration is rendered, kept with the rendering (``umbral.sqlcache``) as
+    JSON under its ``NAME``; ``SHAPE`` says, field by field, what a well-formed value read
+    back is."""
 
+    NAME: ClassVar[str]
     SHAPE: ClassVar[dict[str, Callable[[Any], bool]]]
+
+    def refusal_in(self, conn: Connection, backend: Backend, key: str) -> str | None:
+        """The one-line refusal of migration ``key`` when what the database holds makes the
+        operation fail, else None. Reads only."""
+        raise NotImplementedError
 
     def to_dict(self) -> dict[str, Any]:
         """As JSON gives it back: a tuple as a list."""
@@ -82,7 +95,7 @@ def _is_any(value: Any) -> bool:
 
 
 @frozen
-class SameValue(_Kept):
+class SameValue(Look):
     """Operation ``index`` (``kind``) makes ``columns`` of ``table`` unique, and every row the
     table holds when the migration starts gets one value in them: ``source`` says which
     (``default``, ``backfill`` or ``auto_now``, with ``value``), ``added_by`` the operation
@@ -96,6 +109,7 @@ class SameValue(_Kept):
     value: Any = None
     added_by: int | None = None
 
+    NAME: ClassVar[str] = "same_value"
     SHAPE: ClassVar[dict[str, Callable[[Any], bool]]] = {
         "index": _is_int,
         "kind": _is_str,
@@ -105,6 +119,11 @@ class SameValue(_Kept):
         "value": _is_any,
         "added_by": lambda v: v is None or _is_int(v),
     }
+
+    def refusal_in(self, conn: Connection, backend: Backend, key: str) -> str | None:
+        if conn.exec_driver_sql(backend.second_row_sql(self.table)).first() is None:
+            return None
+        return self.refusal(key)
 
     def refusal(self, key: str) -> str:
         """The one-line refusal of migration ``key`` on a table with two rows or more."""
@@ -140,7 +159,7 @@ def _shown(value: Any) -> str:
 
 
 @frozen
-class KeyHolds(_Kept):
+class KeyHolds(Look):
     """Operation ``index`` (``kind``) makes ``column`` of ``table`` a foreign key to ``target``
     (``target_column``): ``existing``, the values the column holds are new to that key (the
     key is new, or goes to another table); ``fill`` (not None), the value the column's NULLs
@@ -162,6 +181,7 @@ class KeyHolds(_Kept):
     #: its values are compared with the target's as text, the one form both types have.
     as_text: bool = False
 
+    NAME: ClassVar[str] = "key_holds"
     SHAPE: ClassVar[dict[str, Callable[[Any], bool]]] = {
         "index": _is_int,
         "kind": _is_str,
@@ -176,9 +196,18 @@ class KeyHolds(_Kept):
         "as_text": lambda v: isinstance(v, bool),
     }
 
-    def look(self, conn: Connection, backend: Backend) -> str | None:
-        """The refusal of migration ``key``'s operation, less its head, when a value would
-        have no row in ``target``; None when the key holds. Reads only."""
+    def refusal_in(self, conn: Connection, backend: Backend, key: str) -> str | None:
+        problem = self._problem(conn, backend)
+        if problem is None:
+            return None
+        return (
+            f"migration {key}: operation #{self.index + 1} ({self.kind}) {problem}; "
+            "nothing of it was run"
+        )
+
+    def _problem(self, conn: Connection, backend: Backend) -> str | None:
+        """What makes the key fail, as the refusal says it after its head: a value with no
+        row in ``target``; None when the key holds."""
         q = backend.quote
         table, column, target = q(self.table), q(self.column), q(self.target)
         where = f"{table}.{column}"
@@ -213,8 +242,7 @@ class KeyHolds(_Kept):
             f"adds `{self.table}.{self.column}`, a foreign key, with {given} "
             f"{_shown(self.fill)} for the rows the table holds"
             if self.added
-            else f"fills the NULLs of `{self.table}.{self.column}` with {given} "
-            f"{_shown(self.fill)}"
+            else f"fills the NULLs of `{self.table}.{self.column}` with {given} {_shown(self.fill)}"
         )
         return (
             f"{what}, but `{self.target}` has no row with {self.target_column} "
@@ -225,7 +253,7 @@ class KeyHolds(_Kept):
 
 
 @frozen
-class NoValue(_Kept):
+class NoValue(Look):
     """Operation ``index`` (``kind``) adds the NOT NULL ``column`` to ``table`` with no value
     for the rows it holds: no default, no one-off backfill, no ``auto_now`` (a migration file
     written by hand; ``makemigrations`` asks for a value). PostgreSQL and SQLite refuse it on a
@@ -236,12 +264,18 @@ class NoValue(_Kept):
     table: str
     column: str
 
+    NAME: ClassVar[str] = "no_value"
     SHAPE: ClassVar[dict[str, Callable[[Any], bool]]] = {
         "index": _is_int,
         "kind": _is_str,
         "table": _is_str,
         "column": _is_str,
     }
+
+    def refusal_in(self, conn: Connection, backend: Backend, key: str) -> str | None:
+        if conn.exec_driver_sql(backend.first_row_sql(self.table)).first() is None:
+            return None
+        return self.refusal(key)
 
     def refusal(self, key: str) -> str:
         """The one-line refusal of migration ``key`` on a table with a row."""
@@ -254,13 +288,35 @@ class NoValue(_Kept):
         )
 
 
+#: Every kind of look, by the name it is kept under.
+LOOKS: dict[str, type[Look]] = {k.NAME: k for k in (SameValue, KeyHolds, NoValue)}
+
+
+def kept(look: Look) -> dict[str, Any]:
+    """``look`` as JSON keeps it: its fields and its kind's name."""
+    return {"look": look.NAME, **look.to_dict()}
+
+
+def well_formed(data: Any) -> bool:
+    """Whether ``data``, read back from JSON, is a ``kept`` look."""
+    if not isinstance(data, dict):
+        return False
+    kind = LOOKS.get(data.get("look"))  # type: ignore[arg-type]
+    return kind is not None and kind.well_formed({k: v for k, v in data.items() if k != "look"})
+
+
+def from_kept(data: dict[str, Any]) -> Look:
+    """The look ``kept`` gave ``data`` (``well_formed``)."""
+    fields = {k: v for k, v in data.items() if k != "look"}
+    return LOOKS[data["look"]].from_dict(fields)
+
+
 @record
 class Found:
     """What ``find`` learns from a migration's operations."""
 
-    same_value: list[SameValue]
-    key_holds: list[KeyHolds]
-    no_value: list[NoValue]
+    #: In the order they are looked at: the migration's operations' order.
+    looks: list[Look]
     #: The operations that find their table and columns as the migration found them (their
     #: run-time steps' ``precheck`` is looked at).
     as_found: list[int]
@@ -280,7 +336,7 @@ def find(operations: Sequence[ops.Operation]) -> Found:
     """The ``SameValue`` checks of a migration of ``operations``, and which operations find
     their table and columns as the migration found them. Pure: one pass, which stops at the
     first operation that may change anything (``RunSql``, ``RunPython``, a plugin's kind)."""
-    out = Found([], [], [], [])
+    out = Found([], [])
     tables: set[str] = set()  # created, dropped or renamed so far
     columns: set[tuple[str, str]] = set()  # added, dropped, renamed or altered so far
     # Columns added so far with one value for every row: (table, column) -> their SameValue.
@@ -302,10 +358,15 @@ def find(operations: Sequence[ops.Operation]) -> Found:
                     and holds.target not in tables
                     and ((holds.target, holds.target_column) not in columns)
                 ):
-                    out.key_holds.append(holds)
+                    out.looks.append(holds)
         if isinstance(op, ops.AddColumn):
             if rows_found and _no_value(op):
-                out.no_value.append(NoValue(index, op.kind, table, op.column.name))
+                out.looks.append(NoValue(index, op.kind, table, op.column.name))
+            one = _one_value(index, op)
+            if one is not None and op.column.unique and rows_found:
+                out.looks.append(one)
+            elif one is not None:
+                constant[(table, op.column.name)] = one
             holds = _key_filled(index, op)
             if (
                 holds is not None
@@ -313,12 +374,7 @@ def find(operations: Sequence[ops.Operation]) -> Found:
                 and holds.target not in tables
                 and (holds.target, holds.target_column) not in columns
             ):
-                out.key_holds.append(holds)
-            one = _one_value(index, op)
-            if one is not None and op.column.unique and rows_found:
-                out.same_value.append(one)
-            elif one is not None:
-                constant[(table, op.column.name)] = one
+                out.looks.append(holds)
         elif (isinstance(op, ops.AddIndex) and op.unique) or (
             isinstance(op, ops.AlterColumn) and op.to.unique and not op.from_.unique
         ):
@@ -444,40 +500,26 @@ def _unique_over(
     first = added[0] if added else None
     if first is None or not rows_found or any(a is None for a in added):
         return
-    out.same_value.append(
-        SameValue(index, kind, table, columns, first.source, first.value, first.index)
-    )
+    out.looks.append(SameValue(index, kind, table, columns, first.source, first.value, first.index))
 
 
 def check(
     conn: Connection,
     backend: Backend,
     key: str,
-    same_value: Sequence[SameValue],
-    prechecks: Sequence[tuple[int, str, Any]],
-    key_holds: Sequence[KeyHolds] = (),
-    no_value: Sequence[NoValue] = (),
+    looks: Sequence[Look],
+    prechecks: Sequence[tuple[int, str, Any]] = (),
 ) -> None:
     """Refuse migration ``key`` before its first statement (CannotApply) when what the
-    database holds makes it fail: a ``SameValue`` on a table with two rows, a ``KeyHolds``
-    with a value that has no row in the target table, a run-time step's ``precheck``
+    database holds makes it fail: one of ``looks``, or a run-time step's ``precheck``
     (``prechecks``: operation index, kind and step). Reads only."""
     from umbral.recorder import reading
 
     def look(c: Connection) -> None:
-        for none in no_value:
-            if c.exec_driver_sql(backend.first_row_sql(none.table)).first() is not None:
-                raise CannotApply(none.refusal(key))
-        for one in same_value:
-            if c.exec_driver_sql(backend.second_row_sql(one.table)).first() is not None:
-                raise CannotApply(one.refusal(key))
-        for holds in key_holds:
-            refusal = holds.look(c, backend)
+        for one in looks:
+            refusal = one.refusal_in(c, backend, key)
             if refusal is not None:
-                raise CannotApply(
-                    f"migration {key}: operation #{holds.index + 1} ({holds.kind}) {refusal}; "
-                    "nothing of it was run"
-                )
+                raise CannotApply(refusal)
         for index, kind, step in prechecks:
             try:
                 step.precheck(c)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from umbral import loadcache
-from umbral.preflight import KeyHolds, NoValue, SameValue
+from umbral.preflight import well_formed
 
 if TYPE_CHECKING:
     import pluggy
@@ -128,9 +128,8 @@ def _well_formed(data: Any, part: str) -> bool:
     )
     ok = ok and _strings(data.get("rebuilt"))
     ok = ok and all(isinstance(data.get(k), bool) for k in ("fk_off", "fk_neutral"))
-    for name, kind in (("same_value", SameValue), ("key_holds", KeyHolds), ("no_value", NoValue)):
-        kept = data.get(name, [])
-        ok = ok and isinstance(kept, list) and all(kind.well_formed(k) for k in kept)
+    looks = data.get("looks", [])
+    ok = ok and isinstance(looks, list) and all(map(well_formed, looks))
     if part == "head":
         ok = ok and all(_strings(data.get(k)) for k in ("owned", "tables", "targets"))
         ok = ok and isinstance(data.get("shims"), bool)
