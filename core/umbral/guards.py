@@ -196,15 +196,16 @@ def destructive_findings(pm: Any, backend: Backend, rendered: Sequence[Rendered]
     run, of the reverse operations). A forward run's drop of a table or column that the run
     itself makes first destroys nothing the database held: a fresh database built by replaying
     a history with drops needs no flag."""
+    from umbral.made import MadeHere
     from umbral.safety import OpSafety, classify
 
     found = []
-    made = _MadeHere()
+    made = MadeHere()
     for r in rendered:
         if r.record_only:  # a squash whose replaced migrations all ran: no SQL runs (SPEC §5)
             continue
         for op in r.migration.operations:  # for a backward run: the reverse operations
-            if not r.backward and made.drops_only_its_own(op):
+            if not r.backward and made.take(op):
                 continue
             ctx = {"migration": r.migration.key, "operations": r.migration.operations}
             finding = classify(pm, op, backend, ctx)
@@ -222,44 +223,6 @@ def destructive_gate(pm: Any, backend: Backend, rendered: Sequence[Rendered]) ->
         )
         err.details = (*lines, _DESTRUCTIVE_BACKWARD if rendered[0].backward else _DESTRUCTIVE)
         raise err
-
-
-class _MadeHere:
-    """The tables and columns a forward run makes, operation by operation, as it goes."""
-
-    def __init__(self) -> None:
-        self.tables: set[str] = set()
-        self.columns: set[tuple[str, str]] = set()
-
-    def drops_only_its_own(self, op: Any) -> bool:
-        """Take ``op`` in; whether it drops a table or column made earlier in the run."""
-        from umbral import operations as ops
-
-        if isinstance(op, ops.CreateTable | ops.CreateM2MTable):
-            self.tables.add(op.table)
-        elif isinstance(op, ops.AddColumn):
-            self.columns.add((op.table, op.column.name))
-        elif isinstance(op, ops.RenameTable):  # the name goes with the table, made or not
-            if op.from_ in self.tables:
-                self.tables.add(op.to)
-            self.tables.discard(op.from_)
-            self.columns = {(op.to if t == op.from_ else t, c) for t, c in self.columns}
-        elif isinstance(op, ops.RenameColumn) and (op.table, op.from_) in self.columns:
-            self.columns.remove((op.table, op.from_))
-            self.columns.add((op.table, op.to))
-        elif isinstance(op, ops.DropTable | ops.DropM2MTable):
-            own = op.table in self.tables
-            self.tables.discard(op.table)
-            self.columns = {(t, c) for t, c in self.columns if t != op.table}
-            return own
-        elif isinstance(op, ops.DropColumn):
-            own = self._made(op.table, op.column)
-            self.columns.discard((op.table, op.column))
-            return own
-        return False
-
-    def _made(self, table: str, column: str) -> bool:
-        return table in self.tables or (table, column) in self.columns
 
 
 # -- partly applied migrations ----------------------------------------------------------------

@@ -54,17 +54,18 @@ TAG_NAME_TOO_LONG = "NAME TOO LONG"
 
 
 def tables_created_before(context: Any, op: ops.Operation) -> set[str]:
-    """Tables created earlier in the same migration as ``op`` (no reader can be blocked on
-    them yet), for a backend's safety rules. Known only when the caller puts the migration's
-    ``operations`` in the context."""
-    seen: set[str] = set()
+    """Tables created earlier in the same migration as ``op``, under their names at ``op``
+    (no reader can be blocked on them yet), for a backend's safety rules. Known only when the
+    caller puts the migration's ``operations`` in the context."""
+    from umbral.made import MadeHere
+
+    made = MadeHere()
     operations = context.get("operations") or () if isinstance(context, Mapping) else ()
     for other in operations:
         if other is op:
             break
-        if getattr(other, "kind", None) in ("CreateTable", "CreateM2MTable"):
-            seen.add(other.table)
-    return seen
+        made.take(other)
+    return made.tables
 
 
 def _core_rule(op: ops.Operation) -> Finding:
