@@ -364,16 +364,21 @@ class Backend:
     ) -> list[UniqueCheck]:
         """The look for duplicates before a unique index or constraint is added to existing
         rows (``steps.UniqueCheck``: at run time it stops the migration naming them)."""
+        sql = self.duplicates_sql(table, columns)
+        return [UniqueCheck(table, columns, sql, self.DUPLICATES_SHOWN)]
+
+    def duplicates_sql(self, table: str, columns: Sequence[str]) -> str:
+        """The values ``columns`` of ``table`` hold in more than one row, each with its count,
+        the most repeated first (at most ``DUPLICATES_SHOWN`` and one more)."""
         q = self.quote
         cols = ", ".join(q(c) for c in columns)
         # NULLs never collide in a unique index.
         present = " AND ".join(f"{q(c)} IS NOT NULL" for c in columns)
-        sql = (
+        return (
             f"SELECT {cols}, COUNT(*) FROM {q(table)} WHERE {present} GROUP BY {cols} "
             f"HAVING COUNT(*) > 1 ORDER BY COUNT(*) DESC, {cols} "
             f"LIMIT {self.DUPLICATES_SHOWN + 1}"
         )
-        return [UniqueCheck(table, columns, sql, self.DUPLICATES_SHOWN)]
 
     def first_row_sql(self, table: str) -> str:
         """A query that returns a row when ``table`` holds any (``umbral.preflight``)."""

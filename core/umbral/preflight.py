@@ -97,9 +97,11 @@ def _is_any(value: Any) -> bool:
 @frozen
 class SameValue(Look):
     """Operation ``index`` (``kind``) makes ``columns`` of ``table`` unique, and every row the
-    table holds when the migration starts gets one value in them: ``source`` says which
-    (``default``, ``backfill`` or ``auto_now``, with ``value``), ``added_by`` the operation
-    that added the column when it is another one."""
+    table holds when the migration starts gets one value in the ones added by this migration:
+    ``source`` says which (``default``, ``backfill`` or ``auto_now``, with ``value``),
+    ``added_by`` the operation that added the first of them when it is another one. With only
+    such columns the index fails on two rows; with others (``existing``, holding their own
+    values) on two rows that share those values."""
 
     index: int
     kind: str
@@ -108,6 +110,7 @@ class SameValue(Look):
     source: str
     value: Any = None
     added_by: int | None = None
+    existing: tuple[str, ...] = ()
 
     NAME: ClassVar[str] = "same_value"
     SHAPE: ClassVar[dict[str, Callable[[Any], bool]]] = {
@@ -118,21 +121,51 @@ class SameValue(Look):
         "source": lambda v: v in ("default", "backfill", "auto_now"),
         "value": _is_any,
         "added_by": lambda v: v is None or _is_int(v),
+        "existing": lambda v: isinstance(v, list) and all(map(_is_str, v)),
     }
 
     def refusal_in(self, conn: Connection, backend: Backend, key: str) -> str | None:
+        if self.existing:
+            shared = conn.exec_driver_sql(
+                backend.duplicates_sql(self.table, self.existing)
+            ).fetchall()
+            return self._shared(key, shared, backend.DUPLICATES_SHOWN) if shared else None
         if conn.exec_driver_sql(backend.second_row_sql(self.table)).first() is None:
             return None
         return self.refusal(key)
 
-    def refusal(self, key: str) -> str:
-        """The one-line refusal of migration ``key`` on a table with two rows or more."""
-        column = self.columns[0]
-        given = {
+    def _given(self) -> str:
+        return {
             "default": f"its default {_shown(self.value)}",
             "backfill": f"the one-off value {_shown(self.value)} for existing rows",
             "auto_now": "the time it is added (auto_now)",
         }[self.source]
+
+    def _added(self) -> str:
+        """The first of ``columns`` this migration adds."""
+        return next(c for c in self.columns if c not in self.existing)
+
+    def _shared(self, key: str, shared: Sequence[Sequence[Any]], shown: int) -> str:
+        """The refusal when rows share the values of ``existing`` (``shared``: each with its
+        count of rows)."""
+        values = ", ".join(f"{_shown_row(row[:-1])} ({row[-1]} rows)" for row in shared[:shown]) + (
+            ", and more" if len(shared) > shown else ""
+        )
+        cols, existing = ", ".join(self.columns), ", ".join(self.existing)
+        return (
+            f"migration {key}: operation #{self.index + 1} ({self.kind}) makes `{self.table}` "
+            f"({cols}) unique, and operation #{(self.added_by or 0) + 1} added "
+            f"`{self._added()}` with {self._given()}, but rows of `{self.table}` share "
+            f"({existing}): {values}; with one value for the added column they would "
+            "collide; remove or change those duplicates first (for instance with a RunSql "
+            "migration before this one), or fill the added column with distinct values before "
+            "making it unique; nothing of it was run"
+        )
+
+    def refusal(self, key: str) -> str:
+        """The one-line refusal of migration ``key`` on a table with two rows or more."""
+        column = self.columns[0]
+        given = self._given()
         remedy = (
             "add the column nullable without "
             + ("a value for existing rows" if self.source != "default" else "the default")
@@ -156,6 +189,12 @@ class SameValue(Look):
 
 def _shown(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
+
+
+def _shown_row(values: Sequence[Any]) -> str:
+    """Duplicated values as a refusal shows them: ``"a"``, ``("a", 1)``."""
+    shown = [_shown(v if isinstance(v, str | int | float | None) else str(v)) for v in values]
+    return shown[0] if len(shown) == 1 else "(" + ", ".join(shown) + ")"
 
 
 @frozen
@@ -378,7 +417,7 @@ def find(operations: Sequence[ops.Operation]) -> Found:
         elif (isinstance(op, ops.AddIndex) and op.unique) or (
             isinstance(op, ops.AlterColumn) and op.to.unique and not op.from_.unique
         ):
-            _unique_over(out, constant, index, op.kind, table, names, rows_found)
+            _unique_over(out, constant, columns, index, op.kind, table, names, rows_found)
         # What this operation changes, for the ones after it.
         if isinstance(op, _TABLES):
             tables.add(table)
@@ -488,19 +527,24 @@ def _one_value(index: int, op: ops.AddColumn) -> SameValue | None:
 def _unique_over(
     out: Found,
     constant: dict[tuple[str, str], SameValue],
+    changed: set[tuple[str, str]],
     index: int,
     kind: str,
     table: str,
     columns: tuple[str, ...],
     rows_found: bool,
 ) -> None:
-    """A unique index (or ``unique``) made on ``columns``: a ``SameValue`` when each of them
-    was added in this migration with one value for every row."""
-    added = [constant.get((table, c)) for c in columns]
-    first = added[0] if added else None
-    if first is None or not rows_found or any(a is None for a in added):
+    """A unique index (or ``unique``) made on ``columns``: a ``SameValue`` when some of them
+    were added in this migration with one value for every row, and the others hold their
+    values as the migration found them."""
+    added = [constant[(table, c)] for c in columns if (table, c) in constant]
+    existing = tuple(c for c in columns if (table, c) not in constant)
+    if not added or not rows_found or any((table, c) in changed for c in existing):
         return
-    out.looks.append(SameValue(index, kind, table, columns, first.source, first.value, first.index))
+    first = added[0]
+    out.looks.append(
+        SameValue(index, kind, table, columns, first.source, first.value, first.index, existing)
+    )
 
 
 def check(

@@ -101,6 +101,43 @@ def test_a_unique_index_over_columns_added_with_defaults_is_refused_first(
     assert_nothing_ran(p, name, before)
 
 
+# A column added with a default, made unique together with a column the rows hold.
+BESIDE_EXISTING = """
+class Post(Model, unique_together=[("n", "code")]):
+    n = fields.Integer(default=0)
+    code = fields.Text(max_length=20, default="x")
+"""
+
+
+def test_a_unique_index_over_an_added_column_and_a_held_one_is_refused_first(
+    any_project: Project,
+) -> None:
+    """Every row gets the added column's default, so rows that share `n` collide. MySQL /
+    MariaDB found it only at the index's own statement, with `old` already dropped and
+    `code` added: the migration stayed half-applied."""
+    p = any_project
+    name = prepared(p, 3, BESIDE_EXISTING)
+    ops = [o["kind"] for o in p.load_migration("app", f"{name}.json")["operations"]]
+    assert ops == ["DropColumn", "AddColumn", "AddIndex"]
+    before = schema_of(p.database)
+    r = p.run("migrate", "--allow-destructive")
+    assert r.code == 1, r
+    assert r.err_lines == [
+        f"error: migration app/{name}: operation #3 (AddIndex) makes `post` (n, code) unique, "
+        'and operation #2 added `code` with its default "x", but rows of `post` share (n): 0 '
+        "(3 rows); with one value for the added column they would collide; remove or change "
+        "those duplicates first (for instance with a RunSql migration before this one), or "
+        "fill the added column with distinct values before making it unique; nothing of it "
+        "was run"
+    ], r
+    assert "Traceback" not in r.stderr
+    assert_nothing_ran(p, name, before)
+    execute(p.database, "UPDATE post SET n = id")
+    r = p.run("migrate", "--allow-destructive")
+    assert r.code == 0, r
+    assert column_names(p.database) == ["id", "n", "code"]
+
+
 # A foreign key moved to another table, made NOT NULL with a one-off value (``KeyHolds``).
 TEAMS = """
 class Team(Model):

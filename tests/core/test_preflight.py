@@ -59,11 +59,22 @@ def test_a_unique_index_over_columns_added_with_one_value() -> None:
     assert _of(found, SameValue) == [
         SameValue(2, "AddIndex", "post", ("code", "kind"), "default", "x", added_by=0)
     ]
-    # Beside a column the table had, duplicates depend on its values: the index's own check.
+    # Beside a column the table had, the rows that share its values collide.
     found = find(
         [
             ops.AddColumn(table="post", column=PLAIN),
-            ops.AddIndex(table="post", columns=("code", "n"), unique=True),
+            ops.AddIndex(table="post", columns=("n", "code"), unique=True),
+        ]
+    )
+    assert _of(found, SameValue) == [
+        SameValue(1, "AddIndex", "post", ("n", "code"), "default", "x", 0, existing=("n",))
+    ]
+    # Unless that column changed earlier in the migration: the index's own check looks then.
+    found = find(
+        [
+            ops.AddColumn(table="post", column=PLAIN),
+            ops.RenameColumn(table="post", from_="m", to="n"),
+            ops.AddIndex(table="post", columns=("n", "code"), unique=True),
         ]
     )
     assert _of(found, SameValue) == []

@@ -662,11 +662,16 @@ def insert_rows(db: Db, h: History) -> None:
         db.execute(*links)
 
 
-def fit_to_data(h: History, before: History, stored: dict) -> None:
+def fit_to_data(h: History, before: History, stored: dict) -> list[tuple[str, tuple[str, ...]]]:
     """What a careful user does with the data in view: choices widened to every stored value,
     and a new unique group left out when the stored rows would violate it; a new unique
     column gets no default where the table has rows (each would get the one value: the change
-    cannot apply, on MySQL part way)."""
+    cannot apply, on MySQL part way).
+
+    Returns the new groups of a column added with a default and columns the rows hold
+    unchanged, whose stored values repeat: every row gets the default, so those rows collide.
+    They are left in: migrate must refuse them before the first statement."""
+    clashing = []
     for m in h.models.values():
         old = before.models.get(m.name)
         stored_rows = max((len(v[1]) for (n, _), v in stored.items() if n == m.name), default=0)
@@ -683,7 +688,18 @@ def fit_to_data(h: History, before: History, stored: dict) -> None:
         for g in list(m.unique_together):
             if old is not None and g in old.unique_together:
                 continue
-            if any((m.name, u) not in stored for u in g):  # a new column: every row the same
+            added = [u for u in g if (m.name, u) not in stored]
+            held = [u for u in g if u not in added]
+            if added and held and old is not None and stored_rows > 1:
+                fills = [m.col(u) for u in added]
+                unchanged = all(old.col(u) == m.col(u) for u in held)
+                if unchanged and all(c is not None and c.default is not None for c in fills):
+                    values = [stored[(m.name, u)][1] for u in held]
+                    tuples = [t for t in zip(*values, strict=True) if None not in t]
+                    if len(set(tuples)) != len(tuples):
+                        clashing.append((m.name, g))
+                    continue
+            if added:  # a new column: every row the same
                 m.unique_together.remove(g)
                 continue
             columns = []
@@ -695,6 +711,7 @@ def fit_to_data(h: History, before: History, stored: dict) -> None:
             tuples = [t for t in zip(*columns, strict=True) if None not in t]
             if len(set(tuples)) != len(tuples):
                 m.unique_together.remove(g)
+    return clashing
 
 
 def renames(before: History, after: History) -> None:
@@ -869,6 +886,11 @@ def fresh_dump(run: Run, h: History) -> schema_dump.Dump:
     return schema_dump.dump(url)
 
 
+def _leave_out(h: History, groups: list[tuple[str, tuple[str, ...]]]) -> None:
+    for name, g in groups:
+        h.models[name].unique_together.remove(g)
+
+
 def _clear(db: Db, retarget: list[tuple[tuple[str, str], str, Col]], stored: dict) -> None:
     """NULL the columns of the foreign keys pointed elsewhere (and expect their values so)."""
     if retarget:
@@ -894,7 +916,7 @@ def run_history(
         values_before = values(db, h)
         step(h, changes)
         renames(before, h)
-        fit_to_data(h, before, values_before)
+        clashing = fit_to_data(h, before, values_before)
         settle_extras(before, h)
         # A foreign key pointed elsewhere: its values are the user's to clear first. Where that
         # is the step's only change, to a table that was there, the user first tries without:
@@ -920,9 +942,25 @@ def run_history(
                 dangling = c.db_constraint and any(v is not None and v not in ids for v in stored)
         if dangling is None:
             _clear(db, retarget, values_before)
+        if clashing and dangling:  # one refusal at a time: the group is left out
+            _leave_out(h, clashing)
+            clashing = []
+        written = set(root.rglob("*.json"))
         app = make_app(root, h, url)
         app.makemigrations()
         destructive = is_destructive(before, h)
+        if clashing:
+            # Refused before its first statement (``preflight.SameValue``); the user then
+            # leaves the group out and makes the migration again.
+            shape = schema_dump.dump(url)
+            with pytest.raises(CannotApply, match="would collide"):
+                app.migrate(allow_destructive=destructive)
+            assert schema_dump.dump(url) == shape, ("the refused migration ran", where)
+            for path in set(root.rglob("*.json")) - written:
+                path.unlink()
+            _leave_out(h, clashing)
+            app = make_app(root, h, url)
+            app.makemigrations()
         if dangling:
             shape = schema_dump.dump(url)
             with pytest.raises(CannotApply):
@@ -1356,6 +1394,9 @@ M2M_KEYS_WIDENED = [[(0, 1), (0, 4)], [(10, 8), (10, 7)], [(16, 8), (16, 7)]]
 #: A model with a foreign key to another, both classes renamed in one step: two renames (they
 #: were a drop and a create of each, refused as destructive).
 RENAMED_WITH_ITS_TARGET = [[(0, 1), (0, 4)], [(8, 1)], [(17, 1)]]
+#: A column added with a default and made unique together with a column whose stored values
+#: repeat: refused before the first statement (MySQL / MariaDB had added the column first).
+ADDED_BESIDE_DUPLICATES = [[(0, 448)], [(6, 566)], [(6, 566)], [(4, 238), (12, 353)]]
 #: A foreign key pointed at a newer table, which lacks the rows its values name: refused before
 #: the first statement (it failed at its statement; MariaDB left the migration half-applied).
 RETARGETED_OVER_MISSING_ROWS = [[(0, 0), (0, 0)], [(8, 1)], [(0, 0)], [(9, 50)]]
@@ -1373,6 +1414,7 @@ RETYPED_EXPRESSION_DEFAULT = ([(0, 4096, 0)], [[(7, 383)]])
 @example(history=M2M_KEYS_WIDENED)
 @example(history=RENAMED_WITH_ITS_TARGET)
 @example(history=RETARGETED_OVER_MISSING_ROWS)
+@example(history=ADDED_BESIDE_DUPLICATES)
 def test_wide_histories_keep_every_row(tmp_path_factory, history) -> None:
     run_history(_sqlite_run(tmp_path_factory, OPEN), history, None)
 
@@ -1399,6 +1441,7 @@ def test_adopted_schemas_evolve_keeping_every_row(tmp_path_factory, legacy, hist
 @example(history=M2M_KEYS_WIDENED)
 @example(history=RENAMED_WITH_ITS_TARGET)
 @example(history=RETARGETED_OVER_MISSING_ROWS)
+@example(history=ADDED_BESIDE_DUPLICATES)
 @example(history=CAST_WITH_CHOICES_FRESH)
 def test_wide_histories_keep_every_row_on_postgres(
     tmp_path_factory, postgres_admin, history
@@ -1426,6 +1469,7 @@ def test_adopted_schemas_evolve_keeping_every_row_on_postgres(
 @example(history=M2M_KEYS_WIDENED)
 @example(history=RENAMED_WITH_ITS_TARGET)
 @example(history=RETARGETED_OVER_MISSING_ROWS)
+@example(history=ADDED_BESIDE_DUPLICATES)
 @example(history=CAST_WITH_CHOICES_FRESH)
 @example(history=RENAME_SELF_REFERENCING_FRESH)
 def test_wide_histories_keep_every_row_on_mysql(tmp_path_factory, mysql_admin, history) -> None:
