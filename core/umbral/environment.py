@@ -26,7 +26,6 @@ from umbral.errors import (
 )
 from umbral.graph import leaves, missing_dependencies, missing_dependency_message
 from umbral.migration import Migration, id_sequence
-from umbral.models import Model, build_snapshots
 from umbral.plugins import (
     APP,
     PluginInfo,
@@ -130,6 +129,8 @@ class Environment:
                     raise self._blame(failure, name) from exc
             owned[name] = info.models
         _check_single_owner(owned)
+        from umbral.models import build_snapshots
+
         try:
             return build_snapshots(owned)
         except ModelDefinitionError as exc:
@@ -326,6 +327,9 @@ class Environment:
 
 def _collect_models(items: Iterable[Any]) -> list[type]:
     """Model classes from a mix of classes, modules and module paths (config ``models``)."""
+    # Imported here: showmigrations and migrate need no model class.
+    from umbral.models import Model
+
     out: list[type] = []
     for item in items:
         if isinstance(item, str):

@@ -168,6 +168,25 @@ def test_showmigrations_from_cached_files_builds_no_operation(project: Project) 
     assert run_probe(OPERATIONS_PROBE, "OPS", p.root, "showmigrations")[2] == "True"
 
 
+MODELS_PROBE = probe_script(
+    "sys.stderr.write('MODELS=' + str('umbral.models' in sys.modules) + '\\n')"
+)
+
+
+def test_commands_that_need_no_model_import_no_model_machinery(project: Project) -> None:
+    """showmigrations and migrate order the graph by the files' `depends_on` and the plugins'
+    declared dependencies: neither the project's models nor umbral's model classes (the
+    `Model` metaclass and every field type) are imported."""
+    p = project
+    p.models("class Post(Model):\n    title = fields.Text()\n")
+    assert p.run("makemigrations").code == 0
+    for args in (("showmigrations",), ("migrate",), ("migrate", "--plan")):
+        code, _, imported = run_probe(MODELS_PROBE, "MODELS", p.root, *args)
+        assert (code, imported) == (0, "False"), args
+    # makemigrations needs them, and the probe sees it.
+    assert run_probe(MODELS_PROBE, "MODELS", p.root, "makemigrations", "--check")[2] == "True"
+
+
 BACKENDS_PROBE = probe_script(
     "built = [m for m in ('umbral_sqlite.backend', 'umbral_postgres.backend', "
     "'umbral_mysql.backend') if m in sys.modules]\n"
