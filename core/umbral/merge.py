@@ -27,7 +27,7 @@ from umbral.operations import (
     RenameColumn,
     RenameTable,
 )
-from umbral.schema import EMPTY, Column, ModelState, Snapshot
+from umbral.schema import EMPTY, Column, ModelState, Snapshot, following
 
 
 def conflicts_message(plugin: str, tips: list[Migration]) -> str:
@@ -151,6 +151,9 @@ def _merge(base: Snapshot, left: Snapshot, right: Snapshot, rid: str, problems: 
             problems.append(f"both branches add a model `{name}`, differently (see {rid})")
             continue
         if lt is None or rt is None:
+            kept, kept_in = (lt, left) if rt is None else (rt, right)
+            if following(b, _renamed(base, kept_in)) == kept:
+                continue  # changed only by following a table its branch renames: dropped
             problems.append(f"model `{name}` was removed on one branch and changed on the other")
             continue
         out[name] = _merge_model(b, lt, rt, rid, problems)
@@ -166,6 +169,15 @@ _CONFLICT = object()
 #: Both branches made the same change: each branch's migration makes it, and the second to run
 #: would make it again (add a column or index that is there, drop one that is gone).
 _SAME = object()
+
+
+def _renamed(base: Snapshot, after: Snapshot) -> dict[str, str]:
+    """The tables of ``base`` that ``after`` names otherwise (old -> new)."""
+    return {
+        m.table: after.models[n].table
+        for n, m in base.models.items()
+        if n in after.models and after.models[n].table != m.table
+    }
 
 
 def _three_way(base: Any, left: Any, right: Any) -> Any:

@@ -281,6 +281,39 @@ def test_a_merge_of_a_new_foreign_key_to_a_renamed_table_is_refused(project: Pro
     assert line.endswith("a database that ran 0002_left first could not run 0002_right" + AGREE)
 
 
+def test_a_model_dropped_while_the_other_branch_renames_its_target_merges(
+    any_project: Project,
+) -> None:
+    """The other branch's snapshot shows the dropped model pointing at the new name: that
+    alone is no change of it, so the drop wins (Django's merge takes both the same way)."""
+    p = any_project
+    tag = "class Tag(Model):\n    post = fields.ForeignKey(Post, nullable=True)\n"
+    renamed = POST.replace("(Model):", '(Model, table="article"):', 1)
+    make(p, POST + tag)
+    assert p.run("migrate").code == 0
+    execute(
+        p.database, "INSERT INTO post (title) VALUES ('a')", "INSERT INTO tag (post) VALUES (1)"
+    )
+    make(p, POST, "--name", "left")  # drops Tag
+    aside = p.root.parent / "0002_left.json"
+    migration_path(p, "0002_left").rename(aside)
+    make(p, renamed + tag, "--name", "right")  # renames post
+    aside.rename(migration_path(p, "0002_left"))
+    p.models(renamed)
+
+    r = p.run("makemigrations", "--merge")
+    assert r.code == 0, r
+    assert r.out_lines == ["Wrote migrations/app/0003_merge.json (merge)"], r
+    r = p.run("migrate", "--allow-destructive")
+    assert r.code == 0, r
+    assert recorded(p) == ["0001_initial", "0002_left", "0002_right", "0003_merge"]
+    assert rows(p.database, "SELECT id, title FROM article") == [(1, "a")]
+    assert "tag" not in schema_of(p.database)
+    assert p.run("makemigrations", "--check").code == 0
+    r = p.run("checkschema")
+    assert r.code == 0, r
+
+
 def test_a_merge_of_the_same_change_on_both_branches_is_refused(project: Project) -> None:
     p = project
     branches(p, LEFT, LEFT, names=("left", "right"))
