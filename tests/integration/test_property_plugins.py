@@ -125,8 +125,8 @@ def make_app(root: Path, h: Plugins, url: str) -> App:
     for m in h.models.values():
         plugin = h.plugin_of.get(m.name, "app")
         attrs: dict[str, object] = {"__module__": __name__}
-        if m.key != "BigInt":  # an Integer key, widened later (the keys to it follow)
-            attrs["id"] = getattr(fields, m.key)(primary_key=True)
+        if m.key != "BigInt" or m.key_name != "id":  # an Integer key widened later, or renamed
+            attrs[m.key_name] = getattr(fields, m.key)(primary_key=True)
         for c in m.cols:
             if c.fk:
                 target = c.fk if h.plugin_of.get(c.fk, "app") == plugin else f"lib.{c.fk}"
