@@ -141,7 +141,7 @@ def _merge(base: Snapshot, left: Snapshot, right: Snapshot, rid: str, problems: 
         b, lt, rt = base.models.get(name), left.models.get(name), right.models.get(name)
         picked = _three_way(b, lt, rt)
         if picked is _SAME:
-            problems.append(_same(f"model `{name}`", rid))
+            problems.append(_same(f"model `{name}`", rid, gone=lt is None))
             continue
         if picked is not _CONFLICT:
             if picked is not None:
@@ -216,7 +216,7 @@ def _merge_model(
     ]:
         v = _three_way(bc.get(name), lc.get(name), rc.get(name))
         if v is _SAME:
-            problems.append(_same(f"`{b.name}.{name}`", rid))
+            problems.append(_same(f"`{b.name}.{name}`", rid, gone=lc.get(name) is None))
             continue
         if v is _CONFLICT:
             problems.append(f"both branches changed `{b.name}.{name}` differently (see {rid})")
@@ -226,7 +226,14 @@ def _merge_model(
     return replace(lt, fields=tuple(cols), **changes)
 
 
-def _same(what: str, rid: str) -> str:
+def _same(what: str, rid: str, *, gone: bool = False) -> str:
+    if gone:
+        # Gone on both sides: two drops, or two renames (to one name or to two), which the
+        # snapshots alone cannot tell apart; "the same way" would be wrong for two renames.
+        return (
+            f"both branches drop or rename {what} (see {rid}); the second to run would not "
+            "find it"
+        )
     return (
         f"both branches change {what} the same way (see {rid}); the second to run would make "
         "the change again"

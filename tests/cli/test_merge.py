@@ -398,3 +398,43 @@ def test_checkschema_with_both_branches_applied_and_not_their_merge(any_project:
     assert json.loads(r.stdout)["plugins"] == [
         {"plugin": "app", "migration": "app/0002_left + app/0002_right"}
     ], r
+
+
+def test_a_merge_of_two_renames_of_one_column_does_not_call_them_the_same(
+    project: Project,
+) -> None:
+    """Both branches rename `title`, to two names: the column is gone on both sides, which is
+    not "the same change" (the renames are named by their operations)."""
+    p = project
+    left = POST.replace("title =", "heading =", 1)
+    right = POST.replace("title =", "name =", 1)
+    branches(p, left, right, names=("left", "right"))
+    before = p.tree()
+    r = p.run("makemigrations", "--merge")
+    assert (r.code, r.stdout) == (1, ""), r
+    assert r.err_lines == [
+        MERGE_REFUSED
+        + "0002_left renames column `post.title`, which 0002_right still names (Rename column "
+        "title of post to name); a database that ran 0002_left first could not run 0002_right; "
+        "0002_right renames column `post.title`, which 0002_left still names (Rename column "
+        "title of post to heading); a database that ran 0002_right first could not run "
+        "0002_left; both branches drop or rename `Post.title` (see 0002_left and 0002_right); "
+        "the second to run would not find it" + AGREE
+    ]
+    assert p.tree() == before
+
+
+def test_a_merge_of_two_renames_of_one_model_does_not_call_them_the_same(
+    project: Project,
+) -> None:
+    p = project
+    branches(
+        p, POST.replace("class Post", "class Article"), POST.replace("class Post", "class Entry"),
+        names=("left", "right"),
+    )  # fmt: skip
+    r = p.run("makemigrations", "--merge")
+    assert (r.code, r.stdout) == (1, ""), r
+    assert len(r.err_lines) == 1, r
+    assert "both branches drop or rename model `Post` (see 0002_left and 0002_right); the " \
+        "second to run would not find it" in r.err_lines[0], r  # fmt: skip
+    assert "the same way" not in r.err_lines[0], r
