@@ -93,6 +93,10 @@ class Backend:
     FALSE: ClassVar[str] = "FALSE"
     #: Whether the database stores column comments (``help``).
     COLUMN_COMMENTS: ClassVar[bool] = True
+    #: Whether the database refuses a value longer than a column's ``max_length`` (SQLite does
+    #: not: it keeps the value whole). ``umbral.preflight`` looks for such values before a
+    #: migration narrows a column, where the database would fail it part way through a run.
+    ENFORCES_MAX_LENGTH: ClassVar[bool] = True
     #: Foreign-key actions the database does not tell apart, each to the one it reads back
     #: as (``checkschema`` compares them as equal).
     FK_ACTIONS_ALIKE: ClassVar[dict[str, str]] = {}
@@ -383,6 +387,14 @@ class Backend:
     def first_row_sql(self, table: str) -> str:
         """A query that returns a row when ``table`` holds any (``umbral.preflight``)."""
         return f"SELECT 1 FROM {self.quote(table)} LIMIT 1"
+
+    def longer_values_sql(self, table: str, column: str, length: int) -> str:
+        """A query of one row: how many rows of ``table`` hold a value of ``column`` longer than
+        ``length`` characters, and one of them (``umbral.preflight``)."""
+        c = self.quote(column)
+        return (
+            f"SELECT COUNT(*), MIN({c}) FROM {self.quote(table)} WHERE CHAR_LENGTH({c}) > {length}"
+        )
 
     def second_row_sql(self, table: str) -> str:
         """A query that returns a row when ``table`` holds two or more (``umbral.preflight``:

@@ -13,6 +13,8 @@ rendering; the backend renders the statement it reads with:
 - ``SameValue``: a unique column or index whose every row gets one value (a column added with
   a default, a backfill or an ``auto_now`` time): it cannot hold on a table with two rows
   (``Backend.second_row_sql``).
+- ``FitsLength``: a text column made shorter (the undo of a widening, or a file written by
+  hand) than a value it holds (``Backend.longer_values_sql``; not on SQLite, which keeps it).
 - ``KeyHolds``: a foreign key an ``AlterColumn`` adds (or adds back to another table) over
   the values the column holds, or over the value its NULLs are filled with, or an
   ``AddColumn`` adds with one value for every row the table holds: a value with no
@@ -327,8 +329,47 @@ class NoValue(Look):
         )
 
 
+@frozen
+class FitsLength(Look):
+    """Operation ``index`` (``kind``) makes the text ``column`` of ``table`` at most ``length``
+    characters long: a hand-written narrowing, or the undo of a widening in a backward run. A
+    longer value makes PostgreSQL, MySQL and MariaDB refuse the change (SQLite keeps the value
+    whole: ``Backend.ENFORCES_MAX_LENGTH``)."""
+
+    index: int
+    kind: str
+    table: str
+    column: str
+    length: int
+
+    NAME: ClassVar[str] = "fits_length"
+    SHAPE: ClassVar[dict[str, Callable[[Any], bool]]] = {
+        "index": _is_int,
+        "kind": _is_str,
+        "table": _is_str,
+        "column": _is_str,
+        "length": _is_int,
+    }
+
+    def refusal_in(self, conn: Connection, backend: Backend, key: str) -> str | None:
+        if not backend.ENFORCES_MAX_LENGTH:
+            return None
+        sql = backend.longer_values_sql(self.table, self.column, self.length)
+        count, example = conn.exec_driver_sql(sql).one()
+        if not count:
+            return None
+        rows = "1 row holds a longer value" if count == 1 else f"{count} rows hold longer values"
+        shown = example if len(example) <= 40 else example[:40] + "..."
+        return (
+            f"migration {key}: operation #{self.index + 1} ({self.kind}) makes "
+            f"`{self.table}.{self.column}` at most {self.length} characters long, but {rows} "
+            f"(e.g. {_shown(shown)}): the database would refuse the change; shorten or delete "
+            "those values first, then run migrate again; nothing of it was run"
+        )
+
+
 #: Every kind of look, by the name it is kept under.
-LOOKS: dict[str, type[Look]] = {k.NAME: k for k in (SameValue, KeyHolds, NoValue)}
+LOOKS: dict[str, type[Look]] = {k.NAME: k for k in (SameValue, KeyHolds, NoValue, FitsLength)}
 
 
 def kept(look: Look) -> dict[str, Any]:
@@ -391,6 +432,9 @@ def find(operations: Sequence[ops.Operation]) -> Found:
         if rows_found and not any((table, c) in columns for c in names):
             out.as_found.append(index)
             if isinstance(op, ops.AlterColumn):
+                narrowed = _narrowed(index, op)
+                if narrowed is not None:
+                    out.looks.append(narrowed)
                 holds = _key_holds(index, op)
                 if (
                     holds is not None
@@ -476,6 +520,17 @@ def _key_holds(index: int, op: ops.AlterColumn) -> KeyHolds | None:
         index, op.kind, op.table, op.column, new.fk_target, target_column, existing, fill,
         source, as_text=as_text,
     )  # fmt: skip
+
+
+def _narrowed(index: int, op: ops.AlterColumn) -> FitsLength | None:
+    """The ``FitsLength`` of an ``AlterColumn`` that gives a text column a lower (or a first)
+    ``max_length`` and keeps its type; else None."""
+    old, new = op.from_, op.to
+    if new.max_length is None or old.type != new.type or new.type != "Text":
+        return None
+    if old.max_length is not None and old.max_length <= new.max_length:
+        return None
+    return FitsLength(index, op.kind, op.table, op.column, new.max_length)
 
 
 def _no_value(op: ops.AddColumn) -> bool:

@@ -356,3 +356,46 @@ def test_undoing_a_widened_max_length_never_cuts_a_value(any_project: Project) -
         r = p.run("migrate", "app/0001_create_item")
         assert (r.code, r.out_lines) == (0, ["Unapplied 1 migration(s)"]), r
     assert rows(p.database, "SELECT name FROM item") == [("short",)]
+
+
+def test_undoing_a_widening_over_longer_values_is_refused_before_it_runs(
+    any_project: Project,
+) -> None:
+    """Un-applying a widened `max_length` narrows the column again. Where a row holds a longer
+    value, PostgreSQL, MySQL and MariaDB refuse the narrowing: the run stops before it, naming
+    the column, the rows and what to do, and the migrations before it in the run stay
+    un-applied. SQLite does not enforce lengths and keeps the value whole."""
+    p = any_project
+    p.models("class Post(Model):\n    slug = fields.Text(max_length=5, nullable=True)\n")
+    assert p.run("makemigrations").code == 0
+    p.models("class Post(Model):\n    slug = fields.Text(max_length=50, nullable=True)\n")
+    assert p.run("makemigrations").code == 0
+    p.models(
+        "class Post(Model):\n    slug = fields.Text(max_length=50, nullable=True)\n"
+        "    n = fields.Integer(nullable=True)\n"
+    )
+    assert p.run("makemigrations").code == 0
+    assert p.run("migrate").code == 0
+    execute(p.database, "INSERT INTO post (id, slug) VALUES (1, 'abc'), (2, 'abcdefghij')")
+    r = p.run("migrate", "app/0001_create_post", "--allow-destructive")
+    values = [(1, "abc"), (2, "abcdefghij")]
+    if backend_name(p.database) == "sqlite":
+        assert (r.code, r.stderr) == (0, ""), r
+        assert recorded(p) == [("app", "0001_create_post")]
+        assert rows(p.database, "SELECT id, slug FROM post ORDER BY id") == values
+        return
+    assert (r.code, r.stdout) == (1, ""), r
+    assert r.err_lines == [
+        "error: migration app/0002_alter_post_slug: operation #1 (AlterColumn) makes "
+        "`post.slug` at most 5 characters long, but 1 row holds a longer value (e.g. "
+        '"abcdefghij"): the database would refuse the change; shorten or delete those values '
+        "first, then run migrate again; nothing of it was run"
+    ], r
+    # The run stopped before that migration: the one after it stays un-applied, it stays.
+    assert recorded(p) == [("app", "0001_create_post"), ("app", "0002_alter_post_slug")]
+    assert rows(p.database, "SELECT id, slug FROM post ORDER BY id") == values
+    assert p.run("checkschema").code == 0
+    execute(p.database, "UPDATE post SET slug = 'abcde' WHERE id = 2")
+    r = p.run("migrate", "app/0001_create_post", "--allow-destructive")
+    assert r.code == 0, r
+    assert recorded(p) == [("app", "0001_create_post")]

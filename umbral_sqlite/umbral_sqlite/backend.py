@@ -63,6 +63,7 @@ class SQLiteBackend(SQLiteConnection):
     #: Every integer primary key is ``INTEGER PRIMARY KEY`` (the 64-bit rowid).
     INTEGER_KEYS_ALIKE: ClassVar[bool] = True
     COLUMN_COMMENTS: ClassVar[bool] = False
+    ENFORCES_MAX_LENGTH: ClassVar[bool] = False
     TRUE: ClassVar[str] = "1"
     FALSE: ClassVar[str] = "0"
 
