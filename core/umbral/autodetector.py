@@ -83,12 +83,16 @@ def diff(
     current: Snapshot,
     moved: Mapping[str, str] | None = None,
     backfill: Backfill | None = None,
+    known_renames: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Diff:
     """Return the operations that turn ``previous`` into ``current`` (one plugin).
 
     ``moved`` maps the tables other plugins renamed in the same run, old name -> new name.
     ``backfill`` gives the one-off value existing rows take when a column becomes NOT NULL
     without a default; without one (or when it answers None) the change is refused.
+    ``known_renames`` maps a model (class name) to column renames known from the operations
+    that made them, old name -> new name (a squash's range): each is a rename whatever else
+    changed in the column since.
     """
     result = Diff()
     prev_tables = {k: m for k, m in previous.models.items() if m.view is None}
@@ -172,7 +176,8 @@ def diff(
         new_model = cur_tables[new_name]
         if old_model == new_model:
             continue  # the common case by far; comparing is much cheaper than diffing
-        _generate_model_changes(old_model, new_model, result, backfill)
+        known = (known_renames or {}).get(new_name, {})
+        _generate_model_changes(old_model, new_model, result, backfill, known)
 
     _generate_m2m(prev_tables, cur_tables, renames, result)
     # Only another plugin's tables are followed: a key column of this plugin's own table is
@@ -340,7 +345,11 @@ def _generate_drop_tables(models: list[ModelState]) -> list[ops.Operation]:
 
 
 def _generate_model_changes(
-    old: ModelState, new: ModelState, result: Diff, backfill: Backfill | None = None
+    old: ModelState,
+    new: ModelState,
+    result: Diff,
+    backfill: Backfill | None = None,
+    known: Mapping[str, str] | None = None,
 ) -> None:
     old_cols = {c.name: c for c in old.fields}
     new_cols = {c.name: c for c in new.fields}
@@ -348,8 +357,14 @@ def _generate_model_changes(
     added = [c.name for c in new.fields if c.name not in old_cols]
     table = new.table
 
-    renames = _column_renames([old_cols[n] for n in removed], [new_cols[n] for n in added])
-    for before, after in renames:
+    # A rename the operations made is one even when the column changed after it; the rest
+    # are guessed from the column shapes.
+    told = [(b, a) for b, a in (known or {}).items() if b in removed and a in added]
+    renames = told + _column_renames(
+        [old_cols[n] for n in removed if all(n != b for b, _ in told)],
+        [new_cols[n] for n in added if all(n != a for _, a in told)],
+    )
+    for before, after in renames[len(told):]:
         result.notes.append(
             Note(
                 "stderr",
@@ -358,6 +373,7 @@ def _generate_model_changes(
                 "a drop and an add of two unrelated columns",
             )
         )
+    for before, after in renames:
         old_cols = {(after if n == before else n): c.renamed(after) if n == before else c
                     for n, c in old_cols.items()}  # fmt: skip
         old = _renamed_model(old, before, after)

@@ -115,6 +115,7 @@ def squash(
             after,
             _renamed_elsewhere(env, plugin, chosen),
             lambda request: recorded.get((request.table, request.column.name)),
+            _column_renames(chosen),
         ).operations
     except UmbralError as exc:
         raise refuse(f"the range cannot be expressed as one diff: {exc}") from exc
@@ -231,3 +232,24 @@ def _renamed_elsewhere(env: Environment, plugin: str, chosen: list[Migration]) -
     by_key = {m.key: m for other in env.order if other != plugin for m in env.migrations(other)}
     deps = sorted({d for m in chosen for d in m.depends_on})
     return table_renames(by_key[d] for d in deps if d in by_key)
+
+
+def _column_renames(chosen: list[Migration]) -> dict[str, dict[str, str]]:
+    """The columns the range's operations rename, per model (class name): the name before the
+    range -> the name at its end. The diff of the snapshots would take a renamed column that
+    also changed later in the range (widened, made nullable) for a drop and a NOT NULL add."""
+    # Per model: the column's name now -> its name before the range.
+    names: dict[str, dict[str, str]] = {}
+    for m in chosen:
+        models = {state.table: name for name, state in m.snapshot_after.models.items()}
+        for op in m.operations:
+            if isinstance(op, RenameTable):
+                models.setdefault(op.from_, models.get(op.to, ""))
+            if not isinstance(op, RenameColumn) or op.table not in models:
+                continue
+            now = names.setdefault(models[op.table], {})
+            now[op.to] = now.pop(op.from_, op.from_)
+    return {
+        model: {was: name for name, was in now.items() if was != name}
+        for model, now in names.items()
+    }

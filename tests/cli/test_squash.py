@@ -748,3 +748,47 @@ def test_originals_deleted_under_a_half_applied_squash_say_which_files_it_needs(
     assert r.code == 1, r
     assert "drift" not in r.stderr and "--prune" not in r.stderr, r
     assert f"app/{ORIGINALS[2]}" in r.err_lines[0] and "restore" in r.err_lines[0], r
+
+
+WIDE = "class Post(Model):\n    heading = fields.Text(max_length=40)\n"
+
+
+def test_a_range_that_renames_a_column_and_then_changes_it_is_squashed(
+    any_project: Project,
+) -> None:
+    """A column renamed in the range and widened after the rename: the squash renames it and
+    widens it (the diff of the snapshots alone saw a dropped column and a NOT NULL one added,
+    and refused). A database that ran the migration before the range runs the squash and keeps
+    its rows, goes back across it once the originals are deleted, and forward again."""
+    p = any_project
+    make(p, "class Post(Model):\n    title = fields.Text(max_length=20)\n")
+    fresh = p.database
+    assert p.run("migrate").code == 0
+    execute(fresh, "INSERT INTO post (id, title) VALUES (1, 'hello')")
+    make(p, "class Post(Model):\n    heading = fields.Text(max_length=20)\n")
+    make(p, WIDE)
+    make(p, WIDE + "    n = fields.Integer(default=0)\n")
+    names = [f.removesuffix(".json") for f in p.migration_files()]
+    r = p.run("squashmigrations", "app", "--from", names[1], "--to", names[2])
+    assert r.code == 0, r
+    squash = next(f for f in p.migration_files() if "_squashed_" in f)
+    ops = json.loads((p.root / "migrations/app" / squash).read_text())["operations"]
+    assert [(op["kind"], op.get("from"), op.get("to")) for op in ops[:1]] == [
+        ("RenameColumn", "title", "heading")
+    ]
+    assert [op["kind"] for op in ops] == ["RenameColumn", "AlterColumn"]
+    r = p.run("migrate")
+    assert (r.code, r.stderr) == (0, ""), r
+    assert rows(fresh, "SELECT id, heading, n FROM post") == [(1, "hello", 0)]
+    assert p.run("checkschema").code == 0
+    assert ("app", squash.removesuffix(".json")) in recorded(p)
+    # Back before the squash and forward again, with the originals deleted.
+    for name in names[1:3]:
+        (p.root / "migrations/app" / f"{name}.json").unlink()
+    r = p.run("migrate", f"app/{names[0]}", "--allow-destructive")
+    assert r.code == 0, r
+    assert rows(fresh, "SELECT id, title FROM post") == [(1, "hello")]
+    assert p.run("migrate").code == 0
+    assert rows(fresh, "SELECT id, heading, n FROM post") == [(1, "hello", 0)]
+    assert p.run("checkschema").code == 0
+    assert p.run("makemigrations").out_lines == ["no changes detected"]
