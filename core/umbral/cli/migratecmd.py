@@ -321,15 +321,21 @@ def _print_step(r: Any) -> None:
 
 
 def _print_summary(result: Any) -> None:
+    # A squash whose replaced migrations had all run is recorded, not applied: no SQL ran.
+    done = set(result.applied)
+    recorded = [r.migration.key for r in result.plan if r.record_only and r.migration.key in done]
+    ran = len(result.applied) - len(recorded)
     if result.unapplied:
         out(f"Unapplied {len(result.unapplied)} migration(s)")
-    elif result.applied or result.skipped:
-        line = f"Applied {len(result.applied)} migration(s)"
+    elif ran or result.skipped:
+        line = f"Applied {ran} migration(s)"
         if result.skipped:
             line += f", skipped {len(result.skipped)} (skip_on): {', '.join(result.skipped)}"
         out(line)
-    else:
+    elif not recorded:
         out("No pending migrations")
+    for key in recorded:
+        out(f"Recorded {key} (no SQL: it replaces migrations applied before it)")
 
 
 def _migrate_json(result: Any, *, plan: bool, timings: dict[str, float]) -> str:
