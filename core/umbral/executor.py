@@ -556,7 +556,10 @@ def _apply_step(
     ran = retry_lock_timeouts(session, key, lambda r=rendered: apply_one(session, r, chain))
     if ran:
         done.append(key)
-    data = {"migration": key, "index": i, "total": total, "seconds": time.monotonic() - began}
+    data = {
+        "migration": key, "index": i, "total": total, "seconds": time.monotonic() - began,
+        "backward": rendered.backward,
+    }  # fmt: skip
     if held is None:
         session.event("done" if ran else "skipped", data)
     else:

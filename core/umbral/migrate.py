@@ -298,8 +298,11 @@ class Migrator:
                 return self._replay_instead(steps)
             session.event(
                 "done",
-                {"migration": covered[-1].key, "index": len(covered), "total": len(covered)},
-            )
+                {
+                    "migration": covered[-1].key, "index": len(covered), "total": len(covered),
+                    "covered": [m.key for m in covered],
+                },
+            )  # fmt: skip
             return done
         except executor.driver_errors(self.conn) as exc:
             from umbral.database import translate_db_errors

@@ -184,3 +184,60 @@ def test_migrate_verbose_lines_reach_a_pipe_as_they_happen(project: Project) -> 
     assert [line.split(" ... ")[0].strip() for line in stdout.splitlines()] == [
         "app/0001_create_post"
     ], stdout
+
+
+def _failing_history(p: Project) -> list[str]:
+    """Create `post`, add a column, then a RunSql that fails; the three keys."""
+    p.models(POST)
+    assert p.run("makemigrations", "--name", "initial").code == 0
+    p.models(POST + "    slug = fields.Text(nullable=True)\n")
+    assert p.run("makemigrations", "--name", "slug").code == 0
+    assert p.run("makemigrations", "--empty", "app", "--name", "broken").code == 0
+    path = p.root / "migrations/app/0003_broken.json"
+    data = json.loads(path.read_text())
+    data["operations"] = [
+        {"kind": "RunSql", "sql": "INSERT INTO no_such_table VALUES (1)", "reverse_sql": "SELECT 1"}
+    ]
+    path.write_text(json.dumps(data, indent=2))
+    return ["app/0001_initial", "app/0002_slug", "app/0003_broken"]
+
+
+def test_migrate_json_of_a_failed_run_names_what_it_applied_and_the_error(
+    any_project: Project,
+) -> None:
+    """A run that fails still prints its JSON: the migrations committed before the failure,
+    and the error that stderr shows too (exit 1)."""
+    p = any_project
+    first, second, broken = _failing_history(p)
+    r = p.run("migrate", "--json", "--replay")
+    assert r.code == 1, r
+    data = json.loads(r.stdout)
+    assert [a["migration"] for a in data["applied"]] == [first, second]
+    assert all(a["seconds"] >= 0 for a in data["applied"])
+    assert data["unapplied"] == [] and data["plan"] is False
+    assert broken in data["error"] and "no_such_table" in data["error"]
+    assert f"error: {data['error']}" in r.err_lines, r
+    shown = p.run("showmigrations").out_lines
+    assert {f"[X] {first}", f"[X] {second}", f"[ ] {broken}"} <= set(shown), shown
+
+    # Refused before anything ran (a backward run past a drop without the flag): nothing
+    # applied, the refusal as the error.
+    r = p.run("migrate", "app/zero", "--json")
+    assert r.code == 1, r
+    data = json.loads(r.stdout)
+    assert (data["applied"], data["unapplied"]) == ([], [])
+    assert data["error"] and f"error: {data['error']}" in r.err_lines, r
+
+
+def test_migrate_json_of_a_failure_after_the_fast_path_lists_every_covered_migration(
+    project: Project,
+) -> None:
+    """On an empty database the fast path builds up to the RunSql and records what it
+    covers; the RunSql's failure then leaves those applied, and the JSON lists each."""
+    p = project
+    first, second, broken = _failing_history(p)
+    r = p.run("migrate", "--json")
+    assert r.code == 1, r
+    data = json.loads(r.stdout)
+    assert [a["migration"] for a in data["applied"]] == [first, second]
+    assert broken in data["error"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SHOP, Project, make_project, rows, schema_of
+from conftest import SHOP, Project, execute, make_project, rows, schema_of
 
 NOTES = """
 class Note(Model):
@@ -76,6 +76,21 @@ def test_each_plugin_migrates_in_its_own_database(two: Project) -> None:
         assert r.code == 0, r
         assert r.out_lines[0] == "# database: default", r
         assert "# database: analytics" in r.out_lines, r
+
+
+def test_migrate_json_of_a_run_that_fails_on_the_second_database(two: Project) -> None:
+    """The first database's result and the second's failure both come out as JSON."""
+    analytics = two.analytics  # type: ignore[attr-defined]
+    execute(analytics, "CREATE TABLE shop_item (id INTEGER PRIMARY KEY)")  # in the way
+    r = two.run("migrate", "--json")
+    assert r.code == 1, r
+    data = json.loads(r.stdout)["databases"]
+    assert [a["migration"] for a in data["default"]["applied"]] == ["app/0001_create_note"]
+    assert "error" not in data["default"]
+    failed = data["analytics"]
+    assert failed["applied"] == [] and "shop/0001_create_shop_item" in failed["error"]
+    assert f"error: {failed['error']}" in r.err_lines, r
+    assert recorded(two.database) == ["app/0001_create_note"]
 
 
 def test_alias_works_on_one_database(two: Project) -> None:

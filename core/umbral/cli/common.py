@@ -158,8 +158,16 @@ def per_alias(app: Any, alias: str | None, as_json: bool, run: Callable[[Any], i
         found = {}
         for name in names:
             buffer = io.StringIO()
-            with redirect_stdout(buffer):
-                code = max(code, run(app.for_alias(name)))
+            try:
+                with redirect_stdout(buffer):
+                    code = max(code, run(app.for_alias(name)))
+            except Exception:
+                # A failure on this database ends the run: what the ones before it printed
+                # still comes out, with what this one printed of its failure, if anything.
+                if buffer.getvalue().strip():
+                    found[name] = json.loads(buffer.getvalue())
+                out(json.dumps({"databases": found}, indent=2))
+                raise
             found[name] = json.loads(buffer.getvalue())
         out(json.dumps({"databases": found}, indent=2))
         return code

@@ -199,7 +199,27 @@ def migrate_cmd(
         if plan or prune:
             note_missing_database(app)
         events = _Events(verbose=verbose, as_json=as_json)
-        result = app.migrate(
+        try:
+            result = run(app, events)
+        except Exception as exc:
+            if as_json:  # what ran before the failure, then the error as usual
+                out(events.failure_json(exc, plan=plan))
+            raise
+        events.progress.finish()
+        if as_json:
+            out(_migrate_json(result, plan=plan, timings=events.timings))
+        elif fake is not None:
+            out(result.message)
+        elif prune:
+            _print_prune(result, plan=plan)
+        elif plan:
+            _print_plan(result)
+        else:
+            _print_summary(result)
+        return 0
+
+    def run(app: Any, events: _Events) -> Any:
+        return app.migrate(
             target,
             fake=fake,
             fake_initial=fake_initial,
@@ -218,18 +238,6 @@ def migrate_cmd(
             environment=env,
             on_event=events,
         )
-        events.progress.finish()
-        if as_json:
-            out(_migrate_json(result, plan=plan, timings=events.timings))
-        elif fake is not None:
-            out(result.message)
-        elif prune:
-            _print_prune(result, plan=plan)
-        elif plan:
-            _print_plan(result)
-        else:
-            _print_summary(result)
-        return 0
 
     return body
 
@@ -244,10 +252,14 @@ class _Events:
         self.progress = Progress(enabled=None if not (verbose or as_json) else False)
         self.started: dict[str, float] = {}
         self.timings: dict[str, float] = {}
+        # What a run that fails reports on --json: the migrations it committed, and warnings.
+        self.finished: list[tuple[str, bool]] = []  # (key, backward)
+        self.warnings: list[str] = []
 
     def __call__(self, kind: str, data: dict) -> None:
         if kind == "warning":
             self.progress.clear()
+            self.warnings.append(data["message"])
             err(f"warning: {data['message']}")
         elif kind == "faked":
             if not self.as_json:
@@ -255,6 +267,31 @@ class _Events:
         else:
             self._time(kind, data.get("migration", ""), data.get("seconds"))
             self.progress.update(kind, data)
+            if kind == "done":
+                backward = bool(data.get("backward"))
+                self.finished += [(key, backward) for key in data.get("covered", ())]
+                if not data.get("covered"):
+                    self.finished.append((data["migration"], backward))
+
+    def failure_json(self, exc: Exception, *, plan: bool) -> str:
+        """``migrate --json`` of a run that failed: its documented shape, with what the run
+        committed before the failure in ``applied`` / ``unapplied``, and ``error``."""
+        import json
+
+        from umbral.errors import UmbralError
+
+        def timed(keys: list[str]) -> list[dict[str, Any]]:
+            return [{"migration": k, "seconds": round(self.timings.get(k, 0.0), 6)} for k in keys]
+
+        error = str(exc) if isinstance(exc, UmbralError) else f"{type(exc).__name__}: {exc}"
+        data = {
+            "plan": plan, "path": "", "steps": [],
+            "applied": timed([k for k, backward in self.finished if not backward]),
+            "unapplied": timed([k for k, backward in self.finished if backward]),
+            "skipped": [], "faked": [], "pruned": [], "warnings": self.warnings,
+            "error": error,
+        }  # fmt: skip
+        return json.dumps(data, indent=2)
 
     def _time(self, kind: str, key: str, seconds: float | None) -> None:
         if kind == "start":
