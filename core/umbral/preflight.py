@@ -13,6 +13,8 @@ rendering; the backend renders the statement it reads with:
 - ``SameValue``: a unique column or index whose every row gets one value (a column added with
   a default, a backfill or an ``auto_now`` time): it cannot hold on a table with two rows
   (``Backend.second_row_sql``).
+- ``FillsUnique``: a unique column made NOT NULL whose NULLs all get one value (its default
+  or a backfill): it cannot hold on two NULL rows, or on one beside a row holding that value.
 - ``FitsLength``: a text column made shorter (the undo of a widening, or a file written by
   hand) than a value it holds (``Backend.longer_values_sql``; not on SQLite, which keeps it).
 - ``KeyHolds``: a foreign key an ``AlterColumn`` adds (or adds back to another table) over
@@ -368,8 +370,63 @@ class FitsLength(Look):
         )
 
 
+@frozen
+class FillsUnique(Look):
+    """Operation ``index`` (``kind``) makes the unique ``column`` of ``table`` NOT NULL and
+    fills its NULLs with one value (``source``: ``default`` or ``backfill``, with ``value``).
+    Two rows holding NULL, or one beside a row that holds the value already, would collide
+    (``compare``: the value is compared with the stored ones, the column keeping its type)."""
+
+    index: int
+    kind: str
+    table: str
+    column: str
+    source: str
+    value: Any
+    compare: bool
+
+    NAME: ClassVar[str] = "fills_unique"
+    SHAPE: ClassVar[dict[str, Callable[[Any], bool]]] = {
+        "index": _is_int,
+        "kind": _is_str,
+        "table": _is_str,
+        "column": _is_str,
+        "source": lambda v: v in ("default", "backfill"),
+        "value": _is_any,
+        "compare": lambda v: isinstance(v, bool),
+    }
+
+    def refusal_in(self, conn: Connection, backend: Backend, key: str) -> str | None:
+        q = backend.quote
+        table, column = q(self.table), q(self.column)
+        count = conn.exec_driver_sql(
+            f"SELECT COUNT(*) FROM {table} WHERE {column} IS NULL"
+        ).scalar_one()
+        if count == 1 and self.compare:
+            value = backend.literal(self.value)
+            found = f"SELECT 1 FROM {table} WHERE {column} = {value} LIMIT 1"
+            held = conn.exec_driver_sql(found).first() is not None
+        else:
+            held = False
+        if count < 2 and not held:
+            return None
+        given = "its default" if self.source == "default" else "the one-off value"
+        rows = f"{count} rows hold NULL there"
+        if count == 1:
+            rows = "1 row holds NULL there and another holds that value already"
+        return (
+            f"migration {key}: operation #{self.index + 1} ({self.kind}) fills the NULLs of "
+            f"the unique column `{self.table}.{self.column}` with {given} "
+            f"{_shown(self.value)}, but {rows}: with that one value they would collide; give "
+            "those rows distinct values first (for instance with a RunSql migration before "
+            "this one), or keep the column nullable; nothing of it was run"
+        )
+
+
 #: Every kind of look, by the name it is kept under.
-LOOKS: dict[str, type[Look]] = {k.NAME: k for k in (SameValue, KeyHolds, NoValue, FitsLength)}
+LOOKS: dict[str, type[Look]] = {
+    k.NAME: k for k in (SameValue, KeyHolds, NoValue, FitsLength, FillsUnique)
+}
 
 
 def kept(look: Look) -> dict[str, Any]:
@@ -435,6 +492,9 @@ def find(operations: Sequence[ops.Operation]) -> Found:
                 narrowed = _narrowed(index, op)
                 if narrowed is not None:
                     out.looks.append(narrowed)
+                fills = _fills_unique(index, op)
+                if fills is not None:
+                    out.looks.append(fills)
                 holds = _key_holds(index, op)
                 if (
                     holds is not None
@@ -531,6 +591,23 @@ def _narrowed(index: int, op: ops.AlterColumn) -> FitsLength | None:
     if old.max_length is not None and old.max_length <= new.max_length:
         return None
     return FitsLength(index, op.kind, op.table, op.column, new.max_length)
+
+
+def _fills_unique(index: int, op: ops.AlterColumn) -> FillsUnique | None:
+    """The ``FillsUnique`` of an ``AlterColumn`` that makes a unique column NOT NULL with one
+    value for its NULLs (its default, or a one-off backfill); else None."""
+    old, new = op.from_, op.to
+    if not (new.unique and old.nullable and not new.nullable):
+        return None
+    if new.default is not None:
+        source, value = "default", new.default
+    elif op.backfill is not None:
+        source, value = "backfill", op.backfill
+    else:
+        return None
+    # Compared with the stored values only where both read alike: a plain value, one type.
+    compare = isinstance(value, bool | int | float | str) and old.type == new.type
+    return FillsUnique(index, op.kind, op.table, op.column, source, value, compare)
 
 
 def _no_value(op: ops.AddColumn) -> bool:

@@ -495,3 +495,85 @@ def test_a_key_moved_to_a_model_keyed_by_another_type_takes_that_type(
     ]  # fmt: skip
     r = p.run("checkschema")
     assert r.code == 0, r
+
+
+UNIQUE_NULLABLE = """
+class Post(Model):
+    old = fields.Integer(nullable=True)
+    code = fields.Text(max_length=20, nullable=True, unique=True)
+"""
+
+# A table made first, then the unique `code` made NOT NULL: its NULLs get the default.
+UNIQUE_FILLED = """
+class Post(Model):
+    old = fields.Integer(nullable=True)
+    code = fields.Text(max_length=20, unique=True, default="x")
+
+class Tag(Model):
+    name = fields.Text(max_length=20)
+"""
+
+
+def filled(p: Project, codes: list[str | None], after: str, *args: str) -> str:
+    """Post holding ``codes``, then the change to ``after`` made (``args`` to makemigrations);
+    the new migration's name."""
+    p.models(UNIQUE_NULLABLE)
+    assert p.run("makemigrations").code == 0
+    assert p.run("migrate").code == 0
+    values = ", ".join("(1, NULL)" if c is None else f"(1, '{c}')" for c in codes)
+    execute(p.database, f"INSERT INTO post (old, code) VALUES {values}")
+    p.models(after)
+    r = p.run("makemigrations", *args)
+    assert r.code == 0, r
+    return p.migration_files()[-1].removesuffix(".json")
+
+
+def test_a_unique_column_made_not_null_over_two_nulls_is_refused_first(
+    any_project: Project,
+) -> None:
+    """Every NULL of a unique column gets the one default: two of them would collide. The
+    database refused it at the fill's own statement (on MySQL / MariaDB after the migration's
+    earlier statements had committed; on SQLite naming a statement that was not the cause)."""
+    p = any_project
+    name = filled(p, [None, None, "a"], UNIQUE_FILLED)
+    ops = [o["kind"] for o in p.load_migration("app", f"{name}.json")["operations"]]
+    assert ops == ["CreateTable", "AlterColumn"]
+    before = schema_of(p.database)
+    r = p.run("migrate")
+    assert r.code == 1, r
+    assert r.err_lines == [
+        f"error: migration app/{name}: operation #2 (AlterColumn) fills the NULLs of the "
+        'unique column `post.code` with its default "x", but 2 rows hold NULL there: with '
+        "that one value they would collide; give those rows distinct values first (for "
+        "instance with a RunSql migration before this one), or keep the column nullable; "
+        "nothing of it was run"
+    ], r
+    assert_nothing_ran(p, name, before)
+    # One NULL left, beside a row already holding the default: still a collision.
+    execute(p.database, "UPDATE post SET code = 'x' WHERE id = 1")
+    r = p.run("migrate")
+    assert r.code == 1, r
+    assert "but 1 row holds NULL there and another holds that value already" in r.stderr, r
+    assert_nothing_ran(p, name, before)
+    # Distinct values: it applies, the last NULL taking the default.
+    execute(p.database, "UPDATE post SET code = 'b' WHERE id = 1")
+    r = p.run("migrate")
+    assert r.code == 0, r
+    assert rows(p.database, "SELECT code FROM post ORDER BY id") == [("b",), ("x",), ("a",)]
+
+
+def test_a_unique_column_made_not_null_with_a_backfill_over_two_nulls_is_refused_first(
+    any_project: Project,
+) -> None:
+    p = any_project
+    after = UNIQUE_FILLED.replace(', default="x"', "")
+    name = filled(p, [None, None], after, "--backfill", "Post.code=z")
+    before = schema_of(p.database)
+    r = p.run("migrate")
+    assert r.code == 1, r
+    assert (
+        'unique column `post.code` with the one-off value "z", but 2 rows hold NULL there'
+        in r.err_lines[0]
+    ), r
+    assert r.err_lines[0].endswith("nothing of it was run"), r
+    assert_nothing_ran(p, name, before)

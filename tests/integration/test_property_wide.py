@@ -254,8 +254,8 @@ def _alter(h: History, m: Mod, c: Col, bits: int) -> Col:
         t = CASTS[c.type]
         new = replace(new, type=t, choices=None,
                       default=DEFAULTS[t] if new.default is not None else None)  # fmt: skip
-    if bits & 2:  # nullability (tightening comes with a default; unique sets stay nullable)
-        if new.nullable and not m.in_unique_set(c):
+    if bits & 2:  # nullability (tightening comes with a default; unique groups stay nullable)
+        if new.nullable and not any(c.uid in g for g in m.unique_together):
             new = replace(new, nullable=False, default=new.default or DEFAULTS[new.type])
             if new.choices is not None and new.default not in new.choices:
                 new = replace(new, choices=(*new.choices, new.default))
@@ -714,6 +714,40 @@ def fit_to_data(h: History, before: History, stored: dict) -> list[tuple[str, tu
     return clashing
 
 
+def filled_unique(h: History, before: History, stored: dict) -> list[tuple[str, str]]:
+    """The unique columns made NOT NULL whose stored NULLs collide once each gets the
+    default: two NULLs, or one beside a row holding the default. migrate must refuse them
+    before the first statement (``preflight.FillsUnique``), which it can where the migration
+    finds the table and column under their names; in a table renamed in the same step the
+    user keeps the column nullable at once (the database refuses the fill's statement)."""
+    found = []
+    for m in h.models.values():
+        old = before.models.get(m.name)
+        for c in m.cols:
+            prev = old.col(c.uid) if old else None
+            if not (c.unique and prev is not None and prev.nullable and not c.nullable):
+                continue
+            if (m.name, c.uid) not in stored:
+                continue
+            vals = stored[(m.name, c.uid)][1]
+            nulls = sum(v is None for v in vals)
+            held = {_as_python(v, c.type) for v in vals if v is not None}
+            if nulls < 2 and not (nulls == 1 and c.default in held):
+                continue
+            if old is not None and old.db_table != m.db_table:
+                _loosen(h, [(m.name, c.uid)])
+            else:
+                found.append((m.name, c.uid))
+    return found
+
+
+def _loosen(h: History, columns: list[tuple[str, str]]) -> None:
+    """Keep these columns nullable: the change to NOT NULL is taken back, the rest kept."""
+    for name, uid in columns:
+        m = h.models[name]
+        m.cols = [replace(c, nullable=True) if c.uid == uid else c for c in m.cols]
+
+
 def renames(before: History, after: History) -> None:
     """The renames umbral can see: a removed and an added column of one shape, the only such
     pair. Any other renamed column is a drop and an add: it gets a new identity, so its values
@@ -942,16 +976,21 @@ def run_history(
                 dangling = c.db_constraint and any(v is not None and v not in ids for v in stored)
         if dangling is None:
             _clear(db, retarget, values_before)
+        filled = filled_unique(h, before, values_before)
         if clashing and dangling:  # one refusal at a time: the group is left out
             _leave_out(h, clashing)
             clashing = []
+        if filled and dangling:  # and the column kept nullable
+            _loosen(h, filled)
+            filled = []
         written = set(root.rglob("*.json"))
         app = make_app(root, h, url)
         app.makemigrations()
         destructive = is_destructive(before, h)
-        if clashing:
-            # Refused before its first statement (``preflight.SameValue``); the user then
-            # leaves the group out and makes the migration again.
+        if clashing or filled:
+            # Refused before its first statement (``preflight.SameValue``, ``FillsUnique``);
+            # the user then leaves the group out, keeps the column nullable, and makes the
+            # migration again.
             shape = schema_dump.dump(url)
             with pytest.raises(CannotApply, match="would collide"):
                 app.migrate(allow_destructive=destructive)
@@ -959,6 +998,7 @@ def run_history(
             for path in set(root.rglob("*.json")) - written:
                 path.unlink()
             _leave_out(h, clashing)
+            _loosen(h, filled)
             app = make_app(root, h, url)
             app.makemigrations()
         if dangling:
@@ -1400,6 +1440,10 @@ ADDED_BESIDE_DUPLICATES = [[(0, 448)], [(6, 566)], [(6, 566)], [(4, 238), (12, 3
 #: A foreign key pointed at a newer table, which lacks the rows its values name: refused before
 #: the first statement (it failed at its statement; MariaDB left the migration half-applied).
 RETARGETED_OVER_MISSING_ROWS = [[(0, 0), (0, 0)], [(8, 1)], [(0, 0)], [(9, 50)]]
+#: A unique column added to a table with two rows (both NULL there), then made NOT NULL with a
+#: default: refused before the first statement (each backend refused the fill's statement,
+#: MariaDB after the migration's earlier statements had committed).
+FILLED_UNIQUE = [[(0, 3)], [(13, 0)], [(4, 0)], [(7, 5)]]
 
 #: Found by this test on MariaDB, fixed: an adopted `VARCHAR(36) DEFAULT (uuid())` made
 #: unbounded (LONGTEXT) lost its default: a MODIFY that changed the type repeated no default the
@@ -1415,6 +1459,7 @@ RETYPED_EXPRESSION_DEFAULT = ([(0, 4096, 0)], [[(7, 383)]])
 @example(history=RENAMED_WITH_ITS_TARGET)
 @example(history=RETARGETED_OVER_MISSING_ROWS)
 @example(history=ADDED_BESIDE_DUPLICATES)
+@example(history=FILLED_UNIQUE)
 def test_wide_histories_keep_every_row(tmp_path_factory, history) -> None:
     run_history(_sqlite_run(tmp_path_factory, OPEN), history, None)
 
@@ -1442,6 +1487,7 @@ def test_adopted_schemas_evolve_keeping_every_row(tmp_path_factory, legacy, hist
 @example(history=RENAMED_WITH_ITS_TARGET)
 @example(history=RETARGETED_OVER_MISSING_ROWS)
 @example(history=ADDED_BESIDE_DUPLICATES)
+@example(history=FILLED_UNIQUE)
 @example(history=CAST_WITH_CHOICES_FRESH)
 def test_wide_histories_keep_every_row_on_postgres(
     tmp_path_factory, postgres_admin, history
@@ -1470,6 +1516,7 @@ def test_adopted_schemas_evolve_keeping_every_row_on_postgres(
 @example(history=RENAMED_WITH_ITS_TARGET)
 @example(history=RETARGETED_OVER_MISSING_ROWS)
 @example(history=ADDED_BESIDE_DUPLICATES)
+@example(history=FILLED_UNIQUE)
 @example(history=CAST_WITH_CHOICES_FRESH)
 @example(history=RENAME_SELF_REFERENCING_FRESH)
 def test_wide_histories_keep_every_row_on_mysql(tmp_path_factory, mysql_admin, history) -> None:
