@@ -8,7 +8,8 @@ from dataclasses import replace
 import pytest
 
 from umbral import operations as ops
-from umbral.preflight import Found, KeyHolds, Look, SameValue, find
+from umbral import preflight
+from umbral.preflight import FillsUnique, Found, KeyHolds, Look, SameValue, find
 from umbral.schema import Column
 
 
@@ -154,3 +155,43 @@ def test_the_kept_form_of_a_key_check_round_trips() -> None:
     assert KeyHolds.from_dict(data) == one
     assert not KeyHolds.well_formed({**data, "source": "guess"})
     assert not KeyHolds.well_formed({**data, "fill": [1]})
+
+
+def test_a_unique_column_made_not_null_looks_at_its_nulls() -> None:
+    nullable = replace(CODE, nullable=True, default=None)
+    alter = ops.AlterColumn(table="post", column="code", from_=nullable, to=CODE)
+    assert _of(find([DROP_OLD, alter]), FillsUnique) == [
+        FillsUnique(1, "AlterColumn", "post", "code", "default", "x", True)
+    ]
+    backfilled = ops.AlterColumn(
+        table="post", column="code", from_=nullable, to=replace(CODE, default=None), backfill="z"
+    )
+    assert _of(find([backfilled]), FillsUnique) == [
+        FillsUnique(0, "AlterColumn", "post", "code", "backfill", "z", True)
+    ]
+    # Cast in the same change: the NULLs are counted, the value is not compared.
+    cast = ops.AlterColumn(
+        table="post", column="code", from_=replace(nullable, type="Integer"), to=CODE
+    )
+    assert _of(find([cast]), FillsUnique)[0].compare is False
+    # Not unique, already NOT NULL, or no value for the NULLs: nothing to look at.
+    for before, after in (
+        (replace(PLAIN, nullable=True), PLAIN),
+        (CODE, replace(CODE, default="y")),
+        (nullable, replace(CODE, nullable=True)),
+    ):
+        alter = ops.AlterColumn(table="post", column="code", from_=before, to=after)
+        assert _of(find([alter]), FillsUnique) == []
+    # The column renamed earlier in the migration: not as found, not looked at.
+    renamed = ops.RenameColumn(table="post", from_="label", to="code")
+    alter = ops.AlterColumn(table="post", column="code", from_=nullable, to=CODE)
+    assert _of(find([renamed, alter]), FillsUnique) == []
+
+
+def test_the_kept_form_of_a_fill_check_round_trips() -> None:
+    one = FillsUnique(1, "AlterColumn", "post", "code", "default", "x", True)
+    kept = preflight.kept(one)
+    assert preflight.well_formed(kept)
+    assert preflight.from_kept(kept) == one
+    assert not preflight.well_formed({**kept, "source": "auto_now"})
+    assert not preflight.well_formed({**kept, "compare": "yes"})
