@@ -790,3 +790,26 @@ def test_postgres_alter_keeps_rows_indexes_and_constraints(tmp_path, postgres_ur
         conn.execute("DELETE FROM item WHERE id = 1")
         assert conn.execute("SELECT count(*) FROM part WHERE item = 1").fetchone() == (0,)
         conn.rollback()
+
+
+def test_a_failure_inside_the_swap_names_its_own_statement(project: Project) -> None:
+    """A rebuild's swap (drop, rename, the models' indexes) runs as one run-time step: a
+    statement of it that fails is the one the error names, not the swap's first."""
+    p = project
+    p.models("class Person(Model):\n    email = fields.Text(nullable=True, unique=True)\n")
+    assert p.run("makemigrations").code == 0
+    assert p.run("migrate").code == 0
+    execute(p.database, "INSERT INTO person (email) VALUES ('a'), ('b')")
+    p.models('class Person(Model):\n    email = fields.Text(unique=True, default="z")\n')
+    assert p.run("makemigrations").code == 0
+    name = p.migration_files()[-1]
+    data = p.load_migration("app", name)
+    # A data change in the same migration, before the change: both NULLs then get "z".
+    data["operations"].insert(0, {"kind": "RunSql", "sql": "UPDATE person SET email = NULL"})
+    (p.root / "migrations" / "app" / name).write_text(json.dumps(data, indent=2))
+    r = p.run("migrate")
+    assert r.code == 1, r
+    assert "UNIQUE constraint failed: person.email" in r.err_lines[0], r
+    create = 'CREATE UNIQUE INDEX "uniq_person_email" ON "person" ("email")'
+    assert r.err_lines[1] == f"  statement: {create}", r
+    assert rows(p.database, "SELECT email FROM person ORDER BY id") == [("a",), ("b",)]

@@ -76,7 +76,11 @@ def drop_column(
 
 
 def swap(
-    cur: sqlite3.Cursor, table: str, statements: Sequence[str], modelled: Sequence[str]
+    cur: sqlite3.Cursor,
+    table: str,
+    statements: Sequence[str],
+    modelled: Sequence[str],
+    note: Callable[[str], None] | None = None,
 ) -> None:
     """Put the rebuilt table in place of the old one (``statements``: drop, rename,
     the models' indexes), keeping the old table's triggers and the indexes that are not in
@@ -108,6 +112,8 @@ def swap(
     ).fetchall()
     broken = broken_triggers(cur)
     for stmt in statements:
+        if note is not None:
+            note(stmt)
         cur.execute(stmt)
     gone = before - {r[1].lower() for r in cur.execute(columns)}
     made = set(index_specs(cur, table).values())

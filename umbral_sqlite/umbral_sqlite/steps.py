@@ -47,6 +47,8 @@ class Live:
 
     cur: sqlite3.Cursor
     table: str
+    #: Told each statement a way runs, so a failure names the one that failed.
+    note: Note | None = None
 
     @cached_property
     def definition(self) -> str | None:
@@ -184,7 +186,7 @@ class KeepTriggersAndIndexes(Way):
         return True
 
     def run(self, live: Live) -> bool:
-        catalog.swap(live.cur, live.table, self.statements, self.modelled)
+        catalog.swap(live.cur, live.table, self.statements, self.modelled, live.note)
         return True
 
 
@@ -383,7 +385,7 @@ class Adapted(RunTimeStep):
         return self.sql
 
     def run(self, conn: Connection, note: Note) -> None:
-        run_part(Live(_cursor(conn), self.table), self.sql, self.ways, note)
+        run_part(Live(_cursor(conn), self.table, note), self.sql, self.ways, note)
 
     def alternatives(self) -> list[str]:
         return [way.describe() for way in self.ways if way.shown]
@@ -431,7 +433,7 @@ class Rebuild(RunTimeStep):
         return [way.describe() for way in self.ways()]
 
     def run(self, conn: Connection, note: Note) -> None:
-        live = Live(_cursor(conn), self.table)
+        live = Live(_cursor(conn), self.table, note)
         for way in self.instead:
             note(way.sql)
             if way.applies(live) and way.run(live):
