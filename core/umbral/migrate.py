@@ -201,13 +201,15 @@ class Migrator:
         rendered = [self.render(s) for s in steps[covered:]]
         if self.sql is not None:
             self.sql.flush()
-        # The same gate as a replay: the covered migrations are gated as well.
-        gated = [*(executor.Rendered(s.migration, []) for s in steps[:covered]), *rendered]
+        def gated() -> list[executor.Rendered]:
+            # The same gate as a replay: the covered migrations are gated as well.
+            return [*(executor.Rendered(s.migration, []) for s in steps[:covered]), *rendered]
+
         if not request.allow_destructive:
-            guards.destructive_gate(self.env.pm, self.backend, gated)
+            guards.destructive_gate(self.env.pm, self.backend, gated())
         elif request.plan_only:
             # Allowed, but the plan still says which steps lose data, either way of the run.
-            for line in guards.destructive_findings(self.env.pm, self.backend, gated):
+            for line in guards.destructive_findings(self.env.pm, self.backend, gated()):
                 # The finding's first clause says what goes; its expand-contract advice is
                 # for writing a migration, not for running this one.
                 self.warn(f"{line.split('; ')[0]} (allowed by --allow-destructive)")

@@ -439,13 +439,17 @@ def well_formed(data: Any) -> bool:
     if not isinstance(data, dict):
         return False
     kind = LOOKS.get(data.get("look"))  # type: ignore[arg-type]
-    return kind is not None and kind.well_formed({k: v for k, v in data.items() if k != "look"})
+    return kind is not None and kind.well_formed(_fields(data))
 
 
 def from_kept(data: dict[str, Any]) -> Look:
     """The look ``kept`` gave ``data`` (``well_formed``)."""
-    fields = {k: v for k, v in data.items() if k != "look"}
-    return LOOKS[data["look"]].from_dict(fields)
+    return LOOKS[data["look"]].from_dict(_fields(data))
+
+
+def _fields(data: dict[str, Any]) -> dict[str, Any]:
+    """A kept look's fields: without its kind's name."""
+    return {k: v for k, v in data.items() if k != "look"}
 
 
 @record
