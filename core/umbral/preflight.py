@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from umbral import operations as ops
 from umbral.errors import CannotApply, UnsupportedChange
+from umbral.steps import show_duplicates
 from umbral.values import frozen, record
 
 if TYPE_CHECKING:
@@ -152,9 +153,7 @@ class SameValue(Look):
     def _shared(self, key: str, shared: Sequence[Sequence[Any]], shown: int) -> str:
         """The refusal when rows share the values of ``existing`` (``shared``: each with its
         count of rows)."""
-        values = ", ".join(f"{_shown_row(row[:-1])} ({row[-1]} rows)" for row in shared[:shown]) + (
-            ", and more" if len(shared) > shown else ""
-        )
+        values = show_duplicates(shared, shown)
         cols, existing = ", ".join(self.columns), ", ".join(self.existing)
         return (
             f"migration {key}: operation #{self.index + 1} ({self.kind}) makes `{self.table}` "
@@ -193,12 +192,6 @@ class SameValue(Look):
 
 def _shown(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
-
-
-def _shown_row(values: Sequence[Any]) -> str:
-    """Duplicated values as a refusal shows them: ``"a"``, ``("a", 1)``."""
-    shown = [_shown(v if isinstance(v, str | int | float | None) else str(v)) for v in values]
-    return shown[0] if len(shown) == 1 else "(" + ", ".join(shown) + ")"
 
 
 @frozen

@@ -126,9 +126,7 @@ class UniqueCheck(RunTimeStep):
         rows = cur.fetchall()
         if not rows:
             return
-        values = ", ".join(f"{_show(row[:-1])} ({row[-1]} rows)" for row in rows[: self.shown])
-        if len(rows) > self.shown:
-            values += ", and more"
+        values = show_duplicates(rows, self.shown)
         columns = ", ".join(self.columns)
         one = ", " not in columns
         what = f"`{self.table}.{columns}`" if one else f"`{self.table}` ({columns})"
@@ -138,7 +136,16 @@ class UniqueCheck(RunTimeStep):
         )
 
 
+def show_duplicates(rows: Sequence[Sequence[Any]], shown: int) -> str:
+    """Duplicated values as a refusal lists them, each row its values then its count of
+    rows: ``"a" (3 rows), ("a", 1) (2 rows), and more`` (values as JSON writes them)."""
+    listed = ", ".join(f"{_show(row[:-1])} ({row[-1]} rows)" for row in rows[:shown])
+    return listed + (", and more" if len(rows) > shown else "")
+
+
 def _show(values: Sequence[Any]) -> str:
-    """Duplicated values as a message shows them: ``'a@x.org'``, ``('a', 1)``."""
-    shown = [repr(v) if isinstance(v, str) else str(v) for v in values]
+    import json
+
+    plain = [v if isinstance(v, str | int | float | None) else str(v) for v in values]
+    shown = [json.dumps(v, ensure_ascii=False) for v in plain]
     return shown[0] if len(shown) == 1 else "(" + ", ".join(shown) + ")"

@@ -70,7 +70,7 @@ def test_duplicates_stop_the_migration_naming_them(any_project: Project) -> None
     failed = "failed at statement 1 of 2" if is_mysql(p.database) else "failed and was rolled back"
     assert r.err_lines[0] == (
         f"error: umbral migrate: migration app/0002_alter_post_email {failed}: "
-        "cannot make `post.email` unique: duplicated values: 'a' (3 rows), 'b' (2 rows); "
+        'cannot make `post.email` unique: duplicated values: "a" (3 rows), "b" (2 rows); '
         "remove or change the duplicates, then run migrate again"
     )
     assert schema_of(p.database) == before
@@ -90,8 +90,8 @@ def test_at_most_five_duplicated_values_are_named(project: Project) -> None:
     r = p.run("migrate")
     assert r.code == 1, r
     assert (
-        "duplicated values: 'a' (2 rows), 'b' (2 rows), 'c' (2 rows), 'd' (2 rows), "
-        "'e' (2 rows), and more; " in r.err_lines[0]
+        'duplicated values: "a" (2 rows), "b" (2 rows), "c" (2 rows), "d" (2 rows), '
+        '"e" (2 rows), and more; ' in r.err_lines[0]
     )
 
 
@@ -107,7 +107,7 @@ def test_unique_together_on_existing_columns(any_project: Project) -> None:
     r = p.run("migrate")
     assert r.code == 1, r
     assert (
-        "cannot make `post` (email, n) unique: duplicated values: ('a', 1) (2 rows); "
+        'cannot make `post` (email, n) unique: duplicated values: ("a", 1) (2 rows); '
         in (r.err_lines[0])
     )
     assert schema_of(p.database) == before
