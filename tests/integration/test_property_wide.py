@@ -2,8 +2,8 @@
 
 The wide sibling of ``test_property_histories.py`` (SPEC §7, §8). Hypothesis generates histories
 whose every step makes one to four changes before one ``makemigrations``: several columns of one
-model, several attributes of one column at once (type, nullability, default, index, unique
-removal, choices, help), several models; ManyToMany fields added, removed and renamed at either
+model, several attributes of one column at once (type, nullability, a unique column's included,
+default, index, unique removal, choices, help), several models; ManyToMany fields added, removed and renamed at either
 end; Integer primary keys widened under the foreign keys and junctions holding them; model
 classes renamed (two related ones in one step); ``unique``, ``unique_together``, ``indexes``;
 foreign-key targets and actions (a target lacking the rows the values name is refused before the
