@@ -343,11 +343,43 @@ class App:
             scope=frozenset(scope) if scope is not None else None,
         )
         self.env.all_migrations()  # validate every file before touching the database
+        if request.fake is not None and request.scope is not None:
+            self._refuse_fake_elsewhere(request.fake.key, request.scope)
         request = replace(request, environment=resolve_env(environment, self.environment))
         options = self.run_options(lock_wait, lock_timeout, statement_timeout, lock_retries)
         return request, options
 
+    def _refuse_fake_elsewhere(self, key: str, scope: frozenset[str]) -> None:
+        """``--fake`` of a plugin this database (or schema) does not hold would write a
+        tracking row without its schema change where nothing reads it but drift (``[!]``)."""
+        plugin = key.partition("/")[0]
+        self.env.info(plugin)  # an unknown plugin is an error naming the known ones
+        if plugin in scope:
+            return
+        where = f"umbral migrate --fake {key}: plugin `{plugin}`"
+        home = self.alias_of(plugin)
+        if home != self.alias:
+            raise ConfigError(
+                f"{where} lives in database `{home}`, not in `{self.alias}`; nothing was "
+                f"recorded; pass --alias {home}, or leave --alias out"
+            )
+        if self.tenants is not None and plugin not in self.tenants.shared:
+            shared = ", ".join(sorted(self.tenants.shared)) or "none"
+            raise ConfigError(
+                f"{where} lives in the tenant schemas, not in the default schema, which holds "
+                f"the shared plugins ({shared}); nothing was recorded; add --tenant NAME to "
+                "record it in one tenant"
+            )
+        raise ConfigError(
+            f"{where} is shared: it lives in the default schema, not in a tenant's; nothing "
+            "was recorded; leave --tenant out"
+        )
+
     # -- several databases ------------------------------------------------------------------
+
+    def alias_of(self, plugin: str) -> str:
+        """The alias of the database ``plugin`` lives in."""
+        return self.routing.get(plugin, DEFAULT_ALIAS)
 
     def aliases(self) -> list[str]:
         """The databases the project uses: ``default``, then each alias a plugin is routed

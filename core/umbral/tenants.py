@@ -64,6 +64,8 @@ class Outcome:
     seconds: float = 0.0
     #: What its run warned about (an out-of-order file, a lock retry).
     warnings: list[str] = field(default_factory=list)
+    #: What ``--fake`` recorded in it.
+    message: str | None = None
 
     @property
     def state(self) -> str:
@@ -360,12 +362,15 @@ def migrate(
     lock_wait: float | None = None,
     on_shared: Callable[[MigrateResult], None] | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
+    fake: str | None = None,
+    from_statement: int | None = None,
     **options: Any,
 ) -> FleetResult:
     """Migrate the default schema (its shared plugins), then every tenant in parallel over
     ``jobs`` connections. One tenant's failure does not stop the others unless ``fail_fast``;
     ``on_shared`` hears the default schema's run, ``on_outcome`` each tenant as it finishes
-    (both from the calling thread)."""
+    (both from the calling thread). ``fake`` and ``from_statement`` are a tenant's own (the
+    default schema migrates without them): the CLI allows them for one tenant only."""
     from umbral.database import db_errors
     from umbral.migrate import Migrator, RenderCache
     from umbral.session import Session
@@ -387,7 +392,11 @@ def migrate(
     scope = tenant_scope(app)
     graph = Graph(app.env.all_migrations(), app.env.file_order)  # loaded before the threads
     given = {k: v for k, v in options.items() if k != "allow_in_memory"}
-    request, run = app.migrate_request(scope=scope, lock_wait=lock_wait, **given)
+    request, run = app.migrate_request(
+        scope=scope, lock_wait=lock_wait, fake=fake, from_statement=from_statement, **given
+    )
+    # Bookkeeping asked for by name is done even where the rows read say nothing is behind.
+    asked = fake is not None or from_statement is not None
     renders = RenderCache()
     stop = threading.Event()
 
@@ -399,7 +408,7 @@ def migrate(
             return Outcome(tenant, error=server.error)
         if tenant.schema in server.missing:
             return Outcome(tenant, error=server.missing[tenant.schema])
-        if _up_to_date(graph, scope, server, tenant.schema):
+        if not asked and _up_to_date(graph, scope, server, tenant.schema):
             return Outcome(tenant)  # known from the rows read for the whole server
         if stop.is_set():
             return Outcome(tenant, ran=False)
@@ -426,8 +435,9 @@ def migrate(
             error = "\n".join([str(exc), *getattr(exc, "details", ())])
             return Outcome(tenant, error=error, seconds=time.perf_counter() - started)
         return Outcome(
-            tenant, done.applied, seconds=time.perf_counter() - started, warnings=done.warnings
-        )
+            tenant, done.applied, seconds=time.perf_counter() - started,
+            warnings=done.warnings, message=done.message or None,
+        )  # fmt: skip
 
     for outcome in _workers(one, tenants, _jobs(app, jobs, len(tenants)), stop):
         result.outcomes.append(outcome)

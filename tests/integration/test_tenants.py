@@ -438,3 +438,79 @@ def test_checkmigrations_classifies_what_the_tenants_would_run(pg: Project) -> N
         line.startswith("  [DROP COL] app/0003_drop: drops column") for line in r.out_lines
     ), r
     assert r.out_lines[0] == "Checking 1 operation(s) across 1 pending migration(s)...", r
+
+
+def steps_migration(p: Project, sql: str) -> Path:
+    """``app/0003_steps``: a non-atomic ``RunSql`` (one statement at a time, resumable)."""
+    path = p.root / "migrations" / "app" / "0003_steps.json"
+    if not path.exists():
+        assert p.run("makemigrations", "--empty", "app", "--name", "steps").code == 0
+    data = json.loads(path.read_text())
+    data["atomic"] = False
+    data["operations"] = [{"kind": "RunSql", "sql": sql}]
+    path.write_text(json.dumps(data, indent=2))
+    return path
+
+
+def test_one_tenants_partly_applied_migration_is_finished_with_its_own_flags(pg: Project) -> None:
+    """A tenant whose non-atomic migration stopped part way, its file then edited, was told to
+    run `umbral migrate --from-statement N` or `--fake`, both refused with --tenant (and
+    without it they ran on the default schema): that tenant had no way on."""
+    fleet(pg, ["acme", "globex"])
+    assert pg.run("migrate", "--tenants", "--create").code == 0
+    execute(pg.database, "INSERT INTO public.shop_item (name) VALUES ('x')",
+            "INSERT INTO acme.purchase (item) VALUES (1)")  # fmt: skip
+    # The second statement divides by zero where a row holds 2: in acme, not in globex.
+    steps_migration(pg, "UPDATE purchase SET quantity = 2;"
+                        " UPDATE purchase SET quantity = 1 / (quantity - 2);"
+                        " UPDATE purchase SET quantity = quantity + 1;")  # fmt: skip
+    r = pg.run("migrate", "--tenants")
+    assert r.code == 1, r
+    assert "2 tenant(s): 0 up to date, 1 applied, 1 failed" in r.out_lines, r
+    steps_migration(pg, "UPDATE purchase SET quantity = 2; UPDATE purchase SET quantity = 5;"
+                        " UPDATE purchase SET quantity = quantity + 1;")  # fmt: skip
+    r = pg.run("migrate", "--tenant", "acme")
+    assert r.code == 1, r
+    assert "its file was edited since" in r.stderr and "--from-statement N" in r.stderr, r
+
+    r = pg.run("migrate", "--tenant", "acme", "--from-statement", "2")
+    assert (r.code, r.out_lines) == (
+        0, ["acme: applied 1 migration(s)", "1 tenant(s): 0 up to date, 1 applied, 0 failed"]
+    ), r  # fmt: skip
+    assert rows(pg.database, "SELECT quantity FROM acme.purchase") == [(6,)]
+    assert recorded(pg.database, "acme") == [*APP_KEYS, "app/0003_steps"]
+    assert rows(pg.database, "SELECT count(*) FROM acme.umbral_migration_progress") == [(0,)]
+
+    # globex (no rows) ran the first version whole; --fake re-records the edited file there,
+    # in that tenant's schema only.
+    assert "[~] app/0003_steps" in pg.run("showmigrations", "--tenant", "globex").out_lines
+    r = pg.run("migrate", "--tenant", "globex", "--fake", "app/0003_steps")
+    assert r.code == 0, r
+    assert r.out_lines[0] == (
+        "globex: Re-recorded app/0003_steps with its current checksum (no SQL executed)"
+    ), r
+    assert recorded(pg.database, "globex") == [*APP_KEYS, "app/0003_steps"]
+    assert recorded(pg.database, "public") == ["shop/0001_purchase"]
+
+    # Every tenant at once: still one database's flags, a usage error.
+    for flag in (["--fake", "app/0003_steps"], ["--from-statement", "2"]):
+        r = pg.run("migrate", "--tenants", *flag)
+        assert r.code == 2, r
+        assert "works on one tenant" in " ".join(r.stderr.split()), r
+
+
+def test_fake_of_a_tenant_plugin_is_refused_in_the_default_schema(pg: Project) -> None:
+    """`migrate --fake app/…` without --tenant recorded the tenant plugin's migration in the
+    default schema, which holds the shared plugins only: a tracking row without its schema
+    change, shown as `[!]` there."""
+    fleet(pg, ["acme"])
+    assert pg.run("migrate", "--tenants", "--create").code == 0
+    for args in (["--fake", "app/0002_quantity"], ["--fake", "app/0002_quantity", "--plan"]):
+        r = pg.run("migrate", *args)
+        assert r.code == 1, r
+        assert r.err_lines == [
+            "error: umbral migrate --fake app/0002_quantity: plugin `app` lives in the tenant "
+            "schemas, not in the default schema, which holds the shared plugins (shop); "
+            "nothing was recorded; add --tenant NAME to record it in one tenant"
+        ], r
+    assert recorded(pg.database, "public") == ["shop/0001_purchase"]

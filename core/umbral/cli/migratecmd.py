@@ -157,10 +157,12 @@ def migrate_cmd(
     fleet = tenants or tenant is not None
     if fleet:
         refuse_with_tenants({
-            "a target": target, "--fake": fake, "--fake-initial": fake_initial,
-            "--prune": prune, "--plan": plan, "--from-statement": from_statement,
-            "--alias": alias,
+            "a target": target, "--fake-initial": fake_initial, "--prune": prune,
+            "--plan": plan, "--alias": alias,
         })  # fmt: skip
+        if tenants:
+            # One tenant's way out of a partly applied or edited migration, not a fleet's.
+            refuse_with_tenants({"--fake": fake, "--from-statement": from_statement}, one="tenant")
     else:
         for flag, value in (("--jobs", jobs), ("--create", create), ("--fail-fast", fail_fast)):
             if value:
@@ -192,7 +194,11 @@ def migrate_cmd(
                     "statement_timeout": statement_timeout, "lock_retries": lock_retries,
                     "environment": env,
                 },
+                fake=fake, from_statement=from_statement,
             )  # fmt: skip
+        if fake is not None and alias is None and len(app.aliases()) > 1:
+            # A migration is recorded where its plugin lives, and nowhere else.
+            return per_alias(app, app.alias_of(fake.partition("/")[0]), as_json, one)
         return per_alias(app, alias, as_json, one)
 
     def one(app: Any) -> int:

@@ -29,19 +29,22 @@ JobsOpt = Annotated[
 ]
 
 
-def refuse_with_tenants(given: dict[str, Any]) -> None:
-    """What ``--tenants`` / ``--tenant`` cannot be combined with (a usage error, exit 2)."""
+def refuse_with_tenants(given: dict[str, Any], one: str = "database") -> None:
+    """What ``--tenants`` (with ``one="tenant"``) or ``--tenant`` too cannot be combined with
+    (a usage error, exit 2)."""
+    with_ = "--tenants/--tenant" if one == "database" else "--tenants: name one with --tenant NAME"
     for flag, value in given.items():
-        if value:
+        if value is not None and value is not False:
             raise typer.BadParameter(
-                f"{flag} works on one database; it cannot be combined with --tenants/--tenant",
+                f"{flag} works on one {one}; it cannot be combined with {with_}",
                 param_hint="--tenants",
             )
 
 
 def migrate_tenants(
     app: Any, *, only: str | None, jobs: int | None, create: bool, fail_fast: bool,
-    verbose: bool, as_json: bool, options: dict[str, Any],
+    verbose: bool, as_json: bool, options: dict[str, Any], fake: str | None = None,
+    from_statement: int | None = None,
 ) -> int:  # fmt: skip
     """Run ``umbral.tenants.migrate`` and print it: a line per tenant that applied something
     or failed (every tenant with ``-v``) as it finishes, then the summary."""
@@ -52,10 +55,12 @@ def migrate_tenants(
     def heard(o: tenants.Outcome) -> None:
         for warning in o.warnings:
             err(f"warning: tenant {o.tenant.name}: {warning}")
-        if as_json or (o.state == "up to date" and not verbose):
+        if as_json or (o.state == "up to date" and o.message is None and not verbose):
             return
         if o.state == "failed":
             err(f"error: tenant {o.tenant.name}: {o.error}")
+        elif o.message is not None:
+            out(f"{o.tenant.name}: {o.message}")
         elif o.state == "applied":
             out(f"{o.tenant.name}: applied {len(o.applied)} migration(s)")
         else:
@@ -67,7 +72,7 @@ def migrate_tenants(
 
     result = tenants.migrate(
         app, chosen, jobs=jobs, create=create, fail_fast=fail_fast, on_shared=shared,
-        on_outcome=heard, **options,
+        on_outcome=heard, fake=fake, from_statement=from_statement, **options,
     )  # fmt: skip
     if as_json:
         out(json.dumps(_fleet_json(result), indent=2))
@@ -102,6 +107,7 @@ def _fleet_json(result: Any) -> dict[str, Any]:
                 "error": o.error,
                 "warnings": list(o.warnings),
                 "seconds": round(o.seconds, 6),
+                **({"message": o.message} if o.message is not None else {}),
             }
             for o in result.outcomes
         ],
