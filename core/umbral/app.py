@@ -381,6 +381,20 @@ class App:
         """The alias of the database ``plugin`` lives in."""
         return self.routing.get(plugin, DEFAULT_ALIAS)
 
+    def partly_applied_aliases(self) -> list[str]:
+        """The databases holding a partly applied migration (``[/]``), in ``aliases`` order;
+        one that does not exist yet holds none."""
+        from umbral.drift import State
+
+        found = []
+        for name in self.aliases():
+            other = self.for_alias(name)
+            if other.missing_database() is not None:
+                continue
+            if any(e.state is State.PARTIAL for e in other.showmigrations()):
+                found.append(name)
+        return found
+
     def aliases(self) -> list[str]:
         """The databases the project uses: ``default``, then each alias a plugin is routed
         to, in the order of the first plugin routed there (plugins in dependency order)."""

@@ -196,9 +196,12 @@ def migrate_cmd(
                 },
                 fake=fake, from_statement=from_statement,
             )  # fmt: skip
-        if fake is not None and alias is None and len(app.aliases()) > 1:
-            # A migration is recorded where its plugin lives, and nowhere else.
-            return per_alias(app, app.alias_of(fake.partition("/")[0]), as_json, one)
+        if alias is None and len(app.aliases()) > 1:
+            if fake is not None:
+                # A migration is recorded where its plugin lives, and nowhere else.
+                return per_alias(app, app.alias_of(fake.partition("/")[0]), as_json, one)
+            if from_statement is not None:
+                return per_alias(app, _stopped_alias(app), as_json, one)
         return per_alias(app, alias, as_json, one)
 
     def one(app: Any) -> int:
@@ -246,6 +249,20 @@ def migrate_cmd(
         )
 
     return body
+
+
+def _stopped_alias(app: Any) -> str | None:
+    """The one database ``--from-statement`` continues in: the one holding a partly applied
+    migration (None when none does: each database then refuses the flag as its own)."""
+    from umbral.errors import UmbralError
+
+    found = app.partly_applied_aliases()
+    if len(found) > 1:
+        raise UmbralError(
+            f"umbral migrate --from-statement: migrations are partly applied in the databases "
+            f"{', '.join(found)}; name the one to continue with --alias NAME"
+        )
+    return found[0] if found else None
 
 
 class _Events:
