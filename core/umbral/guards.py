@@ -244,7 +244,7 @@ def not_compared(command: str, partial: Mapping[str, Progress], gone: Collection
         elif p.backward:
             finish = (
                 "finish it by running the migrate that was un-applying it again (to its "
-                f"target, before it), or resolve it with `umbral migrate --fake {key}`"
+                f"target, before it), or, {keep_applied(key, p)}"
             )
         else:
             finish = (
@@ -260,15 +260,29 @@ def not_compared(command: str, partial: Mapping[str, Progress], gone: Collection
     )
 
 
+def keep_applied(key: str, p: Progress) -> str:
+    """The ``--fake`` way out of a partly un-applied migration: it keeps the migration
+    applied (there is no un-recording one), so the reverse statements that ran are the
+    user's to undo first, or the tracking row would name changes the database lacks."""
+    return (
+        f"once you have undone by hand the {p.done} reverse statement(s) that ran, "
+        f"`umbral migrate --fake {key}` keeps it applied"
+    )
+
+
 def resume_plan(
     partial: Mapping[str, Progress],
     steps: Sequence[Step],
     checksums: Mapping[str, str],
     from_statement: int | None,
+    before: Mapping[str, str] | None = None,
 ) -> dict[str, Progress]:
     """Where each partly applied migration of the plan continues (``umbral.progress``), after
     refusing a run that would pass one by, or continue one whose file changed since its
-    first statements ran, without being told where (``from_statement``)."""
+    first statements ran, without being told where (``from_statement``). ``before`` names,
+    for a partly un-applied migration, a target before it (its predecessor in its plugin,
+    or ``PLUGIN/zero``), for the command the refusal suggests."""
+    before = before or {}
     planned = {s.key: s.backward for s in steps if not s.record_only}
     if from_statement is not None and len(partial) != 1:
         found = ", ".join(sorted(partial)) or "none is"
@@ -285,18 +299,28 @@ def resume_plan(
                 f"umbral migrate: {where}, and its file is gone; restore the file, or run "
                 "`umbral migrate --prune` to forget its progress once the database is repaired"
             )
+        back = f"umbral migrate {before.get(key, '<a migration before it>')}"
         if planned.get(key) != p.backward:
-            finish = (
-                f"run `umbral migrate {key}`"
-                if not p.backward
-                else "run the migrate that was un-applying it again (to its target, before it)"
-            )
+            if not p.backward:
+                raise PartlyApplied(
+                    f"umbral migrate: {where}; run `umbral migrate {key}` to continue it "
+                    "first, or, once its remaining statements are done by hand, "
+                    f"`umbral migrate --fake {key}`"
+                )
             raise PartlyApplied(
-                f"umbral migrate: {where}; {finish} to continue it first, or, once its "
-                f"remaining statements are done by hand, `umbral migrate --fake {key}`"
+                f"umbral migrate: {where}; run the migrate that was un-applying it again (to "
+                f"its target, before it) to continue it first (`{back}`), or, "
+                f"{keep_applied(key, p)}"
             )
         if from_statement is not None:
             p = replace(p, checksum=checksums[key], done=from_statement - 1, error=None)
+        elif p.checksum != checksums[key] and p.backward:
+            # The un-applying continues only in a backward run: name it, not a forward one.
+            raise PartlyApplied(
+                f"umbral migrate: {where}, and its file was edited since; say where the edited "
+                f"file's reverse continues: `{back} --from-statement N` runs its reverse from "
+                f"its statement N (1 runs it whole), or, {keep_applied(key, p)}"
+            )
         elif p.checksum != checksums[key]:
             raise PartlyApplied(
                 f"umbral migrate: {where}, and its file was edited since; say where the edited "

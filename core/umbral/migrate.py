@@ -195,7 +195,9 @@ class Migrator:
         if request.scope is not None:
             steps = [s for s in steps if s.migration.plugin in request.scope]
         checksums = {k: self.by_key[k].checksum for k in partial if k in self.by_key}
-        self.resume = guards.resume_plan(partial, steps, checksums, request.from_statement)
+        self.resume = guards.resume_plan(
+            partial, steps, checksums, request.from_statement, self._before(partial)
+        )
         covered = self._fast_path(steps, bool(applied or faked or partial))
         self.present = {*applied, *(s.key for s in steps[:covered])}
         rendered = [self.render(s) for s in steps[covered:]]
@@ -497,6 +499,18 @@ class Migrator:
             if columns is not None:
                 return replace(op, columns=columns)
         return op
+
+    def _before(self, partial: dict[str, progress.Progress]) -> dict[str, str]:
+        """For each partly un-applied migration on disk, a target that finishes un-applying
+        it: its predecessor in its plugin, or ``PLUGIN/zero``."""
+        found = {}
+        for key, p in partial.items():
+            m = self.by_key.get(key)
+            if m is None or not p.backward:
+                continue
+            mine = [d for d in m.depends_on if d.partition("/")[0] == m.plugin]
+            found[key] = mine[0] if mine else f"{m.plugin}/zero"
+        return found
 
     # -- bookkeeping without SQL ----------------------------------------------------------
 

@@ -283,6 +283,55 @@ def test_a_failed_un_apply_is_resumed_by_the_same_backward_migrate(p: Project) -
     assert progress_rows(p) == []
 
 
+def test_a_partly_un_applied_migration_names_the_backward_run_and_keeps_no_false_row(
+    p: Project,
+) -> None:
+    """Its file edited after its un-applying stopped, the refusal said `umbral migrate
+    --from-statement N` (a forward run, refused in turn) and that `--fake` "marks it applied";
+    after a forward run, that `--fake` settles it once "its remaining statements are done by
+    hand": done, the database lacks the migration while its tracking row stays."""
+    write(p.root, "0001_log", [ops.CreateTable(table="log", columns=(PK, C("n", "Integer")))])
+    reverse = "DROP TABLE b; INSERT INTO log (n) SELECT 2 FROM fix_me; DROP TABLE a"
+    create = "CREATE TABLE a (id INTEGER PRIMARY KEY); CREATE TABLE b (id INTEGER PRIMARY KEY)"
+
+    def steps_file(reverse_sql: str) -> None:
+        write(p.root, "0002_steps", [ops.RunSql(sql=create, reverse_sql=reverse_sql)],
+              atomic=is_mysql(p.database))  # fmt: skip
+
+    steps_file(reverse)
+    assert p.run("migrate").code == 0
+    assert p.run("migrate", "app/0001_log", "--allow-destructive").code == 1
+    keep = (
+        "once you have undone by hand the 1 reverse statement(s) that ran, "
+        f"`umbral migrate --fake {NAME}` keeps it applied"
+    )
+    r = p.run("migrate")
+    assert r.code == 1, r
+    assert r.err_lines[0].endswith(
+        "; run the migrate that was un-applying it again (to its target, before it) to "
+        f"continue it first (`umbral migrate app/0001_log`), or, {keep}"
+    ), r
+
+    steps_file(reverse.replace("SELECT 2 FROM fix_me", "VALUES (2)"))
+    r = p.run("migrate", "app/0001_log", "--allow-destructive", "--allow-drift")
+    assert r.code == 1, r
+    assert r.err_lines[-1].endswith(
+        "and its file was edited since; say where the edited file's reverse continues: "
+        "`umbral migrate app/0001_log --from-statement N` runs its reverse from its statement "
+        f"N (1 runs it whole), or, {keep}"
+    ), r
+    r = p.run("checkschema")
+    assert r.code == 1 and r.err_lines[-1].count(keep) == 1, r
+
+    r = p.run(
+        "migrate", "app/0001_log", "--allow-destructive", "--allow-drift", "--from-statement", "2"
+    )
+    assert (r.code, r.out_lines) == (0, ["Unapplied 1 migration(s)"]), r
+    assert logged(p) == [2]
+    assert recorded(p) == ["app/0001_log"]
+    assert progress_rows(p) == []
+
+
 def test_from_statement_says_where_a_migration_continues_so_it_runs_one(p: Project) -> None:
     r = p.run("migrate", "--fake", NAME, "--from-statement", "2")
     assert r.code == 2, r
