@@ -514,3 +514,26 @@ def test_fake_of_a_tenant_plugin_is_refused_in_the_default_schema(pg: Project) -
             "nothing was recorded; add --tenant NAME to record it in one tenant"
         ], r
     assert recorded(pg.database, "public") == ["shop/0001_purchase"]
+
+
+def test_a_tenant_with_drift_is_not_counted_up_to_date(pg: Project) -> None:
+    """A tenant whose tracking table names a migration not on disk (`[!]`) or whose file was
+    edited (`[~]`) was counted `up to date` by `showmigrations --tenants`, while `migrate
+    --tenants` refused it (drift detected)."""
+    fleet(pg, ["acme", "globex"])
+    assert pg.run("migrate", "--tenants", "--create").code == 0
+    execute(
+        pg.database,
+        "INSERT INTO acme.umbral_migrations (plugin, name, applied_at, checksum)"
+        " VALUES ('app', '0009_gone', '2026-01-01T00:00:00+00:00', 'x')",
+    )
+    r = pg.run("showmigrations", "--tenants")
+    assert (r.code, r.out_lines) == (
+        0,
+        ["acme: 2 applied, 1 missing", "globex: 2 applied", "",
+         "2 tenant(s): 1 up to date, 0 behind, 1 with drift (showmigrations --tenant NAME)"],
+    ), r  # fmt: skip
+    data = json.loads(pg.run("showmigrations", "--tenants", "--json").stdout)
+    assert [(t["tenant"], t["drift"]) for t in data["tenants"]] == [("acme", 1), ("globex", 0)]
+    r = pg.run("migrate", "--tenants")
+    assert r.code == 1 and "  failed: acme: umbral migrate: drift detected" in r.out_lines, r

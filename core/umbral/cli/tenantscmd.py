@@ -125,32 +125,39 @@ def show_tenants(app: Any, *, as_json: bool) -> int:
 
     statuses = tenants.status(app, tenants.tenants_of(app))
     waiting = (State.PENDING, State.OUT_OF_ORDER, State.PARTIAL)
+    # What `migrate` refuses as drift: such a tenant is neither up to date nor just behind.
+    drifting = (State.MISSING, State.EDITED)
     rows = []
     for s in statuses:
         counts: dict[str, int] = {}
         for e in s.entries:
             counts[e.state.label] = counts.get(e.state.label, 0) + 1
         behind = sum(e.state in waiting for e in s.entries)
-        rows.append((s, counts, behind))
+        drift = sum(e.state in drifting for e in s.entries)
+        rows.append((s, counts, behind, drift))
     if as_json:
         data = {
             "tenants": [
                 {"tenant": s.tenant.name, "schema": s.tenant.schema, "states": counts,
-                 "not_applied": behind, "error": s.error}
-                for s, counts, behind in rows
+                 "not_applied": behind, "drift": drift, "error": s.error}
+                for s, counts, behind, drift in rows
             ]
         }  # fmt: skip
         out(json.dumps(data, indent=2))
         return 0
-    for s, counts, _ in rows:
+    for s, counts, _, _ in rows:
         if s.error is not None:
             out(f"{s.tenant.name}: cannot be read: {s.error.splitlines()[0]}")
         else:
             shown = ", ".join(f"{n} {label}" for label, n in sorted(counts.items())) or "nothing"
             out(f"{s.tenant.name}: {shown}")
-    unread = sum(1 for s, _, _ in rows if s.error is not None)
-    behind = sum(1 for s, _, b in rows if s.error is None and b)
-    line = f"{len(rows)} tenant(s): {len(rows) - unread - behind} up to date, {behind} behind"
+    unread = sum(1 for s, *_ in rows if s.error is not None)
+    drifted = sum(1 for s, _, _, d in rows if s.error is None and d)
+    behind = sum(1 for s, _, b, d in rows if s.error is None and b and not d)
+    fine = len(rows) - unread - drifted - behind
+    line = f"{len(rows)} tenant(s): {fine} up to date, {behind} behind"
+    if drifted:
+        line += f", {drifted} with drift (showmigrations --tenant NAME)"
     if unread:
         line += f", {unread} unreadable"
     out("")
