@@ -364,13 +364,14 @@ def migrate(
     on_outcome: Callable[[Outcome], None] | None = None,
     fake: str | None = None,
     from_statement: int | None = None,
+    prune: bool = False,
     **options: Any,
 ) -> FleetResult:
     """Migrate the default schema (its shared plugins), then every tenant in parallel over
     ``jobs`` connections. One tenant's failure does not stop the others unless ``fail_fast``;
     ``on_shared`` hears the default schema's run, ``on_outcome`` each tenant as it finishes
-    (both from the calling thread). ``fake`` and ``from_statement`` are a tenant's own (the
-    default schema migrates without them): the CLI allows them for one tenant only."""
+    (both from the calling thread). ``fake``, ``from_statement`` and ``prune`` are a tenant's
+    own (the default schema migrates without them): the CLI allows them for one tenant only."""
     from umbral.database import db_errors
     from umbral.migrate import Migrator, RenderCache
     from umbral.session import Session
@@ -393,10 +394,11 @@ def migrate(
     graph = Graph(app.env.all_migrations(), app.env.file_order)  # loaded before the threads
     given = {k: v for k, v in options.items() if k != "allow_in_memory"}
     request, run = app.migrate_request(
-        scope=scope, lock_wait=lock_wait, fake=fake, from_statement=from_statement, **given
-    )
+        scope=scope, lock_wait=lock_wait, fake=fake, from_statement=from_statement,
+        prune=prune, **given,
+    )  # fmt: skip
     # Bookkeeping asked for by name is done even where the rows read say nothing is behind.
-    asked = fake is not None or from_statement is not None
+    asked = fake is not None or from_statement is not None or prune
     renders = RenderCache()
     stop = threading.Event()
 
@@ -436,7 +438,7 @@ def migrate(
             return Outcome(tenant, error=error, seconds=time.perf_counter() - started)
         return Outcome(
             tenant, done.applied, seconds=time.perf_counter() - started,
-            warnings=done.warnings, message=done.message or None,
+            warnings=done.warnings, message=_said(done, prune),
         )  # fmt: skip
 
     for outcome in _workers(one, tenants, _jobs(app, jobs, len(tenants)), stop):
@@ -444,6 +446,17 @@ def migrate(
         if on_outcome is not None:
             on_outcome(outcome)
     return result
+
+
+def _said(done: MigrateResult, prune: bool) -> str | None:
+    """What a tenant's ``--fake`` or ``--prune`` did, in the words of a one-database run."""
+    if not prune:
+        return done.message or None
+    if not done.pruned:
+        return "No orphan tracking rows to prune"
+    return "\n".join(
+        f"Pruned {key} (tracking row deleted; the schema is not touched)" for key in done.pruned
+    )
 
 
 def _open(app: App, url: str, run: RunOptions, stack: ExitStack) -> tuple[Connection, Backend]:

@@ -537,3 +537,14 @@ def test_a_tenant_with_drift_is_not_counted_up_to_date(pg: Project) -> None:
     assert [(t["tenant"], t["drift"]) for t in data["tenants"]] == [("acme", 1), ("globex", 0)]
     r = pg.run("migrate", "--tenants")
     assert r.code == 1 and "  failed: acme: umbral migrate: drift detected" in r.out_lines, r
+
+    # The way out the drift message names, for that tenant.
+    r = pg.run("migrate", "--tenant", "acme", "--prune")
+    assert (r.code, r.out_lines) == (0, [
+        "acme: Pruned app/0009_gone (tracking row deleted; the schema is not touched)",
+        "1 tenant(s): 1 up to date, 0 applied, 0 failed",
+    ]), r  # fmt: skip
+    assert recorded(pg.database, "acme") == APP_KEYS
+    r = pg.run("showmigrations", "--tenants")
+    assert r.out_lines[-1] == "2 tenant(s): 2 up to date, 0 behind", r
+    assert pg.run("migrate", "--tenants", "--prune").code == 2

@@ -157,12 +157,15 @@ def migrate_cmd(
     fleet = tenants or tenant is not None
     if fleet:
         refuse_with_tenants({
-            "a target": target, "--fake-initial": fake_initial, "--prune": prune,
-            "--plan": plan, "--alias": alias,
+            "a target": target, "--fake-initial": fake_initial, "--plan": plan, "--alias": alias,
         })  # fmt: skip
         if tenants:
-            # One tenant's way out of a partly applied or edited migration, not a fleet's.
-            refuse_with_tenants({"--fake": fake, "--from-statement": from_statement}, one="tenant")
+            # One tenant's way out of a partly applied, edited or missing migration, not a
+            # fleet's.
+            refuse_with_tenants(
+                {"--fake": fake, "--from-statement": from_statement, "--prune": prune},
+                one="tenant",
+            )
     else:
         for flag, value in (("--jobs", jobs), ("--create", create), ("--fail-fast", fail_fast)):
             if value:
@@ -194,7 +197,7 @@ def migrate_cmd(
                     "statement_timeout": statement_timeout, "lock_retries": lock_retries,
                     "environment": env,
                 },
-                fake=fake, from_statement=from_statement,
+                fake=fake, from_statement=from_statement, prune=prune,
             )  # fmt: skip
         if alias is None and len(app.aliases()) > 1:
             if fake is not None:

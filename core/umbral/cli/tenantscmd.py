@@ -44,7 +44,7 @@ def refuse_with_tenants(given: dict[str, Any], one: str = "database") -> None:
 def migrate_tenants(
     app: Any, *, only: str | None, jobs: int | None, create: bool, fail_fast: bool,
     verbose: bool, as_json: bool, options: dict[str, Any], fake: str | None = None,
-    from_statement: int | None = None,
+    from_statement: int | None = None, prune: bool = False,
 ) -> int:  # fmt: skip
     """Run ``umbral.tenants.migrate`` and print it: a line per tenant that applied something
     or failed (every tenant with ``-v``) as it finishes, then the summary."""
@@ -60,7 +60,8 @@ def migrate_tenants(
         if o.state == "failed":
             err(f"error: tenant {o.tenant.name}: {o.error}")
         elif o.message is not None:
-            out(f"{o.tenant.name}: {o.message}")
+            for line in o.message.splitlines():
+                out(f"{o.tenant.name}: {line}")
         elif o.state == "applied":
             out(f"{o.tenant.name}: applied {len(o.applied)} migration(s)")
         else:
@@ -72,7 +73,7 @@ def migrate_tenants(
 
     result = tenants.migrate(
         app, chosen, jobs=jobs, create=create, fail_fast=fail_fast, on_shared=shared,
-        on_outcome=heard, fake=fake, from_statement=from_statement, **options,
+        on_outcome=heard, fake=fake, from_statement=from_statement, prune=prune, **options,
     )  # fmt: skip
     if as_json:
         out(json.dumps(_fleet_json(result), indent=2))
