@@ -543,6 +543,10 @@ class Backend:
         """Whether a driver error means "gave up waiting for a lock" (worth a retry)."""
         return False
 
+    def is_statement_timeout(self, exc: BaseException) -> bool:
+        """Whether a driver error means the statement outran ``statement_timeout``."""
+        return False
+
     def lock_wait_expired(self, exc: BaseException) -> bool:
         """Whether a driver error means another process held the database's write lock for
         longer than ``--lock-wait`` (where the backend waits for it per connection)."""

@@ -128,6 +128,20 @@ def foreign_keys_off(conn: Connection, backend: Backend, off: bool) -> Iterator[
         backend.foreign_keys_on(conn)
 
 
+def _name_the_statement_timeout(exc: MigrationFailed, backend: Backend) -> None:
+    """The server's words ("canceling statement due to statement timeout") name neither the
+    limit nor where it was set: say both, once (an outer retry loop sees the same error)."""
+    if getattr(exc, "timeout_named", False):
+        return
+    exc.timeout_named = True  # type: ignore[attr-defined]
+    limit = f" of {backend.statement_timeout:g}s" if backend.statement_timeout else ""
+    exc.args = (
+        f"{exc.args[0]} (the statement ran past the statement timeout{limit}; re-run with a "
+        "larger --statement-timeout, or 0 for none, also the `statement_timeout` "
+        "configuration key)",
+    )
+
+
 def retry_lock_timeouts(session: Session, key: str, attempt: Callable[[], Any]) -> Any:
     """Call ``attempt``; when it fails on a lock timeout, retry with backoff (SPEC §8).
 
@@ -141,6 +155,8 @@ def retry_lock_timeouts(session: Session, key: str, attempt: Callable[[], Any]) 
             return attempt()
         except MigrationFailed as exc:
             cause = exc.__cause__
+            if cause is not None and backend.is_statement_timeout(cause):
+                _name_the_statement_timeout(exc, backend)
             timed_out = cause is not None and backend.is_lock_timeout(cause)
             if not timed_out or getattr(exc, "gave_up", False):
                 raise

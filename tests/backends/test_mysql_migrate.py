@@ -395,3 +395,28 @@ def test_a_widened_key_referenced_from_another_plugin_goes_back_cleanly(
     assert r.code == 0, r
     assert dump(url) == head
     assert rows(url, "SELECT title, author FROM post") == [("p", 1)]
+
+
+def test_a_statement_timeout_names_the_limit_and_the_way_on(my_project: Project) -> None:
+    """The server's `max_statement_time exceeded` named neither the limit nor the flag."""
+    p, url = my_project, my_project.database
+    write(
+        p.root,
+        "0001_t",
+        [ops.CreateTable(table="t", columns=(C("id", "BigInt", primary_key=True),))],
+    )
+    write(p.root, "0002_slow", [ops.RunSql(sql="INSERT INTO t (id) VALUES (1)"),
+                                ops.RunSql(sql="UPDATE t SET id = id + SLEEP(3)")])  # fmt: skip
+    r = p.run("migrate", "--statement-timeout", "0.5")
+    assert r.code == 1, r
+    first = next(line for line in r.err_lines if line.startswith("error:"))
+    assert first.startswith(
+        "error: umbral migrate: migration app/0002_slow failed and was rolled back: "
+    ), r
+    assert first.endswith(
+        "(the statement ran past the statement timeout of 0.5s; re-run with a larger "
+        "--statement-timeout, or 0 for none, also the `statement_timeout` configuration key)"
+    ), r
+    assert recorded(url) == [("app", "0001_t")]
+    r = p.run("migrate", "--statement-timeout", "0")
+    assert (r.code, r.out_lines) == (0, ["Applied 1 migration(s)"]), r

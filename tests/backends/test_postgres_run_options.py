@@ -39,7 +39,9 @@ def _assert_statement_timed_out(url: str, r: object) -> None:
     first = next(line for line in r.err_lines if line.startswith("error:"))
     assert first.startswith(
         "error: umbral migrate: migration app/0002_slow failed and was rolled back: "
-        "canceling statement due to statement timeout"
+        "canceling statement due to statement timeout (the statement ran past the statement "
+        "timeout of 0.5s; re-run with a larger --statement-timeout, or 0 for none, also the "
+        "`statement_timeout` configuration key)"
     ), r
     assert "Traceback" not in r.stderr
     # The first migration stays; the second left nothing behind.

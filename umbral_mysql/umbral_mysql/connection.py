@@ -118,6 +118,11 @@ class MySQLConnection(Backend):
         args = getattr(orig, "args", ())
         return bool(args) and args[0] == LOCK_WAIT_TIMEOUT
 
+    def is_statement_timeout(self, exc: BaseException) -> bool:
+        orig = getattr(exc, "orig", None) or exc
+        args = getattr(orig, "args", ())
+        return bool(args) and args[0] in QUERY_TIMEOUTS
+
     def session_setup(self, conn: Connection) -> None:
         """Session settings for the run's DDL, applied once the migration lock is held."""
         if self.lock_timeout is not None:

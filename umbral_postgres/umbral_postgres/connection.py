@@ -170,6 +170,11 @@ class PostgresConnection(Backend):
         orig = getattr(exc, "orig", None) or exc
         return getattr(orig, "sqlstate", None) == LOCK_NOT_AVAILABLE
 
+    def is_statement_timeout(self, exc: BaseException) -> bool:
+        # query_canceled is also a cancel request's (Ctrl-C): only a run with a timeout counts.
+        orig = getattr(exc, "orig", None) or exc
+        return self.statement_timeout is not None and getattr(orig, "sqlstate", None) == "57014"
+
     def session_setup(self, conn: Connection) -> None:
         """Session settings for the run's DDL, applied once the migration lock is held."""
         stmts = []
