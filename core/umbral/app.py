@@ -160,6 +160,18 @@ class App:
             )
         return url
 
+    def url_source(self, database: str | None = None) -> str:
+        """Where the URL of this App's database was set, for a failed connection's advice:
+        another alias's in its own key; ``database``, a URL passed in other than this App's,
+        is a tenant's server (``umbral.tenants``)."""
+        from umbral.database import DEFAULT_URL_SOURCE
+
+        if database is not None and database != self.database_url:
+            return "the tenant's URL#schema in `tenants`"
+        if self.alias != DEFAULT_ALIAS:
+            return f"`databases.{self.alias}` in the config"
+        return DEFAULT_URL_SOURCE
+
     def missing_database(self) -> str | None:
         """The database file a read-only command reads as empty because it does not exist
         yet (``migrate`` creates it), or None."""
@@ -294,7 +306,10 @@ class App:
             # --plan only reads, --prune only deletes rows: neither creates a database that is
             # not there (it holds no rows).
             connect(
-                backend, backend.normalize_url(url, self.root), create=not (plan or prune)
+                backend,
+                backend.normalize_url(url, self.root),
+                create=not (plan or prune),
+                source=self.url_source(database),
             ) as conn,
             db_errors(url, backend, options.lock_wait),
             backend.migration_lock(conn, options.lock_wait),
@@ -501,7 +516,10 @@ class App:
             scope = self.default_scope()
         plugins = [p for p in self.env.plugin_names if scope is None or p in scope]
         migrations = [m for p in plugins for m in self.env.migrations(p)]
-        with connect(backend, url, create=False) as conn, db_errors(url):
+        with (
+            connect(backend, url, create=False, source=self.url_source(database)) as conn,
+            db_errors(url),
+        ):
             return drift.detect(
                 migrations, recorder.applied(conn), recorder.skipped(conn), progress.read(conn)
             )
@@ -589,7 +607,10 @@ class App:
 
         backend, url = self._backend()
         scope = self.default_scope()
-        with connect(backend, url, create=False) as conn, db_errors(url):
+        with (
+            connect(backend, url, create=False, source=self.url_source()) as conn,
+            db_errors(url),
+        ):
             partial = {
                 key: p
                 for key, p in progress.read(conn).items()
@@ -656,7 +677,10 @@ class App:
         # A step that looks the database up at run time (an index or a key found by its
         # columns, not its name) is looked up now: the script runs on this database, where
         # umbral's own name may not be the one it has.
-        with connect(backend, url, create=False) as conn, db_errors(url):
+        with (
+            connect(backend, url, create=False, source=self.url_source()) as conn,
+            db_errors(url),
+        ):
             for description, steps, destructive in rendered_ops:
                 statements: list[str] = []
                 for step in steps:
@@ -750,7 +774,10 @@ class App:
 
         backend, url = self._backend()
         graph = Graph(self.env.all_migrations(), self.env.file_order)
-        with connect(backend, url, create=False) as conn, db_errors(url):
+        with (
+            connect(backend, url, create=False, source=self.url_source()) as conn,
+            db_errors(url),
+        ):
             applied = recorder.applied(conn)
             check_conflicts(self.env, applied)  # migrate would refuse: so does the check (SPEC §10)
             if not allow_drift:

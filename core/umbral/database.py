@@ -78,12 +78,19 @@ def error_line(exc: BaseException, url: str = "") -> str:
 BACKEND_KEY = "umbral_backend"
 
 
+#: Where the default database's URL comes from, for the advice of a failed connection.
+DEFAULT_URL_SOURCE = "--database, UMBRAL_DATABASE_URL or `database` in the config"
+
+
 @contextmanager
-def connect(backend: Backend, url: str, *, create: bool = True) -> Iterator[Connection]:
+def connect(
+    backend: Backend, url: str, *, create: bool = True, source: str = DEFAULT_URL_SOURCE
+) -> Iterator[Connection]:
     """Yield a connection, or raise DatabaseError naming the (masked) URL and the reason.
 
     ``create=False`` (commands that only read): a database that does not exist yet (a SQLite
-    file) is read as the empty database it would be, and is not created.
+    file) is read as the empty database it would be, and is not created. ``source`` says
+    where the URL was set (another alias's comes from its own configuration key).
     """
     from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
@@ -95,8 +102,7 @@ def connect(backend: Backend, url: str, *, create: bool = True) -> Iterator[Conn
     except (DBAPIError, ArgumentError, NoSuchModuleError, OSError, ImportError) as exc:
         raise DatabaseError(
             f"cannot connect to database {mask_url(url)}: {error_line(exc, url)}; check the URL "
-            "(--database, UMBRAL_DATABASE_URL or `database` in the config) and that the server "
-            "is running"
+            f"({source}) and that the server is running"
         ) from None
     except Exception as exc:  # sqlite3.OperationalError raised before SQLAlchemy wraps it
         raise DatabaseError(

@@ -238,7 +238,8 @@ def _prepare_server(
 
     backend = app.env.backend_for(server.url)
     normalized = backend.normalize_url(server.url, app.root)
-    with connect(backend, normalized, create=write) as conn, db_errors(normalized):
+    source = app.url_source(server.url)
+    with connect(backend, normalized, create=write, source=source) as conn, db_errors(normalized):
         server.shared = str(conn.dialect.default_schema_name)
         # A backend without schemas says so here, before anything is written.
         backend.schema_url(server.url, server.shared, server.shared)
@@ -465,7 +466,8 @@ def _open(app: App, url: str, run: RunOptions, stack: ExitStack) -> tuple[Connec
     from umbral.database import connect
 
     backend = app.env.backend_for(url).for_run(run)
-    conn = stack.enter_context(connect(backend, backend.normalize_url(url, app.root)))
+    normalized = backend.normalize_url(url, app.root)
+    conn = stack.enter_context(connect(backend, normalized, source=app.url_source(url)))
     backend.session_setup(conn)
     stack.callback(_flush, conn, backend)  # before it closes: the run's commits are durable
     return conn, backend
