@@ -360,6 +360,8 @@ class App:
         self.env.all_migrations()  # validate every file before touching the database
         if request.fake is not None and request.scope is not None:
             self._refuse_fake_elsewhere(request.fake.key, request.scope)
+        if request.target is not None and request.scope is not None:
+            self._refuse_target_in_tenants(request.target.key, request.scope)
         request = replace(request, environment=resolve_env(environment, self.environment))
         options = self.run_options(lock_wait, lock_timeout, statement_timeout, lock_retries)
         return request, options
@@ -379,15 +381,35 @@ class App:
                 f"recorded; pass --alias {home}, or leave --alias out"
             )
         if self.tenants is not None and plugin not in self.tenants.shared:
-            shared = ", ".join(sorted(self.tenants.shared)) or "none"
             raise ConfigError(
-                f"{where} lives in the tenant schemas, not in the default schema, which holds "
-                f"the shared plugins ({shared}); nothing was recorded; add --tenant NAME to "
+                f"{where} {self._in_tenants()}; nothing was recorded; add --tenant NAME to "
                 "record it in one tenant"
             )
         raise ConfigError(
             f"{where} is shared: it lives in the default schema, not in a tenant's; nothing "
             "was recorded; leave --tenant out"
+        )
+
+    def _refuse_target_in_tenants(self, key: str, scope: frozenset[str]) -> None:
+        """A target naming a tenant plugin on the default schema would plan nothing there
+        and say `No pending migrations`, the tenants untouched: a rollback silently not done.
+        (With several databases, a target of a plugin held elsewhere is that database's.)"""
+        plugin = key.partition("/")[0]
+        if plugin in scope or self.tenants is None or plugin in self.tenants.shared:
+            return
+        if self.alias_of(plugin) != self.alias:
+            return
+        raise ConfigError(
+            f"umbral migrate {key}: plugin `{plugin}` {self._in_tenants()}; nothing was run "
+            "here or in any tenant: a target works on one database and has no tenant form yet"
+        )
+
+    def _in_tenants(self) -> str:
+        assert self.tenants is not None
+        shared = ", ".join(sorted(self.tenants.shared)) or "none"
+        return (
+            "lives in the tenant schemas, not in the default schema, which holds the shared "
+            f"plugins ({shared})"
         )
 
     # -- several databases ------------------------------------------------------------------

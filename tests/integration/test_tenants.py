@@ -548,3 +548,23 @@ def test_a_tenant_with_drift_is_not_counted_up_to_date(pg: Project) -> None:
     r = pg.run("showmigrations", "--tenants")
     assert r.out_lines[-1] == "2 tenant(s): 2 up to date, 0 behind", r
     assert pg.run("migrate", "--tenants", "--prune").code == 2
+
+
+def test_a_target_of_a_tenant_plugin_is_refused_in_the_default_schema(pg: Project) -> None:
+    """`migrate app/zero` on a project with tenants said `No pending migrations` (exit 0): the
+    default schema holds no tenant plugin, and the tenants were never looked at, so a
+    rollback the user asked for silently did nothing."""
+    fleet(pg, ["acme"])
+    assert pg.run("migrate", "--tenants", "--create").code == 0
+    for args in (["app/zero"], ["app/0001_purchase", "--plan"]):
+        r = pg.run("migrate", *args)
+        assert r.code == 1, r
+        assert r.err_lines == [
+            f"error: umbral migrate {args[0]}: plugin `app` lives in the tenant schemas, not in "
+            "the default schema, which holds the shared plugins (shop); nothing was run here or "
+            "in any tenant: a target works on one database and has no tenant form yet"
+        ], r
+    assert recorded(pg.database, "acme") == APP_KEYS
+    # A target of a shared plugin works as before.
+    r = pg.run("migrate", "shop/0001_purchase")
+    assert (r.code, r.out_lines) == (0, ["No pending migrations"]), r
