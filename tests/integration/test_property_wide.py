@@ -3,12 +3,12 @@
 The wide sibling of ``test_property_histories.py`` (SPEC §7, §8). Hypothesis generates histories
 whose every step makes one to four changes before one ``makemigrations``: several columns of one
 model, several attributes of one column at once (type, nullability, a unique column's included,
-default, index, unique removal, choices, help), several models; ManyToMany fields added, removed and renamed at either
-end; Integer primary keys widened under the foreign keys and junctions holding them; model
-classes renamed (two related ones in one step); ``unique``, ``unique_together``, ``indexes``;
-foreign-key targets and actions (a target lacking the rows the values name is refused before the
-first statement), and foreign keys without a constraint; ``table=`` and ``plugin=`` moves; views
-over the changed tables. A
+default, index, unique removal, choices, help), several models; ManyToMany fields added, removed
+and renamed at either end; Integer primary keys widened under the foreign keys and junctions
+holding them; model classes renamed (two related ones in one step); ``unique``,
+``unique_together``, ``indexes``; foreign-key targets and actions (a target lacking the rows the
+values name is refused before the first statement), and foreign keys without a constraint;
+``table=`` and ``plugin=`` moves; views over the changed tables. A
 history starts either from nothing or from a schema another tool wrote (raw DDL in Django's,
 Alembic's and Rails' naming conventions: named and hash-named constraints, ``CONSTRAINT ...
 FOREIGN KEY`` clauses, partial, expression and DESC indexes, CHECKs, comments, composite
