@@ -258,6 +258,7 @@ class App:
         plan: bool = False,
         replay: bool = False,
         from_statement: int | None = None,
+        record_only: bool = False,
         lock_wait: float | None = None,
         lock_timeout: float | None = None,
         statement_timeout: float | None = None,
@@ -281,6 +282,9 @@ class App:
         one of its statements fails, the next run continues at that statement
         (``umbral.progress``), or at its statement ``from_statement``.
 
+        ``record_only`` writes (and, backward, deletes) the plan's tracking rows without
+        running any SQL: the schema was changed by hand.
+
         ``database`` (a URL) and ``scope`` (plugin names) run it on another database or
         schema than the configured one, for the plugins it holds: a tenant's
         (``umbral.tenants``). By default, a project with tenants migrates its shared plugins
@@ -298,6 +302,7 @@ class App:
             target, fake=fake, fake_initial=fake_initial, prune=prune, allow_drift=allow_drift,
             allow_destructive=allow_destructive, allow_irreversible=allow_irreversible,
             plan=plan, replay=replay, from_statement=from_statement, scope=scope,
+            record_only=record_only,
             environment=environment, lock_wait=lock_wait, lock_timeout=lock_timeout,
             statement_timeout=statement_timeout, lock_retries=lock_retries,
         )  # fmt: skip
@@ -330,6 +335,7 @@ class App:
         replay: bool = False,
         from_statement: int | None = None,
         scope: Collection[str] | None = None,
+        record_only: bool = False,
         environment: str | None = None,
         lock_wait: float | None = None,
         lock_timeout: float | None = None,
@@ -356,6 +362,7 @@ class App:
             replay=replay,
             from_statement=from_statement,
             scope=frozenset(scope) if scope is not None else None,
+            record_only=record_only,
         )
         self.env.all_migrations()  # validate every file before touching the database
         if request.fake is not None and request.scope is not None:

@@ -270,6 +270,21 @@ def keep_applied(key: str, p: Progress) -> str:
     )
 
 
+def refuse_recording_partial(steps: Sequence[Step], partial: Mapping[str, Progress]) -> None:
+    """``--record-only`` writes or deletes whole tracking rows; a partly applied migration of
+    its plan has a progress row that says which of its statements ran, which only running it,
+    ``--from-statement`` or ``--fake`` settle."""
+    for step in steps:
+        p = partial.get(step.key)
+        if p is not None:
+            doing = "un-applied" if p.backward else "applied"
+            raise PartlyApplied(
+                f"umbral migrate --record-only: migration {step.key} is partly {doing} "
+                f"({p.describe()}); finish it with `umbral migrate` or settle it with "
+                f"`umbral migrate --fake {step.key}` first; nothing was recorded"
+            )
+
+
 def resume_plan(
     partial: Mapping[str, Progress],
     steps: Sequence[Step],

@@ -61,6 +61,10 @@ class MigrateResult:
     path: str = ""
 
 
+#: Why ``--record-only`` runs no SQL, as the plan and the summary say it.
+RECORD_ONLY = "--record-only: the schema was changed by hand"
+
+
 @frozen
 class MigrateRequest:
     """What one ``migrate`` is asked to do (its flags, parsed)."""
@@ -77,6 +81,9 @@ class MigrateRequest:
     replay: bool = False
     #: Where a partly applied migration continues (--from-statement N: its statement N).
     from_statement: int | None = None
+    #: Write and delete the plan's tracking rows only, running no SQL (--record-only): the
+    #: schema was changed by hand, forward or back.
+    record_only: bool = False
     #: Where this database runs (``skip_on``); None when no environment is named.
     environment: str | None = None
     #: The plugins this database holds (a tenant schema's, or the shared ones of the default
@@ -194,6 +201,8 @@ class Migrator:
         steps = make_plan(self.graph, applied, target, faked=faked)
         if request.scope is not None:
             steps = [s for s in steps if s.migration.plugin in request.scope]
+        if request.record_only:
+            guards.refuse_recording_partial(steps, partial)
         checksums = {k: self.by_key[k].checksum for k in partial if k in self.by_key}
         self.resume = guards.resume_plan(
             partial, steps, checksums, request.from_statement, self._before(partial)
@@ -237,6 +246,8 @@ class Migrator:
         """How many steps at the head of a forward plan the fast path covers (0 when the
         database has tracking rows, the run fakes, or the plan is backward)."""
         if not steps or tracked or steps[0].backward or self.request.fake_initial:
+            return 0
+        if self.request.record_only:
             return 0
         from umbral import fastpath  # only for a fresh database: it imports the autodetector
 
@@ -372,6 +383,11 @@ class Migrator:
         return rendered
 
     def _render(self, step: Step) -> executor.Rendered:
+        if self.request.record_only:
+            m, why = step.migration, RECORD_ONLY
+            if step.backward:
+                return executor.Rendered(m, [], backward=True, record_only=True, unrecord=why)
+            return executor.Rendered(m, [], record_only=True, why=why)
         if step.unrecord is not None:
             return executor.Rendered(
                 step.migration, [], backward=True, record_only=True, unrecord=step.unrecord

@@ -428,3 +428,23 @@ def test_checkschema_does_not_compare_while_a_migration_is_partly_applied(p: Pro
         0, ["No schema drift: the database matches the applied migrations of 1 plugin(s)"]
     ), r  # fmt: skip
     assert json.loads(p.run("checkschema", "--json").stdout)["partly_applied"] == []
+
+
+def test_record_only_refuses_a_partly_applied_migration_of_its_plan(p: Project) -> None:
+    """Its progress row says which statements ran: ``--record-only`` would take it for done
+    (or not started) wholesale."""
+    setup(p, "INSERT INTO log (n) SELECT 3 FROM fix_me")
+    assert p.run("migrate").code == 1
+    before = (recorded(p), progress_rows(p))
+    r = p.run("migrate", "--record-only")
+    assert r.code == 1, r
+    [line] = r.err_lines
+    assert line.startswith(
+        f"error: umbral migrate --record-only: migration {NAME} is partly applied (statement "
+        "3 of 5 failed: "
+    ), r
+    assert line.endswith(
+        f"); finish it with `umbral migrate` or settle it with `umbral migrate --fake {NAME}` "
+        "first; nothing was recorded"
+    ), r
+    assert (recorded(p), progress_rows(p)) == before

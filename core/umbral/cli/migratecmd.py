@@ -66,6 +66,14 @@ def migrate_cmd(
             help="Delete the tracking rows of migrations no longer on disk ([!]), then exit.",
         ),
     ] = False,
+    record_only: Annotated[
+        bool,
+        typer.Option(
+            "--record-only",
+            help="Write (backward: delete) the tracking rows up to the target, running no "
+            "SQL: the schema was changed by hand.",
+        ),
+    ] = False,
     allow_drift: Annotated[
         bool, typer.Option("--allow-drift", help="Proceed despite missing or edited files.")
     ] = False,
@@ -158,6 +166,7 @@ def migrate_cmd(
     if fleet:
         refuse_with_tenants({
             "a target": target, "--fake-initial": fake_initial, "--plan": plan, "--alias": alias,
+            "--record-only": record_only,
         })  # fmt: skip
         if tenants:
             # One tenant's way out of a partly applied, edited or missing migration, not a
@@ -177,6 +186,14 @@ def migrate_cmd(
         raise typer.BadParameter(
             "--from-statement says where a migration continues; --fake and --prune run none",
             param_hint="--from-statement",
+        )
+    if record_only and (
+        fake is not None or fake_initial or prune or from_statement is not None or replay
+    ):
+        raise typer.BadParameter(
+            "--record-only records the plan to a target; it takes no --fake, --fake-initial, "
+            "--prune, --from-statement or --replay",
+            param_hint="--record-only",
         )
     if prune and (target is not None or fake is not None or fake_initial):
         raise typer.BadParameter(
@@ -243,6 +260,7 @@ def migrate_cmd(
             plan=plan,
             replay=replay,
             from_statement=from_statement,
+            record_only=record_only,
             lock_wait=lock_wait,
             lock_timeout=lock_timeout,
             statement_timeout=statement_timeout,
@@ -372,7 +390,7 @@ def _print_step(r: Any) -> None:
         out(f"Skip {r.migration.key} (skip_on: {', '.join(r.migration.skip_on)}; "
             f"recorded as skipped on {r.skipped}, no SQL)")  # fmt: skip
     elif r.record_only:
-        why = "it replaces migrations applied before it"
+        why = r.why or "it replaces migrations applied before it"
         out(f"Record {r.migration.key} (no SQL: {why})")
     else:
         resumes = ""
@@ -384,11 +402,16 @@ def _print_step(r: Any) -> None:
 
 
 def _print_summary(result: Any) -> None:
-    # A squash whose replaced migrations had all run is recorded, not applied: no SQL ran.
+    # A squash whose replaced migrations had all run is recorded, not applied: no SQL ran;
+    # so is each migration of a --record-only run, and its backward run only unrecords.
     done = set(result.applied)
-    recorded = [r.migration.key for r in result.plan if r.record_only and r.migration.key in done]
+    recorded = [r for r in result.plan if r.record_only and r.migration.key in done]
     ran = len(result.applied) - len(recorded)
-    if result.unapplied:
+    unrecorded = {r.migration.key: r.unrecord for r in result.plan if r.unrecord is not None}
+    if result.unapplied and all(k in unrecorded for k in result.unapplied):
+        for key in result.unapplied:
+            out(f"Unrecorded {key} (no SQL: {unrecorded[key]})")
+    elif result.unapplied:
         out(f"Unapplied {len(result.unapplied)} migration(s)")
     elif ran or result.skipped:
         line = f"Applied {ran} migration(s)"
@@ -397,8 +420,9 @@ def _print_summary(result: Any) -> None:
         out(line)
     elif not recorded:
         out("No pending migrations")
-    for key in recorded:
-        out(f"Recorded {key} (no SQL: it replaces migrations applied before it)")
+    for r in recorded:
+        why = r.why or "it replaces migrations applied before it"
+        out(f"Recorded {r.migration.key} (no SQL: {why})")
 
 
 def _migrate_json(result: Any, *, plan: bool, timings: dict[str, float]) -> str:
