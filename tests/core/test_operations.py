@@ -237,3 +237,14 @@ def test_applying_the_autodetected_operations_reaches_the_new_state() -> None:
     }
     state = ops.apply_all(ops.state_from_snapshot(v1.models), d.operations)
     assert _db_view(state) == _db_view(ops.state_from_snapshot(v2.models))
+
+
+def test_a_run_sql_description_says_when_it_shows_only_part_of_the_sql() -> None:
+    long = "UPDATE post SET tag = 'misc' WHERE tag IS NULL AND legacy_flag = 'abcdefghij'"
+    assert ops.RunSql(sql=long).describe() == (
+        "Run SQL: UPDATE post SET tag = 'misc' WHERE tag IS NULL AND legacy..."
+    )
+    assert ops.RunSql(sql="CREATE TABLE a (id int);\nDROP TABLE b;").describe() == (
+        "Run SQL: CREATE TABLE a (id int); ..."
+    )
+    assert ops.RunSql(sql="  SELECT 1\n").describe() == "Run SQL: SELECT 1"

@@ -47,8 +47,12 @@ class RunSql(Operation):
     elidable: bool = False
 
     def describe(self) -> str:
-        first = self.sql.strip().splitlines()[0] if self.sql.strip() else ""
-        return f"Run SQL: {first[:60]}"
+        lines = self.sql.strip().splitlines()
+        first = lines[0] if lines else ""
+        # Cut short, or the first of several lines: "..." says there is more.
+        if len(first) > 60:
+            return f"Run SQL: {first[:57].rstrip()}..."
+        return f"Run SQL: {first}" + (" ..." if len(lines) > 1 else "")
 
     @property
     def irreversible(self) -> bool:  # type: ignore[override]
