@@ -176,6 +176,13 @@ def plan_migrations(
             latest = pending.get(other) or env.latest(other)
             if latest is not None and latest.key not in migration.depends_on:
                 migration.depends_on.append(latest.key)
+        # A table moving in from another plugin (kept by emptying both files, models.md) was
+        # made by that plugin's migrations so far: run after them, so that a replay has the
+        # table before this plugin's later keys to it, and their check sees it there.
+        for other in _moved_in(env, plugin, migration):
+            latest = env.latest(other)
+            if latest is not None and latest.key not in migration.depends_on:
+                migration.depends_on.append(latest.key)
         migration.depends_on.sort()
     later = _drops_after_their_references(env, pending, moved)
     unused = sorted(set(given) - used)
@@ -254,6 +261,17 @@ def _drops_after_their_references(
             path=migration.path.with_name(f"{second_id}.json"),
         )
     return seconds
+
+
+def _moved_in(env: Environment, plugin: str, migration: Migration) -> list[str]:
+    """The other plugins whose latest snapshot has a table ``migration`` creates."""
+    made = {op.table for op in migration.operations if isinstance(op, CreateTable)}
+    return [
+        other
+        for other in env.order
+        if other != plugin
+        and made & {m.table for m in env.previous_snapshot(other).models.values()}
+    ]
 
 
 def _pointed_at(snapshot: Snapshot, tables: set[str]) -> set[str]:

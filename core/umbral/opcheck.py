@@ -9,12 +9,15 @@ naming the file and the operation, before anything runs.
 The tables at each point are what the plugin's operations, run in order from its first
 migration, have made (what a database that replayed them holds; a snapshot may not show a
 hand-added operation). A refusal must never be wrong, so what cannot be known is not checked:
-a table of another plugin (when the migration depends on one), a foreign key without a
+a table of another plugin (when the migration runs after one of its migrations: it depends
+on one, itself or through the plugin's migrations before it), a foreign key without a
 constraint, a junction table's columns, and anything after a ``RunPython`` or a ``RunSql``
 that may change tables (data statements do not). After a merge of two branches a table or
 column counts as there when either branch or the merge's snapshot has it, and as taken only
 when both branches do. A file is checked when it is read anew, and so are the ones after it in its
 plugin; a file the validation cache vouches for, after ones it vouches for too, is not.
+A file that runs after another plugin's migration may find a table its snapshot has and the
+plugin's operations never made (a model moved in with its table): it counts as there.
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ def check_plugin(migrations: Sequence[Migration]) -> None:
         before = history.before(m)
         if before is None:
             continue
-        problem = operations_problem(m, before, history.junctions)
+        problem = operations_problem(m, before, history.junctions, history.outside(m))
         if problem is not None:
             raise MigrationFileError(f"{m.where}: {problem}")
 
@@ -80,7 +83,9 @@ def new_migration_problem(existing: Sequence[Migration], new: Migration) -> str 
     the tables the plugin's ``existing`` migrations make, or None."""
     history = _History([*existing, new])
     before = history.before(new)
-    return None if before is None else operations_problem(new, before, history.junctions)
+    if before is None:
+        return None
+    return operations_problem(new, before, history.junctions, history.outside(new))
 
 
 def squash_difference(
@@ -131,16 +136,26 @@ class _History:
         self.junctions = _junction_names(migrations)
         order = toposort({k: [p.key for p in ps or ()] for k, ps in parents.items()})
         self._before: dict[str, Known | None] = {}
+        #: Whether a migration runs after another plugin's, itself or through its parents:
+        #: that plugin's tables are there then (a model moved in with its table is one).
+        self._outside: dict[str, bool] = {}
         after: dict[str, Known | None] = {}
         for key in order:  # a cycle's migrations come last, their parents not worked out
             own = parents[key]
+            m = self.by_key[key]
+            self._outside[key] = (
+                any(d.partition("/")[0] != m.plugin for d in m.depends_on)
+                or own is None
+                or any(self._outside.get(p.key, True) for p in own)
+            )
             afters = [after.get(p.key) for p in own] if own is not None else [None]
             before = None if None in afters else _merge(afters) if afters else EMPTY  # type: ignore[arg-type]
             self._before[key] = before
-            m = self.by_key[key]
             after[key] = None if before is None else _run(m, before)
             if own is not None and len(own) > 1 and after[key] is not None:
                 after[key] = _with_snapshot(after[key], m)  # type: ignore[arg-type]
+            if self._outside[key] and after[key] is not None:
+                after[key] = _moved_in(after[key], m)  # type: ignore[arg-type]
 
     def parents(self, m: Migration) -> list[Migration] | None:
         """Its in-plugin dependencies; None when one is not on disk (nothing is known)."""
@@ -150,6 +165,10 @@ class _History:
     def before(self, m: Migration) -> Known | None:
         """The tables before ``m``; None when they are not known."""
         return self._before.get(m.key)
+
+    def outside(self, m: Migration) -> bool:
+        """Whether ``m`` runs after a migration of another plugin (not known: it may)."""
+        return self._outside.get(m.key, True)
 
 
 def _junction_names(migrations: Sequence[Migration]) -> frozenset[str]:
@@ -183,6 +202,18 @@ def _with_snapshot(known: Known, merge: Migration) -> Known:
     not show."""
     snapshot = state_from_snapshot(merge.snapshot_after.models)
     return Known(_union([known.maybe, snapshot]), known.surely)
+
+
+def _moved_in(known: Known, m: Migration) -> Known:
+    """After a migration that runs after another plugin's, a table its snapshot has and the
+    plugin's operations never made may be there: one moved in from that plugin with its
+    table, both files emptied (models.md), which the other plugin's operations made."""
+    tables = {model.table for model in m.snapshot_after.models.values() if model.view is None}
+    if tables <= known.maybe.keys():
+        return known  # the usual case, without reading the snapshot's columns
+    snapshot = state_from_snapshot(m.snapshot_after.models)
+    extra = {t: model for t, model in snapshot.items() if t not in known.maybe}
+    return Known({**known.maybe, **extra}, known.surely)
 
 
 def _merge(knowns: list[Known]) -> Known:
@@ -227,11 +258,16 @@ def _intersection(states: list[State]) -> State:
 
 
 def operations_problem(
-    m: Migration, known: Known, junctions: frozenset[str] = frozenset()
+    m: Migration,
+    known: Known,
+    junctions: frozenset[str] = frozenset(),
+    elsewhere: bool | None = None,
 ) -> str | None:
     """What is wrong with the first operation of ``m`` that does not fit the tables before
-    it (``known``), or None."""
-    elsewhere = any(d.partition("/")[0] != m.plugin for d in m.depends_on)
+    it (``known``), or None. ``elsewhere``: whether ``m`` runs after another plugin's
+    migration (by default: whether it depends on one itself)."""
+    if elsewhere is None:
+        elsewhere = any(d.partition("/")[0] != m.plugin for d in m.depends_on)
     refs = _Refs(m.plugin, elsewhere, junctions)
     for i, op in enumerate(m.operations):
         if _unknown_effect(op):
