@@ -97,6 +97,9 @@ class Backend:
     #: not: it keeps the value whole). ``umbral.preflight`` looks for such values before a
     #: migration narrows a column, where the database would fail it part way through a run.
     ENFORCES_MAX_LENGTH: ClassVar[bool] = True
+    #: Whether the database enforces ``choices`` with a CHECK (SQLite: not enforced).
+    #: ``umbral.preflight`` looks for other values before a migration limits the choices.
+    ENFORCES_CHOICES: ClassVar[bool] = True
     #: Foreign-key actions the database does not tell apart, each to the one it reads back
     #: as (``checkschema`` compares them as equal).
     FK_ACTIONS_ALIKE: ClassVar[dict[str, str]] = {}

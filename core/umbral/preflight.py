@@ -17,6 +17,8 @@ rendering; the backend renders the statement it reads with:
   or a backfill): it cannot hold on two NULL rows, or on one beside a row holding that value.
 - ``FitsLength``: a text column made shorter (the undo of a widening, or a file written by
   hand) than a value it holds (``Backend.longer_values_sql``; not on SQLite, which keeps it).
+- ``InChoices``: a column given ``choices`` (or fewer of them) over a value it holds that is
+  not one of them: the CHECK fails (MySQL and MariaDB drop the old one before).
 - ``KeyHolds``: a foreign key an ``AlterColumn`` adds (or adds back to another table) over
   the values the column holds, or over the value its NULLs are filled with, or an
   ``AddColumn`` adds with one value for every row the table holds: a value with no
@@ -416,9 +418,57 @@ class FillsUnique(Look):
         )
 
 
+@frozen
+class InChoices(Look):
+    """Operation ``index`` (``kind``) gives ``column`` of ``table`` the ``choices`` (first ones,
+    or ones without a value it allowed), keeping its type. A row holding another value makes
+    the CHECK fail: PostgreSQL rolls the migration back, MySQL and MariaDB have dropped the
+    old CHECK by then (SQLite keeps no CHECK: ``Backend.ENFORCES_CHOICES``)."""
+
+    index: int
+    kind: str
+    table: str
+    column: str
+    choices: tuple[Any, ...]
+
+    NAME: ClassVar[str] = "in_choices"
+    SHAPE: ClassVar[dict[str, Callable[[Any], bool]]] = {
+        "index": _is_int,
+        "kind": _is_str,
+        "table": _is_str,
+        "column": _is_str,
+        "choices": lambda v: isinstance(v, list | tuple) and bool(v) and all(map(_is_plain, v)),
+    }
+
+    def refusal_in(self, conn: Connection, backend: Backend, key: str) -> str | None:
+        if not backend.ENFORCES_CHOICES:
+            return None
+        q = backend.quote
+        column = q(self.column)
+        allowed = ", ".join(backend.literal(v) for v in self.choices)
+        count, example = conn.exec_driver_sql(
+            f"SELECT COUNT(*), MIN({column}) FROM {q(self.table)} WHERE {column} NOT IN ({allowed})"
+        ).one()
+        if not count:
+            return None
+        rows = "1 row holds another value" if count == 1 else f"{count} rows hold other values"
+        shown = ", ".join(_shown(v) for v in self.choices)
+        return (
+            f"migration {key}: operation #{self.index + 1} ({self.kind}) limits "
+            f"`{self.table}.{self.column}` to the choices {shown}, but {rows} (e.g. "
+            f"{_shown(example)}): the CHECK of the choices could not be added; change or "
+            "delete those rows first (for instance with a RunSql migration before this one), "
+            "or keep that value among the choices; nothing of it was run"
+        )
+
+
+def _is_plain(value: Any) -> bool:
+    return isinstance(value, bool | int | float | str)
+
+
 #: Every kind of look, by the name it is kept under.
 LOOKS: dict[str, type[Look]] = {
-    k.NAME: k for k in (SameValue, KeyHolds, NoValue, FitsLength, FillsUnique)
+    k.NAME: k for k in (SameValue, KeyHolds, NoValue, FitsLength, FillsUnique, InChoices)
 }
 
 
@@ -492,6 +542,9 @@ def find(operations: Sequence[ops.Operation]) -> Found:
                 fills = _fills_unique(index, op)
                 if fills is not None:
                     out.looks.append(fills)
+                limited = _in_choices(index, op)
+                if limited is not None:
+                    out.looks.append(limited)
                 holds = _key_holds(index, op)
                 if (
                     holds is not None
@@ -605,6 +658,19 @@ def _fills_unique(index: int, op: ops.AlterColumn) -> FillsUnique | None:
     # Compared with the stored values only where both read alike: a plain value, one type.
     compare = isinstance(value, bool | int | float | str) and old.type == new.type
     return FillsUnique(index, op.kind, op.table, op.column, source, value, compare)
+
+
+def _in_choices(index: int, op: ops.AlterColumn) -> InChoices | None:
+    """The ``InChoices`` of an ``AlterColumn`` that gives a column choices it did not have, or
+    takes a value out of them, keeping its type (a cast compares after it); else None."""
+    old, new = op.from_, op.to
+    if not new.choices or new.primary_key or old.type != new.type:
+        return None
+    if old.choices and set(old.choices) <= set(new.choices):
+        return None  # every value allowed before still is
+    if not all(map(_is_plain, new.choices)):
+        return None
+    return InChoices(index, op.kind, op.table, op.column, tuple(new.choices))
 
 
 def _no_value(op: ops.AddColumn) -> bool:

@@ -9,7 +9,7 @@ import pytest
 
 from umbral import operations as ops
 from umbral import preflight
-from umbral.preflight import FillsUnique, Found, KeyHolds, Look, SameValue, find
+from umbral.preflight import FillsUnique, Found, InChoices, KeyHolds, Look, SameValue, find
 from umbral.schema import Column
 
 
@@ -195,3 +195,31 @@ def test_the_kept_form_of_a_fill_check_round_trips() -> None:
     assert preflight.from_kept(kept) == one
     assert not preflight.well_formed({**kept, "source": "auto_now"})
     assert not preflight.well_formed({**kept, "compare": "yes"})
+
+
+def test_choices_given_or_narrowed_look_at_the_values() -> None:
+    status = Column("status", "Text", max_length=20, default="draft", choices=("draft", "live"))
+    first = ops.AlterColumn(
+        table="post", column="status", from_=replace(status, choices=None), to=status
+    )
+    assert _of(find([DROP_OLD, first]), InChoices) == [
+        InChoices(1, "AlterColumn", "post", "status", ("draft", "live"))
+    ]
+    wider = replace(status, choices=("draft", "live", "gone"))
+    narrowed = ops.AlterColumn(table="post", column="status", from_=wider, to=status)
+    assert _of(find([narrowed]), InChoices) == [
+        InChoices(0, "AlterColumn", "post", "status", ("draft", "live"))
+    ]
+    # Widened, taken away, or cast in the same change: nothing to look at.
+    for before, after in (
+        (status, wider),
+        (status, replace(status, choices=None)),
+        (replace(wider, type="Integer", max_length=None, default=None), status),
+    ):
+        alter = ops.AlterColumn(table="post", column="status", from_=before, to=after)
+        assert _of(find([alter]), InChoices) == []
+    one = InChoices(1, "AlterColumn", "post", "status", ("draft", "live"))
+    kept = preflight.kept(one)
+    assert preflight.well_formed(kept)
+    assert preflight.from_kept(kept) == one
+    assert not preflight.well_formed({**kept, "choices": []})

@@ -64,6 +64,7 @@ class SQLiteBackend(SQLiteConnection):
     INTEGER_KEYS_ALIKE: ClassVar[bool] = True
     COLUMN_COMMENTS: ClassVar[bool] = False
     ENFORCES_MAX_LENGTH: ClassVar[bool] = False
+    ENFORCES_CHOICES: ClassVar[bool] = False  # no CHECK of the choices here
     TRUE: ClassVar[str] = "1"
     FALSE: ClassVar[str] = "0"
 
