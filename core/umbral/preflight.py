@@ -57,11 +57,11 @@ if TYPE_CHECKING:
 class Look:
     """A look at the database before a migration's first statement: plain data found by
     ``find`` when the migration is rendered, kept with the rendering (``umbral.sqlcache``) as
-    JSON under its ``NAME``; ``SHAPE`` says, field by field, what a well-formed value read
-    back is."""
+    JSON under its ``NAME``. What a well-formed value read back is follows each field's type
+    (``shape``), or ``NARROWER`` where a field takes fewer values than its type."""
 
     NAME: ClassVar[str]
-    SHAPE: ClassVar[dict[str, Callable[[Any], bool]]]
+    NARROWER: ClassVar[dict[str, Callable[[Any], bool]]] = {}
 
     def refusal_in(self, conn: Connection, backend: Backend, key: str) -> str | None:
         """The one-line refusal of migration ``key`` when what the database holds makes the
@@ -74,12 +74,21 @@ class Look:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
 
     @classmethod
+    def shape(cls) -> dict[str, Callable[[Any], bool]]:
+        """Field by field, what a well-formed value read back from JSON is."""
+        return {
+            f.name: cls.NARROWER.get(f.name) or _BY_TYPE[str(f.type)]
+            for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+        }
+
+    @classmethod
     def well_formed(cls, data: Any) -> bool:
         """Whether ``data`` is a ``to_dict`` of one, read back from JSON."""
+        shape = cls.shape()
         return (
             isinstance(data, dict)
-            and data.keys() == cls.SHAPE.keys()
-            and all(ok(data[name]) for name, ok in cls.SHAPE.items())
+            and data.keys() == shape.keys()
+            and all(ok(data[name]) for name, ok in shape.items())
         )
 
     @classmethod
@@ -101,6 +110,25 @@ def _is_any(value: Any) -> bool:
     return True
 
 
+def _is_plain(value: Any) -> bool:
+    return isinstance(value, bool | int | float | str)
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+#: What a field of each type the looks use reads back from JSON as (a tuple as a list).
+_BY_TYPE: dict[str, Callable[[Any], bool]] = {
+    "int": _is_int,
+    "str": _is_str,
+    "bool": _is_bool,
+    "Any": _is_any,
+    "int | None": lambda v: v is None or _is_int(v),
+    "tuple[str, ...]": lambda v: isinstance(v, list) and all(map(_is_str, v)),
+}
+
+
 @frozen
 class SameValue(Look):
     """Operation ``index`` (``kind``) makes ``columns`` of ``table`` unique, and every row the
@@ -120,15 +148,8 @@ class SameValue(Look):
     existing: tuple[str, ...] = ()
 
     NAME: ClassVar[str] = "same_value"
-    SHAPE: ClassVar[dict[str, Callable[[Any], bool]]] = {
-        "index": _is_int,
-        "kind": _is_str,
-        "table": _is_str,
-        "columns": lambda v: isinstance(v, list) and all(map(_is_str, v)),
+    NARROWER: ClassVar[dict[str, Callable[[Any], bool]]] = {
         "source": lambda v: v in ("default", "backfill", "auto_now"),
-        "value": _is_any,
-        "added_by": lambda v: v is None or _is_int(v),
-        "existing": lambda v: isinstance(v, list) and all(map(_is_str, v)),
     }
 
     def refusal_in(self, conn: Connection, backend: Backend, key: str) -> str | None:
@@ -220,18 +241,9 @@ class KeyHolds(Look):
     as_text: bool = False
 
     NAME: ClassVar[str] = "key_holds"
-    SHAPE: ClassVar[dict[str, Callable[[Any], bool]]] = {
-        "index": _is_int,
-        "kind": _is_str,
-        "table": _is_str,
-        "column": _is_str,
-        "target": _is_str,
-        "target_column": _is_str,
-        "existing": lambda v: isinstance(v, bool),
+    NARROWER: ClassVar[dict[str, Callable[[Any], bool]]] = {
         "fill": lambda v: v is None or _is_int(v) or _is_str(v),
         "source": lambda v: v in (None, "backfill", "default"),
-        "added": lambda v: isinstance(v, bool),
-        "as_text": lambda v: isinstance(v, bool),
     }
 
     def refusal_in(self, conn: Connection, backend: Backend, key: str) -> str | None:
@@ -303,12 +315,6 @@ class NoValue(Look):
     column: str
 
     NAME: ClassVar[str] = "no_value"
-    SHAPE: ClassVar[dict[str, Callable[[Any], bool]]] = {
-        "index": _is_int,
-        "kind": _is_str,
-        "table": _is_str,
-        "column": _is_str,
-    }
 
     def refusal_in(self, conn: Connection, backend: Backend, key: str) -> str | None:
         if conn.exec_driver_sql(backend.first_row_sql(self.table)).first() is None:
@@ -340,13 +346,6 @@ class FitsLength(Look):
     length: int
 
     NAME: ClassVar[str] = "fits_length"
-    SHAPE: ClassVar[dict[str, Callable[[Any], bool]]] = {
-        "index": _is_int,
-        "kind": _is_str,
-        "table": _is_str,
-        "column": _is_str,
-        "length": _is_int,
-    }
 
     def refusal_in(self, conn: Connection, backend: Backend, key: str) -> str | None:
         if not backend.ENFORCES_MAX_LENGTH:
@@ -381,14 +380,8 @@ class FillsUnique(Look):
     compare: bool
 
     NAME: ClassVar[str] = "fills_unique"
-    SHAPE: ClassVar[dict[str, Callable[[Any], bool]]] = {
-        "index": _is_int,
-        "kind": _is_str,
-        "table": _is_str,
-        "column": _is_str,
+    NARROWER: ClassVar[dict[str, Callable[[Any], bool]]] = {
         "source": lambda v: v in ("default", "backfill"),
-        "value": _is_any,
-        "compare": lambda v: isinstance(v, bool),
     }
 
     def refusal_in(self, conn: Connection, backend: Backend, key: str) -> str | None:
@@ -432,11 +425,7 @@ class InChoices(Look):
     choices: tuple[Any, ...]
 
     NAME: ClassVar[str] = "in_choices"
-    SHAPE: ClassVar[dict[str, Callable[[Any], bool]]] = {
-        "index": _is_int,
-        "kind": _is_str,
-        "table": _is_str,
-        "column": _is_str,
+    NARROWER: ClassVar[dict[str, Callable[[Any], bool]]] = {
         "choices": lambda v: isinstance(v, list | tuple) and bool(v) and all(map(_is_plain, v)),
     }
 
@@ -460,10 +449,6 @@ class InChoices(Look):
             "delete those rows first (for instance with a RunSql migration before this one), "
             "or keep that value among the choices; nothing of it was run"
         )
-
-
-def _is_plain(value: Any) -> bool:
-    return isinstance(value, bool | int | float | str)
 
 
 #: Every kind of look, by the name it is kept under.
