@@ -665,8 +665,8 @@ def insert_rows(db: Db, h: History) -> None:
 def fit_to_data(h: History, before: History, stored: dict) -> list[tuple[str, tuple[str, ...]]]:
     """What a careful user does with the data in view: choices widened to every stored value,
     and a new unique group left out when the stored rows would violate it; a new unique
-    column gets no default where the table has rows (each would get the one value: the change
-    cannot apply, on MySQL part way).
+    column gets no default, and is nullable, where the table has rows (each would get the one
+    value: the change cannot apply, on MySQL part way).
 
     Returns the new groups of a column added with a default and columns the rows hold
     unchanged, whose stored values repeat: every row gets the default, so those rows collide.
@@ -678,7 +678,9 @@ def fit_to_data(h: History, before: History, stored: dict) -> list[tuple[str, tu
         for i, c in enumerate(m.cols):
             new_unique = c.unique and (m.name, c.uid) not in stored
             if new_unique and c.default is not None and stored_rows > 1:
-                m.cols[i] = c = replace(c, default=None)
+                # Added nullable without the default, as the refusal says (a unique column
+                # renamed and made NOT NULL in one step is a drop and an add).
+                m.cols[i] = c = replace(c, default=None, nullable=True)
             if c.choices is not None and (m.name, c.uid) in stored:
                 was, vals = stored[(m.name, c.uid)]
                 seen = {_as_python(expected(was, c, v), c.type) for v in vals} - {None}
