@@ -68,7 +68,7 @@ class Rendered:
     backward: bool = False
     #: Record without running SQL: a squash whose replaced migrations all ran (SPEC §5).
     record_only: bool = False
-    #: Forward and record-only: why no SQL runs, when not for that squash (``--record-only``).
+    #: Forward and record-only: why no SQL runs (that squash, or ``--record-only``).
     why: str | None = None
     #: The environment this migration is recorded as skipped in (its ``skip_on`` names it):
     #: recorded without running SQL, and un-applied the same way.

@@ -63,6 +63,8 @@ class MigrateResult:
 
 #: Why ``--record-only`` runs no SQL, as the plan and the summary say it.
 RECORD_ONLY = "--record-only: the schema was changed by hand"
+#: Why a squash whose replaced migrations all ran is recorded without SQL (SPEC §5).
+REPLACES_APPLIED = "it replaces migrations applied before it"
 
 
 @frozen
@@ -245,9 +247,8 @@ class Migrator:
     def _fast_path(self, steps: list[Step], tracked: bool) -> int:
         """How many steps at the head of a forward plan the fast path covers (0 when the
         database has tracking rows, the run fakes, or the plan is backward)."""
-        if not steps or tracked or steps[0].backward or self.request.fake_initial:
-            return 0
-        if self.request.record_only:
+        request = self.request
+        if not steps or tracked or steps[0].backward or request.fake_initial or request.record_only:
             return 0
         from umbral import fastpath  # only for a fresh database: it imports the autodetector
 
@@ -396,7 +397,7 @@ class Migrator:
             return self._render_backward(step.migration)
         m = step.migration
         if step.record_only:
-            return executor.Rendered(m, [], record_only=True)
+            return executor.Rendered(m, [], record_only=True, why=REPLACES_APPLIED)
         # In an environment its ``skip_on`` names, a migration is only recorded (as skipped).
         # A gated migration with no environment named is refused: running it by default is
         # what the gate exists to prevent.

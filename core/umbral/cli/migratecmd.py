@@ -390,8 +390,7 @@ def _print_step(r: Any) -> None:
         out(f"Skip {r.migration.key} (skip_on: {', '.join(r.migration.skip_on)}; "
             f"recorded as skipped on {r.skipped}, no SQL)")  # fmt: skip
     elif r.record_only:
-        why = r.why or "it replaces migrations applied before it"
-        out(f"Record {r.migration.key} (no SQL: {why})")
+        out(f"Record {r.migration.key} (no SQL: {r.why})")
     else:
         resumes = ""
         if r.progress is not None:
@@ -421,8 +420,7 @@ def _print_summary(result: Any) -> None:
     elif not recorded:
         out("No pending migrations")
     for r in recorded:
-        why = r.why or "it replaces migrations applied before it"
-        out(f"Recorded {r.migration.key} (no SQL: {why})")
+        out(f"Recorded {r.migration.key} (no SQL: {r.why})")
 
 
 def _migrate_json(result: Any, *, plan: bool, timings: dict[str, float]) -> str:
